@@ -1,0 +1,1 @@
+// Lets a library folder start empty while it is being written.

@@ -1,0 +1,117 @@
+#include "ir/tensor.h"
+
+#include "ir/dtype_dispatch.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ember {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  if (dtype == DType::kString) {
+    t.strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(t.numel()));
+    return t;
+  }
+  t.nbytes_ = storage_bytes(dtype, t.numel());
+  const size_t alloc = (t.nbytes_ + 63) / 64 * 64 + 64;  // never zero, room for SIMD tails
+  void* p = std::aligned_alloc(64, alloc);
+  std::memset(p, 0, alloc);
+  t.owner_ = std::shared_ptr<void>(p, std::free);
+  t.data_ = p;
+  return t;
+}
+
+Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data, size_t nbytes) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.owner_ = std::move(owner);
+  t.data_ = data;
+  t.nbytes_ = nbytes;
+  return t;
+}
+
+Tensor Tensor::strings(Shape shape, std::vector<std::string> values) {
+  Tensor t;
+  t.dtype_ = DType::kString;
+  t.shape_ = std::move(shape);
+  t.strings_ = std::make_shared<std::vector<std::string>>(std::move(values));
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  if (dtype_ == DType::kString) return strings(shape_, *strings_);
+  Tensor t = zeros(dtype_, shape_);
+  if (nbytes_) std::memcpy(t.data_, data_, nbytes_);
+  return t;
+}
+
+bool Tensor::same_content(const Tensor& other) const {
+  if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
+  if (dtype_ == DType::kString) return *strings_ == *other.strings_;
+  return nbytes_ == other.nbytes_ && (nbytes_ == 0 || std::memcmp(data_, other.data_, nbytes_) == 0);
+}
+
+Result<std::vector<float>> Tensor::to_floats() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  const int64_t n = numel();
+  if (dtype_ == DType::kF16 || dtype_ == DType::kBF16) {
+    const auto convert = dtype_ == DType::kF16 ? half_to_float : bfloat16_to_float;
+    for (int64_t i = 0; i < n; ++i) out[size_t(i)] = convert(data<uint16_t>()[i]);
+    return out;
+  }
+  if (dtype_ == DType::kI4 || dtype_ == DType::kU4) {
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t byte = data<uint8_t>()[i / 2];
+      int v = (i % 2 == 0) ? (byte & 0xf) : (byte >> 4);
+      if (dtype_ == DType::kI4 && v >= 8) v -= 16;
+      out[size_t(i)] = static_cast<float>(v);
+    }
+    return out;
+  }
+  const bool known = dispatch_dtype(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < n; ++i) out[size_t(i)] = static_cast<float>(data<T>()[i]);
+  });
+  if (!known) return invalid_input("cannot convert a " + std::string(dtype_name(dtype_)) + " tensor to float");
+  return out;
+}
+
+Result<std::vector<int64_t>> Tensor::to_int64s() const {
+  if (!traits(dtype_).is_integer && dtype_ != DType::kBool)
+    return invalid_input("expected an integer tensor, got " + std::string(dtype_name(dtype_)));
+  std::vector<int64_t> out(static_cast<size_t>(numel()));
+  const int64_t n = numel();
+  const bool known = dispatch_dtype(dtype_, [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < n; ++i) out[size_t(i)] = static_cast<int64_t>(data<T>()[i]);
+  });
+  if (!known) return invalid_input("cannot read a " + std::string(dtype_name(dtype_)) + " tensor as integers");
+  return out;
+}
+
+}  // namespace ember

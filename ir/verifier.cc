@@ -1,0 +1,46 @@
+#include "ir/verifier.h"
+
+#include <unordered_set>
+
+namespace ember::ir {
+
+Status verify_graph(const Graph& graph, const std::vector<std::string>& outer_scope) {
+  std::unordered_set<std::string> defined(outer_scope.begin(), outer_scope.end());
+  std::unordered_set<std::string> produced;  // values defined in this graph, for SSA
+  auto define = [&](const std::string& name, const std::string& what) -> Status {
+    if (name.empty()) return Status::Ok();
+    if (!produced.insert(name).second)
+      return invalid_input("value '" + name + "' is defined twice (" + what + ")");
+    defined.insert(name);
+    return Status::Ok();
+  };
+  for (const auto& in : graph.inputs) EMBER_TRY(define(in.name, "graph input"));
+  for (const auto& name : graph.initializer_order)
+    if (!produced.count(name)) EMBER_TRY(define(name, "initializer"));
+  std::unordered_set<std::string> node_names;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    const std::string where = "node " + std::to_string(i) + " '" + node.name + "' (" + node.op_type + ")";
+    if (!node.name.empty() && !node_names.insert(node.name).second)
+      return invalid_input("duplicate node name: " + where);
+    for (const auto& in : node.inputs)
+      if (!in.empty() && !defined.count(in))
+        return invalid_input(where + " reads '" + in + "', which is not defined before it");
+    for (const auto& attr : node.attributes) {
+      std::vector<std::string> scope(defined.begin(), defined.end());
+      if (attr.g) EMBER_TRY(verify_graph(*attr.g, scope).with_context(where + " attribute " + attr.name));
+      for (const auto& sub : attr.graphs)
+        EMBER_TRY(verify_graph(*sub, scope).with_context(where + " attribute " + attr.name));
+    }
+    for (const auto& out : node.outputs) EMBER_TRY(define(out, where));
+  }
+  for (const auto& out : graph.outputs)
+    if (!defined.count(out.name)) return invalid_input("graph output '" + out.name + "' is never produced");
+  return Status::Ok();
+}
+
+Status verify_model(const Model& model) {
+  return verify_graph(model.graph).with_context("graph '" + model.graph.name + "'");
+}
+
+}  // namespace ember::ir

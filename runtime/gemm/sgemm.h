@@ -1,0 +1,37 @@
+// FP32 GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, blocked and packed, with
+// run-time dispatch across AVX-512, AVX2+FMA and scalar (runtime/cpu.h).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ember::runtime {
+
+// op(A) is M x K, op(B) is K x N, C is M x N. lda/ldb/ldc are row strides in elements of
+// the matrices as stored (before transposition). Multi-threaded with parallel_for.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// B packed once (at prepare time) into the panel layout of the active ISA.
+class PackedMatrixB {
+ public:
+  PackedMatrixB() = default;
+  // B is K x N (trans_b = false) or N x K (trans_b = true), with row stride ldb.
+  static PackedMatrixB pack(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb);
+  int64_t K() const { return K_; }
+  int64_t N() const { return N_; }
+  const float* data() const { return data_.get(); }
+  int isa_level() const { return isa_level_; }
+
+ private:
+  int64_t K_ = 0, N_ = 0;
+  int isa_level_ = 0;
+  std::shared_ptr<float> data_;
+  friend struct PackedMatrixBAccess;
+};
+
+// C[M,N] = A[M,K] * packedB (+ bias[N] when not null) (+ C when accumulate).
+void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B, const float* bias, float* C,
+                  int64_t ldc, bool accumulate = false);
+
+}  // namespace ember::runtime

@@ -1,0 +1,32 @@
+// Helpers shared by kernel families: axis normalisation, numpy broadcasting, typed errors.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "ir/tensor.h"
+#include "runtime/kernel.h"
+
+namespace ember::runtime {
+
+// Maps a possibly negative axis into [0, rank); error when out of range.
+Result<int> normalize_axis(int64_t axis, int rank, const std::string& where);
+
+// Numpy-style broadcast of two or more shapes; error names the shapes.
+Result<Shape> broadcast_shapes(const std::vector<Shape>& shapes, const std::string& where);
+
+// Strides (in elements) of `shape` as seen from `out_shape`: 0 where a dim is broadcast.
+// `shape` is right-aligned against out_shape.
+std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
+
+// Contiguous row-major strides.
+std::vector<int64_t> contiguous_strides(const Shape& shape);
+
+// Reads an optional constant-like int64 list input (axes, shape, pads...) at run time.
+Result<std::vector<int64_t>> read_int_list(const RunContext& ctx, size_t input_index);
+
+// Error for a dtype a kernel does not handle.
+Status unsupported_dtype(const RunContext& ctx, DType dtype);
+
+}  // namespace ember::runtime

@@ -1,0 +1,7 @@
+#include "runtime/kernel.h"
+
+namespace ember::runtime {
+
+void register_pool_kernels(KernelRegistry& registry) { (void)registry; }
+
+}  // namespace ember::runtime
