@@ -79,6 +79,7 @@ struct Graph {
   std::vector<ValueInfo> value_info;
   std::map<std::string, Tensor> initializers;
   std::vector<std::string> initializer_order;  // file order, so saving keeps it
+  std::map<std::string, std::string> external_locations;  // initializer -> external data file it came from
   std::string doc_string;
   std::vector<std::string> opaque_sparse_initializers;
   std::vector<std::string> opaque_quantization_annotations;

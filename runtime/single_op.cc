@@ -1,6 +1,14 @@
 #include "runtime/single_op.h"
 
+#include <cstring>
+
 namespace ember::runtime {
+
+Tensor HeapAllocator::allocate(DType dtype, Shape shape) {
+  Tensor t = Tensor::zeros(dtype, std::move(shape));
+  if (t.nbytes()) std::memset(t.raw_mutable(), 0xFF, t.nbytes());
+  return t;
+}
 
 Result<std::vector<Tensor>> run_single_op(const ir::Node& node, int64_t opset, const std::vector<Tensor>& inputs,
                                           bool inputs_are_constant, const KernelRegistry& registry) {

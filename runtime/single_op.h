@@ -8,10 +8,11 @@
 
 namespace ember::runtime {
 
-// Allocates fresh zeroed tensors (no reuse). Used where simplicity beats speed.
+// Allocates fresh tensors (no reuse). Used where simplicity beats speed. The bytes are
+// filled with 0xFF (NaN for floats) so a kernel that forgets to write an output shows up.
 class HeapAllocator final : public TensorAllocator {
  public:
-  Tensor allocate(DType dtype, Shape shape) override { return Tensor::zeros(dtype, std::move(shape)); }
+  Tensor allocate(DType dtype, Shape shape) override;
 };
 
 // `inputs[i]` undefined (default Tensor) marks an omitted optional input. When

@@ -3,7 +3,7 @@
 # Idempotent: when every package is already present it only runs dpkg queries (well under a second).
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev libzip-dev
   libonnx-testdata

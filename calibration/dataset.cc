@@ -1,0 +1,168 @@
+#include "calibration/dataset.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "formats/npy.h"
+#include "formats/npz.h"
+#include "formats/sha256.h"
+#include "formats/tensor_pb.h"
+
+namespace ember::calibration {
+namespace fs = std::filesystem;
+
+Tensor slice_rows(const Tensor& t, int64_t start, int64_t count) {
+  Shape shape = t.shape();
+  const size_t row_bytes = shape[0] ? t.nbytes() / static_cast<size_t>(shape[0]) : 0;
+  shape[0] = count;
+  Tensor out = Tensor::zeros(t.dtype(), shape);
+  std::memcpy(out.raw_mutable(), static_cast<const uint8_t*>(t.raw()) + static_cast<size_t>(start) * row_bytes,
+              static_cast<size_t>(count) * row_bytes);
+  return out;
+}
+
+namespace {
+
+std::string expected_text(const ir::ValueInfo& info) {
+  std::string s = std::string(dtype_name(info.elem_type)) + " [";
+  for (size_t i = 0; i < info.dims.size(); ++i)
+    s += (i ? ", " : "") + (info.dims[i].value >= 0 ? std::to_string(info.dims[i].value) : (info.dims[i].param.empty() ? "?" : info.dims[i].param));
+  return s + "]";
+}
+
+// Checks an array against a model input; dim 0 is the row dim and may differ.
+Status check_array(const std::string& source, const ir::ValueInfo& info, const Tensor& t) {
+  const std::string got = std::string(dtype_name(t.dtype())) + " " + shape_to_string(t.shape());
+  const std::string what = source + ": calibration input '" + info.name + "' is " + got + ", the model expects " + expected_text(info);
+  if (info.elem_type != DType::kUndefined && t.dtype() != info.elem_type) return invalid_input(what);
+  if (t.rank() == 0) return invalid_input(what + " (no row dimension)");
+  if (info.has_shape) {
+    if (info.dims.size() != t.shape().size()) return invalid_input(what);
+    for (size_t i = 1; i < info.dims.size(); ++i)
+      if (info.dims[i].value >= 0 && info.dims[i].value != t.shape()[i]) return invalid_input(what);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<std::map<std::string, Tensor>>> read_source(const std::string& path,
+                                                               const std::vector<const ir::ValueInfo*>& inputs) {
+  std::vector<std::map<std::string, Tensor>> groups;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> npz, sets;
+    for (const auto& e : fs::directory_iterator(path)) {
+      if (e.path().extension() == ".npz") npz.push_back(e.path());
+      if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    }
+    if (fs::exists(fs::path(path) / "input_0.pb")) sets.push_back(path);
+    std::sort(npz.begin(), npz.end());
+    std::sort(sets.begin(), sets.end());
+    for (const auto& f : npz) {
+      EMBER_ASSIGN_OR_RETURN(auto arrays, formats::read_npz(f.string()));
+      groups.push_back(std::move(arrays));
+    }
+    for (const auto& dir : sets) {
+      std::map<std::string, Tensor> arrays;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const fs::path file = dir / ("input_" + std::to_string(i) + ".pb");
+        if (!fs::exists(file)) return invalid_input(dir.string() + " has no " + file.filename().string() + " for input '" + inputs[i]->name + "'");
+        EMBER_ASSIGN_OR_RETURN(auto named, formats::read_tensor_pb(file.string()));
+        arrays[inputs[i]->name] = named.tensor;
+      }
+      groups.push_back(std::move(arrays));
+    }
+    if (groups.empty()) return invalid_input(path + " holds no .npz files and no input_N.pb test data");
+    return groups;
+  }
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".npz") {
+    EMBER_ASSIGN_OR_RETURN(auto arrays, formats::read_npz(path));
+    groups.push_back(std::move(arrays));
+  } else if (ext == ".npy") {
+    if (inputs.size() != 1)
+      return invalid_input(path + ": a .npy calibration file feeds one input, but the model has " + std::to_string(inputs.size()) +
+                           "; use an .npz whose keys are the input names");
+    EMBER_ASSIGN_OR_RETURN(Tensor t, formats::read_npy(path));
+    groups.push_back({{inputs[0]->name, t}});
+  } else if (ext == ".pb") {
+    if (inputs.size() != 1) return invalid_input(path + ": a single .pb file feeds one input, but the model has " + std::to_string(inputs.size()));
+    EMBER_ASSIGN_OR_RETURN(auto named, formats::read_tensor_pb(path));
+    groups.push_back({{inputs[0]->name, named.tensor}});
+  } else {
+    return invalid_input(path + ": expected a .npy, .npz, .pb file or a directory");
+  }
+  return groups;
+}
+
+}  // namespace
+
+Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::vector<const ir::ValueInfo*>& inputs,
+                                            const CalibrationOptions& options) {
+  CalibrationSet set;
+  set.source_ = path;
+  EMBER_ASSIGN_OR_RETURN(auto groups, read_source(path, inputs));
+  int64_t batch = std::max<int64_t>(options.batch, 1);
+  for (const auto* in : inputs)
+    if (in->has_shape && !in->dims.empty() && in->dims[0].value > 0) batch = std::min(batch, in->dims[0].value);
+  formats::Sha256 hash;
+  int64_t remaining = options.limit > 0 ? options.limit : INT64_MAX;
+  for (auto& arrays : groups) {
+    Chunk chunk;
+    chunk.rows = -1;
+    for (const auto* in : inputs) {
+      auto it = arrays.find(in->name);
+      if (it == arrays.end()) {
+        std::string keys;
+        for (const auto& [k, v] : arrays) keys += (keys.empty() ? "" : ", ") + k;
+        return invalid_input(path + " has no array for the model input '" + in->name + "' (it has: " + keys + ")");
+      }
+      EMBER_TRY(check_array(path, *in, it->second));
+      if (chunk.rows >= 0 && it->second.dim(0) != chunk.rows)
+        return invalid_input(path + ": arrays have different row counts (" + std::to_string(chunk.rows) + " and " +
+                             std::to_string(it->second.dim(0)) + " for '" + in->name + "')");
+      chunk.rows = it->second.dim(0);
+      chunk.arrays[in->name] = it->second;
+    }
+    if (auto it = arrays.find("labels"); it != arrays.end() && it->second.rank() >= 1 && it->second.dim(0) == chunk.rows) {
+      chunk.labels = it->second;
+      set.has_labels_ = true;
+    }
+    chunk.rows = std::min(chunk.rows, remaining);
+    if (chunk.rows <= 0) continue;
+    remaining -= chunk.rows;
+    for (auto& [name, t] : chunk.arrays) {
+      if (t.dim(0) != chunk.rows) t = slice_rows(t, 0, chunk.rows);
+      hash.update(name);
+      hash.update(dtype_name(t.dtype()));
+      hash.update(shape_to_string(t.shape()));
+      hash.update(t.raw(), t.nbytes());
+    }
+    if (chunk.labels.defined() && chunk.labels.dim(0) != chunk.rows) chunk.labels = slice_rows(chunk.labels, 0, chunk.rows);
+    for (int64_t start = 0; start < chunk.rows; start += batch)
+      set.batches_.push_back({set.chunks_.size(), start, std::min(batch, chunk.rows - start)});
+    set.rows_ += chunk.rows;
+    set.chunks_.push_back(std::move(chunk));
+  }
+  if (set.rows_ == 0) return invalid_input(path + ": the calibration set is empty");
+  set.hash_ = "sha256:" + hash.hex_digest();
+  return set;
+}
+
+std::map<std::string, Tensor> CalibrationSet::batch(int64_t index) const {
+  const BatchRef& ref = batches_.at(static_cast<size_t>(index));
+  std::map<std::string, Tensor> feeds;
+  for (const auto& [name, t] : chunks_[ref.chunk].arrays) feeds[name] = slice_rows(t, ref.start, ref.count);
+  return feeds;
+}
+
+std::vector<int64_t> CalibrationSet::batch_labels(int64_t index) const {
+  const BatchRef& ref = batches_.at(static_cast<size_t>(index));
+  const Tensor& labels = chunks_[ref.chunk].labels;
+  if (!labels.defined()) return {};
+  auto all = labels.to_int64s();
+  if (!all.ok()) return {};
+  return std::vector<int64_t>(all->begin() + ref.start, all->begin() + ref.start + ref.count);
+}
+
+}  // namespace ember::calibration

@@ -1,0 +1,61 @@
+// CalibrationSet: model feeds read from files, served in batches.
+// Accepted sources:
+//   FILE.npy       one array, for a model with one input; rows along dim 0
+//   FILE.npz       arrays named after the model's inputs (+ optional "labels")
+//   DIR/           ONNX test-data protobufs (DIR/input_N.pb, or DIR/test_data_set_*/input_N.pb),
+//                  one batch per set, inputs in model order; or a directory of .npz files
+// Batches never cross files. A model input whose leading dim is fixed (e.g. 1 in exports
+// specialised to batch 1) caps the batch size. Every set has a stable content hash.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+
+namespace ember::calibration {
+
+struct CalibrationOptions {
+  int64_t batch = 8;  // rows per batch (capped by the model's fixed leading dims)
+  int64_t limit = 0;  // rows to use; 0 = all
+};
+
+class CalibrationSet {
+ public:
+  static Result<CalibrationSet> open(const std::string& path, const std::vector<const ir::ValueInfo*>& model_inputs,
+                                     const CalibrationOptions& options = {});
+
+  int64_t num_rows() const { return rows_; }
+  int64_t num_batches() const { return static_cast<int64_t>(batches_.size()); }
+  // Feeds for one batch (copies of the rows; the set stays untouched).
+  std::map<std::string, Tensor> batch(int64_t index) const;
+  // Labels of the rows of a batch, when the set has a "labels" array.
+  bool has_labels() const { return has_labels_; }
+  std::vector<int64_t> batch_labels(int64_t index) const;
+  const std::string& content_hash() const { return hash_; }
+  const std::string& source() const { return source_; }
+
+ private:
+  struct Chunk {
+    std::map<std::string, Tensor> arrays;  // model inputs, rows along dim 0
+    Tensor labels;                         // optional
+    int64_t rows = 0;
+  };
+  struct BatchRef {
+    size_t chunk;
+    int64_t start, count;
+  };
+  std::vector<Chunk> chunks_;
+  std::vector<BatchRef> batches_;
+  int64_t rows_ = 0;
+  bool has_labels_ = false;
+  std::string hash_;
+  std::string source_;
+};
+
+// Rows [start, start+count) of a tensor along dim 0, as a new tensor.
+Tensor slice_rows(const Tensor& t, int64_t start, int64_t count);
+
+}  // namespace ember::calibration

@@ -1,0 +1,41 @@
+// MappedFile: a whole file mapped into memory, so models and external weights are read
+// without a copy. The mapping is private and writable (copy on write): tensors that view it
+// may be edited in place by passes without touching the file on disk.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ir/status.h"
+
+namespace ember::formats {
+
+class MappedFile {
+ public:
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const uint8_t* data() const { return data_; }
+  uint8_t* mutable_data() { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  friend Result<std::shared_ptr<MappedFile>> map_file(const std::string& path);
+  MappedFile(std::string path, uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
+
+  std::string path_;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Maps a regular, non-empty file. Missing files, directories, other special files and empty
+// files are invalid_input errors that name the path.
+Result<std::shared_ptr<MappedFile>> map_file(const std::string& path);
+
+// The directory part of a path ("" for a bare file name), used to resolve external data.
+std::string parent_directory(const std::string& path);
+
+}  // namespace ember::formats

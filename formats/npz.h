@@ -1,0 +1,16 @@
+// NumPy .npz archives: a zip of .npy files (stored by np.savez, deflated by
+// np.savez_compressed). Keys are entry names without ".npy", as np.load reports them.
+#pragma once
+#include <map>
+#include <string>
+
+#include "ir/tensor.h"
+
+namespace ember::formats {
+
+Result<std::map<std::string, Tensor>> read_npz(const std::string& path);
+
+// Entries are stored uncompressed (fast to read, like np.savez); written atomically.
+Status write_npz(const std::string& path, const std::map<std::string, Tensor>& tensors);
+
+}  // namespace ember::formats

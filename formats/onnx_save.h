@@ -1,0 +1,30 @@
+// Writes ir::Model as ONNX, the lossless inverse of load_onnx. The main graph's weights are
+// streamed from tensor memory into the file (never copied into a protobuf message), so saving
+// does not double the model's memory. Output is deterministic and written atomically.
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include "ir/model.h"
+
+namespace ember::formats {
+
+struct SaveOptions {
+  // Put the main graph's initializers of at least `external_threshold` bytes in one file
+  // beside the model (ONNX external data), each at a 64-byte aligned offset.
+  bool external_data = false;
+  std::string external_data_name;  // relative to the model's directory; default "<model file name>.data"
+  size_t external_threshold = 1024;
+  // A single protobuf cannot exceed 2 GB: above this many initializer bytes, external data is
+  // used even when not asked for.
+  size_t auto_external_above = (size_t{2} << 30) - (size_t{256} << 20);
+};
+
+// An unwritable path is invalid_input naming it; on any error no partial file is left behind.
+// When external data is used, its file is written (atomically) before the model.
+Status save_onnx(const ir::Model& model, const std::string& path, const SaveOptions& options = {});
+
+// The model as ONNX bytes in memory, all weights inline.
+Result<std::string> serialize_onnx(const ir::Model& model);
+
+}  // namespace ember::formats

@@ -1,0 +1,43 @@
+#include "passes/graph_edit.h"
+
+namespace ember::passes {
+
+void replace_uses(ir::Graph& graph, const std::string& from, const std::string& to) {
+  ir::for_each_graph(graph, [&](ir::Graph& g) {
+    for (auto& node : g.nodes)
+      for (auto& in : node.inputs)
+        if (in == from) in = to;
+  });
+}
+
+std::set<std::string> names_read(const ir::Graph& graph) {
+  std::set<std::string> names;
+  ir::for_each_graph(const_cast<ir::Graph&>(graph), [&](ir::Graph& g) {
+    for (const auto& node : g.nodes)
+      for (const auto& in : node.inputs)
+        if (!in.empty()) names.insert(in);
+    for (const auto& out : g.outputs) names.insert(out.name);
+  });
+  return names;
+}
+
+std::string unique_name(const ir::Graph& graph, const std::string& base) {
+  std::set<std::string> used = names_read(graph);
+  for (const auto& node : graph.nodes)
+    for (const auto& out : node.outputs) used.insert(out);
+  for (const auto& in : graph.inputs) used.insert(in.name);
+  for (const auto& [name, t] : graph.initializers) used.insert(name);
+  if (!used.count(base)) return base;
+  for (int i = 1;; ++i) {
+    const std::string candidate = base + "_" + std::to_string(i);
+    if (!used.count(candidate)) return candidate;
+  }
+}
+
+std::set<std::string> graph_output_names(const ir::Graph& graph) {
+  std::set<std::string> names;
+  for (const auto& out : graph.outputs) names.insert(out.name);
+  return names;
+}
+
+}  // namespace ember::passes

@@ -1,0 +1,220 @@
+#include "passes/quantize/activation_quantizer.h"
+
+#include <map>
+#include <optional>
+
+#include "calibration/calibrator.h"
+#include "passes/quantize/activation_ort.h"
+#include "passes/quantize/activation_rewrite.h"
+#include "passes/quantize/activation_targets.h"
+#include "passes/quantize/smoothquant.h"
+
+namespace ember::passes {
+namespace {
+
+using namespace act_quant;
+
+struct Settings {
+  bool dynamic = true;
+  bool ort = false;
+  bool per_row = false;
+  calibration::ObserverOptions observer;
+  double smoothquant = 0;
+  TargetOptions targets;
+  DType act_type = DType::kU8;
+  int64_t batch = 0;
+  int64_t calib_rows = 0;
+};
+
+Result<Settings> read_settings(const PassOptions& o, std::string_view pass) {
+  const std::string p(pass);
+  Settings s;
+  const std::string mode = o.get_string("mode", "dynamic"), format = o.get_string("format", "qdq");
+  const std::string granularity = o.get_string("granularity", "tensor"), act_type = o.get_string("act-type", "u8");
+  if (mode != "dynamic" && mode != "static") return invalid_input(p + ": mode must be dynamic or static, got '" + mode + "'");
+  if (format != "qdq" && format != "ort") return invalid_input(p + ": format must be qdq or ort, got '" + format + "'");
+  if (granularity != "tensor" && granularity != "row")
+    return invalid_input(p + ": granularity must be tensor or row, got '" + granularity + "'");
+  if (act_type != "u8" && act_type != "s8") return invalid_input(p + ": act-type must be u8 or s8, got '" + act_type + "'");
+  s.dynamic = mode == "dynamic";
+  s.ort = format == "ort";
+  s.per_row = granularity == "row";
+  s.act_type = act_type == "s8" ? DType::kI8 : DType::kU8;
+  if (!s.dynamic && s.ort)
+    return invalid_input(p + ": format=ort is the dynamic form (DynamicQuantizeLinear + MatMulInteger); static quantization emits format=qdq");
+  if (s.per_row && !s.ort)
+    return invalid_input(p + ": granularity=row needs format=ort (QDQ's DynamicQuantizeLinear is per tensor)");
+  if (s.dynamic && !s.ort && s.act_type == DType::kI8)
+    return invalid_input(p + ": dynamic QDQ quantizes to u8 (DynamicQuantizeLinear); act-type=s8 needs mode=static or granularity=row");
+  EMBER_ASSIGN_OR_RETURN(s.observer.method, calibration::parse_calibration_method(o.get_string("method", "percentile")));
+  s.observer.percentile = o.get_float("percentile", 99.99);
+  EMBER_TRY(calibration::check_observer_options(s.observer).with_context(p));
+  s.smoothquant = o.get_float("smoothquant", 0);
+  if (!(s.smoothquant >= 0 && s.smoothquant <= 1)) return invalid_input(p + ": smoothquant (alpha) must be in [0, 1]; 0 turns it off");
+  EMBER_ASSIGN_OR_RETURN(s.targets.ops, parse_op_list(o.get_string("ops", "MatMul+Gemm+Conv"), p));
+  EMBER_ASSIGN_OR_RETURN(s.targets.exclude, parse_regex_option(o.get_string("exclude", ""), p + ": exclude"));
+  s.targets.act_act = o.get_bool("act-act", false);
+  s.batch = o.get_int("batch", 0);
+  s.calib_rows = o.get_int("calib-rows", 0);
+  if (s.batch < 0 || s.calib_rows < 0) return invalid_input(p + ": batch and calib-rows must be >= 0");
+  return s;
+}
+
+// The element type the graph declares for a value, when it declares one.
+std::optional<DType> declared_type(const ir::Graph& graph, const std::string& value) {
+  for (const auto* list : {&graph.inputs, &graph.value_info, &graph.outputs})
+    for (const auto& info : *list)
+      if (info.name == value && info.elem_type != DType::kUndefined) return info.elem_type;
+  return std::nullopt;
+}
+
+bool is_float(DType d) { return d == DType::kF32 || d == DType::kF16 || d == DType::kBF16; }
+
+// The activation values to quantize and, per value, the (node, slot) pairs that read it.
+using Uses = std::map<std::string, std::vector<std::pair<size_t, size_t>>>;
+
+Uses collect_uses(const ir::Graph& graph, const std::vector<Target>& targets, bool require_declared_float) {
+  static const std::set<std::string> kFloatByNature = {"MatMul", "Gemm", "Conv", "ConvTranspose"};
+  Uses uses;
+  for (const auto& t : targets) {
+    const ir::Node& node = graph.nodes[t.node];
+    for (size_t slot : t.inputs) {
+      const std::string& x = node.inputs[slot];
+      const std::optional<DType> type = declared_type(graph, x);
+      if (type && !is_float(*type)) continue;
+      if (!type && require_declared_float && !kFloatByNature.count(node.op_type)) continue;
+      uses[x].emplace_back(t.node, slot);
+    }
+  }
+  return uses;
+}
+
+size_t first_use(const std::vector<std::pair<size_t, size_t>>& readers) {
+  size_t first = readers.front().first;
+  for (const auto& [node, slot] : readers) first = std::min(first, node);
+  return first;
+}
+
+void rewire(ir::Graph& graph, const std::vector<std::pair<size_t, size_t>>& readers, const std::string& to) {
+  for (const auto& [node, slot] : readers) graph.nodes[node].inputs[slot] = to;
+}
+
+// X -> DynamicQuantizeLinear -> DequantizeLinear -> readers.
+void insert_dynamic_qdq(ir::Graph& graph, const Uses& uses, GraphEdits& edits, NameMaker& names) {
+  for (const auto& [x, readers] : uses) {
+    const std::string q = names.make(x + "_quantized"), s = names.make(x + "_scale"), zp = names.make(x + "_zero_point");
+    const std::string dq = names.make(x + "_dequantized");
+    const size_t before = first_use(readers);
+    edits.insert_before(before, make_node("DynamicQuantizeLinear", names.make(x + "_DynamicQuantizeLinear"), {x}, {q, s, zp}));
+    edits.insert_before(before, make_node("DequantizeLinear", names.make(x + "_DequantizeLinear"), {q, s, zp}, {dq}));
+    rewire(graph, readers, dq);
+  }
+}
+
+Result<calibration::CalibrationResult> calibrate(const ir::Model& model, const calibration::CalibrationSet& given,
+                                                 const Settings& s, const std::vector<std::string>& values) {
+  calibration::CalibratorOptions co;
+  co.observer = s.observer;
+  co.values = values;
+  co.max_rows = s.calib_rows;
+  if (s.batch <= 0) return calibration::calibrate_values(model, given, co);
+  // A different batch size: read the set again from its source.
+  calibration::CalibrationOptions reopen;
+  reopen.batch = s.batch;
+  reopen.limit = s.calib_rows;
+  EMBER_ASSIGN_OR_RETURN(auto set, calibration::CalibrationSet::open(given.source(), model.graph.feed_inputs(), reopen));
+  return calibration::calibrate_values(model, set, co);
+}
+
+}  // namespace
+
+std::vector<OptionSpec> QuantizeActivations::option_specs() {
+  return {
+      {"mode", "string", "dynamic", "dynamic: scales computed at run time (no calibration); static: scales from calibration"},
+      {"method", "string", "percentile", "static: clip range method, minmax | percentile | entropy | mse"},
+      {"percentile", "float", "99.99", "static, method=percentile: share of values kept on each side"},
+      {"format", "string", "qdq", "qdq: QuantizeLinear/DequantizeLinear; ort: DynamicQuantizeLinear + MatMulInteger (dynamic only)"},
+      {"granularity", "string", "tensor", "format=ort: one activation scale per tensor, or per row (token), symmetric int8"},
+      {"smoothquant", "float", "0", "SmoothQuant alpha applied first to float weights (0 = off; e.g. 0.5)"},
+      {"exclude", "string", "", "Regular expression on node names (or first outputs) to keep float (no ',' or '}')"},
+      {"ops", "string", "MatMul+Gemm+Conv", "Op types whose activation inputs are quantized, joined by '+'"},
+      {"act-act", "bool", "false", "Also quantize MatMuls whose two inputs are activations (attention)"},
+      {"act-type", "string", "u8", "static: activation type, u8 or s8"},
+      {"batch", "int", "0", "static: calibration rows per inference (0 = as the set was opened)"},
+      {"calib-rows", "int", "0", "static: calibration rows to use (0 = the whole set)"},
+  };
+}
+
+Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
+  EMBER_ASSIGN_OR_RETURN(Settings s, read_settings(options_, name()));
+  const int64_t opset = model.opset_version("");
+  const int64_t needed = s.dynamic ? 11 : 10;
+  if (opset < needed)
+    return unsupported(std::string(name()) + ": the model imports opset " + std::to_string(opset) + " of the default domain; " +
+                       (s.dynamic ? "DynamicQuantizeLinear needs 11" : "QuantizeLinear needs 10"));
+  if (!s.dynamic && !ctx.calib)
+    return invalid_input(std::string(name()) + ": mode=static needs a calibration set (ember opt --calib SET); mode=dynamic needs none");
+  if (s.smoothquant > 0) {
+    if (!ctx.calib) return invalid_input(std::string(name()) + ": smoothquant needs a calibration set (ember opt --calib SET)");
+    SmoothOptions so;
+    so.alpha = s.smoothquant;
+    so.max_rows = s.calib_rows;
+    EMBER_TRY(smooth_activations(model, *ctx.calib, so, ctx.remarks, name()).status());
+  }
+  ir::Graph& graph = model.graph;
+  const std::vector<Target> targets = find_targets(graph, s.targets);
+  GraphEdits edits;
+  NameMaker names(graph);
+  size_t quantized = 0, integer_nodes = 0;
+
+  if (!s.dynamic) {
+    Uses uses = collect_uses(graph, targets, false);
+    std::vector<std::string> values;
+    for (const auto& [x, readers] : uses) values.push_back(x);
+    EMBER_ASSIGN_OR_RETURN(calibration::CalibrationResult stats, calibrate(model, *ctx.calib, s, values));
+    for (const auto& [x, why] : stats.skipped)
+      if (ctx.remarks) ctx.remarks->note(name(), "kept '" + x + "' float: " + why);
+    for (const auto& [x, readers] : uses) {
+      auto it = stats.values.find(x);
+      if (it == stats.values.end()) continue;
+      const calibration::AffineParams p = calibration::affine_params(it->second.tensor.clip_lo, it->second.tensor.clip_hi, s.act_type);
+      const std::string scale = names.make(x + "_scale"), zp = names.make(x + "_zero_point");
+      graph.set_initializer(scale, Tensor::scalar<float>(p.scale));
+      graph.set_initializer(zp, s.act_type == DType::kI8 ? Tensor::scalar<int8_t>(static_cast<int8_t>(p.zero_point))
+                                                         : Tensor::scalar<uint8_t>(static_cast<uint8_t>(p.zero_point)));
+      const std::string q = names.make(x + "_quantized"), dq = names.make(x + "_dequantized");
+      const size_t before = first_use(readers);
+      edits.insert_before(before, make_node("QuantizeLinear", names.make(x + "_QuantizeLinear"), {x, scale, zp}, {q}));
+      edits.insert_before(before, make_node("DequantizeLinear", names.make(x + "_DequantizeLinear"), {q, scale, zp}, {dq}));
+      rewire(graph, readers, dq);
+      ++quantized;
+    }
+    edits.apply(graph);
+  } else if (!s.ort) {
+    const Uses uses = collect_uses(graph, targets, true);
+    insert_dynamic_qdq(graph, uses, edits, names);
+    quantized = uses.size();
+    edits.apply(graph);
+  } else {
+    OrtDynamicRewriter ort(model, edits, names, s.per_row);
+    std::vector<Target> fallback;
+    for (const auto& t : targets) {
+      EMBER_ASSIGN_OR_RETURN(bool rewritten, ort.rewrite(t));
+      if (rewritten) ++integer_nodes;
+      else fallback.push_back(t);
+    }
+    const Uses uses = collect_uses(graph, fallback, true);
+    insert_dynamic_qdq(graph, uses, edits, names);
+    quantized = uses.size();
+    edits.apply(graph);
+    remove_unread(graph, ort.maybe_unread_nodes(), ort.maybe_unread_initializers());
+    if (ctx.remarks) ctx.remarks->count(name(), "rows-quantized-linears", ort.rows_quantized());
+  }
+  if (ctx.remarks) {
+    ctx.remarks->count(name(), "activations-qdq", static_cast<double>(quantized));
+    ctx.remarks->count(name(), "integer-linears", static_cast<double>(integer_nodes));
+  }
+  return Status::Ok();
+}
+
+}  // namespace ember::passes

@@ -1,0 +1,66 @@
+// GPTQ: quantization with error feedback guided by the layer's input statistics
+// (Frantar et al., "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained
+// Transformers", 2022).
+// A linear layer y = x W^T with W [rows = outputs, cols = inputs] is quantized column by
+// column so as to minimise ||X W^T - X Q^T||^2 over calibration inputs X [n, cols]:
+//   H = 2/n X^T X,  damped by damp * mean(diag H);  U = upper Cholesky factor of H^-1
+//   for each column i: q_i = quant(w_i); e = (w_i - q_i) / U[i][i]; w_j -= e * U[i][j] (j > i)
+// The updates of later columns are applied lazily, a block of 128 columns at a time
+// (one matrix product per block). With blocked quantization the scale of a group is chosen
+// when the loop reaches the group's first column, from the weights as updated by then.
+// Inputs whose variance is zero ("dead" columns) get H[i][i] = 1 and zero weights.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/quantize/quant_math.h"
+
+namespace ember::passes::quant {
+
+// Streams calibration inputs of one layer into X^T X (double), never storing X.
+class HessianAccumulator {
+ public:
+  explicit HessianAccumulator(int64_t dim);
+  // Adds the rows of x [rows, dim] (row-major).
+  void add(const float* x, int64_t rows);
+  // Adds another accumulator of the same dimension (layers reading the same weight).
+  void merge(const HessianAccumulator& other);
+  int64_t dim() const { return dim_; }
+  int64_t samples() const { return samples_; }
+  // H = 2/n X^T X, full symmetric, row-major [dim, dim].
+  std::vector<double> hessian() const;
+  // Mean of x^2 per input channel (diag of X^T X / n): per-column weights for clipping.
+  std::vector<float> mean_square() const;
+
+ private:
+  int64_t dim_;
+  int64_t samples_ = 0;
+  std::vector<double> sum_;    // X^T X, lower triangle kept current, mirrored on read
+  std::vector<float> scratch_;  // one batch's product in float
+};
+
+// Upper-triangular U (float, row-major [n, n]) with H^-1 = U^T U. H is consumed.
+// Fails (invalid_input) when H is not positive definite.
+Result<std::vector<float>> inverse_upper_cholesky(std::vector<double> h, int64_t n);
+
+struct GptqOptions {
+  double damp = 0.01;            // fraction of mean(diag H) added to the diagonal
+  int64_t block_columns = 128;   // lazy-update block (rounded up to a multiple of the group)
+  ClipMode clip = ClipMode::kMse;
+};
+
+// Quantizes w [rows, cols] with `hessian` [cols, cols] (from HessianAccumulator::hessian()).
+// The damping grows tenfold (up to three times) when H is not positive definite.
+Result<QuantizedMatrix> gptq_quantize(const float* w, int64_t rows, int64_t cols, int64_t group, QuantFormat f,
+                                      std::vector<double> hessian, const GptqOptions& options);
+
+// trace(D H D^T) for D [rows, cols] and a float H [cols, cols]: the summed squared output
+// error of the weight error D over the inputs H was built from (without the factor 2/n).
+double hessian_quadratic(const float* d, int64_t rows, int64_t cols, const std::vector<float>& h);
+
+// Output error of a quantization, trace((W - Q) H (W - Q)^T) / trace(W H W^T): the relative
+// squared error of the layer's outputs over the calibration inputs H was built from.
+double relative_output_error(const float* w, const QuantizedMatrix& q, const std::vector<double>& hessian);
+
+}  // namespace ember::passes::quant

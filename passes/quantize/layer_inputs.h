@@ -1,0 +1,44 @@
+// Statistics of the inputs of linear layers over a calibration set, streamed: the float
+// model runs once per batch and an interpreter observer folds each watched activation into
+//   X^T X  (for GPTQ's Hessian and AWQ's output-error model), on a deterministic pseudo-random
+//          subset of at most `max_rows` rows (tokens) spread over the whole set, and
+//   sum |x| per input channel (AWQ's activation scale), over every row.
+// Activations are never stored. A row is the last dimension of the activation.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "passes/quantize/gptq.h"
+
+namespace ember::calibration {
+class CalibrationSet;
+}
+
+namespace ember::passes::quant {
+
+struct LayerInputStats {
+  int64_t dim = 0;
+  std::unique_ptr<HessianAccumulator> xtx;
+  std::vector<double> abs_sum;
+  int64_t rows = 0;  // rows summed into abs_sum
+  std::vector<float> mean_abs() const;
+};
+
+struct LayerInputRequest {
+  std::string value;  // activation name
+  int64_t dim = 0;    // its last dimension (the layer's reduction size)
+};
+
+// Runs `model` (left untouched) over every batch of `calib`. Values the run never produced
+// (renamed or removed by the interpreter's simplification) are absent from the result.
+Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
+                                                                    const calibration::CalibrationSet& calib,
+                                                                    const std::vector<LayerInputRequest>& requests,
+                                                                    int64_t max_rows);
+
+}  // namespace ember::passes::quant

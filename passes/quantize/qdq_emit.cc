@@ -1,0 +1,295 @@
+#include "passes/quantize/qdq_emit.h"
+
+#include <algorithm>
+
+#include "passes/graph_edit.h"
+
+namespace ember::passes::quant {
+namespace {
+
+ir::Attribute int_attr(const std::string& name, int64_t value) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kInt;
+  a.i = value;
+  return a;
+}
+
+std::string fresh_value(const ir::Graph& graph, GraphEdits& edits, const std::string& base) {
+  std::string name = unique_name(graph, base);
+  for (int i = 1; edits.reserved.count(name); ++i) name = unique_name(graph, base + "_" + std::to_string(i));
+  edits.reserved.insert(name);
+  return name;
+}
+
+std::string fresh_node_name(const ir::Graph& graph, GraphEdits& edits, const std::string& base) {
+  std::set<std::string> taken;
+  for (const auto& n : graph.nodes) taken.insert(n.name);
+  std::string name = base;
+  for (int i = 1; taken.count(name) || edits.reserved.count("node:" + name); ++i) name = base + "_" + std::to_string(i);
+  edits.reserved.insert("node:" + name);
+  return name;
+}
+
+DType code_dtype(QuantFormat f) {
+  if (f.bits == 4) return f.symmetric ? DType::kI4 : DType::kU4;
+  return f.symmetric ? DType::kI8 : DType::kU8;
+}
+
+Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& codes) {
+  Tensor t = Tensor::zeros(dtype, shape);
+  const int64_t n = t.numel();
+  if (traits(dtype).bits == 4) {
+    pack_int4(codes.data(), n, t.mutable_data<uint8_t>());
+  } else if (dtype == DType::kI8) {
+    for (int64_t i = 0; i < n; ++i) t.mutable_data<int8_t>()[i] = static_cast<int8_t>(codes[size_t(i)]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) t.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(codes[size_t(i)]);
+  }
+  return t;
+}
+
+template <class T>
+std::vector<T> transposed(const std::vector<T>& m, int64_t rows, int64_t cols) {
+  std::vector<T> out(m.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[size_t(c * rows + r)] = m[size_t(r * cols + c)];
+  return out;
+}
+
+void drop_weight(ir::Graph& graph, const std::string& name) {
+  graph.remove_initializer(name);
+  graph.external_locations.erase(name);
+  auto& vi = graph.value_info;
+  vi.erase(std::remove_if(vi.begin(), vi.end(), [&](const ir::ValueInfo& v) { return v.name == name; }), vi.end());
+}
+
+const std::vector<std::string> kReduceOpsWithAxesInput18 = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                                                             "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
+
+bool is_pow2_at_least_16(int64_t b) { return b >= 16 && (b & (b - 1)) == 0; }
+
+}  // namespace
+
+void GraphEdits::apply(ir::Graph& graph) {
+  std::vector<ir::Node> nodes = std::move(prepend);
+  nodes.reserve(nodes.size() + graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!removed.count(i)) nodes.push_back(std::move(graph.nodes[i]));
+    auto it = after.find(i);
+    if (it != after.end())
+      for (auto& n : it->second) nodes.push_back(std::move(n));
+  }
+  graph.nodes = std::move(nodes);
+  prepend.clear();
+  after.clear();
+  removed.clear();
+}
+
+Result<EmitResult> emit_qdq(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q, GraphEdits& edits) {
+  const std::string& w = target.name;
+  const int64_t C = q.rows, K = q.cols, G = q.groups();
+  const bool blocked = q.group < K;
+  const bool flattened = blocked && target.shape.size() > 2;
+  const DType dtype = code_dtype(q.format);
+  EmitResult result;
+  result.min_opset = blocked || q.format.bits == 4 ? 21 : 13;
+
+  const Shape code_shape = flattened ? Shape{C, K} : target.shape;
+  const std::vector<int32_t> codes = target.channel_axis == 0 ? q.codes : transposed(q.codes, C, K);
+  Shape param_shape;
+  int64_t axis = target.channel_axis;
+  std::vector<float> scales = q.scales;
+  std::vector<int32_t> zeros = q.zero_points;
+  if (!blocked) {
+    param_shape = {C};
+  } else if (target.channel_axis == 0) {
+    param_shape = {C, G};
+    axis = 1;
+  } else {
+    param_shape = {G, C};
+    axis = 0;
+    scales = transposed(scales, C, G);
+    zeros = transposed(zeros, C, G);
+  }
+
+  ir::Node dq;
+  dq.op_type = "DequantizeLinear";
+  dq.name = fresh_node_name(graph, edits, w + "_DequantizeLinear");
+  const std::string qname = fresh_value(graph, edits, w + "_quantized");
+  const std::string sname = fresh_value(graph, edits, w + "_scale");
+  Tensor qt = code_tensor(dtype, code_shape, codes);
+  Tensor st = Tensor::from_vector<float>(param_shape, scales);
+  result.bytes += qt.nbytes() + st.nbytes();
+  graph.set_initializer(qname, std::move(qt));
+  graph.set_initializer(sname, std::move(st));
+  dq.inputs = {qname, sname};
+  if (!q.format.symmetric) {
+    const std::string zname = fresh_value(graph, edits, w + "_zero_point");
+    Tensor zt = code_tensor(dtype, param_shape, zeros);
+    result.bytes += zt.nbytes();
+    graph.set_initializer(zname, std::move(zt));
+    dq.inputs.push_back(zname);
+  }
+  dq.attributes.push_back(int_attr("axis", axis));
+  if (blocked) dq.attributes.push_back(int_attr("block_size", q.group));
+
+  const std::string out = fresh_value(graph, edits, w + "_dequantized");
+  if (flattened) {
+    const std::string flat = fresh_value(graph, edits, w + "_dequantized_2d");
+    const std::string shape_name = fresh_value(graph, edits, w + "_shape");
+    Tensor shape_t = Tensor::from_vector<int64_t>({int64_t(target.shape.size())}, target.shape);
+    result.bytes += shape_t.nbytes();
+    graph.set_initializer(shape_name, std::move(shape_t));
+    dq.outputs = {flat};
+    ir::Node reshape;
+    reshape.op_type = "Reshape";
+    reshape.name = fresh_node_name(graph, edits, w + "_Reshape");
+    reshape.inputs = {flat, shape_name};
+    reshape.outputs = {out};
+    edits.prepend.push_back(std::move(dq));
+    edits.prepend.push_back(std::move(reshape));
+  } else {
+    dq.outputs = {out};
+    edits.prepend.push_back(std::move(dq));
+  }
+  replace_uses(graph, w, out);
+  drop_weight(graph, w);
+  return result;
+}
+
+std::string matmul_nbits_blocker(const ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+                                 int64_t block) {
+  if (q.format.bits != 4) return "MatMulNBits is used for 4 bits only";
+  if (!is_pow2_at_least_16(block)) return "block " + std::to_string(block) + " is not a power of 2 >= 16";
+  if (!(q.group == block || (q.group == q.cols && q.cols <= block))) return "the groups do not match the block size";
+  for (const auto& u : target.uses) {
+    const ir::Node& node = graph.nodes[u.node];
+    if (u.kind == UseKind::kGather || u.kind == UseKind::kConv) return "the weight is shared with a " + node.op_type;
+    if (u.kind != UseKind::kGemm) continue;
+    if (node.attr_int("transA", 0) != 0) return "Gemm '" + node.name + "' has transA=1";
+    if (node.attr_float("alpha", 1.0f) != 1.0f) return "Gemm '" + node.name + "' has alpha != 1";
+    if (node.has_input(2)) {
+      const Tensor* c = graph.find_initializer(node.inputs[2]);
+      const bool vector_c = c && c->dtype() == DType::kF32 && c->numel() == target.channels && c->rank() <= 2 &&
+                            (c->rank() < 2 || c->dim(0) == 1);
+      if (!vector_c && node.attr_float("beta", 1.0f) != 1.0f) return "Gemm '" + node.name + "' has beta != 1 with a non-constant C";
+    }
+  }
+  return "";
+}
+
+Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+                                     int64_t block, GraphEdits& edits) {
+  const std::string& w = target.name;
+  const int64_t N = q.rows, K = q.cols;
+  const int64_t k_blocks = (K + block - 1) / block, blob = block / 2;
+  const int64_t G = q.groups();  // == k_blocks (blocked) or 1 (K <= block)
+  const int32_t offset = q.format.symmetric ? 8 : 0;
+
+  Tensor b = Tensor::zeros(DType::kU8, {N, k_blocks, blob});
+  uint8_t* bp = b.mutable_data<uint8_t>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t j = 0; j < k_blocks; ++j) {
+      const int32_t pad = q.format.symmetric ? 8 : q.zero_points[size_t(n * G + std::min(j, G - 1))];
+      uint8_t* blob_bytes = bp + (n * k_blocks + j) * blob;
+      for (int64_t t = 0; t < block; ++t) {
+        const int64_t k = j * block + t;
+        const int32_t v = k < K ? q.codes[size_t(n * K + k)] + offset : pad;
+        blob_bytes[t / 2] |= static_cast<uint8_t>((v & 0xf) << ((t & 1) * 4));
+      }
+    }
+  EmitResult result;
+  result.matmul_nbits = true;
+  result.min_opset = 0;
+  const std::string bname = fresh_value(graph, edits, w + "_nbits");
+  const std::string sname = fresh_value(graph, edits, w + "_scale");
+  Tensor st = Tensor::from_vector<float>({N * k_blocks}, q.scales);
+  result.bytes += b.nbytes() + st.nbytes();
+  graph.set_initializer(bname, std::move(b));
+  graph.set_initializer(sname, std::move(st));
+  std::string zname;
+  if (!q.format.symmetric) {
+    const int64_t per_column = (k_blocks + 1) / 2;
+    Tensor zt = Tensor::zeros(DType::kU8, {N * per_column});
+    uint8_t* zp = zt.mutable_data<uint8_t>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < k_blocks; ++j)
+        zp[n * per_column + j / 2] |= static_cast<uint8_t>((q.zero_points[size_t(n * G + j)] & 0xf) << ((j & 1) * 4));
+    zname = fresh_value(graph, edits, w + "_zero_point");
+    result.bytes += zt.nbytes();
+    graph.set_initializer(zname, std::move(zt));
+  }
+
+  for (const auto& u : target.uses) {
+    ir::Node& node = graph.nodes[u.node];
+    const std::string a = node.inputs[0];
+    std::string bias;
+    std::string add_input;  // a non-constant Gemm C, added after the op
+    if (u.kind == UseKind::kGemm && node.has_input(2)) {
+      const std::string& c_name = node.inputs[2];
+      const Tensor* c = graph.find_initializer(c_name);
+      const float beta = node.attr_float("beta", 1.0f);
+      if (c && c->dtype() == DType::kF32 && c->numel() == N && (c->rank() < 2 || c->dim(0) == 1)) {
+        if (beta == 1.0f && c->rank() == 1) {
+          bias = c_name;
+        } else {
+          std::vector<float> v(c->data<float>(), c->data<float>() + N);
+          for (float& x : v) x *= beta;
+          bias = fresh_value(graph, edits, c_name + "_bias");
+          graph.set_initializer(bias, Tensor::from_vector<float>({N}, v));
+        }
+      } else {
+        add_input = c_name;
+      }
+    }
+    if (u.kind == UseKind::kMatMulTransposed) edits.removed.insert(u.transpose_node);
+    node.op_type = "MatMulNBits";
+    node.domain = "com.microsoft";
+    node.attributes = {int_attr("K", K), int_attr("N", N), int_attr("bits", 4), int_attr("block_size", block)};
+    node.inputs = {a, bname, sname, zname, "", bias};
+    while (!node.inputs.empty() && node.inputs.back().empty()) node.inputs.pop_back();
+    if (!add_input.empty()) {
+      const std::string y = node.outputs[0];
+      node.outputs[0] = fresh_value(graph, edits, y + "_matmul");
+      ir::Node add;
+      add.op_type = "Add";
+      add.name = fresh_node_name(graph, edits, node.name + "_bias");
+      add.inputs = {node.outputs[0], add_input};
+      add.outputs = {y};
+      edits.after[u.node].push_back(std::move(add));
+    }
+  }
+  drop_weight(graph, w);
+  return result;
+}
+
+Status raise_default_opset(ir::Model& model, int64_t version) {
+  const int64_t current = model.opset_version("");
+  if (current >= version) return Status::Ok();
+  if (current < 13)
+    return unsupported("the model imports opset " + std::to_string(current) + "; quantized weights need opset " +
+                       std::to_string(version) + " and Ember upgrades only from opset 13 or later");
+  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
+    for (auto& node : g.nodes) {
+      if (!node.domain.empty() && node.domain != "ai.onnx") continue;
+      const bool reduce = std::find(kReduceOpsWithAxesInput18.begin(), kReduceOpsWithAxesInput18.end(), node.op_type) !=
+                          kReduceOpsWithAxesInput18.end();
+      if (current < 18 && version >= 18 && reduce) {
+        auto it = std::find_if(node.attributes.begin(), node.attributes.end(), [](const ir::Attribute& a) { return a.name == "axes"; });
+        if (it == node.attributes.end()) continue;
+        const std::string axes = unique_name(model.graph, node.name.empty() ? node.op_type + "_axes" : node.name + "_axes");
+        g.set_initializer(axes, Tensor::from_vector<int64_t>({int64_t(it->ints.size())}, it->ints));
+        node.attributes.erase(it);
+        node.inputs.push_back(axes);
+      } else if (current < 18 && version >= 18 && node.op_type == "Split" && !node.has_input(1) && !node.find_attr("num_outputs")) {
+        node.attributes.push_back(int_attr("num_outputs", int64_t(node.outputs.size())));
+      }
+    }
+  });
+  model.set_opset_version("", version);
+  if (version >= 21 && model.ir_version < 10) model.ir_version = 10;
+  return Status::Ok();
+}
+
+}  // namespace ember::passes::quant

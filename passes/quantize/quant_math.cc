@@ -1,0 +1,160 @@
+#include "passes/quantize/quant_math.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/parallel.h"
+
+namespace ember::passes::quant {
+namespace {
+
+// Below this magnitude a float has fractional bits, and adding 1.5 * 2^23 rounds it to an
+// integer in the default (round-to-nearest-even) mode without a libm call.
+constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+constexpr float kExactLimit = 4194304.0f;   // 2^22
+
+// Clipping grids: 4 bits lose much more to rounding, so they are searched deeper.
+constexpr int kClipSteps = 26;
+float clip_step(int bits) { return bits <= 4 ? 0.02f : 0.01f; }
+
+}  // namespace
+
+std::string QuantFormat::text() const {
+  return std::string(symmetric ? "int" : "uint") + std::to_string(bits) + (symmetric ? " sym" : " asym");
+}
+
+float round_half_even(float x) {
+  if (std::fabs(x) < kExactLimit) {
+    const float shifted = x + kRoundMagic;  // stored to a float: the rounding happens here
+    return shifted - kRoundMagic;
+  }
+  const float f = std::floor(x);
+  const float d = x - f;
+  if (d != 0.5f) return d < 0.5f ? f : f + 1.0f;
+  return std::fmod(f, 2.0f) == 0.0f ? f : f + 1.0f;
+}
+
+GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i * stride];
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  GroupParams p;
+  if (f.symmetric) {
+    const float amax = std::max(-lo, hi) * clip;
+    if (!(amax > 1e-30f)) return p;  // all zeros (or NaN): any scale reproduces them
+    p.scale = amax / static_cast<float>(f.qmax());
+    return p;
+  }
+  lo *= clip;
+  hi *= clip;
+  if (!(hi - lo > 1e-30f)) return p;
+  p.scale = (hi - lo) / static_cast<float>(f.qmax());
+  const float zp = round_half_even(-lo / p.scale);
+  p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0f, static_cast<float>(f.qmax())));
+  return p;
+}
+
+double group_error(const float* x, int64_t n, int64_t stride, const float* weight, GroupParams p, QuantFormat f) {
+  const float inv = 1.0f / p.scale;
+  const int32_t qmin = f.qmin(), qmax = f.qmax();
+  double err = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i * stride];
+    const float d = v - static_cast<float>(quantize_value(v, inv, p.zero_point, qmin, qmax) - p.zero_point) * p.scale;
+    err += static_cast<double>(weight ? weight[i] * d * d : d * d);
+  }
+  return err;
+}
+
+GroupParams choose_params(const float* x, int64_t n, int64_t stride, const float* weight, QuantFormat f, ClipMode clip) {
+  GroupParams best = minmax_params(x, n, stride, f, 1.0f);
+  if (clip == ClipMode::kNone) return best;
+  double best_err = group_error(x, n, stride, weight, best, f);
+  const float step = clip_step(f.bits);
+  for (int s = 1; s < kClipSteps && best_err > 0; ++s) {
+    const GroupParams p = minmax_params(x, n, stride, f, 1.0f - step * static_cast<float>(s));
+    const double err = group_error(x, n, stride, weight, p, f);
+    if (err < best_err) best_err = err, best = p;
+  }
+  return best;
+}
+
+std::vector<float> QuantizedMatrix::dequantize() const {
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(r * cols + c)] = value(r, c);
+  return out;
+}
+
+QuantizedMatrix make_quantized_matrix(int64_t rows, int64_t cols, int64_t group, QuantFormat f) {
+  QuantizedMatrix q;
+  q.rows = rows;
+  q.cols = cols;
+  q.group = group > 0 ? std::min(group, cols) : cols;
+  q.format = f;
+  q.codes.assign(static_cast<size_t>(rows * cols), 0);
+  q.scales.assign(static_cast<size_t>(rows * q.groups()), 1.0f);
+  q.zero_points.assign(static_cast<size_t>(rows * q.groups()), 0);
+  return q;
+}
+
+void quantize_span(QuantizedMatrix& q, int64_t r, int64_t c0, int64_t n, const float* w, GroupParams p) {
+  const size_t g = static_cast<size_t>(r * q.groups() + c0 / q.group);
+  q.scales[g] = p.scale;
+  q.zero_points[g] = p.zero_point;
+  const float inv = 1.0f / p.scale;
+  const int32_t qmin = q.format.qmin(), qmax = q.format.qmax();
+  int32_t* codes = q.codes.data() + r * q.cols + c0;
+  for (int64_t i = 0; i < n; ++i) codes[i] = quantize_value(w[i], inv, p.zero_point, qmin, qmax);
+}
+
+QuantizedMatrix quantize_rtn(const float* w, int64_t rows, int64_t cols, int64_t group, QuantFormat f, ClipMode clip,
+                             const float* col_weight) {
+  QuantizedMatrix q = make_quantized_matrix(rows, cols, group, f);
+  const int64_t g = q.group;
+  runtime::parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c0 = 0; c0 < cols; c0 += g) {
+        const int64_t n = std::min(g, cols - c0);
+        const float* x = w + r * cols + c0;
+        const GroupParams p = choose_params(x, n, 1, col_weight ? col_weight + c0 : nullptr, f, clip);
+        quantize_span(q, r, c0, n, x, p);
+      }
+  });
+  return q;
+}
+
+double relative_error(const float* w, const QuantizedMatrix& q) {
+  double num = 0, den = 0;
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c) {
+      const double v = w[r * q.cols + c];
+      const double d = v - static_cast<double>(q.value(r, c));
+      num += d * d;
+      den += v * v;
+    }
+  return den > 0 ? std::sqrt(num / den) : 0.0;
+}
+
+void pack_int4(const int32_t* codes, int64_t n, uint8_t* out) {
+  for (int64_t i = 0; i < n; i += 2) {
+    const uint8_t lo = static_cast<uint8_t>(codes[i] & 0xf);
+    const uint8_t hi = i + 1 < n ? static_cast<uint8_t>(codes[i + 1] & 0xf) : 0;
+    out[i / 2] = static_cast<uint8_t>(lo | (hi << 4));
+  }
+}
+
+std::vector<int32_t> unpack_int4(const uint8_t* packed, int64_t n, bool is_signed) {
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int32_t v = (packed[i / 2] >> ((i & 1) * 4)) & 0xf;
+    if (is_signed && v >= 8) v -= 16;
+    out[static_cast<size_t>(i)] = v;
+  }
+  return out;
+}
+
+}  // namespace ember::passes::quant

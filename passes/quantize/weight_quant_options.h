@@ -1,0 +1,35 @@
+// Options of quantize-weights, parsed and checked once.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/pass.h"
+#include "passes/quantize/quant_math.h"
+
+namespace ember::passes::quant {
+
+enum class Method { kRtn, kGptq, kAwq };
+
+struct WeightQuantOptions {
+  quant::QuantFormat format;  // bits and symmetry
+  int64_t block = 0;          // 0 = per output channel
+  Method method = Method::kRtn;
+  bool ort = false;           // format=ort: MatMulNBits where possible
+  std::optional<std::regex> exclude;
+  std::set<std::string> ops;
+  quant::ClipMode clip = quant::ClipMode::kNone;
+  int64_t min_size = 1024;
+  double damp = 0.01;
+  int64_t calib_rows = 8192;
+  std::string method_name() const;
+};
+
+std::vector<OptionSpec> weight_quant_option_specs();
+Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options);
+
+}  // namespace ember::passes::quant

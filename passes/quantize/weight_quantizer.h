@@ -1,0 +1,62 @@
+// quantize-weights: weight-only quantization of MatMul, Gemm, Conv and Gather weights.
+// Before: Gemm(x, W f32 [K, N], b)
+// After (format=qdq):  W_quantized (int8 / INT4) -> DequantizeLinear{axis, block_size} -> Gemm(x, W_dequantized, b)
+// After (format=ort, bits=4): MatMulNBits(x, W_nbits, W_scale, [zero points], bias=b)   (com.microsoft)
+// Schemes: INT8 per output channel (bits=8, block=0) or blocks of 32/64/128 along the
+// reduction axis (bits=4, or bits=8 with a block); symmetric (signed codes) or asymmetric
+// (unsigned codes + zero point). Which weights and how they map to channels: weight_targets.h.
+// Methods: rtn (round to nearest, with an optional MSE clipping search per channel/block),
+// gptq (error feedback with per-layer Hessians of calibration inputs, gptq.h) and awq
+// (activation-aware scaling folded into the producer, awq.h); gptq and awq need
+// calibration data (PassContext::calib) and fall back to rtn, with a remark, for weights
+// they cannot model (embeddings, Conv, layers whose input the run did not expose).
+// format=ort turns MatMul/Gemm 4-bit weights into MatMulNBits; Gather, Conv, weights shared
+// with them, and 8-bit weights stay QDQ. QDQ with blocks or INT4 raises the default opset to
+// 21 (IR 10); per-channel INT8 needs opset 13.
+// Preconditions: none beyond a verified graph; weights that are graph inputs, read inside
+// subgraphs, or read by anything else are left alone (remark "skipped").
+// Remarks: one note per weight (see QuantizedTensorRecord for the format) and counters
+// weights-quantized, weights-skipped, bytes-before, bytes-after, matmul-nbits, dequantize-nodes.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "passes/pass.h"
+
+namespace ember::passes {
+
+// One quantized weight, for manifests and reports.
+struct QuantizedTensorRecord {
+  std::string name;    // the original initializer name
+  std::string op;      // the op types reading it, "Gemm" or "Gather+MatMul"
+  std::string scheme;  // "int4 b32 sym gptq", "int8 per-channel sym rtn"
+  int bits = 8;
+  int64_t block = 0;   // 0 = per output channel
+  bool symmetric = true;
+  std::string method;  // rtn | gptq | awq (what was applied to this weight)
+  std::string format;  // qdq | matmul-nbits
+  size_t bytes_before = 0, bytes_after = 0;
+  double error = 0;          // ||W - Wq|| / ||W||
+  double output_error = -1;  // relative squared output error on calibration inputs; -1 when unknown
+};
+
+// The records of the last quantize-weights run, read back from the remarks it wrote: each is a
+// note "tensor NAME | op=.. | scheme=.. | bits=.. | block=.. | sym=0/1 | method=.. | format=.. |
+// bytes=B->A | error=E | output_error=O". Notes of other passes and other notes are ignored.
+std::vector<QuantizedTensorRecord> quantization_records(const Remarks& remarks);
+
+class WeightQuantization final : public Pass {
+ public:
+  explicit WeightQuantization(const PassOptions& options) : options_(options) {}
+  static std::vector<OptionSpec> option_specs();
+  std::string_view name() const override { return "quantize-weights"; }
+  Status run(ir::Model& model, PassContext& ctx) override;
+  // The weights the last run quantized, in graph order.
+  const std::vector<QuantizedTensorRecord>& records() const { return records_; }
+
+ private:
+  PassOptions options_;
+  std::vector<QuantizedTensorRecord> records_;
+};
+
+}  // namespace ember::passes

@@ -1,0 +1,113 @@
+#include "passes/search/compress.h"
+
+#include "formats/onnx_save.h"
+#include "runtime/interpreter.h"
+
+namespace ember::passes {
+namespace {
+
+PipelineEntry entry(const std::string& name, std::map<std::string, std::string> options) {
+  return {name, PassOptions(name, std::move(options))};
+}
+
+struct Recipe {
+  std::string name;
+  std::vector<PipelineEntry> pipeline;
+};
+
+const std::vector<Recipe>& recipes() {
+  static const std::vector<Recipe> all = {
+      {"int4-gptq", {entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}}), entry("dce", {})}},
+      {"int4-mixed",
+       {entry("quantize-weights", {{"bits", "8"}, {"ops", "Gather"}}),
+        entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}, {"ops", "MatMul+Gemm+Conv"}}),
+        entry("dce", {})}},
+      {"w8a8",
+       {entry("quantize-weights", {{"bits", "8"}}), entry("quantize-activations", {{"mode", "static"}, {"method", "percentile"}}),
+        entry("dce", {})}},
+      {"w8", {entry("quantize-weights", {{"bits", "8"}}), entry("dce", {})}},
+  };
+  return all;
+}
+
+Result<calibration::EvalResult> measure(const ir::Model& model, const CompressOptions& options) {
+  runtime::InterpreterOptions io;
+  io.threads = options.threads;
+  EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model, io));
+  calibration::EvalOptions eo;
+  eo.task = options.task;
+  eo.limit = options.eval_limit;
+  return calibration::evaluate(*interp, options.eval_path, eo);
+}
+
+bool within(double quality, double limit, calibration::EvalTask task) {
+  return task == calibration::EvalTask::kLanguageModel ? quality <= limit : quality >= limit;
+}
+
+}  // namespace
+
+const std::vector<std::string>& compression_ladder() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& r : recipes()) n.push_back(r.name);
+    return n;
+  }();
+  return names;
+}
+
+Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
+  for (const auto& r : recipes())
+    if (r.name == scheme) return r.pipeline;
+  std::string names;
+  for (const auto& n : compression_ladder()) names += (names.empty() ? "" : ", ") + n;
+  return invalid_input("unknown scheme '" + scheme + "' (schemes: " + names + ")");
+}
+
+Result<CompressResult> compress_model(const ir::Model& fp32, calibration::CalibrationSet& calib, const CompressOptions& options) {
+  CompressResult result;
+  const bool lm = options.task == calibration::EvalTask::kLanguageModel;
+  result.budget = options.budget >= 0 ? options.budget : (lm ? 0.015 : 0.01);
+  if (options.on_stage) options.on_stage("measuring the FP32 model");
+  EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, measure(fp32, options));
+  result.metric = reference.metric;
+  result.fp32_quality = reference.value;
+  result.eval_rows = reference.samples;
+  EMBER_ASSIGN_OR_RETURN(std::string fp32_bytes, formats::serialize_onnx(fp32));
+  result.fp32_bytes = fp32_bytes.size();
+  result.quality_limit = lm ? reference.value * (1 + result.budget) : reference.value - result.budget;
+
+  const std::vector<std::string> schemes = options.schemes.empty() ? compression_ladder() : options.schemes;
+  std::optional<size_t> best;  // best quality so far, for the best-effort answer
+  for (const auto& scheme : schemes) {
+    EMBER_ASSIGN_OR_RETURN(std::vector<PipelineEntry> pipeline, recipe_pipeline(scheme));
+    if (options.on_stage) options.on_stage("trying " + scheme);
+    EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries(pipeline));
+    ir::Model model = fp32;
+    Remarks remarks;
+    PassContext ctx;
+    ctx.calib = &calib;
+    ctx.remarks = &remarks;
+    EMBER_TRY(manager.run(model, ctx).with_context("scheme " + scheme));
+    EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, measure(model, options));
+    EMBER_ASSIGN_OR_RETURN(std::string bytes, formats::serialize_onnx(model));
+    Candidate c{scheme, manager.pipeline_text(), quality.value, bytes.size(), within(quality.value, result.quality_limit, options.task),
+                manager.records()};
+    result.candidates.push_back(c);
+    const size_t index = result.candidates.size() - 1;
+    const bool better = !best || (lm ? c.quality < result.candidates[*best].quality : c.quality > result.candidates[*best].quality);
+    if (better || c.within_budget) {
+      best = index;
+      result.model = std::move(model);
+      result.remarks = std::move(remarks);
+    }
+    if (c.within_budget) {
+      result.budget_met = true;
+      break;
+    }
+  }
+  if (!best) return invalid_input("no compression scheme was tried");
+  result.chosen = *best;
+  return result;
+}
+
+}  // namespace ember::passes

@@ -1,0 +1,49 @@
+// Internal to runtime/gemm: the per-ISA kernel table the sgemm driver dispatches to.
+// Each *_avx512.cc / *_avx2.cc file exports one table of constant data and function pointers,
+// so nothing in those files runs before the driver has checked isa_supported().
+#pragma once
+#include <cstdint>
+
+#include "runtime/gemm/sgemm_pack.h"
+
+namespace ember::runtime::gemm {
+
+// One register tile of C: C[m, n] = beta * C + A_panel * B_panel (+ bias).
+struct TileArgs {
+  int64_t depth = 0;        // K extent of the panels
+  const float* a = nullptr; // packed A micro-panel: depth rows of m floats (row k at a + k * m)
+  const float* b = nullptr; // B micro-panel: depth rows, b_stride floats apart
+  int64_t b_stride = 0;     // each row holds at least round_up(n, vector width) readable floats
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int m = 0, n = 0;         // valid rows (1..mr) and columns (1..nr)
+  float beta = 0;           // 0: C is overwritten and never read (it may hold NaN)
+  const float* bias = nullptr;  // n floats added to every row, or null
+};
+
+// c[j] = alpha * dot(a, B row j) + beta * c[j] for j < n, B rows ldb apart (trans_b GEMV).
+struct GemvArgs {
+  int64_t n = 0, depth = 0;
+  const float* a = nullptr;  // depth contiguous floats
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float* c = nullptr;
+  float alpha = 1, beta = 0;  // beta 0: c is never read
+};
+
+struct GemmKernels {
+  int mr, nr;           // register tile; B panels are nr floats wide, A panels up to mr rows
+  int kc, mc;           // cache blocking: depth of a block, rows of an A block
+  void (*tile)(const TileArgs&);         // B from packed panels
+  void (*tile_stream)(const TileArgs&);  // B rows straight from a row-major matrix
+  void (*gemv_t)(const GemvArgs&);
+  // pack_a_block and pack_b_panel of sgemm_pack.h, or faster ones with the same results.
+  decltype(&pack_a_block) pack_a;
+  decltype(&pack_b_panel) pack_b;
+};
+
+extern const GemmKernels kScalarKernels;
+extern const GemmKernels kAvx2Kernels;
+extern const GemmKernels kAvx512Kernels;
+
+}  // namespace ember::runtime::gemm

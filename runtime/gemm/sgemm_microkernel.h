@@ -1,0 +1,171 @@
+// Internal to runtime/gemm: SIMD microkernels written once over a vector-traits type V and
+// instantiated by sgemm_avx2.cc and sgemm_avx512.cc with their own V.
+//
+// V is declared in an anonymous namespace of each ISA file, so every instantiation below has
+// internal linkage: the linker can never merge an AVX-512 copy into code that runs on an
+// AVX2-only machine. Keep it that way: every function here must be a template on V.
+//
+// V provides: Reg, kWidth, zero(), load(p), load_partial(p, n), broadcast(p), set1(x),
+// fma(a, b, c) = a * b + c, add(a, b), store(p, v), store_partial(p, v, n), hsum(v).
+#pragma once
+#include <cstdint>
+#include <utility>
+
+#include "runtime/gemm/sgemm_kernels.h"
+
+namespace ember::runtime::gemm {
+
+// One k step of an MR x NV-vector tile: NV loads of B, MR broadcasts of A, MR * NV FMAs.
+template <class V, int MR, int NV>
+[[gnu::always_inline]] inline void tile_step(typename V::Reg (&acc)[MR][NV], const float* a, const float* b) {
+  typename V::Reg bv[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * V::kWidth);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    const typename V::Reg av = V::broadcast(a + i);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+  }
+}
+
+// Rows ahead of the current k that a tile streaming B from a row-major matrix prefetches:
+// those rows are a page or more apart, where hardware prefetchers stop.
+constexpr int kStreamPrefetchRows = 24;
+
+// C tile of MR rows and NV vectors (the last one possibly partial: t.n <= NV * kWidth).
+// kStreamB: B rows are far apart (an unpacked matrix), so prefetch them in software.
+template <class V, int MR, int NV, bool kStreamB>
+void tile_kernel(const TileArgs& t) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  // Small tiles have too few independent accumulators to hide the FMA latency, so they keep
+  // several partial sums over alternating k and add them at the end.
+  constexpr int kSplit = MR * NV >= 8 ? 1 : (MR * NV >= 4 ? 2 : 4);
+  constexpr int kUnroll = 4;
+  static_assert(kUnroll % kSplit == 0);
+
+  Reg acc[kSplit][MR][NV];
+#pragma GCC unroll 4
+  for (int s = 0; s < kSplit; ++s)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[s][i][j] = V::zero();
+
+  // C is read or written only after the whole depth; start pulling its lines in now.
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(t.c + i * t.ldc);
+    __builtin_prefetch(t.c + i * t.ldc + t.n - 1);
+  }
+
+  const float* a = t.a;
+  const float* b = t.b;
+  const int64_t bs = t.b_stride;
+  int64_t k = t.depth;
+  for (; k >= kUnroll; k -= kUnroll) {
+#pragma GCC unroll 4
+    for (int u = 0; u < kUnroll; ++u) {
+      if constexpr (kStreamB) {
+        __builtin_prefetch(b + kStreamPrefetchRows * bs, 0, 2);
+        if constexpr (NV * V::kWidth > 16) __builtin_prefetch(b + kStreamPrefetchRows * bs + NV * V::kWidth - 1, 0, 2);
+      }
+      tile_step<V, MR, NV>(acc[u % kSplit], a, b);
+      a += MR;
+      b += bs;
+    }
+  }
+  for (; k > 0; --k) {
+    tile_step<V, MR, NV>(acc[0], a, b);
+    a += MR;
+    b += bs;
+  }
+#pragma GCC unroll 4
+  for (int s = 1; s < kSplit; ++s)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[0][i][j] = V::add(acc[0][i][j], acc[s][i][j]);
+
+  const int last_n = t.n - (NV - 1) * W;  // valid lanes of the last vector, 1..W
+  const Reg beta = V::set1(t.beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    float* c = t.c + i * t.ldc;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) {
+      Reg v = acc[0][i][j];
+      if (j == NV - 1 && last_n < W) {
+        if (t.bias) v = V::add(v, V::load_partial(t.bias + j * W, last_n));
+        if (t.beta != 0) v = V::fma(beta, V::load_partial(c + j * W, last_n), v);
+        V::store_partial(c + j * W, v, last_n);
+      } else {
+        if (t.bias) v = V::add(v, V::load(t.bias + j * W));
+        if (t.beta != 0) v = V::fma(beta, V::load(c + j * W), v);
+        V::store(c + j * W, v);
+      }
+    }
+  }
+}
+
+template <class V, int MaxMR, int MaxNV, bool kStreamB, int... Is>
+constexpr auto make_tile_table(std::integer_sequence<int, Is...>) {
+  using Fn = void (*)(const TileArgs&);
+  struct Table {
+    Fn fn[MaxMR * MaxNV];
+  };
+  return Table{{&tile_kernel<V, Is / MaxNV + 1, Is % MaxNV + 1, kStreamB>...}};
+}
+
+// Picks the instantiation for t.m rows and ceil(t.n / kWidth) vectors.
+template <class V, int MaxMR, int MaxNV, bool kStreamB>
+void tile_dispatch(const TileArgs& t) {
+  static constexpr auto table =
+      make_tile_table<V, MaxMR, MaxNV, kStreamB>(std::make_integer_sequence<int, MaxMR * MaxNV>{});
+  const int nv = (t.n + V::kWidth - 1) / V::kWidth;
+  table.fn[(t.m - 1) * MaxNV + (nv - 1)](t);
+}
+
+// ROWS dot products of a against consecutive rows of B (the trans_b GEMV).
+template <class V, int ROWS>
+void gemv_t_rows(const GemvArgs& g, int64_t row) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  const float* b[ROWS];
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; ++r) b[r] = g.b + (row + r) * g.ldb;
+  Reg acc[ROWS][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = V::zero();
+  int64_t k = 0;
+  for (; k + 2 * W <= g.depth; k += 2 * W) {
+    const Reg a0 = V::load(g.a + k), a1 = V::load(g.a + k + W);
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; ++r) {
+      acc[r][0] = V::fma(a0, V::load(b[r] + k), acc[r][0]);
+      acc[r][1] = V::fma(a1, V::load(b[r] + k + W), acc[r][1]);
+    }
+  }
+  for (; k < g.depth; k += W) {
+    const int rem = g.depth - k < W ? static_cast<int>(g.depth - k) : W;
+    const Reg a0 = V::load_partial(g.a + k, rem);
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; ++r) acc[r][0] = V::fma(a0, V::load_partial(b[r] + k, rem), acc[r][0]);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; ++r) {
+    const float dot = g.alpha * V::hsum(V::add(acc[r][0], acc[r][1]));
+    float* c = g.c + row + r;
+    *c = g.beta != 0 ? dot + g.beta * *c : dot;
+  }
+}
+
+template <class V>
+void gemv_t_kernel(const GemvArgs& g) {
+  int64_t row = 0;
+  for (; row + 4 <= g.n; row += 4) gemv_t_rows<V, 4>(g, row);
+  for (; row < g.n; ++row) gemv_t_rows<V, 1>(g, row);
+}
+
+}  // namespace ember::runtime::gemm

@@ -1,0 +1,71 @@
+// Interpreter: runs an ir::Model on the CPU.
+//   create(): copies the graph, folds constants, inlines constant Ifs, checks that every op
+//             has a kernel (listing all that do not), plans the order and value lifetimes,
+//             and prepares each kernel once (weights get packed here).
+//   run():    validates feeds against the declared inputs, runs the kernels in order, and
+//             frees each intermediate as soon as its last reader has run (TensorPool).
+// Shapes are inferred at run time by the kernels, so dynamic shapes and shape subgraphs work.
+// value_info shapes are ignored (exports specialise them to batch 1).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "runtime/kernel.h"
+#include "runtime/tensor_pool.h"
+
+namespace ember::runtime {
+
+struct InterpreterOptions {
+  int threads = 0;  // <= 0: all cores
+  const KernelRegistry* registry = nullptr;  // nullptr: default_registry()
+  bool fold_constants = true;
+};
+
+// Called after each node with every value it produced; used by calibration and analysis.
+using ValueObserver = std::function<Status(const std::string& value_name, const Tensor& value)>;
+
+class Interpreter {
+ public:
+  static Result<std::unique_ptr<Interpreter>> create(const ir::Model& model, const InterpreterOptions& options = {});
+
+  // Outputs in the order of the graph's outputs.
+  Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer = nullptr);
+  // Runs and returns the named values (graph outputs or intermediates), kept alive to the end.
+  Result<std::map<std::string, Tensor>> run_and_fetch(const std::map<std::string, Tensor>& feeds,
+                                                      const std::vector<std::string>& names);
+
+  const std::vector<const ir::ValueInfo*>& feed_inputs() const { return feed_inputs_; }
+  std::vector<std::string> output_names() const;
+  const ir::Model& model() const { return model_; }  // the simplified copy that runs
+  size_t peak_activation_bytes() const { return pool_.peak_bytes_in_use(); }
+
+ private:
+  struct Step {
+    const ir::Node* node;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<int> inputs;           // value slots, -1 for omitted
+    std::vector<int> outputs;          // value slots, -1 for omitted
+    std::vector<int> release_after;    // slots whose last reader is this step
+  };
+  Interpreter() = default;
+  Status check_supported(const KernelRegistry& registry) const;
+  Status plan(const KernelRegistry& registry);
+  Status check_feed(const ir::ValueInfo& info, const Tensor& tensor) const;
+  Result<std::vector<Tensor>> execute(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer,
+                                      const std::vector<int>& keep_slots);
+
+  ir::Model model_;
+  std::vector<const ir::ValueInfo*> feed_inputs_;
+  std::map<std::string, int> slot_of_;
+  std::vector<Tensor> constants_;      // per slot: initializer view, or undefined
+  std::vector<Step> steps_;
+  std::vector<int> output_slots_;
+  TensorPool pool_;
+};
+
+}  // namespace ember::runtime

@@ -1,0 +1,140 @@
+// Softmax, LogSoftmax and Hardmax. The input is viewed as [outer, n, inner] with n the
+// normalised extent: one axis from opset 13 on, all dims from `axis` on before (the
+// "coerce to 2-D" rule, inner = 1). Each slice subtracts its max before exp, and sums in
+// double, so large logits neither overflow nor lose precision.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "runtime/kernels/activation_ops.h"
+#include "runtime/kernels/broadcast_loop.h"
+#include "runtime/kernels/numeric_dispatch.h"
+#include "runtime/kernels/op_inputs.h"
+
+namespace ember::runtime {
+namespace {
+
+enum class Normalizer { kSoftmax, kLogSoftmax, kHardmax };
+
+// One contiguous slice (inner == 1), the common case (last axis).
+template <class T>
+void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
+  if (kind == Normalizer::kHardmax) {
+    const int64_t best = std::max_element(x, x + n) - x;  // first maximum, as ONNX asks
+    std::fill(y, y + n, T(0));
+    y[best] = T(1);
+    return;
+  }
+  T max = x[0];
+  for (int64_t k = 1; k < n; ++k) max = std::max(max, x[k]);
+  double sum = 0;
+  if (kind == Normalizer::kSoftmax) {
+    for (int64_t k = 0; k < n; ++k) {
+      y[k] = std::exp(x[k] - max);
+      sum += static_cast<double>(y[k]);
+    }
+    const T total = static_cast<T>(sum);
+    for (int64_t k = 0; k < n; ++k) y[k] /= total;
+  } else {
+    for (int64_t k = 0; k < n; ++k) sum += static_cast<double>(std::exp(x[k] - max));
+    const T shift = max + static_cast<T>(std::log(sum));
+    for (int64_t k = 0; k < n; ++k) y[k] = x[k] - shift;
+  }
+}
+
+// A strided slice set: n rows of `inner` lanes; each lane is normalised independently,
+// walking rows so memory is read contiguously.
+template <class T>
+void normalize_lanes(const T* x, T* y, int64_t n, int64_t inner, Normalizer kind, std::vector<T>& best,
+                     std::vector<double>& sum) {
+  best.assign(x, x + inner);
+  std::vector<int64_t> arg(kind == Normalizer::kHardmax ? inner : 0, 0);
+  for (int64_t k = 1; k < n; ++k)
+    for (int64_t j = 0; j < inner; ++j)
+      if (x[k * inner + j] > best[j]) {
+        best[j] = x[k * inner + j];
+        if (kind == Normalizer::kHardmax) arg[j] = k;
+      }
+  if (kind == Normalizer::kHardmax) {
+    std::fill(y, y + n * inner, T(0));
+    for (int64_t j = 0; j < inner; ++j) y[arg[j] * inner + j] = T(1);
+    return;
+  }
+  sum.assign(inner, 0.0);
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t j = 0; j < inner; ++j) {
+      const T e = std::exp(x[k * inner + j] - best[j]);
+      if (kind == Normalizer::kSoftmax) y[k * inner + j] = e;
+      sum[j] += static_cast<double>(e);
+    }
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t j = 0; j < inner; ++j) {
+      if (kind == Normalizer::kSoftmax) {
+        y[k * inner + j] /= static_cast<T>(sum[j]);
+      } else {
+        y[k * inner + j] = x[k * inner + j] - (best[j] + static_cast<T>(std::log(sum[j])));
+      }
+    }
+}
+
+Status run_normalizer(RunContext& ctx, Normalizer kind, bool coerce_2d) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
+  const Tensor& x = ctx.input(0);
+  const Shape& shape = x.shape();
+  const int rank = x.rank();
+  const int64_t default_axis = coerce_2d ? 1 : -1;
+  const int64_t axis_attr = ctx.node.attr_int("axis", default_axis);
+  int axis = 0;
+  if (coerce_2d) {
+    // Opset < 13 accepts axis == rank (an empty second factor).
+    const int64_t a = axis_attr < 0 ? axis_attr + rank : axis_attr;
+    if (a < 0 || a > rank)
+      return invalid_input(ctx.where() + ": axis " + std::to_string(axis_attr) + " is out of range for rank " +
+                           std::to_string(rank));
+    axis = static_cast<int>(a);
+  } else {
+    EMBER_ASSIGN_OR_RETURN(axis, normalize_axis(axis_attr, rank, ctx.where()));
+  }
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int d = 0; d < rank; ++d) {
+    const int64_t dim = shape[static_cast<size_t>(d)];
+    if (d < axis) {
+      outer *= dim;
+    } else if (d == axis || coerce_2d) {
+      n *= dim;
+    } else {
+      inner *= dim;
+    }
+  }
+  return dispatch_types<TypeSet::kFloat>(ctx, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Tensor& out = ctx.allocate_output(0, x.dtype(), shape);
+    if (x.numel() == 0) return;
+    const T* in = x.data<T>();
+    T* o = out.mutable_data<T>();
+    const int64_t slice = n * inner;
+    const int64_t grain = std::max<int64_t>(1, kTranscendentalGrain / std::max<int64_t>(slice, 1));
+    parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
+      std::vector<T> best;
+      std::vector<double> sum;
+      for (int64_t i = begin; i < end; ++i) {
+        if (inner == 1) {
+          normalize_row(in + i * slice, o + i * slice, n, kind);
+        } else {
+          normalize_lanes(in + i * slice, o + i * slice, n, inner, kind, best, sum);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+Status run_softmax_coerced(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kSoftmax, true); }
+Status run_softmax(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kSoftmax, false); }
+Status run_log_softmax_coerced(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kLogSoftmax, true); }
+Status run_log_softmax(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kLogSoftmax, false); }
+Status run_hardmax_coerced(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kHardmax, true); }
+Status run_hardmax(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kHardmax, false); }
+
+}  // namespace ember::runtime

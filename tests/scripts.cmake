@@ -1,0 +1,16 @@
+# Script tests: end-to-end CLI checks, interop with onnxruntime-node, shared-model checks.
+# Exit code 77 means "skipped" (e.g. ../shared or npm absent) and ctest reports it as such.
+# Label "sanitize" marks tests that also run in the ASan/UBSan build.
+function(ember_script_test name script)
+  cmake_parse_arguments(T "" "TIMEOUT" "LABELS;ARGS" ${ARGN})
+  add_test(NAME ${name} COMMAND bash ${CMAKE_SOURCE_DIR}/${script} $<TARGET_FILE:ember> ${T_ARGS})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}"
+    ENVIRONMENT "EMBER_BUILD_DIR=${CMAKE_BINARY_DIR};NODE_PATH=${CMAKE_SOURCE_DIR}/build/node/node_modules")
+endfunction()
+
+ember_script_test(cli_basics tests/e2e/cli_basics.sh LABELS "e2e;sanitize")
+ember_script_test(interop_roundtrip tests/interop/roundtrip.sh LABELS "interop" TIMEOUT 900)
+ember_script_test(interop_match_ort tests/interop/match_ort.sh LABELS "interop" TIMEOUT 900)

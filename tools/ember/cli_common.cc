@@ -1,0 +1,65 @@
+#include "tools/ember/cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "formats/onnx_load.h"
+
+namespace ember::cli {
+
+int exit_code_for(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return kExitOk;
+    case StatusCode::kBudgetMissed: return kExitBudgetMissed;
+    case StatusCode::kInvalidInput:
+    case StatusCode::kUnsupported: return kExitBadInput;
+    case StatusCode::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+int report(const Status& status) {
+  if (!status.ok()) std::fprintf(stderr, "ember: error: %s\n", status.message().c_str());
+  return exit_code_for(status);
+}
+
+Result<ir::Model> load_model(const std::string& path) { return formats::load_onnx(path); }
+
+Progress::Progress(std::string label, int64_t total)
+    : label_(std::move(label)), total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+
+Progress::~Progress() {
+  if (drawn_) std::fprintf(stderr, "\n");
+}
+
+void Progress::update(int64_t done) {
+  if (!tty_ || total_ <= 0) return;
+  const int width = 30;
+  const int filled = static_cast<int>(width * done / total_);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld", label_.c_str(), filled, "##############################",
+               width - filled, "", static_cast<long long>(done), static_cast<long long>(total_));
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+std::function<void(int64_t, int64_t)> Progress::callback() {
+  return [this](int64_t done, int64_t total) {
+    total_ = total;
+    update(done);
+  };
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) {
+    bytes /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,52 @@
+// What every `ember` subcommand shares: exit codes, error printing, model loading, progress.
+// Only the CLI prints and chooses exit codes: 0 ok, 1 accuracy budget missed, 2 bad usage or
+// input, 3 internal error.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "ir/model.h"
+#include "ir/status.h"
+
+namespace ember::cli {
+
+enum ExitCode { kExitOk = 0, kExitBudgetMissed = 1, kExitBadInput = 2, kExitInternal = 3 };
+
+int exit_code_for(const Status& status);
+// Prints "ember: error: <message>" to stderr and returns the exit code for the status.
+int report(const Status& status);
+
+Result<ir::Model> load_model(const std::string& path);
+
+// A progress line on stderr, redrawn in place when stderr is a terminal, silent otherwise.
+class Progress {
+ public:
+  Progress(std::string label, int64_t total);
+  ~Progress();
+  void update(int64_t done);
+  std::function<void(int64_t, int64_t)> callback();
+
+ private:
+  std::string label_;
+  int64_t total_;
+  bool tty_;
+  bool drawn_ = false;
+};
+
+std::string human_bytes(double bytes);  // "43.9 MB"
+
+// Each subcommand file defines one of these; main.cc calls them all. The subcommand's final
+// callback stores its exit code in `exit_code`.
+void add_inspect_command(CLI::App& app, int& exit_code);
+void add_passes_command(CLI::App& app, int& exit_code);
+void add_opt_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
+void add_eval_command(CLI::App& app, int& exit_code);
+void add_calibrate_command(CLI::App& app, int& exit_code);
+void add_compress_command(CLI::App& app, int& exit_code);
+void add_quantize_command(CLI::App& app, int& exit_code);
+
+}  // namespace ember::cli

@@ -1,0 +1,125 @@
+// ember compress MODEL --calib SET --eval SET --task lm|classify -o DIR: the main job.
+// Tries compression schemes from the smallest model up, keeps the first within the accuracy
+// budget, and writes DIR/model.onnx, DIR/manifest.json and DIR/report.md. Exit 1 when no
+// scheme meets the budget (the best-effort model and report are still written, and say so).
+#include <cstdio>
+#include <filesystem>
+
+#include "calibration/dataset.h"
+#include "formats/atomic_file.h"
+#include "formats/onnx_save.h"
+#include "formats/sha256.h"
+#include "passes/emit/manifest.h"
+#include "runtime/parallel.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+struct CompressCliOptions {
+  std::string model, calib, eval, task, output;
+  double budget = -1;
+  std::vector<std::string> schemes;
+  int64_t calib_limit = 0, eval_limit = 0;
+  int threads = 0;
+  bool json = false;
+};
+
+std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+int run_compress(const CompressCliOptions& opts) {
+  auto task = calibration::parse_eval_task(opts.task);
+  if (!task.ok()) return report(task.status());
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  runtime::set_num_threads(opts.threads);
+  calibration::CalibrationOptions co;
+  co.limit = opts.calib_limit;
+  auto calib = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
+  if (!calib.ok()) return report(calib.status());
+  std::error_code ec;
+  std::filesystem::create_directories(opts.output, ec);
+  if (ec || !std::filesystem::is_directory(opts.output))
+    return report(invalid_input("cannot create output directory " + opts.output + (ec ? ": " + ec.message() : "")));
+
+  passes::CompressOptions po;
+  po.task = *task;
+  po.eval_path = opts.eval;
+  po.eval_limit = opts.eval_limit;
+  po.budget = opts.budget;
+  po.schemes = opts.schemes;
+  po.threads = opts.threads;
+  po.on_stage = [&](const std::string& stage) {
+    if (!opts.json) std::fprintf(stderr, "ember compress: %s\n", stage.c_str());
+  };
+  auto result = passes::compress_model(*model, *calib, po);
+  if (!result.ok()) return report(result.status());
+
+  auto bytes = formats::serialize_onnx(result->model);
+  if (!bytes.ok()) return report(bytes.status());
+  auto source_hash = formats::sha256_file(opts.model);
+  if (!source_hash.ok()) return report(source_hash.status());
+  passes::ManifestInputs in;
+  in.tool_version = EMBER_VERSION;
+  in.model_file = "model.onnx";
+  formats::Sha256 hash;
+  hash.update(*bytes);
+  in.model_sha256 = hash.hex_digest();
+  in.model_bytes = bytes->size();
+  in.source_file = base_name(opts.model);
+  in.source_sha256 = *source_hash;
+  in.source_bytes = std::filesystem::file_size(opts.model);
+  in.options = {{"task", opts.task}, {"budget", opts.budget >= 0 ? std::to_string(opts.budget) : "default"},
+                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
+  in.calibration_source = base_name(opts.calib);
+  in.calibration_hash = calib->content_hash();
+  in.calibration_rows = calib->num_rows();
+  in.eval_source = base_name(opts.eval);
+  in.threads = opts.threads;
+
+  // Layer statistics on one calibration row (batch 1 is what every export accepts).
+  std::map<std::string, Tensor> feeds = calib->batch(0);
+  for (auto& [name, t] : feeds) t = calibration::slice_rows(t, 0, 1);
+  auto stats = passes::measure_layers(*model, result->model, feeds);
+  if (!stats.ok()) return report(stats.status().with_context("measuring layers"));
+  in.eval_rows = result->eval_rows;
+  const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
+  const std::string report_md = passes::build_report(in, *result, *stats);
+  const auto dir = std::filesystem::path(opts.output);
+  Status st = formats::write_string_atomic((dir / "model.onnx").string(), *bytes);
+  if (st.ok()) st = formats::write_string_atomic((dir / "manifest.json").string(), manifest.dump(2) + "\n");
+  if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
+  if (!st.ok()) return report(st);
+
+  if (opts.json)
+    std::printf("%s\n", manifest.dump(2).c_str());
+  else
+    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md\n", report_md.c_str(), opts.output.c_str());
+  if (!result->budget_met) {
+    std::fprintf(stderr, "ember compress: no scheme met the accuracy budget; wrote the best-effort model (%s)\n",
+                 result->candidates[result->chosen].scheme.c_str());
+    return kExitBudgetMissed;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_compress_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<CompressCliOptions>();
+  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md");
+  sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
+  sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
+  sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
+  sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
+  sub->add_option("-o,--output", opts->output, "Output directory")->required();
+  sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01)");
+  sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
+  sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
+  sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0);
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
+  sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,69 @@
+// ember opt MODEL --passes "..." -o OUT: runs a pass pipeline and saves the result.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "formats/onnx_save.h"
+#include "passes/pass_manager.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+struct OptOptions {
+  std::string model;
+  std::string pipeline;
+  std::string output;
+  bool external_data = false;
+  bool json = false;
+};
+
+int run_opt(const OptOptions& opts) {
+  auto manager = passes::PassManager::from_text(opts.pipeline);
+  if (!manager.ok()) return report(manager.status());
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  passes::Remarks remarks;
+  passes::PassContext ctx;
+  ctx.remarks = &remarks;
+  Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status);
+  formats::SaveOptions save;
+  save.external_data = opts.external_data;
+  status = formats::save_onnx(*model, opts.output, save);
+  if (!status.ok()) return report(status);
+  if (opts.json) {
+    nlohmann::json j;
+    j["output"] = opts.output;
+    j["pipeline"] = manager->pipeline_text();
+    for (const auto& r : manager->records())
+      j["passes"].push_back({{"name", r.name}, {"options", r.options}, {"seconds", r.seconds},
+                             {"nodes_before", r.nodes_before}, {"nodes_after", r.nodes_after},
+                             {"weight_bytes_before", r.weight_bytes_before}, {"weight_bytes_after", r.weight_bytes_after},
+                             {"stats", remarks.stats[r.name]}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  for (const auto& r : manager->records()) {
+    std::printf("%-24s %8.3f s  nodes %zu -> %zu  weights %s -> %s", r.name.c_str(), r.seconds, r.nodes_before, r.nodes_after,
+                human_bytes(static_cast<double>(r.weight_bytes_before)).c_str(), human_bytes(static_cast<double>(r.weight_bytes_after)).c_str());
+    for (const auto& [counter, value] : remarks.stats[r.name]) std::printf("  %s=%g", counter.c_str(), value);
+    std::printf("\n");
+  }
+  std::printf("wrote %s\n", opts.output.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_opt_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<OptOptions>();
+  CLI::App* sub = app.add_subcommand("opt", "Run a pipeline of passes on a model and save the result");
+  sub->add_option("model", opts->model, "The ONNX model to transform")->required();
+  sub->add_option("--passes,-p", opts->pipeline, "Pipeline text, e.g. \"dce,remove-identity,dedupe-initializers\" (see `ember passes`); empty: load and save");
+  sub->add_option("-o,--output", opts->output, "Where to write the transformed model")->required();
+  sub->add_flag("--external-data", opts->external_data, "Write weights to OUTPUT.data beside the model (automatic above 2 GB)");
+  sub->add_flag("--json", opts->json, "Print per-pass statistics as JSON");
+  sub->final_callback([opts, &exit_code] { exit_code = run_opt(*opts); });
+}
+
+}  // namespace ember::cli

@@ -1,0 +1,120 @@
+// ember quantize MODEL [--calib SET] --weights int8|int4 ... -o OUT.onnx: one quantization
+// recipe, spelled out, without the budgeted search of `ember compress`.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "calibration/dataset.h"
+#include "formats/onnx_save.h"
+#include "passes/pass_manager.h"
+#include "runtime/parallel.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+struct QuantizeOptions {
+  std::string model, calib, output;
+  std::string weights = "int8", activations = "none", method = "rtn", format = "qdq", calib_method = "percentile";
+  int block = 0;
+  bool asymmetric = false;
+  double smoothquant = 0;
+  std::string exclude, exclude_ops;
+  int64_t calib_limit = 0;
+  int threads = 0;
+  bool json = false;
+};
+
+passes::PipelineEntry entry(const std::string& name, std::map<std::string, std::string> options) {
+  return {name, passes::PassOptions(name, std::move(options))};
+}
+
+std::vector<passes::PipelineEntry> build_pipeline(const QuantizeOptions& o) {
+  std::vector<passes::PipelineEntry> p;
+  if (o.smoothquant > 0) p.push_back(entry("smooth-quant", {{"alpha", std::to_string(o.smoothquant)}}));
+  if (o.weights != "none") {
+    std::map<std::string, std::string> w = {{"bits", o.weights == "int4" ? "4" : "8"}, {"method", o.method}, {"format", o.format},
+                                            {"sym", o.asymmetric ? "false" : "true"}};
+    if (o.block > 0 || o.weights == "int4") w["block"] = std::to_string(o.block > 0 ? o.block : 32);
+    if (!o.exclude.empty()) w["exclude"] = o.exclude;
+    if (!o.exclude_ops.empty()) w["exclude-ops"] = o.exclude_ops;
+    p.push_back(entry("quantize-weights", w));
+  }
+  if (o.activations != "none") {
+    std::map<std::string, std::string> a = {{"mode", o.activations}, {"method", o.calib_method}, {"format", o.format}};
+    if (!o.exclude.empty()) a["exclude"] = o.exclude;
+    p.push_back(entry("quantize-activations", a));
+  }
+  p.push_back(entry("dce", {}));
+  return p;
+}
+
+int run_quantize(const QuantizeOptions& opts) {
+  if (opts.weights == "int4" && opts.activations == "static")
+    return report(invalid_input("--weights int4 with --activations static is not a supported combination; use int8 weights for W8A8"));
+  auto manager = passes::PassManager::from_entries(build_pipeline(opts));
+  if (!manager.ok()) return report(manager.status());
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  runtime::set_num_threads(opts.threads);
+  std::optional<calibration::CalibrationSet> calib;
+  if (!opts.calib.empty()) {
+    calibration::CalibrationOptions co;
+    co.limit = opts.calib_limit;
+    auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
+    if (!set.ok()) return report(set.status());
+    calib = std::move(*set);
+  }
+  passes::Remarks remarks;
+  passes::PassContext ctx;
+  ctx.remarks = &remarks;
+  ctx.calib = calib ? &*calib : nullptr;
+  Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status);
+  status = formats::save_onnx(*model, opts.output);
+  if (!status.ok()) return report(status);
+  if (opts.json) {
+    nlohmann::json j = {{"output", opts.output}, {"pipeline", manager->pipeline_text()}};
+    for (const auto& r : manager->records())
+      j["passes"].push_back({{"name", r.name}, {"seconds", r.seconds}, {"weight_bytes_before", r.weight_bytes_before},
+                             {"weight_bytes_after", r.weight_bytes_after}, {"stats", remarks.stats[r.name]}});
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("pipeline: %s\n", manager->pipeline_text().c_str());
+    for (const auto& r : manager->records())
+      std::printf("  %-22s %7.2f s  weights %s -> %s\n", r.name.c_str(), r.seconds, human_bytes(double(r.weight_bytes_before)).c_str(),
+                  human_bytes(double(r.weight_bytes_after)).c_str());
+    std::printf("wrote %s\n", opts.output.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* sub = app.add_subcommand("quantize", "Quantize a model with one explicit recipe (weights, activations, method, format)");
+  sub->add_option("model", o->model, "The FP32 ONNX model")->required();
+  sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz, or a directory); needed by gptq, awq, static activations and smoothquant");
+  sub->add_option("--weights", o->weights, "Weight precision: int8 (per output channel unless --block), int4 (blocked), none")
+      ->check(CLI::IsMember({"int8", "int4", "none"}))->default_val("int8");
+  sub->add_option("--block", o->block, "Block size along the reduction axis: 32, 64 or 128 (int4 default 32; 0 = per channel)")->default_val(0);
+  sub->add_flag("--asymmetric", o->asymmetric, "Asymmetric weights (with zero points) instead of symmetric");
+  sub->add_option("--activations", o->activations, "none (weight-only), dynamic (quantized at run time per call), static (calibrated scales)")
+      ->check(CLI::IsMember({"none", "dynamic", "static"}))->default_val("none");
+  sub->add_option("--method", o->method, "Weight rounding: rtn (round to nearest), gptq (Hessian error compensation), awq (activation-aware scaling)")
+      ->check(CLI::IsMember({"rtn", "gptq", "awq"}))->default_val("rtn");
+  sub->add_option("--calib-method", o->calib_method, "Activation range method for static: minmax, percentile, entropy, mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))->default_val("percentile");
+  sub->add_option("--smoothquant", o->smoothquant, "SmoothQuant migration strength alpha (0 = off, e.g. 0.5)")->default_val(0);
+  sub->add_option("--format", o->format, "qdq: standard QuantizeLinear/DequantizeLinear; ort: com.microsoft MatMulNBits, MatMulInteger")
+      ->check(CLI::IsMember({"qdq", "ort"}))->default_val("qdq");
+  sub->add_option("--exclude", o->exclude, "Leave layers whose node or weight name matches this regex in float");
+  sub->add_option("--exclude-ops", o->exclude_ops, "Leave these op types in float, e.g. Gather+Conv");
+  sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
+  sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("-o,--output", o->output, "Where to write the quantized model")->required();
+  sub->add_flag("--json", o->json, "Print per-pass statistics as JSON");
+  sub->final_callback([o, &exit_code] { exit_code = run_quantize(*o); });
+}
+
+}  // namespace ember::cli

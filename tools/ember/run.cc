@@ -1,0 +1,104 @@
+// ember run MODEL --input name=FILE.npy ... [--output-dir DIR]: one inference, outputs as .npy.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "formats/npy.h"
+#include "runtime/interpreter.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::string output_dir;
+  int threads = 0;
+  bool json = false;
+};
+
+// Output names may hold '/' or ':'; file names must not.
+std::string file_name_for(const std::string& value_name) {
+  std::string s = value_name;
+  for (char& c : s)
+    if (c == '/' || c == ':' || c == '\\') c = '_';
+  return s + ".npy";
+}
+
+Result<std::map<std::string, Tensor>> read_feeds(const std::vector<std::string>& specs) {
+  std::map<std::string, Tensor> feeds;
+  for (const auto& spec : specs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) return invalid_input("--input '" + spec + "' is not name=FILE.npy");
+    EMBER_ASSIGN_OR_RETURN(Tensor t, formats::read_npy(spec.substr(eq + 1)));
+    feeds[spec.substr(0, eq)] = std::move(t);
+  }
+  return feeds;
+}
+
+int run_run(const RunOptions& opts) {
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  auto feeds = read_feeds(opts.inputs);
+  if (!feeds.ok()) return report(feeds.status());
+  runtime::InterpreterOptions io;
+  io.threads = opts.threads;
+  auto interp = runtime::Interpreter::create(*model, io);
+  if (!interp.ok()) return report(interp.status().with_context(opts.model));
+  auto outputs = (*interp)->run(*feeds);
+  if (!outputs.ok()) return report(outputs.status());
+  const auto names = (*interp)->output_names();
+  nlohmann::json j = nlohmann::json::array();
+  if (!opts.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.output_dir, ec);
+    if (ec) return report(invalid_input("cannot create output directory " + opts.output_dir + ": " + ec.message()));
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Tensor& t = (*outputs)[i];
+    nlohmann::json entry = {{"name", names[i]}, {"dtype", std::string(dtype_name(t.dtype()))}, {"shape", t.shape()}};
+    if (auto values = t.to_floats(); values.ok() && !values->empty()) {
+      double sum = 0, lo = INFINITY, hi = -INFINITY;
+      for (float v : *values) sum += v, lo = std::min<double>(lo, v), hi = std::max<double>(hi, v);
+      entry["min"] = lo;
+      entry["max"] = hi;
+      entry["mean"] = sum / static_cast<double>(values->size());
+    }
+    if (!opts.output_dir.empty()) {
+      const std::string path = (std::filesystem::path(opts.output_dir) / file_name_for(names[i])).string();
+      Status st = formats::write_npy(path, t);
+      if (!st.ok()) return report(st);
+      entry["file"] = path;
+    }
+    j.push_back(entry);
+  }
+  if (opts.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    for (const auto& e : j) {
+      std::printf("%-24s %-5s %s", e["name"].get<std::string>().c_str(), e["dtype"].get<std::string>().c_str(),
+                  shape_to_string(e["shape"].get<Shape>()).c_str());
+      if (e.contains("mean")) std::printf("  min %.6g max %.6g mean %.6g", e["min"].get<double>(), e["max"].get<double>(), e["mean"].get<double>());
+      if (e.contains("file")) std::printf("  -> %s", e["file"].get<std::string>().c_str());
+      std::printf("\n");
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Run a model once on inputs from .npy files and write its outputs as .npy");
+  sub->add_option("model", opts->model, "The ONNX model to run")->required();
+  sub->add_option("--input,-i", opts->inputs, "An input as name=FILE.npy (repeat for each model input)");
+  sub->add_option("--output-dir,-o", opts->output_dir, "Write each output to DIR/<output name>.npy");
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_flag("--json", opts->json, "Print the outputs' shapes and statistics as JSON");
+  sub->final_callback([opts, &exit_code] { exit_code = run_run(*opts); });
+}
+
+}  // namespace ember::cli
