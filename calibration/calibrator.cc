@@ -108,7 +108,13 @@ Result<CalibrationResult> calibrate_values(const ir::Model& model, const Calibra
     };
     for (const auto& [name, tensor] : feeds) EMBER_TRY(observe(name, tensor));
     auto run = (*interp)->run(feeds, observe);
-    if (!run.ok()) return observer_failed ? run.status() : run.status().with_context(where);
+    if (!run.ok()) {
+      if (observer_failed) return run.status();
+      Status failed = run.status().with_context(where);
+      // Exports specialised to batch 1 often fail only with more rows per run.
+      if (rows > 1) failed = Status(failed.code(), failed.message() + " (if the model runs one row at a time, calibrate with batch 1)");
+      return failed;
+    }
     result.rows += rows;
     result.batches = b + 1;
     if (options.progress) options.progress(b + 1, total);

@@ -18,7 +18,9 @@
 namespace ember::calibration {
 
 struct CalibrationOptions {
-  int64_t batch = 8;  // rows per batch (capped by the model's fixed leading dims)
+  // Rows per batch, capped by a fixed leading dim of the model inputs. 1 by default: exports
+  // often specialise internal shapes (value_info, GatherND indices) to batch 1.
+  int64_t batch = 1;
   int64_t limit = 0;  // rows to use; 0 = all
 };
 

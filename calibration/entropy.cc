@@ -10,6 +10,8 @@ namespace {
 // Additive smoothing relative to the mass: large enough to make every log finite, small
 // enough not to change which candidate wins when neither has empty bins.
 constexpr double kSmoothing = 1e-7;
+// Mean count per bin below which the histogram is merged into coarser bins.
+constexpr double kMinMeanCount = 16;
 
 }  // namespace
 
@@ -31,13 +33,23 @@ double smoothed_kl_divergence(const std::vector<double>& p, const std::vector<do
   return kl;
 }
 
-double entropy_threshold_bins(const std::vector<double>& h, const EntropyOptions& options) {
-  const int64_t m = static_cast<int64_t>(h.size());
+double entropy_threshold_bins(const std::vector<double>& fine, const EntropyOptions& options) {
   const int64_t levels = std::max(options.quantized_bins, 1);
   double total = 0;
-  for (double c : h) total += c;
+  for (double c : fine) total += c;
   // Nothing to clip: fewer bins than levels, or no data at all.
-  if (m <= levels || !(total > 0)) return static_cast<double>(m);
+  if (static_cast<int64_t>(fine.size()) <= levels || !(total > 0)) return static_cast<double>(fine.size());
+  // Coarsen a sparse histogram first: with few values per bin, KL measures sampling noise
+  // (how the values fall into bins) rather than what clipping loses.
+  const double fine_bins = static_cast<double>(fine.size());
+  const int64_t merge = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kMinMeanCount * fine_bins / std::max(total, 1.0))));
+  if (merge > 1) {
+    std::vector<double> coarse((fine.size() + static_cast<size_t>(merge) - 1) / static_cast<size_t>(merge), 0.0);
+    for (size_t i = 0; i < fine.size(); ++i) coarse[i / static_cast<size_t>(merge)] += fine[i];
+    return std::min(fine_bins, static_cast<double>(merge) * entropy_threshold_bins(coarse, options));
+  }
+  const std::vector<double>& h = fine;
+  const int64_t m = static_cast<int64_t>(h.size());
 
   std::vector<double> beyond(static_cast<size_t>(m) + 1, 0.0);  // beyond[i] = sum of h[i:]
   for (int64_t i = m - 1; i >= 0; --i) beyond[static_cast<size_t>(i)] = beyond[static_cast<size_t>(i) + 1] + h[static_cast<size_t>(i)];

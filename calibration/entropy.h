@@ -5,7 +5,10 @@
 //       mass spread evenly over the bins that held data.
 // Robust where the usual implementations crash or divide by zero: empty and all-zero
 // histograms, histograms with fewer bins than levels, runs of empty bins (both P and Q are
-// smoothed additively, so no log of zero), and one value far away from the rest.
+// smoothed additively, so no log of zero), and one value far away from the rest. A sparse
+// histogram (fewer than 16 values per bin on average) is merged into coarser bins first, as
+// KL over a few scattered values measures sampling noise, not clipping loss; with too few
+// values for `quantized_bins` coarse bins, nothing is clipped.
 #pragma once
 #include <vector>
 

@@ -32,7 +32,8 @@ double quantization_mse(const StreamingHistogram& h, ValueRange range, int level
     } else if (!(step > 0) || w >= step) {
       e = step * step / 12;
     } else {
-      const double offset = c - (range.lo + std::nearbyint((c - range.lo) / step) * step);
+      // The grid holds 0 exactly (the zero point is an integer), so it is the multiples of step.
+      const double offset = c - std::nearbyint(c / step) * step;
       e = offset * offset + w * w / 12;
     }
     error += static_cast<double>(count) * e;

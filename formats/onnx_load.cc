@@ -1,7 +1,6 @@
 #include "formats/onnx_load.h"
 
 #include <climits>
-#include <unordered_set>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -167,6 +166,9 @@ Status convert_graph(onnx::GraphProto& proto, ir::Graph* out, LoadContext& ctx, 
     const std::string name = tp.name();
     if (name.empty()) return invalid_input("initializer #" + std::to_string(i) + " has no name");
     if (out->initializers.count(name)) return invalid_input("initializer '" + name + "' appears twice");
+    if (tp.data_location() == onnx::TensorProto::EXTERNAL)
+      for (const auto& entry : tp.external_data())
+        if (entry.key() == "location") out->external_locations[name] = entry.value();
     EMBER_ASSIGN_OR_RETURN(Tensor tensor, tensor_from_proto(tp, ctx.external));
     out->initializers.emplace(name, std::move(tensor));
     out->initializer_order.push_back(name);

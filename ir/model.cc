@@ -43,6 +43,7 @@ void Graph::set_initializer(const std::string& value_name, Tensor tensor) {
 
 void Graph::remove_initializer(const std::string& value_name) {
   initializers.erase(value_name);
+  external_locations.erase(value_name);
   initializer_order.erase(std::remove(initializer_order.begin(), initializer_order.end(), value_name),
                           initializer_order.end());
 }

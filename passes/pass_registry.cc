@@ -3,6 +3,8 @@
 #include "passes/cleanup/dce.h"
 #include "passes/cleanup/dedupe_initializers.h"
 #include "passes/cleanup/remove_identity.h"
+#include "passes/quantize/activation_quantizer.h"
+#include "passes/quantize/smoothquant.h"
 #include "passes/quantize/weight_quantizer.h"
 
 namespace ember::passes {

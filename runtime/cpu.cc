@@ -121,10 +121,12 @@ IsaLevel set_isa_level(IsaLevel level) {
 }
 
 IsaLevel isa_level() {
-  const int value = g_level.load(std::memory_order_relaxed);
+  int value = g_level.load(std::memory_order_relaxed);
   if (value >= 0) return static_cast<IsaLevel>(value);
-  // Racing first calls compute the same value, so a plain store is enough.
-  return set_isa_level(isa_level_for_env(std::getenv("EMBER_ISA")));
+  // First use: take EMBER_ISA unless a set_isa_level call got in first.
+  const int from_env = static_cast<int>(isa_level_for_env(std::getenv("EMBER_ISA")));
+  if (g_level.compare_exchange_strong(value, from_env, std::memory_order_relaxed)) return static_cast<IsaLevel>(from_env);
+  return static_cast<IsaLevel>(value);
 }
 
 std::string_view isa_name(IsaLevel level) {

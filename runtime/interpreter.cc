@@ -4,6 +4,7 @@
 
 #include "runtime/graph_simplify.h"
 #include "runtime/parallel.h"
+#include "runtime/rewrite_integer.h"
 
 namespace ember::runtime {
 
@@ -12,11 +13,16 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model,
   interp->model_ = model;
   const KernelRegistry& registry = options.registry ? *options.registry : default_registry();
   set_num_threads(options.threads);
-  EMBER_TRY(interp->check_supported(registry));
-  if (options.fold_constants) {
+  // Before folding, which would dequantize constant weights back to float.
+  if (options.integer_kernels) {
+    auto rewritten = rewrite_integer_kernels(interp->model_, registry);
+    if (!rewritten.ok()) return rewritten.status();
+  }
+  if (options.fold_constants) {  // first, so that Ifs with a constant condition are inlined
     auto stats = simplify_for_execution(interp->model_, registry);
     if (!stats.ok()) return stats.status();
   }
+  EMBER_TRY(interp->check_supported(registry));
   EMBER_TRY(interp->plan(registry));
   return interp;
 }

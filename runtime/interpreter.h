@@ -24,6 +24,8 @@ struct InterpreterOptions {
   int threads = 0;  // <= 0: all cores
   const KernelRegistry* registry = nullptr;  // nullptr: default_registry()
   bool fold_constants = true;
+  // Quantized patterns (QDQ, MatMulInteger, MatMulNBits) run on integer kernels (rewrite_integer.h).
+  bool integer_kernels = true;
 };
 
 // Called after each node with every value it produced; used by calibration and analysis.

@@ -50,13 +50,17 @@ Result<ModelStats> measure_layers(const ir::Model& fp32, const ir::Model& compre
   ModelStats stats;
   const auto fp32_schemes = describe_weight_schemes(fp32);
   const auto schemes = describe_weight_schemes(compressed);
-  std::set<std::string> fp32_values;
-  for (const auto& s : fp32_schemes) fp32_values.insert(s.layer_output);
+  std::set<std::string> fp32_values;  // every value the FP32 graph computes
+  for (const auto& n : fp32.graph.nodes) fp32_values.insert(n.outputs.begin(), n.outputs.end());
   std::vector<std::string> names;
+  std::set<std::string> fp32_fetch;
+  for (const auto& s : fp32_schemes) fp32_fetch.insert(s.layer_output);
   for (const auto& s : schemes)
-    if (fp32_values.count(s.layer_output)) names.push_back(s.layer_output);
-  std::vector<std::string> fp32_names;
-  for (const auto& s : fp32_schemes) fp32_names.push_back(s.layer_output);
+    if (fp32_values.count(s.layer_output)) {
+      names.push_back(s.layer_output);
+      fp32_fetch.insert(s.layer_output);
+    }
+  const std::vector<std::string> fp32_names(fp32_fetch.begin(), fp32_fetch.end());
   runtime::InterpreterOptions io;
   io.fold_constants = false;  // keep every layer node, so its output can be fetched
   EMBER_ASSIGN_OR_RETURN(auto ref_interp, runtime::Interpreter::create(fp32, io));
@@ -78,7 +82,7 @@ Result<ModelStats> measure_layers(const ir::Model& fp32, const ir::Model& compre
       const TensorScheme* original = nullptr;
       for (const auto& f : fp32_schemes)
         if (f.layer_output == s.layer_output) original = &f;
-      layer.macs = original ? layer_macs(*original, ref.at(s.layer_output), fp32) : 0;
+      layer.macs = original ? layer_macs(*original, ref.at(s.layer_output), fp32) : layer_macs(s, it->second, compressed);
       add_work(stats.compressed_work, s, layer.macs, it->second);
     }
     stats.layers.push_back(layer);

@@ -106,18 +106,4 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
   return r;
 }
 
-Status check_manifest(const nlohmann::json& m) {
-  const std::vector<std::pair<std::string, nlohmann::json::value_t>> required = {
-      {"schema", nlohmann::json::value_t::string},   {"tool", nlohmann::json::value_t::object},
-      {"model", nlohmann::json::value_t::object},    {"pipeline", nlohmann::json::value_t::string},
-      {"calibration", nlohmann::json::value_t::object}, {"quality", nlohmann::json::value_t::object},
-      {"tensors", nlohmann::json::value_t::array},   {"op_counts", nlohmann::json::value_t::object},
-      {"runtime", nlohmann::json::value_t::object},  {"energy", nlohmann::json::value_t::object}};
-  if (!m.is_object()) return invalid_input("the manifest is not a JSON object");
-  for (const auto& [key, type] : required)
-    if (!m.contains(key) || m[key].type() != type) return invalid_input("the manifest lacks '" + key + "' of the right type");
-  if (!m["model"].contains("sha256") || !m["model"]["sha256"].is_string()) return invalid_input("the manifest lacks model.sha256");
-  return Status::Ok();
-}
-
 }  // namespace ember::passes

@@ -33,8 +33,4 @@ nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& re
                               const ir::Model& compressed);
 std::string build_report(const ManifestInputs& in, const CompressResult& result, const ModelStats& stats);
 
-// Checks a manifest against the required structure of schemas/manifest.schema.json
-// (required keys and types); used by tests and by ember-rt before trusting a manifest.
-Status check_manifest(const nlohmann::json& manifest);
-
 }  // namespace ember::passes

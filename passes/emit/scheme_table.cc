@@ -48,9 +48,18 @@ std::vector<TensorScheme> describe_weight_schemes(const ir::Model& model) {
     s.layer_node = n.name;
     s.layer_op = n.op_type;
     s.layer_output = n.outputs.empty() ? "" : n.outputs[0];
-    auto it = producer.find(w);
-    const ir::Node* dq = it != producer.end() && it->second->op_type == "DequantizeLinear" ? it->second : nullptr;
-    const std::string data_name = dq ? dq->inputs[0] : w;
+    // The stored weight may reach the layer through layout ops (e.g. DQ -> Reshape for blocked Conv).
+    const ir::Node* dq = nullptr;
+    std::string source = w;
+    for (;;) {
+      auto it = producer.find(source);
+      if (it == producer.end()) break;
+      const ir::Node* p = it->second;
+      if (p->op_type == "DequantizeLinear") dq = p;
+      if (p->op_type != "Reshape" && p->op_type != "Transpose" && p->op_type != "Identity") break;
+      source = p->inputs.at(0);
+    }
+    const std::string data_name = dq ? dq->inputs[0] : source;
     const Tensor* data = g.find_initializer(data_name);
     if (!data) continue;  // the weight is computed, not stored
     s.weight = data_name;

@@ -30,7 +30,8 @@ Result<Settings> read_settings(const PassOptions& o, std::string_view pass) {
   const std::string p(pass);
   Settings s;
   const std::string mode = o.get_string("mode", "dynamic"), format = o.get_string("format", "qdq");
-  const std::string granularity = o.get_string("granularity", "tensor"), act_type = o.get_string("act-type", "u8");
+  const std::string format_default_granularity = format == "ort" ? "row" : "tensor";
+  const std::string granularity = o.get_string("granularity", format_default_granularity), act_type = o.get_string("act-type", "u8");
   if (mode != "dynamic" && mode != "static") return invalid_input(p + ": mode must be dynamic or static, got '" + mode + "'");
   if (format != "qdq" && format != "ort") return invalid_input(p + ": format must be qdq or ort, got '" + format + "'");
   if (granularity != "tensor" && granularity != "row")
@@ -134,7 +135,7 @@ std::vector<OptionSpec> QuantizeActivations::option_specs() {
       {"method", "string", "percentile", "static: clip range method, minmax | percentile | entropy | mse"},
       {"percentile", "float", "99.99", "static, method=percentile: share of values kept on each side"},
       {"format", "string", "qdq", "qdq: QuantizeLinear/DequantizeLinear; ort: DynamicQuantizeLinear + MatMulInteger (dynamic only)"},
-      {"granularity", "string", "tensor", "format=ort: one activation scale per tensor, or per row (token), symmetric int8"},
+      {"granularity", "string", "row", "format=ort: one activation scale per row (token; symmetric int8) or per tensor (u8, DynamicQuantizeLinear); format=qdq is per tensor"},
       {"smoothquant", "float", "0", "SmoothQuant alpha applied first to float weights (0 = off; e.g. 0.5)"},
       {"exclude", "string", "", "Regular expression on node names (or first outputs) to keep float (no ',' or '}')"},
       {"ops", "string", "MatMul+Gemm+Conv", "Op types whose activation inputs are quantized, joined by '+'"},
@@ -200,8 +201,16 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
     std::vector<Target> fallback;
     for (const auto& t : targets) {
       EMBER_ASSIGN_OR_RETURN(bool rewritten, ort.rewrite(t));
-      if (rewritten) ++integer_nodes;
-      else fallback.push_back(t);
+      const ir::Node& node = graph.nodes[t.node];
+      if (rewritten) {
+        ++integer_nodes;
+      } else if ((node.op_type == "MatMul" || node.op_type == "Gemm") && t.weight_input >= 0) {
+        // A weight this form cannot read (e.g. a transposed tied embedding as LM head): the
+        // linear stays float, as onnxruntime's quantize_dynamic leaves it.
+        if (ctx.remarks) ctx.remarks->note(name(), "kept '" + node.name + "' float: its weight is not a 2-D initializer or DequantizeLinear of one");
+      } else {
+        fallback.push_back(t);  // Conv, and attention MatMuls with act-act: dynamic QDQ
+      }
     }
     const Uses uses = collect_uses(graph, fallback, true);
     insert_dynamic_qdq(graph, uses, edits, names);

@@ -9,9 +9,10 @@
 //   s = (hi - lo) / 255, zp = round(-lo / s) (u8) or round(-128 - lo / s) (s8).
 // mode=dynamic, format=qdq (no calibration):
 //   X -> DynamicQuantizeLinear -> (y, s, zp) -> DequantizeLinear(y, s, zp) -> MatMul   (u8, per tensor)
-// mode=dynamic, format=ort: DynamicQuantizeLinear + MatMulInteger, per tensor or per row
-//   (granularity=row); see activation_ort.h. Nodes without that form (Conv, attention
-//   MatMuls, unusual weights) get the dynamic QDQ form.
+// mode=dynamic, format=ort: MatMulInteger with activations quantized per row (token,
+//   granularity=row, the default) or per tensor (DynamicQuantizeLinear); see activation_ort.h.
+//   MatMul/Gemm whose weight has another form (e.g. a tied embedding transposed into an LM
+//   head) stay float; Conv, and attention MatMuls with act-act, get the dynamic QDQ form.
 // Weights are not touched: quantize-weights runs first and leaves DequantizeLinear(Wq) at
 // the weight inputs (format=ort consumes that pattern; a float weight is quantized there).
 // smoothquant=alpha (> 0) first runs SmoothQuant (smoothquant.h); it only rescales float

@@ -11,6 +11,8 @@
 namespace ember::passes::quant {
 namespace {
 
+constexpr int64_t kSearchRows = 128;  // output channels per layer that score each alpha
+
 std::vector<float> scales_for(const std::vector<float>& mean_abs, float alpha) {
   float top = 0;
   for (float m : mean_abs) top = std::max(top, m);
@@ -100,8 +102,15 @@ Tensor divided(const Tensor& t, const std::vector<float>& s, int64_t stride_axis
 AwqChoice awq_search(const std::vector<AwqLayer>& layers, int64_t K, const std::vector<float>& mean_abs,
                      const std::vector<double>& hessian, int64_t group, QuantFormat f, ClipMode clip, int grid) {
   const std::vector<float> h(hessian.begin(), hessian.end());
+  // Rows quantize independently, so a sample of output channels estimates each layer's error.
+  std::vector<std::vector<float>> sampled;
   double den = 0;
-  for (const auto& l : layers) den += hessian_quadratic(l.w, l.rows, K, h);
+  for (const auto& l : layers) {
+    std::vector<float> m;
+    for (int64_t r : sample_rows(l.rows, kSearchRows)) m.insert(m.end(), l.w + r * K, l.w + (r + 1) * K);
+    den += hessian_quadratic(m.data(), int64_t(m.size()) / K, K, h);
+    sampled.push_back(std::move(m));
+  }
   if (!(den > 0)) den = 1;
   AwqChoice best;
   best.error = std::numeric_limits<double>::infinity();
@@ -110,15 +119,15 @@ AwqChoice awq_search(const std::vector<AwqLayer>& layers, int64_t K, const std::
     const float alpha = static_cast<float>(i) / static_cast<float>(grid);
     const std::vector<float> s = scales_for(mean_abs, alpha);
     double err = 0;
-    for (const auto& l : layers) {
-      const size_t n = static_cast<size_t>(l.rows * K);
-      scaled.resize(n);
-      d.resize(n);
-      for (size_t e = 0; e < n; ++e) scaled[e] = l.w[e] * s[e % size_t(K)];
-      const QuantizedMatrix q = quantize_rtn(scaled.data(), l.rows, K, group, f, clip);
-      for (int64_t r = 0; r < l.rows; ++r)
-        for (int64_t k = 0; k < K; ++k) d[size_t(r * K + k)] = l.w[r * K + k] - q.value(r, k) / s[size_t(k)];
-      err += hessian_quadratic(d.data(), l.rows, K, h);
+    for (const auto& w : sampled) {
+      const int64_t rows = int64_t(w.size()) / K;
+      scaled.resize(w.size());
+      d.resize(w.size());
+      for (size_t e = 0; e < w.size(); ++e) scaled[e] = w[e] * s[e % size_t(K)];
+      const QuantizedMatrix q = quantize_rtn(scaled.data(), rows, K, group, f, clip);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < K; ++k) d[size_t(r * K + k)] = w[size_t(r * K + k)] - q.value(r, k) / s[size_t(k)];
+      err += hessian_quadratic(d.data(), rows, K, h);
     }
     err /= den;
     if (i == 0) best.error_unscaled = err;

@@ -3,78 +3,55 @@
 #include <algorithm>
 #include <cmath>
 
+#include "passes/quantize/cholesky.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/parallel.h"
 
 namespace ember::passes::quant {
-namespace {
-
-// In place: A = G^T G with G lower triangular (the mirror of the usual Cholesky, eliminating
-// from the last index down). Row j of `a` becomes row j of G; only the lower triangle is read.
-// Inner loops are contiguous row updates, so they vectorise.
-bool factor_reverse_lower(std::vector<double>& a, int64_t n) {
-  for (int64_t j = n - 1; j >= 0; --j) {
-    double* gj = a.data() + j * n;
-    if (!(gj[j] > 0)) return false;
-    const double g = std::sqrt(gj[j]);
-    gj[j] = g;
-    for (int64_t k = 0; k < j; ++k) gj[k] /= g;
-    for (int64_t i = 0; i < j; ++i) {
-      double* ai = a.data() + i * n;
-      const double f = gj[i];
-      for (int64_t k = 0; k <= i; ++k) ai[k] -= f * gj[k];
-    }
-  }
-  return true;
-}
-
-// X = G^-1 for lower-triangular G (row-major), row by row: row_i(X) = -(sum_m<i G[i][m] row_m(X)) / G[i][i].
-std::vector<double> invert_lower(const std::vector<double>& g, int64_t n) {
-  std::vector<double> x(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i) {
-    double* xi = x.data() + i * n;
-    const double* gi = g.data() + i * n;
-    for (int64_t m = 0; m < i; ++m) {
-      const double f = gi[m];
-      const double* xm = x.data() + m * n;
-      for (int64_t k = 0; k <= m; ++k) xi[k] += f * xm[k];
-    }
-    const double inv = 1.0 / gi[i];
-    for (int64_t k = 0; k < i; ++k) xi[k] *= -inv;
-    xi[i] = inv;
-  }
-  return x;
-}
-
-}  // namespace
 
 HessianAccumulator::HessianAccumulator(int64_t dim)
-    : dim_(dim), sum_(static_cast<size_t>(dim * dim), 0.0), scratch_(static_cast<size_t>(dim * dim)) {}
+    : dim_(dim), sum_(static_cast<size_t>(dim * dim), 0.0), pending_sum_(static_cast<size_t>(dim * dim), 0.0f) {}
 
 void HessianAccumulator::add(const float* x, int64_t rows) {
   if (rows <= 0) return;
-  runtime::sgemm(true, false, dim_, dim_, rows, 1.0f, x, dim_, x, dim_, 0.0f, scratch_.data(), dim_);
-  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += scratch_[i];
+  // Only the lower triangle of X^T X is needed: tiles on or below the diagonal.
+  const float beta = pending_ > 0 ? 1.0f : 0.0f;
+  for (int64_t i0 = 0; i0 < dim_; i0 += kTile) {
+    const int64_t mi = std::min(kTile, dim_ - i0);
+    for (int64_t j0 = 0; j0 <= i0; j0 += kTile) {
+      const int64_t mj = std::min(kTile, dim_ - j0);
+      runtime::sgemm(true, false, mi, mj, rows, 1.0f, x + i0, dim_, x + j0, dim_, beta, pending_sum_.data() + i0 * dim_ + j0, dim_);
+    }
+  }
+  pending_ += rows;
   samples_ += rows;
+  if (pending_ >= kFlushRows) flush();
+}
+
+void HessianAccumulator::flush() const {
+  if (pending_ == 0) return;
+  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += pending_sum_[i];
+  pending_ = 0;
 }
 
 void HessianAccumulator::merge(const HessianAccumulator& other) {
+  flush();
+  other.flush();
   for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += other.sum_[i];
   samples_ += other.samples_;
 }
 
 std::vector<double> HessianAccumulator::hessian() const {
+  flush();
   std::vector<double> h(sum_.size());
   const double f = samples_ > 0 ? 2.0 / static_cast<double>(samples_) : 0.0;
   for (int64_t i = 0; i < dim_; ++i)
-    for (int64_t j = 0; j <= i; ++j) {  // symmetrise: float sums of the two triangles may differ in the last bit
-      const double v = 0.5 * f * (sum_[size_t(i * dim_ + j)] + sum_[size_t(j * dim_ + i)]);
-      h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = v;
-    }
+    for (int64_t j = 0; j <= i; ++j) h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = f * sum_[size_t(i * dim_ + j)];
   return h;
 }
 
 std::vector<float> HessianAccumulator::mean_square() const {
+  flush();
   std::vector<float> d(static_cast<size_t>(dim_), 0.0f);
   if (samples_ == 0) return d;
   for (int64_t i = 0; i < dim_; ++i) d[size_t(i)] = static_cast<float>(sum_[size_t(i * dim_ + i)] / double(samples_));
@@ -82,12 +59,17 @@ std::vector<float> HessianAccumulator::mean_square() const {
 }
 
 Result<std::vector<float>> inverse_upper_cholesky(std::vector<double> h, int64_t n) {
-  if (!factor_reverse_lower(h, n)) return invalid_input("the Hessian is not positive definite");
-  // H = G^T G  =>  H^-1 = G^-1 G^-T = U^T U with U = (G^-1)^T, upper triangular.
-  const std::vector<double> ginv = invert_lower(h, n);
-  std::vector<float> u(static_cast<size_t>(n * n), 0.0f);
+  // With P the index reversal and P H P = L L^T:  H^-1 = P L^-T L^-1 P = U^T U for the
+  // upper-triangular U = P L^-1 P.
+  std::vector<float> a(static_cast<size_t>(n * n));
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) u[size_t(i * n + j)] = static_cast<float>(ginv[size_t(j * n + i)]);
+    for (int64_t j = 0; j < n; ++j) a[size_t(i * n + j)] = static_cast<float>(h[size_t((n - 1 - i) * n + (n - 1 - j))]);
+  h.clear();
+  if (!cholesky_lower(a, n)) return invalid_input("the Hessian is not positive definite");
+  const std::vector<float> x = invert_lower(a, n);
+  std::vector<float> u(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) u[size_t(i * n + j)] = x[size_t((n - 1 - i) * n + (n - 1 - j))];
   return u;
 }
 
@@ -159,6 +141,7 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
           q.codes[size_t(r * cols + i)] = code;
           const float e = (wr[i] - static_cast<float>(code - p.zero_point) * p.scale) / u[size_t(i * cols + i)];
           const float* ui = u.data() + i * cols;
+#pragma omp simd
           for (int64_t j = i + 1; j < b1; ++j) wr[j] -= e * ui[j];
           er[i - b0] = e;
         }
@@ -183,6 +166,13 @@ double hessian_quadratic(const float* d, int64_t rows, int64_t cols, const std::
   double s = 0;
   for (size_t i = 0; i < dh.size(); ++i) s += double(dh[i]) * double(d[i]);
   return s;
+}
+
+std::vector<int64_t> sample_rows(int64_t rows, int64_t max) {
+  std::vector<int64_t> out;
+  const int64_t count = std::min(rows, std::max<int64_t>(max, 1));
+  for (int64_t i = 0; i < count; ++i) out.push_back(i * rows / count);
+  return out;
 }
 
 double relative_output_error(const float* w, const QuantizedMatrix& q, const std::vector<double>& hessian) {

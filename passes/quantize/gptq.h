@@ -34,14 +34,20 @@ class HessianAccumulator {
   std::vector<float> mean_square() const;
 
  private:
+  // Batches are summed in float (one matrix product each) and moved into the double sum
+  // every kFlushRows rows, so precision holds over long streams at little cost.
+  static constexpr int64_t kFlushRows = 2048;
+  static constexpr int64_t kTile = 256;  // X^T X is computed tile by tile, lower triangle only
+  void flush() const;
   int64_t dim_;
   int64_t samples_ = 0;
-  std::vector<double> sum_;    // X^T X, lower triangle kept current, mirrored on read
-  std::vector<float> scratch_;  // one batch's product in float
+  mutable int64_t pending_ = 0;      // rows in pending_sum_
+  mutable std::vector<double> sum_;  // X^T X (lower triangle; the rest is not maintained)
+  mutable std::vector<float> pending_sum_;
 };
 
-// Upper-triangular U (float, row-major [n, n]) with H^-1 = U^T U. H is consumed.
-// Fails (invalid_input) when H is not positive definite.
+// Upper-triangular U (float, row-major [n, n]) with H^-1 = U^T U, through a blocked float
+// Cholesky (cholesky.h). H is consumed. Fails (invalid_input) when H is not positive definite.
 Result<std::vector<float>> inverse_upper_cholesky(std::vector<double> h, int64_t n);
 
 struct GptqOptions {
@@ -58,6 +64,10 @@ Result<QuantizedMatrix> gptq_quantize(const float* w, int64_t rows, int64_t cols
 // trace(D H D^T) for D [rows, cols] and a float H [cols, cols]: the summed squared output
 // error of the weight error D over the inputs H was built from (without the factor 2/n).
 double hessian_quadratic(const float* d, int64_t rows, int64_t cols, const std::vector<float>& h);
+
+// Up to `max` evenly spaced row indices of [0, rows): output errors of wide layers are
+// estimated on a sample of output channels, since each costs a [K, K] product.
+std::vector<int64_t> sample_rows(int64_t rows, int64_t max);
 
 // Output error of a quantization, trace((W - Q) H (W - Q)^T) / trace(W H W^T): the relative
 // squared error of the layer's outputs over the calibration inputs H was built from.

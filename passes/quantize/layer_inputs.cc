@@ -1,5 +1,6 @@
 #include "passes/quantize/layer_inputs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 
@@ -21,8 +22,9 @@ bool keep_row(uint64_t index, uint64_t stride) {
 
 struct Watch {
   LayerInputStats stats;
-  uint64_t stride = 0;  // 0 until the first batch shows the row count
-  uint64_t seen = 0;    // rows seen so far
+  int64_t batch_rows = 0;  // rows in the first batch
+  uint64_t stride = 1;     // keep one row in `stride` for X^T X
+  uint64_t seen = 0;       // rows seen so far
   std::vector<float> kept;
 };
 
@@ -38,17 +40,17 @@ std::vector<float> LayerInputStats::mean_abs() const {
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
                                                                     const std::vector<LayerInputRequest>& requests,
-                                                                    int64_t max_rows) {
+                                                                    int64_t max_rows, bool mean_abs) {
   std::unordered_map<std::string, Watch> watches;
   for (const auto& r : requests) {
     Watch& w = watches[r.value];
     w.stats.dim = r.dim;
     w.stats.xtx = std::make_unique<HessianAccumulator>(r.dim);
-    w.stats.abs_sum.assign(static_cast<size_t>(r.dim), 0.0);
+    if (mean_abs) w.stats.abs_sum.assign(static_cast<size_t>(r.dim), 0.0);
   }
   EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model));
   const int64_t batches = calib.num_batches();
-  const uint64_t cap = static_cast<uint64_t>(std::max<int64_t>(max_rows, 1));
+  const int64_t cap = std::max<int64_t>(max_rows, 1);
   runtime::ValueObserver observer = [&](const std::string& name, const Tensor& value) -> Status {
     auto it = watches.find(name);
     if (it == watches.end()) return Status::Ok();
@@ -58,24 +60,40 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
       return Status::Ok();  // not the layout the layer reads (e.g. a broadcast); leave it
     const int64_t rows = value.numel() / dim;
     const float* x = value.data<float>();
-    if (w.stride == 0) w.stride = std::max<uint64_t>(1, (uint64_t(rows) * uint64_t(batches) + cap - 1) / cap);
+    if (w.batch_rows == 0) {
+      w.batch_rows = rows;
+      w.stride = static_cast<uint64_t>((rows + cap - 1) / cap);  // one batch alone may exceed the cap
+    }
     w.kept.clear();
     for (int64_t r = 0; r < rows; ++r) {
       const float* row = x + r * dim;
-      double* acc = w.stats.abs_sum.data();
-      for (int64_t k = 0; k < dim; ++k) acc[k] += std::fabs(row[k]);
+      if (mean_abs) {
+        double* acc = w.stats.abs_sum.data();
+        for (int64_t k = 0; k < dim; ++k) acc[k] += std::fabs(row[k]);
+      }
       if (keep_row(w.seen++, w.stride)) w.kept.insert(w.kept.end(), row, row + dim);
     }
     w.stats.rows += rows;
     w.stats.xtx->add(w.kept.data(), static_cast<int64_t>(w.kept.size()) / dim);
     return Status::Ok();
   };
-  for (int64_t b = 0; b < batches; ++b) {
+  auto run_batch = [&](int64_t b) -> Status {
     const std::map<std::string, Tensor> feeds = calib.batch(b);
     for (const auto& [name, t] : feeds) EMBER_TRY(observer(name, t));  // layers reading a graph input
     auto out = interp->run(feeds, observer);
     if (!out.ok()) return out.status().with_context("calibration batch " + std::to_string(b));
-  }
+    return Status::Ok();
+  };
+  if (batches == 0) return std::map<std::string, LayerInputStats>{};
+  // The first batch shows how many rows a batch gives; then only as many batches as the
+  // row cap needs run, evenly spaced over the set.
+  EMBER_TRY(run_batch(0));
+  int64_t per_batch = 1;
+  for (const auto& [name, w] : watches) per_batch = std::max(per_batch, w.batch_rows);
+  const int64_t needed = std::min(batches, (cap + per_batch - 1) / per_batch);
+  for (auto& [name, w] : watches)
+    w.stride = std::max<uint64_t>(1, static_cast<uint64_t>((w.batch_rows * needed + cap - 1) / cap));
+  for (int64_t i = 1; i < needed; ++i) EMBER_TRY(run_batch(i * batches / needed));
   std::map<std::string, LayerInputStats> result;
   for (auto& [name, w] : watches)
     if (w.stats.rows > 0) result.emplace(name, std::move(w.stats));

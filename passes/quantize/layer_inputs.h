@@ -1,9 +1,12 @@
 // Statistics of the inputs of linear layers over a calibration set, streamed: the float
-// model runs once per batch and an interpreter observer folds each watched activation into
-//   X^T X  (for GPTQ's Hessian and AWQ's output-error model), on a deterministic pseudo-random
-//          subset of at most `max_rows` rows (tokens) spread over the whole set, and
-//   sum |x| per input channel (AWQ's activation scale), over every row.
-// Activations are never stored. A row is the last dimension of the activation.
+// model runs batch by batch and an interpreter observer folds each watched activation into
+//   X^T X  (for GPTQ's Hessian and AWQ's output-error model), and
+//   sum |x| per input channel (AWQ's activation scale), when asked for.
+// Activations are never stored. A row is the last dimension of an activation (a token).
+// About `max_rows` rows per activation are used: the first batch shows how many rows a batch
+// gives, then only as many batches run as the cap needs, evenly spaced over the set (the
+// forward passes cost more than the statistics); when one batch alone exceeds the cap a
+// deterministic pseudo-random subset of its rows is kept.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -24,8 +27,8 @@ namespace ember::passes::quant {
 struct LayerInputStats {
   int64_t dim = 0;
   std::unique_ptr<HessianAccumulator> xtx;
-  std::vector<double> abs_sum;
-  int64_t rows = 0;  // rows summed into abs_sum
+  std::vector<double> abs_sum;  // empty unless requested
+  int64_t rows = 0;             // rows observed
   std::vector<float> mean_abs() const;
 };
 
@@ -39,6 +42,6 @@ struct LayerInputRequest {
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
                                                                     const std::vector<LayerInputRequest>& requests,
-                                                                    int64_t max_rows);
+                                                                    int64_t max_rows, bool mean_abs);
 
 }  // namespace ember::passes::quant

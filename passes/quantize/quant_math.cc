@@ -8,11 +8,6 @@
 namespace ember::passes::quant {
 namespace {
 
-// Below this magnitude a float has fractional bits, and adding 1.5 * 2^23 rounds it to an
-// integer in the default (round-to-nearest-even) mode without a libm call.
-constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
-constexpr float kExactLimit = 4194304.0f;   // 2^22
-
 // Clipping grids: 4 bits lose much more to rounding, so they are searched deeper.
 constexpr int kClipSteps = 26;
 float clip_step(int bits) { return bits <= 4 ? 0.02f : 0.01f; }
@@ -23,11 +18,7 @@ std::string QuantFormat::text() const {
   return std::string(symmetric ? "int" : "uint") + std::to_string(bits) + (symmetric ? " sym" : " asym");
 }
 
-float round_half_even(float x) {
-  if (std::fabs(x) < kExactLimit) {
-    const float shifted = x + kRoundMagic;  // stored to a float: the rounding happens here
-    return shifted - kRoundMagic;
-  }
+float round_half_even_slow(float x) {
   const float f = std::floor(x);
   const float d = x - f;
   if (d != 0.5f) return d < 0.5f ? f : f + 1.0f;
@@ -58,13 +49,28 @@ GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat
 }
 
 double group_error(const float* x, int64_t n, int64_t stride, const float* weight, GroupParams p, QuantFormat f) {
-  const float inv = 1.0f / p.scale;
-  const int32_t qmin = f.qmin(), qmax = f.qmax();
-  double err = 0;
+  const float inv = 1.0f / p.scale, scale = p.scale;
+  // Clamping in the float domain: codes are small integers, exactly representable.
+  const float lo = static_cast<float>(f.qmin() - p.zero_point), hi = static_cast<float>(f.qmax() - p.zero_point);
+  constexpr float kMagic = 12582912.0f;
+  float err = 0;
+  if (stride == 1 && !weight) {
+#pragma omp simd reduction(+ : err)
+    for (int64_t i = 0; i < n; ++i) {
+      // round_half_even inlined for the vectoriser; |x * inv| beyond 2^22 saturates anyway.
+      float q = std::min(std::max(x[i] * inv, -4194304.0f), 4194304.0f);
+      q = (q + kMagic) - kMagic;
+      q = std::min(std::max(q, lo), hi);
+      const float d = x[i] - q * scale;
+      err += d * d;
+    }
+    return err;
+  }
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i * stride];
-    const float d = v - static_cast<float>(quantize_value(v, inv, p.zero_point, qmin, qmax) - p.zero_point) * p.scale;
-    err += static_cast<double>(weight ? weight[i] * d * d : d * d);
+    const float q = std::min(std::max(round_half_even(v * inv), lo), hi);
+    const float d = v - q * scale;
+    err += weight ? weight[i] * d * d : d * d;
   }
   return err;
 }

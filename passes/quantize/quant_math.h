@@ -31,8 +31,19 @@ struct GroupParams {
   int32_t zero_point = 0;  // 0 when symmetric
 };
 
-// Round half to even (banker's rounding), the rounding of ONNX QuantizeLinear.
-float round_half_even(float x);
+// Round half to even (banker's rounding), the rounding of ONNX QuantizeLinear. Inline: it
+// sits in the innermost loops of the clipping search and GPTQ.
+float round_half_even_slow(float x);
+inline float round_half_even(float x) {
+  // Below 2^22 adding 1.5 * 2^23 leaves no fraction bits, so the float addition itself rounds
+  // to nearest even (the default mode); no libm call, and the loop vectorises.
+  constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;
+  if (x > -kLimit && x < kLimit) {
+    const float shifted = x + kMagic;
+    return shifted - kMagic;
+  }
+  return round_half_even_slow(x);
+}
 
 // The integer code of x: clamp(round_half_even(x / scale) + zero_point, qmin, qmax).
 inline int32_t quantize_value(float x, float inv_scale, int32_t zero_point, int32_t qmin, int32_t qmax) {

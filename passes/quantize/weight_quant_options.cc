@@ -7,6 +7,22 @@ const char* kAllOps = "MatMul+Gemm+Conv+Gather";
 
 Status bad(const std::string& message) { return invalid_input("quantize-weights: " + message); }
 
+// "MatMul+Gemm" or "MatMul|Gemm" (',' separates options in pipeline text).
+Result<std::set<std::string>> parse_op_list(const std::string& text, const std::string& option) {
+  std::set<std::string> ops;
+  std::string current;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == '+' || text[i] == '|') {
+      if (current == "MatMul" || current == "Gemm" || current == "Conv" || current == "Gather") ops.insert(current);
+      else if (!current.empty()) return bad(option + ": '" + current + "' is not one of MatMul, Gemm, Conv, Gather");
+      current.clear();
+    } else {
+      current += text[i];
+    }
+  }
+  return ops;
+}
+
 }  // namespace
 
 std::string WeightQuantOptions::method_name() const {
@@ -25,11 +41,14 @@ std::vector<OptionSpec> weight_quant_option_specs() {
       {"format", "string", "qdq", "qdq (DequantizeLinear, standard ONNX) or ort (com.microsoft MatMulNBits for 4-bit MatMul/Gemm)"},
       {"exclude", "string", "", "ECMAScript regex searched in weight and node names; matches stay float (no ',' or '}')"},
       {"ops", "string", kAllOps, "Op types to cover, joined by '+' or '|'"},
+      {"exclude-ops", "string", "", "Op types to leave in float, joined by '+' or '|' (removed from ops)"},
       {"clip", "string", "mse (bits=4), none (bits=8)",
        "mse: search a per-channel/block clipping of the range that minimises the squared error; none: min/max"},
       {"min-size", "int", "1024", "Weights with fewer elements stay float"},
       {"damp", "float", "0.01", "GPTQ: fraction of the mean Hessian diagonal added to the diagonal"},
-      {"calib-rows", "int", "8192", "GPTQ/AWQ: at most this many activation rows (tokens) per layer enter its Hessian"},
+      {"calib-rows", "int", "8192",
+       "GPTQ/AWQ: about this many activation rows (tokens) per layer enter its statistics; calibration batches "
+       "beyond what this needs are not run"},
   };
 }
 
@@ -66,18 +85,10 @@ Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options
     }
   }
 
-  const std::string ops = options.get_string("ops", kAllOps);
-  std::string current;
-  for (size_t i = 0; i <= ops.size(); ++i) {
-    if (i == ops.size() || ops[i] == '+' || ops[i] == '|') {
-      if (current == "MatMul" || current == "Gemm" || current == "Conv" || current == "Gather") o.ops.insert(current);
-      else if (!current.empty()) return bad("ops: '" + current + "' is not one of MatMul, Gemm, Conv, Gather");
-      current.clear();
-    } else {
-      current += ops[i];
-    }
-  }
-  if (o.ops.empty()) return bad("ops names no op type");
+  EMBER_ASSIGN_OR_RETURN(o.ops, parse_op_list(options.get_string("ops", kAllOps), "ops"));
+  EMBER_ASSIGN_OR_RETURN(const std::set<std::string> excluded, parse_op_list(options.get_string("exclude-ops", ""), "exclude-ops"));
+  for (const auto& op : excluded) o.ops.erase(op);
+  if (o.ops.empty()) return bad("ops and exclude-ops leave no op type to quantize");
 
   const std::string clip = options.get_string("clip", bits == 4 ? "mse" : "none");
   if (clip == "mse") o.clip = ClipMode::kMse;

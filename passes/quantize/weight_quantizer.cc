@@ -1,7 +1,9 @@
 #include "passes/quantize/weight_quantizer.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -22,6 +24,7 @@ using quant::WeightQuantOptions;
 using quant::WeightTarget;
 
 constexpr std::string_view kPassName = "quantize-weights";
+constexpr int64_t kOutputErrorRows = 128;  // output channels sampled for the output error
 
 std::string format_record(const QuantizedTensorRecord& r) {
   char numbers[160];
@@ -32,27 +35,34 @@ std::string format_record(const QuantizedTensorRecord& r) {
          " | format=" + r.format + " | " + numbers;
 }
 
-// ||orig - eff|| / ||orig|| and, with a Hessian, the relative output error, where
-// orig = w / s and eff = dequant(q) / s per column (s = 1 without AWQ scaling).
+// ||orig - eff|| / ||orig|| and, with a Hessian, the relative output error (estimated on a
+// sample of output channels), where orig = w / s and eff = dequant(q) / s per column
+// (s = 1 without AWQ scaling).
 void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::vector<float>* s,
              const std::vector<double>* hessian, QuantizedTensorRecord& r) {
-  std::vector<float> orig(w.size()), d(w.size());
+  const int64_t K = q.cols;
+  auto orig_at = [&](int64_t row, int64_t c) { return w[size_t(row * K + c)] / (s ? (*s)[size_t(c)] : 1.0f); };
+  auto diff_at = [&](int64_t row, int64_t c) { return orig_at(row, c) - q.value(row, c) / (s ? (*s)[size_t(c)] : 1.0f); };
   double num = 0, den = 0;
   for (int64_t row = 0; row < q.rows; ++row)
-    for (int64_t c = 0; c < q.cols; ++c) {
-      const size_t i = size_t(row * q.cols + c);
-      const float inv = s ? 1.0f / (*s)[size_t(c)] : 1.0f;
-      orig[i] = w[i] * inv;
-      d[i] = orig[i] - q.value(row, c) * inv;
-      num += double(d[i]) * d[i];
-      den += double(orig[i]) * orig[i];
+    for (int64_t c = 0; c < K; ++c) {
+      const double o = orig_at(row, c), d = diff_at(row, c);
+      num += d * d;
+      den += o * o;
     }
   r.error = den > 0 ? std::sqrt(num / den) : 0;
-  if (hessian) {
-    const std::vector<float> h(hessian->begin(), hessian->end());
-    const double base = quant::hessian_quadratic(orig.data(), q.rows, q.cols, h);
-    r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), q.rows, q.cols, h) / base : 0;
-  }
+  if (!hessian) return;
+  const std::vector<int64_t> rows = quant::sample_rows(q.rows, kOutputErrorRows);
+  std::vector<float> orig, d;
+  for (int64_t row : rows)
+    for (int64_t c = 0; c < K; ++c) {
+      orig.push_back(orig_at(row, c));
+      d.push_back(diff_at(row, c));
+    }
+  const std::vector<float> h(hessian->begin(), hessian->end());
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const double base = quant::hessian_quadratic(orig.data(), n, K, h);
+  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, h) / base : 0;
 }
 
 // Distinct activations of a target's linear uses.
@@ -75,6 +85,83 @@ std::optional<std::vector<double>> hessian_of(const WeightTarget& t, const std::
   }
   if (!sum) return std::nullopt;
   return sum->hessian();
+}
+
+// AWQ for every activation read only by covered linear layers: search s, fold 1/s into the
+// producer, and scale the layers' weights by s in the graph. Returns weight -> s.
+std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std::vector<WeightTarget>& targets,
+                                                    const std::map<std::string, LayerInputStats>& stats,
+                                                    const WeightQuantOptions& opts,
+                                                    const std::function<void(std::string)>& note) {
+  std::map<std::string, std::vector<float>> awq_scales;
+  std::map<std::string, std::vector<const WeightTarget*>> groups;
+  for (const auto& t : targets) {
+    const auto acts = activations_of(t);
+    if (t.all_uses_linear() && acts.size() == 1 && stats.count(*acts.begin())) groups[*acts.begin()].push_back(&t);
+  }
+  for (const auto& [act, members] : groups) {
+    const LayerInputStats& st = stats.at(act);
+    std::set<size_t> readers;
+    for (const auto* t : members)
+      for (const auto& u : t->uses) readers.insert(u.node);
+    const auto site = quant::find_fold_site(graph, act, readers, st.dim);
+    if (!site) {
+      note("awq: activation '" + act + "' has no producer that can absorb 1/s; its layers are not scaled");
+      continue;
+    }
+    std::vector<std::vector<float>> canon;
+    std::vector<quant::AwqLayer> layers;
+    for (const auto* t : members) canon.push_back(quant::canonical_matrix(*t, graph.initializers.at(t->name)));
+    for (size_t i = 0; i < members.size(); ++i) layers.push_back({canon[i].data(), members[i]->channels});
+    const int64_t group = opts.block > 0 ? opts.block : st.dim;
+    const quant::AwqChoice choice =
+        quant::awq_search(layers, st.dim, st.mean_abs(), st.xtx->hessian(), group, opts.format, opts.clip);
+    char text[160];
+    std::snprintf(text, sizeof text, "alpha=%.2f, output error %.4g (rtn %.4g)", choice.alpha, choice.error, choice.error_unscaled);
+    if (choice.alpha == 0.0f) {
+      note("awq: activation '" + act + "': " + text + ", left unscaled");
+      continue;
+    }
+    quant::apply_fold(graph, *site, choice.scales);
+    for (size_t i = 0; i < members.size(); ++i) {
+      std::vector<float>& w = canon[i];
+      for (size_t e = 0; e < w.size(); ++e) w[e] *= choice.scales[e % size_t(st.dim)];
+      graph.set_initializer(members[i]->name, quant::from_canonical(*members[i], w));
+      awq_scales[members[i]->name] = choice.scales;
+    }
+    note("awq: activation '" + act + "': " + text + ", 1/s folded into " + site->describe());
+  }
+  return awq_scales;
+}
+
+// Quantizes one target's canonical matrix w with the configured method; fills r.method.
+QuantizedMatrix quantize_target(const WeightTarget& t, const std::vector<float>& w, const WeightQuantOptions& opts,
+                                const std::optional<std::vector<double>>& hessian, const std::vector<float>* s,
+                                QuantizedTensorRecord& r, const std::function<void(std::string)>& note) {
+  const int64_t group = opts.block > 0 ? opts.block : t.reduction;
+  r.method = s ? "awq" : "rtn";
+  if (opts.method == Method::kGptq && hessian) {
+    quant::GptqOptions g;
+    g.damp = opts.damp;
+    g.clip = opts.clip;
+    auto result = quant::gptq_quantize(w.data(), t.channels, t.reduction, group, opts.format, *hessian, g);
+    if (result.ok()) {
+      r.method = "gptq";
+      return std::move(result).value();
+    }
+    note("gptq: " + t.name + ": " + result.status().message() + "; using rtn");
+  }
+  // Clipping weighs each input channel by its mean squared activation (over s^2 after AWQ).
+  std::vector<float> col_weight;
+  if (hessian) {
+    col_weight.resize(size_t(t.reduction));
+    for (int64_t k = 0; k < t.reduction; ++k) {
+      const float sk = s ? (*s)[size_t(k)] : 1.0f;
+      col_weight[size_t(k)] = static_cast<float>((*hessian)[size_t(k * t.reduction + k)]) / (sk * sk);
+    }
+  }
+  return quant::quantize_rtn(w.data(), t.channels, t.reduction, group, opts.format, opts.clip,
+                             col_weight.empty() ? nullptr : col_weight.data());
 }
 
 }  // namespace
@@ -123,7 +210,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   if (opts.method != Method::kRtn && !ctx.calib)
     return invalid_input("quantize-weights: method=" + opts.method_name() +
                          " needs calibration data (--calib FILE) to measure layer inputs; use method=rtn without it");
-  auto note = [&](std::string message) {
+  const std::function<void(std::string)> note = [&](std::string message) {
     if (ctx.remarks) ctx.remarks->note(kPassName, std::move(message));
   };
   auto count = [&](const std::string& counter, double value) {
@@ -142,60 +229,28 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   count("weights-skipped", double(scan.skipped.size()));
 
   // Calibration statistics of the layer inputs, from the float model.
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   std::map<std::string, LayerInputStats> stats;
   if (opts.method != Method::kRtn) {
+    const auto start = Clock::now();
     std::vector<quant::LayerInputRequest> requests;
     std::set<std::string> requested;
     for (const auto& t : scan.targets)
       if (t.all_uses_linear())
         for (const auto& a : activations_of(t))
           if (requested.insert(a).second) requests.push_back({a, t.reduction});
-    EMBER_ASSIGN_OR_RETURN(stats, quant::collect_layer_inputs(model, *ctx.calib, requests, opts.calib_rows));
+    EMBER_ASSIGN_OR_RETURN(stats, quant::collect_layer_inputs(model, *ctx.calib, requests, opts.calib_rows,
+                                                                    opts.method == Method::kAwq));
     for (const auto& a : requested)
       if (!stats.count(a)) note("activation '" + a + "' was not observed; its layers use rtn");
+    count("calibration-seconds", seconds_since(start));
   }
+  const auto quantize_start = Clock::now();
 
   // AWQ: per shared activation, search the scales, fold 1/s into the producer, scale the weights.
-  std::map<std::string, std::vector<float>> awq_scales;  // weight -> s
-  if (opts.method == Method::kAwq) {
-    std::map<std::string, std::vector<const WeightTarget*>> groups;
-    for (const auto& t : scan.targets) {
-      const auto acts = activations_of(t);
-      if (t.all_uses_linear() && acts.size() == 1 && stats.count(*acts.begin())) groups[*acts.begin()].push_back(&t);
-    }
-    for (const auto& [act, members] : groups) {
-      const LayerInputStats& st = stats.at(act);
-      std::set<size_t> readers;
-      for (const auto* t : members)
-        for (const auto& u : t->uses) readers.insert(u.node);
-      const auto site = quant::find_fold_site(graph, act, readers, st.dim);
-      if (!site) {
-        note("awq: activation '" + act + "' has no producer that can absorb 1/s; its layers are not scaled");
-        continue;
-      }
-      std::vector<std::vector<float>> canon;
-      std::vector<quant::AwqLayer> layers;
-      for (const auto* t : members) canon.push_back(quant::canonical_matrix(*t, graph.initializers.at(t->name)));
-      for (size_t i = 0; i < members.size(); ++i) layers.push_back({canon[i].data(), members[i]->channels});
-      const int64_t group = opts.block > 0 ? opts.block : st.dim;
-      const quant::AwqChoice choice = quant::awq_search(layers, st.dim, st.mean_abs(), st.xtx->hessian(), group, opts.format,
-                                                        quant::ClipMode::kNone);
-      char text[160];
-      std::snprintf(text, sizeof text, "alpha=%.2f, output error %.4g (rtn %.4g)", choice.alpha, choice.error, choice.error_unscaled);
-      if (choice.alpha == 0.0f) {
-        note("awq: activation '" + act + "': " + text + ", left unscaled");
-        continue;
-      }
-      quant::apply_fold(graph, *site, choice.scales);
-      for (size_t i = 0; i < members.size(); ++i) {
-        std::vector<float>& w = canon[i];
-        for (size_t e = 0; e < w.size(); ++e) w[e] *= choice.scales[e % size_t(st.dim)];
-        graph.set_initializer(members[i]->name, quant::from_canonical(*members[i], w));
-        awq_scales[members[i]->name] = choice.scales;
-      }
-      note("awq: activation '" + act + "': " + text + ", 1/s folded into " + site->describe());
-    }
-  }
+  const std::map<std::string, std::vector<float>> awq_scales =
+      opts.method == Method::kAwq ? apply_awq(graph, scan.targets, stats, opts, note) : std::map<std::string, std::vector<float>>{};
 
   quant::GraphEdits edits;
   int64_t min_opset = 0;
@@ -208,52 +263,27 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     r.name = t.name;
     r.op = t.op();
     r.bits = opts.format.bits;
-    r.block = opts.block;
     r.symmetric = opts.format.symmetric;
     r.bytes_before = weight.nbytes();
-    const int64_t group = opts.block > 0 ? opts.block : t.reduction;
     const std::optional<std::vector<double>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
     auto scaled = awq_scales.find(t.name);
     const std::vector<float>* s = scaled == awq_scales.end() ? nullptr : &scaled->second;
-    // Clipping weighs each input channel by its mean squared activation (over s^2 after AWQ).
-    std::vector<float> col_weight;
-    if (hessian) {
-      col_weight.resize(size_t(t.reduction));
-      for (int64_t k = 0; k < t.reduction; ++k) {
-        const float sk = s ? (*s)[size_t(k)] : 1.0f;
-        col_weight[size_t(k)] = static_cast<float>((*hessian)[size_t(k * t.reduction + k)]) / (sk * sk);
-      }
-    }
-    std::optional<QuantizedMatrix> q;
-    r.method = s ? "awq" : "rtn";
-    if (opts.method == Method::kGptq && hessian) {
-      quant::GptqOptions g;
-      g.damp = opts.damp;
-      g.clip = opts.clip;
-      auto result = quant::gptq_quantize(w.data(), t.channels, t.reduction, group, opts.format, *hessian, g);
-      if (result.ok()) {
-        q = std::move(result).value();
-        r.method = "gptq";
-      } else {
-        note("gptq: " + t.name + ": " + result.status().message() + "; using rtn");
-      }
-    }
-    if (!q) q = quant::quantize_rtn(w.data(), t.channels, t.reduction, group, opts.format, opts.clip,
-                                    col_weight.empty() ? nullptr : col_weight.data());
-    measure(w, *q, s, hessian ? &*hessian : nullptr, r);
+    const QuantizedMatrix q = quantize_target(t, w, opts, hessian, s, r, note);
+    r.block = q.group < t.reduction ? q.group : 0;
+    measure(w, q, s, hessian ? &*hessian : nullptr, r);
     r.scheme = opts.format.text();
-    r.scheme.insert(r.scheme.find(' '), q->group < t.reduction ? " b" + std::to_string(q->group) : " per-channel");
+    r.scheme.insert(r.scheme.find(' '), q.group < t.reduction ? " b" + std::to_string(q.group) : " per-channel");
     r.scheme += " " + r.method;
 
-    std::string blocker = opts.ort ? quant::matmul_nbits_blocker(graph, t, *q, opts.block) : "not requested";
+    std::string blocker = opts.ort ? quant::matmul_nbits_blocker(graph, t, q, opts.block) : "not requested";
     quant::EmitResult emitted;
     if (blocker.empty()) {
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, *q, opts.block, edits));
+      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, opts.block, edits));
       ++nbits;
       any_nbits = true;
     } else {
       if (opts.ort && opts.format.bits == 4) note("format=ort: " + t.name + " stays QDQ: " + blocker);
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, *q, edits));
+      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
       min_opset = std::max(min_opset, emitted.min_opset);
       ++dq_nodes;
     }
@@ -267,6 +297,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   edits.apply(graph);
   if (min_opset > 0) EMBER_TRY(quant::raise_default_opset(model, min_opset));
   if (any_nbits && model.opset_version("com.microsoft") < 1) model.set_opset_version("com.microsoft", 1);
+  count("quantize-seconds", seconds_since(quantize_start));
   count("weights-quantized", double(records_.size()));
   count("bytes-before", double(bytes_before));
   count("bytes-after", double(bytes_after));

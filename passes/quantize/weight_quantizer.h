@@ -15,8 +15,10 @@
 // 21 (IR 10); per-channel INT8 needs opset 13.
 // Preconditions: none beyond a verified graph; weights that are graph inputs, read inside
 // subgraphs, or read by anything else are left alone (remark "skipped").
-// Remarks: one note per weight (see QuantizedTensorRecord for the format) and counters
-// weights-quantized, weights-skipped, bytes-before, bytes-after, matmul-nbits, dequantize-nodes.
+// Remarks: one note per weight (see QuantizedTensorRecord for the format), notes on skipped
+// weights and AWQ/GPTQ decisions, and counters weights-quantized, weights-skipped,
+// bytes-before, bytes-after, matmul-nbits, dequantize-nodes, calibration-seconds,
+// quantize-seconds.
 #pragma once
 #include <string>
 #include <vector>

@@ -5,12 +5,15 @@
 // panels of nr columns spanning all of K; each thread owns a range of M rows or N panels, and
 // for each kc-deep block packs its mc x kc block of A (times alpha) to stay in L2 while one
 // kc x nr B micro-panel stays in L1 and sweeps the A micro-panels.
-// Small M (GEMV-like decode steps) skips packing B: the tiles stream B rows straight from
-// memory, blocked over K so the pages in use stay few.
+// Small M (decode steps) never packs B: M == 1 runs GEMV kernels that read B along its rows
+// (or take dot products with the rows of a transposed B); M <= mr runs one row of tiles that
+// read B in place, blocked over K. Packed B is read panel by panel.
 #include "runtime/gemm/sgemm.h"
 
 #include <algorithm>
+#include <memory>
 #include <new>
+#include <vector>
 
 #include "runtime/cpu.h"
 #include "runtime/gemm/sgemm_kernels.h"
@@ -26,13 +29,16 @@ constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;
 // B is packed in column chunks of at most this many floats (8 MB), which stay in L3.
 constexpr int64_t kMaxPackedBFloats = int64_t{1} << 21;
 
+// The level whose kernels serve `level`: FP32 has no use for VNNI, so avxvnni runs the AVX2 ones.
+IsaLevel kernel_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
+
 const GemmKernels& kernels_for(IsaLevel level) {
-  switch (level) {
+  switch (kernel_level(level)) {
     case IsaLevel::kAvx512:
       return kAvx512Kernels;
-    case IsaLevel::kAvxVnni:
     case IsaLevel::kAvx2:
       return kAvx2Kernels;
+    case IsaLevel::kAvxVnni:
     case IsaLevel::kScalar:
       break;
   }
@@ -232,20 +238,44 @@ void run_small_m(const Problem& p) {
         }
         t.c = p.C + j;
         t.bias = k0 == 0 && p.bias ? p.bias + j : nullptr;
-        (t.b_stride == nr ? kern.tile : kern.tile_stream)(t);
+        kern.tile(t);
       }
     }
   });
 }
 
+// A contiguous copy of op(A)'s single row (M == 1), or A itself when already contiguous.
+const float* contiguous_row(const Problem& p) {
+  if (!p.a.trans || p.a.ld == 1) return p.a.data;
+  float* copy = t_shared_scratch.get(p.K);
+  for (int64_t k = 0; k < p.K; ++k) copy[k] = p.a.data[k * p.a.ld];
+  return copy;
+}
+
+// M == 1 with B not transposed (K x N, rows contiguous): C row += a[k] * B row k, read along
+// B's rows.
+void run_gemv_n(const Problem& p) {
+  const float* a = contiguous_row(p);
+  // Columns are split in units of 64 so threads never share a cache line of C.
+  constexpr int64_t kUnit = 64;
+  parallel_for(ceil_div(p.N, kUnit), min_units_per_thread(kUnit * p.K), [&](int64_t u0, int64_t u1) {
+    const int64_t j0 = u0 * kUnit, j1 = std::min(p.N, u1 * kUnit);
+    GemvArgs g;
+    g.n = j1 - j0;
+    g.depth = p.K;
+    g.a = a;
+    g.b = p.b.data + j0;
+    g.ldb = p.b.ld;
+    g.c = p.C + j0;
+    g.alpha = p.alpha;
+    g.beta = p.beta;
+    p.kern->gemv_n(g);
+  });
+}
+
 // M == 1 with B transposed (N x K, rows contiguous): N dot products.
 void run_gemv_t(const Problem& p) {
-  const float* a = p.a.data;
-  if (p.a.trans && p.a.ld != 1) {
-    float* copy = t_shared_scratch.get(p.K);
-    for (int64_t k = 0; k < p.K; ++k) copy[k] = p.a.data[k * p.a.ld];
-    a = copy;
-  }
+  const float* a = contiguous_row(p);
   parallel_for(p.N, min_units_per_thread(p.K), [&](int64_t j0, int64_t j1) {
     GemvArgs g;
     g.n = j1 - j0;
@@ -263,7 +293,7 @@ void run_gemv_t(const Problem& p) {
 void run(const Problem& p) {
   if (p.M <= 0 || p.N <= 0) return;
   if (p.K <= 0 || p.alpha == 0) return scale_c(p);
-  if (!p.packed_b && p.b.trans && p.M == 1) return run_gemv_t(p);
+  if (!p.packed_b && p.M == 1) return p.b.trans ? run_gemv_t(p) : run_gemv_n(p);
   if (p.M <= p.kern->mr && (p.packed_b || !p.b.trans)) return run_small_m(p);
   run_blocked(p);
 }
@@ -281,8 +311,9 @@ struct PackedMatrixBAccess {
     return packed;
   }
 
-  // Packs op(B) for `level`'s kernels.
+  // Packs op(B) for the kernels of `level`, and records their level.
   static PackedMatrixB pack(const gemm::MatrixRef& b, int64_t K, int64_t N, IsaLevel level) {
+    level = gemm::kernel_level(level);
     const gemm::GemmKernels& kern = gemm::kernels_for(level);
     const int nr = kern.nr;
     std::shared_ptr<float> data;
@@ -297,10 +328,11 @@ struct PackedMatrixBAccess {
   // The same matrix in another level's layout, for when the ISA level dropped after packing.
   static PackedMatrixB repack(const PackedMatrixB& old, IsaLevel level) {
     const int64_t K = old.K_, N = old.N_;
-    const int old_nr = gemm::kernels_for(static_cast<IsaLevel>(old.isa_level_)).nr;
+    const int nr = gemm::kernels_for(static_cast<IsaLevel>(old.isa_level_)).nr;
+    const float* panels = old.data_.get();
     std::vector<float> plain(K * N);
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) plain[k * N + n] = old.data_.get()[n / old_nr * K * old_nr + k * old_nr + n % old_nr];
+      for (int64_t k = 0; k < K; ++k) plain[k * N + n] = panels[n / nr * K * nr + k * nr + n % nr];
     return pack(gemm::MatrixRef{plain.data(), N, false}, K, N, level);
   }
 };
@@ -327,9 +359,10 @@ PackedMatrixB PackedMatrixB::pack(bool trans_b, int64_t K, int64_t N, const floa
 
 void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B, const float* bias, float* C,
                   int64_t ldc, bool accumulate) {
-  // Packed panels are usable while their kernels are allowed; after the level was lowered
-  // (tests, EMBER_ISA set late) the matrix is repacked for the level in use.
-  const IsaLevel current = isa_level();
+  // Packed panels are used with the kernels they were packed for while the level in use allows
+  // those (AVX2 kernels under avx512 too); after the level was lowered (tests, set_isa_level)
+  // the matrix is repacked, per call, for the level in use.
+  const IsaLevel current = gemm::kernel_level(isa_level());
   const IsaLevel packed_level = static_cast<IsaLevel>(B.isa_level());
   PackedMatrixB repacked;
   const PackedMatrixB* b = &B;

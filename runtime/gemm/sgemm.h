@@ -9,10 +9,12 @@ namespace ember::runtime {
 
 // op(A) is M x K, op(B) is K x N, C is M x N. lda/ldb/ldc are row strides in elements of
 // the matrices as stored (before transposition). Multi-threaded with parallel_for.
+// beta == 0 overwrites C without reading it (NaN in C does not propagate); K == 0 or
+// alpha == 0 only scales C by beta.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-// B packed once (at prepare time) into the panel layout of the active ISA.
+// B packed once (at prepare time) into the panel layout of the active ISA level's kernels.
 class PackedMatrixB {
  public:
   PackedMatrixB() = default;
@@ -21,6 +23,7 @@ class PackedMatrixB {
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
   const float* data() const { return data_.get(); }
+  // The IsaLevel (runtime/cpu.h) whose kernels the layout is for (avxvnni packs as avx2).
   int isa_level() const { return isa_level_; }
 
  private:
@@ -31,6 +34,8 @@ class PackedMatrixB {
 };
 
 // C[M,N] = A[M,K] * packedB (+ bias[N] when not null) (+ C when accumulate).
+// Correct at any ISA level: if the level in use was lowered below B.isa_level() since
+// packing, B is repacked for it on every call (slow; pack again to avoid that).
 void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B, const float* bias, float* C,
                   int64_t ldc, bool accumulate = false);
 

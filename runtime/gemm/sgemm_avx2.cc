@@ -38,9 +38,15 @@ constexpr int kMr = 6, kNv = 2;
 
 // kc * 16 floats of a B micro-panel (16 KB) stay in L1; mc * kc floats of A (144 KB) in L2.
 constinit const GemmKernels kAvx2Kernels = {
-    kMr, kNv * Avx2::kWidth, 256, 144, &tile_dispatch<Avx2, kMr, kNv, false>,
-    &tile_dispatch<Avx2, kMr, kNv, true>, &gemv_t_kernel<Avx2>,
-    &pack_a_block_simd<Avx2>,       &pack_b_panel_simd<Avx2>,
+    .mr = kMr,
+    .nr = kNv * Avx2::kWidth,
+    .kc = 256,
+    .mc = 144,
+    .tile = &tile_dispatch<Avx2, kMr, kNv>,
+    .gemv_t = &gemv_t_kernel<Avx2>,
+    .gemv_n = &gemv_n_kernel<Avx2>,
+    .pack_a = &pack_a_block_simd<Avx2>,
+    .pack_b = &pack_b_panel_simd<Avx2>,
 };
 
 }  // namespace ember::runtime::gemm

@@ -37,12 +37,18 @@ constexpr int kMr = 8, kNv = 3;
 
 }  // namespace
 
-// A kc x 48 B micro-panel is 48 KB at kc = 256: it lives in L1/L2 while the mc x kc A block
-// (128 KB) stays in the 1 MB L2 of Zen 4/5 and recent Intel cores.
+// A kc x 48 B micro-panel (36 KB at kc = 192) fits the 48 KB L1 of Zen 5 and recent Intel
+// cores, and the mc x kc A block (108 KB) their 1-2 MB L2.
 constinit const GemmKernels kAvx512Kernels = {
-    kMr, kNv * Avx512::kWidth, 256, 128, &tile_dispatch<Avx512, kMr, kNv, false>,
-    &tile_dispatch<Avx512, kMr, kNv, true>, &gemv_t_kernel<Avx512>,
-    &pack_a_block_simd<Avx512>,       &pack_b_panel_simd<Avx512>,
+    .mr = kMr,
+    .nr = kNv * Avx512::kWidth,
+    .kc = 192,
+    .mc = 144,
+    .tile = &tile_dispatch<Avx512, kMr, kNv>,
+    .gemv_t = &gemv_t_kernel<Avx512>,
+    .gemv_n = &gemv_n_kernel<Avx512>,
+    .pack_a = &pack_a_block_simd<Avx512>,
+    .pack_b = &pack_b_panel_simd<Avx512>,
 };
 
 }  // namespace ember::runtime::gemm

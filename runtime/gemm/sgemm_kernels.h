@@ -21,7 +21,9 @@ struct TileArgs {
   const float* bias = nullptr;  // n floats added to every row, or null
 };
 
-// c[j] = alpha * dot(a, B row j) + beta * c[j] for j < n, B rows ldb apart (trans_b GEMV).
+// GEMV, B rows ldb apart, for j < n:
+//   gemv_t: c[j] = alpha * dot(a, B row j) + beta * c[j]        (B is n x depth)
+//   gemv_n: c[j] = alpha * sum_k a[k] * B[k, j] + beta * c[j]   (B is depth x n)
 struct GemvArgs {
   int64_t n = 0, depth = 0;
   const float* a = nullptr;  // depth contiguous floats
@@ -34,9 +36,9 @@ struct GemvArgs {
 struct GemmKernels {
   int mr, nr;           // register tile; B panels are nr floats wide, A panels up to mr rows
   int kc, mc;           // cache blocking: depth of a block, rows of an A block
-  void (*tile)(const TileArgs&);         // B from packed panels
-  void (*tile_stream)(const TileArgs&);  // B rows straight from a row-major matrix
+  void (*tile)(const TileArgs&);
   void (*gemv_t)(const GemvArgs&);
+  void (*gemv_n)(const GemvArgs&);
   // pack_a_block and pack_b_panel of sgemm_pack.h, or faster ones with the same results.
   decltype(&pack_a_block) pack_a;
   decltype(&pack_b_panel) pack_b;

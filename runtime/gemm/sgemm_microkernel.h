@@ -29,20 +29,16 @@ template <class V, int MR, int NV>
   }
 }
 
-// Rows ahead of the current k that a tile streaming B from a row-major matrix prefetches:
-// those rows are a page or more apart, where hardware prefetchers stop.
-constexpr int kStreamPrefetchRows = 24;
-
 // C tile of MR rows and NV vectors (the last one possibly partial: t.n <= NV * kWidth).
-// kStreamB: B rows are far apart (an unpacked matrix), so prefetch them in software.
-template <class V, int MR, int NV, bool kStreamB>
+template <class V, int MR, int NV>
 void tile_kernel(const TileArgs& t) {
   using Reg = typename V::Reg;
   constexpr int W = V::kWidth;
   // Small tiles have too few independent accumulators to hide the FMA latency, so they keep
   // several partial sums over alternating k and add them at the end.
   constexpr int kSplit = MR * NV >= 8 ? 1 : (MR * NV >= 4 ? 2 : 4);
-  constexpr int kUnroll = 4;
+  // Unrolled k steps; GCC spills registers when it schedules four steps of a tile this big.
+  constexpr int kUnroll = MR * NV >= 16 ? 2 : 4;
   static_assert(kUnroll % kSplit == 0);
 
   Reg acc[kSplit][MR][NV];
@@ -67,10 +63,6 @@ void tile_kernel(const TileArgs& t) {
   for (; k >= kUnroll; k -= kUnroll) {
 #pragma GCC unroll 4
     for (int u = 0; u < kUnroll; ++u) {
-      if constexpr (kStreamB) {
-        __builtin_prefetch(b + kStreamPrefetchRows * bs, 0, 2);
-        if constexpr (NV * V::kWidth > 16) __builtin_prefetch(b + kStreamPrefetchRows * bs + NV * V::kWidth - 1, 0, 2);
-      }
       tile_step<V, MR, NV>(acc[u % kSplit], a, b);
       a += MR;
       b += bs;
@@ -109,20 +101,19 @@ void tile_kernel(const TileArgs& t) {
   }
 }
 
-template <class V, int MaxMR, int MaxNV, bool kStreamB, int... Is>
+template <class V, int MaxMR, int MaxNV, int... Is>
 constexpr auto make_tile_table(std::integer_sequence<int, Is...>) {
   using Fn = void (*)(const TileArgs&);
   struct Table {
     Fn fn[MaxMR * MaxNV];
   };
-  return Table{{&tile_kernel<V, Is / MaxNV + 1, Is % MaxNV + 1, kStreamB>...}};
+  return Table{{&tile_kernel<V, Is / MaxNV + 1, Is % MaxNV + 1>...}};
 }
 
 // Picks the instantiation for t.m rows and ceil(t.n / kWidth) vectors.
-template <class V, int MaxMR, int MaxNV, bool kStreamB>
+template <class V, int MaxMR, int MaxNV>
 void tile_dispatch(const TileArgs& t) {
-  static constexpr auto table =
-      make_tile_table<V, MaxMR, MaxNV, kStreamB>(std::make_integer_sequence<int, MaxMR * MaxNV>{});
+  static constexpr auto table = make_tile_table<V, MaxMR, MaxNV>(std::make_integer_sequence<int, MaxMR * MaxNV>{});
   const int nv = (t.n + V::kWidth - 1) / V::kWidth;
   table.fn[(t.m - 1) * MaxNV + (nv - 1)](t);
 }
@@ -166,6 +157,58 @@ void gemv_t_kernel(const GemvArgs& g) {
   int64_t row = 0;
   for (; row + 4 <= g.n; row += 4) gemv_t_rows<V, 4>(g, row);
   for (; row < g.n; ++row) gemv_t_rows<V, 1>(g, row);
+}
+
+// C columns [j0, j0 + cols) += alpha * a[k + r] * B row (k + r), r < ROWS. kFirst: C starts as
+// beta * C, and is not read when beta is 0.
+template <class V, int ROWS, bool kFirst>
+void gemv_n_rows(const GemvArgs& g, int64_t k, int64_t j0, int64_t cols) {
+  using Reg = typename V::Reg;
+  constexpr int W = V::kWidth;
+  Reg scale[ROWS];
+  const float* b[ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < ROWS; ++r) {
+    scale[r] = V::set1(g.alpha * g.a[k + r]);
+    b[r] = g.b + (k + r) * g.ldb + j0;
+  }
+  float* c = g.c + j0;
+  const Reg beta = V::set1(g.beta);
+  const bool read_c = !kFirst || g.beta != 0;
+  for (int64_t j = 0; j < cols; j += W) {
+    const int n = cols - j < W ? static_cast<int>(cols - j) : W;
+    Reg v = V::zero();
+    if (read_c) v = n == W ? V::load(c + j) : V::load_partial(c + j, n);
+    if (kFirst && read_c) v = V::fma(beta, v, V::zero());
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; ++r) v = V::fma(scale[r], n == W ? V::load(b[r] + j) : V::load_partial(b[r] + j, n), v);
+    if (n == W) {
+      V::store(c + j, v);
+    } else {
+      V::store_partial(c + j, v, n);
+    }
+  }
+}
+
+// The not-transposed GEMV: C row = alpha * a * B + beta * C, streaming B along its rows a few
+// rows at a time over a column chunk of C that stays in L1.
+template <class V>
+void gemv_n_kernel(const GemvArgs& g) {
+  constexpr int64_t kChunk = 1024;
+  constexpr int kRows = 4;
+  for (int64_t j0 = 0; j0 < g.n; j0 += kChunk) {
+    const int64_t cols = g.n - j0 < kChunk ? g.n - j0 : kChunk;
+    int64_t k = 0;
+    if (g.depth >= kRows) {
+      gemv_n_rows<V, kRows, true>(g, 0, j0, cols);
+      k = kRows;
+    } else {
+      gemv_n_rows<V, 1, true>(g, 0, j0, cols);
+      k = 1;
+    }
+    for (; k + kRows <= g.depth; k += kRows) gemv_n_rows<V, kRows, false>(g, k, j0, cols);
+    for (; k < g.depth; ++k) gemv_n_rows<V, 1, false>(g, k, j0, cols);
+  }
 }
 
 }  // namespace ember::runtime::gemm

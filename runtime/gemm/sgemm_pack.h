@@ -1,5 +1,6 @@
 // Internal to runtime/gemm: copies blocks of op(A) and op(B) into the panel layouts the
-// microkernels read (runtime/gemm/sgemm_microkernel.h).
+// microkernels read (runtime/gemm/sgemm_microkernel.h). The ISA files include this header, so
+// it must declare no inline functions: the linker could keep an AVX-512 copy of one.
 #pragma once
 #include <cstdint>
 
@@ -10,7 +11,6 @@ struct MatrixRef {
   const float* data = nullptr;
   int64_t ld = 0;
   bool trans = false;
-  float at(int64_t row, int64_t col) const { return trans ? data[col * ld + row] : data[row * ld + col]; }
 };
 
 // Floats a buffer for pack_a_block output needs past rows * depth: the SIMD packers may

@@ -35,9 +35,27 @@ void scalar_gemv_t(const GemvArgs& g) {
   }
 }
 
+void scalar_gemv_n(const GemvArgs& g) {
+  for (int64_t j = 0; j < g.n; ++j) g.c[j] = g.beta != 0 ? g.beta * g.c[j] : 0.0f;
+  for (int64_t k = 0; k < g.depth; ++k) {
+    const float scale = g.alpha * g.a[k];
+    const float* b = g.b + k * g.ldb;
+    for (int64_t j = 0; j < g.n; ++j) g.c[j] += scale * b[j];
+  }
+}
+
 }  // namespace
 
-constinit const GemmKernels kScalarKernels = {kMr, kNr, 256, 128, &scalar_tile, &scalar_tile, &scalar_gemv_t,
-                                               &pack_a_block, &pack_b_panel};
+constinit const GemmKernels kScalarKernels = {
+    .mr = kMr,
+    .nr = kNr,
+    .kc = 256,
+    .mc = 128,
+    .tile = &scalar_tile,
+    .gemv_t = &scalar_gemv_t,
+    .gemv_n = &scalar_gemv_n,
+    .pack_a = &pack_a_block,
+    .pack_b = &pack_b_panel,
+};
 
 }  // namespace ember::runtime::gemm

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "runtime/kernels/activation_ops.h"
+#include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/unary_kernel.h"
 
@@ -45,11 +46,10 @@ Status run_selu(RunContext& ctx) {
   });
 }
 
+// For x << 0, exp(-x) overflows to inf and the result is 0, within a denormal of the truth.
 template <class T>
 T sigmoid(T x) {
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);  // avoids exp overflow for large negative x
-  return e / (T(1) + e);
+  return T(1) / (T(1) + exp_value(-x));
 }
 
 template <class T>
@@ -80,7 +80,7 @@ Status run_hard_swish(RunContext& ctx) {
 }
 
 Status run_tanh(RunContext& ctx) {
-  return run_float_activation(ctx, [](auto x) { return std::tanh(x); });
+  return run_float_activation(ctx, [](auto x) { return tanh_value(x); });
 }
 
 Status run_softplus(RunContext& ctx) {
@@ -130,14 +130,14 @@ Status run_gelu(RunContext& ctx) {
   if (approximate == "none") {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
       using T = decltype(x);
-      return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+      return T(0.5) * x * (T(1) + erf_value(x * T(0.70710678118654752440)));
     });
   }
   if (approximate == "tanh") {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
       using T = decltype(x);
       const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-      return T(0.5) * x * (T(1) + std::tanh(inner));
+      return T(0.5) * x * (T(1) + tanh_value(inner));
     });
   }
   return invalid_input(ctx.where() + ": attribute approximate must be 'none' or 'tanh', got '" + approximate + "'");

@@ -8,6 +8,7 @@
 
 #include "runtime/kernels/activation_ops.h"
 #include "runtime/kernels/broadcast_loop.h"
+#include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/op_inputs.h"
 
@@ -27,18 +28,21 @@ void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
   }
   T max = x[0];
   for (int64_t k = 1; k < n; ++k) max = std::max(max, x[k]);
-  double sum = 0;
+  // exp into y first (a vectorised loop), then the sum in double with four chains.
+  blocked_loop(0, n, [&](int64_t k) { y[k] = exp_value(x[k] - max); });
+  double partial[4] = {0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int lane = 0; lane < 4; ++lane) partial[lane] += static_cast<double>(y[k + lane]);
+  for (; k < n; ++k) partial[0] += static_cast<double>(y[k]);
+  const double sum = (partial[0] + partial[1]) + (partial[2] + partial[3]);
   if (kind == Normalizer::kSoftmax) {
-    for (int64_t k = 0; k < n; ++k) {
-      y[k] = std::exp(x[k] - max);
-      sum += static_cast<double>(y[k]);
-    }
     const T total = static_cast<T>(sum);
-    for (int64_t k = 0; k < n; ++k) y[k] /= total;
+    blocked_loop(0, n, [&](int64_t i) { y[i] /= total; });
   } else {
-    for (int64_t k = 0; k < n; ++k) sum += static_cast<double>(std::exp(x[k] - max));
-    const T shift = max + static_cast<T>(std::log(sum));
-    for (int64_t k = 0; k < n; ++k) y[k] = x[k] - shift;
+    // (x - max) is exact; adding max back into log(sum) first would round at max's scale.
+    const T log_sum = static_cast<T>(std::log(sum));
+    blocked_loop(0, n, [&](int64_t i) { y[i] = (x[i] - max) - log_sum; });
   }
 }
 
@@ -63,7 +67,7 @@ void normalize_lanes(const T* x, T* y, int64_t n, int64_t inner, Normalizer kind
   sum.assign(inner, 0.0);
   for (int64_t k = 0; k < n; ++k)
     for (int64_t j = 0; j < inner; ++j) {
-      const T e = std::exp(x[k * inner + j] - best[j]);
+      const T e = exp_value(x[k * inner + j] - best[j]);
       if (kind == Normalizer::kSoftmax) y[k * inner + j] = e;
       sum[j] += static_cast<double>(e);
     }
@@ -72,7 +76,7 @@ void normalize_lanes(const T* x, T* y, int64_t n, int64_t inner, Normalizer kind
       if (kind == Normalizer::kSoftmax) {
         y[k * inner + j] /= static_cast<T>(sum[j]);
       } else {
-        y[k * inner + j] = x[k * inner + j] - (best[j] + static_cast<T>(std::log(sum[j])));
+        y[k * inner + j] = (x[k * inner + j] - best[j]) - static_cast<T>(std::log(sum[j]));
       }
     }
 }
@@ -113,7 +117,7 @@ Status run_normalizer(RunContext& ctx, Normalizer kind, bool coerce_2d) {
     const T* in = x.data<T>();
     T* o = out.mutable_data<T>();
     const int64_t slice = n * inner;
-    const int64_t grain = std::max<int64_t>(1, kTranscendentalGrain / std::max<int64_t>(slice, 1));
+    const int64_t grain = rows_per_chunk(slice, kTranscendentalGrain);
     parallel_for(outer, grain, [&](int64_t begin, int64_t end) {
       std::vector<T> best;
       std::vector<double> sum;

@@ -3,11 +3,13 @@
 // per image and group through im2col / col2im (runtime/kernels/im2col.h); float runs on
 // sgemm, double on the plain loop. Pointwise convolutions (1x1, stride 1, no padding) skip
 // im2col: the input already is the column matrix. The weights are the left operand of the
-// GEMM, which sgemm packs per call, so there is nothing to pre-pack in prepare.
+// GEMM, which sgemm packs per call, so there is nothing to pre-pack in prepare. f16/bf16
+// inputs are widened to f32 and run through a fresh kernel (half_fallback.h).
 #include <algorithm>
 #include <vector>
 
 #include "ir/dtype_dispatch.h"
+#include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/im2col.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/typed_gemm.h"
@@ -76,6 +78,14 @@ void add_bias(const Tensor* bias, int64_t batch, int64_t channels, int64_t plane
     }
 }
 
+// Runs a freshly prepared kernel on widened f16/bf16 inputs.
+template <class K>
+Status run_fresh(RunContext& ctx) {
+  K kernel;
+  EMBER_TRY(kernel.prepare(PrepareContext{ctx.node, 1 << 20, {}}));
+  return kernel.run(ctx);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conv: Y[n, g*M/g + m] = W_g[m] . im2col(X[n, g*C/g .. (g+1)*C/g])
 
@@ -91,6 +101,7 @@ class ConvKernel final : public Kernel {
 
   Status run(RunContext& ctx) override {
     EMBER_ASSIGN_OR_RETURN(ConvOperands op, read_operands(ctx, attrs_));
+    if (is_half_dtype(op.x->dtype())) return run_widened_to_f32(ctx, run_fresh<ConvKernel>);
     const Tensor& x = *op.x;
     const Tensor& w = *op.w;
     const int64_t batch = x.dim(0), channels = x.dim(1), maps = w.dim(0);
@@ -165,6 +176,7 @@ class ConvTransposeKernel final : public Kernel {
 
   Status run(RunContext& ctx) override {
     EMBER_ASSIGN_OR_RETURN(ConvOperands op, read_operands(ctx, attrs_));
+    if (is_half_dtype(op.x->dtype())) return run_widened_to_f32(ctx, run_fresh<ConvTransposeKernel>);
     const Tensor& x = *op.x;
     const Tensor& w = *op.w;
     const int64_t batch = x.dim(0), channels = x.dim(1);

@@ -48,7 +48,7 @@ void select_elements(const Tensor& cond, const Tensor& x, const Tensor& y, Tenso
       const U* b = py + off[2];
       U* z = po + o;
       if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-        for (int64_t i = 0; i < len; ++i) z[i] = c[i] ? a[i] : b[i];
+        blocked_loop(0, len, [&](int64_t i) { z[i] = c[i] ? a[i] : b[i]; });
       } else {
         for (int64_t i = 0; i < len; ++i) z[i] = c[i * st[0]] ? a[i * st[1]] : b[i * st[2]];
       }

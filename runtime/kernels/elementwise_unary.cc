@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "runtime/kernels/elementwise_ops.h"
+#include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/unary_kernel.h"
 
 namespace ember::runtime {
@@ -60,7 +61,7 @@ Status run_reciprocal(RunContext& ctx) {
   return run_map<TypeSet::kFloat>(ctx, [](auto x) { return decltype(x)(1) / x; });
 }
 Status run_exp(RunContext& ctx) {
-  return run_float_math(ctx, [](auto x) { return std::exp(x); });
+  return run_float_math(ctx, [](auto x) { return exp_value(x); });
 }
 Status run_log(RunContext& ctx) {
   return run_float_math(ctx, [](auto x) { return std::log(x); });
@@ -99,7 +100,7 @@ Status run_atanh(RunContext& ctx) {
   return run_float_math(ctx, [](auto x) { return std::atanh(x); });
 }
 Status run_erf(RunContext& ctx) {
-  return run_float_math(ctx, [](auto x) { return std::erf(x); });
+  return run_float_math(ctx, [](auto x) { return erf_value(x); });
 }
 Status run_floor(RunContext& ctx) {
   return run_map<TypeSet::kFloat>(ctx, [](auto x) { return std::floor(x); });

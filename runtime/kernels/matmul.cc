@@ -2,12 +2,14 @@
 // and Gemm (Y = alpha * op(A) * op(B) + beta * C, C broadcast to [M, N]).
 // float runs on sgemm; a constant float B is packed once in prepare and multiplied with
 // sgemm_packed, with Gemm's alpha folded into the packed B and a row-broadcast C folded
-// into the bias vector. Other numeric types use the plain loop of typed_gemm.
+// into the bias vector. Other numeric types use the plain loop of typed_gemm; f16/bf16
+// operands are widened to f32 and run through a fresh kernel (half_fallback.h).
 #include <algorithm>
 #include <vector>
 
 #include "ir/dtype_dispatch.h"
 #include "runtime/gemm/sgemm.h"
+#include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/typed_gemm.h"
 
@@ -37,6 +39,15 @@ Status check_same_dtype(const RunContext& ctx, size_t a, size_t b) {
                        std::string(dtype_name(ctx.input(b).dtype())) + ")");
 }
 
+// Runs a freshly prepared kernel (no constants, so nothing packed) on widened f16/bf16 inputs.
+// Opset checks already passed in the real kernel's prepare.
+template <class K>
+Status run_fresh(RunContext& ctx) {
+  K kernel;
+  EMBER_TRY(kernel.prepare(PrepareContext{ctx.node, 1 << 20, {}}));
+  return kernel.run(ctx);
+}
+
 // ---------------------------------------------------------------------------------------------
 // MatMul
 
@@ -56,6 +67,7 @@ class MatMulKernel final : public Kernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     EMBER_TRY(check_same_dtype(ctx, 0, 1));
+    if (is_half_dtype(a.dtype())) return run_widened_to_f32(ctx, run_fresh<MatMulKernel>);
     if (a.rank() == 0 || b.rank() == 0) return invalid_input(ctx.where() + ": MatMul operands must have rank >= 1");
 
     // Promote 1-D operands to matrices; the promoted axis is dropped from the output.
@@ -159,6 +171,8 @@ class GemmKernel final : public Kernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     EMBER_TRY(check_same_dtype(ctx, 0, 1));
+    if (ctx.has_input(2)) EMBER_TRY(check_same_dtype(ctx, 0, 2));
+    if (is_half_dtype(a.dtype())) return run_widened_to_f32(ctx, run_fresh<GemmKernel>);
     if (a.rank() != 2 || b.rank() != 2)
       return invalid_input(ctx.where() + ": A and B must be matrices, got " + shape_to_string(a.shape()) + " and " +
                            shape_to_string(b.shape()));
@@ -171,7 +185,6 @@ class GemmKernel final : public Kernel {
     const Tensor* c = ctx.has_input(2) ? &ctx.input(2) : nullptr;
     int64_t c_rows = 1, c_cols = 1;
     if (c) {
-      EMBER_TRY(check_same_dtype(ctx, 0, 2));
       if (c->rank() > 2) return invalid_input(ctx.where() + ": C must have rank <= 2, got " + shape_to_string(c->shape()));
       if (c->rank() == 2) c_rows = c->dim(0);
       if (c->rank() >= 1) c_cols = c->shape().back();

@@ -6,9 +6,11 @@
 //   zero   zero_points packed like B, ceil(k_blocks * bits / 8) bytes per column (uint8),
 //          or one float per block like scales; 2^(bits-1) (8 for 4 bits) when absent
 // and w = (q - zero) * scale. Optional g_idx[k] gives the block of weight k (act-order).
-// Four columns are dequantized at a time into floats and multiplied with every row of A.
+// Few rows: four columns at a time are dequantized and dotted with each row of A; many rows:
+// panels of 256 columns are dequantized and multiplied with sgemm.
 #include <memory>
 
+#include "runtime/gemm/sgemm.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/quant_params.h"
@@ -19,6 +21,8 @@ namespace ember::runtime {
 namespace {
 
 constexpr int64_t kColumnTile = 4;
+constexpr int64_t kGemmMinRows = 8;       // from this many rows of A on, dequantize panels and use sgemm
+constexpr int64_t kPanelColumns = 256;
 
 struct NBitsAttrs {
   int64_t K = 0, N = 0, bits = 4, block_size = 0, k_blocks = 0, blob_size = 0;
@@ -120,6 +124,57 @@ void dot4_f32(const float* x, const float* w, int64_t K, float* out) {
   out[3] = s3;
 }
 
+// Few rows: four columns at a time are dequantized and dotted with every row of A,
+// multi-threaded over the columns.
+void multiply_tiles(const NBitsAttrs& a, const NBitsParams& p, const uint8_t* b, const float* x, int64_t M,
+                    const std::vector<float>& bias, Tensor& out) {
+  const int64_t K = a.K, N = a.N;
+  const int64_t tiles = (N + kColumnTile - 1) / kColumnTile;
+  parallel_for(tiles, std::max<int64_t>(1, 65536 / std::max<int64_t>(kColumnTile * K * M, 1)), [&](int64_t t0, int64_t t1) {
+    std::vector<float> w(static_cast<size_t>(kColumnTile * K));
+    float dots[kColumnTile];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = t * kColumnTile, count = std::min(kColumnTile, N - n0);
+      for (int64_t c = 0; c < kColumnTile; ++c)  // short tiles repeat their last column
+        dequantize_column(a, p, b, n0 + std::min(c, count - 1), w.data() + c * K);
+      for (int64_t m = 0; m < M; ++m) {
+        dot4_f32(x + m * K, w.data(), K, dots);
+        for (int64_t c = 0; c < count; ++c)
+          store_float_as(out.dtype(), out.raw_mutable(), m * N + n0 + c, dots[c] + (bias.empty() ? 0.0f : bias[size_t(n0 + c)]));
+      }
+    }
+  });
+}
+
+// Many rows: panels of columns are dequantized to floats (bounded memory) and multiplied
+// with sgemm, which is blocked, vectorised and multi-threaded.
+void multiply_panels(const NBitsAttrs& a, const NBitsParams& p, const uint8_t* b, const float* x, int64_t M,
+                     const std::vector<float>& bias, Tensor& out) {
+  const int64_t K = a.K, N = a.N;
+  const int64_t panel = std::min(N, kPanelColumns);
+  std::vector<float> w(static_cast<size_t>(panel * K));
+  std::vector<float> f32_out;
+  float* y = out.dtype() == DType::kF32 ? out.mutable_data<float>() : nullptr;
+  if (!y) {
+    f32_out.resize(static_cast<size_t>(M * N));
+    y = f32_out.data();
+  }
+  for (int64_t n0 = 0; n0 < N; n0 += panel) {
+    const int64_t cols = std::min(panel, N - n0);
+    parallel_for(cols, 16, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) dequantize_column(a, p, b, n0 + c, w.data() + c * K);
+    });
+    sgemm(false, true, M, cols, K, 1.0f, x, K, w.data(), K, 0.0f, y + n0, N);
+  }
+  parallel_for(M, 64, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        const float v = y[m * N + n] + (bias.empty() ? 0.0f : bias[size_t(n)]);
+        store_float_as(out.dtype(), out.raw_mutable(), m * N + n, v);
+      }
+  });
+}
+
 class MatMulNBitsKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
@@ -175,23 +230,13 @@ class MatMulNBitsKernel final : public Kernel {
     Shape out_shape = A.shape();
     out_shape.back() = a_.N;
     Tensor& out = ctx.allocate_output(0, A.dtype(), out_shape);
-    const int64_t M = A.numel() / a_.K, K = a_.K, N = a_.N;
-    const int64_t tiles = (N + kColumnTile - 1) / kColumnTile;
+    const int64_t M = A.numel() / a_.K;
     const uint8_t* b = B.data<uint8_t>();
-    parallel_for(tiles, std::max<int64_t>(1, 65536 / std::max<int64_t>(kColumnTile * K * M, 1)), [&](int64_t t0, int64_t t1) {
-      std::vector<float> w(static_cast<size_t>(kColumnTile * K));
-      float dots[kColumnTile];
-      for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n0 = t * kColumnTile, count = std::min(kColumnTile, N - n0);
-        for (int64_t c = 0; c < kColumnTile; ++c)  // short tiles repeat their last column
-          dequantize_column(a_, p, b, n0 + std::min(c, count - 1), w.data() + c * K);
-        for (int64_t m = 0; m < M; ++m) {
-          dot4_f32(x + m * K, w.data(), K, dots);
-          for (int64_t c = 0; c < count; ++c)
-            store_float_as(out.dtype(), out.raw_mutable(), m * N + n0 + c, dots[c] + (bias.empty() ? 0.0f : bias[size_t(n0 + c)]));
-        }
-      }
-    });
+    if (M >= kGemmMinRows) {
+      multiply_panels(a_, p, b, x, M, bias, out);
+    } else {
+      multiply_tiles(a_, p, b, x, M, bias, out);
+    }
     return Status::Ok();
   }
 

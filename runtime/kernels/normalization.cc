@@ -23,14 +23,15 @@ struct Moments {
 
 template <class T>
 Moments moments(const T* x, int64_t n, double epsilon) {
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  const auto plus = [](double a, double b) { return a + b; };
+  const double sum = fold_run(0.0, x, n, [](T v) { return static_cast<double>(v); }, plus);
   const double mean = n ? sum / static_cast<double>(n) : 0.0;
-  double squares = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - mean;
-    squares += d * d;
-  }
+  const double squares = fold_run(0.0, x, n,
+                                  [mean](T v) {
+                                    const double d = static_cast<double>(v) - mean;
+                                    return d * d;
+                                  },
+                                  plus);
   const double variance = n ? squares / static_cast<double>(n) : 0.0;
   return {mean, 1.0 / std::sqrt(variance + epsilon)};
 }
@@ -75,13 +76,15 @@ Status run_layer_norm(RunContext& ctx) {
     using T = decltype(tag);
     Tensor& y = ctx.allocate_output(0, x.dtype(), x.shape());
     // The statistics are f32 (stash_type=1) whatever X's type.
-    float* mean_out = wants_output(ctx, 1) ? ctx.allocate_output(1, DType::kF32, stat_shape).mutable_data<float>() : nullptr;
-    float* inv_out = wants_output(ctx, 2) ? ctx.allocate_output(2, DType::kF32, stat_shape).mutable_data<float>() : nullptr;
+    float* mean_out =
+        wants_output(ctx, 1) ? ctx.allocate_output(1, DType::kF32, stat_shape).mutable_data<float>() : nullptr;
+    float* inv_out =
+        wants_output(ctx, 2) ? ctx.allocate_output(2, DType::kF32, stat_shape).mutable_data<float>() : nullptr;
     const T* in = x.data<T>();
     const T* s = scale.data<T>();
     const T* b = bias.defined() ? bias.data<T>() : nullptr;
     T* out = y.mutable_data<T>();
-    parallel_for(rows, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1)), [&](int64_t begin, int64_t end) {
+    parallel_for(rows, rows_per_chunk(n), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const Moments m = moments(in + r * n, n, epsilon);
         const T mean = static_cast<T>(m.mean);
@@ -89,9 +92,9 @@ Status run_layer_norm(RunContext& ctx) {
         const T* row = in + r * n;
         T* o = out + r * n;
         if (b) {
-          for (int64_t i = 0; i < n; ++i) o[i] = (row[i] - mean) * inv * s[i] + b[i];
+          blocked_loop(0, n, [&](int64_t i) { o[i] = (row[i] - mean) * inv * s[i] + b[i]; });
         } else {
-          for (int64_t i = 0; i < n; ++i) o[i] = (row[i] - mean) * inv * s[i];
+          blocked_loop(0, n, [&](int64_t i) { o[i] = (row[i] - mean) * inv * s[i]; });
         }
         if (mean_out) mean_out[r] = static_cast<float>(m.mean);
         if (inv_out) inv_out[r] = static_cast<float>(m.inv_std);
@@ -109,7 +112,8 @@ Status run_layer_norm_any(RunContext& ctx) {
 Status run_instance_norm(RunContext& ctx) {
   EMBER_TRY(require_inputs(ctx, 3, 3));
   const Tensor& x = ctx.input(0);
-  if (x.rank() < 2) return invalid_input(ctx.where() + ": input must have rank >= 2, got " + shape_to_string(x.shape()));
+  if (x.rank() < 2)
+    return invalid_input(ctx.where() + ": input must have rank >= 2, got " + shape_to_string(x.shape()));
   const double epsilon = ctx.node.attr_float("epsilon", 1e-5f);
   const int64_t channels = x.dim(1);
   for (size_t i = 1; i <= 2; ++i) {
@@ -128,13 +132,14 @@ Status run_instance_norm(RunContext& ctx) {
     const T* bias = ctx.input(2).template data<T>();
     T* out = y.mutable_data<T>();
     const int64_t planes = x.dim(0) * channels;
-    parallel_for(planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(spatial, 1)), [&](int64_t begin, int64_t end) {
+    parallel_for(planes, rows_per_chunk(spatial), [&](int64_t begin, int64_t end) {
       for (int64_t p = begin; p < end; ++p) {
         const Moments m = moments(in + p * spatial, spatial, epsilon);
         const int64_t c = p % channels;
         const T a = static_cast<T>(m.inv_std * static_cast<double>(scale[c]));
-        const T shift = static_cast<T>(static_cast<double>(bias[c]) - m.mean * m.inv_std * static_cast<double>(scale[c]));
-        for (int64_t i = 0; i < spatial; ++i) out[p * spatial + i] = in[p * spatial + i] * a + shift;
+        const T shift =
+            static_cast<T>(static_cast<double>(bias[c]) - m.mean * m.inv_std * static_cast<double>(scale[c]));
+        blocked_loop(p * spatial, (p + 1) * spatial, [&](int64_t i) { out[i] = in[i] * a + shift; });
       }
     });
   });
@@ -155,8 +160,9 @@ Status run_lp_norm(RunContext& ctx) {
       accumulate(plan, x.data<T>(), norm.data(), [](T v, int64_t) { return std::fabs(static_cast<double>(v)); },
                  [](double a, double b) { return a + b; });
     } else {
-      accumulate(plan, x.data<T>(), norm.data(), [](T v, int64_t) { return static_cast<double>(v) * static_cast<double>(v); },
-                 [](double a, double b) { return a + b; });
+      accumulate(
+          plan, x.data<T>(), norm.data(), [](T v, int64_t) { return static_cast<double>(v) * static_cast<double>(v); },
+          [](double a, double b) { return a + b; });
       for (double& v : norm) v = std::sqrt(v);
     }
     for (double& v : norm) v = v == 0 ? 0 : 1 / v;

@@ -50,22 +50,22 @@ Result<Folded> fold(const Tensor* const params[5], double epsilon, const std::st
 // y = x * a[k] + b[k], k the channel, or (channel, position) when per_position.
 template <class T>
 void apply(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, const Folded& f, bool per_position) {
-  parallel_for(batch * channels, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(spatial, 1)),
-               [&](int64_t begin, int64_t end) {
-                 for (int64_t p = begin; p < end; ++p) {
-                   const int64_t c = p % channels;
-                   const T* in = x + p * spatial;
-                   T* out = y + p * spatial;
-                   if (per_position) {
-                     for (int64_t i = 0; i < spatial; ++i)
-                       out[i] = static_cast<T>(in[i] * f.a[size_t(c * spatial + i)] + f.b[size_t(c * spatial + i)]);
-                   } else {
-                     const T a = static_cast<T>(f.a[size_t(c)]);
-                     const T b = static_cast<T>(f.b[size_t(c)]);
-                     for (int64_t i = 0; i < spatial; ++i) out[i] = in[i] * a + b;
-                   }
-                 }
-               });
+  parallel_for(batch * channels, rows_per_chunk(spatial), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t c = p % channels;
+      const T* in = x + p * spatial;
+      T* out = y + p * spatial;
+      if (per_position) {
+        const double* a = f.a.data() + c * spatial;
+        const double* b = f.b.data() + c * spatial;
+        for (int64_t i = 0; i < spatial; ++i) out[i] = static_cast<T>(in[i] * a[i] + b[i]);
+      } else {
+        const T a = static_cast<T>(f.a[size_t(c)]);
+        const T b = static_cast<T>(f.b[size_t(c)]);
+        blocked_loop(0, spatial, [&](int64_t i) { out[i] = in[i] * a + b; });
+      }
+    }
+  });
 }
 
 // Writes values to output `index` in the type of input `like`.

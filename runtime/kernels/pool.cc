@@ -5,12 +5,13 @@
 // (start, count, step = dilation), so a window is the product of one progression per axis;
 // padding never contributes a value. AveragePool divides by the taps inside the input, or with
 // count_include_pad by the taps inside the padded input (never those past the end padding
-// that ceil_mode adds).
+// that ceil_mode adds). f16/bf16 inputs are widened to f32 (half_fallback.h).
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "ir/dtype_dispatch.h"
+#include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/window_geometry.h"
 #include "runtime/parallel.h"
@@ -127,6 +128,8 @@ void pool_planes(const T* x, T* y, int64_t* indices, int64_t planes, const Windo
 
 bool is_float(DType d) { return d == DType::kF32 || d == DType::kF64; }
 
+Status run_fresh_pool(RunContext& ctx);
+
 class PoolKernel final : public Kernel {
  public:
   PoolKernel(PoolKind kind, bool global) : kind_(kind), global_(global) {}
@@ -149,6 +152,7 @@ class PoolKernel final : public Kernel {
     const Tensor& x = ctx.input(0);
     if (x.rank() < 3) return invalid_input(ctx.where() + ": X must be [N, C, spatial...], got " + shape_to_string(x.shape()));
     const DType dtype = x.dtype();
+    if (is_half_dtype(dtype)) return run_widened_to_f32(ctx, run_fresh_pool);
     const bool max_type = dtype == DType::kI8 || dtype == DType::kU8;
     if (!is_float(dtype) && !(kind_ == PoolKind::kMax && max_type)) return unsupported_dtype(ctx, dtype);
 
@@ -185,22 +189,41 @@ class PoolKernel final : public Kernel {
   PoolParams params_{};
 };
 
-void add_pool(KernelRegistry& registry, const char* op, int since, PoolKind kind, bool global) {
-  registry.add(op, "", since, [kind, global] { return std::make_unique<PoolKernel>(kind, global); });
+struct PoolOp {
+  const char* op;
+  int since;
+  PoolKind kind;
+  bool global;
+};
+
+// One kernel per op covers every version: later versions only add attributes (Indices and
+// storage_order in 8, ceil_mode and dilations in 10/19, int8 in 12) whose defaults
+// reproduce the earlier behaviour. LpPool-1 took p as a float; from 2 on it is an int.
+constexpr PoolOp kPoolOps[] = {
+    {"MaxPool", 1, PoolKind::kMax, false},          {"AveragePool", 1, PoolKind::kAverage, false},
+    {"LpPool", 2, PoolKind::kLp, false},            {"GlobalMaxPool", 1, PoolKind::kMax, true},
+    {"GlobalAveragePool", 1, PoolKind::kAverage, true}, {"GlobalLpPool", 2, PoolKind::kLp, true},
+};
+
+// Runs a freshly prepared kernel for the node's op on widened f16/bf16 inputs.
+Status run_fresh_pool(RunContext& ctx) {
+  for (const PoolOp& p : kPoolOps) {
+    if (ctx.node.op_type != p.op) continue;
+    PoolKernel kernel(p.kind, p.global);
+    EMBER_TRY(kernel.prepare(PrepareContext{ctx.node, 1 << 20, {}}));
+    return kernel.run(ctx);
+  }
+  return internal_error(ctx.where() + ": not a pooling op");
 }
 
 }  // namespace
 
 void register_pool_kernels(KernelRegistry& registry) {
-  // One kernel per op covers every version: later versions only add attributes (Indices and
-  // storage_order in 8, ceil_mode and dilations in 10/19, int8 in 12) whose defaults
-  // reproduce the earlier behaviour. LpPool-1 took p as a float; from 2 on it is an int.
-  add_pool(registry, "MaxPool", 1, PoolKind::kMax, false);
-  add_pool(registry, "AveragePool", 1, PoolKind::kAverage, false);
-  add_pool(registry, "LpPool", 2, PoolKind::kLp, false);
-  add_pool(registry, "GlobalMaxPool", 1, PoolKind::kMax, true);
-  add_pool(registry, "GlobalAveragePool", 1, PoolKind::kAverage, true);
-  add_pool(registry, "GlobalLpPool", 2, PoolKind::kLp, true);
+  for (const PoolOp& p : kPoolOps) {
+    const PoolKind kind = p.kind;
+    const bool global = p.global;
+    registry.add(p.op, "", p.since, [kind, global] { return std::make_unique<PoolKernel>(kind, global); });
+  }
 }
 
 }  // namespace ember::runtime

@@ -85,9 +85,10 @@ void reduce_typed(const ReducePlan& plan, Reduction r, const T* x, T* y) {
                  [](double a, double b) { return b > a ? b : a; });
       for (double& s : shift)
         if (!std::isfinite(s)) s = 0;
-      accumulate(plan, x, acc.data(),
-                 [&shift](T v, int64_t o) { return static_cast<A>(std::exp(static_cast<double>(v) - shift[size_t(o)])); },
-                 plus);
+      accumulate(
+          plan, x, acc.data(),
+          [&shift](T v, int64_t o) { return static_cast<A>(std::exp(static_cast<double>(v) - shift[size_t(o)])); },
+          plus);
       break;
     }
     default:

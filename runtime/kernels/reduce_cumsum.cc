@@ -15,7 +15,7 @@ namespace {
 template <class T>
 void cumulative_sum(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool exclusive, bool reverse) {
   using A = Accumulator<T>;
-  parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n * inner, 1)), [&](int64_t begin, int64_t end) {
+  parallel_for(outer, rows_per_chunk(n * inner), [&](int64_t begin, int64_t end) {
     std::vector<A> sum(static_cast<size_t>(inner));
     for (int64_t o = begin; o < end; ++o) {
       std::fill(sum.begin(), sum.end(), A(0));

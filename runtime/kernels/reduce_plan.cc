@@ -10,8 +10,10 @@ Result<ReducePlan> plan_reduce(const Shape& shape, const std::vector<int64_t>& a
   for (int64_t axis : axes) {
     const int64_t a = axis < 0 ? axis + rank : axis;
     if (a < 0 || a >= rank)
-      return invalid_input(where + ": axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-    if (reduced[static_cast<size_t>(a)]) return invalid_input(where + ": axis " + std::to_string(axis) + " is repeated");
+      return invalid_input(where + ": axis " + std::to_string(axis) + " is out of range for rank " +
+                           std::to_string(rank));
+    if (reduced[static_cast<size_t>(a)])
+      return invalid_input(where + ": axis " + std::to_string(axis) + " is repeated");
     reduced[static_cast<size_t>(a)] = true;
   }
   ReducePlan plan;

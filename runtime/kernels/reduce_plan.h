@@ -43,17 +43,35 @@ void for_each_reduce_run(const ReducePlan& plan, int64_t grain, Fn&& fn) {
                });
 }
 
+// Folds map(p[i]) for i in [0, len) into a, in four independent chains so the adds
+// overlap in the pipeline (a single chain waits for each add's latency).
+template <class T, class Acc, class Map, class Combine>
+Acc fold_run(Acc a, const T* p, int64_t len, const Map& map, const Combine& combine) {
+  int64_t i = 0;
+  if (len >= 8) {
+    Acc c1 = map(p[1]), c2 = map(p[2]), c3 = map(p[3]);
+    a = combine(a, map(p[0]));
+    for (i = 4; i + 4 <= len; i += 4) {
+      a = combine(a, map(p[i]));
+      c1 = combine(c1, map(p[i + 1]));
+      c2 = combine(c2, map(p[i + 2]));
+      c3 = combine(c3, map(p[i + 3]));
+    }
+    a = combine(combine(a, c1), combine(c2, c3));
+  }
+  for (; i < len; ++i) a = combine(a, map(p[i]));
+  return a;
+}
+
 // acc[o] = combine(acc[o], map(x, o)) over every input element x and its output o.
 template <class T, class Acc, class Map, class Combine>
 void accumulate(const ReducePlan& plan, const T* x, Acc* acc, const Map& map, const Combine& combine) {
   for_each_reduce_run(plan, kElementwiseGrain, [&](int64_t o, int64_t in, int64_t len, int64_t stride) {
     const T* p = x + in;
     if (stride == 0) {
-      Acc a = acc[o];
-      for (int64_t i = 0; i < len; ++i) a = combine(a, map(p[i], o));
-      acc[o] = a;
+      acc[o] = fold_run(acc[o], p, len, [&](T v) { return map(v, o); }, combine);
     } else {
-      for (int64_t i = 0; i < len; ++i) acc[o + i] = combine(acc[o + i], map(p[i], o + i));
+      blocked_loop(0, len, [&](int64_t i) { acc[o + i] = combine(acc[o + i], map(p[i], o + i)); });
     }
   });
 }

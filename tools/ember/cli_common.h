@@ -48,5 +48,6 @@ void add_eval_command(CLI::App& app, int& exit_code);
 void add_calibrate_command(CLI::App& app, int& exit_code);
 void add_compress_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
+void add_importance_command(CLI::App& app, int& exit_code);
 
 }  // namespace ember::cli

@@ -20,7 +20,7 @@ struct CompressCliOptions {
   std::string model, calib, eval, task, output;
   double budget = -1;
   std::vector<std::string> schemes;
-  int64_t calib_limit = 0, eval_limit = 0;
+  int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
 };
@@ -35,6 +35,7 @@ int run_compress(const CompressCliOptions& opts) {
   runtime::set_num_threads(opts.threads);
   calibration::CalibrationOptions co;
   co.limit = opts.calib_limit;
+  co.batch = opts.calib_batch;
   auto calib = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
   if (!calib.ok()) return report(calib.status());
   std::error_code ec;
@@ -55,17 +56,11 @@ int run_compress(const CompressCliOptions& opts) {
   auto result = passes::compress_model(*model, *calib, po);
   if (!result.ok()) return report(result.status());
 
-  auto bytes = formats::serialize_onnx(result->model);
-  if (!bytes.ok()) return report(bytes.status());
   auto source_hash = formats::sha256_file(opts.model);
   if (!source_hash.ok()) return report(source_hash.status());
   passes::ManifestInputs in;
   in.tool_version = EMBER_VERSION;
   in.model_file = "model.onnx";
-  formats::Sha256 hash;
-  hash.update(*bytes);
-  in.model_sha256 = hash.hex_digest();
-  in.model_bytes = bytes->size();
   in.source_file = base_name(opts.model);
   in.source_sha256 = *source_hash;
   in.source_bytes = std::filesystem::file_size(opts.model);
@@ -83,11 +78,17 @@ int run_compress(const CompressCliOptions& opts) {
   auto stats = passes::measure_layers(*model, result->model, feeds);
   if (!stats.ok()) return report(stats.status().with_context("measuring layers"));
   in.eval_rows = result->eval_rows;
+  const auto dir = std::filesystem::path(opts.output);
+  const std::string model_path = (dir / "model.onnx").string();
+  Status st = formats::save_onnx(result->model, model_path);
+  if (!st.ok()) return report(st);
+  auto model_hash = formats::sha256_file(model_path);
+  if (!model_hash.ok()) return report(model_hash.status());
+  in.model_sha256 = *model_hash;
+  in.model_bytes = std::filesystem::file_size(model_path);
   const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
   const std::string report_md = passes::build_report(in, *result, *stats);
-  const auto dir = std::filesystem::path(opts.output);
-  Status st = formats::write_string_atomic((dir / "model.onnx").string(), *bytes);
-  if (st.ok()) st = formats::write_string_atomic((dir / "manifest.json").string(), manifest.dump(2) + "\n");
+  st = formats::write_string_atomic((dir / "manifest.json").string(), manifest.dump(2) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
   if (!st.ok()) return report(st);
 
@@ -116,6 +117,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01)");
   sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
+  sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1);
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0);
   sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");

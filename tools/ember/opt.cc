@@ -1,7 +1,9 @@
 // ember opt MODEL --passes "..." -o OUT: runs a pass pipeline and saves the result.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "calibration/dataset.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "tools/ember/cli_common.h"
@@ -13,6 +15,8 @@ struct OptOptions {
   std::string model;
   std::string pipeline;
   std::string output;
+  std::string calib;
+  int64_t calib_batch = 8;
   bool external_data = false;
   bool json = false;
 };
@@ -25,6 +29,15 @@ int run_opt(const OptOptions& opts) {
   passes::Remarks remarks;
   passes::PassContext ctx;
   ctx.remarks = &remarks;
+  std::optional<calibration::CalibrationSet> calib;
+  if (!opts.calib.empty()) {
+    calibration::CalibrationOptions co;
+    co.batch = opts.calib_batch;
+    auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
+    if (!set.ok()) return report(set.status());
+    calib = std::move(*set);
+    ctx.calib = &*calib;
+  }
   Status status = manager->run(*model, ctx);
   if (!status.ok()) return report(status);
   formats::SaveOptions save;
@@ -61,6 +74,8 @@ void add_opt_command(CLI::App& app, int& exit_code) {
   sub->add_option("model", opts->model, "The ONNX model to transform")->required();
   sub->add_option("--passes,-p", opts->pipeline, "Pipeline text, e.g. \"dce,remove-identity,dedupe-initializers\" (see `ember passes`); empty: load and save");
   sub->add_option("-o,--output", opts->output, "Where to write the transformed model")->required();
+  sub->add_option("--calib", opts->calib, "Calibration set for passes that need data (.npy, .npz or a directory)");
+  sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set")->default_val(8);
   sub->add_flag("--external-data", opts->external_data, "Write weights to OUTPUT.data beside the model (automatic above 2 GB)");
   sub->add_flag("--json", opts->json, "Print per-pass statistics as JSON");
   sub->final_callback([opts, &exit_code] { exit_code = run_opt(*opts); });

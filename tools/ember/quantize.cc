@@ -19,7 +19,7 @@ struct QuantizeOptions {
   bool asymmetric = false;
   double smoothquant = 0;
   std::string exclude, exclude_ops;
-  int64_t calib_limit = 0;
+  int64_t calib_limit = 0, calib_batch = 1;
   int threads = 0;
   bool json = false;
 };
@@ -60,6 +60,7 @@ int run_quantize(const QuantizeOptions& opts) {
   if (!opts.calib.empty()) {
     calibration::CalibrationOptions co;
     co.limit = opts.calib_limit;
+    co.batch = opts.calib_batch;
     auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
     if (!set.ok()) return report(set.status());
     calib = std::move(*set);
@@ -111,6 +112,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   sub->add_option("--exclude", o->exclude, "Leave layers whose node or weight name matches this regex in float");
   sub->add_option("--exclude-ops", o->exclude_ops, "Leave these op types in float, e.g. Gather+Conv");
   sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
+  sub->add_option("--calib-batch", o->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1);
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0);
   sub->add_option("-o,--output", o->output, "Where to write the quantized model")->required();
   sub->add_flag("--json", o->json, "Print per-pass statistics as JSON");

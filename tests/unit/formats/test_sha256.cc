@@ -14,7 +14,7 @@ TEST_CASE("sha256 matches the FIPS 180-4 test vectors") {
   CHECK(abc.hex_digest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   Sha256 two_blocks;
   two_blocks.update("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
-  CHECK(two_blocks.hex_digest() == "248d6a61d20638b8e5c0262637e9590f4ba3de6bd6efe3b2c5d99c2d0d29f45c");
+  CHECK(two_blocks.hex_digest() == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   Sha256 million;  // fed in uneven pieces to exercise the buffering
   const std::string a(1000, 'a');
   for (int i = 0; i < 1001; ++i) million.update(a.data(), i == 1000 ? 1000 : 999);

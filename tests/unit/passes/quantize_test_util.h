@@ -66,9 +66,13 @@ inline ir::Model make_model(std::vector<ir::Node> nodes, const std::vector<int64
   return m;
 }
 
-inline std::vector<float> run_model(const ir::Model& model, const Tensor& x) {
+// `integer_kernels` = false keeps quantized ops in float arithmetic (dequantized weights times
+// float activations), for exact comparisons between emission formats.
+inline std::vector<float> run_model(const ir::Model& model, const Tensor& x, bool integer_kernels = true) {
   REQUIRE(ir::verify_model(model).ok());
-  auto interp = runtime::Interpreter::create(model);
+  runtime::InterpreterOptions options;
+  options.integer_kernels = integer_kernels;
+  auto interp = runtime::Interpreter::create(model, options);
   if (!interp.ok()) FAIL(interp.status().message());
   auto out = (*interp)->run({{"x", x}});
   if (!out.ok()) FAIL(out.status().message());

@@ -92,7 +92,7 @@ TEST_CASE("quantize-weights: gptq beats rtn on correlated layer inputs") {
 TEST_CASE("quantize-weights: awq scales channels and folds 1/s into the LayerNorm") {
   const int64_t k = 64;
   // LayerNorm gammas spread over two decades make a few input channels dominate.
-  std::vector<float> gamma(size_t(k));
+  std::vector<float> gamma(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i) gamma[size_t(i)] = i % 8 == 0 ? 8.0f : 0.1f + 0.02f * float(i % 5);
   const ir::Model model =
       make_model({node("LayerNormalization", {"x", "gamma", "beta"}, {"h"}, {int_attr("axis", -1)}), node("MatMul", {"h", "w"}, {"y"})},

@@ -103,7 +103,9 @@ TEST_CASE("quantize-weights: MatMul int4 blocks, symmetric and asymmetric") {
   const ir::Model asym = quantized(model, {{"bits", "4"}, {"sym", "false"}, {"block", "64"}});
   CHECK(init(asym, "w_quantized").dtype() == DType::kU4);
   CHECK(init(asym, "w_zero_point").dtype() == DType::kU4);
-  CHECK(init(asym, "w_zero_point").shape() == Shape{1, 48});
+  // A block as long as K is one scale per channel: the per-axis form.
+  CHECK(init(asym, "w_zero_point").shape() == Shape{48});
+  CHECK(find_op(asym, "DequantizeLinear")->find_attr("block_size") == nullptr);
   CHECK(find_op(asym, "DequantizeLinear")->inputs.size() == 3);
   CHECK(relative_diff(run_model(asym, x), ref) < 0.15);
 
@@ -148,7 +150,7 @@ TEST_CASE("quantize-weights: an embedding tied to the LM head is quantized once"
   // ids -> Gather(table) -> e;  Transpose(table) -> MatMul(e, .) -> logits
   const ir::Model model = make_model({node("Gather", {"table", "x"}, {"e"}), node("Transpose", {"table"}, {"t"}),
                                       node("MatMul", {"e", "t"}, {"y"})},
-                                     {1, 5}, {{"table", random_tensor({64, 32}, 10)}}, 17, DType::kI64);
+                                     {1, 5}, {{"table", random_tensor({64, 64}, 10)}}, 17, DType::kI64);
   const Tensor ids = Tensor::from_vector<int64_t>({1, 5}, {3, 0, 63, 17, 3});
   const std::vector<float> ref = run_model(model, ids);
   for (const std::string format : {"qdq", "ort"}) {
@@ -159,7 +161,7 @@ TEST_CASE("quantize-weights: an embedding tied to the LM head is quantized once"
     CHECK(count_op(q, "MatMulNBits") == 0);  // shared with a Gather: QDQ in both formats
     CHECK(find_op(q, "Gather")->inputs[0] == "table_dequantized");
     CHECK(find_op(q, "Transpose")->inputs[0] == "table_dequantized");
-    CHECK(init(q, "table_scale").shape() == Shape{64, 1});  // one block of 32 per row
+    CHECK(init(q, "table_scale").shape() == Shape{64, 2});  // blocks of 32 along each row
     REQUIRE(records.size() == 1);
     CHECK(records[0].op == "Gather+MatMul");
     CHECK(relative_diff(run_model(q, ids), ref) < 0.15);
@@ -200,7 +202,10 @@ TEST_CASE("quantize-weights: format=ort emits MatMulNBits equal to the QDQ graph
     CHECK(init(ort, "w1_nbits").shape() == Shape{96, 2, 16});
     CHECK(init(ort, "w1_scale").shape() == Shape{96 * 2});
     CHECK((sym == "true") == (ort.graph.find_initializer("w1_zero_point") == nullptr));
-    CHECK(relative_diff(run_model(ort, x), run_model(qdq, x)) < 1e-5);
+    // Same dequantized weights: equal in float arithmetic; the interpreter's integer kernels
+    // (int8 activations) stay within activation-rounding noise.
+    CHECK(relative_diff(run_model(ort, x, false), run_model(qdq, x, false)) < 1e-5);
+    CHECK(relative_diff(run_model(ort, x), run_model(qdq, x, false)) < 0.02);
   }
   // 8 bits stay QDQ even in ort format.
   CHECK(count_op(quantized(model, {{"format", "ort"}}), "MatMulNBits") == 0);
@@ -232,6 +237,8 @@ TEST_CASE("quantize-weights: exclude, min-size and ops filters") {
   CHECK(q.graph.find_initializer("small") != nullptr);
   q = quantized(model, {{"ops", "Gemm|Conv"}});
   CHECK(count_op(q, "DequantizeLinear") == 0);
+  q = quantized(model, {{"min-size", "0"}, {"exclude-ops", "MatMul+Conv"}});
+  CHECK(count_op(q, "DequantizeLinear") == 0);
 }
 
 TEST_CASE("quantize-weights: option errors and the calibration requirement") {
@@ -240,6 +247,7 @@ TEST_CASE("quantize-weights: option errors and the calibration requirement") {
   CHECK(run_status(model, {{"bits", "4"}, {"block", "0"}}).code() == StatusCode::kInvalidInput);
   CHECK(run_status(model, {{"block", "48"}}).code() == StatusCode::kInvalidInput);
   CHECK(run_status(model, {{"ops", "MatMul+Relu"}}).code() == StatusCode::kInvalidInput);
+  CHECK(run_status(model, {{"ops", "MatMul"}, {"exclude-ops", "MatMul"}}).code() == StatusCode::kInvalidInput);
   CHECK(run_status(model, {{"exclude", "("}}).code() == StatusCode::kInvalidInput);
   CHECK(run_status(model, {{"format", "onnx"}}).code() == StatusCode::kInvalidInput);
   const Status gptq = run_status(model, {{"bits", "4"}, {"method", "gptq"}});

@@ -12,7 +12,7 @@
 #include "ir/tensor.h"
 #include "runtime/single_op.h"
 
-namespace ember::test {
+namespace ember::conv_test {
 
 inline ir::Attribute int_attr(const std::string& name, int64_t v) {
   ir::Attribute a;
@@ -72,6 +72,14 @@ inline Tensor random_tensor(Shape shape, uint32_t seed) {
   return Tensor::from_vector<float>(std::move(shape), random_floats(n, seed));
 }
 
+// An f16 (or bf16) tensor holding `values` rounded to that type.
+inline Tensor half_tensor(Shape shape, const std::vector<float>& values, DType dtype = DType::kF16) {
+  Tensor t = Tensor::zeros(dtype, std::move(shape));
+  uint16_t* out = t.mutable_data<uint16_t>();
+  for (size_t i = 0; i < values.size(); ++i) out[i] = dtype == DType::kF16 ? float_to_half(values[i]) : float_to_bfloat16(values[i]);
+  return t;
+}
+
 // Checks shape and every value within atol + rtol * |expected|; reports the first mismatch.
 inline void check_close(const Tensor& actual, const Shape& expected_shape, const std::vector<double>& expected,
                         double atol = 1e-4, double rtol = 1e-4) {
@@ -91,4 +99,4 @@ inline void check_close(const Tensor& actual, const Shape& expected_shape, const
 
 inline std::vector<double> to_doubles(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
-}  // namespace ember::test
+}  // namespace ember::conv_test

@@ -43,7 +43,8 @@ inline ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) 
 }
 
 // A node named "n_<op>" with inputs x0..x{n-1} and outputs y0..y{m-1}.
-inline ir::Node op_node(const std::string& op, size_t inputs, std::vector<ir::Attribute> attrs = {}, size_t outputs = 1) {
+inline ir::Node op_node(const std::string& op, size_t inputs, std::vector<ir::Attribute> attrs = {},
+                        size_t outputs = 1) {
   ir::Node node;
   node.name = "n_" + op;
   node.op_type = op;

@@ -5,7 +5,7 @@
 #include "tests/unit/runtime/conv_test_util.h"
 
 using namespace ember;
-using namespace ember::test;
+using namespace ember::conv_test;
 
 namespace {
 
@@ -305,4 +305,24 @@ TEST_CASE("ConvTranspose rejects inconsistent shapes, naming the node") {
   CHECK(runtime::run_single_op(shape, 17, {random_tensor({1, 1, 3, 3}, 1), random_tensor({1, 1, 3, 3}, 2)})
             .status()
             .code() == StatusCode::kInvalidInput);
+}
+
+TEST_CASE("Conv and ConvTranspose accept f16 by widening to f32") {
+  const ConvSpec s{{1, 2, 4, 5}, {3, 2, 2, 2}, 1, {}, {}, {1, 0}, {0, 1}};
+  const Tensor x = random_tensor(s.x, 71), w = random_tensor(s.w, 72), b = random_tensor({3}, 73);
+  auto as_half = [](const Tensor& t) { return half_tensor(t.shape(), t.to_floats().value()); };
+  const Tensor xh = as_half(x), wh = as_half(w), bh = as_half(b);
+  // The reference sees the same f16-rounded inputs.
+  Shape y_shape;
+  const Tensor xr = Tensor::from_vector<float>(s.x, xh.to_floats().value());
+  const Tensor wr = Tensor::from_vector<float>(s.w, wh.to_floats().value());
+  const Tensor br = Tensor::from_vector<float>({3}, bh.to_floats().value());
+  const auto reference = naive_conv(s, xr, wr, &br, &y_shape);
+  const auto y = run_ok(make_node("Conv", 3, 1, conv_attrs(s)), {xh, wh, bh})[0];
+  CHECK(y.dtype() == DType::kF16);
+  check_close(y, y_shape, reference, 2e-3, 2e-3);  // one f16 rounding of the result
+  const auto t = run_ok(make_node("ConvTranspose", 2, 1), {as_half(random_tensor({1, 1, 3, 3}, 74)),
+                                                          as_half(random_tensor({1, 2, 2, 2}, 75))})[0];
+  CHECK(t.dtype() == DType::kF16);
+  CHECK(t.shape() == Shape{1, 2, 4, 4});
 }

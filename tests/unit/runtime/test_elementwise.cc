@@ -13,15 +13,18 @@ TEST_CASE("Add broadcasts same-shape, row, scalar and outer-product operands") {
   const Tensor a = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
   check_values(run1(op_node("Add", 2), 14, {a, Tensor::from_vector<float>({2, 3}, {10, 20, 30, 40, 50, 60})}),
                {11, 22, 33, 44, 55, 66});
-  check_values(run1(op_node("Add", 2), 14, {a, Tensor::from_vector<float>({3}, {10, 20, 30})}), {11, 22, 33, 14, 25, 36});
+  check_values(run1(op_node("Add", 2), 14, {a, Tensor::from_vector<float>({3}, {10, 20, 30})}),
+               {11, 22, 33, 14, 25, 36});
   check_values(run1(op_node("Add", 2), 14, {Tensor::scalar<float>(100), a}), {101, 102, 103, 104, 105, 106});
-  const Tensor outer = run1(op_node("Add", 2), 14,
-                            {Tensor::from_vector<float>({2, 1}, {10, 20}), Tensor::from_vector<float>({1, 3}, {1, 2, 3})});
+  const Tensor outer =
+      run1(op_node("Add", 2), 14,
+           {Tensor::from_vector<float>({2, 1}, {10, 20}), Tensor::from_vector<float>({1, 3}, {1, 2, 3})});
   CHECK(outer.shape() == Shape{2, 3});
   check_values(outer, {11, 12, 13, 21, 22, 23});
   // Middle-dim broadcast: [2,1,2] + [3,1] -> [2,3,2].
-  const Tensor mid = run1(op_node("Add", 2), 14,
-                          {Tensor::from_vector<float>({2, 1, 2}, {0, 1, 2, 3}), Tensor::from_vector<float>({3, 1}, {0, 10, 20})});
+  const Tensor mid =
+      run1(op_node("Add", 2), 14,
+           {Tensor::from_vector<float>({2, 1, 2}, {0, 1, 2, 3}), Tensor::from_vector<float>({3, 1}, {0, 10, 20})});
   CHECK(mid.shape() == Shape{2, 3, 2});
   check_values(mid, {0, 1, 10, 11, 20, 21, 2, 3, 12, 13, 22, 23});
 }
@@ -31,19 +34,23 @@ TEST_CASE("Mul on a tensor large enough to be split across threads matches the f
   std::vector<float> a(rows * cols), b(cols);
   for (int64_t i = 0; i < rows * cols; ++i) a[size_t(i)] = float(i % 97);
   for (int64_t j = 0; j < cols; ++j) b[size_t(j)] = float(j % 5) - 2;
-  const Tensor y = run1(op_node("Mul", 2), 14, {Tensor::from_vector<float>({rows, cols}, a), Tensor::from_vector<float>({cols}, b)});
+  const Tensor y =
+      run1(op_node("Mul", 2), 14, {Tensor::from_vector<float>({rows, cols}, a), Tensor::from_vector<float>({cols}, b)});
   const float* p = y.data<float>();
   bool all_equal = true;
-  for (int64_t i = 0; i < rows * cols; ++i) all_equal = all_equal && p[i] == float(i % 97) * (float((i % cols) % 5) - 2);
+  for (int64_t i = 0; i < rows * cols; ++i)
+    all_equal = all_equal && p[i] == float(i % 97) * (float((i % cols) % 5) - 2);
   CHECK(all_equal);
 }
 
 TEST_CASE("integer Div truncates toward zero and never traps") {
-  const Tensor y = run1(op_node("Div", 2), 14,
-                        {Tensor::from_vector<int32_t>({5}, {7, -7, 7, -7, 5}), Tensor::from_vector<int32_t>({5}, {2, 2, -2, -2, 0})});
+  const Tensor y = run1(
+      op_node("Div", 2), 14,
+      {Tensor::from_vector<int32_t>({5}, {7, -7, 7, -7, 5}), Tensor::from_vector<int32_t>({5}, {2, 2, -2, -2, 0})});
   CHECK(y.dtype() == DType::kI32);
   CHECK(values_of<int32_t>(y) == std::vector<int32_t>{3, -3, -3, 3, 0});
-  const Tensor u = run1(op_node("Div", 2), 14, {Tensor::from_vector<uint8_t>({2}, {255, 9}), Tensor::scalar<uint8_t>(2)});
+  const Tensor u =
+      run1(op_node("Div", 2), 14, {Tensor::from_vector<uint8_t>({2}, {255, 9}), Tensor::scalar<uint8_t>(2)});
   CHECK(values_of<uint8_t>(u) == std::vector<uint8_t>{127, 4});
 }
 
@@ -62,8 +69,8 @@ TEST_CASE("Mod follows the divisor's sign by default and the dividend's with fmo
 
 TEST_CASE("Pow keeps the base's type and takes integer or float exponents") {
   CHECK(values_of<int32_t>(run1(op_node("Pow", 2), 15,
-                                {Tensor::from_vector<int32_t>({3}, {2, 3, -2}), Tensor::from_vector<int32_t>({3}, {3, 2, 3})})) ==
-        std::vector<int32_t>{8, 9, -8});
+                                {Tensor::from_vector<int32_t>({3}, {2, 3, -2}),
+                                 Tensor::from_vector<int32_t>({3}, {3, 2, 3})})) == std::vector<int32_t>{8, 9, -8});
   const Tensor f = run1(op_node("Pow", 2), 15,
                         {Tensor::from_vector<float>({3}, {2, 4, 9}), Tensor::from_vector<int64_t>({3}, {-1, 2, 0})});
   CHECK(f.dtype() == DType::kF32);
@@ -72,7 +79,8 @@ TEST_CASE("Pow keeps the base's type and takes integer or float exponents") {
                {9, 0.25, 16});
   check_values(run1(op_node("Pow", 2), 15, {Tensor::from_vector<float>({2}, {4, 8}), Tensor::scalar<float>(0.5f)}),
                {2, std::sqrt(8.0)});
-  const Tensor i = run1(op_node("Pow", 2), 15, {Tensor::from_vector<int64_t>({2}, {2, 9}), Tensor::scalar<float>(0.5f)});
+  const Tensor i =
+      run1(op_node("Pow", 2), 15, {Tensor::from_vector<int64_t>({2}, {2, 9}), Tensor::scalar<float>(0.5f)});
   CHECK(values_of<int64_t>(i) == std::vector<int64_t>{1, 3});
 }
 
@@ -85,7 +93,8 @@ TEST_CASE("variadic Max, Min, Sum and Mean broadcast all inputs; NaN propagates 
   check_values(run1(op_node("Sum", 3), 13, {b, b, c}), {10, 8});
   check_values(run1(op_node("Mean", 2), 13, {b, c}), {3.5, 3});
   check_values(run1(op_node("Max", 1), 13, {b}), {3, 2});
-  CHECK(values_of<int8_t>(run1(op_node("Max", 2), 13, {Tensor::from_vector<int8_t>({2}, {-5, 7}), Tensor::scalar<int8_t>(0)})) ==
+  CHECK(values_of<int8_t>(
+            run1(op_node("Max", 2), 13, {Tensor::from_vector<int8_t>({2}, {-5, 7}), Tensor::scalar<int8_t>(0)})) ==
         std::vector<int8_t>{0, 7});
 }
 
@@ -99,7 +108,8 @@ TEST_CASE("comparisons produce bool tensors with broadcasting") {
   CHECK(values_of<bool>(run1(op_node("LessOrEqual", 2), 16, {a, b})) == std::vector<bool>{true, true, false, false});
   CHECK(values_of<bool>(run1(op_node("Greater", 2), 13, {a, b})) == std::vector<bool>{false, false, true, true});
   CHECK(values_of<bool>(run1(op_node("GreaterOrEqual", 2), 16, {a, b})) == std::vector<bool>{false, true, true, true});
-  const Tensor fl = run1(op_node("Less", 2), 13, {Tensor::from_vector<float>({2}, {0.5f, NAN}), Tensor::scalar<float>(1)});
+  const Tensor fl =
+      run1(op_node("Less", 2), 13, {Tensor::from_vector<float>({2}, {0.5f, NAN}), Tensor::scalar<float>(1)});
   CHECK(values_of<bool>(fl) == std::vector<bool>{true, false});
 }
 
@@ -120,8 +130,9 @@ TEST_CASE("boolean logic, BitShift and Where") {
   CHECK(run_status(op_node("BitShift", 2), 11, {x, s}).code() == StatusCode::kInvalidInput);
 
   const Tensor cond = Tensor::from_vector<bool>({2, 1}, {true, false});
-  const Tensor w = run1(op_node("Where", 3), 16,
-                        {cond, Tensor::from_vector<int64_t>({2}, {1, 2}), Tensor::from_vector<int64_t>({2, 2}, {10, 20, 30, 40})});
+  const Tensor w =
+      run1(op_node("Where", 3), 16,
+           {cond, Tensor::from_vector<int64_t>({2}, {1, 2}), Tensor::from_vector<int64_t>({2, 2}, {10, 20, 30, 40})});
   CHECK(w.shape() == Shape{2, 2});
   CHECK(values_of<int64_t>(w) == std::vector<int64_t>{1, 2, 30, 40});
 }
@@ -154,12 +165,13 @@ TEST_CASE("Cast saturates float to int, maps NaN to 0, and converts bool, f16 an
   const Tensor f = Tensor::from_vector<float>({5}, {1.7f, -1.7f, 3e9f, -3e9f, NAN});
   CHECK(values_of<int32_t>(run1(op_node("Cast", 1, {int_attr("to", 6)}), 13, {f})) ==
         std::vector<int32_t>{1, -1, std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(), 0});
-  CHECK(values_of<bool>(run1(op_node("Cast", 1, {int_attr("to", 9)}), 13, {Tensor::from_vector<int64_t>({3}, {0, 2, -1})})) ==
-        std::vector<bool>{false, true, true});
-  CHECK(values_of<int8_t>(run1(op_node("Cast", 1, {int_attr("to", 3)}), 13, {Tensor::from_vector<int32_t>({2}, {300, -1})})) ==
-        std::vector<int8_t>{44, -1});
+  CHECK(values_of<bool>(run1(op_node("Cast", 1, {int_attr("to", 9)}), 13,
+                             {Tensor::from_vector<int64_t>({3}, {0, 2, -1})})) == std::vector<bool>{false, true, true});
+  CHECK(values_of<int8_t>(run1(op_node("Cast", 1, {int_attr("to", 3)}), 13,
+                               {Tensor::from_vector<int32_t>({2}, {300, -1})})) == std::vector<int8_t>{44, -1});
 
-  const Tensor half = run1(op_node("Cast", 1, {int_attr("to", 10)}), 13, {Tensor::from_vector<float>({3}, {1, 0.1f, 65504})});
+  const Tensor half =
+      run1(op_node("Cast", 1, {int_attr("to", 10)}), 13, {Tensor::from_vector<float>({3}, {1, 0.1f, 65504})});
   CHECK(half.dtype() == DType::kF16);
   CHECK(half.data<uint16_t>()[0] == 0x3C00);
   const Tensor back = run1(op_node("Cast", 1, {int_attr("to", 11)}), 13, {half});
@@ -168,14 +180,17 @@ TEST_CASE("Cast saturates float to int, maps NaN to 0, and converts bool, f16 an
   const Tensor bf = run1(op_node("Cast", 1, {int_attr("to", 16)}), 13, {Tensor::from_vector<float>({1}, {1.5f})});
   CHECK(bf.data<uint16_t>()[0] == 0x3FC0);
 
-  const Tensor text = run1(op_node("Cast", 1, {int_attr("to", 8)}), 13, {Tensor::from_vector<float>({3}, {0.5f, 1, 0.1f})});
+  const Tensor text =
+      run1(op_node("Cast", 1, {int_attr("to", 8)}), 13, {Tensor::from_vector<float>({3}, {0.5f, 1, 0.1f})});
   CHECK(text.string_values() == std::vector<std::string>{"0.5", "1.0", "0.1"});
-  const Tensor parsed = run1(op_node("Cast", 1, {int_attr("to", 1)}), 13, {Tensor::strings({3}, {"0.25", "-INF", "7"})});
+  const Tensor parsed =
+      run1(op_node("Cast", 1, {int_attr("to", 1)}), 13, {Tensor::strings({3}, {"0.25", "-INF", "7"})});
   check_values(parsed, {0.25, -INFINITY, 7});
   CHECK(run_status(op_node("Cast", 1, {int_attr("to", 1)}), 13, {Tensor::strings({1}, {"abc"})}).code() ==
         StatusCode::kInvalidInput);
 
-  const Tensor like = run1(op_node("CastLike", 2), 15, {Tensor::from_vector<int32_t>({2}, {1, 2}), Tensor::scalar<double>(0)});
+  const Tensor like =
+      run1(op_node("CastLike", 2), 15, {Tensor::from_vector<int32_t>({2}, {1, 2}), Tensor::scalar<double>(0)});
   CHECK(like.dtype() == DType::kF64);
   check_values(like, {1, 2});
 }
@@ -200,16 +215,18 @@ TEST_CASE("opset 6 binary ops broadcast only with broadcast=1, aligned at axis")
 }
 
 TEST_CASE("elementwise errors name the node and say what is wrong") {
-  const Status shapes = run_status(op_node("Add", 2), 14, {Tensor::zeros(DType::kF32, {2, 3}), Tensor::zeros(DType::kF32, {4})});
+  const Status shapes =
+      run_status(op_node("Add", 2), 14, {Tensor::zeros(DType::kF32, {2, 3}), Tensor::zeros(DType::kF32, {4})});
   CHECK(shapes.code() == StatusCode::kInvalidInput);
   CHECK(shapes.message().find("n_Add") != std::string::npos);
   CHECK(shapes.message().find("[2, 3]") != std::string::npos);
-  const Status types = run_status(op_node("Sub", 2), 14, {Tensor::zeros(DType::kF32, {2}), Tensor::zeros(DType::kI32, {2})});
+  const Status types =
+      run_status(op_node("Sub", 2), 14, {Tensor::zeros(DType::kF32, {2}), Tensor::zeros(DType::kI32, {2})});
   CHECK(types.code() == StatusCode::kInvalidInput);
   const Status unsupported = run_status(op_node("Sqrt", 1), 13, {Tensor::zeros(DType::kI32, {2})});
   CHECK(unsupported.code() == StatusCode::kUnsupported);
-  CHECK(run_status(op_node("Where", 3), 16, {Tensor::zeros(DType::kF32, {1}), Tensor::zeros(DType::kF32, {1}),
-                                              Tensor::zeros(DType::kF32, {1})})
+  CHECK(run_status(op_node("Where", 3), 16,
+                   {Tensor::zeros(DType::kF32, {1}), Tensor::zeros(DType::kF32, {1}), Tensor::zeros(DType::kF32, {1})})
             .code() == StatusCode::kInvalidInput);
   CHECK(run_status(op_node("Add", 1), 14, {Tensor::zeros(DType::kF32, {1})}).code() == StatusCode::kInvalidInput);
 }

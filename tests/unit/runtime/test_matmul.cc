@@ -5,7 +5,7 @@
 #include "tests/unit/runtime/conv_test_util.h"
 
 using namespace ember;
-using namespace ember::test;
+using namespace ember::conv_test;
 
 namespace {
 
@@ -207,4 +207,17 @@ TEST_CASE("Gemm needs C before opset 11 and rejects bad shapes, naming the node"
   CHECK(c_shape.status().code() == StatusCode::kInvalidInput);
   auto rank = runtime::run_single_op(node, 13, {random_tensor({1, 2, 3}, 1), b, random_tensor({4}, 3)});
   CHECK(rank.status().code() == StatusCode::kInvalidInput);
+}
+
+TEST_CASE("MatMul and Gemm accept f16 and bf16 by widening to f32") {
+  const std::vector<float> a{1, 2, 3, 4, 5, 6}, b{0.5f, -1, 2, 0.25f, -3, 1};
+  for (DType d : {DType::kF16, DType::kBF16}) {
+    const auto y = run_ok(make_node("MatMul", 2, 1), 13, {half_tensor({2, 3}, a, d), half_tensor({3, 2}, b, d)}, true)[0];
+    CHECK(y.dtype() == d);
+    check_close(y, {2, 2}, {-4.5, 2.5, -6, 3.25});
+    const auto g = run_ok(make_node("Gemm", 3, 1, {int_attr("transA", 1)}), 13,
+                          {half_tensor({3, 2}, a, d), half_tensor({3, 2}, b, d), half_tensor({2}, {1, 2}, d)}, false)[0];
+    CHECK(g.dtype() == d);
+    check_close(g, {2, 2}, {1 * 0.5 + 3 * 2 + 5 * -3 + 1, -1 + 3 * 0.25 + 5 + 2, 2 * 0.5 + 4 * 2 + 6 * -3 + 1, -2 + 1 + 6 + 2});
+  }
 }

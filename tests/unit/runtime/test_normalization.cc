@@ -21,14 +21,17 @@ TEST_CASE("LayerNormalization normalises the trailing dims and reports its stati
 
   // axis 0: all elements form one group; bias omitted.
   const Tensor ones = Tensor::from_vector<float>({2, 3}, {1, 1, 1, 1, 1, 1});
-  const Tensor y = run1(op_node("LayerNormalization", 2, {int_attr("axis", 0), float_attr("epsilon", 0)}), 17, {x, ones});
+  const Tensor y =
+      run1(op_node("LayerNormalization", 2, {int_attr("axis", 0), float_attr("epsilon", 0)}), 17, {x, ones});
   const double mean = 4, var = (9 + 4 + 1 + 0 + 4 + 16) / 6.0;
-  check_values(y, {(1 - mean) / std::sqrt(var), (2 - mean) / std::sqrt(var), (3 - mean) / std::sqrt(var),
-                   0, (6 - mean) / std::sqrt(var), (8 - mean) / std::sqrt(var)},
+  check_values(y,
+               {(1 - mean) / std::sqrt(var), (2 - mean) / std::sqrt(var), (3 - mean) / std::sqrt(var), 0,
+                (6 - mean) / std::sqrt(var), (8 - mean) / std::sqrt(var)},
                1e-5);
   // A scale that broadcasts to the normalised shape.
-  check_values(run1(op_node("LayerNormalization", 2, {float_attr("epsilon", 0)}), 17, {x, Tensor::from_vector<float>({1}, {2})}),
-               {-2 * r, 0, 2 * r, -2 * r, 0, 2 * r});
+  check_values(
+      run1(op_node("LayerNormalization", 2, {float_attr("epsilon", 0)}), 17, {x, Tensor::from_vector<float>({1}, {2})}),
+      {-2 * r, 0, 2 * r, -2 * r, 0, 2 * r});
   const Status s = run_status(op_node("LayerNormalization", 2), 17, {x, Tensor::from_vector<float>({2}, {1, 1})});
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(s.message().find("n_LayerNormalization") != std::string::npos);
@@ -36,8 +39,9 @@ TEST_CASE("LayerNormalization normalises the trailing dims and reports its stati
 
 TEST_CASE("BatchNormalization in inference mode, with parameters folded at prepare or at run") {
   const Tensor x = Tensor::from_vector<float>({1, 2, 1, 2}, {1, 2, 3, 4});
-  const std::vector<Tensor> inputs = {x, Tensor::from_vector<float>({2}, {1, 2}), Tensor::from_vector<float>({2}, {0, 1}),
-                                      Tensor::from_vector<float>({2}, {1.5f, 3.5f}), Tensor::from_vector<float>({2}, {0.25f, 0.25f})};
+  const std::vector<Tensor> inputs = {
+      x, Tensor::from_vector<float>({2}, {1, 2}), Tensor::from_vector<float>({2}, {0, 1}),
+      Tensor::from_vector<float>({2}, {1.5f, 3.5f}), Tensor::from_vector<float>({2}, {0.25f, 0.25f})};
   const ir::Node node = op_node("BatchNormalization", 5, {float_attr("epsilon", 0)});
   for (int64_t opset : {7, 9, 15}) {
     check_values(run1(node, opset, inputs), {-1, 1, -1, 3});
@@ -46,9 +50,11 @@ TEST_CASE("BatchNormalization in inference mode, with parameters folded at prepa
     check_values((*constant)[0], {-1, 1, -1, 3});
   }
   // Rank-2 input (N, C).
-  check_values(run1(node, 15, {Tensor::from_vector<float>({2, 2}, {1, 3, 2, 4}), inputs[1], inputs[2], inputs[3], inputs[4]}),
-               {-1, -1, 1, 3});
-  const Status s = run_status(node, 15, {x, inputs[1], inputs[2], inputs[3], Tensor::from_vector<float>({3}, {1, 1, 1})});
+  check_values(
+      run1(node, 15, {Tensor::from_vector<float>({2, 2}, {1, 3, 2, 4}), inputs[1], inputs[2], inputs[3], inputs[4]}),
+      {-1, -1, 1, 3});
+  const Status s =
+      run_status(node, 15, {x, inputs[1], inputs[2], inputs[3], Tensor::from_vector<float>({3}, {1, 1, 1})});
   CHECK(s.code() == StatusCode::kInvalidInput);
 }
 
@@ -75,5 +81,6 @@ TEST_CASE("InstanceNormalization, LpNormalization and MeanVarianceNormalization"
   // MVN over axes [0, 2, 3] of a (2, 1, 1, 2) tensor: one group of 4 values.
   const Tensor m = Tensor::from_vector<float>({2, 1, 1, 2}, {1, 2, 3, 4});
   const double sd = std::sqrt(1.25);
-  check_values(run1(op_node("MeanVarianceNormalization", 1), 13, {m}), {-1.5 / sd, -0.5 / sd, 0.5 / sd, 1.5 / sd}, 1e-5);
+  check_values(run1(op_node("MeanVarianceNormalization", 1), 13, {m}), {-1.5 / sd, -0.5 / sd, 0.5 / sd, 1.5 / sd},
+               1e-5);
 }

@@ -8,7 +8,7 @@
 #include "tests/unit/runtime/conv_test_util.h"
 
 using namespace ember;
-using namespace ember::test;
+using namespace ember::conv_test;
 
 namespace {
 
@@ -237,4 +237,16 @@ TEST_CASE("pools reject bad inputs, naming the node") {
         StatusCode::kUnsupported);
   const ir::Node stride = make_node("MaxPool", 1, 1, {ints_attr("kernel_shape", {2}), ints_attr("strides", {0})});
   CHECK(runtime::run_single_op(stride, 19, {random_tensor({1, 1, 4}, 1)}).status().code() == StatusCode::kInvalidInput);
+}
+
+TEST_CASE("pools accept f16 by widening to f32; Indices stay int64") {
+  const Tensor x = half_tensor({1, 1, 2, 3}, {1, 6, 3, 4, 5, 2});
+  const auto max = run_ok(make_node("MaxPool", 1, 2, {ints_attr("kernel_shape", {2, 2})}), {x});
+  CHECK(max[0].dtype() == DType::kF16);
+  check_close(max[0], {1, 1, 1, 2}, {6, 6}, 0, 0);
+  REQUIRE(max[1].dtype() == DType::kI64);
+  CHECK(max[1].data<int64_t>()[0] == 1);
+  const auto avg = run_ok(make_node("GlobalAveragePool", 1, 1), {x})[0];
+  CHECK(avg.dtype() == DType::kF16);
+  check_close(avg, {1, 1, 1, 1}, {3.5}, 0, 0);
 }

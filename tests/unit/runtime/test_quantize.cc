@@ -205,3 +205,30 @@ TEST_CASE("quant: DynamicQuantizeLinear follows the ONNX formula") {
   CHECK(out[2].data<uint8_t>()[0] == 0);
   CHECK(ints_of(out[0]) == std::vector<int>{0, 0, 0});
 }
+
+TEST_CASE("quant: blocked uint4 on a large 3-D input, middle axis, both directions (multi-threaded path)") {
+  Rng rng(17);
+  const Shape shape{3, 4001, 5};
+  const int64_t block = 4, blocks = (4001 + block - 1) / block;
+  const Tensor x = random_floats(rng, shape, -1, 1);
+  const Tensor scale = random_floats(rng, {3, blocks, 5}, 0.05f, 0.2f);
+  std::vector<int> zps(size_t(3 * blocks * 5));
+  for (auto& z : zps) z = rng.uniform_int(4, 11);
+  const Tensor zp = packed4(DType::kU4, {3, blocks, 5}, zps);
+  const std::vector<ir::Attribute> attrs = {int_attr("axis", 1), int_attr("block_size", block)};
+  const auto q = run_ok(make_node("QuantizeLinear", 3, 1, attrs), 21, {x, scale, zp});
+  const auto dq = run_ok(make_node("DequantizeLinear", 3, 1, attrs), 21, {q[0], scale, zp});
+  const auto xv = floats_of(x), sv = floats_of(scale), dv = floats_of(dq[0]);
+  const auto qv = ints_of(q[0]);
+  int q_mismatches = 0, dq_mismatches = 0;
+  for (int64_t o = 0; o < 3; ++o)
+    for (int64_t d = 0; d < 4001; ++d)
+      for (int64_t i = 0; i < 5; ++i) {
+        const size_t e = size_t((o * 4001 + d) * 5 + i), p = size_t((o * blocks + d / block) * 5 + i);
+        const int expected = quantize_ref(xv[e], sv[p], zps[p], 0, 15);
+        q_mismatches += qv[e] != expected;
+        dq_mismatches += dv[e] != float(qv[e] - zps[p]) * sv[p];
+      }
+  CHECK(q_mismatches == 0);
+  CHECK(dq_mismatches == 0);
+}

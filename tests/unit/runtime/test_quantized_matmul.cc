@@ -295,7 +295,15 @@ struct NBitsCase {
   Shape a_shape;
   int zero_points;  // 0 none, 1 packed u8, 2 float
   bool bias, g_idx;
+  bool half = false;  // A, scales, float zero points and bias in f16
 };
+
+// The same values rounded to f16 and stored as an f16 tensor.
+Tensor to_half(const Tensor& t) {
+  Tensor h = Tensor::zeros(DType::kF16, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) h.mutable_data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
+  return h;
+}
 
 // Builds random MatMulNBits inputs, runs the kernel, and compares with A x dequant(B)^T.
 void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {
@@ -310,7 +318,8 @@ void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {
       const int64_t bit = k * c.bits;
       B.mutable_data<uint8_t>()[n * k_blocks * blob + bit / 8] |= uint8_t(q[size_t(n * c.K + k)] << (bit % 8));
     }
-  const Tensor scales = random_floats(rng, {c.N, k_blocks}, 0.01f, 0.1f);
+  Tensor scales = random_floats(rng, {c.N, k_blocks}, 0.01f, 0.1f);
+  if (c.half) scales = to_half(scales);
   std::vector<float> zeros(size_t(c.N * k_blocks), float(1 << (c.bits - 1)));
   Tensor zp;
   if (c.zero_points == 1) {
@@ -326,13 +335,21 @@ void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {
   } else if (c.zero_points == 2) {
     for (auto& z : zeros) z = rng.uniform(0, float(qmax));
     zp = Tensor::from_vector<float>({c.N, k_blocks}, zeros);
+    if (c.half) {
+      zp = to_half(zp);
+      zeros = floats_of(zp);
+    }
   }
   Tensor g_idx;
   std::vector<int32_t> block_of(size_t(c.K));
   for (int64_t k = 0; k < c.K; ++k) block_of[size_t(k)] = int32_t(c.g_idx ? (k * 7 + 3) % k_blocks : k / c.block);
   if (c.g_idx) g_idx = Tensor::from_vector<int32_t>({c.K}, block_of);
-  const Tensor bias = c.bias ? random_floats(rng, {c.N}, -1, 1) : Tensor();
-  const Tensor A = random_floats(rng, c.a_shape, -1, 1);
+  Tensor bias = c.bias ? random_floats(rng, {c.N}, -1, 1) : Tensor();
+  Tensor A = random_floats(rng, c.a_shape, -1, 1);
+  if (c.half) {
+    A = to_half(A);
+    if (c.bias) bias = to_half(bias);
+  }
 
   const auto node = make_node("MatMulNBits", 6, 1,
                               {int_attr("K", c.K), int_attr("N", c.N), int_attr("bits", c.bits), int_attr("block_size", c.block)},
@@ -341,6 +358,8 @@ void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {
   Shape out_shape = c.a_shape;
   out_shape.back() = c.N;
   REQUIRE(out[0].shape() == out_shape);
+  CHECK(out[0].dtype() == A.dtype());
+  const double tolerance = c.half ? 2e-3 : 1e-5;  // f16 output rounding
 
   const auto av = floats_of(A), sv = floats_of(scales), got = floats_of(out[0]);
   const auto biasv = c.bias ? floats_of(bias) : std::vector<float>(size_t(c.N), 0.0f);
@@ -355,7 +374,7 @@ void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {
         sum += double(av[size_t(m * c.K + k)]) * w;
         magnitude += std::fabs(double(av[size_t(m * c.K + k)]) * w);
       }
-      bad += std::fabs(got[size_t(m * c.N + n)] - sum) > 1e-5 * magnitude + 1e-6;
+      bad += std::fabs(got[size_t(m * c.N + n)] - sum) > tolerance * magnitude + 1e-6;
     }
   CHECK(bad == 0);
 }
@@ -371,7 +390,14 @@ TEST_CASE("quant: MatMulNBits equals A times the dequantized weights at odd size
     check_matmul_nbits({50, 5, 4, 32, {4, 50}, 1, true, true}, constant, ++seed);
     check_matmul_nbits({40, 9, 8, 16, {2, 40}, 1, false, false}, constant, ++seed);
     check_matmul_nbits({37, 6, 2, 16, {5, 37}, 1, true, false}, constant, ++seed);
+    // From 8 rows on the kernel multiplies dequantized panels with sgemm.
+    check_matmul_nbits({33, 17, 4, 16, {9, 33}, 1, true, true}, constant, ++seed);
+    check_matmul_nbits({37, 300, 8, 16, {3, 4, 37}, 2, true, false}, constant, ++seed);
     check_matmul_nbits({256, 130, 4, 32, {70, 256}, 0, true, false}, constant, ++seed);  // multi-threaded
+    NBitsCase half{33, 17, 4, 16, {2, 33}, 2, true, false, true};
+    check_matmul_nbits(half, constant, ++seed);
+    half.a_shape = {11, 33};
+    check_matmul_nbits(half, constant, ++seed);
   }
 }
 

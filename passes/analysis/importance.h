@@ -1,0 +1,93 @@
+// Importance of weights, structural groups and precisions, measured with gradients on a
+// calibration set (runtime/grad). Per weight tensor and per group (output channel, FFN neuron,
+// attention head):
+//   Taylor (first order, Molchanov et al. 2019): mean over batches of |sum_{w in group} g w|,
+//     the loss change predicted for removing the group.
+//   Fisher: the diagonal F = E[g^2] of the empirical Fisher of the per-term loss, estimated
+//     from batch gradients as terms * mean_b(g_b^2) (batch gradients average `terms`
+//     per-token or per-row gradients; exact when those are uncorrelated).
+//   Quantization sensitivity, per candidate precision (INT8 per channel, INT4 blocks 32/128,
+//     symmetric round to nearest): noise = sum F dw^2 with dw = Q(w) - w, and the predicted
+//     loss increase of quantizing that layer alone, 1/2 noise (second-order Taylor with the
+//     Fisher standing in for the Hessian, the gradient being ~0 at a trained optimum).
+//   Group removal: 1/2 sum_{group} F w^2, the second-order counterpart of the Taylor score.
+// Memory: one forward's saved activations, the gradients in flight, and one f32 Fisher
+// accumulator per weight.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "passes/analysis/layer_structure.h"
+
+namespace ember::passes::analysis {
+
+enum class ImportanceLoss { kAuto, kLanguageModel, kCrossEntropy, kPseudoLabel, kMse };
+Result<ImportanceLoss> parse_importance_loss(const std::string& name);  // auto | lm | ce | pseudo | mse
+std::string importance_loss_name(ImportanceLoss loss);
+
+struct ImportanceOptions {
+  ImportanceLoss loss = ImportanceLoss::kAuto;
+  int64_t batch = 8;   // rows per batch, capped by the model's fixed batch dims
+  int64_t limit = 0;   // calibration rows to use; 0 = all
+  int64_t heads = 0;   // > 0: number of attention heads, instead of reading it from Reshapes
+  int threads = 0;
+  uint32_t seed = 1;   // for the mse probes
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+
+struct PrecisionCandidate {
+  std::string precision;   // "int8", "int4"
+  int64_t block = 0;       // 0: per output channel
+  double noise = 0;        // sum F dw^2
+  double predicted_loss_increase = 0;  // 1/2 noise, in loss units (nats for cross-entropies)
+};
+
+struct GroupScores {
+  GroupKind kind = GroupKind::kNone;
+  std::vector<double> taylor;  // per group
+  std::vector<double> fisher;  // per group: 1/2 sum F w^2
+};
+
+struct TensorImportance {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::string op;              // consuming layer op, or "" for other weights
+  std::string layer_node;
+  double taylor = 0;           // mean |sum g w| over the tensor
+  double fisher_sum = 0;       // sum of the Fisher diagonal
+  double fisher_removal = 0;   // 1/2 sum F w^2
+  std::vector<PrecisionCandidate> candidates;  // linear and conv weights only
+  GroupScores groups;
+};
+
+struct HeadImportance {
+  AttentionBlock block;
+  std::vector<double> taylor;  // per head: mean |sum over the head's Q/K/V columns and biases of g w|
+  std::vector<double> fisher;  // per head: 1/2 sum F w^2 over the same weights
+};
+
+struct ImportanceReport {
+  std::string loss;  // resolved loss name
+  std::string loss_unit;  // "nats" or "mse"
+  double mean_loss = 0;
+  int64_t rows = 0, batches = 0, batch_size = 0;
+  std::string calibration_source, calibration_hash;
+  double seconds = 0;
+  double forward_seconds = 0, backward_seconds = 0;
+  size_t peak_saved_activation_bytes = 0;
+  int64_t gradient_path_nodes = 0;
+  std::vector<TensorImportance> tensors;  // graph order of the weights
+  std::vector<HeadImportance> heads;
+};
+
+// Runs the model over the calibration set at `data_path` and scores every f32 weight.
+// Errors: a loss that does not fit the model (lm on a classifier, ce without labels) and
+// ops without backward rules on the gradient path are kInvalidInput / kUnsupported.
+Result<ImportanceReport> compute_importance(const ir::Model& model, const std::string& data_path,
+                                            const ImportanceOptions& options);
+
+}  // namespace ember::passes::analysis

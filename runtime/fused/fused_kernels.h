@@ -1,0 +1,11 @@
+// The fused kernel family (kernels.def) is split over several files; its register function
+// calls these.
+#pragma once
+#include "runtime/kernel.h"
+
+namespace ember::runtime::fused {
+
+void register_int8_fused_kernels(KernelRegistry& registry);  // Int8MatMul, MatMulIntegerPacked
+void register_int4_fused_kernels(KernelRegistry& registry);  // Int4MatMul
+
+}  // namespace ember::runtime::fused

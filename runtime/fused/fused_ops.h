@@ -1,0 +1,29 @@
+// The ops of domain "ember.fused": what the load-time integer rewrites (rewrite_integer.h)
+// turn quantized patterns into. They exist only inside the interpreter's copy of a model and
+// are never saved. All take constant weights, packed once in prepare.
+//
+// Int8MatMul(X f32 [..., K], W int8|uint8 [K, N] (trans_b = 0) or [N, K] (trans_b = 1),
+//            w_scale f32 scalar|[N], w_zero_point? scalar|[N], bias? [N],
+//            x_scale? f32 scalar, x_zero_point? uint8|int8 scalar) -> Y f32 [..., N]
+//   attrs: trans_b, alpha (times w_scale), act = "tensor" | "row" | "static", relu
+//   X is quantized to uint8 per tensor (exactly as DynamicQuantizeLinear), per row, or with
+//   the given static x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
+//   Y = float(acc) * (x_scale * alpha * w_scale[n]) + bias[n].
+// MatMulIntegerPacked(A uint8|int8 [..., K], B int8|uint8 [K, N], a_zero_point? scalar,
+//            b_zero_point? scalar|[N]) -> Y int32: MatMulInteger with a constant 2-D B.
+// Int4MatMul(X f32 [..., K], ...) -> Y f32 [..., N], attr layout:
+//   "nbits": inputs of com.microsoft MatMulNBits (B uint8 [N, blocks, block/2], scales,
+//            zero_points? uint8 packed, [g_idx absent], bias?), attrs K, N, block_size
+//   "kn" / "nk": W int4|uint4 [K, N] / [N, K] blocked along K with block_size, scales of
+//            the same layout, zero_point? like W, bias? [N]; attr alpha
+//   Activations are quantized to int8 per block of 32 (runtime/int4).
+#pragma once
+
+namespace ember::runtime::fused {
+
+inline constexpr char kDomain[] = "ember.fused";
+inline constexpr char kInt8MatMul[] = "Int8MatMul";
+inline constexpr char kMatMulIntegerPacked[] = "MatMulIntegerPacked";
+inline constexpr char kInt4MatMul[] = "Int4MatMul";
+
+}  // namespace ember::runtime::fused

@@ -1,0 +1,125 @@
+// Backward rules of the activation family, written with whichever forward value is cheaper:
+//   Relu: dy [y > 0]          LeakyRelu: dy (x > 0 ? 1 : alpha)
+//   Tanh: dy (1 - y^2)        Sigmoid: dy y (1 - y)        Erf: dy 2/sqrt(pi) exp(-x^2)
+//   Softmax:    dx = y (dy - sum_axis(dy y))
+//   LogSoftmax: dx = dy - exp(y) sum_axis(dy)
+// Softmax before opset 13 normalises the input flattened to 2-D at `axis` (default 1);
+// from 13 on, one axis (default -1).
+#include <cmath>
+
+#include "runtime/grad/grad_util.h"
+#include "runtime/kernels/broadcast_loop.h"
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/shape_common.h"
+
+namespace ember::runtime::grad {
+namespace {
+
+template <class F>
+Status pointwise(BackwardContext& ctx, const Tensor& saved, F f) {
+  if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
+  EMBER_TRY(require_f32(ctx, saved, "the saved value"));
+  Tensor dx = ctx.allocate(ctx.input_shapes[0]);
+  const float* g = ctx.output_grad(0).data<float>();
+  const float* v = saved.data<float>();
+  float* out = dx.mutable_data<float>();
+  parallel_for(dx.numel(), kTranscendentalGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
+  });
+  ctx.input_grads[0] = std::move(dx);
+  return Status::Ok();
+}
+
+Status relu_backward(BackwardContext& ctx) {
+  return pointwise(ctx, ctx.output(0), [](float g, float y) { return y > 0.0f ? g : 0.0f; });
+}
+Status leaky_relu_backward(BackwardContext& ctx) {
+  const float alpha = ctx.node.attr_float("alpha", 0.01f);
+  return pointwise(ctx, ctx.input(0), [alpha](float g, float x) { return x > 0.0f ? g : alpha * g; });
+}
+Status tanh_backward(BackwardContext& ctx) {
+  return pointwise(ctx, ctx.output(0), [](float g, float y) { return g * (1.0f - y * y); });
+}
+Status sigmoid_backward(BackwardContext& ctx) {
+  return pointwise(ctx, ctx.output(0), [](float g, float y) { return g * y * (1.0f - y); });
+}
+Status erf_backward(BackwardContext& ctx) {
+  constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
+  return pointwise(ctx, ctx.input(0), [](float g, float x) { return g * kTwoOverSqrtPi * std::exp(-x * x); });
+}
+
+// The softmax axis as (outer, n, inner) strides over the flat tensor.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+Result<AxisSplit> softmax_split(const BackwardContext& ctx) {
+  const Shape& shape = ctx.input_shapes[0];
+  const int rank = static_cast<int>(shape.size());
+  AxisSplit s;
+  if (rank == 0) return s;
+  if (ctx.opset < 13) {
+    EMBER_ASSIGN_OR_RETURN(int axis, normalize_axis(ctx.node.attr_int("axis", 1), rank, ctx.where()));
+    s.outer = product(shape, 0, static_cast<size_t>(axis));
+    s.n = product(shape, static_cast<size_t>(axis), shape.size());
+    return s;
+  }
+  EMBER_ASSIGN_OR_RETURN(int axis, normalize_axis(ctx.node.attr_int("axis", -1), rank, ctx.where()));
+  s.outer = product(shape, 0, static_cast<size_t>(axis));
+  s.n = shape[static_cast<size_t>(axis)];
+  s.inner = product(shape, static_cast<size_t>(axis) + 1, shape.size());
+  return s;
+}
+
+// dx[i] = combine(dy[i], y[i], reduce over the axis of term(dy, y)).
+template <class Term, class Combine>
+Status softmax_like(BackwardContext& ctx, Term term, Combine combine) {
+  if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
+  EMBER_TRY(require_f32(ctx, ctx.output(0), "Y"));
+  EMBER_ASSIGN_OR_RETURN(AxisSplit s, softmax_split(ctx));
+  Tensor dx = ctx.allocate(ctx.input_shapes[0]);
+  const float* dy = ctx.output_grad(0).data<float>();
+  const float* y = ctx.output(0).data<float>();
+  float* out = dx.mutable_data<float>();
+  const int64_t lines = s.outer * s.inner;
+  parallel_for(lines, std::max<int64_t>(1, kTranscendentalGrain / std::max<int64_t>(s.n, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t line = begin; line < end; ++line) {
+      const int64_t base = (line / s.inner) * s.n * s.inner + line % s.inner;
+      double sum = 0;
+      for (int64_t k = 0; k < s.n; ++k) sum += term(dy[base + k * s.inner], y[base + k * s.inner]);
+      const float total = static_cast<float>(sum);
+      for (int64_t k = 0; k < s.n; ++k) {
+        const int64_t i = base + k * s.inner;
+        out[i] = combine(dy[i], y[i], total);
+      }
+    }
+  });
+  ctx.input_grads[0] = std::move(dx);
+  return Status::Ok();
+}
+
+Status softmax_backward(BackwardContext& ctx) {
+  return softmax_like(
+      ctx, [](float g, float y) { return static_cast<double>(g) * y; },
+      [](float g, float y, float total) { return y * (g - total); });
+}
+
+Status log_softmax_backward(BackwardContext& ctx) {
+  return softmax_like(
+      ctx, [](float g, float) { return static_cast<double>(g); },
+      [](float g, float y, float total) { return g - std::exp(y) * total; });
+}
+
+}  // namespace
+
+void register_activation_grads(GradRegistry& r) {
+  r.add("Relu", bit(0), needs_output0, relu_backward);
+  r.add("LeakyRelu", bit(0), needs_input0, leaky_relu_backward);
+  r.add("Tanh", bit(0), needs_output0, tanh_backward);
+  r.add("Sigmoid", bit(0), needs_output0, sigmoid_backward);
+  r.add("Erf", bit(0), needs_input0, erf_backward);
+  r.add("Softmax", bit(0), needs_output0, softmax_backward);
+  r.add("LogSoftmax", bit(0), needs_output0, log_softmax_backward);
+}
+
+}  // namespace ember::runtime::grad

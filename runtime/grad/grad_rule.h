@@ -1,0 +1,85 @@
+// Backward rules: for one ONNX op, how the gradient of the loss w.r.t. the op's outputs
+// (dL/dY) becomes the gradient w.r.t. its inputs (dL/dX), i.e. the vector-Jacobian product.
+// Rules live beside the runtime, one file per op family (grad_rules.def lists them), and
+// compute in f32. A rule states which forward values it reads (`needs`), so the backward
+// interpreter keeps exactly those activations alive between the forward and backward pass;
+// shapes of every value are always available.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "ir/tensor.h"
+#include "runtime/kernel.h"
+
+namespace ember::runtime::grad {
+
+// Bit i stands for input (or output) i of the node.
+using IndexMask = uint64_t;  // nodes with more than 64 inputs are rejected by the planner
+inline constexpr IndexMask bit(size_t i) { return IndexMask{1} << i; }
+inline constexpr IndexMask kAllIndices = ~IndexMask{0};
+
+// The forward values a rule reads, for the inputs it was asked to differentiate.
+struct GradNeeds {
+  IndexMask inputs = 0;
+  IndexMask outputs = 0;
+};
+
+struct BackwardContext {
+  const ir::Node& node;
+  int64_t opset;
+  // Forward values: those the rule asked for (and every constant input) are set, others nullptr.
+  std::vector<const Tensor*> inputs;
+  std::vector<const Tensor*> outputs;
+  std::vector<Shape> input_shapes;   // of every present input
+  std::vector<Shape> output_shapes;  // of every present output
+  std::vector<const Tensor*> output_grads;  // dL/dY_j (f32, shape of Y_j); nullptr when no gradient flows
+  IndexMask wanted = 0;                     // inputs whose gradient is asked for
+  std::vector<Tensor> input_grads;          // the rule assigns dL/dX_i (f32, shape of X_i) for wanted i
+  TensorAllocator* allocator = nullptr;     // the backward pass's pool; nullptr: plain allocations
+
+  // f32 storage for results, reused across nodes and batches when a pool is set.
+  Tensor allocate(const Shape& shape) const;  // contents unspecified
+  Tensor zeros(const Shape& shape) const;
+
+  bool wants(size_t i) const { return (wanted & bit(i)) != 0; }
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& input(size_t i) const { return *inputs[i]; }
+  const Tensor& output(size_t i) const { return *outputs[i]; }
+  bool has_output_grad(size_t j) const { return j < output_grads.size() && output_grads[j] != nullptr; }
+  const Tensor& output_grad(size_t j) const { return *output_grads[j]; }
+  std::string where() const { return "node '" + node.name + "' (" + node.op_type + ")"; }
+};
+
+using NeedsFunction = GradNeeds (*)(const ir::Node& node, IndexMask wanted);
+using BackwardFunction = Status (*)(BackwardContext& ctx);
+
+struct GradRule {
+  std::string op_type;
+  IndexMask differentiable = 0;  // inputs a gradient can flow into (not indices, shapes, axes)
+  NeedsFunction needs = nullptr;
+  BackwardFunction backward = nullptr;
+};
+
+class GradRegistry {
+ public:
+  void add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward);
+  // Rules are for the default ONNX domain; nullptr when the op has none.
+  const GradRule* find(std::string_view op_type, std::string_view domain) const;
+  const std::vector<GradRule>& all() const { return rules_; }
+
+ private:
+  std::vector<GradRule> rules_;
+};
+
+// Every family of grad_rules.def; built once, on first use.
+const GradRegistry& default_grad_registry();
+
+// Ops whose outputs carry no gradient at all (shapes, comparisons, logic, indices,
+// rounding): the gradient path simply stops there.
+bool is_non_differentiable_op(std::string_view op_type);
+
+}  // namespace ember::runtime::grad

@@ -1,0 +1,81 @@
+#include "runtime/grad/grad_util.h"
+
+#include <array>
+#include <cstring>
+
+#include "runtime/kernels/broadcast_loop.h"
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/shape_strided_copy.h"
+
+namespace ember::runtime::grad {
+
+Status require_f32(const BackwardContext& ctx, const Tensor& t, const std::string& what) {
+  if (t.dtype() == DType::kF32) return Status::Ok();
+  return unsupported(ctx.where() + ": gradients are computed in f32, but " + what + " is " +
+                     std::string(dtype_name(t.dtype())));
+}
+
+Tensor BackwardContext::allocate(const Shape& shape) const {
+  return allocator ? allocator->allocate(DType::kF32, shape) : Tensor::zeros(DType::kF32, shape);
+}
+
+Tensor BackwardContext::zeros(const Shape& shape) const {
+  if (!allocator) return Tensor::zeros(DType::kF32, shape);
+  Tensor t = allocator->allocate(DType::kF32, shape);
+  if (t.nbytes()) std::memset(t.raw_mutable(), 0, t.nbytes());
+  return t;
+}
+
+Tensor reduce_to_shape(const BackwardContext& ctx, const Tensor& grad, const Shape& target) {
+  if (grad.shape() == target) return grad;
+  Tensor out = ctx.zeros(target);
+  const BroadcastPlan<2> plan = plan_broadcast<2>({&target, &grad.shape()}, grad.shape());
+  float* acc = out.mutable_data<float>();
+  const float* g = grad.data<float>();
+  // Sequential: different output runs may add into the same target element.
+  for_each_run(plan, 0, plan.numel, [&](const std::array<int64_t, 2>& off, int64_t, int64_t len,
+                                        const std::array<int64_t, 2>& st) {
+    float* a = acc + off[0];
+    const float* x = g + off[1];
+    if (st[0] == 0) {
+      double sum = 0;
+      for (int64_t i = 0; i < len; ++i) sum += x[i * st[1]];
+      *a += static_cast<float>(sum);
+    } else {
+      for (int64_t i = 0; i < len; ++i) a[i * st[0]] += x[i * st[1]];
+    }
+  });
+  return out;
+}
+
+Tensor broadcast_to(const BackwardContext& ctx, const Tensor& t, const Shape& shape) {
+  Tensor out = ctx.allocate(shape);
+  copy_strided(t.data<float>(), out.mutable_data<float>(), shape, broadcast_strides(t.shape(), shape));
+  return out;
+}
+
+Tensor multiply_broadcast(const BackwardContext& ctx, const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  Tensor out = ctx.allocate(out_shape);
+  broadcast_binary<float, float, float>(a, b, out, [](float x, float y) { return x * y; });
+  return out;
+}
+
+Result<Tensor> as_f32(const Tensor& t) {
+  if (t.dtype() == DType::kF32) return t;
+  EMBER_ASSIGN_OR_RETURN(std::vector<float> values, t.to_floats());
+  return Tensor::from_vector<float>(t.shape(), values);
+}
+
+Result<std::vector<int64_t>> read_int_input(const BackwardContext& ctx, size_t index) {
+  if (!ctx.has_input(index)) return std::vector<int64_t>{};
+  auto values = ctx.input(index).to_int64s();
+  if (!values.ok()) return values.status().with_context(ctx.where() + " input " + std::to_string(index));
+  return values;
+}
+
+GradNeeds needs_nothing(const ir::Node&, IndexMask) { return {}; }
+GradNeeds needs_all_inputs(const ir::Node&, IndexMask) { return {kAllIndices, 0}; }
+GradNeeds needs_output0(const ir::Node&, IndexMask) { return {0, bit(0)}; }
+GradNeeds needs_input0(const ir::Node&, IndexMask) { return {bit(0), 0}; }
+
+}  // namespace ember::runtime::grad

@@ -1,0 +1,96 @@
+#include "runtime/grad/gradient_path.h"
+
+#include <map>
+
+namespace ember::runtime::grad {
+namespace {
+
+constexpr size_t kMaxInputs = 64;  // width of IndexMask
+
+bool is_float_type(int64_t onnx_type) {
+  const DTypeTraits* t = find_dtype_traits(static_cast<int32_t>(onnx_type));
+  return t && t->is_float;
+}
+
+}  // namespace
+
+bool node_stops_gradient(const ir::Node& node) {
+  if (!node.domain.empty() && node.domain != "ai.onnx") return false;
+  if (node.op_type == "Cast") return !is_float_type(node.attr_int("to", 0));
+  return is_non_differentiable_op(node.op_type);
+}
+
+Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::string>& sources,
+                                    const std::set<std::string>& seeded, const GradRegistry& registry) {
+  const std::vector<ir::Node>& nodes = graph.nodes;
+  GradientPlan plan;
+  plan.nodes.resize(nodes.size());
+  // Forward: values that depend on a source through differentiable inputs.
+  std::set<std::string> active = sources;
+  std::vector<IndexMask> active_inputs(nodes.size(), 0);
+  std::vector<const GradRule*> rules(nodes.size(), nullptr);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const ir::Node& node = nodes[i];
+    if (node_stops_gradient(node)) continue;
+    IndexMask mask = 0;
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      if (node.inputs[j].empty() || !active.count(node.inputs[j])) continue;
+      if (j >= kMaxInputs)
+        return unsupported("node '" + node.name + "' (" + node.op_type + ") has more than 64 inputs on the gradient path");
+      mask |= bit(j);
+    }
+    rules[i] = registry.find(node.op_type, node.domain);
+    if (rules[i]) mask &= rules[i]->differentiable;
+    active_inputs[i] = mask;
+    if (!mask) continue;
+    for (const auto& out : node.outputs)
+      if (!out.empty()) active.insert(out);
+  }
+  // Backward: nodes whose outputs carry gradient towards a seeded output.
+  std::set<std::string> flows;
+  for (const auto& s : seeded)
+    if (active.count(s)) flows.insert(s);
+  std::map<std::string, std::vector<std::string>> missing;  // op -> nodes
+  for (size_t i = nodes.size(); i-- > 0;) {
+    if (!active_inputs[i]) continue;
+    const ir::Node& node = nodes[i];
+    bool reaches = false;
+    for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
+    if (!reaches) continue;
+    NodeGradPlan& p = plan.nodes[i];
+    p.on_path = true;
+    p.rule = rules[i];
+    p.wanted = active_inputs[i];
+    if (!p.rule) {
+      const std::string domain = node.domain.empty() ? "" : " (domain " + node.domain + ")";
+      missing[node.op_type + domain].push_back(node.name);
+    } else {
+      p.needs = p.rule->needs(node, p.wanted);
+    }
+    for (size_t j = 0; j < node.inputs.size(); ++j)
+      if (p.wanted & bit(j)) flows.insert(node.inputs[j]);
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& [op, names] : missing) {
+      list += (list.empty() ? "" : "; ") + op + " (" + std::to_string(names.size()) + " node" +
+              (names.size() > 1 ? "s" : "") + ", e.g. '" + names.front() + "')";
+    }
+    return unsupported("no backward rule for the ops on the gradient path: " + list);
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeGradPlan& p = plan.nodes[i];
+    if (!p.on_path) continue;
+    const ir::Node& node = nodes[i];
+    for (size_t j = 0; j < node.inputs.size() && j < kMaxInputs; ++j)
+      if ((p.needs.inputs & bit(j)) && !node.inputs[j].empty() && !graph.find_initializer(node.inputs[j]))
+        plan.saved_values.insert(node.inputs[j]);
+    for (size_t j = 0; j < node.outputs.size() && j < kMaxInputs; ++j)
+      if ((p.needs.outputs & bit(j)) && !node.outputs[j].empty()) plan.saved_values.insert(node.outputs[j]);
+  }
+  for (const auto& s : sources)
+    if (flows.count(s)) plan.reached.insert(s);
+  return plan;
+}
+
+}  // namespace ember::runtime::grad

@@ -1,0 +1,40 @@
+// Which nodes the backward pass runs, and which forward values it must keep.
+// A node is on the gradient path when it is downstream of a differentiated value (a weight or
+// a requested activation) through differentiable inputs, and upstream of a seeded output.
+// Ops that carry no gradient (Shape, comparisons, casts to integers...) cut the path. Every
+// node on the path needs a backward rule; the plan lists all that have none, not just one.
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "runtime/grad/grad_rule.h"
+
+namespace ember::runtime::grad {
+
+struct NodeGradPlan {
+  bool on_path = false;
+  const GradRule* rule = nullptr;
+  IndexMask wanted = 0;  // inputs that need a gradient
+  GradNeeds needs;       // forward values the rule reads
+};
+
+struct GradientPlan {
+  std::vector<NodeGradPlan> nodes;      // one per graph node, in graph order
+  std::set<std::string> saved_values;   // non-constant forward values the backward pass reads
+  std::set<std::string> reached;        // differentiated sources the seeded outputs depend on
+};
+
+// `sources`: values to differentiate (initializers, graph inputs or intermediates);
+// `seeded`: graph outputs that receive a gradient. Fails with kUnsupported, listing the ops,
+// when nodes on the path have no backward rule.
+Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::string>& sources,
+                                    const std::set<std::string>& seeded, const GradRegistry& registry);
+
+// True when no gradient flows through the node's outputs (see is_non_differentiable_op;
+// Cast counts when it casts to a non-float type).
+bool node_stops_gradient(const ir::Node& node);
+
+}  // namespace ember::runtime::grad

@@ -1,0 +1,50 @@
+// Per-block int8 quantization of the activations for the INT4 kernels. One implementation
+// serves every ISA path, so they all see the same integers.
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/int4/int4_format.h"
+#include "runtime/kernels/quant_types.h"
+#include "runtime/parallel.h"
+
+namespace ember::runtime::int4 {
+namespace {
+
+constexpr int64_t kMinValuesPerThread = int64_t{1} << 15;
+
+void quantize_block(const float* x, int64_t count, float scale_multiplier, int8_t* q, float* scale, int32_t* sum) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  int32_t total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const float r = std::clamp(round_half_even_clamped(x[i] * inv), -127.0f, 127.0f);
+    q[i] = static_cast<int8_t>(r);
+    total += q[i];
+  }
+  for (int64_t i = count; i < kBlock; ++i) q[i] = 0;
+  *scale = amax / 127.0f * scale_multiplier;
+  *sum = total;
+}
+
+}  // namespace
+
+void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale_multiplier) {
+  M_ = M;
+  blocks_ = (K + kBlock - 1) / kBlock;
+  q_.resize(static_cast<size_t>(M * blocks_ * kBlock));
+  scales_.resize(static_cast<size_t>(M * blocks_));
+  sums_.resize(static_cast<size_t>(M * blocks_));
+  const int64_t min_rows = std::max<int64_t>(1, kMinValuesPerThread / std::max<int64_t>(K, 1));
+  parallel_for(M, min_rows, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m)
+      for (int64_t b = 0; b < blocks_; ++b) {
+        const int64_t k0 = b * kBlock;
+        const int64_t i = m * blocks_ + b;
+        quantize_block(x + m * K + k0, std::min<int64_t>(kBlock, K - k0), scale_multiplier, q_.data() + i * kBlock,
+                       scales_.data() + i, sums_.data() + i);
+      }
+  });
+}
+
+}  // namespace ember::runtime::int4

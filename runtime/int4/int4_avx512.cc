@@ -1,0 +1,50 @@
+// AVX-512 VNNI INT4 kernel: one ZMM holds four k of each of a group's 16 columns, so a block
+// is four loads, eight VPDPBUSD per activation row and one FMA; four rows at a time.
+// Only reached through kInt4Avx512Kernels after dispatch.
+#include <immintrin.h>
+
+#include "runtime/int4/int4_microkernel.h"
+
+namespace ember::runtime::int4 {
+namespace {
+
+// Conversions use the zero-masked intrinsics: the unmasked ones pass an undefined source that
+// trips GCC 12's -Wmaybe-uninitialized.
+struct Int4Avx512 {
+  using IReg = __m512i;
+  using FReg = __m512;
+  static constexpr int kWidth = 16;
+  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  static IReg load_codes(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static IReg lo_nibbles(IReg raw) { return _mm512_and_si512(raw, _mm512_set1_epi8(0x0f)); }
+  static IReg hi_nibbles(IReg raw) { return _mm512_and_si512(_mm512_srli_epi16(raw, 4), _mm512_set1_epi8(0x0f)); }
+  static IReg bcast_quad(const int8_t* p) {
+    int32_t v;
+    __builtin_memcpy(&v, p, sizeof(v));
+    return _mm512_set1_epi32(v);
+  }
+  static constexpr bool kInt16Sums = false;
+  static IReg dpbusd(IReg acc, IReg w, IReg x) { return _mm512_dpbusd_epi32(acc, w, x); }
+  static IReg izero() { return _mm512_setzero_si512(); }
+  static IReg set1i(int32_t v) { return _mm512_set1_epi32(v); }
+  static IReg iadd(IReg a, IReg b) { return _mm512_add_epi32(a, b); }
+  static IReg imullo(IReg a, IReg b) { return _mm512_mullo_epi32(a, b); }
+  static IReg load_zeros(const uint8_t* p) { return _mm512_maskz_cvtepu8_epi32(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static FReg load_half(const uint16_t* p) { return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static FReg cvt(IReg v) { return _mm512_maskz_cvtepi32_ps(0xffff, v); }
+  static FReg set1f(float v) { return _mm512_set1_ps(v); }
+  static FReg fzero() { return _mm512_setzero_ps(); }
+  static FReg fmul(FReg a, FReg b) { return _mm512_mul_ps(a, b); }
+  static FReg fadd(FReg a, FReg b) { return _mm512_add_ps(a, b); }
+  static FReg fma(FReg a, FReg b, FReg c) { return _mm512_fmadd_ps(a, b, c); }
+  static FReg fload(const float* p) { return _mm512_loadu_ps(p); }
+  static FReg fload_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void fstore(float* p, FReg v) { _mm512_storeu_ps(p, v); }
+  static void fstore_partial(float* p, FReg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+};
+
+}  // namespace
+
+constinit const Int4Kernels kInt4Avx512Kernels = {.run = &run_kernel<Int4Avx512, 4>};
+
+}  // namespace ember::runtime::int4

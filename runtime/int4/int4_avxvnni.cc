@@ -1,0 +1,17 @@
+// AVX-VNNI INT4 kernel (VEX VPDPBUSD on YMM): a group of 16 columns as two 8-lane halves, two
+// rows at a time. Only reached through kInt4AvxVnniKernels after dispatch.
+#include "runtime/int4/int4_ymm.h"
+
+namespace ember::runtime::int4 {
+namespace {
+
+struct Int4AvxVnni : Int4Ymm {
+  static constexpr bool kInt16Sums = false;
+  static IReg dpbusd(IReg acc, IReg w, IReg x) { return _mm256_dpbusd_avx_epi32(acc, w, x); }
+};
+
+}  // namespace
+
+constinit const Int4Kernels kInt4AvxVnniKernels = {.run = &run_kernel<Int4AvxVnni, 2>};
+
+}  // namespace ember::runtime::int4

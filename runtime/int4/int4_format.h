@@ -1,0 +1,95 @@
+// INT4 block weights for GEMV / GEMM that run in integer arithmetic: activations are
+// quantized to int8 per block of 32 (one float scale per block), each block's 4-bit x 8-bit
+// dot product is taken with VPDPBUSD (or an exact AVX2 / scalar equivalent), and only the
+// block sums are scaled in float. Dequantizing the weights to fp32 would be compute bound at
+// about twice the memory time; this stays bound by the 18 bytes a block of 32 weights costs.
+//
+// Packed layout, prepared once at load time: output columns (rows of W^T) in groups of 16,
+// rows interleaved so one 64-byte vector holds four consecutive k of each of the 16 rows:
+//   codes  [group][block][4 x 64 bytes]: byte (h, j, i) = lo nibble: q[16g + j][32b + 8h + i]
+//                                                        hi nibble: q[16g + j][32b + 8h + 4 + i]
+//   scales [group][block][16] fp16, times scale_multiplier (a power of two that keeps the
+//          fp16 values normal)
+//   zero points: one value for the whole matrix (symmetric formats: 8), or bytes
+//          [group][block][16]
+// with w = (q - zero) * scale * scale_multiplier, q in [0, 15].
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "runtime/weight_arena.h"
+
+namespace ember::runtime::int4 {
+
+constexpr int kBlock = 32;        // weights per block along K
+constexpr int kGroupRows = 16;    // interleaved rows (output columns) per group
+constexpr int kBlockBytes = kBlock * kGroupRows / 2;  // 256 bytes of codes per group and block
+static_assert(kBlockBytes == 256);
+
+// 4-bit weights of a [K, N] product before packing, column by column.
+struct Int4Source {
+  int64_t K = 0, N = 0;
+  int64_t block_size = kBlock;   // a multiple of 32
+  std::vector<uint8_t> codes;    // N x K codes in [0, 15]
+  std::vector<float> scales;     // N x ceil(K / block_size)
+  std::vector<uint8_t> zeros;    // N x ceil(K / block_size) in [0, 15]; empty: all 8
+  int64_t source_blocks() const { return (K + block_size - 1) / block_size; }
+};
+
+class Int4Weights {
+ public:
+  static Int4Weights pack(const Int4Source& source);
+
+  int64_t K() const { return K_; }
+  int64_t N() const { return N_; }
+  int64_t blocks() const { return blocks_; }
+  int64_t groups() const { return groups_; }
+  const uint8_t* codes(int64_t group) const { return codes_.get() + group * blocks_ * kBlockBytes; }
+  const uint16_t* scales(int64_t group) const { return scales_.get() + group * blocks_ * kGroupRows; }
+  // Per-row zero points of a group (blocks x 16 bytes), or null when uniform_zero() applies.
+  const uint8_t* zeros(int64_t group) const { return zeros_ ? zeros_.get() + group * blocks_ * kGroupRows : nullptr; }
+  int32_t uniform_zero() const { return uniform_zero_; }
+  float scale_multiplier() const { return scale_multiplier_; }
+  size_t bytes() const;
+
+  // The code q of row n (output column), depth k, read back from the packed layout (tests).
+  int32_t code(int64_t n, int64_t k) const;
+
+ private:
+  int64_t K_ = 0, N_ = 0, blocks_ = 0, groups_ = 0;
+  int32_t uniform_zero_ = 8;
+  float scale_multiplier_ = 1.0f;
+  ArenaPtr<uint8_t> codes_;
+  ArenaPtr<uint16_t> scales_;
+  ArenaPtr<uint8_t> zeros_;
+};
+
+// Activations quantized per block of 32: x ~ q * scale, q = round(x / scale) in [-127, 127],
+// scale = max |x| / 127 (times the weights' scale multiplier), and the sum of each block's q
+// for the zero-point correction. Rows are padded with zeros to whole blocks.
+class Int4Activations {
+ public:
+  void quantize(const float* x, int64_t M, int64_t K, float scale_multiplier);
+
+  int64_t M() const { return M_; }
+  int64_t blocks() const { return blocks_; }
+  const int8_t* row(int64_t m) const { return q_.data() + m * blocks_ * kBlock; }
+  const float* scales(int64_t m) const { return scales_.data() + m * blocks_; }
+  const int32_t* sums(int64_t m) const { return sums_.data() + m * blocks_; }
+
+ private:
+  int64_t M_ = 0, blocks_ = 0;
+  std::vector<int8_t> q_;
+  std::vector<float> scales_;
+  std::vector<int32_t> sums_;
+};
+
+// y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale * x scale), accumulated
+// block by block with one FMA each (in this order, so every ISA path gives the same floats),
+// plus bias[n] when given. Multi-threaded over groups of 16 output columns.
+void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy);
+
+// The same with the plain scalar loops (tests compare every ISA path with it).
+void int4_gemm_reference(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy);
+
+}  // namespace ember::runtime::int4

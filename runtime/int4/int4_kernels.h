@@ -1,0 +1,30 @@
+// Internal to runtime/int4: the per-ISA kernels the int4_gemm driver dispatches to. Each
+// int4_<isa>.cc exports one table, so nothing in those files runs before the driver has
+// checked isa_supported().
+#pragma once
+#include <cstdint>
+
+#include "runtime/int4/int4_format.h"
+
+namespace ember::runtime::int4 {
+
+// Output columns of groups [g0, g1) for activation rows [m0, m1).
+struct Int4Args {
+  const Int4Weights* w = nullptr;
+  const Int4Activations* x = nullptr;
+  int64_t g0 = 0, g1 = 0, m0 = 0, m1 = 0;
+  const float* bias = nullptr;  // N values, or null
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+struct Int4Kernels {
+  void (*run)(const Int4Args&);
+};
+
+extern const Int4Kernels kInt4ScalarKernels;
+extern const Int4Kernels kInt4Avx2Kernels;
+extern const Int4Kernels kInt4AvxVnniKernels;
+extern const Int4Kernels kInt4Avx512Kernels;
+
+}  // namespace ember::runtime::int4

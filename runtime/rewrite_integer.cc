@@ -1,0 +1,371 @@
+#include "runtime/rewrite_integer.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/fused/fused_ops.h"
+
+namespace ember::runtime {
+namespace {
+
+using ir::Node;
+
+ir::Attribute int_attr(const std::string& name, int64_t value) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kInt;
+  a.i = value;
+  return a;
+}
+
+ir::Attribute float_attr(const std::string& name, float value) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kFloat;
+  a.f = value;
+  return a;
+}
+
+ir::Attribute string_attr(const std::string& name, const std::string& value) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kString;
+  a.s = value;
+  return a;
+}
+
+bool is_default_op(const Node& n, const char* op) { return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx"); }
+bool is_byte(DType d) { return d == DType::kI8 || d == DType::kU8; }
+bool is_nibble(DType d) { return d == DType::kI4 || d == DType::kU4; }
+std::string input_or_empty(const Node& n, size_t i) { return n.has_input(i) ? n.inputs[i] : std::string(); }
+
+class Rewriter {
+ public:
+  Rewriter(ir::Model& model, const KernelRegistry& registry) : model_(model), graph_(model.graph) {
+    has_int8_ = registry.find(fused::kInt8MatMul, fused::kDomain, 1) != nullptr;
+    has_integer_ = registry.find(fused::kMatMulIntegerPacked, fused::kDomain, 1) != nullptr;
+    has_int4_ = registry.find(fused::kInt4MatMul, fused::kDomain, 1) != nullptr;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& n = graph_.nodes[i];
+      for (const auto& out : n.outputs)
+        if (!out.empty()) producer_[out] = static_cast<int>(i);
+      for (const auto& in : n.inputs)
+        if (!in.empty()) readers_[in].push_back(static_cast<int>(i));
+    }
+    for (const auto& out : graph_.outputs) graph_outputs_.insert(out.name);
+  }
+
+  Result<IntegerRewriteStats> run() {
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const int index = static_cast<int>(i);
+      if (claimed_.count(index)) continue;
+      const Node& n = graph_.nodes[i];
+      if (is_default_op(n, "MatMulInteger")) {
+        if (!ort_dynamic(index)) generic_matmul_integer(index);
+      } else if (is_default_op(n, "MatMul") || is_default_op(n, "Gemm")) {
+        EMBER_TRY(qdq_weight(index));
+      } else if (n.op_type == "MatMulNBits" && n.domain == "com.microsoft") {
+        matmul_nbits(index);
+      }
+    }
+    if (fused_at_.empty()) return stats_;
+    apply();
+    model_.set_opset_version(fused::kDomain, 1);
+    return stats_;
+  }
+
+ private:
+  const Node* producer(const std::string& value) const {
+    auto it = producer_.find(value);
+    return it == producer_.end() ? nullptr : &graph_.nodes[size_t(it->second)];
+  }
+  int producer_index(const std::string& value) const {
+    auto it = producer_.find(value);
+    return it == producer_.end() ? -1 : it->second;
+  }
+  // The single node reading `value`, or -1 (several readers, none, or a graph output).
+  int sole_reader(const std::string& value) const {
+    auto it = readers_.find(value);
+    if (it == readers_.end() || it->second.size() != 1 || graph_outputs_.count(value)) return -1;
+    return claimed_.count(it->second[0]) ? -1 : it->second[0];
+  }
+  const Tensor* constant(const std::string& value) const { return value.empty() ? nullptr : graph_.find_initializer(value); }
+  std::string other_input(const Node& n, const std::string& known) const {
+    if (n.inputs.size() != 2) return {};
+    return n.inputs[0] == known ? n.inputs[1] : (n.inputs[1] == known ? n.inputs[0] : std::string());
+  }
+
+  void emit(int at, Node fused, std::vector<int> claimed, std::vector<int> maybe_dead) {
+    fused.domain = fused::kDomain;
+    for (int c : claimed) claimed_.insert(c);
+    for (int d : maybe_dead)
+      if (d >= 0) maybe_dead_.insert(d);
+    fused_at_[at] = std::move(fused);
+  }
+
+  // A constant bias of N values ([N] or [1, N]) for an Add after the product; empty if not.
+  std::string bias_of(const Node& add, const std::string& product, int64_t N) const {
+    const std::string other = other_input(add, product);
+    const Tensor* bias = constant(other);
+    if (!bias || bias->dtype() != DType::kF32 || bias->numel() != N || bias->rank() > 2) return {};
+    return other;
+  }
+
+  bool ort_dynamic(int i) {
+    if (!has_int8_) return false;
+    const Node& mi = graph_.nodes[size_t(i)];
+    const Tensor* w = constant(input_or_empty(mi, 1));
+    if (!w || w->rank() != 2 || !is_byte(w->dtype())) return false;
+    if (mi.has_input(3) && !constant(mi.inputs[3])) return false;
+    const int64_t N = w->dim(1);
+    const int d = producer_index(mi.inputs[0]);
+    if (d < 0 || !is_default_op(graph_.nodes[size_t(d)], "DynamicQuantizeLinear")) return false;
+    const Node& dql = graph_.nodes[size_t(d)];
+    if (dql.outputs.size() < 3 || !mi.has_input(2) || mi.inputs[2] != dql.outputs[2]) return false;
+    const int c = sole_reader(mi.outputs[0]);
+    if (c < 0 || !is_default_op(graph_.nodes[size_t(c)], "Cast") || graph_.nodes[size_t(c)].attr_int("to", 0) != 1) return false;
+    const Node& cast = graph_.nodes[size_t(c)];
+    const int m1 = sole_reader(cast.outputs[0]);
+    if (m1 < 0 || !is_default_op(graph_.nodes[size_t(m1)], "Mul")) return false;
+    const Node& mul = graph_.nodes[size_t(m1)];
+    const int m0 = producer_index(other_input(mul, cast.outputs[0]));
+    if (m0 < 0 || !is_default_op(graph_.nodes[size_t(m0)], "Mul")) return false;
+    const std::string w_scale = other_input(graph_.nodes[size_t(m0)], dql.outputs[1]);
+    const Tensor* ws = constant(w_scale);
+    if (!ws || ws->dtype() != DType::kF32 || (ws->numel() != 1 && ws->numel() != N)) return false;
+
+    int last = m1;
+    std::string bias;
+    const int a = sole_reader(mul.outputs[0]);
+    if (a >= 0 && is_default_op(graph_.nodes[size_t(a)], "Add")) {
+      bias = bias_of(graph_.nodes[size_t(a)], mul.outputs[0], N);
+      if (!bias.empty()) last = a;
+    }
+    Node fused;
+    fused.name = mi.name + "/int8";
+    fused.op_type = fused::kInt8MatMul;
+    fused.inputs = {dql.inputs[0], mi.inputs[1], w_scale, input_or_empty(mi, 3), bias};
+    fused.outputs = {graph_.nodes[size_t(last)].outputs[0]};
+    fused.attributes = {string_attr("act", "tensor"), int_attr("trans_b", 0)};
+    std::vector<int> claimed = {i, c, m1};
+    if (last != m1) claimed.push_back(last);
+    emit(last, std::move(fused), claimed, {d, m0});
+    ++stats_.int8_matmuls;
+    return true;
+  }
+
+  void generic_matmul_integer(int i) {
+    if (!has_integer_) return;
+    const Node& mi = graph_.nodes[size_t(i)];
+    const Tensor* b = constant(input_or_empty(mi, 1));
+    if (!b || b->rank() != 2 || !is_byte(b->dtype())) return;
+    if (mi.has_input(3) && !constant(mi.inputs[3])) return;
+    if (mi.has_input(2)) {
+      // The packed kernel takes one A zero point: a constant scalar or DynamicQuantizeLinear's.
+      const Tensor* zp = constant(mi.inputs[2]);
+      const Node* p = producer(mi.inputs[2]);
+      const bool scalar = (zp && zp->numel() == 1) ||
+                          (p && is_default_op(*p, "DynamicQuantizeLinear") && p->outputs.size() > 2 && p->outputs[2] == mi.inputs[2]);
+      if (!scalar) return;
+    }
+    Node fused = mi;
+    fused.name = mi.name + "/packed";
+    fused.op_type = fused::kMatMulIntegerPacked;
+    emit(i, std::move(fused), {i}, {});
+    ++stats_.matmul_integers;
+  }
+
+  // How a float activation feeding an Int8MatMul is quantized: the inputs and attribute.
+  struct ActSource {
+    std::string x, act = "row", x_scale, x_zero_point;
+    std::vector<int> maybe_dead;
+  };
+  ActSource activation_source(const std::string& x) const {
+    ActSource s;
+    s.x = x;
+    const int dx = producer_index(x);
+    if (dx < 0 || !is_default_op(graph_.nodes[size_t(dx)], "DequantizeLinear")) return s;
+    const Node& deq = graph_.nodes[size_t(dx)];
+    const int src = producer_index(deq.inputs[0]);
+    if (src < 0) return s;
+    const Node& q = graph_.nodes[size_t(src)];
+    if (is_default_op(q, "DynamicQuantizeLinear") && q.outputs.size() >= 3 && deq.inputs.size() >= 3 &&
+        deq.inputs[1] == q.outputs[1] && deq.inputs[2] == q.outputs[2]) {
+      s.x = q.inputs[0];
+      s.act = "tensor";
+      s.maybe_dead = {dx, src};
+      return s;
+    }
+    if (is_default_op(q, "QuantizeLinear") && same_constant(q, deq, 1) && same_constant(q, deq, 2)) {
+      const Tensor* scale = constant(q.inputs[1]);
+      const Tensor* zp = constant(input_or_empty(q, 2));
+      if (!scale || scale->numel() != 1 || (q.has_input(2) && (!zp || zp->numel() != 1 || !is_byte(zp->dtype())))) return s;
+      if (!q.has_input(2) && q.attr_int("output_dtype", 0) != 0) return s;
+      s.x = q.inputs[0];
+      s.act = "static";
+      s.x_scale = q.inputs[1];
+      s.x_zero_point = input_or_empty(q, 2);
+      s.maybe_dead = {dx, src};
+    }
+    return s;
+  }
+  // Input `i` of Q and DQ is the same value, or two constants with the same content.
+  bool same_constant(const Node& q, const Node& dq, size_t i) const {
+    const std::string a = input_or_empty(q, i), b = input_or_empty(dq, i);
+    if (a == b) return true;
+    const Tensor* ta = constant(a);
+    const Tensor* tb = constant(b);
+    return ta && tb && ta->same_content(*tb);
+  }
+
+  Status qdq_weight(int i) {
+    const Node& mm = graph_.nodes[size_t(i)];
+    const bool gemm = mm.op_type == "Gemm";
+    if (mm.inputs.size() < 2) return Status::Ok();
+    if (gemm && mm.attr_int("transA", 0) != 0) return Status::Ok();
+    const bool trans_b = gemm && mm.attr_int("transB", 0) != 0;
+    const int dq_index = producer_index(mm.inputs[1]);
+    if (dq_index < 0 || !is_default_op(graph_.nodes[size_t(dq_index)], "DequantizeLinear")) return Status::Ok();
+    const Node& dq = graph_.nodes[size_t(dq_index)];
+    const Tensor* wq = constant(dq.inputs[0]);
+    const Tensor* scale = constant(input_or_empty(dq, 1));
+    if (!wq || !scale || wq->rank() != 2 || scale->dtype() != DType::kF32) return Status::Ok();
+    if (dq.has_input(2) && !constant(dq.inputs[2])) return Status::Ok();
+    if (dq.attr_int("output_dtype", 0) > 1) return Status::Ok();
+    const int64_t N = trans_b ? wq->dim(0) : wq->dim(1);
+    const int64_t axis = dq.attr_int("axis", 1) < 0 ? dq.attr_int("axis", 1) + 2 : dq.attr_int("axis", 1);
+    const int64_t block_size = dq.attr_int("block_size", 0);
+
+    // Which fused op fits: int8 per tensor / per output channel, or int4 blocked along K.
+    const bool int8 = is_byte(wq->dtype()) && has_int8_ && block_size == 0 &&
+                      (scale->numel() == 1 || (scale->rank() == 1 && scale->numel() == N && axis == (trans_b ? 0 : 1)));
+    const bool int4 = is_nibble(wq->dtype()) && has_int4_ && block_size > 0 && block_size % 32 == 0 &&
+                      axis == (trans_b ? 1 : 0);
+    if (!int8 && !int4) return Status::Ok();
+
+    // Gemm: Y = alpha * X W + beta * C with C a constant of N values (folded into a bias).
+    float alpha = 1.0f;
+    std::string bias;
+    if (gemm) {
+      alpha = mm.attr_float("alpha", 1.0f);
+      if (mm.has_input(2)) {
+        const Tensor* c = constant(mm.inputs[2]);
+        if (!c || c->dtype() != DType::kF32 || c->numel() != N || c->rank() > 2) return Status::Ok();
+        bias = mm.inputs[2];
+        const float beta = mm.attr_float("beta", 1.0f);
+        if (beta != 1.0f) {
+          EMBER_ASSIGN_OR_RETURN(std::vector<float> values, c->to_floats());
+          for (float& v : values) v *= beta;
+          bias = fresh_name(mm.name + "/bias");
+          graph_.set_initializer(bias, Tensor::from_vector<float>({N}, values));
+        }
+      }
+    }
+
+    Node fused;
+    std::vector<int> maybe_dead = {dq_index};
+    if (int8) {
+      const ActSource act = activation_source(mm.inputs[0]);
+      fused.op_type = fused::kInt8MatMul;
+      fused.inputs = {act.x, dq.inputs[0], dq.inputs[1], input_or_empty(dq, 2), bias, act.x_scale, act.x_zero_point};
+      fused.attributes = {string_attr("act", act.act), int_attr("trans_b", trans_b ? 1 : 0), float_attr("alpha", alpha)};
+      maybe_dead.insert(maybe_dead.end(), act.maybe_dead.begin(), act.maybe_dead.end());
+      ++stats_.int8_matmuls;
+    } else {
+      fused.op_type = fused::kInt4MatMul;
+      fused.inputs = {mm.inputs[0], dq.inputs[0], dq.inputs[1], input_or_empty(dq, 2), bias};
+      fused.attributes = {string_attr("layout", trans_b ? "nk" : "kn"), int_attr("block_size", block_size),
+                          float_attr("alpha", alpha)};
+      ++stats_.int4_matmuls;
+    }
+    while (!fused.inputs.empty() && fused.inputs.back().empty()) fused.inputs.pop_back();
+    fused.name = mm.name + (fused.op_type == fused::kInt4MatMul ? "/int4" : "/int8");
+    fused.outputs = {mm.outputs[0]};
+    emit(i, std::move(fused), {i}, maybe_dead);
+    return Status::Ok();
+  }
+
+  void matmul_nbits(int i) {
+    if (!has_int4_) return;
+    const Node& mm = graph_.nodes[size_t(i)];
+    const int64_t block = mm.attr_int("block_size", 0);
+    if (mm.attr_int("bits", 4) != 4 || block < 32 || block % 32 != 0 || mm.has_input(4)) return;
+    if (!constant(input_or_empty(mm, 1)) || !constant(input_or_empty(mm, 2))) return;
+    if (mm.has_input(3)) {
+      const Tensor* zp = constant(mm.inputs[3]);
+      if (!zp || zp->dtype() != DType::kU8) return;
+    }
+    if (mm.has_input(5) && !constant(mm.inputs[5])) return;
+    Node fused = mm;
+    fused.name = mm.name + "/int4";
+    fused.op_type = fused::kInt4MatMul;
+    fused.attributes.push_back(string_attr("layout", "nbits"));
+    emit(i, std::move(fused), {i}, {});
+    ++stats_.int4_matmuls;
+  }
+
+  std::string fresh_name(const std::string& base) const {
+    std::string name = base;
+    for (int k = 1; graph_.find_initializer(name) || producer_.count(name); ++k) name = base + "_" + std::to_string(k);
+    return name;
+  }
+
+  // Rebuilds the node list: fused nodes replace their anchors, claimed nodes go, and the
+  // pattern sources nothing reads any more are dropped.
+  void apply() {
+    std::vector<Node> nodes;
+    std::vector<int> origin;  // original index per kept node, -1 for fused
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      auto it = fused_at_.find(static_cast<int>(i));
+      if (it != fused_at_.end()) {
+        nodes.push_back(std::move(it->second));
+        origin.push_back(-1);
+      } else if (!claimed_.count(static_cast<int>(i))) {
+        nodes.push_back(std::move(graph_.nodes[i]));
+        origin.push_back(static_cast<int>(i));
+      }
+    }
+    const int before = static_cast<int>(graph_.nodes.size());
+    for (bool changed = true; changed;) {
+      changed = false;
+      std::set<std::string> read(graph_outputs_.begin(), graph_outputs_.end());
+      for (const Node& n : nodes)
+        for (const auto& in : n.inputs) read.insert(in);
+      for (size_t k = nodes.size(); k-- > 0;) {
+        if (origin[k] < 0 || !maybe_dead_.count(origin[k])) continue;
+        const bool unread = std::none_of(nodes[k].outputs.begin(), nodes[k].outputs.end(),
+                                         [&](const std::string& out) { return !out.empty() && read.count(out); });
+        if (unread) {
+          nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(k));
+          origin.erase(origin.begin() + static_cast<std::ptrdiff_t>(k));
+          changed = true;
+        }
+      }
+    }
+    const int fused_count = static_cast<int>(fused_at_.size());
+    stats_.nodes_removed = before - (static_cast<int>(nodes.size()) - fused_count);
+    graph_.nodes = std::move(nodes);
+  }
+
+  ir::Model& model_;
+  ir::Graph& graph_;
+  bool has_int8_ = false, has_integer_ = false, has_int4_ = false;
+  std::map<std::string, int> producer_;
+  std::map<std::string, std::vector<int>> readers_;
+  std::set<std::string> graph_outputs_;
+  std::set<int> claimed_;
+  std::set<int> maybe_dead_;
+  std::map<int, Node> fused_at_;
+  IntegerRewriteStats stats_;
+};
+
+}  // namespace
+
+Result<IntegerRewriteStats> rewrite_integer_kernels(ir::Model& model, const KernelRegistry& registry) {
+  return Rewriter(model, registry).run();
+}
+
+}  // namespace ember::runtime

@@ -1,0 +1,42 @@
+// Load-time rewrites that make quantized models run in integer arithmetic, applied by the
+// interpreter to its own copy of a model (never saved). Each turns a pattern with constant
+// weights into one op of domain ember.fused (runtime/fused/fused_ops.h):
+//
+//   onnxruntime dynamic INT8 (quantize_dynamic):
+//     X -> DynamicQuantizeLinear -> (Xq, s, zp);  Mul(s, w_scale) -> ws
+//     MatMulInteger(Xq, Wq, zp[, w_zp]) -> Cast(float) -> Mul(., ws) [-> Add(., bias)]
+//       => Int8MatMul{act=tensor}(X, Wq, w_scale, w_zp, bias)        (same integers as before)
+//   any other MatMulInteger with a constant 2-D B and a scalar A zero point
+//       => MatMulIntegerPacked (same inputs, exact int32)
+//   QDQ weights: DequantizeLinear(Wq int8/uint8, per tensor or per output channel) -> MatMul,
+//     or -> Gemm(transA = 0, constant C of N values) with alpha and beta folded in:
+//       X is DequantizeLinear(DynamicQuantizeLinear(X0))  => Int8MatMul{act=tensor}(X0, ...)
+//       X is DequantizeLinear(QuantizeLinear(X0, s, zp)) with the same constant s, zp
+//                                                         => Int8MatMul{act=static}(X0, ...)
+//       X is any float value                              => Int8MatMul{act=row}(X, ...)
+//     (a weight-only model then quantizes its activations per row at run time).
+//   QDQ INT4: DequantizeLinear(Wq int4/uint4 blocked along K, block a multiple of 32)
+//     -> MatMul / Gemm                                     => Int4MatMul{layout=kn|nk}
+//   com.microsoft MatMulNBits (4 bits, block a multiple of 32, no g_idx, constant B, scales
+//     and uint8 zero points)                               => Int4MatMul{layout=nbits}
+//
+// Nodes of a pattern are removed only when nothing else reads their outputs; a pattern whose
+// intermediate values are graph outputs or have other readers is left as it is. Rewrites
+// whose fused kernel is missing from `registry` are skipped.
+#pragma once
+#include "ir/model.h"
+#include "ir/status.h"
+#include "runtime/kernel.h"
+
+namespace ember::runtime {
+
+struct IntegerRewriteStats {
+  int int8_matmuls = 0;      // Int8MatMul nodes made
+  int matmul_integers = 0;   // MatMulIntegerPacked nodes made
+  int int4_matmuls = 0;      // Int4MatMul nodes made
+  int nodes_removed = 0;     // nodes of the original graph dropped
+};
+
+Result<IntegerRewriteStats> rewrite_integer_kernels(ir::Model& model, const KernelRegistry& registry);
+
+}  // namespace ember::runtime

@@ -1,0 +1,244 @@
+// Importance (passes/analysis): scores recomputed by hand from the gradients, structure
+// detection (FFN neurons, attention heads) on built graphs and on GPT-2, the JSON schema,
+// and the input errors (a loss that does not fit, missing labels, ops without rules).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "formats/npz.h"
+#include "formats/onnx_load.h"
+#include "passes/analysis/importance.h"
+#include "passes/analysis/importance_json.h"
+#include "passes/analysis/quant_sensitivity.h"
+#include "passes/quantize/quant_math.h"
+#include "runtime/grad/backward_interpreter.h"
+#include "runtime/grad/losses.h"
+#include "tests/unit/calibration/json_schema_lite.h"
+#include "tests/unit/runtime/grad_test_util.h"
+
+namespace ember::importance_test {
+
+using namespace grad_test;
+namespace pa = passes::analysis;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("ember_importance_" + name)).string();
+}
+
+// x [n, 6] -> Gemm(w1 [6, 5], b1) -> Relu -> Gemm(w2 [3, 5] transposed, b2) -> logits [n, 3]
+ir::Model mlp() {
+  ir::Model m = make_graph_model({make_node("Gemm", {"x", "w1", "b1"}, {"h"}), make_node("Relu", {"h"}, {"a"}),
+                                  make_node("Gemm", {"a", "w2", "b2"}, {"logits"}, {int_attr("transB", 1)})},
+                                 {{"x", random_f32({4, 6}, 1), Role::kFeed}, {"w1", random_f32({6, 5}, 2)},
+                                  {"b1", random_f32({5}, 3)}, {"w2", random_f32({3, 5}, 4)}, {"b2", random_f32({3}, 5)}},
+                                 {"logits"});
+  m.graph.inputs[0].elem_type = DType::kF32;
+  m.graph.inputs[0].has_shape = true;
+  m.graph.inputs[0].dims = {{-1, "n"}, {6, ""}};
+  m.graph.outputs[0].elem_type = DType::kF32;
+  m.graph.outputs[0].has_shape = true;
+  m.graph.outputs[0].dims = {{-1, "n"}, {3, ""}};
+  return m;
+}
+
+const pa::TensorImportance& find(const pa::ImportanceReport& r, const std::string& name) {
+  for (const auto& t : r.tensors)
+    if (t.name == name) return t;
+  FAIL("no tensor " << name);
+  return r.tensors.front();
+}
+
+}  // namespace
+
+TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients of one batch") {
+  const ir::Model m = mlp();
+  const Tensor x = random_f32({4, 6}, 11);
+  const std::vector<int64_t> labels = {0, 2, 1, 2};
+  const std::string data = temp_path("mlp.npz");
+  REQUIRE(formats::write_npz(data, {{"x", x}, {"labels", Tensor::from_vector<int64_t>({4}, labels)}}).ok());
+  pa::ImportanceOptions options;
+  options.batch = 4;  // one batch: every score is a closed form of that batch's gradient
+  auto report = pa::compute_importance(m, data, options);
+  REQUIRE(report.ok());
+  CHECK(report->loss == "ce");
+  CHECK(report->batches == 1);
+
+  // The same gradients, directly.
+  auto bi = runtime::grad::BackwardInterpreter::create(m);
+  REQUIRE(bi.ok());
+  auto out = (*bi)->forward({{"x", x}});
+  REQUIRE(out.ok());
+  auto loss = runtime::grad::classification_cross_entropy((*out)[0], labels);
+  REQUIRE(loss.ok());
+  CHECK(report->mean_loss == doctest::Approx(loss->loss));
+  std::map<std::string, Tensor> g;
+  REQUIRE((*bi)->backward({{"logits", loss->grad}}, [&](const std::string& n, const Tensor& t) {
+                g[n] = t.clone();
+                return Status::Ok();
+              }).ok());
+  const float* g1 = g.at("w1").data<float>();
+  const float* w1 = m.graph.find_initializer("w1")->data<float>();
+  const float* gb1 = g.at("b1").data<float>();
+  const float* b1 = m.graph.find_initializer("b1")->data<float>();
+  const pa::TensorImportance& t1 = find(*report, "w1");
+  double total = 0;
+  for (int i = 0; i < 30; ++i) total += double(g1[i]) * w1[i];
+  CHECK(t1.taylor == doctest::Approx(std::fabs(total)));
+  // w1 is [K=6, N=5]: neuron n is column n, plus its bias; Relu then Gemm make it an FFN neuron.
+  CHECK(t1.groups.kind == pa::GroupKind::kFfnNeuron);
+  REQUIRE(t1.groups.taylor.size() == 5);
+  const double terms = 4;  // rows averaged by the loss
+  for (int n = 0; n < 5; ++n) {
+    double s = double(gb1[n]) * b1[n], removal = 0.5 * terms * gb1[n] * gb1[n] * b1[n] * b1[n];
+    for (int k = 0; k < 6; ++k) {
+      s += double(g1[k * 5 + n]) * w1[k * 5 + n];
+      removal += 0.5 * terms * g1[k * 5 + n] * g1[k * 5 + n] * w1[k * 5 + n] * w1[k * 5 + n];
+    }
+    CHECK(t1.groups.taylor[size_t(n)] == doctest::Approx(std::fabs(s)));
+    CHECK(t1.groups.fisher[size_t(n)] == doctest::Approx(removal));
+  }
+  // INT4 block 32 noise: sum F dw^2 with F = terms * g^2, in the [N, K] canonical layout.
+  pa::LayerWeight layer;
+  layer.rows = 5;
+  layer.cols = 6;
+  layer.column_major = true;
+  const std::vector<float> cw = pa::to_canonical(layer, w1);
+  passes::quant::QuantFormat f4;
+  f4.bits = 4;
+  const std::vector<float> dq = passes::quant::quantize_rtn(cw.data(), 5, 6, 32, f4, passes::quant::ClipMode::kNone).dequantize();
+  double noise = 0;
+  for (int n = 0; n < 5; ++n)
+    for (int k = 0; k < 6; ++k) {
+      const double d = dq[size_t(n * 6 + k)] - w1[k * 5 + n];
+      noise += terms * g1[k * 5 + n] * g1[k * 5 + n] * d * d;
+    }
+  bool found = false;
+  for (const auto& c : t1.candidates)
+    if (c.precision == "int4" && c.block == 32) {
+      found = true;
+      CHECK(c.noise == doctest::Approx(noise));
+      CHECK(c.predicted_loss_increase == doctest::Approx(noise / 2));
+    }
+  CHECK(found);
+  // The classifier layer feeds no further layer: plain output channels, stored [N, K] (transB).
+  CHECK(find(*report, "w2").groups.kind == pa::GroupKind::kOutputChannel);
+  CHECK(find(*report, "b1").candidates.empty());
+
+  // The JSON follows its schema.
+  std::ifstream schema_file(std::string(EMBER_SOURCE_DIR) + "/schemas/importance.schema.json");
+  REQUIRE(schema_file.good());
+  calib_test::SchemaChecker checker(nlohmann::json::parse(schema_file));
+  const auto errors = checker.check(pa::importance_to_json(*report, "mlp.onnx"));
+  for (const auto& e : errors) INFO(e);
+  CHECK(errors.empty());
+  std::filesystem::remove(data);
+}
+
+TEST_CASE("importance: losses that do not fit the model are input errors") {
+  const ir::Model m = mlp();
+  const std::string unlabeled = temp_path("unlabeled.npz");
+  REQUIRE(formats::write_npz(unlabeled, {{"x", random_f32({4, 6}, 1)}}).ok());
+  pa::ImportanceOptions options;
+  options.loss = pa::ImportanceLoss::kLanguageModel;
+  auto lm = pa::compute_importance(m, unlabeled, options);
+  CHECK(lm.status().code() == StatusCode::kInvalidInput);
+  CHECK(lm.status().message().find("lm") != std::string::npos);
+  options.loss = pa::ImportanceLoss::kCrossEntropy;
+  auto ce = pa::compute_importance(m, unlabeled, options);
+  CHECK(ce.status().code() == StatusCode::kInvalidInput);
+  CHECK(ce.status().message().find("labels") != std::string::npos);
+  // Without labels, auto takes the model's own predictions; pseudo and mse run as well.
+  for (auto loss : {pa::ImportanceLoss::kAuto, pa::ImportanceLoss::kPseudoLabel, pa::ImportanceLoss::kMse}) {
+    options.loss = loss;
+    auto r = pa::compute_importance(m, unlabeled, options);
+    REQUIRE(r.ok());
+    CHECK(r->loss == (loss == pa::ImportanceLoss::kMse ? "mse" : "pseudo"));
+    CHECK(find(*r, "w1").fisher_sum > 0);
+  }
+  std::filesystem::remove(unlabeled);
+}
+
+TEST_CASE("importance: an op without a backward rule on the gradient path is unsupported") {
+  ir::Model m = mlp();
+  m.graph.nodes[1].op_type = "Sin";  // Sin has a kernel but no backward rule
+  const std::string data = temp_path("sin.npz");
+  REQUIRE(formats::write_npz(data, {{"x", random_f32({4, 6}, 1)}}).ok());
+  auto r = pa::compute_importance(m, data, {});
+  CHECK(r.status().code() == StatusCode::kUnsupported);
+  CHECK(r.status().message().find("Sin") != std::string::npos);
+  std::filesystem::remove(data);
+}
+
+TEST_CASE("importance: attention heads of a fused QKV projection, from Reshape shapes or --heads") {
+  // x [1, T, 8] -> MatMul(w [8, 24]) + b -> Split(3, last axis) -> Reshape [1, T, 2, 4] each.
+  auto shape = [](std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({int64_t(v.size())}, v); };
+  ir::Model m = make_graph_model(
+      {make_node("MatMul", {"x", "w"}, {"h"}), make_node("Add", {"h", "b"}, {"qkv"}),
+       make_node("Split", {"qkv"}, {"q", "k", "v"}, {int_attr("axis", 2), int_attr("num_outputs", 3)}),
+       make_node("Reshape", {"q", "s"}, {"q4"}), make_node("Reshape", {"k", "s"}, {"k4"}), make_node("Reshape", {"v", "s"}, {"v4"}),
+       make_node("Mul", {"q4", "k4"}, {"qk"}), make_node("Mul", {"qk", "v4"}, {"y"})},
+      {{"x", random_f32({1, 3, 8}, 1), Role::kFeed}, {"w", random_f32({8, 24}, 2)}, {"b", random_f32({24}, 3)},
+       {"s", shape({1, -1, 2, 4}), Role::kConstant}},
+      {"y"}, 18);
+  m.graph.inputs[0].elem_type = DType::kF32;
+  const std::string data = temp_path("attn.npy");
+  REQUIRE(formats::write_npz(data + ".npz", {{"x", random_f32({2, 3, 8}, 4)}}).ok());
+  for (int64_t forced : {int64_t{0}, int64_t{4}}) {
+    pa::ImportanceOptions options;
+    options.heads = forced;
+    options.batch = 1;
+    auto r = pa::compute_importance(m, data + ".npz", options);
+    REQUIRE(r.ok());
+    REQUIRE(r->heads.size() == 1);
+    const auto& block = r->heads[0].block;
+    CHECK(block.input == "x");
+    CHECK(block.heads == (forced ? 4 : 2));
+    CHECK(block.head_dim == (forced ? 2 : 4));
+    REQUIRE(block.slices.size() == 3);
+    std::vector<int64_t> offsets;
+    for (const auto& s : block.slices) offsets.push_back(s.offset);
+    std::sort(offsets.begin(), offsets.end());
+    CHECK(offsets == std::vector<int64_t>{0, 8, 16});
+    // Per head the Fisher removal adds the head's channels of Q, K and V.
+    const auto& w = find(*r, "w");
+    double heads_total = 0, channels_total = 0;
+    for (double v : r->heads[0].fisher) heads_total += v;
+    for (double v : w.groups.fisher) channels_total += v;
+    CHECK(heads_total == doctest::Approx(channels_total));
+  }
+  std::filesystem::remove(data + ".npz");
+}
+
+TEST_CASE("importance on kjv-gpt2-tiny: FFN neurons, 4-head attention blocks, tied LM head") {
+  const std::string shared = EMBER_SHARED_DIR;
+  if (!std::filesystem::exists(shared + "/models/kjv-gpt2-tiny.onnx")) return;
+  auto model = formats::load_onnx(shared + "/models/kjv-gpt2-tiny.onnx");
+  REQUIRE(model.ok());
+  pa::ImportanceOptions options;
+  options.limit = 2;
+  auto r = pa::compute_importance(*model, shared + "/data/kjv-lm-calib.npy", options);
+  REQUIRE(r.ok());
+  CHECK(r->loss == "lm");
+  CHECK(r->batch_size == 1);  // the export's output is [1, seq, 256]
+  CHECK(r->mean_loss > 0.5);
+  CHECK(r->mean_loss < 3.0);
+  REQUIRE(r->heads.size() == 2);
+  for (const auto& h : r->heads) {
+    CHECK(h.block.heads == 4);
+    CHECK(h.block.head_dim == 32);
+    CHECK(h.block.slices.size() == 3);
+  }
+  CHECK(find(*r, "m.transformer.h.0.mlp.c_fc.weight").groups.kind == pa::GroupKind::kFfnNeuron);
+  CHECK(find(*r, "m.transformer.h.0.attn.c_proj.weight").groups.kind == pa::GroupKind::kOutputChannel);
+  const auto& head = find(*r, "m.lm_head.weight");  // Gather and Transpose -> MatMul share it
+  CHECK(head.op == "MatMul");
+  CHECK(head.groups.taylor.size() == 256);
+  CHECK(head.candidates.size() == 3);
+  CHECK(r->peak_saved_activation_bytes > 0);
+}
+
+}  // namespace ember::importance_test

@@ -1,0 +1,279 @@
+// Finite-difference checks for the backward rules (runtime/grad). A model's scalar test loss
+// is L = sum_j <R_j, Y_j> over its float outputs with fixed random R_j. The analytic gradient
+// comes from BackwardInterpreter (f32); the reference is a central difference of L computed
+// in float64 (the model converted to f64, the differentiated values fed as inputs), so the
+// reference itself carries no f32 rounding. Ops whose kernels lack f64 fall back to f32
+// differences with a larger step and tolerance.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "runtime/grad/backward_interpreter.h"
+#include "runtime/interpreter.h"
+#include "runtime/single_op.h"
+
+namespace ember::grad_test {
+
+inline ir::Attribute int_attr(const std::string& name, int64_t v) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kInt;
+  a.i = v;
+  return a;
+}
+inline ir::Attribute float_attr(const std::string& name, float v) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kFloat;
+  a.f = v;
+  return a;
+}
+inline ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+inline ir::Node make_node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs,
+                          std::vector<ir::Attribute> attrs = {}) {
+  ir::Node n;
+  n.name = "n_" + op + "_" + (outputs.empty() ? std::string() : outputs[0]);
+  n.op_type = op;
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  n.attributes = std::move(attrs);
+  return n;
+}
+
+// Normal values; `offset` shifts them (positive inputs for Sqrt/Log/Pow).
+inline Tensor random_f32(Shape shape, uint32_t seed, float stddev = 1.0f, float offset = 0.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, stddev);
+  std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
+  for (float& x : v) x = normal(rng) + offset;
+  return Tensor::from_vector<float>(std::move(shape), v);
+}
+
+// Values spaced at least `gap` apart in random order: no ties and no kinks for Relu/MaxPool.
+inline Tensor distinct_f32(Shape shape, uint32_t seed, float gap = 0.05f) {
+  std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (static_cast<float>(i) - static_cast<float>(v.size()) / 2.0f + 0.5f) * gap;
+  std::mt19937 rng(seed);
+  std::shuffle(v.begin(), v.end(), rng);
+  return Tensor::from_vector<float>(std::move(shape), v);
+}
+
+inline ir::ValueInfo value_info(const std::string& name, DType dtype) {
+  ir::ValueInfo v;
+  v.name = name;
+  v.elem_type = dtype;
+  return v;
+}
+
+enum class Role { kWeight, kFeed, kConstant };  // differentiated initializer, differentiated graph input, constant
+struct TestInput {
+  std::string name;
+  Tensor value;
+  Role role = Role::kWeight;
+};
+
+// A model running `nodes`; outputs are listed explicitly.
+inline ir::Model make_graph_model(std::vector<ir::Node> nodes, const std::vector<TestInput>& inputs,
+                                  const std::vector<std::string>& outputs, int64_t opset = 17) {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opset_imports.push_back({"", opset});
+  m.graph.name = "grad_test";
+  m.graph.nodes = std::move(nodes);
+  for (const auto& in : inputs) {
+    if (in.role == Role::kFeed) m.graph.inputs.push_back(value_info(in.name, in.value.dtype()));
+    else m.graph.set_initializer(in.name, in.value);
+  }
+  for (const auto& out : outputs) m.graph.outputs.push_back(value_info(out, DType::kUndefined));
+  return m;
+}
+
+inline Tensor to_f64(const Tensor& t) {
+  if (t.dtype() != DType::kF32) return t;
+  auto values = t.to_floats();
+  std::vector<double> d(values->begin(), values->end());
+  return Tensor::from_vector<double>(t.shape(), d);
+}
+
+// The model in float64; the `differentiated` initializers become graph inputs.
+inline ir::Model f64_model(const ir::Model& model, const std::vector<std::string>& differentiated) {
+  ir::Model m = model;
+  for (auto& [name, t] : m.graph.initializers) t = to_f64(t);
+  for (const auto& name : differentiated)
+    if (m.graph.find_initializer(name)) {
+      m.graph.remove_initializer(name);
+      m.graph.inputs.push_back(value_info(name, DType::kF64));
+    }
+  for (auto& in : m.graph.inputs)
+    if (in.elem_type == DType::kF32) in.elem_type = DType::kF64;
+  for (auto& node : m.graph.nodes) {
+    if (node.op_type == "Cast")
+      for (auto& a : node.attributes)
+        if (a.name == "to" && a.i == static_cast<int64_t>(DType::kF32)) a.i = static_cast<int64_t>(DType::kF64);
+    for (auto& a : node.attributes)
+      if (a.kind == ir::AttrKind::kTensor) a.t = to_f64(a.t);
+  }
+  for (auto& out : m.graph.outputs) out.elem_type = DType::kUndefined;
+  m.graph.value_info.clear();
+  return m;
+}
+
+// sum_j <R_j, Y_j> in double over the float outputs.
+inline double weighted_sum(const std::vector<Tensor>& outputs, const std::vector<Tensor>& weights) {
+  double s = 0;
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    if (!weights[j].defined()) continue;
+    const float* r = weights[j].data<float>();
+    if (outputs[j].dtype() == DType::kF64) {
+      for (int64_t i = 0; i < outputs[j].numel(); ++i) s += outputs[j].data<double>()[i] * r[i];
+    } else {
+      for (int64_t i = 0; i < outputs[j].numel(); ++i) s += static_cast<double>(outputs[j].data<float>()[i]) * r[i];
+    }
+  }
+  return s;
+}
+
+struct CheckOptions {
+  double tolerance = 2e-3;  // relative to the largest reference gradient of the tensor
+  uint32_t seed = 7;
+};
+
+// Checks dL/dv for every differentiated input (kWeight and kFeed) against central differences.
+inline void check_model_gradients(const ir::Model& model, const std::vector<TestInput>& inputs,
+                                  const CheckOptions& options = {}) {
+  namespace rg = runtime::grad;
+  std::vector<std::string> weights, feeds_diff, differentiated;
+  std::map<std::string, Tensor> feeds;
+  for (const auto& in : inputs) {
+    if (in.role == Role::kWeight) weights.push_back(in.name);
+    if (in.role == Role::kFeed) {
+      feeds[in.name] = in.value;
+      if (in.value.dtype() == DType::kF32) feeds_diff.push_back(in.name);
+    }
+    if (in.role != Role::kConstant && in.value.dtype() == DType::kF32) differentiated.push_back(in.name);
+  }
+  rg::GradientOptions go;
+  go.parameters = weights;
+  go.activations = feeds_diff;
+  auto bi = rg::BackwardInterpreter::create(model, go);
+  if (!bi.ok()) FAIL(bi.status().message());
+  auto outputs = (*bi)->forward(feeds);
+  if (!outputs.ok()) FAIL(outputs.status().message());
+  std::vector<Tensor> r(outputs->size());
+  std::map<std::string, Tensor> seeds;
+  const auto names = (*bi)->output_names();
+  for (size_t j = 0; j < outputs->size(); ++j) {
+    if ((*outputs)[j].dtype() != DType::kF32) continue;
+    r[j] = random_f32((*outputs)[j].shape(), options.seed + 100 + static_cast<uint32_t>(j));
+    seeds[names[j]] = r[j];
+  }
+  std::map<std::string, Tensor> analytic;
+  Status st = (*bi)->backward(seeds, [&](const std::string& name, const Tensor& g) {
+    analytic[name] = g.clone();
+    return Status::Ok();
+  });
+  if (!st.ok()) FAIL(st.message());
+
+  // Reference: f64 when the kernels support it, else f32 with a larger step.
+  ir::Model m64 = f64_model(model, differentiated);
+  std::map<std::string, Tensor> base;
+  for (const auto& in : inputs)
+    if (in.role != Role::kConstant) base[in.name] = to_f64(in.value);
+  runtime::InterpreterOptions io;
+  io.fold_constants = false;
+  auto interp = runtime::Interpreter::create(m64, io);
+  bool use_f64 = interp.ok() && interp.value()->run(base).ok();
+  if (!use_f64) {
+    ir::Model m32 = model;
+    for (const auto& name : differentiated)
+      if (m32.graph.find_initializer(name)) {
+        m32.graph.remove_initializer(name);
+        m32.graph.inputs.push_back(value_info(name, DType::kF32));
+      }
+    interp = runtime::Interpreter::create(m32, io);
+    REQUIRE(interp.ok());
+    base.clear();
+    for (const auto& in : inputs)
+      if (in.role != Role::kConstant) base[in.name] = in.value.clone();
+  }
+  auto loss = [&](const std::map<std::string, Tensor>& f) {
+    auto out = interp.value()->run(f);
+    REQUIRE(out.ok());
+    return weighted_sum(*out, r);
+  };
+  for (const auto& name : differentiated) {
+    INFO("gradient of ", name, use_f64 ? " (f64 reference)" : " (f32 reference)");
+    const Tensor& v = base.at(name);
+    std::vector<double> numeric(static_cast<size_t>(v.numel()));
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      std::map<std::string, Tensor> plus = base, minus = base;
+      plus[name] = v.clone();
+      minus[name] = v.clone();
+      if (use_f64) {
+        const double x = v.data<double>()[i], h = 1e-6 * std::max(1.0, std::fabs(x));
+        plus[name].mutable_data<double>()[i] = x + h;
+        minus[name].mutable_data<double>()[i] = x - h;
+        numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2 * h);
+      } else {
+        const float x = v.data<float>()[i], h = 1e-2f * std::max(1.0f, std::fabs(x));
+        plus[name].mutable_data<float>()[i] = x + h;
+        minus[name].mutable_data<float>()[i] = x - h;
+        numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2.0 * static_cast<double>(h));
+      }
+    }
+    double scale = 1e-6;
+    for (double n : numeric) scale = std::max(scale, std::fabs(n));
+    const double tol = options.tolerance * (use_f64 ? 1.0 : 10.0) * scale;
+    auto it = analytic.find(name);
+    if (it == analytic.end()) {
+      // No gradient reported means zero: the reference must agree.
+      CHECK(scale <= tol);
+      continue;
+    }
+    REQUIRE(it->second.numel() == v.numel());
+    double worst = 0;
+    int64_t worst_at = 0;
+    for (int64_t i = 0; i < v.numel(); ++i) {
+      const double d = std::fabs(it->second.data<float>()[i] - numeric[size_t(i)]);
+      if (d > worst) {
+        worst = d;
+        worst_at = i;
+      }
+    }
+    INFO("worst element ", worst_at, ": analytic ", it->second.data<float>()[worst_at], " numeric ",
+         numeric[size_t(worst_at)], " (scale ", scale, ")");
+    CHECK(worst <= tol);
+  }
+}
+
+// One node whose inputs are `inputs` (in order; "" names an omitted input) and whose outputs
+// are y0..y{n-1}.
+inline void check_node(const std::string& op, const std::vector<TestInput>& inputs, std::vector<ir::Attribute> attrs = {},
+                       int64_t opset = 17, size_t outputs = 1, const CheckOptions& options = {}) {
+  std::vector<std::string> in_names, out_names;
+  std::vector<TestInput> present;
+  for (const auto& in : inputs) {
+    in_names.push_back(in.name);
+    if (!in.name.empty()) present.push_back(in);
+  }
+  for (size_t i = 0; i < outputs; ++i) out_names.push_back("y" + std::to_string(i));
+  ir::Model m = make_graph_model({make_node(op, in_names, out_names, std::move(attrs))}, present, out_names, opset);
+  INFO(op, " opset ", opset);
+  check_model_gradients(m, present, options);
+}
+
+}  // namespace ember::grad_test

@@ -1,0 +1,209 @@
+// INT4 block GEMV / GEMM (runtime/int4) on every ISA path this CPU can run against the scalar
+// reference at odd sizes (float results within kPathRelTol: the paths share their integer dot
+// products and do the same float operations), and against double-precision products with the
+// dequantized weights (within the error bound of int8 activations and fp16 scales).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "runtime/cpu.h"
+#include "runtime/int4/int4_format.h"
+#include "runtime/parallel.h"
+
+using namespace ember::runtime;
+using namespace ember::runtime::int4;
+
+namespace {
+
+// Relative to sum |terms| of the block sums: the paths may only differ by float reassociation.
+constexpr double kPathRelTol = 1e-6;
+// fp16 scales carry 11 significant bits.
+constexpr double kHalfScaleRelErr = 1.0 / 2048;
+
+std::vector<IsaLevel> testable_levels() {
+  std::vector<IsaLevel> levels{IsaLevel::kScalar};
+  for (IsaLevel l : {IsaLevel::kAvx2, IsaLevel::kAvxVnni, IsaLevel::kAvx512})
+    if (isa_supported(l)) levels.push_back(l);
+  return levels;
+}
+
+class IsaScope {
+ public:
+  explicit IsaScope(IsaLevel level) : saved_(isa_level()) { set_isa_level(level); }
+  ~IsaScope() { set_isa_level(saved_); }
+
+ private:
+  IsaLevel saved_;
+};
+
+class ThreadsScope {
+ public:
+  explicit ThreadsScope(int threads) : saved_(num_threads()) { set_num_threads(threads); }
+  ~ThreadsScope() { set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+enum class Zeros { kDefault, kUniform, kPerBlock };
+
+Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Int4Source s;
+  s.K = K;
+  s.N = N;
+  s.block_size = block_size;
+  std::uniform_int_distribution<int> nibble(0, 15);
+  s.codes.resize(size_t(N * K));
+  for (auto& c : s.codes) c = static_cast<uint8_t>(nibble(rng));
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+  s.scales.resize(size_t(N * s.source_blocks()));
+  for (auto& v : s.scales) v = scale(rng);
+  if (zeros == Zeros::kUniform) s.zeros.assign(s.scales.size(), 5);
+  if (zeros == Zeros::kPerBlock) {
+    s.zeros.resize(s.scales.size());
+    for (auto& z : s.zeros) z = static_cast<uint8_t>(nibble(rng));
+  }
+  return s;
+}
+
+std::vector<float> make_x(int64_t M, int64_t K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(size_t(M * K));
+  for (auto& v : x) v = dist(rng);
+  if (!x.empty()) x[0] = 0.0f;
+  return x;
+}
+
+// The exact product of x and the dequantized weights, and a bound on what int8 activations
+// (half a step per value) and fp16 scales may change in it.
+void dequantized_product(const Int4Source& s, const std::vector<float>& x, int64_t M, std::vector<double>& y,
+                         std::vector<double>& bound) {
+  y.assign(size_t(M * s.N), 0.0);
+  bound.assign(size_t(M * s.N), 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < s.N; ++n) {
+      double acc = 0, err = 0;
+      for (int64_t b0 = 0; b0 < s.K; b0 += kBlock) {
+        const int64_t b1 = std::min(s.K, b0 + kBlock);
+        double amax = 0;
+        for (int64_t k = b0; k < b1; ++k) amax = std::max(amax, std::fabs(double(x[size_t(m * s.K + k)])));
+        const double half_step = amax / 127 / 2;
+        for (int64_t k = b0; k < b1; ++k) {
+          const int64_t sb = n * s.source_blocks() + k / s.block_size;
+          const int zero = s.zeros.empty() ? 8 : s.zeros[size_t(sb)];
+          const double w = double(int(s.codes[size_t(n * s.K + k)]) - zero) * s.scales[size_t(sb)];
+          const double xv = x[size_t(m * s.K + k)];
+          acc += w * xv;
+          err += std::fabs(w) * half_step * 1.01 + std::fabs(w * xv) * kHalfScaleRelErr;
+        }
+      }
+      y[size_t(m * s.N + n)] = acc;
+      bound[size_t(m * s.N + n)] = err + 1e-6;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("int4: packing keeps every code and picks uniform or per-block zero points") {
+  for (Zeros zeros : {Zeros::kDefault, Zeros::kUniform, Zeros::kPerBlock}) {
+    const Int4Source s = make_source(75, 37, 32, zeros, 11);
+    const Int4Weights w = Int4Weights::pack(s);
+    CHECK(w.blocks() == 3);
+    CHECK(w.groups() == 3);
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t k = 0; k < s.K; ++k) REQUIRE(w.code(n, k) == s.codes[size_t(n * s.K + k)]);
+    if (zeros == Zeros::kPerBlock) {
+      CHECK(w.zeros(0) != nullptr);
+    } else {
+      CHECK(w.zeros(0) == nullptr);
+      CHECK(w.uniform_zero() == (zeros == Zeros::kDefault ? 8 : 5));
+    }
+  }
+}
+
+TEST_CASE("int4: activations quantize per block of 32 with the weights' scale multiplier") {
+  const int64_t M = 2, K = 45;
+  const std::vector<float> x = make_x(M, K, 5);
+  Int4Activations a;
+  a.quantize(x.data(), M, K, 0.25f);
+  CHECK(a.blocks() == 2);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b = 0; b < 2; ++b) {
+      int32_t sum = 0;
+      for (int64_t i = 0; i < kBlock; ++i) {
+        const int64_t k = b * kBlock + i;
+        const int q = a.row(m)[k];
+        sum += q;
+        if (k >= K) {
+          CHECK(q == 0);
+          continue;
+        }
+        CHECK(std::abs(q) <= 127);
+        CHECK(std::fabs(q * a.scales(m)[b] / 0.25f - x[size_t(m * K + k)]) <= a.scales(m)[b] / 0.25f * 0.5f + 1e-6f);
+      }
+      CHECK(a.sums(m)[b] == sum);
+    }
+}
+
+TEST_CASE("int4: every ISA path matches the scalar reference and the dequantized product") {
+  uint32_t seed = 1;
+  for (int64_t K : {int64_t{1}, int64_t{3}, int64_t{17}, int64_t{32}, int64_t{129}, int64_t{1000}})
+    for (int64_t N : {int64_t{1}, int64_t{3}, int64_t{17}, int64_t{31}, int64_t{129}})
+      for (int64_t M : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{6}}) {
+        const Zeros zeros = static_cast<Zeros>(seed % 3);
+        const int64_t block_size = seed % 4 == 3 ? 64 : 32;
+        const Int4Source s = make_source(K, N, block_size, zeros, seed);
+        const std::vector<float> x = make_x(M, K, seed + 1000);
+        ++seed;
+        const Int4Weights w = Int4Weights::pack(s);
+        Int4Activations a;
+        a.quantize(x.data(), M, K, w.scale_multiplier());
+        std::vector<float> bias(static_cast<size_t>(N));
+        for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.1f * float(n % 7) - 0.3f;
+        const bool with_bias = seed % 2 == 0;
+        std::vector<float> ref(size_t(M * N));
+        int4_gemm_reference(a, w, with_bias ? bias.data() : nullptr, ref.data(), N);
+
+        std::vector<double> exact, bound;
+        dequantized_product(s, x, M, exact, bound);
+        for (int64_t i = 0; i < M * N; ++i) {
+          const double want = exact[size_t(i)] + (with_bias ? bias[size_t(i % N)] : 0.0);
+          REQUIRE(std::fabs(ref[size_t(i)] - want) <= bound[size_t(i)]);
+        }
+
+        for (IsaLevel level : testable_levels()) {
+          IsaScope isa(level);
+          for (int threads : {1, 2}) {
+            ThreadsScope scope(threads);
+            CAPTURE(isa_name(level));
+            CAPTURE(K);
+            CAPTURE(N);
+            CAPTURE(M);
+            const int64_t ldy = N + 2;
+            std::vector<float> y(size_t(M * ldy), 99.0f);
+            int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
+            for (int64_t m = 0; m < M; ++m) {
+              for (int64_t n = 0; n < N; ++n) {
+                const float r = ref[size_t(m * N + n)];
+                const double tol = kPathRelTol * (std::fabs(exact[size_t(m * N + n)]) + bound[size_t(m * N + n)]);
+                REQUIRE(std::fabs(y[size_t(m * ldy + n)] - r) <= tol);
+              }
+              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+            }
+          }
+        }
+      }
+}
+
+TEST_CASE("int4: weights live in the 64-byte aligned arena") {
+  const Int4Source s = make_source(64, 16, 32, Zeros::kDefault, 2);
+  const Int4Weights w = Int4Weights::pack(s);
+  CHECK(reinterpret_cast<uintptr_t>(w.codes(0)) % 64 == 0);
+  CHECK(reinterpret_cast<uintptr_t>(w.scales(0)) % 64 == 0);
+  CHECK(weight_arena().mapped_bytes() >= w.bytes());
+}

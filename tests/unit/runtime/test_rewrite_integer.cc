@@ -1,0 +1,339 @@
+// Load-time integer rewrites (runtime/rewrite_integer.h): small graphs built in code for each
+// pattern, checked for structure (which ember.fused ops replaced which nodes) and for
+// numerical equivalence with the same model run on the reference kernels
+// (InterpreterOptions::integer_kernels = false), on every ISA path; then the peer models.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "formats/onnx_load.h"
+#include "runtime/cpu.h"
+#include "runtime/interpreter.h"
+#include "runtime/rewrite_integer.h"
+#include "tests/unit/runtime/quant_test_util.h"
+
+using namespace ember;
+using namespace ember::quant_test;
+
+namespace {
+
+// Integer activations (u8 per tensor, as the graph's own DynamicQuantizeLinear) leave only
+// float rounding: relative to the largest output.
+constexpr double kSameIntegersRelTol = 1e-5;
+// Weight-only graphs gain activation quantization (u8 per row, int8 per block of 32).
+constexpr double kActQuantRelTol = 3e-2;
+
+class IsaScope {
+ public:
+  explicit IsaScope(runtime::IsaLevel level) : saved_(runtime::isa_level()) { runtime::set_isa_level(level); }
+  ~IsaScope() { runtime::set_isa_level(saved_); }
+
+ private:
+  runtime::IsaLevel saved_;
+};
+
+ir::ValueInfo f32_info(const std::string& name, std::vector<int64_t> dims) {
+  ir::ValueInfo v;
+  v.name = name;
+  v.elem_type = DType::kF32;
+  v.has_shape = true;
+  for (int64_t d : dims) v.dims.push_back({d, ""});
+  return v;
+}
+
+struct Builder {
+  ir::Model model;
+  Builder() {
+    model.ir_version = 10;
+    model.opset_imports = {{"", 21}, {"com.microsoft", 1}};
+  }
+  void input(const std::string& name, std::vector<int64_t> dims) { model.graph.inputs.push_back(f32_info(name, dims)); }
+  void output(const std::string& name) { model.graph.outputs.push_back(f32_info(name, {})); }
+  void init(const std::string& name, Tensor t) { model.graph.set_initializer(name, std::move(t)); }
+  void node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, std::vector<ir::Attribute> attrs = {},
+            const std::string& domain = "") {
+    ir::Node n;
+    n.name = op + "_" + std::to_string(model.graph.nodes.size());
+    n.op_type = op;
+    n.domain = domain;
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    n.attributes = std::move(attrs);
+    model.graph.nodes.push_back(std::move(n));
+  }
+};
+
+std::map<std::string, int> op_counts(const ir::Model& m) {
+  std::map<std::string, int> counts;
+  for (const auto& n : m.graph.nodes) ++counts[n.op_type];
+  return counts;
+}
+
+std::unique_ptr<runtime::Interpreter> make(const ir::Model& model, bool integer) {
+  runtime::InterpreterOptions o;
+  o.integer_kernels = integer;
+  auto interp = runtime::Interpreter::create(model, o);
+  if (!interp.ok()) FAIL(interp.status().message());
+  return std::move(interp).value();
+}
+
+std::vector<float> run1(runtime::Interpreter& interp, const std::map<std::string, Tensor>& feeds) {
+  auto out = interp.run(feeds);
+  if (!out.ok()) FAIL(out.status().message());
+  return floats_of((*out)[0]);
+}
+
+// Runs the model with and without the rewrites on every testable ISA level and compares.
+void check_equivalent(const ir::Model& model, const std::map<std::string, Tensor>& feeds, double rel_tol) {
+  auto ref_interp = make(model, false);
+  const std::vector<float> ref = run1(*ref_interp, feeds);
+  double scale = 1e-12;
+  for (float v : ref) scale = std::max(scale, double(std::fabs(v)));
+  std::vector<float> first;
+  for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
+    if (!runtime::isa_supported(level)) continue;
+    IsaScope isa(level);
+    auto interp = make(model, true);
+    const std::vector<float> got = run1(*interp, feeds);
+    REQUIRE(got.size() == ref.size());
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::fabs(got[i] - ref[i]) <= rel_tol * scale);
+    // Every ISA path computes the same integers and the same float operations.
+    if (first.empty()) first = got;
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::fabs(got[i] - first[i]) <= 1e-6 * scale);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("rewrite-integer: onnxruntime's dynamic INT8 pattern becomes one Int8MatMul with the same integers") {
+  Rng rng(1);
+  const int64_t K = 37, N = 21;
+  Builder b;
+  b.input("x", {3, 5, K});
+  b.init("w", random_ints<int8_t>(rng, {K, N}, -127, 127));
+  b.init("w_zp", Tensor::scalar<int8_t>(0));
+  b.init("w_scale", Tensor::scalar<float>(0.02f));
+  b.init("bias", random_floats(rng, {N}, -1, 1));
+  b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
+  b.node("Mul", {"xs", "w_scale"}, {"s"});
+  b.node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
+  b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
+  b.node("Mul", {"accf", "s"}, {"y0"});
+  b.node("Add", {"y0", "bias"}, {"y"});
+  b.output("y");
+  const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {3, 5, K}, -2, 3)}};
+
+  auto interp = make(b.model, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.at("Int8MatMul") == 1);
+  CHECK(interp->model().graph.nodes.size() == 1);  // DQL, both Muls, Cast and Add are gone
+  check_equivalent(b.model, feeds, kSameIntegersRelTol);
+}
+
+TEST_CASE("rewrite-integer: a pattern whose intermediate is read elsewhere keeps its nodes") {
+  Rng rng(2);
+  const int64_t K = 16, N = 8;
+  Builder b;
+  b.input("x", {4, K});
+  b.init("w", random_ints<uint8_t>(rng, {K, N}, 0, 255));
+  b.init("w_zp", Tensor::scalar<uint8_t>(128));
+  b.init("w_scale", Tensor::scalar<float>(0.01f));
+  b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
+  b.node("Mul", {"xs", "w_scale"}, {"s"});
+  b.node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
+  b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
+  b.node("Mul", {"accf", "s"}, {"y"});
+  b.output("y");
+  b.output("accf");  // an intermediate the caller wants: the float chain must stay
+  auto interp = make(b.model, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.count("Int8MatMul") == 0);
+  CHECK(counts.at("MatMulIntegerPacked") == 1);  // the integer product alone still runs packed
+  CHECK(counts.at("Cast") == 1);
+  check_equivalent(b.model, {{"x", random_floats(rng, {4, K}, -1, 1)}}, kSameIntegersRelTol);
+}
+
+TEST_CASE("rewrite-integer: MatMulInteger with a constant zero point is exact on the packed kernel") {
+  Rng rng(3);
+  const int64_t K = 29, N = 19;
+  Builder b;
+  b.model.graph.inputs.push_back(f32_info("a", {2, 3, K}));
+  b.model.graph.inputs.back().elem_type = DType::kU8;
+  b.init("bq", random_ints<int8_t>(rng, {K, N}, -128, 127));
+  b.init("a_zp", Tensor::scalar<uint8_t>(131));
+  b.init("b_zp", random_ints<int8_t>(rng, {N}, -5, 5));
+  b.node("MatMulInteger", {"a", "bq", "a_zp", "b_zp"}, {"y"});
+  b.output("y");
+  const std::map<std::string, Tensor> feeds = {{"a", random_ints<uint8_t>(rng, {2, 3, K}, 0, 255)}};
+  auto ref = make(b.model, false);
+  auto fast = make(b.model, true);
+  CHECK(op_counts(fast->model()).at("MatMulIntegerPacked") == 1);
+  const auto want = ref->run(feeds);
+  const auto got = fast->run(feeds);
+  REQUIRE(want.ok());
+  REQUIRE(got.ok());
+  CHECK((*got)[0].same_content((*want)[0]));
+}
+
+TEST_CASE("rewrite-integer: QDQ int8 weights under Gemm (transB, alpha, beta) with dynamic QDQ activations") {
+  Rng rng(4);
+  const int64_t K = 40, N = 24;
+  Builder b;
+  b.input("x", {6, K});
+  b.init("wq", random_ints<int8_t>(rng, {N, K}, -127, 127));
+  b.init("w_scale", random_floats(rng, {N}, 0.001f, 0.01f));
+  b.init("c", random_floats(rng, {N}, -1, 1));
+  b.node("DequantizeLinear", {"wq", "w_scale"}, {"w"}, {int_attr("axis", 0)});
+  b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
+  b.node("DequantizeLinear", {"xq", "xs", "xzp"}, {"xd"});
+  ir::Attribute alpha = int_attr("alpha", 0), beta = int_attr("beta", 0);
+  alpha.kind = beta.kind = ir::AttrKind::kFloat;
+  alpha.f = 0.5f;
+  beta.f = 2.0f;
+  b.node("Gemm", {"xd", "w", "c"}, {"y"}, {int_attr("transB", 1), alpha, beta});
+  b.output("y");
+  auto interp = make(b.model, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.at("Int8MatMul") == 1);
+  CHECK(interp->model().graph.nodes.size() == 1);
+  check_equivalent(b.model, {{"x", random_floats(rng, {6, K}, -1, 1)}}, kSameIntegersRelTol);
+}
+
+TEST_CASE("rewrite-integer: weight-only int8 and static QDQ activations") {
+  Rng rng(5);
+  const int64_t K = 33, N = 17;
+  for (bool static_act : {false, true}) {
+    Builder b;
+    b.input("x", {5, K});
+    b.init("wq", random_ints<uint8_t>(rng, {K, N}, 0, 255));
+    b.init("w_scale", Tensor::scalar<float>(0.004f));
+    b.init("w_zp", Tensor::scalar<uint8_t>(120));
+    b.node("DequantizeLinear", {"wq", "w_scale", "w_zp"}, {"w"});
+    std::string x = "x";
+    if (static_act) {
+      b.init("x_scale", Tensor::scalar<float>(0.02f));
+      b.init("x_zp", Tensor::scalar<int8_t>(-4));
+      b.node("QuantizeLinear", {"x", "x_scale", "x_zp"}, {"xq"});
+      b.node("DequantizeLinear", {"xq", "x_scale", "x_zp"}, {"xd"});
+      x = "xd";
+    }
+    b.node("MatMul", {x, "w"}, {"y"});
+    b.output("y");
+    auto interp = make(b.model, true);
+    REQUIRE(op_counts(interp->model()).at("Int8MatMul") == 1);
+    CHECK(interp->model().graph.nodes.size() == 1);
+    CHECK(interp->model().graph.nodes[0].attr_string("act", "") == (static_act ? "static" : "row"));
+    check_equivalent(b.model, {{"x", random_floats(rng, {5, K}, -1, 1)}}, static_act ? kSameIntegersRelTol : kActQuantRelTol);
+  }
+}
+
+TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
+  Rng rng(6);
+  const int64_t K = 96, N = 20, block = 32;
+  for (bool gemm : {false, true})
+    for (DType dtype : {DType::kI4, DType::kU4}) {
+      Builder b;
+      b.input("x", {3, K});
+      const Shape w_shape = gemm ? Shape{N, K} : Shape{K, N};
+      const Shape s_shape = gemm ? Shape{N, K / block} : Shape{K / block, N};
+      std::vector<int> codes(size_t(N * K));
+      for (auto& c : codes) c = dtype == DType::kI4 ? rng.uniform_int(-8, 7) : rng.uniform_int(0, 15);
+      b.init("wq", packed4(dtype, w_shape, codes));
+      b.init("w_scale", random_floats(rng, s_shape, 0.01f, 0.05f));
+      std::vector<std::string> dq_in = {"wq", "w_scale"};
+      if (dtype == DType::kU4) {
+        std::vector<int> zeros(size_t(N * K / block));
+        for (auto& z : zeros) z = rng.uniform_int(0, 15);
+        b.init("w_zp", packed4(dtype, s_shape, zeros));
+        dq_in.push_back("w_zp");
+      }
+      b.node("DequantizeLinear", dq_in, {"w"}, {int_attr("axis", gemm ? 1 : 0), int_attr("block_size", block)});
+      if (gemm) {
+        b.init("c", random_floats(rng, {N}, -1, 1));
+        b.node("Gemm", {"x", "w", "c"}, {"y"}, {int_attr("transB", 1)});
+      } else {
+        b.node("MatMul", {"x", "w"}, {"y"});
+      }
+      b.output("y");
+      auto interp = make(b.model, true);
+      CHECK(op_counts(interp->model()).at("Int4MatMul") == 1);
+      CHECK(interp->model().graph.nodes.size() == 1);
+      check_equivalent(b.model, {{"x", random_floats(rng, {3, K}, -1, 1)}}, kActQuantRelTol);
+    }
+}
+
+TEST_CASE("rewrite-integer: MatMulNBits (with and without zero points) becomes Int4MatMul") {
+  Rng rng(7);
+  const int64_t K = 80, N = 18, block = 32, blocks = 3;
+  for (bool zero_points : {false, true}) {
+    Builder b;
+    b.input("x", {2, K});
+    b.init("B", random_ints<uint8_t>(rng, {N, blocks, block / 2}, 0, 255));
+    b.init("scales", random_floats(rng, {N * blocks}, 0.01f, 0.05f));
+    std::vector<std::string> in = {"x", "B", "scales"};
+    if (zero_points) {
+      b.init("zp", random_ints<uint8_t>(rng, {N * 2}, 0, 255));
+      in.push_back("zp");
+    } else {
+      in.push_back("");
+    }
+    in.push_back("");
+    b.init("bias", random_floats(rng, {N}, -1, 1));
+    in.push_back("bias");
+    b.node("MatMulNBits", in, {"y"},
+           {int_attr("K", K), int_attr("N", N), int_attr("bits", 4), int_attr("block_size", block)}, "com.microsoft");
+    b.output("y");
+    auto interp = make(b.model, true);
+    CHECK(op_counts(interp->model()).at("Int4MatMul") == 1);
+    check_equivalent(b.model, {{"x", random_floats(rng, {2, K}, -1, 1)}}, kActQuantRelTol);
+  }
+}
+
+TEST_CASE("rewrite-integer: integer_kernels = false and unsupported forms leave the graph alone") {
+  Rng rng(8);
+  Builder b;
+  b.input("x", {2, 16});
+  b.init("B", random_ints<uint8_t>(rng, {4, 1, 8}, 0, 255));
+  b.init("scales", random_floats(rng, {4}, 0.01f, 0.05f));
+  // block 16 is valid MatMulNBits but not an int4 kernel block: the reference kernel runs it.
+  b.node("MatMulNBits", {"x", "B", "scales"}, {"y"},
+         {int_attr("K", 16), int_attr("N", 4), int_attr("bits", 4), int_attr("block_size", 16)}, "com.microsoft");
+  b.output("y");
+  CHECK(op_counts(make(b.model, true)->model()).at("MatMulNBits") == 1);
+  ir::Model copy = b.model;
+  auto stats = runtime::rewrite_integer_kernels(copy, runtime::KernelRegistry());  // no fused kernels registered
+  REQUIRE(stats.ok());
+  CHECK(stats->int4_matmuls == 0);
+  CHECK(copy.graph.nodes.size() == 1);
+}
+
+TEST_CASE("rewrite-integer: onnxruntime's quantized peer models run in integer arithmetic") {
+  const std::string dir = std::string(EMBER_SHARED_DIR) + "/models/peer/";
+  if (!std::filesystem::exists(dir + "kjv-bert.dyn_int8.onnx")) return;
+  Rng rng(9);
+  std::vector<int64_t> ids(2 * 128), mask(2 * 128, 1);
+  for (auto& v : ids) v = rng.uniform_int(0, 255);
+  const std::map<std::string, Tensor> feeds = {{"input_ids", Tensor::from_vector<int64_t>({2, 128}, ids)},
+                                               {"attention_mask", Tensor::from_vector<int64_t>({2, 128}, mask)}};
+  for (const char* name : {"kjv-bert.dyn_int8.onnx", "kjv-bert.int4_b32.onnx"}) {
+    CAPTURE(name);
+    auto model = formats::load_onnx(dir + name);
+    REQUIRE(model.ok());
+    auto fast = make(*model, true);
+    const auto counts = op_counts(fast->model());
+    CHECK(counts.count("MatMulInteger") == 0);
+    CHECK(counts.count("MatMulNBits") == 0);
+    CHECK(counts.count("Int8MatMul") + counts.count("Int4MatMul") > 0);
+    auto ref = make(*model, false);
+    const std::vector<float> want = run1(*ref, feeds), got = run1(*fast, feeds);
+    double scale = 0;
+    for (float v : want) scale = std::max(scale, double(std::fabs(v)));
+    // Logits: the dynamic INT8 model keeps its integers; INT4 adds int8 activations.
+    const double tol = std::string(name).find("int4") != std::string::npos ? 5e-2 : 1e-3;
+    for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::fabs(got[i] - want[i]) <= tol * scale);
+  }
+}

@@ -1,0 +1,146 @@
+// ember importance MODEL --data SET [--loss auto|lm|ce|pseudo|mse] [--json] -o importance.json:
+// gradient-based importance of every weight, output channel, FFN neuron and attention head,
+// and the predicted loss increase of quantizing each layer alone to INT8 / INT4
+// (schemas/importance.schema.json). Prints a table ranked by INT4 (block 32) sensitivity.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "passes/analysis/importance.h"
+#include "passes/analysis/importance_json.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+namespace pa = passes::analysis;
+
+struct ImportanceCliOptions {
+  std::string model;
+  std::string data;
+  std::string output;
+  std::string loss = "auto";
+  int64_t batch = 8;
+  int64_t limit = 0;
+  int64_t heads = 0;
+  int64_t top = 20;
+  int threads = 0;
+  bool json = false;
+};
+
+double candidate_increase(const pa::TensorImportance& t, const std::string& precision, int64_t block) {
+  for (const auto& c : t.candidates)
+    if (c.precision == precision && c.block == block) return c.predicted_loss_increase;
+  return -1;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s;
+}
+
+std::string number(double v) {
+  if (v < 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3e", v);
+  return buf;
+}
+
+void print_table(const pa::ImportanceReport& r, int64_t top) {
+  std::printf("loss %s: mean %.4f %s over %lld rows (%lld batches of %lld), %.1f s (forward %.1f s, backward %.1f s)\n",
+              r.loss.c_str(), r.mean_loss, r.loss_unit.c_str(), static_cast<long long>(r.rows),
+              static_cast<long long>(r.batches), static_cast<long long>(r.batch_size), r.seconds, r.forward_seconds,
+              r.backward_seconds);
+  std::printf("peak saved activations %s, %lld nodes on the gradient path\n\n",
+              human_bytes(static_cast<double>(r.peak_saved_activation_bytes)).c_str(),
+              static_cast<long long>(r.gradient_path_nodes));
+  // Layers first, most sensitive to INT4 first; then the other weights by Taylor score.
+  std::vector<const pa::TensorImportance*> order;
+  for (const auto& t : r.tensors) order.push_back(&t);
+  std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+    const double x = candidate_increase(*a, "int4", 32), y = candidate_increase(*b, "int4", 32);
+    if ((x >= 0) != (y >= 0)) return x >= 0;
+    return x >= 0 ? x > y : a->taylor > b->taylor;
+  });
+  const std::string unit = r.loss_unit == "nats" ? "predicted loss increase, nats" : "predicted loss increase";
+  std::printf("%4s  %-44s %-7s %-11s %10s %10s %10s %10s %10s\n", "rank", "tensor", "op", "shape", "taylor",
+              "int8/ch", "int4/b32", "int4/b128", "removal");
+  std::printf("%4s  %-44s %-7s %-11s %10s %32s %10s\n", "", "", "", "", "", ("(" + unit + ")").c_str(), "");
+  const size_t shown = top > 0 ? std::min<size_t>(static_cast<size_t>(top), order.size()) : order.size();
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& t = *order[i];
+    std::string name = t.name.size() > 44 ? "..." + t.name.substr(t.name.size() - 41) : t.name;
+    std::printf("%4zu  %-44s %-7s %-11s %10s %10s %10s %10s %10s\n", i + 1, name.c_str(), t.op.empty() ? "-" : t.op.c_str(),
+                shape_text(t.shape).c_str(), number(t.taylor).c_str(), number(candidate_increase(t, "int8", 0)).c_str(),
+                number(candidate_increase(t, "int4", 32)).c_str(), number(candidate_increase(t, "int4", 128)).c_str(),
+                number(t.fisher_removal).c_str());
+  }
+  if (shown < order.size()) std::printf("  ... %zu more (--top 0 shows all)\n", order.size() - shown);
+  for (const auto& h : r.heads) {
+    std::vector<size_t> rank(h.taylor.size());
+    for (size_t k = 0; k < rank.size(); ++k) rank[k] = k;
+    std::sort(rank.begin(), rank.end(), [&](size_t a, size_t b) { return h.taylor[a] > h.taylor[b]; });
+    std::printf("\nattention on %s: %lld heads x %lld, heads by Taylor score:", h.block.input.c_str(),
+                static_cast<long long>(h.block.heads), static_cast<long long>(h.block.head_dim));
+    for (size_t k : rank) std::printf(" %zu (%s)", k, number(h.taylor[k]).c_str());
+    std::printf("\n");
+  }
+}
+
+int run_importance(const ImportanceCliOptions& opts) {
+  auto loss = pa::parse_importance_loss(opts.loss);
+  if (!loss.ok()) return report(loss.status());
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  pa::ImportanceOptions io;
+  io.loss = *loss;
+  io.batch = opts.batch;
+  io.limit = opts.limit;
+  io.heads = opts.heads;
+  io.threads = opts.threads;
+  Progress progress("importance", 0);
+  io.progress = progress.callback();
+  auto result = pa::compute_importance(*model, opts.data, io);
+  if (!result.ok()) return report(result.status().with_context(opts.model));
+  const nlohmann::json j = pa::importance_to_json(*result, opts.model);
+  if (!opts.output.empty()) {
+    std::ofstream out(opts.output);
+    out << j.dump(1) << "\n";
+    if (!out) return report(invalid_input("cannot write " + opts.output));
+  }
+  if (opts.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    print_table(*result, opts.top);
+    if (!opts.output.empty()) std::printf("\nwrote %s\n", opts.output.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_importance_command(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<ImportanceCliOptions>();
+  CLI::App* sub = app.add_subcommand("importance", "Score weights, channels, FFN neurons, attention heads and precisions with gradients");
+  sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
+  sub->add_option("--data", opts->data, "Calibration set: .npy (one input), .npz (arrays named after the inputs, optional 'labels'), or a directory")
+      ->required();
+  sub->add_option("-o,--output", opts->output, "Where to write the report (JSON, schemas/importance.schema.json)");
+  sub->add_option("--loss", opts->loss,
+                  "lm: next-token cross-entropy on input_ids; ce: cross-entropy against the set's labels; pseudo: against "
+                  "the FP32 model's argmax; mse: output MSE against the FP32 model; auto: lm for language models, else ce "
+                  "with labels, else pseudo")
+      ->default_val("auto")->check(CLI::IsMember({"auto", "lm", "ce", "pseudo", "mse"}));
+  sub->add_option("--batch", opts->batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8);
+  sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0);
+  sub->add_option("--heads", opts->heads, "Attention heads per block (0: read from the graph's Reshapes)")->default_val(0);
+  sub->add_option("--top", opts->top, "Rows of the ranked table (0 = all)")->default_val(20);
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_flag("--json", opts->json, "Print the report as JSON instead of the table");
+  sub->final_callback([opts, &exit_code] { exit_code = run_importance(*opts); });
+}
+
+}  // namespace ember::cli
