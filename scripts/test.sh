@@ -14,7 +14,7 @@ if [ ! -d build/node/node_modules/onnxruntime-node ] || [ ! -d build/node/node_m
 fi
 
 jobs=$(nproc)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBER_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"

@@ -1,5 +1,6 @@
 #include "passes/analysis/importance_accumulator.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "passes/analysis/quant_sensitivity.h"
@@ -8,14 +9,26 @@
 namespace ember::passes::analysis {
 namespace {
 
-// Sum of n floats with eight independent partial sums, which the compiler can vectorize.
-double sum_of(const float* x, int64_t n) {
+// One pass over a stored row: f += scale g^2, columns += g w (when given), returns sum g w.
+// Eight independent partial sums keep the reduction vectorizable.
+template <bool kColumns>
+double accumulate_row(const float* g, const float* w, float* f, int64_t n, float scale, float* columns) {
   float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) part[k] += x[i + k];
+    for (int k = 0; k < 8; ++k) {
+      const float gi = g[i + k], gw = gi * w[i + k];
+      f[i + k] += scale * gi * gi;
+      part[k] += gw;
+      if constexpr (kColumns) columns[i + k] += gw;
+    }
   double total = 0;
-  for (; i < n; ++i) total += x[i];
+  for (; i < n; ++i) {
+    const float gw = g[i] * w[i];
+    f[i] += scale * g[i] * g[i];
+    total += gw;
+    if constexpr (kColumns) columns[i] += gw;
+  }
   for (float p : part) total += p;
   return total;
 }
@@ -54,22 +67,13 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   const int64_t stored_rows = st.value.numel() / width;
   const bool by_column = layer && layer->column_major;
   runtime::parallel_for(stored_rows, std::max<int64_t>(1, 16384 / width), [&](int64_t r0, int64_t r1) {
-    // Float inner loops (they vectorize); double across rows and chunks.
-    std::vector<float> gw(static_cast<size_t>(width));
     std::vector<float> columns(by_column ? static_cast<size_t>(width) : 0, 0.0f);
     std::vector<std::pair<int64_t, double>> rows;
     double sum = 0;
     for (int64_t r = r0; r < r1; ++r) {
-      const float* gr = g + r * width;
-      const float* wr = w + r * width;
-      float* fr = f + r * width;
-      for (int64_t i = 0; i < width; ++i) {
-        fr[i] += scale * gr[i] * gr[i];
-        gw[static_cast<size_t>(i)] = gr[i] * wr[i];
-      }
-      if (by_column)
-        for (int64_t i = 0; i < width; ++i) columns[static_cast<size_t>(i)] += gw[static_cast<size_t>(i)];
-      const double row_sum = sum_of(gw.data(), width);
+      const double row_sum =
+          by_column ? accumulate_row<true>(g + r * width, w + r * width, f + r * width, width, scale, columns.data())
+                    : accumulate_row<false>(g + r * width, w + r * width, f + r * width, width, scale, nullptr);
       sum += row_sum;
       if (layer && !by_column) rows.emplace_back(r, row_sum);
     }
@@ -82,7 +86,8 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   auto owner = bias_owner_.find(name);
   if (owner != bias_owner_.end()) {
     State& layer_state = states_.at(owner->second);
-    for (size_t c = 0; c < layer_state.batch_channel.size() && c < static_cast<size_t>(grad.numel()); ++c)
+    const size_t n = std::min(layer_state.batch_channel.size(), static_cast<size_t>(grad.numel()));
+    for (size_t c = 0; c < n; ++c)
       layer_state.batch_channel[c] += static_cast<double>(g[c]) * w[c];
   }
   return Status::Ok();

@@ -132,9 +132,15 @@ Result<bool> OrtDynamicRewriter::rewrite(const Target& t) {
   const Tensor* bias_constant = bias.empty() ? nullptr : model_.graph.find_initializer(bias);
   if (!bias.empty() && beta != 1.0f && (!bias_constant || bias_constant->dtype() != DType::kF32)) return false;
 
-  IntWeight w;
-  EMBER_ASSIGN_OR_RETURN(bool supported, prepare_weight(node, w));
-  if (!supported) return false;
+  const std::pair<std::string, bool> key(node.inputs[1], gemm && node.attr_int("transB", 0) != 0);
+  auto cached = weights_.find(key);
+  if (cached == weights_.end()) {
+    IntWeight prepared;
+    EMBER_ASSIGN_OR_RETURN(bool supported, prepare_weight(node, prepared));
+    if (!supported) return false;
+    cached = weights_.emplace(key, std::move(prepared)).first;
+  }
+  const IntWeight& w = cached->second;
   if (!bias.empty() && beta != 1.0f) {
     Tensor scaled = bias_constant->clone();
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled.mutable_data<float>()[i] *= beta;

@@ -21,6 +21,8 @@
 #pragma once
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "ir/model.h"
@@ -64,6 +66,7 @@ class OrtDynamicRewriter {
   NameMaker& names_;
   bool per_row_;
   std::map<std::string, QuantizedX> per_tensor_, per_row_x_;
+  std::map<std::pair<std::string, bool>, IntWeight> weights_;  // (weight value, transposed): prepared once
   std::set<std::string> maybe_unread_nodes_, maybe_unread_inits_;
   int row_nodes_ = 0;
 };

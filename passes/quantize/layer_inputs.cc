@@ -22,7 +22,7 @@ bool keep_row(uint64_t index, uint64_t stride) {
 
 struct Watch {
   LayerInputStats stats;
-  int64_t batch_rows = 0;  // rows in the first batch
+  int64_t batch_rows = 0;  // rows in the first inference
   uint64_t stride = 1;     // keep one row in `stride` for X^T X
   uint64_t seen = 0;       // rows seen so far
   std::vector<float> kept;
@@ -40,7 +40,7 @@ std::vector<float> LayerInputStats::mean_abs() const {
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
                                                                     const std::vector<LayerInputRequest>& requests,
-                                                                    int64_t max_rows, bool mean_abs) {
+                                                                    int64_t max_rows, bool mean_abs, int64_t batch_rows) {
   std::unordered_map<std::string, Watch> watches;
   for (const auto& r : requests) {
     Watch& w = watches[r.value];
@@ -77,23 +77,46 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
     w.stats.xtx->add(w.kept.data(), static_cast<int64_t>(w.kept.size()) / dim);
     return Status::Ok();
   };
-  auto run_batch = [&](int64_t b) -> Status {
-    const std::map<std::string, Tensor> feeds = calib.batch(b);
+  auto run_feeds = [&](const std::map<std::string, Tensor>& feeds, const std::string& what) -> Status {
     for (const auto& [name, t] : feeds) EMBER_TRY(observer(name, t));  // layers reading a graph input
     auto out = interp->run(feeds, observer);
-    if (!out.ok()) return out.status().with_context("calibration batch " + std::to_string(b));
-    return Status::Ok();
+    return out.ok() ? Status::Ok() : out.status().with_context(what);
   };
+  // Inference units: calibration batches, or slices of `batch_rows` rows of them.
+  auto slice = [](const std::map<std::string, Tensor>& feeds, int64_t start, int64_t count) {
+    std::map<std::string, Tensor> out;
+    for (const auto& [name, t] : feeds) out[name] = calibration::slice_rows(t, start, count);
+    return out;
+  };
+  auto rows_of = [](const std::map<std::string, Tensor>& feeds) { return feeds.empty() ? int64_t{0} : feeds.begin()->second.dim(0); };
   if (batches == 0) return std::map<std::string, LayerInputStats>{};
-  // The first batch shows how many rows a batch gives; then only as many batches as the
-  // row cap needs run, evenly spaced over the set.
-  EMBER_TRY(run_batch(0));
-  int64_t per_batch = 1;
-  for (const auto& [name, w] : watches) per_batch = std::max(per_batch, w.batch_rows);
-  const int64_t needed = std::min(batches, (cap + per_batch - 1) / per_batch);
+  const std::map<std::string, Tensor> first = calib.batch(0);
+  const int64_t chunk = batch_rows > 0 ? batch_rows : std::max<int64_t>(rows_of(first), 1);
+  // The first unit shows how many rows (tokens) a unit gives; then only as many units run as
+  // the row cap needs, evenly spaced over the set.
+  EMBER_TRY(run_feeds(batch_rows > 0 ? slice(first, 0, std::min(chunk, rows_of(first))) : first, "calibration batch 0"));
+  int64_t per_unit = 1;
+  for (const auto& [name, w] : watches) per_unit = std::max(per_unit, w.batch_rows);
+  const int64_t units = batch_rows > 0 ? (calib.num_rows() + chunk - 1) / chunk : batches;
+  const int64_t needed = std::min(units, (cap + per_unit - 1) / per_unit);
   for (auto& [name, w] : watches)
     w.stride = std::max<uint64_t>(1, static_cast<uint64_t>((w.batch_rows * needed + cap - 1) / cap));
-  for (int64_t i = 1; i < needed; ++i) EMBER_TRY(run_batch(i * batches / needed));
+  if (batch_rows <= 0) {
+    for (int64_t i = 1; i < needed; ++i) EMBER_TRY(run_feeds(calib.batch(i * batches / needed), "calibration batch " + std::to_string(i * batches / needed)));
+  } else {
+    const int64_t stride = std::max<int64_t>(1, units / needed);
+    int64_t unit = 0, ran = 1;
+    for (int64_t b = 0; b < batches && ran < needed; ++b) {
+      const std::map<std::string, Tensor> feeds = b == 0 ? first : calib.batch(b);
+      const int64_t rows = rows_of(feeds);
+      for (int64_t start = 0; start < rows && ran < needed; start += chunk, ++unit) {
+        if (unit == 0 || unit % stride != 0) continue;
+        EMBER_TRY(run_feeds(slice(feeds, start, std::min(chunk, rows - start)),
+                            "calibration batch " + std::to_string(b) + " rows from " + std::to_string(start)));
+        ++ran;
+      }
+    }
+  }
   std::map<std::string, LayerInputStats> result;
   for (auto& [name, w] : watches)
     if (w.stats.rows > 0) result.emplace(name, std::move(w.stats));

@@ -6,7 +6,8 @@
 // About `max_rows` rows per activation are used: the first batch shows how many rows a batch
 // gives, then only as many batches run as the cap needs, evenly spaced over the set (the
 // forward passes cost more than the statistics); when one batch alone exceeds the cap a
-// deterministic pseudo-random subset of its rows is kept.
+// deterministic pseudo-random subset of its rows is kept. `batch_rows` > 0 runs the set's
+// batches in slices of that many rows (models exported for batch 1 need 1).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -42,6 +43,7 @@ struct LayerInputRequest {
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
                                                                     const std::vector<LayerInputRequest>& requests,
-                                                                    int64_t max_rows, bool mean_abs);
+                                                                    int64_t max_rows, bool mean_abs,
+                                                                    int64_t batch_rows = 0);
 
 }  // namespace ember::passes::quant

@@ -49,6 +49,7 @@ std::vector<OptionSpec> weight_quant_option_specs() {
       {"calib-rows", "int", "8192",
        "GPTQ/AWQ: about this many activation rows (tokens) per layer enter its statistics; calibration batches "
        "beyond what this needs are not run"},
+      {"batch", "int", "0", "GPTQ/AWQ: calibration rows per inference (0 = as the set was opened; 1 for batch-1 exports)"},
   };
 }
 
@@ -100,6 +101,8 @@ Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options
   if (!(o.damp >= 0 && o.damp < 1)) return bad("damp must be in [0, 1)");
   o.calib_rows = options.get_int("calib-rows", 8192);
   if (o.calib_rows <= 0) return bad("calib-rows must be positive");
+  o.batch = options.get_int("batch", 0);
+  if (o.batch < 0) return bad("batch must be >= 0");
   return o;
 }
 

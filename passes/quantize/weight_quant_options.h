@@ -26,6 +26,7 @@ struct WeightQuantOptions {
   int64_t min_size = 1024;
   double damp = 0.01;
   int64_t calib_rows = 8192;
+  int64_t batch = 0;  // calibration rows per inference; 0 = as the set was opened
   std::string method_name() const;
 };
 

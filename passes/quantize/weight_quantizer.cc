@@ -241,7 +241,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
         for (const auto& a : activations_of(t))
           if (requested.insert(a).second) requests.push_back({a, t.reduction});
     EMBER_ASSIGN_OR_RETURN(stats, quant::collect_layer_inputs(model, *ctx.calib, requests, opts.calib_rows,
-                                                                    opts.method == Method::kAwq));
+                                                                    opts.method == Method::kAwq, opts.batch));
     for (const auto& a : requested)
       if (!stats.count(a)) note("activation '" + a + "' was not observed; its layers use rtn");
     count("calibration-seconds", seconds_since(start));

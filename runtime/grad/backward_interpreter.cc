@@ -5,6 +5,7 @@
 
 #include "runtime/graph_simplify.h"
 #include "runtime/kernel.h"
+#include "runtime/parallel.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -20,7 +21,9 @@ Tensor add_out_of_place(TensorAllocator& pool, const Tensor& a, const Tensor& b)
   const float* x = a.data<float>();
   const float* y = b.data<float>();
   float* z = out.mutable_data<float>();
-  for (int64_t i = 0; i < out.numel(); ++i) z[i] = x[i] + y[i];
+  parallel_for(out.numel(), int64_t{1} << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) z[i] = x[i] + y[i];
+  });
   return out;
 }
 
@@ -117,6 +120,7 @@ Status BackwardInterpreter::build(const ir::Model& model, const GradientOptions&
       return invalid_input("'" + name + "' is not an output of the model");
   EMBER_ASSIGN_OR_RETURN(plan_, plan_gradients(graph, sources, seeded, default_grad_registry()));
 
+  node_cache_.assign(graph.nodes.size(), nullptr);
   is_saved_.assign(slots, false);
   for (const auto& name : plan_.saved_values) is_saved_[static_cast<size_t>(slot(name))] = true;
   reported_.assign(slots, false);
@@ -240,6 +244,9 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
     }
     ctx.input_grads.resize(node_inputs_[k].size());
     ctx.allocator = &grad_pool_;
+    ctx.cache = &node_cache_[k];
+    for (size_t j = 0; j < node_inputs_[k].size() && j < 64; ++j)
+      if (node_inputs_[k][j] >= 0 && constants_[size_t(node_inputs_[k][j])]) ctx.constant_inputs |= bit(j);
     if (any_grad) {
       EMBER_TRY(p.rule->backward(ctx).with_context("backward of node '" + node.name + "' (" + node.op_type + ")"));
       for (size_t j = 0; j < ctx.input_grads.size(); ++j) {

@@ -79,6 +79,7 @@ class BackwardInterpreter {
   std::vector<int> release_saved_after_;    // per slot: last backward reader of a saved value
   std::vector<std::vector<int>> node_inputs_, node_outputs_;  // slots, -1 for omitted
   TensorPool grad_pool_;  // gradient buffers, reused across nodes and batches
+  std::vector<std::shared_ptr<void>> node_cache_;  // per node: state a rule keeps across passes
   // Per forward pass.
   std::vector<Tensor> saved_;
   std::vector<Shape> shapes_;

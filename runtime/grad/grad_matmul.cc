@@ -14,6 +14,19 @@
 namespace ember::runtime::grad {
 namespace {
 
+// op2 = the transposed right operand of dA = dY op2, packed once for a constant weight and
+// kept in the node's cache (weights do not change between passes). B is stored
+// [N, K] when `b_is_nk`, else [K, N].
+const PackedMatrixB* packed_transposed_weight(BackwardContext& ctx, const float* b, int64_t K, int64_t N, bool b_is_nk) {
+  if (!(ctx.constant_inputs & bit(1)) || !ctx.cache) return nullptr;
+  if (!*ctx.cache) {
+    auto packed = std::make_shared<PackedMatrixB>(
+        b_is_nk ? PackedMatrixB::pack(false, N, K, b, K) : PackedMatrixB::pack(true, N, K, b, N));
+    *ctx.cache = packed;
+  }
+  return static_cast<const PackedMatrixB*>(ctx.cache->get());
+}
+
 // A needs B for dA and B needs A for dB.
 GradNeeds needs_other_operand(const ir::Node&, IndexMask wanted) {
   GradNeeds n;
@@ -64,7 +77,12 @@ Status matmul_backward(BackwardContext& ctx) {
   if (b_batches == 1 && a_batches == batches) {
     // B is shared by every batch: fold A's batches into M.
     const int64_t rows = batches * M;
-    if (da.defined()) sgemm(false, true, rows, K, N, 1.0f, dy, N, b, N, 0.0f, da.mutable_data<float>(), K);
+    if (da.defined()) {
+      if (const PackedMatrixB* p = K > 1 && N > 1 ? packed_transposed_weight(ctx, b, K, N, false) : nullptr)
+        sgemm_packed(rows, dy, N, *p, nullptr, da.mutable_data<float>(), K);
+      else
+        sgemm(false, true, rows, K, N, 1.0f, dy, N, b, N, 0.0f, da.mutable_data<float>(), K);
+    }
     if (db.defined()) sgemm(true, false, K, N, rows, 1.0f, a, K, dy, N, 0.0f, db.mutable_data<float>(), N);
   } else {
     const std::vector<int64_t> a_strides = broadcast_strides(g.a_batch, g.out_batch);
@@ -112,7 +130,9 @@ Status gemm_backward(BackwardContext& ctx) {
     Tensor da = ctx.allocate(as);
     float* pa = da.mutable_data<float>();
     // d op(A) = alpha dY op(B)^T (M x K); A itself is its transpose when transA.
-    if (!ta) sgemm(false, !tb, M, K, N, alpha, dy, N, b, ldb, 0.0f, pa, K);
+    const PackedMatrixB* packed = !ta && alpha == 1.0f ? packed_transposed_weight(ctx, b, K, N, tb) : nullptr;
+    if (packed) sgemm_packed(M, dy, N, *packed, nullptr, pa, K);
+    else if (!ta) sgemm(false, !tb, M, K, N, alpha, dy, N, b, ldb, 0.0f, pa, K);
     else sgemm(tb, true, K, M, N, alpha, b, ldb, dy, N, 0.0f, pa, M);
     ctx.input_grads[0] = std::move(da);
   }
@@ -130,7 +150,8 @@ Status gemm_backward(BackwardContext& ctx) {
     Tensor dc = reduce_to_shape(ctx, ctx.output_grad(0), ctx.input_shapes[2]);
     if (beta != 1.0f) {  // into new storage: dc may be a view of dY
       Tensor scaled = ctx.allocate(dc.shape());
-      for (int64_t i = 0; i < dc.numel(); ++i) scaled.mutable_data<float>()[i] = beta * dc.data<float>()[i];
+      const int64_t n = dc.numel();
+      for (int64_t i = 0; i < n; ++i) scaled.mutable_data<float>()[i] = beta * dc.data<float>()[i];
       dc = scaled;
     }
     ctx.input_grads[2] = std::move(dc);

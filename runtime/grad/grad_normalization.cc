@@ -156,7 +156,8 @@ Status reduce_backward(BackwardContext& ctx) {
   if (kMean && plan.reduce_count > 0) {
     const float inv = 1.0f / static_cast<float>(plan.reduce_count);
     float* p = dx.mutable_data<float>();
-    for (int64_t i = 0; i < dx.numel(); ++i) p[i] *= inv;
+    const int64_t n = dx.numel();
+    for (int64_t i = 0; i < n; ++i) p[i] *= inv;
   }
   ctx.input_grads[0] = std::move(dx);
   return Status::Ok();

@@ -6,6 +6,7 @@
 // shapes of every value are always available.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,8 @@ struct BackwardContext {
   IndexMask wanted = 0;                     // inputs whose gradient is asked for
   std::vector<Tensor> input_grads;          // the rule assigns dL/dX_i (f32, shape of X_i) for wanted i
   TensorAllocator* allocator = nullptr;     // the backward pass's pool; nullptr: plain allocations
+  IndexMask constant_inputs = 0;            // inputs that are weights or constants: equal in every pass
+  std::shared_ptr<void>* cache = nullptr;   // per-node state kept across passes (e.g. packed weights)
 
   // f32 storage for results, reused across nodes and batches when a pool is set.
   Tensor allocate(const Shape& shape) const;  // contents unspecified

@@ -41,6 +41,8 @@ Tensor reduce_to_shape(const BackwardContext& ctx, const Tensor& grad, const Sha
       double sum = 0;
       for (int64_t i = 0; i < len; ++i) sum += x[i * st[1]];
       *a += static_cast<float>(sum);
+    } else if (st[0] == 1 && st[1] == 1) {  // a bias: rows of the gradient add into it
+      for (int64_t i = 0; i < len; ++i) a[i] += x[i];
     } else {
       for (int64_t i = 0; i < len; ++i) a[i * st[0]] += x[i * st[1]];
     }

@@ -17,6 +17,33 @@ namespace {
 
 enum class Normalizer { kSoftmax, kLogSoftmax, kHardmax };
 
+// The max and the double-precision sum of a row, each kept in kVectorBlock independent
+// lanes so both loops vectorise; NaN inputs reach the output through exp either way.
+template <class T>
+T row_max(const T* x, int64_t n) {
+  T lanes[kVectorBlock];
+  for (int64_t k = 0; k < kVectorBlock; ++k) lanes[k] = x[0];
+  int64_t i = 0;
+  for (; i + kVectorBlock <= n; i += kVectorBlock)
+    for (int64_t k = 0; k < kVectorBlock; ++k) lanes[k] = x[i + k] > lanes[k] ? x[i + k] : lanes[k];
+  T max = x[0];
+  for (int64_t k = 0; k < kVectorBlock; ++k) max = lanes[k] > max ? lanes[k] : max;
+  for (; i < n; ++i) max = x[i] > max ? x[i] : max;
+  return max;
+}
+
+template <class T>
+double row_sum(const T* x, int64_t n) {
+  double lanes[kVectorBlock] = {};
+  int64_t i = 0;
+  for (; i + kVectorBlock <= n; i += kVectorBlock)
+    for (int64_t k = 0; k < kVectorBlock; ++k) lanes[k] += static_cast<double>(x[i + k]);
+  double sum = 0;
+  for (int64_t k = 0; k < kVectorBlock; ++k) sum += lanes[k];
+  for (; i < n; ++i) sum += static_cast<double>(x[i]);
+  return sum;
+}
+
 // One contiguous slice (inner == 1), the common case (last axis).
 template <class T>
 void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
@@ -26,16 +53,10 @@ void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
     y[best] = T(1);
     return;
   }
-  T max = x[0];
-  for (int64_t k = 1; k < n; ++k) max = std::max(max, x[k]);
-  // exp into y first (a vectorised loop), then the sum in double with four chains.
+  const T max = row_max(x, n);
+  // exp goes into y first (LogSoftmax overwrites it below), then the sum.
   blocked_loop(0, n, [&](int64_t k) { y[k] = exp_value(x[k] - max); });
-  double partial[4] = {0, 0, 0, 0};
-  int64_t k = 0;
-  for (; k + 4 <= n; k += 4)
-    for (int lane = 0; lane < 4; ++lane) partial[lane] += static_cast<double>(y[k + lane]);
-  for (; k < n; ++k) partial[0] += static_cast<double>(y[k]);
-  const double sum = (partial[0] + partial[1]) + (partial[2] + partial[3]);
+  const double sum = row_sum(y, n);
   if (kind == Normalizer::kSoftmax) {
     const T total = static_cast<T>(sum);
     blocked_loop(0, n, [&](int64_t i) { y[i] /= total; });

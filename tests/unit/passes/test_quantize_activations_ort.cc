@@ -153,3 +153,28 @@ TEST_CASE("quantize-activations ort: a linear whose weight has another form stay
   for (const auto& e : remarks.entries) noted |= e.message.find("'lm_head' float") != std::string::npos;
   CHECK(noted);
 }
+
+TEST_CASE("quantize-activations ort: a weight shared by two linears is prepared once") {
+  Rng rng(15);
+  ir::Model m = empty_model(17);
+  m.graph.inputs.push_back(tensor_info("a", DType::kF32, {-1, 6}));
+  m.graph.inputs.push_back(tensor_info("b", DType::kF32, {-1, 6}));
+  add_initializer(m, "Wt", random_matrix(rng, 5, 6, 0.5));
+  dequantized_weight(m, "Wt", 0);
+  m.graph.nodes.push_back(node("Gemm", "g1", {"a", "Wt"}, {"o1"}, {int_attr("transB", 1)}));
+  m.graph.nodes.push_back(node("Gemm", "g2", {"b", "Wt"}, {"o2"}, {int_attr("transB", 1)}));
+  m.graph.outputs.push_back(tensor_info("o1", DType::kF32, {-1, 5}));
+  m.graph.outputs.push_back(tensor_info("o2", DType::kF32, {-1, 5}));
+  const ir::Model original = m;
+  REQUIRE(run_pipeline(m, "quantize-activations{format=ort}", nullptr).ok());
+  CHECK(count_ops(m, "MatMulInteger") == 2);
+  int transposed = 0;
+  for (const auto& [name, t] : m.graph.initializers) transposed += name.find("_kn") != std::string::npos;
+  CHECK(transposed == 1);
+  CHECK_FALSE(m.graph.find_initializer("Wt_q"));  // only the [K, N] copy remains
+  const std::map<std::string, Tensor> feeds = {{"a", Tensor::from_vector<float>({3, 6}, normals(rng, 18))},
+                                               {"b", Tensor::from_vector<float>({3, 6}, normals(rng, 18))}};
+  const auto before = run(original, feeds), after = run(m, feeds);
+  CHECK(relative_error(after[0], before[0]) < 0.03);
+  CHECK(relative_error(after[1], before[1]) < 0.03);
+}

@@ -84,7 +84,8 @@ TEST_CASE("quantize-weights: gptq beats rtn on correlated layer inputs") {
   CHECK(e_gptq < 0.8 * e_rtn);
 
   // Per-channel int8 works the same way (one scale per row, chosen before feedback).
-  const ir::Model g8 = quantized_with_calib(model, calib, {{"method", "gptq"}, {"calib-rows", "100"}}, remarks, records);
+  const ir::Model g8 =
+      quantized_with_calib(model, calib, {{"method", "gptq"}, {"calib-rows", "100"}, {"batch", "3"}}, remarks, records);
   CHECK(records[0].scheme == "int8 per-channel sym gptq");
   CHECK(relative_diff(run_model(g8, held_out), ref) < 0.01);
 }

@@ -2,8 +2,7 @@
 // is L = sum_j <R_j, Y_j> over its float outputs with fixed random R_j. The analytic gradient
 // comes from BackwardInterpreter (f32); the reference is a central difference of L computed
 // in float64 (the model converted to f64, the differentiated values fed as inputs), so the
-// reference itself carries no f32 rounding. Ops whose kernels lack f64 fall back to f32
-// differences with a larger step and tolerance.
+// reference itself carries no f32 rounding.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -188,7 +187,7 @@ inline void check_model_gradients(const ir::Model& model, const std::vector<Test
   });
   if (!st.ok()) FAIL(st.message());
 
-  // Reference: f64 when the kernels support it, else f32 with a larger step.
+  // Reference: the same graph in f64 (every kernel on a gradient path supports f64).
   ir::Model m64 = f64_model(model, differentiated);
   std::map<std::string, Tensor> base;
   for (const auto& in : inputs)
@@ -196,52 +195,33 @@ inline void check_model_gradients(const ir::Model& model, const std::vector<Test
   runtime::InterpreterOptions io;
   io.fold_constants = false;
   auto interp = runtime::Interpreter::create(m64, io);
-  bool use_f64 = interp.ok() && interp.value()->run(base).ok();
-  if (!use_f64) {
-    ir::Model m32 = model;
-    for (const auto& name : differentiated)
-      if (m32.graph.find_initializer(name)) {
-        m32.graph.remove_initializer(name);
-        m32.graph.inputs.push_back(value_info(name, DType::kF32));
-      }
-    interp = runtime::Interpreter::create(m32, io);
-    REQUIRE(interp.ok());
-    base.clear();
-    for (const auto& in : inputs)
-      if (in.role != Role::kConstant) base[in.name] = in.value.clone();
-  }
+  if (!interp.ok()) FAIL(interp.status().message());
   auto loss = [&](const std::map<std::string, Tensor>& f) {
     auto out = interp.value()->run(f);
-    REQUIRE(out.ok());
+    if (!out.ok()) FAIL(out.status().message());
     return weighted_sum(*out, r);
   };
   for (const auto& name : differentiated) {
-    INFO("gradient of ", name, use_f64 ? " (f64 reference)" : " (f32 reference)");
+    INFO("gradient of ", name);
     const Tensor& v = base.at(name);
     std::vector<double> numeric(static_cast<size_t>(v.numel()));
     for (int64_t i = 0; i < v.numel(); ++i) {
       std::map<std::string, Tensor> plus = base, minus = base;
       plus[name] = v.clone();
       minus[name] = v.clone();
-      if (use_f64) {
-        const double x = v.data<double>()[i], h = 1e-6 * std::max(1.0, std::fabs(x));
-        plus[name].mutable_data<double>()[i] = x + h;
-        minus[name].mutable_data<double>()[i] = x - h;
-        numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2 * h);
-      } else {
-        const float x = v.data<float>()[i], h = 1e-2f * std::max(1.0f, std::fabs(x));
-        plus[name].mutable_data<float>()[i] = x + h;
-        minus[name].mutable_data<float>()[i] = x - h;
-        numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2.0 * static_cast<double>(h));
-      }
+      const double x = v.data<double>()[i], h = 1e-6 * std::max(1.0, std::fabs(x));
+      plus[name].mutable_data<double>()[i] = x + h;
+      minus[name].mutable_data<double>()[i] = x - h;
+      numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2 * h);
     }
-    double scale = 1e-6;
-    for (double n : numeric) scale = std::max(scale, std::fabs(n));
-    const double tol = options.tolerance * (use_f64 ? 1.0 : 10.0) * scale;
+    double largest = 0;
+    for (double n : numeric) largest = std::max(largest, std::fabs(n));
+    const double scale = std::max(largest, 1e-6);
+    const double tol = options.tolerance * scale;
     auto it = analytic.find(name);
     if (it == analytic.end()) {
       // No gradient reported means zero: the reference must agree.
-      CHECK(scale <= tol);
+      CHECK(largest <= 1e-6);
       continue;
     }
     REQUIRE(it->second.numel() == v.numel());

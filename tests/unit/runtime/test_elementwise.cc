@@ -77,6 +77,10 @@ TEST_CASE("Pow keeps the base's type and takes integer or float exponents") {
   check_values(f, {0.5, 16, 1});
   check_values(run1(op_node("Pow", 2), 15, {Tensor::from_vector<float>({3}, {-3, 0.5f, 4}), Tensor::scalar<float>(2)}),
                {9, 0.25, 16});
+  check_values(run1(op_node("Pow", 2), 15, {Tensor::from_vector<float>({3}, {-3, 0.5f, 1.1f}), Tensor::scalar<double>(3)}),
+               {-27, 0.125, 1.331}, 1e-6);
+  check_values(run1(op_node("Pow", 2), 15, {Tensor::from_vector<float>({2}, {-3, 0.5f}), Tensor::scalar<int32_t>(4)}),
+               {81, 0.0625});
   check_values(run1(op_node("Pow", 2), 15, {Tensor::from_vector<float>({2}, {4, 8}), Tensor::scalar<float>(0.5f)}),
                {2, std::sqrt(8.0)});
   const Tensor i =

@@ -34,6 +34,8 @@ TEST_CASE("grad Gemm: every transA/transB, alpha, beta and bias shape") {
                     {"c", random_f32(c_shape, 40)}},
                    {int_attr("transA", ta), int_attr("transB", tb), float_attr("alpha", 0.7f), float_attr("beta", 1.3f)});
       }
+  // Default attributes: dA goes through the weight packed once and cached per node.
+  check_node("Gemm", {{"a", random_f32({M, K}, 52), Role::kFeed}, {"b", random_f32({K, N}, 53)}, {"c", random_f32({N}, 54)}});
   // Without C.
   check_node("Gemm", {{"a", random_f32({M, K}, 50)}, {"b", random_f32({N, K}, 51)}}, {int_attr("transB", 1)});
 }
