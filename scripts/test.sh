@@ -19,7 +19,7 @@ cmake --build build-asan -j "$jobs"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
-echo "== sanitizer build (ASan + UBSan): unit, fuzz and CLI tests =="
+echo "== sanitizer build (ASan + UBSan): parser fuzzing, kernel and CLI tests =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L sanitize --output-on-failure -j "$jobs"
 echo "== release build: every test =="

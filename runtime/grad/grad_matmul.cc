@@ -61,20 +61,25 @@ Status matmul_backward(BackwardContext& ctx) {
   const int64_t M = g.M, K = g.K, N = g.N;
   const int64_t a_batches = shape_numel(g.a_batch), b_batches = shape_numel(g.b_batch);
   const int64_t batches = shape_numel(g.out_batch);
+  // An operand visited once per output batch is written (beta = 0); one broadcast along
+  // batch axes accumulates (beta = 1) into zeros, summing those batches.
+  const bool fold = b_batches == 1 && a_batches == batches;
+  const float beta_a = fold || a_batches == batches ? 0.0f : 1.0f;
+  const float beta_b = fold || b_batches == batches ? 0.0f : 1.0f;
   Tensor da, db;
   const float* a = nullptr;
   const float* b = nullptr;
   if (ctx.wants(0)) {
     EMBER_TRY(require_f32(ctx, ctx.input(1), "B"));
     b = ctx.input(1).data<float>();
-    da = ctx.zeros(ctx.input_shapes[0]);
+    da = beta_a == 0.0f ? ctx.allocate(ctx.input_shapes[0]) : ctx.zeros(ctx.input_shapes[0]);
   }
   if (ctx.wants(1)) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
     a = ctx.input(0).data<float>();
-    db = ctx.zeros(ctx.input_shapes[1]);
+    db = beta_b == 0.0f ? ctx.allocate(ctx.input_shapes[1]) : ctx.zeros(ctx.input_shapes[1]);
   }
-  if (b_batches == 1 && a_batches == batches) {
+  if (fold) {
     // B is shared by every batch: fold A's batches into M.
     const int64_t rows = batches * M;
     if (da.defined()) {
@@ -91,11 +96,10 @@ Status matmul_backward(BackwardContext& ctx) {
     int64_t a_off = 0, b_off = 0;
     for (int64_t batch = 0; batch < batches; ++batch) {
       const float* dy_b = dy + batch * M * N;
-      // Accumulating (beta = 1) sums the batches an operand was broadcast along.
       if (da.defined())
-        sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + b_off * K * N, N, 1.0f, da.mutable_data<float>() + a_off * M * K, K);
+        sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + b_off * K * N, N, beta_a, da.mutable_data<float>() + a_off * M * K, K);
       if (db.defined())
-        sgemm(true, false, K, N, M, 1.0f, a + a_off * M * K, K, dy_b, N, 1.0f, db.mutable_data<float>() + b_off * K * N, N);
+        sgemm(true, false, K, N, M, 1.0f, a + a_off * M * K, K, dy_b, N, beta_b, db.mutable_data<float>() + b_off * K * N, N);
       for (size_t axis = g.out_batch.size(); axis-- > 0;) {
         a_off += a_strides[axis];
         b_off += b_strides[axis];

@@ -36,8 +36,9 @@ Status layer_norm_backward(BackwardContext& ctx) {
   const float* s = scale.data<float>();
   Tensor dx;
   if (ctx.wants(0)) dx = ctx.allocate(x.shape());
-  std::vector<double> dscale(static_cast<size_t>(n), 0.0), dbias(static_cast<size_t>(n), 0.0);
-  std::vector<double> xhat(static_cast<size_t>(n));
+  // Float rows (they vectorize); the statistics and the two row reductions in double.
+  std::vector<float> dscale(static_cast<size_t>(n), 0.0f), dbias(static_cast<size_t>(n), 0.0f);
+  std::vector<float> xhat(static_cast<size_t>(n)), dxhat(static_cast<size_t>(n));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = px + r * n;
     const float* gr = dy + r * n;
@@ -45,31 +46,28 @@ Status layer_norm_backward(BackwardContext& ctx) {
     for (int64_t i = 0; i < n; ++i) mean += xr[i];
     mean /= static_cast<double>(n);
     for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    const double inv = 1.0 / std::sqrt(var / static_cast<double>(n) + eps);
-    double mean_dxhat = 0, mean_dxhat_xhat = 0;
+    const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(n) + eps));
+    const float m = static_cast<float>(mean);
     for (int64_t i = 0; i < n; ++i) {
       const size_t k = static_cast<size_t>(i);
-      xhat[k] = (xr[i] - mean) * inv;
-      const double dxh = static_cast<double>(gr[i]) * s[i];
-      mean_dxhat += dxh;
-      mean_dxhat_xhat += dxh * xhat[k];
+      xhat[k] = (xr[i] - m) * inv;
+      dxhat[k] = gr[i] * s[i];
       dscale[k] += gr[i] * xhat[k];
       dbias[k] += gr[i];
     }
     if (!dx.defined()) continue;
-    mean_dxhat /= static_cast<double>(n);
-    mean_dxhat_xhat /= static_cast<double>(n);
+    const float mean_dxhat = static_cast<float>(sum_f32(dxhat.data(), n) / static_cast<double>(n));
+    const float mean_dxhat_xhat = static_cast<float>(dot_f32(dxhat.data(), xhat.data(), n) / static_cast<double>(n));
     float* o = dx.mutable_data<float>() + r * n;
     for (int64_t i = 0; i < n; ++i) {
-      const double dxh = static_cast<double>(gr[i]) * s[i];
-      o[i] = static_cast<float>(inv * (dxh - mean_dxhat - xhat[static_cast<size_t>(i)] * mean_dxhat_xhat));
+      const size_t k = static_cast<size_t>(i);
+      o[i] = inv * (dxhat[k] - mean_dxhat - xhat[k] * mean_dxhat_xhat);
     }
   }
   if (dx.defined()) ctx.input_grads[0] = std::move(dx);
   for (size_t input = 1; input < 3; ++input) {
     if (!ctx.wants(input)) continue;
-    const std::vector<double>& sums = input == 1 ? dscale : dbias;
-    Tensor full = Tensor::from_vector<float>(norm_shape, std::vector<float>(sums.begin(), sums.end()));
+    Tensor full = Tensor::from_vector<float>(norm_shape, input == 1 ? dscale : dbias);
     ctx.input_grads[input] = reduce_to_shape(ctx, full, ctx.input_shapes[input]);
   }
   return Status::Ok();

@@ -68,6 +68,28 @@ Result<Tensor> as_f32(const Tensor& t) {
   return Tensor::from_vector<float>(t.shape(), values);
 }
 
+double sum_f32(const float* x, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += x[i + k];
+  double total = 0;
+  for (; i < n; ++i) total += x[i];
+  for (float p : part) total += p;
+  return total;
+}
+
+double dot_f32(const float* x, const float* y, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += x[i + k] * y[i + k];
+  double total = 0;
+  for (; i < n; ++i) total += static_cast<double>(x[i]) * y[i];
+  for (float p : part) total += p;
+  return total;
+}
+
 Result<std::vector<int64_t>> read_int_input(const BackwardContext& ctx, size_t index) {
   if (!ctx.has_input(index)) return std::vector<int64_t>{};
   auto values = ctx.input(index).to_int64s();

@@ -34,6 +34,10 @@ Result<Tensor> as_f32(const Tensor& t);
 template <class Op>
 Tensor map_broadcast2(const BackwardContext& ctx, const Tensor& a, const Tensor& b, const Shape& shape, const Op& op);
 
+// Sums of n floats in double, through eight float partial sums (vectorizable).
+double sum_f32(const float* x, int64_t n);
+double dot_f32(const float* x, const float* y, int64_t n);
+
 // Reads the integer list of input `index` (a saved or constant forward input), naming the node.
 Result<std::vector<int64_t>> read_int_input(const BackwardContext& ctx, size_t index);
 

@@ -35,12 +35,12 @@ void for_each_reduce_run(const ReducePlan& plan, int64_t grain, Fn&& fn) {
   const int64_t total = plan.runs.numel;
   if (total == 0) return;
   const int64_t row = total / plan.parallel_rows;
-  parallel_for(plan.parallel_rows, std::max<int64_t>(1, grain / std::max<int64_t>(row, 1)),
-               [&](int64_t begin, int64_t end) {
-                 for_each_run(plan.runs, begin * row, end * row,
-                              [&](const std::array<int64_t, 1>& out, int64_t in, int64_t len,
-                                  const std::array<int64_t, 1>& stride) { fn(out[0], in, len, stride[0]); });
-               });
+  parallel_for(plan.parallel_rows, rows_per_chunk(row, grain), [&](int64_t begin, int64_t end) {
+    for_each_run(plan.runs, begin * row, end * row,
+                 [&](const std::array<int64_t, 1>& out, int64_t in, int64_t len, const std::array<int64_t, 1>& stride) {
+                   fn(out[0], in, len, stride[0]);
+                 });
+  });
 }
 
 // Folds map(p[i]) for i in [0, len) into a, in four independent chains so the adds

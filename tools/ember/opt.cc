@@ -16,7 +16,7 @@ struct OptOptions {
   std::string pipeline;
   std::string output;
   std::string calib;
-  int64_t calib_batch = 8;
+  int64_t calib_batch = 1;
   bool external_data = false;
   bool json = false;
 };
@@ -75,7 +75,7 @@ void add_opt_command(CLI::App& app, int& exit_code) {
   sub->add_option("--passes,-p", opts->pipeline, "Pipeline text, e.g. \"dce,remove-identity,dedupe-initializers\" (see `ember passes`); empty: load and save");
   sub->add_option("-o,--output", opts->output, "Where to write the transformed model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set for passes that need data (.npy, .npz or a directory)");
-  sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set")->default_val(8);
+  sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set (1 suits exports specialised to batch 1)")->default_val(1);
   sub->add_flag("--external-data", opts->external_data, "Write weights to OUTPUT.data beside the model (automatic above 2 GB)");
   sub->add_flag("--json", opts->json, "Print per-pass statistics as JSON");
   sub->final_callback([opts, &exit_code] { exit_code = run_opt(*opts); });
