@@ -7,7 +7,7 @@ namespace ember::passes::act_quant {
 namespace {
 
 constexpr int64_t kOnnxFloat = 1;
-constexpr int64_t kOnnxInt8 = 3;
+constexpr int64_t kOnnxUint8 = 2;
 // Floor of a per-row scale, so an all-zero row divides by something positive.
 constexpr float kTinyScale = 1e-30f;
 
@@ -116,9 +116,29 @@ const OrtDynamicRewriter::QuantizedX& OrtDynamicRewriter::quantize_per_row(const
   edits_.insert_before(before, make_node("Div", names_.make(x + "_Div_levels"), {amax, levels}, {raw_scale}));
   edits_.insert_before(before, make_node("Max", names_.make(x + "_Max_tiny"), {raw_scale, tiny}, {scale}));
   edits_.insert_before(before, make_node("Div", names_.make(x + "_Div_scale"), {x, scale}, {scaled}));
+  const std::string shifted = names_.make(x + "_row_shifted");
   edits_.insert_before(before, make_node("Round", names_.make(x + "_Round"), {scaled}, {rounded}));
-  edits_.insert_before(before, make_node("Cast", names_.make(x + "_Cast_int8"), {rounded}, {q}, {int_attribute("to", kOnnxInt8)}));
-  return per_row_x_.emplace(x, QuantizedX{q, scale, ""}).first->second;
+  edits_.insert_before(before, make_node("Add", names_.make(x + "_Add_midpoint"), {rounded, midpoint(true)}, {shifted}));
+  edits_.insert_before(before, make_node("Cast", names_.make(x + "_Cast_uint8"), {shifted}, {q}, {int_attribute("to", kOnnxUint8)}));
+  return per_row_x_.emplace(x, QuantizedX{q, scale, midpoint(false)}).first->second;
+}
+
+const std::string& OrtDynamicRewriter::midpoint(bool as_float) {
+  std::string& name = as_float ? midpoint_float_ : midpoint_u8_;
+  if (name.empty())
+    name = as_float ? constant("row_quant_midpoint_float", Tensor::scalar<float>(128.0f))
+                    : constant("row_quant_midpoint", Tensor::scalar<uint8_t>(128));
+  return name;
+}
+
+const std::string& OrtDynamicRewriter::unsigned_weight(const std::string& data) {
+  auto it = unsigned_weights_.find(data);
+  if (it != unsigned_weights_.end()) return it->second;
+  const Tensor& w = *model_.graph.find_initializer(data);
+  Tensor u = Tensor::zeros(DType::kU8, w.shape());
+  for (int64_t i = 0; i < w.numel(); ++i) u.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(w.data<int8_t>()[i] + 128);
+  maybe_unread_inits_.insert(data);
+  return unsigned_weights_.emplace(data, constant(data + "_u8", std::move(u))).first->second;
 }
 
 Result<bool> OrtDynamicRewriter::rewrite(const Target& t) {
@@ -160,7 +180,8 @@ Result<bool> OrtDynamicRewriter::rewrite(const Target& t) {
   if (per_row_ && w.dtype == DType::kI8 && w.zero_point.empty()) {
     const QuantizedX& q = quantize_per_row(x, t.node);
     const std::string row_scaled = names_.make(out + "_row_scaled");
-    nodes.push_back(make_node("MatMulInteger", names_.make(base + "_MatMulInteger"), {q.q, w.data}, {product}));
+    nodes.push_back(make_node("MatMulInteger", names_.make(base + "_MatMulInteger"), {q.q, unsigned_weight(w.data), q.zero_point, q.zero_point},
+                              {product}));
     nodes.push_back(make_node("Cast", names_.make(base + "_Cast"), {product}, {product_f}, {int_attribute("to", kOnnxFloat)}));
     nodes.push_back(make_node("Mul", names_.make(base + "_row_scale_Mul"), {product_f, q.scale}, {row_scaled}));
     nodes.push_back(make_node("Mul", names_.make(base + "_weight_scale_Mul"), {row_scaled, w_scale}, {unbiased}));

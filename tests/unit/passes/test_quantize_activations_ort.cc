@@ -102,8 +102,16 @@ TEST_CASE("quantize-activations ort: per-row int8 activations") {
     CHECK(count_ops(m, "ReduceMax") == 2);
     CHECK(count_ops(m, "Round") == 2);
     CHECK(remarks.stats["quantize-activations"]["rows-quantized-linears"] == 2);
-    for (const auto& n : m.graph.nodes)
+    for (const auto& n : m.graph.nodes) {
       if (n.op_type == "ReduceMax") CHECK(n.inputs.size() == (opset >= 18 ? 2u : 1u));
+      if (n.op_type != "MatMulInteger") continue;
+      // u8 x u8 around a shared zero point 128: weights are the int8 ones shifted by 128.
+      REQUIRE(n.inputs.size() == 4);
+      CHECK(m.graph.find_initializer(n.inputs[1])->dtype() == DType::kU8);
+      CHECK(m.graph.find_initializer(n.inputs[2])->data<uint8_t>()[0] == 128);
+      CHECK(n.inputs[2] == n.inputs[3]);
+    }
+    CHECK_FALSE(m.graph.find_initializer("W1_quantized"));  // only the u8 copy remains
     const Tensor x = block_input(12, 32);
     const double err = relative_error(run(m, {{"x", x}})[0], run(original, {{"x", x}})[0]);
     CHECK(err < 0.05);
