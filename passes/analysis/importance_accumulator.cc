@@ -3,51 +3,39 @@
 #include <algorithm>
 #include <cmath>
 
+#include "passes/analysis/importance_rows.h"
 #include "passes/analysis/quant_sensitivity.h"
 #include "runtime/parallel.h"
 
 namespace ember::passes::analysis {
 namespace {
 
-// One pass over a stored row: f += scale g^2, columns += g w (when given), returns sum g w.
-// Eight independent partial sums keep the reduction vectorizable.
-template <bool kColumns>
-double accumulate_row(const float* g, const float* w, float* f, int64_t n, float scale, float* columns) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) {
-      const float gi = g[i + k], gw = gi * w[i + k];
-      f[i + k] += scale * gi * gi;
-      part[k] += gw;
-      if constexpr (kColumns) columns[i + k] += gw;
-    }
-  double total = 0;
-  for (; i < n; ++i) {
-    const float gw = g[i] * w[i];
-    f[i] += scale * g[i] * g[i];
-    total += gw;
-    if constexpr (kColumns) columns[i] += gw;
-  }
-  for (float p : part) total += p;
-  return total;
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bfloat16(v[i]);
+  return out;
 }
 
 }  // namespace
 
 ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>& weights, LayerStructure structure)
     : structure_(std::move(structure)) {
+  const std::vector<CandidateSpec>& specs = default_candidates();
   for (const auto& [name, value] : weights) {
     State& st = states_[name];
     st.value = value;
-    st.fisher.assign(static_cast<size_t>(value.numel()), 0.0f);
     auto layer = structure_.layers.find(name);
-    if (layer != structure_.layers.end()) {
-      st.layer = &layer->second;
-      st.batch_channel.assign(static_cast<size_t>(layer->second.rows), 0.0);
-      st.channel_abs.assign(static_cast<size_t>(layer->second.rows), 0.0);
-      if (!layer->second.bias.empty()) bias_owner_[layer->second.bias] = name;
-    }
+    if (layer == structure_.layers.end()) continue;
+    st.layer = &layer->second;
+    const size_t rows = static_cast<size_t>(layer->second.rows);
+    st.batch_channel.assign(rows, 0.0);
+    st.channel_abs.assign(rows, 0.0);
+    st.channel_removal.assign(rows, 0.0);
+    for (const CandidateSpec& spec : specs)
+      st.dw.push_back(to_bf16(quantization_error(layer->second, value.data<float>(), spec)));
+    st.noise.assign(specs.size(), 0.0);
+    st.first.assign(specs.size(), 0.0);
+    if (!layer->second.bias.empty()) bias_owner_[layer->second.bias] = name;
   }
   for (const auto& block : structure_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
 }
@@ -59,36 +47,64 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   if (grad.numel() != st.value.numel()) return internal_error("gradient of '" + name + "' has the wrong size");
   const float* g = grad.data<float>();
   const float* w = st.value.data<float>();
-  float* f = st.fisher.data();
-  const float scale = static_cast<float>(fisher_scale);
   const LayerWeight* layer = st.layer;
+  const int candidates = static_cast<int>(st.dw.size());
+  if (candidates > kMaxRowCandidates) return internal_error("too many candidate precisions");
   // Rows of the stored tensor: channels of a row-major layer, reduction steps of a column-major one.
   const int64_t width = layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
   const int64_t stored_rows = st.value.numel() / width;
   const bool by_column = layer && layer->column_major;
+  RowSums total;
+  struct ChunkSums {
+    RowSums sums;
+    std::vector<float> col_gw, col_g2w2;
+  };
+  std::map<int64_t, ChunkSums> parts;  // by first row
   runtime::parallel_for(stored_rows, std::max<int64_t>(1, 16384 / width), [&](int64_t r0, int64_t r1) {
-    std::vector<float> columns(by_column ? static_cast<size_t>(width) : 0, 0.0f);
-    std::vector<std::pair<int64_t, double>> rows;
-    double sum = 0;
+    std::vector<float> col_gw(by_column ? static_cast<size_t>(width) : 0, 0.0f), col_g2w2(col_gw.size(), 0.0f);
+    std::vector<std::pair<int64_t, RowSums>> rows;
+    RowSums chunk;
     for (int64_t r = r0; r < r1; ++r) {
-      const double row_sum =
-          by_column ? accumulate_row<true>(g + r * width, w + r * width, f + r * width, width, scale, columns.data())
-                    : accumulate_row<false>(g + r * width, w + r * width, f + r * width, width, scale, nullptr);
-      sum += row_sum;
-      if (layer && !by_column) rows.emplace_back(r, row_sum);
+      const int64_t base = r * width;
+      const uint16_t* dw[kMaxRowCandidates] = {nullptr, nullptr, nullptr};
+      for (int c = 0; c < candidates; ++c) dw[c] = st.dw[size_t(c)].data() + base;
+      const RowSums s = accumulate_row(g + base, w + base, dw, candidates, width, by_column ? col_gw.data() : nullptr,
+                                       by_column ? col_g2w2.data() : nullptr);
+      chunk.add(s);
+      if (layer && !by_column) rows.emplace_back(r, s);
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    st.batch_sum += sum;
-    for (size_t i = 0; i < columns.size(); ++i) st.batch_channel[i] += columns[i];
-    for (const auto& [r, v] : rows) st.batch_channel[static_cast<size_t>(r)] += v;
+    for (const auto& [r, v] : rows) {  // one addition per row: order-free
+      st.batch_channel[static_cast<size_t>(r)] += v.gw;
+      st.channel_removal[static_cast<size_t>(r)] += fisher_scale * v.g2w2;
+    }
+    parts.emplace(r0, ChunkSums{chunk, std::move(col_gw), std::move(col_g2w2)});
   });
+  // Chunks are merged in row order, not in the order they finished: results are deterministic.
+  for (const auto& [r0, part] : parts) {
+    total.add(part.sums);
+    for (size_t i = 0; i < part.col_gw.size(); ++i) {
+      st.batch_channel[i] += part.col_gw[i];
+      st.channel_removal[i] += fisher_scale * part.col_g2w2[i];
+    }
+  }
+  st.batch_sum += total.gw;
+  st.fisher_sum += fisher_scale * total.g2;
+  st.removal += fisher_scale * total.g2w2;
+  for (int c = 0; c < candidates; ++c) {
+    st.first[size_t(c)] += total.gd[c];
+    st.noise[size_t(c)] += fisher_scale * total.g2d2[c];
+  }
   // A bias belongs to its layer's channels.
   auto owner = bias_owner_.find(name);
   if (owner != bias_owner_.end()) {
     State& layer_state = states_.at(owner->second);
     const size_t n = std::min(layer_state.batch_channel.size(), static_cast<size_t>(grad.numel()));
-    for (size_t c = 0; c < n; ++c)
-      layer_state.batch_channel[c] += static_cast<double>(g[c]) * w[c];
+    for (size_t c = 0; c < n; ++c) {
+      const double p = static_cast<double>(g[c]) * w[c];
+      layer_state.batch_channel[c] += p;
+      layer_state.channel_removal[c] += fisher_scale * p * p;
+    }
   }
   return Status::Ok();
 }
@@ -117,28 +133,10 @@ void ImportanceAccumulator::end_batch() {
   ++batches_;
 }
 
-std::vector<double> ImportanceAccumulator::channel_fisher(const State& st) const {
-  const LayerWeight& layer = *st.layer;
-  const double inv = batches_ ? 1.0 / static_cast<double>(batches_) : 0.0;
-  std::vector<double> out(static_cast<size_t>(layer.rows), 0.0);
-  const float* w = st.value.data<float>();
-  for (int64_t r = 0; r < layer.rows; ++r)
-    for (int64_t c = 0; c < layer.cols; ++c) {
-      const int64_t i = layer.index(r, c);
-      out[static_cast<size_t>(r)] += 0.5 * inv * st.fisher[static_cast<size_t>(i)] * w[i] * w[i];
-    }
-  auto bias = states_.find(layer.bias);
-  if (!layer.bias.empty() && bias != states_.end()) {
-    const float* b = bias->second.value.data<float>();
-    for (size_t r = 0; r < out.size() && r < bias->second.fisher.size(); ++r)
-      out[r] += 0.5 * inv * bias->second.fisher[r] * b[r] * b[r];
-  }
-  return out;
-}
-
 std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<std::string>& order) const {
   std::vector<TensorImportance> out;
   const double inv = batches_ ? 1.0 / static_cast<double>(batches_) : 0.0;
+  const std::vector<CandidateSpec>& specs = default_candidates();
   for (const auto& name : order) {
     auto it = states_.find(name);
     if (it == states_.end()) continue;
@@ -147,20 +145,23 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
     t.name = name;
     t.shape = st.value.shape();
     t.taylor = st.taylor_abs * inv;
-    std::vector<float> fisher(st.fisher.size());
-    const float* w = st.value.data<float>();
-    for (size_t i = 0; i < fisher.size(); ++i) {
-      fisher[i] = static_cast<float>(st.fisher[i] * inv);
-      t.fisher_sum += fisher[i];
-      t.fisher_removal += 0.5 * fisher[i] * w[i] * w[i];
-    }
+    t.fisher_sum = st.fisher_sum * inv;
+    t.fisher_removal = 0.5 * st.removal * inv;
     if (st.layer) {
       t.op = st.layer->op;
       t.layer_node = st.layer->node;
-      t.candidates = quantization_candidates(*st.layer, w, fisher.data());
+      for (size_t c = 0; c < specs.size(); ++c) {
+        PrecisionCandidate p;
+        p.precision = "int" + std::to_string(specs[c].bits);
+        p.block = specs[c].block;
+        p.noise = st.noise[c] * inv;
+        p.first_order = st.first[c] * inv;
+        p.predicted_loss_increase = p.first_order + 0.5 * p.noise;
+        t.candidates.push_back(p);
+      }
       t.groups.kind = st.layer->groups;
       for (double a : st.channel_abs) t.groups.taylor.push_back(a * inv);
-      t.groups.fisher = channel_fisher(st);
+      for (double r : st.channel_removal) t.groups.fisher.push_back(0.5 * r * inv);
     }
     out.push_back(std::move(t));
   }
@@ -177,10 +178,10 @@ std::vector<HeadImportance> ImportanceAccumulator::heads() const {
     h.fisher.assign(static_cast<size_t>(block.heads), 0.0);
     for (double a : head_abs_[b]) h.taylor.push_back(a * inv);
     for (const HeadSlice& slice : block.slices) {
-      const std::vector<double> channels = channel_fisher(states_.at(slice.weight));
+      const State& st = states_.at(slice.weight);
       for (int64_t k = 0; k < block.heads; ++k)
         for (int64_t c = slice.offset + k * block.head_dim; c < slice.offset + (k + 1) * block.head_dim; ++c)
-          h.fisher[static_cast<size_t>(k)] += channels[static_cast<size_t>(c)];
+          h.fisher[static_cast<size_t>(k)] += 0.5 * st.channel_removal[static_cast<size_t>(c)] * inv;
     }
     out.push_back(std::move(h));
   }

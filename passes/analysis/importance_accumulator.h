@@ -1,11 +1,15 @@
 // Streams weight gradients into importance statistics (see importance.h for the math).
-// Each gradient is consumed as soon as the backward pass completes it: the Fisher diagonal
-// and the batch's signed sums of g*w (per tensor and per output channel, biases added to
-// their layer's channels) are updated, and end_batch() turns the signed sums into the
-// accumulated |.| of the Taylor scores, per tensor, channel and attention head.
+// Each gradient is consumed as soon as the backward pass completes it, in one pass over
+// g and w: the batch's signed sums of g*w (per tensor and per output channel, biases added to
+// their layer's channels), and the Fisher-weighted sums every score needs. Those are linear
+// in F = E[g^2] and g_mean with coefficients fixed in advance (w^2, and dw = Q(w) - w of each
+// candidate precision, kept as bf16), so no per-element accumulator is read or written: the
+// pass costs little more than reading the gradient. end_batch() turns the signed sums into
+// the accumulated |.| of the Taylor scores, per tensor, channel and attention head.
 #pragma once
 #include <map>
 #include <mutex>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,15 +37,19 @@ class ImportanceAccumulator {
  private:
   struct State {
     Tensor value;
-    const LayerWeight* layer = nullptr;      // when the weight is a linear/conv layer
-    std::vector<float> fisher;               // sum over batches of scale * g^2
-    double batch_sum = 0;                    // this batch's sum g w
-    double taylor_abs = 0;                   // sum over batches of |batch_sum|
-    std::vector<double> batch_channel;       // this batch's per-channel sum g w (layers)
-    std::vector<double> channel_abs;         // sum over batches of |batch_channel|
+    const LayerWeight* layer = nullptr;          // when the weight is a linear/conv layer
+    std::vector<std::vector<uint16_t>> dw;       // per candidate: Q(w) - w, bf16, stored layout
+    double batch_sum = 0;                        // this batch's sum g w
+    double taylor_abs = 0;                       // sum over batches of |batch_sum|
+    std::vector<double> batch_channel;           // this batch's per-channel sum g w (layers)
+    std::vector<double> channel_abs;             // sum over batches of |batch_channel|
+    // Fisher-weighted sums, accumulated directly (F never exists per element; every score is
+    // linear in F): scale g^2, scale (g w)^2 in total and per channel (bias included), and per
+    // candidate scale g^2 dw^2 and g dw.
+    double fisher_sum = 0, removal = 0;
+    std::vector<double> channel_removal;
+    std::vector<double> noise, first;
   };
-  std::vector<double> channel_fisher(const State& st) const;  // 1/2 sum F w^2 per channel, bias included
-
   LayerStructure structure_;
   std::map<std::string, State> states_;
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight

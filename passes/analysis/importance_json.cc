@@ -8,6 +8,8 @@ namespace {
 // Scores are non-negative by construction; rounding noise of a float sum could give -0.
 double score(double v) { return std::isfinite(v) && v > 0 ? v : 0.0; }
 
+double finite(double v) { return std::isfinite(v) ? v : 0.0; }
+
 nlohmann::json scores(const std::vector<double>& values) {
   nlohmann::json a = nlohmann::json::array();
   for (double v : values) a.push_back(score(v));
@@ -46,7 +48,8 @@ nlohmann::json importance_to_json(const ImportanceReport& report, const std::str
         c.push_back({{"precision", cand.precision},
                      {"block", cand.block},
                      {"noise", score(cand.noise)},
-                     {"predicted_loss_increase", score(cand.predicted_loss_increase)}});
+                     {"first_order", finite(cand.first_order)},
+                     {"predicted_loss_increase", finite(cand.predicted_loss_increase)}});
       e["candidates"] = c;
     }
     if (t.groups.kind != GroupKind::kNone && !t.groups.taylor.empty())

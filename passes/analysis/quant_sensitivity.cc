@@ -16,31 +16,21 @@ std::vector<float> to_canonical(const LayerWeight& layer, const float* stored) {
   return out;
 }
 
-std::vector<PrecisionCandidate> quantization_candidates(const LayerWeight& layer, const float* w, const float* fisher,
-                                                        const std::vector<CandidateSpec>& specs) {
+std::vector<float> quantization_error(const LayerWeight& layer, const float* w, const CandidateSpec& spec) {
   const std::vector<float> cw = to_canonical(layer, w);
-  const std::vector<float> cf = to_canonical(layer, fisher);
-  std::vector<PrecisionCandidate> out;
-  for (const CandidateSpec& spec : specs) {
-    quant::QuantFormat format;
-    format.bits = spec.bits;
-    format.symmetric = true;
-    const int64_t group = spec.block > 0 ? spec.block : layer.cols;
-    const quant::QuantizedMatrix q = quant::quantize_rtn(cw.data(), layer.rows, layer.cols, group, format, quant::ClipMode::kNone);
-    const std::vector<float> dq = q.dequantize();
-    double noise = 0;
-    for (size_t i = 0; i < cw.size(); ++i) {
-      const double d = static_cast<double>(dq[i]) - cw[i];
-      noise += static_cast<double>(cf[i]) * d * d;
+  quant::QuantFormat format;
+  format.bits = spec.bits;
+  format.symmetric = true;
+  const int64_t group = spec.block > 0 ? spec.block : layer.cols;
+  const std::vector<float> dq =
+      quant::quantize_rtn(cw.data(), layer.rows, layer.cols, group, format, quant::ClipMode::kNone).dequantize();
+  std::vector<float> dw(cw.size());
+  for (int64_t r = 0; r < layer.rows; ++r)
+    for (int64_t c = 0; c < layer.cols; ++c) {
+      const size_t i = static_cast<size_t>(r * layer.cols + c);
+      dw[static_cast<size_t>(layer.index(r, c))] = dq[i] - cw[i];
     }
-    PrecisionCandidate c;
-    c.precision = "int" + std::to_string(spec.bits);
-    c.block = spec.block;
-    c.noise = noise;
-    c.predicted_loss_increase = 0.5 * noise;
-    out.push_back(c);
-  }
-  return out;
+  return dw;
 }
 
 }  // namespace ember::passes::analysis

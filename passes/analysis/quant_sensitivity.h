@@ -1,13 +1,12 @@
-// Fisher-weighted quantization noise of one layer for the candidate precisions:
-//   noise = sum_i F_i (Q(w)_i - w_i)^2,   predicted loss increase = noise / 2,
-// with Q symmetric round-to-nearest (passes/quantize/quant_math.h, the quantizer the
-// quantize passes use): INT8 with one scale per output channel, INT4 with one scale per
-// block of 32 or 128 consecutive weights along the reduction axis.
+// Quantization error of one layer for the candidate precisions the importance analysis
+// scores: dw = Q(w) - w with Q symmetric round-to-nearest (passes/quantize/quant_math.h, the
+// quantizer the quantize passes use): INT8 with one scale per output channel, INT4 with one
+// scale per block of 32 or 128 consecutive weights along the reduction axis. The analysis
+// turns dw into noise = sum F dw^2 and the predicted loss increase g_mean . dw + noise / 2.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "passes/analysis/importance.h"
 #include "passes/analysis/layer_structure.h"
 
 namespace ember::passes::analysis {
@@ -16,11 +15,11 @@ struct CandidateSpec {
   int bits;
   int64_t block;  // 0: per output channel
 };
+// INT8 per channel, INT4 block 32, INT4 block 128.
 const std::vector<CandidateSpec>& default_candidates();
 
-// `w` and `fisher` are in the stored layout of layer.weight.
-std::vector<PrecisionCandidate> quantization_candidates(const LayerWeight& layer, const float* w, const float* fisher,
-                                                        const std::vector<CandidateSpec>& specs = default_candidates());
+// dw = Q(w) - w in the stored layout of layer.weight (w is that tensor's data).
+std::vector<float> quantization_error(const LayerWeight& layer, const float* w, const CandidateSpec& spec);
 
 // The layer's weights in canonical [rows = output channels, cols = reduction] order.
 std::vector<float> to_canonical(const LayerWeight& layer, const float* stored);

@@ -22,6 +22,7 @@ Tensor add_out_of_place(TensorAllocator& pool, const Tensor& a, const Tensor& b)
   const float* y = b.data<float>();
   float* z = out.mutable_data<float>();
   parallel_for(out.numel(), int64_t{1} << 15, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) z[i] = x[i] + y[i];
   });
   return out;

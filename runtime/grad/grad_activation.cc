@@ -24,6 +24,7 @@ Status pointwise(BackwardContext& ctx, const Tensor& saved, F f) {
   const float* v = saved.data<float>();
   float* out = dx.mutable_data<float>();
   parallel_for(dx.numel(), kTranscendentalGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
   });
   ctx.input_grads[0] = std::move(dx);
@@ -85,9 +86,10 @@ Status softmax_like(BackwardContext& ctx, Term term, Combine combine) {
   parallel_for(lines, std::max<int64_t>(1, kTranscendentalGrain / std::max<int64_t>(s.n, 1)), [&](int64_t begin, int64_t end) {
     for (int64_t line = begin; line < end; ++line) {
       const int64_t base = (line / s.inner) * s.n * s.inner + line % s.inner;
-      double sum = 0;
-      for (int64_t k = 0; k < s.n; ++k) sum += term(dy[base + k * s.inner], y[base + k * s.inner]);
-      const float total = static_cast<float>(sum);
+      float total = 0;  // a softmax axis is short; float lanes are exact enough
+#pragma omp simd reduction(+ : total)
+      for (int64_t k = 0; k < s.n; ++k) total += term(dy[base + k * s.inner], y[base + k * s.inner]);
+#pragma omp simd
       for (int64_t k = 0; k < s.n; ++k) {
         const int64_t i = base + k * s.inner;
         out[i] = combine(dy[i], y[i], total);
@@ -100,13 +102,13 @@ Status softmax_like(BackwardContext& ctx, Term term, Combine combine) {
 
 Status softmax_backward(BackwardContext& ctx) {
   return softmax_like(
-      ctx, [](float g, float y) { return static_cast<double>(g) * y; },
+      ctx, [](float g, float y) { return g * y; },
       [](float g, float y, float total) { return y * (g - total); });
 }
 
 Status log_softmax_backward(BackwardContext& ctx) {
   return softmax_like(
-      ctx, [](float g, float) { return static_cast<double>(g); },
+      ctx, [](float g, float) { return g; },
       [](float g, float y, float total) { return g - std::exp(y) * total; });
 }
 

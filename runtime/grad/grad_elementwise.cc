@@ -102,7 +102,12 @@ Status pow_backward(BackwardContext& ctx) {
     const float* g = dy.data<float>();
     float* out = da.mutable_data<float>();
     parallel_for(da.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) out[i] = g[i] * e * integer_power(x[i], n);
+      if (n == 2) {  // the cube of GELU's tanh form: a loop that vectorizes
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) out[i] = g[i] * e * x[i] * x[i];
+      } else {
+        for (int64_t i = begin; i < end; ++i) out[i] = g[i] * e * integer_power(x[i], n);
+      }
     });
     ctx.input_grads[0] = std::move(da);
   } else if (ctx.wants(0)) {
@@ -131,6 +136,7 @@ Status unary_backward(BackwardContext& ctx, const Tensor& saved, F f) {
   const float* v = saved.data<float>();
   float* out = dx.mutable_data<float>();
   parallel_for(dx.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
   });
   ctx.input_grads[0] = std::move(dx);

@@ -43,11 +43,14 @@ Status layer_norm_backward(BackwardContext& ctx) {
     const float* xr = px + r * n;
     const float* gr = dy + r * n;
     double mean = 0, var = 0;
+#pragma omp simd reduction(+ : mean)
     for (int64_t i = 0; i < n; ++i) mean += xr[i];
     mean /= static_cast<double>(n);
+#pragma omp simd reduction(+ : var)
     for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
     const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(n) + eps));
     const float m = static_cast<float>(mean);
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       const size_t k = static_cast<size_t>(i);
       xhat[k] = (xr[i] - m) * inv;
@@ -59,6 +62,7 @@ Status layer_norm_backward(BackwardContext& ctx) {
     const float mean_dxhat = static_cast<float>(sum_f32(dxhat.data(), n) / static_cast<double>(n));
     const float mean_dxhat_xhat = static_cast<float>(dot_f32(dxhat.data(), xhat.data(), n) / static_cast<double>(n));
     float* o = dx.mutable_data<float>() + r * n;
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       const size_t k = static_cast<size_t>(i);
       o[i] = inv * (dxhat[k] - mean_dxhat - xhat[k] * mean_dxhat_xhat);

@@ -42,6 +42,7 @@ Tensor reduce_to_shape(const BackwardContext& ctx, const Tensor& grad, const Sha
       for (int64_t i = 0; i < len; ++i) sum += x[i * st[1]];
       *a += static_cast<float>(sum);
     } else if (st[0] == 1 && st[1] == 1) {  // a bias: rows of the gradient add into it
+#pragma omp simd
       for (int64_t i = 0; i < len; ++i) a[i] += x[i];
     } else {
       for (int64_t i = 0; i < len; ++i) a[i * st[0]] += x[i * st[1]];
@@ -58,6 +59,23 @@ Tensor broadcast_to(const BackwardContext& ctx, const Tensor& t, const Shape& sh
 
 Tensor multiply_broadcast(const BackwardContext& ctx, const Tensor& a, const Tensor& b, const Shape& out_shape) {
   Tensor out = ctx.allocate(out_shape);
+  const bool same = a.shape() == out_shape && b.shape() == out_shape;
+  if (same || (a.shape() == out_shape && b.numel() == 1)) {  // the common cases, as plain loops
+    const float* x = a.data<float>();
+    const float* y = b.data<float>();
+    float* z = out.mutable_data<float>();
+    parallel_for(out.numel(), kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      if (same) {
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) z[i] = x[i] * y[i];
+      } else {
+        const float s = y[0];
+#pragma omp simd
+        for (int64_t i = begin; i < end; ++i) z[i] = x[i] * s;
+      }
+    });
+    return out;
+  }
   broadcast_binary<float, float, float>(a, b, out, [](float x, float y) { return x * y; });
   return out;
 }
@@ -69,24 +87,16 @@ Result<Tensor> as_f32(const Tensor& t) {
 }
 
 double sum_f32(const float* x, int64_t n) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) part[k] += x[i + k];
-  double total = 0;
-  for (; i < n; ++i) total += x[i];
-  for (float p : part) total += p;
+  float total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t i = 0; i < n; ++i) total += x[i];
   return total;
 }
 
 double dot_f32(const float* x, const float* y, int64_t n) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) part[k] += x[i + k] * y[i + k];
-  double total = 0;
-  for (; i < n; ++i) total += static_cast<double>(x[i]) * y[i];
-  for (float p : part) total += p;
+  float total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t i = 0; i < n; ++i) total += x[i] * y[i];
   return total;
 }
 

@@ -34,7 +34,7 @@ Result<Tensor> as_f32(const Tensor& t);
 template <class Op>
 Tensor map_broadcast2(const BackwardContext& ctx, const Tensor& a, const Tensor& b, const Shape& shape, const Op& op);
 
-// Sums of n floats in double, through eight float partial sums (vectorizable).
+// Sums of n floats (float lanes, vectorized; the rows they serve are short).
 double sum_f32(const float* x, int64_t n);
 double dot_f32(const float* x, const float* y, int64_t n);
 

@@ -5,19 +5,21 @@
 namespace ember::runtime::grad {
 namespace {
 
-// Softmax cross-entropy of one row of `n` logits against class `label`, accumulating
-// scale * (softmax - onehot) into g. Returns -log p(label), computed stably in double.
+// Softmax cross-entropy of one row of `n` logits against class `label`, writing
+// scale * (softmax - onehot) into g (used first as scratch for the exponentials). Returns
+// -log p(label); the sum of exponentials is taken in double.
 double row_cross_entropy(const float* logits, int64_t n, int64_t label, double scale, float* g) {
   float peak = logits[0];
   for (int64_t i = 1; i < n; ++i) peak = std::max(peak, logits[i]);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i]) - peak);
-  const double log_sum = std::log(sum) + peak;
   for (int64_t i = 0; i < n; ++i) {
-    const double p = std::exp(static_cast<double>(logits[i]) - log_sum);
-    g[i] = static_cast<float>(scale * (p - (i == label ? 1.0 : 0.0)));
+    g[i] = std::exp(logits[i] - peak);
+    sum += g[i];
   }
-  return log_sum - logits[label];
+  const float factor = static_cast<float>(scale / sum);
+  for (int64_t i = 0; i < n; ++i) g[i] *= factor;
+  g[label] -= static_cast<float>(scale);
+  return std::log(sum) + peak - logits[label];
 }
 
 Status require_f32(const Tensor& t, const char* what) {

@@ -1,7 +1,8 @@
 // Interop checks against onnxruntime-node, the peer runtime.
 //   same-outputs A.onnx B.onnx --task lm|classify --data FILE [--rows N]
 //       A and B give bit-identical outputs in onnxruntime (e.g. a model and Ember's re-save).
-//   match-ember MODEL --ember BIN --task lm|classify --data FILE [--rows N] [--tol 1e-4]
+//   match-ember MODEL --ember BIN --task lm|classify --data FILE [--rows N] [--tol 1e-4] [--ember-flag F]
+//               [--ort-optimization disabled|basic|extended|all]
 //       Ember's interpreter (`ember run`) matches onnxruntime: max |ember - ort| / max |ort| <= tol.
 // Exits 77 (skip) when onnxruntime-node is not installed.
 'use strict';
@@ -82,12 +83,14 @@ async function sameOutputs(args) {
 async function matchEmber(args) {
   const model = args.positional[0];
   const tol = Number(args.tol || 1e-4);
-  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: 2, graphOptimizationLevel: args['ort-optimization'] || 'all' });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ember-interop-'));
   let worst = 0, batchesRun = 0;
   try {
     for (const feeds of batches(args.task, args.data, Number(args.rows || 4))) {
       const cli = ['run', model, '--output-dir', path.join(tmp, 'out')];
+      if (args['ember-flag']) cli.push(args['ember-flag']);
       for (const name of session.inputNames) {
         const file = path.join(tmp, `${name}.npy`);
         npy.writeNpy(file, feeds[name].type, feeds[name].shape, feeds[name].data);
@@ -109,7 +112,9 @@ async function matchEmber(args) {
     }
   } finally { fs.rmSync(tmp, { recursive: true, force: true }); }
   const verdict = worst <= tol ? 'ok' : 'FAIL';
-  console.log(`${verdict}: ${path.basename(model)} max relative difference ${worst.toExponential(3)} over ${batchesRun} batches (tolerance ${tol})`);
+  const mode = (args['ember-flag'] ? ` (ember ${args['ember-flag']})` : '') +
+    (args['ort-optimization'] ? ` (onnxruntime optimization ${args['ort-optimization']})` : '');
+  console.log(`${verdict}: ${path.basename(model)}${mode} max relative difference ${worst.toExponential(3)} over ${batchesRun} batches (tolerance ${tol})`);
   if (worst > tol) process.exit(1);
 }
 

@@ -1,6 +1,7 @@
 // ember-rt bench MODEL --input-shape name=1x256 ... [--threads N] [--runs N] [--json]
 // Times inference on synthetic inputs: latency median and p90, tokens/s (for int64 token
-// inputs), peak RSS, and the weight bytes an inference reads.
+// inputs), peak RSS, and the weight bytes an inference reads. --profile adds the time spent
+// per op type (one extra run, timed between the interpreter's per-node callbacks).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@ struct BenchOptions {
   std::vector<std::string> shapes;
   int threads = 0, runs = 30, warmup = 3;
   bool json = false;
+  bool profile = false;
 };
 
 Result<Shape> parse_shape(const std::string& text) {
@@ -54,6 +56,25 @@ Tensor synthetic(const ir::ValueInfo& info, const Shape& shape) {
   else if (info.elem_type == DType::kF32)
     for (int64_t i = 0; i < n; ++i) t.mutable_data<float>()[i] = std::uniform_real_distribution<float>(-1, 1)(rng);
   return t;
+}
+
+// Milliseconds per op type over one run: the time between consecutive node callbacks is
+// charged to the node that produced the value (a node's later outputs add nothing).
+Result<std::map<std::string, double>> profile_ops(runtime::Interpreter& interp, const std::map<std::string, Tensor>& feeds) {
+  std::map<std::string, std::string> op_of;
+  for (const auto& node : interp.model().graph.nodes)
+    for (const auto& out : node.outputs) op_of[out] = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
+  std::map<std::string, double> ms;
+  auto last = std::chrono::steady_clock::now();
+  auto observer = [&](const std::string& value, const Tensor&) -> Status {
+    const auto now = std::chrono::steady_clock::now();
+    ms[op_of[value]] += std::chrono::duration<double, std::milli>(now - last).count();
+    last = now;
+    return Status::Ok();
+  };
+  auto out = interp.run(feeds, observer);
+  if (!out.ok()) return out.status();
+  return ms;
 }
 
 double peak_rss_mb() {
@@ -97,6 +118,16 @@ int bench(const BenchOptions& o) {
   nlohmann::json j = {{"model", o.model}, {"threads", o.threads}, {"runs", o.runs}, {"median_ms", median}, {"p90_ms", p90},
                       {"min_ms", ms.front()}, {"tokens_per_s", tokens > 0 ? tokens / (median / 1000) : 0.0},
                       {"peak_rss_mb", peak_rss_mb()}, {"weight_bytes_per_inference", weight_bytes}};
+  if (o.profile) {
+    auto per_op = profile_ops(**interp, feeds);
+    if (!per_op.ok()) return report(per_op.status());
+    std::vector<std::pair<double, std::string>> rows;
+    for (const auto& [op, t] : *per_op) rows.emplace_back(t, op);
+    std::sort(rows.rbegin(), rows.rend());
+    j["profile_ms"] = *per_op;
+    if (!o.json)
+      for (const auto& [t, op] : rows) std::printf("  %-32s %9.3f ms\n", op.c_str(), t);
+  }
   if (o.json)
     std::printf("%s\n", j.dump(2).c_str());
   else
@@ -117,6 +148,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   sub->add_option("--runs", o->runs, "Timed runs (the median is reported)")->default_val(30)->check(CLI::PositiveNumber);
   sub->add_option("--warmup", o->warmup, "Untimed runs first")->default_val(3);
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_flag("--profile", o->profile, "Also time one more run per op type (milliseconds, largest first)");
   sub->final_callback([o, &exit_code] { exit_code = bench(*o); });
 }
 

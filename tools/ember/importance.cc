@@ -30,10 +30,11 @@ struct ImportanceCliOptions {
   bool json = false;
 };
 
+// NaN when the tensor has no such candidate (it is not a layer weight).
 double candidate_increase(const pa::TensorImportance& t, const std::string& precision, int64_t block) {
   for (const auto& c : t.candidates)
     if (c.precision == precision && c.block == block) return c.predicted_loss_increase;
-  return -1;
+  return std::nan("");
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -43,7 +44,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }
 
 std::string number(double v) {
-  if (v < 0) return "-";
+  if (std::isnan(v)) return "-";
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3e", v);
   return buf;
@@ -62,8 +63,8 @@ void print_table(const pa::ImportanceReport& r, int64_t top) {
   for (const auto& t : r.tensors) order.push_back(&t);
   std::stable_sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
     const double x = candidate_increase(*a, "int4", 32), y = candidate_increase(*b, "int4", 32);
-    if ((x >= 0) != (y >= 0)) return x >= 0;
-    return x >= 0 ? x > y : a->taylor > b->taylor;
+    if (std::isnan(x) != std::isnan(y)) return !std::isnan(x);
+    return !std::isnan(x) ? x > y : a->taylor > b->taylor;
   });
   const std::string unit = r.loss_unit == "nats" ? "predicted loss increase, nats" : "predicted loss increase";
   std::printf("%4s  %-44s %-7s %-11s %10s %10s %10s %10s %10s\n", "rank", "tensor", "op", "shape", "taylor",

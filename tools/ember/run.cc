@@ -17,6 +17,7 @@ struct RunOptions {
   std::string output_dir;
   int threads = 0;
   bool json = false;
+  bool reference = false;
 };
 
 // Output names may hold '/' or ':'; file names must not.
@@ -45,6 +46,7 @@ int run_run(const RunOptions& opts) {
   if (!feeds.ok()) return report(feeds.status());
   runtime::InterpreterOptions io;
   io.threads = opts.threads;
+  io.integer_kernels = !opts.reference;
   auto interp = runtime::Interpreter::create(*model, io);
   if (!interp.ok()) return report(interp.status().with_context(opts.model));
   auto outputs = (*interp)->run(*feeds);
@@ -98,6 +100,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   sub->add_option("--output-dir,-o", opts->output_dir, "Write each output to DIR/<output name>.npy");
   sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
   sub->add_flag("--json", opts->json, "Print the outputs' shapes and statistics as JSON");
+  sub->add_flag("--reference", opts->reference,
+                "Compute quantized models exactly as ONNX defines them (dequantize, then float), without the "
+                "fast integer kernels, which also quantize a weight-only model's activations per row");
   sub->final_callback([opts, &exit_code] { exit_code = run_run(*opts); });
 }
 

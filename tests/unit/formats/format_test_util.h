@@ -1,5 +1,6 @@
 // Helpers for the formats tests: a scratch directory, whole-file reads, and a small model
-// that uses every part of the ONNX format the loader and writer must carry.
+// that uses every part of the ONNX format the loader and writer must carry. The common
+// builders come from the shared test_support.h (same namespace).
 #pragma once
 #include <google/protobuf/unknown_field_set.h>
 #include <onnx/onnx_pb.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "ir/model.h"
+#include "tests/unit/test_support.h"
 
 namespace ember::test {
 
@@ -49,19 +51,10 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 inline ir::ValueInfo tensor_info(const std::string& name, DType type, std::vector<ir::Dim> dims) {
-  ir::ValueInfo v;
-  v.name = name;
-  v.elem_type = type;
+  ir::ValueInfo v = value_info(name, type);
   v.has_shape = true;
   v.dims = std::move(dims);
   return v;
-}
-
-inline ir::Attribute attr_of(const std::string& name, ir::AttrKind kind) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = kind;
-  return a;
 }
 
 // A field number onnx 1.12 does not know (NodeProto.metadata_props is 9 in IR 10).
@@ -76,12 +69,7 @@ inline std::string unknown_field_bytes(int field, const std::string& payload) {
 inline std::shared_ptr<ir::Graph> branch(const std::string& name, const std::string& op, const std::string& out) {
   auto g = std::make_shared<ir::Graph>();
   g->name = name;
-  ir::Node n;
-  n.name = name + "_node";
-  n.op_type = op;
-  n.inputs = {"y"};  // from the outer scope
-  n.outputs = {out};
-  g->nodes.push_back(n);
+  g->nodes.push_back(node(op, name + "_node", {"y"}, {out}));  // "y" from the outer scope
   g->outputs.push_back(tensor_info(out, DType::kF32, {{-1, "N"}, {4, ""}}));
   g->set_initializer(name + "_unused", Tensor::from_vector<float>({1}, {7.0f}));
   return g;

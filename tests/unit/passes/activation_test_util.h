@@ -20,6 +20,8 @@
 namespace ember::act_test {
 
 using namespace ember::calib_test;
+using test::count_ops;
+using test::find_node;
 
 constexpr int64_t kChannels = 8;
 
@@ -98,18 +100,6 @@ inline double relative_error(const Tensor& a, const Tensor& b) {
     den += static_cast<double>(y[i]) * y[i];
   }
   return std::sqrt(num / std::max(den, 1e-30));
-}
-
-inline int count_ops(const ir::Model& model, const std::string& op) {
-  int n = 0;
-  for (const auto& node : model.graph.nodes) n += node.op_type == op;
-  return n;
-}
-
-inline const ir::Node* find_node(const ir::Model& model, const std::string& name) {
-  for (const auto& node : model.graph.nodes)
-    if (node.name == name) return &node;
-  return nullptr;
 }
 
 // Replaces float weight `name` [K, N] by DequantizeLinear(int8 per column, axis 1), the form

@@ -52,8 +52,8 @@ TEST_CASE("quantize-weights: MatMul int8 per output channel") {
   std::vector<passes::QuantizedTensorRecord> records;
   passes::Remarks remarks;
   const ir::Model q = quantized(model, {}, &remarks, &records);
-  CHECK(count_op(q, "DequantizeLinear") == 1);
-  CHECK(count_op(q, "MatMul") == 1);
+  CHECK(count_ops(q, "DequantizeLinear") == 1);
+  CHECK(count_ops(q, "MatMul") == 1);
   CHECK(q.graph.find_initializer("w") == nullptr);
   CHECK(init(q, "w_quantized").dtype() == DType::kI8);
   CHECK(init(q, "w_quantized").shape() == Shape{64, 48});
@@ -136,13 +136,13 @@ TEST_CASE("quantize-weights: Conv per channel and blocked through a Reshape") {
   CHECK(init(q8, "w_quantized").shape() == Shape{8, 16, 3, 3});
   CHECK(init(q8, "w_scale").shape() == Shape{8});
   CHECK(find_op(q8, "DequantizeLinear")->attr_int("axis", -5) == 0);
-  CHECK(count_op(q8, "Reshape") == 0);
+  CHECK(count_ops(q8, "Reshape") == 0);
   CHECK(relative_diff(run_model(q8, x), ref) < 0.01);
 
   const ir::Model q4 = quantized(model, {{"bits", "4"}});
   CHECK(init(q4, "w_quantized").shape() == Shape{8, 144});
   CHECK(init(q4, "w_scale").shape() == Shape{8, 5});  // ceil(144 / 32)
-  CHECK(count_op(q4, "Reshape") == 1);
+  CHECK(count_ops(q4, "Reshape") == 1);
   CHECK(relative_diff(run_model(q4, x), ref) < 0.15);
 }
 
@@ -157,8 +157,8 @@ TEST_CASE("quantize-weights: an embedding tied to the LM head is quantized once"
     CAPTURE(format);
     std::vector<passes::QuantizedTensorRecord> records;
     const ir::Model q = quantized(model, {{"bits", "4"}, {"format", format}}, nullptr, &records);
-    CHECK(count_op(q, "DequantizeLinear") == 1);
-    CHECK(count_op(q, "MatMulNBits") == 0);  // shared with a Gather: QDQ in both formats
+    CHECK(count_ops(q, "DequantizeLinear") == 1);
+    CHECK(count_ops(q, "MatMulNBits") == 0);  // shared with a Gather: QDQ in both formats
     CHECK(find_op(q, "Gather")->inputs[0] == "table_dequantized");
     CHECK(find_op(q, "Transpose")->inputs[0] == "table_dequantized");
     CHECK(init(q, "table_scale").shape() == Shape{64, 2});  // blocks of 32 along each row
@@ -169,7 +169,7 @@ TEST_CASE("quantize-weights: an embedding tied to the LM head is quantized once"
   // Covering MatMul alone leaves the table float: its Gather reader is not covered.
   passes::Remarks remarks;
   const ir::Model only_matmul = quantized(model, {{"ops", "MatMul"}}, &remarks);
-  CHECK(count_op(only_matmul, "DequantizeLinear") == 0);
+  CHECK(count_ops(only_matmul, "DequantizeLinear") == 0);
   CHECK(remarks.stats["quantize-weights"]["weights-skipped"] == 1);
 }
 
@@ -184,8 +184,8 @@ TEST_CASE("quantize-weights: format=ort emits MatMulNBits equal to the QDQ graph
     CAPTURE(sym);
     const ir::Model qdq = quantized(model, {{"bits", "4"}, {"sym", sym}});
     const ir::Model ort = quantized(model, {{"bits", "4"}, {"sym", sym}, {"format", "ort"}});
-    CHECK(count_op(ort, "MatMulNBits") == 2);
-    CHECK(count_op(ort, "DequantizeLinear") == 0);
+    CHECK(count_ops(ort, "MatMulNBits") == 2);
+    CHECK(count_ops(ort, "DequantizeLinear") == 0);
     CHECK(ort.opset_version("com.microsoft") == 1);
     CHECK(ort.opset_version("") == 17);
     const ir::Node* gemm = nullptr;
@@ -208,15 +208,15 @@ TEST_CASE("quantize-weights: format=ort emits MatMulNBits equal to the QDQ graph
     CHECK(relative_diff(run_model(ort, x), run_model(qdq, x, false)) < 0.02);
   }
   // 8 bits stay QDQ even in ort format.
-  CHECK(count_op(quantized(model, {{"format", "ort"}}), "MatMulNBits") == 0);
+  CHECK(count_ops(quantized(model, {{"format", "ort"}}), "MatMulNBits") == 0);
 }
 
 TEST_CASE("quantize-weights: Gemm with a non-constant C gets an Add after MatMulNBits") {
   const ir::Model model = make_model({node("Gemm", {"x", "b", "x"}, {"y"}, {int_attr("transB", 1)})}, {-1, 64},
                                      {{"b", random_tensor({64, 64}, 15)}});
   const ir::Model ort = quantized(model, {{"bits", "4"}, {"format", "ort"}, {"block", "64"}});
-  CHECK(count_op(ort, "MatMulNBits") == 1);
-  CHECK(count_op(ort, "Add") == 1);
+  CHECK(count_ops(ort, "MatMulNBits") == 1);
+  CHECK(count_ops(ort, "Add") == 1);
   const Tensor x = random_tensor({2, 64}, 16, 1.0f);
   CHECK(relative_diff(run_model(ort, x), run_model(model, x)) < 0.15);
 }
@@ -226,19 +226,19 @@ TEST_CASE("quantize-weights: exclude, min-size and ops filters") {
                                      {-1, 64}, {{"keep.weight", random_tensor({64, 48}, 17)}, {"small", random_tensor({48, 16}, 18)}});
   passes::Remarks remarks;
   ir::Model q = quantized(model, {}, &remarks);
-  CHECK(count_op(q, "DequantizeLinear") == 1);  // 48 x 16 = 768 < min-size 1024
+  CHECK(count_ops(q, "DequantizeLinear") == 1);  // 48 x 16 = 768 < min-size 1024
   CHECK(q.graph.find_initializer("small") != nullptr);
   q = quantized(model, {{"min-size", "0"}});
-  CHECK(count_op(q, "DequantizeLinear") == 2);
+  CHECK(count_ops(q, "DequantizeLinear") == 2);
   q = quantized(model, {{"min-size", "0"}, {"exclude", "^keep\\."}});
-  CHECK(count_op(q, "DequantizeLinear") == 1);
+  CHECK(count_ops(q, "DequantizeLinear") == 1);
   CHECK(q.graph.find_initializer("keep.weight") != nullptr);
   q = quantized(model, {{"min-size", "0"}, {"exclude", "n_y"}});  // a node name
   CHECK(q.graph.find_initializer("small") != nullptr);
   q = quantized(model, {{"ops", "Gemm|Conv"}});
-  CHECK(count_op(q, "DequantizeLinear") == 0);
+  CHECK(count_ops(q, "DequantizeLinear") == 0);
   q = quantized(model, {{"min-size", "0"}, {"exclude-ops", "MatMul+Conv"}});
-  CHECK(count_op(q, "DequantizeLinear") == 0);
+  CHECK(count_ops(q, "DequantizeLinear") == 0);
 }
 
 TEST_CASE("quantize-weights: option errors and the calibration requirement") {

@@ -13,53 +13,27 @@
 #include <string>
 #include <vector>
 
-#include "ir/model.h"
 #include "runtime/grad/backward_interpreter.h"
 #include "runtime/interpreter.h"
-#include "runtime/single_op.h"
+#include "tests/unit/test_support.h"
 
 namespace ember::grad_test {
 
-inline ir::Attribute int_attr(const std::string& name, int64_t v) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInt;
-  a.i = v;
-  return a;
-}
-inline ir::Attribute float_attr(const std::string& name, float v) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kFloat;
-  a.f = v;
-  return a;
-}
-inline ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
+using test::float_attr;
+using test::int_attr;
+using test::ints_attr;
+using test::value_info;
 
+// A node named "n_<op>_<first output>".
 inline ir::Node make_node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs,
                           std::vector<ir::Attribute> attrs = {}) {
-  ir::Node n;
-  n.name = "n_" + op + "_" + (outputs.empty() ? std::string() : outputs[0]);
-  n.op_type = op;
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  n.attributes = std::move(attrs);
-  return n;
+  const std::string name = "n_" + op + "_" + (outputs.empty() ? std::string() : outputs[0]);
+  return test::node(op, name, std::move(inputs), std::move(outputs), std::move(attrs));
 }
 
 // Normal values; `offset` shifts them (positive inputs for Sqrt/Log/Pow).
 inline Tensor random_f32(Shape shape, uint32_t seed, float stddev = 1.0f, float offset = 0.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, stddev);
-  std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
-  for (float& x : v) x = normal(rng) + offset;
-  return Tensor::from_vector<float>(std::move(shape), v);
+  return test::normal_tensor(std::move(shape), seed, stddev, offset);
 }
 
 // Values spaced at least `gap` apart in random order: no ties and no kinks for Relu/MaxPool.
@@ -69,13 +43,6 @@ inline Tensor distinct_f32(Shape shape, uint32_t seed, float gap = 0.05f) {
   std::mt19937 rng(seed);
   std::shuffle(v.begin(), v.end(), rng);
   return Tensor::from_vector<float>(std::move(shape), v);
-}
-
-inline ir::ValueInfo value_info(const std::string& name, DType dtype) {
-  ir::ValueInfo v;
-  v.name = name;
-  v.elem_type = dtype;
-  return v;
 }
 
 enum class Role { kWeight, kFeed, kConstant };  // differentiated initializer, differentiated graph input, constant
@@ -88,10 +55,7 @@ struct TestInput {
 // A model running `nodes`; outputs are listed explicitly.
 inline ir::Model make_graph_model(std::vector<ir::Node> nodes, const std::vector<TestInput>& inputs,
                                   const std::vector<std::string>& outputs, int64_t opset = 17) {
-  ir::Model m;
-  m.ir_version = 8;
-  m.opset_imports.push_back({"", opset});
-  m.graph.name = "grad_test";
+  ir::Model m = test::empty_model(opset, "grad_test");
   m.graph.nodes = std::move(nodes);
   for (const auto& in : inputs) {
     if (in.role == Role::kFeed) m.graph.inputs.push_back(value_info(in.name, in.value.dtype()));

@@ -1,72 +1,27 @@
 // Small builders for the shape and indexing kernel tests: nodes with attributes, typed
-// tensors, and running one op through runtime::run_single_op.
+// tensors, and running one op through runtime::run_single_op. The common builders come from
+// the shared test_support.h.
 #pragma once
 #include <string>
 #include <vector>
 
-#include "ir/model.h"
-#include "ir/tensor.h"
-#include "runtime/single_op.h"
+#include "tests/unit/test_support.h"
 
 namespace shape_test {
 
 using ember::Shape;
 using ember::Tensor;
-
-inline ember::ir::Attribute ints_attr(const std::string& name, std::vector<int64_t> values) {
-  ember::ir::Attribute a;
-  a.name = name;
-  a.kind = ember::ir::AttrKind::kInts;
-  a.ints = std::move(values);
-  return a;
-}
-
-inline ember::ir::Attribute int_attr(const std::string& name, int64_t value) {
-  ember::ir::Attribute a;
-  a.name = name;
-  a.kind = ember::ir::AttrKind::kInt;
-  a.i = value;
-  return a;
-}
-
-inline ember::ir::Attribute float_attr(const std::string& name, float value) {
-  ember::ir::Attribute a;
-  a.name = name;
-  a.kind = ember::ir::AttrKind::kFloat;
-  a.f = value;
-  return a;
-}
-
-inline ember::ir::Attribute string_attr(const std::string& name, std::string value) {
-  ember::ir::Attribute a;
-  a.name = name;
-  a.kind = ember::ir::AttrKind::kString;
-  a.s = std::move(value);
-  return a;
-}
-
-inline ember::ir::Attribute tensor_attr(const std::string& name, Tensor value) {
-  ember::ir::Attribute a;
-  a.name = name;
-  a.kind = ember::ir::AttrKind::kTensor;
-  a.t = std::move(value);
-  return a;
-}
+using ember::test::float_attr;
+using ember::test::i64s;
+using ember::test::int_attr;
+using ember::test::ints_attr;
+using ember::test::string_attr;
+using ember::test::tensor_attr;
 
 // A node named "n_<op>" with inputs x0.. and outputs y0..
 inline ember::ir::Node node(const std::string& op, size_t inputs, size_t outputs,
                             std::vector<ember::ir::Attribute> attrs = {}) {
-  ember::ir::Node n;
-  n.name = "n_" + op;
-  n.op_type = op;
-  for (size_t i = 0; i < inputs; ++i) n.inputs.push_back("x" + std::to_string(i));
-  for (size_t i = 0; i < outputs; ++i) n.outputs.push_back("y" + std::to_string(i));
-  n.attributes = std::move(attrs);
-  return n;
-}
-
-inline Tensor i64s(std::vector<int64_t> values) {
-  return Tensor::from_vector<int64_t>({int64_t(values.size())}, values);
+  return ember::test::op_node(op, inputs, std::move(attrs), outputs);
 }
 
 inline Tensor f32(Shape shape, std::vector<float> values) { return Tensor::from_vector<float>(std::move(shape), values); }
@@ -80,7 +35,7 @@ inline Tensor iota_f32(Shape shape) {
 
 template <class T>
 std::vector<T> values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
+  return ember::test::values_of<T>(t);
 }
 
 // Runs the op through the default registry, as the interpreter would.

@@ -76,20 +76,12 @@ std::vector<double> naive_conv(const ConvSpec& s, const Tensor& x, const Tensor&
 
 std::vector<ir::Attribute> conv_attrs(const ConvSpec& s) {
   std::vector<ir::Attribute> attrs{int_attr("group", s.group)};
-  if (!s.strides.empty()) attrs.push_back(ints_attr("strides", s.strides));
-  if (!s.dilations.empty()) attrs.push_back(ints_attr("dilations", s.dilations));
-  if (!s.pad_begin.empty()) {
-    std::vector<int64_t> pads = s.pad_begin;
-    pads.insert(pads.end(), s.pad_end.begin(), s.pad_end.end());
-    attrs.push_back(ints_attr("pads", pads));
-  }
+  add_window_attrs(attrs, s.strides, s.dilations, s.pad_begin, s.pad_end);
   return attrs;
 }
 
 std::vector<Tensor> run_ok(const ir::Node& node, const std::vector<Tensor>& inputs, bool constant = false) {
-  auto result = runtime::run_single_op(node, 17, inputs, constant);
-  if (!result.ok()) FAIL(result.status().message());
-  return std::move(result).value();
+  return run_op(node, 17, inputs, constant);
 }
 
 }  // namespace

@@ -4,10 +4,7 @@
 namespace ember::grad_test {
 
 namespace {
-Tensor ints(std::vector<int64_t> v) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  return Tensor::from_vector<int64_t>({n}, v);
-}
+Tensor ints(std::vector<int64_t> v) { return test::i64s(std::move(v)); }
 }  // namespace
 
 TEST_CASE("grad view ops: Identity, Reshape, Flatten, Squeeze, Unsqueeze") {

@@ -12,9 +12,15 @@
 #include "runtime/cpu.h"
 #include "runtime/int4/int4_format.h"
 #include "runtime/parallel.h"
+#include "tests/unit/test_support.h"
 
 using namespace ember::runtime;
 using namespace ember::runtime::int4;
+
+using ember::test::IsaScope;
+using ember::test::normal_floats;
+using ember::test::testable_levels;
+using ember::test::ThreadsScope;
 
 namespace {
 
@@ -22,31 +28,6 @@ namespace {
 constexpr double kPathRelTol = 1e-6;
 // fp16 scales carry 11 significant bits.
 constexpr double kHalfScaleRelErr = 1.0 / 2048;
-
-std::vector<IsaLevel> testable_levels() {
-  std::vector<IsaLevel> levels{IsaLevel::kScalar};
-  for (IsaLevel l : {IsaLevel::kAvx2, IsaLevel::kAvxVnni, IsaLevel::kAvx512})
-    if (isa_supported(l)) levels.push_back(l);
-  return levels;
-}
-
-class IsaScope {
- public:
-  explicit IsaScope(IsaLevel level) : saved_(isa_level()) { set_isa_level(level); }
-  ~IsaScope() { set_isa_level(saved_); }
-
- private:
-  IsaLevel saved_;
-};
-
-class ThreadsScope {
- public:
-  explicit ThreadsScope(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~ThreadsScope() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 enum class Zeros { kDefault, kUniform, kPerBlock };
 
@@ -71,10 +52,7 @@ Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, ui
 }
 
 std::vector<float> make_x(int64_t M, int64_t K, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(size_t(M * K));
-  for (auto& v : x) v = dist(rng);
+  std::vector<float> x = normal_floats(size_t(M * K), seed);
   if (!x.empty()) x[0] = 0.0f;
   return x;
 }

@@ -49,12 +49,6 @@ std::vector<double> naive_matmul(const Tensor& a, const Tensor& b, Shape* out_sh
   return out;
 }
 
-std::vector<Tensor> run_ok(const ir::Node& node, int64_t opset, const std::vector<Tensor>& inputs, bool constant) {
-  auto result = runtime::run_single_op(node, opset, inputs, constant);
-  if (!result.ok()) FAIL(result.status().message());
-  return std::move(result).value();
-}
-
 }  // namespace
 
 TEST_CASE("MatMul matches the naive product at odd sizes, with and without packed B") {
@@ -67,7 +61,7 @@ TEST_CASE("MatMul matches the naive product at odd sizes, with and without packe
         const auto expected = naive_matmul(a, b, &shape);
         for (bool constant : {false, true}) {
           INFO("M=" << M << " K=" << K << " N=" << N << " constant=" << constant);
-          check_close(run_ok(node, 13, {a, b}, constant)[0], shape, expected, 1e-4, 1e-4);
+          check_close(run_op(node, 13, {a, b}, constant)[0], shape, expected, 1e-4, 1e-4);
         }
       }
 }
@@ -82,31 +76,31 @@ TEST_CASE("MatMul broadcasts batch axes and promotes 1-D operands") {
     const auto expected = naive_matmul(a, b, &shape);
     for (bool constant : {false, true}) {
       INFO(shape_to_string(c.a) << " x " << shape_to_string(c.b) << " constant=" << constant);
-      check_close(run_ok(node, 13, {a, b}, constant)[0], shape, expected);
+      check_close(run_op(node, 13, {a, b}, constant)[0], shape, expected);
     }
   }
   // 1-D operands: [K] x [K] is a scalar, [K] x [..., K, N] drops M, [..., M, K] x [K] drops N.
   const Tensor v = Tensor::from_vector<float>({3}, {1, 2, 3});
   const Tensor m = Tensor::from_vector<float>({2, 3, 2}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
-  check_close(run_ok(node, 13, {v, v}, false)[0], {}, {14});
-  check_close(run_ok(node, 13, {v, m}, false)[0], {2, 2}, {22, 28, 58, 64});
-  check_close(run_ok(node, 13, {Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), v}, true)[0], {2}, {14, 32});
-  check_close(run_ok(node, 13, {m.reshaped({2, 2, 3}), v}, false)[0], {2, 2}, {14, 32, 50, 68});
+  check_close(run_op(node, 13, {v, v}, false)[0], {}, {14});
+  check_close(run_op(node, 13, {v, m}, false)[0], {2, 2}, {22, 28, 58, 64});
+  check_close(run_op(node, 13, {Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), v}, true)[0], {2}, {14, 32});
+  check_close(run_op(node, 13, {m.reshaped({2, 2, 3}), v}, false)[0], {2, 2}, {14, 32, 50, 68});
 }
 
 TEST_CASE("MatMul on integer and double operands") {
   const ir::Node node = make_node("MatMul", 2, 1);
   const Tensor a64 = Tensor::from_vector<int64_t>({2, 3}, {1, -2, 3, 4, 5, -6});
   const Tensor b64 = Tensor::from_vector<int64_t>({3, 2}, {7, 8, 9, 10, 11, 12});
-  const auto y64 = run_ok(node, 13, {a64, b64}, false)[0];
+  const auto y64 = run_op(node, 13, {a64, b64}, false)[0];
   REQUIRE(y64.dtype() == DType::kI64);
   CHECK(std::vector<int64_t>(y64.data<int64_t>(), y64.data<int64_t>() + 4) == std::vector<int64_t>{22, 24, 7, 10});
   const Tensor a32 = Tensor::from_vector<int32_t>({1, 2}, {3, -4});
   const Tensor b32 = Tensor::from_vector<int32_t>({2, 1}, {5, 6});
-  CHECK(run_ok(node, 13, {a32, b32}, false)[0].data<int32_t>()[0] == -9);
+  CHECK(run_op(node, 13, {a32, b32}, false)[0].data<int32_t>()[0] == -9);
   const Tensor ad = Tensor::from_vector<double>({1, 2}, {0.5, 0.25});
   const Tensor bd = Tensor::from_vector<double>({2, 2}, {2, 4, 8, 16});
-  const auto yd = run_ok(node, 13, {ad, bd}, true)[0];
+  const auto yd = run_op(node, 13, {ad, bd}, true)[0];
   CHECK(yd.data<double>()[0] == 3.0);
   CHECK(yd.data<double>()[1] == 6.0);
 }
@@ -169,7 +163,7 @@ TEST_CASE("Gemm covers transposes, alpha, beta and every broadcast form of C") {
             for (bool constant : {false, true}) {
               INFO("transA=" << ta << " transB=" << tb << " C=" << shape_to_string(c_shape) << " alpha=" << alpha
                              << " beta=" << beta << " constant=" << constant);
-              check_close(run_ok(node, 13, {a, b, c}, constant)[0], {M, N}, expected);
+              check_close(run_op(node, 13, {a, b, c}, constant)[0], {M, N}, expected);
             }
           }
 }
@@ -179,17 +173,17 @@ TEST_CASE("Gemm without C, with beta 0, and on doubles") {
   const Tensor a = random_tensor({M, K}, 8), b = random_tensor({N, K}, 9);
   const ir::Node no_c = make_node("Gemm", 3, 1, {int_attr("transB", 1)}, {2});
   const auto expected = naive_gemm(a, b, nullptr, false, true, 1.0, 0.0, M, N, K);
-  for (bool constant : {false, true}) check_close(run_ok(no_c, 13, {a, b, Tensor()}, constant)[0], {M, N}, expected);
+  for (bool constant : {false, true}) check_close(run_op(no_c, 13, {a, b, Tensor()}, constant)[0], {M, N}, expected);
   // beta == 0 ignores C entirely, even when C holds NaN.
   const ir::Node zero_beta = make_node("Gemm", 3, 1, {int_attr("transB", 1), float_attr("beta", 0.0f)});
   const Tensor nan_c = Tensor::from_vector<float>({N}, std::vector<float>(static_cast<size_t>(N), NAN));
-  for (bool constant : {false, true}) check_close(run_ok(zero_beta, 13, {a, b, nan_c}, constant)[0], {M, N}, expected);
+  for (bool constant : {false, true}) check_close(run_op(zero_beta, 13, {a, b, nan_c}, constant)[0], {M, N}, expected);
 
   const ir::Node node = make_node("Gemm", 3, 1, {float_attr("alpha", 2.0f)});
   const Tensor ad = Tensor::from_vector<double>({1, 2}, {1, 2});
   const Tensor bd = Tensor::from_vector<double>({2, 1}, {3, 4});
   const Tensor cd = Tensor::from_vector<double>({1}, {0.5});
-  CHECK(run_ok(node, 13, {ad, bd, cd}, false)[0].data<double>()[0] == 22.5);
+  CHECK(run_op(node, 13, {ad, bd, cd}, false)[0].data<double>()[0] == 22.5);
 }
 
 TEST_CASE("Gemm needs C before opset 11 and rejects bad shapes, naming the node") {
@@ -212,10 +206,10 @@ TEST_CASE("Gemm needs C before opset 11 and rejects bad shapes, naming the node"
 TEST_CASE("MatMul and Gemm accept f16 and bf16 by widening to f32") {
   const std::vector<float> a{1, 2, 3, 4, 5, 6}, b{0.5f, -1, 2, 0.25f, -3, 1};
   for (DType d : {DType::kF16, DType::kBF16}) {
-    const auto y = run_ok(make_node("MatMul", 2, 1), 13, {half_tensor({2, 3}, a, d), half_tensor({3, 2}, b, d)}, true)[0];
+    const auto y = run_op(make_node("MatMul", 2, 1), 13, {half_tensor({2, 3}, a, d), half_tensor({3, 2}, b, d)}, true)[0];
     CHECK(y.dtype() == d);
     check_close(y, {2, 2}, {-4.5, 2.5, -6, 3.25});
-    const auto g = run_ok(make_node("Gemm", 3, 1, {int_attr("transA", 1)}), 13,
+    const auto g = run_op(make_node("Gemm", 3, 1, {int_attr("transA", 1)}), 13,
                           {half_tensor({3, 2}, a, d), half_tensor({3, 2}, b, d), half_tensor({2}, {1, 2}, d)}, false)[0];
     CHECK(g.dtype() == d);
     check_close(g, {2, 2}, {1 * 0.5 + 3 * 2 + 5 * -3 + 1, -1 + 3 * 0.25 + 5 + 2, 2 * 0.5 + 4 * 2 + 6 * -3 + 1, -2 + 1 + 6 + 2});

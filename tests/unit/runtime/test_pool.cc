@@ -90,21 +90,11 @@ std::vector<double> naive_pool(const PoolSpec& s, Kind kind, const Tensor& x, Sh
 std::vector<ir::Attribute> pool_attrs(const PoolSpec& s) {
   std::vector<ir::Attribute> attrs{ints_attr("kernel_shape", s.kernel), int_attr("ceil_mode", s.ceil_mode),
                                    int_attr("count_include_pad", s.count_include_pad)};
-  if (!s.strides.empty()) attrs.push_back(ints_attr("strides", s.strides));
-  if (!s.dilations.empty()) attrs.push_back(ints_attr("dilations", s.dilations));
-  if (!s.pad_begin.empty()) {
-    std::vector<int64_t> pads = s.pad_begin;
-    pads.insert(pads.end(), s.pad_end.begin(), s.pad_end.end());
-    attrs.push_back(ints_attr("pads", pads));
-  }
+  add_window_attrs(attrs, s.strides, s.dilations, s.pad_begin, s.pad_end);
   return attrs;
 }
 
-std::vector<Tensor> run_ok(const ir::Node& node, const std::vector<Tensor>& inputs) {
-  auto result = runtime::run_single_op(node, 19, inputs);
-  if (!result.ok()) FAIL(result.status().message());
-  return std::move(result).value();
-}
+std::vector<Tensor> run_ok(const ir::Node& node, const std::vector<Tensor>& inputs) { return run_op(node, 19, inputs); }
 
 Tensor iota(Shape shape) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));

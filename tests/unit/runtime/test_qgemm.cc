@@ -14,9 +14,15 @@
 #include "runtime/parallel.h"
 #include "runtime/qgemm/qgemm.h"
 #include "runtime/qgemm/quantize_act.h"
+#include "tests/unit/test_support.h"
 
 using namespace ember::runtime;
 using namespace ember::runtime::qgemm;
+
+using ember::test::IsaScope;
+using ember::test::testable_levels;
+using ember::test::ThreadsScope;
+using ember::test::uniform_floats;
 
 namespace {
 
@@ -24,31 +30,6 @@ namespace {
 // at most half an ulp, relative to |acc * scale| + |bias|.
 constexpr double kEpilogueRelTol = 4e-7;
 constexpr int32_t kSentinel = 0x5a5a5a5a;
-
-std::vector<IsaLevel> testable_levels() {
-  std::vector<IsaLevel> levels{IsaLevel::kScalar};
-  for (IsaLevel l : {IsaLevel::kAvx2, IsaLevel::kAvxVnni, IsaLevel::kAvx512})
-    if (isa_supported(l)) levels.push_back(l);
-  return levels;
-}
-
-class IsaScope {
- public:
-  explicit IsaScope(IsaLevel level) : saved_(isa_level()) { set_isa_level(level); }
-  ~IsaScope() { set_isa_level(saved_); }
-
- private:
-  IsaLevel saved_;
-};
-
-class ThreadsScope {
- public:
-  explicit ThreadsScope(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~ThreadsScope() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 struct Problem {
   int64_t M = 0, N = 0, K = 0;
@@ -264,11 +245,8 @@ TEST_CASE("qgemm: the reference loops agree with the kernels") {
 }
 
 TEST_CASE("qgemm: per-tensor activation quantization matches DynamicQuantizeLinear byte for byte") {
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> dist(-2.5f, 4.0f);
   const int64_t M = 7, K = 23;
-  std::vector<float> x(size_t(M * K));
-  for (auto& v : x) v = dist(rng);
+  const std::vector<float> x = uniform_floats(size_t(M * K), 3, -2.5f, 4.0f);
   QuantizedRows rows;
   rows.quantize_per_tensor(x.data(), M, K, true);
   const QuantizedA a = rows.view();
@@ -290,11 +268,9 @@ TEST_CASE("qgemm: per-tensor activation quantization matches DynamicQuantizeLine
 }
 
 TEST_CASE("qgemm: per-row and static activation quantization round trip within half a step") {
-  std::mt19937 rng(4);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   const int64_t M = 5, K = 41;
-  std::vector<float> x(size_t(M * K));
-  for (int64_t i = 0; i < M * K; ++i) x[size_t(i)] = dist(rng) * float(1 + i / K);  // rows of different ranges
+  std::vector<float> x = uniform_floats(size_t(M * K), 4, -1.0f, 1.0f);
+  for (int64_t i = 0; i < M * K; ++i) x[size_t(i)] *= float(1 + i / K);  // rows of different ranges
   QuantizedRows rows;
   rows.quantize_per_row(x.data(), M, K, false);
   QuantizedA a = rows.view();

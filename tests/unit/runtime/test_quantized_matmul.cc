@@ -299,11 +299,7 @@ struct NBitsCase {
 };
 
 // The same values rounded to f16 and stored as an f16 tensor.
-Tensor to_half(const Tensor& t) {
-  Tensor h = Tensor::zeros(DType::kF16, t.shape());
-  for (int64_t i = 0; i < t.numel(); ++i) h.mutable_data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
-  return h;
-}
+Tensor to_half(const Tensor& t) { return half_tensor(t.shape(), floats_of(t)); }
 
 // Builds random MatMulNBits inputs, runs the kernel, and compares with A x dequant(B)^T.
 void check_matmul_nbits(const NBitsCase& c, bool constant, uint64_t seed) {

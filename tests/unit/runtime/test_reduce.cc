@@ -11,10 +11,7 @@ using namespace ember::test;
 
 namespace {
 const Tensor kMatrix = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
-Tensor axes(std::vector<int64_t> a) {
-  const int64_t n = static_cast<int64_t>(a.size());
-  return Tensor::from_vector<int64_t>({n}, a);
-}
+Tensor axes(std::vector<int64_t> a) { return i64s(std::move(a)); }
 }  // namespace
 
 TEST_CASE("ReduceSum takes axes as an attribute before opset 13 and as an input from 13") {

@@ -27,22 +27,10 @@ constexpr double kSameIntegersRelTol = 1e-5;
 // Weight-only graphs gain activation quantization (u8 per row, int8 per block of 32).
 constexpr double kActQuantRelTol = 3e-2;
 
-class IsaScope {
- public:
-  explicit IsaScope(runtime::IsaLevel level) : saved_(runtime::isa_level()) { runtime::set_isa_level(level); }
-  ~IsaScope() { runtime::set_isa_level(saved_); }
+using test::IsaScope;
 
- private:
-  runtime::IsaLevel saved_;
-};
-
-ir::ValueInfo f32_info(const std::string& name, std::vector<int64_t> dims) {
-  ir::ValueInfo v;
-  v.name = name;
-  v.elem_type = DType::kF32;
-  v.has_shape = true;
-  for (int64_t d : dims) v.dims.push_back({d, ""});
-  return v;
+ir::ValueInfo f32_info(const std::string& name, const std::vector<int64_t>& dims) {
+  return test::value_info(name, DType::kF32, dims, "");
 }
 
 struct Builder {
@@ -56,13 +44,9 @@ struct Builder {
   void init(const std::string& name, Tensor t) { model.graph.set_initializer(name, std::move(t)); }
   void node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, std::vector<ir::Attribute> attrs = {},
             const std::string& domain = "") {
-    ir::Node n;
-    n.name = op + "_" + std::to_string(model.graph.nodes.size());
-    n.op_type = op;
+    ir::Node n = test::node(op, op + "_" + std::to_string(model.graph.nodes.size()), std::move(in), std::move(out),
+                            std::move(attrs));
     n.domain = domain;
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    n.attributes = std::move(attrs);
     model.graph.nodes.push_back(std::move(n));
   }
 };

@@ -5,14 +5,18 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <vector>
 
 #include "runtime/cpu.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/parallel.h"
+#include "tests/unit/test_support.h"
 
 using namespace ember::runtime;
+
+using ember::test::IsaScope;
+using ember::test::ThreadsScope;
+using ember::test::uniform_floats;
 
 namespace {
 
@@ -22,30 +26,8 @@ constexpr double kSumRelTol = 1e-5;
 // Written into C's row padding; a kernel that stores past N changes it.
 constexpr float kSentinel = 1234.5f;
 
-std::vector<IsaLevel> testable_levels() {
-  std::vector<IsaLevel> levels{IsaLevel::kScalar};
-  for (IsaLevel l : {IsaLevel::kAvx2, IsaLevel::kAvx512})
-    if (isa_supported(l)) levels.push_back(l);
-  return levels;
-}
-
-class IsaScope {
- public:
-  explicit IsaScope(IsaLevel level) : saved_(isa_level()) { set_isa_level(level); }
-  ~IsaScope() { set_isa_level(saved_); }
-
- private:
-  IsaLevel saved_;
-};
-
-class ThreadsScope {
- public:
-  explicit ThreadsScope(int threads) : saved_(num_threads()) { set_num_threads(threads); }
-  ~ThreadsScope() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+// sgemm has no AVX-VNNI path of its own.
+std::vector<IsaLevel> testable_levels() { return ember::test::testable_levels({IsaLevel::kAvx2, IsaLevel::kAvx512}); }
 
 struct Case {
   bool trans_a = false, trans_b = false;
@@ -59,23 +41,15 @@ struct Operands {
   int64_t lda = 0, ldb = 0, ldc = 0;
 };
 
-std::vector<float> random_floats(size_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
 Operands make_operands(const Case& c, uint32_t seed) {
   Operands o;
   o.lda = (c.trans_a ? c.M : c.K) + c.pad;
   o.ldb = (c.trans_b ? c.K : c.N) + c.pad;
   o.ldc = c.N + c.pad;
-  o.A = random_floats(std::max<int64_t>(1, (c.trans_a ? c.K : c.M) * o.lda), seed);
-  o.B = random_floats(std::max<int64_t>(1, (c.trans_b ? c.N : c.K) * o.ldb), seed + 1);
-  o.C = random_floats(c.M * o.ldc, seed + 2);
-  o.bias = random_floats(c.N, seed + 3);
+  o.A = uniform_floats(std::max<int64_t>(1, (c.trans_a ? c.K : c.M) * o.lda), seed, -1.0f, 1.0f);
+  o.B = uniform_floats(std::max<int64_t>(1, (c.trans_b ? c.N : c.K) * o.ldb), seed + 1, -1.0f, 1.0f);
+  o.C = uniform_floats(c.M * o.ldc, seed + 2, -1.0f, 1.0f);
+  o.bias = uniform_floats(c.N, seed + 3, -1.0f, 1.0f);
   for (int64_t i = 0; i < c.M; ++i) {
     for (int64_t j = 0; j < c.N; ++j)
       if (c.beta == 0) o.C[i * o.ldc + j] = std::numeric_limits<float>::quiet_NaN();  // must be ignored
