@@ -4,6 +4,7 @@
 
 #include "runtime/graph_simplify.h"
 #include "runtime/parallel.h"
+#include "runtime/rewrite_float.h"
 #include "runtime/rewrite_integer.h"
 
 namespace ember::runtime {
@@ -21,6 +22,10 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model,
   if (options.fold_constants) {  // first, so that Ifs with a constant condition are inlined
     auto stats = simplify_for_execution(interp->model_, registry);
     if (!stats.ok()) return stats.status();
+  }
+  if (options.fuse_float) {  // after folding, which makes transposed or reshaped weights constants
+    auto fused = fuse_float_patterns(interp->model_, registry);
+    if (!fused.ok()) return fused.status();
   }
   EMBER_TRY(interp->check_supported(registry));
   EMBER_TRY(interp->plan(registry));

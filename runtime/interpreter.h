@@ -26,6 +26,9 @@ struct InterpreterOptions {
   bool fold_constants = true;
   // Quantized patterns (QDQ, MatMulInteger, MatMulNBits) run on integer kernels (rewrite_integer.h).
   bool integer_kernels = true;
+  // MatMul + bias and erf-GELU subgraphs become fused ops (rewrite_float.h). Off by default:
+  // the fused-away intermediate values can then not be observed or fetched.
+  bool fuse_float = false;
 };
 
 // Called after each node with every value it produced; used by calibration and analysis.

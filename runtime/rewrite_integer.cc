@@ -7,55 +7,22 @@
 #include <vector>
 
 #include "runtime/fused/fused_ops.h"
+#include "runtime/pattern_rewriter.h"
 
 namespace ember::runtime {
 namespace {
 
 using ir::Node;
 
-ir::Attribute int_attr(const std::string& name, int64_t value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInt;
-  a.i = value;
-  return a;
-}
-
-ir::Attribute float_attr(const std::string& name, float value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kFloat;
-  a.f = value;
-  return a;
-}
-
-ir::Attribute string_attr(const std::string& name, const std::string& value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kString;
-  a.s = value;
-  return a;
-}
-
-bool is_default_op(const Node& n, const char* op) { return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx"); }
 bool is_byte(DType d) { return d == DType::kI8 || d == DType::kU8; }
 bool is_nibble(DType d) { return d == DType::kI4 || d == DType::kU4; }
-std::string input_or_empty(const Node& n, size_t i) { return n.has_input(i) ? n.inputs[i] : std::string(); }
 
-class Rewriter {
+class Rewriter : public PatternRewriter {
  public:
-  Rewriter(ir::Model& model, const KernelRegistry& registry) : model_(model), graph_(model.graph) {
+  Rewriter(ir::Model& model, const KernelRegistry& registry) : PatternRewriter(model) {
     has_int8_ = registry.find(fused::kInt8MatMul, fused::kDomain, 1) != nullptr;
     has_integer_ = registry.find(fused::kMatMulIntegerPacked, fused::kDomain, 1) != nullptr;
     has_int4_ = registry.find(fused::kInt4MatMul, fused::kDomain, 1) != nullptr;
-    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-      const Node& n = graph_.nodes[i];
-      for (const auto& out : n.outputs)
-        if (!out.empty()) producer_[out] = static_cast<int>(i);
-      for (const auto& in : n.inputs)
-        if (!in.empty()) readers_[in].push_back(static_cast<int>(i));
-    }
-    for (const auto& out : graph_.outputs) graph_outputs_.insert(out.name);
   }
 
   Result<IntegerRewriteStats> run() {
@@ -71,49 +38,11 @@ class Rewriter {
         matmul_nbits(index);
       }
     }
-    if (fused_at_.empty()) return stats_;
-    apply();
-    model_.set_opset_version(fused::kDomain, 1);
+    stats_.nodes_removed = apply();
     return stats_;
   }
 
  private:
-  const Node* producer(const std::string& value) const {
-    auto it = producer_.find(value);
-    return it == producer_.end() ? nullptr : &graph_.nodes[size_t(it->second)];
-  }
-  int producer_index(const std::string& value) const {
-    auto it = producer_.find(value);
-    return it == producer_.end() ? -1 : it->second;
-  }
-  // The single node reading `value`, or -1 (several readers, none, or a graph output).
-  int sole_reader(const std::string& value) const {
-    auto it = readers_.find(value);
-    if (it == readers_.end() || it->second.size() != 1 || graph_outputs_.count(value)) return -1;
-    return claimed_.count(it->second[0]) ? -1 : it->second[0];
-  }
-  const Tensor* constant(const std::string& value) const { return value.empty() ? nullptr : graph_.find_initializer(value); }
-  std::string other_input(const Node& n, const std::string& known) const {
-    if (n.inputs.size() != 2) return {};
-    return n.inputs[0] == known ? n.inputs[1] : (n.inputs[1] == known ? n.inputs[0] : std::string());
-  }
-
-  void emit(int at, Node fused, std::vector<int> claimed, std::vector<int> maybe_dead) {
-    fused.domain = fused::kDomain;
-    for (int c : claimed) claimed_.insert(c);
-    for (int d : maybe_dead)
-      if (d >= 0) maybe_dead_.insert(d);
-    fused_at_[at] = std::move(fused);
-  }
-
-  // A constant bias of N values ([N] or [1, N]) for an Add after the product; empty if not.
-  std::string bias_of(const Node& add, const std::string& product, int64_t N) const {
-    const std::string other = other_input(add, product);
-    const Tensor* bias = constant(other);
-    if (!bias || bias->dtype() != DType::kF32 || bias->numel() != N || bias->rank() > 2) return {};
-    return other;
-  }
-
   bool ort_dynamic(int i) {
     if (!has_int8_) return false;
     const Node& mi = graph_.nodes[size_t(i)];
@@ -307,58 +236,7 @@ class Rewriter {
     ++stats_.int4_matmuls;
   }
 
-  std::string fresh_name(const std::string& base) const {
-    std::string name = base;
-    for (int k = 1; graph_.find_initializer(name) || producer_.count(name); ++k) name = base + "_" + std::to_string(k);
-    return name;
-  }
-
-  // Rebuilds the node list: fused nodes replace their anchors, claimed nodes go, and the
-  // pattern sources nothing reads any more are dropped.
-  void apply() {
-    std::vector<Node> nodes;
-    std::vector<int> origin;  // original index per kept node, -1 for fused
-    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
-      auto it = fused_at_.find(static_cast<int>(i));
-      if (it != fused_at_.end()) {
-        nodes.push_back(std::move(it->second));
-        origin.push_back(-1);
-      } else if (!claimed_.count(static_cast<int>(i))) {
-        nodes.push_back(std::move(graph_.nodes[i]));
-        origin.push_back(static_cast<int>(i));
-      }
-    }
-    const int before = static_cast<int>(graph_.nodes.size());
-    for (bool changed = true; changed;) {
-      changed = false;
-      std::set<std::string> read(graph_outputs_.begin(), graph_outputs_.end());
-      for (const Node& n : nodes)
-        for (const auto& in : n.inputs) read.insert(in);
-      for (size_t k = nodes.size(); k-- > 0;) {
-        if (origin[k] < 0 || !maybe_dead_.count(origin[k])) continue;
-        const bool unread = std::none_of(nodes[k].outputs.begin(), nodes[k].outputs.end(),
-                                         [&](const std::string& out) { return !out.empty() && read.count(out); });
-        if (unread) {
-          nodes.erase(nodes.begin() + static_cast<std::ptrdiff_t>(k));
-          origin.erase(origin.begin() + static_cast<std::ptrdiff_t>(k));
-          changed = true;
-        }
-      }
-    }
-    const int fused_count = static_cast<int>(fused_at_.size());
-    stats_.nodes_removed = before - (static_cast<int>(nodes.size()) - fused_count);
-    graph_.nodes = std::move(nodes);
-  }
-
-  ir::Model& model_;
-  ir::Graph& graph_;
   bool has_int8_ = false, has_integer_ = false, has_int4_ = false;
-  std::map<std::string, int> producer_;
-  std::map<std::string, std::vector<int>> readers_;
-  std::set<std::string> graph_outputs_;
-  std::set<int> claimed_;
-  std::set<int> maybe_dead_;
-  std::map<int, Node> fused_at_;
   IntegerRewriteStats stats_;
 };
 

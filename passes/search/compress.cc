@@ -33,6 +33,7 @@ const std::vector<Recipe>& recipes() {
 Result<calibration::EvalResult> measure(const ir::Model& model, const CompressOptions& options) {
   runtime::InterpreterOptions io;
   io.threads = options.threads;
+  io.fuse_float = true;
   EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model, io));
   calibration::EvalOptions eo;
   eo.task = options.task;

@@ -17,6 +17,9 @@
 //   "kn" / "nk": W int4|uint4 [K, N] / [N, K] blocked along K with block_size, scales of
 //            the same layout, zero_point? like W, bias? [N]; attr alpha
 //   Activations are quantized to int8 per block of 32 (runtime/int4).
+// MatMulBias(X f32 [..., K], W f32 [K, N] constant, bias f32 [N] constant) -> Y = X W + bias
+//   (rewrite_float.h); the bias is added in the packed GEMM's epilogue.
+// Gelu(X) -> X/2 (1 + erf(X / sqrt 2)), the erf GELU subgraph of PyTorch exports.
 #pragma once
 
 namespace ember::runtime::fused {
@@ -25,5 +28,7 @@ inline constexpr char kDomain[] = "ember.fused";
 inline constexpr char kInt8MatMul[] = "Int8MatMul";
 inline constexpr char kMatMulIntegerPacked[] = "MatMulIntegerPacked";
 inline constexpr char kInt4MatMul[] = "Int4MatMul";
+inline constexpr char kMatMulBias[] = "MatMulBias";
+inline constexpr char kGelu[] = "Gelu";
 
 }  // namespace ember::runtime::fused

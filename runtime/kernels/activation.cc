@@ -6,10 +6,12 @@
 #include <string>
 #include <type_traits>
 
+#include "runtime/fused/fused_ops.h"
 #include "runtime/kernels/activation_ops.h"
 #include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/unary_kernel.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime {
 namespace {
@@ -17,6 +19,11 @@ namespace {
 template <class Op>
 Status run_float_activation(RunContext& ctx, const Op& op) {
   return run_map<TypeSet::kFloat>(ctx, op, kTranscendentalGrain);
+}
+// The same, with float32 through a vector_math.h function.
+template <class Op>
+Status run_float_activation(RunContext& ctx, const Op& op, F32ArrayFunction f32) {
+  return run_map_f32<TypeSet::kFloat>(ctx, op, f32, kTranscendentalGrain);
 }
 
 Status run_relu(RunContext& ctx) {
@@ -58,7 +65,7 @@ T softplus(T x) {
 }
 
 Status run_sigmoid(RunContext& ctx) {
-  return run_float_activation(ctx, [](auto x) { return sigmoid(x); });
+  return run_float_activation(ctx, [](auto x) { return sigmoid(x); }, vmath::sigmoid);
 }
 
 Status run_hard_sigmoid(RunContext& ctx) {
@@ -80,7 +87,7 @@ Status run_hard_swish(RunContext& ctx) {
 }
 
 Status run_tanh(RunContext& ctx) {
-  return run_float_activation(ctx, [](auto x) { return tanh_value(x); });
+  return run_float_activation(ctx, [](auto x) { return tanh_value(x); }, vmath::tanh);
 }
 
 Status run_softplus(RunContext& ctx) {
@@ -131,14 +138,14 @@ Status run_gelu(RunContext& ctx) {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
       using T = decltype(x);
       return T(0.5) * x * (T(1) + erf_value(x * T(0.70710678118654752440)));
-    });
+    }, vmath::gelu_erf);
   }
   if (approximate == "tanh") {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
       using T = decltype(x);
       const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
       return T(0.5) * x * (T(1) + tanh_value(inner));
-    });
+    }, vmath::gelu_tanh);
   }
   return invalid_input(ctx.where() + ": attribute approximate must be 'none' or 'tanh', got '" + approximate + "'");
 }
@@ -181,6 +188,8 @@ constexpr Entry kActivationKernels[] = {
 
 void register_activation_kernels(KernelRegistry& registry) {
   for (const Entry& e : kActivationKernels) registry.add_function(e.op, "", e.since, e.run);
+  // The erf GELU subgraph fused at load (rewrite_float.h); no attributes, so erf form.
+  registry.add_function(fused::kGelu, fused::kDomain, 1, with_half_support<run_gelu>);
 }
 
 }  // namespace ember::runtime

@@ -4,6 +4,7 @@
 // double, so large logits neither overflow nor lose precision.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/kernels/activation_ops.h"
@@ -11,6 +12,7 @@
 #include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/op_inputs.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime {
 namespace {
@@ -53,10 +55,18 @@ void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
     y[best] = T(1);
     return;
   }
-  const T max = row_max(x, n);
+  T max;
+  double sum;
   // exp goes into y first (LogSoftmax overwrites it below), then the sum.
-  blocked_loop(0, n, [&](int64_t k) { y[k] = exp_value(x[k] - max); });
-  const double sum = row_sum(y, n);
+  if constexpr (std::is_same_v<T, float>) {  // the per-ISA vector build
+    max = vmath::max(x, n);
+    vmath::exp_shifted(x, y, n, max);
+    sum = vmath::sum(y, n);
+  } else {
+    max = row_max(x, n);
+    blocked_loop(0, n, [&](int64_t k) { y[k] = exp_value(x[k] - max); });
+    sum = row_sum(y, n);
+  }
   if (kind == Normalizer::kSoftmax) {
     const T total = static_cast<T>(sum);
     blocked_loop(0, n, [&](int64_t i) { y[i] /= total; });

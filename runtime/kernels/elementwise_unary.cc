@@ -7,6 +7,7 @@
 #include "runtime/kernels/elementwise_ops.h"
 #include "runtime/kernels/fast_math.h"
 #include "runtime/kernels/unary_kernel.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime {
 namespace {
@@ -61,7 +62,9 @@ Status run_reciprocal(RunContext& ctx) {
   return run_map<TypeSet::kFloat>(ctx, [](auto x) { return decltype(x)(1) / x; });
 }
 Status run_exp(RunContext& ctx) {
-  return run_float_math(ctx, [](auto x) { return exp_value(x); });
+  return run_map_f32<TypeSet::kFloat>(
+      ctx, [](auto x) { return exp_value(x); }, [](const float* x, float* y, int64_t n) { vmath::exp_shifted(x, y, n, 0.0f); },
+      kTranscendentalGrain);
 }
 Status run_log(RunContext& ctx) {
   return run_float_math(ctx, [](auto x) { return std::log(x); });
@@ -100,7 +103,7 @@ Status run_atanh(RunContext& ctx) {
   return run_float_math(ctx, [](auto x) { return std::atanh(x); });
 }
 Status run_erf(RunContext& ctx) {
-  return run_float_math(ctx, [](auto x) { return erf_value(x); });
+  return run_map_f32<TypeSet::kFloat>(ctx, [](auto x) { return erf_value(x); }, vmath::erf, kTranscendentalGrain);
 }
 Status run_floor(RunContext& ctx) {
   return run_map<TypeSet::kFloat>(ctx, [](auto x) { return std::floor(x); });

@@ -19,12 +19,12 @@ namespace ember::runtime {
 // c ? a : b through bit masks. A plain ?: with a constant arm lets the optimiser fold a
 // constant copy of the whole computation that overflows, which -O2 treats as a possible
 // trap and then refuses to vectorise the loop.
-inline float clamp_select(bool c, float a, float b) {
+[[gnu::always_inline]] inline float clamp_select(bool c, float a, float b) {
   const int32_t mask = -static_cast<int32_t>(c);
   return std::bit_cast<float>((std::bit_cast<int32_t>(a) & mask) | (std::bit_cast<int32_t>(b) & ~mask));
 }
 
-inline float fast_exp(float x) {
+[[gnu::always_inline]] inline float fast_exp(float x) {
   // Beyond these bounds the result is inf or 0 anyway; clamping keeps n in range. NaN
   // fails both tests and flows through.
   x = clamp_select(x < -104.0f, -104.0f, x);
@@ -48,12 +48,12 @@ inline float fast_exp(float x) {
   return y * scale_a * scale_b;
 }
 
-inline float copy_sign_bit(float magnitude, float sign_source) {
+[[gnu::always_inline]] inline float copy_sign_bit(float magnitude, float sign_source) {
   const int32_t sign = std::bit_cast<int32_t>(sign_source) & INT32_MIN;
   return std::bit_cast<float>(std::bit_cast<int32_t>(magnitude) | sign);
 }
 
-inline float fast_erf(float x) {
+[[gnu::always_inline]] inline float fast_erf(float x) {
   const float ax = std::bit_cast<float>(std::bit_cast<int32_t>(x) & INT32_MAX);
   const float x2 = x * x;
   // erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
@@ -77,7 +77,7 @@ inline float fast_erf(float x) {
   return clamp_select(ax < 0.8f, small, large);
 }
 
-inline float fast_tanh(float x) {
+[[gnu::always_inline]] inline float fast_tanh(float x) {
   const float ax = std::bit_cast<float>(std::bit_cast<int32_t>(x) & INT32_MAX);
   const float x2 = x * x;
   float s = 6404582.0f / 10854718875.0f;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ir/dtype_dispatch.h"
+#include "runtime/fused/fused_ops.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
@@ -51,6 +52,8 @@ Status run_fresh(RunContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // MatMul
 
+// Also ember.fused MatMulBias (rewrite_float.h): a third, constant input of N values added
+// in the packed GEMM's epilogue.
 class MatMulKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
@@ -58,6 +61,12 @@ class MatMulKernel final : public Kernel {
     if (b && b->dtype() == DType::kF32 && b->rank() == 2 && b->dim(0) > 0 && b->dim(1) > 0) {
       packed_b_ = PackedMatrixB::pack(false, b->dim(0), b->dim(1), b->data<float>(), b->dim(1));
       has_packed_b_ = true;
+    }
+    if (ctx.node.op_type == fused::kMatMulBias) {
+      const Tensor* bias = ctx.constant(2);
+      if (!has_packed_b_ || !bias || bias->dtype() != DType::kF32 || bias->numel() != b->dim(1))
+        return invalid_input("node '" + ctx.node.name + "': MatMulBias needs a constant f32 B [K, N] and bias [N]");
+      bias_ = bias->data<float>();
     }
     return Status::Ok();
   }
@@ -91,9 +100,10 @@ class MatMulKernel final : public Kernel {
     const int64_t a_batches = shape_numel(a_batch), b_batches = shape_numel(b_batch);
     if (a.dtype() == DType::kF32 && has_packed_b_ && b.rank() == 2 && K > 0) {
       // Batch axes of A fold into M: one packed multiply over all rows.
-      sgemm_packed(a_batches * M, a.data<float>(), K, packed_b_, nullptr, y.mutable_data<float>(), N);
+      sgemm_packed(a_batches * M, a.data<float>(), K, packed_b_, bias_, y.mutable_data<float>(), N);
       return Status::Ok();
     }
+    if (bias_) return invalid_input(ctx.where() + ": MatMulBias needs a float A with K > 0");
     return dispatch_matmul_dtype(ctx, a.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* pa = a.data<T>();
@@ -127,6 +137,7 @@ class MatMulKernel final : public Kernel {
  private:
   PackedMatrixB packed_b_;
   bool has_packed_b_ = false;
+  const float* bias_ = nullptr;  // MatMulBias: the constant bias (initializers outlive kernels)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +244,7 @@ class GemmKernel final : public Kernel {
 void register_matmul_kernels(KernelRegistry& registry) {
   // MatMul's semantics are unchanged since opset 1 (later versions only add types).
   registry.add("MatMul", "", 1, [] { return std::make_unique<MatMulKernel>(); });
+  registry.add(fused::kMatMulBias, fused::kDomain, 1, [] { return std::make_unique<MatMulKernel>(); });
   // Gemm-1/6 had a broadcast attribute; C always broadcasts here, which gives the same
   // result for every valid old model. 9 and 13 add types; 11 makes C optional (checked in
   // prepare against the node's opset).

@@ -29,6 +29,7 @@ Result<std::unique_ptr<runtime::Interpreter>> open_model(const std::string& mode
   EMBER_ASSIGN_OR_RETURN(ir::Model model, formats::load_onnx(model_path));
   runtime::InterpreterOptions options;
   options.threads = threads;
+  options.fuse_float = true;
   auto interp = runtime::Interpreter::create(model, options);
   if (!interp.ok()) return interp.status().with_context(model_path);
   return interp;

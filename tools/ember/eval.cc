@@ -25,6 +25,7 @@ int run_eval(const EvalCliOptions& opts) {
   if (!model.ok()) return report(model.status());
   runtime::InterpreterOptions io;
   io.threads = opts.threads;
+  io.fuse_float = true;
   auto interp = runtime::Interpreter::create(*model, io);
   if (!interp.ok()) return report(interp.status().with_context(opts.model));
   calibration::EvalOptions eo;

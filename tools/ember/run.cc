@@ -47,6 +47,7 @@ int run_run(const RunOptions& opts) {
   runtime::InterpreterOptions io;
   io.threads = opts.threads;
   io.integer_kernels = !opts.reference;
+  io.fuse_float = !opts.reference;
   auto interp = runtime::Interpreter::create(*model, io);
   if (!interp.ok()) return report(interp.status().with_context(opts.model));
   auto outputs = (*interp)->run(*feeds);
@@ -102,7 +103,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   sub->add_flag("--json", opts->json, "Print the outputs' shapes and statistics as JSON");
   sub->add_flag("--reference", opts->reference,
                 "Compute quantized models exactly as ONNX defines them (dequantize, then float), without the "
-                "fast integer kernels, which also quantize a weight-only model's activations per row");
+                "fast integer kernels (which also quantize a weight-only model's activations per row) and the "
+                "float fusions");
   sub->final_callback([opts, &exit_code] { exit_code = run_run(*opts); });
 }
 

@@ -1,0 +1,113 @@
+#include "runtime/rewrite_float.h"
+
+#include <cmath>
+
+#include "runtime/fused/fused_ops.h"
+#include "runtime/pattern_rewriter.h"
+
+namespace ember::runtime {
+namespace {
+
+using ir::Node;
+
+class FloatFuser : public PatternRewriter {
+ public:
+  FloatFuser(ir::Model& model, const KernelRegistry& registry) : PatternRewriter(model) {
+    has_matmul_bias_ = registry.find(fused::kMatMulBias, fused::kDomain, 1) != nullptr;
+    has_gelu_ = registry.find(fused::kGelu, fused::kDomain, 1) != nullptr;
+  }
+
+  FloatFusionStats run() {
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const int index = static_cast<int>(i);
+      if (claimed_.count(index)) continue;
+      const Node& n = node(index);
+      if (has_matmul_bias_ && is_default_op(n, "MatMul")) matmul_bias(index);
+      if (has_gelu_ && is_default_op(n, "Erf")) gelu(index);
+    }
+    apply();
+    return stats_;
+  }
+
+ private:
+  // Whether `value` is a one-element f32 constant within 1e-5 (relative) of `expected`.
+  bool is_scalar(const std::string& value, double expected) const {
+    const Tensor* t = constant(value);
+    if (!t || t->dtype() != DType::kF32 || t->numel() != 1) return false;
+    const double v = t->data<float>()[0];
+    return std::fabs(v - expected) <= 1e-5 * std::fabs(expected);
+  }
+  // The sole reader of `value` if it is the default-domain `op`, else -1.
+  int sole_reader_op(const std::string& value, const char* op) const {
+    const int r = sole_reader(value);
+    return r >= 0 && is_default_op(node(r), op) ? r : -1;
+  }
+
+  void matmul_bias(int i) {
+    const Node& mm = node(i);
+    const Tensor* w = constant(input_or_empty(mm, 1));
+    if (mm.inputs.size() != 2 || !w || w->dtype() != DType::kF32 || w->rank() != 2 || w->dim(0) == 0 || w->dim(1) == 0) return;
+    const int a = sole_reader_op(mm.outputs.at(0), "Add");
+    if (a < 0) return;
+    const std::string bias = bias_of(node(a), mm.outputs[0], w->dim(1));
+    if (bias.empty()) return;
+    Node fused;
+    fused.name = mm.name + "/bias";
+    fused.op_type = fused::kMatMulBias;
+    fused.inputs = {mm.inputs[0], mm.inputs[1], bias};
+    fused.outputs = {node(a).outputs.at(0)};
+    emit(a, std::move(fused), {i, a}, {});
+    ++stats_.matmul_bias;
+  }
+
+  void gelu(int e) {
+    const Node& erf = node(e);
+    const int d = producer_index(input_or_empty(erf, 0));
+    if (d < 0 || claimed_.count(d) || sole_reader(erf.inputs[0]) != e) return;
+    const Node& scale = node(d);
+    std::string x;
+    for (const std::string& in : scale.inputs) {
+      const std::string other = other_input(scale, in);
+      if ((is_default_op(scale, "Div") && in == scale.inputs[0] && is_scalar(other, std::sqrt(2.0))) ||
+          (is_default_op(scale, "Mul") && is_scalar(other, std::sqrt(0.5))))
+        x = in;
+    }
+    if (x.empty()) return;
+    const int add = sole_reader_op(erf.outputs.at(0), "Add");
+    if (add < 0 || !is_scalar(other_input(node(add), erf.outputs[0]), 1.0)) return;
+    const int m1 = sole_reader_op(node(add).outputs.at(0), "Mul");
+    if (m1 < 0) return;
+    const std::string factor = other_input(node(m1), node(add).outputs[0]);
+    std::vector<int> claimed = {d, e, add, m1};
+    int last = -1;
+    if (factor == x) {  // x (1 + erf), then * 0.5
+      last = sole_reader_op(node(m1).outputs.at(0), "Mul");
+      if (last < 0 || !is_scalar(other_input(node(last), node(m1).outputs[0]), 0.5)) return;
+      claimed.push_back(last);
+    } else {  // (x * 0.5) (1 + erf)
+      const int h = producer_index(factor);
+      if (h < 0 || claimed_.count(h) || !is_default_op(node(h), "Mul") || sole_reader(factor) != m1) return;
+      if (other_input(node(h), x).empty() || !is_scalar(other_input(node(h), x), 0.5)) return;
+      claimed.push_back(h);
+      last = m1;
+    }
+    Node fused;
+    fused.name = erf.name + "/gelu";
+    fused.op_type = fused::kGelu;
+    fused.inputs = {x};
+    fused.outputs = {node(last).outputs.at(0)};
+    emit(last, std::move(fused), claimed, {});
+    ++stats_.gelu;
+  }
+
+  bool has_matmul_bias_ = false, has_gelu_ = false;
+  FloatFusionStats stats_;
+};
+
+}  // namespace
+
+Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
+  return FloatFuser(model, registry).run();
+}
+
+}  // namespace ember::runtime

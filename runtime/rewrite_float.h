@@ -1,0 +1,28 @@
+// Load-time float fusions, applied by the interpreter to its own copy of a model when
+// InterpreterOptions::fuse_float is set (ember-rt, ember run and eval; never where a caller
+// observes or fetches intermediate values). Each saves whole passes over activations:
+//
+//   MatMul(X, W const f32 [K, N]) -> Add(., b const f32 [N])
+//       => MatMulBias(X, W, b)          the bias added in the packed GEMM's epilogue
+//   GELU as exported from PyTorch (erf form), with x the only free value:
+//     Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
+//     (or 0.5 applied to x first: Mul(Mul(x, 0.5), .))
+//       => Gelu(x)                      one pass, vector_math.h's gelu_erf
+//
+// Both fused ops have domain ember.fused. Intermediate values must have no other reader and
+// not be graph outputs, or the pattern is left alone.
+#pragma once
+#include "ir/model.h"
+#include "ir/status.h"
+#include "runtime/kernel.h"
+
+namespace ember::runtime {
+
+struct FloatFusionStats {
+  int matmul_bias = 0;  // MatMul + Add pairs fused
+  int gelu = 0;         // erf GELU subgraphs fused
+};
+
+Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);
+
+}  // namespace ember::runtime

@@ -1,0 +1,26 @@
+// vector_math.h: the x86-64 baseline build and the run-time choice of table.
+#include "runtime/vmath/vector_math.h"
+
+#include "runtime/cpu.h"
+#include "runtime/vmath/vector_math_loops.h"
+
+namespace ember::runtime::vmath {
+namespace {
+struct Baseline {};
+constexpr Table kTable = Loops<Baseline>::table();
+
+const Table& active() { return isa_level() >= IsaLevel::kAvx2 ? avx2_table() : kTable; }
+}  // namespace
+
+const Table& baseline_table() { return kTable; }
+
+void exp_shifted(const float* x, float* y, int64_t n, float shift) { active().exp_shifted(x, y, n, shift); }
+void tanh(const float* x, float* y, int64_t n) { active().tanh(x, y, n); }
+void erf(const float* x, float* y, int64_t n) { active().erf(x, y, n); }
+void sigmoid(const float* x, float* y, int64_t n) { active().sigmoid(x, y, n); }
+void gelu_erf(const float* x, float* y, int64_t n) { active().gelu_erf(x, y, n); }
+void gelu_tanh(const float* x, float* y, int64_t n) { active().gelu_tanh(x, y, n); }
+float max(const float* x, int64_t n) { return active().max(x, n); }
+double sum(const float* x, int64_t n) { return active().sum(x, n); }
+
+}  // namespace ember::runtime::vmath

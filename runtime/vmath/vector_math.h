@@ -1,0 +1,34 @@
+// Whole-array float math for the hot elementwise paths (Softmax's exp, Tanh, Erf, Sigmoid,
+// GELU). The same fast_math.h formulas are compiled twice, for the x86-64 baseline
+// (vector_math.cc) and for AVX2 + FMA (vector_math_avx2.cc, 8 lanes), and the level is chosen
+// at run time from cpu.h (EMBER_ISA lowers it). The AVX2 build contracts multiply-adds into
+// FMA, so the two differ in the last bits, never beyond fast_math.h's stated 1e-6.
+#pragma once
+#include <cstdint>
+
+namespace ember::runtime::vmath {
+
+void exp_shifted(const float* x, float* y, int64_t n, float shift);  // y = e^(x - shift)
+void tanh(const float* x, float* y, int64_t n);
+void erf(const float* x, float* y, int64_t n);
+void sigmoid(const float* x, float* y, int64_t n);
+void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2))
+void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+float max(const float* x, int64_t n);                 // n >= 1; NaN-free inputs
+double sum(const float* x, int64_t n);
+
+// One ISA's implementations; vector_math.cc picks a table.
+struct Table {
+  void (*exp_shifted)(const float*, float*, int64_t, float);
+  void (*tanh)(const float*, float*, int64_t);
+  void (*erf)(const float*, float*, int64_t);
+  void (*sigmoid)(const float*, float*, int64_t);
+  void (*gelu_erf)(const float*, float*, int64_t);
+  void (*gelu_tanh)(const float*, float*, int64_t);
+  float (*max)(const float*, int64_t);
+  double (*sum)(const float*, int64_t);
+};
+const Table& baseline_table();
+const Table& avx2_table();
+
+}  // namespace ember::runtime::vmath

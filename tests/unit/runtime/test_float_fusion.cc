@@ -1,0 +1,153 @@
+// Load-time float fusions (runtime/rewrite_float.h) and the per-ISA vector math behind them
+// (runtime/vmath/vector_math.h): the fused graphs keep the unfused results, patterns that
+// must not fuse are left alone, and every vector function matches std:: on every ISA path.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/cpu.h"
+#include "runtime/interpreter.h"
+#include "runtime/vmath/vector_math.h"
+#include "tests/unit/test_support.h"
+
+using namespace ember;
+
+namespace {
+
+struct Graph {
+  ir::Model model = test::empty_model(17);
+  void input(const std::string& name) { model.graph.inputs.push_back(test::value_info(name, DType::kF32)); }
+  void output(const std::string& name) { model.graph.outputs.push_back(test::value_info(name, DType::kF32)); }
+  void init(const std::string& name, Tensor t) { model.graph.set_initializer(name, std::move(t)); }
+  void node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
+    model.graph.nodes.push_back(test::node(op, op + std::to_string(model.graph.nodes.size()), std::move(in), std::move(out)));
+  }
+};
+
+std::unique_ptr<runtime::Interpreter> make(const ir::Model& model, bool fuse) {
+  runtime::InterpreterOptions o;
+  o.fuse_float = fuse;
+  auto interp = runtime::Interpreter::create(model, o);
+  REQUIRE_MESSAGE(interp.ok(), interp.status().message());
+  return std::move(interp).value();
+}
+
+// Runs with and without fusion; returns the fused interpreter's op counts after checking
+// that both give the same outputs (within `tol` of the largest).
+std::map<std::string, int> check_same(const ir::Model& model, const Tensor& x, double tol) {
+  auto plain = make(model, false);
+  auto fused = make(model, true);
+  auto a = plain->run({{"x", x}});
+  auto b = fused->run({{"x", x}});
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  const auto va = test::floats_of((*a)[0]), vb = test::floats_of((*b)[0]);
+  REQUIRE(va.size() == vb.size());
+  double scale = 1e-30;
+  for (float v : va) scale = std::max(scale, double(std::fabs(v)));
+  for (size_t i = 0; i < va.size(); ++i) REQUIRE(std::fabs(va[i] - vb[i]) <= tol * scale);
+  std::map<std::string, int> ops;
+  for (const auto& n : fused->model().graph.nodes) ++ops[n.op_type];
+  return ops;
+}
+
+Graph matmul_add(bool extra_reader) {
+  Graph g;
+  g.input("x");
+  g.init("w", test::random_tensor({37, 21}, 3));
+  g.init("b", test::random_tensor({21}, 4));
+  g.node("MatMul", {"x", "w"}, {"p"});
+  g.node("Add", {"p", "b"}, {"y"});
+  g.output("y");
+  if (extra_reader) {  // the product is also read elsewhere: nothing may fuse
+    g.node("Relu", {"p"}, {"r"});
+    g.output("r");
+  }
+  return g;
+}
+
+// PyTorch's erf GELU export, in either order of the 0.5 factor.
+Graph gelu(bool half_first) {
+  Graph g;
+  g.input("x");
+  g.init("sqrt2", Tensor::scalar<float>(1.41421353816986083984375f));
+  g.init("one", Tensor::scalar<float>(1.0f));
+  g.init("half", Tensor::scalar<float>(0.5f));
+  g.node("Div", {"x", "sqrt2"}, {"d"});
+  g.node("Erf", {"d"}, {"e"});
+  g.node("Add", {"e", "one"}, {"a"});
+  if (half_first) {
+    g.node("Mul", {"x", "half"}, {"h"});
+    g.node("Mul", {"h", "a"}, {"y"});
+  } else {
+    g.node("Mul", {"x", "a"}, {"m"});
+    g.node("Mul", {"m", "half"}, {"y"});
+  }
+  g.output("y");
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("fuse-float: MatMul + constant bias becomes MatMulBias with the same results") {
+  const Tensor x = test::random_tensor({2, 5, 37}, 7);
+  auto ops = check_same(matmul_add(false).model, x, 1e-6);
+  CHECK(ops["MatMulBias"] == 1);
+  CHECK(ops.count("MatMul") == 0);
+  CHECK(ops.count("Add") == 0);
+  ops = check_same(matmul_add(true).model, x, 1e-6);
+  CHECK(ops.count("MatMulBias") == 0);
+  CHECK(ops["MatMul"] == 1);
+}
+
+TEST_CASE("fuse-float: the erf GELU subgraph becomes one Gelu, in both factor orders") {
+  const Tensor x = test::normal_tensor({3, 1000}, 9, 3.0f);
+  for (bool half_first : {false, true}) {
+    auto ops = check_same(gelu(half_first).model, x, 1e-6);
+    CHECK(ops["Gelu"] == 1);
+    CHECK(ops.size() == 1);
+  }
+  // A constant that is not 1/sqrt(2)'s reciprocal: a different function, left alone.
+  Graph g = gelu(false);
+  g.init("sqrt2", Tensor::scalar<float>(1.5f));
+  auto ops = check_same(g.model, x, 1e-6);
+  CHECK(ops.count("Gelu") == 0);
+  CHECK(ops["Erf"] == 1);
+}
+
+TEST_CASE("vector math: every function matches std:: on every ISA path") {
+  std::vector<float> x;
+  for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> y(x.size());
+  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2})) {
+    test::IsaScope isa(level);
+    CAPTURE(runtime::isa_name(level));
+    auto check = [&](auto fn, auto ref, double rel, double abs) {
+      fn(x.data(), y.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = ref(double(x[size_t(i)]));
+        CAPTURE(x[size_t(i)]);
+        REQUIRE(std::fabs(y[size_t(i)] - want) <= rel * std::fabs(want) + abs);
+      }
+    };
+    check([](const float* a, float* b, int64_t m) { runtime::vmath::exp_shifted(a, b, m, 1.5f); },
+          [](double v) { return std::exp(v - 1.5); }, 2e-6, 0);
+    check(runtime::vmath::tanh, [](double v) { return std::tanh(v); }, 2e-6, 1e-7);
+    check(runtime::vmath::erf, [](double v) { return std::erf(v); }, 2e-6, 2e-7);
+    check(runtime::vmath::sigmoid, [](double v) { return 1 / (1 + std::exp(-v)); }, 2e-6, 1e-30);
+    check(runtime::vmath::gelu_erf, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }, 2e-6, 1e-6);
+    check(runtime::vmath::gelu_tanh,
+          [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }, 2e-6, 1e-6);
+    double sum = 0, magnitude = 0;
+    for (float v : x) sum += v, magnitude += std::fabs(v);
+    // Float lanes summed per block of 64: rounding is relative to the magnitudes added.
+    CHECK(std::fabs(runtime::vmath::sum(x.data(), n) - sum) <= 1e-6 * magnitude);
+    CHECK(runtime::vmath::max(x.data(), n) == *std::max_element(x.begin(), x.end()));
+    CHECK(runtime::vmath::max(x.data() + 3, 5) == x[7]);
+  }
+}
