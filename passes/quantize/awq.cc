@@ -100,8 +100,7 @@ Tensor divided(const Tensor& t, const std::vector<float>& s, int64_t stride_axis
 }  // namespace
 
 AwqChoice awq_search(const std::vector<AwqLayer>& layers, int64_t K, const std::vector<float>& mean_abs,
-                     const std::vector<double>& hessian, int64_t group, QuantFormat f, ClipMode clip, int grid) {
-  const std::vector<float> h(hessian.begin(), hessian.end());
+                     const std::vector<float>& h, int64_t group, QuantFormat f, ClipMode clip, int grid) {
   // Rows quantize independently, so a sample of output channels estimates each layer's error.
   std::vector<std::vector<float>> sampled;
   double den = 0;

@@ -38,7 +38,7 @@ struct AwqChoice {
 };
 
 AwqChoice awq_search(const std::vector<AwqLayer>& layers, int64_t K, const std::vector<float>& mean_abs,
-                     const std::vector<double>& hessian, int64_t group, QuantFormat f, ClipMode clip, int grid = 20);
+                     const std::vector<float>& hessian, int64_t group, QuantFormat f, ClipMode clip, int grid = 20);
 
 // Where 1/s can be folded for the activation read by exactly the nodes `readers`.
 struct FoldSite {

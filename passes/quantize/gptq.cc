@@ -9,62 +9,61 @@
 
 namespace ember::passes::quant {
 
-HessianAccumulator::HessianAccumulator(int64_t dim)
-    : dim_(dim), sum_(static_cast<size_t>(dim * dim), 0.0), pending_sum_(static_cast<size_t>(dim * dim), 0.0f) {}
+namespace {
+thread_local std::vector<float> t_scratch;  // one batch's X^T X, shared by the thread's accumulators
+}  // namespace
+
+void HessianAccumulator::release_scratch() { std::vector<float>().swap(t_scratch); }
+
+HessianAccumulator::HessianAccumulator(int64_t dim) : dim_(dim), sum_(static_cast<size_t>(dim * (dim + 1) / 2), 0.0f) {}
 
 void HessianAccumulator::add(const float* x, int64_t rows) {
   if (rows <= 0) return;
+  std::vector<float>& scratch = t_scratch;
+  if (scratch.size() < static_cast<size_t>(dim_ * dim_)) scratch.resize(static_cast<size_t>(dim_ * dim_));
   // Only the lower triangle of X^T X is needed: tiles on or below the diagonal.
-  const float beta = pending_ > 0 ? 1.0f : 0.0f;
   for (int64_t i0 = 0; i0 < dim_; i0 += kTile) {
     const int64_t mi = std::min(kTile, dim_ - i0);
     for (int64_t j0 = 0; j0 <= i0; j0 += kTile) {
       const int64_t mj = std::min(kTile, dim_ - j0);
-      runtime::sgemm(true, false, mi, mj, rows, 1.0f, x + i0, dim_, x + j0, dim_, beta, pending_sum_.data() + i0 * dim_ + j0, dim_);
+      runtime::sgemm(true, false, mi, mj, rows, 1.0f, x + i0, dim_, x + j0, dim_, 0.0f, scratch.data() + i0 * dim_ + j0, dim_);
     }
   }
-  pending_ += rows;
+  for (int64_t i = 0; i < dim_; ++i) {
+    float* row = sum_.data() + packed_index(i, 0);
+    const float* s = scratch.data() + i * dim_;
+    for (int64_t j = 0; j <= i; ++j) row[j] += s[j];
+  }
   samples_ += rows;
-  if (pending_ >= kFlushRows) flush();
-}
-
-void HessianAccumulator::flush() const {
-  if (pending_ == 0) return;
-  for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += pending_sum_[i];
-  pending_ = 0;
 }
 
 void HessianAccumulator::merge(const HessianAccumulator& other) {
-  flush();
-  other.flush();
   for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += other.sum_[i];
   samples_ += other.samples_;
 }
 
-std::vector<double> HessianAccumulator::hessian() const {
-  flush();
-  std::vector<double> h(sum_.size());
+std::vector<float> HessianAccumulator::hessian() const {
+  std::vector<float> h(static_cast<size_t>(dim_ * dim_));
   const double f = samples_ > 0 ? 2.0 / static_cast<double>(samples_) : 0.0;
   for (int64_t i = 0; i < dim_; ++i)
-    for (int64_t j = 0; j <= i; ++j) h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = f * sum_[size_t(i * dim_ + j)];
+    for (int64_t j = 0; j <= i; ++j) h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = static_cast<float>(f * sum_[packed_index(i, j)]);
   return h;
 }
 
 std::vector<float> HessianAccumulator::mean_square() const {
-  flush();
   std::vector<float> d(static_cast<size_t>(dim_), 0.0f);
   if (samples_ == 0) return d;
-  for (int64_t i = 0; i < dim_; ++i) d[size_t(i)] = static_cast<float>(sum_[size_t(i * dim_ + i)] / double(samples_));
+  for (int64_t i = 0; i < dim_; ++i) d[size_t(i)] = static_cast<float>(sum_[packed_index(i, i)] / double(samples_));
   return d;
 }
 
-Result<std::vector<float>> inverse_upper_cholesky(std::vector<double> h, int64_t n) {
+Result<std::vector<float>> inverse_upper_cholesky(const std::vector<float>& h, int64_t n, double diag_add) {
   // With P the index reversal and P H P = L L^T:  H^-1 = P L^-T L^-1 P = U^T U for the
   // upper-triangular U = P L^-1 P.
   std::vector<float> a(static_cast<size_t>(n * n));
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) a[size_t(i * n + j)] = static_cast<float>(h[size_t((n - 1 - i) * n + (n - 1 - j))]);
-  h.clear();
+    for (int64_t j = 0; j < n; ++j)
+      a[size_t(i * n + j)] = static_cast<float>(double(h[size_t((n - 1 - i) * n + (n - 1 - j))]) + (i == j ? diag_add : 0.0));
   if (!cholesky_lower(a, n)) return invalid_input("the Hessian is not positive definite");
   const std::vector<float> x = invert_lower(a, n);
   std::vector<float> u(static_cast<size_t>(n * n));
@@ -74,7 +73,7 @@ Result<std::vector<float>> inverse_upper_cholesky(std::vector<double> h, int64_t
 }
 
 Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t cols, int64_t group, QuantFormat f,
-                                      std::vector<double> h, const GptqOptions& options) {
+                                      std::vector<float> h, const GptqOptions& options) {
   if (static_cast<int64_t>(h.size()) != cols * cols)
     return internal_error("GPTQ: Hessian size " + std::to_string(h.size()) + " does not match " + std::to_string(cols) + " columns");
   std::vector<float> w(w_in, w_in + rows * cols);
@@ -85,7 +84,7 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
   // Dead inputs: nothing flows through them, so their weights do not matter.
   double mean_diag = 0;
   for (int64_t i = 0; i < cols; ++i) {
-    double& d = h[size_t(i * cols + i)];
+    float& d = h[size_t(i * cols + i)];
     if (d == 0) {
       d = 1;
       for (int64_t r = 0; r < rows; ++r) w[size_t(r * cols + i)] = 0;
@@ -97,9 +96,7 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
   std::vector<float> u;
   double damp = options.damp;
   for (int attempt = 0;; ++attempt) {
-    std::vector<double> damped = h;
-    for (int64_t i = 0; i < cols; ++i) damped[size_t(i * cols + i)] += damp * mean_diag;
-    auto factor = inverse_upper_cholesky(std::move(damped), cols);
+    auto factor = inverse_upper_cholesky(h, cols, damp * mean_diag);
     if (factor.ok()) {
       u = std::move(factor).value();
       break;
@@ -175,14 +172,13 @@ std::vector<int64_t> sample_rows(int64_t rows, int64_t max) {
   return out;
 }
 
-double relative_output_error(const float* w, const QuantizedMatrix& q, const std::vector<double>& hessian) {
+double relative_output_error(const float* w, const QuantizedMatrix& q, const std::vector<float>& hessian) {
   const int64_t rows = q.rows, cols = q.cols;
   std::vector<float> d(static_cast<size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) d[size_t(r * cols + c)] = w[r * cols + c] - q.value(r, c);
-  const std::vector<float> hf(hessian.begin(), hessian.end());
-  const double den = hessian_quadratic(w, rows, cols, hf);
-  return den > 0 ? hessian_quadratic(d.data(), rows, cols, hf) / den : 0.0;
+  const double den = hessian_quadratic(w, rows, cols, hessian);
+  return den > 0 ? hessian_quadratic(d.data(), rows, cols, hessian) / den : 0.0;
 }
 
 }  // namespace ember::passes::quant

@@ -117,6 +117,7 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
       }
     }
   }
+  HessianAccumulator::release_scratch();
   std::map<std::string, LayerInputStats> result;
   for (auto& [name, w] : watches)
     if (w.stats.rows > 0) result.emplace(name, std::move(w.stats));

@@ -39,7 +39,7 @@ std::string format_record(const QuantizedTensorRecord& r) {
 // sample of output channels), where orig = w / s and eff = dequant(q) / s per column
 // (s = 1 without AWQ scaling).
 void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::vector<float>* s,
-             const std::vector<double>* hessian, QuantizedTensorRecord& r) {
+             const std::vector<float>* hessian, QuantizedTensorRecord& r) {
   const int64_t K = q.cols;
   auto orig_at = [&](int64_t row, int64_t c) { return w[size_t(row * K + c)] / (s ? (*s)[size_t(c)] : 1.0f); };
   auto diff_at = [&](int64_t row, int64_t c) { return orig_at(row, c) - q.value(row, c) / (s ? (*s)[size_t(c)] : 1.0f); };
@@ -74,7 +74,7 @@ std::set<std::string> activations_of(const WeightTarget& t) {
 }
 
 // The summed Hessian of a target over its inputs, when every use is linear and observed.
-std::optional<std::vector<double>> hessian_of(const WeightTarget& t, const std::map<std::string, LayerInputStats>& stats) {
+std::optional<std::vector<float>> hessian_of(const WeightTarget& t, const std::map<std::string, LayerInputStats>& stats) {
   if (!t.all_uses_linear()) return std::nullopt;
   std::optional<quant::HessianAccumulator> sum;
   for (const auto& a : activations_of(t)) {
@@ -136,7 +136,7 @@ std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std:
 
 // Quantizes one target's canonical matrix w with the configured method; fills r.method.
 QuantizedMatrix quantize_target(const WeightTarget& t, const std::vector<float>& w, const WeightQuantOptions& opts,
-                                const std::optional<std::vector<double>>& hessian, const std::vector<float>* s,
+                                const std::optional<std::vector<float>>& hessian, const std::vector<float>* s,
                                 QuantizedTensorRecord& r, const std::function<void(std::string)>& note) {
   const int64_t group = opts.block > 0 ? opts.block : t.reduction;
   r.method = s ? "awq" : "rtn";
@@ -265,7 +265,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     r.bits = opts.format.bits;
     r.symmetric = opts.format.symmetric;
     r.bytes_before = weight.nbytes();
-    const std::optional<std::vector<double>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
+    const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
     auto scaled = awq_scales.find(t.name);
     const std::vector<float>* s = scaled == awq_scales.end() ? nullptr : &scaled->second;
     const QuantizedMatrix q = quantize_target(t, w, opts, hessian, s, r, note);

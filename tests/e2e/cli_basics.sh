@@ -55,4 +55,9 @@ expect_exit 2 "output into a missing directory" -- "$EMBER" opt "$S/digits-cnn.o
 ls "$WORK"/no 2>/dev/null && fail "partial output directory" || pass
 ls "$WORK" | grep -q '\.tmp' && fail "temporary file left behind" || pass
 
+# A recipe that quantizes nothing: exit 2 with the reason, and no output file.
+expect_exit 2 "quantize with every layer excluded" -- "$EMBER" quantize "$S/digits-cnn.onnx" --exclude '.*' -o "$WORK/none.onnx"
+expect_stderr_contains "nothing to quantize"
+[ -e "$WORK/none.onnx" ] && fail "quantize wrote a model that quantized nothing" || pass
+
 finish

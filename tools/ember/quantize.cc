@@ -48,6 +48,23 @@ std::vector<passes::PipelineEntry> build_pipeline(const QuantizeOptions& o) {
   return p;
 }
 
+// A recipe that quantized nothing (no candidate layers, or every one filtered out) writes no
+// model: the user is told why instead of receiving an unchanged copy.
+Status check_something_quantized(const passes::Remarks& remarks, const QuantizeOptions& o) {
+  if (o.weights == "none") return Status::Ok();
+  auto pass = remarks.stats.find("quantize-weights");
+  const bool none = pass == remarks.stats.end() || !pass->second.count("weights-quantized") ||
+                    pass->second.at("weights-quantized") == 0;
+  if (!none) return Status::Ok();
+  std::string why = "the model has no MatMul, Gemm, Conv or Gather with a constant float weight";
+  for (const auto& e : remarks.entries)
+    if (e.pass == "quantize-weights" && e.message.rfind("skipped ", 0) == 0) {
+      why = "every candidate was left in float, e.g. " + e.message.substr(8);
+      break;
+    }
+  return invalid_input("nothing to quantize: " + why);
+}
+
 int run_quantize(const QuantizeOptions& opts) {
   if (opts.weights == "int4" && opts.activations == "static")
     return report(invalid_input("--weights int4 with --activations static is not a supported combination; use int8 weights for W8A8"));
@@ -70,6 +87,8 @@ int run_quantize(const QuantizeOptions& opts) {
   ctx.remarks = &remarks;
   ctx.calib = calib ? &*calib : nullptr;
   Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status);
+  status = check_something_quantized(remarks, opts);
   if (!status.ok()) return report(status);
   status = formats::save_onnx(*model, opts.output);
   if (!status.ok()) return report(status);

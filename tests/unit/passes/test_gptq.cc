@@ -27,7 +27,7 @@ std::vector<float> correlated_inputs(int64_t n, int64_t k, uint32_t seed) {
   return x;
 }
 
-std::vector<double> hessian_of(const std::vector<float>& x, int64_t n, int64_t k) {
+std::vector<float> hessian_of(const std::vector<float>& x, int64_t n, int64_t k) {
   HessianAccumulator acc(k);
   acc.add(x.data(), n / 2);  // two batches, as a calibration stream would give them
   acc.add(x.data() + (n / 2) * k, n - n / 2);
@@ -47,7 +47,7 @@ TEST_CASE("gptq: upper Cholesky factor of the inverse") {
       for (int64_t t = 0; t < n; ++t) h[size_t(i * n + j)] += m[size_t(i * n + t)] * m[size_t(j * n + t)];
       if (i == j) h[size_t(i * n + j)] += 1.0;
     }
-  auto u = inverse_upper_cholesky(h, n);
+  auto u = inverse_upper_cholesky(std::vector<float>(h.begin(), h.end()), n);
   REQUIRE(u.ok());
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < i; ++j) CHECK((*u)[size_t(i * n + j)] == 0.0f);
@@ -65,14 +65,14 @@ TEST_CASE("gptq: upper Cholesky factor of the inverse") {
     }
   CHECK(worst < 1e-3);
 
-  std::vector<double> indefinite = {1, 2, 2, 1};
+  std::vector<float> indefinite = {1, 2, 2, 1};
   CHECK(!inverse_upper_cholesky(indefinite, 2).ok());
 }
 
 TEST_CASE("gptq: the Hessian accumulator matches 2/n X^T X") {
   const int64_t n = 50, k = 12;
   const std::vector<float> x = correlated_inputs(n, k, 5);
-  const std::vector<double> h = hessian_of(x, n, k);
+  const std::vector<float> h = hessian_of(x, n, k);
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j < k; ++j) {
       double ref = 0;
@@ -84,7 +84,7 @@ TEST_CASE("gptq: the Hessian accumulator matches 2/n X^T X") {
 TEST_CASE("gptq: lower output error than RTN on correlated inputs") {
   const int64_t n = 2048, k = 256, rows = 24;
   const std::vector<float> x = correlated_inputs(n, k, 11);
-  const std::vector<double> h = hessian_of(x, n, k);
+  const std::vector<float> h = hessian_of(x, n, k);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 0.1f);
   std::vector<float> w(size_t(rows * k));
@@ -114,7 +114,7 @@ TEST_CASE("gptq: dead input channels get zero weights and do not break the facto
   const int64_t n = 512, k = 64, rows = 8;
   std::vector<float> x = correlated_inputs(n, k, 4);
   for (int64_t r = 0; r < n; ++r) x[size_t(r * k + 3)] = 0.0f;  // channel 3 never fires
-  const std::vector<double> h = hessian_of(x, n, k);
+  const std::vector<float> h = hessian_of(x, n, k);
   std::vector<float> w(size_t(rows * k), 0.5f);
   auto q = gptq_quantize(w.data(), rows, k, 32, {4, true}, h, {});
   REQUIRE(q.ok());
