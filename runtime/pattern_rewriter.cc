@@ -8,30 +8,6 @@ namespace ember::runtime {
 
 using ir::Node;
 
-ir::Attribute int_attr(const std::string& name, int64_t value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInt;
-  a.i = value;
-  return a;
-}
-
-ir::Attribute float_attr(const std::string& name, float value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kFloat;
-  a.f = value;
-  return a;
-}
-
-ir::Attribute string_attr(const std::string& name, const std::string& value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kString;
-  a.s = value;
-  return a;
-}
-
 bool is_default_op(const Node& n, const char* op) { return n.op_type == op && (n.domain.empty() || n.domain == "ai.onnx"); }
 std::string input_or_empty(const Node& n, size_t i) { return n.has_input(i) ? n.inputs[i] : std::string(); }
 

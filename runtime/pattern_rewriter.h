@@ -13,10 +13,6 @@
 
 namespace ember::runtime {
 
-ir::Attribute int_attr(const std::string& name, int64_t value);
-ir::Attribute float_attr(const std::string& name, float value);
-ir::Attribute string_attr(const std::string& name, const std::string& value);
-
 bool is_default_op(const ir::Node& n, const char* op);
 std::string input_or_empty(const ir::Node& n, size_t i);
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/pattern_rewriter.h"
 
@@ -78,7 +79,7 @@ class Rewriter : public PatternRewriter {
     fused.op_type = fused::kInt8MatMul;
     fused.inputs = {dql.inputs[0], mi.inputs[1], w_scale, input_or_empty(mi, 3), bias};
     fused.outputs = {graph_.nodes[size_t(last)].outputs[0]};
-    fused.attributes = {string_attr("act", "tensor"), int_attr("trans_b", 0)};
+    fused.attributes = {ir::string_attribute("act", "tensor"), ir::int_attribute("trans_b", 0)};
     std::vector<int> claimed = {i, c, m1};
     if (last != m1) claimed.push_back(last);
     emit(last, std::move(fused), claimed, {d, m0});
@@ -200,14 +201,14 @@ class Rewriter : public PatternRewriter {
       const ActSource act = activation_source(mm.inputs[0]);
       fused.op_type = fused::kInt8MatMul;
       fused.inputs = {act.x, dq.inputs[0], dq.inputs[1], input_or_empty(dq, 2), bias, act.x_scale, act.x_zero_point};
-      fused.attributes = {string_attr("act", act.act), int_attr("trans_b", trans_b ? 1 : 0), float_attr("alpha", alpha)};
+      fused.attributes = {ir::string_attribute("act", act.act), ir::int_attribute("trans_b", trans_b ? 1 : 0), ir::float_attribute("alpha", alpha)};
       maybe_dead.insert(maybe_dead.end(), act.maybe_dead.begin(), act.maybe_dead.end());
       ++stats_.int8_matmuls;
     } else {
       fused.op_type = fused::kInt4MatMul;
       fused.inputs = {mm.inputs[0], dq.inputs[0], dq.inputs[1], input_or_empty(dq, 2), bias};
-      fused.attributes = {string_attr("layout", trans_b ? "nk" : "kn"), int_attr("block_size", block_size),
-                          float_attr("alpha", alpha)};
+      fused.attributes = {ir::string_attribute("layout", trans_b ? "nk" : "kn"), ir::int_attribute("block_size", block_size),
+                          ir::float_attribute("alpha", alpha)};
       ++stats_.int4_matmuls;
     }
     while (!fused.inputs.empty() && fused.inputs.back().empty()) fused.inputs.pop_back();
@@ -231,7 +232,7 @@ class Rewriter : public PatternRewriter {
     Node fused = mm;
     fused.name = mm.name + "/int4";
     fused.op_type = fused::kInt4MatMul;
-    fused.attributes.push_back(string_attr("layout", "nbits"));
+    fused.attributes.push_back(ir::string_attribute("layout", "nbits"));
     emit(i, std::move(fused), {i}, {});
     ++stats_.int4_matmuls;
   }

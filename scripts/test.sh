@@ -17,7 +17,7 @@ jobs=$(nproc)
 # The sanitizer build compiles at -O1 (a third faster to build than -O2, still quick to run)
 # and only what its tests use.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DEMBER_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs" --target ember ember_tests
+cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 

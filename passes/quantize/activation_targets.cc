@@ -124,31 +124,4 @@ WeightSource weight_source(const ir::Graph& graph, const std::string& value) {
   return w;
 }
 
-ir::Attribute int_attribute(const std::string& name, int64_t value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInt;
-  a.i = value;
-  return a;
-}
-
-ir::Attribute ints_attribute(const std::string& name, std::vector<int64_t> values) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInts;
-  a.ints = std::move(values);
-  return a;
-}
-
-ir::Node make_node(const std::string& op_type, const std::string& name, std::vector<std::string> inputs,
-                   std::vector<std::string> outputs, std::vector<ir::Attribute> attributes) {
-  ir::Node n;
-  n.op_type = op_type;
-  n.name = name;
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  n.attributes = std::move(attributes);
-  return n;
-}
-
 }  // namespace ember::passes::act_quant

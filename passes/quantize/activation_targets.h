@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/builders.h"
 #include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
@@ -57,9 +58,8 @@ std::vector<size_t> readers_of(const ir::Graph& graph, const std::string& value)
 bool read_in_subgraph(const ir::Graph& graph, const std::string& value);
 
 // Small node and attribute builders.
-ir::Attribute int_attribute(const std::string& name, int64_t value);
-ir::Attribute ints_attribute(const std::string& name, std::vector<int64_t> values);
-ir::Node make_node(const std::string& op_type, const std::string& name, std::vector<std::string> inputs,
-                   std::vector<std::string> outputs, std::vector<ir::Attribute> attributes = {});
+using ir::int_attribute;
+using ir::ints_attribute;
+using ir::make_node;
 
 }  // namespace ember::passes::act_quant

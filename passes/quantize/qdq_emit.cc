@@ -2,18 +2,11 @@
 
 #include <algorithm>
 
+#include "ir/builders.h"
 #include "passes/graph_edit.h"
 
 namespace ember::passes::quant {
 namespace {
-
-ir::Attribute int_attr(const std::string& name, int64_t value) {
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kInt;
-  a.i = value;
-  return a;
-}
 
 std::string fresh_value(const ir::Graph& graph, GraphEdits& edits, const std::string& base) {
   std::string name = unique_name(graph, base);
@@ -131,8 +124,8 @@ Result<EmitResult> emit_qdq(ir::Graph& graph, const WeightTarget& target, const 
     graph.set_initializer(zname, std::move(zt));
     dq.inputs.push_back(zname);
   }
-  dq.attributes.push_back(int_attr("axis", axis));
-  if (blocked) dq.attributes.push_back(int_attr("block_size", q.group));
+  dq.attributes.push_back(ir::int_attribute("axis", axis));
+  if (blocked) dq.attributes.push_back(ir::int_attribute("block_size", q.group));
 
   const std::string out = fresh_value(graph, edits, w + "_dequantized");
   if (flattened) {
@@ -246,7 +239,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const WeightTarget& targe
     if (u.kind == UseKind::kMatMulTransposed) edits.removed.insert(u.transpose_node);
     node.op_type = "MatMulNBits";
     node.domain = "com.microsoft";
-    node.attributes = {int_attr("K", K), int_attr("N", N), int_attr("bits", 4), int_attr("block_size", block)};
+    node.attributes = {ir::int_attribute("K", K), ir::int_attribute("N", N), ir::int_attribute("bits", 4), ir::int_attribute("block_size", block)};
     node.inputs = {a, bname, sname, zname, "", bias};
     while (!node.inputs.empty() && node.inputs.back().empty()) node.inputs.pop_back();
     if (!add_input.empty()) {
@@ -283,7 +276,7 @@ Status raise_default_opset(ir::Model& model, int64_t version) {
         node.attributes.erase(it);
         node.inputs.push_back(axes);
       } else if (current < 18 && version >= 18 && node.op_type == "Split" && !node.has_input(1) && !node.find_attr("num_outputs")) {
-        node.attributes.push_back(int_attr("num_outputs", int64_t(node.outputs.size())));
+        node.attributes.push_back(ir::int_attribute("num_outputs", int64_t(node.outputs.size())));
       }
     }
   });

@@ -14,7 +14,7 @@ void erf(const float* x, float* y, int64_t n);
 void sigmoid(const float* x, float* y, int64_t n);
 void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2))
 void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-float max(const float* x, int64_t n);                 // n >= 1; NaN-free inputs
+float max(const float* x, int64_t n);                 // n >= 1; NaNs are skipped unless first
 double sum(const float* x, int64_t n);
 
 // One ISA's implementations; vector_math.cc picks a table.

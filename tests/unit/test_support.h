@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/builders.h"
 #include "ir/model.h"
 #include "ir/tensor.h"
 #include "runtime/cpu.h"
@@ -61,13 +62,7 @@ inline ir::Attribute tensor_attr(const std::string& name, Tensor v) {
 // A node running `op`, named `name`.
 inline ir::Node node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                      std::vector<std::string> outputs, std::vector<ir::Attribute> attrs = {}) {
-  ir::Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  n.attributes = std::move(attrs);
-  return n;
+  return ir::make_node(op, name, std::move(inputs), std::move(outputs), std::move(attrs));
 }
 
 // "<prefix>0", "<prefix>1", ..., "<prefix>{count-1}".
