@@ -34,7 +34,7 @@ cases=(
   "digits-cnn|classify|digits-calib.npz|digits-eval.npz|W8A8 static (qdq)|--weights int8 --activations static"
   "digits-cnn|classify|digits-calib.npz|digits-eval.npz|INT4 b32 GPTQ (qdq)|--weights int4 --block 32 --method gptq"
 )
-echo "| model | scheme | ember eval | onnxruntime eval | file MB | quantize s | quantize peak RSS MB |"
+echo "| model | scheme | ember eval | onnxruntime eval | file MB | quantize s | quantize peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|"
 for c in "${cases[@]}"; do
   IFS='|' read -r model task calib eval scheme flags <<<"$c"
