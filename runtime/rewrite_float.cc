@@ -30,10 +30,11 @@ class FloatFuser : public PatternRewriter {
   }
 
  private:
-  // Whether `value` is a one-element f32 constant within 1e-5 (relative) of `expected`.
+  // Whether `value` is a one-element f32 constant of rank <= 1 (so it cannot broadcast the
+  // result to a higher rank) within 1e-5 (relative) of `expected`.
   bool is_scalar(const std::string& value, double expected) const {
     const Tensor* t = constant(value);
-    if (!t || t->dtype() != DType::kF32 || t->numel() != 1) return false;
+    if (!t || t->dtype() != DType::kF32 || t->numel() != 1 || t->rank() > 1) return false;
     const double v = t->data<float>()[0];
     return std::fabs(v - expected) <= 1e-5 * std::fabs(expected);
   }
@@ -50,7 +51,8 @@ class FloatFuser : public PatternRewriter {
     const int a = sole_reader_op(mm.outputs.at(0), "Add");
     if (a < 0) return;
     const std::string bias = bias_of(node(a), mm.outputs[0], w->dim(1));
-    if (bias.empty()) return;
+    // Only a 1-D bias: a [1, N] one would turn a 1-D product into [1, N].
+    if (bias.empty() || constant(bias)->rank() != 1) return;
     Node fused;
     fused.name = mm.name + "/bias";
     fused.op_type = fused::kMatMulBias;

@@ -2,7 +2,7 @@
 // InterpreterOptions::fuse_float is set (ember-rt, ember run and eval; never where a caller
 // observes or fetches intermediate values). Each saves whole passes over activations:
 //
-//   MatMul(X, W const f32 [K, N]) -> Add(., b const f32 [N])
+//   MatMul(X, W const f32 [K, N]) -> Add(., b const f32 [N], 1-D)
 //       => MatMulBias(X, W, b)          the bias added in the packed GEMM's epilogue
 //   GELU as exported from PyTorch (erf form), with x the only free value:
 //     Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
