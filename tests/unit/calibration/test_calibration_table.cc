@@ -119,7 +119,7 @@ TEST_CASE("table: output conforms to the JSON Schema, and the checker rejects br
   CHECK_FALSE(checker.check(bad_method).empty());
 }
 
-TEST_CASE("table: save and load through a file; errors name the key") {
+TEST_CASE("table: save and load through a file, errors name the key") {
   ScratchDir dir("calib_table");
   const std::string path = dir.file("table.json");
   REQUIRE(save_table(sample_table(), path).ok());

@@ -67,7 +67,7 @@ TEST_CASE("entropy: smoothed KL divergence") {
   CHECK(std::isinf(smoothed_kl_divergence({0, 0}, {1, 1})));
 }
 
-TEST_CASE("mse: uniform data keeps its range; rounding error matches step^2 / 12") {
+TEST_CASE("mse: uniform data keeps its range, rounding error matches step^2 / 12") {
   Rng rng(13);
   std::vector<float> v(100000);
   for (auto& x : v) x = static_cast<float>(rng.uniform() * 2 - 1);

@@ -27,7 +27,7 @@ TEST_CASE("half conversions round to nearest even and keep specials") {
   CHECK(bfloat16_to_float(float_to_bfloat16(1.5f)) == 1.5f);
 }
 
-TEST_CASE("tensor views share bytes; int4 unpacks signed nibbles") {
+TEST_CASE("tensor views share bytes, int4 unpacks signed nibbles") {
   Tensor t = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4});
   Tensor r = t.reshaped({4});
   CHECK(r.raw() == t.raw());

@@ -7,7 +7,7 @@
 using namespace ember;
 using namespace ember::act_test;
 
-TEST_CASE("quantize-activations static: one QDQ pair per activation at MatMul/Gemm inputs; residual stays float") {
+TEST_CASE("quantize-activations static: one QDQ pair per activation at MatMul/Gemm inputs, residual stays float") {
   ScratchDir dir("qact_static");
   ir::Model m = block_model();
   const ir::Model original = m;

@@ -119,7 +119,7 @@ TEST_CASE("quantize-activations ort: per-row int8 activations") {
   }
 }
 
-TEST_CASE("quantize-activations ort: one DynamicQuantizeLinear per shared input; Conv falls back to QDQ") {
+TEST_CASE("quantize-activations ort: one DynamicQuantizeLinear per shared input, and Conv falls back to QDQ") {
   Rng rng(13);
   ir::Model m = block_model();
   add_initializer(m, "W3", random_matrix(rng, kChannels, 3, 0.2));

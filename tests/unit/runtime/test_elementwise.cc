@@ -88,7 +88,7 @@ TEST_CASE("Pow keeps the base's type and takes integer or float exponents") {
   CHECK(values_of<int64_t>(i) == std::vector<int64_t>{1, 3});
 }
 
-TEST_CASE("variadic Max, Min, Sum and Mean broadcast all inputs; NaN propagates through Max") {
+TEST_CASE("variadic Max, Min, Sum and Mean broadcast all inputs, NaN propagates through Max") {
   const Tensor a = Tensor::from_vector<float>({2, 2}, {1, 5, NAN, 0});
   const Tensor b = Tensor::from_vector<float>({2}, {3, 2});
   const Tensor c = Tensor::scalar<float>(4);

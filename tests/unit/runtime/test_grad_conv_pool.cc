@@ -13,7 +13,7 @@ TEST_CASE("grad Conv: padding, strides, dilations, groups, bias, 1-D and 2-D") {
   check_node("Conv", {{"x", random_f32({1, 2, 4, 4}, 9)}, {"w", random_f32({2, 2, 1, 1}, 10)}});  // pointwise
 }
 
-TEST_CASE("grad MaxPool routes to the window maximum; AveragePool and GlobalAveragePool spread") {
+TEST_CASE("grad MaxPool routes to the window maximum, AveragePool and GlobalAveragePool spread") {
   check_node("MaxPool", {{"x", distinct_f32({1, 2, 4, 4}, 1)}}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})});
   // Overlapping windows with padding: a maximum shared by two windows collects both gradients.
   check_node("MaxPool", {{"x", distinct_f32({2, 1, 5, 4}, 2)}},

@@ -229,7 +229,7 @@ TEST_CASE("pools reject bad inputs, naming the node") {
   CHECK(runtime::run_single_op(stride, 19, {random_tensor({1, 1, 4}, 1)}).status().code() == StatusCode::kInvalidInput);
 }
 
-TEST_CASE("pools accept f16 by widening to f32; Indices stay int64") {
+TEST_CASE("pools accept f16 by widening to f32, Indices stay int64") {
   const Tensor x = half_tensor({1, 1, 2, 3}, {1, 6, 3, 4, 5, 2});
   const auto max = run_ok(make_node("MaxPool", 1, 2, {ints_attr("kernel_shape", {2, 2})}), {x});
   CHECK(max[0].dtype() == DType::kF16);
