@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "formats/onnx_save.h"
+#include "bench/bench_args.h"
 #include "runtime/cpu.h"
 #include "runtime/int4/int4_format.h"
 #include "runtime/parallel.h"
@@ -125,14 +126,7 @@ bool parse(int argc, char** argv, Options& o) {
     } else if (arg == "--write-model" && i + 1 < argc) {
       o.write_model = argv[++i];
     } else if (arg == "--threads" && i + 1 < argc) {
-      o.threads.clear();
-      for (char* p = argv[++i]; *p;) {
-        char* end = nullptr;
-        const long t = std::strtol(p, &end, 10);
-        if (end == p || t <= 0) return false;
-        o.threads.push_back(static_cast<int>(t));
-        p = *end == ',' ? end + 1 : end;
-      }
+      if (!ember::bench::parse_thread_list(argv[++i], o.threads)) return false;
     } else {
       return false;
     }

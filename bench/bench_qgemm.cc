@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "runtime/cpu.h"
 #include "runtime/parallel.h"
 #include "runtime/qgemm/qgemm.h"
@@ -118,14 +119,7 @@ bool parse(int argc, char** argv, Options& o) {
     } else if (arg == "--reps" && i + 1 < argc) {
       o.reps = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--threads" && i + 1 < argc) {
-      o.threads.clear();
-      for (char* p = argv[++i]; *p;) {
-        char* end = nullptr;
-        const long t = std::strtol(p, &end, 10);
-        if (end == p || t <= 0) return false;
-        o.threads.push_back(static_cast<int>(t));
-        p = *end == ',' ? end + 1 : end;
-      }
+      if (!ember::bench::parse_thread_list(argv[++i], o.threads)) return false;
     } else {
       return false;
     }

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "runtime/cpu.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/parallel.h"
@@ -209,14 +210,7 @@ bool parse_options(int argc, char** argv, Options& options) {
     } else if (arg == "--reps" && i + 1 < argc) {
       options.reps = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--threads" && i + 1 < argc) {
-      options.threads.clear();
-      for (const char* p = argv[++i]; *p;) {
-        char* end = nullptr;
-        const long t = std::strtol(p, &end, 10);
-        if (end == p || t <= 0) return false;
-        options.threads.push_back(static_cast<int>(t));
-        p = *end == ',' ? end + 1 : end;
-      }
+      if (!ember::bench::parse_thread_list(argv[++i], options.threads)) return false;
     } else {
       return false;
     }

@@ -36,10 +36,15 @@ constexpr int kSpinIterations = 2000;
 
 thread_local bool t_inside_job = false;
 
+// The cores this process may run on, asked once (parallel_for reads it on every call when no
+// thread count was set).
 int available_cores() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  static const int cores = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
+  return cores;
 }
 
 template <typename T, typename Pred>

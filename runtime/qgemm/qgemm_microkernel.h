@@ -12,10 +12,10 @@
 // fload / fload_partial / fstore / fstore_partial, set1f, fmul, fma, relu.
 #pragma once
 #include <cstdint>
-#include <utility>
 
 #include "runtime/qgemm/qgemm.h"
 #include "runtime/qgemm/qgemm_kernels.h"
+#include "runtime/tile_table.h"
 
 namespace ember::runtime::qgemm {
 
@@ -103,21 +103,18 @@ void tile_kernel(const TileArgs& t) {
     }
 }
 
-template <class V, int MaxMR, int MaxNV, int... Is>
-constexpr auto make_tile_table(std::integer_sequence<int, Is...>) {
-  using Fn = void (*)(const TileArgs&);
-  struct Table {
-    Fn fn[MaxMR * MaxNV];
-  };
-  return Table{{&tile_kernel<V, Is / MaxNV + 1, Is % MaxNV + 1>...}};
-}
+template <class V>
+struct Tiles {
+  template <int MR, int NV>
+  static void run(const TileArgs& t) {
+    tile_kernel<V, MR, NV>(t);
+  }
+};
 
 // Picks the instantiation for t.m rows and ceil(t.n / kWidth) vectors.
 template <class V, int MaxMR, int MaxNV>
 void tile_dispatch(const TileArgs& t) {
-  static constexpr auto table = make_tile_table<V, MaxMR, MaxNV>(std::make_integer_sequence<int, MaxMR * MaxNV>{});
-  const int nv = (t.n + V::kWidth - 1) / V::kWidth;
-  table.fn[(t.m - 1) * MaxNV + (nv - 1)](t);
+  dispatch_tile<TileArgs, Tiles<V>, MaxMR, MaxNV>(t, t.m, (t.n + V::kWidth - 1) / V::kWidth);
 }
 
 }  // namespace ember::runtime::qgemm
