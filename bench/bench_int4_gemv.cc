@@ -2,8 +2,11 @@
 // of layers larger than the L3 cache, so every layer streams its weights from DRAM, as a
 // decode step of a large LLM does. Each timed pass quantizes the activations and multiplies
 // through all layers; the per-layer time is the pass time divided by the layer count.
-// Reports median ms per layer, GB/s of weights read and the share of the bandwidth bound of
-// bench/../shared/BENCHMARKS.md (0.24 ms on 1 core, 0.13 ms on 2).
+// Reports median ms per layer, GB/s of weights read and the share of two bandwidth bounds:
+// the one of ../shared/BENCHMARKS.md (0.24 ms on 1 core, 0.13 ms on 2, from its machine's
+// 40 / 75 GB/s), and the one measured here in the same run: a plain streaming read of the same
+// packed layers, split over the same threads the same way, whose median time per layer is the
+// least this machine needs to move those bytes.
 //
 //   bench_int4_gemv [--threads 1,2] [--reps 30] [--layers 8] [--json]
 //                   [--write-model PATH]   also writes the same chain of layers as an ONNX
@@ -111,8 +114,30 @@ Status write_chain_model(const std::vector<runtime::int4::Int4Source>& layers, c
 
 struct Row {
   int threads;
-  double ms_per_layer, gbps, bound_share;
+  double ms_per_layer, gbps, bound_share, read_ms, read_share;
 };
+
+// Sums every byte of the packed codes and scales of a layer, split over groups like int4_gemm:
+// a read that does nothing else, to measure the machine's bandwidth for the same bytes.
+uint64_t stream_layer(const runtime::int4::Int4Weights& w) {
+  std::vector<uint64_t> partial(size_t(w.groups()), 0);
+  const int64_t code_words = w.blocks() * runtime::int4::kBlockBytes / 8;
+  const int64_t scale_words = w.blocks() * runtime::int4::kGroupRows * 2 / 8;
+  runtime::parallel_for(w.groups(), 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      uint64_t acc[4] = {0, 0, 0, 0};
+      const auto* c = reinterpret_cast<const uint64_t*>(w.codes(g));
+      for (int64_t i = 0; i < code_words; i += 4)
+        for (int j = 0; j < 4; ++j) acc[j] += c[i + j];
+      const auto* s = reinterpret_cast<const uint64_t*>(w.scales(g));
+      for (int64_t i = 0; i < scale_words; ++i) acc[i % 4] += s[i];
+      partial[size_t(g)] = acc[0] + acc[1] + acc[2] + acc[3];
+    }
+  });
+  uint64_t total = 0;
+  for (uint64_t v : partial) total += v;
+  return total;
+}
 
 bool parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -182,24 +207,38 @@ int main(int argc, char** argv) {
     }
     std::sort(ms.begin(), ms.end());
     const double median = ms[ms.size() / 2];
-    rows.push_back({threads, median, layer_bytes / (median * 1e6), bound_ms(threads) / median});
+    // The plain read of the same layers, alternating with the kernel's passes' rhythm.
+    std::vector<double> read_ms;
+    uint64_t sink = 0;
+    for (int r = 0; r < o.reps; ++r) {
+      const auto start = Clock::now();
+      for (const auto& w : layers) sink += stream_layer(w);
+      read_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count() / o.layers);
+    }
+    if (sink == 42) std::fprintf(stderr, " ");  // keeps the reads
+    std::sort(read_ms.begin(), read_ms.end());
+    const double read_median = read_ms[read_ms.size() / 2];
+    rows.push_back({threads, median, layer_bytes / (median * 1e6), bound_ms(threads) / median, read_median,
+                    read_median / median});
   }
 
   const std::string isa(runtime::isa_name(runtime::isa_level()));
   if (o.json) {
     std::printf("{\"isa\": \"%s\", \"layers\": %d, \"layer_mb\": %.2f, \"results\": [", isa.c_str(), o.layers, layer_bytes / 1e6);
     for (size_t i = 0; i < rows.size(); ++i)
-      std::printf("%s{\"threads\": %d, \"ms_per_layer\": %.4f, \"gb_per_s\": %.2f, \"bound_ms\": %.2f, \"bound_share\": %.3f}",
+      std::printf("%s{\"threads\": %d, \"ms_per_layer\": %.4f, \"gb_per_s\": %.2f, \"bound_ms\": %.2f, \"bound_share\": %.3f, "
+                  "\"measured_read_ms\": %.4f, \"measured_read_gb_per_s\": %.2f, \"measured_bound_share\": %.3f}",
                   i ? ", " : "", rows[i].threads, rows[i].ms_per_layer, rows[i].gbps, bound_ms(rows[i].threads),
-                  rows[i].bound_share);
+                  rows[i].bound_share, rows[i].read_ms, layer_bytes / (rows[i].read_ms * 1e6), rows[i].read_share);
     std::printf("]}\n");
   } else {
     std::printf("INT4 GEMV %lldx%lld, block 32, fp16 scales (ISA %s), %d layers of %.2f MB, median of %d passes\n",
                 static_cast<long long>(kDim), static_cast<long long>(kDim), isa.c_str(), o.layers, layer_bytes / 1e6, o.reps);
-    std::printf("%7s | %12s | %8s | %8s | %10s\n", "threads", "ms per layer", "GB/s", "bound ms", "% of bound");
+    std::printf("%7s | %12s | %8s | %14s | %14s | %13s | %15s\n", "threads", "ms per layer", "GB/s", "BENCHMARKS.md bound ms",
+                "% of that bound", "plain read ms", "% of measured");
     for (const Row& r : rows)
-      std::printf("%7d | %12.4f | %8.2f | %8.2f | %9.1f%%\n", r.threads, r.ms_per_layer, r.gbps, bound_ms(r.threads),
-                  100 * r.bound_share);
+      std::printf("%7d | %12.4f | %8.2f | %22.2f | %14.1f%% | %8.4f (%4.1f GB/s) | %14.1f%%\n", r.threads, r.ms_per_layer, r.gbps,
+                  bound_ms(r.threads), 100 * r.bound_share, r.read_ms, layer_bytes / (r.read_ms * 1e6), 100 * r.read_share);
   }
   return 0;
 }

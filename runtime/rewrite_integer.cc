@@ -1,6 +1,7 @@
 #include "runtime/rewrite_integer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@ using ir::Node;
 
 bool is_byte(DType d) { return d == DType::kI8 || d == DType::kU8; }
 bool is_nibble(DType d) { return d == DType::kI4 || d == DType::kU4; }
+constexpr int64_t kOnnxUint8 = 2;
 
 class Rewriter : public PatternRewriter {
  public:
@@ -32,7 +34,7 @@ class Rewriter : public PatternRewriter {
       if (claimed_.count(index)) continue;
       const Node& n = graph_.nodes[i];
       if (is_default_op(n, "MatMulInteger")) {
-        if (!ort_dynamic(index)) generic_matmul_integer(index);
+        if (!ort_dynamic(index) && !row_symmetric(index)) generic_matmul_integer(index);
       } else if (is_default_op(n, "MatMul") || is_default_op(n, "Gemm")) {
         EMBER_TRY(qdq_weight(index));
       } else if (n.op_type == "MatMulNBits" && n.domain == "com.microsoft") {
@@ -83,6 +85,115 @@ class Rewriter : public PatternRewriter {
     std::vector<int> claimed = {i, c, m1};
     if (last != m1) claimed.push_back(last);
     emit(last, std::move(fused), claimed, {d, m0});
+    ++stats_.int8_matmuls;
+    return true;
+  }
+
+  // A one-element constant of type `dtype` holding `value` (any value when `value` is NaN).
+  bool scalar_constant(const std::string& v, DType dtype, double value) const {
+    const Tensor* t = constant(v);
+    if (!t || t->dtype() != dtype || t->numel() != 1) return false;
+    if (value != value) return true;
+    const Result<std::vector<float>> f = t->to_floats();
+    return f.ok() && double((*f)[0]) == value;
+  }
+  // The input of binary node `n` that is not a one-element f32 constant equal to `value`
+  // (the other one is); empty when neither is.
+  std::string beside_constant(const Node& n, double value) const {
+    if (n.inputs.size() != 2) return {};
+    for (int side : {0, 1})
+      if (scalar_constant(n.inputs[size_t(side)], DType::kF32, value)) return n.inputs[size_t(1 - side)];
+    return {};
+  }
+
+  // The per-row symmetric quantization chain that activation_ort.h writes, read back from
+  // the uint8 value it makes:
+  //   s = Max(Div(ReduceMax(Abs(X), axes = [-1], keepdims = 1), 127), min_scale)
+  //   Xq = Cast<uint8>(Add(Round(Div(X, s)), 128))
+  struct RowSymmetricSource {
+    std::string x, scale;
+    float min_scale = 0.0f;
+    std::vector<int> nodes;
+  };
+  bool row_symmetric_source(const std::string& xq, RowSymmetricSource& src) const {
+    auto step = [&](const std::string& value, const char* op) -> const Node* {
+      const int p = producer_index(value);
+      if (p < 0 || !is_default_op(node(p), op)) return nullptr;
+      src.nodes.push_back(p);
+      return &node(p);
+    };
+    const Node* cast = step(xq, "Cast");
+    if (!cast || cast->attr_int("to", 0) != kOnnxUint8) return false;
+    const Node* add = step(cast->inputs[0], "Add");
+    const Node* round = add ? step(beside_constant(*add, 128.0), "Round") : nullptr;
+    const Node* div = round ? step(round->inputs[0], "Div") : nullptr;
+    if (!div || div->inputs.size() != 2) return false;
+    src.x = div->inputs[0];
+    src.scale = div->inputs[1];
+    const Node* floor = step(src.scale, "Max");
+    if (!floor || floor->inputs.size() != 2) return false;
+    for (int side : {0, 1}) {
+      const std::string& c = floor->inputs[size_t(side)];
+      if (!scalar_constant(c, DType::kF32, std::nan(""))) continue;
+      src.min_scale = (*constant(c)->to_floats())[0];
+      const Node* levels = step(floor->inputs[size_t(1 - side)], "Div");
+      if (!levels || levels->inputs.size() != 2 || !scalar_constant(levels->inputs[1], DType::kF32, 127.0)) return false;
+      const Node* reduce = step(levels->inputs[0], "ReduceMax");
+      if (!reduce || reduce->attr_int("keepdims", 1) != 1) return false;
+      const Tensor* axes_input = constant(input_or_empty(*reduce, 1));
+      std::vector<int64_t> axes = reduce->attr_ints("axes");
+      if (axes_input) {
+        Result<std::vector<int64_t>> read = axes_input->to_int64s();
+        if (!read.ok()) return false;
+        axes = *read;
+      }
+      if (axes != std::vector<int64_t>{-1}) return false;
+      const Node* abs = step(reduce->inputs[0], "Abs");
+      return abs && abs->inputs[0] == src.x && src.min_scale > 0.0f;
+    }
+    return false;
+  }
+
+  // Ember's own per-row dynamic INT8 (passes/quantize/activation_ort.h):
+  //   MatMulInteger(Xq, W uint8, 128, w_zp) -> Cast(float) -> Mul(., s) -> Mul(., w_scale) [-> Add(., bias)]
+  //     => Int8MatMul{act=row_symmetric}(X, W, w_scale, w_zp, bias)   (the same integers)
+  bool row_symmetric(int i) {
+    if (!has_int8_) return false;
+    const Node& mi = node(i);
+    const Tensor* w = constant(input_or_empty(mi, 1));
+    if (!w || w->rank() != 2 || !is_byte(w->dtype())) return false;
+    if (!mi.has_input(2) || !scalar_constant(mi.inputs[2], DType::kU8, 128.0)) return false;
+    if (mi.has_input(3) && !constant(mi.inputs[3])) return false;
+    const int64_t N = w->dim(1);
+    RowSymmetricSource src;
+    if (!row_symmetric_source(mi.inputs[0], src)) return false;
+    const int c = sole_reader(mi.outputs[0]);
+    if (c < 0 || !is_default_op(node(c), "Cast") || node(c).attr_int("to", 0) != 1) return false;
+    const int m1 = sole_reader(node(c).outputs[0]);
+    if (m1 < 0 || !is_default_op(node(m1), "Mul") || other_input(node(m1), node(c).outputs[0]) != src.scale) return false;
+    const int m2 = sole_reader(node(m1).outputs[0]);
+    if (m2 < 0 || !is_default_op(node(m2), "Mul")) return false;
+    const std::string w_scale = other_input(node(m2), node(m1).outputs[0]);
+    const Tensor* ws = constant(w_scale);
+    if (!ws || ws->dtype() != DType::kF32 || ws->rank() > 1 || (ws->numel() != 1 && ws->numel() != N)) return false;
+    int last = m2;
+    std::string bias;
+    const int a = sole_reader(node(m2).outputs[0]);
+    if (a >= 0 && is_default_op(node(a), "Add")) {
+      bias = bias_of(node(a), node(m2).outputs[0], N);
+      if (!bias.empty()) last = a;
+    }
+    Node fused;
+    fused.name = mi.name + "/int8";
+    fused.op_type = fused::kInt8MatMul;
+    fused.inputs = {src.x, mi.inputs[1], w_scale, input_or_empty(mi, 3), bias};
+    while (fused.inputs.back().empty()) fused.inputs.pop_back();
+    fused.outputs = {node(last).outputs[0]};
+    fused.attributes = {ir::string_attribute("act", "row_symmetric"), ir::int_attribute("trans_b", 0),
+                        ir::float_attribute("min_scale", src.min_scale)};
+    std::vector<int> claimed = {i, c, m1, m2};
+    if (last != m2) claimed.push_back(last);
+    emit(last, std::move(fused), claimed, src.nodes);
     ++stats_.int8_matmuls;
     return true;
   }

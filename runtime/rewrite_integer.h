@@ -6,6 +6,10 @@
 //     X -> DynamicQuantizeLinear -> (Xq, s, zp);  Mul(s, w_scale) -> ws
 //     MatMulInteger(Xq, Wq, zp[, w_zp]) -> Cast(float) -> Mul(., ws) [-> Add(., bias)]
 //       => Int8MatMul{act=tensor}(X, Wq, w_scale, w_zp, bias)        (same integers as before)
+//   Ember's per-row symmetric dynamic INT8 (`ember quantize --activations dynamic --format ort`):
+//     s = Max(ReduceMax(Abs(X), -1) / 127, tiny);  Xq = Cast<u8>(Round(X / s) + 128)
+//     MatMulInteger(Xq, Wq u8, 128, w_zp) -> Cast(float) -> Mul(., s) -> Mul(., w_scale) [-> Add(., bias)]
+//       => Int8MatMul{act=row_symmetric, min_scale=tiny}(X, Wq, w_scale, w_zp, bias)
 //   any other MatMulInteger with a constant 2-D B and a scalar A zero point
 //       => MatMulIntegerPacked (same inputs, exact int32)
 //   QDQ weights: DequantizeLinear(Wq int8/uint8, per tensor or per output channel) -> MatMul,

@@ -5,9 +5,11 @@
 // Int8MatMul(X f32 [..., K], W int8|uint8 [K, N] (trans_b = 0) or [N, K] (trans_b = 1),
 //            w_scale f32 scalar|[N], w_zero_point? scalar|[N], bias? [N],
 //            x_scale? f32 scalar, x_zero_point? uint8|int8 scalar) -> Y f32 [..., N]
-//   attrs: trans_b, alpha (times w_scale), act = "tensor" | "row" | "static", relu
-//   X is quantized to uint8 per tensor (exactly as DynamicQuantizeLinear), per row, or with
-//   the given static x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
+//   attrs: trans_b, alpha (times w_scale), act = "tensor" | "row" | "row_symmetric" | "static",
+//   min_scale (row_symmetric), relu
+//   X is quantized to uint8 per tensor (exactly as DynamicQuantizeLinear), per row, per row
+//   symmetrically around 128 (scale max(max|x| / 127, min_scale)), or with the given static
+//   x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
 //   Y = float(acc) * (x_scale * alpha * w_scale[n]) + bias[n].
 // MatMulIntegerPacked(A uint8|int8 [..., K], B int8|uint8 [K, N], a_zero_point? scalar,
 //            b_zero_point? scalar|[N]) -> Y int32: MatMulInteger with a constant 2-D B.

@@ -68,8 +68,11 @@ class Int8MatMulKernel final : public Kernel {
         x_zero_point_ = z[0];
         x_signed_ = zp->dtype() == DType::kI8;
       }
+    } else if (act_ == "row_symmetric") {
+      min_scale_ = ctx.node.attr_float("min_scale", 0.0f);
+      if (!(min_scale_ > 0.0f)) return invalid_input(where + ": act=row_symmetric needs a positive min_scale");
     } else if (act_ != "tensor" && act_ != "row") {
-      return invalid_input(where + ": act must be tensor, row or static, got '" + act_ + "'");
+      return invalid_input(where + ": act must be tensor, row, row_symmetric or static, got '" + act_ + "'");
     }
     return Status::Ok();
   }
@@ -84,6 +87,8 @@ class Int8MatMulKernel final : public Kernel {
       rows_.quantize_per_tensor(x.data<float>(), s.M, K_, row_sums);
     else if (act_ == "row")
       rows_.quantize_per_row(x.data<float>(), s.M, K_, row_sums);
+    else if (act_ == "row_symmetric")
+      rows_.quantize_per_row_symmetric(x.data<float>(), s.M, K_, min_scale_, row_sums);
     else
       rows_.quantize_static(x.data<float>(), s.M, K_, x_scale_, x_zero_point_, x_signed_, row_sums);
     qgemm::QGemmOutput out;
@@ -102,7 +107,7 @@ class Int8MatMulKernel final : public Kernel {
   std::vector<float> w_scales_, bias_;
   std::string act_;
   bool relu_ = false, x_signed_ = false;
-  float x_scale_ = 1.0f;
+  float x_scale_ = 1.0f, min_scale_ = 0.0f;
   int32_t x_zero_point_ = 0;
   qgemm::QuantizedRows rows_;
 };

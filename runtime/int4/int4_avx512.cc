@@ -24,7 +24,11 @@ struct Int4Avx512 {
     return _mm512_set1_epi32(v);
   }
   static constexpr bool kInt16Sums = false;
-  static IReg dpbusd(IReg acc, IReg w, IReg x) { return _mm512_dpbusd_epi32(acc, w, x); }
+  // Inline assembly for the reason given in qgemm_avx512.cc (GCC 12 copies accumulators).
+  static IReg dpbusd(IReg acc, IReg w, IReg x) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
+    return acc;
+  }
   static IReg izero() { return _mm512_setzero_si512(); }
   static IReg set1i(int32_t v) { return _mm512_set1_epi32(v); }
   static IReg iadd(IReg a, IReg b) { return _mm512_add_epi32(a, b); }

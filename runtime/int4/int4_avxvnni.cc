@@ -7,7 +7,11 @@ namespace {
 
 struct Int4AvxVnni : Int4Ymm {
   static constexpr bool kInt16Sums = false;
-  static IReg dpbusd(IReg acc, IReg w, IReg x) { return _mm256_dpbusd_avx_epi32(acc, w, x); }
+  // Inline assembly for the reason given in qgemm_avx512.cc (GCC 12 copies accumulators).
+  static IReg dpbusd(IReg acc, IReg w, IReg x) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(w), "x"(x));
+    return acc;
+  }
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/quant_types.h"
 #include "runtime/parallel.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime {
 
@@ -71,13 +72,8 @@ DynamicQuantParams dynamic_uint8_params(const float* x, int64_t n) {
   const int64_t segments = std::clamp<int64_t>(n / kMinChunk, 1, kSegments);
   parallel_for(segments, 1, [&](int64_t b, int64_t e) {
     for (int64_t s = b; s < e; ++s) {
-      float lo = 0.0f, hi = 0.0f;
-      for (int64_t i = n * s / segments; i < n * (s + 1) / segments; ++i) {
-        lo = std::min(lo, x[i]);
-        hi = std::max(hi, x[i]);
-      }
-      seg_lo[s] = lo;
-      seg_hi[s] = hi;
+      const int64_t begin = n * s / segments;
+      vmath::range_with_zero(x + begin, n * (s + 1) / segments - begin, &seg_lo[s], &seg_hi[s]);
     }
   });
   const float lo = *std::min_element(seg_lo, seg_lo + segments);
@@ -91,7 +87,7 @@ DynamicQuantParams dynamic_uint8_params(const float* x, int64_t n) {
 
 void quantize_uint8(const float* x, int64_t n, DynamicQuantParams p, uint8_t* y) {
   parallel_for(n, kMinChunk, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) y[i] = static_cast<uint8_t>(quantize_value(x[i] / p.scale, p.zero_point, 0, 255));
+    vmath::quantize_u8(x + begin, end - begin, p.scale, p.zero_point, 0, 255, 0, y + begin);
   });
 }
 

@@ -9,7 +9,11 @@ namespace ember::runtime::qgemm {
 namespace {
 
 struct AvxVnni : YmmCommon {
-  static IReg dpbusd(IReg acc, IReg a, IReg b) { return _mm256_dpbusd_avx_epi32(acc, a, b); }
+  // Inline assembly for the reason given in qgemm_avx512.cc (GCC 12 copies accumulators).
+  static IReg dpbusd(IReg acc, IReg a, IReg b) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(acc) : "x"(a), "x"(b));
+    return acc;
+  }
 };
 
 constexpr int kMr = 6, kNv = 2;

@@ -6,6 +6,7 @@
 #include "runtime/kernels/quant_params.h"
 #include "runtime/kernels/quant_types.h"
 #include "runtime/parallel.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime::qgemm {
 namespace {
@@ -13,26 +14,6 @@ namespace {
 constexpr int64_t kMinValuesPerThread = int64_t{1} << 15;
 
 int64_t min_rows(int64_t K) { return std::max<int64_t>(1, kMinValuesPerThread / std::max<int64_t>(K, 1)); }
-
-// y[k] = saturate(round_half_even(x[k] / scale) + zero_point) in [lo, hi], stored + offset:
-// quantize_value (quant_types.h) spelled without branches so that the loop vectorizes; the
-// same operations on the same floats, so the same bytes. (GCC if-converts the selects only
-// when comparisons may not trap; nothing here relies on FP exceptions.)
-[[gnu::optimize("no-trapping-math")]] void quantize_row(const float* x, int64_t K, float scale, int32_t zero_point, int32_t lo, int32_t hi, int32_t offset,
-                  uint8_t* y) {
-  constexpr float kLimit = 4194304.0f;   // 2^22
-  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-  const float zp = static_cast<float>(zero_point), flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
-#pragma omp simd
-  for (int64_t k = 0; k < K; ++k) {
-    float v = x[k] / scale;
-    v = v == v ? v : 0.0f;
-    v = v < -kLimit ? -kLimit : (v > kLimit ? kLimit : v);
-    float q = ((v + kMagic) - kMagic) + zp;
-    q = q < flo ? flo : (q > fhi ? fhi : q);
-    y[k] = static_cast<uint8_t>(static_cast<int32_t>(q) + offset);
-  }
-}
 
 // DynamicQuantizeLinear's parameters for one range: [lo, hi] widened to include 0.
 DynamicQuantParams uint8_params(float lo, float hi) {
@@ -62,7 +43,7 @@ void QuantizedRows::quantize_per_tensor(const float* x, int64_t M, int64_t K, bo
   std::fill(zero_points_.begin(), zero_points_.end(), p.zero_point);
   std::fill(scales_.begin(), scales_.end(), p.scale);
   parallel_for(M, min_rows(K), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) quantize_row(x + m * K, K, p.scale, p.zero_point, 0, 255, 0, data_.data() + m * lda_);
+    for (int64_t m = m0; m < m1; ++m) vmath::quantize_u8(x + m * K, K, p.scale, p.zero_point, 0, 255, 0, data_.data() + m * lda_);
   });
   if (want_row_sums) compute_row_sums();
 }
@@ -73,14 +54,26 @@ void QuantizedRows::quantize_per_row(const float* x, int64_t M, int64_t K, bool 
     for (int64_t m = m0; m < m1; ++m) {
       const float* row = x + m * K;
       float lo = 0.0f, hi = 0.0f;
-      for (int64_t k = 0; k < K; ++k) {
-        lo = std::min(lo, row[k]);
-        hi = std::max(hi, row[k]);
-      }
+      vmath::range_with_zero(row, K, &lo, &hi);
       const DynamicQuantParams p = uint8_params(lo, hi);
       zero_points_[size_t(m)] = p.zero_point;
       scales_[size_t(m)] = p.scale;
-      quantize_row(row, K, p.scale, p.zero_point, 0, 255, 0, data_.data() + m * lda_);
+      vmath::quantize_u8(row, K, p.scale, p.zero_point, 0, 255, 0, data_.data() + m * lda_);
+    }
+  });
+  if (want_row_sums) compute_row_sums();
+}
+
+void QuantizedRows::quantize_per_row_symmetric(const float* x, int64_t M, int64_t K, float min_scale,
+                                               bool want_row_sums) {
+  reset(M, K);
+  std::fill(zero_points_.begin(), zero_points_.end(), 128);
+  parallel_for(M, min_rows(K), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const float* row = x + m * K;
+      const float scale = std::max(vmath::abs_max(row, K) / 127.0f, min_scale);
+      scales_[size_t(m)] = scale;
+      vmath::quantize_u8(row, K, scale, 128, 0, 255, 0, data_.data() + m * lda_);
     }
   });
   if (want_row_sums) compute_row_sums();
@@ -94,7 +87,7 @@ void QuantizedRows::quantize_static(const float* x, int64_t M, int64_t K, float 
   std::fill(scales_.begin(), scales_.end(), scale);
   const int32_t lo = is_signed ? -128 : 0, hi = is_signed ? 127 : 255;
   parallel_for(M, min_rows(K), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) quantize_row(x + m * K, K, scale, zero_point, lo, hi, offset, data_.data() + m * lda_);
+    for (int64_t m = m0; m < m1; ++m) vmath::quantize_u8(x + m * K, K, scale, zero_point, lo, hi, offset, data_.data() + m * lda_);
   });
   if (want_row_sums) compute_row_sums();
 }

@@ -2,6 +2,9 @@
 // four, with a zero point and a scale per row (and row sums when the weights have zero points).
 //   per tensor: the parameters of DynamicQuantizeLinear (the same bytes as the ONNX op);
 //   per row:    the same formula on each row, so a token's quantization ignores the others;
+//   per row, symmetric: s = max(max|x| / 127, min_scale), q = round_half_even(x / s) + 128 with
+//               zero point 128 (the Abs/ReduceMax/Div/Max/Div/Round/Add/Cast chain that
+//               `ember quantize --activations dynamic --format ort` writes; the same bytes);
 //   static:     a given scale and zero point (uint8, or int8 moved to uint8 by +128);
 //   copy:       already quantized uint8 / int8 data (MatMulInteger's A).
 // y = saturate(round_half_even(x / scale) + zero_point), as QuantizeLinear defines it.
@@ -20,6 +23,7 @@ class QuantizedRows {
 
   void quantize_per_tensor(const float* x, int64_t M, int64_t K, bool want_row_sums);
   void quantize_per_row(const float* x, int64_t M, int64_t K, bool want_row_sums);
+  void quantize_per_row_symmetric(const float* x, int64_t M, int64_t K, float min_scale, bool want_row_sums);
   void quantize_static(const float* x, int64_t M, int64_t K, float scale, int32_t zero_point, bool is_signed,
                        bool want_row_sums);
   // zero_points: one per row (M values).

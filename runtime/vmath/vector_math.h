@@ -1,5 +1,5 @@
 // Whole-array float math for the hot elementwise paths (Softmax's exp, Tanh, Erf, Sigmoid,
-// GELU). The same fast_math.h formulas are compiled twice, for the x86-64 baseline
+// GELU, activation quantization). The same fast_math.h formulas are compiled twice, for the x86-64 baseline
 // (vector_math.cc) and for AVX2 + FMA (vector_math_avx2.cc, 8 lanes), and the level is chosen
 // at run time from cpu.h (EMBER_ISA lowers it). The AVX2 build contracts multiply-adds into
 // FMA, so the two differ in the last bits, never beyond fast_math.h's stated 1e-6.
@@ -16,6 +16,13 @@ void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2
 void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 float max(const float* x, int64_t n);                 // n >= 1; NaNs are skipped unless first
 double sum(const float* x, int64_t n);
+// For the activation quantizers (runtime/qgemm/quantize_act.h): the range of x widened to
+// include 0, max |x| (NaNs skipped), and y = saturate(round_half_even(x / scale) + zero_point)
+// clamped to [lo, hi], stored plus offset (QuantizeLinear; every ISA gives the same bytes).
+void range_with_zero(const float* x, int64_t n, float* lo, float* hi);
+float abs_max(const float* x, int64_t n);
+void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int32_t lo, int32_t hi, int32_t offset,
+                 uint8_t* y);
 
 // One ISA's implementations; vector_math.cc picks a table.
 struct Table {
@@ -27,6 +34,9 @@ struct Table {
   void (*gelu_tanh)(const float*, float*, int64_t);
   float (*max)(const float*, int64_t);
   double (*sum)(const float*, int64_t);
+  void (*range_with_zero)(const float*, int64_t, float*, float*);
+  float (*abs_max)(const float*, int64_t);
+  void (*quantize_u8)(const float*, int64_t, float, int32_t, int32_t, int32_t, int32_t, uint8_t*);
 };
 const Table& baseline_table();
 const Table& avx2_table();

@@ -67,8 +67,47 @@ struct Loops {
     for (; i < n; ++i) total += x[i];
     return total;
   }
+  // The activation quantizers' reductions: the range [min(0, x), max(0, x)] and max |x|.
+  static void range_with_zero(const float* x, int64_t n, float* lo_out, float* hi_out) {
+    float lo = 0.0f, hi = 0.0f;
+#pragma omp simd reduction(min : lo) reduction(max : hi)
+    for (int64_t i = 0; i < n; ++i) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+  }
+  static float abs_max(const float* x, int64_t n) {
+    float m = 0.0f;
+#pragma omp simd reduction(max : m)
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = x[i] < 0.0f ? -x[i] : x[i];
+      m = a > m ? a : m;
+    }
+    return m;
+  }
+  // y = saturate(round_half_even(x / scale) + zero_point) in [lo, hi], stored + offset:
+  // quantize_value (kernels/quant_types.h) without branches, so that it vectorizes; the same
+  // operations on the same floats, so the same bytes on every ISA. (GCC if-converts the
+  // selects only when comparisons may not trap; nothing here relies on FP exceptions.)
+  [[gnu::optimize("no-trapping-math")]] static void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point,
+                                                               int32_t lo, int32_t hi, int32_t offset, uint8_t* y) {
+    constexpr float kLimit = 4194304.0f;   // 2^22
+    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+    const float zp = static_cast<float>(zero_point), flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) {
+      float v = x[k] / scale;
+      v = v == v ? v : 0.0f;
+      v = v < -kLimit ? -kLimit : (v > kLimit ? kLimit : v);
+      float q = ((v + kMagic) - kMagic) + zp;
+      q = q < flo ? flo : (q > fhi ? fhi : q);
+      y[k] = static_cast<uint8_t>(static_cast<int32_t>(q) + offset);
+    }
+  }
   static constexpr Table table() {
-    return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_tanh, max, sum};
+    return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_tanh, max, sum, range_with_zero, abs_max, quantize_u8};
   }
 };
 

@@ -118,6 +118,51 @@ TEST_CASE("rewrite-integer: onnxruntime's dynamic INT8 pattern becomes one Int8M
   check_equivalent(b.model, feeds, kSameIntegersRelTol);
 }
 
+TEST_CASE("rewrite-integer: Ember's per-row symmetric dynamic INT8 chain becomes one Int8MatMul with the same integers") {
+  Rng rng(11);
+  const int64_t K = 45, N = 23;
+  for (bool opset18_axes : {true, false}) {
+    Builder b;
+    b.input("x", {2, 3, K});
+    b.init("w", random_ints<uint8_t>(rng, {K, N}, 1, 255));
+    b.init("mid", Tensor::scalar<uint8_t>(128));
+    b.init("midf", Tensor::scalar<float>(128.0f));
+    b.init("levels", Tensor::scalar<float>(127.0f));
+    b.init("tiny", Tensor::scalar<float>(1e-30f));
+    b.init("w_scale", random_floats(rng, {N}, 0.001f, 0.01f));
+    b.init("bias", random_floats(rng, {N}, -1, 1));
+    b.node("Abs", {"x"}, {"abs"});
+    if (opset18_axes) {
+      b.init("axes", Tensor::from_vector<int64_t>({1}, {-1}));
+      b.node("ReduceMax", {"abs", "axes"}, {"amax"}, {int_attr("keepdims", 1)});
+    } else {
+      ir::Attribute axes = int_attr("axes", 0);
+      axes.kind = ir::AttrKind::kInts;
+      axes.ints = {-1};
+      b.model.opset_imports[0].version = 17;
+      b.node("ReduceMax", {"abs"}, {"amax"}, {axes});
+    }
+    b.node("Div", {"amax", "levels"}, {"raw"});
+    b.node("Max", {"raw", "tiny"}, {"s"});
+    b.node("Div", {"x", "s"}, {"scaled"});
+    b.node("Round", {"scaled"}, {"rounded"});
+    b.node("Add", {"rounded", "midf"}, {"shifted"});
+    b.node("Cast", {"shifted"}, {"xq"}, {int_attr("to", 2)});
+    b.node("MatMulInteger", {"xq", "w", "mid", "mid"}, {"acc"});
+    b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
+    b.node("Mul", {"accf", "s"}, {"y0"});
+    b.node("Mul", {"y0", "w_scale"}, {"y1"});
+    b.node("Add", {"y1", "bias"}, {"y"});
+    b.output("y");
+    auto interp = make(b.model, true);
+    const auto counts = op_counts(interp->model());
+    CHECK(counts.at("Int8MatMul") == 1);
+    CHECK(interp->model().graph.nodes.size() == 1);  // the whole chain is gone
+    CHECK(interp->model().graph.nodes[0].attr_string("act", "") == "row_symmetric");
+    check_equivalent(b.model, {{"x", random_floats(rng, {2, 3, K}, -2, 3)}}, kSameIntegersRelTol);
+  }
+}
+
 TEST_CASE("rewrite-integer: a pattern whose intermediate is read elsewhere keeps its nodes") {
   Rng rng(2);
   const int64_t K = 16, N = 8;
