@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/pattern_rewriter.h"
 
@@ -24,6 +25,7 @@ class FloatFuser : public PatternRewriter {
       const Node& n = node(index);
       if (has_matmul_bias_ && is_default_op(n, "MatMul")) matmul_bias(index);
       if (has_gelu_ && is_default_op(n, "Erf")) gelu(index);
+      if (has_gelu_ && is_default_op(n, "Tanh")) gelu_tanh(index);
     }
     apply();
     return stats_;
@@ -62,6 +64,48 @@ class FloatFuser : public PatternRewriter {
     ++stats_.matmul_bias;
   }
 
+  // The tail both GELU forms share, from inner = erf(...) or tanh(...):
+  //   Add(inner, 1) -> Mul(x, .) -> Mul(., 0.5), or Add(inner, 1) -> Mul(Mul(x, 0.5), .)
+  // Appends its nodes to `claimed`; returns the last one, or -1.
+  int gelu_tail(const std::string& inner, const std::string& x, std::vector<int>& claimed) const {
+    const int add = sole_reader_op(inner, "Add");
+    if (add < 0 || !is_scalar(other_input(node(add), inner), 1.0)) return -1;
+    const int m1 = sole_reader_op(node(add).outputs.at(0), "Mul");
+    if (m1 < 0) return -1;
+    const std::string factor = other_input(node(m1), node(add).outputs[0]);
+    claimed.insert(claimed.end(), {add, m1});
+    if (factor == x) {  // x (1 + inner), then * 0.5
+      const int last = sole_reader_op(node(m1).outputs.at(0), "Mul");
+      if (last < 0 || !is_scalar(other_input(node(last), node(m1).outputs[0]), 0.5)) return -1;
+      claimed.push_back(last);
+      return last;
+    }
+    // (x * 0.5) (1 + inner)
+    const int h = producer_index(factor);
+    if (h < 0 || claimed_.count(h) || !is_default_op(node(h), "Mul") || sole_reader(factor) != m1) return -1;
+    if (other_input(node(h), x).empty() || !is_scalar(other_input(node(h), x), 0.5)) return -1;
+    claimed.push_back(h);
+    return m1;
+  }
+
+  // The sole-reader producer of `value` if it is an unclaimed default-domain `op`, else -1.
+  int sole_producer_op(const std::string& value, const char* op) const {
+    const int p = producer_index(value);
+    if (p < 0 || claimed_.count(p) || !is_default_op(node(p), op)) return -1;
+    return sole_reader(value) >= 0 ? p : -1;
+  }
+
+  void emit_gelu(const ir::Node& anchor, const std::string& x, int last, std::vector<int> claimed, bool tanh_form) {
+    Node fused;
+    fused.name = anchor.name + "/gelu";
+    fused.op_type = fused::kGelu;
+    fused.inputs = {x};
+    fused.outputs = {node(last).outputs.at(0)};
+    if (tanh_form) fused.attributes = {ir::string_attribute("approximate", "tanh")};
+    emit(last, std::move(fused), std::move(claimed), {});
+    ++(tanh_form ? stats_.gelu_tanh : stats_.gelu);
+  }
+
   void gelu(int e) {
     const Node& erf = node(e);
     const int d = producer_index(input_or_empty(erf, 0));
@@ -75,31 +119,35 @@ class FloatFuser : public PatternRewriter {
         x = in;
     }
     if (x.empty()) return;
-    const int add = sole_reader_op(erf.outputs.at(0), "Add");
-    if (add < 0 || !is_scalar(other_input(node(add), erf.outputs[0]), 1.0)) return;
-    const int m1 = sole_reader_op(node(add).outputs.at(0), "Mul");
-    if (m1 < 0) return;
-    const std::string factor = other_input(node(m1), node(add).outputs[0]);
-    std::vector<int> claimed = {d, e, add, m1};
-    int last = -1;
-    if (factor == x) {  // x (1 + erf), then * 0.5
-      last = sole_reader_op(node(m1).outputs.at(0), "Mul");
-      if (last < 0 || !is_scalar(other_input(node(last), node(m1).outputs[0]), 0.5)) return;
-      claimed.push_back(last);
-    } else {  // (x * 0.5) (1 + erf)
-      const int h = producer_index(factor);
-      if (h < 0 || claimed_.count(h) || !is_default_op(node(h), "Mul") || sole_reader(factor) != m1) return;
-      if (other_input(node(h), x).empty() || !is_scalar(other_input(node(h), x), 0.5)) return;
-      claimed.push_back(h);
-      last = m1;
+    std::vector<int> claimed = {d, e};
+    const int last = gelu_tail(erf.outputs.at(0), x, claimed);
+    if (last >= 0) emit_gelu(erf, x, last, std::move(claimed), false);
+  }
+
+  // GPT-2's tanh GELU (HF gelu_new), with x the only free value:
+  //   Tanh(Mul(Add(x, Mul(Pow(x, 3), 0.044715)), sqrt(2/pi))) -> the shared tail
+  void gelu_tanh(int t) {
+    const Node& tanh = node(t);
+    const int s = sole_producer_op(input_or_empty(tanh, 0), "Mul");
+    if (s < 0) return;
+    std::string inner;
+    for (const std::string& in : node(s).inputs)
+      if (is_scalar(other_input(node(s), in), std::sqrt(2.0 / M_PI))) inner = in;
+    const int a = inner.empty() ? -1 : sole_producer_op(inner, "Add");
+    if (a < 0) return;
+    for (const std::string& x : node(a).inputs) {
+      const int m = sole_producer_op(other_input(node(a), x), "Mul");
+      if (m < 0) continue;
+      for (const std::string& cube : node(m).inputs) {
+        if (!is_scalar(other_input(node(m), cube), 0.044715)) continue;
+        const int p = sole_producer_op(cube, "Pow");
+        if (p < 0 || node(p).inputs.size() != 2 || node(p).inputs[0] != x || !is_scalar(node(p).inputs[1], 3.0)) continue;
+        std::vector<int> claimed = {p, m, a, s, t};
+        const int last = gelu_tail(tanh.outputs.at(0), x, claimed);
+        if (last >= 0) emit_gelu(tanh, x, last, std::move(claimed), true);
+        return;
+      }
     }
-    Node fused;
-    fused.name = erf.name + "/gelu";
-    fused.op_type = fused::kGelu;
-    fused.inputs = {x};
-    fused.outputs = {node(last).outputs.at(0)};
-    emit(last, std::move(fused), claimed, {});
-    ++stats_.gelu;
   }
 
   bool has_matmul_bias_ = false, has_gelu_ = false;

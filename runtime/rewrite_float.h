@@ -8,6 +8,9 @@
 //     Div(x, sqrt 2) | Mul(x, 1/sqrt 2) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
 //     (or 0.5 applied to x first: Mul(Mul(x, 0.5), .))
 //       => Gelu(x)                      one pass, vector_math.h's gelu_erf
+//   GPT-2's tanh GELU (HF gelu_new):
+//     Pow(x, 3) -> Mul(., 0.044715) -> Add(x, .) -> Mul(., sqrt(2/pi)) -> Tanh -> the same tail
+//       => Gelu{approximate=tanh}(x)    one pass, vector_math.h's gelu_tanh
 //
 // Both fused ops have domain ember.fused. Intermediate values must have no other reader and
 // not be graph outputs, or the pattern is left alone.
@@ -21,6 +24,7 @@ namespace ember::runtime {
 struct FloatFusionStats {
   int matmul_bias = 0;  // MatMul + Add pairs fused
   int gelu = 0;         // erf GELU subgraphs fused
+  int gelu_tanh = 0;    // tanh GELU subgraphs fused
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

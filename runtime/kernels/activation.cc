@@ -188,7 +188,7 @@ constexpr Entry kActivationKernels[] = {
 
 void register_activation_kernels(KernelRegistry& registry) {
   for (const Entry& e : kActivationKernels) registry.add_function(e.op, "", e.since, e.run);
-  // The erf GELU subgraph fused at load (rewrite_float.h); no attributes, so erf form.
+  // The GELU subgraphs fused at load (rewrite_float.h): erf form, or approximate=tanh.
   registry.add_function(fused::kGelu, fused::kDomain, 1, with_half_support<run_gelu>);
 }
 

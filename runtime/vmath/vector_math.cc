@@ -6,7 +6,9 @@
 
 namespace ember::runtime::vmath {
 namespace {
-struct Baseline {};
+struct Baseline {
+  static constexpr bool kFma = false;
+};
 constexpr Table kTable = Loops<Baseline>::table();
 
 const Table& active() { return isa_level() >= IsaLevel::kAvx2 ? avx2_table() : kTable; }

@@ -3,7 +3,9 @@
 
 namespace ember::runtime::vmath {
 namespace {
-struct Avx2 {};
+struct Avx2 {
+  static constexpr bool kFma = true;  // compiled with -mfma
+};
 constexpr Table kTable = Loops<Avx2>::table();
 }  // namespace
 

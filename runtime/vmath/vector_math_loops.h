@@ -91,21 +91,44 @@ struct Loops {
   // quantize_value (kernels/quant_types.h) without branches, so that it vectorizes; the same
   // operations on the same floats, so the same bytes on every ISA. (GCC if-converts the
   // selects only when comparisons may not trap; nothing here relies on FP exceptions.)
+  //
+  // With FMA the quotient avoids the divider (a fifth of the multiplier's rate): q0 = x * r with
+  // r = RN(1 / scale), the exact residual e = x - q0 * scale by FMA, then RN(q0 + e * r), which
+  // is RN(x / scale) itself (Markstein's theorem: r within half an ulp of 1 / scale and q0
+  // within one ulp of the quotient). Where that cannot hold (r not finite and normal, or |q0|
+  // beyond the clamp, where q0 itself decides) it falls back to q0 or to the division.
   [[gnu::optimize("no-trapping-math")]] static void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point,
                                                                int32_t lo, int32_t hi, int32_t offset, uint8_t* y) {
-    constexpr float kLimit = 4194304.0f;   // 2^22
-    constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
-    const float zp = static_cast<float>(zero_point), flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    const float r = 1.0f / scale;
+    const QuantizeTo to{static_cast<float>(zero_point), static_cast<float>(lo), static_cast<float>(hi), offset};
+    if (Isa::kFma && r == r && r < 1e37f && r > -1e37f && (r > 1e-37f || r < -1e-37f)) {
 #pragma omp simd
-    for (int64_t k = 0; k < n; ++k) {
-      float v = x[k] / scale;
+      for (int64_t k = 0; k < n; ++k) {
+        const float q0 = x[k] * r;
+        const float e = __builtin_fmaf(-q0, scale, x[k]);
+        const float q1 = __builtin_fmaf(e, r, q0);
+        y[k] = to.byte(q0 < QuantizeTo::kLimit && q0 > -QuantizeTo::kLimit ? q1 : q0);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) y[k] = to.byte(x[k] / scale);
+    }
+  }
+  // The rest of quantize_u8 after the quotient v: NaN to 0, round half to even, add the zero
+  // point, clamp, add the offset.
+  struct QuantizeTo {
+    static constexpr float kLimit = 4194304.0f;   // 2^22
+    static constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+    float zp, lo, hi;
+    int32_t offset;
+    [[gnu::always_inline, gnu::optimize("no-trapping-math")]] uint8_t byte(float v) const {
       v = v == v ? v : 0.0f;
       v = v < -kLimit ? -kLimit : (v > kLimit ? kLimit : v);
       float q = ((v + kMagic) - kMagic) + zp;
-      q = q < flo ? flo : (q > fhi ? fhi : q);
-      y[k] = static_cast<uint8_t>(static_cast<int32_t>(q) + offset);
+      q = q < lo ? lo : (q > hi ? hi : q);
+      return static_cast<uint8_t>(static_cast<int32_t>(q) + offset);
     }
-  }
+  };
   static constexpr Table table() {
     return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_tanh, max, sum, range_with_zero, abs_max, quantize_u8};
   }

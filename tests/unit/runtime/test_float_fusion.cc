@@ -4,13 +4,16 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "runtime/cpu.h"
 #include "runtime/interpreter.h"
+#include "runtime/kernels/quant_types.h"
 #include "runtime/vmath/vector_math.h"
 #include "tests/unit/test_support.h"
 
@@ -91,7 +94,48 @@ Graph gelu(bool half_first) {
   return g;
 }
 
+// GPT-2's tanh GELU export (HF gelu_new), in either order of the 0.5 factor.
+Graph gelu_tanh(bool half_first) {
+  Graph g;
+  g.input("x");
+  g.init("three", Tensor::scalar<float>(3.0f));
+  g.init("c", Tensor::scalar<float>(0.044715f));
+  g.init("k", Tensor::scalar<float>(0.7978845834732056f));
+  g.init("one", Tensor::scalar<float>(1.0f));
+  g.init("half", Tensor::scalar<float>(0.5f));
+  if (half_first) g.node("Mul", {"x", "half"}, {"h"});
+  g.node("Pow", {"x", "three"}, {"p"});
+  g.node("Mul", {"p", "c"}, {"m"});
+  g.node("Add", {"x", "m"}, {"a"});
+  g.node("Mul", {"a", "k"}, {"s"});
+  g.node("Tanh", {"s"}, {"t"});
+  g.node("Add", {"t", "one"}, {"t1"});
+  if (half_first) {
+    g.node("Mul", {"h", "t1"}, {"y"});
+  } else {
+    g.node("Mul", {"x", "t1"}, {"xm"});
+    g.node("Mul", {"xm", "half"}, {"y"});
+  }
+  g.output("y");
+  return g;
+}
+
 }  // namespace
+
+TEST_CASE("fuse-float: GPT-2's tanh GELU subgraph becomes one Gelu{approximate=tanh}, in both factor orders") {
+  const Tensor x = test::normal_tensor({3, 1000}, 10, 3.0f);
+  for (bool half_first : {false, true}) {
+    auto ops = check_same(gelu_tanh(half_first).model, x, 1e-6);
+    CHECK(ops["Gelu"] == 1);
+    CHECK(ops.size() == 1);
+  }
+  // Another exponent is another function: left alone.
+  Graph g = gelu_tanh(true);
+  g.init("three", Tensor::scalar<float>(2.0f));
+  auto ops = check_same(g.model, x, 1e-6);
+  CHECK(ops.count("Gelu") == 0);
+  CHECK(ops["Tanh"] == 1);
+}
 
 TEST_CASE("fuse-float: MatMul + constant bias becomes MatMulBias with the same results") {
   const Tensor x = test::random_tensor({2, 5, 37}, 7);
@@ -117,6 +161,39 @@ TEST_CASE("fuse-float: the erf GELU subgraph becomes one Gelu, in both factor or
   auto ops = check_same(g.model, x, 1e-6);
   CHECK(ops.count("Gelu") == 0);
   CHECK(ops["Erf"] == 1);
+}
+
+// The FMA path divides by a reciprocal and one correction step: every byte must still be the
+// one QuantizeLinear's x / scale gives (kernels/quant_types.h), over values and scales of every
+// magnitude, ties of rounding, NaN, infinities and the clamps.
+TEST_CASE("vector math: quantize_u8 gives QuantizeLinear's bytes on every ISA path") {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> mantissa(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-40, 40);
+  std::vector<float> x;
+  for (int i = 0; i < 200000; ++i) x.push_back(std::ldexp(mantissa(rng), exponent(rng) / 4));
+  for (float v : {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 127.5f, 1e30f, -1e30f, NAN, INFINITY, -INFINITY, 1e-40f})
+    x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> got(x.size());
+  const std::vector<float> scales = {1.0f, 0.1f, 3.0f / 255.0f, 7.123e-3f, 1e-30f, 1e-39f, 1e20f, 1.17549435e-38f, 2.5e37f};
+  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2})) {
+    test::IsaScope isa(level);
+    CAPTURE(runtime::isa_name(level));
+    for (float scale : scales) {
+      for (auto [zp, lo, hi, offset] : {std::array<int32_t, 4>{128, 0, 255, 0}, {0, -128, 127, 128}, {3, -127, 127, 0}}) {
+        CAPTURE(scale);
+        CAPTURE(zp);
+        runtime::vmath::quantize_u8(x.data(), n, scale, zp, lo, hi, offset, got.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = x[size_t(i)] / scale;
+          const uint8_t want = static_cast<uint8_t>(runtime::quantize_value(v == v ? v : 0.0f, zp, lo, hi) + offset);
+          CAPTURE(x[size_t(i)]);
+          REQUIRE(int(got[size_t(i)]) == int(want));
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("vector math: every function matches std:: on every ISA path") {
