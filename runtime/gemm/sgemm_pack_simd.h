@@ -40,8 +40,20 @@ template <class V>
 template <class V>
 void pack_a_block_simd(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k0, int64_t depth, int mr,
                        float alpha, float* out) {
-  if (a.trans || mr > 8) return pack_a_block(a, row0, rows, k0, depth, mr, alpha, out);
+  if (mr > 8) return pack_a_block(a, row0, rows, k0, depth, mr, alpha, out);
   const __m256 scale = _mm256_set1_ps(alpha);
+  if (a.trans) {
+    // op(A) rows are columns of the stored matrix: each k of a full panel is 8 contiguous floats
+    // (the x^T dY products of gradients); a partial last panel takes the plain loop.
+    const int64_t full = mr == 8 ? rows / 8 * 8 : 0;
+    for (int64_t i = 0; i < full; i += 8) {
+      const float* src = a.data + k0 * a.ld + row0 + i;
+      float* panel = out + i * depth;
+      for (int64_t k = 0; k < depth; ++k) _mm256_storeu_ps(panel + k * 8, _mm256_mul_ps(_mm256_loadu_ps(src + k * a.ld), scale));
+    }
+    if (full < rows) pack_a_block(a, row0 + full, rows - full, k0, depth, mr, alpha, out + full * depth);
+    return;
+  }
   for (int64_t i = 0; i < rows; i += mr) {
     const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
     const float* src[8];

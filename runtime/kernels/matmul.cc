@@ -13,9 +13,13 @@
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/typed_gemm.h"
+#include "runtime/parallel.h"
 
 namespace ember::runtime {
 namespace {
+
+// Multiply-adds below which a chunk of batched products is not worth another thread.
+constexpr int64_t kMinBatchedFmaPerThread = int64_t{1} << 20;
 
 bool is_matmul_dtype(DType d) {
   return d == DType::kF32 || d == DType::kF64 || d == DType::kI32 || d == DType::kI64 || d == DType::kU32 ||
@@ -116,21 +120,23 @@ class MatMulKernel final : public Kernel {
       const std::vector<int64_t> a_strides = broadcast_strides(a_batch, out_batch);
       const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
       const int64_t batches = shape_numel(out_batch);
-      std::vector<int64_t> index(out_batch.size(), 0);
-      int64_t a_offset = 0, b_offset = 0;
-      for (int64_t batch = 0; batch < batches; ++batch) {
-        typed_gemm<T>(false, false, M, N, K, 1.0, pa + a_offset * M * K, K, pb + b_offset * K * N, N, 0.0,
-                      py + batch * M * N, N);
-        // Odometer step over the output batch axes, keeping the operand offsets in sync.
-        for (size_t axis = out_batch.size(); axis-- > 0;) {
-          a_offset += a_strides[axis];
-          b_offset += b_strides[axis];
-          if (++index[axis] < out_batch[axis]) break;
-          a_offset -= a_strides[axis] * out_batch[axis];
-          b_offset -= b_strides[axis] * out_batch[axis];
-          index[axis] = 0;
+      // Attention's per-head products are small (BERT's 128 x 128 x 64): each batch's GEMM is
+      // below the size sgemm splits across threads, so the batches are split instead, each
+      // running whole on one thread (the same arithmetic either way).
+      const int64_t work = std::max<int64_t>(1, M * N * K);
+      parallel_for(batches, std::max<int64_t>(1, kMinBatchedFmaPerThread / work), [&](int64_t b0, int64_t b1) {
+        for (int64_t batch = b0; batch < b1; ++batch) {
+          int64_t a_offset = 0, b_offset = 0;
+          for (int64_t axis = int64_t(out_batch.size()) - 1, rest = batch; axis >= 0; --axis) {
+            const int64_t i = rest % out_batch[size_t(axis)];
+            rest /= out_batch[size_t(axis)];
+            a_offset += i * a_strides[size_t(axis)];
+            b_offset += i * b_strides[size_t(axis)];
+          }
+          typed_gemm<T>(false, false, M, N, K, 1.0, pa + a_offset * M * K, K, pb + b_offset * K * N, N, 0.0,
+                        py + batch * M * N, N);
         }
-      }
+      });
     });
   }
 
