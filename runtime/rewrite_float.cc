@@ -1,6 +1,9 @@
 #include "runtime/rewrite_float.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <vector>
 
 #include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
@@ -16,6 +19,10 @@ class FloatFuser : public PatternRewriter {
   FloatFuser(ir::Model& model, const KernelRegistry& registry) : PatternRewriter(model) {
     has_matmul_bias_ = registry.find(fused::kMatMulBias, fused::kDomain, 1) != nullptr;
     has_gelu_ = registry.find(fused::kGelu, fused::kDomain, 1) != nullptr;
+    has_permuted_ = registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
+    for (const auto* list : {&graph_.inputs, &graph_.outputs, &graph_.value_info})
+      for (const ir::ValueInfo& v : *list)
+        if (v.has_shape) ranks_[v.name] = static_cast<int>(v.dims.size());
   }
 
   FloatFusionStats run() {
@@ -26,6 +33,7 @@ class FloatFuser : public PatternRewriter {
       if (has_matmul_bias_ && is_default_op(n, "MatMul")) matmul_bias(index);
       if (has_gelu_ && is_default_op(n, "Erf")) gelu(index);
       if (has_gelu_ && is_default_op(n, "Tanh")) gelu_tanh(index);
+      if (has_permuted_ && is_default_op(n, "MatMul")) permuted_matmul(index);
     }
     apply();
     return stats_;
@@ -150,14 +158,89 @@ class FloatFuser : public PatternRewriter {
     }
   }
 
-  bool has_matmul_bias_ = false, has_gelu_ = false;
+  // A Transpose of rank >= 3 that only the MatMul reads, whose view keeps the stored last axis
+  // among its last two (so each matrix has a unit stride): its index and perm, else -1.
+  int transposed_operand(const std::string& value, std::vector<int64_t>& perm) const {
+    const int t = sole_producer_op(value, "Transpose");
+    if (t < 0) return -1;
+    perm = node(t).attr_ints("perm");
+    const int64_t r = int64_t(perm.size());
+    return r >= 3 && (perm[size_t(r - 1)] == r - 1 || perm[size_t(r - 2)] == r - 1) ? t : -1;
+  }
+
+  // MatMul over Transposes (attention's head split and merge) => PermutedMatMul, which reads
+  // and writes the transposed views in place. Operands that are not transposed must have a
+  // known rank >= 2 (a 1-D operand changes the product's rank).
+  void permuted_matmul(int i) {
+    const Node& mm = node(i);
+    if (mm.inputs.size() != 2 || constant(mm.inputs[0]) || constant(mm.inputs[1])) return;
+    std::vector<int64_t> perm_a, perm_b, perm_y;
+    const int ta = transposed_operand(mm.inputs[0], perm_a), tb = transposed_operand(mm.inputs[1], perm_b);
+    auto rank = [&](int t, const std::vector<int64_t>& perm, const std::string& v) {
+      if (t >= 0) return int(perm.size());
+      auto it = ranks_.find(v);
+      return it == ranks_.end() ? 0 : it->second;
+    };
+    const int ra = rank(ta, perm_a, mm.inputs[0]), rb = rank(tb, perm_b, mm.inputs[1]);
+    if (ra < 2 || rb < 2) return;
+    int ty = sole_reader_op(mm.outputs.at(0), "Transpose");
+    if (ty >= 0) {
+      perm_y = node(ty).attr_ints("perm");
+      if (int(perm_y.size()) != std::max(ra, rb) || perm_y.back() != int64_t(perm_y.size()) - 1) ty = -1;
+    }
+    if (ta < 0 && tb < 0 && ty < 0) return;
+    Node fused;
+    fused.name = mm.name + "/permuted";
+    fused.op_type = fused::kPermutedMatMul;
+    fused.inputs = {ta >= 0 ? node(ta).inputs.at(0) : mm.inputs[0], tb >= 0 ? node(tb).inputs.at(0) : mm.inputs[1]};
+    fused.outputs = {ty >= 0 ? node(ty).outputs.at(0) : mm.outputs.at(0)};
+    std::vector<int> claimed = {i};
+    if (ta >= 0) fused.attributes.push_back(ir::ints_attribute("perm_a", perm_a)), claimed.push_back(ta);
+    if (tb >= 0) fused.attributes.push_back(ir::ints_attribute("perm_b", perm_b)), claimed.push_back(tb);
+    if (ty >= 0) fused.attributes.push_back(ir::ints_attribute("perm_y", perm_y)), claimed.push_back(ty);
+    emit(ty >= 0 ? ty : i, std::move(fused), claimed, {});
+    ++stats_.permuted_matmuls;
+  }
+
+  std::map<std::string, int> ranks_;  // declared ranks of graph inputs, outputs and value_info
+  bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false;
   FloatFusionStats stats_;
 };
 
 }  // namespace
 
+// After FloatFuser: an Int8MatMul whose product only a fused Gelu reads takes the GELU into
+// its epilogue, applied to each output tile while it is in cache (one pass over Y fewer).
+class EpilogueFuser : public PatternRewriter {
+ public:
+  explicit EpilogueFuser(ir::Model& model) : PatternRewriter(model) {}
+
+  int run() {
+    int merged = 0;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& mm = node(int(i));
+      if (mm.op_type != fused::kInt8MatMul || mm.domain != fused::kDomain || mm.attr_int("relu", 0) != 0 ||
+          !mm.attr_string("activation", "").empty())
+        continue;
+      const int g = sole_reader(mm.outputs.at(0));
+      if (g < 0 || node(g).op_type != fused::kGelu || node(g).domain != fused::kDomain) continue;
+      Node fused = mm;
+      fused.name = mm.name + "/gelu";
+      fused.outputs = {node(g).outputs.at(0)};
+      fused.attributes.push_back(
+          ir::string_attribute("activation", node(g).attr_string("approximate", "none") == "tanh" ? "gelu_tanh" : "gelu"));
+      emit(g, std::move(fused), {int(i), g}, {});
+      ++merged;
+    }
+    apply();
+    return merged;
+  }
+};
+
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
-  return FloatFuser(model, registry).run();
+  FloatFusionStats stats = FloatFuser(model, registry).run();
+  if (registry.find(fused::kInt8MatMul, fused::kDomain, 1)) stats.gelu_epilogues = EpilogueFuser(model).run();
+  return stats;
 }
 
 }  // namespace ember::runtime

@@ -12,7 +12,13 @@
 //     Pow(x, 3) -> Mul(., 0.044715) -> Add(x, .) -> Mul(., sqrt(2/pi)) -> Tanh -> the same tail
 //       => Gelu{approximate=tanh}(x)    one pass, vector_math.h's gelu_tanh
 //
-// Both fused ops have domain ember.fused. Intermediate values must have no other reader and
+//   Transpose(A) / Transpose(B) -> MatMul [-> Transpose] (attention's head split and merge),
+//     each Transpose of rank >= 3 read only by the MatMul, keeping a unit-stride axis last
+//       => PermutedMatMul(A, B){perm_a, perm_b, perm_y}  the views read and written in place
+//   Int8MatMul (rewrite_integer.h) -> Gelu, the Gelu its sole reader
+//       => Int8MatMul{activation=gelu|gelu_tanh}   applied in the GEMM's epilogue
+//
+// The fused ops have domain ember.fused. Intermediate values must have no other reader and
 // not be graph outputs, or the pattern is left alone.
 #pragma once
 #include "ir/model.h"
@@ -25,6 +31,8 @@ struct FloatFusionStats {
   int matmul_bias = 0;  // MatMul + Add pairs fused
   int gelu = 0;         // erf GELU subgraphs fused
   int gelu_tanh = 0;    // tanh GELU subgraphs fused
+  int gelu_epilogues = 0;  // Gelus merged into the Int8MatMul that produces their input
+  int permuted_matmuls = 0;  // MatMuls that absorbed the Transposes around them
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

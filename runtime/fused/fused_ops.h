@@ -6,7 +6,8 @@
 //            w_scale f32 scalar|[N], w_zero_point? scalar|[N], bias? [N],
 //            x_scale? f32 scalar, x_zero_point? uint8|int8 scalar) -> Y f32 [..., N]
 //   attrs: trans_b, alpha (times w_scale), act = "tensor" | "row" | "row_symmetric" | "static",
-//   min_scale (row_symmetric), relu
+//   min_scale (row_symmetric), relu, activation = "gelu" | "gelu_tanh" (applied to Y in the
+//   epilogue: rewrite_float.h merges a Gelu that is the product's sole reader)
 //   X is quantized to uint8 per tensor (exactly as DynamicQuantizeLinear), per row, per row
 //   symmetrically around 128 (scale max(max|x| / 127, min_scale)), or with the given static
 //   x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
@@ -22,6 +23,9 @@
 // MatMulBias(X f32 [..., K], W f32 [K, N] constant, bias f32 [N] constant) -> Y = X W + bias
 //   (rewrite_float.h); the bias is added in the packed GEMM's epilogue.
 // Gelu(X) -> X/2 (1 + erf(X / sqrt 2)), the erf GELU subgraph of PyTorch exports.
+// PermutedMatMul(A f32, B f32) -> Transpose(MatMul(Transpose(A, perm_a), Transpose(B, perm_b)), perm_y)
+//   attrs perm_a, perm_b, perm_y (each absent: identity; perm_y keeps the last axis last), the
+//   transposes read and written through strides (rewrite_float.h).
 #pragma once
 
 namespace ember::runtime::fused {
@@ -32,5 +36,6 @@ inline constexpr char kMatMulIntegerPacked[] = "MatMulIntegerPacked";
 inline constexpr char kInt4MatMul[] = "Int4MatMul";
 inline constexpr char kMatMulBias[] = "MatMulBias";
 inline constexpr char kGelu[] = "Gelu";
+inline constexpr char kPermutedMatMul[] = "PermutedMatMul";
 
 }  // namespace ember::runtime::fused

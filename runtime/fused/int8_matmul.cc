@@ -9,6 +9,7 @@
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/qgemm/qgemm.h"
 #include "runtime/qgemm/quantize_act.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime::fused {
 namespace {
@@ -56,6 +57,13 @@ class Int8MatMulKernel final : public Kernel {
     }
     act_ = ctx.node.attr_string("act", "tensor");
     relu_ = ctx.node.attr_int("relu", 0) != 0;
+    const std::string activation = ctx.node.attr_string("activation", "");
+    if (activation == "gelu")
+      activation_ = vmath::gelu_erf;
+    else if (activation == "gelu_tanh")
+      activation_ = vmath::gelu_tanh;
+    else if (!activation.empty())
+      return invalid_input(where + ": activation must be gelu or gelu_tanh, got '" + activation + "'");
     if (act_ == "static") {
       const Tensor* scale = ctx.constant(5);
       const Tensor* zp = ctx.node.has_input(6) ? ctx.constant(6) : nullptr;
@@ -97,6 +105,7 @@ class Int8MatMulKernel final : public Kernel {
     out.b_scales = w_scales_.data();
     out.bias = bias_.empty() ? nullptr : bias_.data();
     out.relu = relu_;
+    out.activation = activation_;
     qgemm::gemm_u8s8(rows_.view(), packed_, out);
     return Status::Ok();
   }
@@ -107,6 +116,7 @@ class Int8MatMulKernel final : public Kernel {
   std::vector<float> w_scales_, bias_;
   std::string act_;
   bool relu_ = false, x_signed_ = false;
+  void (*activation_)(const float*, float*, int64_t) = nullptr;
   float x_scale_ = 1.0f, min_scale_ = 0.0f;
   int32_t x_zero_point_ = 0;
   qgemm::QuantizedRows rows_;

@@ -100,6 +100,11 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
         t.m = static_cast<int>(std::min<int64_t>(kern.mr, r1 - r));
         t.a = a.data + r * a.lda;
         tile_fn(t);
+        if (out.activation && out.f32)
+          for (int i = 0; i < t.m; ++i) {
+            float* row = out.f32 + (r + i) * out.ldc + t.col0;
+            out.activation(row, row, t.n);
+          }
       }
     }
   });

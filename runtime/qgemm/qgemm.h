@@ -74,6 +74,9 @@ struct QGemmOutput {
   const float* b_scales = nullptr;  // per column; float output
   const float* bias = nullptr;      // per column, or null
   bool relu = false;
+  // Applied in place to each finished tile of the float output while it is still in cache
+  // (vector_math.h's gelu_erf / gelu_tanh): y = f(y) for every row of the tile.
+  void (*activation)(const float* x, float* y, int64_t n) = nullptr;
 };
 
 // C = epilogue((A - a_zp) x (B - b_zp)) with the kernels of the ISA level in use.

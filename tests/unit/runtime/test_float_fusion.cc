@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/builders.h"
 #include "runtime/cpu.h"
 #include "runtime/interpreter.h"
 #include "runtime/kernels/quant_types.h"
@@ -135,6 +136,52 @@ TEST_CASE("fuse-float: GPT-2's tanh GELU subgraph becomes one Gelu{approximate=t
   auto ops = check_same(g.model, x, 1e-6);
   CHECK(ops.count("Gelu") == 0);
   CHECK(ops["Tanh"] == 1);
+}
+
+TEST_CASE("fuse-float: attention's head transposes are read and written in place by PermutedMatMul") {
+  // x [batch 2, seq 5, heads 3, dim 8]: Q and V views [2, 3, 5, 8], K^T view [2, 3, 8, 5].
+  Graph g;
+  g.input("x");
+  auto transpose = [&](const std::string& in, const std::string& out, std::vector<int64_t> perm) {
+    g.model.graph.nodes.push_back(test::node("Transpose", out + "_t", {in}, {out}, {ir::ints_attribute("perm", perm)}));
+  };
+  transpose("x", "q", {0, 2, 1, 3});
+  transpose("x", "kt", {0, 2, 3, 1});
+  transpose("x", "v", {0, 2, 1, 3});
+  g.node("MatMul", {"q", "kt"}, {"s"});
+  g.node("Softmax", {"s"}, {"p"});
+  g.model.graph.value_info.push_back(test::value_info("p", DType::kF32, {2, 3, 5, 5}, ""));
+  g.node("MatMul", {"p", "v"}, {"o"});
+  transpose("o", "y", {0, 2, 1, 3});
+  g.output("y");
+  const Tensor x = test::normal_tensor({2, 5, 3, 8}, 11, 1.0f);
+  auto ops = check_same(g.model, x, 1e-5);
+  CHECK(ops["PermutedMatMul"] == 2);
+  CHECK(ops.count("Transpose") == 0);
+  CHECK(ops.count("MatMul") == 0);
+
+  // Without a known rank for the plain operand the second product is left alone.
+  g.model.graph.value_info.clear();
+  ops = check_same(g.model, x, 1e-5);
+  CHECK(ops["PermutedMatMul"] == 1);
+  CHECK(ops["MatMul"] == 1);
+
+  // A transposed view against a 2-D weight that is a graph input: the batch axes broadcast.
+  Graph h;
+  h.input("x");
+  h.model.graph.inputs.push_back(test::value_info("w", DType::kF32, {8, 4}, ""));
+  h.model.graph.nodes.push_back(test::node("Transpose", "t", {"x"}, {"xt"}, {ir::ints_attribute("perm", {0, 2, 1, 3})}));
+  h.node("MatMul", {"xt", "w"}, {"y"});
+  h.output("y");
+  const std::map<std::string, Tensor> feeds = {{"x", x}, {"w", test::normal_tensor({8, 4}, 12, 1.0f)}};
+  auto plain = make(h.model, false), fused = make(h.model, true);
+  CHECK(fused->model().graph.nodes.size() == 1);
+  auto a = plain->run(feeds), b = fused->run(feeds);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK((*b)[0].shape() == Shape{2, 3, 5, 4});
+  const auto va = test::floats_of((*a)[0]), vb = test::floats_of((*b)[0]);
+  for (size_t i = 0; i < va.size(); ++i) REQUIRE(std::fabs(va[i] - vb[i]) <= 1e-5 * (1 + std::fabs(va[i])));
 }
 
 TEST_CASE("fuse-float: MatMul + constant bias becomes MatMulBias with the same results") {
