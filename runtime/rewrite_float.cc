@@ -20,6 +20,7 @@ class FloatFuser : public PatternRewriter {
     has_matmul_bias_ = registry.find(fused::kMatMulBias, fused::kDomain, 1) != nullptr;
     has_gelu_ = registry.find(fused::kGelu, fused::kDomain, 1) != nullptr;
     has_permuted_ = registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
+    has_add_ln_ = registry.find(fused::kAddLayerNorm, fused::kDomain, 1) != nullptr;
     for (const auto* list : {&graph_.inputs, &graph_.outputs, &graph_.value_info})
       for (const ir::ValueInfo& v : *list)
         if (v.has_shape) ranks_[v.name] = static_cast<int>(v.dims.size());
@@ -34,6 +35,7 @@ class FloatFuser : public PatternRewriter {
       if (has_gelu_ && is_default_op(n, "Erf")) gelu(index);
       if (has_gelu_ && is_default_op(n, "Tanh")) gelu_tanh(index);
       if (has_permuted_ && is_default_op(n, "MatMul")) permuted_matmul(index);
+      if (has_add_ln_ && is_default_op(n, "LayerNormalization")) add_layer_norm(index);
     }
     apply();
     return stats_;
@@ -168,8 +170,9 @@ class FloatFuser : public PatternRewriter {
     return r >= 3 && (perm[size_t(r - 1)] == r - 1 || perm[size_t(r - 2)] == r - 1) ? t : -1;
   }
 
-  // MatMul over Transposes (attention's head split and merge) => PermutedMatMul, which reads
-  // and writes the transposed views in place. Operands that are not transposed must have a
+  // MatMul over Transposes (attention's head split and merge), or followed by a scaling by a
+  // scalar constant => PermutedMatMul, which reads and writes the transposed views in place and
+  // scales in the GEMM (alpha; the product rounds once less than Mul after it). Operands that are not transposed must have a
   // known rank >= 2 (a 1-D operand changes the product's rank).
   void permuted_matmul(int i) {
     const Node& mm = node(i);
@@ -188,22 +191,64 @@ class FloatFuser : public PatternRewriter {
       perm_y = node(ty).attr_ints("perm");
       if (int(perm_y.size()) != std::max(ra, rb) || perm_y.back() != int64_t(perm_y.size()) - 1) ty = -1;
     }
-    if (ta < 0 && tb < 0 && ty < 0) return;
+    // Attention's score scaling, Mul(., s) or Div(., d) by a scalar constant, becomes alpha.
+    int scale = -1;
+    float alpha = 1.0f;
+    if (ty < 0) {
+      scale = sole_reader(mm.outputs.at(0));
+      const Node* sn = scale >= 0 ? &node(scale) : nullptr;
+      const std::string other = sn ? other_input(*sn, mm.outputs[0]) : std::string();
+      const Tensor* c = constant(other);
+      if (c && c->dtype() == DType::kF32 && c->numel() == 1 && c->rank() <= 1 && is_default_op(*sn, "Mul"))
+        alpha = c->data<float>()[0];
+      else if (c && c->dtype() == DType::kF32 && c->numel() == 1 && c->rank() <= 1 && is_default_op(*sn, "Div") &&
+               sn->inputs[1] == other)
+        alpha = 1.0f / c->data<float>()[0];
+      else
+        scale = -1;
+    }
+    if (ta < 0 && tb < 0 && ty < 0 && scale < 0) return;
     Node fused;
     fused.name = mm.name + "/permuted";
     fused.op_type = fused::kPermutedMatMul;
     fused.inputs = {ta >= 0 ? node(ta).inputs.at(0) : mm.inputs[0], tb >= 0 ? node(tb).inputs.at(0) : mm.inputs[1]};
-    fused.outputs = {ty >= 0 ? node(ty).outputs.at(0) : mm.outputs.at(0)};
+    fused.outputs = {ty >= 0 ? node(ty).outputs.at(0) : scale >= 0 ? node(scale).outputs.at(0) : mm.outputs.at(0)};
     std::vector<int> claimed = {i};
+    if (scale >= 0) fused.attributes.push_back(ir::float_attribute("alpha", alpha)), claimed.push_back(scale);
     if (ta >= 0) fused.attributes.push_back(ir::ints_attribute("perm_a", perm_a)), claimed.push_back(ta);
     if (tb >= 0) fused.attributes.push_back(ir::ints_attribute("perm_b", perm_b)), claimed.push_back(tb);
     if (ty >= 0) fused.attributes.push_back(ir::ints_attribute("perm_y", perm_y)), claimed.push_back(ty);
-    emit(ty >= 0 ? ty : i, std::move(fused), claimed, {});
+    emit(ty >= 0 ? ty : scale >= 0 ? scale : i, std::move(fused), claimed, {});
     ++stats_.permuted_matmuls;
   }
 
+  // Add(A, B) -> LayerNormalization (Y only) => AddLayerNorm(A, B, scale, bias) at the Add's
+  // place (the LayerNormalization's readers all come later), keeping the sum as a second output
+  // when anything else reads it (the next residual connection).
+  void add_layer_norm(int l) {
+    const Node& ln = node(l);
+    for (size_t o = 1; o < ln.outputs.size(); ++o)
+      if (!ln.outputs[o].empty()) return;
+    if (ln.inputs.size() < 2) return;
+    const int a = producer_index(ln.inputs[0]);
+    if (a < 0 || claimed_.count(a) || !is_default_op(node(a), "Add") || node(a).inputs.size() != 2) return;
+    const std::string& sum = node(a).outputs.at(0);
+    bool read_elsewhere = graph_outputs_.count(sum) > 0;
+    for (int r : readers_.at(sum)) read_elsewhere |= r != l;
+    Node fused;
+    fused.name = ln.name + "/add";
+    fused.op_type = fused::kAddLayerNorm;
+    fused.inputs = {node(a).inputs[0], node(a).inputs[1], ln.inputs[1], input_or_empty(ln, 2)};
+    if (fused.inputs.back().empty()) fused.inputs.pop_back();
+    fused.outputs = {ln.outputs[0]};
+    if (read_elsewhere) fused.outputs.push_back(sum);
+    fused.attributes = ln.attributes;
+    emit(a, std::move(fused), {a, l}, {});
+    ++stats_.add_layer_norms;
+  }
+
   std::map<std::string, int> ranks_;  // declared ranks of graph inputs, outputs and value_info
-  bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false;
+  bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false, has_add_ln_ = false;
   FloatFusionStats stats_;
 };
 

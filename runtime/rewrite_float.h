@@ -13,8 +13,12 @@
 //       => Gelu{approximate=tanh}(x)    one pass, vector_math.h's gelu_tanh
 //
 //   Transpose(A) / Transpose(B) -> MatMul [-> Transpose] (attention's head split and merge),
-//     each Transpose of rank >= 3 read only by the MatMul, keeping a unit-stride axis last
-//       => PermutedMatMul(A, B){perm_a, perm_b, perm_y}  the views read and written in place
+//     each Transpose of rank >= 3 read only by the MatMul, keeping a unit-stride axis last;
+//     or MatMul -> Mul(., s) | Div(., d) by a scalar constant (attention's score scaling)
+//       => PermutedMatMul(A, B){perm_a, perm_b, perm_y, alpha}  views read and written in place
+//   Add(A, B) -> LayerNormalization (only its Y read)
+//       => AddLayerNorm(A, B, scale, bias)   each row summed and normalised in cache; the sum
+//                                            stays an output when something else reads it
 //   Int8MatMul (rewrite_integer.h) -> Gelu, the Gelu its sole reader
 //       => Int8MatMul{activation=gelu|gelu_tanh}   applied in the GEMM's epilogue
 //
@@ -33,6 +37,7 @@ struct FloatFusionStats {
   int gelu_tanh = 0;    // tanh GELU subgraphs fused
   int gelu_epilogues = 0;  // Gelus merged into the Int8MatMul that produces their input
   int permuted_matmuls = 0;  // MatMuls that absorbed the Transposes around them
+  int add_layer_norms = 0;   // residual Adds fused with the LayerNormalization after them
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

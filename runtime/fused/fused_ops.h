@@ -23,8 +23,10 @@
 // MatMulBias(X f32 [..., K], W f32 [K, N] constant, bias f32 [N] constant) -> Y = X W + bias
 //   (rewrite_float.h); the bias is added in the packed GEMM's epilogue.
 // Gelu(X) -> X/2 (1 + erf(X / sqrt 2)), the erf GELU subgraph of PyTorch exports.
-// PermutedMatMul(A f32, B f32) -> Transpose(MatMul(Transpose(A, perm_a), Transpose(B, perm_b)), perm_y)
-//   attrs perm_a, perm_b, perm_y (each absent: identity; perm_y keeps the last axis last), the
+// AddLayerNorm(A, B, scale, bias?) -> (Y = LayerNormalization(A + B), Sum = A + B when read)
+//   attrs axis, epsilon (runtime/kernels/normalization.cc).
+// PermutedMatMul(A f32, B f32) -> Transpose(alpha MatMul(Transpose(A, perm_a), Transpose(B, perm_b)), perm_y)
+//   attrs perm_a, perm_b, perm_y (each absent: identity; perm_y keeps the last axis last), alpha; the
 //   transposes read and written through strides (rewrite_float.h).
 #pragma once
 
@@ -37,5 +39,6 @@ inline constexpr char kInt4MatMul[] = "Int4MatMul";
 inline constexpr char kMatMulBias[] = "MatMulBias";
 inline constexpr char kGelu[] = "Gelu";
 inline constexpr char kPermutedMatMul[] = "PermutedMatMul";
+inline constexpr char kAddLayerNorm[] = "AddLayerNorm";
 
 }  // namespace ember::runtime::fused

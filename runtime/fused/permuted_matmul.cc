@@ -9,7 +9,8 @@
 // each batch matrix is an ordinary row-major (or transposed) matrix with a row stride, which
 // sgemm takes as it is; batch axes become offsets (stride 0 where they broadcast). The output
 // transpose is the same in reverse: product axis a is written with the stride of output axis
-// inv(perm_y)[a], so the product lands in place when perm_y keeps the last axis last.
+// inv(perm_y)[a], so the product lands in place when perm_y keeps the last axis last. alpha
+// scales the product (attention's 1 / sqrt(d)).
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -75,6 +76,7 @@ class PermutedMatMulKernel final : public Kernel {
     perm_a_ = read_perm(ctx.node, "perm_a");
     perm_b_ = read_perm(ctx.node, "perm_b");
     perm_y_ = read_perm(ctx.node, "perm_y");
+    alpha_ = ctx.node.attr_float("alpha", 1.0f);
     if (!perm_y_.empty() && perm_y_.back() != int64_t(perm_y_.size()) - 1)
       return invalid_input(where_of(ctx.node) + ": perm_y must keep the last axis last");
     return Status::Ok();
@@ -142,7 +144,7 @@ class PermutedMatMulKernel final : public Kernel {
           ob += i * vb.strides[size_t(axis)];
           oy += i * y_strides[size_t(axis)];
         }
-        sgemm(la.trans, lb.trans, M, N, K, 1.0f, pa + oa, la.ld, pb + ob, lb.ld, 0.0f, y + oy, y_strides[rank - 2]);
+        sgemm(la.trans, lb.trans, M, N, K, alpha_, pa + oa, la.ld, pb + ob, lb.ld, 0.0f, y + oy, y_strides[rank - 2]);
       }
     });
     return Status::Ok();
@@ -150,6 +152,7 @@ class PermutedMatMulKernel final : public Kernel {
 
  private:
   std::vector<int64_t> perm_a_, perm_b_, perm_y_;
+  float alpha_ = 1.0f;
 };
 
 }  // namespace

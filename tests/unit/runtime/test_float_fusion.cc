@@ -148,7 +148,9 @@ TEST_CASE("fuse-float: attention's head transposes are read and written in place
   transpose("x", "q", {0, 2, 1, 3});
   transpose("x", "kt", {0, 2, 3, 1});
   transpose("x", "v", {0, 2, 1, 3});
-  g.node("MatMul", {"q", "kt"}, {"s"});
+  g.node("MatMul", {"q", "kt"}, {"s0"});
+  g.init("sqrt_d", Tensor::scalar<float>(2.828427f));
+  g.node("Div", {"s0", "sqrt_d"}, {"s"});  // the score scaling becomes the GEMM's alpha
   g.node("Softmax", {"s"}, {"p"});
   g.model.graph.value_info.push_back(test::value_info("p", DType::kF32, {2, 3, 5, 5}, ""));
   g.node("MatMul", {"p", "v"}, {"o"});
@@ -159,6 +161,7 @@ TEST_CASE("fuse-float: attention's head transposes are read and written in place
   CHECK(ops["PermutedMatMul"] == 2);
   CHECK(ops.count("Transpose") == 0);
   CHECK(ops.count("MatMul") == 0);
+  CHECK(ops.count("Div") == 0);
 
   // Without a known rank for the plain operand the second product is left alone.
   g.model.graph.value_info.clear();
@@ -182,6 +185,32 @@ TEST_CASE("fuse-float: attention's head transposes are read and written in place
   CHECK((*b)[0].shape() == Shape{2, 3, 5, 4});
   const auto va = test::floats_of((*a)[0]), vb = test::floats_of((*b)[0]);
   for (size_t i = 0; i < va.size(); ++i) REQUIRE(std::fabs(va[i] - vb[i]) <= 1e-5 * (1 + std::fabs(va[i])));
+}
+
+TEST_CASE("fuse-float: a residual Add and the LayerNormalization after it become AddLayerNorm") {
+  const Tensor x = test::normal_tensor({4, 6, 40}, 13, 2.0f);
+  for (int variant = 0; variant < 3; ++variant) {
+    CAPTURE(variant);
+    // variant 0: the sum is also read by the next residual Add (GPT-2); 1: only by the
+    // LayerNormalization (BERT); 2: a [40] operand that broadcasts.
+    Graph g;
+    g.input("x");
+    g.init("gamma", test::random_tensor({40}, 14));
+    g.init("beta", test::random_tensor({40}, 15));
+    g.init("r", test::random_tensor(variant == 2 ? Shape{40} : Shape{4, 6, 40}, 16));
+    g.node("Relu", {"x"}, {"h"});
+    g.node("Add", {"h", "r"}, {"s"});
+    g.node("LayerNormalization", {"s", "gamma", "beta"}, {"n"});
+    if (variant == 0) {
+      g.node("Add", {"s", "n"}, {"y"});
+    } else {
+      g.node("Identity", {"n"}, {"y"});
+    }
+    g.output("y");
+    auto ops = check_same(g.model, x, 1e-6);
+    CHECK(ops["AddLayerNorm"] == 1);
+    CHECK(ops.count("LayerNormalization") == 0);
+  }
 }
 
 TEST_CASE("fuse-float: MatMul + constant bias becomes MatMulBias with the same results") {
