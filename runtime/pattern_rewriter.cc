@@ -62,6 +62,10 @@ std::string PatternRewriter::fresh_name(const std::string& base) const {
 
 void PatternRewriter::emit(int at, Node fused, std::vector<int> claimed, std::vector<int> maybe_dead) {
   fused.domain = fused::kDomain;
+  emit_as_is(at, std::move(fused), std::move(claimed), std::move(maybe_dead));
+}
+
+void PatternRewriter::emit_as_is(int at, Node fused, std::vector<int> claimed, std::vector<int> maybe_dead) {
   for (int c : claimed) claimed_.insert(c);
   for (int d : maybe_dead)
     if (d >= 0) maybe_dead_.insert(d);

@@ -36,6 +36,8 @@ class PatternRewriter {
   // Puts `fused` (domain set here) at node `at`; `claimed` nodes go; `maybe_dead` nodes go
   // if nothing reads them once the rewrites are applied.
   void emit(int at, ir::Node fused, std::vector<int> claimed, std::vector<int> maybe_dead);
+  // The same for a node that keeps its own domain (a default-domain op rewired by a pattern).
+  void emit_as_is(int at, ir::Node node, std::vector<int> claimed, std::vector<int> maybe_dead);
   // Rebuilds the node list; returns how many original nodes were removed (0 when no emits).
   int apply();
 

@@ -254,8 +254,9 @@ class FloatFuser : public PatternRewriter {
 
 }  // namespace
 
-// After FloatFuser: an Int8MatMul whose product only a fused Gelu reads takes the GELU into
-// its epilogue, applied to each output tile while it is in cache (one pass over Y fewer).
+// After FloatFuser: an Int8MatMul whose product only a fused Gelu reads (directly or through
+// a Reshape) takes the GELU into its epilogue, applied to each output tile while it is in
+// cache (one pass over Y fewer).
 class EpilogueFuser : public PatternRewriter {
  public:
   explicit EpilogueFuser(ir::Model& model) : PatternRewriter(model) {}
@@ -267,14 +268,25 @@ class EpilogueFuser : public PatternRewriter {
       if (mm.op_type != fused::kInt8MatMul || mm.domain != fused::kDomain || mm.attr_int("relu", 0) != 0 ||
           !mm.attr_string("activation", "").empty())
         continue;
-      const int g = sole_reader(mm.outputs.at(0));
+      // The GELU may follow a Reshape (GPT-2's exports view the product first): an elementwise
+      // op commutes with it, so the GELU moves into the product and the Reshape stays.
+      int g = sole_reader(mm.outputs.at(0));
+      const int reshape = g >= 0 && is_default_op(node(g), "Reshape") ? g : -1;
+      if (reshape >= 0) g = sole_reader(node(reshape).outputs.at(0));
       if (g < 0 || node(g).op_type != fused::kGelu || node(g).domain != fused::kDomain) continue;
       Node fused = mm;
       fused.name = mm.name + "/gelu";
-      fused.outputs = {node(g).outputs.at(0)};
       fused.attributes.push_back(
           ir::string_attribute("activation", node(g).attr_string("approximate", "none") == "tanh" ? "gelu_tanh" : "gelu"));
-      emit(g, std::move(fused), {int(i), g}, {});
+      if (reshape < 0) {
+        fused.outputs = {node(g).outputs.at(0)};
+        emit(g, std::move(fused), {int(i), g}, {});
+      } else {
+        Node view = node(reshape);
+        view.outputs = {node(g).outputs.at(0)};
+        emit(int(i), std::move(fused), {int(i)}, {});
+        emit_as_is(reshape, std::move(view), {reshape, g}, {});
+      }
       ++merged;
     }
     apply();

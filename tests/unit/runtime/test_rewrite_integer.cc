@@ -260,40 +260,47 @@ TEST_CASE("rewrite-integer: weight-only int8 and static QDQ activations") {
   }
 }
 
-TEST_CASE("rewrite-integer: a GELU after an Int8MatMul runs in its epilogue") {
+TEST_CASE("rewrite-integer: a GELU after an Int8MatMul (directly or through a Reshape) runs in its epilogue") {
   Rng rng(12);
   const int64_t K = 48, N = 70;
-  Builder b;
-  b.input("x", {9, K});
-  b.init("wq", random_ints<int8_t>(rng, {K, N}, -127, 127));
-  b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
-  b.init("sqrt2", Tensor::scalar<float>(1.41421353816986083984375f));
-  b.init("one", Tensor::scalar<float>(1.0f));
-  b.init("half", Tensor::scalar<float>(0.5f));
-  b.node("DequantizeLinear", {"wq", "w_scale"}, {"w"}, {int_attr("axis", 1)});
-  b.node("MatMul", {"x", "w"}, {"h"});
-  b.node("Div", {"h", "sqrt2"}, {"d"});
-  b.node("Erf", {"d"}, {"e"});
-  b.node("Add", {"e", "one"}, {"a"});
-  b.node("Mul", {"h", "a"}, {"m"});
-  b.node("Mul", {"m", "half"}, {"y"});
-  b.output("y");
-  const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {9, K}, -1, 1)}};
-  runtime::InterpreterOptions o;
-  o.fuse_float = true;
-  auto fused = runtime::Interpreter::create(b.model, o);
-  REQUIRE(fused.ok());
-  REQUIRE((*fused)->model().graph.nodes.size() == 1);
-  CHECK((*fused)->model().graph.nodes[0].attr_string("activation", "") == "gelu");
-  auto ref = make(b.model, false);
-  const std::vector<float> want = run1(*ref, feeds), got = run1(**fused, feeds);
-  double scale = 0;
-  for (float v : want) scale = std::max(scale, double(std::fabs(v)));
-  for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::fabs(got[i] - want[i]) <= kActQuantRelTol * scale);
-  // Without the float fusions the same graph keeps the GELU nodes after a plain Int8MatMul.
-  auto plain = make(b.model, true);
-  CHECK(op_counts(plain->model()).at("Int8MatMul") == 1);
-  CHECK(op_counts(plain->model()).at("Erf") == 1);
+  for (bool via_reshape : {false, true}) {
+    CAPTURE(via_reshape);
+    Builder b;
+    b.input("x", {9, K});
+    b.init("wq", random_ints<int8_t>(rng, {K, N}, -127, 127));
+    b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
+    b.init("sqrt2", Tensor::scalar<float>(1.41421353816986083984375f));
+    b.init("one", Tensor::scalar<float>(1.0f));
+    b.init("half", Tensor::scalar<float>(0.5f));
+    b.init("shape", Tensor::from_vector<int64_t>({3}, {3, 3, N}));
+    b.node("DequantizeLinear", {"wq", "w_scale"}, {"w"}, {int_attr("axis", 1)});
+    b.node("MatMul", {"x", "w"}, {via_reshape ? "p" : "h"});
+    if (via_reshape) b.node("Reshape", {"p", "shape"}, {"h"});
+    b.node("Div", {"h", "sqrt2"}, {"d"});
+    b.node("Erf", {"d"}, {"e"});
+    b.node("Add", {"e", "one"}, {"a"});
+    b.node("Mul", {"h", "a"}, {"m"});
+    b.node("Mul", {"m", "half"}, {"y"});
+    b.output("y");
+    const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {9, K}, -1, 1)}};
+    runtime::InterpreterOptions o;
+    o.fuse_float = true;
+    auto fused = runtime::Interpreter::create(b.model, o);
+    REQUIRE(fused.ok());
+    const auto& nodes = (*fused)->model().graph.nodes;
+    REQUIRE(nodes.size() == (via_reshape ? 2u : 1u));
+    CHECK(nodes[0].attr_string("activation", "") == "gelu");
+    if (via_reshape) CHECK(nodes[1].op_type == "Reshape");
+    auto ref = make(b.model, false);
+    const std::vector<float> want = run1(*ref, feeds), got = run1(**fused, feeds);
+    double scale = 0;
+    for (float v : want) scale = std::max(scale, double(std::fabs(v)));
+    for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::fabs(got[i] - want[i]) <= kActQuantRelTol * scale);
+    // Without the float fusions the same graph keeps the GELU nodes after a plain Int8MatMul.
+    auto plain = make(b.model, true);
+    CHECK(op_counts(plain->model()).at("Int8MatMul") == 1);
+    CHECK(op_counts(plain->model()).at("Erf") == 1);
+  }
 }
 
 TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
