@@ -68,8 +68,9 @@ void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
     sum = row_sum(y, n);
   }
   if (kind == Normalizer::kSoftmax) {
-    const T total = static_cast<T>(sum);
-    blocked_loop(0, n, [&](int64_t i) { y[i] /= total; });
+    // One division per row, then products: within an ulp of y / sum, at the multiplier's rate.
+    const T inv = static_cast<T>(1.0 / sum);
+    blocked_loop(0, n, [&](int64_t i) { y[i] *= inv; });
   } else {
     // (x - max) is exact; adding max back into log(sum) first would round at max's scale.
     const T log_sum = static_cast<T>(std::log(sum));
