@@ -6,9 +6,15 @@
 // under load than with OMP_WAIT_POLICY=passive. Here an idle worker spins briefly (a region
 // usually follows another within microseconds) and then sleeps on a futex (std::atomic::wait).
 //
-// Protocol: the caller publishes the job, bumps `generation_` and wakes the workers; worker i
-// runs chunk i of [0, n) (the caller runs chunk 0) and decrements `pending_`; the caller waits
-// for zero. Calls made from inside a job, or while another thread owns the pool, run inline.
+// Protocol: the caller publishes the job, bumps `generation_` and wakes the workers; then
+// everyone, the caller included, claims chunks of [0, n) one at a time until none is left, and
+// the caller waits until every chunk is done. Chunk c always covers the same range, so results
+// do not depend on who runs it; a worker the VM has not scheduled yet (a shared 2-vCPU machine
+// often delays one for milliseconds) costs nothing, since the caller takes its chunks instead of
+// waiting for it. A claim is a compare-and-swap on one word holding (job, chunks, next chunk),
+// so a late worker can never claim a chunk of a newer job: it reads the job's function only
+// after a successful claim, and the caller publishes the next job only when every claimed chunk
+// is done. Calls made from inside a job, or while another thread owns the pool, run inline.
 #include "runtime/parallel.h"
 
 #include <sched.h>
@@ -60,7 +66,7 @@ void spin_then_wait(const std::atomic<T>& value, Pred done) {
 class ThreadPool {
  public:
   explicit ThreadPool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
   }
   ~ThreadPool() {
     stop_.store(true, std::memory_order_release);
@@ -70,46 +76,62 @@ class ThreadPool {
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn on `chunks` (<= size()) chunks of [0, n); the calling thread takes chunk 0.
+  // Runs fn on `chunks` (<= size()) chunks of [0, n).
   void run(int64_t n, int chunks, const std::function<void(int64_t, int64_t)>& fn) {
     fn_ = &fn;
     n_ = n;
-    chunks_ = chunks;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    ++job_;
+    state_.store(pack(job_, chunks, 0), std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
     generation_.notify_all();
-    run_chunk(0);
-    spin_then_wait(pending_, [](int left) { return left == 0; });
+    claim_and_run();
+    spin_then_wait(done_, [chunks](int done) { return done == chunks; });
   }
 
  private:
-  void run_chunk(int index) {
-    if (index >= chunks_) return;
-    const int64_t begin = n_ * index / chunks_, end = n_ * (index + 1) / chunks_;
-    if (begin >= end) return;
-    t_inside_job = true;
-    (*fn_)(begin, end);
-    t_inside_job = false;
+  // state_ = job << 32 | chunks << 16 | next unclaimed chunk (chunks <= size() < 2^16).
+  static uint64_t pack(uint64_t job, int chunks, int next) {
+    return (job << 32) | (uint64_t(chunks) << 16) | uint64_t(next);
   }
 
-  void work(int index) {
+  // Claims and runs chunks of the job current at the first look until none is left.
+  void claim_and_run() {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    const uint64_t job = s >> 32;
+    for (;;) {
+      const int chunks = int((s >> 16) & 0xffff), next = int(s & 0xffff);
+      if ((s >> 32) != job || next >= chunks) return;
+      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      const int64_t begin = n_ * next / chunks, end = n_ * (next + 1) / chunks;
+      if (begin < end) {
+        t_inside_job = true;
+        (*fn_)(begin, end);
+        t_inside_job = false;
+      }
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_one();
+      s = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  void work() {
     uint64_t seen = 0;
     for (;;) {
       spin_then_wait(generation_, [seen](uint64_t g) { return g != seen; });
       seen = generation_.load(std::memory_order_acquire);
       if (stop_.load(std::memory_order_acquire)) return;
-      run_chunk(index);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+      claim_and_run();
     }
   }
 
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
+  uint64_t job_ = 0;  // the caller's count of jobs published
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
-  int chunks_ = 0;
 };
 
 std::mutex g_pool_mutex;  // one parallel region at a time; guards g_pool and g_threads
