@@ -45,7 +45,13 @@ for m in "${models[@]}"; do
         ${3:+--ember-flag "$3"} --ort-optimization "$4" --task "$task" --data "$eval" --rows 2 --tol "$2"
       cat "$WORK/out"
     }
-    check exact 5e-3 --reference disabled
+    # Dynamic QDQ recomputes each activation's scale from its range, so a last-bit difference
+    # in a float activation (onnxruntime's float kernels round differently per CPU: 2e-3 on an
+    # AVX2 machine, 8e-3 with its AVX-512 kernels) moves values across rounding boundaries, and
+    # the flipped 8-bit levels grow through the layers. The other schemes fix their scales.
+    exact_tol=5e-3
+    [ "$scheme" = w8a8-dynamic-qdq ] && exact_tol=2e-2
+    check exact "$exact_tol" --reference disabled
     check fast 3e-2 "" disabled
     check peer 1e-1 "" all
   done
