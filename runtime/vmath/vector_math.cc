@@ -11,7 +11,10 @@ struct Baseline {
 };
 constexpr Table kTable = Loops<Baseline>::table();
 
-const Table& active() { return isa_level() >= IsaLevel::kAvx2 ? avx2_table() : kTable; }
+const Table& active() {
+  const IsaLevel level = isa_level();
+  return level >= IsaLevel::kAvx512 ? avx512_table() : level >= IsaLevel::kAvx2 ? avx2_table() : kTable;
+}
 }  // namespace
 
 const Table& baseline_table() { return kTable; }

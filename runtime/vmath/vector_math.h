@@ -1,8 +1,9 @@
 // Whole-array float math for the hot elementwise paths (Softmax's exp, Tanh, Erf, Sigmoid,
-// GELU, activation quantization). The same fast_math.h formulas are compiled twice, for the x86-64 baseline
-// (vector_math.cc) and for AVX2 + FMA (vector_math_avx2.cc, 8 lanes), and the level is chosen
-// at run time from cpu.h (EMBER_ISA lowers it). The AVX2 build contracts multiply-adds into
-// FMA, so the two differ in the last bits, never beyond fast_math.h's stated 1e-6.
+// GELU, activation quantization). The same fast_math.h formulas are compiled three times, for
+// the x86-64 baseline (vector_math.cc), AVX2 + FMA (vector_math_avx2.cc, 8 lanes) and AVX-512
+// (vector_math_avx512.cc, 16 lanes), and the level is chosen at run time from cpu.h (EMBER_ISA
+// lowers it). The FMA builds contract multiply-adds, so they differ from the baseline in the
+// last bits, never beyond fast_math.h's stated 1e-6; quantize_u8 gives the same bytes on all.
 #pragma once
 #include <cstdint>
 
@@ -40,5 +41,6 @@ struct Table {
 };
 const Table& baseline_table();
 const Table& avx2_table();
+const Table& avx512_table();
 
 }  // namespace ember::runtime::vmath

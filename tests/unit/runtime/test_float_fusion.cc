@@ -253,7 +253,7 @@ TEST_CASE("vector math: quantize_u8 gives QuantizeLinear's bytes on every ISA pa
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<uint8_t> got(x.size());
   const std::vector<float> scales = {1.0f, 0.1f, 3.0f / 255.0f, 7.123e-3f, 1e-30f, 1e-39f, 1e20f, 1.17549435e-38f, 2.5e37f};
-  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2})) {
+  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvx512})) {
     test::IsaScope isa(level);
     CAPTURE(runtime::isa_name(level));
     for (float scale : scales) {
@@ -277,7 +277,7 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
   for (float v = -30.0f; v <= 30.0f; v += 0.0137f) x.push_back(v);
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<float> y(x.size());
-  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2})) {
+  for (auto level : test::testable_levels({runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvx512})) {
     test::IsaScope isa(level);
     CAPTURE(runtime::isa_name(level));
     auto check = [&](auto fn, auto ref, double rel, double abs) {
