@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/builders.h"
@@ -352,10 +353,52 @@ class Rewriter : public PatternRewriter {
   IntegerRewriteStats stats_;
 };
 
+// After the rewrites above: Int8MatMuls that quantize the same X the same way (attention's
+// Q, K and V projections in onnxruntime's dynamic INT8 models) become one Int8MatMulGroup,
+// which quantizes X once. It takes the place of the first of them: X and the constant
+// weights exist there, and every output is then made no later than before.
+class GroupRewriter : public PatternRewriter {
+ public:
+  explicit GroupRewriter(ir::Model& model) : PatternRewriter(model) {}
+
+  int run() {
+    std::map<std::tuple<std::string, std::string, float>, std::vector<int>> groups;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& n = node(int(i));
+      if (n.op_type != fused::kInt8MatMul || n.domain != fused::kDomain || n.inputs.empty()) continue;
+      const std::string act = n.attr_string("act", "tensor");
+      if (act == "static" || n.attr_int("trans_b", 0) != 0 || n.attr_float("alpha", 1.0f) != 1.0f ||
+          n.attr_int("relu", 0) != 0 || !n.attr_string("activation", "").empty())
+        continue;
+      groups[{n.inputs[0], act, n.attr_float("min_scale", 0.0f)}].push_back(int(i));
+    }
+    int made = 0;
+    for (const auto& [key, members] : groups) {
+      if (members.size() < 2) continue;
+      Node fused;
+      fused.name = node(members[0]).name + "/group";
+      fused.op_type = fused::kInt8MatMulGroup;
+      fused.inputs = {std::get<0>(key)};
+      for (int m : members) {
+        for (size_t k = 1; k <= 4; ++k) fused.inputs.push_back(input_or_empty(node(m), k));
+        fused.outputs.push_back(node(m).outputs.at(0));
+      }
+      fused.attributes = {ir::string_attribute("act", std::get<1>(key))};
+      if (std::get<1>(key) == "row_symmetric") fused.attributes.push_back(ir::float_attribute("min_scale", std::get<2>(key)));
+      emit(members[0], std::move(fused), members, {});
+      ++made;
+    }
+    apply();
+    return made;
+  }
+};
+
 }  // namespace
 
 Result<IntegerRewriteStats> rewrite_integer_kernels(ir::Model& model, const KernelRegistry& registry) {
-  return Rewriter(model, registry).run();
+  EMBER_ASSIGN_OR_RETURN(IntegerRewriteStats stats, Rewriter(model, registry).run());
+  if (registry.find(fused::kInt8MatMulGroup, fused::kDomain, 1)) stats.int8_groups = GroupRewriter(model).run();
+  return stats;
 }
 
 }  // namespace ember::runtime

@@ -24,6 +24,9 @@
 //   com.microsoft MatMulNBits (4 bits, block a multiple of 32, no g_idx, constant B, scales
 //     and uint8 zero points)                               => Int4MatMul{layout=nbits}
 //
+// Then Int8MatMuls (trans_b 0, alpha 1, dynamic activations) that read the same X with the
+// same act become one Int8MatMulGroup, which quantizes X once (Q, K, V projections).
+//
 // Nodes of a pattern are removed only when nothing else reads their outputs; a pattern whose
 // intermediate values are graph outputs or have other readers is left as it is. Rewrites
 // whose fused kernel is missing from `registry` are skipped.
@@ -38,6 +41,7 @@ struct IntegerRewriteStats {
   int int8_matmuls = 0;      // Int8MatMul nodes made
   int matmul_integers = 0;   // MatMulIntegerPacked nodes made
   int int4_matmuls = 0;      // Int4MatMul nodes made
+  int int8_groups = 0;       // Int8MatMulGroup nodes made (of Int8MatMuls sharing X)
   int nodes_removed = 0;     // nodes of the original graph dropped
 };
 

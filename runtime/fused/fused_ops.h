@@ -12,6 +12,9 @@
 //   symmetrically around 128 (scale max(max|x| / 127, min_scale)), or with the given static
 //   x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
 //   Y = float(acc) * (x_scale * alpha * w_scale[n]) + bias[n].
+// Int8MatMulGroup(X, then W, w_scale, w_zero_point?, bias? per output) -> Y1, Y2, ...: the
+//   Int8MatMuls (trans_b 0, alpha 1, no activation) of one X, which is quantized once; attrs
+//   act (tensor | row | row_symmetric), min_scale.
 // MatMulIntegerPacked(A uint8|int8 [..., K], B int8|uint8 [K, N], a_zero_point? scalar,
 //            b_zero_point? scalar|[N]) -> Y int32: MatMulInteger with a constant 2-D B.
 // Int4MatMul(X f32 [..., K], ...) -> Y f32 [..., N], attr layout:
@@ -34,6 +37,7 @@ namespace ember::runtime::fused {
 
 inline constexpr char kDomain[] = "ember.fused";
 inline constexpr char kInt8MatMul[] = "Int8MatMul";
+inline constexpr char kInt8MatMulGroup[] = "Int8MatMulGroup";
 inline constexpr char kMatMulIntegerPacked[] = "MatMulIntegerPacked";
 inline constexpr char kInt4MatMul[] = "Int4MatMul";
 inline constexpr char kMatMulBias[] = "MatMulBias";

@@ -1,4 +1,4 @@
-// ember.fused Int8MatMul and MatMulIntegerPacked (fused_ops.h): u8s8 GEMM on weights packed
+// ember.fused Int8MatMul, Int8MatMulGroup and MatMulIntegerPacked (fused_ops.h): u8s8 GEMM on weights packed
 // once in prepare (runtime/qgemm), activations quantized on each run into a buffer the kernel
 // keeps, so a decode step allocates nothing but its output.
 #include <memory>
@@ -38,87 +38,159 @@ Result<qgemm::PackedB> pack_weight(const PrepareContext& ctx, size_t index, size
                               zero_points.empty() ? nullptr : zero_points.data());
 }
 
+// One packed product of an Int8MatMul: the weight, its per-column scales (alpha folded in),
+// the bias and the epilogue's activation; inputs W, w_scale, w_zero_point, bias start at `first`.
+struct Product {
+  int64_t K = 0, N = 0;
+  qgemm::PackedB packed;
+  std::vector<float> w_scales, bias;
+  bool relu = false;
+  void (*activation)(const float*, float*, int64_t) = nullptr;
+
+  Status prepare(const PrepareContext& ctx, size_t first, bool trans_b, float alpha) {
+    const std::string where = where_of(ctx.node);
+    EMBER_ASSIGN_OR_RETURN(packed, pack_weight(ctx, first, first + 2, trans_b, K, N));
+    const Tensor* w_scale = ctx.constant(first + 1);
+    if (!w_scale) return invalid_input(where + ": the weight scale must be a constant");
+    EMBER_ASSIGN_OR_RETURN(w_scales, per_column_floats(*w_scale, N, where, "weight scale"));
+    if (alpha != 1.0f)
+      for (float& s : w_scales) s *= alpha;
+    if (ctx.node.has_input(first + 3)) {
+      const Tensor* b = ctx.constant(first + 3);
+      if (!b) return invalid_input(where + ": the bias must be a constant");
+      EMBER_ASSIGN_OR_RETURN(bias, per_column_floats(*b, N, where, "bias"));
+    }
+    return Status::Ok();
+  }
+
+  // Y = epilogue(Xq x W) for the quantized rows of X.
+  void run(const qgemm::QuantizedRows& rows, float* y) const {
+    qgemm::QGemmOutput out;
+    out.f32 = y;
+    out.ldc = N;
+    out.b_scales = w_scales.data();
+    out.bias = bias.empty() ? nullptr : bias.data();
+    out.relu = relu;
+    out.activation = activation;
+    qgemm::gemm_u8s8(rows.view(), packed, out);
+  }
+};
+
+// How X is quantized on each run (attribute act, and for static the inputs x_scale and
+// x_zero_point at `static_first`).
+struct ActivationQuantizer {
+  std::string act;
+  bool x_signed = false;
+  float x_scale = 1.0f, min_scale = 0.0f;
+  int32_t x_zero_point = 0;
+
+  Status prepare(const PrepareContext& ctx, size_t static_first) {
+    const std::string where = where_of(ctx.node);
+    act = ctx.node.attr_string("act", "tensor");
+    if (act == "static") {
+      const Tensor* scale = ctx.constant(static_first);
+      const bool has_zp = ctx.node.has_input(static_first + 1);
+      const Tensor* zp = has_zp ? ctx.constant(static_first + 1) : nullptr;
+      if (!scale || scale->numel() != 1 || (has_zp && (!zp || zp->numel() != 1 || !is_byte_dtype(zp->dtype()))))
+        return invalid_input(where + ": act=static needs constant scalar x_scale and uint8/int8 x_zero_point");
+      EMBER_ASSIGN_OR_RETURN(std::vector<float> sc, read_float_params(*scale, where, "x_scale"));
+      x_scale = sc[0];
+      if (zp) {
+        EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> z, read_int_params(*zp, where, "x_zero_point"));
+        x_zero_point = z[0];
+        x_signed = zp->dtype() == DType::kI8;
+      }
+    } else if (act == "row_symmetric") {
+      min_scale = ctx.node.attr_float("min_scale", 0.0f);
+      if (!(min_scale > 0.0f)) return invalid_input(where + ": act=row_symmetric needs a positive min_scale");
+    } else if (act != "tensor" && act != "row") {
+      return invalid_input(where + ": act must be tensor, row, row_symmetric or static, got '" + act + "'");
+    }
+    return Status::Ok();
+  }
+
+  void quantize(const float* x, int64_t M, int64_t K, bool row_sums, qgemm::QuantizedRows& rows) const {
+    if (act == "tensor")
+      rows.quantize_per_tensor(x, M, K, row_sums);
+    else if (act == "row")
+      rows.quantize_per_row(x, M, K, row_sums);
+    else if (act == "row_symmetric")
+      rows.quantize_per_row_symmetric(x, M, K, min_scale, row_sums);
+    else
+      rows.quantize_static(x, M, K, x_scale, x_zero_point, x_signed, row_sums);
+  }
+};
+
+// Inputs: X, W, w_scale, w_zero_point?, bias?, x_scale?, x_zero_point? (fused_ops.h).
 class Int8MatMulKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
     const std::string where = where_of(ctx.node);
-    const bool trans_b = ctx.node.attr_int("trans_b", 0) != 0;
-    EMBER_ASSIGN_OR_RETURN(packed_, pack_weight(ctx, 1, 3, trans_b, K_, N_));
-    const Tensor* w_scale = ctx.constant(2);
-    if (!w_scale) return invalid_input(where + ": the weight scale must be a constant");
-    EMBER_ASSIGN_OR_RETURN(w_scales_, per_column_floats(*w_scale, N_, where, "weight scale"));
-    const float alpha = ctx.node.attr_float("alpha", 1.0f);
-    if (alpha != 1.0f)
-      for (float& s : w_scales_) s *= alpha;
-    if (ctx.node.has_input(4)) {
-      const Tensor* bias = ctx.constant(4);
-      if (!bias) return invalid_input(where + ": the bias must be a constant");
-      EMBER_ASSIGN_OR_RETURN(bias_, per_column_floats(*bias, N_, where, "bias"));
-    }
-    act_ = ctx.node.attr_string("act", "tensor");
-    relu_ = ctx.node.attr_int("relu", 0) != 0;
+    EMBER_TRY(product_.prepare(ctx, 1, ctx.node.attr_int("trans_b", 0) != 0, ctx.node.attr_float("alpha", 1.0f)));
+    product_.relu = ctx.node.attr_int("relu", 0) != 0;
     const std::string activation = ctx.node.attr_string("activation", "");
     if (activation == "gelu")
-      activation_ = vmath::gelu_erf;
+      product_.activation = vmath::gelu_erf_fast;
     else if (activation == "gelu_tanh")
-      activation_ = vmath::gelu_tanh;
+      product_.activation = vmath::gelu_tanh;
     else if (!activation.empty())
       return invalid_input(where + ": activation must be gelu or gelu_tanh, got '" + activation + "'");
-    if (act_ == "static") {
-      const Tensor* scale = ctx.constant(5);
-      const Tensor* zp = ctx.node.has_input(6) ? ctx.constant(6) : nullptr;
-      if (!scale || scale->numel() != 1 || (ctx.node.has_input(6) && (!zp || zp->numel() != 1 || !is_byte_dtype(zp->dtype()))))
-        return invalid_input(where + ": act=static needs constant scalar x_scale and uint8/int8 x_zero_point");
-      EMBER_ASSIGN_OR_RETURN(std::vector<float> s, read_float_params(*scale, where, "x_scale"));
-      x_scale_ = s[0];
-      if (zp) {
-        EMBER_ASSIGN_OR_RETURN(std::vector<int32_t> z, read_int_params(*zp, where, "x_zero_point"));
-        x_zero_point_ = z[0];
-        x_signed_ = zp->dtype() == DType::kI8;
-      }
-    } else if (act_ == "row_symmetric") {
-      min_scale_ = ctx.node.attr_float("min_scale", 0.0f);
-      if (!(min_scale_ > 0.0f)) return invalid_input(where + ": act=row_symmetric needs a positive min_scale");
-    } else if (act_ != "tensor" && act_ != "row") {
-      return invalid_input(where + ": act must be tensor, row, row_symmetric or static, got '" + act_ + "'");
+    return quantizer_.prepare(ctx, 5);
+  }
+
+  Status run(RunContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    if (x.dtype() != DType::kF32) return unsupported_dtype(ctx, x.dtype());
+    EMBER_ASSIGN_OR_RETURN(RowsShape s, rows_shape(x, product_.K, product_.N, ctx.where()));
+    float* y = ctx.allocate_output(0, DType::kF32, s.out).mutable_data<float>();
+    quantizer_.quantize(x.data<float>(), s.M, product_.K, product_.packed.zero_points() != nullptr, rows_);
+    product_.run(rows_, y);
+    return Status::Ok();
+  }
+
+ private:
+  Product product_;
+  ActivationQuantizer quantizer_;
+  qgemm::QuantizedRows rows_;
+};
+
+// Int8MatMulGroup: several products of one X (attention's Q, K and V projections), which is
+// quantized once. Inputs: X, then W, w_scale, w_zero_point?, bias? per output.
+class Int8MatMulGroupKernel final : public Kernel {
+ public:
+  Status prepare(const PrepareContext& ctx) override {
+    const std::string where = where_of(ctx.node);
+    const size_t outputs = ctx.node.outputs.size();
+    if (outputs < 1 || ctx.node.inputs.size() > 1 + 4 * outputs)
+      return invalid_input(where + ": needs X and four inputs (W, w_scale, w_zero_point, bias) per output");
+    products_.resize(outputs);
+    for (size_t g = 0; g < outputs; ++g) {
+      EMBER_TRY(products_[g].prepare(ctx, 1 + 4 * g, false, 1.0f));
+      if (products_[g].K != products_[0].K) return invalid_input(where + ": every weight must have the same K");
+      row_sums_ |= products_[g].packed.zero_points() != nullptr;
     }
+    EMBER_TRY(quantizer_.prepare(ctx, 0));
+    if (quantizer_.act == "static") return invalid_input(where + ": act=static is not supported in a group");
     return Status::Ok();
   }
 
   Status run(RunContext& ctx) override {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::kF32) return unsupported_dtype(ctx, x.dtype());
-    EMBER_ASSIGN_OR_RETURN(RowsShape s, rows_shape(x, K_, N_, ctx.where()));
-    float* y = ctx.allocate_output(0, DType::kF32, s.out).mutable_data<float>();
-    const bool row_sums = packed_.zero_points() != nullptr;
-    if (act_ == "tensor")
-      rows_.quantize_per_tensor(x.data<float>(), s.M, K_, row_sums);
-    else if (act_ == "row")
-      rows_.quantize_per_row(x.data<float>(), s.M, K_, row_sums);
-    else if (act_ == "row_symmetric")
-      rows_.quantize_per_row_symmetric(x.data<float>(), s.M, K_, min_scale_, row_sums);
-    else
-      rows_.quantize_static(x.data<float>(), s.M, K_, x_scale_, x_zero_point_, x_signed_, row_sums);
-    qgemm::QGemmOutput out;
-    out.f32 = y;
-    out.ldc = N_;
-    out.b_scales = w_scales_.data();
-    out.bias = bias_.empty() ? nullptr : bias_.data();
-    out.relu = relu_;
-    out.activation = activation_;
-    qgemm::gemm_u8s8(rows_.view(), packed_, out);
+    const int64_t K = products_[0].K;
+    EMBER_ASSIGN_OR_RETURN(RowsShape s, rows_shape(x, K, products_[0].N, ctx.where()));
+    quantizer_.quantize(x.data<float>(), s.M, K, row_sums_, rows_);
+    for (size_t g = 0; g < products_.size(); ++g) {
+      s.out.back() = products_[g].N;
+      products_[g].run(rows_, ctx.allocate_output(g, DType::kF32, s.out).mutable_data<float>());
+    }
     return Status::Ok();
   }
 
  private:
-  int64_t K_ = 0, N_ = 0;
-  qgemm::PackedB packed_;
-  std::vector<float> w_scales_, bias_;
-  std::string act_;
-  bool relu_ = false, x_signed_ = false;
-  void (*activation_)(const float*, float*, int64_t) = nullptr;
-  float x_scale_ = 1.0f, min_scale_ = 0.0f;
-  int32_t x_zero_point_ = 0;
+  std::vector<Product> products_;
+  ActivationQuantizer quantizer_;
+  bool row_sums_ = false;
   qgemm::QuantizedRows rows_;
 };
 
@@ -161,6 +233,7 @@ class MatMulIntegerPackedKernel final : public Kernel {
 
 void register_int8_fused_kernels(KernelRegistry& registry) {
   registry.add(kInt8MatMul, kDomain, 1, [] { return std::make_unique<Int8MatMulKernel>(); });
+  registry.add(kInt8MatMulGroup, kDomain, 1, [] { return std::make_unique<Int8MatMulGroupKernel>(); });
   registry.add(kMatMulIntegerPacked, kDomain, 1, [] { return std::make_unique<MatMulIntegerPackedKernel>(); });
 }
 

@@ -163,6 +163,35 @@ TEST_CASE("rewrite-integer: Ember's per-row symmetric dynamic INT8 chain becomes
   }
 }
 
+TEST_CASE("rewrite-integer: products of one dynamically quantized X share its quantization in an Int8MatMulGroup") {
+  Rng rng(13);
+  const int64_t K = 40;
+  const std::vector<int64_t> widths = {24, 17, 33};
+  Builder b;
+  b.input("x", {2, 7, K});
+  b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
+  for (size_t j = 0; j < widths.size(); ++j) {
+    const std::string t = std::to_string(j);
+    b.init("w" + t, random_ints<int8_t>(rng, {K, widths[j]}, -127, 127));
+    b.init("w_zp" + t, Tensor::scalar<int8_t>(int8_t(j)));  // a nonzero zero point needs row sums
+    b.init("w_scale" + t, Tensor::scalar<float>(0.01f * float(j + 1)));
+    b.init("bias" + t, random_floats(rng, {widths[j]}, -1, 1));
+    b.node("Mul", {"xs", "w_scale" + t}, {"s" + t});
+    b.node("MatMulInteger", {"xq", "w" + t, "xzp", "w_zp" + t}, {"acc" + t});
+    b.node("Cast", {"acc" + t}, {"accf" + t}, {int_attr("to", 1)});
+    b.node("Mul", {"accf" + t, "s" + t}, {"y0" + t});
+    b.node("Add", {"bias" + t, "y0" + t}, {"y" + t});
+  }
+  b.node("Concat", {"y0", "y1", "y2"}, {"y"}, {int_attr("axis", -1)});
+  b.output("y");
+  auto interp = make(b.model, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.at("Int8MatMulGroup") == 1);
+  CHECK(counts.count("Int8MatMul") == 0);
+  CHECK(interp->model().graph.nodes.size() == 2);  // the group and the Concat
+  check_equivalent(b.model, {{"x", random_floats(rng, {2, 7, K}, -2, 3)}}, kSameIntegersRelTol);
+}
+
 TEST_CASE("rewrite-integer: a pattern whose intermediate is read elsewhere keeps its nodes") {
   Rng rng(2);
   const int64_t K = 16, N = 8;
