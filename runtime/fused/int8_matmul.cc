@@ -130,7 +130,7 @@ class Int8MatMulKernel final : public Kernel {
     product_.relu = ctx.node.attr_int("relu", 0) != 0;
     const std::string activation = ctx.node.attr_string("activation", "");
     if (activation == "gelu")
-      product_.activation = vmath::gelu_erf_fast;
+      product_.activation = vmath::gelu_erf;
     else if (activation == "gelu_tanh")
       product_.activation = vmath::gelu_tanh;
     else if (!activation.empty())

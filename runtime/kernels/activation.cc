@@ -131,16 +131,14 @@ Status run_shrink(RunContext& ctx) {
   });
 }
 
-// Gelu (opset 20): x * Phi(x), exactly with erf or with the tanh approximation. The fused
-// Gelu of the fast path (rewrite_float.h) takes the cheaper erf (vector_math.h).
-template <bool kFused>
+// Gelu (opset 20): x * Phi(x), exactly with erf or with the tanh approximation.
 Status run_gelu(RunContext& ctx) {
   const std::string approximate = ctx.node.attr_string("approximate", "none");
   if (approximate == "none") {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
       using T = decltype(x);
       return T(0.5) * x * (T(1) + erf_value(x * T(0.70710678118654752440)));
-    }, kFused ? vmath::gelu_erf_fast : vmath::gelu_erf);
+    }, vmath::gelu_erf);
   }
   if (approximate == "tanh") {
     return run_float_activation(ctx, [](auto x) -> decltype(x) {
@@ -173,7 +171,7 @@ constexpr Entry kActivationKernels[] = {
     {"Celu", 12, with_half_support<run_celu>},
     {"Mish", 18, with_half_support<run_mish>},
     {"Shrink", 9, with_half_support<run_shrink>},
-    {"Gelu", 20, with_half_support<run_gelu<false>>},
+    {"Gelu", 20, with_half_support<run_gelu>},
     {"Softmax", 1, with_half_support<run_softmax_coerced>},
     {"Softmax", 13, with_half_support<run_softmax>},
     {"LogSoftmax", 1, with_half_support<run_log_softmax_coerced>},
@@ -191,7 +189,7 @@ constexpr Entry kActivationKernels[] = {
 void register_activation_kernels(KernelRegistry& registry) {
   for (const Entry& e : kActivationKernels) registry.add_function(e.op, "", e.since, e.run);
   // The GELU subgraphs fused at load (rewrite_float.h): erf form, or approximate=tanh.
-  registry.add_function(fused::kGelu, fused::kDomain, 1, with_half_support<run_gelu<true>>);
+  registry.add_function(fused::kGelu, fused::kDomain, 1, with_half_support<run_gelu>);
 }
 
 }  // namespace ember::runtime

@@ -6,8 +6,9 @@
 //         e^r (Cephes expf coefficients), 2^n built in the exponent bits in two halves so
 //         results near overflow and in the denormal range come out right.
 //   erf:  |x| < 0.8: the Maclaurin series to x^17; beyond: Abramowitz & Stegun 7.1.26,
-//         1 - t(a1 + a2 t + ... + a5 t^4) e^(-x^2) with t = 1 / (1 + p|x|), abs. error 1.5e-7
-//         (fast_erf_no_exp below trades half of that accuracy for no exp, for the fused GELU).
+//         1 - t(a1 + a2 t + ... + a5 t^4) e^(-x^2) with t = 1 / (1 + p|x|), abs. error 1.5e-7.
+//         (A cheaper form without exp, A&S 7.1.28 at 3e-7, cost kjv-bert's dynamic INT8 model
+//         three eval rows, 0.5161 -> 0.5141: not worth its 2-3%.)
 //   tanh: |x| < 0.55: the Maclaurin series to x^17; beyond: 1 - 2 / (e^(2|x|) + 1), which
 //         has no cancellation there.
 #pragma once
@@ -54,8 +55,8 @@ namespace ember::runtime {
   return std::bit_cast<float>(std::bit_cast<int32_t>(magnitude) | sign);
 }
 
-// The Maclaurin series of erf to x^17 over 2/sqrt(pi): erf(x) for |x| < 0.8.
-[[gnu::always_inline]] inline float erf_series(float x) {
+[[gnu::always_inline]] inline float fast_erf(float x) {
+  const float ax = std::bit_cast<float>(std::bit_cast<int32_t>(x) & INT32_MAX);
   const float x2 = x * x;
   // erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
   float s = 1.0f / 685440;
@@ -67,41 +68,15 @@ namespace ember::runtime {
   s = s * x2 + 1.0f / 10;
   s = s * x2 - 1.0f / 3;
   s = s * x2 + 1.0f;
-  return 1.12837916709551257f * x * s;
-}
-
-[[gnu::always_inline]] inline float fast_erf(float x) {
-  const float ax = std::bit_cast<float>(std::bit_cast<int32_t>(x) & INT32_MAX);
+  const float small = 1.12837916709551257f * x * s;
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float p = 1.061405429f;
   p = p * t - 1.453152027f;
   p = p * t + 1.421413741f;
   p = p * t - 0.284496736f;
   p = p * t + 0.254829592f;
-  const float large = copy_sign_bit(1.0f - p * t * fast_exp(-x * x), x);
-  return clamp_select(ax < 0.8f, erf_series(x), large);
-}
-
-// A cheaper erf for the fused GELU (vector_math.h's gelu_erf, which only the fast path runs):
-// beyond 0.8 Abramowitz & Stegun 7.1.28, 1 - (1 + a1 |x| + ... + a6 |x|^6)^-16, with no exp
-// (abs. error 3e-7, relative 4e-7 there; q^16 overflows to inf far out, giving exactly +-1).
-// The Erf op keeps fast_erf, twice as accurate, which `ember run --reference` compares with
-// onnxruntime.
-[[gnu::always_inline]] inline float fast_erf_no_exp(float x) {
-  const float ax = std::bit_cast<float>(std::bit_cast<int32_t>(x) & INT32_MAX);
-  float q = 0.0000430638f;
-  q = q * ax + 0.0002765672f;
-  q = q * ax + 0.0001520143f;
-  q = q * ax + 0.0092705272f;
-  q = q * ax + 0.0422820123f;
-  q = q * ax + 0.0705230784f;
-  q = q * ax + 1.0f;
-  q = q * q;
-  q = q * q;
-  q = q * q;
-  q = q * q;
-  const float large = copy_sign_bit(1.0f - 1.0f / q, x);
-  return clamp_select(ax < 0.8f, erf_series(x), large);
+  const float large = copy_sign_bit(1.0f - p * t * fast_exp(-x2), x);
+  return clamp_select(ax < 0.8f, small, large);
 }
 
 [[gnu::always_inline]] inline float fast_tanh(float x) {

@@ -24,7 +24,6 @@ void tanh(const float* x, float* y, int64_t n) { active().tanh(x, y, n); }
 void erf(const float* x, float* y, int64_t n) { active().erf(x, y, n); }
 void sigmoid(const float* x, float* y, int64_t n) { active().sigmoid(x, y, n); }
 void gelu_erf(const float* x, float* y, int64_t n) { active().gelu_erf(x, y, n); }
-void gelu_erf_fast(const float* x, float* y, int64_t n) { active().gelu_erf_fast(x, y, n); }
 void gelu_tanh(const float* x, float* y, int64_t n) { active().gelu_tanh(x, y, n); }
 float max(const float* x, int64_t n) { return active().max(x, n); }
 double sum(const float* x, int64_t n) { return active().sum(x, n); }

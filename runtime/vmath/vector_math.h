@@ -14,9 +14,6 @@ void tanh(const float* x, float* y, int64_t n);
 void erf(const float* x, float* y, int64_t n);
 void sigmoid(const float* x, float* y, int64_t n);
 void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2))
-// The same with fast_math.h's fast_erf_no_exp (half as accurate, no exp): for the fused GELU
-// of the fast path, never for the ONNX ops that `ember run --reference` computes.
-void gelu_erf_fast(const float* x, float* y, int64_t n);
 void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 float max(const float* x, int64_t n);                 // n >= 1; NaNs are skipped unless first
 double sum(const float* x, int64_t n);
@@ -35,7 +32,6 @@ struct Table {
   void (*erf)(const float*, float*, int64_t);
   void (*sigmoid)(const float*, float*, int64_t);
   void (*gelu_erf)(const float*, float*, int64_t);
-  void (*gelu_erf_fast)(const float*, float*, int64_t);
   void (*gelu_tanh)(const float*, float*, int64_t);
   float (*max)(const float*, int64_t);
   double (*sum)(const float*, int64_t);

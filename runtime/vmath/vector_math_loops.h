@@ -33,10 +33,6 @@ struct Loops {
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * 0.70710678118654752440f));
   }
-  static void gelu_erf_fast(const float* x, float* y, int64_t n) {
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + fast_erf_no_exp(x[i] * 0.70710678118654752440f));
-  }
   // 0.5 v (1 + tanh(u)) = v / (1 + e^(-2u)): one exp, and no cancellation where tanh(u) -> -1.
   static void gelu_tanh(const float* x, float* y, int64_t n) {
 #pragma omp simd
@@ -135,7 +131,7 @@ struct Loops {
     }
   };
   static constexpr Table table() {
-    return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_erf_fast, gelu_tanh, max, sum, range_with_zero, abs_max, quantize_u8};
+    return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_tanh, max, sum, range_with_zero, abs_max, quantize_u8};
   }
 };
 
