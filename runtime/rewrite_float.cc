@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "ir/builders.h"
@@ -22,8 +23,10 @@ class FloatFuser : public PatternRewriter {
     has_permuted_ = registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
     has_add_ln_ = registry.find(fused::kAddLayerNorm, fused::kDomain, 1) != nullptr;
     for (const auto* list : {&graph_.inputs, &graph_.outputs, &graph_.value_info})
-      for (const ir::ValueInfo& v : *list)
+      for (const ir::ValueInfo& v : *list) {
         if (v.has_shape) ranks_[v.name] = static_cast<int>(v.dims.size());
+        if (v.elem_type == DType::kF32) f32_values_.insert(v.name);
+      }
   }
 
   FloatFusionStats run() {
@@ -179,6 +182,11 @@ class FloatFuser : public PatternRewriter {
     if (mm.inputs.size() != 2 || constant(mm.inputs[0]) || constant(mm.inputs[1])) return;
     std::vector<int64_t> perm_a, perm_b, perm_y;
     const int ta = transposed_operand(mm.inputs[0], perm_a), tb = transposed_operand(mm.inputs[1], perm_b);
+    // The fused kernel is float32 only: the product, an operand or a transposed operand's source
+    // must be declared float32 (a Transpose keeps the type).
+    bool f32 = f32_values_.count(mm.outputs.at(0)) || f32_values_.count(mm.inputs[0]) || f32_values_.count(mm.inputs[1]);
+    for (int t : {ta, tb}) f32 |= t >= 0 && f32_values_.count(node(t).inputs.at(0));
+    if (!f32) return;
     auto rank = [&](int t, const std::vector<int64_t>& perm, const std::string& v) {
       if (t >= 0) return int(perm.size());
       auto it = ranks_.find(v);
@@ -229,7 +237,9 @@ class FloatFuser : public PatternRewriter {
     const Node& ln = node(l);
     for (size_t o = 1; o < ln.outputs.size(); ++o)
       if (!ln.outputs[o].empty()) return;
-    if (ln.inputs.size() < 2) return;
+    // The fused kernel is float32 only: a float32 scale makes X float32.
+    const Tensor* scale = ln.inputs.size() >= 2 ? constant(ln.inputs[1]) : nullptr;
+    if (!scale || scale->dtype() != DType::kF32) return;
     const int a = producer_index(ln.inputs[0]);
     if (a < 0 || claimed_.count(a) || !is_default_op(node(a), "Add") || node(a).inputs.size() != 2) return;
     const std::string& sum = node(a).outputs.at(0);
@@ -248,6 +258,7 @@ class FloatFuser : public PatternRewriter {
   }
 
   std::map<std::string, int> ranks_;  // declared ranks of graph inputs, outputs and value_info
+  std::set<std::string> f32_values_;   // values they declare float32
   bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false, has_add_ln_ = false;
   FloatFusionStats stats_;
 };
