@@ -22,6 +22,7 @@ class FloatFuser : public PatternRewriter {
     has_gelu_ = registry.find(fused::kGelu, fused::kDomain, 1) != nullptr;
     has_permuted_ = registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
     has_add_ln_ = registry.find(fused::kAddLayerNorm, fused::kDomain, 1) != nullptr;
+    has_add_softmax_ = registry.find(fused::kAddSoftmax, fused::kDomain, 1) != nullptr;
     for (const auto* list : {&graph_.inputs, &graph_.outputs, &graph_.value_info})
       for (const ir::ValueInfo& v : *list) {
         if (v.has_shape) ranks_[v.name] = static_cast<int>(v.dims.size());
@@ -39,6 +40,7 @@ class FloatFuser : public PatternRewriter {
       if (has_gelu_ && is_default_op(n, "Tanh")) gelu_tanh(index);
       if (has_permuted_ && is_default_op(n, "MatMul")) permuted_matmul(index);
       if (has_add_ln_ && is_default_op(n, "LayerNormalization")) add_layer_norm(index);
+      if (has_add_softmax_ && is_default_op(n, "Softmax")) add_softmax(index);
     }
     apply();
     return stats_;
@@ -257,9 +259,32 @@ class FloatFuser : public PatternRewriter {
     ++stats_.add_layer_norms;
   }
 
+  // Add(A, B) -> Softmax over the last axis (attention's mask) => AddSoftmax(A, B), at the
+  // Softmax's place. The last axis: axis -1 at any opset (opsets before 13 coerce to 2-D from
+  // the axis, which is the same there), or rank - 1 with the rank declared.
+  void add_softmax(int si) {
+    const Node& sm = node(si);
+    const int64_t axis = sm.attr_int("axis", model_.opset_version("") >= 13 ? -1 : 1);
+    const auto declared = ranks_.find(sm.inputs.at(0));
+    if (axis != -1 && (declared == ranks_.end() || axis != declared->second - 1)) return;
+    const int a = sole_producer_op(sm.inputs[0], "Add");
+    if (a < 0 || node(a).inputs.size() != 2) return;
+    // The fused kernel is float32 only.
+    bool f32 = f32_values_.count(sm.outputs.at(0)) || f32_values_.count(sm.inputs[0]);
+    for (const std::string& in : node(a).inputs) f32 |= f32_values_.count(in) || (constant(in) && constant(in)->dtype() == DType::kF32);
+    if (!f32) return;
+    Node fused;
+    fused.name = sm.name + "/add";
+    fused.op_type = fused::kAddSoftmax;
+    fused.inputs = node(a).inputs;
+    fused.outputs = {sm.outputs.at(0)};
+    emit(si, std::move(fused), {a, si}, {});
+    ++stats_.add_softmaxes;
+  }
+
   std::map<std::string, int> ranks_;  // declared ranks of graph inputs, outputs and value_info
   std::set<std::string> f32_values_;   // values they declare float32
-  bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false, has_add_ln_ = false;
+  bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false, has_add_ln_ = false, has_add_softmax_ = false;
   FloatFusionStats stats_;
 };
 

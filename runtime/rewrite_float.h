@@ -19,6 +19,8 @@
 //   Add(A, B) -> LayerNormalization (only its Y read)
 //       => AddLayerNorm(A, B, scale, bias)   each row summed and normalised in cache; the sum
 //                                            stays an output when something else reads it
+//   Add(A, B) -> Softmax over the last axis (attention's mask)
+//       => AddSoftmax(A, B)                  each row summed and normalised in cache
 //   Int8MatMul (rewrite_integer.h) -> Gelu, the Gelu its sole reader
 //       => Int8MatMul{activation=gelu|gelu_tanh}   applied in the GEMM's epilogue
 //
@@ -38,6 +40,7 @@ struct FloatFusionStats {
   int gelu_epilogues = 0;  // Gelus merged into the Int8MatMul that produces their input
   int permuted_matmuls = 0;  // MatMuls that absorbed the Transposes around them
   int add_layer_norms = 0;   // residual Adds fused with the LayerNormalization after them
+  int add_softmaxes = 0;     // attention masks added inside the Softmax after them
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

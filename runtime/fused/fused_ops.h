@@ -26,6 +26,7 @@
 // MatMulBias(X f32 [..., K], W f32 [K, N] constant, bias f32 [N] constant) -> Y = X W + bias
 //   (rewrite_float.h); the bias is added in the packed GEMM's epilogue.
 // Gelu(X) -> X/2 (1 + erf(X / sqrt 2)), the erf GELU subgraph of PyTorch exports.
+// AddSoftmax(A, B) -> Softmax(A + B) over the last axis (runtime/kernels/activation_softmax.cc).
 // AddLayerNorm(A, B, scale, bias?) -> (Y = LayerNormalization(A + B), Sum = A + B when read)
 //   attrs axis, epsilon (runtime/kernels/normalization.cc).
 // PermutedMatMul(A f32, B f32) -> Transpose(alpha MatMul(Transpose(A, perm_a), Transpose(B, perm_b)), perm_y)
@@ -44,5 +45,6 @@ inline constexpr char kMatMulBias[] = "MatMulBias";
 inline constexpr char kGelu[] = "Gelu";
 inline constexpr char kPermutedMatMul[] = "PermutedMatMul";
 inline constexpr char kAddLayerNorm[] = "AddLayerNorm";
+inline constexpr char kAddSoftmax[] = "AddSoftmax";
 
 }  // namespace ember::runtime::fused

@@ -28,12 +28,6 @@ namespace {
 // Multiply-adds below which a chunk of batched products is not worth another thread.
 constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;
 
-std::vector<int64_t> contiguous_strides(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
-  return strides;
-}
-
 // The view Transpose(t, perm) (perm empty: t itself) as shape and element strides.
 struct View {
   Shape shape;

@@ -10,6 +10,7 @@ namespace ember::runtime {
 // (default -1).
 Status run_softmax_coerced(RunContext& ctx);
 Status run_softmax(RunContext& ctx);
+Status run_add_softmax(RunContext& ctx);  // ember.fused AddSoftmax
 Status run_log_softmax_coerced(RunContext& ctx);
 Status run_log_softmax(RunContext& ctx);
 Status run_hardmax_coerced(RunContext& ctx);

@@ -138,7 +138,7 @@ TEST_CASE("fuse-float: GPT-2's tanh GELU subgraph becomes one Gelu{approximate=t
   CHECK(ops["Tanh"] == 1);
 }
 
-TEST_CASE("fuse-float: attention's head transposes are read and written in place by PermutedMatMul") {
+TEST_CASE("fuse-float: attention's head transposes, scaling and mask fuse into PermutedMatMul and AddSoftmax") {
   // x [batch 2, seq 5, heads 3, dim 8]: Q and V views [2, 3, 5, 8], K^T view [2, 3, 8, 5].
   Graph g;
   g.input("x");
@@ -151,7 +151,12 @@ TEST_CASE("fuse-float: attention's head transposes are read and written in place
   g.node("MatMul", {"q", "kt"}, {"s0"});
   g.init("sqrt_d", Tensor::scalar<float>(2.828427f));
   g.node("Div", {"s0", "sqrt_d"}, {"s"});  // the score scaling becomes the GEMM's alpha
-  g.node("Softmax", {"s"}, {"p"});
+  std::vector<float> causal(25);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) causal[size_t(i * 5 + j)] = j > i ? -1e4f : 0.0f;
+  g.init("mask", Tensor::from_vector<float>({1, 1, 5, 5}, causal));
+  g.node("Add", {"s", "mask"}, {"sm"});  // the mask is added inside the softmax
+  g.node("Softmax", {"sm"}, {"p"});
   g.model.graph.value_info.push_back(test::value_info("p", DType::kF32, {2, 3, 5, 5}, ""));
   g.node("MatMul", {"p", "v"}, {"o"});
   transpose("o", "y", {0, 2, 1, 3});
@@ -162,6 +167,8 @@ TEST_CASE("fuse-float: attention's head transposes are read and written in place
   CHECK(ops.count("Transpose") == 0);
   CHECK(ops.count("MatMul") == 0);
   CHECK(ops.count("Div") == 0);
+  CHECK(ops["AddSoftmax"] == 1);
+  CHECK(ops.count("Softmax") == 0);
 
   // Without a known rank for the plain operand the second product is left alone.
   g.model.graph.value_info.clear();
