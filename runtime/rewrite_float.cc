@@ -177,8 +177,8 @@ class FloatFuser : public PatternRewriter {
 
   // MatMul over Transposes (attention's head split and merge), or followed by a scaling by a
   // scalar constant => PermutedMatMul, which reads and writes the transposed views in place and
-  // scales in the GEMM (alpha; the product rounds once less than Mul after it). Operands that are not transposed must have a
-  // known rank >= 2 (a 1-D operand changes the product's rank).
+  // scales in the GEMM (alpha; the product rounds once less than a Mul after it). Operands that
+  // are not transposed must have a known rank >= 2 (a 1-D operand changes the product's rank).
   void permuted_matmul(int i) {
     const Node& mm = node(i);
     if (mm.inputs.size() != 2 || constant(mm.inputs[0]) || constant(mm.inputs[1])) return;
@@ -242,6 +242,8 @@ class FloatFuser : public PatternRewriter {
     // The fused kernel is float32 only: a float32 scale makes X float32.
     const Tensor* scale = ln.inputs.size() >= 2 ? constant(ln.inputs[1]) : nullptr;
     if (!scale || scale->dtype() != DType::kF32) return;
+    // The fused node moves up to the Add, where a computed bias would not exist yet.
+    if (ln.has_input(2) && !constant(ln.inputs[2])) return;
     const int a = producer_index(ln.inputs[0]);
     if (a < 0 || claimed_.count(a) || !is_default_op(node(a), "Add") || node(a).inputs.size() != 2) return;
     const std::string& sum = node(a).outputs.at(0);
