@@ -130,14 +130,8 @@ class PermutedMatMulKernel final : public Kernel {
     const int64_t work = std::max<int64_t>(1, M * N * K);
     parallel_for(batches, std::max<int64_t>(1, kMinFmaPerThread / work), [&](int64_t b0, int64_t b1) {
       for (int64_t batch = b0; batch < b1; ++batch) {
-        int64_t oa = 0, ob = 0, oy = 0;
-        for (int64_t axis = int64_t(rank) - 3, rest = batch; axis >= 0; --axis) {
-          const int64_t i = rest % product[size_t(axis)];
-          rest /= product[size_t(axis)];
-          oa += i * va.strides[size_t(axis)];
-          ob += i * vb.strides[size_t(axis)];
-          oy += i * y_strides[size_t(axis)];
-        }
+        const auto [oa, ob, oy] =
+            offsets_of<3>(batch, product, rank - 2, {va.strides.data(), vb.strides.data(), y_strides.data()});
         sgemm(la.trans, lb.trans, M, N, K, alpha_, pa + oa, la.ld, pb + ob, lb.ld, 0.0f, y + oy, y_strides[rank - 2]);
       }
     });

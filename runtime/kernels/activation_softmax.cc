@@ -189,13 +189,7 @@ Status run_add_softmax(RunContext& ctx) {
   float* y = out.mutable_data<float>();
   parallel_for(rows, rows_per_chunk(n, kTranscendentalGrain), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      int64_t oa = 0, ob = 0;
-      for (int64_t axis = int64_t(rank) - 2, rest = r; axis >= 0; --axis) {
-        const int64_t i = rest % shape[size_t(axis)];
-        rest /= shape[size_t(axis)];
-        oa += i * sa[size_t(axis)];
-        ob += i * sb[size_t(axis)];
-      }
+      const auto [oa, ob] = offsets_of<2>(r, shape, rank - 1, {sa.data(), sb.data()});
       float* row = y + r * n;
       const int64_t la = sa[rank - 1], lb = sb[rank - 1];
       for (int64_t i = 0; i < n; ++i) row[i] = pa[oa + i * la] + pb[ob + i * lb];

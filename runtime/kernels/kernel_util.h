@@ -1,5 +1,6 @@
 // Helpers shared by kernel families: axis normalisation, numpy broadcasting, typed errors.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,20 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shap
 
 // Contiguous row-major strides.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
+
+// Entry `index` of the row-major index space dims[0, axes) (a broadcast product's batch axes)
+// as offsets through each operand's strides: offsets[k] = sum over i of index_i * strides[k][i].
+template <size_t N>
+std::array<int64_t, N> offsets_of(int64_t index, const Shape& dims, size_t axes,
+                                  const std::array<const int64_t*, N>& strides) {
+  std::array<int64_t, N> offsets{};
+  for (size_t axis = axes; axis-- > 0;) {
+    const int64_t i = index % dims[axis];
+    index /= dims[axis];
+    for (size_t k = 0; k < N; ++k) offsets[k] += i * strides[k][axis];
+  }
+  return offsets;
+}
 
 // Reads an optional constant-like int64 list input (axes, shape, pads...) at run time.
 Result<std::vector<int64_t>> read_int_list(const RunContext& ctx, size_t input_index);

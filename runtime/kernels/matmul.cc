@@ -126,13 +126,8 @@ class MatMulKernel final : public Kernel {
       const int64_t work = std::max<int64_t>(1, M * N * K);
       parallel_for(batches, std::max<int64_t>(1, kMinBatchedFmaPerThread / work), [&](int64_t b0, int64_t b1) {
         for (int64_t batch = b0; batch < b1; ++batch) {
-          int64_t a_offset = 0, b_offset = 0;
-          for (int64_t axis = int64_t(out_batch.size()) - 1, rest = batch; axis >= 0; --axis) {
-            const int64_t i = rest % out_batch[size_t(axis)];
-            rest /= out_batch[size_t(axis)];
-            a_offset += i * a_strides[size_t(axis)];
-            b_offset += i * b_strides[size_t(axis)];
-          }
+          const auto [a_offset, b_offset] =
+              offsets_of<2>(batch, out_batch, out_batch.size(), {a_strides.data(), b_strides.data()});
           typed_gemm<T>(false, false, M, N, K, 1.0, pa + a_offset * M * K, K, pb + b_offset * K * N, N, 0.0,
                         py + batch * M * N, N);
         }
