@@ -42,6 +42,11 @@ const Tensor* PatternRewriter::constant(const std::string& value) const {
   return value.empty() ? nullptr : graph_.find_initializer(value);
 }
 
+const Tensor* PatternRewriter::one_element(const std::string& value, DType dtype) const {
+  const Tensor* t = constant(value);
+  return t && t->dtype() == dtype && t->numel() == 1 ? t : nullptr;
+}
+
 std::string PatternRewriter::other_input(const Node& n, const std::string& known) const {
   if (n.inputs.size() != 2) return {};
   return n.inputs[0] == known ? n.inputs[1] : (n.inputs[1] == known ? n.inputs[0] : std::string());

@@ -26,6 +26,8 @@ class PatternRewriter {
   // The single unclaimed node reading `value`, or -1 (several readers, none, or a graph output).
   int sole_reader(const std::string& value) const;
   const Tensor* constant(const std::string& value) const;
+  // The constant `value` when it holds one element of type `dtype`, else null.
+  const Tensor* one_element(const std::string& value, DType dtype) const;
   // The input of a two-input node that is not `known`; empty if `known` is not an input.
   std::string other_input(const ir::Node& n, const std::string& known) const;
   // A constant f32 bias of N values ([N] or [1, N]) on the other side of `add`; empty if not.

@@ -50,10 +50,20 @@ class FloatFuser : public PatternRewriter {
   // Whether `value` is a one-element f32 constant of rank <= 1 (so it cannot broadcast the
   // result to a higher rank) within 1e-5 (relative) of `expected`.
   bool is_scalar(const std::string& value, double expected) const {
-    const Tensor* t = constant(value);
-    if (!t || t->dtype() != DType::kF32 || t->numel() != 1 || t->rank() > 1) return false;
+    const Tensor* t = scalar_f32(value);
+    if (!t) return false;
     const double v = t->data<float>()[0];
     return std::fabs(v - expected) <= 1e-5 * std::fabs(expected);
+  }
+  // A one-element f32 constant of rank <= 1, else null.
+  const Tensor* scalar_f32(const std::string& value) const {
+    const Tensor* t = one_element(value, DType::kF32);
+    return t && t->rank() <= 1 ? t : nullptr;
+  }
+  // Whether `value` is declared float32 (graph inputs, outputs, value_info) or is an f32 constant.
+  bool known_f32(const std::string& value) const {
+    const Tensor* t = constant(value);
+    return f32_values_.count(value) > 0 || (t && t->dtype() == DType::kF32);
   }
   // The sole reader of `value` if it is the default-domain `op`, else -1.
   int sole_reader_op(const std::string& value, const char* op) const {
@@ -186,8 +196,8 @@ class FloatFuser : public PatternRewriter {
     const int ta = transposed_operand(mm.inputs[0], perm_a), tb = transposed_operand(mm.inputs[1], perm_b);
     // The fused kernel is float32 only: the product, an operand or a transposed operand's source
     // must be declared float32 (a Transpose keeps the type).
-    bool f32 = f32_values_.count(mm.outputs.at(0)) || f32_values_.count(mm.inputs[0]) || f32_values_.count(mm.inputs[1]);
-    for (int t : {ta, tb}) f32 |= t >= 0 && f32_values_.count(node(t).inputs.at(0));
+    bool f32 = known_f32(mm.outputs.at(0)) || known_f32(mm.inputs[0]) || known_f32(mm.inputs[1]);
+    for (int t : {ta, tb}) f32 |= t >= 0 && known_f32(node(t).inputs.at(0));
     if (!f32) return;
     auto rank = [&](int t, const std::vector<int64_t>& perm, const std::string& v) {
       if (t >= 0) return int(perm.size());
@@ -208,11 +218,10 @@ class FloatFuser : public PatternRewriter {
       scale = sole_reader(mm.outputs.at(0));
       const Node* sn = scale >= 0 ? &node(scale) : nullptr;
       const std::string other = sn ? other_input(*sn, mm.outputs[0]) : std::string();
-      const Tensor* c = constant(other);
-      if (c && c->dtype() == DType::kF32 && c->numel() == 1 && c->rank() <= 1 && is_default_op(*sn, "Mul"))
+      const Tensor* c = scalar_f32(other);
+      if (c && is_default_op(*sn, "Mul"))
         alpha = c->data<float>()[0];
-      else if (c && c->dtype() == DType::kF32 && c->numel() == 1 && c->rank() <= 1 && is_default_op(*sn, "Div") &&
-               sn->inputs[1] == other)
+      else if (c && is_default_op(*sn, "Div") && sn->inputs[1] == other)
         alpha = 1.0f / c->data<float>()[0];
       else
         scale = -1;
@@ -272,8 +281,8 @@ class FloatFuser : public PatternRewriter {
     const int a = sole_producer_op(sm.inputs[0], "Add");
     if (a < 0 || node(a).inputs.size() != 2) return;
     // The fused kernel is float32 only.
-    bool f32 = f32_values_.count(sm.outputs.at(0)) || f32_values_.count(sm.inputs[0]);
-    for (const std::string& in : node(a).inputs) f32 |= f32_values_.count(in) || (constant(in) && constant(in)->dtype() == DType::kF32);
+    bool f32 = known_f32(sm.outputs.at(0)) || known_f32(sm.inputs[0]);
+    for (const std::string& in : node(a).inputs) f32 |= known_f32(in);
     if (!f32) return;
     Node fused;
     fused.name = sm.name + "/add";
@@ -289,8 +298,6 @@ class FloatFuser : public PatternRewriter {
   bool has_matmul_bias_ = false, has_gelu_ = false, has_permuted_ = false, has_add_ln_ = false, has_add_softmax_ = false;
   FloatFusionStats stats_;
 };
-
-}  // namespace
 
 // After FloatFuser: an Int8MatMul whose product only a fused Gelu reads (directly or through
 // a Reshape) takes the GELU into its epilogue, applied to each output tile while it is in
@@ -331,6 +338,8 @@ class EpilogueFuser : public PatternRewriter {
     return merged;
   }
 };
+
+}  // namespace
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
   FloatFusionStats stats = FloatFuser(model, registry).run();

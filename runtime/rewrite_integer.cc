@@ -92,8 +92,8 @@ class Rewriter : public PatternRewriter {
 
   // A one-element constant of type `dtype` holding `value` (any value when `value` is NaN).
   bool scalar_constant(const std::string& v, DType dtype, double value) const {
-    const Tensor* t = constant(v);
-    if (!t || t->dtype() != dtype || t->numel() != 1) return false;
+    const Tensor* t = one_element(v, dtype);
+    if (!t) return false;
     if (value != value) return true;
     const Result<std::vector<float>> f = t->to_floats();
     return f.ok() && double((*f)[0]) == value;

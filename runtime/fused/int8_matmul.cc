@@ -1,6 +1,6 @@
-// ember.fused Int8MatMul, Int8MatMulGroup and MatMulIntegerPacked (fused_ops.h): u8s8 GEMM on weights packed
-// once in prepare (runtime/qgemm), activations quantized on each run into a buffer the kernel
-// keeps, so a decode step allocates nothing but its output.
+// ember.fused Int8MatMul, Int8MatMulGroup and MatMulIntegerPacked (fused_ops.h): u8s8 GEMM on
+// weights packed once in prepare (runtime/qgemm), activations quantized on each run into a
+// buffer the kernel keeps, so a decode step allocates nothing but its output.
 #include <memory>
 
 #include "runtime/fused/fused_kernels.h"

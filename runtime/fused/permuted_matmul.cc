@@ -20,13 +20,9 @@
 #include "runtime/fused/fused_util.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/kernel_util.h"
-#include "runtime/parallel.h"
 
 namespace ember::runtime::fused {
 namespace {
-
-// Multiply-adds below which a chunk of batched products is not worth another thread.
-constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;
 
 // The view Transpose(t, perm) (perm empty: t itself) as shape and element strides.
 struct View {
@@ -62,14 +58,12 @@ Result<MatrixLayout> matrix_layout(const View& v, const std::string& where, cons
   return invalid_input(where + ": the " + what + " view has no unit-stride axis among its last two");
 }
 
-std::vector<int64_t> read_perm(const ir::Node& node, const char* name) { return node.attr_ints(name); }
-
 class PermutedMatMulKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
-    perm_a_ = read_perm(ctx.node, "perm_a");
-    perm_b_ = read_perm(ctx.node, "perm_b");
-    perm_y_ = read_perm(ctx.node, "perm_y");
+    perm_a_ = ctx.node.attr_ints("perm_a");
+    perm_b_ = ctx.node.attr_ints("perm_b");
+    perm_y_ = ctx.node.attr_ints("perm_y");
     alpha_ = ctx.node.attr_float("alpha", 1.0f);
     if (!perm_y_.empty() && perm_y_.back() != int64_t(perm_y_.size()) - 1)
       return invalid_input(where_of(ctx.node) + ": perm_y must keep the last axis last");
@@ -127,13 +121,10 @@ class PermutedMatMulKernel final : public Kernel {
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
     const int64_t batches = shape_numel(Shape(product.begin(), product.end() - 2));
-    const int64_t work = std::max<int64_t>(1, M * N * K);
-    parallel_for(batches, std::max<int64_t>(1, kMinFmaPerThread / work), [&](int64_t b0, int64_t b1) {
-      for (int64_t batch = b0; batch < b1; ++batch) {
-        const auto [oa, ob, oy] =
-            offsets_of<3>(batch, product, rank - 2, {va.strides.data(), vb.strides.data(), y_strides.data()});
-        sgemm(la.trans, lb.trans, M, N, K, alpha_, pa + oa, la.ld, pb + ob, lb.ld, 0.0f, y + oy, y_strides[rank - 2]);
-      }
+    for_each_batch(batches, M * N * K, [&](int64_t batch) {
+      const auto [oa, ob, oy] =
+          offsets_of<3>(batch, product, rank - 2, {va.strides.data(), vb.strides.data(), y_strides.data()});
+      sgemm(la.trans, lb.trans, M, N, K, alpha_, pa + oa, la.ld, pb + ob, lb.ld, 0.0f, y + oy, y_strides[rank - 2]);
     });
     return Status::Ok();
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/parallel.h"
+
 namespace ember::runtime {
 
 Result<int> normalize_axis(int64_t axis, int rank, const std::string& where) {
@@ -48,6 +50,14 @@ std::vector<int64_t> contiguous_strides(const Shape& shape) {
   std::vector<int64_t> strides(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;) strides[i - 1] = strides[i] * shape[i];
   return strides;
+}
+
+void for_each_batch(int64_t batches, int64_t fma_per_batch, const std::function<void(int64_t)>& fn) {
+  constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;  // below this, another thread costs more
+  parallel_for(batches, std::max<int64_t>(1, kMinFmaPerThread / std::max<int64_t>(1, fma_per_batch)),
+               [&](int64_t b0, int64_t b1) {
+                 for (int64_t batch = b0; batch < b1; ++batch) fn(batch);
+               });
 }
 
 Result<std::vector<int64_t>> read_int_list(const RunContext& ctx, size_t input_index) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out_shap
 
 // Contiguous row-major strides.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
+
+// fn(batch) for every batch of a batched product whose per-batch GEMM does `fma_per_batch`
+// multiply-adds. Attention's per-head products are small (BERT's 128 x 128 x 64), below the
+// size sgemm splits across threads, so the batches are split instead, each running whole on
+// one thread (the same arithmetic either way).
+void for_each_batch(int64_t batches, int64_t fma_per_batch, const std::function<void(int64_t)>& fn);
 
 // Entry `index` of the row-major index space dims[0, axes) (a broadcast product's batch axes)
 // as offsets through each operand's strides: offsets[k] = sum over i of index_i * strides[k][i].

@@ -13,13 +13,9 @@
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/typed_gemm.h"
-#include "runtime/parallel.h"
 
 namespace ember::runtime {
 namespace {
-
-// Multiply-adds below which a chunk of batched products is not worth another thread.
-constexpr int64_t kMinBatchedFmaPerThread = int64_t{1} << 20;
 
 bool is_matmul_dtype(DType d) {
   return d == DType::kF32 || d == DType::kF64 || d == DType::kI32 || d == DType::kI64 || d == DType::kU32 ||
@@ -120,17 +116,11 @@ class MatMulKernel final : public Kernel {
       const std::vector<int64_t> a_strides = broadcast_strides(a_batch, out_batch);
       const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
       const int64_t batches = shape_numel(out_batch);
-      // Attention's per-head products are small (BERT's 128 x 128 x 64): each batch's GEMM is
-      // below the size sgemm splits across threads, so the batches are split instead, each
-      // running whole on one thread (the same arithmetic either way).
-      const int64_t work = std::max<int64_t>(1, M * N * K);
-      parallel_for(batches, std::max<int64_t>(1, kMinBatchedFmaPerThread / work), [&](int64_t b0, int64_t b1) {
-        for (int64_t batch = b0; batch < b1; ++batch) {
-          const auto [a_offset, b_offset] =
-              offsets_of<2>(batch, out_batch, out_batch.size(), {a_strides.data(), b_strides.data()});
-          typed_gemm<T>(false, false, M, N, K, 1.0, pa + a_offset * M * K, K, pb + b_offset * K * N, N, 0.0,
-                        py + batch * M * N, N);
-        }
+      for_each_batch(batches, M * N * K, [&](int64_t batch) {
+        const auto [a_offset, b_offset] =
+            offsets_of<2>(batch, out_batch, out_batch.size(), {a_strides.data(), b_strides.data()});
+        typed_gemm<T>(false, false, M, N, K, 1.0, pa + a_offset * M * K, K, pb + b_offset * K * N, N, 0.0,
+                      py + batch * M * N, N);
       });
     });
   }

@@ -117,8 +117,8 @@ Status run_add_layer_norm(RunContext& ctx) {
   EMBER_TRY(require_inputs(ctx, 3, 4));
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
-  for (size_t i = 0; i < 3 || (i == 3 && ctx.has_input(3)); ++i)
-    if (ctx.input(i).dtype() != DType::kF32) return unsupported_dtype(ctx, ctx.input(i).dtype());
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    if (ctx.has_input(i) && ctx.input(i).dtype() != DType::kF32) return unsupported_dtype(ctx, ctx.input(i).dtype());
   EMBER_ASSIGN_OR_RETURN(Shape shape, broadcast_shapes({a.shape(), b.shape()}, ctx.where()));
   EMBER_ASSIGN_OR_RETURN(int axis, normalize_axis(ctx.node.attr_int("axis", -1), int(shape.size()), ctx.where()));
   const double epsilon = ctx.node.attr_float("epsilon", 1e-5f);

@@ -144,19 +144,17 @@ class DequantizeLinearKernel final : public Kernel {
       // The common case (dequantized activations and gathered embeddings): one loop that vectorizes.
       const float scale = p.scales[0];
       const int32_t zp = static_cast<int32_t>(p.zero_points[0]);
-      const bool is_signed = x.dtype() == DType::kI8;
       float* out_f = static_cast<float*>(y);
-      parallel_for(n, kMinChunk, [&](int64_t begin, int64_t end) {
-        if (is_signed) {
-          const int8_t* q = x.data<int8_t>();
+      auto dequantize = [&](const auto* q) {
+        parallel_for(n, kMinChunk, [&](int64_t begin, int64_t end) {
 #pragma omp simd
           for (int64_t e = begin; e < end; ++e) out_f[e] = static_cast<float>(int32_t{q[e]} - zp) * scale;
-        } else {
-          const uint8_t* q = x.data<uint8_t>();
-#pragma omp simd
-          for (int64_t e = begin; e < end; ++e) out_f[e] = static_cast<float>(int32_t{q[e]} - zp) * scale;
-        }
-      });
+        });
+      };
+      if (x.dtype() == DType::kI8)
+        dequantize(x.data<int8_t>());
+      else
+        dequantize(x.data<uint8_t>());
       return Status::Ok();
     }
     const bool known = dispatch_quant_dtype(x.dtype(), true, [&](auto tag) {
