@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "ir/builders.h"
@@ -299,6 +300,56 @@ class FloatFuser : public PatternRewriter {
   FloatFusionStats stats_;
 };
 
+// After FloatFuser: PermutedMatMul(Q, K) -> AddSoftmax(., mask) -> PermutedMatMul(., V), the
+// scores and probabilities read by nothing else, => Attention(Q, K, V, mask), a block of query
+// rows at a time with the scores in cache (runtime/fused/attention.cc).
+class AttentionFuser : public PatternRewriter {
+ public:
+  explicit AttentionFuser(ir::Model& model) : PatternRewriter(model) {}
+
+  int run() {
+    int fused_count = 0;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& sm = node(int(i));
+      if (!is_fused(sm, fused::kAddSoftmax) || sm.inputs.size() != 2) continue;
+      // The scores: either input of the (commutative) Add, produced by a PermutedMatMul that
+      // writes them untransposed.
+      int scores = -1;
+      size_t side = 0;
+      for (size_t s = 0; s < 2 && scores < 0; ++s) {
+        const int p = producer_index(sm.inputs[s]);
+        if (p >= 0 && !claimed_.count(p) && is_fused(node(p), fused::kPermutedMatMul) &&
+            node(p).attr_ints("perm_y").empty() && sole_reader(sm.inputs[s]) == int(i))
+          scores = p, side = s;
+      }
+      if (scores < 0) continue;
+      const int pv = sole_reader(sm.outputs.at(0));
+      if (pv < 0 || !is_fused(node(pv), fused::kPermutedMatMul) || node(pv).inputs.at(0) != sm.outputs[0] ||
+          !node(pv).attr_ints("perm_a").empty() || node(pv).attr_float("alpha", 1.0f) != 1.0f)
+        continue;
+      const Node& qk = node(scores);
+      Node fused;
+      fused.name = sm.name + "/attention";
+      fused.op_type = fused::kAttention;
+      fused.inputs = {qk.inputs.at(0), qk.inputs.at(1), node(pv).inputs.at(1), sm.inputs[1 - side]};
+      fused.outputs = {node(pv).outputs.at(0)};
+      fused.attributes.push_back(ir::float_attribute("alpha", qk.attr_float("alpha", 1.0f)));
+      for (const auto& [attr, from, as] : {std::tuple{"perm_a", &qk, "perm_q"}, std::tuple{"perm_b", &qk, "perm_k"},
+                                           std::tuple{"perm_b", &node(pv), "perm_v"}, std::tuple{"perm_y", &node(pv), "perm_y"}}) {
+        const std::vector<int64_t> perm = from->attr_ints(attr);
+        if (!perm.empty()) fused.attributes.push_back(ir::ints_attribute(as, perm));
+      }
+      emit(pv, std::move(fused), {scores, int(i), pv}, {});
+      ++fused_count;
+    }
+    apply();
+    return fused_count;
+  }
+
+ private:
+  static bool is_fused(const Node& n, const char* op) { return n.op_type == op && n.domain == fused::kDomain; }
+};
+
 // After FloatFuser: an Int8MatMul whose product only a fused Gelu reads (directly or through
 // a Reshape) takes the GELU into its epilogue, applied to each output tile while it is in
 // cache (one pass over Y fewer).
@@ -343,6 +394,7 @@ class EpilogueFuser : public PatternRewriter {
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
   FloatFusionStats stats = FloatFuser(model, registry).run();
+  if (registry.find(fused::kAttention, fused::kDomain, 1)) stats.attentions = AttentionFuser(model).run();
   if (registry.find(fused::kInt8MatMul, fused::kDomain, 1)) stats.gelu_epilogues = EpilogueFuser(model).run();
   return stats;
 }

@@ -21,6 +21,10 @@
 //                                            stays an output when something else reads it
 //   Add(A, B) -> Softmax over the last axis (attention's mask)
 //       => AddSoftmax(A, B)                  each row summed and normalised in cache
+//   PermutedMatMul(Q, K) -> AddSoftmax(., mask) -> PermutedMatMul(., V), the last with no perm_a
+//   and no alpha (after the two above)
+//       => Attention(Q, K, V, mask)          a block of query rows at a time, skipping keys
+//                                            the mask hides from the whole block
 //   Int8MatMul (rewrite_integer.h) -> Gelu, the Gelu its sole reader
 //       => Int8MatMul{activation=gelu|gelu_tanh}   applied in the GEMM's epilogue
 //
@@ -41,6 +45,7 @@ struct FloatFusionStats {
   int permuted_matmuls = 0;  // MatMuls that absorbed the Transposes around them
   int add_layer_norms = 0;   // residual Adds fused with the LayerNormalization after them
   int add_softmaxes = 0;     // attention masks added inside the Softmax after them
+  int attentions = 0;        // scores, softmax and value products fused (counted in the above too)
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

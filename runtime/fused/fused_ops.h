@@ -32,6 +32,11 @@
 // PermutedMatMul(A f32, B f32) -> Transpose(alpha MatMul(Transpose(A, perm_a), Transpose(B, perm_b)), perm_y)
 //   attrs perm_a, perm_b, perm_y (each absent: identity; perm_y keeps the last axis last), alpha; the
 //   transposes read and written through strides (rewrite_float.h).
+// Attention(Q f32, K f32, V f32, mask f32) ->
+//     Transpose(Softmax(alpha Tq(Q) Tk(K) + mask) Tv(V), perm_y), T(x) = Transpose(x, perm_*)
+//   attrs perm_q, perm_k, perm_v, perm_y (as PermutedMatMul's), alpha; mask broadcasts to the
+//   scores; computed a block of query rows at a time, skipping keys the mask hides from the
+//   whole block (runtime/fused/attention.cc).
 #pragma once
 
 namespace ember::runtime::fused {
@@ -46,5 +51,6 @@ inline constexpr char kGelu[] = "Gelu";
 inline constexpr char kPermutedMatMul[] = "PermutedMatMul";
 inline constexpr char kAddLayerNorm[] = "AddLayerNorm";
 inline constexpr char kAddSoftmax[] = "AddSoftmax";
+inline constexpr char kAttention[] = "Attention";
 
 }  // namespace ember::runtime::fused

@@ -4,13 +4,9 @@
 //   Transpose(Q, 0 2 1 3) -> MatMul <- Transpose(K, 0 2 3 1);  MatMul -> Transpose(0 2 1 3)
 // After:
 //   PermutedMatMul{perm_a, perm_b, perm_y}(Q, K)
-// A transposed view of a contiguous tensor is a strided one: view axis i has the stride of
-// stored axis perm[i]. When the view's last two axes include the stored last axis (stride 1),
-// each batch matrix is an ordinary row-major (or transposed) matrix with a row stride, which
-// sgemm takes as it is; batch axes become offsets (stride 0 where they broadcast). The output
-// transpose is the same in reverse: product axis a is written with the stride of output axis
-// inv(perm_y)[a], so the product lands in place when perm_y keeps the last axis last. alpha
-// scales the product (attention's 1 / sqrt(d)).
+// The transposed operands are strided views (permuted_view.h) that sgemm reads in place. The
+// output transpose is the same in reverse: the product lands in place when perm_y keeps the
+// last axis last. alpha scales the product (attention's 1 / sqrt(d)).
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -18,45 +14,12 @@
 #include "runtime/fused/fused_kernels.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/fused/fused_util.h"
+#include "runtime/fused/permuted_view.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/kernel_util.h"
 
 namespace ember::runtime::fused {
 namespace {
-
-// The view Transpose(t, perm) (perm empty: t itself) as shape and element strides.
-struct View {
-  Shape shape;
-  std::vector<int64_t> strides;
-};
-
-Result<View> permuted_view(const Shape& shape, const std::vector<int64_t>& perm, const std::string& where) {
-  const std::vector<int64_t> stored = contiguous_strides(shape);
-  if (perm.empty()) return View{shape, stored};
-  if (perm.size() != shape.size())
-    return invalid_input(where + ": perm of " + std::to_string(perm.size()) + " axes for an input of shape " +
-                         shape_to_string(shape));
-  View v;
-  for (int64_t p : perm) {
-    if (p < 0 || p >= int64_t(shape.size())) return invalid_input(where + ": perm entry " + std::to_string(p) + " out of range");
-    v.shape.push_back(shape[size_t(p)]);
-    v.strides.push_back(stored[size_t(p)]);
-  }
-  return v;
-}
-
-// One batch matrix of a view: sgemm's (trans, ld) for its last two axes.
-struct MatrixLayout {
-  bool trans = false;
-  int64_t ld = 0;
-};
-Result<MatrixLayout> matrix_layout(const View& v, const std::string& where, const char* what) {
-  const size_t r = v.shape.size();
-  const int64_t rows = v.strides[r - 2], cols = v.strides[r - 1];
-  if (cols == 1 || v.shape[r - 1] == 1) return MatrixLayout{false, std::max<int64_t>(rows, v.shape[r - 1])};
-  if (rows == 1 || v.shape[r - 2] == 1) return MatrixLayout{true, std::max<int64_t>(cols, v.shape[r - 2])};
-  return invalid_input(where + ": the " + what + " view has no unit-stride axis among its last two");
-}
 
 class PermutedMatMulKernel final : public Kernel {
  public:
@@ -82,11 +45,8 @@ class PermutedMatMulKernel final : public Kernel {
                            shape_to_string(vb.shape));
     const size_t rank = std::max(va.shape.size(), vb.shape.size());
     // Left-pad the batch axes with size-1 axes (which broadcast).
-    for (View* v : {&va, &vb})
-      while (v->shape.size() < rank) {
-        v->shape.insert(v->shape.begin(), 1);
-        v->strides.insert(v->strides.begin(), 0);
-      }
+    pad_view(va, rank);
+    pad_view(vb, rank);
     const int64_t M = va.shape[rank - 2], K = va.shape[rank - 1], N = vb.shape[rank - 1];
     if (vb.shape[rank - 2] != K)
       return invalid_input(where + ": inner dimensions differ, A is " + shape_to_string(va.shape) + " and B is " +
@@ -107,14 +67,8 @@ class PermutedMatMulKernel final : public Kernel {
     EMBER_ASSIGN_OR_RETURN(MatrixLayout lb, matrix_layout(vb, where, "B"));
 
     // The output: the product transposed by perm_y, written in place through strides.
-    Shape out_shape = product;
-    std::vector<int64_t> y_strides = contiguous_strides(product);
-    if (!perm_y_.empty()) {
-      if (perm_y_.size() != rank) return invalid_input(where + ": perm_y does not match the product's rank");
-      for (size_t i = 0; i < rank; ++i) out_shape[i] = product[size_t(perm_y_[i])];
-      const std::vector<int64_t> out_strides = contiguous_strides(out_shape);
-      for (size_t i = 0; i < rank; ++i) y_strides[size_t(perm_y_[i])] = out_strides[i];
-    }
+    Shape out_shape;
+    EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> y_strides, permuted_output_strides(product, perm_y_, out_shape, where));
     float* y = ctx.allocate_output(0, DType::kF32, out_shape).mutable_data<float>();
     if (shape_numel(out_shape) == 0) return Status::Ok();
 

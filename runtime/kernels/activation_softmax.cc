@@ -167,6 +167,8 @@ Status run_normalizer(RunContext& ctx, Normalizer kind, bool coerce_2d) {
 
 }  // namespace
 
+void softmax_row(const float* x, float* y, int64_t n) { normalize_row(x, y, n, Normalizer::kSoftmax); }
+
 // ember.fused AddSoftmax(A, B) = Softmax(A + B) over the last axis (rewrite_float.h):
 // attention's additive mask, added to each row of scores while it is in cache. A and B
 // broadcast (masks are [B, 1, 1, S] or [1, 1, S, S]); the same float additions and the same
@@ -192,7 +194,11 @@ Status run_add_softmax(RunContext& ctx) {
       const auto [oa, ob] = offsets_of<2>(r, shape, rank - 1, {sa.data(), sb.data()});
       float* row = y + r * n;
       const int64_t la = sa[rank - 1], lb = sb[rank - 1];
-      for (int64_t i = 0; i < n; ++i) row[i] = pa[oa + i * la] + pb[ob + i * lb];
+      if (la == 1 && lb == 1) {  // the common case, split out so that it vectorises
+        blocked_loop(0, n, [&](int64_t i) { row[i] = pa[oa + i] + pb[ob + i]; });
+      } else {
+        for (int64_t i = 0; i < n; ++i) row[i] = pa[oa + i * la] + pb[ob + i * lb];
+      }
       normalize_row(static_cast<const float*>(row), row, n, Normalizer::kSoftmax);
     }
   });

@@ -138,7 +138,7 @@ TEST_CASE("fuse-float: GPT-2's tanh GELU subgraph becomes one Gelu{approximate=t
   CHECK(ops["Tanh"] == 1);
 }
 
-TEST_CASE("fuse-float: attention's head transposes, scaling and mask fuse into PermutedMatMul and AddSoftmax") {
+TEST_CASE("fuse-float: attention's head transposes, scaling, mask and softmax fuse into Attention") {
   // x [batch 2, seq 5, heads 3, dim 8]: Q and V views [2, 3, 5, 8], K^T view [2, 3, 8, 5].
   Graph g;
   g.input("x");
@@ -163,12 +163,19 @@ TEST_CASE("fuse-float: attention's head transposes, scaling and mask fuse into P
   g.output("y");
   const Tensor x = test::normal_tensor({2, 5, 3, 8}, 11, 1.0f);
   auto ops = check_same(g.model, x, 1e-5);
+  CHECK(ops["Attention"] == 1);
+  CHECK(ops.size() == 1);
+
+  // The probabilities also a graph output: the products and the softmax fuse separately.
+  g.model.graph.outputs.push_back(test::value_info("p", DType::kF32));
+  ops = check_same(g.model, x, 1e-5);
   CHECK(ops["PermutedMatMul"] == 2);
   CHECK(ops.count("Transpose") == 0);
   CHECK(ops.count("MatMul") == 0);
   CHECK(ops.count("Div") == 0);
   CHECK(ops["AddSoftmax"] == 1);
   CHECK(ops.count("Softmax") == 0);
+  g.model.graph.outputs.pop_back();
 
   // Without a known rank for the plain operand the second product is left alone.
   g.model.graph.value_info.clear();
@@ -192,6 +199,72 @@ TEST_CASE("fuse-float: attention's head transposes, scaling and mask fuse into P
   CHECK((*b)[0].shape() == Shape{2, 3, 5, 4});
   const auto va = test::floats_of((*a)[0]), vb = test::floats_of((*b)[0]);
   for (size_t i = 0; i < va.size(); ++i) REQUIRE(std::fabs(va[i] - vb[i]) <= 1e-5 * (1 + std::fabs(va[i])));
+}
+
+// Attention over a mask given at run time: Q, K, V [batch, heads, seq, 16] as inputs, scores
+// scaled, the mask added, softmax, times V, heads merged. Returns the largest |fused - unfused| relative to
+// the largest output, after checking that the fused model is one Attention node.
+double attention_difference(const Shape& mask_shape, const std::vector<float>& mask, int64_t batch, int64_t seq) {
+  Graph g;
+  for (const char* name : {"q", "k", "v"}) g.model.graph.inputs.push_back(test::value_info(name, DType::kF32, {batch, 2, seq, 16}, ""));
+  g.input("mask");
+  g.model.graph.nodes.push_back(test::node("Transpose", "kt", {"k"}, {"kt"}, {ir::ints_attribute("perm", {0, 1, 3, 2})}));
+  g.node("MatMul", {"q", "kt"}, {"s0"});
+  g.init("scale", Tensor::scalar<float>(0.25f));
+  g.node("Mul", {"s0", "scale"}, {"s"});
+  g.node("Add", {"mask", "s"}, {"sm"});  // the mask first: either input of the Add
+  g.node("Softmax", {"sm"}, {"p"});
+  g.model.graph.value_info.push_back(test::value_info("p", DType::kF32, {batch, 2, seq, seq}, ""));
+  g.node("MatMul", {"p", "v"}, {"o"});
+  g.model.graph.nodes.push_back(test::node("Transpose", "merge", {"o"}, {"y"}, {ir::ints_attribute("perm", {0, 2, 1, 3})}));
+  g.output("y");
+  const std::map<std::string, Tensor> feeds = {{"q", test::normal_tensor({batch, 2, seq, 16}, 21, 2.0f)},
+                                               {"k", test::normal_tensor({batch, 2, seq, 16}, 22, 2.0f)},
+                                               {"v", test::normal_tensor({batch, 2, seq, 16}, 23, 1.0f)},
+                                               {"mask", Tensor::from_vector<float>(mask_shape, mask)}};
+  auto plain = make(g.model, false), fused = make(g.model, true);
+  REQUIRE(fused->model().graph.nodes.size() == 1);
+  CHECK(fused->model().graph.nodes[0].op_type == "Attention");
+  auto a = plain->run(feeds), b = fused->run(feeds);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE((*a)[0].shape() == (*b)[0].shape());
+  const auto va = test::floats_of((*a)[0]), vb = test::floats_of((*b)[0]);
+  double scale = 1e-30, diff = 0;
+  for (float v : va) scale = std::max(scale, double(std::fabs(v)));
+  for (size_t i = 0; i < va.size(); ++i) {
+    REQUIRE(std::isfinite(vb[i]) == std::isfinite(va[i]));
+    diff = std::max(diff, double(std::fabs(va[i] - vb[i])));
+  }
+  return diff / scale;
+}
+
+TEST_CASE("fuse-float: Attention skips the keys a mask hides and keeps the unfused results") {
+  const float kMin = -3.4028234663852886e+38f, kInf = -INFINITY;
+  // Causal masks [1, 1, S, S] over several row blocks (S = 70: blocks of 32, a ragged last one),
+  // hiding keys with finfo.min, -inf, or -1e4 (not skipped, computed as it is).
+  for (float hidden : {kMin, kInf, -1e4f}) {
+    const int64_t S = 70;
+    std::vector<float> causal(size_t(S * S));
+    for (int64_t i = 0; i < S; ++i)
+      for (int64_t j = 0; j < S; ++j) causal[size_t(i * S + j)] = j > i ? hidden : 0.0f;
+    CHECK(attention_difference({1, 1, S, S}, causal, 2, S) <= 1e-6);
+  }
+  // A padding mask [B, 1, 1, S]: batch 0 sees 37 keys, batch 1 sees none (every key hidden,
+  // so every key is kept: a uniform average), batch 2 sees all.
+  const int64_t S = 45;
+  std::vector<float> padding(size_t(3 * S), 0.0f);
+  for (int64_t j = 37; j < S; ++j) padding[size_t(j)] = kMin;
+  for (int64_t j = 0; j < S; ++j) padding[size_t(S + j)] = kMin;
+  CHECK(attention_difference({3, 1, 1, S}, padding, 3, S) <= 1e-6);
+  // Hidden keys in the middle of a row are computed (only a hidden tail is skipped), and a mask
+  // row whose visible keys are all far below the rest keeps every key.
+  std::vector<float> holes(size_t(S), 0.0f);
+  for (int64_t j = 5; j < 20; ++j) holes[size_t(j)] = kMin;
+  CHECK(attention_difference({S}, holes, 1, S) <= 1e-6);
+  std::vector<float> faint(size_t(S), -1e25f);
+  for (int64_t j = 30; j < S; ++j) faint[size_t(j)] = kMin;
+  CHECK(attention_difference({1, S}, faint, 1, S) <= 1e-6);
 }
 
 TEST_CASE("fuse-float: a residual Add and the LayerNormalization after it become AddLayerNorm") {
