@@ -1,9 +1,11 @@
 // The normalization family: LayerNormalization, InstanceNormalization, LpNormalization,
 // MeanVarianceNormalization (here) and BatchNormalization (normalization_batch.cc).
 // Statistics accumulate in double with a two-pass variance (mean first, then squared
-// deviations), which stays accurate when the mean is large against the spread.
+// deviations), which stays accurate when the mean is large against the spread; float32 rows
+// use vector_math.h's blocked sums (float lanes over 64 values, totals in double).
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/fused/fused_ops.h"
@@ -13,6 +15,7 @@
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/op_inputs.h"
 #include "runtime/kernels/reduce_plan.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime {
 namespace {
@@ -24,6 +27,12 @@ struct Moments {
 
 template <class T>
 Moments moments(const T* x, int64_t n, double epsilon) {
+  if constexpr (std::is_same_v<T, float>) {  // the per-ISA vector build
+    if (n == 0) return {0.0, 1.0 / std::sqrt(epsilon)};
+    const double mean = vmath::sum(x, n) / static_cast<double>(n);
+    const double variance = vmath::squared_deviations(x, n, static_cast<float>(mean)) / static_cast<double>(n);
+    return {mean, 1.0 / std::sqrt(variance + epsilon)};
+  }
   const auto plus = [](double a, double b) { return a + b; };
   const double sum = fold_run(0.0, x, n, [](T v) { return static_cast<double>(v); }, plus);
   const double mean = n ? sum / static_cast<double>(n) : 0.0;
@@ -60,7 +69,9 @@ Moments layer_norm_row(const T* row, int64_t n, double epsilon, const T* s, cons
   const Moments m = moments(row, n, epsilon);
   const T mean = static_cast<T>(m.mean);
   const T inv = static_cast<T>(m.inv_std);
-  if (b) {
+  if constexpr (std::is_same_v<T, float>) {
+    vmath::normalize_affine(row, n, mean, inv, s, b, o);
+  } else if (b) {
     blocked_loop(0, n, [&](int64_t i) { o[i] = (row[i] - mean) * inv * s[i] + b[i]; });
   } else {
     blocked_loop(0, n, [&](int64_t i) { o[i] = (row[i] - mean) * inv * s[i]; });

@@ -27,6 +27,10 @@ void gelu_erf(const float* x, float* y, int64_t n) { active().gelu_erf(x, y, n);
 void gelu_tanh(const float* x, float* y, int64_t n) { active().gelu_tanh(x, y, n); }
 float max(const float* x, int64_t n) { return active().max(x, n); }
 double sum(const float* x, int64_t n) { return active().sum(x, n); }
+double squared_deviations(const float* x, int64_t n, float center) { return active().squared_deviations(x, n, center); }
+void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b, float* y) {
+  active().normalize_affine(x, n, mean, inv, s, b, y);
+}
 void range_with_zero(const float* x, int64_t n, float* lo, float* hi) { active().range_with_zero(x, n, lo, hi); }
 float abs_max(const float* x, int64_t n) { return active().abs_max(x, n); }
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int32_t lo, int32_t hi, int32_t offset,

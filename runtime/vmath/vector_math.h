@@ -1,5 +1,5 @@
 // Whole-array float math for the hot elementwise paths (Softmax's exp, Tanh, Erf, Sigmoid,
-// GELU, activation quantization). The same fast_math.h formulas are compiled three times, for
+// GELU, LayerNormalization, activation quantization). The same fast_math.h formulas are compiled three times, for
 // the x86-64 baseline (vector_math.cc), AVX2 + FMA (vector_math_avx2.cc, 8 lanes) and AVX-512
 // (vector_math_avx512.cc, 16 lanes), and the level is chosen at run time from cpu.h (EMBER_ISA
 // lowers it). The FMA builds contract multiply-adds, so they differ from the baseline in the
@@ -17,6 +17,10 @@ void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2
 void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 float max(const float* x, int64_t n);                 // n >= 1; NaNs are skipped unless first
 double sum(const float* x, int64_t n);
+// LayerNormalization: sum of (x - center)^2 (float lanes over blocks, summed in double, as
+// `sum`), and y = (x - mean) * inv * s (+ b when not null).
+double squared_deviations(const float* x, int64_t n, float center);
+void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b, float* y);
 // For the activation quantizers (runtime/qgemm/quantize_act.h): the range of x widened to
 // include 0, max |x| (NaNs skipped), and y = saturate(round_half_even(x / scale) + zero_point)
 // clamped to [lo, hi], stored plus offset (QuantizeLinear; every ISA gives the same bytes).
@@ -35,6 +39,8 @@ struct Table {
   void (*gelu_tanh)(const float*, float*, int64_t);
   float (*max)(const float*, int64_t);
   double (*sum)(const float*, int64_t);
+  double (*squared_deviations)(const float*, int64_t, float);
+  void (*normalize_affine)(const float*, int64_t, float, float, const float*, const float*, float*);
   void (*range_with_zero)(const float*, int64_t, float*, float*);
   float (*abs_max)(const float*, int64_t);
   void (*quantize_u8)(const float*, int64_t, float, int32_t, int32_t, int32_t, int32_t, uint8_t*);

@@ -68,6 +68,37 @@ struct Loops {
     for (; i < n; ++i) total += x[i];
     return total;
   }
+  // LayerNormalization's second pass, sum (x - center)^2, and its output (x - mean) inv s (+ b),
+  // blocked as `sum` is.
+  static double squared_deviations(const float* x, int64_t n, float center) {
+    double total = 0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+      float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int64_t j = 0; j < 64; j += 8)
+#pragma omp simd
+        for (int k = 0; k < 8; ++k) {
+          const float d = x[i + j + k] - center;
+          lanes[k] += d * d;
+        }
+      for (float l : lanes) total += l;
+    }
+    for (; i < n; ++i) {
+      const double d = double(x[i]) - double(center);
+      total += d * d;
+    }
+    return total;
+  }
+  static void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b,
+                               float* y) {
+    if (b) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * s[i] + b[i];
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * s[i];
+    }
+  }
   // The activation quantizers' reductions: the range [min(0, x), max(0, x)] and max |x|.
   static void range_with_zero(const float* x, int64_t n, float* lo_out, float* hi_out) {
     float lo = 0.0f, hi = 0.0f;
@@ -131,7 +162,8 @@ struct Loops {
     }
   };
   static constexpr Table table() {
-    return {exp_shifted, tanh, erf, sigmoid, gelu_erf, gelu_tanh, max, sum, range_with_zero, abs_max, quantize_u8};
+    return {exp_shifted,        tanh,   erf, sigmoid, gelu_erf, gelu_tanh,      max,
+            sum,                squared_deviations, normalize_affine, range_with_zero, abs_max, quantize_u8};
   }
 };
 

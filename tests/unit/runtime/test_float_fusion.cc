@@ -382,5 +382,23 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
     CHECK(std::fabs(runtime::vmath::sum(x.data(), n) - sum) <= 1e-6 * magnitude);
     CHECK(runtime::vmath::max(x.data(), n) == *std::max_element(x.begin(), x.end()));
     CHECK(runtime::vmath::max(x.data() + 3, 5) == x[7]);
+    // LayerNormalization's helpers, on a row with a large mean against its spread.
+    std::vector<float> row(1000), scale(1000), bias(1000), out(1000);
+    for (size_t i = 0; i < row.size(); ++i) {
+      row[i] = 1000.0f + 0.25f * float(int(i * 7919 % 101) - 50);
+      scale[i] = 0.5f + float(i % 5);
+      bias[i] = float(i % 3) - 1.0f;
+    }
+    double deviations = 0;
+    for (float v : row) deviations += (double(v) - 1000.0) * (double(v) - 1000.0);
+    const int64_t m = int64_t(row.size());
+    CHECK(std::fabs(runtime::vmath::squared_deviations(row.data(), m, 1000.0f) - deviations) <= 1e-6 * deviations);
+    for (const float* b : {static_cast<const float*>(bias.data()), static_cast<const float*>(nullptr)}) {
+      runtime::vmath::normalize_affine(row.data(), m, 1000.0f, 0.125f, scale.data(), b, out.data());
+      for (size_t i = 0; i < row.size(); ++i) {
+        const double want = (double(row[i]) - 1000.0) * 0.125 * scale[i] + (b ? b[i] : 0.0);
+        REQUIRE(std::fabs(out[i] - want) <= 1e-6 * (1 + std::fabs(want)));
+      }
+    }
   }
 }
