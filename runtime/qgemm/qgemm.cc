@@ -18,6 +18,7 @@ namespace ember::runtime::qgemm {
 namespace {
 
 constexpr int64_t kRowBlockBytes = int64_t{256} << 10;
+constexpr int64_t kActivationSpan = 256;  // columns: 256 rows of them are 256 KB
 // Multiply-adds below which a chunk of work is not worth waking another thread for.
 constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 
@@ -89,6 +90,20 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
     t.lda = a.lda;
     t.panel_bytes = b.panel_bytes();
     t.ep = &ep;
+    // The activation runs over the columns this chunk finished in a row block, row by row, once
+    // the chunk leaves the block or kActivationSpan columns are pending: longer rows amortise
+    // its setup (a tile row is only nr wide) while the span is still in L2.
+    int64_t act_block = -1, act_c0 = 0, act_c1 = 0;
+    auto flush_activation = [&] {
+      if (act_block < 0) return;
+      const int64_t r0 = act_block * rows_per_block, r1 = std::min(M, r0 + rows_per_block);
+      for (int64_t r = r0; r < r1; ++r) {
+        float* row = out.f32 + r * out.ldc + act_c0;
+        out.activation(row, row, act_c1 - act_c0);
+      }
+      act_block = -1;
+    };
+    const bool activate = out.activation && out.f32;
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t block = u / col_tiles, tile = u % col_tiles;
       const int64_t r0 = block * rows_per_block, r1 = std::min(M, r0 + rows_per_block);
@@ -100,13 +115,13 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
         t.m = static_cast<int>(std::min<int64_t>(kern.mr, r1 - r));
         t.a = a.data + r * a.lda;
         tile_fn(t);
-        if (out.activation && out.f32)
-          for (int i = 0; i < t.m; ++i) {
-            float* row = out.f32 + (r + i) * out.ldc + t.col0;
-            out.activation(row, row, t.n);
-          }
+      }
+      if (activate) {
+        if (block != act_block || t.col0 - act_c0 >= kActivationSpan) flush_activation(), act_block = block, act_c0 = t.col0;
+        act_c1 = t.col0 + t.n;
       }
     }
+    if (activate) flush_activation();
   });
 }
 

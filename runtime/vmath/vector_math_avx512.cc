@@ -1,7 +1,13 @@
 // vector_math.h compiled for AVX-512 (the build gives *_avx512.cc files those flags): the
 // same formulas on 16 lanes; FMA contraction as in the AVX2 build, so the two agree bit for bit
-// except where GCC contracts a different multiply-add. quantize_u8 is written out with
-// intrinsics: GCC's if-conversion of the generic loop juggles (and spills) mask registers.
+// except where GCC contracts a different multiply-add. The hottest loops are written out with
+// intrinsics, for what the generic code cannot express:
+//   - quantize_u8: GCC's if-conversion of the generic loop juggles (and spills) mask registers;
+//   - exp (Softmax, GELU, erf): 2^n applied by vscalefps, one instruction for the generic
+//     code's two-step exponent arithmetic, exact wherever the result is a normal float;
+//   - the divisions of GELU and erf: a reciprocal estimate and one Newton step (within an ulp).
+// (Intrinsics are used in their all-lanes mask forms: GCC 12 warns that the plain forms'
+// undefined pass-through sources are used uninitialised.)
 #include <immintrin.h>
 
 #include "runtime/vmath/vector_math_loops.h"
@@ -32,7 +38,7 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int
     // Beyond 2^22 (and for inf and NaN) q0 decides; NaN then becomes 0.
     __m512 v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(q0), limit, _CMP_LT_OQ), q0, q1);
     v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
-    // (The all-lanes mask forms: GCC 12 warns that the plain ones' undefined sources are used.)
+
     v = _mm512_mask_min_ps(v, 0xFFFF, _mm512_mask_max_ps(v, 0xFFFF, v, vlo), vhi);
     const __m512i q = _mm512_mask_cvt_roundps_epi32(shift, 0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     return _mm512_add_epi32(q, shift);
@@ -45,8 +51,63 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int
   }
 }
 
+// fast_math.h's fast_exp with the scaling by 2^n done by vscalefps.
+inline __m512 exp16(__m512 x) {
+  // The clamps of fast_exp; max and min return their second operand where one is NaN, so NaN passes.
+  x = _mm512_mask_max_ps(x, 0xFFFF, _mm512_set1_ps(-104.0f), x);
+  x = _mm512_mask_min_ps(x, 0xFFFF, _mm512_set1_ps(88.8f), x);
+  const __m512 round = _mm512_set1_ps(12582912.0f);
+  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), round), round);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+  return _mm512_mask_scalef_ps(y, 0xFFFF, y, n);
+}
+
+// 1 / d by the 14-bit estimate and one Newton step.
+inline __m512 reciprocal16(__m512 d) {
+  const __m512 r0 = _mm512_mask_rcp14_ps(d, 0xFFFF, d);
+  return _mm512_fmadd_ps(r0, _mm512_fnmadd_ps(d, r0, _mm512_set1_ps(1.0f)), r0);
+}
+
+// y[i] = f(x[i]) sixteen lanes at a time, the tail under a mask.
+template <class F>
+inline void map16(const float* x, float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, f(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, tail, f(_mm512_maskz_loadu_ps(tail, x + i)));
+  }
+}
+
+void exp_shifted(const float* x, float* y, int64_t n, float shift) {
+  const __m512 s = _mm512_set1_ps(shift);
+  map16(x, y, n, [&](__m512 v) { return exp16(_mm512_sub_ps(v, s)); });
+}
+
+// v / (1 + e^(-2u)), u = sqrt(2/pi) (v + 0.044715 v^3). -2u stops at 88, where e^(-2u) is
+// still finite (the reciprocal of inf would give NaN) and v / (1 + e^(-2u)) is 0 to 1e-37.
+void gelu_tanh(const float* x, float* y, int64_t n) {
+  map16(x, y, n, [](__m512 v) {
+    const __m512 v2 = _mm512_mul_ps(v, v);
+    __m512 t = _mm512_mul_ps(v, _mm512_fmadd_ps(v2, _mm512_set1_ps(-1.59576912160573071176f * 0.044715f),
+                                                _mm512_set1_ps(-1.59576912160573071176f)));
+    t = _mm512_mask_min_ps(t, 0xFFFF, _mm512_set1_ps(88.0f), t);
+    return _mm512_mul_ps(v, reciprocal16(_mm512_add_ps(_mm512_set1_ps(1.0f), exp16(t))));
+  });
+}
+
 constexpr Table make_table() {
   Table t = Generic::table();
+  t.exp_shifted = exp_shifted;
+  t.gelu_tanh = gelu_tanh;
   t.quantize_u8 = quantize_u8;
   return t;
 }

@@ -376,6 +376,16 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
     check(runtime::vmath::gelu_erf, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }, 2e-6, 1e-6);
     check(runtime::vmath::gelu_tanh,
           [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }, 2e-6, 1e-6);
+    // NaN propagates through the vector exp and its users, wherever it sits in a vector.
+    std::vector<float> nan_in(37, 0.5f), nan_out(37);
+    nan_in[3] = nan_in[20] = nan_in[35] = NAN;
+    for (auto fn : {runtime::vmath::tanh, runtime::vmath::erf, runtime::vmath::sigmoid, runtime::vmath::gelu_erf,
+                    runtime::vmath::gelu_tanh}) {
+      fn(nan_in.data(), nan_out.data(), 37);
+      for (size_t i = 0; i < nan_in.size(); ++i) REQUIRE(std::isnan(nan_out[i]) == std::isnan(nan_in[i]));
+    }
+    runtime::vmath::exp_shifted(nan_in.data(), nan_out.data(), 37, 0.0f);
+    for (size_t i = 0; i < nan_in.size(); ++i) REQUIRE(std::isnan(nan_out[i]) == std::isnan(nan_in[i]));
     double sum = 0, magnitude = 0;
     for (float v : x) sum += v, magnitude += std::fabs(v);
     // Float lanes summed per block of 64: rounding is relative to the magnitudes added.
