@@ -34,6 +34,7 @@
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/op_inputs.h"
 #include "runtime/parallel.h"
+#include "runtime/vmath/vector_math.h"
 
 namespace ember::runtime::fused {
 namespace {
@@ -44,23 +45,13 @@ constexpr float kMaskedOut = -1e30f;     // at or below: that key's probability 
 constexpr float kVisible = -1e20f;       // at or above: the row's max is far above masked keys
 
 // The keys [0, e) a mask row leaves visible (n when it hides none, or when nothing is visible).
-// Contiguous rows are scanned back a few vectors of keys at a time (a causal mask hides half).
-// Whether mask[0, kChunk) is all masked out (a NaN is not: it must reach the output).
-constexpr int64_t kChunk = 4 * kVectorBlock;
-bool chunk_masked_out(const float* mask) {
-  int32_t seen[kVectorBlock] = {};
-  for (int64_t j = 0; j < kChunk; j += kVectorBlock)
-    for (int64_t k = 0; k < kVectorBlock; ++k) seen[k] |= !(mask[j + k] <= kMaskedOut);
-  int32_t any = 0;
-  for (int64_t k = 0; k < kVectorBlock; ++k) any |= seen[k];
-  return any == 0;
-}
-
 int64_t visible_extent(const float* mask, int64_t stride, int64_t n) {
   int64_t e = n;
-  if (stride == 1)
-    while (e >= kChunk && chunk_masked_out(mask + e - kChunk)) e -= kChunk;
-  while (e > 0 && mask[(e - 1) * stride] <= kMaskedOut) --e;
+  if (stride == 1) {
+    e = vmath::extent_above(mask, n, kMaskedOut);
+  } else {
+    while (e > 0 && mask[(e - 1) * stride] <= kMaskedOut) --e;
+  }
   if (e == n) return n;
   for (int64_t j = 0; j < e; ++j)
     if (mask[j * stride] >= kVisible) return e;
@@ -164,23 +155,39 @@ class AttentionKernel final : public Kernel {
     if (shared_mask)
       for (int64_t r0 = 0; r0 < M; r0 += kRowBlock)
         shared_extents.push_back(block_extent(m + r0 * m_row, std::min(kRowBlock, M - r0)));
-    parallel_for(batches * blocks, 1, [&](int64_t begin, int64_t end) {
+    // A job is a batch matrix (head) when there are enough of them to share out: K and V are
+    // then packed once for all its row blocks. Otherwise a job is one row block.
+    const int64_t blocks_per_job = batches >= 2 * num_threads() ? blocks : 1;
+    const int64_t jobs_per_batch = blocks / blocks_per_job;
+    parallel_for(batches * jobs_per_batch, 1, [&](int64_t begin, int64_t end) {
       std::vector<float> scores(size_t(kRowBlock * N));
+      std::vector<int64_t> extents(static_cast<size_t>(blocks_per_job));
       for (int64_t job = begin; job < end; ++job) {
-        const int64_t batch = job / blocks, r0 = (job % blocks) * kRowBlock, rows = std::min(kRowBlock, M - r0);
+        const int64_t batch = job / jobs_per_batch, first = (job % jobs_per_batch) * blocks_per_job;
         const auto [oq, ok, ov, om, oy] = offsets_of<5>(
             batch, product, rank - 2,
             {vq.strides.data(), vk.strides.data(), vv.strides.data(), vm.strides.data(), ys.data()});
-        const float* mask_rows = m + om + r0 * m_row;
-        const int64_t e = shared_mask ? shared_extents[size_t(job % blocks)] : block_extent(mask_rows, rows);
-        float* s = scores.data();
-        sgemm(lq.trans, lk.trans, rows, e, D, alpha_, q + oq + r0 * q_row, lq.ld, k + ok, lk.ld, 0.0f, s, e);
-        for (int64_t r = 0; r < rows; ++r) {
-          float* row = s + r * e;
-          add_mask(row, mask_rows + r * m_row, m_col, e);
-          softmax_row(row, row, e);
+        int64_t widest = 0;
+        for (int64_t b = 0; b < blocks_per_job; ++b) {
+          const int64_t r0 = (first + b) * kRowBlock;
+          extents[size_t(b)] = shared_mask ? shared_extents[size_t(first + b)]
+                                           : block_extent(m + om + r0 * m_row, std::min(kRowBlock, M - r0));
+          widest = std::max(widest, extents[size_t(b)]);
         }
-        sgemm(false, lv.trans, rows, Dv, e, 1.0f, s, e, v + ov, lv.ld, 0.0f, y + oy + r0 * y_row, y_row);
+        const PackedMatrixB keys = PackedMatrixB::pack(lk.trans, D, widest, k + ok, lk.ld);
+        const PackedMatrixB values = PackedMatrixB::pack(lv.trans, widest, Dv, v + ov, lv.ld);
+        for (int64_t b = 0; b < blocks_per_job; ++b) {
+          const int64_t r0 = (first + b) * kRowBlock, rows = std::min(kRowBlock, M - r0), e = extents[size_t(b)];
+          const float* mask_rows = m + om + r0 * m_row;
+          float* s = scores.data();
+          sgemm_packed_prefix(lq.trans, rows, D, e, alpha_, q + oq + r0 * q_row, lq.ld, keys, s, e);
+          for (int64_t r = 0; r < rows; ++r) {
+            float* row = s + r * e;
+            add_mask(row, mask_rows + r * m_row, m_col, e);
+            softmax_row(row, row, e);
+          }
+          sgemm_packed_prefix(false, rows, e, Dv, 1.0f, s, e, values, y + oy + r0 * y_row, y_row);
+        }
       }
     });
     return Status::Ok();

@@ -94,6 +94,7 @@ struct Problem {
   MatrixRef a;
   MatrixRef b;                      // unpacked B (when packed_b is null)
   const float* packed_b = nullptr;  // panels of nr columns, each K x nr
+  int64_t packed_stride = 0;        // floats from one panel to the next (0: K * nr)
   const float* bias = nullptr;
   float* C = nullptr;
   int64_t ldc = 0;
@@ -187,7 +188,7 @@ void pack_b_columns(const GemmKernels& kern, const MatrixRef& b, int64_t K, int6
 void run_blocked(const Problem& p) {
   const int nr = p.kern->nr;
   if (p.packed_b) {
-    compute_parallel(p, Panels{p.packed_b, p.K * nr, 0}, 0, p.N);
+    compute_parallel(p, Panels{p.packed_b, p.packed_stride ? p.packed_stride : p.K * nr, 0}, 0, p.N);
     return;
   }
   const int64_t chunk = std::max<int64_t>(nr, kMaxPackedBFloats / p.K / nr * nr);
@@ -227,7 +228,7 @@ void run_small_m(const Problem& p) {
         const int64_t j = q * nr;
         t.n = static_cast<int>(std::min<int64_t>(nr, p.N - j));
         if (p.packed_b) {
-          t.b = p.packed_b + q * p.K * nr + k0 * nr;
+          t.b = p.packed_b + q * (p.packed_stride ? p.packed_stride : p.K * nr) + k0 * nr;
           t.b_stride = nr;
         } else if (t.n < nr) {
           t.b = tail + k0 * nr;
@@ -379,6 +380,32 @@ void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B
   p.a = gemm::MatrixRef{A, lda, false};
   p.packed_b = b->data();
   p.bias = bias;
+  p.C = C;
+  p.ldc = ldc;
+  gemm::run(p);
+}
+
+void sgemm_packed_prefix(bool trans_a, int64_t M, int64_t K, int64_t N, float alpha, const float* A, int64_t lda,
+                         const PackedMatrixB& B, float* C, int64_t ldc) {
+  if (static_cast<int>(B.isa_level()) != static_cast<int>(gemm::kernel_level(isa_level()))) {
+    // Packed for other kernels (the level changed since): the plain product of the prefix.
+    std::vector<float> plain(size_t(K * N));
+    const int nr = gemm::kernels_for(static_cast<IsaLevel>(B.isa_level())).nr;
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n)
+        plain[size_t(k * N + n)] = B.data()[n / nr * B.K() * nr + k * nr + n % nr];
+    sgemm(trans_a, false, M, N, K, alpha, A, lda, plain.data(), N, 0.0f, C, ldc);
+    return;
+  }
+  gemm::Problem p;
+  p.kern = &gemm::kernels_for(static_cast<IsaLevel>(B.isa_level()));
+  p.M = M;
+  p.N = N;
+  p.K = K;
+  p.alpha = alpha;
+  p.a = gemm::MatrixRef{A, lda, trans_a};
+  p.packed_b = B.data();
+  p.packed_stride = B.K() * p.kern->nr;
   p.C = C;
   p.ldc = ldc;
   gemm::run(p);

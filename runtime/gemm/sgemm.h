@@ -39,4 +39,9 @@ class PackedMatrixB {
 void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B, const float* bias, float* C,
                   int64_t ldc, bool accumulate = false);
 
+// C[M,N] = alpha * op(A)[M,K] * B[0:K, 0:N]: a leading block of a packed B (K <= B.K(),
+// N <= B.N()), as the fused attention uses one packed head for blocks of growing key extent.
+void sgemm_packed_prefix(bool trans_a, int64_t M, int64_t K, int64_t N, float alpha, const float* A, int64_t lda,
+                         const PackedMatrixB& B, float* C, int64_t ldc);
+
 }  // namespace ember::runtime

@@ -31,6 +31,7 @@ double squared_deviations(const float* x, int64_t n, float center) { return acti
 void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b, float* y) {
   active().normalize_affine(x, n, mean, inv, s, b, y);
 }
+int64_t extent_above(const float* x, int64_t n, float threshold) { return active().extent_above(x, n, threshold); }
 void range_with_zero(const float* x, int64_t n, float* lo, float* hi) { active().range_with_zero(x, n, lo, hi); }
 float abs_max(const float* x, int64_t n) { return active().abs_max(x, n); }
 void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int32_t lo, int32_t hi, int32_t offset,

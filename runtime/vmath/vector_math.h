@@ -21,6 +21,9 @@ double sum(const float* x, int64_t n);
 // `sum`), and y = (x - mean) * inv * s (+ b when not null).
 double squared_deviations(const float* x, int64_t n, float center);
 void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b, float* y);
+// The length of x once its tail of values <= threshold is cut off: the smallest e with every
+// x[e, n) <= threshold (a NaN is never cut). The fused attention's key extent.
+int64_t extent_above(const float* x, int64_t n, float threshold);
 // For the activation quantizers (runtime/qgemm/quantize_act.h): the range of x widened to
 // include 0, max |x| (NaNs skipped), and y = saturate(round_half_even(x / scale) + zero_point)
 // clamped to [lo, hi], stored plus offset (QuantizeLinear; every ISA gives the same bytes).
@@ -41,6 +44,7 @@ struct Table {
   double (*sum)(const float*, int64_t);
   double (*squared_deviations)(const float*, int64_t, float);
   void (*normalize_affine)(const float*, int64_t, float, float, const float*, const float*, float*);
+  int64_t (*extent_above)(const float*, int64_t, float);
   void (*range_with_zero)(const float*, int64_t, float*, float*);
   float (*abs_max)(const float*, int64_t);
   void (*quantize_u8)(const float*, int64_t, float, int32_t, int32_t, int32_t, int32_t, uint8_t*);

@@ -104,10 +104,20 @@ void gelu_tanh(const float* x, float* y, int64_t n) {
   });
 }
 
+int64_t extent_above(const float* x, int64_t n, float threshold) {
+  const __m512 t = _mm512_set1_ps(threshold);
+  int64_t e = n;
+  for (; e >= 16; e -= 16)  // NLE_UQ: not (x <= t), true for NaN
+    if (_mm512_cmp_ps_mask(_mm512_loadu_ps(x + e - 16), t, _CMP_NLE_UQ)) break;
+  while (e > 0 && x[e - 1] <= threshold) --e;
+  return e;
+}
+
 constexpr Table make_table() {
   Table t = Generic::table();
   t.exp_shifted = exp_shifted;
   t.gelu_tanh = gelu_tanh;
+  t.extent_above = extent_above;
   t.quantize_u8 = quantize_u8;
   return t;
 }

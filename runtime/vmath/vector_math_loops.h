@@ -99,6 +99,18 @@ struct Loops {
       for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - mean) * inv * s[i];
     }
   }
+  // Blocks of 16 from the end, each tested as a whole (the loop vectorises), then one by one.
+  static int64_t extent_above(const float* x, int64_t n, float threshold) {
+    int64_t e = n;
+    for (; e >= 16; e -= 16) {
+      int32_t above = 0;
+#pragma omp simd reduction(| : above)
+      for (int64_t k = e - 16; k < e; ++k) above |= !(x[k] <= threshold);
+      if (above) break;
+    }
+    while (e > 0 && x[e - 1] <= threshold) --e;
+    return e;
+  }
   // The activation quantizers' reductions: the range [min(0, x), max(0, x)] and max |x|.
   static void range_with_zero(const float* x, int64_t n, float* lo_out, float* hi_out) {
     float lo = 0.0f, hi = 0.0f;
@@ -163,7 +175,7 @@ struct Loops {
   };
   static constexpr Table table() {
     return {exp_shifted,        tanh,   erf, sigmoid, gelu_erf, gelu_tanh,      max,
-            sum,                squared_deviations, normalize_affine, range_with_zero, abs_max, quantize_u8};
+            sum,                squared_deviations, normalize_affine, extent_above, range_with_zero, abs_max, quantize_u8};
   }
 };
 

@@ -392,6 +392,18 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
     CHECK(std::fabs(runtime::vmath::sum(x.data(), n) - sum) <= 1e-6 * magnitude);
     CHECK(runtime::vmath::max(x.data(), n) == *std::max_element(x.begin(), x.end()));
     CHECK(runtime::vmath::max(x.data() + 3, 5) == x[7]);
+    // extent_above cuts the tail at or below the threshold, and never a NaN.
+    for (int64_t len : {0, 1, 15, 16, 37, 100}) {
+      std::vector<float> tailed(size_t(len), -1e30f);
+      CHECK(runtime::vmath::extent_above(tailed.data(), len, -1e30f) == 0);
+      for (int64_t keep = 0; keep <= len; keep += std::max<int64_t>(1, len / 5)) {
+        std::vector<float> t = tailed;
+        if (keep > 0) t[size_t(keep - 1)] = 0.0f;
+        CHECK(runtime::vmath::extent_above(t.data(), len, -1e30f) == keep);
+        if (len > 0) t[size_t(len - 1)] = NAN;
+        CHECK(runtime::vmath::extent_above(t.data(), len, -1e30f) == len);
+      }
+    }
     // LayerNormalization's helpers, on a row with a large mean against its spread.
     std::vector<float> row(1000), scale(1000), bias(1000), out(1000);
     for (size_t i = 0; i < row.size(); ++i) {
