@@ -39,6 +39,7 @@ namespace {
 // About 20-50 microseconds of pause instructions: long enough to catch back-to-back regions,
 // short enough not to starve other processes.
 constexpr int kSpinIterations = 2000;
+constexpr int kChunksPerThread = 4;
 
 thread_local bool t_inside_job = false;
 
@@ -76,7 +77,7 @@ class ThreadPool {
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn on `chunks` (<= size()) chunks of [0, n).
+  // Runs fn on `chunks` (< 2^16) chunks of [0, n).
   void run(int64_t n, int chunks, const std::function<void(int64_t, int64_t)>& fn) {
     fn_ = &fn;
     n_ = n;
@@ -90,7 +91,7 @@ class ThreadPool {
   }
 
  private:
-  // state_ = job << 32 | chunks << 16 | next unclaimed chunk (chunks <= size() < 2^16).
+  // state_ = job << 32 | chunks << 16 | next unclaimed chunk (chunks < 2^16).
   static uint64_t pack(uint64_t job, int chunks, int next) {
     return (job << 32) | (uint64_t(chunks) << 16) | uint64_t(next);
   }
@@ -149,7 +150,8 @@ int num_threads() {
 
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), n / std::max<int64_t>(min_chunk, 1)));
+  const int64_t most_chunks = n / std::max<int64_t>(min_chunk, 1);
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), most_chunks));
   if (threads <= 1 || t_inside_job) {
     fn(0, n);
     return;
@@ -164,7 +166,9 @@ void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t
     g_pool.reset();
     g_pool = std::make_unique<ThreadPool>(wanted);
   }
-  g_pool->run(n, threads, fn);
+  // kChunksPerThread chunks per thread (as n allows): when one thread starts late or runs
+  // slow, the others take its remaining chunks.
+  g_pool->run(n, static_cast<int>(std::min<int64_t>(int64_t{threads} * kChunksPerThread, most_chunks)), fn);
 }
 
 }  // namespace ember::runtime
