@@ -56,6 +56,9 @@ void normalize_row(const T* x, T* y, int64_t n, Normalizer kind) {
     y[best] = T(1);
     return;
   }
+  if constexpr (std::is_same_v<T, float>) {
+    if (kind == Normalizer::kSoftmax) return vmath::softmax(x, y, n);  // the per-ISA vector build
+  }
   T max;
   double sum;
   // exp goes into y first (LogSoftmax overwrites it below), then the sum.

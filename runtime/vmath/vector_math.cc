@@ -27,6 +27,7 @@ void gelu_erf(const float* x, float* y, int64_t n) { active().gelu_erf(x, y, n);
 void gelu_tanh(const float* x, float* y, int64_t n) { active().gelu_tanh(x, y, n); }
 float max(const float* x, int64_t n) { return active().max(x, n); }
 double sum(const float* x, int64_t n) { return active().sum(x, n); }
+void softmax(const float* x, float* y, int64_t n) { active().softmax(x, y, n); }
 double squared_deviations(const float* x, int64_t n, float center) { return active().squared_deviations(x, n, center); }
 void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b, float* y) {
   active().normalize_affine(x, n, mean, inv, s, b, y);

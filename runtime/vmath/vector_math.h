@@ -17,6 +17,9 @@ void gelu_erf(const float* x, float* y, int64_t n);   // x/2 (1 + erf(x / sqrt 2
 void gelu_tanh(const float* x, float* y, int64_t n);  // x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 float max(const float* x, int64_t n);                 // n >= 1; NaNs are skipped unless first
 double sum(const float* x, int64_t n);
+// y = Softmax(x) of one row (n >= 1, y may be x): max, e^(x - max), the sum in double as
+// `sum`, one reciprocal.
+void softmax(const float* x, float* y, int64_t n);
 // LayerNormalization: sum of (x - center)^2 (float lanes over blocks, summed in double, as
 // `sum`), and y = (x - mean) * inv * s (+ b when not null).
 double squared_deviations(const float* x, int64_t n, float center);
@@ -42,6 +45,7 @@ struct Table {
   void (*gelu_tanh)(const float*, float*, int64_t);
   float (*max)(const float*, int64_t);
   double (*sum)(const float*, int64_t);
+  void (*softmax)(const float*, float*, int64_t);
   double (*squared_deviations)(const float*, int64_t, float);
   void (*normalize_affine)(const float*, int64_t, float, float, const float*, const float*, float*);
   int64_t (*extent_above)(const float*, int64_t, float);

@@ -6,9 +6,15 @@
 //   - exp (Softmax, GELU, erf): 2^n applied by vscalefps, one instruction for the generic
 //     code's two-step exponent arithmetic, exact wherever the result is a normal float;
 //   - the divisions of GELU and erf: a reciprocal estimate and one Newton step (within an ulp).
-// (Intrinsics are used in their all-lanes mask forms: GCC 12 warns that the plain forms'
-// undefined pass-through sources are used uninitialised.)
 #include <immintrin.h>
+
+// GCC 12's AVX-512 headers pass _mm512_undefined_*() values through, which its
+// -Wuninitialized and -Wmaybe-uninitialized report once inlined (GCC bug 105593): false
+// positives.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <algorithm>
 
 #include "runtime/vmath/vector_math_loops.h"
 
@@ -39,12 +45,11 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int
     __m512 v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(q0), limit, _CMP_LT_OQ), q0, q1);
     v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
 
-    v = _mm512_mask_min_ps(v, 0xFFFF, _mm512_mask_max_ps(v, 0xFFFF, v, vlo), vhi);
-    const __m512i q = _mm512_mask_cvt_roundps_epi32(shift, 0xFFFF, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    return _mm512_add_epi32(q, shift);
+    v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), shift);
   };
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_mask_cvtepi32_storeu_epi8(y + i, 0xFFFF, quantize(_mm512_loadu_ps(x + i)));
+  for (; i + 16 <= n; i += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(quantize(_mm512_loadu_ps(x + i))));
   if (i < n) {
     const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
     _mm512_mask_cvtepi32_storeu_epi8(y + i, tail, quantize(_mm512_maskz_loadu_ps(tail, x + i)));
@@ -54,8 +59,8 @@ void quantize_u8(const float* x, int64_t n, float scale, int32_t zero_point, int
 // fast_math.h's fast_exp with the scaling by 2^n done by vscalefps.
 inline __m512 exp16(__m512 x) {
   // The clamps of fast_exp; max and min return their second operand where one is NaN, so NaN passes.
-  x = _mm512_mask_max_ps(x, 0xFFFF, _mm512_set1_ps(-104.0f), x);
-  x = _mm512_mask_min_ps(x, 0xFFFF, _mm512_set1_ps(88.8f), x);
+  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+  x = _mm512_min_ps(_mm512_set1_ps(88.8f), x);
   const __m512 round = _mm512_set1_ps(12582912.0f);
   const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), round), round);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -67,12 +72,12 @@ inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  return _mm512_mask_scalef_ps(y, 0xFFFF, y, n);
+  return _mm512_scalef_ps(y, n);
 }
 
 // 1 / d by the 14-bit estimate and one Newton step.
 inline __m512 reciprocal16(__m512 d) {
-  const __m512 r0 = _mm512_mask_rcp14_ps(d, 0xFFFF, d);
+  const __m512 r0 = _mm512_rcp14_ps(d);
   return _mm512_fmadd_ps(r0, _mm512_fnmadd_ps(d, r0, _mm512_set1_ps(1.0f)), r0);
 }
 
@@ -99,7 +104,7 @@ void gelu_tanh(const float* x, float* y, int64_t n) {
     const __m512 v2 = _mm512_mul_ps(v, v);
     __m512 t = _mm512_mul_ps(v, _mm512_fmadd_ps(v2, _mm512_set1_ps(-1.59576912160573071176f * 0.044715f),
                                                 _mm512_set1_ps(-1.59576912160573071176f)));
-    t = _mm512_mask_min_ps(t, 0xFFFF, _mm512_set1_ps(88.0f), t);
+    t = _mm512_min_ps(_mm512_set1_ps(88.0f), t);
     return _mm512_mul_ps(v, reciprocal16(_mm512_add_ps(_mm512_set1_ps(1.0f), exp16(t))));
   });
 }
@@ -113,9 +118,36 @@ int64_t extent_above(const float* x, int64_t n, float threshold) {
   return e;
 }
 
+// The max pass, then e^(x - max) stored and summed (float lanes over blocks of 64, block
+// totals in double), then the scaling.
+void softmax(const float* x, float* y, int64_t n) {
+  __m512 top = _mm512_set1_ps(x[0]);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) top = _mm512_max_ps(_mm512_loadu_ps(x + i), top);  // NaN skipped
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - i)) - 1);
+  if (i < n) top = _mm512_mask_max_ps(top, tail, _mm512_maskz_loadu_ps(tail, x + i), top);
+  const __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(top));  // NaN only when x[0] is
+  __m512d total_lo = _mm512_setzero_pd(), total_hi = _mm512_setzero_pd();
+  for (i = 0; i < n; i += 64) {
+    __m512 block = _mm512_setzero_ps();
+    for (int64_t j = i; j < std::min(n, i + 64); j += 16) {
+      const __mmask16 m = j + 16 <= n ? __mmask16(0xFFFF) : tail;
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), shift));
+      _mm512_mask_storeu_ps(y + j, m, e);
+      block = _mm512_mask_add_ps(block, m, block, e);
+    }
+    total_lo = _mm512_add_pd(total_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(block)));
+    total_hi = _mm512_add_pd(total_hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(block, 1)));
+  }
+  const __m512 inv = _mm512_set1_ps(static_cast<float>(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(total_lo, total_hi))));
+  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
+  if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
+}
+
 constexpr Table make_table() {
   Table t = Generic::table();
   t.exp_shifted = exp_shifted;
+  t.softmax = softmax;
   t.gelu_tanh = gelu_tanh;
   t.extent_above = extent_above;
   t.quantize_u8 = quantize_u8;

@@ -68,6 +68,12 @@ struct Loops {
     for (; i < n; ++i) total += x[i];
     return total;
   }
+  static void softmax(const float* x, float* y, int64_t n) {
+    exp_shifted(x, y, n, max(x, n));
+    const float inv = static_cast<float>(1.0 / sum(y, n));
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] *= inv;
+  }
   // LayerNormalization's second pass, sum (x - center)^2, and its output (x - mean) inv s (+ b),
   // blocked as `sum` is.
   static double squared_deviations(const float* x, int64_t n, float center) {
@@ -175,7 +181,7 @@ struct Loops {
   };
   static constexpr Table table() {
     return {exp_shifted,        tanh,   erf, sigmoid, gelu_erf, gelu_tanh,      max,
-            sum,                squared_deviations, normalize_affine, extent_above, range_with_zero, abs_max, quantize_u8};
+            sum,                softmax,            squared_deviations, normalize_affine, extent_above, range_with_zero, abs_max, quantize_u8};
   }
 };
 

@@ -392,6 +392,20 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
     CHECK(std::fabs(runtime::vmath::sum(x.data(), n) - sum) <= 1e-6 * magnitude);
     CHECK(runtime::vmath::max(x.data(), n) == *std::max_element(x.begin(), x.end()));
     CHECK(runtime::vmath::max(x.data() + 3, 5) == x[7]);
+    // softmax of rows of every length class (under, at and over a vector, blocks of 64).
+    for (int64_t len : {1, 7, 16, 17, 64, 65, 200}) {
+      std::vector<float> row(x.begin(), x.begin() + len);
+      std::vector<float> out(row.size());
+      for (float& v : row) v *= 0.3f;
+      runtime::vmath::softmax(row.data(), out.data(), len);
+      double top = row[0], total = 0;
+      for (float v : row) top = std::max(top, double(v));
+      for (float v : row) total += std::exp(double(v) - top);
+      for (int64_t i = 0; i < len; ++i) {
+        const double want = std::exp(double(row[size_t(i)]) - top) / total;
+        REQUIRE(std::fabs(out[size_t(i)] - want) <= 2e-6 * want + 1e-30);
+      }
+    }
     // extent_above cuts the tail at or below the threshold, and never a NaN.
     for (int64_t len : {0, 1, 15, 16, 37, 100}) {
       std::vector<float> tailed(size_t(len), -1e30f);
