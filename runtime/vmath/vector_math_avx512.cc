@@ -2,6 +2,7 @@
 // same formulas on 16 lanes; FMA contraction as in the AVX2 build, so the two agree bit for bit
 // except where GCC contracts a different multiply-add. The hottest loops are written out with
 // intrinsics, for what the generic code cannot express:
+//   - abs_max: four accumulators;
 //   - quantize_u8: GCC's if-conversion of the generic loop juggles (and spills) mask registers;
 //   - exp (Softmax, GELU, erf): 2^n applied by vscalefps, one instruction for the generic
 //     code's two-step exponent arithmetic, exact wherever the result is a normal float;
@@ -144,12 +145,27 @@ void softmax(const float* x, float* y, int64_t n) {
   if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
 }
 
+// max |x| with four accumulators (the generic reduction keeps one); max returns its second
+// operand where one is NaN, so NaNs are skipped.
+float abs_max(const float* x, int64_t n) {
+  __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int k = 0; k < 4; ++k) m[k] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i + 16 * k)), m[k]);
+  for (; i < n; i += 16) {
+    const __mmask16 lanes = i + 16 <= n ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    m[0] = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(lanes, x + i)), m[0]);
+  }
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3])));
+}
+
 constexpr Table make_table() {
   Table t = Generic::table();
   t.exp_shifted = exp_shifted;
   t.softmax = softmax;
   t.gelu_tanh = gelu_tanh;
   t.extent_above = extent_above;
+  t.abs_max = abs_max;
   t.quantize_u8 = quantize_u8;
   return t;
 }

@@ -406,6 +406,19 @@ TEST_CASE("vector math: every function matches std:: on every ISA path") {
         REQUIRE(std::fabs(out[size_t(i)] - want) <= 2e-6 * want + 1e-30);
       }
     }
+    // The quantizers' reductions, NaNs skipped, at lengths around the vector and block sizes.
+    for (int64_t len : {1, 15, 16, 63, 64, 65, 1000}) {
+      std::vector<float> v(x.begin() + 100, x.begin() + 100 + len);
+      for (size_t i = 0; i < v.size(); i += 7) v[i] = NAN;
+      float want_abs = 0, want_lo = 0, want_hi = 0;
+      for (float f : v)
+        if (f == f) want_abs = std::max(want_abs, std::fabs(f)), want_lo = std::min(want_lo, f), want_hi = std::max(want_hi, f);
+      CHECK(runtime::vmath::abs_max(v.data(), len) == want_abs);
+      float lo = 1, hi = -1;
+      runtime::vmath::range_with_zero(v.data(), len, &lo, &hi);
+      CHECK(lo == want_lo);
+      CHECK(hi == want_hi);
+    }
     // extent_above cuts the tail at or below the threshold, and never a NaN.
     for (int64_t len : {0, 1, 15, 16, 37, 100}) {
       std::vector<float> tailed(size_t(len), -1e30f);
