@@ -11,6 +11,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
 RUNS=${2:-20}
+ROUNDS=${3:-5}
 M=$ROOT/../shared/models
 OUT=$BUILD/bench-models
 export NODE_PATH=${NODE_PATH:-$ROOT/build/node/node_modules}
@@ -64,14 +65,22 @@ cases=(
   "kjv-bert [64,128]: onnxruntime's dynamic INT8 (same model)|$M/peer/kjv-bert.dyn_int8.onnx|$M/peer/kjv-bert.dyn_int8.onnx|input_ids=64x128 attention_mask=64x128|1"
   "INT4 GEMV 4096x4096 per layer (8-layer MatMulNBits chain)|$OUT/int4_gemv_chain.onnx|$OUT/int4_gemv_chain.onnx|x=1x4096|8"
 )
-printf "| case | threads | ember-rt median ms | onnxruntime median ms | ratio |\n|---|---|---|---|---|\n"
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+printf "| case | threads | ember-rt median ms | onnxruntime median ms | ratio (median of %d rounds) | ratio range |\n|---|---|---|---|---|---|\n" "$ROUNDS"
 for c in "${cases[@]}"; do
   IFS='|' read -r name ember_model ort_model shapes divisor <<<"$c"
   args=(); for s in $shapes; do args+=(--input-shape "$s"); done
   for t in 1 2; do
-    e=$(ember_ms "$ember_model" $t "${args[@]}")
-    o=$(ort_ms "$ort_model" $t "${args[@]}")
-    printf "| %s | %d | %.3f | %.3f | %.2fx |\n" "$name" $t "$(echo "$e / $divisor" | bc -l)" "$(echo "$o / $divisor" | bc -l)" \
-      "$(echo "$e / $o" | bc -l)"
+    es=(); os=(); rs=()
+    for ((r = 0; r < ROUNDS; ++r)); do
+      e=$(ember_ms "$ember_model" $t "${args[@]}")
+      o=$(ort_ms "$ort_model" $t "${args[@]}")
+      es+=("$e"); os+=("$o"); rs+=("$(echo "$e / $o" | bc -l)")
+    done
+    e=$(printf "%s\n" "${es[@]}" | median); o=$(printf "%s\n" "${os[@]}" | median)
+    ratio=$(printf "%s\n" "${rs[@]}" | median)
+    lo=$(printf "%s\n" "${rs[@]}" | sort -g | head -1); hi=$(printf "%s\n" "${rs[@]}" | sort -g | tail -1)
+    printf "| %s | %d | %.3f | %.3f | %.2fx | %.2f-%.2fx |\n" "$name" $t "$(echo "$e / $divisor" | bc -l)" \
+      "$(echo "$o / $divisor" | bc -l)" "$ratio" "$lo" "$hi"
   done
 done
