@@ -74,7 +74,7 @@ void PatternRewriter::emit_as_is(int at, Node fused, std::vector<int> claimed, s
   for (int c : claimed) claimed_.insert(c);
   for (int d : maybe_dead)
     if (d >= 0) maybe_dead_.insert(d);
-  fused_at_[at] = std::move(fused);
+  fused_at_[at].push_back(std::move(fused));
 }
 
 int PatternRewriter::apply() {
@@ -84,8 +84,10 @@ int PatternRewriter::apply() {
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     auto it = fused_at_.find(static_cast<int>(i));
     if (it != fused_at_.end()) {
-      nodes.push_back(std::move(it->second));
-      origin.push_back(-1);
+      for (Node& n : it->second) {
+        nodes.push_back(std::move(n));
+        origin.push_back(-1);
+      }
     } else if (!claimed_.count(static_cast<int>(i))) {
       nodes.push_back(std::move(graph_.nodes[i]));
       origin.push_back(static_cast<int>(i));
@@ -108,7 +110,8 @@ int PatternRewriter::apply() {
       }
     }
   }
-  const int fused_count = static_cast<int>(fused_at_.size());
+  int fused_count = 0;
+  for (const auto& [at, emitted] : fused_at_) fused_count += static_cast<int>(emitted.size());
   graph_.nodes = std::move(nodes);
   fused_at_.clear();
   model_.set_opset_version(fused::kDomain, 1);

@@ -35,8 +35,8 @@ class PatternRewriter {
   // A name no initializer or node output has yet.
   std::string fresh_name(const std::string& base) const;
 
-  // Puts `fused` (domain set here) at node `at`; `claimed` nodes go; `maybe_dead` nodes go
-  // if nothing reads them once the rewrites are applied.
+  // Puts `fused` (domain set here) at node `at`, after any node emitted there before; `claimed`
+  // nodes go; `maybe_dead` nodes go if nothing reads them once the rewrites are applied.
   void emit(int at, ir::Node fused, std::vector<int> claimed, std::vector<int> maybe_dead);
   // The same for a node that keeps its own domain (a default-domain op rewired by a pattern).
   void emit_as_is(int at, ir::Node node, std::vector<int> claimed, std::vector<int> maybe_dead);
@@ -52,7 +52,7 @@ class PatternRewriter {
 
  private:
   std::set<int> maybe_dead_;
-  std::map<int, ir::Node> fused_at_;
+  std::map<int, std::vector<ir::Node>> fused_at_;
 };
 
 }  // namespace ember::runtime

@@ -10,6 +10,7 @@
 #include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/pattern_rewriter.h"
+#include "runtime/rewrite_column_split.h"
 
 namespace ember::runtime {
 namespace {
@@ -395,7 +396,10 @@ class EpilogueFuser : public PatternRewriter {
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
   FloatFusionStats stats = FloatFuser(model, registry).run();
   if (registry.find(fused::kAttention, fused::kDomain, 1)) stats.attentions = AttentionFuser(model).run();
-  if (registry.find(fused::kInt8MatMul, fused::kDomain, 1)) stats.gelu_epilogues = EpilogueFuser(model).run();
+  if (registry.find(fused::kInt8MatMul, fused::kDomain, 1)) {
+    stats.gelu_epilogues = EpilogueFuser(model).run();
+    stats.column_splits = split_int8_product_columns(model);
+  }
   return stats;
 }
 

@@ -28,6 +28,9 @@
 //   Int8MatMul (rewrite_integer.h) -> Gelu, the Gelu its sole reader
 //       => Int8MatMul{activation=gelu|gelu_tanh}   applied in the GEMM's epilogue
 //
+//   Int8MatMul -> Reshape -> Split of the last axis (GPT-2's Q, K, V)
+//       => Int8MatMul with one output per part   rewrite_column_split.h
+//
 // The fused ops have domain ember.fused. Intermediate values must have no other reader and
 // not be graph outputs, or the pattern is left alone.
 #pragma once
@@ -46,6 +49,7 @@ struct FloatFusionStats {
   int add_layer_norms = 0;   // residual Adds fused with the LayerNormalization after them
   int add_softmaxes = 0;     // attention masks added inside the Softmax after them
   int attentions = 0;        // scores, softmax and value products fused (counted in the above too)
+  int column_splits = 0;     // Int8MatMuls writing the parts a Split took (rewrite_column_split.h)
 };
 
 Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);

@@ -12,6 +12,7 @@
 //   symmetrically around 128 (scale max(max|x| / 127, min_scale)), or with the given static
 //   x_scale / x_zero_point; then u8s8 GEMM with the fused epilogue
 //   Y = float(acc) * (x_scale * alpha * w_scale[n]) + bias[n].
+//   With k > 1 outputs (rewrite_column_split.h) output i holds Y's columns [i N / k, (i + 1) N / k).
 // Int8MatMulGroup(X, then W, w_scale, w_zero_point?, bias? per output) -> Y1, Y2, ...: the
 //   Int8MatMuls (trans_b 0, alpha 1, no activation) of one X, which is quantized once; attrs
 //   act (tensor | row | row_symmetric), min_scale.

@@ -1,7 +1,9 @@
 // ember.fused Int8MatMul, Int8MatMulGroup and MatMulIntegerPacked (fused_ops.h): u8s8 GEMM on
 // weights packed once in prepare (runtime/qgemm), activations quantized on each run into a
 // buffer the kernel keeps, so a decode step allocates nothing but its output.
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "runtime/fused/fused_kernels.h"
 #include "runtime/fused/fused_ops.h"
@@ -63,10 +65,13 @@ struct Product {
     return Status::Ok();
   }
 
-  // Y = epilogue(Xq x W) for the quantized rows of X.
-  void run(const qgemm::QuantizedRows& rows, float* y) const {
+  // Y = epilogue(Xq x W) for the quantized rows of X; or, with `parts`, Y's columns in blocks
+  // of part_cols, each in its own matrix (qgemm::QGemmOutput::f32_parts).
+  void run(const qgemm::QuantizedRows& rows, float* y, float* const* parts = nullptr, int64_t part_cols = 0) const {
     qgemm::QGemmOutput out;
-    out.f32 = y;
+    out.f32 = parts ? nullptr : y;
+    out.f32_parts = parts;
+    out.part_cols = part_cols;
     out.ldc = N;
     out.b_scales = w_scales.data();
     out.bias = bias.empty() ? nullptr : bias.data();
@@ -135,6 +140,9 @@ class Int8MatMulKernel final : public Kernel {
       product_.activation = vmath::gelu_tanh;
     else if (!activation.empty())
       return invalid_input(where + ": activation must be gelu or gelu_tanh, got '" + activation + "'");
+    parts_ = static_cast<int64_t>(ctx.node.outputs.size());
+    if (parts_ > 1 && (product_.N % parts_ != 0 || product_.activation))
+      return invalid_input(where + ": " + std::to_string(parts_) + " outputs need N divisible by them and no activation");
     return quantizer_.prepare(ctx, 5);
   }
 
@@ -142,13 +150,31 @@ class Int8MatMulKernel final : public Kernel {
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::kF32) return unsupported_dtype(ctx, x.dtype());
     EMBER_ASSIGN_OR_RETURN(RowsShape s, rows_shape(x, product_.K, product_.N, ctx.where()));
-    float* y = ctx.allocate_output(0, DType::kF32, s.out).mutable_data<float>();
     quantizer_.quantize(x.data<float>(), s.M, product_.K, product_.packed.zero_points() != nullptr, rows_);
-    product_.run(rows_, y);
+    if (parts_ == 1) {
+      product_.run(rows_, ctx.allocate_output(0, DType::kF32, s.out).mutable_data<float>());
+      return Status::Ok();
+    }
+    // Several outputs: equal blocks of Y's columns (rewrite_column_split.h), written in place
+    // when no register tile straddles two of them, else through a copy.
+    const int64_t cols = product_.N / parts_;
+    s.out.back() = cols;
+    std::vector<float*> parts;
+    for (int64_t p = 0; p < parts_; ++p) parts.push_back(ctx.allocate_output(size_t(p), DType::kF32, s.out).mutable_data<float>());
+    if (cols % qgemm::tile_columns() == 0) {
+      product_.run(rows_, nullptr, parts.data(), cols);
+      return Status::Ok();
+    }
+    std::vector<float> whole(size_t(s.M * product_.N));
+    product_.run(rows_, whole.data());
+    for (int64_t r = 0; r < s.M; ++r)
+      for (int64_t p = 0; p < parts_; ++p)
+        std::copy_n(whole.data() + r * product_.N + p * cols, cols, parts[size_t(p)] + r * cols);
     return Status::Ok();
   }
 
  private:
+  int64_t parts_ = 1;
   Product product_;
   ActivationQuantizer quantizer_;
   qgemm::QuantizedRows rows_;

@@ -59,7 +59,21 @@ Epilogue make_epilogue(const QuantizedA& a, const PackedB& b, const QGemmOutput&
   return ep;
 }
 
+// The epilogue of each column part (one when the output is a single matrix).
+std::vector<Epilogue> part_epilogues(const Epilogue& ep, const QGemmOutput& out, int64_t N) {
+  if (!out.f32_parts) return {ep};
+  std::vector<Epilogue> parts(size_t(ceil_div(N, out.part_cols)), ep);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].c_f32 = out.f32_parts[i];
+    parts[i].ldc = out.part_cols;
+    parts[i].c_col0 = int64_t(i) * out.part_cols;
+  }
+  return parts;
+}
+
 }  // namespace
+
+int64_t tile_columns() { return kernels_for(isa_level()).nr; }
 
 void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
   const int64_t M = a.M, N = b.N();
@@ -76,6 +90,7 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
     ep.a_zp = shifted_zp.data();
     tile_fn = kern.tile_shifted_a;
   }
+  const std::vector<Epilogue> eps = part_epilogues(ep, out, N);
 
   const int64_t col_tiles = ceil_div(N, kern.nr);
   const int64_t rows_per_block =
@@ -89,7 +104,7 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
     t.k_quads = b.k_quads();
     t.lda = a.lda;
     t.panel_bytes = b.panel_bytes();
-    t.ep = &ep;
+    t.ep = eps.data();
     // The activation runs over the columns this chunk finished in a row block, row by row, once
     // the chunk leaves the block or kActivationSpan columns are pending: longer rows amortise
     // its setup (a tile row is only nr wide) while the span is still in L2.
@@ -110,6 +125,7 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
       t.col0 = tile * kern.nr;
       t.n = static_cast<int>(std::min<int64_t>(kern.nr, N - t.col0));
       t.b = b.panels() + (t.col0 / kPanelWidth) * b.panel_bytes();
+      if (out.f32_parts) t.ep = &eps[size_t(t.col0 / out.part_cols)];
       for (int64_t r = r0; r < r1; r += kern.mr) {
         t.row0 = r;
         t.m = static_cast<int>(std::min<int64_t>(kern.mr, r1 - r));
@@ -127,12 +143,12 @@ void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
 
 void gemm_u8s8_reference(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
   std::vector<int32_t> row_term;
-  const Epilogue ep = make_epilogue(a, b, out, row_term);
+  const std::vector<Epilogue> eps = part_epilogues(make_epilogue(a, b, out, row_term), out, b.N());
   for (int64_t m = 0; m < a.M; ++m)
     for (int64_t n = 0; n < b.N(); ++n) {
       int32_t acc = 0;
       for (int64_t k = 0; k < b.K(); ++k) acc += int32_t{a.data[m * a.lda + k]} * b.at(k, n);
-      store_result(ep, m, n, acc);
+      store_result(eps[out.f32_parts ? size_t(n / out.part_cols) : 0], m, n, acc);
     }
 }
 

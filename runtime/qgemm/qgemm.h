@@ -66,9 +66,14 @@ struct QuantizedA {
   const int32_t* row_sums = nullptr;     // per row; needed only when B has zero points
 };
 
-// What the epilogue writes: exactly one of f32 / i32.
+// What the epilogue writes: exactly one of f32 / i32 / f32_parts.
 struct QGemmOutput {
   float* f32 = nullptr;
+  // Instead of f32: the columns in blocks of part_cols, block i at f32_parts[i] with rows
+  // part_cols apart (a product that a Split would cut up). part_cols must be a multiple of
+  // tile_columns(); no activation.
+  float* const* f32_parts = nullptr;
+  int64_t part_cols = 0;
   int32_t* i32 = nullptr;
   int64_t ldc = 0;
   const float* b_scales = nullptr;  // per column; float output
@@ -78,6 +83,9 @@ struct QGemmOutput {
   // (vector_math.h's gelu_erf / gelu_tanh): y = f(y) for every row of the tile.
   void (*activation)(const float* x, float* y, int64_t n) = nullptr;
 };
+
+// The columns of one register tile of the ISA level in use.
+int64_t tile_columns();
 
 // C = epilogue((A - a_zp) x (B - b_zp)) with the kernels of the ISA level in use.
 void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out);

@@ -21,6 +21,7 @@ struct Epilogue {
   float* c_f32 = nullptr;             // exactly one of c_f32 / c_i32
   int32_t* c_i32 = nullptr;
   int64_t ldc = 0;
+  int64_t c_col0 = 0;  // the product column stored in C's first column (C may hold a block of them)
 };
 
 // One register tile: rows [row0, row0 + m) and columns [col0, col0 + n) of C.
@@ -54,14 +55,14 @@ inline void store_result(const Epilogue& ep, int64_t row, int64_t col, int32_t a
   int32_t v = acc - ep.a_zp[row] * ep.col_sums[col];
   if (ep.b_zp) v -= ep.b_zp[col] * ep.row_term[row];
   if (ep.c_i32) {
-    ep.c_i32[row * ep.ldc + col] = v;
+    ep.c_i32[row * ep.ldc + col - ep.c_col0] = v;
     return;
   }
   // One rounding for scale and bias, like the SIMD paths' FMA, so all paths agree bit for bit.
   const float scale = ep.a_scale[row] * ep.b_scale[col];
   float f = ep.bias ? std::fma(static_cast<float>(v), scale, ep.bias[col]) : static_cast<float>(v) * scale;
   if (ep.relu && !(f > 0.0f)) f = 0.0f;
-  ep.c_f32[row * ep.ldc + col] = f;
+  ep.c_f32[row * ep.ldc + col - ep.c_col0] = f;
 }
 
 }  // namespace ember::runtime::qgemm

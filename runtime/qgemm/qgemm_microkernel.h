@@ -31,7 +31,7 @@ template <class V>
   typename V::IReg v = V::isub(acc, V::imullo(V::set1i(ep.a_zp[row]), V::iload(ep.col_sums + col)));
   if (ep.b_zp) v = V::isub(v, V::imullo(V::iload(ep.b_zp + col), V::set1i(ep.row_term[row])));
   if (ep.c_i32) {
-    int32_t* c = ep.c_i32 + row * ep.ldc + col;
+    int32_t* c = ep.c_i32 + row * ep.ldc + (col - ep.c_col0);
     if (lanes < W)
       V::istore_partial(c, v, lanes);
     else
@@ -48,7 +48,7 @@ template <class V>
     f = V::fmul(V::cvt(v), scale);
   }
   if (ep.relu) f = V::relu(f);
-  float* c = ep.c_f32 + row * ep.ldc + col;
+  float* c = ep.c_f32 + row * ep.ldc + (col - ep.c_col0);
   if (lanes < W)
     V::fstore_partial(c, f, lanes);
   else

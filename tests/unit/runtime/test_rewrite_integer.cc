@@ -332,6 +332,53 @@ TEST_CASE("rewrite-integer: a GELU after an Int8MatMul (directly or through a Re
   }
 }
 
+TEST_CASE("rewrite-integer: an Int8MatMul cut up by Reshape and Split writes its parts directly") {
+  Rng rng(31);
+  const int64_t M = 7, K = 40;
+  // 3 x 48 columns: whole register tiles per part on every ISA; 3 x 10: parts through a copy.
+  for (int64_t N : {144, 30}) {
+    CAPTURE(N);
+    Builder b;
+    b.input("x", {M, K});
+    b.init("w", random_ints<int8_t>(rng, {K, N}, -127, 127));
+    b.init("w_zp", Tensor::scalar<int8_t>(0));
+    b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
+    b.init("bias", random_floats(rng, {N}, -1, 1));
+    b.init("shape", Tensor::from_vector<int64_t>({3}, {1, M, N}));
+    b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
+    b.node("Mul", {"xs", "w_scale"}, {"s"});
+    b.node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
+    b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
+    b.node("Mul", {"accf", "s"}, {"y0"});
+    b.node("Add", {"y0", "bias"}, {"y"});
+    b.node("Reshape", {"y", "shape"}, {"view"});
+    b.node("Split", {"view"}, {"q", "k", "v"}, {int_attr("axis", -1), int_attr("num_outputs", 3)});
+    for (const char* out : {"q", "k", "v"}) b.output(out);
+    const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {M, K}, -2, 2)}};
+    for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
+      if (!runtime::isa_supported(level)) continue;
+      IsaScope isa(level);
+      CAPTURE(runtime::isa_name(level));
+      runtime::InterpreterOptions o;
+      o.fuse_float = true;
+      auto fused = runtime::Interpreter::create(b.model, o);
+      REQUIRE(fused.ok());
+      const auto counts = op_counts((*fused)->model());
+      CHECK(counts.count("Split") == 0);
+      CHECK(counts.at("Reshape") == 3);
+      auto plain = make(b.model, true);  // the same integer product, then Reshape and Split
+      auto want = plain->run(feeds);
+      auto got = (*fused)->run(feeds);
+      REQUIRE(want.ok());
+      REQUIRE(got.ok());
+      for (size_t i = 0; i < 3; ++i) {
+        REQUIRE((*got)[i].shape() == Shape{1, M, N / 3});
+        CHECK(floats_of((*got)[i]) == floats_of((*want)[i]));  // the same numbers, bit for bit
+      }
+    }
+  }
+}
+
 TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
   Rng rng(6);
   const int64_t K = 96, N = 20, block = 32;
