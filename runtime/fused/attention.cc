@@ -67,21 +67,14 @@ void add_mask(float* __restrict row, const float* __restrict mask, int64_t strid
   }
 }
 
-// One batch matrix: where its operands, mask and output start.
-struct Batch {
-  int64_t q = 0, k = 0, v = 0, mask = 0, y = 0;
-};
-
 class AttentionKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
     perm_q_ = ctx.node.attr_ints("perm_q");
     perm_k_ = ctx.node.attr_ints("perm_k");
     perm_v_ = ctx.node.attr_ints("perm_v");
-    perm_y_ = ctx.node.attr_ints("perm_y");
     alpha_ = ctx.node.attr_float("alpha", 1.0f);
-    if (!perm_y_.empty() && perm_y_.back() != int64_t(perm_y_.size()) - 1)
-      return invalid_input(where_of(ctx.node) + ": perm_y must keep the last axis last");
+    EMBER_ASSIGN_OR_RETURN(perm_y_, output_perm(ctx.node));
     return Status::Ok();
   }
 

@@ -26,10 +26,8 @@ class PermutedMatMulKernel final : public Kernel {
   Status prepare(const PrepareContext& ctx) override {
     perm_a_ = ctx.node.attr_ints("perm_a");
     perm_b_ = ctx.node.attr_ints("perm_b");
-    perm_y_ = ctx.node.attr_ints("perm_y");
     alpha_ = ctx.node.attr_float("alpha", 1.0f);
-    if (!perm_y_.empty() && perm_y_.back() != int64_t(perm_y_.size()) - 1)
-      return invalid_input(where_of(ctx.node) + ": perm_y must keep the last axis last");
+    EMBER_ASSIGN_OR_RETURN(perm_y_, output_perm(ctx.node));
     return Status::Ok();
   }
 

@@ -48,6 +48,13 @@ Result<MatrixLayout> matrix_layout(const View& v, const std::string& where, cons
   return invalid_input(where + ": the " + what + " view has no unit-stride axis among its last two");
 }
 
+Result<std::vector<int64_t>> output_perm(const ir::Node& node) {
+  std::vector<int64_t> perm = node.attr_ints("perm_y");
+  if (!perm.empty() && perm.back() != int64_t(perm.size()) - 1)
+    return invalid_input("node '" + node.name + "' (" + node.op_type + "): perm_y must keep the last axis last");
+  return perm;
+}
+
 Result<std::vector<int64_t>> permuted_output_strides(const Shape& product, const std::vector<int64_t>& perm_y,
                                                      Shape& out_shape, const std::string& where) {
   out_shape = product;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
 
@@ -28,6 +29,9 @@ struct MatrixLayout {
   int64_t ld = 0;
 };
 Result<MatrixLayout> matrix_layout(const View& v, const std::string& where, const char* what);
+
+// A fused product's perm_y attribute (empty: none), which must keep the last axis last.
+Result<std::vector<int64_t>> output_perm(const ir::Node& node);
 
 // The strides of the product's output, Transpose(product, perm_y), written in place: product
 // axis a gets the stride of output axis inv(perm_y)[a]. Sets out_shape to the output's shape.

@@ -56,16 +56,21 @@ struct Loops {
   }
   // Float lanes over blocks of 64, summed into double: vector speed, double-like accuracy.
   static double sum(const float* x, int64_t n) {
+    return blocked_sum(x, n, [](float v) { return v; });
+  }
+  // sum of term(x[i]) that way.
+  template <class Term>
+  static double blocked_sum(const float* x, int64_t n, Term term) {
     double total = 0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
       float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       for (int64_t j = 0; j < 64; j += 8)
 #pragma omp simd
-        for (int k = 0; k < 8; ++k) lanes[k] += x[i + j + k];
+        for (int k = 0; k < 8; ++k) lanes[k] += term(x[i + j + k]);
       for (float l : lanes) total += l;
     }
-    for (; i < n; ++i) total += x[i];
+    for (; i < n; ++i) total += term(x[i]);
     return total;
   }
   static void softmax(const float* x, float* y, int64_t n) {
@@ -77,23 +82,10 @@ struct Loops {
   // LayerNormalization's second pass, sum (x - center)^2, and its output (x - mean) inv s (+ b),
   // blocked as `sum` is.
   static double squared_deviations(const float* x, int64_t n, float center) {
-    double total = 0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-      float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (int64_t j = 0; j < 64; j += 8)
-#pragma omp simd
-        for (int k = 0; k < 8; ++k) {
-          const float d = x[i + j + k] - center;
-          lanes[k] += d * d;
-        }
-      for (float l : lanes) total += l;
-    }
-    for (; i < n; ++i) {
-      const double d = double(x[i]) - double(center);
-      total += d * d;
-    }
-    return total;
+    return blocked_sum(x, n, [center](float v) {
+      const float d = v - center;
+      return d * d;
+    });
   }
   static void normalize_affine(const float* x, int64_t n, float mean, float inv, const float* s, const float* b,
                                float* y) {

@@ -49,6 +49,16 @@ struct Builder {
     n.domain = domain;
     model.graph.nodes.push_back(std::move(n));
   }
+  // onnxruntime's dynamic INT8 product y = x w (+ bias): DynamicQuantizeLinear, MatMulInteger,
+  // the scales multiplied back in, the bias added.
+  void dynamic_int8_product(const std::string& x, const std::string& y) {
+    node("DynamicQuantizeLinear", {x}, {"xq", "xs", "xzp"});
+    node("Mul", {"xs", "w_scale"}, {"s"});
+    node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
+    node("Cast", {"acc"}, {"accf"}, {ember::quant_test::int_attr("to", 1)});
+    node("Mul", {"accf", "s"}, {"y0"});
+    node("Add", {"y0", "bias"}, {y});
+  }
 };
 
 std::map<std::string, int> op_counts(const ir::Model& m) {
@@ -102,12 +112,7 @@ TEST_CASE("rewrite-integer: onnxruntime's dynamic INT8 pattern becomes one Int8M
   b.init("w_zp", Tensor::scalar<int8_t>(0));
   b.init("w_scale", Tensor::scalar<float>(0.02f));
   b.init("bias", random_floats(rng, {N}, -1, 1));
-  b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
-  b.node("Mul", {"xs", "w_scale"}, {"s"});
-  b.node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
-  b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
-  b.node("Mul", {"accf", "s"}, {"y0"});
-  b.node("Add", {"y0", "bias"}, {"y"});
+  b.dynamic_int8_product("x", "y");
   b.output("y");
   const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {3, 5, K}, -2, 3)}};
 
@@ -345,12 +350,7 @@ TEST_CASE("rewrite-integer: an Int8MatMul cut up by Reshape and Split writes its
     b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
     b.init("bias", random_floats(rng, {N}, -1, 1));
     b.init("shape", Tensor::from_vector<int64_t>({3}, {1, M, N}));
-    b.node("DynamicQuantizeLinear", {"x"}, {"xq", "xs", "xzp"});
-    b.node("Mul", {"xs", "w_scale"}, {"s"});
-    b.node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
-    b.node("Cast", {"acc"}, {"accf"}, {int_attr("to", 1)});
-    b.node("Mul", {"accf", "s"}, {"y0"});
-    b.node("Add", {"y0", "bias"}, {"y"});
+    b.dynamic_int8_product("x", "y");
     b.node("Reshape", {"y", "shape"}, {"view"});
     b.node("Split", {"view"}, {"q", "k", "v"}, {int_attr("axis", -1), int_attr("num_outputs", 3)});
     for (const char* out : {"q", "k", "v"}) b.output(out);
