@@ -13,7 +13,9 @@
 //   S_blk += mask[r0:r1, :e]              written and read twice)
 //   P_blk = softmax of each row
 //   Y[r0:r1] = P_blk V[:e]
-// with the same sgemm and softmax row routine as the unfused ops. The key extent e skips
+// with the same GEMM kernels and softmax row routine as the unfused ops; K and V are packed
+// once per head for all its blocks when there are heads enough to share out between the
+// threads (else each block is a job of its own). The key extent e skips
 // keys that no row of the block can see: a mask entry <= -1e30 (finfo.min, -inf) gives
 // exp(s + mask - max) == 0 exactly whenever the row also has an entry >= -1e20 (so
 // max > -2e29) and the scores are below 1e29 in magnitude; keys from e on then add exact
