@@ -2,6 +2,7 @@
 // reference, at odd sizes that exercise every edge tile, blocking boundary and threading split.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -267,6 +268,44 @@ TEST_CASE("sgemm_packed: stays correct when the ISA level changes after packing"
       c.M = 1;
       run_packed_case(c, false, true, pack_level, run_level, seed++);
     }
+}
+
+TEST_CASE("sgemm_packed_prefix: leading blocks of a packed B, A transposed or not, on every ISA path") {
+  const std::vector<IsaLevel> levels = testable_levels();
+  uint32_t seed = 12000;
+  for (IsaLevel pack_level : levels)
+    for (IsaLevel run_level : levels)
+      for (bool trans_a : {false, true})
+        for (bool trans_b : {false, true})
+          for (auto [M, k, n] : {std::array<int64_t, 3>{1, 1, 1}, {5, 17, 31}, {16, 64, 48}, {33, 40, 100}}) {
+            CAPTURE(isa_name(pack_level));
+            CAPTURE(isa_name(run_level));
+            Case full;
+            full.trans_a = trans_a;
+            full.trans_b = trans_b;
+            full.M = M;
+            full.K = 64;
+            full.N = 100;
+            full.pad = 2;
+            Operands o = make_operands(full, seed++);
+            PackedMatrixB packed;
+            {
+              IsaScope scope(pack_level);
+              packed = PackedMatrixB::pack(trans_b, full.K, full.N, o.B.data(), o.ldb);
+            }
+            Case prefix = full;  // the same storage, its leading k x n block of B
+            prefix.K = k;
+            prefix.N = n;
+            prefix.alpha = 0.5f;
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = n; j < o.ldc; ++j) o.C[size_t(i * o.ldc + j)] = kSentinel;
+            std::vector<float> result = o.C;
+            {
+              IsaScope scope(run_level);
+              sgemm_packed_prefix(trans_a, M, k, n, prefix.alpha, o.A.data(), o.lda, packed, result.data(), o.ldc);
+            }
+            check_against_reference(prefix, o, o.C, nullptr, result);
+          }
 }
 
 TEST_CASE("sgemm_packed: K = 0 gives the bias") {
