@@ -41,7 +41,7 @@
 namespace ember::runtime::fused {
 namespace {
 
-constexpr int64_t kRowBlock = 16;        // query rows per block: small blocks follow a causal mask closely
+constexpr int64_t kRowBlock = 8;         // query rows per block (one register tile): small blocks follow a causal mask closely
 constexpr int64_t kKeyGranule = 16;      // the key extent is rounded up to whole vectors
 constexpr float kMaskedOut = -1e30f;     // at or below: that key's probability is exactly 0
 constexpr float kVisible = -1e20f;       // at or above: the row's max is far above masked keys

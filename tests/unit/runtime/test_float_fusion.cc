@@ -248,7 +248,7 @@ double attention_difference(const Shape& mask_shape, const std::vector<float>& m
 
 TEST_CASE("fuse-float: Attention skips the keys a mask hides and keeps the unfused results") {
   const float kMin = -3.4028234663852886e+38f, kInf = -INFINITY;
-  // Causal masks [1, 1, S, S] over several row blocks (S = 70: blocks of 16, a ragged last one),
+  // Causal masks [1, 1, S, S] over several row blocks (S = 70: blocks of 8, a ragged last one),
   // hiding keys with finfo.min, -inf, or -1e4 (not skipped, computed as it is).
   for (float hidden : {kMin, kInf, -1e4f}) {
     const int64_t S = 70;
