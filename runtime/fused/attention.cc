@@ -169,19 +169,33 @@ class AttentionKernel final : public Kernel {
                                            : block_extent(m + om + r0 * m_row, std::min(kRowBlock, M - r0));
           widest = std::max(widest, extents[size_t(b)]);
         }
-        const PackedMatrixB keys = PackedMatrixB::pack(lk.trans, D, widest, k + ok, lk.ld);
-        const PackedMatrixB values = PackedMatrixB::pack(lv.trans, widest, Dv, v + ov, lv.ld);
+        // Packing pays off only when blocks share it (a one-block job, a decode step or a short
+        // sequence, multiplies the operands where they lie).
+        const bool shared = blocks_per_job > 1;
+        PackedMatrixB keys, values;
+        if (shared) {
+          keys = PackedMatrixB::pack(lk.trans, D, widest, k + ok, lk.ld);
+          values = PackedMatrixB::pack(lv.trans, widest, Dv, v + ov, lv.ld);
+        }
         for (int64_t b = 0; b < blocks_per_job; ++b) {
           const int64_t r0 = (first + b) * kRowBlock, rows = std::min(kRowBlock, M - r0), e = extents[size_t(b)];
           const float* mask_rows = m + om + r0 * m_row;
+          const float* qb = q + oq + r0 * q_row;
           float* s = scores.data();
-          sgemm_packed_prefix(lq.trans, rows, D, e, alpha_, q + oq + r0 * q_row, lq.ld, keys, s, e);
+          float* yb = y + oy + r0 * y_row;
+          if (shared)
+            sgemm_packed_prefix(lq.trans, rows, D, e, alpha_, qb, lq.ld, keys, s, e);
+          else
+            sgemm(lq.trans, lk.trans, rows, e, D, alpha_, qb, lq.ld, k + ok, lk.ld, 0.0f, s, e);
           for (int64_t r = 0; r < rows; ++r) {
             float* row = s + r * e;
             add_mask(row, mask_rows + r * m_row, m_col, e);
             softmax_row(row, row, e);
           }
-          sgemm_packed_prefix(false, rows, e, Dv, 1.0f, s, e, values, y + oy + r0 * y_row, y_row);
+          if (shared)
+            sgemm_packed_prefix(false, rows, e, Dv, 1.0f, s, e, values, yb, y_row);
+          else
+            sgemm(false, lv.trans, rows, Dv, e, 1.0f, s, e, v + ov, lv.ld, 0.0f, yb, y_row);
         }
       }
     });
