@@ -268,8 +268,17 @@ class Rewriter : public PatternRewriter {
     const bool gemm = mm.op_type == "Gemm";
     if (mm.inputs.size() < 2) return Status::Ok();
     if (gemm && mm.attr_int("transA", 0) != 0) return Status::Ok();
-    const bool trans_b = gemm && mm.attr_int("transB", 0) != 0;
-    const int dq_index = producer_index(mm.inputs[1]);
+    bool trans_b = gemm && mm.attr_int("transB", 0) != 0;
+    int dq_index = producer_index(mm.inputs[1]);
+    // A 2-D Transpose between the DequantizeLinear and the product (a tied LM head reads the
+    // embedding table as W^T) is the other trans_b.
+    int transpose = -1;
+    if (dq_index >= 0 && is_default_op(graph_.nodes[size_t(dq_index)], "Transpose") &&
+        graph_.nodes[size_t(dq_index)].attr_ints("perm") == std::vector<int64_t>{1, 0} && sole_reader(mm.inputs[1]) == i) {
+      transpose = dq_index;
+      dq_index = producer_index(graph_.nodes[size_t(transpose)].inputs.at(0));
+      trans_b = !trans_b;
+    }
     if (dq_index < 0 || !is_default_op(graph_.nodes[size_t(dq_index)], "DequantizeLinear")) return Status::Ok();
     const Node& dq = graph_.nodes[size_t(dq_index)];
     const Tensor* wq = constant(dq.inputs[0]);
@@ -308,7 +317,7 @@ class Rewriter : public PatternRewriter {
     }
 
     Node fused;
-    std::vector<int> maybe_dead = {dq_index};
+    std::vector<int> maybe_dead = {dq_index, transpose};
     if (int8) {
       const ActSource act = activation_source(mm.inputs[0]);
       fused.op_type = fused::kInt8MatMul;

@@ -18,7 +18,9 @@
 //       X is DequantizeLinear(QuantizeLinear(X0, s, zp)) with the same constant s, zp
 //                                                         => Int8MatMul{act=static}(X0, ...)
 //       X is any float value                              => Int8MatMul{act=row}(X, ...)
-//     (a weight-only model then quantizes its activations per row at run time).
+//     (a weight-only model then quantizes its activations per row at run time). A 2-D
+//     Transpose between the DequantizeLinear and the product (a tied LM head reading the
+//     embedding table) is folded into trans_b.
 //   QDQ INT4: DequantizeLinear(Wq int4/uint4 blocked along K, block a multiple of 32)
 //     -> MatMul / Gemm                                     => Int4MatMul{layout=kn|nk}
 //   com.microsoft MatMulNBits (4 bits, block a multiple of 32, no g_idx, constant B, scales

@@ -294,6 +294,31 @@ TEST_CASE("rewrite-integer: weight-only int8 and static QDQ activations") {
   }
 }
 
+TEST_CASE("rewrite-integer: a weight read through a Transpose (a tied LM head) becomes Int8MatMul with trans_b") {
+  Rng rng(6);
+  const int64_t K = 40, N = 23;
+  Builder b;
+  b.input("x", {2, 3, K});
+  b.model.graph.inputs.push_back(test::value_info("ids", DType::kI64, {4}, ""));
+  b.init("wq", random_ints<int8_t>(rng, {N, K}, -127, 127));  // the embedding table, [vocab, dim]
+  b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
+  b.node("DequantizeLinear", {"wq", "w_scale"}, {"w"}, {int_attr("axis", 0)});
+  b.node("Gather", {"w", "ids"}, {"emb"});  // the table's other reader keeps the DequantizeLinear
+  b.node("Transpose", {"w"}, {"wt"}, {ir::ints_attribute("perm", {1, 0})});
+  b.node("MatMul", {"x", "wt"}, {"y"});
+  b.output("y");
+  b.output("emb");
+  auto interp = make(b.model, true);
+  const auto counts = op_counts(interp->model());
+  REQUIRE(counts.at("Int8MatMul") == 1);
+  CHECK(counts.count("Transpose") == 0);
+  CHECK(counts.count("MatMul") == 0);
+  for (const auto& n : interp->model().graph.nodes)
+    if (n.op_type == "Int8MatMul") CHECK(n.attr_int("trans_b", 0) == 1);
+  check_equivalent(b.model, {{"x", random_floats(rng, {2, 3, K}, -1, 1)}, {"ids", Tensor::from_vector<int64_t>({4}, {0, 5, 22, 7})}},
+                   kActQuantRelTol);
+}
+
 TEST_CASE("rewrite-integer: a GELU after an Int8MatMul (directly or through a Reshape) runs in its epilogue") {
   Rng rng(12);
   const int64_t K = 48, N = 70;
