@@ -4,6 +4,10 @@
 //             and prepares each kernel once (weights get packed here).
 //   run():    validates feeds against the declared inputs, runs the kernels in order, and
 //             frees each intermediate as soon as its last reader has run (TensorPool).
+//             Values that follow from the feeds' shapes alone (Shape, then what deterministic
+//             ops compute from it and from constants: masks, positions, reshape targets) are
+//             kept from the previous run and reused while the feeds' shapes stay the same
+//             (never under an observer, which sees every value).
 // Shapes are inferred at run time by the kernels, so dynamic shapes and shape subgraphs work.
 // value_info shapes are ignored (exports specialise them to batch 1).
 #pragma once
@@ -56,6 +60,7 @@ class Interpreter {
     std::vector<int> inputs;           // value slots, -1 for omitted
     std::vector<int> outputs;          // value slots, -1 for omitted
     std::vector<int> release_after;    // slots whose last reader is this step
+    bool shape_static = false;         // its outputs depend only on the feeds' shapes
   };
   Interpreter() = default;
   Status check_supported(const KernelRegistry& registry) const;
@@ -71,6 +76,11 @@ class Interpreter {
   std::vector<Step> steps_;
   std::vector<int> output_slots_;
   TensorPool pool_;
+  // The outputs of the shape-static steps (masks, positions, reshape targets computed from
+  // Shape) in the last run, valid while the feeds keep the shapes they had then.
+  std::vector<Shape> static_for_shapes_;
+  std::vector<std::vector<Tensor>> static_outputs_;  // per step (empty for the others)
+  bool static_valid_ = false;
 };
 
 }  // namespace ember::runtime
