@@ -177,18 +177,21 @@ Result<std::vector<Tensor>> Interpreter::execute(const std::map<std::string, Ten
     if (!feeds.count(in->name)) return invalid_input("input '" + in->name + "' was not fed");
   std::set<int> keep(keep_slots.begin(), keep_slots.end());
   // Shape-static steps are taken from the last run when the feeds' shapes are the same (an
-  // observer sees every value, so it always gets a full run).
+  // observer still sees their values).
   std::vector<Shape> shapes;
   for (const auto* in : feed_inputs_) shapes.push_back(values[static_cast<size_t>(slot_of_.at(in->name))].shape());
-  const bool reuse = !observer && static_valid_ && shapes == static_for_shapes_;
-  std::vector<std::vector<Tensor>> statics(reuse || observer ? 0 : steps_.size());
+  const bool reuse = static_valid_ && shapes == static_for_shapes_;
+  std::vector<std::vector<Tensor>> statics(reuse ? 0 : steps_.size());
   std::vector<const Tensor*> inputs;
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
     if (reuse && step.shape_static) {
-      for (size_t o = 0; o < step.outputs.size(); ++o)
-        if (step.outputs[o] >= 0) values[static_cast<size_t>(step.outputs[o])] = static_outputs_[i][o];
+      for (size_t o = 0; o < step.outputs.size(); ++o) {
+        if (step.outputs[o] < 0) continue;
+        if (observer) EMBER_TRY(observer(step.node->outputs[o], static_outputs_[i][o]));
+        values[static_cast<size_t>(step.outputs[o])] = static_outputs_[i][o];
+      }
       for (int s : step.release_after)
         if (!keep.count(s)) values[static_cast<size_t>(s)] = Tensor();
       continue;

@@ -7,7 +7,7 @@
 //             Values that follow from the feeds' shapes alone (Shape, then what deterministic
 //             ops compute from it and from constants: masks, positions, reshape targets) are
 //             kept from the previous run and reused while the feeds' shapes stay the same
-//             (never under an observer, which sees every value).
+//             (an observer is still given them).
 // Shapes are inferred at run time by the kernels, so dynamic shapes and shape subgraphs work.
 // value_info shapes are ignored (exports specialise them to batch 1).
 #pragma once

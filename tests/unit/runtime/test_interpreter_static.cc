@@ -1,6 +1,6 @@
 // The interpreter's reuse of shape-static values (runtime/interpreter.h): what a graph computes
 // from its feeds' shapes alone (masks, positions) is taken from the previous run while the
-// shapes stay the same, recomputed when they change, and never reused under an observer.
+// shapes stay the same, recomputed when they change, and still shown to an observer.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -59,7 +59,7 @@ TEST_CASE("interpreter: shape-static values are reused while the feeds keep thei
         CHECK(got[size_t(r * 4)] - x.data<float>()[r * 4] == doctest::Approx(double(r)));
     }
   }
-  // An observer sees every value, the shape-static ones included, on every run.
+  // An observer sees every value, the reused shape-static ones included, on every run.
   int positions_seen = 0;
   auto observer = [&](const std::string& name, const Tensor&) {
     positions_seen += name == "position";
