@@ -14,94 +14,11 @@
 #include "runtime/cpu.h"
 #include "runtime/interpreter.h"
 #include "runtime/rewrite_integer.h"
-#include "tests/unit/runtime/quant_test_util.h"
+#include "tests/unit/runtime/rewrite_test_util.h"
 
 using namespace ember;
 using namespace ember::quant_test;
-
-namespace {
-
-// Integer activations (u8 per tensor, as the graph's own DynamicQuantizeLinear) leave only
-// float rounding: relative to the largest output.
-constexpr double kSameIntegersRelTol = 1e-5;
-// Weight-only graphs gain activation quantization (u8 per row, int8 per block of 32).
-constexpr double kActQuantRelTol = 3e-2;
-
-using test::IsaScope;
-
-ir::ValueInfo f32_info(const std::string& name, const std::vector<int64_t>& dims) {
-  return test::value_info(name, DType::kF32, dims, "");
-}
-
-struct Builder {
-  ir::Model model;
-  Builder() {
-    model.ir_version = 10;
-    model.opset_imports = {{"", 21}, {"com.microsoft", 1}};
-  }
-  void input(const std::string& name, std::vector<int64_t> dims) { model.graph.inputs.push_back(f32_info(name, dims)); }
-  void output(const std::string& name) { model.graph.outputs.push_back(f32_info(name, {})); }
-  void init(const std::string& name, Tensor t) { model.graph.set_initializer(name, std::move(t)); }
-  void node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, std::vector<ir::Attribute> attrs = {},
-            const std::string& domain = "") {
-    ir::Node n = test::node(op, op + "_" + std::to_string(model.graph.nodes.size()), std::move(in), std::move(out),
-                            std::move(attrs));
-    n.domain = domain;
-    model.graph.nodes.push_back(std::move(n));
-  }
-  // onnxruntime's dynamic INT8 product y = x w (+ bias): DynamicQuantizeLinear, MatMulInteger,
-  // the scales multiplied back in, the bias added.
-  void dynamic_int8_product(const std::string& x, const std::string& y) {
-    node("DynamicQuantizeLinear", {x}, {"xq", "xs", "xzp"});
-    node("Mul", {"xs", "w_scale"}, {"s"});
-    node("MatMulInteger", {"xq", "w", "xzp", "w_zp"}, {"acc"});
-    node("Cast", {"acc"}, {"accf"}, {ember::quant_test::int_attr("to", 1)});
-    node("Mul", {"accf", "s"}, {"y0"});
-    node("Add", {"y0", "bias"}, {y});
-  }
-};
-
-std::map<std::string, int> op_counts(const ir::Model& m) {
-  std::map<std::string, int> counts;
-  for (const auto& n : m.graph.nodes) ++counts[n.op_type];
-  return counts;
-}
-
-std::unique_ptr<runtime::Interpreter> make(const ir::Model& model, bool integer) {
-  runtime::InterpreterOptions o;
-  o.integer_kernels = integer;
-  auto interp = runtime::Interpreter::create(model, o);
-  if (!interp.ok()) FAIL(interp.status().message());
-  return std::move(interp).value();
-}
-
-std::vector<float> run1(runtime::Interpreter& interp, const std::map<std::string, Tensor>& feeds) {
-  auto out = interp.run(feeds);
-  if (!out.ok()) FAIL(out.status().message());
-  return floats_of((*out)[0]);
-}
-
-// Runs the model with and without the rewrites on every testable ISA level and compares.
-void check_equivalent(const ir::Model& model, const std::map<std::string, Tensor>& feeds, double rel_tol) {
-  auto ref_interp = make(model, false);
-  const std::vector<float> ref = run1(*ref_interp, feeds);
-  double scale = 1e-12;
-  for (float v : ref) scale = std::max(scale, double(std::fabs(v)));
-  std::vector<float> first;
-  for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
-    if (!runtime::isa_supported(level)) continue;
-    IsaScope isa(level);
-    auto interp = make(model, true);
-    const std::vector<float> got = run1(*interp, feeds);
-    REQUIRE(got.size() == ref.size());
-    for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::fabs(got[i] - ref[i]) <= rel_tol * scale);
-    // Every ISA path computes the same integers and the same float operations.
-    if (first.empty()) first = got;
-    for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::fabs(got[i] - first[i]) <= 1e-6 * scale);
-  }
-}
-
-}  // namespace
+using namespace ember::rewrite_test;
 
 TEST_CASE("rewrite-integer: onnxruntime's dynamic INT8 pattern becomes one Int8MatMul with the same integers") {
   Rng rng(1);
@@ -317,91 +234,6 @@ TEST_CASE("rewrite-integer: a weight read through a Transpose (a tied LM head) b
     if (n.op_type == "Int8MatMul") CHECK(n.attr_int("trans_b", 0) == 1);
   check_equivalent(b.model, {{"x", random_floats(rng, {2, 3, K}, -1, 1)}, {"ids", Tensor::from_vector<int64_t>({4}, {0, 5, 22, 7})}},
                    kActQuantRelTol);
-}
-
-TEST_CASE("rewrite-integer: a GELU after an Int8MatMul (directly or through a Reshape) runs in its epilogue") {
-  Rng rng(12);
-  const int64_t K = 48, N = 70;
-  for (bool via_reshape : {false, true}) {
-    CAPTURE(via_reshape);
-    Builder b;
-    b.input("x", {9, K});
-    b.init("wq", random_ints<int8_t>(rng, {K, N}, -127, 127));
-    b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
-    b.init("sqrt2", Tensor::scalar<float>(1.41421353816986083984375f));
-    b.init("one", Tensor::scalar<float>(1.0f));
-    b.init("half", Tensor::scalar<float>(0.5f));
-    b.init("shape", Tensor::from_vector<int64_t>({3}, {3, 3, N}));
-    b.node("DequantizeLinear", {"wq", "w_scale"}, {"w"}, {int_attr("axis", 1)});
-    b.node("MatMul", {"x", "w"}, {via_reshape ? "p" : "h"});
-    if (via_reshape) b.node("Reshape", {"p", "shape"}, {"h"});
-    b.node("Div", {"h", "sqrt2"}, {"d"});
-    b.node("Erf", {"d"}, {"e"});
-    b.node("Add", {"e", "one"}, {"a"});
-    b.node("Mul", {"h", "a"}, {"m"});
-    b.node("Mul", {"m", "half"}, {"y"});
-    b.output("y");
-    const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {9, K}, -1, 1)}};
-    runtime::InterpreterOptions o;
-    o.fuse_float = true;
-    auto fused = runtime::Interpreter::create(b.model, o);
-    REQUIRE(fused.ok());
-    const auto& nodes = (*fused)->model().graph.nodes;
-    REQUIRE(nodes.size() == (via_reshape ? 2u : 1u));
-    CHECK(nodes[0].attr_string("activation", "") == "gelu");
-    if (via_reshape) CHECK(nodes[1].op_type == "Reshape");
-    auto ref = make(b.model, false);
-    const std::vector<float> want = run1(*ref, feeds), got = run1(**fused, feeds);
-    double scale = 0;
-    for (float v : want) scale = std::max(scale, double(std::fabs(v)));
-    for (size_t i = 0; i < want.size(); ++i) REQUIRE(std::fabs(got[i] - want[i]) <= kActQuantRelTol * scale);
-    // Without the float fusions the same graph keeps the GELU nodes after a plain Int8MatMul.
-    auto plain = make(b.model, true);
-    CHECK(op_counts(plain->model()).at("Int8MatMul") == 1);
-    CHECK(op_counts(plain->model()).at("Erf") == 1);
-  }
-}
-
-TEST_CASE("rewrite-integer: an Int8MatMul cut up by Reshape and Split writes its parts directly") {
-  Rng rng(31);
-  const int64_t M = 7, K = 40;
-  // 3 x 48 columns: whole register tiles per part on every ISA; 3 x 10: parts through a copy.
-  for (int64_t N : {144, 30}) {
-    CAPTURE(N);
-    Builder b;
-    b.input("x", {M, K});
-    b.init("w", random_ints<int8_t>(rng, {K, N}, -127, 127));
-    b.init("w_zp", Tensor::scalar<int8_t>(0));
-    b.init("w_scale", random_floats(rng, {N}, 0.002f, 0.02f));
-    b.init("bias", random_floats(rng, {N}, -1, 1));
-    b.init("shape", Tensor::from_vector<int64_t>({3}, {1, M, N}));
-    b.dynamic_int8_product("x", "y");
-    b.node("Reshape", {"y", "shape"}, {"view"});
-    b.node("Split", {"view"}, {"q", "k", "v"}, {int_attr("axis", -1), int_attr("num_outputs", 3)});
-    for (const char* out : {"q", "k", "v"}) b.output(out);
-    const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {M, K}, -2, 2)}};
-    for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
-      if (!runtime::isa_supported(level)) continue;
-      IsaScope isa(level);
-      CAPTURE(runtime::isa_name(level));
-      runtime::InterpreterOptions o;
-      o.fuse_float = true;
-      auto fused = runtime::Interpreter::create(b.model, o);
-      REQUIRE(fused.ok());
-      const auto counts = op_counts((*fused)->model());
-      CHECK(counts.count("Split") == 0);
-      CHECK(counts.at("Reshape") == 3);
-      auto plain = make(b.model, true);  // the same integer product, then Reshape and Split
-      auto want = plain->run(feeds);
-      auto got = (*fused)->run(feeds);
-      REQUIRE(want.ok());
-      REQUIRE(got.ok());
-      for (size_t i = 0; i < 3; ++i) {
-        REQUIRE((*got)[i].shape() == Shape{1, M, N / 3});
-        CHECK(floats_of((*got)[i]) == floats_of((*want)[i]));  // the same numbers, bit for bit
-      }
-    }
-  }
 }
 
 TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
