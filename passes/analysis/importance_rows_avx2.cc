@@ -36,6 +36,9 @@ RowSums row_kernel(const float* g, const float* w, const uint16_t* const* dw, in
       _mm256_storeu_ps(col_gw + i, _mm256_add_ps(_mm256_loadu_ps(col_gw + i), p));
       _mm256_storeu_ps(col_g2w2 + i, _mm256_fmadd_ps(p, p, _mm256_loadu_ps(col_g2w2 + i)));
     }
+    // Unrolled, so the per-candidate accumulators stay in registers (a rolled loop keeps
+    // them on the stack and chains every step through store-to-load forwarding).
+#pragma GCC unroll 3
     for (int c = 0; c < NC; ++c) {
       const __m256 q = _mm256_mul_ps(gi, load_bf16(dw[c] + i));
       gd[c] = _mm256_add_ps(gd[c], q);
