@@ -5,15 +5,42 @@
 
 #include "passes/analysis/importance_rows.h"
 #include "passes/analysis/quant_sensitivity.h"
+#include "passes/quantize/quant_math.h"
 #include "runtime/parallel.h"
 
 namespace ember::passes::analysis {
 namespace {
 
-std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
-  std::vector<uint16_t> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bfloat16(v[i]);
-  return out;
+// The candidates' codes in the stored layout (int8 codes; both 4-bit codes in one byte) and
+// their scales laid out for the row kernel (importance_rows.h): [groups][N] for a column-major
+// weight, [rows][groups] for a row-major one.
+void quantize_candidates(const LayerWeight& layer, const float* stored, std::vector<int8_t>& q8, std::vector<uint8_t>& q4,
+                         std::vector<float> (&scales)[kMaxRowCandidates], int64_t (&group)[kMaxRowCandidates]) {
+  const std::vector<CandidateSpec>& specs = default_candidates();
+  const std::vector<float> cw = to_canonical(layer, stored);
+  q8.assign(cw.size(), 0);
+  q4.assign(cw.size(), 0);
+  for (size_t c = 0; c < specs.size(); ++c) {
+    quant::QuantFormat format;
+    format.bits = specs[c].bits;
+    format.symmetric = true;
+    const quant::QuantizedMatrix q = quant::quantize_rtn(cw.data(), layer.rows, layer.cols,
+                                                          specs[c].block > 0 ? specs[c].block : layer.cols, format,
+                                                          quant::ClipMode::kNone);
+    group[c] = q.group;
+    const int64_t groups = q.groups();
+    scales[c].assign(q.scales.size(), 0.0f);
+    for (int64_t r = 0; r < layer.rows; ++r) {
+      for (int64_t g = 0; g < groups; ++g)
+        scales[c][size_t(layer.column_major ? g * layer.rows + r : r * groups + g)] = q.scales[size_t(r * groups + g)];
+      for (int64_t k = 0; k < layer.cols; ++k) {
+        const int32_t code = q.codes[size_t(r * layer.cols + k)];
+        const size_t at = static_cast<size_t>(layer.index(r, k));
+        if (c == 0) q8[at] = static_cast<int8_t>(code);
+        else q4[at] = static_cast<uint8_t>(q4[at] | ((code & 0x0f) << (c == 1 ? 0 : 4)));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -31,8 +58,7 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     st.batch_channel.assign(rows, 0.0);
     st.channel_abs.assign(rows, 0.0);
     st.channel_removal.assign(rows, 0.0);
-    for (const CandidateSpec& spec : specs)
-      st.dw.push_back(to_bf16(quantization_error(layer->second, value.data<float>(), spec)));
+    quantize_candidates(layer->second, value.data<float>(), st.q8, st.q4, st.scales, st.group);
     st.noise.assign(specs.size(), 0.0);
     st.first.assign(specs.size(), 0.0);
     if (!layer->second.bias.empty()) bias_owner_[layer->second.bias] = name;
@@ -48,8 +74,7 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   const float* g = grad.data<float>();
   const float* w = st.value.data<float>();
   const LayerWeight* layer = st.layer;
-  const int candidates = static_cast<int>(st.dw.size());
-  if (candidates > kMaxRowCandidates) return internal_error("too many candidate precisions");
+  const int candidates = st.q8.empty() ? 0 : kMaxRowCandidates;
   // Rows of the stored tensor: channels of a row-major layer, reduction steps of a column-major one.
   const int64_t width = layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
   const int64_t stored_rows = st.value.numel() / width;
@@ -66,10 +91,16 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
     RowSums chunk;
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t base = r * width;
-      const uint16_t* dw[kMaxRowCandidates] = {nullptr, nullptr, nullptr};
-      for (int c = 0; c < candidates; ++c) dw[c] = st.dw[size_t(c)].data() + base;
-      const RowSums s = accumulate_row(g + base, w + base, dw, candidates, width, by_column ? col_gw.data() : nullptr,
-                                       by_column ? col_g2w2.data() : nullptr);
+      RowCandidates cand;
+      if (candidates) {
+        cand.q8 = st.q8.data() + base;
+        cand.q4 = st.q4.data() + base;
+        const float** scale[kMaxRowCandidates] = {&cand.s8, &cand.s32, &cand.s128};
+        for (int c = 0; c < kMaxRowCandidates; ++c)
+          *scale[c] = st.scales[c].data() + (by_column ? (r / st.group[c]) * width : r * ((layer->cols + st.group[c] - 1) / st.group[c]));
+      }
+      const RowSums s = accumulate_row(g + base, w + base, candidates ? &cand : nullptr, width,
+                                       by_column ? col_gw.data() : nullptr, by_column ? col_g2w2.data() : nullptr);
       chunk.add(s);
       if (layer && !by_column) rows.emplace_back(r, s);
     }

@@ -3,8 +3,8 @@
 // g and w: the batch's signed sums of g*w (per tensor and per output channel, biases added to
 // their layer's channels), and the Fisher-weighted sums every score needs. Those are linear
 // in F = E[g^2] and g_mean with coefficients fixed in advance (w^2, and dw = Q(w) - w of each
-// candidate precision, kept as bf16), so no per-element accumulator is read or written: the
-// pass costs little more than reading the gradient. end_batch() turns the signed sums into
+// candidate precision, rebuilt from its codes and scales), so no per-element accumulator is
+// read or written: the pass costs little more than reading the gradient, w and 2 bytes of codes. end_batch() turns the signed sums into
 // the accumulated |.| of the Taylor scores, per tensor, channel and attention head.
 #pragma once
 #include <map>
@@ -16,6 +16,7 @@
 #include "ir/status.h"
 #include "ir/tensor.h"
 #include "passes/analysis/importance.h"
+#include "passes/analysis/importance_rows.h"
 #include "passes/analysis/layer_structure.h"
 
 namespace ember::passes::analysis {
@@ -38,7 +39,12 @@ class ImportanceAccumulator {
   struct State {
     Tensor value;
     const LayerWeight* layer = nullptr;          // when the weight is a linear/conv layer
-    std::vector<std::vector<uint16_t>> dw;       // per candidate: Q(w) - w, bf16, stored layout
+    // The candidates' codes and scales (importance_rows.h), from which the row kernel rebuilds
+    // dw = Q(w) - w: 2 bytes a weight instead of three stored errors.
+    std::vector<int8_t> q8;
+    std::vector<uint8_t> q4;
+    std::vector<float> scales[kMaxRowCandidates];
+    int64_t group[kMaxRowCandidates] = {1, 1, 1};
     double batch_sum = 0;                        // this batch's sum g w
     double taylor_abs = 0;                       // sum over batches of |batch_sum|
     std::vector<double> batch_channel;           // this batch's per-channel sum g w (layers)

@@ -1,6 +1,5 @@
-// Quantization error of one layer for the candidate precisions the importance analysis
-// scores: dw = Q(w) - w with Q symmetric round-to-nearest (passes/quantize/quant_math.h, the
-// quantizer the quantize passes use): INT8 with one scale per output channel, INT4 with one
+// The candidate precisions the importance analysis scores: dw = Q(w) - w with Q symmetric
+// round-to-nearest (passes/quantize/quant_math.h, the quantizer the quantize passes use): INT8 with one scale per output channel, INT4 with one
 // scale per block of 32 or 128 consecutive weights along the reduction axis. The analysis
 // turns dw into noise = sum F dw^2 and the predicted loss increase g_mean . dw + noise / 2.
 #pragma once
@@ -17,9 +16,6 @@ struct CandidateSpec {
 };
 // INT8 per channel, INT4 block 32, INT4 block 128.
 const std::vector<CandidateSpec>& default_candidates();
-
-// dw = Q(w) - w in the stored layout of layer.weight (w is that tensor's data).
-std::vector<float> quantization_error(const LayerWeight& layer, const float* w, const CandidateSpec& spec);
 
 // The layer's weights in canonical [rows = output channels, cols = reduction] order.
 std::vector<float> to_canonical(const LayerWeight& layer, const float* stored);

@@ -123,9 +123,9 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
   for (const auto& c : t1.candidates)
     if (c.precision == "int4" && c.block == 32) {
       found = true;
-      // dw is kept as bf16 (8 significant bits): the sums agree to well within 1%.
-      CHECK(c.noise == doctest::Approx(noise).epsilon(1e-2));
-      CHECK(c.first_order == doctest::Approx(first).epsilon(1e-2));
+      // dw is rebuilt from the codes and scales exactly as the quantizer dequantizes.
+      CHECK(c.noise == doctest::Approx(noise).epsilon(1e-5));
+      CHECK(c.first_order == doctest::Approx(first).epsilon(1e-5));
       CHECK(c.predicted_loss_increase == doctest::Approx(first + noise / 2).epsilon(1e-2));
     }
   CHECK(found);
@@ -146,31 +146,56 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
 TEST_CASE("importance row kernel: AVX2 matches the scalar reference at odd sizes") {
   if (!runtime::isa_supported(runtime::IsaLevel::kAvx2)) return;
   for (int64_t n : {1, 3, 8, 17, 31, 129, 1536}) {
-    INFO("n = ", n);
-    const Tensor g = random_f32({n}, 1), w = random_f32({n}, 2);
-    std::vector<std::vector<uint16_t>> dw(3, std::vector<uint16_t>(size_t(n)));
-    for (int c = 0; c < 3; ++c) {
-      const Tensor d = random_f32({n}, 3 + uint32_t(c), 0.01f);
-      for (int64_t i = 0; i < n; ++i) dw[size_t(c)][size_t(i)] = float_to_bfloat16(d.data<float>()[i]);
-    }
-    const uint16_t* rows[3] = {dw[0].data(), dw[1].data(), dw[2].data()};
-    for (int candidates : {0, 3}) {
-      std::vector<float> col_a(size_t(n), 0.5f), col_b(size_t(n), 0.25f), ref_a = col_a, ref_b = col_b;
-      const pa::RowSums fast = pa::accumulate_row_avx2(g.data<float>(), w.data<float>(), rows, candidates, n, col_a.data(), col_b.data());
-      const pa::RowSums ref = pa::accumulate_row_scalar(g.data<float>(), w.data<float>(), rows, candidates, n, ref_a.data(), ref_b.data());
-      // Signed sums cancel: compare them on the scale of their terms, not of the result.
-      CHECK(fast.gw == doctest::Approx(ref.gw).epsilon(1e-5).scale(1.0));
-      CHECK(fast.g2 == doctest::Approx(ref.g2).epsilon(1e-5));
-      CHECK(fast.g2w2 == doctest::Approx(ref.g2w2).epsilon(1e-5));
-      for (int c = 0; c < candidates; ++c) {
-        CHECK(fast.gd[c] == doctest::Approx(ref.gd[c]).epsilon(1e-5).scale(1e-2));
-        CHECK(fast.g2d2[c] == doctest::Approx(ref.g2d2[c]).epsilon(1e-5));
-      }
+    for (bool columns : {false, true}) {
+      INFO("n = ", n, ", column-major ", columns);
+      const Tensor g = random_f32({n}, 1), w = random_f32({n}, 2);
+      const Tensor s8 = random_f32({n}, 3, 0.01f), s32 = random_f32({n}, 4, 0.1f), s128 = random_f32({n}, 5, 0.1f);
+      std::vector<int8_t> q8(static_cast<size_t>(n));
+      std::vector<uint8_t> q4(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
-        CHECK(col_a[size_t(i)] == doctest::Approx(ref_a[size_t(i)]).epsilon(1e-6));
-        CHECK(col_b[size_t(i)] == doctest::Approx(ref_b[size_t(i)]).epsilon(1e-6));
+        q8[size_t(i)] = static_cast<int8_t>((i * 37) % 255 - 127);
+        q4[size_t(i)] = static_cast<uint8_t>((i * 11 + 3) % 256);  // every nibble, both signs
+      }
+      pa::RowCandidates cand{q8.data(), q4.data(), s8.data<float>(), s32.data<float>(), s128.data<float>()};
+      for (const pa::RowCandidates* c : {static_cast<const pa::RowCandidates*>(nullptr), static_cast<const pa::RowCandidates*>(&cand)}) {
+        std::vector<float> col_a(size_t(n), 0.5f), col_b(size_t(n), 0.25f), ref_a = col_a, ref_b = col_b;
+        float* fa = columns ? col_a.data() : nullptr;
+        float* fb = columns ? col_b.data() : nullptr;
+        const pa::RowSums fast = pa::accumulate_row_avx2(g.data<float>(), w.data<float>(), c, n, fa, fb);
+        const pa::RowSums ref = pa::accumulate_row_scalar(g.data<float>(), w.data<float>(), c, n,
+                                                          columns ? ref_a.data() : nullptr, columns ? ref_b.data() : nullptr);
+        // Signed sums cancel: compare them on the scale of their terms, not of the result.
+        CHECK(fast.gw == doctest::Approx(ref.gw).epsilon(1e-5).scale(1.0));
+        CHECK(fast.g2 == doctest::Approx(ref.g2).epsilon(1e-5));
+        CHECK(fast.g2w2 == doctest::Approx(ref.g2w2).epsilon(1e-5));
+        for (int k = 0; k < pa::kMaxRowCandidates; ++k) {
+          CHECK(fast.gd[k] == doctest::Approx(ref.gd[k]).epsilon(1e-5).scale(1.0));
+          CHECK(fast.g2d2[k] == doctest::Approx(ref.g2d2[k]).epsilon(1e-5));
+          if (!c) CHECK(fast.gd[k] == 0.0);
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          CHECK(col_a[size_t(i)] == doctest::Approx(ref_a[size_t(i)]).epsilon(1e-6));
+          CHECK(col_b[size_t(i)] == doctest::Approx(ref_b[size_t(i)]).epsilon(1e-6));
+        }
       }
     }
+  }
+}
+
+TEST_CASE("importance row kernel: the reference rebuilds dw from signed codes and the scale of each block") {
+  // A row-major row of 160 weights: one INT8 scale, blocks of 32 and 128 along the row.
+  const int64_t n = 160;
+  std::vector<float> g(size_t(n), 1.0f), w(size_t(n), 0.0f), s8{0.5f}, s32{1, 2, 3, 4, 5}, s128{10, 20};
+  std::vector<int8_t> q8(size_t(n), -2);
+  std::vector<uint8_t> q4(size_t(n), 0xf1);  // block 32: +1, block 128: -1
+  pa::RowCandidates cand{q8.data(), q4.data(), s8.data(), s32.data(), s128.data()};
+  const pa::RowSums r = pa::accumulate_row_scalar(g.data(), w.data(), &cand, n, nullptr, nullptr);
+  CHECK(r.gd[0] == doctest::Approx(-1.0 * n));
+  CHECK(r.gd[1] == doctest::Approx(32.0 * (1 + 2 + 3 + 4 + 5)));
+  CHECK(r.gd[2] == doctest::Approx(-(128.0 * 10 + 32.0 * 20)));
+  if (runtime::isa_supported(runtime::IsaLevel::kAvx2)) {
+    const pa::RowSums f = pa::accumulate_row_avx2(g.data(), w.data(), &cand, n, nullptr, nullptr);
+    for (int k = 0; k < pa::kMaxRowCandidates; ++k) CHECK(f.gd[k] == doctest::Approx(r.gd[k]));
   }
 }
 
