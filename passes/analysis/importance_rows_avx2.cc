@@ -21,10 +21,12 @@ inline double horizontal_sum(__m256 v) {
   return s;
 }
 
-// Sign-extends the 4-bit two's complement values held in the low bits of 32-bit lanes.
+// The signed 4-bit value in bits [4 * kNibble, 4 * kNibble + 4) of each 32-bit lane, as float.
+// Shifts rather than masks: no constant registers, so all nine accumulators stay in the 16
+// ymm registers (one spilled accumulator chains every step through the stack).
+template <int kNibble>
 inline __m256 nibble_to_float(__m256i v) {
-  const __m256i eight = _mm256_set1_epi32(8);
-  return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_xor_si256(_mm256_and_si256(v, _mm256_set1_epi32(15)), eight), eight));
+  return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 28 - 4 * kNibble), 28));
 }
 
 // Accumulates g dw and (g dw)^2 for one candidate.
@@ -40,8 +42,9 @@ RowSums row_kernel(const float* g, const float* w, const RowCandidates* cand, in
   __m256 gd0 = g2, gd1 = g2, gd2 = g2, g2d20 = g2, g2d21 = g2, g2d22 = g2;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    if ((i & 15) == 0) {  // once per 64-byte line of w: w and the codes come from DRAM
+    if ((i & 15) == 0) {  // once per 64-byte line: w and the codes come from DRAM, g from L3
       __builtin_prefetch(w + i + kPrefetchFloats);
+      __builtin_prefetch(g + i + kPrefetchFloats);
       if constexpr (kCandidates) {
         if ((i & 63) == 0) {
           __builtin_prefetch(cand->q8 + i + kPrefetchFloats);
@@ -66,7 +69,7 @@ RowSums row_kernel(const float* g, const float* w, const RowCandidates* cand, in
       int64_t q4;
       std::memcpy(&q4, cand->q4 + i, sizeof q4);
       const __m256i nibbles = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(q4));
-      const __m256 c32 = nibble_to_float(nibbles), c128 = nibble_to_float(_mm256_srli_epi32(nibbles, 4));
+      const __m256 c32 = nibble_to_float<0>(nibbles), c128 = nibble_to_float<1>(nibbles);
       if constexpr (kColumns) {
         add_candidate(gi, wi, c8, _mm256_loadu_ps(cand->s8 + i), gd0, g2d20);
         add_candidate(gi, wi, c32, _mm256_loadu_ps(cand->s32 + i), gd1, g2d21);
