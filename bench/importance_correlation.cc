@@ -3,6 +3,9 @@
 //   1. Cost: forward passes alone (runtime::Interpreter) over N calibration rows, then
 //      `compute_importance` over the same rows, then the forward passes again (the baseline is
 //      the mean of both, the machine being shared); wall and CPU time, peak RSS of importance.
+//      Two baselines: the graph as the gradient pass runs it (no float fusions, so every value
+//      the backward rules read exists), and Ember's fastest forward, with the float fusions
+//      (attention, GELU, LayerNorm) that `ember run` and `ember eval` use.
 //   2. Quality: every linear/conv layer alone is quantized to INT4 (block 32, symmetric round
 //      to nearest, the same quantizer the prediction assumes) and dequantized back into the
 //      FP32 graph; its bits-per-byte increase on the eval set is measured and ranked against
@@ -59,9 +62,10 @@ struct Timing {
   double wall = 0, cpu = 0;
 };
 
-Timing forward_alone(const ir::Model& model, const std::string& calib, int64_t rows, int threads) {
+Timing forward_alone(const ir::Model& model, const std::string& calib, int64_t rows, int threads, bool fused) {
   runtime::InterpreterOptions io;
   io.threads = threads;
+  io.fuse_float = fused;
   auto interp = runtime::Interpreter::create(model, io);
   if (!interp.ok()) die(interp.status());
   calibration::CalibrationOptions co;
@@ -161,8 +165,11 @@ int main(int argc, char** argv) {
   auto model = formats::load_onnx(model_path);
   if (!model.ok()) die(model.status());
 
-  Timing before, after;
-  if (timing) before = forward_alone(*model, calib, rows, threads);
+  Timing before, after, fused_before, fused_after;
+  if (timing) {
+    before = forward_alone(*model, calib, rows, threads, false);
+    fused_before = forward_alone(*model, calib, rows, threads, true);
+  }
   pa::ImportanceOptions io;
   io.limit = rows;
   io.threads = threads;
@@ -172,15 +179,22 @@ int main(int argc, char** argv) {
   if (!report.ok()) die(report.status());
   const Timing imp{wall_now() - w0, cpu_now() - c0};
   const double rss = peak_rss_bytes();
-  if (timing) after = forward_alone(*model, calib, rows, threads);
+  if (timing) {
+    fused_after = forward_alone(*model, calib, rows, threads, true);
+    after = forward_alone(*model, calib, rows, threads, false);
+  }
   std::printf("## importance over %lld rows of %s (loss %s, mean %.4f nats)\n", static_cast<long long>(report->rows),
               model_path.c_str(), report->loss.c_str(), report->mean_loss);
   if (timing) {
     const double fw = 0.5 * (before.wall + after.wall), fc = 0.5 * (before.cpu + after.cpu);
+    const double ffw = 0.5 * (fused_before.wall + fused_after.wall), ffc = 0.5 * (fused_before.cpu + fused_after.cpu);
     std::printf("forward alone: wall %.1f s (%.1f, %.1f), cpu %.1f s\n", fw, before.wall, after.wall, fc);
+    std::printf("forward alone, float fusions on: wall %.1f s (%.1f, %.1f), cpu %.1f s\n", ffw, fused_before.wall,
+                fused_after.wall, ffc);
     std::printf("importance:    wall %.1f s (forward %.1f s, backward %.1f s), cpu %.1f s\n", imp.wall,
                 report->forward_seconds, report->backward_seconds, imp.cpu);
     std::printf("ratio importance / forward alone: wall %.2fx, cpu %.2fx\n", imp.wall / fw, imp.cpu / fc);
+    std::printf("ratio importance / fused forward alone: wall %.2fx, cpu %.2fx\n", imp.wall / ffw, imp.cpu / ffc);
     std::printf("peak RSS during importance: %.1f MB; peak saved activations %.1f MB\n", rss / 1e6,
                 static_cast<double>(report->peak_saved_activation_bytes) / 1e6);
   }

@@ -122,6 +122,13 @@ Status BackwardInterpreter::build(const ir::Model& model, const GradientOptions&
   EMBER_ASSIGN_OR_RETURN(plan_, plan_gradients(graph, sources, seeded, default_grad_registry()));
 
   node_cache_.assign(graph.nodes.size(), nullptr);
+  for (size_t k = 0; k < graph.nodes.size(); ++k) {  // rules fused over several nodes
+    const NodeGradPlan& p = plan_.nodes[k];
+    if (p.inputs.empty()) continue;
+    node_inputs_[k].clear();
+    for (const auto& name : p.inputs) node_inputs_[k].push_back(slot(name));
+    node_cache_[k] = p.state;
+  }
   is_saved_.assign(slots, false);
   for (const auto& name : plan_.saved_values) is_saved_[static_cast<size_t>(slot(name))] = true;
   reported_.assign(slots, false);

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "runtime/grad/grad_gelu_chain.h"
+
 namespace ember::runtime::grad {
 namespace {
 
@@ -78,13 +80,15 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     }
     return unsupported("no backward rule for the ops on the gradient path: " + list);
   }
+  fuse_tanh_gelu_chains(graph, sources, plan);
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeGradPlan& p = plan.nodes[i];
     if (!p.on_path) continue;
     const ir::Node& node = nodes[i];
-    for (size_t j = 0; j < node.inputs.size() && j < kMaxInputs; ++j)
-      if ((p.needs.inputs & bit(j)) && !node.inputs[j].empty() && !graph.find_initializer(node.inputs[j]))
-        plan.saved_values.insert(node.inputs[j]);
+    const std::vector<std::string>& inputs = p.inputs.empty() ? node.inputs : p.inputs;
+    for (size_t j = 0; j < inputs.size() && j < kMaxInputs; ++j)
+      if ((p.needs.inputs & bit(j)) && !inputs[j].empty() && !graph.find_initializer(inputs[j]))
+        plan.saved_values.insert(inputs[j]);
     for (size_t j = 0; j < node.outputs.size() && j < kMaxInputs; ++j)
       if ((p.needs.outputs & bit(j)) && !node.outputs[j].empty()) plan.saved_values.insert(node.outputs[j]);
   }

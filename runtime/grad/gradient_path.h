@@ -4,6 +4,7 @@
 // Ops that carry no gradient (Shape, comparisons, casts to integers...) cut the path. Every
 // node on the path needs a backward rule; the plan lists all that have none, not just one.
 #pragma once
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ struct NodeGradPlan {
   const GradRule* rule = nullptr;
   IndexMask wanted = 0;  // inputs that need a gradient
   GradNeeds needs;       // forward values the rule reads
+  // A rule fused over several nodes (grad_gelu_chain.h) reads and differentiates these values
+  // instead of the node's inputs (the bits above then index this list), with `state` as its
+  // per-node cache.
+  std::vector<std::string> inputs;
+  std::shared_ptr<void> state;
 };
 
 struct GradientPlan {

@@ -24,3 +24,49 @@ TEST_CASE("grad Softmax and LogSoftmax over one axis (opset 13) and flattened (o
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+namespace {
+
+// GPT-2's tanh GELU as eight ops: y = 0.5 x (1 + tanh(0.79788 (x + 0.044715 x^3))), x = a w.
+// `extra_reader` gives the tanh value a second consumer, which must keep the chain unfused.
+ir::Model gelu_chain_model(bool extra_reader, std::vector<TestInput>& inputs) {
+  inputs = {{"a", random_f32({4, 3}, 1), Role::kFeed},
+            {"w", random_f32({3, 6}, 2)},
+            {"half", Tensor::scalar<float>(0.5f), Role::kConstant},
+            {"three", Tensor::scalar<float>(3.0f), Role::kConstant},
+            {"k", Tensor::scalar<float>(0.044715f), Role::kConstant},
+            {"c", Tensor::scalar<float>(0.7978846f), Role::kConstant},
+            {"one", Tensor::scalar<float>(1.0f), Role::kConstant}};
+  std::vector<ir::Node> nodes = {make_node("MatMul", {"a", "w"}, {"x"}),   make_node("Mul", {"x", "half"}, {"h"}),
+                                 make_node("Pow", {"x", "three"}, {"p"}),  make_node("Mul", {"p", "k"}, {"q"}),
+                                 make_node("Add", {"x", "q"}, {"r"}),      make_node("Mul", {"r", "c"}, {"s"}),
+                                 make_node("Tanh", {"s"}, {"t"}),          make_node("Add", {"t", "one"}, {"u"}),
+                                 make_node("Mul", {"h", "u"}, {"y"})};
+  std::vector<std::string> outputs = {"y"};
+  if (extra_reader) {
+    nodes.push_back(make_node("Mul", {"t", "t"}, {"t2"}));
+    outputs.push_back("t2");
+  }
+  return make_graph_model(std::move(nodes), inputs, outputs);
+}
+
+}  // namespace
+
+TEST_CASE("grad tanh GELU chain: one fused rule, checked against finite differences") {
+  for (bool extra_reader : {false, true}) {
+    INFO("tanh read elsewhere too: ", extra_reader);
+    std::vector<TestInput> inputs;
+    const ir::Model model = gelu_chain_model(extra_reader, inputs);
+    check_model_gradients(model, inputs);
+    runtime::grad::GradientOptions go;
+    go.parameters = {"w"};
+    go.activations = {"a"};
+    auto bi = runtime::grad::BackwardInterpreter::create(model, go);
+    REQUIRE(bi.ok());
+    // Fused: MatMul and the chain's final Mul; unfused: all ten nodes.
+    CHECK((*bi)->path_nodes() == (extra_reader ? 10 : 2));
+  }
+}
+
+}  // namespace ember::grad_test
