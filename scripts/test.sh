@@ -14,9 +14,9 @@ if [ ! -d build/node/node_modules/onnxruntime-node ] || [ ! -d build/node/node_m
 fi
 
 jobs=$(nproc)
-# The sanitizer build compiles at -O1 (a third faster to build than -O2, still quick to run)
-# and only what its tests use.
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DEMBER_SANITIZE=ON >/dev/null
+# The sanitizer build compiles at -O1 (CMakeLists.txt: half the build time of -O2, still quick
+# to run) and only what its tests use.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
