@@ -5,14 +5,19 @@
 //           d op(A) = alpha dY op(B)^T,  d op(B) = alpha op(A)^T dY,  dC = beta * sum of dY over C's broadcast.
 // A 2-D right operand (a weight) shared by every batch folds the batches into M, so the
 // weight gradient is one GEMM over all rows, as in the forward pass.
+#include <algorithm>
 #include <vector>
 
 #include "runtime/gemm/sgemm.h"
 #include "runtime/grad/grad_util.h"
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/parallel.h"
 
 namespace ember::runtime::grad {
 namespace {
+
+// Multiply-adds of batched products below which a chunk stays on one thread.
+constexpr int64_t kMinBatchedMacs = int64_t{1} << 20;
 
 // op2 = the transposed right operand of dA = dY op2, packed once for a constant weight and
 // kept in the node's cache (weights do not change between passes). B is stored
@@ -89,6 +94,19 @@ Status matmul_backward(BackwardContext& ctx) {
         sgemm(false, true, rows, K, N, 1.0f, dy, N, b, N, 0.0f, da.mutable_data<float>(), K);
     }
     if (db.defined()) sgemm(true, false, K, N, rows, 1.0f, a, K, dy, N, 0.0f, db.mutable_data<float>(), N);
+  } else if (a_batches == batches && b_batches == batches && batches > 1) {
+    // Attention's per-head products: no broadcasting, so each batch writes its own slices of
+    // dA and dB, and the batches run in parallel (each product is too small to split).
+    const int64_t grain = std::max<int64_t>(1, kMinBatchedMacs / std::max<int64_t>(M * N * K, 1));
+    parallel_for(batches, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t batch = b0; batch < b1; ++batch) {
+        const float* dy_b = dy + batch * M * N;
+        if (da.defined())
+          sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + batch * K * N, N, 0.0f, da.mutable_data<float>() + batch * M * K, K);
+        if (db.defined())
+          sgemm(true, false, K, N, M, 1.0f, a + batch * M * K, K, dy_b, N, 0.0f, db.mutable_data<float>() + batch * K * N, N);
+      }
+    });
   } else {
     const std::vector<int64_t> a_strides = broadcast_strides(g.a_batch, g.out_batch);
     const std::vector<int64_t> b_strides = broadcast_strides(g.b_batch, g.out_batch);

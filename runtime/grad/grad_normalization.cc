@@ -7,14 +7,19 @@
 //     dx = dy scale r,  dscale = sum dy (x - mean) r,  dB = sum dy,
 //     dmean = -sum dy scale r,  dvar = -1/2 sum dy scale (x - mean) r^3
 //   ReduceMean / ReduceSum: dy broadcast back over the reduced axes (divided by the count).
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/grad/grad_util.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/reduce_plan.h"
+#include "runtime/parallel.h"
 
 namespace ember::runtime::grad {
 namespace {
+
+// Elements per block of LayerNorm rows in the backward pass (GPT-2's [128, 384]: 8 blocks).
+constexpr int64_t kLayerNormBlockElements = int64_t{1} << 13;
 
 GradNeeds layer_norm_needs(const ir::Node&, IndexMask) { return {bit(0) | bit(1), 0}; }
 
@@ -36,38 +41,55 @@ Status layer_norm_backward(BackwardContext& ctx) {
   const float* s = scale.data<float>();
   Tensor dx;
   if (ctx.wants(0)) dx = ctx.allocate(x.shape());
-  // Float rows (they vectorize); the statistics and the two row reductions in double.
-  std::vector<float> dscale(static_cast<size_t>(n), 0.0f), dbias(static_cast<size_t>(n), 0.0f);
-  std::vector<float> xhat(static_cast<size_t>(n)), dxhat(static_cast<size_t>(n));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = px + r * n;
-    const float* gr = dy + r * n;
-    double mean = 0, var = 0;
+  // Float rows (they vectorize); the statistics and the two row reductions in double. Rows go
+  // in fixed blocks over the threads; each block sums its own dscale / dbias, and the blocks'
+  // sums are added in block order, so the result does not depend on the thread count.
+  const int64_t block_rows = std::max<int64_t>(1, kLayerNormBlockElements / std::max<int64_t>(n, 1));
+  const int64_t blocks = rows ? (rows + block_rows - 1) / block_rows : 0;
+  std::vector<float> partial(static_cast<size_t>(2 * n * blocks), 0.0f);
+  float* out = dx.defined() ? dx.mutable_data<float>() : nullptr;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> xhat(static_cast<size_t>(n)), dxhat(static_cast<size_t>(n));
+    for (int64_t b = b0; b < b1; ++b) {
+      float* dscale = partial.data() + 2 * n * b;
+      float* dbias = dscale + n;
+      for (int64_t r = b * block_rows; r < std::min(rows, (b + 1) * block_rows); ++r) {
+        const float* xr = px + r * n;
+        const float* gr = dy + r * n;
+        double mean = 0, var = 0;
 #pragma omp simd reduction(+ : mean)
-    for (int64_t i = 0; i < n; ++i) mean += xr[i];
-    mean /= static_cast<double>(n);
+        for (int64_t i = 0; i < n; ++i) mean += xr[i];
+        mean /= static_cast<double>(n);
 #pragma omp simd reduction(+ : var)
-    for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(n) + eps));
-    const float m = static_cast<float>(mean);
+        for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+        const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(n) + eps));
+        const float m = static_cast<float>(mean);
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      const size_t k = static_cast<size_t>(i);
-      xhat[k] = (xr[i] - m) * inv;
-      dxhat[k] = gr[i] * s[i];
-      dscale[k] += gr[i] * xhat[k];
-      dbias[k] += gr[i];
-    }
-    if (!dx.defined()) continue;
-    const float mean_dxhat = static_cast<float>(sum_f32(dxhat.data(), n) / static_cast<double>(n));
-    const float mean_dxhat_xhat = static_cast<float>(dot_f32(dxhat.data(), xhat.data(), n) / static_cast<double>(n));
-    float* o = dx.mutable_data<float>() + r * n;
+        for (int64_t i = 0; i < n; ++i) {
+          const size_t k = static_cast<size_t>(i);
+          xhat[k] = (xr[i] - m) * inv;
+          dxhat[k] = gr[i] * s[i];
+          dscale[i] += gr[i] * xhat[k];
+          dbias[i] += gr[i];
+        }
+        if (!out) continue;
+        const float mean_dxhat = static_cast<float>(sum_f32(dxhat.data(), n) / static_cast<double>(n));
+        const float mean_dxhat_xhat = static_cast<float>(dot_f32(dxhat.data(), xhat.data(), n) / static_cast<double>(n));
+        float* o = out + r * n;
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      const size_t k = static_cast<size_t>(i);
-      o[i] = inv * (dxhat[k] - mean_dxhat - xhat[k] * mean_dxhat_xhat);
+        for (int64_t i = 0; i < n; ++i) {
+          const size_t k = static_cast<size_t>(i);
+          o[i] = inv * (dxhat[k] - mean_dxhat - xhat[k] * mean_dxhat_xhat);
+        }
+      }
     }
-  }
+  });
+  std::vector<float> dscale(static_cast<size_t>(n), 0.0f), dbias(static_cast<size_t>(n), 0.0f);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < n; ++i) {
+      dscale[size_t(i)] += partial[size_t(2 * n * b + i)];
+      dbias[size_t(i)] += partial[size_t(2 * n * b + n + i)];
+    }
   if (dx.defined()) ctx.input_grads[0] = std::move(dx);
   for (size_t input = 1; input < 3; ++input) {
     if (!ctx.wants(input)) continue;

@@ -11,6 +11,8 @@ TEST_CASE("grad MatMul: 2-D, batched with broadcast, 1-D operands, shared weight
   check_node("MatMul", {{"a", random_f32({1, 3, 4}, 5)}, {"b", random_f32({2, 1, 4, 3}, 6), Role::kFeed}});
   check_node("MatMul", {{"a", random_f32({4}, 7)}, {"b", random_f32({4, 3}, 8)}});
   check_node("MatMul", {{"a", random_f32({2, 3, 4}, 9)}, {"b", random_f32({4}, 10)}});
+  // Both operands batched alike (attention's heads): the batches run in parallel.
+  check_node("MatMul", {{"a", random_f32({2, 3, 4, 5}, 17), Role::kFeed}, {"b", random_f32({2, 3, 5, 2}, 18), Role::kFeed}});
   // A 2-D weight shared by every batch (the folded path).
   check_node("MatMul", {{"a", random_f32({2, 3, 4}, 11), Role::kFeed}, {"b", random_f32({4, 5}, 12)}});
 }

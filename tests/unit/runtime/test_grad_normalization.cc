@@ -15,6 +15,33 @@ TEST_CASE("grad LayerNormalization over the last axis and over trailing axes") {
   check_node("LayerNormalization", {{"x", random_f32({3, 5}, 7)}, {"scale", random_f32({1}, 8, 0.5f, 1.0f)}});
 }
 
+TEST_CASE("grad LayerNormalization over many rows: blocks in parallel, the same at any thread count") {
+  // 40 rows of 256: five blocks of 32 rows (grad_normalization.cc), each with its own partial
+  // dscale / dbias.
+  const std::vector<TestInput> inputs = {{"x", random_f32({40, 256}, 9), Role::kFeed},
+                                         {"scale", random_f32({256}, 10, 0.5f, 1.0f)},
+                                         {"bias", random_f32({256}, 11)}};
+  check_node("LayerNormalization", inputs);
+  const ir::Model model = make_graph_model({make_node("LayerNormalization", {"x", "scale", "bias"}, {"y"})}, inputs, {"y"});
+  std::map<std::string, std::vector<float>> by_threads[2];
+  for (int threads : {1, 2}) {
+    runtime::grad::GradientOptions go;
+    go.parameters = {"scale", "bias"};
+    go.activations = {"x"};
+    go.threads = threads;
+    auto bi = runtime::grad::BackwardInterpreter::create(model, go);
+    REQUIRE(bi.ok());
+    REQUIRE((*bi)->forward({{"x", inputs[0].value}}).ok());
+    const Tensor seed = random_f32({40, 256}, 12);
+    REQUIRE((*bi)->backward({{"y", seed}}, [&](const std::string& name, const Tensor& g) {
+                   by_threads[threads - 1][name].assign(g.data<float>(), g.data<float>() + g.numel());
+                   return Status::Ok();
+                 }).ok());
+  }
+  REQUIRE(by_threads[0].size() == 3);
+  CHECK(by_threads[0] == by_threads[1]);  // bit for bit
+}
+
 TEST_CASE("grad BatchNormalization (inference) for X, scale, bias, mean and variance") {
   check_node("BatchNormalization",
              {{"x", random_f32({2, 3, 2, 2}, 1), Role::kFeed}, {"scale", random_f32({3}, 2, 0.5f, 1.0f)},
