@@ -18,8 +18,10 @@
 namespace ember::runtime::grad {
 namespace {
 
-// Elements per block of LayerNorm rows in the backward pass (GPT-2's [128, 384]: 8 blocks).
+// Elements per block of LayerNorm rows in the backward pass (GPT-2's [128, 384]: 8 blocks),
+// and at most this many blocks, each with its own n-float partial sums.
 constexpr int64_t kLayerNormBlockElements = int64_t{1} << 13;
+constexpr int64_t kMaxLayerNormBlocks = 64;
 
 GradNeeds layer_norm_needs(const ir::Node&, IndexMask) { return {bit(0) | bit(1), 0}; }
 
@@ -44,7 +46,8 @@ Status layer_norm_backward(BackwardContext& ctx) {
   // Float rows (they vectorize); the statistics and the two row reductions in double. Rows go
   // in fixed blocks over the threads; each block sums its own dscale / dbias, and the blocks'
   // sums are added in block order, so the result does not depend on the thread count.
-  const int64_t block_rows = std::max<int64_t>(1, kLayerNormBlockElements / std::max<int64_t>(n, 1));
+  const int64_t block_rows = std::max({int64_t{1}, kLayerNormBlockElements / std::max<int64_t>(n, 1),
+                                       (rows + kMaxLayerNormBlocks - 1) / kMaxLayerNormBlocks});
   const int64_t blocks = rows ? (rows + block_rows - 1) / block_rows : 0;
   std::vector<float> partial(static_cast<size_t>(2 * n * blocks), 0.0f);
   float* out = dx.defined() ? dx.mutable_data<float>() : nullptr;

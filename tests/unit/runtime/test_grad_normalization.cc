@@ -16,7 +16,7 @@ TEST_CASE("grad LayerNormalization over the last axis and over trailing axes") {
 }
 
 TEST_CASE("grad LayerNormalization over many rows: blocks in parallel, the same at any thread count") {
-  // 40 rows of 256: five blocks of 32 rows (grad_normalization.cc), each with its own partial
+  // 40 rows of 256: blocks of 32 and 8 rows (grad_normalization.cc), each with its own partial
   // dscale / dbias.
   const std::vector<TestInput> inputs = {{"x", random_f32({40, 256}, 9), Role::kFeed},
                                          {"scale", random_f32({256}, 10, 0.5f, 1.0f)},
