@@ -14,8 +14,9 @@ namespace {
 // The candidates' codes in the stored layout (int8 codes; both 4-bit codes in one byte) and
 // their scales laid out for the row kernel (importance_rows.h): [groups][N] for a column-major
 // weight, [rows][groups] for a row-major one.
+template <class Scales>
 void quantize_candidates(const LayerWeight& layer, const float* stored, std::vector<int8_t>& q8, std::vector<uint8_t>& q4,
-                         std::vector<float> (&scales)[kMaxRowCandidates], int64_t (&group)[kMaxRowCandidates]) {
+                         Scales (&scales)[kMaxRowCandidates]) {
   const std::vector<CandidateSpec>& specs = default_candidates();
   const std::vector<float> cw = to_canonical(layer, stored);
   q8.assign(cw.size(), 0);
@@ -27,12 +28,13 @@ void quantize_candidates(const LayerWeight& layer, const float* stored, std::vec
     const quant::QuantizedMatrix q = quant::quantize_rtn(cw.data(), layer.rows, layer.cols,
                                                           specs[c].block > 0 ? specs[c].block : layer.cols, format,
                                                           quant::ClipMode::kNone);
-    group[c] = q.group;
     const int64_t groups = q.groups();
-    scales[c].assign(q.scales.size(), 0.0f);
+    scales[c].group = q.group;
+    scales[c].groups = groups;
+    scales[c].values.assign(q.scales.size(), 0.0f);
     for (int64_t r = 0; r < layer.rows; ++r) {
       for (int64_t g = 0; g < groups; ++g)
-        scales[c][size_t(layer.column_major ? g * layer.rows + r : r * groups + g)] = q.scales[size_t(r * groups + g)];
+        scales[c].values[size_t(layer.column_major ? g * layer.rows + r : r * groups + g)] = q.scales[size_t(r * groups + g)];
       for (int64_t k = 0; k < layer.cols; ++k) {
         const int32_t code = q.codes[size_t(r * layer.cols + k)];
         const size_t at = static_cast<size_t>(layer.index(r, k));
@@ -58,7 +60,7 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     st.batch_channel.assign(rows, 0.0);
     st.channel_abs.assign(rows, 0.0);
     st.channel_removal.assign(rows, 0.0);
-    quantize_candidates(layer->second, value.data<float>(), st.q8, st.q4, st.scales, st.group);
+    quantize_candidates(layer->second, value.data<float>(), st.q8, st.q4, st.scales);
     st.noise.assign(specs.size(), 0.0);
     st.first.assign(specs.size(), 0.0);
     if (!layer->second.bias.empty()) bias_owner_[layer->second.bias] = name;
@@ -74,7 +76,7 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   const float* g = grad.data<float>();
   const float* w = st.value.data<float>();
   const LayerWeight* layer = st.layer;
-  const int candidates = st.q8.empty() ? 0 : kMaxRowCandidates;
+  const bool has_candidates = !st.q8.empty();
   // Rows of the stored tensor: channels of a row-major layer, reduction steps of a column-major one.
   const int64_t width = layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
   const int64_t stored_rows = st.value.numel() / width;
@@ -84,35 +86,36 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
     RowSums sums;
     std::vector<float> col_gw, col_g2w2;
   };
-  std::map<int64_t, ChunkSums> parts;  // by first row
-  runtime::parallel_for(stored_rows, std::max<int64_t>(1, 16384 / width), [&](int64_t r0, int64_t r1) {
-    std::vector<float> col_gw(by_column ? static_cast<size_t>(width) : 0, 0.0f), col_g2w2(col_gw.size(), 0.0f);
-    std::vector<std::pair<int64_t, RowSums>> rows;
-    RowSums chunk;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t base = r * width;
-      RowCandidates cand;
-      if (candidates) {
-        cand.q8 = st.q8.data() + base;
-        cand.q4 = st.q4.data() + base;
-        const float** scale[kMaxRowCandidates] = {&cand.s8, &cand.s32, &cand.s128};
-        for (int c = 0; c < kMaxRowCandidates; ++c)
-          *scale[c] = st.scales[c].data() + (by_column ? (r / st.group[c]) * width : r * ((layer->cols + st.group[c] - 1) / st.group[c]));
+  // Fixed blocks of rows, whatever the thread count; each keeps its own sums, and the blocks
+  // are merged in row order, not in the order they finished: results are deterministic.
+  const int64_t block_rows = std::max<int64_t>(1, 16384 / width);
+  std::vector<ChunkSums> parts(static_cast<size_t>((stored_rows + block_rows - 1) / block_rows));
+  runtime::parallel_for(static_cast<int64_t>(parts.size()), 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      ChunkSums& part = parts[size_t(b)];
+      part.col_gw.assign(by_column ? static_cast<size_t>(width) : 0, 0.0f);
+      part.col_g2w2.assign(part.col_gw.size(), 0.0f);
+      for (int64_t r = b * block_rows; r < std::min(stored_rows, (b + 1) * block_rows); ++r) {
+        const int64_t base = r * width;
+        RowCandidates cand;
+        if (has_candidates) {
+          cand.q8 = st.q8.data() + base;
+          cand.q4 = st.q4.data() + base;
+          cand.s8 = st.scales[0].row(r, by_column, width);
+          cand.s32 = st.scales[1].row(r, by_column, width);
+          cand.s128 = st.scales[2].row(r, by_column, width);
+        }
+        const RowSums rs = accumulate_row(g + base, w + base, has_candidates ? &cand : nullptr, width,
+                                          by_column ? part.col_gw.data() : nullptr, by_column ? part.col_g2w2.data() : nullptr);
+        part.sums.add(rs);
+        if (layer && !by_column) {  // each row is its own channel: written by this block alone
+          st.batch_channel[static_cast<size_t>(r)] += rs.gw;
+          st.channel_removal[static_cast<size_t>(r)] += fisher_scale * rs.g2w2;
+        }
       }
-      const RowSums s = accumulate_row(g + base, w + base, candidates ? &cand : nullptr, width,
-                                       by_column ? col_gw.data() : nullptr, by_column ? col_g2w2.data() : nullptr);
-      chunk.add(s);
-      if (layer && !by_column) rows.emplace_back(r, s);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& [r, v] : rows) {  // one addition per row: order-free
-      st.batch_channel[static_cast<size_t>(r)] += v.gw;
-      st.channel_removal[static_cast<size_t>(r)] += fisher_scale * v.g2w2;
-    }
-    parts.emplace(r0, ChunkSums{chunk, std::move(col_gw), std::move(col_g2w2)});
   });
-  // Chunks are merged in row order, not in the order they finished: results are deterministic.
-  for (const auto& [r0, part] : parts) {
+  for (const ChunkSums& part : parts) {
     total.add(part.sums);
     for (size_t i = 0; i < part.col_gw.size(); ++i) {
       st.batch_channel[i] += part.col_gw[i];
@@ -122,7 +125,7 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   st.batch_sum += total.gw;
   st.fisher_sum += fisher_scale * total.g2;
   st.removal += fisher_scale * total.g2w2;
-  for (int c = 0; c < candidates; ++c) {
+  for (int c = 0; has_candidates && c < kMaxRowCandidates; ++c) {
     st.first[size_t(c)] += total.gd[c];
     st.noise[size_t(c)] += fisher_scale * total.g2d2[c];
   }

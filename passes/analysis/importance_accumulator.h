@@ -4,11 +4,11 @@
 // their layer's channels), and the Fisher-weighted sums every score needs. Those are linear
 // in F = E[g^2] and g_mean with coefficients fixed in advance (w^2, and dw = Q(w) - w of each
 // candidate precision, rebuilt from its codes and scales), so no per-element accumulator is
-// read or written: the pass costs little more than reading the gradient, w and 2 bytes of codes. end_batch() turns the signed sums into
-// the accumulated |.| of the Taylor scores, per tensor, channel and attention head.
+// read or written: the pass costs little more than reading the gradient, w and 2 bytes of
+// codes. end_batch() turns the signed sums into the accumulated |.| of the Taylor scores, per
+// tensor, channel and attention head.
 #pragma once
 #include <map>
-#include <mutex>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -36,6 +36,15 @@ class ImportanceAccumulator {
   const LayerStructure& structure() const { return structure_; }
 
  private:
+  // One candidate's scales: [groups][N] for a column-major weight, [rows][groups] otherwise.
+  struct CandidateScales {
+    std::vector<float> values;
+    int64_t group = 1, groups = 1;  // weights per group along the reduction; groups per channel
+    // The scales of stored row r as the row kernel reads them (importance_rows.h).
+    const float* row(int64_t r, bool by_column, int64_t width) const {
+      return values.data() + (by_column ? (r / group) * width : r * groups);
+    }
+  };
   struct State {
     Tensor value;
     const LayerWeight* layer = nullptr;          // when the weight is a linear/conv layer
@@ -43,8 +52,7 @@ class ImportanceAccumulator {
     // dw = Q(w) - w: 2 bytes a weight instead of three stored errors.
     std::vector<int8_t> q8;
     std::vector<uint8_t> q4;
-    std::vector<float> scales[kMaxRowCandidates];
-    int64_t group[kMaxRowCandidates] = {1, 1, 1};
+    CandidateScales scales[kMaxRowCandidates];
     double batch_sum = 0;                        // this batch's sum g w
     double taylor_abs = 0;                       // sum over batches of |batch_sum|
     std::vector<double> batch_channel;           // this batch's per-channel sum g w (layers)
@@ -61,7 +69,6 @@ class ImportanceAccumulator {
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight
   std::vector<std::vector<double>> head_abs_;       // per attention block, per head
   int64_t batches_ = 0;
-  std::mutex mutex_;
 };
 
 }  // namespace ember::passes::analysis

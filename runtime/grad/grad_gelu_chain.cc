@@ -130,13 +130,12 @@ class ChainMatcher {
     if (!t || t->dtype() != DType::kF32 || t->numel() != 1) return std::nullopt;
     return t->data<float>()[0];
   }
-  // Node `n`'s operand other than `value` is a scalar constant.
+  // Node `n` (a consumer of `value`) has a scalar constant as its other operand.
   bool scalar_operand(int n, const std::string& value, float* k) const {
     const ir::Node& node = graph_.nodes[size_t(n)];
-    const std::string& other = node.inputs[0] == value ? node.inputs[1] : node.inputs[0];
-    const auto s = scalar(other);
+    const auto s = scalar(node.inputs[0] == value ? node.inputs[1] : node.inputs[0]);
     if (s) *k = *s;
-    return s.has_value() && (node.inputs[0] == value || node.inputs[1] == value);
+    return s.has_value();
   }
   // The producer of `v` when it is `op`(other, scalar) (or the scalar first, unless
   // `scalar_second_only`): sets the scalar and the other operand.

@@ -302,4 +302,33 @@ TEST_CASE("importance on kjv-gpt2-tiny: FFN neurons, 4-head attention blocks, ti
   CHECK(r->peak_saved_activation_bytes > 0);
 }
 
+TEST_CASE("importance: the same scores, bit for bit, on one thread and on two") {
+  auto model = formats::load_onnx(std::string(EMBER_SOURCE_DIR) + "/samples/kjv-gpt2-tiny.onnx");
+  REQUIRE(model.ok());
+  std::vector<pa::TensorImportance> by_threads[2];
+  for (int threads : {1, 2}) {
+    pa::ImportanceOptions options;
+    options.limit = 2;
+    options.threads = threads;
+    auto r = pa::compute_importance(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", options);
+    REQUIRE(r.ok());
+    by_threads[threads - 1] = r->tensors;
+  }
+  REQUIRE(by_threads[0].size() == by_threads[1].size());
+  for (size_t i = 0; i < by_threads[0].size(); ++i) {
+    const pa::TensorImportance &a = by_threads[0][i], &b = by_threads[1][i];
+    INFO(a.name);
+    CHECK(a.taylor == b.taylor);
+    CHECK(a.fisher_sum == b.fisher_sum);
+    CHECK(a.fisher_removal == b.fisher_removal);
+    CHECK(a.groups.taylor == b.groups.taylor);
+    CHECK(a.groups.fisher == b.groups.fisher);
+    REQUIRE(a.candidates.size() == b.candidates.size());
+    for (size_t c = 0; c < a.candidates.size(); ++c) {
+      CHECK(a.candidates[c].noise == b.candidates[c].noise);
+      CHECK(a.candidates[c].first_order == b.candidates[c].first_order);
+    }
+  }
+}
+
 }  // namespace ember::importance_test
