@@ -1,8 +1,9 @@
 // Ember's sgemm against OpenBLAS cblas_sgemm: 1024^3 and the GEMM shapes of a GPT-2 forward
-// (kjv-gpt2: 256 tokens, width 384) and of its decode steps (M = 1), at 1 and 2 threads.
+// (kjv-gpt2: 256 tokens, width 384), of its backward pass and of its decode steps (M = 1), at
+// 1 and 2 threads.
 // Prints the median GFLOP/s of each and the ratio, as a table or (--json) as JSON.
 //
-//   bench_sgemm [--json] [--best] [--reps N] [--threads 1,2]
+//   bench_sgemm [--json] [--best] [--reps N] [--threads 1,2] [--only TEXT]
 //
 // --best reports the fastest run instead of the median: on a machine shared with other work
 // it is the better estimate of what the code can do (JSON always carries both).
@@ -43,6 +44,7 @@ struct Shape {
   int64_t M, N, K;
   bool trans_b;
   bool weights;  // B is a constant weight matrix, so the runtime multiplies it packed
+  bool trans_a = false;  // A stored K x M: the weight gradients of the backward pass, X^T dY
 };
 
 const Shape kShapes[] = {
@@ -54,6 +56,14 @@ const Shape kShapes[] = {
     {"gpt2 lm head", 256, 256, 384, false, true},
     {"gpt2 scores QK^T", 256, 256, 64, true, false},
     {"gpt2 probs x V", 256, 64, 256, false, false},
+    // The backward pass of importance over 128-token rows: dX = dY W^T against a packed
+    // weight, and the weight gradients dW = X^T dY, reducing over the tokens.
+    {"gpt2 fwd mlp fc t128", 128, 1536, 384, false, true},
+    {"gpt2 dX mlp fc t128", 128, 384, 1536, true, true},
+    {"gpt2 dW mlp fc t128", 384, 1536, 128, false, false, true},
+    {"gpt2 fwd mlp proj t128", 128, 384, 1536, false, true},
+    {"gpt2 dX mlp proj t128", 128, 1536, 384, true, true},
+    {"gpt2 dW mlp proj t128", 1536, 384, 128, false, false, true},
     {"decode qkv", 1, 1152, 384, false, true},
     {"decode mlp fc", 1, 1536, 384, false, true},
     {"decode mlp proj", 1, 384, 1536, false, true},
@@ -66,6 +76,7 @@ struct Options {
   bool best = false;
   int reps = 15;
   std::vector<int> threads{1, 2};
+  std::string only;  // measure only the shapes whose name contains this
 };
 
 // GFLOP/s of the median and of the fastest run; 0 when not measured.
@@ -118,6 +129,7 @@ std::vector<float> random_floats(size_t count, uint32_t seed) {
 Row measure(const Shape& s, int threads, int reps) {
   const int64_t M = s.M, N = s.N, K = s.K;
   const int64_t ldb = s.trans_b ? K : N;
+  const int64_t lda = s.trans_a ? M : K;
   const std::vector<float> A = random_floats(M * K, 1), B = random_floats(K * N, 2);
   std::vector<float> c_ember(M * N), c_blas(M * N);
   const double flops = 2.0 * M * N * K;
@@ -125,7 +137,7 @@ Row measure(const Shape& s, int threads, int reps) {
 
   ember::runtime::set_num_threads(threads);
   row.ember = measure_rate(flops, reps, [&] {
-    ember::runtime::sgemm(false, s.trans_b, M, N, K, 1.0f, A.data(), K, B.data(), ldb, 0.0f, c_ember.data(), N);
+    ember::runtime::sgemm(s.trans_a, s.trans_b, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, c_ember.data(), N);
   });
   if (s.weights) {
     const auto packed = ember::runtime::PackedMatrixB::pack(s.trans_b, K, N, B.data(), ldb);
@@ -138,7 +150,8 @@ Row measure(const Shape& s, int threads, int reps) {
 
   openblas_set_num_threads(threads);
   row.openblas = measure_rate(flops, reps, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A.data(), K,
+    cblas_sgemm(CblasRowMajor, s.trans_a ? CblasTrans : CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                1.0f, A.data(), lda,
                 B.data(), ldb, 0.0f, c_blas.data(), N);
   });
   settle();
@@ -156,7 +169,7 @@ void print_table(const std::vector<Row>& rows, const char* core, bool best) {
   std::printf("Ember sgemm (ISA %s) vs OpenBLAS (core %s), %s GFLOP/s\n\n",
               std::string(ember::runtime::isa_name(ember::runtime::isa_level())).c_str(), core,
               best ? "fastest-run" : "median");
-  std::printf("%-18s %5s %5s %5s %3s %3s | %8s %8s %8s | %6s %6s | %8s\n", "shape", "M", "N", "K", "B^T", "thr",
+  std::printf("%-22s %5s %5s %5s %3s %3s | %8s %8s %8s | %6s %6s | %8s\n", "shape", "M", "N", "K", "op", "thr",
               "ember", "packed", "openblas", "ratio", "packed", "max diff");
   for (const Row& r : rows) {
     const Shape& s = *r.shape;
@@ -166,9 +179,9 @@ void print_table(const std::vector<Row>& rows, const char* core, bool best) {
       std::snprintf(packed_text, sizeof packed_text, "%8.1f", packed);
       std::snprintf(packed_ratio, sizeof packed_ratio, "%6.2f", packed / openblas);
     }
-    std::printf("%-18s %5lld %5lld %5lld %3s %3d | %8.1f %s %8.1f | %6.2f %s | %8.1e\n", s.name,
+    std::printf("%-22s %5lld %5lld %5lld %3s %3d | %8.1f %s %8.1f | %6.2f %s | %8.1e\n", s.name,
                 static_cast<long long>(s.M), static_cast<long long>(s.N), static_cast<long long>(s.K),
-                s.trans_b ? "yes" : "no", r.threads, ember, packed_text, openblas, ember / openblas, packed_ratio,
+                s.trans_a ? "A^T" : (s.trans_b ? "B^T" : "-"), r.threads, ember, packed_text, openblas, ember / openblas, packed_ratio,
                 r.max_rel_diff);
   }
 }
@@ -189,12 +202,13 @@ void print_json(const std::vector<Row>& rows, const char* core, int reps) {
     const std::string packed_ratio =
         r.ember_packed.median > 0 ? std::to_string(r.ember_packed.median / r.openblas.median) : "null";
     std::printf(
-        "    {\"shape\": \"%s\", \"M\": %lld, \"N\": %lld, \"K\": %lld, \"trans_b\": %s, \"threads\": %d, "
+        "    {\"shape\": \"%s\", \"M\": %lld, \"N\": %lld, \"K\": %lld, \"trans_a\": %s, \"trans_b\": %s, "
+        "\"threads\": %d, "
         "\"ember_gflops\": %s, \"ember_packed_gflops\": %s, \"openblas_gflops\": %s, \"ratio\": %.3f, "
         "\"packed_ratio\": %s, \"max_rel_diff\": %.3g}%s\n",
         s.name, static_cast<long long>(s.M), static_cast<long long>(s.N), static_cast<long long>(s.K),
-        s.trans_b ? "true" : "false", r.threads, json_rate(r.ember).c_str(), json_rate(r.ember_packed).c_str(),
-        json_rate(r.openblas).c_str(), r.ember.median / r.openblas.median, packed_ratio.c_str(), r.max_rel_diff,
+        s.trans_a ? "true" : "false", s.trans_b ? "true" : "false", r.threads, json_rate(r.ember).c_str(),
+        json_rate(r.ember_packed).c_str(), json_rate(r.openblas).c_str(), r.ember.median / r.openblas.median, packed_ratio.c_str(), r.max_rel_diff,
         i + 1 < rows.size() ? "," : "");
   }
   std::printf("  ]\n}\n");
@@ -211,6 +225,8 @@ bool parse_options(int argc, char** argv, Options& options) {
       options.reps = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--threads" && i + 1 < argc) {
       if (!ember::bench::parse_thread_list(argv[++i], options.threads)) return false;
+    } else if (arg == "--only" && i + 1 < argc) {
+      options.only = argv[++i];
     } else {
       return false;
     }
@@ -227,13 +243,14 @@ int main(int argc, char** argv) {
   }
   Options options;
   if (!parse_options(argc, argv, options)) {
-    std::fprintf(stderr, "usage: %s [--json] [--best] [--reps N] [--threads 1,2]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--json] [--best] [--reps N] [--threads 1,2] [--only TEXT]\n", argv[0]);
     return 2;
   }
   const char* core = openblas_get_corename();
   std::vector<Row> rows;
   for (const Shape& s : kShapes)
-    for (int t : options.threads) rows.push_back(measure(s, t, options.reps));
+    if (std::string(s.name).find(options.only) != std::string::npos)
+      for (int t : options.threads) rows.push_back(measure(s, t, options.reps));
   if (options.json) {
     print_json(rows, core, options.reps);
   } else {

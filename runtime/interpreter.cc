@@ -23,8 +23,9 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model,
     auto stats = simplify_for_execution(interp->model_, registry);
     if (!stats.ok()) return stats.status();
   }
-  if (options.fuse_float) {  // after folding, which makes transposed or reshaped weights constants
-    auto fused = fuse_float_patterns(interp->model_, registry);
+  if (options.fuse_float || options.fuse_gelu) {  // after folding, which makes transposed or reshaped weights constants
+    auto fused = fuse_float_patterns(interp->model_, registry,
+                                     options.fuse_float ? FloatFusionScope::kAll : FloatFusionScope::kGeluOnly);
     if (!fused.ok()) return fused.status();
   }
   EMBER_TRY(interp->check_supported(registry));

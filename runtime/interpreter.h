@@ -33,6 +33,8 @@ struct InterpreterOptions {
   // MatMul + bias and erf-GELU subgraphs become fused ops (rewrite_float.h). Off by default:
   // the fused-away intermediate values can then not be observed or fetched.
   bool fuse_float = false;
+  // Only the GELU fusions (implied by fuse_float): the backward interpreter's forward pass.
+  bool fuse_gelu = false;
 };
 
 // Called after each node with every value it produced; used by calibration and analysis.

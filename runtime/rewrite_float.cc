@@ -19,12 +19,13 @@ using ir::Node;
 
 class FloatFuser : public PatternRewriter {
  public:
-  FloatFuser(ir::Model& model, const KernelRegistry& registry) : PatternRewriter(model) {
-    has_matmul_bias_ = registry.find(fused::kMatMulBias, fused::kDomain, 1) != nullptr;
+  FloatFuser(ir::Model& model, const KernelRegistry& registry, FloatFusionScope scope) : PatternRewriter(model) {
+    const bool all = scope == FloatFusionScope::kAll;
+    has_matmul_bias_ = all && registry.find(fused::kMatMulBias, fused::kDomain, 1) != nullptr;
     has_gelu_ = registry.find(fused::kGelu, fused::kDomain, 1) != nullptr;
-    has_permuted_ = registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
-    has_add_ln_ = registry.find(fused::kAddLayerNorm, fused::kDomain, 1) != nullptr;
-    has_add_softmax_ = registry.find(fused::kAddSoftmax, fused::kDomain, 1) != nullptr;
+    has_permuted_ = all && registry.find(fused::kPermutedMatMul, fused::kDomain, 1) != nullptr;
+    has_add_ln_ = all && registry.find(fused::kAddLayerNorm, fused::kDomain, 1) != nullptr;
+    has_add_softmax_ = all && registry.find(fused::kAddSoftmax, fused::kDomain, 1) != nullptr;
     for (const auto* list : {&graph_.inputs, &graph_.outputs, &graph_.value_info})
       for (const ir::ValueInfo& v : *list) {
         if (v.has_shape) ranks_[v.name] = static_cast<int>(v.dims.size());
@@ -393,8 +394,9 @@ class EpilogueFuser : public PatternRewriter {
 
 }  // namespace
 
-Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry) {
-  FloatFusionStats stats = FloatFuser(model, registry).run();
+Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry, FloatFusionScope scope) {
+  FloatFusionStats stats = FloatFuser(model, registry, scope).run();
+  if (scope == FloatFusionScope::kGeluOnly) return stats;
   if (registry.find(fused::kAttention, fused::kDomain, 1)) stats.attentions = AttentionFuser(model).run();
   if (registry.find(fused::kInt8MatMul, fused::kDomain, 1)) {
     stats.gelu_epilogues = EpilogueFuser(model).run();

@@ -52,6 +52,12 @@ struct FloatFusionStats {
   int column_splits = 0;     // Int8MatMuls writing the parts a Split took (rewrite_column_split.h)
 };
 
-Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry);
+// Which fusions to apply: all of them, or only the GELUs, for the backward interpreter's
+// forward pass (the fused Gelu has a backward rule that reads only x, so no value a backward
+// rule reads disappears, and the chain's seven temporaries are never written).
+enum class FloatFusionScope { kAll, kGeluOnly };
+
+Result<FloatFusionStats> fuse_float_patterns(ir::Model& model, const KernelRegistry& registry,
+                                             FloatFusionScope scope = FloatFusionScope::kAll);
 
 }  // namespace ember::runtime

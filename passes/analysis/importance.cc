@@ -172,9 +172,12 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
       acc = std::make_unique<ImportanceAccumulator>(weights, std::move(structure));
     }
     t = Clock::now();
-    EMBER_TRY(bi->backward({{output.name, lv.grad}}, [&](const std::string& name, const Tensor& g) {
-      return acc->add_gradient(name, g, fisher_scale);
-    }));
+    EMBER_TRY(bi->backward(
+        {{output.name, lv.grad}},
+        [&](const std::string& name, const Tensor& g) { return acc->add_gradient(name, g, fisher_scale); },
+        [&](const std::string& name, runtime::grad::FactoredGrad& g) {
+          return acc->add_factored_gradient(name, g, fisher_scale);
+        }));
     acc->end_batch();
     report.backward_seconds += seconds_since(t);
     if (options.progress) options.progress(b + 1, set.num_batches());

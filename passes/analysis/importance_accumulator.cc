@@ -71,14 +71,57 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
 Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor& grad, double fisher_scale) {
   auto it = states_.find(name);
   if (it == states_.end()) return Status::Ok();  // a value that is not a scored weight
-  State& st = it->second;
-  if (grad.numel() != st.value.numel()) return internal_error("gradient of '" + name + "' has the wrong size");
+  if (grad.numel() != it->second.value.numel()) return internal_error("gradient of '" + name + "' has the wrong size");
   const float* g = grad.data<float>();
+  const int64_t width = stored_width(it->second);
+  accumulate(it->second, fisher_scale, [g, width](int64_t r0, int64_t) { return g + r0 * width; });
+  // A bias belongs to its layer's channels.
+  auto owner = bias_owner_.find(name);
+  if (owner != bias_owner_.end()) {
+    const float* w = it->second.value.data<float>();
+    State& layer_state = states_.at(owner->second);
+    const size_t n = std::min(layer_state.batch_channel.size(), static_cast<size_t>(grad.numel()));
+    for (size_t c = 0; c < n; ++c) {
+      const double p = static_cast<double>(g[c]) * w[c];
+      layer_state.batch_channel[c] += p;
+      layer_state.channel_removal[c] += fisher_scale * p * p;
+    }
+  }
+  return Status::Ok();
+}
+
+Status ImportanceAccumulator::add_factored_gradient(const std::string& name, runtime::grad::FactoredGrad& grad,
+                                                    double fisher_scale) {
+  auto it = states_.find(name);
+  if (it == states_.end()) return Status::Ok();
+  State& st = it->second;
+  if (grad.rows * grad.width != st.value.numel() || bias_owner_.count(name))
+    return internal_error("factored gradient of '" + name + "' does not fit the weight");
+  const int64_t width = stored_width(st);
+  if (width != grad.width) return internal_error("factored gradient of '" + name + "' has rows of the wrong width");
+  grad.pack_right();
+  // Each block of rows is computed on the thread that reduces it, into that thread's buffer,
+  // and read back from L2: the product never travels to DRAM and back.
+  accumulate(st, fisher_scale, [&grad, width](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> block;
+    block.resize(static_cast<size_t>((r1 - r0) * width));
+    grad.compute_rows(r0, r1, block.data());
+    return static_cast<const float*>(block.data());
+  });
+  return Status::Ok();
+}
+
+int64_t ImportanceAccumulator::stored_width(const State& st) {
+  const LayerWeight* layer = st.layer;
+  return layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
+}
+
+void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const RowBlockSource& rows_of) {
   const float* w = st.value.data<float>();
   const LayerWeight* layer = st.layer;
   const bool has_candidates = !st.q8.empty();
   // Rows of the stored tensor: channels of a row-major layer, reduction steps of a column-major one.
-  const int64_t width = layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
+  const int64_t width = stored_width(st);
   const int64_t stored_rows = st.value.numel() / width;
   const bool by_column = layer && layer->column_major;
   RowSums total;
@@ -88,14 +131,17 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
   };
   // Fixed blocks of rows, whatever the thread count; each keeps its own sums, and the blocks
   // are merged in row order, not in the order they finished: results are deterministic.
-  const int64_t block_rows = std::max<int64_t>(1, 16384 / width);
+  // A block is a multiple of 24 rows (whole register tiles of the GEMM that may compute it).
+  const int64_t block_rows = (std::max<int64_t>(1, 16384 / width) + 23) / 24 * 24;
   std::vector<ChunkSums> parts(static_cast<size_t>((stored_rows + block_rows - 1) / block_rows));
   runtime::parallel_for(static_cast<int64_t>(parts.size()), 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       ChunkSums& part = parts[size_t(b)];
       part.col_gw.assign(by_column ? static_cast<size_t>(width) : 0, 0.0f);
       part.col_g2w2.assign(part.col_gw.size(), 0.0f);
-      for (int64_t r = b * block_rows; r < std::min(stored_rows, (b + 1) * block_rows); ++r) {
+      const int64_t r0 = b * block_rows, r1 = std::min(stored_rows, r0 + block_rows);
+      const float* g = rows_of(r0, r1) - r0 * width;  // indexed by stored row
+      for (int64_t r = r0; r < r1; ++r) {
         const int64_t base = r * width;
         RowCandidates cand;
         if (has_candidates) {
@@ -129,18 +175,6 @@ Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor
     st.first[size_t(c)] += total.gd[c];
     st.noise[size_t(c)] += fisher_scale * total.g2d2[c];
   }
-  // A bias belongs to its layer's channels.
-  auto owner = bias_owner_.find(name);
-  if (owner != bias_owner_.end()) {
-    State& layer_state = states_.at(owner->second);
-    const size_t n = std::min(layer_state.batch_channel.size(), static_cast<size_t>(grad.numel()));
-    for (size_t c = 0; c < n; ++c) {
-      const double p = static_cast<double>(g[c]) * w[c];
-      layer_state.batch_channel[c] += p;
-      layer_state.channel_removal[c] += fisher_scale * p * p;
-    }
-  }
-  return Status::Ok();
 }
 
 void ImportanceAccumulator::end_batch() {

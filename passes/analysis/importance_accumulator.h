@@ -5,9 +5,12 @@
 // in F = E[g^2] and g_mean with coefficients fixed in advance (w^2, and dw = Q(w) - w of each
 // candidate precision, rebuilt from its codes and scales), so no per-element accumulator is
 // read or written: the pass costs little more than reading the gradient, w and 2 bytes of
-// codes. end_batch() turns the signed sums into the accumulated |.| of the Taylor scores, per
+// codes. A linear layer's gradient may come as its factors X^T dY (FactoredGrad): then each
+// block of rows is a small GEMM on the thread that reduces it, and the gradient never leaves
+// that core's caches. end_batch() turns the signed sums into the accumulated |.| of the Taylor scores, per
 // tensor, channel and attention head.
 #pragma once
+#include <functional>
 #include <map>
 #include <cstdint>
 #include <string>
@@ -18,6 +21,7 @@
 #include "passes/analysis/importance.h"
 #include "passes/analysis/importance_rows.h"
 #include "passes/analysis/layer_structure.h"
+#include "runtime/grad/grad_rule.h"
 
 namespace ember::passes::analysis {
 
@@ -28,6 +32,9 @@ class ImportanceAccumulator {
 
   // dL/dw of one batch; `fisher_scale` turns g^2 into a per-term Fisher estimate.
   Status add_gradient(const std::string& name, const Tensor& grad, double fisher_scale);
+  // The same for a gradient given as its factors: each block of rows is computed where it is
+  // reduced, so the gradient is never stored whole.
+  Status add_factored_gradient(const std::string& name, runtime::grad::FactoredGrad& grad, double fisher_scale);
   void end_batch();
 
   // Final scores after `batches` batches, weights in the order given by `order`.
@@ -64,6 +71,12 @@ class ImportanceAccumulator {
     std::vector<double> channel_removal;
     std::vector<double> noise, first;
   };
+  // Rows [r0, r1) of the gradient as stored: a pointer into the gradient, or rows computed
+  // into a buffer of the calling thread.
+  using RowBlockSource = std::function<const float*(int64_t r0, int64_t r1)>;
+  static int64_t stored_width(const State& st);
+  void accumulate(State& st, double fisher_scale, const RowBlockSource& rows_of);
+
   LayerStructure structure_;
   std::map<std::string, State> states_;
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight

@@ -86,6 +86,7 @@ class Scratch {
 
 thread_local Scratch t_shared_scratch;  // the calling thread's buffers that all workers read
 thread_local Scratch t_block_scratch;   // one worker's packed A block
+thread_local Scratch t_packed_a_scratch;  // the calling thread's op(A), packed for all workers
 
 struct Problem {
   const GemmKernels* kern = nullptr;
@@ -119,18 +120,30 @@ void scale_c(const Problem& p) {
   }
 }
 
+// op(A) packed ahead for every thread to read, when the threads split N and would otherwise
+// each pack all of A: k-block b (depth kc but the last) at data + b * block_stride, holding
+// the mr-row panels of rows [0, M) as pack_a lays them out, so rows [i0, ...) start at
+// + i0 * depth. Blocks are kPackASlack apart, so the blocks packed in parallel never overlap.
+struct PackedA {
+  const float* data = nullptr;
+  int64_t block_stride = 0;
+};
+
 // One thread's rectangle of C, rows [m0, m1) and panel-aligned columns [n0, n1).
-void compute_rect(const Problem& p, const Panels& panels, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+void compute_rect(const Problem& p, const Panels& panels, const PackedA& packed_a, int64_t m0, int64_t m1, int64_t n0,
+                  int64_t n1) {
   const GemmKernels& kern = *p.kern;
   const int64_t kc = balanced_block(p.K, kern.kc, 1);
   const int64_t mc = balanced_block(m1 - m0, kern.mc, kern.mr);
-  float* a_block = t_block_scratch.get(mc * kc + kPackASlack);
+  float* a_block = packed_a.data ? nullptr : t_block_scratch.get(mc * kc + kPackASlack);
   for (int64_t k0 = 0; k0 < p.K; k0 += kc) {
     const int64_t depth = std::min(kc, p.K - k0);
     const bool first = k0 == 0;
     for (int64_t i0 = m0; i0 < m1; i0 += mc) {
       const int64_t rows = std::min(mc, m1 - i0);
-      kern.pack_a(p.a, i0, rows, k0, depth, kern.mr, p.alpha, a_block);
+      const float* a_rows = a_block;
+      if (packed_a.data) a_rows = packed_a.data + k0 / kc * packed_a.block_stride + i0 * depth;
+      else kern.pack_a(p.a, i0, rows, k0, depth, kern.mr, p.alpha, a_block);
       for (int64_t j = n0; j < n1; j += kern.nr) {
         TileArgs t;
         t.depth = depth;
@@ -141,7 +154,7 @@ void compute_rect(const Problem& p, const Panels& panels, int64_t m0, int64_t m1
         t.beta = first ? p.beta : 1.0f;
         t.bias = first && p.bias ? p.bias + j : nullptr;
         for (int64_t i = 0; i < rows; i += kern.mr) {
-          t.a = a_block + i * depth;
+          t.a = a_rows + i * depth;
           t.c = p.C + (i0 + i) * p.ldc + j;
           t.m = static_cast<int>(std::min<int64_t>(kern.mr, rows - i));
           kern.tile(t);
@@ -151,19 +164,40 @@ void compute_rect(const Problem& p, const Panels& panels, int64_t m0, int64_t m1
   }
 }
 
+// Packs all of op(A), one k-block per task, into the calling thread's scratch.
+PackedA pack_all_of_a(const Problem& p) {
+  const GemmKernels& kern = *p.kern;
+  const int64_t kc = balanced_block(p.K, kern.kc, 1);
+  const int64_t blocks = ceil_div(p.K, kc);
+  PackedA packed;
+  packed.block_stride = p.M * kc + kPackASlack;
+  float* data = t_packed_a_scratch.get(blocks * packed.block_stride);
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      kern.pack_a(p.a, 0, p.M, b * kc, std::min(kc, p.K - b * kc), kern.mr, p.alpha, data + b * packed.block_stride);
+  });
+  packed.data = data;
+  return packed;
+}
+
 // Columns [n0, n0 + cols) of C with their B panels ready: split over M rows or N panels,
-// whichever offers more units of work.
+// whichever offers more units of work. Split over N, each chunk of panels needs all of A:
+// packed once ahead instead of once per chunk (the weight gradients X^T dY, whose M is a
+// layer's width, spent a third of their time repacking A).
 void compute_parallel(const Problem& p, const Panels& panels, int64_t n0, int64_t cols) {
   const GemmKernels& kern = *p.kern;
   const int64_t m_units = ceil_div(p.M, kern.mr);
   const int64_t n_units = ceil_div(cols, kern.nr);
   if (m_units >= n_units) {
     parallel_for(m_units, min_units_per_thread(kern.mr * cols * p.K), [&](int64_t u0, int64_t u1) {
-      compute_rect(p, panels, u0 * kern.mr, std::min(p.M, u1 * kern.mr), n0, n0 + cols);
+      compute_rect(p, panels, PackedA{}, u0 * kern.mr, std::min(p.M, u1 * kern.mr), n0, n0 + cols);
     });
   } else {
-    parallel_for(n_units, min_units_per_thread(p.M * kern.nr * p.K), [&](int64_t u0, int64_t u1) {
-      compute_rect(p, panels, 0, p.M, n0 + u0 * kern.nr, std::min(n0 + cols, n0 + u1 * kern.nr));
+    const int64_t min_units = min_units_per_thread(p.M * kern.nr * p.K);
+    const bool split = num_threads() > 1 && n_units >= 2 * min_units;
+    const PackedA packed_a = split ? pack_all_of_a(p) : PackedA{};
+    parallel_for(n_units, min_units, [&](int64_t u0, int64_t u1) {
+      compute_rect(p, panels, packed_a, 0, p.M, n0 + u0 * kern.nr, std::min(n0 + cols, n0 + u1 * kern.nr));
     });
   }
 }

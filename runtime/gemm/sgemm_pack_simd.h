@@ -43,15 +43,17 @@ void pack_a_block_simd(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k
   if (mr > 8) return pack_a_block(a, row0, rows, k0, depth, mr, alpha, out);
   const __m256 scale = _mm256_set1_ps(alpha);
   if (a.trans) {
-    // op(A) rows are columns of the stored matrix: each k of a full panel is 8 contiguous floats
-    // (the x^T dY products of gradients); a partial last panel takes the plain loop.
-    const int64_t full = mr == 8 ? rows / 8 * 8 : 0;
-    for (int64_t i = 0; i < full; i += 8) {
+    // op(A) rows are columns of the stored matrix: each k of a panel is m contiguous floats
+    // (the x^T dY products of gradients), loaded under a mask and stored as a full vector
+    // whose lanes past m the next k's store overwrites (the slack above).
+    for (int64_t i = 0; i < rows; i += mr) {
+      const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
+      const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
       const float* src = a.data + k0 * a.ld + row0 + i;
       float* panel = out + i * depth;
-      for (int64_t k = 0; k < depth; ++k) _mm256_storeu_ps(panel + k * 8, _mm256_mul_ps(_mm256_loadu_ps(src + k * a.ld), scale));
+      for (int64_t k = 0; k < depth; ++k)
+        _mm256_storeu_ps(panel + k * m, _mm256_mul_ps(_mm256_maskload_ps(src + k * a.ld, lanes), scale));
     }
-    if (full < rows) pack_a_block(a, row0 + full, rows - full, k0, depth, mr, alpha, out + full * depth);
     return;
   }
   for (int64_t i = 0; i < rows; i += mr) {

@@ -88,6 +88,12 @@ Status BackwardInterpreter::build(const ir::Model& model, const GradientOptions&
   InterpreterOptions io;
   io.threads = options.threads;
   io.fold_constants = false;  // already folded, with the weights shielded
+  // GELU subgraphs run as one fused op with its own backward rule (from x alone), unless the
+  // caller asked for the gradient of an intermediate value, which fusion could hide.
+  io.fuse_gelu = std::all_of(options.activations.begin(), options.activations.end(), [&](const std::string& name) {
+    const auto& inputs = prepared.model.graph.inputs;
+    return std::any_of(inputs.begin(), inputs.end(), [&](const ir::ValueInfo& in) { return in.name == name; });
+  });
   EMBER_ASSIGN_OR_RETURN(interp_, Interpreter::create(prepared.model, io));
   const ir::Graph& graph = interp_->model().graph;
 
@@ -205,7 +211,8 @@ Result<std::vector<Tensor>> BackwardInterpreter::forward(const std::map<std::str
   return outputs;
 }
 
-Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink) {
+Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
+                                     const FactoredGradientSink& factored_sink) {
   if (!forward_done_) return invalid_input("backward() needs a successful forward() first");
   forward_done_ = false;
   const ir::Graph& graph = interp_->model().graph;
@@ -218,7 +225,14 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
                            ", got " + std::string(dtype_name(g.dtype())) + " " + shape_to_string(g.shape()));
     grads[size_t(s)] = g;
   }
+  std::map<int, FactoredGrad> factored;  // this node's factored weight gradients, by slot
   auto report = [&](int s) -> Status {
+    auto f = factored.find(s);
+    if (f != factored.end()) {
+      Status st = factored_sink(names_[size_t(s)], f->second);
+      factored.erase(f);
+      return st;
+    }
     if (!grads[size_t(s)].defined() || !sink) return Status::Ok();
     return sink(names_[size_t(s)], grads[size_t(s)]);
   };
@@ -251,12 +265,24 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
       ctx.input_shapes.push_back(s >= 0 ? shapes_[size_t(s)] : Shape());
     }
     ctx.input_grads.resize(node_inputs_[k].size());
+    ctx.factored_grads.resize(node_inputs_[k].size());
+    // A weight whose gradient only this node gives (no other consumer has added to it and it
+    // is complete after this node) may come as factors, for a sink that takes them.
+    for (size_t j = 0; factored_sink && j < node_inputs_[k].size() && j < 64; ++j) {
+      const int s = node_inputs_[k][j];
+      if (s >= 0 && constants_[size_t(s)] && (p.wanted & bit(j)) && !grads[size_t(s)].defined() &&
+          finalize_after_[size_t(s)] == static_cast<int>(k) &&
+          std::count(node_inputs_[k].begin(), node_inputs_[k].end(), s) == 1)
+        ctx.factorable |= bit(j);
+    }
     ctx.allocator = &grad_pool_;
     ctx.cache = &node_cache_[k];
     for (size_t j = 0; j < node_inputs_[k].size() && j < 64; ++j)
       if (node_inputs_[k][j] >= 0 && constants_[size_t(node_inputs_[k][j])]) ctx.constant_inputs |= bit(j);
     if (any_grad) {
       EMBER_TRY(p.rule->backward(ctx).with_context("backward of node '" + node.name + "' (" + node.op_type + ")"));
+      for (size_t j = 0; j < ctx.factored_grads.size(); ++j)
+        if (ctx.factored_grads[j] && (ctx.factorable & bit(j))) factored.emplace(node_inputs_[k][j], std::move(*ctx.factored_grads[j]));
       for (size_t j = 0; j < ctx.input_grads.size(); ++j) {
         Tensor& g = ctx.input_grads[j];
         const int s = node_inputs_[k][j];

@@ -5,7 +5,8 @@
 //               as in the Interpreter; plans the gradient path (gradient_path.h) and fails
 //               listing every op on it without a backward rule.
 //   forward():  runs the runtime Interpreter (weights stay initializers, so kernels pre-pack
-//               them) and keeps only the activations the backward rules asked for.
+//               them; GELU subgraphs fused, as their fused op has a backward rule) and keeps
+//               only the activations the backward rules asked for.
 //   backward(): walks the path in reverse from the given output gradients and hands each
 //               requested gradient to a sink as soon as it is complete, then frees it: weight
 //               gradients are never all alive at once, and neither are activations.
@@ -40,6 +41,9 @@ struct GradientOptions {
 // Receives (name, dL/dvalue) once per differentiated value per backward pass; the tensor is
 // only valid during the call. Weights off the gradient path are never reported (zero gradient).
 using GradientSink = std::function<Status(const std::string& name, const Tensor& grad)>;
+// Receives, instead, a weight gradient that a rule left as its factors (FactoredGrad in
+// grad_rule.h: the linear layers'), to reduce block by block; valid only during the call.
+using FactoredGradientSink = std::function<Status(const std::string& name, FactoredGrad& grad)>;
 
 class BackwardInterpreter {
  public:
@@ -48,7 +52,9 @@ class BackwardInterpreter {
   // Runs the model; returns the graph outputs in order. Keeps what backward() needs.
   Result<std::vector<Tensor>> forward(const std::map<std::string, Tensor>& feeds);
   // dL/d(output) for seeded outputs (f32, the output's shape); missing outputs count as zero.
-  Status backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink);
+  // With a factored sink, the weight gradients that rules can factor go there, not to `sink`.
+  Status backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
+                  const FactoredGradientSink& factored_sink = nullptr);
 
   const std::vector<std::string>& parameters() const { return parameters_; }
   // Parameters whose gradient can be nonzero (they reach a seeded output).

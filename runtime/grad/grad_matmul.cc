@@ -4,7 +4,8 @@
 //   Gemm    Y = alpha op(A) op(B) + beta C:
 //           d op(A) = alpha dY op(B)^T,  d op(B) = alpha op(A)^T dY,  dC = beta * sum of dY over C's broadcast.
 // A 2-D right operand (a weight) shared by every batch folds the batches into M, so the
-// weight gradient is one GEMM over all rows, as in the forward pass.
+// weight gradient is one GEMM over all rows, as in the forward pass. Where the interpreter
+// allows (BackwardContext::factorable), a weight's gradient is handed on as its factors.
 #include <algorithm>
 #include <vector>
 
@@ -82,7 +83,13 @@ Status matmul_backward(BackwardContext& ctx) {
   if (ctx.wants(1)) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
     a = ctx.input(0).data<float>();
-    db = beta_b == 0.0f ? ctx.allocate(ctx.input_shapes[1]) : ctx.zeros(ctx.input_shapes[1]);
+    if (fold && ctx.may_factor(1) && g.b_batch.empty() && ctx.input_shapes[1].size() == 2) {
+      // dB = A^T dY over all rows: left to a sink that reduces it block by block.
+      const int64_t rows = batches * M;
+      ctx.factored_grads[1] = FactoredGrad{ctx.input(0).reshaped({rows, K}), ctx.output_grad(0).reshaped({rows, N}), rows, K, N};
+    } else {
+      db = beta_b == 0.0f ? ctx.allocate(ctx.input_shapes[1]) : ctx.zeros(ctx.input_shapes[1]);
+    }
   }
   if (fold) {
     // B is shared by every batch: fold A's batches into M.
@@ -158,7 +165,14 @@ Status gemm_backward(BackwardContext& ctx) {
     else sgemm(tb, true, K, M, N, alpha, b, ldb, dy, N, 0.0f, pa, M);
     ctx.input_grads[0] = std::move(da);
   }
-  if (ctx.wants(1)) {
+  if (ctx.wants(1) && ctx.may_factor(1) && !ta) {
+    // d op(B) = alpha A^T dY, stored B = op(B) or (transB) its transpose alpha dY^T A: left to
+    // a sink that reduces it block by block.
+    EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
+    const Tensor& a = ctx.input(0);
+    const Tensor& dy_t = ctx.output_grad(0);
+    ctx.factored_grads[1] = tb ? FactoredGrad{dy_t, a, M, N, K, alpha} : FactoredGrad{a, dy_t, M, K, N, alpha};
+  } else if (ctx.wants(1)) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
     const float* a = ctx.input(0).data<float>();
     Tensor db = ctx.allocate(bs);

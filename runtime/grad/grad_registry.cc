@@ -9,14 +9,15 @@ namespace ember::runtime::grad {
 #include "runtime/grad/grad_rules.def"
 #undef GRAD_FAMILY
 
-void GradRegistry::add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward) {
-  rules_.push_back({std::move(op_type), differentiable, needs, backward});
+void GradRegistry::add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward,
+                       std::string domain) {
+  rules_.push_back({std::move(op_type), differentiable, needs, backward, std::move(domain)});
 }
 
 const GradRule* GradRegistry::find(std::string_view op_type, std::string_view domain) const {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
+  if (domain == "ai.onnx") domain = "";
   for (const auto& rule : rules_)
-    if (rule.op_type == op_type) return &rule;
+    if (rule.op_type == op_type && rule.domain == domain) return &rule;
   return nullptr;
 }
 

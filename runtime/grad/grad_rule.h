@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,10 @@
 #include "ir/status.h"
 #include "ir/tensor.h"
 #include "runtime/kernel.h"
+
+namespace ember::runtime {
+class PackedMatrixB;
+}
 
 namespace ember::runtime::grad {
 
@@ -27,6 +32,24 @@ inline constexpr IndexMask kAllIndices = ~IndexMask{0};
 struct GradNeeds {
   IndexMask inputs = 0;
   IndexMask outputs = 0;
+};
+
+// A weight gradient left as its two factors: g = alpha * left^T right, stored [rows, width]
+// as the weight is, with left [depth, rows] and right [depth, width] row-major (a linear
+// layer's inputs and output gradient, or the other way round for a transposed weight: the
+// products summed over its tokens). A sink that reduces the gradient block by block computes
+// each block of rows when it needs it, so the whole product is never written out.
+struct FactoredGrad {
+  Tensor left, right;  // views that keep the factors alive
+  int64_t depth = 0, rows = 0, width = 0;
+  float alpha = 1;
+  std::shared_ptr<const PackedMatrixB> packed_right = nullptr;  // set by pack_right()
+  // Packs `right` once for the GEMMs of many blocks (multi-threaded; call it outside them).
+  void pack_right();
+  // Rows [r0, r1) of g into out (r1 - r0 rows of width floats), on the calling thread when
+  // called from inside a parallel region.
+  void compute_rows(int64_t r0, int64_t r1, float* out) const;
+  Tensor materialize(const Shape& shape, TensorAllocator* allocator) const;
 };
 
 struct BackwardContext {
@@ -43,12 +66,17 @@ struct BackwardContext {
   TensorAllocator* allocator = nullptr;     // the backward pass's pool; nullptr: plain allocations
   IndexMask constant_inputs = 0;            // inputs that are weights or constants: equal in every pass
   std::shared_ptr<void>* cache = nullptr;   // per-node state kept across passes (e.g. packed weights)
+  // Inputs whose gradient the rule may give as factors (factored_grads[i]) instead of
+  // input_grads[i]: weights that only this node's gradient reaches, for a sink that takes them.
+  IndexMask factorable = 0;
+  std::vector<std::optional<FactoredGrad>> factored_grads = {};
 
   // f32 storage for results, reused across nodes and batches when a pool is set.
   Tensor allocate(const Shape& shape) const;  // contents unspecified
   Tensor zeros(const Shape& shape) const;
 
   bool wants(size_t i) const { return (wanted & bit(i)) != 0; }
+  bool may_factor(size_t i) const { return (factorable & bit(i)) != 0; }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
   const Tensor& input(size_t i) const { return *inputs[i]; }
   const Tensor& output(size_t i) const { return *outputs[i]; }
@@ -65,12 +93,14 @@ struct GradRule {
   IndexMask differentiable = 0;  // inputs a gradient can flow into (not indices, shapes, axes)
   NeedsFunction needs = nullptr;
   BackwardFunction backward = nullptr;
+  std::string domain = "";  // "" for ONNX's default domain; else, e.g., ember.fused
 };
 
 class GradRegistry {
  public:
-  void add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward);
-  // Rules are for the default ONNX domain; nullptr when the op has none.
+  void add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward,
+           std::string domain = "");
+  // The rule for an op of the default ONNX domain (or of `domain`); nullptr when there is none.
   const GradRule* find(std::string_view op_type, std::string_view domain) const;
   const std::vector<GradRule>& all() const { return rules_; }
 

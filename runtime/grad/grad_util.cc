@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/broadcast_loop.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/shape_strided_copy.h"
@@ -13,6 +14,23 @@ Status require_f32(const BackwardContext& ctx, const Tensor& t, const std::strin
   if (t.dtype() == DType::kF32) return Status::Ok();
   return unsupported(ctx.where() + ": gradients are computed in f32, but " + what + " is " +
                      std::string(dtype_name(t.dtype())));
+}
+
+void FactoredGrad::pack_right() {
+  if (!packed_right && depth > 0 && width > 0)
+    packed_right = std::make_shared<const PackedMatrixB>(PackedMatrixB::pack(false, depth, width, right.data<float>(), width));
+}
+
+void FactoredGrad::compute_rows(int64_t r0, int64_t r1, float* out) const {
+  const float* a = left.data<float>() + r0;  // op(A) = left^T: its rows are left's columns
+  if (packed_right) sgemm_packed_prefix(true, r1 - r0, depth, width, alpha, a, rows, *packed_right, out, width);
+  else sgemm(true, false, r1 - r0, width, depth, alpha, a, rows, right.data<float>(), width, 0.0f, out, width);
+}
+
+Tensor FactoredGrad::materialize(const Shape& shape, TensorAllocator* allocator) const {
+  Tensor g = allocator ? allocator->allocate(DType::kF32, shape) : Tensor::zeros(DType::kF32, shape);
+  compute_rows(0, rows, g.mutable_data<float>());
+  return g;
 }
 
 Tensor BackwardContext::allocate(const Shape& shape) const {

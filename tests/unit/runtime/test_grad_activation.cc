@@ -10,6 +10,8 @@ TEST_CASE("grad pointwise activations") {
   check_node("Tanh", {{"x", random_f32({3, 4}, 3)}});
   check_node("Sigmoid", {{"x", random_f32({3, 4}, 4, 2.0f)}});
   check_node("Erf", {{"x", random_f32({3, 4}, 5)}});
+  check_node("Gelu", {{"x", random_f32({3, 4}, 6, 3.0f)}}, {}, 20);
+  check_node("Gelu", {{"x", random_f32({3, 4}, 7, 3.0f)}}, {ir::string_attribute("approximate", "tanh")}, 20);
 }
 
 TEST_CASE("grad Softmax and LogSoftmax over one axis (opset 13) and flattened (opset 11)") {
@@ -64,7 +66,7 @@ TEST_CASE("grad tanh GELU chain: one fused rule, checked against finite differen
     go.activations = {"a"};
     auto bi = runtime::grad::BackwardInterpreter::create(model, go);
     REQUIRE(bi.ok());
-    // Fused: MatMul and the chain's final Mul; unfused: all ten nodes.
+    // Fused (the forward runs one Gelu, with its own rule): MatMul and the Gelu; unfused: all ten nodes.
     CHECK((*bi)->path_nodes() == (extra_reader ? 10 : 2));
   }
 }

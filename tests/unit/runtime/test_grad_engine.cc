@@ -120,6 +120,55 @@ TEST_CASE("grad engine: keeps only the activations the rules read") {
   CHECK((*b)->backward({{"y", random_f32({64, 8}, 4)}}, nullptr).code() == StatusCode::kInvalidInput);
 }
 
+TEST_CASE("grad engine: weight gradients given as factors equal the stored ones") {
+  // Gemm (plain and transB) and a batched MatMul whose 2-D weight folds the batches; w4 is
+  // read by two MatMuls, so its gradient adds two products and must come whole.
+  const Tensor x = random_f32({6, 4}, 1);
+  const std::vector<TestInput> inputs = {{"x", x, Role::kFeed},       {"w1", random_f32({4, 5}, 2)},
+                                         {"b1", random_f32({5}, 3)},  {"w2", random_f32({3, 5}, 4)},
+                                         {"w3", random_f32({3, 3}, 5)}, {"w4", random_f32({3, 3}, 7)}, {"shape", Tensor::from_vector<int64_t>({3}, {2, 3, 3}), Role::kConstant}};
+  ir::Model m = make_graph_model({make_node("Gemm", {"x", "w1", "b1"}, {"h"}), make_node("Tanh", {"h"}, {"a"}),
+                                  make_node("Gemm", {"a", "w2"}, {"z"}, {int_attr("transB", 1), float_attr("alpha", 0.5f)}),
+                                  make_node("Reshape", {"z", "shape"}, {"z3"}), make_node("MatMul", {"z3", "w3"}, {"u"}),
+                                  make_node("MatMul", {"u", "w4"}, {"v"}), make_node("MatMul", {"v", "w4"}, {"y"})},
+                                 inputs, {"y"});
+  const Tensor dy = random_f32({2, 3, 3}, 6);
+  auto run = [&](bool factored, std::map<std::string, Tensor>& whole, std::set<std::string>& as_factors) {
+    auto bi = rg::BackwardInterpreter::create(m);
+    REQUIRE(bi.ok());
+    REQUIRE((*bi)->forward({{"x", x}}).ok());
+    rg::FactoredGradientSink factors = [&](const std::string& name, rg::FactoredGrad& g) {
+      as_factors.insert(name);
+      const Shape shape = m.graph.find_initializer(name)->shape();
+      whole[name] = g.materialize(shape, nullptr);
+      if (name == "w1") {  // rows computed in blocks, on packed factors, equal the whole product
+        g.pack_right();
+        std::vector<float> rows(size_t(2 * g.width));
+        g.compute_rows(1, 3, rows.data());
+        for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i] == doctest::Approx(whole[name].data<float>()[g.width + int64_t(i)]));
+      }
+      return Status::Ok();
+    };
+    REQUIRE((*bi)->backward({{"y", dy}}, [&](const std::string& name, const Tensor& g) {
+                  whole[name] = g.clone();
+                  return Status::Ok();
+                }, factored ? factors : nullptr).ok());
+  };
+  std::map<std::string, Tensor> plain, mixed;
+  std::set<std::string> none, factored;
+  run(false, plain, none);
+  run(true, mixed, factored);
+  CHECK(none.empty());
+  CHECK(factored == std::set<std::string>{"w1", "w2", "w3"});
+  REQUIRE(plain.size() == mixed.size());
+  for (const auto& [name, g] : plain) {
+    INFO(name);
+    REQUIRE(mixed.count(name));
+    REQUIRE(mixed[name].shape() == g.shape());
+    for (int64_t i = 0; i < g.numel(); ++i) CHECK(mixed[name].data<float>()[i] == doctest::Approx(g.data<float>()[i]).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("grad engine: bad output gradients and unknown names are input errors") {
   ir::Model m = make_graph_model({make_node("MatMul", {"x", "w"}, {"y"})},
                                  {{"x", random_f32({2, 3}, 1), Role::kFeed}, {"w", random_f32({3, 4}, 2)}}, {"y"});

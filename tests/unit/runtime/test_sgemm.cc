@@ -230,6 +230,10 @@ TEST_CASE("sgemm: large shapes split across threads match the reference") {
         {true, false, 1, 20000, 130, 2.0f, 0.0f, 0},    // GEMV over column panels
         {false, true, 1, 5000, 300, 1.0f, 1.0f, 1},     // transposed GEMV over rows
         {false, false, 20, 4000, 600, -1.0f, 0.0f, 0},  // B packed in two chunks
+        // Split over N with all of A packed once ahead, in k-blocks packed in parallel: A^T (a
+        // weight gradient's X^T) and plain, ragged last panels, alpha folded into the packing.
+        {true, false, 43, 700, 600, 0.5f, 0.0f, 2},
+        {false, false, 37, 900, 520, 1.5f, 1.0f, 1},
     };
     uint32_t seed = 77;
     for (const Case& c : cases) run_sgemm_case(c, seed++);
