@@ -15,8 +15,9 @@
 //   Group removal: 1/2 sum_{group} F w^2, the second-order counterpart of the Taylor score.
 // Every Fisher score is linear in F (and the first-order term in g_mean), so the analysis
 // accumulates the scores themselves, batch by batch, instead of F per element.
-// Memory: one forward's saved activations, the gradients in flight, and the quantization
-// errors of the candidates (3 x bf16 per layer weight).
+// Memory: one forward's saved activations, the gradients in flight (a linear layer's weight
+// gradient never whole: it comes as its factors X^T dY and is reduced a block of rows at a
+// time), and the candidates' codes (2 bytes a layer weight) and scales.
 #pragma once
 #include <cstdint>
 #include <functional>
