@@ -1,6 +1,8 @@
 // Load-time float fusions, applied by the interpreter to its own copy of a model when
 // InterpreterOptions::fuse_float is set (ember-rt, ember run and eval; never where a caller
-// observes or fetches intermediate values). Each saves whole passes over activations:
+// observes or fetches intermediate values), and the GELUs alone with fuse_gelu (the backward
+// interpreter, which plans its gradients on the fused graph). Each saves whole passes over
+// activations:
 //
 //   MatMul(X, W const f32 [K, N]) -> Add(., b const f32 [N], 1-D)
 //       => MatMulBias(X, W, b)          the bias added in the packed GEMM's epilogue

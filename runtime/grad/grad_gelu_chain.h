@@ -10,6 +10,9 @@
 //
 // The chain is fused only when every intermediate value has that one consumer, is no graph
 // output and no differentiation source, and the constants are f32 scalars with exponent 3.
+// Usually the forward pass has already fused it into one Gelu (whose own rule then applies);
+// this serves the forward passes that run unfused, when the gradient of an intermediate value
+// was asked for.
 #pragma once
 #include <set>
 #include <string>
