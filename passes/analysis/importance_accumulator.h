@@ -7,8 +7,8 @@
 // read or written: the pass costs little more than reading the gradient, w and 2 bytes of
 // codes. A linear layer's gradient may come as its factors X^T dY (FactoredGrad): then each
 // block of rows is a small GEMM on the thread that reduces it, and the gradient never leaves
-// that core's caches. end_batch() turns the signed sums into the accumulated |.| of the Taylor scores, per
-// tensor, channel and attention head.
+// that core's caches. end_batch() turns the signed sums into the accumulated |.| of the Taylor
+// scores, per tensor, channel and attention head.
 #pragma once
 #include <functional>
 #include <map>
