@@ -83,7 +83,7 @@ Status matmul_backward(BackwardContext& ctx) {
   if (ctx.wants(1)) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
     a = ctx.input(0).data<float>();
-    if (fold && ctx.may_factor(1) && g.b_batch.empty() && ctx.input_shapes[1].size() == 2) {
+    if (fold && ctx.may_factor(1) && ctx.input_shapes[1].size() == 2) {
       // dB = A^T dY over all rows: left to a sink that reduces it block by block.
       const int64_t rows = batches * M;
       ctx.factored_grads[1] = FactoredGrad{ctx.input(0).reshaped({rows, K}), ctx.output_grad(0).reshaped({rows, N}), rows, K, N};
@@ -165,22 +165,22 @@ Status gemm_backward(BackwardContext& ctx) {
     else sgemm(tb, true, K, M, N, alpha, b, ldb, dy, N, 0.0f, pa, M);
     ctx.input_grads[0] = std::move(da);
   }
-  if (ctx.wants(1) && ctx.may_factor(1) && !ta) {
-    // d op(B) = alpha A^T dY, stored B = op(B) or (transB) its transpose alpha dY^T A: left to
-    // a sink that reduces it block by block.
+  if (ctx.wants(1)) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
     const Tensor& a = ctx.input(0);
-    const Tensor& dy_t = ctx.output_grad(0);
-    ctx.factored_grads[1] = tb ? FactoredGrad{dy_t, a, M, N, K, alpha} : FactoredGrad{a, dy_t, M, K, N, alpha};
-  } else if (ctx.wants(1)) {
-    EMBER_TRY(require_f32(ctx, ctx.input(0), "A"));
-    const float* a = ctx.input(0).data<float>();
-    Tensor db = ctx.allocate(bs);
-    float* pb = db.mutable_data<float>();
-    // d op(B) = alpha op(A)^T dY (K x N); B itself is its transpose when transB.
-    if (!tb) sgemm(!ta, false, K, N, M, alpha, a, lda, dy, N, 0.0f, pb, N);
-    else sgemm(true, ta, N, K, M, alpha, dy, N, a, lda, 0.0f, pb, K);
-    ctx.input_grads[1] = std::move(db);
+    if (ctx.may_factor(1) && !ta) {
+      // d op(B) = alpha A^T dY, stored B = op(B) or (transB) its transpose alpha dY^T A: left
+      // to a sink that reduces it block by block.
+      const Tensor& dy_t = ctx.output_grad(0);
+      ctx.factored_grads[1] = tb ? FactoredGrad{dy_t, a, M, N, K, alpha} : FactoredGrad{a, dy_t, M, K, N, alpha};
+    } else {
+      Tensor db = ctx.allocate(bs);
+      float* pb = db.mutable_data<float>();
+      // d op(B) = alpha op(A)^T dY (K x N); B itself is its transpose when transB.
+      if (!tb) sgemm(!ta, false, K, N, M, alpha, a.data<float>(), lda, dy, N, 0.0f, pb, N);
+      else sgemm(true, ta, N, K, M, alpha, dy, N, a.data<float>(), lda, 0.0f, pb, K);
+      ctx.input_grads[1] = std::move(db);
+    }
   }
   if (ctx.wants(2)) {
     Tensor dc = reduce_to_shape(ctx, ctx.output_grad(0), ctx.input_shapes[2]);
