@@ -89,6 +89,7 @@ struct Row {
   const Shape* shape;
   int threads;
   Rate ember, ember_packed, openblas;
+  Rate ember_bf16;  // GemmInputs::kBf16 (packed B for weights), where the CPU has AVX512-BF16
   double max_rel_diff;  // Ember against OpenBLAS, relative to max |C|
 };
 
@@ -133,7 +134,7 @@ Row measure(const Shape& s, int threads, int reps) {
   const std::vector<float> A = random_floats(M * K, 1), B = random_floats(K * N, 2);
   std::vector<float> c_ember(M * N), c_blas(M * N);
   const double flops = 2.0 * M * N * K;
-  Row row{&s, threads, {}, {}, {}, 0};
+  Row row{&s, threads, {}, {}, {}, {}, 0};
 
   ember::runtime::set_num_threads(threads);
   row.ember = measure_rate(flops, reps, [&] {
@@ -145,6 +146,21 @@ Row measure(const Shape& s, int threads, int reps) {
     row.ember_packed = measure_rate(flops, reps, [&] {
       ember::runtime::sgemm_packed(M, A.data(), K, packed, nullptr, c_packed.data(), N);
     });
+  }
+  if (ember::runtime::bf16_gemm_active()) {
+    std::vector<float> c_bf16(M * N);
+    const auto inputs = ember::runtime::GemmInputs::kBf16;
+    if (s.weights) {
+      const auto packed = ember::runtime::PackedMatrixB::pack(s.trans_b, K, N, B.data(), ldb, inputs);
+      row.ember_bf16 = measure_rate(flops, reps, [&] {
+        ember::runtime::sgemm_packed(M, A.data(), K, packed, nullptr, c_bf16.data(), N);
+      });
+    } else {
+      row.ember_bf16 = measure_rate(flops, reps, [&] {
+        ember::runtime::sgemm(s.trans_a, s.trans_b, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, c_bf16.data(),
+                              N, inputs);
+      });
+    }
   }
   settle();
 
@@ -169,8 +185,8 @@ void print_table(const std::vector<Row>& rows, const char* core, bool best) {
   std::printf("Ember sgemm (ISA %s) vs OpenBLAS (core %s), %s GFLOP/s\n\n",
               std::string(ember::runtime::isa_name(ember::runtime::isa_level())).c_str(), core,
               best ? "fastest-run" : "median");
-  std::printf("%-22s %5s %5s %5s %3s %3s | %8s %8s %8s | %6s %6s | %8s\n", "shape", "M", "N", "K", "op", "thr",
-              "ember", "packed", "openblas", "ratio", "packed", "max diff");
+  std::printf("%-22s %5s %5s %5s %3s %3s | %8s %8s %8s | %6s %6s | %8s | %8s\n", "shape", "M", "N", "K", "op", "thr",
+              "ember", "packed", "openblas", "ratio", "packed", "max diff", "bf16");
   for (const Row& r : rows) {
     const Shape& s = *r.shape;
     const double ember = r.ember.get(best), packed = r.ember_packed.get(best), openblas = r.openblas.get(best);
@@ -179,10 +195,12 @@ void print_table(const std::vector<Row>& rows, const char* core, bool best) {
       std::snprintf(packed_text, sizeof packed_text, "%8.1f", packed);
       std::snprintf(packed_ratio, sizeof packed_ratio, "%6.2f", packed / openblas);
     }
-    std::printf("%-22s %5lld %5lld %5lld %3s %3d | %8.1f %s %8.1f | %6.2f %s | %8.1e\n", s.name,
+    char bf16_text[16] = "       -";
+    if (r.ember_bf16.get(best) > 0) std::snprintf(bf16_text, sizeof bf16_text, "%8.1f", r.ember_bf16.get(best));
+    std::printf("%-22s %5lld %5lld %5lld %3s %3d | %8.1f %s %8.1f | %6.2f %s | %8.1e | %s\n", s.name,
                 static_cast<long long>(s.M), static_cast<long long>(s.N), static_cast<long long>(s.K),
                 s.trans_a ? "A^T" : (s.trans_b ? "B^T" : "-"), r.threads, ember, packed_text, openblas, ember / openblas, packed_ratio,
-                r.max_rel_diff);
+                r.max_rel_diff, bf16_text);
   }
 }
 
@@ -205,11 +223,11 @@ void print_json(const std::vector<Row>& rows, const char* core, int reps) {
         "    {\"shape\": \"%s\", \"M\": %lld, \"N\": %lld, \"K\": %lld, \"trans_a\": %s, \"trans_b\": %s, "
         "\"threads\": %d, "
         "\"ember_gflops\": %s, \"ember_packed_gflops\": %s, \"openblas_gflops\": %s, \"ratio\": %.3f, "
-        "\"packed_ratio\": %s, \"max_rel_diff\": %.3g}%s\n",
+        "\"packed_ratio\": %s, \"max_rel_diff\": %.3g, \"ember_bf16_gflops\": %s}%s\n",
         s.name, static_cast<long long>(s.M), static_cast<long long>(s.N), static_cast<long long>(s.K),
         s.trans_a ? "true" : "false", s.trans_b ? "true" : "false", r.threads, json_rate(r.ember).c_str(),
         json_rate(r.ember_packed).c_str(), json_rate(r.openblas).c_str(), r.ember.median / r.openblas.median, packed_ratio.c_str(), r.max_rel_diff,
-        i + 1 < rows.size() ? "," : "");
+        json_rate(r.ember_bf16).c_str(), i + 1 < rows.size() ? "," : "");
   }
   std::printf("  ]\n}\n");
 }

@@ -11,8 +11,11 @@
 //      FP32 graph; its bits-per-byte increase on the eval set is measured and ranked against
 //      the predicted increase (Spearman). Two baselines are ranked too: the plain squared
 //      quantization error sum dw^2, and the tensor's Taylor score.
+//   3. With --compare-f32: importance again with f32 backward products, timed the same way,
+//      and how far the bf16 products moved the scores (rank agreement of the layers'
+//      predicted INT4 increases, largest relative change of any tensor's scores).
 // Usage: importance_correlation MODEL CALIB EVAL [--rows 512] [--eval-rows 96] [--threads 0]
-//                               [--no-timing] [--no-correlation]
+//                               [--grad-precision bf16|f32] [--compare-f32] [--no-timing] [--no-correlation]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -145,21 +148,57 @@ Tensor fake_quant_int4(const pa::LayerWeight& layer, const Tensor& w, double* sq
 
 }  // namespace
 
+// How far bf16 backward products moved the scores from the f32 ones: the largest relative
+// change of each kind of per-tensor score, the rank agreement of the layers' predicted INT4
+// increases, and the worst rank agreement of any tensor's group (channel, neuron) scores.
+void compare_reports(const pa::ImportanceReport& bf16, const pa::ImportanceReport& f32) {
+  auto rel = [](double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-30); };
+  double taylor = 0, fisher = 0, noise = 0, increase = 0, worst_groups = 1;
+  std::vector<double> pred_bf16, pred_f32;
+  for (size_t i = 0; i < bf16.tensors.size() && i < f32.tensors.size(); ++i) {
+    const auto& a = bf16.tensors[i];
+    const auto& b = f32.tensors[i];
+    taylor = std::max(taylor, rel(a.taylor, b.taylor));
+    fisher = std::max(fisher, rel(a.fisher_sum, b.fisher_sum));
+    for (size_t c = 0; c < a.candidates.size() && c < b.candidates.size(); ++c) {
+      noise = std::max(noise, rel(a.candidates[c].noise, b.candidates[c].noise));
+      increase = std::max(increase, rel(a.candidates[c].predicted_loss_increase, b.candidates[c].predicted_loss_increase));
+      if (a.candidates[c].precision == "int4" && a.candidates[c].block == 32) {
+        pred_bf16.push_back(a.candidates[c].predicted_loss_increase);
+        pred_f32.push_back(b.candidates[c].predicted_loss_increase);
+      }
+    }
+    if (a.groups.fisher.size() > 1 && a.groups.fisher.size() == b.groups.fisher.size())
+      worst_groups = std::min(worst_groups, spearman(a.groups.fisher, b.groups.fisher));
+  }
+  std::printf("bf16 against f32 products: largest relative change of a tensor's taylor %.2e, fisher sum %.2e, "
+              "quantization noise %.2e, predicted increase %.2e\n",
+              taylor, fisher, noise, increase);
+  std::printf("Spearman(layers' predicted INT4 increase, bf16 vs f32) = %.4f over %zu layers; worst Spearman of a "
+              "tensor's group Fisher scores %.4f\n",
+              spearman(pred_bf16, pred_f32), pred_bf16.size(), worst_groups);
+}
+
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s MODEL CALIB EVAL [--rows 512] [--eval-rows 96] [--threads 0] [--no-timing] [--no-correlation]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s MODEL CALIB EVAL [--rows 512] [--eval-rows 96] [--threads 0] [--grad-precision bf16|f32] "
+                 "[--compare-f32] [--no-timing] [--no-correlation]\n",
+                 argv[0]);
     return 2;
   }
   const std::string model_path = argv[1], calib = argv[2], eval = argv[3];
   int64_t rows = 512, eval_rows = 96;
   int threads = 0;
-  bool timing = true, correlation = true;
+  bool timing = true, correlation = true, bf16 = true, compare_f32 = false;
   for (int i = 4; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--rows" && i + 1 < argc) rows = std::stoll(argv[++i]);
     else if (a == "--eval-rows" && i + 1 < argc) eval_rows = std::stoll(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
     else if (a == "--no-timing") timing = false;
+    else if (a == "--grad-precision" && i + 1 < argc) bf16 = std::string(argv[++i]) != "f32";
+    else if (a == "--compare-f32") compare_f32 = true;
     else if (a == "--no-correlation") correlation = false;
   }
   auto model = formats::load_onnx(model_path);
@@ -173,6 +212,7 @@ int main(int argc, char** argv) {
   pa::ImportanceOptions io;
   io.limit = rows;
   io.threads = threads;
+  io.bf16_products = bf16;
   reset_peak_rss();
   const double w0 = wall_now(), c0 = cpu_now();
   auto report = pa::compute_importance(*model, calib, io);
@@ -183,8 +223,9 @@ int main(int argc, char** argv) {
     fused_after = forward_alone(*model, calib, rows, threads, true);
     after = forward_alone(*model, calib, rows, threads, false);
   }
-  std::printf("## importance over %lld rows of %s (loss %s, mean %.4f nats)\n", static_cast<long long>(report->rows),
-              model_path.c_str(), report->loss.c_str(), report->mean_loss);
+  std::printf("## importance over %lld rows of %s (loss %s, mean %.4f nats, %s backward products)\n",
+              static_cast<long long>(report->rows), model_path.c_str(), report->loss.c_str(), report->mean_loss,
+              report->gradient_products.c_str());
   if (timing) {
     const double fw = 0.5 * (before.wall + after.wall), fc = 0.5 * (before.cpu + after.cpu);
     const double ffw = 0.5 * (fused_before.wall + fused_after.wall), ffc = 0.5 * (fused_before.cpu + fused_after.cpu);
@@ -197,6 +238,20 @@ int main(int argc, char** argv) {
     std::printf("ratio importance / fused forward alone: wall %.2fx, cpu %.2fx\n", imp.wall / ffw, imp.cpu / ffc);
     std::printf("peak RSS during importance: %.1f MB; peak saved activations %.1f MB\n", rss / 1e6,
                 static_cast<double>(report->peak_saved_activation_bytes) / 1e6);
+  }
+  if (compare_f32) {
+    io.bf16_products = false;
+    const double w1 = wall_now(), c1 = cpu_now();
+    auto exact = pa::compute_importance(*model, calib, io);
+    if (!exact.ok()) die(exact.status());
+    const Timing f32{wall_now() - w1, cpu_now() - c1};
+    std::printf("importance, f32 products: wall %.1f s (forward %.1f s, backward %.1f s), cpu %.1f s", f32.wall,
+                exact->forward_seconds, exact->backward_seconds, f32.cpu);
+    if (timing)
+      std::printf("; ratio %.2fx, %.2fx of the fused forward", f32.wall / (0.5 * (before.wall + after.wall)),
+                  f32.wall / (0.5 * (fused_before.wall + fused_after.wall)));
+    std::printf("\n");
+    compare_reports(*report, *exact);
   }
   if (!correlation) return 0;
 

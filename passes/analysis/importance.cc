@@ -112,6 +112,8 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
   runtime::grad::GradientOptions go;
   go.seeded_outputs = {output.name};
   go.threads = options.threads;
+  const bool bf16 = options.bf16_products && runtime::bf16_gemm_active();
+  go.products = bf16 ? runtime::GemmInputs::kBf16 : runtime::GemmInputs::kF32;
   EMBER_ASSIGN_OR_RETURN(auto bi, runtime::grad::BackwardInterpreter::create(model, go));
   calibration::CalibrationOptions co;
   co.batch = batch_rows(model.graph, options.batch);
@@ -124,6 +126,7 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
   ImportanceReport report;
   report.loss = importance_loss_name(loss);
   report.loss_unit = loss == ImportanceLoss::kMse ? "mse" : "nats";
+  report.gradient_products = bf16 ? "bf16" : "f32";
   report.rows = set.num_rows();
   report.batches = set.num_batches();
   report.batch_size = co.batch;

@@ -41,6 +41,11 @@ struct ImportanceOptions {
   int64_t heads = 0;   // > 0: number of attention heads, instead of reading it from Reshapes
   int threads = 0;
   uint32_t seed = 1;   // for the mse probes
+  // The backward pass's matrix products round their inputs to bf16 and sum in f32
+  // (runtime/gemm/sgemm.h GemmInputs::kBf16): about half their cost on CPUs with AVX512-BF16,
+  // f32 elsewhere. Each gradient is then good to about 3 digits; the scores, sums over many
+  // weights and rows, move far less than their sampling noise (bench/RESULTS.md, issue 6).
+  bool bf16_products = true;
   std::function<void(int64_t done, int64_t total)> progress;
 };
 
@@ -79,6 +84,7 @@ struct HeadImportance {
 struct ImportanceReport {
   std::string loss;  // resolved loss name
   std::string loss_unit;  // "nats" or "mse"
+  std::string gradient_products;  // "bf16" or "f32": how the backward's products rounded their inputs
   double mean_loss = 0;
   int64_t rows = 0, batches = 0, batch_size = 0;
   std::string calibration_source, calibration_hash;

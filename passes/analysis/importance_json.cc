@@ -29,6 +29,7 @@ nlohmann::json importance_to_json(const ImportanceReport& report, const std::str
                       {"batches", report.batches},
                       {"batch_size", report.batch_size}};
   j["loss"] = {{"kind", report.loss}, {"unit", report.loss_unit}, {"mean", score(report.mean_loss)}};
+  j["gradient_products"] = report.gradient_products;
   j["timing"] = {{"seconds", report.seconds},
                  {"forward_seconds", report.forward_seconds},
                  {"backward_seconds", report.backward_seconds},

@@ -11,6 +11,7 @@
 #include "runtime/gemm/sgemm.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
@@ -43,6 +44,11 @@ const GemmKernels& kernels_for(IsaLevel level) {
       break;
   }
   return kScalarKernels;
+}
+
+// The kernels for GemmInputs::kBf16 at `level`: bf16 pairs where it has BF16, else f32.
+const GemmKernels& kernels_for(IsaLevel level, bool bf16) {
+  return bf16 && kernel_level(level) == IsaLevel::kAvx512 ? kAvx512Bf16Kernels : kernels_for(level);
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -90,7 +96,7 @@ thread_local Scratch t_packed_a_scratch;  // the calling thread's op(A), packed 
 
 struct Problem {
   const GemmKernels* kern = nullptr;
-  int64_t M = 0, N = 0, K = 0;
+  int64_t M = 0, N = 0, K = 0;      // K in packed elements (pairs of k for the bf16 kernels)
   float alpha = 1, beta = 0;
   MatrixRef a;
   MatrixRef b;                      // unpacked B (when packed_b is null)
@@ -328,68 +334,99 @@ void run_gemv_t(const Problem& p) {
 void run(const Problem& p) {
   if (p.M <= 0 || p.N <= 0) return;
   if (p.K <= 0 || p.alpha == 0) return scale_c(p);
-  if (!p.packed_b && p.M == 1) return p.b.trans ? run_gemv_t(p) : run_gemv_n(p);
-  if (p.M <= p.kern->mr && (p.packed_b || !p.b.trans)) return run_small_m(p);
+  // The GEMV kernels and the small-M tiles over B in place read f32: for f32 kernels only.
+  const bool f32 = p.kern->k_per_element == 1;
+  if (!p.packed_b && p.M == 1 && f32) return p.b.trans ? run_gemv_t(p) : run_gemv_n(p);
+  if (p.M <= p.kern->mr && (p.packed_b || (!p.b.trans && f32))) return run_small_m(p);
   run_blocked(p);
+}
+
+// Sets the kernels and the depth, in their packed elements, for a product of depth K.
+void set_kernels(Problem& p, const GemmKernels& kern, int64_t K) {
+  p.kern = &kern;
+  p.K = ceil_div(K, kern.k_per_element);
+  p.a.k_extent = p.b.k_extent = K;
 }
 
 }  // namespace
 }  // namespace gemm
 
 struct PackedMatrixBAccess {
-  static PackedMatrixB make(int64_t K, int64_t N, IsaLevel level, std::shared_ptr<float> data) {
+  static const gemm::GemmKernels& kernels(const PackedMatrixB& b) {
+    return gemm::kernels_for(static_cast<IsaLevel>(b.isa_level_), b.bf16_);
+  }
+
+  // Packs op(B) for the kernels of `level` (bf16 pairs if asked and the level has BF16), and
+  // records which.
+  static PackedMatrixB pack(gemm::MatrixRef b, int64_t K, int64_t N, IsaLevel level, bool bf16) {
+    level = gemm::kernel_level(level);
+    const gemm::GemmKernels& kern = gemm::kernels_for(level, bf16);
+    const int nr = kern.nr;
+    const int64_t depth = gemm::ceil_div(K, kern.k_per_element);
+    b.k_extent = K;
     PackedMatrixB packed;
     packed.K_ = K;
     packed.N_ = N;
     packed.isa_level_ = static_cast<int>(level);
-    packed.data_ = std::move(data);
+    packed.bf16_ = kern.k_per_element == 2;
+    if (K > 0 && N > 0) {
+      packed.data_ = std::shared_ptr<float>(gemm::allocate_floats(gemm::ceil_div(N, nr) * nr * depth).release(),
+                                            gemm::AlignedFree{});
+      gemm::pack_b_columns(kern, b, depth, 0, N, packed.data_.get());
+    }
     return packed;
   }
 
-  // Packs op(B) for the kernels of `level`, and records their level.
-  static PackedMatrixB pack(const gemm::MatrixRef& b, int64_t K, int64_t N, IsaLevel level) {
-    level = gemm::kernel_level(level);
-    const gemm::GemmKernels& kern = gemm::kernels_for(level);
-    const int nr = kern.nr;
-    std::shared_ptr<float> data;
-    if (K > 0 && N > 0) {
-      const int64_t floats = gemm::ceil_div(N, nr) * nr * K;
-      data = std::shared_ptr<float>(gemm::allocate_floats(floats).release(), gemm::AlignedFree{});
-      gemm::pack_b_columns(kern, b, K, 0, N, data.get());
-    }
-    return make(K, N, level, std::move(data));
+  // op(B)[0:K, 0:N] as a plain row-major K x N matrix (bf16 values widened exactly).
+  static std::vector<float> unpack(const PackedMatrixB& packed, int64_t K, int64_t N) {
+    const gemm::GemmKernels& kern = kernels(packed);
+    const int64_t nr = kern.nr, step = kern.k_per_element;
+    const int64_t panel = gemm::ceil_div(packed.K_, step) * nr;
+    std::vector<float> plain(size_t(K * N));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n) {
+        const float* element = packed.data_.get() + n / nr * panel + k / step * nr + n % nr;
+        if (step == 1) {
+          plain[size_t(k * N + n)] = *element;
+          continue;
+        }
+        uint32_t word;
+        std::memcpy(&word, element, sizeof word);
+        const uint32_t bits = (k % 2 ? word >> 16 : word & 0xffffu) << 16;
+        std::memcpy(&plain[size_t(k * N + n)], &bits, sizeof bits);
+      }
+    return plain;
   }
 
   // The same matrix in another level's layout, for when the ISA level dropped after packing.
   static PackedMatrixB repack(const PackedMatrixB& old, IsaLevel level) {
-    const int64_t K = old.K_, N = old.N_;
-    const int nr = gemm::kernels_for(static_cast<IsaLevel>(old.isa_level_)).nr;
-    const float* panels = old.data_.get();
-    std::vector<float> plain(K * N);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t k = 0; k < K; ++k) plain[k * N + n] = panels[n / nr * K * nr + k * nr + n % nr];
-    return pack(gemm::MatrixRef{plain.data(), N, false}, K, N, level);
+    std::vector<float> plain = unpack(old, old.K_, old.N_);
+    return pack(gemm::MatrixRef{plain.data(), old.N_, false}, old.K_, old.N_, level, old.bf16_);
   }
 };
 
+bool bf16_gemm_active() { return gemm::kernel_level(isa_level()) == IsaLevel::kAvx512; }
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmInputs inputs) {
   gemm::Problem p;
-  p.kern = &gemm::kernels_for(isa_level());
   p.M = M;
   p.N = N;
-  p.K = K;
   p.alpha = alpha;
   p.beta = beta;
   p.a = gemm::MatrixRef{A, lda, trans_a};
   p.b = gemm::MatrixRef{B, ldb, trans_b};
   p.C = C;
   p.ldc = ldc;
+  // Tiny products stay f32: they would pack B for a row or two of A.
+  const bool bf16 = inputs == GemmInputs::kBf16 && M > gemm::kernels_for(isa_level()).mr;
+  gemm::set_kernels(p, gemm::kernels_for(isa_level(), bf16), K);
   gemm::run(p);
 }
 
-PackedMatrixB PackedMatrixB::pack(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb) {
-  return PackedMatrixBAccess::pack(gemm::MatrixRef{B, ldb, trans_b}, K, N, runtime::isa_level());
+PackedMatrixB PackedMatrixB::pack(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, GemmInputs inputs) {
+  return PackedMatrixBAccess::pack(gemm::MatrixRef{B, ldb, trans_b}, K, N, runtime::isa_level(),
+                                   inputs == GemmInputs::kBf16);
 }
 
 void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B, const float* bias, float* C,
@@ -406,12 +443,11 @@ void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B
     b = &repacked;
   }
   gemm::Problem p;
-  p.kern = &gemm::kernels_for(static_cast<IsaLevel>(b->isa_level()));
+  p.a = gemm::MatrixRef{A, lda, false};
+  gemm::set_kernels(p, PackedMatrixBAccess::kernels(*b), b->K());
   p.M = M;
   p.N = b->N();
-  p.K = b->K();
   p.beta = accumulate ? 1.0f : 0.0f;
-  p.a = gemm::MatrixRef{A, lda, false};
   p.packed_b = b->data();
   p.bias = bias;
   p.C = C;
@@ -421,25 +457,23 @@ void sgemm_packed(int64_t M, const float* A, int64_t lda, const PackedMatrixB& B
 
 void sgemm_packed_prefix(bool trans_a, int64_t M, int64_t K, int64_t N, float alpha, const float* A, int64_t lda,
                          const PackedMatrixB& B, float* C, int64_t ldc) {
-  if (static_cast<int>(B.isa_level()) != static_cast<int>(gemm::kernel_level(isa_level()))) {
-    // Packed for other kernels (the level changed since): the plain product of the prefix.
-    std::vector<float> plain(size_t(K * N));
-    const int nr = gemm::kernels_for(static_cast<IsaLevel>(B.isa_level())).nr;
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = 0; n < N; ++n)
-        plain[size_t(k * N + n)] = B.data()[n / nr * B.K() * nr + k * nr + n % nr];
-    sgemm(trans_a, false, M, N, K, alpha, A, lda, plain.data(), N, 0.0f, C, ldc);
+  if (static_cast<int>(B.isa_level()) != static_cast<int>(gemm::kernel_level(isa_level())) ||
+      (B.bf16() && K % 2 != 0 && K < B.K())) {
+    // Packed for other kernels (the level changed since), or a prefix that splits a bf16
+    // pair: the plain product of the prefix (in bf16 again, if B was).
+    std::vector<float> plain = PackedMatrixBAccess::unpack(B, K, N);
+    sgemm(trans_a, false, M, N, K, alpha, A, lda, plain.data(), N, 0.0f, C, ldc,
+          B.bf16() ? GemmInputs::kBf16 : GemmInputs::kF32);
     return;
   }
   gemm::Problem p;
-  p.kern = &gemm::kernels_for(static_cast<IsaLevel>(B.isa_level()));
+  p.a = gemm::MatrixRef{A, lda, trans_a};
+  gemm::set_kernels(p, PackedMatrixBAccess::kernels(B), K);
   p.M = M;
   p.N = N;
-  p.K = K;
   p.alpha = alpha;
-  p.a = gemm::MatrixRef{A, lda, trans_a};
   p.packed_b = B.data();
-  p.packed_stride = B.K() * p.kern->nr;
+  p.packed_stride = gemm::ceil_div(B.K(), p.kern->k_per_element) * p.kern->nr;
   p.C = C;
   p.ldc = ldc;
   gemm::run(p);

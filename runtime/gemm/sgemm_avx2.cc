@@ -21,6 +21,7 @@ struct Avx2 {
   static Reg broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static Reg set1(float x) { return _mm256_set1_ps(x); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg dot(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
   static void store_partial(float* p, Reg v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
@@ -42,6 +43,7 @@ constinit const GemmKernels kAvx2Kernels = {
     .nr = kNv * Avx2::kWidth,
     .kc = 256,
     .mc = 144,
+    .k_per_element = 1,
     .tile = &tile_dispatch<Avx2, kMr, kNv>,
     .gemv_t = &gemv_t_kernel<Avx2>,
     .gemv_n = &gemv_n_kernel<Avx2>,

@@ -18,6 +18,7 @@ struct Avx512 {
   static Reg broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Reg set1(float x) { return _mm512_set1_ps(x); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg dot(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static void store_partial(float* p, Reg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
@@ -44,6 +45,7 @@ constinit const GemmKernels kAvx512Kernels = {
     .nr = kNv * Avx512::kWidth,
     .kc = 192,
     .mc = 144,
+    .k_per_element = 1,
     .tile = &tile_dispatch<Avx512, kMr, kNv>,
     .gemv_t = &gemv_t_kernel<Avx512>,
     .gemv_n = &gemv_n_kernel<Avx512>,

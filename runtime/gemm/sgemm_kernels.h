@@ -36,6 +36,10 @@ struct GemvArgs {
 struct GemmKernels {
   int mr, nr;           // register tile; B panels are nr floats wide, A panels up to mr rows
   int kc, mc;           // cache blocking: depth of a block, rows of an A block
+  // k values per packed element: 1 for f32; 2 for the bf16 kernels, whose packed "floats" are
+  // 32-bit words holding two bf16 of consecutive k (the operand pairs of vdpbf16ps). The
+  // driver counts depth (K, kc, packed offsets) in elements, so it runs both unchanged.
+  int k_per_element;
   void (*tile)(const TileArgs&);
   void (*gemv_t)(const GemvArgs&);
   void (*gemv_n)(const GemvArgs&);
@@ -47,5 +51,6 @@ struct GemmKernels {
 extern const GemmKernels kScalarKernels;
 extern const GemmKernels kAvx2Kernels;
 extern const GemmKernels kAvx512Kernels;
+extern const GemmKernels kAvx512Bf16Kernels;  // needs AVX512-BF16, part of IsaLevel::kAvx512
 
 }  // namespace ember::runtime::gemm

@@ -6,7 +6,8 @@
 // AVX2-only machine. Keep it that way: every function here must be a template on V.
 //
 // V provides: Reg, kWidth, zero(), load(p), load_partial(p, n), broadcast(p), set1(x),
-// fma(a, b, c) = a * b + c, add(a, b), store(p, v), store_partial(p, v, n), hsum(v).
+// fma(a, b, c) = a * b + c, add(a, b), store(p, v), store_partial(p, v, n), hsum(v), and
+// dot(a, b, c), the multiply-accumulate of a k step: fma for f32, vdpbf16ps for bf16 pairs.
 #pragma once
 #include <cstdint>
 
@@ -15,7 +16,8 @@
 
 namespace ember::runtime::gemm {
 
-// One k step of an MR x NV-vector tile: NV loads of B, MR broadcasts of A, MR * NV FMAs.
+// One k step of an MR x NV-vector tile: NV loads of B, MR broadcasts of A, MR * NV FMAs
+// (for bf16 pairs, a step covers two k).
 template <class V, int MR, int NV>
 [[gnu::always_inline]] inline void tile_step(typename V::Reg (&acc)[MR][NV], const float* a, const float* b) {
   typename V::Reg bv[NV];
@@ -25,7 +27,7 @@ template <class V, int MR, int NV>
   for (int i = 0; i < MR; ++i) {
     const typename V::Reg av = V::broadcast(a + i);
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::dot(av, bv[j], acc[i][j]);
   }
 }
 

@@ -11,6 +11,9 @@ struct MatrixRef {
   const float* data = nullptr;
   int64_t ld = 0;
   bool trans = false;
+  // K, for the bf16 packers (sgemm_bf16_avx512.cc), whose k0 and depth count pairs of k: the
+  // second half of a last pair past K reads as zero. The f32 packers ignore it.
+  int64_t k_extent = 0;
 };
 
 // Floats a buffer for pack_a_block output needs past rows * depth: the SIMD packers may

@@ -51,6 +51,7 @@ constinit const GemmKernels kScalarKernels = {
     .nr = kNr,
     .kc = 256,
     .mc = 128,
+    .k_per_element = 1,
     .tile = &scalar_tile,
     .gemv_t = &scalar_gemv_t,
     .gemv_n = &scalar_gemv_n,

@@ -87,6 +87,7 @@ Status BackwardInterpreter::build(const ir::Model& model, const GradientOptions&
   parameters_ = prepared.parameters;
   InterpreterOptions io;
   io.threads = options.threads;
+  products_ = options.products;
   io.fold_constants = false;  // already folded, with the weights shielded
   // GELU subgraphs run as one fused op with its own backward rule (from x alone), unless the
   // caller asked for the gradient of an intermediate value, which fusion could hide.
@@ -277,6 +278,7 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
     }
     ctx.allocator = &grad_pool_;
     ctx.cache = &node_cache_[k];
+    ctx.products = products_;
     for (size_t j = 0; j < node_inputs_[k].size() && j < 64; ++j)
       if (node_inputs_[k][j] >= 0 && constants_[size_t(node_inputs_[k][j])]) ctx.constant_inputs |= bit(j);
     if (any_grad) {

@@ -36,6 +36,10 @@ struct GradientOptions {
   std::vector<std::string> activations;  // graph inputs or intermediates whose gradient to report too
   std::vector<std::string> seeded_outputs;  // graph outputs that will receive gradients; empty: all
   int threads = 0;
+  // How the backward pass's matrix products (MatMul, Gemm, Conv) round their inputs: kBf16
+  // halves their cost where the CPU has AVX512-BF16, with each gradient then good to about 3
+  // significant digits (runtime/gemm/sgemm.h). The forward pass is always f32.
+  GemmInputs products = GemmInputs::kF32;
 };
 
 // Receives (name, dL/dvalue) once per differentiated value per backward pass; the tensor is
@@ -86,6 +90,7 @@ class BackwardInterpreter {
   std::vector<std::vector<int>> node_inputs_, node_outputs_;  // slots, -1 for omitted
   TensorPool grad_pool_;  // gradient buffers, reused across nodes and batches
   std::vector<std::shared_ptr<void>> node_cache_;  // per node: state a rule keeps across passes
+  GemmInputs products_ = GemmInputs::kF32;          // GradientOptions::products
   // Per forward pass.
   std::vector<Tensor> saved_;
   std::vector<Shape> shapes_;

@@ -73,11 +73,11 @@ Status conv_backward(BackwardContext& ctx) {
           if (want_w) {
             im2col(x + (n * channels + grp * cg) * in_plane, cg, g, p0, p1, col.data());
             sgemm(false, true, mg, rows, width, 1.0f, dy_ng + p0, positions, col.data(), width, 1.0f,
-                  dw.mutable_data<float>() + grp * mg * rows, rows);
+                  dw.mutable_data<float>() + grp * mg * rows, rows, ctx.products);
           }
           if (want_x) {
             sgemm(true, false, rows, width, mg, 1.0f, w + grp * mg * rows, rows, dy_ng + p0, positions, 0.0f, dcol.data(),
-                  width);
+                  width, ctx.products);
             col2im_add(dcol.data(), cg, g, p0, p1, dx.mutable_data<float>() + (n * channels + grp * cg) * in_plane);
           }
         }

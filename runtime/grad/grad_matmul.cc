@@ -6,6 +6,7 @@
 // A 2-D right operand (a weight) shared by every batch folds the batches into M, so the
 // weight gradient is one GEMM over all rows, as in the forward pass. Where the interpreter
 // allows (BackwardContext::factorable), a weight's gradient is handed on as its factors.
+// Every product rounds its inputs as BackwardContext::products says (f32, or bf16 pairs).
 #include <algorithm>
 #include <vector>
 
@@ -26,8 +27,8 @@ constexpr int64_t kMinBatchedMacs = int64_t{1} << 20;
 const PackedMatrixB* packed_transposed_weight(BackwardContext& ctx, const float* b, int64_t K, int64_t N, bool b_is_nk) {
   if (!(ctx.constant_inputs & bit(1)) || !ctx.cache) return nullptr;
   if (!*ctx.cache) {
-    auto packed = std::make_shared<PackedMatrixB>(
-        b_is_nk ? PackedMatrixB::pack(false, N, K, b, K) : PackedMatrixB::pack(true, N, K, b, N));
+    auto packed = std::make_shared<PackedMatrixB>(b_is_nk ? PackedMatrixB::pack(false, N, K, b, K, ctx.products)
+                                                          : PackedMatrixB::pack(true, N, K, b, N, ctx.products));
     *ctx.cache = packed;
   }
   return static_cast<const PackedMatrixB*>(ctx.cache->get());
@@ -86,7 +87,8 @@ Status matmul_backward(BackwardContext& ctx) {
     if (fold && ctx.may_factor(1) && ctx.input_shapes[1].size() == 2) {
       // dB = A^T dY over all rows: left to a sink that reduces it block by block.
       const int64_t rows = batches * M;
-      ctx.factored_grads[1] = FactoredGrad{ctx.input(0).reshaped({rows, K}), ctx.output_grad(0).reshaped({rows, N}), rows, K, N};
+      ctx.factored_grads[1] = FactoredGrad{ctx.input(0).reshaped({rows, K}), ctx.output_grad(0).reshaped({rows, N}), rows, K, N,
+                                           1.0f, ctx.products};
     } else {
       db = beta_b == 0.0f ? ctx.allocate(ctx.input_shapes[1]) : ctx.zeros(ctx.input_shapes[1]);
     }
@@ -98,9 +100,9 @@ Status matmul_backward(BackwardContext& ctx) {
       if (const PackedMatrixB* p = K > 1 && N > 1 ? packed_transposed_weight(ctx, b, K, N, false) : nullptr)
         sgemm_packed(rows, dy, N, *p, nullptr, da.mutable_data<float>(), K);
       else
-        sgemm(false, true, rows, K, N, 1.0f, dy, N, b, N, 0.0f, da.mutable_data<float>(), K);
+        sgemm(false, true, rows, K, N, 1.0f, dy, N, b, N, 0.0f, da.mutable_data<float>(), K, ctx.products);
     }
-    if (db.defined()) sgemm(true, false, K, N, rows, 1.0f, a, K, dy, N, 0.0f, db.mutable_data<float>(), N);
+    if (db.defined()) sgemm(true, false, K, N, rows, 1.0f, a, K, dy, N, 0.0f, db.mutable_data<float>(), N, ctx.products);
   } else if (a_batches == batches && b_batches == batches && batches > 1) {
     // Attention's per-head products: no broadcasting, so each batch writes its own slices of
     // dA and dB, and the batches run in parallel (each product is too small to split).
@@ -109,9 +111,11 @@ Status matmul_backward(BackwardContext& ctx) {
       for (int64_t batch = b0; batch < b1; ++batch) {
         const float* dy_b = dy + batch * M * N;
         if (da.defined())
-          sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + batch * K * N, N, 0.0f, da.mutable_data<float>() + batch * M * K, K);
+          sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + batch * K * N, N, 0.0f, da.mutable_data<float>() + batch * M * K, K,
+                ctx.products);
         if (db.defined())
-          sgemm(true, false, K, N, M, 1.0f, a + batch * M * K, K, dy_b, N, 0.0f, db.mutable_data<float>() + batch * K * N, N);
+          sgemm(true, false, K, N, M, 1.0f, a + batch * M * K, K, dy_b, N, 0.0f, db.mutable_data<float>() + batch * K * N, N,
+                ctx.products);
       }
     });
   } else {
@@ -122,9 +126,11 @@ Status matmul_backward(BackwardContext& ctx) {
     for (int64_t batch = 0; batch < batches; ++batch) {
       const float* dy_b = dy + batch * M * N;
       if (da.defined())
-        sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + b_off * K * N, N, beta_a, da.mutable_data<float>() + a_off * M * K, K);
+        sgemm(false, true, M, K, N, 1.0f, dy_b, N, b + b_off * K * N, N, beta_a, da.mutable_data<float>() + a_off * M * K, K,
+              ctx.products);
       if (db.defined())
-        sgemm(true, false, K, N, M, 1.0f, a + a_off * M * K, K, dy_b, N, beta_b, db.mutable_data<float>() + b_off * K * N, N);
+        sgemm(true, false, K, N, M, 1.0f, a + a_off * M * K, K, dy_b, N, beta_b, db.mutable_data<float>() + b_off * K * N, N,
+              ctx.products);
       for (size_t axis = g.out_batch.size(); axis-- > 0;) {
         a_off += a_strides[axis];
         b_off += b_strides[axis];
@@ -161,8 +167,8 @@ Status gemm_backward(BackwardContext& ctx) {
     // d op(A) = alpha dY op(B)^T (M x K); A itself is its transpose when transA.
     const PackedMatrixB* packed = !ta && alpha == 1.0f ? packed_transposed_weight(ctx, b, K, N, tb) : nullptr;
     if (packed) sgemm_packed(M, dy, N, *packed, nullptr, pa, K);
-    else if (!ta) sgemm(false, !tb, M, K, N, alpha, dy, N, b, ldb, 0.0f, pa, K);
-    else sgemm(tb, true, K, M, N, alpha, b, ldb, dy, N, 0.0f, pa, M);
+    else if (!ta) sgemm(false, !tb, M, K, N, alpha, dy, N, b, ldb, 0.0f, pa, K, ctx.products);
+    else sgemm(tb, true, K, M, N, alpha, b, ldb, dy, N, 0.0f, pa, M, ctx.products);
     ctx.input_grads[0] = std::move(da);
   }
   if (ctx.wants(1)) {
@@ -172,13 +178,14 @@ Status gemm_backward(BackwardContext& ctx) {
       // d op(B) = alpha A^T dY, stored B = op(B) or (transB) its transpose alpha dY^T A: left
       // to a sink that reduces it block by block.
       const Tensor& dy_t = ctx.output_grad(0);
-      ctx.factored_grads[1] = tb ? FactoredGrad{dy_t, a, M, N, K, alpha} : FactoredGrad{a, dy_t, M, K, N, alpha};
+      ctx.factored_grads[1] = tb ? FactoredGrad{dy_t, a, M, N, K, alpha, ctx.products}
+                                 : FactoredGrad{a, dy_t, M, K, N, alpha, ctx.products};
     } else {
       Tensor db = ctx.allocate(bs);
       float* pb = db.mutable_data<float>();
       // d op(B) = alpha op(A)^T dY (K x N); B itself is its transpose when transB.
-      if (!tb) sgemm(!ta, false, K, N, M, alpha, a.data<float>(), lda, dy, N, 0.0f, pb, N);
-      else sgemm(true, ta, N, K, M, alpha, dy, N, a.data<float>(), lda, 0.0f, pb, K);
+      if (!tb) sgemm(!ta, false, K, N, M, alpha, a.data<float>(), lda, dy, N, 0.0f, pb, N, ctx.products);
+      else sgemm(true, ta, N, K, M, alpha, dy, N, a.data<float>(), lda, 0.0f, pb, K, ctx.products);
       ctx.input_grads[1] = std::move(db);
     }
   }

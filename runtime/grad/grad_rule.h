@@ -15,11 +15,8 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
+#include "runtime/gemm/sgemm.h"
 #include "runtime/kernel.h"
-
-namespace ember::runtime {
-class PackedMatrixB;
-}
 
 namespace ember::runtime::grad {
 
@@ -43,6 +40,7 @@ struct FactoredGrad {
   Tensor left, right;  // views that keep the factors alive
   int64_t depth = 0, rows = 0, width = 0;
   float alpha = 1;
+  GemmInputs inputs = GemmInputs::kF32;  // how compute_rows rounds the factors (sgemm.h)
   std::shared_ptr<const PackedMatrixB> packed_right = nullptr;  // set by pack_right()
   // Packs `right` once for the GEMMs of many blocks (multi-threaded; call it outside them).
   void pack_right();
@@ -66,6 +64,8 @@ struct BackwardContext {
   TensorAllocator* allocator = nullptr;     // the backward pass's pool; nullptr: plain allocations
   IndexMask constant_inputs = 0;            // inputs that are weights or constants: equal in every pass
   std::shared_ptr<void>* cache = nullptr;   // per-node state kept across passes (e.g. packed weights)
+  // How the rules' matrix products round their inputs: f32, or bf16 (GradientOptions::products).
+  GemmInputs products = GemmInputs::kF32;
   // Inputs whose gradient the rule may give as factors (factored_grads[i]) instead of
   // input_grads[i]: weights that only this node's gradient reaches, for a sink that takes them.
   IndexMask factorable = 0;

@@ -18,13 +18,14 @@ Status require_f32(const BackwardContext& ctx, const Tensor& t, const std::strin
 
 void FactoredGrad::pack_right() {
   if (!packed_right && depth > 0 && width > 0)
-    packed_right = std::make_shared<const PackedMatrixB>(PackedMatrixB::pack(false, depth, width, right.data<float>(), width));
+    packed_right =
+        std::make_shared<const PackedMatrixB>(PackedMatrixB::pack(false, depth, width, right.data<float>(), width, inputs));
 }
 
 void FactoredGrad::compute_rows(int64_t r0, int64_t r1, float* out) const {
   const float* a = left.data<float>() + r0;  // op(A) = left^T: its rows are left's columns
   if (packed_right) sgemm_packed_prefix(true, r1 - r0, depth, width, alpha, a, rows, *packed_right, out, width);
-  else sgemm(true, false, r1 - r0, width, depth, alpha, a, rows, right.data<float>(), width, 0.0f, out, width);
+  else sgemm(true, false, r1 - r0, width, depth, alpha, a, rows, right.data<float>(), width, 0.0f, out, width, inputs);
 }
 
 Tensor FactoredGrad::materialize(const Shape& shape, TensorAllocator* allocator) const {
