@@ -49,15 +49,19 @@ __mmask16 first_lanes(int64_t n) {
 }
 
 // 16 floats (lanes past `valid` zero) times alpha, as 8 pair words.
-__m256 pairs_of_16(const float* src, int64_t valid, __m512 alpha) {
-  const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(first_lanes(valid), src), alpha);
+__m256 pairs_of_16(const float* src, int64_t valid, float alpha) {
+  __m512 v = _mm512_maskz_loadu_ps(first_lanes(valid), src);
+  if (alpha != 1.0f) v = _mm512_mul_ps(v, _mm512_set1_ps(alpha));
   return _mm256_castsi256_ps((__m256i)_mm512_cvtneps_pbh(v));
 }
 
-// 8 floats as bf16, zero-extended to 32-bit lanes (shift 16: in the high halves).
-__m256i bf16_lanes(__m256 v, int shift) {
-  const __m256i bits = _mm256_cvtepu16_epi32((__m128i)_mm256_cvtneps_pbh(v));
-  return shift ? _mm256_slli_epi32(bits, 16) : bits;
+// Pair words (lo[i], hi[i]) of two rows of 16 floats: one conversion of both (hi in the
+// upper 16 bf16), then one permute that interleaves them.
+__m512i interleave_16(__m512 lo, __m512 hi) {
+  const __m512i bf16 = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+  const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(order, bf16);
 }
 
 // pack_a_block in pair words: panel p holds depth pair rows of m words, word (k, r) =
@@ -68,23 +72,32 @@ void pack_a_pairs(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k0, in
   const int64_t K = a.k_extent;
   if (a.trans) {
     // op(A) rows are the stored matrix's columns: a pair is two stored rows, m floats each.
-    const __m256 scale = _mm256_set1_ps(alpha);
+    // Two pairs at a time: the 8-float rows 2k and 2k + 2 side by side in one vector.
+    const __m512 scale = _mm512_set1_ps(alpha);
     for (int64_t i = 0; i < rows; i += mr) {
       const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
-      const __mmask8 lanes = static_cast<__mmask8>((1u << m) - 1u);
+      const __mmask16 low = static_cast<__mmask16>((1u << m) - 1u);
       float* panel = out + i * depth;
-      for (int64_t k = 0; k < depth; ++k) {
+      // Rows kk and kk2 of the stored matrix (zero past K) in lanes 0-7 and 8-15: the second
+      // load is masked to lanes 8 on, from 8 floats before its row.
+      auto row_pair = [&](int64_t kk, int64_t kk2) {
+        const float* src = a.data + row0 + i;
+        __m512 v = _mm512_maskz_loadu_ps(kk < K ? low : 0, src + kk * a.ld);
+        v = _mm512_mask_loadu_ps(v, kk2 < K ? __mmask16(low << 8) : 0, src + kk2 * a.ld - 8);
+        return alpha != 1.0f ? _mm512_mul_ps(v, scale) : v;
+      };
+      for (int64_t k = 0; k < depth; k += 2) {
         const int64_t kk = 2 * (k0 + k);
-        const float* src = a.data + kk * a.ld + row0 + i;
-        const __m256 lo = _mm256_mul_ps(_mm256_maskz_loadu_ps(lanes, src), scale);
-        const __m256 hi = kk + 1 < K ? _mm256_mul_ps(_mm256_maskz_loadu_ps(lanes, src + a.ld), scale) : _mm256_setzero_ps();
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(panel + k * m), _mm256_or_si256(bf16_lanes(lo, 0), bf16_lanes(hi, 16)));
+        const __m512i words = interleave_16(row_pair(kk, kk + 2), row_pair(kk + 1, kk + 3));
+        // Words 0-7 are pair k, 8-15 pair k + 1 (stored when it is in the block, by a store
+        // masked to lanes 8 on, from 8 words before its place).
+        _mm512_mask_storeu_epi32(panel + k * m, 0x00ff, words);
+        if (k + 1 < depth) _mm512_mask_storeu_epi32(panel + (k + 1) * m - 8, 0xff00, words);
       }
     }
     return;
   }
   // Rows contiguous along k: 16 floats of each of 8 rows become 8 pair words, transposed 8 x 8.
-  const __m512 scale = _mm512_set1_ps(alpha);
   for (int64_t i = 0; i < rows; i += mr) {
     const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
     float* panel = out + i * depth;
@@ -94,7 +107,7 @@ void pack_a_pairs(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k0, in
 #pragma GCC unroll 8
       for (int r = 0; r < 8; ++r) {
         const int64_t row = row0 + i + (r < m ? r : m - 1);  // rows past m repeat the last
-        v[r] = pairs_of_16(a.data + row * a.ld + kk, K - kk, scale);
+        v[r] = pairs_of_16(a.data + row * a.ld + kk, K - kk, alpha);
       }
       transpose8x8<Avx512Bf16>(v);
       const int steps = depth - k < 8 ? static_cast<int>(depth - k) : 8;
@@ -111,20 +124,17 @@ void pack_b_pairs(const MatrixRef& b, int64_t k0, int64_t depth, int64_t col0, i
     for (int64_t k = 0; k < depth; ++k) {
       const int64_t kk = 2 * (k0 + k);
       const float* lo = b.data + kk * b.ld + col0;
-      for (int j = 0; j < nr; j += 8) {
-        const int64_t valid = cols - j;
-        const __mmask8 lanes = valid >= 8 ? __mmask8(0xff) : (valid <= 0 ? __mmask8(0) : static_cast<__mmask8>((1u << valid) - 1u));
-        const __m256 l = _mm256_maskz_loadu_ps(lanes, lo + j);
-        const __m256 h = kk + 1 < K ? _mm256_maskz_loadu_ps(lanes, lo + b.ld + j) : _mm256_setzero_ps();
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k * nr + j),
-                            _mm256_or_si256(bf16_lanes(l, 0), bf16_lanes(h, 16)));
+      for (int j = 0; j < nr; j += 16) {
+        const __mmask16 lanes = first_lanes(cols - j);
+        const __m512 l = _mm512_maskz_loadu_ps(lanes, lo + j);
+        const __m512 h = _mm512_maskz_loadu_ps(kk + 1 < K ? lanes : __mmask16(0), lo + b.ld + j);
+        _mm512_storeu_si512(out + k * nr + j, interleave_16(l, h));
       }
     }
     return;
   }
   // Stored rows of B are columns of the panel: 16 floats of 8 of them become 8 pair words
   // each, transposed 8 x 8 into 8 pair rows.
-  const __m512 one = _mm512_set1_ps(1.0f);
   for (int j = 0; j < nr; j += 8) {
     const int valid = cols - j < 0 ? 0 : (cols - j < 8 ? static_cast<int>(cols - j) : 8);
     for (int64_t k = 0; k < depth; k += 8) {
@@ -132,7 +142,7 @@ void pack_b_pairs(const MatrixRef& b, int64_t k0, int64_t depth, int64_t col0, i
       __m256 v[8];
 #pragma GCC unroll 8
       for (int r = 0; r < 8; ++r)
-        v[r] = r < valid ? pairs_of_16(b.data + (col0 + j + r) * b.ld + kk, K - kk, one) : _mm256_setzero_ps();
+        v[r] = r < valid ? pairs_of_16(b.data + (col0 + j + r) * b.ld + kk, K - kk, 1.0f) : _mm256_setzero_ps();
       transpose8x8<Avx512Bf16>(v);
       const int steps = depth - k < 8 ? static_cast<int>(depth - k) : 8;
       for (int c = 0; c < steps; ++c) _mm256_storeu_ps(out + (k + c) * nr + j, v[c]);
