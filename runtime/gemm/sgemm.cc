@@ -215,8 +215,9 @@ void pack_b_columns(const GemmKernels& kern, const MatrixRef& b, int64_t K, int6
   const int nr = kern.nr;
   const int64_t panels = ceil_div(cols, nr);
   const int64_t rows_per_step = b.trans ? K : 16;
-  // Packing is memory bound: count a copied float like a few multiply-adds.
-  parallel_for(panels, min_units_per_thread(16 * K * nr), [&](int64_t p0, int64_t p1) {
+  // A copied float takes about as long as 100 multiply-adds of the tiles (a few cycles
+  // against 32 FMAs a cycle), so the gradients' small B (128 rows of dY) still split.
+  parallel_for(panels, min_units_per_thread(128 * K * nr), [&](int64_t p0, int64_t p1) {
     for (int64_t k0 = 0; k0 < K; k0 += rows_per_step) {
       const int64_t depth = std::min(rows_per_step, K - k0);
       for (int64_t q = p0; q < p1; ++q)
