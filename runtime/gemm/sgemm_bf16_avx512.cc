@@ -12,6 +12,7 @@
 // inputs costs about 3 significant digits of each product; the sums keep f32's.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/gemm/sgemm_microkernel.h"
@@ -72,25 +73,33 @@ void pack_a_pairs(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k0, in
   const int64_t K = a.k_extent;
   if (a.trans) {
     // op(A) rows are the stored matrix's columns: a pair is two stored rows, m floats each.
-    // Two pairs at a time: the 8-float rows 2k and 2k + 2 side by side in one vector.
+    // Two pairs at a time: the 8-float rows 2k and 2k + 2 side by side in one vector. The
+    // stored rows are a layer's width apart (the saved activation X of X^T dY, long out of
+    // cache), which no hardware prefetcher follows: the loop runs along k over all panels,
+    // and asks for the rows 8 steps on across the whole block.
+    constexpr int64_t kAheadRows = 32;
     const __m512 scale = _mm512_set1_ps(alpha);
-    for (int64_t i = 0; i < rows; i += mr) {
-      const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
-      const __mmask16 low = static_cast<__mmask16>((1u << m) - 1u);
-      float* panel = out + i * depth;
-      // Rows kk and kk2 of the stored matrix (zero past K) in lanes 0-7 and 8-15: the second
-      // load is masked to lanes 8 on, from 8 floats before its row.
-      auto row_pair = [&](int64_t kk, int64_t kk2) {
-        const float* src = a.data + row0 + i;
-        __m512 v = _mm512_maskz_loadu_ps(kk < K ? low : 0, src + kk * a.ld);
-        v = _mm512_mask_loadu_ps(v, kk2 < K ? __mmask16(low << 8) : 0, src + kk2 * a.ld - 8);
-        return alpha != 1.0f ? _mm512_mul_ps(v, scale) : v;
-      };
-      for (int64_t k = 0; k < depth; k += 2) {
-        const int64_t kk = 2 * (k0 + k);
+    const float* base = a.data + row0;
+    for (int64_t kk = 2 * k0; kk < std::min(K, 2 * k0 + kAheadRows); ++kk)
+      for (int64_t c = 0; c < rows; c += 16) __builtin_prefetch(base + kk * a.ld + c);
+    for (int64_t k = 0; k < depth; k += 2) {
+      const int64_t kk = 2 * (k0 + k);
+      for (int64_t ahead = kk + kAheadRows; ahead < kk + kAheadRows + 4 && ahead < K; ++ahead)
+        for (int64_t c = 0; c < rows; c += 16) __builtin_prefetch(base + ahead * a.ld + c);
+      for (int64_t i = 0; i < rows; i += mr) {
+        const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
+        const __mmask16 low = static_cast<__mmask16>((1u << m) - 1u);
+        // Rows r and r2 of the stored matrix (zero past K) in lanes 0-7 and 8-15: the second
+        // load is masked to lanes 8 on, from 8 floats before its row.
+        auto row_pair = [&](int64_t r, int64_t r2) {
+          __m512 v = _mm512_maskz_loadu_ps(r < K ? low : 0, base + i + r * a.ld);
+          v = _mm512_mask_loadu_ps(v, r2 < K ? __mmask16(low << 8) : 0, base + i + r2 * a.ld - 8);
+          return alpha != 1.0f ? _mm512_mul_ps(v, scale) : v;
+        };
         const __m512i words = interleave_16(row_pair(kk, kk + 2), row_pair(kk + 1, kk + 3));
         // Words 0-7 are pair k, 8-15 pair k + 1 (stored when it is in the block, by a store
         // masked to lanes 8 on, from 8 words before its place).
+        float* panel = out + i * depth;
         _mm512_mask_storeu_epi32(panel + k * m, 0x00ff, words);
         if (k + 1 < depth) _mm512_mask_storeu_epi32(panel + (k + 1) * m - 8, 0xff00, words);
       }
