@@ -15,31 +15,22 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/gemm/sgemm_avx512_traits.h"
 #include "runtime/gemm/sgemm_microkernel.h"
 #include "runtime/gemm/sgemm_pack_simd.h"
 
 namespace ember::runtime::gemm {
 namespace {
 
-struct Avx512Bf16 {
-  using Reg = __m512;
-  static constexpr int kWidth = 16;
-  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
-  static Reg zero() { return _mm512_setzero_ps(); }
-  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
-  static Reg load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
-  // A pair word, copied as bits (a float load could be read as a value).
+// The f32 traits but for the k step: a bf16 pair word is broadcast as bits (a float load could
+// be read as a value) and multiplied by vdpbf16ps.
+struct Avx512Bf16 : Avx512 {
   static Reg broadcast(const float* p) {
     int32_t bits;
     std::memcpy(&bits, p, sizeof bits);
     return _mm512_castsi512_ps(_mm512_set1_epi32(bits));
   }
-  static Reg set1(float x) { return _mm512_set1_ps(x); }
-  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg dot(Reg a, Reg b, Reg c) { return _mm512_dpbf16_ps(c, (__m512bh)a, (__m512bh)b); }
-  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
-  static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
-  static void store_partial(float* p, Reg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
 };
 
 constexpr int kMr = 8, kNv = 3;
