@@ -56,6 +56,18 @@ __m512i interleave_16(__m512 lo, __m512 hi) {
   return _mm512_permutexvar_epi16(order, bf16);
 }
 
+// Eight stored rows contiguous along k (null: a row of zeros), from k = kk: 16 floats of each
+// (zero past K) times alpha become 8 pair words, transposed 8 x 8 so that pair row c (of
+// `steps`, at most 8) holds the 8 rows' words at out + c * out_stride.
+void pack_8_rows_of_pairs(const float* const (&rows)[8], int64_t kk, int64_t K, float alpha, int steps, float* out,
+                          int64_t out_stride) {
+  __m256 v[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) v[r] = rows[r] ? pairs_of_16(rows[r] + kk, K - kk, alpha) : _mm256_setzero_ps();
+  transpose8x8<Avx512Bf16>(v);
+  for (int c = 0; c < steps; ++c) _mm256_storeu_ps(out + c * out_stride, v[c]);
+}
+
 // pack_a_block in pair words: panel p holds depth pair rows of m words, word (k, r) =
 // (A[row r, 2k], A[row r, 2k + 1]) for pairs [k0, k0 + depth). Stores may run kPackASlack
 // words past the block, as the f32 packer's.
@@ -97,22 +109,15 @@ void pack_a_pairs(const MatrixRef& a, int64_t row0, int64_t rows, int64_t k0, in
     }
     return;
   }
-  // Rows contiguous along k: 16 floats of each of 8 rows become 8 pair words, transposed 8 x 8.
+  // Rows contiguous along k: 8 rows at a time, transposed into pair rows of the panel.
   for (int64_t i = 0; i < rows; i += mr) {
     const int m = static_cast<int>(rows - i < mr ? rows - i : mr);
     float* panel = out + i * depth;
-    for (int64_t k = 0; k < depth; k += 8) {
-      const int64_t kk = 2 * (k0 + k);
-      __m256 v[8];
-#pragma GCC unroll 8
-      for (int r = 0; r < 8; ++r) {
-        const int64_t row = row0 + i + (r < m ? r : m - 1);  // rows past m repeat the last
-        v[r] = pairs_of_16(a.data + row * a.ld + kk, K - kk, alpha);
-      }
-      transpose8x8<Avx512Bf16>(v);
-      const int steps = depth - k < 8 ? static_cast<int>(depth - k) : 8;
-      for (int c = 0; c < steps; ++c) _mm256_storeu_ps(panel + (k + c) * m, v[c]);
-    }
+    const float* src[8];
+    for (int r = 0; r < 8; ++r) src[r] = a.data + (row0 + i + (r < m ? r : m - 1)) * a.ld;  // past m: the last again
+    for (int64_t k = 0; k < depth; k += 8)
+      pack_8_rows_of_pairs(src, 2 * (k0 + k), K, alpha, depth - k < 8 ? static_cast<int>(depth - k) : 8,
+                           panel + k * m, m);
   }
 }
 
@@ -133,20 +138,13 @@ void pack_b_pairs(const MatrixRef& b, int64_t k0, int64_t depth, int64_t col0, i
     }
     return;
   }
-  // Stored rows of B are columns of the panel: 16 floats of 8 of them become 8 pair words
-  // each, transposed 8 x 8 into 8 pair rows.
+  // Stored rows of B are columns of the panel: 8 of them at a time, transposed into pair rows.
   for (int j = 0; j < nr; j += 8) {
-    const int valid = cols - j < 0 ? 0 : (cols - j < 8 ? static_cast<int>(cols - j) : 8);
-    for (int64_t k = 0; k < depth; k += 8) {
-      const int64_t kk = 2 * (k0 + k);
-      __m256 v[8];
-#pragma GCC unroll 8
-      for (int r = 0; r < 8; ++r)
-        v[r] = r < valid ? pairs_of_16(b.data + (col0 + j + r) * b.ld + kk, K - kk, 1.0f) : _mm256_setzero_ps();
-      transpose8x8<Avx512Bf16>(v);
-      const int steps = depth - k < 8 ? static_cast<int>(depth - k) : 8;
-      for (int c = 0; c < steps; ++c) _mm256_storeu_ps(out + (k + c) * nr + j, v[c]);
-    }
+    const float* src[8];
+    for (int r = 0; r < 8; ++r) src[r] = j + r < cols ? b.data + (col0 + j + r) * b.ld : nullptr;  // past cols: zeros
+    for (int64_t k = 0; k < depth; k += 8)
+      pack_8_rows_of_pairs(src, 2 * (k0 + k), K, 1.0f, depth - k < 8 ? static_cast<int>(depth - k) : 8,
+                           out + k * nr + j, nr);
   }
 }
 
