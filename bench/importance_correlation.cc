@@ -127,18 +127,18 @@ double eval_bpb(const ir::Model& model, const std::string& eval, int64_t rows, i
 }
 
 // The layer's weight quantized to INT4 blocks of 32 and dequantized, in its stored layout.
-Tensor fake_quant_int4(const pa::LayerWeight& layer, const Tensor& w, double* squared_error) {
-  const std::vector<float> cw = pa::to_canonical(layer, w.data<float>());
+Tensor fake_quant_int4(const pa::Layer& layer, const Tensor& w, double* squared_error) {
+  const std::vector<float> cw = pa::canonical_matrix(layer, w);
   passes::quant::QuantFormat f;
   f.bits = 4;
   f.symmetric = true;
-  const auto q = passes::quant::quantize_rtn(cw.data(), layer.rows, layer.cols, 32, f, passes::quant::ClipMode::kNone);
+  const auto q = passes::quant::quantize_rtn(cw.data(), layer.channels, layer.reduction, 32, f, passes::quant::ClipMode::kNone);
   const std::vector<float> dq = q.dequantize();
   Tensor out = w.clone();
   *squared_error = 0;
-  for (int64_t r = 0; r < layer.rows; ++r)
-    for (int64_t c = 0; c < layer.cols; ++c) {
-      const float v = dq[static_cast<size_t>(r * layer.cols + c)];
+  for (int64_t r = 0; r < layer.channels; ++r)
+    for (int64_t c = 0; c < layer.reduction; ++c) {
+      const float v = dq[static_cast<size_t>(r * layer.reduction + c)];
       const float old = w.data<float>()[layer.index(r, c)];
       *squared_error += static_cast<double>(v - old) * (v - old);
       out.mutable_data<float>()[layer.index(r, c)] = v;
@@ -209,13 +209,17 @@ int main(int argc, char** argv) {
     before = forward_alone(*model, calib, rows, threads, false);
     fused_before = forward_alone(*model, calib, rows, threads, true);
   }
+  calibration::CalibrationOptions set_options;
+  set_options.batch = pa::importance_batch_rows(model->graph, 8);
+  set_options.limit = rows;
+  auto set = calibration::CalibrationSet::open(calib, model->graph.feed_inputs(), set_options);
+  if (!set.ok()) die(set.status());
   pa::ImportanceOptions io;
-  io.limit = rows;
   io.threads = threads;
   io.bf16_products = bf16;
   reset_peak_rss();
   const double w0 = wall_now(), c0 = cpu_now();
-  auto report = pa::compute_importance(*model, calib, io);
+  auto report = pa::compute_importance(*model, *set, io);
   if (!report.ok()) die(report.status());
   const Timing imp{wall_now() - w0, cpu_now() - c0};
   const double rss = peak_rss_bytes();
@@ -242,7 +246,7 @@ int main(int argc, char** argv) {
   if (compare_f32) {
     io.bf16_products = false;
     const double w1 = wall_now(), c1 = cpu_now();
-    auto exact = pa::compute_importance(*model, calib, io);
+    auto exact = pa::compute_importance(*model, *set, io);
     if (!exact.ok()) die(exact.status());
     const Timing f32{wall_now() - w1, cpu_now() - c1};
     std::printf("importance, f32 products: wall %.1f s (forward %.1f s, backward %.1f s), cpu %.1f s", f32.wall,
@@ -257,7 +261,7 @@ int main(int argc, char** argv) {
 
   // Layers: the tensors with precision candidates; their layout comes from the structure
   // (shapes only matter for attention heads, which this does not use).
-  auto structure = pa::find_layer_structure(model->graph, [](const std::string&) { return std::optional<Shape>(); });
+  auto structure = pa::build_layer_model(model->graph);
   if (!structure.ok()) die(structure.status());
   const double base = eval_bpb(*model, eval, eval_rows, threads);
   std::printf("\nFP32 bits/byte over %lld eval rows: %.4f\n\n", static_cast<long long>(eval_rows), base);
@@ -268,11 +272,11 @@ int main(int argc, char** argv) {
     for (const auto& c : t.candidates)
       if (c.precision == "int4" && c.block == 32) pred = c.predicted_loss_increase / std::log(2.0);
     if (pred < 0) continue;
-    auto it = structure->layers.find(t.name);
-    if (it == structure->layers.end()) continue;
+    const pa::Layer* layer = structure->find(t.name);
+    if (!layer) continue;
     ir::Model q = *model;
     double err = 0;
-    q.graph.set_initializer(t.name, fake_quant_int4(it->second, *model->graph.find_initializer(t.name), &err));
+    q.graph.set_initializer(t.name, fake_quant_int4(*layer, *model->graph.find_initializer(t.name), &err));
     const double bpb = eval_bpb(q, eval, eval_rows, threads);
     predicted.push_back(pred);
     measured.push_back(bpb - base);

@@ -105,6 +105,7 @@ Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::
   int64_t batch = std::max<int64_t>(options.batch, 1);
   for (const auto* in : inputs)
     if (in->has_shape && !in->dims.empty() && in->dims[0].value > 0) batch = std::min(batch, in->dims[0].value);
+  set.batch_size_ = batch;
   formats::Sha256 hash;
   int64_t remaining = options.limit > 0 ? options.limit : INT64_MAX;
   for (auto& arrays : groups) {

@@ -31,6 +31,7 @@ class CalibrationSet {
 
   int64_t num_rows() const { return rows_; }
   int64_t num_batches() const { return static_cast<int64_t>(batches_.size()); }
+  int64_t batch_size() const { return batch_size_; }  // rows per batch (the last batch of a file may have fewer)
   // Feeds for one batch (copies of the rows; the set stays untouched).
   std::map<std::string, Tensor> batch(int64_t index) const;
   // Labels of the rows of a batch, when the set has a "labels" array.
@@ -52,6 +53,7 @@ class CalibrationSet {
   std::vector<Chunk> chunks_;
   std::vector<BatchRef> batches_;
   int64_t rows_ = 0;
+  int64_t batch_size_ = 1;
   bool has_labels_ = false;
   std::string hash_;
   std::string source_;

@@ -1,6 +1,8 @@
-// Pass interface. A pass rewrites an ir::Model in place and records what it changed in
-// remarks. Passes have stable kebab-case names (passes.def) usable from the CLI, recipes,
-// logs and the manifest, and options given in pipeline text: "name{key=value,...}".
+// Pass interface. A pass rewrites an ir::Model in place, reports a typed record of what it
+// did (result()), notes details in the remarks, and declares which cached analyses stay valid
+// (preserved()). Passes have stable kebab-case names (passes.def) usable from the CLI,
+// recipes, logs and the manifest, and options given in pipeline text: "name{key=value,...}"
+// (pass_options.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -8,44 +10,22 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ir/model.h"
 #include "ir/status.h"
+#include "passes/analysis_manager.h"
+#include "passes/budget.h"
+#include "passes/pass_options.h"
 
 namespace ember::calibration {
 class CalibrationSet;
 }
-namespace ember::runtime {
-class Interpreter;
-}
 
 namespace ember::passes {
 
-struct OptionSpec {
-  std::string name;
-  std::string type;           // "int", "float", "bool", "string"
-  std::string default_value;
-  std::string help;
-};
-
-// Option values from pipeline text, checked against a pass's OptionSpecs.
-class PassOptions {
- public:
-  PassOptions() = default;
-  PassOptions(std::string pass_name, std::map<std::string, std::string> values)
-      : pass_name_(std::move(pass_name)), values_(std::move(values)) {}
-  Status check(const std::vector<OptionSpec>& specs) const;  // unknown keys and bad values
-  int64_t get_int(const std::string& key, int64_t fallback) const;
-  double get_float(const std::string& key, double fallback) const;
-  bool get_bool(const std::string& key, bool fallback) const;
-  std::string get_string(const std::string& key, const std::string& fallback) const;
-  const std::map<std::string, std::string>& values() const { return values_; }
-
- private:
-  std::string pass_name_;
-  std::map<std::string, std::string> values_;
-};
-
-// What a pass reports: free-form remarks and named counters ("nodes-removed": 3).
+// Free-form notes and named counters ("nodes-removed": 3), for people and logs. Nothing parses
+// them back: what other code reads comes from a pass's typed result.
 struct Remarks {
   struct Entry {
     std::string pass;
@@ -57,10 +37,19 @@ struct Remarks {
   void count(std::string_view pass, const std::string& counter, double value) { stats[std::string(pass)][counter] += value; }
 };
 
+// What a pass did, typed for the code that reads it and serialized for --json and the manifest.
+struct PassResult {
+  virtual ~PassResult() = default;
+  virtual nlohmann::json to_json() const = 0;
+};
+
 struct PassContext {
-  calibration::CalibrationSet* calib = nullptr;
-  runtime::Interpreter* interp = nullptr;
-  Remarks* remarks = nullptr;
+  PassContext(AnalysisManager& analyses_, Remarks& remarks_, const Budget* budget_ = nullptr)
+      : calib(analyses_.calib()), analyses(analyses_), remarks(remarks_), budget(budget_) {}
+  const calibration::CalibrationSet* calib;  // the analyses' calibration set, or nullptr
+  AnalysisManager& analyses;
+  Remarks& remarks;
+  const Budget* budget;  // the accuracy budget of a compression, or nullptr
 };
 
 class Pass {
@@ -68,6 +57,10 @@ class Pass {
   virtual ~Pass() = default;
   virtual std::string_view name() const = 0;
   virtual Status run(ir::Model& model, PassContext& ctx) = 0;
+  // The analyses still valid after run(); the PassManager drops the others.
+  virtual PreservedAnalyses preserved() const { return PreservedAnalyses::none(); }
+  // The typed record of the last run; nullptr for a pass that reports only counters.
+  virtual std::shared_ptr<const PassResult> result() const { return nullptr; }
 };
 
 }  // namespace ember::passes

@@ -21,6 +21,19 @@ size_t weight_bytes(const ir::Model& model) {
   return n;
 }
 
+nlohmann::json PassRecord::to_json(bool timing) const {
+  nlohmann::json j = {{"name", name},
+                      {"options", options},
+                      {"nodes_before", nodes_before},
+                      {"nodes_after", nodes_after},
+                      {"weight_bytes_before", weight_bytes_before},
+                      {"weight_bytes_after", weight_bytes_after}};
+  if (timing) j["seconds"] = seconds;
+  if (!counters.empty()) j["stats"] = counters;
+  if (result) j["result"] = result->to_json();
+  return j;
+}
+
 Result<PassManager> PassManager::from_text(const std::string& pipeline_text) {
   EMBER_ASSIGN_OR_RETURN(std::vector<PipelineEntry> entries, parse_pipeline(pipeline_text));
   return from_entries(std::move(entries));
@@ -38,25 +51,33 @@ Result<PassManager> PassManager::from_entries(std::vector<PipelineEntry> entries
 }
 
 Status PassManager::run(ir::Model& model, PassContext& ctx) {
-  Remarks local;
-  if (!ctx.remarks) ctx.remarks = &local;
+  records_.clear();
   for (size_t i = 0; i < passes_.size(); ++i) {
     PassRecord record;
     record.name = entries_[i].name;
     record.options = pipeline_to_string({entries_[i]});
     record.nodes_before = count_nodes(model);
     record.weight_bytes_before = weight_bytes(model);
+    const std::map<std::string, double> counted_before = ctx.remarks.stats[record.name];
     const auto start = std::chrono::steady_clock::now();
-    EMBER_TRY(passes_[i]->run(model, ctx).with_context("pass '" + record.name + "'"));
+    const Status ran = passes_[i]->run(model, ctx);
+    // Whatever happened, the cached analyses may describe a model that no longer exists.
+    ctx.analyses.invalidate(ran.ok() ? passes_[i]->preserved() : PreservedAnalyses::none());
+    EMBER_TRY(ran.with_context("pass '" + record.name + "'"));
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Status verified = ir::verify_model(model);
     if (!verified.ok())
       return internal_error("pass '" + record.name + "' left an invalid graph: " + verified.message());
     record.nodes_after = count_nodes(model);
     record.weight_bytes_after = weight_bytes(model);
-    records_.push_back(record);
+    for (const auto& [counter, value] : ctx.remarks.stats[record.name]) {
+      auto before = counted_before.find(counter);
+      const double delta = value - (before == counted_before.end() ? 0.0 : before->second);
+      if (delta != 0 || before == counted_before.end()) record.counters[counter] = delta;
+    }
+    record.result = passes_[i]->result();
+    records_.push_back(std::move(record));
   }
-  if (ctx.remarks == &local) ctx.remarks = nullptr;
   return Status::Ok();
 }
 

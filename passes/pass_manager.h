@@ -1,9 +1,12 @@
-// PassManager: runs a pipeline, verifies the graph after every pass, and records each pass's
-// time and statistics (nodes and weight bytes before and after).
+// PassManager: runs a pipeline, verifies the graph after every pass, drops the cached analyses
+// a pass does not preserve, and records each pass's time, statistics (nodes and weight bytes
+// before and after, its counters) and typed result.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "passes/pass.h"
 #include "passes/pipeline.h"
@@ -16,6 +19,10 @@ struct PassRecord {
   double seconds = 0;
   size_t nodes_before = 0, nodes_after = 0;
   size_t weight_bytes_before = 0, weight_bytes_after = 0;
+  std::map<std::string, double> counters;      // what this run of the pass counted in the remarks
+  std::shared_ptr<const PassResult> result;    // the pass's typed record, or nullptr
+  // The record as JSON; `timing` adds seconds (left out where output must be deterministic).
+  nlohmann::json to_json(bool timing) const;
 };
 
 class PassManager {
@@ -26,6 +33,13 @@ class PassManager {
   Status run(ir::Model& model, PassContext& ctx);
   const std::vector<PassRecord>& records() const { return records_; }
   const std::string& pipeline_text() const { return pipeline_text_; }
+  // The typed result of the last run of the pass called `name`, when it has that type.
+  template <class R>
+  std::shared_ptr<const R> last_result(std::string_view name) const {
+    for (auto it = records_.rbegin(); it != records_.rend(); ++it)
+      if (it->name == name) return std::dynamic_pointer_cast<const R>(it->result);
+    return nullptr;
+  }
 
  private:
   std::vector<PipelineEntry> entries_;

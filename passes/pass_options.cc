@@ -1,29 +1,41 @@
+#include "passes/pass_options.h"
+
+#include <cstdio>
 #include <cstdlib>
 
-#include "passes/pass.h"
-
 namespace ember::passes {
-namespace {
 
-bool parse_int(const std::string& s, int64_t& out) {
+bool parse_option_value(const std::string& s, int64_t& out) {
   char* end = nullptr;
   out = std::strtoll(s.c_str(), &end, 10);
   return !s.empty() && end && *end == '\0';
 }
 
-bool parse_float(const std::string& s, double& out) {
+bool parse_option_value(const std::string& s, double& out) {
   char* end = nullptr;
   out = std::strtod(s.c_str(), &end);
   return !s.empty() && end && *end == '\0';
 }
 
-bool parse_bool(const std::string& s, bool& out) {
+bool parse_option_value(const std::string& s, bool& out) {
   if (s == "true" || s == "1" || s == "on") return out = true, true;
   if (s == "false" || s == "0" || s == "off") return out = false, true;
   return false;
 }
 
-}  // namespace
+bool parse_option_value(const std::string& s, std::string& out) {
+  out = s;
+  return true;
+}
+
+std::string option_value_text(int64_t v) { return std::to_string(v); }
+std::string option_value_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+std::string option_value_text(bool v) { return v ? "true" : "false"; }
+std::string option_value_text(const std::string& v) { return v; }
 
 Status PassOptions::check(const std::vector<OptionSpec>& specs) const {
   for (const auto& [key, value] : values_) {
@@ -39,36 +51,13 @@ Status PassOptions::check(const std::vector<OptionSpec>& specs) const {
     int64_t i;
     double f;
     bool b;
-    const bool ok = spec->type == "int" ? parse_int(value, i)
-                    : spec->type == "float" ? parse_float(value, f)
-                    : spec->type == "bool" ? parse_bool(value, b)
+    const bool ok = spec->type == "int" ? parse_option_value(value, i)
+                    : spec->type == "float" ? parse_option_value(value, f)
+                    : spec->type == "bool" ? parse_option_value(value, b)
                                            : true;
     if (!ok) return invalid_input("pass '" + pass_name_ + "': option '" + key + "' expects " + spec->type + ", got '" + value + "'");
   }
   return Status::Ok();
-}
-
-int64_t PassOptions::get_int(const std::string& key, int64_t fallback) const {
-  auto it = values_.find(key);
-  int64_t v;
-  return it != values_.end() && parse_int(it->second, v) ? v : fallback;
-}
-
-double PassOptions::get_float(const std::string& key, double fallback) const {
-  auto it = values_.find(key);
-  double v;
-  return it != values_.end() && parse_float(it->second, v) ? v : fallback;
-}
-
-bool PassOptions::get_bool(const std::string& key, bool fallback) const {
-  auto it = values_.find(key);
-  bool v;
-  return it != values_.end() && parse_bool(it->second, v) ? v : fallback;
-}
-
-std::string PassOptions::get_string(const std::string& key, const std::string& fallback) const {
-  auto it = values_.find(key);
-  return it != values_.end() ? it->second : fallback;
 }
 
 }  // namespace ember::passes

@@ -1,5 +1,6 @@
 #include "passes/pass_registry.h"
 
+#include "passes/analysis/analyze_importance.h"
 #include "passes/cleanup/dce.h"
 #include "passes/cleanup/dedupe_initializers.h"
 #include "passes/cleanup/remove_identity.h"

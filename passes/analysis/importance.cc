@@ -67,16 +67,31 @@ Result<ImportanceLoss> resolve_loss(ImportanceLoss loss, const ir::ValueInfo& ou
   return loss;
 }
 
-// Rows per batch: the request, capped by fixed leading dims of the outputs (exports
-// specialised to batch 1 often only say so in their outputs and Reshape constants).
-int64_t batch_rows(const ir::Graph& graph, int64_t requested) {
+// Each tensor under the node name the rest of Ember uses: its layer's node, else its first reader.
+void name_reader_nodes(const ir::Graph& graph, std::vector<TensorImportance>& tensors) {
+  std::map<std::string, std::string> first_reader;
+  for (const auto& node : graph.nodes)
+    for (const auto& in : node.inputs)
+      if (!in.empty()) first_reader.emplace(in, node.name);
+  for (auto& t : tensors) {
+    auto it = first_reader.find(t.name);
+    t.node = !t.layer_node.empty() ? t.layer_node : it != first_reader.end() ? it->second : std::string();
+  }
+}
+
+}  // namespace
+
+int64_t importance_batch_rows(const ir::Graph& graph, int64_t requested) {
   int64_t batch = std::max<int64_t>(requested, 1);
   for (const auto& out : graph.outputs)
     if (out.has_shape && !out.dims.empty() && out.dims[0].value > 0) batch = std::min(batch, out.dims[0].value);
   return batch;
 }
 
-}  // namespace
+std::string ImportanceOptions::key() const {
+  return "loss=" + importance_loss_name(loss) + ",heads=" + std::to_string(heads) + ",seed=" + std::to_string(seed) +
+         ",products=" + (bf16_products ? "bf16" : "f32");
+}
 
 Result<ImportanceLoss> parse_importance_loss(const std::string& name) {
   if (name == "auto" || name.empty()) return ImportanceLoss::kAuto;
@@ -98,7 +113,7 @@ std::string importance_loss_name(ImportanceLoss loss) {
   return "auto";
 }
 
-Result<ImportanceReport> compute_importance(const ir::Model& model, const std::string& data_path,
+Result<ImportanceReport> compute_importance(const ir::Model& model, const calibration::CalibrationSet& set,
                                             const ImportanceOptions& options) {
   const Clock::time_point start = Clock::now();
   if (model.graph.outputs.empty()) return invalid_input("the model has no outputs");
@@ -115,11 +130,6 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
   const bool bf16 = options.bf16_products && runtime::bf16_gemm_active();
   go.products = bf16 ? runtime::GemmInputs::kBf16 : runtime::GemmInputs::kF32;
   EMBER_ASSIGN_OR_RETURN(auto bi, runtime::grad::BackwardInterpreter::create(model, go));
-  calibration::CalibrationOptions co;
-  co.batch = batch_rows(model.graph, options.batch);
-  co.limit = options.limit;
-  EMBER_ASSIGN_OR_RETURN(calibration::CalibrationSet set,
-                         calibration::CalibrationSet::open(data_path, bi->interpreter().feed_inputs(), co));
   EMBER_ASSIGN_OR_RETURN(ImportanceLoss loss, resolve_loss(options.loss, output, model_inputs, set.has_labels()));
   const ir::ValueInfo* ids = find_ids_input(model_inputs);
 
@@ -129,7 +139,7 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
   report.gradient_products = bf16 ? "bf16" : "f32";
   report.rows = set.num_rows();
   report.batches = set.num_batches();
-  report.batch_size = co.batch;
+  report.batch_size = set.batch_size();
   report.calibration_source = set.source();
   report.calibration_hash = set.content_hash();
   report.gradient_path_nodes = bi->path_nodes();
@@ -171,8 +181,8 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
     loss_terms += lv.terms;
     if (!acc) {
       auto shape_of = [&](const std::string& name) { return bi->value_shape(name); };
-      EMBER_ASSIGN_OR_RETURN(LayerStructure structure, find_layer_structure(bi->model().graph, shape_of, options.heads));
-      acc = std::make_unique<ImportanceAccumulator>(weights, std::move(structure));
+      EMBER_ASSIGN_OR_RETURN(LayerModel layers, build_layer_model(bi->model().graph, shape_of, options.heads));
+      acc = std::make_unique<ImportanceAccumulator>(weights, std::move(layers));
     }
     t = Clock::now();
     EMBER_TRY(bi->backward(
@@ -189,6 +199,7 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const std::s
   std::vector<std::string> order;
   for (const auto& name : bi->parameters()) order.push_back(name);
   report.tensors = acc->tensors(order);
+  name_reader_nodes(model.graph, report.tensors);
   report.heads = acc->heads();
   report.seconds = seconds_since(start);
   return report;

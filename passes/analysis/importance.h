@@ -22,11 +22,16 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/model.h"
 #include "ir/status.h"
-#include "passes/analysis/layer_structure.h"
+#include "passes/analysis/layer_model.h"
+
+namespace ember::calibration {
+class CalibrationSet;
+}
 
 namespace ember::passes::analysis {
 
@@ -34,10 +39,10 @@ enum class ImportanceLoss { kAuto, kLanguageModel, kCrossEntropy, kPseudoLabel, 
 Result<ImportanceLoss> parse_importance_loss(const std::string& name);  // auto | lm | ce | pseudo | mse
 std::string importance_loss_name(ImportanceLoss loss);
 
+// The rows and batches scored are the calibration set's (importance_batch_rows() gives the batch
+// size the CLI opens it with).
 struct ImportanceOptions {
   ImportanceLoss loss = ImportanceLoss::kAuto;
-  int64_t batch = 8;   // rows per batch, capped by the model's fixed batch dims
-  int64_t limit = 0;   // calibration rows to use; 0 = all
   int64_t heads = 0;   // > 0: number of attention heads, instead of reading it from Reshapes
   int threads = 0;
   uint32_t seed = 1;   // for the mse probes
@@ -47,7 +52,9 @@ struct ImportanceOptions {
   // weights and rows, move much less (kjv-gpt2, 512 rows: Fisher sums within 1.4e-4, the
   // layers' predicted INT4 increases ranked alike at 0.9985; bench/RESULTS.md, issue 6).
   bool bf16_products = true;
-  std::function<void(int64_t done, int64_t total)> progress;
+  std::function<void(int64_t done, int64_t total)> progress;  // not part of the key: it changes no result
+  // What changes the result (threads do not: the scores are the same bits at any thread count).
+  std::string key() const;
 };
 
 struct PrecisionCandidate {
@@ -66,6 +73,7 @@ struct GroupScores {
 
 struct TensorImportance {
   std::string name;
+  std::string node;            // the node that reads it (its layer's node for a layer weight)
   std::vector<int64_t> shape;
   std::string op;              // consuming layer op, or "" for other weights
   std::string layer_node;
@@ -97,10 +105,27 @@ struct ImportanceReport {
   std::vector<HeadImportance> heads;
 };
 
-// Runs the model over the calibration set at `data_path` and scores every f32 weight.
+// Rows per batch for a requested size: capped by fixed leading dims of the model's outputs
+// (exports specialised to batch 1 often only say so in their outputs and Reshape constants).
+int64_t importance_batch_rows(const ir::Graph& graph, int64_t requested);
+
+// Runs the model over every batch of `set` and scores every f32 weight.
 // Errors: a loss that does not fit the model (lm on a classifier, ce without labels) and
 // ops without backward rules on the gradient path are kInvalidInput / kUnsupported.
-Result<ImportanceReport> compute_importance(const ir::Model& model, const std::string& data_path,
+Result<ImportanceReport> compute_importance(const ir::Model& model, const calibration::CalibrationSet& set,
                                             const ImportanceOptions& options);
+
+// The importance analysis of the AnalysisManager (analysis_manager.h).
+struct ImportanceAnalysis {
+  static constexpr std::string_view kName = "importance";
+  using Options = ImportanceOptions;
+  using Output = ImportanceReport;
+  static Result<Output> compute(const ir::Model& model, const calibration::CalibrationSet& set, const Options& options,
+                                const std::function<void(int64_t, int64_t)>& progress) {
+    Options with_progress = options;
+    if (progress) with_progress.progress = progress;
+    return compute_importance(model, set, with_progress);
+  }
+};
 
 }  // namespace ember::passes::analysis

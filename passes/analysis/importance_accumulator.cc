@@ -15,28 +15,28 @@ namespace {
 // their scales laid out for the row kernel (importance_rows.h): [groups][N] for a column-major
 // weight, [rows][groups] for a row-major one.
 template <class Scales>
-void quantize_candidates(const LayerWeight& layer, const float* stored, std::vector<int8_t>& q8, std::vector<uint8_t>& q4,
+void quantize_candidates(const Layer& layer, const float* stored, std::vector<int8_t>& q8, std::vector<uint8_t>& q4,
                          Scales (&scales)[kMaxRowCandidates]) {
   const std::vector<CandidateSpec>& specs = default_candidates();
-  const std::vector<float> cw = to_canonical(layer, stored);
+  const std::vector<float> cw = canonical_matrix(layer, stored);
   q8.assign(cw.size(), 0);
   q4.assign(cw.size(), 0);
   for (size_t c = 0; c < specs.size(); ++c) {
     quant::QuantFormat format;
     format.bits = specs[c].bits;
     format.symmetric = true;
-    const quant::QuantizedMatrix q = quant::quantize_rtn(cw.data(), layer.rows, layer.cols,
-                                                          specs[c].block > 0 ? specs[c].block : layer.cols, format,
+    const quant::QuantizedMatrix q = quant::quantize_rtn(cw.data(), layer.channels, layer.reduction,
+                                                          specs[c].block > 0 ? specs[c].block : layer.reduction, format,
                                                           quant::ClipMode::kNone);
     const int64_t groups = q.groups();
     scales[c].group = q.group;
     scales[c].groups = groups;
     scales[c].values.assign(q.scales.size(), 0.0f);
-    for (int64_t r = 0; r < layer.rows; ++r) {
+    for (int64_t r = 0; r < layer.channels; ++r) {
       for (int64_t g = 0; g < groups; ++g)
-        scales[c].values[size_t(layer.column_major ? g * layer.rows + r : r * groups + g)] = q.scales[size_t(r * groups + g)];
-      for (int64_t k = 0; k < layer.cols; ++k) {
-        const int32_t code = q.codes[size_t(r * layer.cols + k)];
+        scales[c].values[size_t(layer.column_major() ? g * layer.channels + r : r * groups + g)] = q.scales[size_t(r * groups + g)];
+      for (int64_t k = 0; k < layer.reduction; ++k) {
+        const int32_t code = q.codes[size_t(r * layer.reduction + k)];
         const size_t at = static_cast<size_t>(layer.index(r, k));
         if (c == 0) q8[at] = static_cast<int8_t>(code);
         else q4[at] = static_cast<uint8_t>(q4[at] | ((code & 0x0f) << (c == 1 ? 0 : 4)));
@@ -47,25 +47,25 @@ void quantize_candidates(const LayerWeight& layer, const float* stored, std::vec
 
 }  // namespace
 
-ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>& weights, LayerStructure structure)
-    : structure_(std::move(structure)) {
+ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>& weights, LayerModel layers)
+    : layers_(std::move(layers)) {
   const std::vector<CandidateSpec>& specs = default_candidates();
   for (const auto& [name, value] : weights) {
     State& st = states_[name];
     st.value = value;
-    auto layer = structure_.layers.find(name);
-    if (layer == structure_.layers.end()) continue;
-    st.layer = &layer->second;
-    const size_t rows = static_cast<size_t>(layer->second.rows);
+    const Layer* layer = layers_.find(name);
+    if (!layer || !layer->is_compute()) continue;
+    st.layer = layer;
+    const size_t rows = static_cast<size_t>(layer->channels);
     st.batch_channel.assign(rows, 0.0);
     st.channel_abs.assign(rows, 0.0);
     st.channel_removal.assign(rows, 0.0);
-    quantize_candidates(layer->second, value.data<float>(), st.q8, st.q4, st.scales);
+    quantize_candidates(*layer, value.data<float>(), st.q8, st.q4, st.scales);
     st.noise.assign(specs.size(), 0.0);
     st.first.assign(specs.size(), 0.0);
-    if (!layer->second.bias.empty()) bias_owner_[layer->second.bias] = name;
+    if (!layer->bias.empty()) bias_owner_[layer->bias] = name;
   }
-  for (const auto& block : structure_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
+  for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
 }
 
 Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor& grad, double fisher_scale) {
@@ -112,18 +112,18 @@ Status ImportanceAccumulator::add_factored_gradient(const std::string& name, run
 }
 
 int64_t ImportanceAccumulator::stored_width(const State& st) {
-  const LayerWeight* layer = st.layer;
-  return layer ? (layer->column_major ? layer->rows : layer->cols) : std::max<int64_t>(st.value.numel(), 1);
+  const Layer* layer = st.layer;
+  return layer ? (layer->column_major() ? layer->channels : layer->reduction) : std::max<int64_t>(st.value.numel(), 1);
 }
 
 void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const RowBlockSource& rows_of) {
   const float* w = st.value.data<float>();
-  const LayerWeight* layer = st.layer;
+  const Layer* layer = st.layer;
   const bool has_candidates = !st.q8.empty();
   // Rows of the stored tensor: channels of a row-major layer, reduction steps of a column-major one.
   const int64_t width = stored_width(st);
   const int64_t stored_rows = st.value.numel() / width;
-  const bool by_column = layer && layer->column_major;
+  const bool by_column = layer && layer->column_major();
   RowSums total;
   struct ChunkSums {
     RowSums sums;
@@ -178,8 +178,8 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
 }
 
 void ImportanceAccumulator::end_batch() {
-  for (size_t b = 0; b < structure_.attention.size(); ++b) {
-    const AttentionBlock& block = structure_.attention[b];
+  for (size_t b = 0; b < layers_.attention.size(); ++b) {
+    const AttentionBlock& block = layers_.attention[b];
     for (int64_t h = 0; h < block.heads; ++h) {
       double s = 0;
       for (const HeadSlice& slice : block.slices) {
@@ -239,8 +239,8 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
 std::vector<HeadImportance> ImportanceAccumulator::heads() const {
   std::vector<HeadImportance> out;
   const double inv = batches_ ? 1.0 / static_cast<double>(batches_) : 0.0;
-  for (size_t b = 0; b < structure_.attention.size(); ++b) {
-    const AttentionBlock& block = structure_.attention[b];
+  for (size_t b = 0; b < layers_.attention.size(); ++b) {
+    const AttentionBlock& block = layers_.attention[b];
     HeadImportance h;
     h.block = block;
     h.fisher.assign(static_cast<size_t>(block.heads), 0.0);

@@ -20,7 +20,7 @@
 #include "ir/tensor.h"
 #include "passes/analysis/importance.h"
 #include "passes/analysis/importance_rows.h"
-#include "passes/analysis/layer_structure.h"
+#include "passes/analysis/layer_model.h"
 #include "runtime/grad/grad_rule.h"
 
 namespace ember::passes::analysis {
@@ -28,7 +28,7 @@ namespace ember::passes::analysis {
 class ImportanceAccumulator {
  public:
   // `weights`: name -> value of every weight that can receive a gradient.
-  ImportanceAccumulator(const std::map<std::string, Tensor>& weights, LayerStructure structure);
+  ImportanceAccumulator(const std::map<std::string, Tensor>& weights, LayerModel layers);
 
   // dL/dw of one batch; `fisher_scale` turns g^2 into a per-term Fisher estimate.
   Status add_gradient(const std::string& name, const Tensor& grad, double fisher_scale);
@@ -40,7 +40,7 @@ class ImportanceAccumulator {
   // Final scores after `batches` batches, weights in the order given by `order`.
   std::vector<TensorImportance> tensors(const std::vector<std::string>& order) const;
   std::vector<HeadImportance> heads() const;
-  const LayerStructure& structure() const { return structure_; }
+  const LayerModel& layers() const { return layers_; }
 
  private:
   // One candidate's scales: [groups][N] for a column-major weight, [rows][groups] otherwise.
@@ -54,7 +54,7 @@ class ImportanceAccumulator {
   };
   struct State {
     Tensor value;
-    const LayerWeight* layer = nullptr;          // when the weight is a linear/conv layer
+    const Layer* layer = nullptr;                 // when the weight is a linear/conv layer
     // The candidates' codes and scales (importance_rows.h), from which the row kernel rebuilds
     // dw = Q(w) - w: 2 bytes a weight instead of three stored errors.
     std::vector<int8_t> q8;
@@ -77,7 +77,7 @@ class ImportanceAccumulator {
   static int64_t stored_width(const State& st);
   void accumulate(State& st, double fisher_scale, const RowBlockSource& rows_of);
 
-  LayerStructure structure_;
+  LayerModel layers_;
   std::map<std::string, State> states_;
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight
   std::vector<std::vector<double>> head_abs_;       // per attention block, per head

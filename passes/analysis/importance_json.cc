@@ -38,6 +38,7 @@ nlohmann::json importance_to_json(const ImportanceReport& report, const std::str
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : report.tensors) {
     nlohmann::json e = {{"name", t.name},
+                        {"node", t.node},
                         {"shape", t.shape},
                         {"taylor", score(t.taylor)},
                         {"fisher_sum", score(t.fisher_sum)},

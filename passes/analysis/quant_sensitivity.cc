@@ -9,11 +9,4 @@ const std::vector<CandidateSpec>& default_candidates() {
   return specs;
 }
 
-std::vector<float> to_canonical(const LayerWeight& layer, const float* stored) {
-  std::vector<float> out(static_cast<size_t>(layer.rows * layer.cols));
-  for (int64_t r = 0; r < layer.rows; ++r)
-    for (int64_t c = 0; c < layer.cols; ++c) out[static_cast<size_t>(r * layer.cols + c)] = stored[layer.index(r, c)];
-  return out;
-}
-
 }  // namespace ember::passes::analysis

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "passes/analysis/layer_structure.h"
+#include "passes/analysis/layer_model.h"
 
 namespace ember::passes::analysis {
 
@@ -17,8 +17,5 @@ struct CandidateSpec {
 };
 // INT8 per channel, INT4 block 32, INT4 block 128.
 const std::vector<CandidateSpec>& default_candidates();
-
-// The layer's weights in canonical [rows = output channels, cols = reduction] order.
-std::vector<float> to_canonical(const LayerWeight& layer, const float* stored);
 
 }  // namespace ember::passes::analysis

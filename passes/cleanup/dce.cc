@@ -38,10 +38,8 @@ Status DeadCodeElimination::run(ir::Model& model, PassContext& ctx) {
     for (const auto& out : node.outputs) defined.insert(out);
   std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return !defined.count(v.name); });
 
-  if (ctx.remarks) {
-    ctx.remarks->count(name(), "nodes-removed", static_cast<double>(removed_nodes));
-    ctx.remarks->count(name(), "initializers-removed", static_cast<double>(removed_initializers));
-  }
+  ctx.remarks.count(name(), "nodes-removed", static_cast<double>(removed_nodes));
+  ctx.remarks.count(name(), "initializers-removed", static_cast<double>(removed_initializers));
   return Status::Ok();
 }
 

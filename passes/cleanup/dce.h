@@ -15,6 +15,8 @@ class DeadCodeElimination final : public Pass {
   static std::vector<OptionSpec> option_specs() { return {}; }
   std::string_view name() const override { return "dce"; }
   Status run(ir::Model& model, PassContext& ctx) override;
+  // Removing what no output depends on changes no value an analysis observed.
+  PreservedAnalyses preserved() const override { return PreservedAnalyses::all(); }
 };
 
 }  // namespace ember::passes

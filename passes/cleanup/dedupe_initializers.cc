@@ -34,10 +34,8 @@ Status DedupeInitializers::run(ir::Model& model, PassContext& ctx) {
     graph.remove_initializer(name);
     ++removed;
   }
-  if (ctx.remarks) {
-    ctx.remarks->count(name(), "initializers-merged", static_cast<double>(removed));
-    ctx.remarks->count(name(), "bytes-saved", static_cast<double>(bytes_saved));
-  }
+  ctx.remarks.count(name(), "initializers-merged", static_cast<double>(removed));
+  ctx.remarks.count(name(), "bytes-saved", static_cast<double>(bytes_saved));
   return Status::Ok();
 }
 

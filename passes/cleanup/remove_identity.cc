@@ -44,7 +44,7 @@ Status RemoveIdentity::run(ir::Model& model, PassContext& ctx) {
     std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return v.name == y && !outputs.count(y); });
     ++removed;
   }
-  if (ctx.remarks) ctx.remarks->count(name(), "identities-removed", static_cast<double>(removed));
+  ctx.remarks.count(name(), "identities-removed", static_cast<double>(removed));
   return Status::Ok();
 }
 

@@ -26,12 +26,45 @@ struct Settings {
   int64_t calib_rows = 0;
 };
 
-Result<Settings> read_settings(const PassOptions& o, std::string_view pass) {
+// The option values as given (the table below fixes their types, defaults and help).
+struct ActivationOptionValues {
+  std::string mode = "dynamic", method = "percentile", format = "qdq", granularity = "auto", exclude,
+              ops = "MatMul+Gemm+Conv", act_type = "u8";
+  double percentile = 99.99, smoothquant = 0;
+  bool act_act = false;
+  int64_t batch = 0, calib_rows = 0;
+};
+
+const OptionTable<ActivationOptionValues>& option_table() {
+  using V = ActivationOptionValues;
+  static const OptionTable<V> table({
+      {"mode", &V::mode, "dynamic: scales computed at run time (no calibration); static: scales from calibration"},
+      {"method", &V::method, "static: clip range method, minmax | percentile | entropy | mse"},
+      {"percentile", &V::percentile, "static, method=percentile: share of values kept on each side"},
+      {"format", &V::format, "qdq: QuantizeLinear/DequantizeLinear; ort: DynamicQuantizeLinear + MatMulInteger (dynamic only)"},
+      {"granularity", &V::granularity,
+       "format=ort: one activation scale per row (token; symmetric int8) or per tensor (u8, DynamicQuantizeLinear); "
+       "format=qdq is per tensor",
+       "auto (row for format=ort, tensor for qdq)"},
+      {"smoothquant", &V::smoothquant, "SmoothQuant alpha applied first to float weights (0 = off; e.g. 0.5)"},
+      {"exclude", &V::exclude, "Regular expression on node names (or first outputs) to keep float (no ',' or '}')"},
+      {"ops", &V::ops, "Op types whose activation inputs are quantized, joined by '+'"},
+      {"act-act", &V::act_act, "Also quantize MatMuls whose two inputs are activations (attention)"},
+      {"act-type", &V::act_type, "static: activation type, u8 or s8"},
+      {"batch", &V::batch, "static: calibration rows per inference (0 = as the set was opened)"},
+      {"calib-rows", &V::calib_rows, "static: calibration rows to use (0 = the whole set)"},
+  });
+  return table;
+}
+
+Result<Settings> read_settings(const PassOptions& options, std::string_view pass) {
   const std::string p(pass);
+  EMBER_ASSIGN_OR_RETURN(const ActivationOptionValues o, option_table().parse(options));
   Settings s;
-  const std::string mode = o.get_string("mode", "dynamic"), format = o.get_string("format", "qdq");
-  const std::string format_default_granularity = format == "ort" ? "row" : "tensor";
-  const std::string granularity = o.get_string("granularity", format_default_granularity), act_type = o.get_string("act-type", "u8");
+  const std::string& mode = o.mode;
+  const std::string& format = o.format;
+  const std::string granularity = o.granularity != "auto" ? o.granularity : format == "ort" ? "row" : "tensor";
+  const std::string& act_type = o.act_type;
   if (mode != "dynamic" && mode != "static") return invalid_input(p + ": mode must be dynamic or static, got '" + mode + "'");
   if (format != "qdq" && format != "ort") return invalid_input(p + ": format must be qdq or ort, got '" + format + "'");
   if (granularity != "tensor" && granularity != "row")
@@ -47,16 +80,16 @@ Result<Settings> read_settings(const PassOptions& o, std::string_view pass) {
     return invalid_input(p + ": granularity=row needs format=ort (QDQ's DynamicQuantizeLinear is per tensor)");
   if (s.dynamic && !s.ort && s.act_type == DType::kI8)
     return invalid_input(p + ": dynamic QDQ quantizes to u8 (DynamicQuantizeLinear); act-type=s8 needs mode=static or granularity=row");
-  EMBER_ASSIGN_OR_RETURN(s.observer.method, calibration::parse_calibration_method(o.get_string("method", "percentile")));
-  s.observer.percentile = o.get_float("percentile", 99.99);
+  EMBER_ASSIGN_OR_RETURN(s.observer.method, calibration::parse_calibration_method(o.method));
+  s.observer.percentile = o.percentile;
   EMBER_TRY(calibration::check_observer_options(s.observer).with_context(p));
-  s.smoothquant = o.get_float("smoothquant", 0);
+  s.smoothquant = o.smoothquant;
   if (!(s.smoothquant >= 0 && s.smoothquant <= 1)) return invalid_input(p + ": smoothquant (alpha) must be in [0, 1]; 0 turns it off");
-  EMBER_ASSIGN_OR_RETURN(s.targets.ops, parse_op_list(o.get_string("ops", "MatMul+Gemm+Conv"), p));
-  EMBER_ASSIGN_OR_RETURN(s.targets.exclude, parse_regex_option(o.get_string("exclude", ""), p + ": exclude"));
-  s.targets.act_act = o.get_bool("act-act", false);
-  s.batch = o.get_int("batch", 0);
-  s.calib_rows = o.get_int("calib-rows", 0);
+  EMBER_ASSIGN_OR_RETURN(s.targets.ops, parse_op_list(o.ops, p));
+  EMBER_ASSIGN_OR_RETURN(s.targets.exclude, parse_regex_option(o.exclude, p + ": exclude"));
+  s.targets.act_act = o.act_act;
+  s.batch = o.batch;
+  s.calib_rows = o.calib_rows;
   if (s.batch < 0 || s.calib_rows < 0) return invalid_input(p + ": batch and calib-rows must be >= 0");
   return s;
 }
@@ -129,22 +162,7 @@ Result<calibration::CalibrationResult> calibrate(const ir::Model& model, const c
 
 }  // namespace
 
-std::vector<OptionSpec> QuantizeActivations::option_specs() {
-  return {
-      {"mode", "string", "dynamic", "dynamic: scales computed at run time (no calibration); static: scales from calibration"},
-      {"method", "string", "percentile", "static: clip range method, minmax | percentile | entropy | mse"},
-      {"percentile", "float", "99.99", "static, method=percentile: share of values kept on each side"},
-      {"format", "string", "qdq", "qdq: QuantizeLinear/DequantizeLinear; ort: DynamicQuantizeLinear + MatMulInteger (dynamic only)"},
-      {"granularity", "string", "row", "format=ort: one activation scale per row (token; symmetric int8) or per tensor (u8, DynamicQuantizeLinear); format=qdq is per tensor"},
-      {"smoothquant", "float", "0", "SmoothQuant alpha applied first to float weights (0 = off; e.g. 0.5)"},
-      {"exclude", "string", "", "Regular expression on node names (or first outputs) to keep float (no ',' or '}')"},
-      {"ops", "string", "MatMul+Gemm+Conv", "Op types whose activation inputs are quantized, joined by '+'"},
-      {"act-act", "bool", "false", "Also quantize MatMuls whose two inputs are activations (attention)"},
-      {"act-type", "string", "u8", "static: activation type, u8 or s8"},
-      {"batch", "int", "0", "static: calibration rows per inference (0 = as the set was opened)"},
-      {"calib-rows", "int", "0", "static: calibration rows to use (0 = the whole set)"},
-  };
-}
+std::vector<OptionSpec> QuantizeActivations::option_specs() { return option_table().specs(); }
 
 Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
   EMBER_ASSIGN_OR_RETURN(Settings s, read_settings(options_, name()));
@@ -160,7 +178,7 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
     SmoothOptions so;
     so.alpha = s.smoothquant;
     so.max_rows = s.calib_rows;
-    EMBER_TRY(smooth_activations(model, *ctx.calib, so, ctx.remarks, name()).status());
+    EMBER_TRY(smooth_activations(model, *ctx.calib, so, &ctx.remarks, name()).status());
   }
   ir::Graph& graph = model.graph;
   const std::vector<Target> targets = find_targets(graph, s.targets);
@@ -174,7 +192,7 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
     for (const auto& [x, readers] : uses) values.push_back(x);
     EMBER_ASSIGN_OR_RETURN(calibration::CalibrationResult stats, calibrate(model, *ctx.calib, s, values));
     for (const auto& [x, why] : stats.skipped)
-      if (ctx.remarks) ctx.remarks->note(name(), "kept '" + x + "' float: " + why);
+      ctx.remarks.note(name(), "kept '" + x + "' float: " + why);
     for (const auto& [x, readers] : uses) {
       auto it = stats.values.find(x);
       if (it == stats.values.end()) continue;
@@ -207,7 +225,7 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
       } else if ((node.op_type == "MatMul" || node.op_type == "Gemm") && t.weight_input >= 0) {
         // A weight this form cannot read (e.g. a transposed tied embedding as LM head): the
         // linear stays float, as onnxruntime's quantize_dynamic leaves it.
-        if (ctx.remarks) ctx.remarks->note(name(), "kept '" + node.name + "' float: its weight is not a 2-D initializer or DequantizeLinear of one");
+        ctx.remarks.note(name(), "kept '" + node.name + "' float: its weight is not a 2-D initializer or DequantizeLinear of one");
       } else {
         fallback.push_back(t);  // Conv, and attention MatMuls with act-act: dynamic QDQ
       }
@@ -217,12 +235,10 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
     quantized = uses.size();
     edits.apply(graph);
     remove_unread(graph, ort.maybe_unread_nodes(), ort.maybe_unread_initializers());
-    if (ctx.remarks) ctx.remarks->count(name(), "rows-quantized-linears", ort.rows_quantized());
+    ctx.remarks.count(name(), "rows-quantized-linears", ort.rows_quantized());
   }
-  if (ctx.remarks) {
-    ctx.remarks->count(name(), "activations-qdq", static_cast<double>(quantized));
-    ctx.remarks->count(name(), "integer-linears", static_cast<double>(integer_nodes));
-  }
+  ctx.remarks.count(name(), "activations-qdq", static_cast<double>(quantized));
+  ctx.remarks.count(name(), "integer-linears", static_cast<double>(integer_nodes));
   return Status::Ok();
 }
 

@@ -79,8 +79,8 @@ void GraphEdits::apply(ir::Graph& graph) {
   removed.clear();
 }
 
-Result<EmitResult> emit_qdq(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q, GraphEdits& edits) {
-  const std::string& w = target.name;
+Result<EmitResult> emit_qdq(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q, GraphEdits& edits) {
+  const std::string& w = target.weight;
   const int64_t C = q.rows, K = q.cols, G = q.groups();
   const bool blocked = q.group < K;
   const bool flattened = blocked && target.shape.size() > 2;
@@ -151,7 +151,7 @@ Result<EmitResult> emit_qdq(ir::Graph& graph, const WeightTarget& target, const 
   return result;
 }
 
-std::string matmul_nbits_blocker(const ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+std::string matmul_nbits_blocker(const ir::Graph& graph, const Layer& target, const QuantizedMatrix& q,
                                  int64_t block) {
   if (q.format.bits != 4) return "MatMulNBits is used for 4 bits only";
   if (!is_pow2_at_least_16(block)) return "block " + std::to_string(block) + " is not a power of 2 >= 16";
@@ -172,9 +172,9 @@ std::string matmul_nbits_blocker(const ir::Graph& graph, const WeightTarget& tar
   return "";
 }
 
-Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q,
                                      int64_t block, GraphEdits& edits) {
-  const std::string& w = target.name;
+  const std::string& w = target.weight;
   const int64_t N = q.rows, K = q.cols;
   const int64_t k_blocks = (K + block - 1) / block, blob = block / 2;
   const int64_t G = q.groups();  // == k_blocks (blocked) or 1 (K <= block)

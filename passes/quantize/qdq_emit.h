@@ -44,13 +44,13 @@ struct EmitResult {
 };
 
 // Replaces target W by W_quantized -> DequantizeLinear (see above).
-Result<EmitResult> emit_qdq(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q, GraphEdits& edits);
+Result<EmitResult> emit_qdq(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q, GraphEdits& edits);
 
 // Empty when MatMulNBits can carry the target with this block size, else why not.
-std::string matmul_nbits_blocker(const ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+std::string matmul_nbits_blocker(const ir::Graph& graph, const Layer& target, const QuantizedMatrix& q,
                                  int64_t block);
 // Turns every use of the target into MatMulNBits. Precondition: matmul_nbits_blocker is empty.
-Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const WeightTarget& target, const QuantizedMatrix& q,
+Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q,
                                      int64_t block, GraphEdits& edits);
 
 // Raises the default-domain opset to `version` (no-op when already there). Ops whose attributes

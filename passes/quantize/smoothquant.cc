@@ -188,17 +188,33 @@ Result<size_t> smooth_activations(ir::Model& model, const calibration::Calibrati
   return smoothed;
 }
 
-std::vector<OptionSpec> SmoothQuant::option_specs() {
-  return {{"alpha", "float", "0.5", "Migration strength in [0, 1]: 0 leaves activations alone, 1 moves their whole range into the weights"},
-          {"calib-rows", "int", "0", "Calibration rows to use (0 = the whole set)"}};
+namespace {
+
+struct SmoothOptionValues {
+  double alpha = 0.5;
+  int64_t calib_rows = 0;
+};
+
+const OptionTable<SmoothOptionValues>& option_table() {
+  static const OptionTable<SmoothOptionValues> table({
+      {"alpha", &SmoothOptionValues::alpha,
+       "Migration strength in [0, 1]: 0 leaves activations alone, 1 moves their whole range into the weights"},
+      {"calib-rows", &SmoothOptionValues::calib_rows, "Calibration rows to use (0 = the whole set)"},
+  });
+  return table;
 }
+
+}  // namespace
+
+std::vector<OptionSpec> SmoothQuant::option_specs() { return option_table().specs(); }
 
 Status SmoothQuant::run(ir::Model& model, PassContext& ctx) {
   if (!ctx.calib) return invalid_input("smooth-quant needs a calibration set (ember opt --calib SET)");
+  EMBER_ASSIGN_OR_RETURN(const SmoothOptionValues values, option_table().parse(options_));
   SmoothOptions options;
-  options.alpha = options_.get_float("alpha", 0.5);
-  options.max_rows = options_.get_int("calib-rows", 0);
-  EMBER_ASSIGN_OR_RETURN(size_t smoothed, smooth_activations(model, *ctx.calib, options, ctx.remarks, name()));
+  options.alpha = values.alpha;
+  options.max_rows = values.calib_rows;
+  EMBER_ASSIGN_OR_RETURN(size_t smoothed, smooth_activations(model, *ctx.calib, options, &ctx.remarks, name()));
   (void)smoothed;
   return Status::Ok();
 }

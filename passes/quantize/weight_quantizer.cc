@@ -9,7 +9,7 @@
 
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
-#include "passes/quantize/layer_inputs.h"
+#include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/qdq_emit.h"
 #include "passes/quantize/weight_quant_options.h"
 #include "passes/quantize/weight_targets.h"
@@ -17,11 +17,11 @@
 namespace ember::passes {
 namespace {
 
-using quant::LayerInputStats;
+using analysis::LayerInputStats;
 using quant::Method;
 using quant::QuantizedMatrix;
 using quant::WeightQuantOptions;
-using quant::WeightTarget;
+using quant::Layer;
 
 constexpr std::string_view kPassName = "quantize-weights";
 constexpr int64_t kOutputErrorRows = 128;  // output channels sampled for the output error
@@ -66,7 +66,7 @@ void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::v
 }
 
 // Distinct activations of a target's linear uses.
-std::set<std::string> activations_of(const WeightTarget& t) {
+std::set<std::string> activations_of(const Layer& t) {
   std::set<std::string> out;
   for (const auto& u : t.uses)
     if (u.linear()) out.insert(u.activation);
@@ -74,7 +74,7 @@ std::set<std::string> activations_of(const WeightTarget& t) {
 }
 
 // The summed Hessian of a target over its inputs, when every use is linear and observed.
-std::optional<std::vector<float>> hessian_of(const WeightTarget& t, const std::map<std::string, LayerInputStats>& stats) {
+std::optional<std::vector<float>> hessian_of(const Layer& t, const std::map<std::string, LayerInputStats>& stats) {
   if (!t.all_uses_linear()) return std::nullopt;
   std::optional<quant::HessianAccumulator> sum;
   for (const auto& a : activations_of(t)) {
@@ -89,12 +89,12 @@ std::optional<std::vector<float>> hessian_of(const WeightTarget& t, const std::m
 
 // AWQ for every activation read only by covered linear layers: search s, fold 1/s into the
 // producer, and scale the layers' weights by s in the graph. Returns weight -> s.
-std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std::vector<WeightTarget>& targets,
+std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std::vector<Layer>& targets,
                                                     const std::map<std::string, LayerInputStats>& stats,
                                                     const WeightQuantOptions& opts,
                                                     const std::function<void(std::string)>& note) {
   std::map<std::string, std::vector<float>> awq_scales;
-  std::map<std::string, std::vector<const WeightTarget*>> groups;
+  std::map<std::string, std::vector<const Layer*>> groups;
   for (const auto& t : targets) {
     const auto acts = activations_of(t);
     if (t.all_uses_linear() && acts.size() == 1 && stats.count(*acts.begin())) groups[*acts.begin()].push_back(&t);
@@ -111,7 +111,7 @@ std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std:
     }
     std::vector<std::vector<float>> canon;
     std::vector<quant::AwqLayer> layers;
-    for (const auto* t : members) canon.push_back(quant::canonical_matrix(*t, graph.initializers.at(t->name)));
+    for (const auto* t : members) canon.push_back(analysis::canonical_matrix(*t, graph.initializers.at(t->weight)));
     for (size_t i = 0; i < members.size(); ++i) layers.push_back({canon[i].data(), members[i]->channels});
     const int64_t group = opts.block > 0 ? opts.block : st.dim;
     const quant::AwqChoice choice =
@@ -126,8 +126,8 @@ std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std:
     for (size_t i = 0; i < members.size(); ++i) {
       std::vector<float>& w = canon[i];
       for (size_t e = 0; e < w.size(); ++e) w[e] *= choice.scales[e % size_t(st.dim)];
-      graph.set_initializer(members[i]->name, quant::from_canonical(*members[i], w));
-      awq_scales[members[i]->name] = choice.scales;
+      graph.set_initializer(members[i]->weight, analysis::from_canonical(*members[i], w));
+      awq_scales[members[i]->weight] = choice.scales;
     }
     note("awq: activation '" + act + "': " + text + ", 1/s folded into " + site->describe());
   }
@@ -135,7 +135,7 @@ std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std:
 }
 
 // Quantizes one target's canonical matrix w with the configured method; fills r.method.
-QuantizedMatrix quantize_target(const WeightTarget& t, const std::vector<float>& w, const WeightQuantOptions& opts,
+QuantizedMatrix quantize_target(const Layer& t, const std::vector<float>& w, const WeightQuantOptions& opts,
                                 const std::optional<std::vector<float>>& hessian, const std::vector<float>* s,
                                 QuantizedTensorRecord& r, const std::function<void(std::string)>& note) {
   const int64_t group = opts.block > 0 ? opts.block : t.reduction;
@@ -149,7 +149,7 @@ QuantizedMatrix quantize_target(const WeightTarget& t, const std::vector<float>&
       r.method = "gptq";
       return std::move(result).value();
     }
-    note("gptq: " + t.name + ": " + result.status().message() + "; using rtn");
+    note("gptq: " + t.weight + ": " + result.status().message() + "; using rtn");
   }
   // Clipping weighs each input channel by its mean squared activation (over s^2 after AWQ).
   std::vector<float> col_weight;
@@ -168,61 +168,38 @@ QuantizedMatrix quantize_target(const WeightTarget& t, const std::vector<float>&
 
 std::vector<OptionSpec> WeightQuantization::option_specs() { return quant::weight_quant_option_specs(); }
 
-std::vector<QuantizedTensorRecord> quantization_records(const Remarks& remarks) {
-  std::vector<QuantizedTensorRecord> out;
-  for (const auto& e : remarks.entries) {
-    if (e.pass != kPassName || e.message.rfind("tensor ", 0) != 0) continue;
-    std::vector<std::string> parts;
-    size_t start = 7;
-    for (size_t bar; (bar = e.message.find(" | ", start)) != std::string::npos; start = bar + 3)
-      parts.push_back(e.message.substr(start, bar - start));
-    parts.push_back(e.message.substr(start));
-    QuantizedTensorRecord r;
-    r.name = parts[0];
-    for (size_t i = 1; i < parts.size(); ++i) {
-      const size_t eq = parts[i].find('=');
-      if (eq == std::string::npos) continue;
-      const std::string key = parts[i].substr(0, eq), value = parts[i].substr(eq + 1);
-      if (key == "op") r.op = value;
-      else if (key == "scheme") r.scheme = value;
-      else if (key == "bits") r.bits = std::stoi(value);
-      else if (key == "block") r.block = std::stoll(value);
-      else if (key == "sym") r.symmetric = value == "1";
-      else if (key == "method") r.method = value;
-      else if (key == "format") r.format = value;
-      else if (key == "error") r.error = std::stod(value);
-      else if (key == "output_error") r.output_error = std::stod(value);
-      else if (key == "bytes") {
-        const size_t arrow = value.find("->");
-        if (arrow == std::string::npos) continue;
-        r.bytes_before = std::stoull(value.substr(0, arrow));
-        r.bytes_after = std::stoull(value.substr(arrow + 2));
-      }
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
+nlohmann::json QuantizeWeightsResult::to_json() const {
+  nlohmann::json tensors_json = nlohmann::json::array();
+  for (const auto& r : tensors)
+    tensors_json.push_back({{"name", r.name}, {"op", r.op}, {"scheme", r.scheme}, {"bits", r.bits}, {"block", r.block},
+                            {"symmetric", r.symmetric}, {"method", r.method}, {"format", r.format},
+                            {"bytes_before", r.bytes_before}, {"bytes_after", r.bytes_after}, {"error", r.error},
+                            {"output_error", r.output_error}});
+  nlohmann::json skipped_json = nlohmann::json::array();
+  for (const auto& s : skipped) skipped_json.push_back({{"name", s.name}, {"reason", s.reason}});
+  return {{"tensors", tensors_json}, {"skipped", skipped_json}};
 }
 
 Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
-  records_.clear();
+  auto result = std::make_shared<QuantizeWeightsResult>();
+  result_ = result;
+  std::vector<QuantizedTensorRecord>& records = result->tensors;
   EMBER_ASSIGN_OR_RETURN(const WeightQuantOptions opts, quant::parse_weight_quant_options(options_));
   if (opts.method != Method::kRtn && !ctx.calib)
     return invalid_input("quantize-weights: method=" + opts.method_name() +
                          " needs calibration data (--calib FILE) to measure layer inputs; use method=rtn without it");
-  const std::function<void(std::string)> note = [&](std::string message) {
-    if (ctx.remarks) ctx.remarks->note(kPassName, std::move(message));
-  };
-  auto count = [&](const std::string& counter, double value) {
-    if (ctx.remarks) ctx.remarks->count(kPassName, counter, value);
-  };
+  const std::function<void(std::string)> note = [&](std::string message) { ctx.remarks.note(kPassName, std::move(message)); };
+  auto count = [&](const std::string& counter, double value) { ctx.remarks.count(kPassName, counter, value); };
   ir::Graph& graph = model.graph;
   quant::TargetFilter filter;
   filter.ops = opts.ops;
   filter.exclude = opts.exclude;
   filter.min_size = opts.min_size;
   const quant::TargetScan scan = quant::find_weight_targets(graph, filter);
-  for (const auto& s : scan.skipped) note("skipped " + s);
+  for (const auto& s : scan.skipped) {
+    note("skipped " + s.name + ": " + s.reason);
+    result->skipped.push_back({s.name, s.reason});
+  }
   if (!scan.targets.empty() && model.opset_version("") < 13)
     return unsupported("quantize-weights: the model imports opset " + std::to_string(model.opset_version("")) +
                        "; DequantizeLinear with an axis needs opset 13 or later");
@@ -231,21 +208,25 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   // Calibration statistics of the layer inputs, from the float model.
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
-  std::map<std::string, LayerInputStats> stats;
+  std::shared_ptr<const analysis::LayerInputAnalysis::Output> observed;
   if (opts.method != Method::kRtn) {
     const auto start = Clock::now();
-    std::vector<quant::LayerInputRequest> requests;
-    std::set<std::string> requested;
+    analysis::LayerInputAnalysis::Options request;
+    request.max_rows = opts.calib_rows;
+    request.batch_rows = opts.batch;
+    EMBER_ASSIGN_OR_RETURN(observed, ctx.analyses.get<analysis::LayerInputAnalysis>(model, request));
+    std::set<std::string> wanted;
     for (const auto& t : scan.targets)
       if (t.all_uses_linear())
-        for (const auto& a : activations_of(t))
-          if (requested.insert(a).second) requests.push_back({a, t.reduction});
-    EMBER_ASSIGN_OR_RETURN(stats, quant::collect_layer_inputs(model, *ctx.calib, requests, opts.calib_rows,
-                                                                    opts.method == Method::kAwq, opts.batch));
-    for (const auto& a : requested)
-      if (!stats.count(a)) note("activation '" + a + "' was not observed; its layers use rtn");
+        for (const auto& a : activations_of(t)) wanted.insert(a);
+    for (const auto& a : wanted) {
+      auto it = observed->stats.find(a);
+      if (it == observed->stats.end()) note("activation '" + a + "' was not observed; its layers use rtn");
+    }
     count("calibration-seconds", seconds_since(start));
   }
+  static const std::map<std::string, LayerInputStats> kNoStats;
+  const std::map<std::string, LayerInputStats>& stats = observed ? observed->stats : kNoStats;
   const auto quantize_start = Clock::now();
 
   // AWQ: per shared activation, search the scales, fold 1/s into the producer, scale the weights.
@@ -256,17 +237,17 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   int64_t min_opset = 0;
   bool any_nbits = false;
   size_t bytes_before = 0, bytes_after = 0, nbits = 0, dq_nodes = 0;
-  for (const WeightTarget& t : scan.targets) {
-    const Tensor& weight = graph.initializers.at(t.name);
-    const std::vector<float> w = quant::canonical_matrix(t, weight);
+  for (const Layer& t : scan.targets) {
+    const Tensor& weight = graph.initializers.at(t.weight);
+    const std::vector<float> w = analysis::canonical_matrix(t, weight);
     QuantizedTensorRecord r;
-    r.name = t.name;
-    r.op = t.op();
+    r.name = t.weight;
+    r.op = t.op_types();
     r.bits = opts.format.bits;
     r.symmetric = opts.format.symmetric;
     r.bytes_before = weight.nbytes();
     const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
-    auto scaled = awq_scales.find(t.name);
+    auto scaled = awq_scales.find(t.weight);
     const std::vector<float>* s = scaled == awq_scales.end() ? nullptr : &scaled->second;
     const QuantizedMatrix q = quantize_target(t, w, opts, hessian, s, r, note);
     r.block = q.group < t.reduction ? q.group : 0;
@@ -282,7 +263,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
       ++nbits;
       any_nbits = true;
     } else {
-      if (opts.ort && opts.format.bits == 4) note("format=ort: " + t.name + " stays QDQ: " + blocker);
+      if (opts.ort && opts.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
       EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
       min_opset = std::max(min_opset, emitted.min_opset);
       ++dq_nodes;
@@ -292,13 +273,13 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     bytes_before += r.bytes_before;
     bytes_after += r.bytes_after;
     note(format_record(r));
-    records_.push_back(std::move(r));
+    records.push_back(std::move(r));
   }
   edits.apply(graph);
   if (min_opset > 0) EMBER_TRY(quant::raise_default_opset(model, min_opset));
   if (any_nbits && model.opset_version("com.microsoft") < 1) model.set_opset_version("com.microsoft", 1);
   count("quantize-seconds", seconds_since(quantize_start));
-  count("weights-quantized", double(records_.size()));
+  count("weights-quantized", double(records.size()));
   count("bytes-before", double(bytes_before));
   count("bytes-after", double(bytes_after));
   count("matmul-nbits", double(nbits));

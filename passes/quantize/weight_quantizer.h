@@ -15,8 +15,8 @@
 // 21 (IR 10); per-channel INT8 needs opset 13.
 // Preconditions: none beyond a verified graph; weights that are graph inputs, read inside
 // subgraphs, or read by anything else are left alone (remark "skipped").
-// Remarks: one note per weight (see QuantizedTensorRecord for the format), notes on skipped
-// weights and AWQ/GPTQ decisions, and counters weights-quantized, weights-skipped,
+// Result: QuantizeWeightsResult (every quantized weight and every skipped one, with why).
+// Remarks: one note per weight, notes on skipped weights and AWQ/GPTQ decisions, and counters weights-quantized, weights-skipped,
 // bytes-before, bytes-after, matmul-nbits, dequantize-nodes, calibration-seconds,
 // quantize-seconds.
 #pragma once
@@ -42,10 +42,15 @@ struct QuantizedTensorRecord {
   double output_error = -1;  // relative squared output error on calibration inputs; -1 when unknown
 };
 
-// The records of the last quantize-weights run, read back from the remarks it wrote: each is a
-// note "tensor NAME | op=.. | scheme=.. | bits=.. | block=.. | sym=0/1 | method=.. | format=.. |
-// bytes=B->A | error=E | output_error=O". Notes of other passes and other notes are ignored.
-std::vector<QuantizedTensorRecord> quantization_records(const Remarks& remarks);
+// The typed record of a quantize-weights run.
+struct QuantizeWeightsResult final : PassResult {
+  struct Skipped {
+    std::string name, reason;
+  };
+  std::vector<QuantizedTensorRecord> tensors;  // what was quantized, in graph order
+  std::vector<Skipped> skipped;                // weights it could have covered that stay float, and why
+  nlohmann::json to_json() const override;
+};
 
 class WeightQuantization final : public Pass {
  public:
@@ -53,12 +58,13 @@ class WeightQuantization final : public Pass {
   static std::vector<OptionSpec> option_specs();
   std::string_view name() const override { return "quantize-weights"; }
   Status run(ir::Model& model, PassContext& ctx) override;
+  std::shared_ptr<const PassResult> result() const override { return result_; }
   // The weights the last run quantized, in graph order.
-  const std::vector<QuantizedTensorRecord>& records() const { return records_; }
+  const std::vector<QuantizedTensorRecord>& records() const { return result_->tensors; }
 
  private:
   PassOptions options_;
-  std::vector<QuantizedTensorRecord> records_;
+  std::shared_ptr<QuantizeWeightsResult> result_ = std::make_shared<QuantizeWeightsResult>();
 };
 
 }  // namespace ember::passes

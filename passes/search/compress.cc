@@ -1,6 +1,8 @@
 #include "passes/search/compress.h"
 
 #include "formats/onnx_save.h"
+#include "passes/analysis/layer_inputs.h"
+#include "passes/quantize/weight_quant_options.h"
 #include "runtime/interpreter.h"
 
 namespace ember::passes {
@@ -30,6 +32,19 @@ const std::vector<Recipe>& recipes() {
   return all;
 }
 
+// A candidate's first pass sees the FP32 model: the analyses it reads are the FP32 model's, so
+// they are computed in the shared manager (once for all candidates), not in the candidate's copy.
+Status precompute_fp32_analyses(const ir::Model& fp32, const std::vector<PipelineEntry>& pipeline,
+                                AnalysisManager& fp32_analyses) {
+  if (pipeline.empty() || pipeline.front().name != "quantize-weights") return Status::Ok();
+  EMBER_ASSIGN_OR_RETURN(const quant::WeightQuantOptions o, quant::parse_weight_quant_options(pipeline.front().options));
+  if (o.method == quant::Method::kRtn) return Status::Ok();
+  analysis::LayerInputAnalysis::Options request;
+  request.max_rows = o.calib_rows;
+  request.batch_rows = o.batch;
+  return fp32_analyses.get<analysis::LayerInputAnalysis>(fp32, request).status();
+}
+
 Result<calibration::EvalResult> measure(const ir::Model& model, const CompressOptions& options) {
   runtime::InterpreterOptions io;
   io.threads = options.threads;
@@ -39,10 +54,6 @@ Result<calibration::EvalResult> measure(const ir::Model& model, const CompressOp
   eo.task = options.task;
   eo.limit = options.eval_limit;
   return calibration::evaluate(*interp, options.eval_path, eo);
-}
-
-bool within(double quality, double limit, calibration::EvalTask task) {
-  return task == calibration::EvalTask::kLanguageModel ? quality <= limit : quality >= limit;
 }
 
 }  // namespace
@@ -64,10 +75,12 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
   return invalid_input("unknown scheme '" + scheme + "' (schemes: " + names + ")");
 }
 
-Result<CompressResult> compress_model(const ir::Model& fp32, calibration::CalibrationSet& calib, const CompressOptions& options) {
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                      const CompressOptions& options) {
   CompressResult result;
   const bool lm = options.task == calibration::EvalTask::kLanguageModel;
-  result.budget = options.budget >= 0 ? options.budget : (lm ? 0.015 : 0.01);
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, make_budget(lm, options.budget.value_or(lm ? 0.015 : 0.01)));
+  result.budget = budget.allowed;
   if (options.on_stage) options.on_stage("measuring the FP32 model");
   EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, measure(fp32, options));
   result.metric = reference.metric;
@@ -75,7 +88,12 @@ Result<CompressResult> compress_model(const ir::Model& fp32, calibration::Calibr
   result.eval_rows = reference.samples;
   EMBER_ASSIGN_OR_RETURN(std::string fp32_bytes, formats::serialize_onnx(fp32));
   result.fp32_bytes = fp32_bytes.size();
-  result.quality_limit = lm ? reference.value * (1 + result.budget) : reference.value - result.budget;
+  result.quality_limit = budget.limit(reference.value);
+
+  // Analyses of the FP32 model (layer inputs, Hessians) are computed once, by whichever
+  // candidate asks first, and every candidate starts from a copy of this manager.
+  AnalysisManager fp32_analyses(&calib);
+  fp32_analyses.set_progress(options.analysis_progress);
 
   const std::vector<std::string> schemes = options.schemes.empty() ? compression_ladder() : options.schemes;
   std::optional<size_t> best;  // best quality so far, for the best-effort answer
@@ -83,15 +101,15 @@ Result<CompressResult> compress_model(const ir::Model& fp32, calibration::Calibr
     EMBER_ASSIGN_OR_RETURN(std::vector<PipelineEntry> pipeline, recipe_pipeline(scheme));
     if (options.on_stage) options.on_stage("trying " + scheme);
     EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries(pipeline));
+    EMBER_TRY(precompute_fp32_analyses(fp32, pipeline, fp32_analyses));
     ir::Model model = fp32;
     Remarks remarks;
-    PassContext ctx;
-    ctx.calib = &calib;
-    ctx.remarks = &remarks;
+    AnalysisManager analyses = fp32_analyses;
+    PassContext ctx(analyses, remarks, &budget);
     EMBER_TRY(manager.run(model, ctx).with_context("scheme " + scheme));
     EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, measure(model, options));
     EMBER_ASSIGN_OR_RETURN(std::string bytes, formats::serialize_onnx(model));
-    Candidate c{scheme, manager.pipeline_text(), quality.value, bytes.size(), within(quality.value, result.quality_limit, options.task),
+    Candidate c{scheme, manager.pipeline_text(), quality.value, bytes.size(), budget.within(quality.value, reference.value),
                 manager.records()};
     result.candidates.push_back(c);
     const size_t index = result.candidates.size() - 1;

@@ -9,6 +9,7 @@
 // classify, the allowed absolute drop of accuracy (0.01 = one point).
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,11 @@ struct CompressOptions {
   calibration::EvalTask task = calibration::EvalTask::kLanguageModel;
   std::string eval_path;
   int64_t eval_limit = 0;
-  double budget = -1;  // < 0: the default for the task (lm 0.015 relative, classify 0.01 absolute)
+  std::optional<double> budget;  // none: the default for the task (lm 0.015 relative, classify 0.01 absolute)
   std::vector<std::string> schemes;  // recipe names to try, in order; empty: the whole ladder
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
+  AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
 };
 
 struct Candidate {
@@ -58,6 +60,9 @@ const std::vector<std::string>& compression_ladder();
 // The pipeline of a recipe name (invalid_input for unknown names).
 Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme);
 
-Result<CompressResult> compress_model(const ir::Model& fp32, calibration::CalibrationSet& calib, const CompressOptions& options);
+// Analyses of the FP32 model are computed once and shared by all candidates (analysis_manager.h).
+// A negative or NaN budget is invalid_input (make_budget).
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                      const CompressOptions& options);
 
 }  // namespace ember::passes

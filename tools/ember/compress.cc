@@ -4,6 +4,7 @@
 // scheme meets the budget (the best-effort model and report are still written, and say so).
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "calibration/dataset.h"
 #include "formats/atomic_file.h"
@@ -18,7 +19,7 @@ namespace {
 
 struct CompressCliOptions {
   std::string model, calib, eval, task, output;
-  double budget = -1;
+  std::optional<double> budget;  // none: the task's default
   std::vector<std::string> schemes;
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
@@ -64,7 +65,7 @@ int run_compress(const CompressCliOptions& opts) {
   in.source_file = base_name(opts.model);
   in.source_sha256 = *source_hash;
   in.source_bytes = std::filesystem::file_size(opts.model);
-  in.options = {{"task", opts.task}, {"budget", opts.budget >= 0 ? std::to_string(opts.budget) : "default"},
+  in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
                 {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib->content_hash();

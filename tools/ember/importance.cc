@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "passes/analysis/importance.h"
+#include "calibration/dataset.h"
+#include "formats/atomic_file.h"
+#include "passes/analysis/analyze_importance.h"
 #include "passes/analysis/importance_json.h"
+#include "passes/pass_manager.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -68,17 +70,18 @@ void print_table(const pa::ImportanceReport& r, int64_t top) {
     return !std::isnan(x) ? x > y : a->taylor > b->taylor;
   });
   const std::string unit = r.loss_unit == "nats" ? "predicted loss increase, nats" : "predicted loss increase";
-  std::printf("%4s  %-44s %-7s %-11s %10s %10s %10s %10s %10s\n", "rank", "tensor", "op", "shape", "taylor",
-              "int8/ch", "int4/b32", "int4/b128", "removal");
+  std::printf("%4s  %-44s %-7s %-11s %10s %10s %10s %10s %10s  %s\n", "rank", "node", "op", "shape", "taylor",
+              "int8/ch", "int4/b32", "int4/b128", "removal", "tensor");
   std::printf("%4s  %-44s %-7s %-11s %10s %32s %10s\n", "", "", "", "", "", ("(" + unit + ")").c_str(), "");
   const size_t shown = top > 0 ? std::min<size_t>(static_cast<size_t>(top), order.size()) : order.size();
   for (size_t i = 0; i < shown; ++i) {
     const auto& t = *order[i];
-    std::string name = t.name.size() > 44 ? "..." + t.name.substr(t.name.size() - 41) : t.name;
-    std::printf("%4zu  %-44s %-7s %-11s %10s %10s %10s %10s %10s\n", i + 1, name.c_str(), t.op.empty() ? "-" : t.op.c_str(),
+    const std::string& shown_name = t.node.empty() ? t.name : t.node;
+    std::string name = shown_name.size() > 44 ? "..." + shown_name.substr(shown_name.size() - 41) : shown_name;
+    std::printf("%4zu  %-44s %-7s %-11s %10s %10s %10s %10s %10s  %s\n", i + 1, name.c_str(), t.op.empty() ? "-" : t.op.c_str(),
                 shape_text(t.shape).c_str(), number(t.taylor).c_str(), number(candidate_increase(t, "int8", 0)).c_str(),
                 number(candidate_increase(t, "int4", 32)).c_str(), number(candidate_increase(t, "int4", 128)).c_str(),
-                number(t.fisher_removal).c_str());
+                number(t.fisher_removal).c_str(), t.name.c_str());
   }
   if (shown < order.size()) std::printf("  ... %zu more (--top 0 shows all)\n", order.size() - shown);
   for (const auto& h : r.heads) {
@@ -92,32 +95,45 @@ void print_table(const pa::ImportanceReport& r, int64_t top) {
   }
 }
 
+// A thin CLI over the analyze-importance pass: it opens the calibration set, runs the pass,
+// and prints or writes the report the pass computed.
 int run_importance(const ImportanceCliOptions& opts) {
   auto loss = pa::parse_importance_loss(opts.loss);
   if (!loss.ok()) return report(loss.status());
+  if (opts.batch < 1) return report(invalid_input("--batch must be at least 1"));
+  if (opts.limit < 0) return report(invalid_input("--limit must be >= 0"));
+  if (opts.heads < 0) return report(invalid_input("--heads must be >= 0"));
+  if (opts.threads < 0) return report(invalid_input("--threads must be >= 0"));
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
-  pa::ImportanceOptions io;
-  io.loss = *loss;
-  io.batch = opts.batch;
-  io.limit = opts.limit;
-  io.heads = opts.heads;
-  io.threads = opts.threads;
-  io.bf16_products = opts.grad_precision == "bf16";
+  calibration::CalibrationOptions co;
+  co.batch = pa::importance_batch_rows(model->graph, opts.batch);
+  co.limit = opts.limit;
+  auto set = calibration::CalibrationSet::open(opts.data, model->graph.feed_inputs(), co);
+  if (!set.ok()) return report(set.status().with_context(opts.model));
+  const std::map<std::string, std::string> pass_options = {{"loss", opts.loss}, {"heads", std::to_string(opts.heads)},
+                                                           {"threads", std::to_string(opts.threads)},
+                                                           {"grad-precision", opts.grad_precision}};
+  auto manager = passes::PassManager::from_entries({{"analyze-importance", passes::PassOptions("analyze-importance", pass_options)}});
+  if (!manager.ok()) return report(manager.status());
+  passes::AnalysisManager analyses(&*set);
   Progress progress("importance", 0);
-  io.progress = progress.callback();
-  auto result = pa::compute_importance(*model, opts.data, io);
-  if (!result.ok()) return report(result.status().with_context(opts.model));
-  const nlohmann::json j = pa::importance_to_json(*result, opts.model);
+  analyses.set_progress([&](std::string_view) { return progress.callback(); });
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
+  Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status.with_context(opts.model));
+  auto result = manager->last_result<passes::ImportanceResult>("analyze-importance");
+  if (!result || !result->report) return report(internal_error("analyze-importance left no report"));
+  const nlohmann::json j = pa::importance_to_json(*result->report, opts.model);
   if (!opts.output.empty()) {
-    std::ofstream out(opts.output);
-    out << j.dump(1) << "\n";
-    if (!out) return report(invalid_input("cannot write " + opts.output));
+    status = formats::write_string_atomic(opts.output, j.dump(1) + "\n");
+    if (!status.ok()) return report(status);
   }
   if (opts.json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    print_table(*result, opts.top);
+    print_table(*result->report, opts.top);
     if (!opts.output.empty()) std::printf("\nwrote %s\n", opts.output.c_str());
   }
   return kExitOk;

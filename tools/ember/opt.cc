@@ -26,9 +26,6 @@ int run_opt(const OptOptions& opts) {
   if (!manager.ok()) return report(manager.status());
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
-  passes::Remarks remarks;
-  passes::PassContext ctx;
-  ctx.remarks = &remarks;
   std::optional<calibration::CalibrationSet> calib;
   if (!opts.calib.empty()) {
     calibration::CalibrationOptions co;
@@ -36,8 +33,12 @@ int run_opt(const OptOptions& opts) {
     auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
     if (!set.ok()) return report(set.status());
     calib = std::move(*set);
-    ctx.calib = &*calib;
   }
+  passes::AnalysisManager analyses(calib ? &*calib : nullptr);
+  Progress progress("analysis", 0);
+  analyses.set_progress([&](std::string_view) { return progress.callback(); });
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
   Status status = manager->run(*model, ctx);
   if (!status.ok()) return report(status);
   formats::SaveOptions save;
@@ -48,18 +49,14 @@ int run_opt(const OptOptions& opts) {
     nlohmann::json j;
     j["output"] = opts.output;
     j["pipeline"] = manager->pipeline_text();
-    for (const auto& r : manager->records())
-      j["passes"].push_back({{"name", r.name}, {"options", r.options}, {"seconds", r.seconds},
-                             {"nodes_before", r.nodes_before}, {"nodes_after", r.nodes_after},
-                             {"weight_bytes_before", r.weight_bytes_before}, {"weight_bytes_after", r.weight_bytes_after},
-                             {"stats", remarks.stats[r.name]}});
+    for (const auto& r : manager->records()) j["passes"].push_back(r.to_json(/*timing=*/true));
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
   }
   for (const auto& r : manager->records()) {
     std::printf("%-24s %8.3f s  nodes %zu -> %zu  weights %s -> %s", r.name.c_str(), r.seconds, r.nodes_before, r.nodes_after,
                 human_bytes(static_cast<double>(r.weight_bytes_before)).c_str(), human_bytes(static_cast<double>(r.weight_bytes_after)).c_str());
-    for (const auto& [counter, value] : remarks.stats[r.name]) std::printf("  %s=%g", counter.c_str(), value);
+    for (const auto& [counter, value] : r.counters) std::printf("  %s=%g", counter.c_str(), value);
     std::printf("\n");
   }
   std::printf("wrote %s\n", opts.output.c_str());

@@ -6,6 +6,7 @@
 #include "calibration/dataset.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
+#include "passes/quantize/weight_quantizer.h"
 #include "runtime/parallel.h"
 #include "tools/ember/cli_common.h"
 
@@ -50,18 +51,13 @@ std::vector<passes::PipelineEntry> build_pipeline(const QuantizeOptions& o) {
 
 // A recipe that quantized nothing (no candidate layers, or every one filtered out) writes no
 // model: the user is told why instead of receiving an unchanged copy.
-Status check_something_quantized(const passes::Remarks& remarks, const QuantizeOptions& o) {
+Status check_something_quantized(const passes::PassManager& manager, const QuantizeOptions& o) {
   if (o.weights == "none") return Status::Ok();
-  auto pass = remarks.stats.find("quantize-weights");
-  const bool none = pass == remarks.stats.end() || !pass->second.count("weights-quantized") ||
-                    pass->second.at("weights-quantized") == 0;
-  if (!none) return Status::Ok();
+  auto result = manager.last_result<passes::QuantizeWeightsResult>("quantize-weights");
+  if (result && !result->tensors.empty()) return Status::Ok();
   std::string why = "the model has no MatMul, Gemm, Conv or Gather with a constant float weight";
-  for (const auto& e : remarks.entries)
-    if (e.pass == "quantize-weights" && e.message.rfind("skipped ", 0) == 0) {
-      why = "every candidate was left in float, e.g. " + e.message.substr(8);
-      break;
-    }
+  if (result && !result->skipped.empty())
+    why = "every candidate was left in float, e.g. " + result->skipped[0].name + ": " + result->skipped[0].reason;
   return invalid_input("nothing to quantize: " + why);
 }
 
@@ -82,21 +78,19 @@ int run_quantize(const QuantizeOptions& opts) {
     if (!set.ok()) return report(set.status());
     calib = std::move(*set);
   }
+  passes::AnalysisManager analyses(calib ? &*calib : nullptr);
   passes::Remarks remarks;
-  passes::PassContext ctx;
-  ctx.remarks = &remarks;
-  ctx.calib = calib ? &*calib : nullptr;
+  passes::PassContext ctx(analyses, remarks);
   Status status = manager->run(*model, ctx);
   if (!status.ok()) return report(status);
-  status = check_something_quantized(remarks, opts);
+  status = check_something_quantized(*manager, opts);
   if (!status.ok()) return report(status);
   status = formats::save_onnx(*model, opts.output);
   if (!status.ok()) return report(status);
   if (opts.json) {
     nlohmann::json j = {{"output", opts.output}, {"pipeline", manager->pipeline_text()}};
     for (const auto& r : manager->records())
-      j["passes"].push_back({{"name", r.name}, {"seconds", r.seconds}, {"weight_bytes_before", r.weight_bytes_before},
-                             {"weight_bytes_after", r.weight_bytes_after}, {"stats", remarks.stats[r.name]}});
+      j["passes"].push_back(r.to_json(/*timing=*/true));
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("pipeline: %s\n", manager->pipeline_text().c_str());

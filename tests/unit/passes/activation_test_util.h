@@ -75,9 +75,8 @@ inline Status run_pipeline(ir::Model& model, const std::string& pipeline, calibr
   auto manager = passes::PassManager::from_text(pipeline);
   if (!manager.ok()) return manager.status();
   passes::Remarks local;
-  passes::PassContext ctx;
-  ctx.calib = calib;
-  ctx.remarks = remarks ? remarks : &local;
+  passes::AnalysisManager analyses(calib);
+  passes::PassContext ctx(analyses, remarks ? *remarks : local);
   return manager->run(model, ctx);
 }
 

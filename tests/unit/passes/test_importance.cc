@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "calibration/dataset.h"
 #include "formats/npz.h"
 #include "formats/onnx_load.h"
 #include "passes/analysis/importance.h"
@@ -26,6 +27,16 @@ using namespace grad_test;
 namespace pa = passes::analysis;
 
 namespace {
+
+// Opens `path` as the CLI does (batch capped by the model's fixed output dims) and scores it.
+Result<pa::ImportanceReport> score(const ir::Model& m, const std::string& path, const pa::ImportanceOptions& options,
+                                   int64_t batch = 8, int64_t limit = 0) {
+  calibration::CalibrationOptions co;
+  co.batch = pa::importance_batch_rows(m.graph, batch);
+  co.limit = limit;
+  EMBER_ASSIGN_OR_RETURN(auto set, calibration::CalibrationSet::open(path, m.graph.feed_inputs(), co));
+  return pa::compute_importance(m, set, options);
+}
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("ember_importance_" + name)).string();
@@ -63,9 +74,9 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
   const std::string data = temp_path("mlp.npz");
   REQUIRE(formats::write_npz(data, {{"x", x}, {"labels", Tensor::from_vector<int64_t>({4}, labels)}}).ok());
   pa::ImportanceOptions options;
-  options.batch = 4;  // one batch: every score is a closed form of that batch's gradient
   options.bf16_products = false;  // the f32 gradients below, exactly
-  auto report = pa::compute_importance(m, data, options);
+  // One batch of 4: every score is a closed form of that batch's gradient.
+  auto report = score(m, data, options, 4);
   REQUIRE(report.ok());
   CHECK(report->loss == "ce");
   CHECK(report->batches == 1);
@@ -105,11 +116,12 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
     CHECK(t1.groups.fisher[size_t(n)] == doctest::Approx(removal));
   }
   // INT4 block 32 noise: sum F dw^2 with F = terms * g^2, in the [N, K] canonical layout.
-  pa::LayerWeight layer;
-  layer.rows = 5;
-  layer.cols = 6;
-  layer.column_major = true;
-  const std::vector<float> cw = pa::to_canonical(layer, w1);
+  pa::Layer layer;
+  layer.shape = {6, 5};
+  layer.channels = 5;
+  layer.reduction = 6;
+  layer.channel_axis = 1;
+  const std::vector<float> cw = pa::canonical_matrix(layer, w1);
   passes::quant::QuantFormat f4;
   f4.bits = 4;
   const std::vector<float> dq = passes::quant::quantize_rtn(cw.data(), 5, 6, 32, f4, passes::quant::ClipMode::kNone).dequantize();
@@ -206,17 +218,17 @@ TEST_CASE("importance: losses that do not fit the model are input errors") {
   REQUIRE(formats::write_npz(unlabeled, {{"x", random_f32({4, 6}, 1)}}).ok());
   pa::ImportanceOptions options;
   options.loss = pa::ImportanceLoss::kLanguageModel;
-  auto lm = pa::compute_importance(m, unlabeled, options);
+  auto lm = score(m, unlabeled, options);
   CHECK(lm.status().code() == StatusCode::kInvalidInput);
   CHECK(lm.status().message().find("lm") != std::string::npos);
   options.loss = pa::ImportanceLoss::kCrossEntropy;
-  auto ce = pa::compute_importance(m, unlabeled, options);
+  auto ce = score(m, unlabeled, options);
   CHECK(ce.status().code() == StatusCode::kInvalidInput);
   CHECK(ce.status().message().find("labels") != std::string::npos);
   // Without labels, auto takes the model's own predictions; pseudo and mse run as well.
   for (auto loss : {pa::ImportanceLoss::kAuto, pa::ImportanceLoss::kPseudoLabel, pa::ImportanceLoss::kMse}) {
     options.loss = loss;
-    auto r = pa::compute_importance(m, unlabeled, options);
+    auto r = score(m, unlabeled, options);
     REQUIRE(r.ok());
     CHECK(r->loss == (loss == pa::ImportanceLoss::kMse ? "mse" : "pseudo"));
     CHECK(find(*r, "w1").fisher_sum > 0);
@@ -229,7 +241,7 @@ TEST_CASE("importance: an op without a backward rule on the gradient path is uns
   m.graph.nodes[1].op_type = "Sin";  // Sin has a kernel but no backward rule
   const std::string data = temp_path("sin.npz");
   REQUIRE(formats::write_npz(data, {{"x", random_f32({4, 6}, 1)}}).ok());
-  auto r = pa::compute_importance(m, data, {});
+  auto r = score(m, data, {});
   CHECK(r.status().code() == StatusCode::kUnsupported);
   CHECK(r.status().message().find("Sin") != std::string::npos);
   std::filesystem::remove(data);
@@ -252,8 +264,7 @@ TEST_CASE("importance: attention heads of a fused QKV projection, from Reshape s
   for (int64_t forced : {int64_t{0}, int64_t{4}}) {
     pa::ImportanceOptions options;
     options.heads = forced;
-    options.batch = 1;
-    auto r = pa::compute_importance(m, data + ".npz", options);
+    auto r = score(m, data + ".npz", options, 1);
     REQUIRE(r.ok());
     REQUIRE(r->heads.size() == 1);
     const auto& block = r->heads[0].block;
@@ -276,13 +287,10 @@ TEST_CASE("importance: attention heads of a fused QKV projection, from Reshape s
 }
 
 TEST_CASE("importance on kjv-gpt2-tiny: FFN neurons, 4-head attention blocks, tied LM head") {
-  const std::string shared = EMBER_SHARED_DIR;
-  if (!std::filesystem::exists(shared + "/models/kjv-gpt2-tiny.onnx")) return;
-  auto model = formats::load_onnx(shared + "/models/kjv-gpt2-tiny.onnx");
+  // The samples/ copies of ../shared's model and calibration rows, so the test runs without it.
+  auto model = formats::load_onnx(std::string(EMBER_SOURCE_DIR) + "/samples/kjv-gpt2-tiny.onnx");
   REQUIRE(model.ok());
-  pa::ImportanceOptions options;
-  options.limit = 2;
-  auto r = pa::compute_importance(*model, shared + "/data/kjv-lm-calib.npy", options);
+  auto r = score(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", {}, 8, 2);
   REQUIRE(r.ok());
   CHECK(r->loss == "lm");
   CHECK(r->batch_size == 1);  // the export's output is [1, seq, 256]
@@ -309,9 +317,8 @@ TEST_CASE("importance: the same scores, bit for bit, on one thread and on two") 
   std::vector<pa::TensorImportance> by_threads[2];
   for (int threads : {1, 2}) {
     pa::ImportanceOptions options;
-    options.limit = 2;
     options.threads = threads;
-    auto r = pa::compute_importance(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", options);
+    auto r = score(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", options, 8, 2);
     REQUIRE(r.ok());
     by_threads[threads - 1] = r->tensors;
   }
@@ -341,9 +348,8 @@ TEST_CASE("importance: bf16 backward products move the scores of kjv-gpt2-tiny b
   pa::ImportanceReport runs[2];
   for (bool bf16 : {false, true}) {
     pa::ImportanceOptions options;
-    options.limit = 2;
     options.bf16_products = bf16;
-    auto r = pa::compute_importance(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", options);
+    auto r = score(*model, std::string(EMBER_SOURCE_DIR) + "/samples/kjv-lm-calib.npy", options, 8, 2);
     REQUIRE(r.ok());
     runs[bf16] = std::move(*r);
   }

@@ -27,9 +27,8 @@ Status run_pipeline(ir::Model& model, const std::string& pipeline, calibration::
   auto manager = passes::PassManager::from_text(pipeline);
   REQUIRE(manager.ok());
   passes::Remarks remarks;
-  passes::PassContext ctx;
-  ctx.remarks = &remarks;
-  ctx.calib = calib;
+  passes::AnalysisManager analyses(calib);
+  passes::PassContext ctx(analyses, remarks);
   return manager->run(model, ctx);
 }
 
@@ -61,8 +60,8 @@ TEST_CASE("quantize bad input: a model with nothing quantizable says why in the 
   passes::Remarks remarks;
   auto manager = passes::PassManager::from_text("quantize-weights{bits=8}");
   REQUIRE(manager.ok());
-  passes::PassContext ctx;
-  ctx.remarks = &remarks;
+  passes::AnalysisManager analyses;
+  passes::PassContext ctx(analyses, remarks);
   REQUIRE(manager->run(model, ctx).ok());
   CHECK(remarks.stats["quantize-weights"]["weights-quantized"] == 0);
   bool named = false;

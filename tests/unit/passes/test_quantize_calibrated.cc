@@ -48,9 +48,8 @@ ir::Model quantized_with_calib(const ir::Model& model, const Tensor& calib_rows,
   REQUIRE(calib.ok());
   ir::Model m = model;
   passes::WeightQuantization pass(passes::PassOptions("quantize-weights", std::move(options)));
-  passes::PassContext ctx;
-  ctx.calib = &*calib;
-  ctx.remarks = &remarks;
+  passes::AnalysisManager analyses(&*calib);
+  passes::PassContext ctx(analyses, remarks);
   const Status s = pass.run(m, ctx);
   if (!s.ok()) FAIL(s.message());
   REQUIRE(ir::verify_model(m).ok());

@@ -19,8 +19,8 @@ ir::Model quantized(const ir::Model& model, std::map<std::string, std::string> o
   ir::Model m = model;
   passes::WeightQuantization pass(passes::PassOptions("quantize-weights", std::move(options)));
   passes::Remarks local;
-  passes::PassContext ctx;
-  ctx.remarks = remarks ? remarks : &local;
+  passes::AnalysisManager analyses;
+  passes::PassContext ctx(analyses, remarks ? *remarks : local);
   const Status s = pass.run(m, ctx);
   if (!s.ok()) FAIL(s.message());
   REQUIRE(ir::verify_model(m).ok());
@@ -31,7 +31,9 @@ ir::Model quantized(const ir::Model& model, std::map<std::string, std::string> o
 Status run_status(const ir::Model& model, std::map<std::string, std::string> options) {
   ir::Model m = model;
   passes::WeightQuantization pass(passes::PassOptions("quantize-weights", std::move(options)));
-  passes::PassContext ctx;
+  passes::AnalysisManager analyses;
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
   return pass.run(m, ctx);
 }
 
@@ -72,14 +74,16 @@ TEST_CASE("quantize-weights: MatMul int8 per output channel") {
   CHECK(records[0].bytes_after == 64 * 48 + 48 * 4);
   CHECK(records[0].error > 0);
   CHECK(records[0].error < 0.01);
-  // The same records come back from the remarks.
-  const auto parsed = passes::quantization_records(remarks);
-  REQUIRE(parsed.size() == 1);
-  CHECK(parsed[0].name == "w");
-  CHECK(parsed[0].op == "MatMul");
-  CHECK(parsed[0].scheme == records[0].scheme);
-  CHECK(parsed[0].bytes_after == records[0].bytes_after);
-  CHECK(parsed[0].error == doctest::Approx(records[0].error).epsilon(1e-4));
+  // The typed result serializes the same records (what --json prints and the manifest embeds).
+  passes::QuantizeWeightsResult result;
+  result.tensors = records;
+  const nlohmann::json j = result.to_json();
+  REQUIRE(j["tensors"].size() == 1);
+  CHECK(j["tensors"][0]["name"] == "w");
+  CHECK(j["tensors"][0]["op"] == "MatMul");
+  CHECK(j["tensors"][0]["scheme"] == records[0].scheme);
+  CHECK(j["tensors"][0]["bytes_after"] == records[0].bytes_after);
+  CHECK(j["tensors"][0]["error"].get<double>() == doctest::Approx(records[0].error));
   CHECK(remarks.stats["quantize-weights"]["weights-quantized"] == 1);
 }
 

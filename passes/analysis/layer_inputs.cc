@@ -1,13 +1,15 @@
-#include "passes/quantize/layer_inputs.h"
+#include "passes/analysis/layer_inputs.h"
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <unordered_map>
 
 #include "calibration/dataset.h"
+#include "passes/analysis/layer_model.h"
 #include "runtime/interpreter.h"
 
-namespace ember::passes::quant {
+namespace ember::passes::analysis {
 namespace {
 
 // Deterministic row selection: a hash of the row's running index, so the kept rows do not
@@ -124,4 +126,21 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
   return result;
 }
 
-}  // namespace ember::passes::quant
+Result<LayerInputAnalysis::Output> LayerInputAnalysis::compute(const ir::Model& model,
+                                                               const calibration::CalibrationSet& set,
+                                                               const Options& options,
+                                                               const std::function<void(int64_t, int64_t)>& progress) {
+  EMBER_ASSIGN_OR_RETURN(const LayerModel layers, build_layer_model(model.graph));
+  std::vector<LayerInputRequest> requests;
+  std::set<std::string> requested;
+  for (const Layer& layer : layers.layers)
+    for (const WeightUse& use : layer.uses)
+      if (use.linear() && requested.insert(use.activation).second) requests.push_back({use.activation, layer.reduction});
+  Output out;
+  EMBER_ASSIGN_OR_RETURN(out.stats, collect_layer_inputs(model, set, requests, options.max_rows, /*mean_abs=*/true,
+                                                         options.batch_rows));
+  if (progress) progress(1, 1);
+  return out;
+}
+
+}  // namespace ember::passes::analysis

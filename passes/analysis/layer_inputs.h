@@ -10,9 +10,11 @@
 // batches in slices of that many rows (models exported for batch 1 need 1).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/model.h"
@@ -23,7 +25,9 @@ namespace ember::calibration {
 class CalibrationSet;
 }
 
-namespace ember::passes::quant {
+namespace ember::passes::analysis {
+
+using quant::HessianAccumulator;
 
 struct LayerInputStats {
   int64_t dim = 0;
@@ -46,4 +50,21 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
                                                                     int64_t max_rows, bool mean_abs,
                                                                     int64_t batch_rows = 0);
 
-}  // namespace ember::passes::quant
+// The layer-input analysis of the AnalysisManager: the statistics above (X^T X, the GPTQ
+// Hessians, and sum |x|) for the activation input of every linear use of every layer weight
+// (layer_model.h), from one streamed run of the model over the calibration set.
+struct LayerInputAnalysis {
+  static constexpr std::string_view kName = "layer-inputs";
+  struct Options {
+    int64_t max_rows = 8192;  // rows per activation entering its statistics
+    int64_t batch_rows = 0;   // rows per inference; 0 = as the set was opened
+    std::string key() const { return "max-rows=" + std::to_string(max_rows) + ",batch=" + std::to_string(batch_rows); }
+  };
+  struct Output {
+    std::map<std::string, LayerInputStats> stats;  // by activation name
+  };
+  static Result<Output> compute(const ir::Model& model, const calibration::CalibrationSet& set, const Options& options,
+                                const std::function<void(int64_t, int64_t)>& progress);
+};
+
+}  // namespace ember::passes::analysis

@@ -1,0 +1,133 @@
+// The structural groups of the layer model (layer_model.h): FFN neurons and attention heads.
+#include <deque>
+#include <set>
+#include <tuple>
+
+#include "passes/analysis/layer_model.h"
+
+namespace ember::passes::analysis {
+namespace {
+
+struct Use {
+  size_t node;
+  size_t input;
+};
+using Consumers = std::map<std::string, std::vector<Use>>;
+
+Consumers consumers_of(const ir::Graph& graph) {
+  Consumers c;
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (size_t j = 0; j < graph.nodes[i].inputs.size(); ++j)
+      if (!graph.nodes[i].inputs[j].empty()) c[graph.nodes[i].inputs[j]].push_back({i, j});
+  return c;
+}
+
+bool passes_elementwise(const std::string& op) {
+  static const std::set<std::string> kOps = {"Add",  "Sub",      "Mul",     "Div",     "Pow",     "Tanh",   "Erf",
+                                             "Relu", "LeakyRelu", "Sigmoid", "Gelu",    "Neg",     "Sqrt",   "Exp",
+                                             "Cast", "Reshape",  "Identity", "Flatten", "Squeeze", "Unsqueeze", "Softplus"};
+  return kOps.count(op) > 0;
+}
+
+// True when `output` reaches the activation input of another linear layer with `channels`
+// inputs through elementwise ops only.
+bool feeds_linear_layer(const ir::Graph& graph, const Consumers& consumers, const std::string& output, int64_t channels,
+                        const std::map<std::string, const Layer*>& layer_by_node) {
+  std::deque<std::string> queue{output};
+  std::set<std::string> seen{output};
+  while (!queue.empty() && seen.size() < 64) {
+    const std::string v = queue.front();
+    queue.pop_front();
+    auto it = consumers.find(v);
+    if (it == consumers.end()) continue;
+    for (const Use& use : it->second) {
+      const ir::Node& node = graph.nodes[use.node];
+      auto layer = layer_by_node.find(node.name);
+      if (layer != layer_by_node.end() && use.input == 0 && layer->second->op != "Conv")
+        return layer->second->reduction == channels;
+      if (!passes_elementwise(node.op_type)) continue;
+      for (const auto& out : node.outputs)
+        if (!out.empty() && seen.insert(out).second) queue.push_back(out);
+    }
+  }
+  return false;
+}
+
+struct HeadHit {
+  int64_t offset, heads, head_dim;
+};
+
+// Follows a projection's output (offset, width) through bias Adds, Reshapes and last-axis
+// Splits to the Reshape that splits heads.
+void trace_heads(const ir::Graph& graph, const Consumers& consumers, const ShapeLookup& shape_of, int64_t forced_heads,
+                 const std::string& value, int64_t offset, int64_t width, int depth, std::vector<HeadHit>& hits) {
+  auto it = consumers.find(value);
+  if (it == consumers.end() || depth > 8) return;
+  const auto in_shape = shape_of(value);
+  if (!in_shape || in_shape->empty() || in_shape->back() != width) return;
+  for (const Use& use : it->second) {
+    const ir::Node& node = graph.nodes[use.node];
+    if (node.outputs.empty() || node.outputs[0].empty()) continue;
+    if ((node.op_type == "Add" || node.op_type == "Sub") && node.inputs.size() == 2 &&
+        graph.find_initializer(node.inputs[1 - use.input])) {
+      trace_heads(graph, consumers, shape_of, forced_heads, node.outputs[0], offset, width, depth + 1, hits);
+    } else if (node.op_type == "Reshape" && use.input == 0) {
+      const auto out = shape_of(node.outputs[0]);
+      if (!out || out->empty()) continue;
+      if (out->back() == width) {
+        trace_heads(graph, consumers, shape_of, forced_heads, node.outputs[0], offset, width, depth + 1, hits);
+      } else if (out->size() >= 2 && (*out)[out->size() - 2] * out->back() == width) {
+        int64_t heads = (*out)[out->size() - 2];
+        if (forced_heads > 0 && width % forced_heads == 0) heads = forced_heads;
+        hits.push_back({offset, heads, width / heads});
+      }
+    } else if (node.op_type == "Split") {
+      const int64_t rank = static_cast<int64_t>(in_shape->size());
+      int64_t axis = node.attr_int("axis", 0);
+      if (axis < 0) axis += rank;
+      if (axis != rank - 1) continue;
+      int64_t start = offset;
+      for (const auto& out : node.outputs) {
+        const auto s = out.empty() ? std::nullopt : shape_of(out);
+        if (!s || s->empty()) break;
+        trace_heads(graph, consumers, shape_of, forced_heads, out, start, s->back(), depth + 1, hits);
+        start += s->back();
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int64_t heads, LayerModel& model) {
+  const Consumers consumers = consumers_of(graph);
+  std::map<std::string, const Layer*> layer_by_node;
+  for (const Layer& layer : model.layers)
+    if (layer.is_compute()) layer_by_node[layer.node] = &layer;
+  for (Layer& layer : model.layers)
+    if (layer.is_compute() && layer.op != "Conv" &&
+        feeds_linear_layer(graph, consumers, layer.output, layer.channels, layer_by_node))
+      layer.groups = GroupKind::kFfnNeuron;
+  if (!shape_of) return;
+  // Attention: group the head splits of projections that read the same input, the slices of
+  // a block in weight-name order (the order reports list them in).
+  std::map<std::string, const Layer*> by_name;
+  for (const Layer& layer : model.layers) by_name[layer.weight] = &layer;
+  std::map<std::tuple<std::string, int64_t, int64_t>, AttentionBlock> blocks;
+  for (const auto& [name, layer_ptr] : by_name) {
+    const Layer& layer = *layer_ptr;
+    if (!layer.is_compute() || layer.op == "Conv") continue;
+    std::vector<HeadHit> hits;
+    trace_heads(graph, consumers, shape_of, heads, layer.output, 0, layer.channels, 0, hits);
+    for (const HeadHit& h : hits) {
+      AttentionBlock& b = blocks[{layer.input, h.heads, h.head_dim}];
+      b.input = layer.input;
+      b.heads = h.heads;
+      b.head_dim = h.head_dim;
+      b.slices.push_back({layer.weight, h.offset});
+    }
+  }
+  for (auto& [key, block] : blocks) model.attention.push_back(std::move(block));
+}
+
+}  // namespace ember::passes::analysis
