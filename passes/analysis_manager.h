@@ -75,9 +75,19 @@ class AnalysisManager {
     auto computed = A::compute(model, *calib_, options, progress);
     if (!computed.ok()) return computed.status().with_context(std::string(A::kName) + " analysis");
     auto result = std::make_shared<const typename A::Output>(std::move(computed).value());
-    cache_[key] = {std::string(A::kName), result};
+    cache_[key] = {std::string(A::kName), result, ++sequence_};
     ++(*computations_)[std::string(A::kName)];
     return result;
+  }
+
+  // A cached result of A, whatever options computed it (the most recently computed), or nullptr.
+  // For a pass that reads what an earlier pass of the pipeline analysed.
+  template <class A>
+  std::shared_ptr<const typename A::Output> find() const {
+    const Entry* latest = nullptr;
+    for (const auto& [key, entry] : cache_)
+      if (entry.analysis == A::kName && (!latest || entry.sequence > latest->sequence)) latest = &entry;
+    return latest ? std::static_pointer_cast<const typename A::Output>(latest->result) : nullptr;
   }
 
   // Drops every cached result that `kept` does not preserve.
@@ -96,9 +106,11 @@ class AnalysisManager {
   struct Entry {
     std::string analysis;
     std::shared_ptr<const void> result;
+    int64_t sequence = 0;  // order of computation
   };
   const calibration::CalibrationSet* calib_;
   ProgressSink progress_;
+  int64_t sequence_ = 0;
   std::map<std::string, Entry> cache_;
   std::shared_ptr<std::map<std::string, int64_t>> computations_;
 };

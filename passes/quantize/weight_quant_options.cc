@@ -33,7 +33,7 @@ namespace {
 
 // The option values as given; the table fixes their types, defaults and help.
 struct WeightOptionValues {
-  int64_t bits = 8, block = -1, min_size = 1024, calib_rows = 8192, batch = 0;
+  int64_t bits = 8, block = -1, min_size = 1024, calib_rows = 8192, batch = 0, protect = 0;
   bool sym = true;
   std::string method = "rtn", format = "qdq", exclude, ops = kAllOps, exclude_ops, clip = "auto";
   double damp = 0.01;
@@ -61,6 +61,9 @@ const OptionTable<WeightOptionValues>& option_table() {
        "GPTQ/AWQ: about this many activation rows (tokens) per layer enter its statistics; calibration batches "
        "beyond what this needs are not run"},
       {"batch", &V::batch, "GPTQ/AWQ: calibration rows per inference (0 = as the set was opened; 1 for batch-1 exports)"},
+      {"protect", &V::protect,
+       "Keep the N layers that gradient importance predicts this precision damages most at more precision: INT8 "
+       "per channel instead of INT4, float instead of INT8 (needs calibration data; reuses analyze-importance)"},
   });
   return table;
 }
@@ -116,6 +119,8 @@ Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options
   if (o.calib_rows <= 0) return bad("calib-rows must be positive");
   o.batch = v.batch;
   if (o.batch < 0) return bad("batch must be >= 0");
+  o.protect = v.protect;
+  if (o.protect < 0) return bad("protect must be >= 0");
   return o;
 }
 

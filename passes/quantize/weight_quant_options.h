@@ -27,6 +27,7 @@ struct WeightQuantOptions {
   double damp = 0.01;
   int64_t calib_rows = 8192;
   int64_t batch = 0;  // calibration rows per inference; 0 = as the set was opened
+  int64_t protect = 0;  // layers kept at more precision by importance (importance_protect.h)
   std::string method_name() const;
 };
 

@@ -9,6 +9,7 @@
 
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
+#include "passes/quantize/importance_protect.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/qdq_emit.h"
 #include "passes/quantize/weight_quant_options.h"
@@ -185,8 +186,9 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   result_ = result;
   std::vector<QuantizedTensorRecord>& records = result->tensors;
   EMBER_ASSIGN_OR_RETURN(const WeightQuantOptions opts, quant::parse_weight_quant_options(options_));
-  if (opts.method != Method::kRtn && !ctx.calib)
+  if ((opts.method != Method::kRtn || opts.protect > 0) && !ctx.calib)
     return invalid_input("quantize-weights: method=" + opts.method_name() +
+                         (opts.protect > 0 ? " with protect" : "") +
                          " needs calibration data (--calib FILE) to measure layer inputs; use method=rtn without it");
   const std::function<void(std::string)> note = [&](std::string message) { ctx.remarks.note(kPassName, std::move(message)); };
   auto count = [&](const std::string& counter, double value) { ctx.remarks.count(kPassName, counter, value); };
@@ -195,7 +197,22 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   filter.ops = opts.ops;
   filter.exclude = opts.exclude;
   filter.min_size = opts.min_size;
-  const quant::TargetScan scan = quant::find_weight_targets(graph, filter);
+  quant::TargetScan scan = quant::find_weight_targets(graph, filter);
+  EMBER_ASSIGN_OR_RETURN(const std::vector<std::string> sensitive,
+                         quant::most_sensitive_layers(model, ctx, scan.targets, opts.format.bits, opts.block, opts.protect));
+  const std::set<std::string> protect(sensitive.begin(), sensitive.end());
+  for (const auto& name : sensitive) note("protect: " + name + " keeps " + (opts.format.bits == 4 ? "int8" : "float"));
+  if (opts.format.bits == 8)
+    std::erase_if(scan.targets, [&](const Layer& t) {
+      if (!protect.count(t.weight)) return false;
+      scan.skipped.push_back({t.weight, "protected: among the " + std::to_string(opts.protect) + " most sensitive layers"});
+      return true;
+    });
+  // Protected INT4 layers are quantized as INT8 per channel.
+  WeightQuantOptions int8_opts = opts;
+  int8_opts.format.bits = 8;
+  int8_opts.block = 0;
+  int8_opts.clip = quant::ClipMode::kNone;
   for (const auto& s : scan.skipped) {
     note("skipped " + s.name + ": " + s.reason);
     result->skipped.push_back({s.name, s.reason});
@@ -238,32 +255,33 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   bool any_nbits = false;
   size_t bytes_before = 0, bytes_after = 0, nbits = 0, dq_nodes = 0;
   for (const Layer& t : scan.targets) {
+    const WeightQuantOptions& to = protect.count(t.weight) ? int8_opts : opts;
     const Tensor& weight = graph.initializers.at(t.weight);
     const std::vector<float> w = analysis::canonical_matrix(t, weight);
     QuantizedTensorRecord r;
     r.name = t.weight;
     r.op = t.op_types();
-    r.bits = opts.format.bits;
-    r.symmetric = opts.format.symmetric;
+    r.bits = to.format.bits;
+    r.symmetric = to.format.symmetric;
     r.bytes_before = weight.nbytes();
     const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
     auto scaled = awq_scales.find(t.weight);
     const std::vector<float>* s = scaled == awq_scales.end() ? nullptr : &scaled->second;
-    const QuantizedMatrix q = quantize_target(t, w, opts, hessian, s, r, note);
+    const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, note);
     r.block = q.group < t.reduction ? q.group : 0;
     measure(w, q, s, hessian ? &*hessian : nullptr, r);
-    r.scheme = opts.format.text();
+    r.scheme = to.format.text();
     r.scheme.insert(r.scheme.find(' '), q.group < t.reduction ? " b" + std::to_string(q.group) : " per-channel");
     r.scheme += " " + r.method;
 
-    std::string blocker = opts.ort ? quant::matmul_nbits_blocker(graph, t, q, opts.block) : "not requested";
+    std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
     quant::EmitResult emitted;
     if (blocker.empty()) {
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, opts.block, edits));
+      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, to.block, edits));
       ++nbits;
       any_nbits = true;
     } else {
-      if (opts.ort && opts.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
+      if (to.ort && to.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
       EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
       min_opset = std::max(min_opset, emitted.min_opset);
       ++dq_nodes;

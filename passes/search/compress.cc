@@ -125,6 +125,8 @@ Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::
     }
   }
   if (!best) return invalid_input("no compression scheme was tried");
+  for (const char* name : {"layer-inputs", "importance"})
+    result.analyses_computed[name] = fp32_analyses.computations(name);
   result.chosen = *best;
   return result;
 }

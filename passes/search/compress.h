@@ -9,6 +9,7 @@
 // classify, the allowed absolute drop of accuracy (0.01 = one point).
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ struct CompressResult {
   size_t chosen = 0;               // index into candidates
   std::vector<Candidate> candidates;
   Remarks remarks;                 // of the chosen candidate
+  std::map<std::string, int64_t> analyses_computed;  // analysis name -> times computed (each once per model state)
 };
 
 // The recipe names compress knows, smallest model first.
