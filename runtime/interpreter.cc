@@ -2,10 +2,10 @@
 
 #include <set>
 
-#include "runtime/graph_simplify.h"
+#include "runtime/optimizer/graph_simplify.h"
 #include "runtime/parallel.h"
-#include "runtime/rewrite_float.h"
-#include "runtime/rewrite_integer.h"
+#include "runtime/optimizer/rewrite_float.h"
+#include "runtime/optimizer/rewrite_integer.h"
 
 namespace ember::runtime {
 

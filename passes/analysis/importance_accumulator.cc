@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "passes/analysis/importance_rows.h"
+#include "runtime/grad/importance_rows.h"
 #include "passes/analysis/quant_sensitivity.h"
 #include "passes/quantize/quant_math.h"
 #include "runtime/parallel.h"
@@ -151,7 +151,7 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
           cand.s32 = st.scales[1].row(r, by_column, width);
           cand.s128 = st.scales[2].row(r, by_column, width);
         }
-        const RowSums rs = accumulate_row(g + base, w + base, has_candidates ? &cand : nullptr, width,
+        const RowSums rs = runtime::grad::accumulate_row(g + base, w + base, has_candidates ? &cand : nullptr, width,
                                           by_column ? part.col_gw.data() : nullptr, by_column ? part.col_g2w2.data() : nullptr);
         part.sums.add(rs);
         if (layer && !by_column) {  // each row is its own channel: written by this block alone

@@ -19,11 +19,15 @@
 #include "ir/status.h"
 #include "ir/tensor.h"
 #include "passes/analysis/importance.h"
-#include "passes/analysis/importance_rows.h"
+#include "runtime/grad/importance_rows.h"
 #include "passes/analysis/layer_model.h"
 #include "runtime/grad/grad_rule.h"
 
 namespace ember::passes::analysis {
+
+using runtime::grad::kMaxRowCandidates;
+using runtime::grad::RowCandidates;
+using runtime::grad::RowSums;
 
 class ImportanceAccumulator {
  public:

@@ -9,5 +9,7 @@ void register_int8_fused_kernels(KernelRegistry& registry);  // Int8MatMul, MatM
 void register_int4_fused_kernels(KernelRegistry& registry);  // Int4MatMul
 void register_permuted_matmul_kernel(KernelRegistry& registry);  // PermutedMatMul
 void register_attention_kernel(KernelRegistry& registry);        // Attention
+void register_add_softmax_kernel(KernelRegistry& registry);      // AddSoftmax
+void register_add_layer_norm_kernel(KernelRegistry& registry);   // AddLayerNorm
 
 }  // namespace ember::runtime::fused

@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "runtime/gemm/sgemm_kernels.h"
-#include "runtime/tile_table.h"
+#include "runtime/gemm/tile_table.h"
 
 namespace ember::runtime::gemm {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <climits>
 
-#include "runtime/graph_simplify.h"
+#include "runtime/optimizer/graph_simplify.h"
 #include "runtime/kernel.h"
 #include "runtime/parallel.h"
 

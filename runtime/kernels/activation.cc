@@ -189,8 +189,8 @@ constexpr Entry kActivationKernels[] = {
 void register_activation_kernels(KernelRegistry& registry) {
   for (const Entry& e : kActivationKernels) registry.add_function(e.op, "", e.since, e.run);
   // The GELU subgraphs fused at load (rewrite_float.h): erf form, or approximate=tanh.
-  registry.add_function(fused::kGelu, fused::kDomain, 1, with_half_support<run_gelu>);
-  registry.add_function(fused::kAddSoftmax, fused::kDomain, 1, run_add_softmax);
 }
+
+Status run_gelu_any(RunContext& ctx) { return with_half_support<run_gelu>(ctx); }
 
 }  // namespace ember::runtime

@@ -10,10 +10,10 @@ namespace ember::runtime {
 // (default -1).
 Status run_softmax_coerced(RunContext& ctx);
 Status run_softmax(RunContext& ctx);
-Status run_add_softmax(RunContext& ctx);  // ember.fused AddSoftmax
 // y = Softmax(x) of one contiguous float row (y may be x): the kernels' own row routine, for
 // the fused attention (runtime/fused/attention.cc).
-void softmax_row(const float* x, float* y, int64_t n);
+void softmax_row(const float* x, float* y, int64_t n);  // y may be x
+Status run_gelu_any(RunContext& ctx);                   // Gelu, f32 and f16/bf16 (also ember.fused Gelu)
 Status run_log_softmax_coerced(RunContext& ctx);
 Status run_log_softmax(RunContext& ctx);
 Status run_hardmax_coerced(RunContext& ctx);

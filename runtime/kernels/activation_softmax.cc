@@ -172,42 +172,6 @@ Status run_normalizer(RunContext& ctx, Normalizer kind, bool coerce_2d) {
 
 void softmax_row(const float* x, float* y, int64_t n) { normalize_row(x, y, n, Normalizer::kSoftmax); }
 
-// ember.fused AddSoftmax(A, B) = Softmax(A + B) over the last axis (rewrite_float.h):
-// attention's additive mask, added to each row of scores while it is in cache. A and B
-// broadcast (masks are [B, 1, 1, S] or [1, 1, S, S]); the same float additions and the same
-// softmax as the two ops, so the same results.
-Status run_add_softmax(RunContext& ctx) {
-  EMBER_TRY(require_inputs(ctx, 2, 2));
-  const Tensor& a = ctx.input(0);
-  const Tensor& b = ctx.input(1);
-  if (a.dtype() != DType::kF32) return unsupported_dtype(ctx, a.dtype());
-  if (b.dtype() != DType::kF32) return unsupported_dtype(ctx, b.dtype());
-  EMBER_ASSIGN_OR_RETURN(Shape shape, broadcast_shapes({a.shape(), b.shape()}, ctx.where()));
-  Tensor& out = ctx.allocate_output(0, DType::kF32, shape);
-  if (out.numel() == 0) return Status::Ok();
-  if (shape.empty()) shape = {1};
-  const size_t rank = shape.size();
-  const int64_t n = shape.back(), rows = out.numel() / n;
-  const std::vector<int64_t> sa = broadcast_strides(a.shape(), shape), sb = broadcast_strides(b.shape(), shape);
-  const float* pa = a.data<float>();
-  const float* pb = b.data<float>();
-  float* y = out.mutable_data<float>();
-  parallel_for(rows, rows_per_chunk(n, kTranscendentalGrain), [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const auto [oa, ob] = offsets_of<2>(r, shape, rank - 1, {sa.data(), sb.data()});
-      float* row = y + r * n;
-      const int64_t la = sa[rank - 1], lb = sb[rank - 1];
-      if (la == 1 && lb == 1) {  // the common case, split out so that it vectorises
-        blocked_loop(0, n, [&](int64_t i) { row[i] = pa[oa + i] + pb[ob + i]; });
-      } else {
-        for (int64_t i = 0; i < n; ++i) row[i] = pa[oa + i * la] + pb[ob + i * lb];
-      }
-      normalize_row(static_cast<const float*>(row), row, n, Normalizer::kSoftmax);
-    }
-  });
-  return Status::Ok();
-}
-
 Status run_softmax_coerced(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kSoftmax, true); }
 Status run_softmax(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kSoftmax, false); }
 Status run_log_softmax_coerced(RunContext& ctx) { return run_normalizer(ctx, Normalizer::kLogSoftmax, true); }

@@ -10,6 +10,7 @@
 #include "ir/dtype_dispatch.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/gemm/sgemm.h"
+#include "runtime/kernels/matmul_ops.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/typed_gemm.h"
@@ -235,11 +236,12 @@ class GemmKernel final : public Kernel {
 void register_matmul_kernels(KernelRegistry& registry) {
   // MatMul's semantics are unchanged since opset 1 (later versions only add types).
   registry.add("MatMul", "", 1, [] { return std::make_unique<MatMulKernel>(); });
-  registry.add(fused::kMatMulBias, fused::kDomain, 1, [] { return std::make_unique<MatMulKernel>(); });
   // Gemm-1/6 had a broadcast attribute; C always broadcasts here, which gives the same
   // result for every valid old model. 9 and 13 add types; 11 makes C optional (checked in
   // prepare against the node's opset).
   registry.add("Gemm", "", 1, [] { return std::make_unique<GemmKernel>(); });
 }
+
+std::unique_ptr<Kernel> make_matmul_kernel() { return std::make_unique<MatMulKernel>(); }
 
 }  // namespace ember::runtime

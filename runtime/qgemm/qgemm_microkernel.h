@@ -15,7 +15,7 @@
 
 #include "runtime/qgemm/qgemm.h"
 #include "runtime/qgemm/qgemm_kernels.h"
-#include "runtime/tile_table.h"
+#include "runtime/gemm/tile_table.h"
 
 namespace ember::runtime::qgemm {
 

@@ -10,7 +10,7 @@
 #include "formats/atomic_file.h"
 #include "formats/onnx_save.h"
 #include "formats/sha256.h"
-#include "passes/emit/manifest.h"
+#include "passes/report/manifest.h"
 #include "runtime/parallel.h"
 #include "tools/ember/cli_common.h"
 

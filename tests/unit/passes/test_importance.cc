@@ -12,7 +12,7 @@
 #include "formats/onnx_load.h"
 #include "passes/analysis/importance.h"
 #include "passes/analysis/importance_json.h"
-#include "passes/analysis/importance_rows.h"
+#include "runtime/grad/importance_rows.h"
 #include "passes/analysis/quant_sensitivity.h"
 #include "passes/quantize/quant_math.h"
 #include "runtime/cpu.h"
@@ -25,6 +25,7 @@ namespace ember::importance_test {
 
 using namespace grad_test;
 namespace pa = passes::analysis;
+namespace rg = runtime::grad;
 
 namespace {
 
@@ -169,19 +170,19 @@ TEST_CASE("importance row kernel: AVX2 matches the scalar reference at odd sizes
         q8[size_t(i)] = static_cast<int8_t>((i * 37) % 255 - 127);
         q4[size_t(i)] = static_cast<uint8_t>((i * 11 + 3) % 256);  // every nibble, both signs
       }
-      pa::RowCandidates cand{q8.data(), q4.data(), s8.data<float>(), s32.data<float>(), s128.data<float>()};
-      for (const pa::RowCandidates* c : {static_cast<const pa::RowCandidates*>(nullptr), static_cast<const pa::RowCandidates*>(&cand)}) {
+      rg::RowCandidates cand{q8.data(), q4.data(), s8.data<float>(), s32.data<float>(), s128.data<float>()};
+      for (const rg::RowCandidates* c : {static_cast<const rg::RowCandidates*>(nullptr), static_cast<const rg::RowCandidates*>(&cand)}) {
         std::vector<float> col_a(size_t(n), 0.5f), col_b(size_t(n), 0.25f), ref_a = col_a, ref_b = col_b;
         float* fa = columns ? col_a.data() : nullptr;
         float* fb = columns ? col_b.data() : nullptr;
-        const pa::RowSums fast = pa::accumulate_row_avx2(g.data<float>(), w.data<float>(), c, n, fa, fb);
-        const pa::RowSums ref = pa::accumulate_row_scalar(g.data<float>(), w.data<float>(), c, n,
+        const rg::RowSums fast = rg::accumulate_row_avx2(g.data<float>(), w.data<float>(), c, n, fa, fb);
+        const rg::RowSums ref = rg::accumulate_row_scalar(g.data<float>(), w.data<float>(), c, n,
                                                           columns ? ref_a.data() : nullptr, columns ? ref_b.data() : nullptr);
         // Signed sums cancel: compare them on the scale of their terms, not of the result.
         CHECK(fast.gw == doctest::Approx(ref.gw).epsilon(1e-5).scale(1.0));
         CHECK(fast.g2 == doctest::Approx(ref.g2).epsilon(1e-5));
         CHECK(fast.g2w2 == doctest::Approx(ref.g2w2).epsilon(1e-5));
-        for (int k = 0; k < pa::kMaxRowCandidates; ++k) {
+        for (int k = 0; k < rg::kMaxRowCandidates; ++k) {
           CHECK(fast.gd[k] == doctest::Approx(ref.gd[k]).epsilon(1e-5).scale(1.0));
           CHECK(fast.g2d2[k] == doctest::Approx(ref.g2d2[k]).epsilon(1e-5));
           if (!c) CHECK(fast.gd[k] == 0.0);
@@ -201,14 +202,14 @@ TEST_CASE("importance row kernel: the reference rebuilds dw from signed codes an
   std::vector<float> g(size_t(n), 1.0f), w(size_t(n), 0.0f), s8{0.5f}, s32{1, 2, 3, 4, 5}, s128{10, 20};
   std::vector<int8_t> q8(size_t(n), -2);
   std::vector<uint8_t> q4(size_t(n), 0xf1);  // block 32: +1, block 128: -1
-  pa::RowCandidates cand{q8.data(), q4.data(), s8.data(), s32.data(), s128.data()};
-  const pa::RowSums r = pa::accumulate_row_scalar(g.data(), w.data(), &cand, n, nullptr, nullptr);
+  rg::RowCandidates cand{q8.data(), q4.data(), s8.data(), s32.data(), s128.data()};
+  const rg::RowSums r = rg::accumulate_row_scalar(g.data(), w.data(), &cand, n, nullptr, nullptr);
   CHECK(r.gd[0] == doctest::Approx(-1.0 * n));
   CHECK(r.gd[1] == doctest::Approx(32.0 * (1 + 2 + 3 + 4 + 5)));
   CHECK(r.gd[2] == doctest::Approx(-(128.0 * 10 + 32.0 * 20)));
   if (runtime::isa_supported(runtime::IsaLevel::kAvx2)) {
-    const pa::RowSums f = pa::accumulate_row_avx2(g.data(), w.data(), &cand, n, nullptr, nullptr);
-    for (int k = 0; k < pa::kMaxRowCandidates; ++k) CHECK(f.gd[k] == doctest::Approx(r.gd[k]));
+    const rg::RowSums f = rg::accumulate_row_avx2(g.data(), w.data(), &cand, n, nullptr, nullptr);
+    for (int k = 0; k < rg::kMaxRowCandidates; ++k) CHECK(f.gd[k] == doctest::Approx(r.gd[k]));
   }
 }
 

@@ -1,4 +1,4 @@
-// Load-time float fusions (runtime/rewrite_float.h) and the per-ISA vector math behind them
+// Load-time float fusions (runtime/optimizer/rewrite_float.h) and the per-ISA vector math behind them
 // (runtime/vmath/vector_math.h): the fused graphs keep the unfused results, patterns that
 // must not fuse are left alone, and every vector function matches std:: on every ISA path.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// Load-time integer rewrites (runtime/rewrite_integer.h): small graphs built in code for each
+// Load-time integer rewrites (runtime/optimizer/rewrite_integer.h): small graphs built in code for each
 // pattern, checked for structure (which ember.fused ops replaced which nodes) and for
 // numerical equivalence with the same model run on the reference kernels
 // (InterpreterOptions::integer_kernels = false), on every ISA path; then the peer models.
@@ -13,7 +13,7 @@
 #include "formats/onnx_load.h"
 #include "runtime/cpu.h"
 #include "runtime/interpreter.h"
-#include "runtime/rewrite_integer.h"
+#include "runtime/optimizer/rewrite_integer.h"
 #include "tests/unit/runtime/rewrite_test_util.h"
 
 using namespace ember;

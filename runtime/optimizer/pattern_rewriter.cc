@@ -1,4 +1,4 @@
-#include "runtime/pattern_rewriter.h"
+#include "runtime/optimizer/pattern_rewriter.h"
 
 #include <algorithm>
 

@@ -4,13 +4,13 @@
 // Before:  Y [M, N] = Int8MatMul(X, W);  Z = Reshape(Y, [d..., N]);  Z_1..Z_k = Split(Z, axis = -1)
 // After:   Y_1..Y_k [M, N / k] = Int8MatMul(X, W);  Z_i = Reshape(Y_i, [d..., N / k])
 // Column j of the product, and so of each part, is the same dot product and epilogue either way.
-#include "runtime/rewrite_column_split.h"
+#include "runtime/optimizer/rewrite_column_split.h"
 
 #include <string>
 #include <vector>
 
 #include "runtime/fused/fused_ops.h"
-#include "runtime/pattern_rewriter.h"
+#include "runtime/optimizer/pattern_rewriter.h"
 
 namespace ember::runtime {
 namespace {

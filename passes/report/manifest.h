@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "passes/emit/layer_stats.h"
+#include "passes/report/layer_stats.h"
 #include "passes/search/compress.h"
 
 namespace ember::passes {

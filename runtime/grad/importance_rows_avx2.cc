@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "passes/analysis/importance_rows.h"
+#include "runtime/grad/importance_rows.h"
 
-namespace ember::passes::analysis {
+namespace ember::runtime::grad {
 namespace {
 
 // Software prefetch distance in elements (16 KB of w): the hardware prefetcher alone left the
@@ -106,4 +106,4 @@ RowSums accumulate_row_avx2(const float* g, const float* w, const RowCandidates*
   return columns ? row_kernel<false, true>(g, w, nullptr, n, col_gw, col_g2w2) : row_kernel<false, false>(g, w, nullptr, n, nullptr, nullptr);
 }
 
-}  // namespace ember::passes::analysis
+}  // namespace ember::runtime::grad

@@ -1,4 +1,4 @@
-#include "runtime/rewrite_integer.h"
+#include "runtime/optimizer/rewrite_integer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
-#include "runtime/pattern_rewriter.h"
+#include "runtime/optimizer/pattern_rewriter.h"
 
 namespace ember::runtime {
 namespace {

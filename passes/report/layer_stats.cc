@@ -1,4 +1,4 @@
-#include "passes/emit/layer_stats.h"
+#include "passes/report/layer_stats.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "runtime/graph_simplify.h"
+#include "runtime/optimizer/graph_simplify.h"
 
 #include <set>
 

@@ -1,8 +1,8 @@
-#include "passes/analysis/importance_rows.h"
+#include "runtime/grad/importance_rows.h"
 
 #include "runtime/cpu.h"
 
-namespace ember::passes::analysis {
+namespace ember::runtime::grad {
 namespace {
 
 int32_t low_nibble(uint8_t b) { return static_cast<int32_t>(b & 0x0f) - ((b & 0x08) << 1); }
@@ -44,4 +44,4 @@ RowSums accumulate_row(const float* g, const float* w, const RowCandidates* cand
               : accumulate_row_scalar(g, w, cand, n, col_gw, col_g2w2);
 }
 
-}  // namespace ember::passes::analysis
+}  // namespace ember::runtime::grad

@@ -1,4 +1,4 @@
-#include "runtime/rewrite_float.h"
+#include "runtime/optimizer/rewrite_float.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 
 #include "ir/builders.h"
 #include "runtime/fused/fused_ops.h"
-#include "runtime/pattern_rewriter.h"
-#include "runtime/rewrite_column_split.h"
+#include "runtime/optimizer/pattern_rewriter.h"
+#include "runtime/optimizer/rewrite_column_split.h"
 
 namespace ember::runtime {
 namespace {

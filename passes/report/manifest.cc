@@ -1,4 +1,4 @@
-#include "passes/emit/manifest.h"
+#include "passes/report/manifest.h"
 
 #include <cmath>
 #include <set>

@@ -1,4 +1,4 @@
-#include "passes/emit/scheme_table.h"
+#include "passes/report/scheme_table.h"
 
 #include <algorithm>
 #include <map>

@@ -9,7 +9,7 @@
 #pragma once
 #include <cstdint>
 
-namespace ember::passes::analysis {
+namespace ember::runtime::grad {
 
 inline constexpr int kMaxRowCandidates = 3;
 
@@ -49,4 +49,4 @@ RowSums accumulate_row_scalar(const float* g, const float* w, const RowCandidate
 RowSums accumulate_row_avx2(const float* g, const float* w, const RowCandidates* cand, int64_t n, float* col_gw,
                             float* col_g2w2);
 
-}  // namespace ember::passes::analysis
+}  // namespace ember::runtime::grad

@@ -10,7 +10,7 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
-#include "passes/emit/scheme_table.h"
+#include "passes/report/scheme_table.h"
 #include "runtime/energy_model.h"
 
 namespace ember::passes {
