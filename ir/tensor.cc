@@ -1,4 +1,5 @@
 #include "ir/tensor.h"
+#include "ir/nibbles.h"
 
 #include "ir/dtype_dispatch.h"
 
@@ -85,12 +86,7 @@ Result<std::vector<float>> Tensor::to_floats() const {
     return out;
   }
   if (dtype_ == DType::kI4 || dtype_ == DType::kU4) {
-    for (int64_t i = 0; i < n; ++i) {
-      const uint8_t byte = data<uint8_t>()[i / 2];
-      int v = (i % 2 == 0) ? (byte & 0xf) : (byte >> 4);
-      if (dtype_ == DType::kI4 && v >= 8) v -= 16;
-      out[size_t(i)] = static_cast<float>(v);
-    }
+    nibbles::unpack(data<uint8_t>(), n, dtype_ == DType::kI4, out.data());
     return out;
   }
   const bool known = dispatch_dtype(dtype_, [&](auto tag) {

@@ -1,4 +1,5 @@
 #include "passes/analysis/importance_accumulator.h"
+#include "ir/nibbles.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +40,7 @@ void quantize_candidates(const Layer& layer, const float* stored, std::vector<in
         const int32_t code = q.codes[size_t(r * layer.reduction + k)];
         const size_t at = static_cast<size_t>(layer.index(r, k));
         if (c == 0) q8[at] = static_cast<int8_t>(code);
-        else q4[at] = static_cast<uint8_t>(q4[at] | ((code & 0x0f) << (c == 1 ? 0 : 4)));
+        else q4[at] = c == 1 ? nibbles::pack_pair(code, nibbles::high(q4[at])) : nibbles::pack_pair(nibbles::low(q4[at]), code);
       }
     }
   }

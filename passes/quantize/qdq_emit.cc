@@ -1,4 +1,5 @@
 #include "passes/quantize/qdq_emit.h"
+#include "ir/nibbles.h"
 
 #include <algorithm>
 
@@ -189,7 +190,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
       for (int64_t t = 0; t < block; ++t) {
         const int64_t k = j * block + t;
         const int32_t v = k < K ? q.codes[size_t(n * K + k)] + offset : pad;
-        blob_bytes[t / 2] |= static_cast<uint8_t>((v & 0xf) << ((t & 1) * 4));
+        nibbles::set(blob_bytes, t, v);
       }
     }
   EmitResult result;
@@ -208,7 +209,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
     uint8_t* zp = zt.mutable_data<uint8_t>();
     for (int64_t n = 0; n < N; ++n)
       for (int64_t j = 0; j < k_blocks; ++j)
-        zp[n * per_column + j / 2] |= static_cast<uint8_t>((q.zero_points[size_t(n * G + j)] & 0xf) << ((j & 1) * 4));
+        nibbles::set(zp + n * per_column, j, q.zero_points[size_t(n * G + j)]);
     zname = fresh_value(graph, edits, w + "_zero_point");
     result.bytes += zt.nbytes();
     graph.set_initializer(zname, std::move(zt));

@@ -1,4 +1,5 @@
 #include "passes/quantize/quant_math.h"
+#include "ir/nibbles.h"
 
 #include <algorithm>
 #include <cmath>
@@ -145,21 +146,11 @@ double relative_error(const float* w, const QuantizedMatrix& q) {
   return den > 0 ? std::sqrt(num / den) : 0.0;
 }
 
-void pack_int4(const int32_t* codes, int64_t n, uint8_t* out) {
-  for (int64_t i = 0; i < n; i += 2) {
-    const uint8_t lo = static_cast<uint8_t>(codes[i] & 0xf);
-    const uint8_t hi = i + 1 < n ? static_cast<uint8_t>(codes[i + 1] & 0xf) : 0;
-    out[i / 2] = static_cast<uint8_t>(lo | (hi << 4));
-  }
-}
+void pack_int4(const int32_t* codes, int64_t n, uint8_t* out) { nibbles::pack(codes, n, out); }
 
 std::vector<int32_t> unpack_int4(const uint8_t* packed, int64_t n, bool is_signed) {
   std::vector<int32_t> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    int32_t v = (packed[i / 2] >> ((i & 1) * 4)) & 0xf;
-    if (is_signed && v >= 8) v -= 16;
-    out[static_cast<size_t>(i)] = v;
-  }
+  nibbles::unpack(packed, n, is_signed, out.data());
   return out;
 }
 

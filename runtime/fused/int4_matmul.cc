@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "runtime/fused/fused_kernels.h"
+#include "ir/nibbles.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/fused/fused_util.h"
 #include "runtime/int4/int4_format.h"
@@ -36,10 +37,7 @@ Result<Int4Source> source_from_nbits(const PrepareContext& ctx) {
   const uint8_t* bytes = b->data<uint8_t>();
   s.codes.resize(static_cast<size_t>(s.N * s.K));
   for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t k = 0; k < s.K; ++k) {
-      const uint8_t byte = bytes[n * blocks * blob + k / 2];
-      s.codes[static_cast<size_t>(n * s.K + k)] = static_cast<uint8_t>(k % 2 ? byte >> 4 : byte & 0xf);
-    }
+    for (int64_t k = 0; k < s.K; ++k) s.codes[static_cast<size_t>(n * s.K + k)] = nibbles::get(bytes + n * blocks * blob, k);
   if (ctx.node.has_input(3)) {
     const Tensor* zp = ctx.constant(3);
     const int64_t per_column = (blocks + 1) / 2;
@@ -47,10 +45,8 @@ Result<Int4Source> source_from_nbits(const PrepareContext& ctx) {
       return invalid_input(where + ": zero_points must be a constant uint8 with two blocks per byte");
     s.zeros.resize(static_cast<size_t>(s.N * blocks));
     for (int64_t n = 0; n < s.N; ++n)
-      for (int64_t j = 0; j < blocks; ++j) {
-        const uint8_t byte = zp->data<uint8_t>()[n * per_column + j / 2];
-        s.zeros[static_cast<size_t>(n * blocks + j)] = static_cast<uint8_t>(j % 2 ? byte >> 4 : byte & 0xf);
-      }
+      for (int64_t j = 0; j < blocks; ++j)
+        s.zeros[static_cast<size_t>(n * blocks + j)] = nibbles::get(zp->data<uint8_t>() + n * per_column, j);
   }
   return s;
 }

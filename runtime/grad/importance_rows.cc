@@ -1,12 +1,13 @@
 #include "runtime/grad/importance_rows.h"
+#include "ir/nibbles.h"
 
 #include "runtime/cpu.h"
 
 namespace ember::runtime::grad {
 namespace {
 
-int32_t low_nibble(uint8_t b) { return static_cast<int32_t>(b & 0x0f) - ((b & 0x08) << 1); }
-int32_t high_nibble(uint8_t b) { return low_nibble(static_cast<uint8_t>(b >> 4)); }
+int32_t low_nibble(uint8_t b) { return nibbles::sign_extend(nibbles::low(b)); }
+int32_t high_nibble(uint8_t b) { return nibbles::sign_extend(nibbles::high(b)); }
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ir/dtype.h"
+#include "ir/nibbles.h"
 #include "runtime/int4/int4_format.h"
 
 namespace ember::runtime::int4 {
@@ -56,8 +57,9 @@ Int4Weights Int4Weights::pack(const Int4Source& s) {
         const int64_t k = b * kBlock + i;
         // Depth past K holds the zero point, so it adds nothing even before the activations'
         // zero padding does.
-        const uint8_t q = k < s.K ? static_cast<uint8_t>(column[k] & 0xf) : static_cast<uint8_t>(zero);
-        bytes[nibble_byte(j, i)] |= nibble_is_high(i) ? static_cast<uint8_t>(q << 4) : q;
+        const int32_t q = k < s.K ? column[k] : zero;
+        uint8_t& byte = bytes[nibble_byte(j, i)];
+        byte = nibble_is_high(i) ? nibbles::pack_pair(nibbles::low(byte), q) : nibbles::pack_pair(q, nibbles::high(byte));
       }
     }
   }
@@ -72,7 +74,7 @@ size_t Int4Weights::bytes() const {
 int32_t Int4Weights::code(int64_t n, int64_t k) const {
   const int64_t g = n / kGroupRows, j = n % kGroupRows, b = k / kBlock, i = k % kBlock;
   const uint8_t byte = codes_.get()[(g * blocks_ + b) * kBlockBytes + nibble_byte(j, i)];
-  return nibble_is_high(i) ? byte >> 4 : byte & 0xf;
+  return nibble_is_high(i) ? nibbles::high(byte) : nibbles::low(byte);
 }
 
 }  // namespace ember::runtime::int4

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "runtime/gemm/sgemm.h"
+#include "ir/nibbles.h"
 #include "runtime/kernel.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/quant_params.h"
@@ -96,8 +97,7 @@ void dequantize_column(const NBitsAttrs& a, const NBitsParams& p, const uint8_t*
     if (bits == 4) {
       const uint8_t* bytes = column + j * a.blob_size;
       for (int64_t k = k0; k < k1; ++k) {
-        const uint8_t byte = bytes[(k - k0) >> 1];
-        w[k] = (static_cast<float>(((k - k0) & 1) ? byte >> 4 : byte & 0xf) - zero) * scale;
+        w[k] = (static_cast<float>(nibbles::get(bytes, k - k0)) - zero) * scale;
       }
     } else {
       for (int64_t k = k0; k < k1; ++k) {

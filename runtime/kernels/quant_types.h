@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "ir/dtype.h"
+#include "ir/nibbles.h"
 #include "ir/tensor.h"
 
 namespace ember::runtime {
@@ -34,15 +35,11 @@ struct Nibbles {
   static constexpr int32_t kMax = kSigned ? 7 : 15;
   static constexpr DType kDType = kSigned ? DType::kI4 : DType::kU4;
   static int32_t load(const void* data, int64_t i) {
-    const uint8_t byte = static_cast<const uint8_t*>(data)[i >> 1];
-    const int32_t v = (i & 1) ? (byte >> 4) : (byte & 0xf);
-    return kSigned && v >= 8 ? v - 16 : v;
+    return nibbles::get(static_cast<const uint8_t*>(data), i, kSigned);
   }
   // Read-modify-write of one byte: callers split work on even element indices.
   static void store(void* data, int64_t i, int32_t value) {
-    uint8_t& byte = static_cast<uint8_t*>(data)[i >> 1];
-    const uint8_t nibble = static_cast<uint8_t>(value) & 0xf;
-    byte = (i & 1) ? static_cast<uint8_t>((byte & 0x0f) | (nibble << 4)) : static_cast<uint8_t>((byte & 0xf0) | nibble);
+    nibbles::set(static_cast<uint8_t*>(data), i, value);
   }
 };
 template <> struct QuantStorage<Int4Tag> : Nibbles<true> {};

@@ -1,4 +1,5 @@
 #include "runtime/kernels/shape_common.h"
+#include "ir/nibbles.h"
 
 namespace ember::runtime {
 namespace {
@@ -8,7 +9,7 @@ Tensor unpack_nibbles(const Tensor& packed, TensorAllocator& allocator) {
   const uint8_t* in = packed.data<uint8_t>();
   uint8_t* out = bytes.mutable_data<uint8_t>();
   const int64_t n = packed.numel();
-  for (int64_t i = 0; i < n; ++i) out[i] = (i % 2 == 0) ? (in[i / 2] & 0x0f) : (in[i / 2] >> 4);
+  nibbles::unpack(in, n, /*is_signed=*/false, out);
   return bytes;
 }
 
@@ -16,10 +17,7 @@ void pack_nibbles(const Tensor& bytes, Tensor& packed) {
   const uint8_t* in = bytes.data<uint8_t>();
   uint8_t* out = packed.mutable_data<uint8_t>();
   const int64_t n = bytes.numel();
-  for (int64_t i = 0; i < n; i += 2) {
-    const uint8_t high = i + 1 < n ? static_cast<uint8_t>(in[i + 1] << 4) : 0;
-    out[i / 2] = static_cast<uint8_t>((in[i] & 0x0f) | high);
-  }
+  nibbles::pack(in, n, out);
 }
 
 }  // namespace

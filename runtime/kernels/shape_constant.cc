@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "runtime/kernels/shape_common.h"
+#include "ir/nibbles.h"
 #include "runtime/kernels/shape_ops.h"
 
 namespace ember::runtime {
@@ -26,8 +27,8 @@ Result<Tensor> constant_from_attribute(const ir::Attribute& a, const std::string
 // Repeats the one element of `value` over `out` (same dtype).
 void fill_with(const Tensor& value, Tensor& out) {
   if (is_packed_nibbles(value.dtype())) {
-    const uint8_t nibble = value.data<uint8_t>()[0] & 0x0f;
-    std::fill_n(out.mutable_data<uint8_t>(), out.nbytes(), static_cast<uint8_t>(nibble | (nibble << 4)));
+    const uint8_t nibble = nibbles::low(value.data<uint8_t>()[0]);
+    std::fill_n(out.mutable_data<uint8_t>(), out.nbytes(), nibbles::pack_pair(nibble, nibble));
     return;
   }
   dispatch_storage(value.dtype(), [&](auto tag) {
