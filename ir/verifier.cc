@@ -39,6 +39,24 @@ Status verify_graph(const Graph& graph, const std::vector<std::string>& outer_sc
   return Status::Ok();
 }
 
+Status verify_opset_imports(const Model& model) {
+  std::unordered_set<std::string> domains;
+  bool has_default = false;
+  for (const auto& import : model.opset_imports) {
+    const bool is_default = import.domain.empty() || import.domain == "ai.onnx";
+    const std::string name = is_default ? "ai.onnx" : import.domain;
+    if (!domains.insert(name).second) return invalid_input("opset domain '" + name + "' is imported twice");
+    if (import.version < 1)
+      return invalid_input("opset " + std::to_string(import.version) + " of domain '" + name + "' is not a valid version");
+    if (is_default && import.version > kNewestOnnxOpset)
+      return unsupported("opset " + std::to_string(import.version) + " of the default domain is newer than any ONNX " +
+                         "defines (the newest Ember knows is " + std::to_string(kNewestOnnxOpset) + ")");
+    has_default = has_default || is_default;
+  }
+  if (!has_default) return invalid_input("the model imports no opset of the default ONNX domain");
+  return Status::Ok();
+}
+
 Status verify_model(const Model& model) {
   return verify_graph(model.graph).with_context("graph '" + model.graph.name + "'");
 }

@@ -43,17 +43,6 @@ constexpr int kChunksPerThread = 4;
 
 thread_local bool t_inside_job = false;
 
-// The cores this process may run on, asked once (parallel_for reads it on every call when no
-// thread count was set).
-int available_cores() {
-  static const int cores = [] {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }();
-  return cores;
-}
-
 template <typename T, typename Pred>
 void spin_then_wait(const std::atomic<T>& value, Pred done) {
   for (int i = 0; i < kSpinIterations; ++i) {
@@ -135,13 +124,32 @@ class ThreadPool {
   int64_t n_ = 0;
 };
 
+}  // namespace
+
+// The cores this process may run on, asked once (parallel_for reads it on every call when no
+// thread count was set).
+int available_cores() {
+  static const int cores = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
+  return cores;
+}
+
+namespace {
+
 std::mutex g_pool_mutex;  // one parallel region at a time; guards g_pool and g_threads
 std::unique_ptr<ThreadPool> g_pool;
 std::atomic<int> g_threads{0};
 
 }  // namespace
 
-void set_num_threads(int threads) { g_threads.store(threads > 0 ? threads : available_cores()); }
+int set_num_threads(int threads) {
+  const int effective = threads > 0 ? std::min(threads, available_cores()) : available_cores();
+  g_threads.store(effective);
+  return effective;
+}
 
 int num_threads() {
   const int t = g_threads.load();
