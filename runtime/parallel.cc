@@ -16,6 +16,7 @@
 // after a successful claim, and the caller publishes the next job only when every claimed chunk
 // is done. Calls made from inside a job, or while another thread owns the pool, run inline.
 #include "runtime/parallel.h"
+#include "runtime/cores.h"
 
 #include <sched.h>
 
@@ -145,11 +146,11 @@ std::atomic<int> g_threads{0};
 
 }  // namespace
 
-int set_num_threads(int threads) {
-  const int effective = threads > 0 ? std::min(threads, available_cores()) : available_cores();
-  g_threads.store(effective);
-  return effective;
+int effective_threads(int requested) {
+  return requested > 0 ? std::min(requested, available_cores()) : available_cores();
 }
+
+void set_num_threads(int threads) { g_threads.store(effective_threads(threads)); }
 
 int num_threads() {
   const int t = g_threads.load();

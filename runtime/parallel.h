@@ -6,12 +6,8 @@
 
 namespace ember::runtime {
 
-// <= 0: all cores. More threads than the cores this process may run on are clamped to them
-// (a manifest or flag asking for 100000 threads must not exhaust the process); returns the
-// count in effect, so a CLI can note the clamp.
-int set_num_threads(int threads);
+void set_num_threads(int threads);  // <= 0: all cores; more than the cores: clamped (cores.h)
 int num_threads();
-int available_cores();  // sched_getaffinity, else hardware_concurrency
 
 // Calls fn(begin, end) on disjoint chunks of [0, n). Runs inline when n is small
 // (n < min_chunk * 2) or when one thread is configured.
