@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status copy_file(const fs::path& from, const fs::path& to) {
+Status copy_sample(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
   return ec ? invalid_input("cannot copy " + from.string() + ": " + ec.message()) : Status::Ok();
@@ -77,26 +77,26 @@ const char* kManifest = R"({
 Status make_seeds(const fs::path& samples, const fs::path& out) {
   for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "external"}) fs::create_directories(out / dir);
   // ONNX: the CNN sample inline, and with its weights as external data beside it.
-  EMBER_TRY(copy_file(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
-  EMBER_TRY(copy_file(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
+  EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
+  EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
   EMBER_ASSIGN_OR_RETURN(ir::Model cnn, formats::load_onnx((samples / "digits-cnn.onnx").string()));
   formats::SaveOptions external;
   external.external_data = true;
   external.external_data_name = "weights.data";
   EMBER_TRY(formats::save_onnx(cnn, (out / "external" / "model.onnx").string(), external));
-  EMBER_TRY(copy_file(out / "external" / "model.onnx", out / "onnx_load" / "digits-cnn-external.onnx"));
-  EMBER_TRY(copy_file(out / "external" / "model.onnx", out / "plan" / "digits-cnn-external.onnx"));
+  EMBER_TRY(copy_sample(out / "external" / "model.onnx", out / "onnx_load" / "digits-cnn-external.onnx"));
+  EMBER_TRY(copy_sample(out / "external" / "model.onnx", out / "plan" / "digits-cnn-external.onnx"));
   const ir::Model shapes = shape_ops_model();
   EMBER_TRY(formats::save_onnx(shapes, (out / "plan" / "shape-ops.onnx").string()));
   EMBER_TRY(formats::save_onnx(shapes, (out / "onnx_load" / "shape-ops.onnx").string()));
   // .npy: the LM evaluation windows, and each array of the digits calibration set.
-  EMBER_TRY(copy_file(samples / "kjv-lm-eval.npy", out / "npy" / "kjv-lm-eval.npy"));
+  EMBER_TRY(copy_sample(samples / "kjv-lm-eval.npy", out / "npy" / "kjv-lm-eval.npy"));
   EMBER_ASSIGN_OR_RETURN(auto arrays, formats::read_npz((samples / "digits-calib.npz").string()));
   for (const auto& [name, tensor] : arrays) EMBER_TRY(formats::write_npy((out / "npy" / (name + ".npy")).string(), tensor));
   EMBER_TRY(formats::write_npy((out / "npy" / "bools.npy").string(), Tensor::from_vector<bool>({3}, {true, false, true})));
   EMBER_TRY(formats::write_npy((out / "npy" / "scalar.npy").string(), Tensor::scalar<double>(1.5)));
   // .npz: the calibration set, and a small archive of mixed types.
-  EMBER_TRY(copy_file(samples / "digits-calib.npz", out / "npz" / "digits-calib.npz"));
+  EMBER_TRY(copy_sample(samples / "digits-calib.npz", out / "npz" / "digits-calib.npz"));
   std::map<std::string, Tensor> mixed = {{"ids", Tensor::from_vector<int64_t>({2, 2}, {1, 2, 3, 4})},
                                          {"mask", Tensor::from_vector<bool>({2}, {true, false})},
                                          {"x", Tensor::from_vector<float>({3}, {0.5f, -1.0f, 2.0f})}};
