@@ -124,6 +124,8 @@ Result<EvalResult> evaluate(runtime::Interpreter& interp, const std::string& dat
   auto result = options.task == EvalTask::kLanguageModel ? evaluate_lm(interp, data_path, options)
                                                          : evaluate_classifier(interp, data_path, options);
   if (!result.ok()) return result;
+  // No rows would give 0/0 (a NaN metric that every budget comparison silently passes).
+  if (result->samples == 0) return invalid_input(data_path + ": the evaluation set has no rows");
   result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

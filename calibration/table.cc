@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "formats/atomic_file.h"
+#include "formats/input_file.h"
 
 namespace ember::calibration {
 
@@ -228,18 +229,20 @@ Result<CalibrationTable> table_from_json(const json& j, const std::string& where
   return t;
 }
 
-std::string table_to_text(const CalibrationTable& table) { return table_to_json(table).dump(2) + "\n"; }
+// Value names are bytes from the model: invalid UTF-8 becomes U+FFFD instead of throwing.
+std::string table_to_text(const CalibrationTable& table) {
+  return table_to_json(table).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 Status save_table(const CalibrationTable& table, const std::string& path) {
   return formats::write_string_atomic(path, table_to_text(table));
 }
 
 Result<CalibrationTable> load_table(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid_input("cannot open calibration table " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  // A regular file of sane size (never a FIFO to wait on, never /dev/zero to read forever).
+  auto text = formats::read_input_file(path, uint64_t{256} << 20);
+  if (!text.ok()) return text.status().with_context("calibration table");
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalid_input(path + " is not valid JSON");
   return table_from_json(j, path);
 }

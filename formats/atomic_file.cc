@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "formats/mapped_file.h"
+#include "formats/temp_files.h"
 
 namespace ember::formats {
 namespace {
@@ -80,14 +81,23 @@ void sync_directory(const std::string& dir) {
 Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer) {
   if (path.empty()) return invalid_input("empty output path");
   struct stat st {};
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    return invalid_input("cannot write '" + path + "': it is a directory");
-  std::string temp = path + ".tmp-XXXXXX";
+  if (lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return invalid_input("cannot write '" + path + "': it is a directory");
+    // Renaming over a device, FIFO, socket or symlink would replace it (as root, -o /dev/null
+    // would replace the real /dev/null): only regular files are ever replaced.
+    if (!S_ISREG(st.st_mode))
+      return invalid_input("cannot write '" + path + "': it exists and is not a regular file (" +
+                           (S_ISLNK(st.st_mode) ? "a symlink" : "a device, FIFO or socket") + "); Ember only replaces regular files");
+  }
+  remove_stale_temporaries(path);
+  std::string temp = temporary_template(path);
   const int fd = mkstemp(temp.data());
   if (fd < 0) return invalid_input("cannot write '" + path + "': " + std::strerror(errno));
+  const int slot = register_temporary(temp);
   auto fail = [&](Status status) {
     close(fd);
     unlink(temp.c_str());
+    unregister_temporary(slot);
     return status;
   };
   (void)fchmod(fd, 0644);  // mkstemp creates 0600; outputs are meant to be shared
@@ -104,13 +114,14 @@ Status write_file_atomic(const std::string& path, const std::function<Status(std
   if (close(fd) != 0) {
     const int err = errno;
     unlink(temp.c_str());
+    unregister_temporary(slot);
     return invalid_input("cannot write '" + path + "': " + std::strerror(err));
   }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    unlink(temp.c_str());
-    return invalid_input("cannot replace '" + path + "': " + std::strerror(err));
-  }
+  const int renamed = rename(temp.c_str(), path.c_str());
+  const int err = errno;
+  if (renamed != 0) unlink(temp.c_str());
+  unregister_temporary(slot);  // after the rename: a signal in between finds no file to remove
+  if (renamed != 0) return invalid_input("cannot replace '" + path + "': " + std::strerror(err));
   sync_directory(parent_directory(path));
   return Status::Ok();
 }

@@ -1,7 +1,9 @@
 // Atomic file output: everything Ember writes (models, external data, .npy/.npz, manifests,
 // reports) goes to a temporary file beside the target, is flushed to disk, then renamed over
 // the target. A failure at any point removes the temporary file, so a reader never sees a
-// partial output and an old file is either kept whole or replaced whole.
+// partial output and an old file is either kept whole or replaced whole. Only a regular file is
+// ever replaced: an existing device, FIFO, socket or symlink at the target is refused.
+// Temporary files are named and cleaned as temp_files.h describes.
 #pragma once
 #include <functional>
 #include <ostream>
@@ -13,8 +15,8 @@
 namespace ember::formats {
 
 // `writer` streams the contents; a non-ok Status or a failed stream aborts the write.
-// An unwritable or missing directory, or a target that is a directory, is invalid_input
-// naming the path.
+// An unwritable or missing directory, or a target that is a directory or another non-regular
+// file, is invalid_input naming the path.
 Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer);
 
 Status write_string_atomic(const std::string& path, std::string_view contents);

@@ -18,11 +18,14 @@ std::optional<uint64_t> parse_size(const std::string& text) {
 
 }  // namespace
 
-Result<std::shared_ptr<MappedFile>> ExternalDataReader::mapped(const std::string& path) {
-  auto it = files_.find(path);
+Result<std::shared_ptr<MappedFile>> ExternalDataReader::mapped(const std::string& location, const std::string& what) {
+  auto it = files_.find(location);
   if (it != files_.end()) return it->second;
-  EMBER_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, map_file(path));
-  files_[path] = file;
+  EMBER_ASSIGN_OR_RETURN(InputFile opened, open_confined(base_dir_, location, what));
+  const std::string path = base_dir_.empty() ? location : base_dir_ + "/" + location;
+  auto file = map_input_file(opened, path);
+  if (!file.ok()) return file.status().with_context(what);
+  files_[location] = *file;
   return file;
 }
 
@@ -41,9 +44,9 @@ Result<Tensor> ExternalDataReader::read(const onnx::TensorProto& proto, DType dt
   }
   if (location.empty()) return invalid_input(what + ": external data has no location");
   if (dtype == DType::kString) return unsupported(what + ": string tensors cannot use external data");
-  const std::string path = location[0] == '/' || base_dir_.empty() ? location : base_dir_ + "/" + location;
-  auto file = mapped(path);
-  if (!file.ok()) return file.status().with_context(what + ": external data");
+  auto file = mapped(location, what + ": external data");
+  if (!file.ok()) return file.status();
+  const std::string& path = (*file)->path();
   const uint64_t size = (*file)->size();
   const uint64_t begin = offset.value_or(0);
   if (begin > size)

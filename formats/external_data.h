@@ -15,15 +15,17 @@ namespace ember::formats {
 
 class ExternalDataReader {
  public:
-  // Relative locations are resolved against `base_dir` ("" means the working directory).
+  // Locations are resolved against `base_dir` ("" means the working directory) and must stay
+  // inside it: no "..", no absolute path, no symlink leading out, only regular files.
   explicit ExternalDataReader(std::string base_dir) : base_dir_(std::move(base_dir)) {}
 
   // A tensor of `dtype` and `shape` whose `nbytes` bytes the proto's external entries point to.
-  // Missing files and ranges past the end of the file are invalid_input naming the tensor.
+  // Missing files, locations outside base_dir and ranges past the end of the file are
+  // invalid_input naming the tensor and the location.
   Result<Tensor> read(const onnx::TensorProto& proto, DType dtype, Shape shape, size_t nbytes);
 
  private:
-  Result<std::shared_ptr<MappedFile>> mapped(const std::string& path);
+  Result<std::shared_ptr<MappedFile>> mapped(const std::string& location, const std::string& what);
 
   std::string base_dir_;
   std::map<std::string, std::shared_ptr<MappedFile>> files_;

@@ -1,9 +1,35 @@
 #include "formats/manifest_io.h"
 
-#include <fstream>
-#include <sstream>
+#include "formats/input_file.h"
+#include "formats/sha256.h"
 
 namespace ember::formats {
+namespace {
+
+// A manifest nests a few levels; thousands of '[' would only serve to exhaust the stack of
+// the recursive code that walks or frees the parsed value.
+constexpr int kMaxJsonDepth = 64;
+
+Status check_json_depth(const std::string& text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return invalid_input("JSON nests deeper than " + std::to_string(max_depth) + " levels");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status check_manifest(const nlohmann::json& m) {
   using vt = nlohmann::json::value_t;
@@ -14,7 +40,8 @@ Status check_manifest(const nlohmann::json& m) {
   if (!m.is_object()) return invalid_input("the manifest is not a JSON object");
   for (const auto& [key, type] : required)
     if (!m.contains(key) || m[key].type() != type) return invalid_input("the manifest lacks '" + key + "' of the right type");
-  if (m["schema"] != "ember.manifest/1") return invalid_input("unknown manifest schema " + m["schema"].dump());
+  if (m["schema"] != "ember.manifest/1")
+    return invalid_input("unknown manifest schema " + m["schema"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   const auto& model = m["model"];
   if (!model.contains("sha256") || !model["sha256"].is_string() || model["sha256"].get<std::string>().size() != 64)
     return invalid_input("the manifest lacks a valid model.sha256");
@@ -22,12 +49,31 @@ Status check_manifest(const nlohmann::json& m) {
   return Status::Ok();
 }
 
+Status verify_manifest_model(const nlohmann::json& manifest, const std::string& manifest_path,
+                             const std::string& model_path) {
+  EMBER_TRY(check_manifest(manifest).with_context(manifest_path));
+  EMBER_ASSIGN_OR_RETURN(InputFile file, open_input_file(model_path));
+  const uint64_t expected_bytes = manifest["model"]["bytes"].get<uint64_t>();
+  if (file.size() != expected_bytes)  // the cheap check first: no hashing of a wrong file
+    return invalid_input("the manifest " + manifest_path + " describes a model of " + std::to_string(expected_bytes) +
+                         " bytes, but " + model_path + " has " + std::to_string(file.size()));
+  EMBER_ASSIGN_OR_RETURN(std::string hash, sha256_file(model_path));
+  const std::string expected = manifest["model"]["sha256"].get<std::string>();
+  if (hash != expected)
+    return invalid_input("the manifest " + manifest_path + " describes a model with sha256 " + expected + ", but " +
+                         model_path + " has sha256 " + hash);
+  return Status::Ok();
+}
+
 Result<nlohmann::json> read_manifest(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return invalid_input("cannot read manifest " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json m = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  auto text = read_input_file(path, kMaxManifestBytes);
+  if (!text.ok()) return text.status().with_context("manifest");
+  return parse_manifest(*text, path);
+}
+
+Result<nlohmann::json> parse_manifest(const std::string& text, const std::string& path) {
+  EMBER_TRY(check_json_depth(text, kMaxJsonDepth).with_context(path));
+  nlohmann::json m = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (m.is_discarded()) return invalid_input(path + " is not valid JSON");
   EMBER_TRY(check_manifest(m).with_context(path));
   return m;

@@ -2,10 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace ember::formats {
@@ -15,32 +14,16 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::shared_ptr<MappedFile>> map_file(const std::string& path) {
-  if (path.empty()) return invalid_input("empty file path");
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return invalid_input("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    close(fd);
-    return invalid_input("cannot stat '" + path + "': " + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return invalid_input("'" + path + "' is a directory, not a file");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return invalid_input("'" + path + "' is not a regular file");
-  }
-  if (st.st_size == 0) {
-    close(fd);
-    return invalid_input("'" + path + "' is empty");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  close(fd);  // the mapping keeps the file alive
-  if (p == MAP_FAILED) return invalid_input("cannot map '" + path + "': " + std::strerror(err));
+  EMBER_ASSIGN_OR_RETURN(InputFile file, open_input_file(path));
+  return map_input_file(file, path);
+}
+
+Result<std::shared_ptr<MappedFile>> map_input_file(const InputFile& file, const std::string& path) {
+  if (file.size() == 0) return invalid_input("'" + path + "' is empty");
+  if (file.size() > SIZE_MAX) return invalid_input("'" + path + "' is too large to map");
+  const size_t size = static_cast<size_t>(file.size());
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.fd(), 0);
+  if (p == MAP_FAILED) return invalid_input("cannot map '" + path + "': " + std::strerror(errno));
   return std::shared_ptr<MappedFile>(new MappedFile(path, static_cast<uint8_t*>(p), size));
 }
 

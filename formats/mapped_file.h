@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "formats/input_file.h"
 #include "ir/status.h"
 
 namespace ember::formats {
@@ -23,7 +24,7 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
-  friend Result<std::shared_ptr<MappedFile>> map_file(const std::string& path);
+  friend Result<std::shared_ptr<MappedFile>> map_input_file(const InputFile& file, const std::string& path);
   MappedFile(std::string path, uint8_t* data, size_t size) : path_(std::move(path)), data_(data), size_(size) {}
 
   std::string path_;
@@ -31,9 +32,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Maps a regular, non-empty file. Missing files, directories, other special files and empty
-// files are invalid_input errors that name the path.
+// Maps a regular, non-empty file. Missing files, directories, other special files (FIFOs and
+// devices are never waited on) and empty files are invalid_input errors that name the path.
 Result<std::shared_ptr<MappedFile>> map_file(const std::string& path);
+// Maps a file already opened (open_input_file, open_confined); `path` names it in messages.
+Result<std::shared_ptr<MappedFile>> map_input_file(const InputFile& file, const std::string& path);
 
 // The directory part of a path ("" for a bare file name), used to resolve external data.
 std::string parent_directory(const std::string& path);

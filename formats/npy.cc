@@ -9,6 +9,7 @@
 #include "formats/atomic_file.h"
 #include "formats/mapped_file.h"
 #include "formats/tensor_proto.h"
+#include "ir/memory_limits.h"
 
 namespace ember::formats {
 namespace {
@@ -177,9 +178,8 @@ Result<std::string> npy_header(const Tensor& tensor) {
 
 }  // namespace
 
-Result<Tensor> parse_npy(const void* data, size_t size, const std::string& display_name) {
+Result<size_t> npy_header_length(const void* data, size_t size, const std::string& where) {
   const auto* bytes = static_cast<const uint8_t*>(data);
-  const std::string& where = display_name;
   if (size < 10 || std::memcmp(bytes, kMagic, kMagicSize) != 0) return invalid_input(where + ": not a .npy file");
   const int major = bytes[6], minor = bytes[7];
   if (major < 1 || major > 3 || minor != 0)
@@ -187,26 +187,43 @@ Result<Tensor> parse_npy(const void* data, size_t size, const std::string& displ
                        " is not supported");
   const size_t preamble = major == 1 ? 10 : 12;
   if (size < preamble) return invalid_input(where + ": truncated .npy header");
-  const uint64_t header_len = read_le(bytes + 8, major == 1 ? 2 : 4);
-  if (header_len > size - preamble) return invalid_input(where + ": truncated .npy header");
-  const std::string_view text(reinterpret_cast<const char*>(bytes + preamble), header_len);
+  return preamble + read_le(bytes + 8, major == 1 ? 2 : 4);
+}
+
+Result<NpyLayout> parse_npy_header(const void* data, size_t size, const std::string& where) {
+  EMBER_ASSIGN_OR_RETURN(const size_t header_end, npy_header_length(data, size, where));
+  if (header_end > size) return invalid_input(where + ": truncated .npy header");
+  const size_t preamble = static_cast<const uint8_t*>(data)[6] == 1 ? 10 : 12;
+  const std::string_view text(static_cast<const char*>(data) + preamble, header_end - preamble);
   auto header = HeaderParser(text).parse();
   if (!header.ok()) return header.status().with_context(where);
   const NpyType* type = find_by_descr(header->descr);
   if (!type) return unsupported(where + ": .npy dtype '" + header->descr + "' is not supported");
   if (header->fortran_order) return unsupported(where + ": Fortran-order arrays are not supported; save in C order");
   EMBER_ASSIGN_OR_RETURN(const int64_t numel, checked_numel(header->shape, where));
-  const size_t nbytes = storage_bytes(type->dtype, numel);
-  const size_t available = size - preamble - header_len;
-  if (available != nbytes)
-    return invalid_input(where + ": " + std::string(dtype_name(type->dtype)) + " " + shape_to_string(header->shape) +
-                         " needs " + std::to_string(nbytes) + " data bytes, the file holds " + std::to_string(available));
-  const uint8_t* payload = bytes + preamble + header_len;
-  if (type->dtype == DType::kBool)
-    for (size_t i = 0; i < nbytes; ++i)
-      if (payload[i] > 1) return invalid_input(where + ": bool element " + std::to_string(i) + " is not 0 or 1");
-  Tensor tensor = Tensor::zeros(type->dtype, std::move(header->shape));
-  if (nbytes) std::memcpy(tensor.raw_mutable(), payload, nbytes);
+  return NpyLayout{type->dtype, std::move(header->shape), header_end, storage_bytes(type->dtype, numel)};
+}
+
+Status check_npy_bools(const NpyLayout& layout, const uint8_t* payload, const std::string& where) {
+  if (layout.dtype != DType::kBool) return Status::Ok();
+  for (size_t i = 0; i < layout.data_bytes; ++i)
+    if (payload[i] > 1) return invalid_input(where + ": bool element " + std::to_string(i) + " is not 0 or 1");
+  return Status::Ok();
+}
+
+Result<Tensor> parse_npy(const void* data, size_t size, const std::string& display_name) {
+  const std::string& where = display_name;
+  EMBER_ASSIGN_OR_RETURN(NpyLayout layout, parse_npy_header(data, size, where));
+  const size_t available = size - layout.data_offset;
+  if (available != layout.data_bytes)
+    return invalid_input(where + ": " + std::string(dtype_name(layout.dtype)) + " " + shape_to_string(layout.shape) +
+                         " needs " + std::to_string(layout.data_bytes) + " data bytes, the file holds " +
+                         std::to_string(available));
+  const uint8_t* payload = static_cast<const uint8_t*>(data) + layout.data_offset;
+  EMBER_TRY(check_npy_bools(layout, payload, where));
+  EMBER_TRY(check_allocation(layout.data_bytes, where));
+  Tensor tensor = Tensor::zeros(layout.dtype, std::move(layout.shape));
+  if (layout.data_bytes) std::memcpy(tensor.raw_mutable(), payload, layout.data_bytes);
   return tensor;
 }
 

@@ -2,12 +2,14 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "formats/atomic_file.h"
 #include "formats/mapped_file.h"
 #include "formats/npy.h"
+#include "ir/memory_limits.h"
 
 namespace ember::formats {
 namespace {
@@ -15,6 +17,8 @@ namespace {
 // Deflate cannot expand data by more than about 1032:1; a larger claim is a corrupt or hostile
 // archive, and trusting it would allocate absurd buffers.
 constexpr uint64_t kMaxDeflateRatio = 1032;
+// NumPy writes headers of a few hundred bytes; a megabyte is generous for any shape.
+constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 
 struct ArchiveCloser {
   void operator()(zip_t* archive) const { zip_discard(archive); }
@@ -32,7 +36,24 @@ std::string zip_error_text(int code) {
   return text;
 }
 
-Result<std::string> read_entry(zip_t* archive, zip_uint64_t index, const std::string& where) {
+// Reads exactly `size` bytes of an open entry (libzip inflates as it goes).
+Status read_exactly(zip_file_t* file, void* out, uint64_t size, const std::string& where) {
+  auto* p = static_cast<uint8_t*>(out);
+  uint64_t done = 0;
+  while (done < size) {
+    const zip_int64_t n = zip_fread(file, p + done, size - done);
+    if (n < 0) return invalid_input(where + ": " + zip_file_strerror(file));
+    if (n == 0) return invalid_input(where + ": entry is shorter than its recorded size");
+    done += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Streams one entry into a tensor: the .npy header first, checked against the entry's
+// recorded size and the memory limits, then the data straight into the tensor's storage. No
+// more than the recorded size is ever inflated (a 42 MB member claiming 9 GB is refused from
+// its first bytes, not after inflating it).
+Result<Tensor> read_entry(zip_t* archive, zip_uint64_t index, const std::string& where) {
   zip_stat_t st;
   zip_stat_init(&st);
   if (zip_stat_index(archive, index, 0, &st) != 0) return invalid_input(where + ": " + zip_strerror(archive));
@@ -45,29 +66,42 @@ Result<std::string> read_entry(zip_t* archive, zip_uint64_t index, const std::st
   if (!plausible) return invalid_input(where + ": entry size " + std::to_string(st.size) + " is implausible");
   std::unique_ptr<zip_file_t, EntryCloser> file(zip_fopen_index(archive, index, 0));
   if (!file) return invalid_input(where + ": " + zip_strerror(archive));
-  std::string bytes(st.size, '\0');
-  zip_uint64_t done = 0;
-  while (done < st.size) {
-    const zip_int64_t n = zip_fread(file.get(), bytes.data() + done, st.size - done);
-    if (n < 0) return invalid_input(where + ": " + zip_file_strerror(file.get()));
-    if (n == 0) return invalid_input(where + ": entry is shorter than its recorded size");
-    done += static_cast<zip_uint64_t>(n);
-  }
+  std::string header(std::min<zip_uint64_t>(st.size, 12), '\0');
+  EMBER_TRY(read_exactly(file.get(), header.data(), header.size(), where));
+  EMBER_ASSIGN_OR_RETURN(const size_t header_end, npy_header_length(header.data(), header.size(), where));
+  if (header_end > st.size || header_end > kMaxHeaderBytes)
+    return invalid_input(where + ": .npy header of " + std::to_string(header_end) + " bytes does not fit the entry");
+  const size_t prefix = header.size();
+  header.resize(header_end);
+  EMBER_TRY(read_exactly(file.get(), header.data() + prefix, header_end - prefix, where));
+  EMBER_ASSIGN_OR_RETURN(NpyLayout layout, parse_npy_header(header.data(), header.size(), where));
+  if (layout.data_bytes != st.size - header_end)
+    return invalid_input(where + ": " + std::string(dtype_name(layout.dtype)) + " " + shape_to_string(layout.shape) +
+                         " needs " + std::to_string(layout.data_bytes) + " data bytes, the entry holds " +
+                         std::to_string(st.size - header_end));
+  EMBER_TRY(check_allocation(layout.data_bytes, where));
+  Tensor tensor = Tensor::zeros(layout.dtype, layout.shape);
+  EMBER_TRY(read_exactly(file.get(), tensor.raw_mutable(), layout.data_bytes, where));
   char extra;
   // Reading past the end makes libzip verify the CRC.
   const zip_int64_t tail = zip_fread(file.get(), &extra, 1);
   if (tail < 0) return invalid_input(where + ": " + zip_file_strerror(file.get()));
   if (tail > 0) return invalid_input(where + ": entry is longer than its recorded size");
-  return bytes;
+  EMBER_TRY(check_npy_bools(layout, static_cast<const uint8_t*>(tensor.raw()), where));
+  return tensor;
 }
 
 }  // namespace
 
 Result<std::map<std::string, Tensor>> read_npz(const std::string& path) {
   EMBER_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, map_file(path));
+  return parse_npz(file->data(), file->size(), path);
+}
+
+Result<std::map<std::string, Tensor>> parse_npz(const void* data, size_t size, const std::string& path) {
   zip_error_t error;
   zip_error_init(&error);
-  zip_source_t* source = zip_source_buffer_create(file->data(), file->size(), 0, &error);
+  zip_source_t* source = zip_source_buffer_create(data, size, 0, &error);
   if (!source) {
     zip_error_fini(&error);
     return internal_error(path + ": cannot create a zip source");
@@ -91,8 +125,7 @@ Result<std::map<std::string, Tensor>> read_npz(const std::string& path) {
     const std::string where = path + " entry '" + key + "'";
     if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
     if (tensors.count(key)) return invalid_input(where + ": the key '" + key + "' appears twice");
-    EMBER_ASSIGN_OR_RETURN(std::string bytes, read_entry(archive.get(), index, where));
-    EMBER_ASSIGN_OR_RETURN(Tensor tensor, parse_npy(bytes.data(), bytes.size(), where));
+    EMBER_ASSIGN_OR_RETURN(Tensor tensor, read_entry(archive.get(), index, where));
     tensors.emplace(std::move(key), std::move(tensor));
   }
   return tensors;

@@ -222,6 +222,7 @@ Result<ir::Model> load_onnx_from_bytes(const void* data, size_t size, const std:
   LoadContext ctx{&external};
   ir::Model model;
   EMBER_TRY(convert_model(proto, &model, ctx).with_context(where));
+  EMBER_TRY(ir::verify_opset_imports(model).with_context(where));
   EMBER_TRY(ir::verify_model(model).with_context(where));
   return model;
 }

@@ -1,8 +1,12 @@
 #include "formats/sha256.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
+
+#include "formats/input_file.h"
 
 namespace ember::formats {
 namespace {
@@ -84,13 +88,15 @@ std::string Sha256::hex_digest() {
 }
 
 Result<std::string> sha256_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid_input("cannot read " + path);
+  EMBER_ASSIGN_OR_RETURN(InputFile file, open_input_file(path));  // never blocks on a FIFO
   Sha256 hash;
   std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    hash.update(buf.data(), static_cast<size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = read(file.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return invalid_input("cannot read '" + path + "': " + std::strerror(errno));
+    if (n == 0) break;
+    hash.update(buf.data(), static_cast<size_t>(n));
   }
   return hash.hex_digest();
 }

@@ -2,6 +2,7 @@
 #include "ir/nibbles.h"
 
 #include "ir/dtype_dispatch.h"
+#include "ir/memory_limits.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -28,14 +29,29 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   if (dtype == DType::kString) {
-    t.strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(t.numel()));
+    auto count = checked_storage_bytes(DType::kU8, t.shape_);  // one "byte" per element: the count
+    if (!count.ok()) throw AllocationRefused(count.status().message());
+    Status fits = check_allocation(*count * sizeof(std::string), "string tensor " + shape_to_string(t.shape_));
+    if (!fits.ok()) throw AllocationRefused(fits.message());
+    t.strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(*count));
     return t;
   }
-  t.nbytes_ = storage_bytes(dtype, t.numel());
+  // Model-controlled sizes are checked before anything is allocated (memory_limits.h).
+  auto bytes = checked_storage_bytes(dtype, t.shape_);
+  if (!bytes.ok()) throw AllocationRefused(bytes.status().message());
+  Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(t.shape_));
+  if (!fits.ok()) throw AllocationRefused(fits.message());
+  t.nbytes_ = static_cast<size_t>(*bytes);
   const size_t alloc = (t.nbytes_ + 63) / 64 * 64 + 64;  // never zero, room for SIMD tails
   void* p = std::aligned_alloc(64, alloc);
+  if (!p) throw AllocationRefused("cannot allocate " + format_bytes(alloc) + " for a " + std::string(dtype_name(dtype)) +
+                                  " tensor " + shape_to_string(t.shape_));
   std::memset(p, 0, alloc);
-  t.owner_ = std::shared_ptr<void>(p, std::free);
+  note_allocated(alloc);
+  t.owner_ = std::shared_ptr<void>(p, [alloc](void* q) {
+    note_released(alloc);
+    std::free(q);
+  });
   t.data_ = p;
   return t;
 }

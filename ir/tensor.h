@@ -21,7 +21,7 @@ class Tensor {
  public:
   Tensor() = default;
 
-  // Allocates zero-filled, 64-byte aligned storage.
+  // Allocates zero-filled, 64-byte aligned storage; over memory_limits() throws AllocationRefused.
   static Tensor zeros(DType dtype, Shape shape);
   // Views bytes kept alive by `owner`. The caller guarantees nbytes matches dtype and shape.
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data, size_t nbytes);

@@ -39,6 +39,46 @@ Status verify_graph(const Graph& graph, const std::vector<std::string>& outer_sc
   return Status::Ok();
 }
 
+namespace {
+
+const Node* first_default_domain_node(const Graph& graph) {
+  for (const auto& node : graph.nodes) {
+    if (node.domain.empty() || node.domain == "ai.onnx") return &node;
+    for (const auto& attr : node.attributes) {
+      if (attr.g)
+        if (const Node* found = first_default_domain_node(*attr.g)) return found;
+      for (const auto& sub : attr.graphs)
+        if (const Node* found = first_default_domain_node(*sub)) return found;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status verify_opset_imports(const Model& model) {
+  std::unordered_set<std::string> domains;
+  bool has_default = false;
+  for (const auto& import : model.opset_imports) {
+    const bool is_default = import.domain.empty() || import.domain == "ai.onnx";
+    const std::string name = is_default ? "ai.onnx" : import.domain;
+    if (!domains.insert(name).second) return invalid_input("opset domain '" + name + "' is imported twice");
+    if (import.version < 1)
+      return invalid_input("opset " + std::to_string(import.version) + " of domain '" + name + "' is not a valid version");
+    if (is_default && import.version > kNewestOnnxOpset)
+      return unsupported("opset " + std::to_string(import.version) + " of the default domain is newer than any ONNX " +
+                         "defines (the newest Ember knows is " + std::to_string(kNewestOnnxOpset) + ")");
+    has_default = has_default || is_default;
+  }
+  if (has_default) return Status::Ok();
+  // ONNX allows leaving the default domain out only when no node uses it (training-preview
+  // models import just ai.onnx.preview.training).
+  if (const Node* node = first_default_domain_node(model.graph))
+    return invalid_input("the model imports no opset of the default ONNX domain, but node '" + node->name + "' (" +
+                         node->op_type + ") is in it");
+  return Status::Ok();
+}
+
 Status verify_model(const Model& model) {
   return verify_graph(model.graph).with_context("graph '" + model.graph.name + "'");
 }

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "runtime/optimizer/graph_simplify.h"
+#include "runtime/kernel_guard.h"
 #include "runtime/parallel.h"
 #include "runtime/optimizer/rewrite_float.h"
 #include "runtime/optimizer/rewrite_integer.h"
@@ -123,7 +124,7 @@ Status Interpreter::plan(const KernelRegistry& registry) {
     PrepareContext prepare{node, opset, {}};
     for (int s : step.inputs)
       prepare.constant_inputs.push_back(s >= 0 && constants_[static_cast<size_t>(s)].defined() ? &constants_[static_cast<size_t>(s)] : nullptr);
-    EMBER_TRY(step.kernel->prepare(prepare).with_context("node '" + node.name + "' (" + node.op_type + ")"));
+    EMBER_TRY(prepare_kernel(*step.kernel, prepare));
     steps_.push_back(std::move(step));
   }
   output_slots_.clear();
@@ -201,7 +202,7 @@ Result<std::vector<Tensor>> Interpreter::execute(const std::map<std::string, Ten
     for (int s : step.inputs) inputs.push_back(s >= 0 && values[static_cast<size_t>(s)].defined() ? &values[static_cast<size_t>(s)] : nullptr);
     outputs.assign(step.outputs.size(), Tensor());
     RunContext ctx{*step.node, inputs, outputs, pool_};
-    EMBER_TRY(step.kernel->run(ctx));
+    EMBER_TRY(run_kernel(*step.kernel, ctx));
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       if (step.outputs[o] < 0) continue;
       if (!outputs[o].defined())

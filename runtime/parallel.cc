@@ -16,6 +16,7 @@
 // after a successful claim, and the caller publishes the next job only when every claimed chunk
 // is done. Calls made from inside a job, or while another thread owns the pool, run inline.
 #include "runtime/parallel.h"
+#include "runtime/cores.h"
 
 #include <sched.h>
 
@@ -42,17 +43,6 @@ constexpr int kSpinIterations = 2000;
 constexpr int kChunksPerThread = 4;
 
 thread_local bool t_inside_job = false;
-
-// The cores this process may run on, asked once (parallel_for reads it on every call when no
-// thread count was set).
-int available_cores() {
-  static const int cores = [] {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }();
-  return cores;
-}
 
 template <typename T, typename Pred>
 void spin_then_wait(const std::atomic<T>& value, Pred done) {
@@ -135,13 +125,32 @@ class ThreadPool {
   int64_t n_ = 0;
 };
 
+}  // namespace
+
+// The cores this process may run on, asked once (parallel_for reads it on every call when no
+// thread count was set).
+int available_cores() {
+  static const int cores = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
+  return cores;
+}
+
+namespace {
+
 std::mutex g_pool_mutex;  // one parallel region at a time; guards g_pool and g_threads
 std::unique_ptr<ThreadPool> g_pool;
 std::atomic<int> g_threads{0};
 
 }  // namespace
 
-void set_num_threads(int threads) { g_threads.store(threads > 0 ? threads : available_cores()); }
+int effective_threads(int requested) {
+  return requested > 0 ? std::min(requested, available_cores()) : available_cores();
+}
+
+void set_num_threads(int threads) { g_threads.store(effective_threads(threads)); }
 
 int num_threads() {
   const int t = g_threads.load();

@@ -6,7 +6,7 @@
 
 namespace ember::runtime {
 
-void set_num_threads(int threads);  // <= 0: all cores
+void set_num_threads(int threads);  // <= 0: all cores; more than the cores: clamped (cores.h)
 int num_threads();
 
 // Calls fn(begin, end) on disjoint chunks of [0, n). Runs inline when n is small

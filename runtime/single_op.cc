@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "runtime/kernel_guard.h"
+
 namespace ember::runtime {
 
 Tensor HeapAllocator::allocate(DType dtype, Shape shape) {
@@ -18,11 +20,11 @@ Result<std::vector<Tensor>> run_single_op(const ir::Node& node, int64_t opset, c
   std::vector<const Tensor*> input_ptrs;
   for (const auto& t : inputs) input_ptrs.push_back(t.defined() ? &t : nullptr);
   PrepareContext prepare{node, opset, inputs_are_constant ? input_ptrs : std::vector<const Tensor*>(inputs.size(), nullptr)};
-  EMBER_TRY(kernel->prepare(prepare));
+  EMBER_TRY(prepare_kernel(*kernel, prepare));
   HeapAllocator allocator;
   std::vector<Tensor> outputs(node.outputs.size());
   RunContext ctx{node, input_ptrs, outputs, allocator};
-  EMBER_TRY(kernel->run(ctx));
+  EMBER_TRY(run_kernel(*kernel, ctx));
   return outputs;
 }
 

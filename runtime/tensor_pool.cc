@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "ir/memory_limits.h"
+
 namespace ember::runtime {
 
 struct TensorPool::State {
@@ -9,7 +11,10 @@ struct TensorPool::State {
   std::multimap<size_t, void*> free_blocks;  // size class -> block
   size_t reserved = 0, in_use = 0, peak = 0;
   ~State() {
-    for (auto& [size, block] : free_blocks) std::free(block);
+    for (auto& [size, block] : free_blocks) {
+      note_released(size);
+      std::free(block);
+    }
   }
 };
 
@@ -29,7 +34,14 @@ TensorPool::TensorPool() : state_(std::make_shared<State>()) {}
 
 Tensor TensorPool::allocate(DType dtype, Shape shape) {
   if (dtype == DType::kString) return Tensor::zeros(dtype, std::move(shape));
-  const size_t nbytes = storage_bytes(dtype, shape_numel(shape));
+  // Kernels size outputs from model-controlled values: refuse before allocating (the refusal
+  // unwinds to kernel_guard.h, which names the node).
+  auto checked = checked_storage_bytes(dtype, shape);
+  if (!checked.ok()) throw AllocationRefused(checked.status().message());
+  const size_t nbytes = static_cast<size_t>(*checked);
+  auto what = [&] { return std::string(dtype_name(dtype)) + " tensor " + shape_to_string(shape); };
+  if (nbytes > memory_limits().max_tensor_bytes)  // before size_class, which assumes a sane size
+    throw AllocationRefused(check_tensor_size(nbytes, what()).message());
   const size_t cls = size_class(nbytes);
   void* block = nullptr;
   {
@@ -43,9 +55,15 @@ Tensor TensorPool::allocate(DType dtype, Shape shape) {
     state_->peak = std::max(state_->peak, state_->in_use);
   }
   if (!block) {
-    block = std::aligned_alloc(64, cls);
+    Status fits = check_allocation(cls, what());
+    if (fits.ok()) block = std::aligned_alloc(64, cls);
     std::lock_guard<std::mutex> lock(state_->mutex);
+    if (!block) {
+      state_->in_use -= cls;
+      throw AllocationRefused(fits.ok() ? "cannot allocate " + format_bytes(cls) : fits.message());
+    }
     state_->reserved += cls;
+    note_allocated(cls);
   }
   std::shared_ptr<State> state = state_;
   std::shared_ptr<void> owner(block, [state, cls](void* p) {

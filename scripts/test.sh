@@ -17,7 +17,8 @@ jobs=$(nproc)
 # The sanitizer build compiles at -O1 (CMakeLists.txt: half the build time of -O2, still quick
 # to run) and only what its tests use.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests
+cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests fuzz_make_seeds \
+  fuzz_replay_onnx_load fuzz_replay_npy fuzz_replay_npz fuzz_replay_manifest fuzz_replay_plan
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
@@ -26,3 +27,14 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L sanitize --output-on-failure -j "$jobs"
 echo "== release build: every test =="
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+# libFuzzer targets (fuzz/) under ASan + UBSan: a clang build of ir, formats and runtime only,
+# each target for EMBER_FUZZ_SECONDS (60 s; two at a time), printing executions per second and
+# coverage. The ordinary builds above replay the seeds and fuzz/regressions/ (fuzz_replay_*).
+echo "== fuzzing (libFuzzer, ASan + UBSan, clang-14) =="
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_all
+fuzz_status=0
+ctest --test-dir build-fuzz -L fuzz --output-on-failure --verbose -j "$jobs" >build-fuzz/fuzz.log 2>&1 || fuzz_status=$?
+grep -E "executions in|FAILED|tests passed|tests failed" build-fuzz/fuzz.log || true
+[ "$fuzz_status" = 0 ] || { tail -60 build-fuzz/fuzz.log; echo "test.sh: a fuzz target failed"; exit 1; }

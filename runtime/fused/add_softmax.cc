@@ -1,4 +1,6 @@
 // ember.fused AddSoftmax (optimizer/rewrite_float.h).
+#include <array>
+
 #include "runtime/fused/fused_kernels.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/kernels/activation_ops.h"
@@ -32,7 +34,8 @@ Status run_add_softmax(RunContext& ctx) {
   float* y = out.mutable_data<float>();
   parallel_for(rows, rows_per_chunk(n, kTranscendentalGrain), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const auto [oa, ob] = offsets_of<2>(r, shape, rank - 1, {sa.data(), sb.data()});
+      const std::array<int64_t, 2> offsets = offsets_of<2>(r, shape, rank - 1, {sa.data(), sb.data()});
+      const int64_t oa = offsets[0], ob = offsets[1];  // named copies: clang 14 cannot capture bindings
       float* row = y + r * n;
       const int64_t la = sa[rank - 1], lb = sb[rank - 1];
       if (la == 1 && lb == 1) {  // the common case, split out so that it vectorises

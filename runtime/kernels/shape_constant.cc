@@ -37,15 +37,19 @@ void fill_with(const Tensor& value, Tensor& out) {
   });
 }
 
-// Number of elements of Range: max(ceil((limit - start) / delta), 0), exact for integers.
+// Number of elements of Range: max(ceil((limit - start) / delta), 0), exact for integers;
+// -1 when it does not fit in int64 (a NaN or infinite bound, or a span that overflows).
 template <class T>
 int64_t range_count(T start, T limit, T delta) {
   if constexpr (std::is_floating_point_v<T>) {
     const double n = std::ceil((double(limit) - double(start)) / double(delta));
+    if (std::isnan(n) || n >= 9.2e18) return -1;
     return n > 0 ? static_cast<int64_t>(n) : 0;
   } else {
-    const int64_t diff = int64_t(limit) - int64_t(start);
+    int64_t diff = 0;
+    if (__builtin_sub_overflow(int64_t(limit), int64_t(start), &diff)) return -1;
     const int64_t step = int64_t(delta);
+    if (step == -1 && diff == INT64_MIN) return -1;
     int64_t n = diff / step;
     if (diff % step != 0 && (diff > 0) == (step > 0)) ++n;
     return n > 0 ? n : 0;
@@ -75,7 +79,9 @@ Status run_constant_of_shape(RunContext& ctx) {
                          std::to_string(value.numel()));
   Shape shape(dims.begin(), dims.end());
   if (value.dtype() == DType::kString) {
-    ctx.outputs[0] = Tensor::strings(shape, std::vector<std::string>(size_t(shape_numel(shape)), value.string_values()[0]));
+    Tensor out = Tensor::zeros(DType::kString, std::move(shape));  // size-checked (memory_limits.h)
+    std::vector<std::string> values(out.string_values().size(), value.string_values()[0]);
+    ctx.outputs[0] = Tensor::strings(out.shape(), std::move(values));
     return Status::Ok();
   }
   if (!dispatch_storage(value.dtype(), [](auto) {}) && !is_packed_nibbles(value.dtype()))
@@ -104,6 +110,10 @@ Status run_range(RunContext& ctx) {
       return;
     }
     const int64_t count = range_count<T>(first, limit.data<T>()[0], step);
+    if (count < 0) {
+      status = invalid_input(ctx.where() + ": the number of elements does not fit in 64 bits");
+      return;
+    }
     T* out = ctx.allocate_output(0, dtype, {count}).template mutable_data<T>();
     for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(first + static_cast<T>(i) * step);
   });

@@ -48,7 +48,11 @@ Status run_tile(RunContext& ctx) {
   std::vector<int64_t> walk_strides;
   for (size_t d = 0; d < repeats.size(); ++d) {
     if (repeats[d] < 0) return invalid_input(ctx.where() + ": negative repeat " + std::to_string(repeats[d]));
-    out_shape.push_back(in.shape()[d] * repeats[d]);
+    int64_t extent = 0;
+    if (__builtin_mul_overflow(in.shape()[d], repeats[d], &extent))
+      return invalid_input(ctx.where() + ": repeat " + std::to_string(repeats[d]) + " of axis " + std::to_string(d) +
+                           " overflows 64 bits");
+    out_shape.push_back(extent);
     walk_shape.insert(walk_shape.end(), {repeats[d], in.shape()[d]});
     walk_strides.insert(walk_strides.end(), {0, in_strides[d]});
   }

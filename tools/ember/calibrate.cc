@@ -2,11 +2,13 @@
 // observes activations over a calibration set and writes a calibration table
 // (schemas/calibration_table.schema.json). By default it observes the run-time inputs of
 // MatMul, Gemm and Conv, which is what static INT8 quantizes.
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "calibration/calibrator.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -49,6 +51,7 @@ Result<std::vector<std::string>> values_matching(const ir::Model& model, const s
 }
 
 int run_calibrate(const CalibrateOptions& opts) {
+  apply_threads(opts.threads, "ember calibrate");
   auto method = calibration::parse_calibration_method(opts.method);
   if (!method.ok()) return report(method.status());
   auto model = load_model(opts.model);
@@ -86,7 +89,7 @@ int run_calibrate(const CalibrateOptions& opts) {
   if (opts.json) {
     nlohmann::json j = {{"output", opts.output}, {"method", opts.method}, {"values", table.values.size()},
                         {"rows", result->rows}, {"batches", result->batches}, {"skipped", result->skipped}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return kExitOk;
   }
   std::printf("calibrated %zu values over %lld rows (%lld batches) with %s\n", table.values.size(),
@@ -106,15 +109,15 @@ void add_calibrate_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", opts->output, "Where to write the table (JSON)")->required();
   sub->add_option("--method", opts->method, "How to choose the clip range")
       ->default_val("minmax")->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
-  sub->add_option("--percentile", opts->percentile, "With --method percentile: the share of values kept on each side")->default_val(99.99);
+  sub->add_option("--percentile", opts->percentile, "With --method percentile: the share of values kept on each side, in (0, 100]")->default_val(99.99)->check(FiniteIn(1e-9, 100));
   sub->add_flag("--per-channel", opts->per_channel, "Also record per-channel statistics along --axis");
-  sub->add_option("--axis", opts->axis, "Channel axis for --per-channel (negative counts from the end)")->default_val(-1);
-  sub->add_option("--bins", opts->bins, "Histogram bins (0: 4096 per tensor, 2048 per channel)")->default_val(0);
-  sub->add_option("--batch", opts->batch, "Rows per inference")->default_val(8);
-  sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0);
+  sub->add_option("--axis", opts->axis, "Channel axis for --per-channel (negative counts from the end)")->default_val(-1)->check(CountIn(-64, 63));
+  sub->add_option("--bins", opts->bins, "Histogram bins (0: 4096 per tensor, 2048 per channel; at most 2^20)")->default_val(0)->check(CountIn(0, 1 << 20));
+  sub->add_option("--batch", opts->batch, "Rows per inference")->default_val(8)->check(CountIn(1, 1 << 20));
+  sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--values", opts->values, "Observe the run-time values whose name matches this regular expression "
                                             "(default: the inputs of MatMul, Gemm and Conv)");
-  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_flag("--json", opts->json, "Print a summary as JSON");
   sub->final_callback([opts, &exit_code] { exit_code = run_calibrate(*opts); });
 }

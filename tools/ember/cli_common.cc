@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "formats/onnx_load.h"
 
@@ -60,6 +61,33 @@ std::string human_bytes(double bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
   return buf;
+}
+
+OutputDirectory::~OutputDirectory() {
+  std::error_code ec;
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+    if (std::filesystem::is_empty(*it, ec) && !ec) std::filesystem::remove(*it, ec);
+}
+
+Status OutputDirectory::create(const std::string& path) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> missing;
+  for (std::filesystem::path p = std::filesystem::path(path).lexically_normal(); !p.empty() && !std::filesystem::exists(p, ec);
+       p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (!std::filesystem::create_directory(*it, ec) && ec)
+      return invalid_input("cannot create output directory " + path + ": " + ec.message());
+    created_.push_back(it->string());
+  }
+  if (!std::filesystem::is_directory(path, ec)) return invalid_input("cannot create output directory " + path + ": it is not a directory");
+  return Status::Ok();
+}
+
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace ember::cli

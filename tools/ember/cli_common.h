@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "ir/model.h"
 #include "ir/status.h"
@@ -37,6 +39,24 @@ class Progress {
 };
 
 std::string human_bytes(double bytes);  // "43.9 MB"
+
+// An output directory created for this run: the levels that did not exist are made, and on
+// destruction those still empty are removed again, so a failed run leaves no empty folder.
+class OutputDirectory {
+ public:
+  OutputDirectory() = default;
+  OutputDirectory(const OutputDirectory&) = delete;
+  OutputDirectory& operator=(const OutputDirectory&) = delete;
+  ~OutputDirectory();
+  Status create(const std::string& path);
+
+ private:
+  std::vector<std::string> created_;  // outermost first
+};
+
+// JSON text for output; names that are not valid UTF-8 (ONNX strings are bytes) are printed
+// with U+FFFD instead of failing.
+std::string json_text(const nlohmann::json& j, int indent = 2);
 
 // Each subcommand file defines one of these; main.cc calls them all. The subcommand's final
 // callback stores its exit code in `exit_code`.

@@ -2,6 +2,7 @@
 // Tries compression schemes from the smallest model up, keeps the first within the accuracy
 // budget, and writes DIR/model.onnx, DIR/manifest.json and DIR/report.md. Exit 1 when no
 // scheme meets the budget (the best-effort model and report are still written, and say so).
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
 #include "runtime/parallel.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -33,16 +35,14 @@ int run_compress(const CompressCliOptions& opts) {
   if (!task.ok()) return report(task.status());
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
-  runtime::set_num_threads(opts.threads);
+  apply_threads(opts.threads, "ember compress");
   calibration::CalibrationOptions co;
   co.limit = opts.calib_limit;
   co.batch = opts.calib_batch;
   auto calib = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
   if (!calib.ok()) return report(calib.status());
-  std::error_code ec;
-  std::filesystem::create_directories(opts.output, ec);
-  if (ec || !std::filesystem::is_directory(opts.output))
-    return report(invalid_input("cannot create output directory " + opts.output + (ec ? ": " + ec.message() : "")));
+  OutputDirectory output_dir;  // removed again if the run fails before writing into it
+  if (Status made = output_dir.create(opts.output); !made.ok()) return report(made);
 
   passes::CompressOptions po;
   po.task = *task;
@@ -89,12 +89,12 @@ int run_compress(const CompressCliOptions& opts) {
   in.model_bytes = std::filesystem::file_size(model_path);
   const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
   const std::string report_md = passes::build_report(in, *result, *stats);
-  st = formats::write_string_atomic((dir / "manifest.json").string(), manifest.dump(2) + "\n");
+  st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
   if (!st.ok()) return report(st);
 
   if (opts.json)
-    std::printf("%s\n", manifest.dump(2).c_str());
+    std::printf("%s\n", json_text(manifest).c_str());
   else
     std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md\n", report_md.c_str(), opts.output.c_str());
   if (!result->budget_met) {
@@ -115,12 +115,12 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
   sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
-  sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01)");
+  sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01); in [0, 1]")->check(FiniteIn(0, 1));
   sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
-  sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
-  sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1);
-  sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0);
-  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
+  sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
+  sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
   sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
 }

@@ -4,6 +4,7 @@
 // (schemas/importance.schema.json). Prints a table ranked by INT4 (block 32) sensitivity.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "passes/analysis/analyze_importance.h"
 #include "passes/analysis/importance_json.h"
 #include "passes/pass_manager.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -98,12 +100,9 @@ void print_table(const pa::ImportanceReport& r, int64_t top) {
 // A thin CLI over the analyze-importance pass: it opens the calibration set, runs the pass,
 // and prints or writes the report the pass computed.
 int run_importance(const ImportanceCliOptions& opts) {
+  apply_threads(opts.threads, "ember importance");
   auto loss = pa::parse_importance_loss(opts.loss);
   if (!loss.ok()) return report(loss.status());
-  if (opts.batch < 1) return report(invalid_input("--batch must be at least 1"));
-  if (opts.limit < 0) return report(invalid_input("--limit must be >= 0"));
-  if (opts.heads < 0) return report(invalid_input("--heads must be >= 0"));
-  if (opts.threads < 0) return report(invalid_input("--threads must be >= 0"));
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   calibration::CalibrationOptions co;
@@ -127,11 +126,11 @@ int run_importance(const ImportanceCliOptions& opts) {
   if (!result || !result->report) return report(internal_error("analyze-importance left no report"));
   const nlohmann::json j = pa::importance_to_json(*result->report, opts.model);
   if (!opts.output.empty()) {
-    status = formats::write_string_atomic(opts.output, j.dump(1) + "\n");
+    status = formats::write_string_atomic(opts.output, json_text(j, 1) + "\n");
     if (!status.ok()) return report(status);
   }
   if (opts.json) {
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     print_table(*result->report, opts.top);
     if (!opts.output.empty()) std::printf("\nwrote %s\n", opts.output.c_str());
@@ -153,11 +152,11 @@ void add_importance_command(CLI::App& app, int& exit_code) {
                   "the FP32 model's argmax; mse: output MSE against the FP32 model; auto: lm for language models, else ce "
                   "with labels, else pseudo")
       ->default_val("auto")->check(CLI::IsMember({"auto", "lm", "ce", "pseudo", "mse"}));
-  sub->add_option("--batch", opts->batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8);
-  sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0);
-  sub->add_option("--heads", opts->heads, "Attention heads per block (0: read from the graph's Reshapes)")->default_val(0);
-  sub->add_option("--top", opts->top, "Rows of the ranked table (0 = all)")->default_val(20);
-  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("--batch", opts->batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
+  sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
+  sub->add_option("--heads", opts->heads, "Attention heads per block (0: read from the graph's Reshapes)")->default_val(0)->check(CountIn(0, 1 << 16));
+  sub->add_option("--top", opts->top, "Rows of the ranked table (0 = all)")->default_val(20)->check(CountIn(0, INT32_MAX));
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_option("--grad-precision", opts->grad_precision,
                   "bf16: the backward pass's matrix products round their inputs to bfloat16 and sum in f32, about twice "
                   "as fast on CPUs with AVX512-BF16 (f32 elsewhere); f32: f32 throughout. The forward pass is always f32")

@@ -1,10 +1,12 @@
 // ember inspect MODEL [--json]: what a model contains, without running it.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -129,7 +131,7 @@ int run_inspect(const InspectOptions& opts) {
   if (!model.ok()) return report(model.status());
   const nlohmann::json j = describe(*model, opts.model, opts.top);
   if (opts.json)
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   else
     print_text(j);
   return kExitOk;
@@ -142,7 +144,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   CLI::App* sub = app.add_subcommand("inspect", "Show a model's opsets, inputs and outputs, op histogram, parameters and largest tensors");
   sub->add_option("model", opts->model, "The ONNX model to inspect")->required();
   sub->add_flag("--json", opts->json, "Print machine-readable JSON instead of text");
-  sub->add_option("--top", opts->top, "How many of the largest tensors to list")->default_val(10);
+  sub->add_option("--top", opts->top, "How many of the largest tensors to list")->default_val(10)->check(CountIn(0, INT32_MAX));
   sub->final_callback([opts, &exit_code] { exit_code = run_inspect(*opts); });
 }
 

@@ -6,6 +6,7 @@
 #include "calibration/dataset.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -50,7 +51,7 @@ int run_opt(const OptOptions& opts) {
     j["output"] = opts.output;
     j["pipeline"] = manager->pipeline_text();
     for (const auto& r : manager->records()) j["passes"].push_back(r.to_json(/*timing=*/true));
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return kExitOk;
   }
   for (const auto& r : manager->records()) {
@@ -72,7 +73,7 @@ void add_opt_command(CLI::App& app, int& exit_code) {
   sub->add_option("--passes,-p", opts->pipeline, "Pipeline text, e.g. \"dce,remove-identity,dedupe-initializers\" (see `ember passes`); empty: load and save");
   sub->add_option("-o,--output", opts->output, "Where to write the transformed model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set for passes that need data (.npy, .npz or a directory)");
-  sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set (1 suits exports specialised to batch 1)")->default_val(1);
+  sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set (1 suits exports specialised to batch 1)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_flag("--external-data", opts->external_data, "Write weights to OUTPUT.data beside the model (automatic above 2 GB)");
   sub->add_flag("--json", opts->json, "Print per-pass statistics as JSON");
   sub->final_callback([opts, &exit_code] { exit_code = run_opt(*opts); });

@@ -18,7 +18,7 @@ int run_passes(bool json) {
         options.push_back({{"name", o.name}, {"type", o.type}, {"default", o.default_value}, {"help", o.help}});
       list.push_back({{"name", info.name}, {"summary", info.summary}, {"options", options}});
     }
-    std::printf("%s\n", list.dump(2).c_str());
+    std::printf("%s\n", json_text(list).c_str());
     return kExitOk;
   }
   std::printf("Passes (use in --passes \"name{key=value,...},name2\"):\n\n");

@@ -1,5 +1,6 @@
 // ember quantize MODEL [--calib SET] --weights int8|int4 ... -o OUT.onnx: one quantization
 // recipe, spelled out, without the budgeted search of `ember compress`.
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "passes/pass_manager.h"
 #include "passes/quantize/weight_quantizer.h"
 #include "runtime/parallel.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -68,7 +70,7 @@ int run_quantize(const QuantizeOptions& opts) {
   if (!manager.ok()) return report(manager.status());
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
-  runtime::set_num_threads(opts.threads);
+  apply_threads(opts.threads, "ember quantize");
   std::optional<calibration::CalibrationSet> calib;
   if (!opts.calib.empty()) {
     calibration::CalibrationOptions co;
@@ -91,7 +93,7 @@ int run_quantize(const QuantizeOptions& opts) {
     nlohmann::json j = {{"output", opts.output}, {"pipeline", manager->pipeline_text()}};
     for (const auto& r : manager->records())
       j["passes"].push_back(r.to_json(/*timing=*/true));
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     std::printf("pipeline: %s\n", manager->pipeline_text().c_str());
     for (const auto& r : manager->records())
@@ -111,7 +113,7 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz, or a directory); needed by gptq, awq, static activations and smoothquant");
   sub->add_option("--weights", o->weights, "Weight precision: int8 (per output channel unless --block), int4 (blocked), none")
       ->check(CLI::IsMember({"int8", "int4", "none"}))->default_val("int8");
-  sub->add_option("--block", o->block, "Block size along the reduction axis: 32, 64 or 128 (int4 default 32; 0 = per channel)")->default_val(0);
+  sub->add_option("--block", o->block, "Block size along the reduction axis: 32, 64 or 128 (int4 default 32; 0 = per channel)")->default_val(0)->check(CLI::IsMember({0, 32, 64, 128}));
   sub->add_flag("--asymmetric", o->asymmetric, "Asymmetric weights (with zero points) instead of symmetric");
   sub->add_option("--activations", o->activations, "none (weight-only), dynamic (quantized at run time per call), static (calibrated scales)")
       ->check(CLI::IsMember({"none", "dynamic", "static"}))->default_val("none");
@@ -119,14 +121,14 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"rtn", "gptq", "awq"}))->default_val("rtn");
   sub->add_option("--calib-method", o->calib_method, "Activation range method for static: minmax, percentile, entropy, mse")
       ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))->default_val("percentile");
-  sub->add_option("--smoothquant", o->smoothquant, "SmoothQuant migration strength alpha (0 = off, e.g. 0.5)")->default_val(0);
+  sub->add_option("--smoothquant", o->smoothquant, "SmoothQuant migration strength alpha in [0, 1] (0 = off, e.g. 0.5)")->default_val(0)->check(FiniteIn(0, 1));
   sub->add_option("--format", o->format, "qdq: standard QuantizeLinear/DequantizeLinear; ort: com.microsoft MatMulNBits, MatMulInteger")
       ->check(CLI::IsMember({"qdq", "ort"}))->default_val("qdq");
   sub->add_option("--exclude", o->exclude, "Leave layers whose node or weight name matches this regex in float");
   sub->add_option("--exclude-ops", o->exclude_ops, "Leave these op types in float, e.g. Gather+Conv");
-  sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0);
-  sub->add_option("--calib-batch", o->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1);
-  sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
+  sub->add_option("--calib-batch", o->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
+  sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_option("-o,--output", o->output, "Where to write the quantized model")->required();
   sub->add_flag("--json", o->json, "Print per-pass statistics as JSON");
   sub->final_callback([o, &exit_code] { exit_code = run_quantize(*o); });

@@ -6,6 +6,7 @@
 
 #include "formats/npy.h"
 #include "runtime/interpreter.h"
+#include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {
@@ -40,6 +41,7 @@ Result<std::map<std::string, Tensor>> read_feeds(const std::vector<std::string>&
 }
 
 int run_run(const RunOptions& opts) {
+  apply_threads(opts.threads, "ember run");
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   auto feeds = read_feeds(opts.inputs);
@@ -54,11 +56,9 @@ int run_run(const RunOptions& opts) {
   if (!outputs.ok()) return report(outputs.status());
   const auto names = (*interp)->output_names();
   nlohmann::json j = nlohmann::json::array();
-  if (!opts.output_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(opts.output_dir, ec);
-    if (ec) return report(invalid_input("cannot create output directory " + opts.output_dir + ": " + ec.message()));
-  }
+  OutputDirectory output_dir;  // removed again if no output could be written into it
+  if (!opts.output_dir.empty())
+    if (Status made = output_dir.create(opts.output_dir); !made.ok()) return report(made);
   for (size_t i = 0; i < names.size(); ++i) {
     const Tensor& t = (*outputs)[i];
     nlohmann::json entry = {{"name", names[i]}, {"dtype", std::string(dtype_name(t.dtype()))}, {"shape", t.shape()}};
@@ -78,7 +78,7 @@ int run_run(const RunOptions& opts) {
     j.push_back(entry);
   }
   if (opts.json) {
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     for (const auto& e : j) {
       std::printf("%-24s %-5s %s", e["name"].get<std::string>().c_str(), e["dtype"].get<std::string>().c_str(),
@@ -99,7 +99,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   sub->add_option("model", opts->model, "The ONNX model to run")->required();
   sub->add_option("--input,-i", opts->inputs, "An input as name=FILE.npy (repeat for each model input)");
   sub->add_option("--output-dir,-o", opts->output_dir, "Write each output to DIR/<output name>.npy");
-  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0);
+  sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_flag("--json", opts->json, "Print the outputs' shapes and statistics as JSON");
   sub->add_flag("--reference", opts->reference,
                 "Compute quantized models exactly as ONNX defines them (dequantize, then float), without the "

@@ -1,0 +1,121 @@
+// Builds the fuzz targets' seed corpora from samples/:
+//   fuzz_make_seeds SAMPLES_DIR OUT_DIR
+// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest}/ and OUT_DIR/external/ (the directory the
+// ONNX targets resolve external data against: $EMBER_FUZZ_BASE_DIR). Deterministic, so a
+// fuzzing run can be repeated.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "formats/npy.h"
+#include "formats/npz.h"
+#include "formats/onnx_load.h"
+#include "formats/onnx_save.h"
+#include "ir/builders.h"
+
+using namespace ember;
+namespace fs = std::filesystem;
+
+namespace {
+
+Status copy_sample(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  return ec ? invalid_input("cannot copy " + from.string() + ": " + ec.message()) : Status::Ok();
+}
+
+ir::ValueInfo float_value(const std::string& name, Shape dims) {
+  ir::ValueInfo v;
+  v.name = name;
+  v.elem_type = DType::kF32;
+  v.has_shape = true;
+  for (int64_t d : dims) v.dims.push_back(ir::Dim{d, ""});
+  return v;
+}
+
+// A model of the ops whose output sizes come from values (ConstantOfShape, Range, Expand,
+// Tile): the mutations that turn them hostile are a few bytes away.
+ir::Model shape_ops_model() {
+  ir::Model m;
+  m.ir_version = 8;
+  m.opset_imports.push_back({"", 17});
+  ir::Graph& g = m.graph;
+  g.name = "shape_ops";
+  g.set_initializer("dims", Tensor::from_vector<int64_t>({2}, {2, 3}));
+  g.set_initializer("start", Tensor::scalar<float>(0.0f));
+  g.set_initializer("limit", Tensor::scalar<float>(3.0f));
+  g.set_initializer("delta", Tensor::scalar<float>(1.0f));
+  g.set_initializer("reps", Tensor::from_vector<int64_t>({2}, {1, 2}));
+  g.nodes.push_back(ir::make_node("ConstantOfShape", "fill", {"dims"}, {"zeros"}));
+  g.nodes.push_back(ir::make_node("Range", "range", {"start", "limit", "delta"}, {"row"}));
+  g.nodes.push_back(ir::make_node("Expand", "expand", {"row", "dims"}, {"grid"}));
+  g.nodes.push_back(ir::make_node("Add", "add", {"grid", "zeros"}, {"sum"}));
+  g.nodes.push_back(ir::make_node("Tile", "tile", {"sum", "reps"}, {"tiled"}));
+  g.nodes.push_back(ir::make_node("Mul", "mul", {"tiled", "x"}, {"y"}));
+  g.inputs.push_back(float_value("x", {2, 6}));
+  g.outputs.push_back(float_value("y", {2, 6}));
+  return m;
+}
+
+const char* kManifest = R"({
+  "schema": "ember.manifest/1",
+  "tool": {"name": "ember", "version": "0.1.0"},
+  "model": {"file": "model.onnx", "sha256": "0000000000000000000000000000000000000000000000000000000000000000", "bytes": 1234},
+  "pipeline": "quantize-weights{bits=8},dce",
+  "calibration": {"source": "calib.npz", "hash": "abc", "rows": 16},
+  "quality": {"metric": "accuracy", "before": 0.98, "after": 0.975, "budget": 0.01},
+  "tensors": [{"name": "w", "precision": "int8", "scheme": "per-channel", "block": 0}],
+  "op_counts": {"Conv": 2, "Gemm": 1},
+  "runtime": {"ops": ["Conv", "Gemm"], "dtypes": ["f32", "i8"], "isa": "avx2"},
+  "energy": {"joules_per_inference": 0.001, "source": "estimated"},
+  "scheduler": {"threads": 2}
+}
+)";
+
+Status make_seeds(const fs::path& samples, const fs::path& out) {
+  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "external"}) fs::create_directories(out / dir);
+  // ONNX: the CNN sample inline, and with its weights as external data beside it.
+  EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
+  EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
+  EMBER_ASSIGN_OR_RETURN(ir::Model cnn, formats::load_onnx((samples / "digits-cnn.onnx").string()));
+  formats::SaveOptions external;
+  external.external_data = true;
+  external.external_data_name = "weights.data";
+  EMBER_TRY(formats::save_onnx(cnn, (out / "external" / "model.onnx").string(), external));
+  EMBER_TRY(copy_sample(out / "external" / "model.onnx", out / "onnx_load" / "digits-cnn-external.onnx"));
+  EMBER_TRY(copy_sample(out / "external" / "model.onnx", out / "plan" / "digits-cnn-external.onnx"));
+  const ir::Model shapes = shape_ops_model();
+  EMBER_TRY(formats::save_onnx(shapes, (out / "plan" / "shape-ops.onnx").string()));
+  EMBER_TRY(formats::save_onnx(shapes, (out / "onnx_load" / "shape-ops.onnx").string()));
+  // .npy: the LM evaluation windows, and each array of the digits calibration set.
+  EMBER_TRY(copy_sample(samples / "kjv-lm-eval.npy", out / "npy" / "kjv-lm-eval.npy"));
+  EMBER_ASSIGN_OR_RETURN(auto arrays, formats::read_npz((samples / "digits-calib.npz").string()));
+  for (const auto& [name, tensor] : arrays) EMBER_TRY(formats::write_npy((out / "npy" / (name + ".npy")).string(), tensor));
+  EMBER_TRY(formats::write_npy((out / "npy" / "bools.npy").string(), Tensor::from_vector<bool>({3}, {true, false, true})));
+  EMBER_TRY(formats::write_npy((out / "npy" / "scalar.npy").string(), Tensor::scalar<double>(1.5)));
+  // .npz: the calibration set, and a small archive of mixed types.
+  EMBER_TRY(copy_sample(samples / "digits-calib.npz", out / "npz" / "digits-calib.npz"));
+  std::map<std::string, Tensor> mixed = {{"ids", Tensor::from_vector<int64_t>({2, 2}, {1, 2, 3, 4})},
+                                         {"mask", Tensor::from_vector<bool>({2}, {true, false})},
+                                         {"x", Tensor::from_vector<float>({3}, {0.5f, -1.0f, 2.0f})}};
+  EMBER_TRY(formats::write_npz((out / "npz" / "mixed.npz").string(), mixed));
+  std::ofstream(out / "manifest" / "manifest.json") << kManifest;
+  return Status::Ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds SAMPLES_DIR OUT_DIR\n");
+    return 2;
+  }
+  Status status = make_seeds(argv[1], argv[2]);
+  if (!status.ok()) {
+    std::fprintf(stderr, "fuzz_make_seeds: %s\n", status.message().c_str());
+    return 2;
+  }
+  return 0;
+}
