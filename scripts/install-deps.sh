@@ -7,6 +7,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev libzip-dev
   libonnx-testdata
+  libcpp-httplib-dev
 
 )
 missing=()
