@@ -2,6 +2,7 @@
 //   serve_load --port P --model NAME --rate R --seconds S [--max-requests N] [--seed N]
 //              [--urgent 0.1 --normal 0.6] [--long-share 0.3] [--short-len 16] [--long-len 128]
 //              [--closed N]   (closed loop with N clients instead: measures capacity)
+//              [--image 1]    (digits-cnn images instead of token ids)
 // Arrivals are Poisson at R requests/s for S seconds (at most N requests); each request is
 // input_ids [1, len] with a priority header. Prints one JSON object: per tier the counts of
 // answered (200), rejected (429), timed out (504), other errors and lost (no answer within
@@ -29,6 +30,7 @@ struct Options {
   std::string model = "model";
   double rate = 10, seconds = 10, urgent = 0.1, normal = 0.6, long_share = 0.3;
   int max_requests = 2000, seed = 1, short_len = 16, long_len = 128, closed = 0;
+  bool image = false;  // send digits-cnn images (FP32 [1,1,8,8]) instead of token ids
 };
 
 struct Outcome {
@@ -38,8 +40,12 @@ struct Outcome {
   double ms = 0;
 };
 
-std::string body_for(int len, std::mt19937& rng) {
+std::string body_for(int len, std::mt19937& rng, bool image) {
   std::string data;
+  if (image) {
+    for (int i = 0; i < 64; ++i) data += (i ? "," : "") + std::to_string(static_cast<double>(rng() % 17) / 16);
+    return "{\"inputs\":[{\"name\":\"image\",\"shape\":[1,1,8,8],\"datatype\":\"FP32\",\"data\":[" + data + "]}]}";
+  }
   for (int i = 0; i < len; ++i) data += (i ? "," : "") + std::to_string(32 + rng() % 90);
   return "{\"inputs\":[{\"name\":\"input_ids\",\"shape\":[1," + std::to_string(len) + "],\"datatype\":\"INT64\",\"data\":[" + data + "]}]}";
 }
@@ -105,7 +111,7 @@ int run(const Options& o) {
         std::mt19937 r(static_cast<unsigned>(o.seed * 1000 + c));
         while (Clock::now() < end && budget.fetch_sub(1) > 0) {
           const auto [tier, is_long] = pick(r);
-          Outcome out = send(o, tier, is_long, body_for(is_long ? o.long_len : o.short_len, r));
+          Outcome out = send(o, tier, is_long, body_for(is_long ? o.long_len : o.short_len, r, o.image));
           std::lock_guard lock(mutex);
           outcomes.push_back(out);
         }
@@ -117,7 +123,7 @@ int run(const Options& o) {
       if (next >= end) break;
       std::this_thread::sleep_until(next);
       const auto [tier, is_long] = pick(rng);
-      std::string body = body_for(is_long ? o.long_len : o.short_len, rng);
+      std::string body = body_for(is_long ? o.long_len : o.short_len, rng, o.image);
       threads.emplace_back([&, tier = tier, is_long = is_long, body = std::move(body)] {
         Outcome out = send(o, tier, is_long, body);
         std::lock_guard lock(mutex);
@@ -148,6 +154,7 @@ int main(int argc, char** argv) {
     else if (k == "--short-len") o.short_len = std::stoi(v);
     else if (k == "--long-len") o.long_len = std::stoi(v);
     else if (k == "--closed") o.closed = std::min(64, std::stoi(v));
+    else if (k == "--image") o.image = v == "1";
     else {
       std::fprintf(stderr, "serve_load: unknown option %s\n", k.c_str());
       return 2;

@@ -1,5 +1,8 @@
 #include "deploy/scheduler.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -13,6 +16,8 @@ int64_t total_elements(const Feeds& feeds) {
 }
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+constexpr int kGeneralWorkerNice = 5;
 
 }  // namespace
 
@@ -66,22 +71,20 @@ int Scheduler::active_limit() const {
   return std::max(1, static_cast<int>(std::lround(w * thermal_.throttled_worker_share)));
 }
 
-int Scheduler::non_urgent_limit() const { return std::max(1, active_limit() - reserved_); }
-
-int Scheduler::pick_tier() const {
-  if (busy_ >= active_limit()) return -1;
+int Scheduler::pick_tier(size_t worker) const {
+  const bool reserved = static_cast<int>(worker) < reserved_;
   if (config_.policy == "fifo") {  // the oldest request first, no reservation
+    if (busy_ >= active_limit()) return -1;
     int best = -1;
     for (int t = 0; t < kTiers; ++t)
       if (!queues_[t].empty() && (best < 0 || queues_[t].front()->arrived < queues_[best].front()->arrived)) best = t;
     return best;
   }
-  for (int t = 0; t < kTiers; ++t) {
-    if (queues_[t].empty()) continue;
-    if (t == int(Tier::kLow) && throttled_ && !stopping_) continue;  // paused while hot
-    if (t != int(Tier::kUrgent) && busy_non_urgent_ >= non_urgent_limit()) continue;
-    return t;
-  }
+  // Urgent work runs on any free worker, even past the thermal limit (it must still be served).
+  if (!queues_[int(Tier::kUrgent)].empty()) return int(Tier::kUrgent);
+  if (reserved || busy_ >= active_limit()) return -1;
+  if (!queues_[int(Tier::kNormal)].empty()) return int(Tier::kNormal);
+  if (!queues_[int(Tier::kLow)].empty() && (!throttled_ || stopping_)) return int(Tier::kLow);  // low is paused while hot
   return -1;
 }
 
@@ -173,12 +176,15 @@ void Scheduler::run_batch(Session& session, std::vector<RequestPtr>& batch) {
 
 void Scheduler::work(size_t index) {
   Session& session = *sessions_[index];
+  // The general workers yield the CPU to the reserved ones (and to the HTTP threads) when
+  // cores are short. Raising one's own niceness needs no privilege.
+  if (static_cast<int>(index) >= reserved_ && reserved_ > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kGeneralWorkerNice);
   std::unique_lock lock(mutex_);
   for (;;) {
     int tier = -1;
     for (;;) {
       expire_locked(Clock::now());
-      tier = pick_tier();
+      tier = pick_tier(index);
       if (tier >= 0) break;
       const bool empty = std::all_of(queues_.begin(), queues_.end(), [](const auto& q) { return q.empty(); });
       if (stopping_ && empty) {
@@ -194,15 +200,12 @@ void Scheduler::work(size_t index) {
         work_ready_.wait_until(lock, next);
       }
     }
-    const bool urgent = tier == int(Tier::kUrgent);
     ++busy_;
-    if (!urgent) ++busy_non_urgent_;
     auto batch = take_batch(lock, tier);
     lock.unlock();
     run_batch(session, batch);
     lock.lock();
     --busy_;
-    if (!urgent) --busy_non_urgent_;
     work_ready_.notify_all();
   }
 }

@@ -1,15 +1,17 @@
 // The request scheduler behind `ember-rt serve`.
 //   - Three bounded queues (urgent, normal, low); a full queue rejects at once (HTTP 429).
 //   - W workers, each with its own Session (one intra-op thread each). R = the reserved share
-//     of W (at least 1 when the share is > 0, at most W - 1): non-urgent work may occupy at
-//     most W - R workers at a time, so R are always free for urgent work.
+//     of W (at least 1 when the share is > 0, at most W - 1) take urgent work only; the other
+//     W - R take urgent work first, then normal, then low, and run at a higher niceness so
+//     the reserved workers win the CPU when cores are short.
 //   - Dynamic batching: a worker that takes a short request (at most short_request_max_elements
 //     input elements) gathers compatible requests of the same tier, up to max_batch, waiting at
 //     most max_queue_delay_us from the oldest one's arrival (Triton's max_queue_delay), and runs
 //     them as one inference.
 //   - Per-request deadlines: a request still queued at its deadline is answered "timeout".
-//   - Thermal gating (set_throttled): fewer active workers (throttled_worker_share of W, at
-//     least 1), the longer batching window, and the low tier paused (still queued, not run).
+//   - Thermal gating (set_throttled): fewer busy workers (throttled_worker_share of W, at least
+//     1; urgent work may still start), the longer batching window, and the low tier paused
+//     (still queued, not run).
 //   - Idle workers sleep on a condition variable: no polling while there is no work.
 //   - drain(): stop accepting, finish everything queued, join the workers.
 #pragma once
@@ -78,10 +80,9 @@ class Scheduler {
   using RequestPtr = std::unique_ptr<Request>;
 
   void work(size_t index);
-  // Under the lock: the tier this worker may take now, or -1.
-  int pick_tier() const;
+  // Under the lock: the tier worker `worker` may take now, or -1.
+  int pick_tier(size_t worker) const;
   int active_limit() const;
-  int non_urgent_limit() const;
   std::vector<RequestPtr> take_batch(std::unique_lock<std::mutex>& lock, int tier);
   void expire_locked(Clock::time_point now);
   void run_batch(Session& session, std::vector<RequestPtr>& batch);
@@ -96,7 +97,7 @@ class Scheduler {
   std::condition_variable work_ready_;
   std::array<std::deque<RequestPtr>, kTiers> queues_;
   int reserved_ = 0;
-  int busy_ = 0, busy_non_urgent_ = 0;
+  int busy_ = 0;
   bool throttled_ = false, accepting_ = true, stopping_ = false;
   bool batching_works_ = true;  // false once the model refused a batch (fixed batch size)
 };
