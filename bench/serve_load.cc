@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <random>
@@ -38,6 +39,8 @@ struct Outcome {
   bool is_long = false;
   int status = 0;  // HTTP status; 0 = lost
   double ms = 0;
+  double queue_ms = -1;  // the server's "queue_ms" parameter, when answered
+  std::string error;     // why it was lost (httplib's error)
 };
 
 std::string body_for(int len, std::mt19937& rng, bool image) {
@@ -51,14 +54,22 @@ std::string body_for(int len, std::mt19937& rng, bool image) {
 }
 
 Outcome send(const Options& o, int tier, bool is_long, const std::string& body) {
-  Outcome out{tier, is_long, 0, 0};
+  Outcome out;
+  out.tier = tier;
+  out.is_long = is_long;
   httplib::Client client("127.0.0.1", o.port);
   client.set_read_timeout(60, 0);
   client.set_connection_timeout(10, 0);
   const auto start = Clock::now();
   auto res = client.Post(("/v2/models/" + o.model + "/infer").c_str(), {{"X-Ember-Priority", kTiers[tier]}}, body, "application/json");
   out.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  if (res) out.status = res->status;
+  if (res) {
+    out.status = res->status;
+    const size_t at = res->body.rfind("\"queue_ms\":");
+    if (at != std::string::npos) out.queue_ms = std::atof(res->body.c_str() + at + 11);
+  } else {
+    out.error = httplib::to_string(res.error());
+  }
   return out;
 }
 
@@ -73,18 +84,24 @@ void print(const Options& o, const std::vector<Outcome>& outcomes, double wall_s
   int answered_all = 0;
   for (int t = 0; t < 3; ++t) {
     std::map<std::string, int> n;
-    std::vector<double> ms;
+    std::vector<double> ms, queue_ms;
+    std::map<std::string, int> lost_why;
     for (const auto& r : outcomes) {
       if (r.tier != t) continue;
+      if (r.queue_ms >= 0) queue_ms.push_back(r.queue_ms);
+      if (!r.error.empty()) ++lost_why[r.error];
       ++n["sent"];
       const char* kind = r.status == 200 ? "ok" : r.status == 429 ? "rejected" : r.status == 504 ? "timeout" : r.status == 0 ? "lost" : "error";
       ++n[kind];
       if (r.status == 200) ms.push_back(r.ms);
     }
     answered_all += n["ok"];
-    std::printf("%s\"%s\": {\"sent\": %d, \"ok\": %d, \"rejected\": %d, \"timeout\": %d, \"error\": %d, \"lost\": %d, \"p50_ms\": %.2f, \"p99_ms\": %.2f}",
-                t ? ", " : "", kTiers[t], n["sent"], n["ok"], n["rejected"], n["timeout"], n["error"], n["lost"], percentile(ms, 0.5),
-                percentile(ms, 0.99));
+    std::string why;
+    for (const auto& [e, k] : lost_why) why += (why.empty() ? "" : ", ") + std::string("\"") + e + "\": " + std::to_string(k);
+    std::printf("%s\"%s\": {\"sent\": %d, \"ok\": %d, \"rejected\": %d, \"timeout\": %d, \"error\": %d, \"lost\": %d, \"lost_why\": {%s}, "
+                "\"p50_ms\": %.2f, \"p99_ms\": %.2f, \"queue_p50_ms\": %.2f, \"queue_p99_ms\": %.2f}",
+                t ? ", " : "", kTiers[t], n["sent"], n["ok"], n["rejected"], n["timeout"], n["error"], n["lost"], why.c_str(),
+                percentile(ms, 0.5), percentile(ms, 0.99), percentile(queue_ms, 0.5), percentile(queue_ms, 0.99));
   }
   std::printf("}, \"throughput_per_s\": %.3f}\n", answered_all / wall_s);
 }

@@ -35,7 +35,9 @@ stop_server() { kill -TERM "$SERVER"; wait "$SERVER"; echo "server exit code $? 
 energy() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ember_energy_joules_total/{print $2} /^ember_energy_measured /{m=$2} END{}'; }
 measured() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ember_energy_measured /{print ($2 == 1 ? "measured" : "estimated")}'; }
 
+PARTS=${PARTS:-1 2 3}  # e.g. PARTS=1 runs only the mixed trace
 echo 40000 > "$OUT/temp"
+if [[ " $PARTS " == *" 1 "* ]]; then
 echo "== 1. kjv-gpt2 INT8, mixed trace"
 start_server "$OUT/kjv-gpt2-int8.onnx" gpt2
 "$LOAD" --port "$PORT" --model gpt2 --closed 4 --seconds 10 --max-requests 3000 --seed 7 > "$OUT/capacity.json"
@@ -51,7 +53,9 @@ for x in 0.5 1 2; do
 done
 stop_server
 node "$ROOT/bench/serve_load_report.js" "$OUT"/load-0.5.json "$OUT"/load-1.json "$OUT"/load-2.json
+fi
 
+if [[ " $PARTS " == *" 2 "* ]]; then
 echo
 echo "== 2. batching, short requests (digits-cnn, saturation, 8 clients, 10 s each)"
 for variant in "1 0" "8 2000" "8 0"; do
@@ -66,7 +70,10 @@ node -e 'const f=(p)=>JSON.parse(require("fs").readFileSync(p)).throughput_per_s
   for (const [name, p] of [["max batch 8, max queue delay 2000 us", process.argv[2]], ["max batch 8, max queue delay 0", process.argv[3]]])
     console.log(`throughput: batching off ${a.toFixed(1)}/s, ${name} ${f(p).toFixed(1)}/s: ${(f(p)/a).toFixed(2)}x (target >= 1.3x)`)' \
   "$OUT/batch-1-0.json" "$OUT/batch-8-2000.json" "$OUT/batch-8-0.json"
+fi
 
+if [[ " $PARTS " == *" 3 "* ]]; then
+[ -n "${CAP:-}" ] || CAP=100
 echo
 echo "== 3. thermal event under load (kjv-gpt2 INT8, 1x load, poll interval 100 ms)"
 start_server "$OUT/kjv-gpt2-int8.onnx" gpt2
@@ -91,3 +98,4 @@ echo "recovered $(( (t1 - t0) / 1000000 )) ms after the sensor cooled"
 wait $LOADPID
 node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1])); for (const [t,v] of Object.entries(j.tiers)) console.log(`  ${t}: sent ${v.sent} ok ${v.ok} rejected ${v.rejected} timeout ${v.timeout} error ${v.error} lost ${v.lost} p99 ${v.p99_ms} ms`)' "$OUT/thermal-load.json"
 stop_server
+fi

@@ -3,12 +3,13 @@
 const fs = require('fs');
 const runs = process.argv.slice(2).map((p) => JSON.parse(fs.readFileSync(p)));
 const tiers = ['urgent', 'normal', 'low'];
-console.log('| load | tier | sent | ok | rejected (429) | timeout (504) | error | lost | p50 ms | p99 ms |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| load | tier | sent | ok | rejected (429) | timeout (504) | error | lost | p50 ms | p99 ms | queue p50 ms | queue p99 ms |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of runs)
   for (const t of tiers) {
     const v = r.tiers[t];
-    console.log(`| ${r.load}x | ${t} | ${v.sent} | ${v.ok} | ${v.rejected} | ${v.timeout} | ${v.error} | ${v.lost} | ${v.p50_ms.toFixed(1)} | ${v.p99_ms.toFixed(1)} |`);
+    console.log(`| ${r.load}x | ${t} | ${v.sent} | ${v.ok} | ${v.rejected} | ${v.timeout} | ${v.error} | ${v.lost} | ${v.p50_ms.toFixed(1)} | ${v.p99_ms.toFixed(1)} | ${v.queue_p50_ms.toFixed(1)} | ${v.queue_p99_ms.toFixed(1)} |`);
+    if (v.lost) console.log(`|   | lost: ${JSON.stringify(v.lost_why)} |`);
   }
 console.log('\n| load | offered req/s | answered req/s | energy per answered request | energy |');
 console.log('|---|---|---|---|---|');

@@ -103,6 +103,10 @@ std::string Metrics::prometheus_text() const {
          number(energy_.joules) + "\n";
   header(out, "ember_energy_measured", "gauge", "1 when energy comes from a hardware counter, 0 when the energy model estimated it.");
   out += "ember_energy_measured " + std::to_string(energy_.measured ? 1 : 0) + "\n";
+  header(out, "ember_energy_joules_per_inference", "gauge", "Energy per inference run so far.");
+  out += "ember_energy_joules_per_inference " + number(energy_.inferences ? energy_.joules / double(energy_.inferences) : 0.0) + "\n";
+  header(out, "ember_energy_average_watts", "gauge", "Energy over the time spent in inference.");
+  out += "ember_energy_average_watts " + number(energy_.seconds > 0 ? energy_.joules / energy_.seconds : 0.0) + "\n";
   header(out, "ember_inferences_total", "counter", "Inferences run (a batch counts once).");
   out += "ember_inferences_total " + std::to_string(energy_.inferences) + "\n";
   header(out, "ember_thermal_throttled", "gauge", "1 while the thermal gate throttles.");

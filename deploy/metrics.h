@@ -32,6 +32,7 @@ struct EnergyGauge {
   bool measured = false;
   std::string source;
   uint64_t inferences = 0;
+  double seconds = 0;  // inference time the joules were spent in
 };
 
 class Metrics {

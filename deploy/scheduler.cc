@@ -242,6 +242,7 @@ EnergyGauge Scheduler::energy() const {
     const EnergyReport r = s->energy();
     g.joules += r.joules;
     g.inferences += r.inferences;
+    g.seconds += r.seconds;
     g.measured = r.measured;
     g.source = r.source;
   }

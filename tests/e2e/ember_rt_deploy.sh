@@ -42,6 +42,15 @@ expect_stdout_contains "\"threads\": $CORES"
 expect_stdout_contains '"energy": "estimated"'
 expect_stderr_contains "warning: threads"
 
+# ember compress writes the deployment section from its --deploy-* options; ember-rt obeys it.
+expect_exit 0 "compress with deployment options" -- "$EMBER" compress "$MODEL" --calib "$S/digits-calib.npz" --eval "$S/digits-eval.npz" \
+  --task classify -o "$WORK/dig" --calib-limit 32 --eval-limit 64 --deploy-max-batch 4 --deploy-thermal-threshold 70
+expect_exit 0 "check the compressed model" -- "$RT" check "$WORK/dig/model.onnx" --manifest "$WORK/dig/manifest.json" --json
+expect_stdout_contains '"max_batch": 4'
+expect_stdout_contains '"threshold_c": 70'
+expect_exit 2 "compress refuses a bad deployment option" -- "$EMBER" compress "$MODEL" --calib "$S/digits-calib.npz" \
+  --eval "$S/digits-eval.npz" --task classify -o "$WORK/dig2" --deploy-max-batch 0
+
 # ember-rt's own options, validated up front: exit 2 and a message, never a crash.
 expect_exit 2 "--warmup -1" -- "$RT" bench "$MODEL" --input-shape image=1x1x8x8 --warmup -1
 expect_stderr_contains "--warmup"
@@ -94,7 +103,7 @@ status 413 "body over the limit" -X POST "$URL/v2/models/digits/infer" --data-bi
 status 200 "still serving after bad requests" -X POST "$URL/v2/models/digits/infer" -d "$GOOD"
 status 200 "metrics" "$URL/metrics"
 for m in 'ember_request_latency_seconds_bucket{tier="urgent"' ember_queue_time_seconds_count ember_batch_size_bucket \
-         'ember_energy_joules_total{measured="false"' ember_thermal_throttled; do body_contains "$m"; done
+         'ember_energy_joules_total{measured="false"' ember_energy_average_watts ember_thermal_throttled; do body_contains "$m"; done
 
 # Thermal: the sensor crosses the threshold, the server throttles within a poll interval (plus
 # slack for a loaded machine), pauses the low tier, still serves urgent, and recovers.
