@@ -210,6 +210,11 @@ void Scheduler::work(size_t index) {
   }
 }
 
+bool Scheduler::queue_full(Tier tier) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(queues_[int(tier)].size()) >= config_.queue_capacity[int(tier)];
+}
+
 SchedulerState Scheduler::state() const {
   std::lock_guard lock(mutex_);
   SchedulerState s;

@@ -64,6 +64,8 @@ class Scheduler {
   Submitted submit(Tier tier, Feeds feeds, std::chrono::milliseconds timeout);
   void set_throttled(bool throttled);
   SchedulerState state() const;
+  // Whether submit() would reject this tier now (a cheap early check; submit decides).
+  bool queue_full(Tier tier) const;
   // Stops accepting, runs everything queued, joins the workers. Idempotent.
   void drain();
   EnergyGauge energy() const;

@@ -2,7 +2,9 @@
 // An HTTP server speaking the Open Inference Protocol (KServe v2) over the priority scheduler
 // (deploy/scheduler.h). Settings come from the manifest's deployment section; options given
 // here override them. SIGTERM or SIGINT: stop accepting, answer everything queued, exit 0.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -109,6 +111,25 @@ Result<std::vector<std::unique_ptr<deploy::Session>>> open_workers(const ServeOp
   return workers;
 }
 
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into Debian's
+// library). Under a burst of new connections the kernel then drops handshakes, and a client
+// waits a 1 s SYN retransmission or sees its connection reset. Calling listen() again on the
+// listening socket raises the backlog (Linux updates it in place).
+void raise_listen_backlog(int port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    int accepting = 0;
+    socklen_t len = sizeof accepting;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) continue;
+    sockaddr_storage addr{};
+    socklen_t addr_len = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) continue;
+    const int bound = addr.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+                      : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                                   : -1;
+    if (bound == port) ::listen(fd, 1024);
+  }
+}
+
 int serve(const ServeOptions& o) {
   deploy::DeploymentConfig config;
   if (Status st = apply_overrides(o, config); !st.ok()) return report(st);
@@ -139,13 +160,19 @@ int serve(const ServeOptions& o) {
   ThermalPoller poller(sensor, config.thermal, scheduler, metrics);
   httplib::Server server;
   const auto st = scheduler.state();
+  // A handler thread waits for each queued request, so the pool holds every queue's capacity
+  // plus room to parse, reject and answer new requests without queueing behind them.
   const size_t http_threads = static_cast<size_t>(config.scheduler.queue_capacity[0] + config.scheduler.queue_capacity[1] +
-                                                  config.scheduler.queue_capacity[2] + st.workers + 8);
+                                                  config.scheduler.queue_capacity[2] + st.workers + 64);
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(std::min<size_t>(http_threads, 512)); };
   server.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
+  // Under overload a client may read a large response slowly: do not drop it after httplib's 5 s.
+  server.set_read_timeout(30, 0);
+  server.set_write_timeout(30, 0);
   install_routes(server, context);
   const int port = o.port == 0 ? server.bind_to_any_port(o.host) : (server.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0) return report(invalid_input("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (in use, or a bad address)"));
+  raise_listen_backlog(port);
   std::fprintf(stderr,
                "ember-rt: serving %s on http://%s:%d (backend %s; %d workers, %d reserved for urgent; max batch %d, max queue delay "
                "%d us; thermal: %s; energy: %s)\n",

@@ -32,6 +32,12 @@ json state_json(const ServeContext& c) {
 void infer(const httplib::Request& req, httplib::Response& res, ServeContext& c) {
   const std::string name = req.matches[1];
   if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "' (this server serves '" + c.model_name + "')");
+  // A full queue named by the header answers 429 before the body is parsed.
+  if (req.has_header("X-Ember-Priority"))
+    if (auto t = deploy::parse_tier(req.get_header_value("X-Ember-Priority")); t.ok() && c.scheduler->queue_full(*t)) {
+      c.metrics->rejected(*t, "queue_full");
+      return error(res, 429, std::string("the ") + deploy::tier_name(*t) + " queue is full; retry later");
+    }
   auto parsed = deploy::parse_infer_request(req.body, c.session->interpreter().feed_inputs());
   if (!parsed.ok()) return error(res, 400, parsed.status().message());
   deploy::Tier tier = deploy::Tier::kNormal;
