@@ -84,7 +84,7 @@ state() { curl -s "http://127.0.0.1:$PORT/ember/state"; }
 t0=$(date +%s%N); echo 90000 > "$OUT/temp"
 until state | grep -q '"throttled":true'; do sleep 0.01; done
 t1=$(date +%s%N)
-echo "throttled $(( (t1 - t0) / 1000000 )) ms after the sensor crossed the threshold"
+echo "throttled state seen by a client polling /ember/state $(( (t1 - t0) / 1000000 )) ms after the sensor crossed the threshold"
 sleep 0.3
 echo "while hot: $(state)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Ember-Priority: urgent' -X POST "http://127.0.0.1:$PORT/v2/models/gpt2/infer" \
@@ -94,7 +94,9 @@ sleep 2
 t0=$(date +%s%N); echo 40000 > "$OUT/temp"
 until state | grep -q '"throttled":false'; do sleep 0.01; done
 t1=$(date +%s%N)
-echo "recovered $(( (t1 - t0) / 1000000 )) ms after the sensor cooled"
+echo "recovery seen by the client $(( (t1 - t0) / 1000000 )) ms after the sensor cooled"
+echo "the server's own account (from the sensor file's mtime; poll interval 100 ms):"
+grep "ember-rt: thermal" "$OUT/serve.err" | sed 's/^/  /'
 wait $LOADPID
 node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1])); for (const [t,v] of Object.entries(j.tiers)) console.log(`  ${t}: sent ${v.sent} ok ${v.ok} rejected ${v.rejected} timeout ${v.timeout} error ${v.error} lost ${v.lost} p99 ${v.p99_ms} ms`)' "$OUT/thermal-load.json"
 stop_server
