@@ -18,3 +18,4 @@ ember_script_test(interop_quantized tests/interop/quantized_ort.sh LABELS "inter
 ember_script_test(importance_cli tests/e2e/importance_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)
 ember_script_test(compress_samples tests/e2e/compress_samples.sh LABELS "e2e;sanitize" TIMEOUT 1200)
 ember_script_test(ember_rt_deploy tests/e2e/ember_rt_deploy.sh LABELS "e2e" TIMEOUT 300)
+ember_script_test(deploy_layering tests/e2e/deploy_layering.sh LABELS "e2e")
