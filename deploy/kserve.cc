@@ -1,5 +1,6 @@
 #include "deploy/kserve.h"
 
+#include <cmath>
 #include <limits>
 
 namespace ember::deploy {
@@ -26,7 +27,10 @@ Status fill(Tensor& t, const json& data, const std::string& where) {
       out[i] = v.get<bool>();
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!v.is_number()) return invalid_input(where + ": element " + std::to_string(i) + " is not a number");
-      out[i] = v.get<T>();
+      const double x = v.get<double>();
+      if (!(std::abs(x) <= static_cast<double>(std::numeric_limits<T>::max())))
+        return invalid_input(where + ": element " + std::to_string(i) + " is out of range");
+      out[i] = static_cast<T>(x);
     } else {
       if (!v.is_number_integer()) return invalid_input(where + ": element " + std::to_string(i) + " is not an integer");
       const auto x = v.get<int64_t>();
