@@ -8,6 +8,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev libzip-dev
   libonnx-testdata
   clang-14 libfuzzer-14-dev python3
+  libcpp-httplib-dev
 
 )
 missing=()

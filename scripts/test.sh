@@ -17,7 +17,7 @@ jobs=$(nproc)
 # The sanitizer build compiles at -O1 (CMakeLists.txt: half the build time of -O2, still quick
 # to run) and only what its tests use.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests fuzz_make_seeds \
+cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests c_api_test ember_rt_example fuzz_make_seeds \
   fuzz_replay_onnx_load fuzz_replay_npy fuzz_replay_npz fuzz_replay_manifest fuzz_replay_plan
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"

@@ -20,3 +20,5 @@ ember_script_test(compress_samples tests/e2e/compress_samples.sh LABELS "e2e;san
 # ../shared/DESIGN.md's layering: includes point only down the layers (and a wrong include fails).
 ember_script_test(layering tests/layering/test_layering.sh LABELS "layering" TIMEOUT 120)
 ember_script_test(hostile_inputs tests/e2e/hostile_inputs.sh LABELS "e2e;sanitize" TIMEOUT 900)
+ember_script_test(ember_rt_deploy tests/e2e/ember_rt_deploy.sh LABELS "e2e" TIMEOUT 300)
+ember_script_test(deploy_layering tests/e2e/deploy_layering.sh LABELS "e2e")

@@ -1,6 +1,8 @@
-// ember-rt: the tiny runtime. Links only ir/, formats/ and runtime/.
+// ember-rt: the tiny runtime. Links only ir/, formats/, runtime/ and deploy/.
 //   ember-rt run MODEL [--manifest M] --input name=FILE.npy ... [--output-dir DIR]
 //   ember-rt bench MODEL --input-shape name=1x256 ... [--threads N] [--runs N] [--json]
+//   ember-rt check MODEL --manifest M [--json]
+//   ember-rt serve MODEL [--manifest M] [--port N] ...
 // Exit codes: 0 ok, 2 bad usage or input (including a manifest whose hash does not match
 // the model), 3 internal error.
 #include <CLI/CLI.hpp>
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   ember::rt::add_run_command(app, exit_code);
   ember::rt::add_bench_command(app, exit_code);
+  ember::rt::add_check_command(app, exit_code);
+  ember::rt::add_serve_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "formats/onnx_load.h"
+#include "deploy/session.h"
 #include "tools/ember-rt/rt_commands.h"
 
 namespace ember::rt {
@@ -31,12 +31,15 @@ Result<Shape> parse_shape(const std::string& text) {
     const size_t x = text.find('x', start);
     const std::string part = text.substr(start, x == std::string::npos ? std::string::npos : x - start);
     try {
-      const long long d = std::stoll(part);
-      if (d <= 0) throw std::invalid_argument(part);
+      size_t used = 0;
+      const long long d = std::stoll(part, &used);
+      if (d <= 0 || used != part.size() || d > (1LL << 24)) throw std::invalid_argument(part);
       shape.push_back(d);
     } catch (const std::exception&) {
-      return invalid_input("bad shape '" + text + "' (expected e.g. 1x256)");
+      return invalid_input("bad shape '" + text + "' (expected e.g. 1x256, each dimension in [1, 16777216])");
     }
+    if (shape.size() > 8 || shape_numel(shape) > (1LL << 28))
+      return invalid_input("shape '" + text + "' is too large (at most 8 dimensions and 2^28 elements)");
     if (x == std::string::npos) break;
     start = x + 1;
   }
@@ -84,6 +87,9 @@ double peak_rss_mb() {
 }
 
 int bench(const BenchOptions& o) {
+  for (Status st : {check_range("--threads", o.threads, 0, 4096), check_range("--warmup", o.warmup, 0, 100000),
+                    check_range("--runs", o.runs, 1, 1000000)})
+    if (!st.ok()) return report(st);
   auto interp = open_model(o.model, o.manifest, o.threads);
   if (!interp.ok()) return report(interp.status());
   std::map<std::string, Shape> shapes;
@@ -96,14 +102,14 @@ int bench(const BenchOptions& o) {
   }
   std::map<std::string, Tensor> feeds;
   int64_t tokens = 0;
-  for (const auto* in : (*interp)->feed_inputs()) {
+  for (const auto* in : (*interp)->interpreter().feed_inputs()) {
     auto it = shapes.find(in->name);
     if (it == shapes.end()) return report(invalid_input("give --input-shape " + in->name + "=... for every model input"));
     feeds[in->name] = synthetic(*in, it->second);
     if (in->elem_type == DType::kI64 && in->name.find("mask") == std::string::npos) tokens = shape_numel(it->second);
   }
   size_t weight_bytes = 0;
-  for (const auto& [name, t] : (*interp)->model().graph.initializers) weight_bytes += t.nbytes();
+  for (const auto& [name, t] : (*interp)->interpreter().model().graph.initializers) weight_bytes += t.nbytes();
   std::vector<double> ms;
   for (int r = 0; r < o.warmup + o.runs; ++r) {
     const auto start = std::chrono::steady_clock::now();
@@ -115,11 +121,16 @@ int bench(const BenchOptions& o) {
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   const double p90 = ms[std::min(ms.size() - 1, ms.size() * 9 / 10)];
-  nlohmann::json j = {{"model", o.model}, {"threads", o.threads}, {"runs", o.runs}, {"median_ms", median}, {"p90_ms", p90},
+  const deploy::EnergyReport energy = (*interp)->energy();
+  const double joules = energy.joules_per_inference();
+  const double watts = energy.average_watts();
+  nlohmann::json j = {{"model", o.model}, {"threads", (*interp)->threads()}, {"backend", (*interp)->backend_name()},
+                      {"joules_per_inference", joules}, {"average_watts", watts},
+                      {"energy", energy.measured ? "measured" : "estimated"}, {"energy_source", energy.source}, {"runs", o.runs}, {"median_ms", median}, {"p90_ms", p90},
                       {"min_ms", ms.front()}, {"tokens_per_s", tokens > 0 ? tokens / (median / 1000) : 0.0},
                       {"peak_rss_mb", peak_rss_mb()}, {"weight_bytes_per_inference", weight_bytes}};
   if (o.profile) {
-    auto per_op = profile_ops(**interp, feeds);
+    auto per_op = profile_ops((*interp)->interpreter(), feeds);
     if (!per_op.ok()) return report(per_op.status());
     std::vector<std::pair<double, std::string>> rows;
     for (const auto& [op, t] : *per_op) rows.emplace_back(t, op);
@@ -131,8 +142,12 @@ int bench(const BenchOptions& o) {
   if (o.json)
     std::printf("%s\n", j.dump(2).c_str());
   else
+  {
     std::printf("median %.3f ms  p90 %.3f ms  min %.3f ms  %.0f tokens/s  peak RSS %.1f MB  weights read %.2f MB/inference\n", median,
                 p90, ms.front(), j["tokens_per_s"].get<double>(), peak_rss_mb(), weight_bytes / 1e6);
+    std::printf("%s, %d threads; energy %.6f J/inference, %.2f W average (%s: %s)\n", (*interp)->backend_name().c_str(),
+                (*interp)->threads(), joules, watts, energy.measured ? "measured" : "estimated", energy.source.c_str());
+  }
   return 0;
 }
 
@@ -144,9 +159,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   sub->add_option("model", o->model, "The ONNX model")->required();
   sub->add_option("--manifest", o->manifest, "The model's manifest.json; the model's sha256 must match it");
   sub->add_option("--input-shape", o->shapes, "Shape of an input as name=1x256 (repeat per input)")->required();
-  sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0);
-  sub->add_option("--runs", o->runs, "Timed runs (the median is reported)")->default_val(30)->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", o->warmup, "Untimed runs first")->default_val(3);
+  sub->add_option("--threads", o->threads, "Worker threads (0 = the manifest's figure, else all cores; clamped to the cores available)")->default_val(0);
+  sub->add_option("--runs", o->runs, "Timed runs (the median is reported; 1..1000000)")->default_val(30);
+  sub->add_option("--warmup", o->warmup, "Untimed runs first (0..100000)")->default_val(3);
   sub->add_flag("--json", o->json, "Print JSON");
   sub->add_flag("--profile", o->profile, "Also time one more run per op type (milliseconds, largest first)");
   sub->final_callback([o, &exit_code] { exit_code = bench(*o); });

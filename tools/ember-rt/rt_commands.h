@@ -5,17 +5,22 @@
 #include <memory>
 #include <string>
 
+#include "deploy/session.h"
 #include "ir/status.h"
-#include "runtime/interpreter.h"
 
 namespace ember::rt {
 
 int report(const Status& status);  // prints "ember-rt: error: ..." and returns the exit code
-// Loads a model, checks it against the manifest when one is given, and builds the interpreter.
-Result<std::unique_ptr<runtime::Interpreter>> open_model(const std::string& model_path, const std::string& manifest_path,
-                                                         int threads);
+// Opens the model on the CPU backend: verifies the manifest when one is given (printing its
+// warnings to stderr), clamps the threads, picks the ISA level.
+Result<std::unique_ptr<deploy::Session>> open_model(const std::string& model_path, const std::string& manifest_path, int threads,
+                                                    bool dynamic_batch = false);
+// Validates an option that must lie in [lo, hi]; the message names the option.
+Status check_range(const char* option, long long value, long long lo, long long hi);
 
 void add_run_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
+void add_check_command(CLI::App& app, int& exit_code);
+void add_serve_command(CLI::App& app, int& exit_code);
 
 }  // namespace ember::rt

@@ -1,8 +1,5 @@
 #include <cstdio>
 
-#include "formats/manifest_io.h"
-#include "formats/onnx_load.h"
-#include "formats/sha256.h"
 #include "tools/ember-rt/rt_commands.h"
 
 namespace ember::rt {
@@ -13,26 +10,27 @@ int report(const Status& status) {
   return status.code() == StatusCode::kInternal ? 3 : 2;
 }
 
-Result<std::unique_ptr<runtime::Interpreter>> open_model(const std::string& model_path, const std::string& manifest_path,
-                                                         int threads) {
-  if (!manifest_path.empty()) {
-    EMBER_ASSIGN_OR_RETURN(nlohmann::json manifest, formats::read_manifest(manifest_path));
-    EMBER_ASSIGN_OR_RETURN(std::string hash, formats::sha256_file(model_path));
-    const std::string expected = manifest["model"]["sha256"].get<std::string>();
-    if (hash != expected)
-      return invalid_input("the manifest " + manifest_path + " describes a model with sha256 " + expected + ", but " + model_path +
-                           " has sha256 " + hash);
-    if (threads <= 0 && manifest.contains("scheduler") && manifest["scheduler"].contains("threads") &&
-        manifest["scheduler"]["threads"].is_number_integer())
-      threads = manifest["scheduler"]["threads"].get<int>();
-  }
-  EMBER_ASSIGN_OR_RETURN(ir::Model model, formats::load_onnx(model_path));
-  runtime::InterpreterOptions options;
-  options.threads = threads;
-  options.fuse_float = true;
-  auto interp = runtime::Interpreter::create(model, options);
-  if (!interp.ok()) return interp.status().with_context(model_path);
-  return interp;
+Status check_range(const char* option, long long value, long long lo, long long hi) {
+  if (value >= lo && value <= hi) return Status::Ok();
+  return invalid_input(std::string(option) + " " + std::to_string(value) + " is out of range [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]");
+}
+
+Result<std::unique_ptr<deploy::Session>> open_model(const std::string& model_path, const std::string& manifest_path, int threads,
+                                                    bool dynamic_batch) {
+  deploy::SessionOptions o;
+  o.model_path = model_path;
+  o.manifest_path = manifest_path;
+  o.threads = threads;
+  o.dynamic_batch = dynamic_batch;
+  EMBER_ASSIGN_OR_RETURN(auto session, deploy::Session::open(o));
+  if (!session->manifest() && threads > session->threads())
+    std::fprintf(stderr, "ember-rt: warning: %d threads asked, %d cores available: using %d\n", threads, deploy::available_cores(),
+                 session->threads());
+  if (session->manifest())
+    for (const auto& c : session->manifest()->checks)
+      if (c.level == deploy::CheckLevel::kWarn) std::fprintf(stderr, "ember-rt: warning: %s: %s\n", c.name.c_str(), c.detail.c_str());
+  return session;
 }
 
 }  // namespace ember::rt

@@ -23,11 +23,12 @@ int run(const RunOptions& o) {
     if (!t.ok()) return report(t.status());
     feeds[spec.substr(0, eq)] = *t;
   }
+  if (Status st = check_range("--threads", o.threads, 0, 4096); !st.ok()) return report(st);
   auto interp = open_model(o.model, o.manifest, o.threads);
   if (!interp.ok()) return report(interp.status());
   auto outputs = (*interp)->run(feeds);
   if (!outputs.ok()) return report(outputs.status());
-  const auto names = (*interp)->output_names();
+  const auto names = (*interp)->interpreter().output_names();
   if (!o.output_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(o.output_dir, ec);

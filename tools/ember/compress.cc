@@ -26,6 +26,7 @@ struct CompressCliOptions {
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
+  passes::DeploymentSettings deployment;
 };
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
@@ -72,6 +73,7 @@ int run_compress(const CompressCliOptions& opts) {
   in.calibration_rows = calib->num_rows();
   in.eval_source = base_name(opts.eval);
   in.threads = opts.threads;
+  in.deployment = opts.deployment;
 
   // Layer statistics on one calibration row (batch 1 is what every export accepts).
   std::map<std::string, Tensor> feeds = calib->batch(0);
@@ -121,6 +123,15 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
+  // The manifest's deployment section, which ember-rt obeys (schemas/manifest.schema.json).
+  auto& d = opts->deployment;
+  sub->add_option("--deploy-backend", d.backend, "Backend ember-rt should use: cpu (best ISA level), cpu-scalar, cpu-avx2, cpu-avxvnni, cpu-avx512")
+      ->default_val("cpu")->check(CLI::IsMember({"cpu", "cpu-scalar", "cpu-avx2", "cpu-avxvnni", "cpu-avx512"}));
+  sub->add_option("--deploy-workers", d.workers, "ember-rt serve's inference workers (0 = the cores available)")->default_val(0)->check(CLI::Range(0, 256));
+  sub->add_option("--deploy-urgent-share", d.urgent_reserved_share, "Share of the workers reserved for urgent requests")->default_val(0.2)->check(CLI::Range(0.0, 0.9));
+  sub->add_option("--deploy-max-batch", d.max_batch, "Largest dynamic batch of short requests (1 = none)")->default_val(8)->check(CLI::Range(1, 256));
+  sub->add_option("--deploy-max-queue-delay-us", d.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000)->check(CLI::Range(0, 10000000));
+  sub->add_option("--deploy-thermal-threshold", d.thermal_threshold_c, "Degrees Celsius above which ember-rt serve throttles")->default_val(85)->check(CLI::Range(0.0, 150.0));
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
   sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
 }

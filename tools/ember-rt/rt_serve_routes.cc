@@ -1,0 +1,106 @@
+// The HTTP API of ember-rt serve: the Open Inference Protocol (KServe v2) JSON routes,
+// Prometheus /metrics and /ember/state. Every error is JSON {"error": "..."} with a 4xx/5xx code.
+#include <nlohmann/json.hpp>
+
+#include "deploy/kserve.h"
+#include "tools/ember-rt/rt_serve.h"
+
+namespace ember::rt {
+namespace {
+
+using json = nlohmann::json;
+
+void reply(httplib::Response& res, int code, const json& body) {
+  res.status = code;
+  res.set_content(body.dump(), "application/json");
+}
+
+void error(httplib::Response& res, int code, const std::string& message) { reply(res, code, {{"error", message}}); }
+
+json state_json(const ServeContext& c) {
+  const deploy::SchedulerState s = c.scheduler->state();
+  return {{"accepting", s.accepting},
+          {"workers", s.workers},
+          {"reserved_for_urgent", s.reserved},
+          {"active_workers", s.active},
+          {"busy_workers", s.busy},
+          {"queued", {{"urgent", s.queued[0]}, {"normal", s.queued[1]}, {"low", s.queued[2]}}},
+          {"thermal", {{"throttled", s.throttled}, {"sensor", c.thermal_source}, {"low_tier_paused", s.throttled}}},
+          {"max_queue_delay_us", s.max_queue_delay_us}};
+}
+
+void infer(const httplib::Request& req, httplib::Response& res, ServeContext& c) {
+  const std::string name = req.matches[1];
+  if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "' (this server serves '" + c.model_name + "')");
+  // A full queue named by the header answers 429 before the body is parsed.
+  if (req.has_header("X-Ember-Priority"))
+    if (auto t = deploy::parse_tier(req.get_header_value("X-Ember-Priority")); t.ok() && c.scheduler->queue_full(*t)) {
+      c.metrics->rejected(*t, "queue_full");
+      return error(res, 429, std::string("the ") + deploy::tier_name(*t) + " queue is full; retry later");
+    }
+  auto parsed = deploy::parse_infer_request(req.body, c.session->interpreter().feed_inputs());
+  if (!parsed.ok()) return error(res, 400, parsed.status().message());
+  deploy::Tier tier = deploy::Tier::kNormal;
+  if (req.has_header("X-Ember-Priority")) {
+    auto t = deploy::parse_tier(req.get_header_value("X-Ember-Priority"));
+    if (!t.ok()) return error(res, 400, "header X-Ember-Priority: " + t.status().message());
+    tier = *t;
+  }
+  if (parsed->priority) tier = *parsed->priority;
+  const int timeout_ms = parsed->timeout_ms.value_or(c.config.scheduler.timeout_ms);
+  auto submitted = c.scheduler->submit(tier, std::move(parsed->feeds), std::chrono::milliseconds(timeout_ms));
+  if (submitted.outcome == deploy::SubmitOutcome::kQueueFull)
+    return error(res, 429, std::string("the ") + deploy::tier_name(tier) + " queue is full; retry later");
+  if (submitted.outcome == deploy::SubmitOutcome::kShuttingDown) return error(res, 503, "the server is shutting down");
+  deploy::InferResult r = submitted.result.get();
+  if (r.timed_out) return error(res, 504, r.status.message() + " (timeout " + std::to_string(timeout_ms) + " ms)");
+  if (!r.status.ok()) return error(res, r.status.code() == StatusCode::kInternal ? 500 : 400, r.status.message());
+  json body = deploy::infer_response(c.model_name, parsed->id, c.session->interpreter().output_names(), r.outputs);
+  body["parameters"] = {{"priority", deploy::tier_name(tier)}, {"queue_ms", r.queue_seconds * 1000}, {"batch_size", r.batch_size}};
+  reply(res, 200, body);
+}
+
+}  // namespace
+
+void install_routes(httplib::Server& server, ServeContext& c) {
+  server.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"live", true}}); });
+  server.Get("/v2/health/ready", [&c](const httplib::Request&, httplib::Response& res) {
+    const bool ready = c.scheduler->state().accepting;
+    reply(res, ready ? 200 : 503, {{"ready", ready}});
+  });
+  server.Get("/v2", [](const httplib::Request&, httplib::Response& res) {
+    reply(res, 200, {{"name", "ember-rt"}, {"version", EMBER_VERSION}, {"extensions", json::array()}});
+  });
+  server.Get(R"(/v2/models/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "'");
+    json meta = deploy::model_metadata(c.model_name, c.session->interpreter().model(), c.session->interpreter().feed_inputs());
+    meta["parameters"] = {{"backend", c.session->backend_name()}, {"state", state_json(c)}};
+    reply(res, 200, meta);
+  });
+  server.Get(R"(/v2/models/([^/]+)/ready)", [&c](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "'");
+    reply(res, 200, {{"name", name}, {"ready", c.scheduler->state().accepting}});
+  });
+  server.Post(R"(/v2/models/([^/]+)/infer)", [&c](const httplib::Request& req, httplib::Response& res) { infer(req, res, c); });
+  server.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
+    c.metrics->set_energy(c.scheduler->energy());
+    const deploy::SchedulerState s = c.scheduler->state();
+    c.metrics->set_queue_depths(s.queued, s.busy, s.active);
+    res.set_content(c.metrics->prometheus_text(), "text/plain; version=0.0.4");
+  });
+  server.Get("/ember/state", [&c](const httplib::Request&, httplib::Response& res) { reply(res, 200, state_json(c)); });
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const std::string what = res.status == 413 ? "the request body is over the size limit"
+                             : res.status == 404 ? "no route " + req.method + " " + req.path.substr(0, 128)
+                                                 : "request failed";
+    error(res, res.status, what);
+  });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    error(res, 500, "internal error");
+  });
+}
+
+}  // namespace ember::rt
