@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "passes/cleanup/opset_upgrade.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
 #include "passes/quantize/layer_inputs.h"
@@ -223,9 +224,11 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   filter.min_size = opts.min_size;
   const quant::TargetScan scan = quant::find_weight_targets(graph, filter);
   for (const auto& s : scan.skipped) note("skipped " + s);
-  if (!scan.targets.empty() && model.opset_version("") < 13)
-    return unsupported("quantize-weights: the model imports opset " + std::to_string(model.opset_version("")) +
-                       "; DequantizeLinear with an axis needs opset 13 or later");
+  if (!scan.targets.empty() && model.opset_version("") < 13) {  // DequantizeLinear with an axis needs 13
+    EMBER_ASSIGN_OR_RETURN(OpsetUpgradeResult up, upgrade_default_opset(model, 13));
+    note("upgraded the default-domain opset from " + std::to_string(up.from) + " to 13 (" +
+         std::to_string(up.nodes_rewritten) + " nodes rewritten) for per-channel DequantizeLinear");
+  }
   count("weights-skipped", double(scan.skipped.size()));
 
   // Calibration statistics of the layer inputs, from the float model.
