@@ -240,7 +240,14 @@ Status Upgrader::rewrite(ir::Node& node, int64_t to, std::vector<ir::Node>& out)
       const std::string scales = node.inputs.size() > 1 ? node.inputs[1] : "";
       node.inputs = {node.inputs[0], constant(node, "roi", Tensor::zeros(DType::kF32, {0})), scales};
       set_attr(node, ir::string_attribute("coordinate_transformation_mode", "asymmetric"));
-      if (node.attr_string("mode", "nearest") == "nearest") set_attr(node, ir::string_attribute("nearest_mode", "floor"));
+      if (node.attr_string("mode", "nearest") == "nearest") {  // opset 10 rounds down upsampling, up downsampling
+        const Tensor* s = scales.empty() ? nullptr : graph_->find_initializer(scales);
+        bool up = false, down = false;
+        for (int64_t i = 0; s && s->dtype() == DType::kF32 && i < s->numel(); ++i)
+          (s->data<float>()[i] < 1 ? down : up) |= s->data<float>()[i] != 1;
+        if (up && down) return unsupported(where(node) + ": nearest resize that both up- and downsamples has no opset-11 equivalent");
+        set_attr(node, ir::string_attribute("nearest_mode", down ? "ceil" : "floor"));
+      }
       changed = true;
     } else if (op == "Scatter") {
       node.op_type = "ScatterElements";

