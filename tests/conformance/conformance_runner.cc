@@ -81,9 +81,11 @@ bool close_enough(const Tensor& got, const Tensor& want_stored, std::string& why
 std::string run_case(const fs::path& dir, std::set<std::string>& missing_ops) {
   auto model = formats::load_onnx((dir / "model.onnx").string());
   if (!model.ok()) return "load: " + model.status().message();
-  for (const auto& node : model->graph.nodes)
-    if (!runtime::default_registry().find(node.op_type, node.domain, model->opset_version(node.domain)))
-      missing_ops.insert(node.domain.empty() ? node.op_type : node.domain + "." + node.op_type);
+  ir::for_each_graph(model->graph, [&](ir::Graph& g) {  // subgraphs too (If/Loop/Scan bodies)
+    for (const auto& node : g.nodes)
+      if (!runtime::default_registry().find(node.op_type, node.domain, model->opset_version(node.domain)))
+        missing_ops.insert(node.domain.empty() ? node.op_type : node.domain + "." + node.op_type);
+  });
   if (!missing_ops.empty()) return "skip";
   runtime::InterpreterOptions options;
   options.threads = 1;
