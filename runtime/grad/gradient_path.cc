@@ -52,33 +52,56 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   std::set<std::string> flows;
   for (const auto& s : seeded)
     if (active.count(s)) flows.insert(s);
-  std::map<std::string, std::vector<std::string>> missing;  // op -> nodes
+  std::vector<size_t> cut_nodes;
   for (size_t i = nodes.size(); i-- > 0;) {
     if (!active_inputs[i]) continue;
     const ir::Node& node = nodes[i];
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
+    if (!rules[i]) {  // no rule: the gradient stops here (reported with what it cuts off)
+      cut_nodes.push_back(i);
+      continue;
+    }
     NodeGradPlan& p = plan.nodes[i];
     p.on_path = true;
     p.rule = rules[i];
     p.wanted = active_inputs[i];
-    if (!p.rule) {
-      const std::string domain = node.domain.empty() ? "" : " (domain " + node.domain + ")";
-      missing[node.op_type + domain].push_back(node.name);
-    } else {
-      p.needs = p.rule->needs(node, p.wanted);
-    }
+    p.needs = p.rule->needs(node, p.wanted);
     for (size_t j = 0; j < node.inputs.size(); ++j)
       if (p.wanted & bit(j)) flows.insert(node.inputs[j]);
   }
-  if (!missing.empty()) {
+  for (const auto& s : sources)
+    if (flows.count(s)) plan.reached.insert(s);
+  if (!cut_nodes.empty()) {
+    std::map<std::string, size_t> producer;
+    for (size_t i = 0; i < nodes.size(); ++i)
+      for (const auto& out : nodes[i].outputs) producer[out] = i;
     std::string list;
-    for (const auto& [op, names] : missing) {
-      list += (list.empty() ? "" : "; ") + op + " (" + std::to_string(names.size()) + " node" +
-              (names.size() > 1 ? "s" : "") + ", e.g. '" + names.front() + "')";
+    for (size_t i : cut_nodes) {
+      GradientCut cut{nodes[i].name, nodes[i].op_type, {}};
+      std::set<std::string> seen, upstream;
+      std::vector<std::string> stack;
+      for (size_t j = 0; j < nodes[i].inputs.size() && j < kMaxInputs; ++j)
+        if (active_inputs[i] & bit(j)) stack.push_back(nodes[i].inputs[j]);
+      while (!stack.empty()) {  // the sources this node's active inputs depend on
+        const std::string v = stack.back();
+        stack.pop_back();
+        if (!seen.insert(v).second) continue;
+        if (sources.count(v)) upstream.insert(v);
+        auto it = producer.find(v);
+        if (it == producer.end()) continue;
+        const ir::Node& p = nodes[it->second];
+        for (size_t j = 0; j < p.inputs.size() && j < kMaxInputs; ++j)
+          if (active_inputs[it->second] & bit(j)) stack.push_back(p.inputs[j]);
+      }
+      for (const auto& s : upstream)
+        if (!plan.reached.count(s)) cut.sources_cut_off.push_back(s);
+      list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type + ")";
+      plan.cuts.push_back(std::move(cut));
     }
-    return unsupported("no backward rule for the ops on the gradient path: " + list);
+    if (plan.reached.empty())
+      return unsupported("no backward rule for the ops on the gradient path, and they cut off every weight: " + list);
   }
   fuse_tanh_gelu_chains(graph, sources, plan);
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -92,8 +115,6 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     for (size_t j = 0; j < node.outputs.size() && j < kMaxInputs; ++j)
       if ((p.needs.outputs & bit(j)) && !node.outputs[j].empty()) plan.saved_values.insert(node.outputs[j]);
   }
-  for (const auto& s : sources)
-    if (flows.count(s)) plan.reached.insert(s);
   return plan;
 }
 
