@@ -105,7 +105,7 @@ int run_quantize(const QuantizeOptions& opts) {
   } else {
     std::printf("pipeline: %s\n", manager->pipeline_text().c_str());
     for (const auto& r : manager->records())
-      std::printf("  %-22s %7.2f s  weights %s -> %s\n", r.name.c_str(), r.seconds, human_bytes(double(r.weight_bytes_before)).c_str(),
+      std::printf("  %-26s %7.2f s  weights %s -> %s\n", r.name.c_str(), r.seconds, human_bytes(double(r.weight_bytes_before)).c_str(),
                   human_bytes(double(r.weight_bytes_after)).c_str());
     for (const auto& e : remarks.entries)  // the user is told when the model was changed beyond quantization
       if (e.pass == "upgrade-opset" || e.message.rfind("upgraded the default-domain opset", 0) == 0)
