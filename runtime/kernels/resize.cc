@@ -157,9 +157,7 @@ Result<std::vector<float>> read_floats(const RunContext& ctx, size_t index) {
   return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
 }
 
-Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
-  const Tensor& x = ctx.input(0);
-  const int rank = x.rank();
+Result<ResizeAttrs> read_attrs(const RunContext& ctx, int64_t opset, bool upsample) {
   ResizeAttrs a;
   a.legacy = upsample || opset < 11;
   a.mode = ctx.node.attr_string("mode", "nearest");
@@ -172,6 +170,21 @@ Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
   a.exclude_outside = ctx.node.attr_int("exclude_outside", 0) != 0;
   a.extrapolation = ctx.node.attr_float("extrapolation_value", 0.0f);
   a.antialias = ctx.node.attr_int("antialias", 0) != 0;
+  return a;
+}
+
+struct Geometry {
+  std::vector<int> axes;     // the resized axes (all by default)
+  std::vector<float> scale;  // per input dimension
+  Shape out;
+  std::vector<float> roi;    // starts then ends, per resized axis (tf_crop_and_resize)
+};
+
+// Output shape and per-axis scales from scales or sizes (never both), axes, and
+// keep_aspect_ratio_policy.
+Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, const Tensor& x, bool upsample) {
+  const int rank = x.rank();
+  Geometry g;
   // Inputs: Upsample-9 / Resize-10 (X, scales); Resize-11+ (X, roi, scales, sizes); Upsample-7 scales attribute.
   const size_t scales_at = a.legacy ? 1 : 2, sizes_at = 3;
   const bool has_scales = ctx.has_input(scales_at) && ctx.input(scales_at).numel() > 0;
@@ -224,6 +237,22 @@ Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
       out[size_t(d)] = int64_t(double(x.dim(d)) * double(extent) * double(scale[size_t(d)]));
     }
   }
+  g.axes = std::move(axes);
+  g.scale = std::move(scale);
+  g.out = std::move(out);
+  g.roi = std::move(roi);
+  return g;
+}
+
+Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
+  const Tensor& x = ctx.input(0);
+  const int rank = x.rank();
+  EMBER_ASSIGN_OR_RETURN(const ResizeAttrs a, read_attrs(ctx, opset, upsample));
+  EMBER_ASSIGN_OR_RETURN(const Geometry g, read_geometry(ctx, a, x, upsample));
+  const std::vector<int>& axes = g.axes;
+  const std::vector<float>& scale = g.scale;
+  const std::vector<float>& roi = g.roi;
+  const Shape& out = g.out;
   // Nearest on any element type is a gather; linear and cubic compute in float.
   if (x.dtype() != DType::kF32 && a.mode != "nearest") return invalid_input(ctx.where() + ": " + a.mode + " mode needs float input");
   Tensor cur = x;
