@@ -121,6 +121,10 @@ class Upgrader {
   }
 
   Status rewrite(ir::Node& node, int64_t to, std::vector<ir::Node>& out);
+  // Each returns whether it changed the node.
+  Result<bool> early_steps(ir::Node& node, int64_t to);
+  Result<bool> step11(ir::Node& node);
+  Result<bool> late_steps(ir::Node& node, int64_t to);
   Status to7(ir::Node& node, std::vector<ir::Node>& out);
   Status softmax13(ir::Node& node, std::vector<ir::Node>& out);
 
@@ -188,100 +192,124 @@ Status Upgrader::softmax13(ir::Node& node, std::vector<ir::Node>& out) {
   return Status::Ok();
 }
 
+// Opsets 9 and 10: BatchNormalization's spatial, Upsample's scales, Slice/TopK attributes.
+Result<bool> Upgrader::early_steps(ir::Node& node, int64_t to) {
+  const std::string& op = node.op_type;
+  if (to == 9 && op == "BatchNormalization") {
+    auto s = take_attr(node, "spatial");
+    if (s && s->i == 0) return unsupported(where(node) + ": spatial=0 (per-element statistics) has no equivalent after opset 8");
+    return s.has_value();
+  }
+  if (to == 9 && op == "Upsample") {
+    auto s = take_attr(node, "scales");
+    if (s) set_input(node, 1, constant(node, "scales", Tensor::from_vector<float>({int64_t(s->floats.size())}, s->floats)));
+    return s.has_value();
+  }
+  if (to == 10 && op == "Slice") {
+    bool changed = false;
+    for (auto [attr, index] : {std::pair<const char*, size_t>{"starts", 1}, {"ends", 2}, {"axes", 3}})
+      if (auto v = take_attr(node, attr)) {
+        set_input(node, index, ints_input(node, attr, v->ints));
+        changed = true;
+      }
+    return changed;
+  }
+  if (to == 10 && op == "TopK") {
+    if (auto k = take_attr(node, "k")) set_input(node, 1, ints_input(node, "k", {k->i}));
+    return true;
+  }
+  if (to == 10 && op == "Upsample") {
+    node.op_type = "Resize";  // Resize-10 is Upsample-9 under a new name
+    return true;
+  }
+  return false;
+}
+
+// Opset 11: Clip, Pad, Resize-10 and Scatter.
+Result<bool> Upgrader::step11(ir::Node& node) {
+  const std::string& op = node.op_type;
+  if (op == "Clip") {
+    const auto lo = take_attr(node, "min"), hi = take_attr(node, "max");
+    if (lo) set_input(node, 1, constant(node, "min", scalar_like(node.inputs[0], lo->f)));
+    if (hi) set_input(node, 2, constant(node, "max", scalar_like(node.inputs[0], hi->f)));
+    return lo || hi;
+  }
+  if (op == "Pad") {
+    const auto pads = take_attr(node, "pads");
+    const auto value = take_attr(node, "value");
+    if (!pads) return invalid_input(where(node) + ": no pads attribute");
+    set_input(node, 1, ints_input(node, "pads", pads->ints));
+    if (value && value->f != 0.0f) set_input(node, 2, constant(node, "value", scalar_like(node.inputs[0], value->f)));
+    return true;
+  }
+  if (op == "Resize") {  // opset-10 form (X, scales): asymmetric, nearest rounds down
+    const std::string scales = node.inputs.size() > 1 ? node.inputs[1] : "";
+    node.inputs = {node.inputs[0], constant(node, "roi", Tensor::zeros(DType::kF32, {0})), scales};
+    set_attr(node, ir::string_attribute("coordinate_transformation_mode", "asymmetric"));
+    if (node.attr_string("mode", "nearest") == "nearest") {  // opset 10 rounds down upsampling, up downsampling
+      const Tensor* s = scales.empty() ? nullptr : graph_->find_initializer(scales);
+      bool up = false, down = false;
+      for (int64_t i = 0; s && s->dtype() == DType::kF32 && i < s->numel(); ++i)
+        (s->data<float>()[i] < 1 ? down : up) |= s->data<float>()[i] != 1;
+      if (up && down) return unsupported(where(node) + ": nearest resize that both up- and downsamples has no opset-11 equivalent");
+      set_attr(node, ir::string_attribute("nearest_mode", down ? "ceil" : "floor"));
+    }
+    return true;
+  }
+  if (op == "Scatter") {
+    node.op_type = "ScatterElements";
+    return true;
+  }
+  return false;
+}
+
+// Opsets 12 to 20: Dropout's ratio, axes/split as inputs, Split's num_outputs, GridSample, DFT.
+Result<bool> Upgrader::late_steps(ir::Node& node, int64_t to) {
+  const std::string& op = node.op_type;
+  auto attr_to_ints_input = [&](const std::string& attr, size_t index) {
+    auto a = take_attr(node, attr);
+    if (a) set_input(node, index, ints_input(node, attr, a->ints));
+    return a.has_value();
+  };
+  if (to == 12 && op == "Dropout") {
+    auto r = take_attr(node, "ratio");
+    if (r) set_input(node, 1, constant(node, "ratio", scalar_like(node.inputs[0], r->f)));
+    return r.has_value();
+  }
+  if (to == 13 && (op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum")) return attr_to_ints_input("axes", 1);
+  if (to == 13 && op == "Split") return attr_to_ints_input("split", 1);
+  if (to == 18 && kReduceAxesInput18.count(op)) return attr_to_ints_input("axes", 1);
+  if (to == 18 && op == "Split" && !node.has_input(1) && !node.find_attr("num_outputs")) {
+    set_attr(node, ir::int_attribute("num_outputs", int64_t(node.outputs.size())));
+    return true;
+  }
+  if (to == 20 && op == "GridSample") {
+    const std::string mode = node.attr_string("mode", "bilinear");
+    if (mode != "bilinear" && mode != "bicubic") return false;
+    set_attr(node, ir::string_attribute("mode", mode == "bilinear" ? "linear" : "cubic"));
+    return true;
+  }
+  if (to == 20 && op == "DFT") {
+    const auto axis = take_attr(node, "axis");
+    set_input(node, 2, constant(node, "axis", Tensor::scalar<int64_t>(axis ? axis->i : 1)));
+    return true;
+  }
+  return false;
+}
+
 Status Upgrader::rewrite(ir::Node& node, int64_t to, std::vector<ir::Node>& out) {
   const std::string& op = node.op_type;
+  if (to == 7 && kLegacyBroadcastOps.count(op)) return to7(node, out);
+  if (to == 13 && kCoercedSoftmax.count(op)) return softmax13(node, out);
   bool changed = false;
-  auto attr_to_ints_input = [&](const std::string& attr, size_t index) {
-    if (auto a = take_attr(node, attr)) {
-      set_input(node, index, ints_input(node, attr, a->ints));
-      changed = true;
-    }
-  };
-  if (to == 7) {
-    if (kLegacyBroadcastOps.count(op)) return to7(node, out);
-    if (op == "BatchNormalization" || op == "Dropout") changed = take_attr(node, "is_test").has_value();
-  } else if (to == 9) {
-    if (op == "BatchNormalization") {
-      if (auto s = take_attr(node, "spatial"); s && s->i == 0)
-        return unsupported(where(node) + ": spatial=0 (per-element statistics) has no equivalent after opset 8");
-      else changed = s.has_value();
-    } else if (op == "Upsample") {
-      if (auto s = take_attr(node, "scales")) {
-        set_input(node, 1, constant(node, "scales", Tensor::from_vector<float>({int64_t(s->floats.size())}, s->floats)));
-        changed = true;
-      }
-    }
-  } else if (to == 10) {
-    if (op == "Slice") {
-      attr_to_ints_input("starts", 1);
-      attr_to_ints_input("ends", 2);
-      attr_to_ints_input("axes", 3);
-    } else if (op == "TopK") {
-      if (auto k = take_attr(node, "k")) set_input(node, 1, ints_input(node, "k", {k->i}));
-      changed = true;
-    } else if (op == "Upsample") {
-      node.op_type = "Resize";  // Resize-10 is Upsample-9 under a new name
-      changed = true;
-    }
+  if (to == 7 && (op == "BatchNormalization" || op == "Dropout")) {
+    changed = take_attr(node, "is_test").has_value();
+  } else if (to <= 10) {
+    EMBER_ASSIGN_OR_RETURN(changed, early_steps(node, to));
   } else if (to == 11) {
-    if (op == "Clip") {
-      const auto lo = take_attr(node, "min"), hi = take_attr(node, "max");
-      if (lo) set_input(node, 1, constant(node, "min", scalar_like(node.inputs[0], lo->f)));
-      if (hi) set_input(node, 2, constant(node, "max", scalar_like(node.inputs[0], hi->f)));
-      changed = lo || hi;
-    } else if (op == "Pad") {
-      const auto pads = take_attr(node, "pads");
-      const auto value = take_attr(node, "value");
-      if (!pads) return invalid_input(where(node) + ": no pads attribute");
-      set_input(node, 1, ints_input(node, "pads", pads->ints));
-      if (value && value->f != 0.0f) set_input(node, 2, constant(node, "value", scalar_like(node.inputs[0], value->f)));
-      changed = true;
-    } else if (op == "Resize") {  // opset-10 form (X, scales): asymmetric, nearest rounds down
-      const std::string scales = node.inputs.size() > 1 ? node.inputs[1] : "";
-      node.inputs = {node.inputs[0], constant(node, "roi", Tensor::zeros(DType::kF32, {0})), scales};
-      set_attr(node, ir::string_attribute("coordinate_transformation_mode", "asymmetric"));
-      if (node.attr_string("mode", "nearest") == "nearest") {  // opset 10 rounds down upsampling, up downsampling
-        const Tensor* s = scales.empty() ? nullptr : graph_->find_initializer(scales);
-        bool up = false, down = false;
-        for (int64_t i = 0; s && s->dtype() == DType::kF32 && i < s->numel(); ++i)
-          (s->data<float>()[i] < 1 ? down : up) |= s->data<float>()[i] != 1;
-        if (up && down) return unsupported(where(node) + ": nearest resize that both up- and downsamples has no opset-11 equivalent");
-        set_attr(node, ir::string_attribute("nearest_mode", down ? "ceil" : "floor"));
-      }
-      changed = true;
-    } else if (op == "Scatter") {
-      node.op_type = "ScatterElements";
-      changed = true;
-    }
-  } else if (to == 12) {
-    if (op == "Dropout") {
-      if (auto r = take_attr(node, "ratio")) {
-        set_input(node, 1, constant(node, "ratio", scalar_like(node.inputs[0], r->f)));
-        changed = true;
-      }
-    }
-  } else if (to == 13) {
-    if (op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum") attr_to_ints_input("axes", 1);
-    else if (op == "Split") attr_to_ints_input("split", 1);
-    else if (kCoercedSoftmax.count(op)) return softmax13(node, out);
-  } else if (to == 18) {
-    if (kReduceAxesInput18.count(op)) attr_to_ints_input("axes", 1);
-    else if (op == "Split" && !node.has_input(1) && !node.find_attr("num_outputs")) {
-      set_attr(node, ir::int_attribute("num_outputs", int64_t(node.outputs.size())));
-      changed = true;
-    }
-  } else if (to == 20) {
-    if (op == "GridSample") {
-      const std::string mode = node.attr_string("mode", "bilinear");
-      if (mode == "bilinear" || mode == "bicubic") {
-        set_attr(node, ir::string_attribute("mode", mode == "bilinear" ? "linear" : "cubic"));
-        changed = true;
-      }
-    } else if (op == "DFT") {
-      const auto axis = take_attr(node, "axis");
-      set_input(node, 2, constant(node, "axis", Tensor::scalar<int64_t>(axis ? axis->i : 1)));
-      changed = true;
-    }
+    EMBER_ASSIGN_OR_RETURN(changed, step11(node));
+  } else {
+    EMBER_ASSIGN_OR_RETURN(changed, late_steps(node, to));
   }
   rewritten_ += changed;
   out.push_back(std::move(node));

@@ -14,6 +14,30 @@ bool is_float_type(int64_t onnx_type) {
   return t && t->is_float;
 }
 
+// The sources that node `at`'s active inputs depend on, through active inputs only.
+std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_t at, const std::vector<IndexMask>& active_inputs,
+                                       const std::set<std::string>& sources) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < at; ++i)
+    for (const auto& out : nodes[i].outputs) producer[out] = i;
+  std::set<std::string> seen, upstream;
+  std::vector<std::string> stack;
+  auto push_inputs = [&](size_t i) {
+    for (size_t j = 0; j < nodes[i].inputs.size() && j < kMaxInputs; ++j)
+      if (active_inputs[i] & bit(j)) stack.push_back(nodes[i].inputs[j]);
+  };
+  push_inputs(at);
+  while (!stack.empty()) {
+    const std::string v = stack.back();
+    stack.pop_back();
+    if (!seen.insert(v).second) continue;
+    if (sources.count(v)) upstream.insert(v);
+    auto it = producer.find(v);
+    if (it != producer.end()) push_inputs(it->second);
+  }
+  return upstream;
+}
+
 }  // namespace
 
 bool node_stops_gradient(const ir::Node& node) {
@@ -74,29 +98,11 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   for (const auto& s : sources)
     if (flows.count(s)) plan.reached.insert(s);
   if (!cut_nodes.empty()) {
-    std::map<std::string, size_t> producer;
-    for (size_t i = 0; i < nodes.size(); ++i)
-      for (const auto& out : nodes[i].outputs) producer[out] = i;
     std::string list;
     for (size_t i : cut_nodes) {
       GradientCut cut{nodes[i].name, nodes[i].op_type, {}};
-      std::set<std::string> seen, upstream;
-      std::vector<std::string> stack;
-      for (size_t j = 0; j < nodes[i].inputs.size() && j < kMaxInputs; ++j)
-        if (active_inputs[i] & bit(j)) stack.push_back(nodes[i].inputs[j]);
-      while (!stack.empty()) {  // the sources this node's active inputs depend on
-        const std::string v = stack.back();
-        stack.pop_back();
-        if (!seen.insert(v).second) continue;
-        if (sources.count(v)) upstream.insert(v);
-        auto it = producer.find(v);
-        if (it == producer.end()) continue;
-        const ir::Node& p = nodes[it->second];
-        for (size_t j = 0; j < p.inputs.size() && j < kMaxInputs; ++j)
-          if (active_inputs[it->second] & bit(j)) stack.push_back(p.inputs[j]);
-      }
-      for (const auto& s : upstream)
-        if (!plan.reached.count(s)) cut.sources_cut_off.push_back(s);
+      for (const auto& src : sources_upstream(nodes, i, active_inputs, sources))
+        if (!plan.reached.count(src)) cut.sources_cut_off.push_back(src);
       list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type + ")";
       plan.cuts.push_back(std::move(cut));
     }
