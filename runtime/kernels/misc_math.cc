@@ -73,21 +73,65 @@ Status run_det(RunContext& ctx) {
   return Status::Ok();
 }
 
-// Einsum: every operand's letters (with "..." expanded to the broadcast dims) index one
-// shared loop nest; the output sums over the letters it does not keep.
-Status run_einsum(RunContext& ctx) {
+struct EinsumSubscripts {
+  std::vector<std::string> terms;  // per operand, "..." expanded to capital letters
+  std::string out;                 // output letters
+  std::map<char, int64_t> dims;    // size per letter (broadcast dims of 1 give way)
+};
+
+// Parses an explicit ("ij,jk->ik") or implicit ("ij,jk": letters seen once, sorted)
+// equation; "..." becomes the capital letters A, B, ... (ellipsis dims, right aligned).
+Result<EinsumSubscripts> parse_einsum(const RunContext& ctx) {
   std::string eq = ctx.node.attr_string("equation", "");
   eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
   const size_t arrow = eq.find("->");
   const std::string lhs = eq.substr(0, arrow);
-  std::vector<std::string> terms;
+  EinsumSubscripts e;
   for (size_t start = 0;;) {
     const size_t comma = lhs.find(',', start);
-    terms.push_back(lhs.substr(start, comma - start));
+    e.terms.push_back(lhs.substr(start, comma - start));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
-  if (terms.size() != ctx.num_inputs()) return invalid_input(ctx.where() + ": the equation has " + std::to_string(terms.size()) + " operands, the node " + std::to_string(ctx.num_inputs()));
+  if (e.terms.size() != ctx.num_inputs())
+    return invalid_input(ctx.where() + ": the equation has " + std::to_string(e.terms.size()) + " operands, the node " + std::to_string(ctx.num_inputs()));
+  int ellipsis_rank = 0;
+  for (size_t i = 0; i < e.terms.size(); ++i)
+    if (e.terms[i].find("...") != std::string::npos)
+      ellipsis_rank = std::max(ellipsis_rank, ctx.input(i).rank() - int(e.terms[i].size() - 3));
+  std::string ell;
+  for (int k = 0; k < ellipsis_rank; ++k) ell += char('A' + k);
+  std::map<char, int> seen;
+  for (size_t i = 0; i < e.terms.size(); ++i) {
+    std::string& t = e.terms[i];
+    const int rank = ctx.input(i).rank();
+    const size_t p = t.find("...");
+    if (p != std::string::npos) t.replace(p, 3, ell.substr(size_t(ellipsis_rank - (rank - int(t.size() - 3)))));
+    if (int(t.size()) != rank) return invalid_input(ctx.where() + ": operand " + std::to_string(i) + " does not match its subscripts");
+    for (size_t k = 0; k < t.size(); ++k) {
+      const char ch = t[k];
+      const int64_t d = ctx.input(i).dim(int(k));
+      if (e.dims.count(ch) && e.dims[ch] != d && e.dims[ch] != 1 && d != 1)
+        return invalid_input(ctx.where() + ": dimension mismatch for '" + std::string(1, ch) + "'");
+      e.dims[ch] = std::max(e.dims.count(ch) ? e.dims[ch] : 1, d);
+      ++seen[ch];
+    }
+  }
+  if (arrow != std::string::npos) {
+    e.out = eq.substr(arrow + 2);
+    const size_t p = e.out.find("...");
+    if (p != std::string::npos) e.out.replace(p, 3, ell);
+  } else {
+    e.out = ell;
+    for (const auto& [ch, n] : seen)
+      if (n == 1 && !(ch >= 'A' && ch <= 'Z')) e.out += ch;
+  }
+  return e;
+}
+
+// Einsum: every operand's letters index one shared loop nest; the output sums over the
+// letters it does not keep.
+Status run_einsum(RunContext& ctx) {
   const DType type = ctx.input(0).dtype();
   for (size_t i = 0; i < ctx.num_inputs(); ++i)
     if (ctx.input(i).dtype() != type || (type != DType::kF32 && type != DType::kF64))
@@ -95,41 +139,10 @@ Status run_einsum(RunContext& ctx) {
   auto value = [&](size_t i, int64_t off) {
     return type == DType::kF64 ? ctx.input(i).data<double>()[off] : double(ctx.input(i).data<float>()[off]);
   };
-  // "..." becomes the capital letters A, B, ... (ellipsis dims, right aligned).
-  int ellipsis_rank = 0;
-  for (size_t i = 0; i < terms.size(); ++i)
-    if (terms[i].find("...") != std::string::npos)
-      ellipsis_rank = std::max(ellipsis_rank, ctx.input(i).rank() - int(terms[i].size() - 3));
-  std::string ell;
-  for (int k = 0; k < ellipsis_rank; ++k) ell += char('A' + k);
-  auto expand = [&](std::string t, int rank) {
-    const size_t p = t.find("...");
-    if (p != std::string::npos) t.replace(p, 3, ell.substr(size_t(ellipsis_rank - (rank - int(t.size() - 3)))));
-    return t;
-  };
-  std::map<char, int64_t> dims;
-  std::map<char, int> seen;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    terms[i] = expand(terms[i], ctx.input(i).rank());
-    if (int(terms[i].size()) != ctx.input(i).rank()) return invalid_input(ctx.where() + ": operand " + std::to_string(i) + " does not match its subscripts");
-    for (size_t k = 0; k < terms[i].size(); ++k) {
-      const char ch = terms[i][k];
-      const int64_t d = ctx.input(i).dim(int(k));
-      if (dims.count(ch) && dims[ch] != d && dims[ch] != 1 && d != 1) return invalid_input(ctx.where() + ": dimension mismatch for '" + std::string(1, ch) + "'");
-      dims[ch] = std::max(dims.count(ch) ? dims[ch] : 1, d);
-      ++seen[ch];
-    }
-  }
-  std::string out;
-  if (arrow != std::string::npos) {
-    out = eq.substr(arrow + 2);
-    const size_t p = out.find("...");
-    if (p != std::string::npos) out.replace(p, 3, ell);
-  } else {
-    out = ell;
-    for (const auto& [ch, n] : seen)
-      if (n == 1 && !(ch >= 'A' && ch <= 'Z')) out += ch;
-  }
+  EMBER_ASSIGN_OR_RETURN(EinsumSubscripts e, parse_einsum(ctx));
+  const std::vector<std::string>& terms = e.terms;
+  const std::string& out = e.out;
+  std::map<char, int64_t>& dims = e.dims;
   std::string letters = out;
   for (const auto& [ch, d] : dims)
     if (out.find(ch) == std::string::npos) letters += ch;
