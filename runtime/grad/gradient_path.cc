@@ -3,6 +3,7 @@
 #include <map>
 
 #include "runtime/grad/grad_gelu_chain.h"
+#include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -14,8 +15,9 @@ bool is_float_type(int64_t onnx_type) {
   return t && t->is_float;
 }
 
-// The sources that node `at`'s active inputs depend on, through active inputs only.
+// The sources that node `at`'s active inputs (and subgraph reads) depend on, through active values only.
 std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_t at, const std::vector<IndexMask>& active_inputs,
+                                       const std::vector<std::vector<std::string>>& subgraph_reads,
                                        const std::set<std::string>& sources) {
   std::map<std::string, size_t> producer;
   for (size_t i = 0; i < at; ++i)
@@ -25,6 +27,7 @@ std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_
   auto push_inputs = [&](size_t i) {
     for (size_t j = 0; j < nodes[i].inputs.size() && j < kMaxInputs; ++j)
       if (active_inputs[i] & bit(j)) stack.push_back(nodes[i].inputs[j]);
+    stack.insert(stack.end(), subgraph_reads[i].begin(), subgraph_reads[i].end());
   };
   push_inputs(at);
   while (!stack.empty()) {
@@ -55,6 +58,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   std::set<std::string> active = sources;
   std::vector<IndexMask> active_inputs(nodes.size(), 0);
   std::vector<const GradRule*> rules(nodes.size(), nullptr);
+  std::vector<std::vector<std::string>> subgraph_reads(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& node = nodes[i];
     if (node_stops_gradient(node)) continue;
@@ -68,7 +72,10 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     rules[i] = registry.find(node.op_type, node.domain);
     if (rules[i]) mask &= rules[i]->differentiable;
     active_inputs[i] = mask;
-    if (!mask) continue;
+    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path, without a rule
+      for (const auto& name : outer_scope_reads(node))
+        if (active.count(name)) subgraph_reads[i].push_back(name);
+    if (!mask && subgraph_reads[i].empty()) continue;
     for (const auto& out : node.outputs)
       if (!out.empty()) active.insert(out);
   }
@@ -78,12 +85,12 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (active.count(s)) flows.insert(s);
   std::vector<size_t> cut_nodes;
   for (size_t i = nodes.size(); i-- > 0;) {
-    if (!active_inputs[i]) continue;
+    if (!active_inputs[i] && subgraph_reads[i].empty()) continue;
     const ir::Node& node = nodes[i];
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
-    if (!rules[i]) {  // no rule: the gradient stops here (reported with what it cuts off)
+    if (!rules[i] || !subgraph_reads[i].empty()) {  // no rule: the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);
       continue;
     }
@@ -101,7 +108,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     std::string list;
     for (size_t i : cut_nodes) {
       GradientCut cut{nodes[i].name, nodes[i].op_type, {}};
-      for (const auto& src : sources_upstream(nodes, i, active_inputs, sources))
+      for (const auto& src : sources_upstream(nodes, i, active_inputs, subgraph_reads, sources))
         if (!plan.reached.count(src)) cut.sources_cut_off.push_back(src);
       list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type + ")";
       plan.cuts.push_back(std::move(cut));
