@@ -14,16 +14,19 @@
 #include <cstring>
 
 #include "runtime/kernels/half_fallback.h"
+#include "runtime/kernels/resize_plan.h"
 #include "runtime/kernels/shape_common.h"
 
 namespace ember::runtime {
 namespace {
 
-struct AxisTaps {  // per output index: the input indices and weights, or outside (extrapolate)
-  int64_t taps = 1;
-  std::vector<int64_t> index;
-  std::vector<float> weight;
-  std::vector<uint8_t> outside;
+// The node's inputs as plan_resize sees them (a run or a backward pass).
+struct ResizeArgs {
+  const ir::Node& node;
+  const std::vector<const Tensor*>& inputs;
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& input(size_t i) const { return *inputs[i]; }
+  std::string where() const { return "node '" + node.name + "' (" + node.op_type + ")"; }
 };
 
 struct ResizeAttrs {
@@ -128,36 +131,36 @@ bool is_identity(const AxisTaps& t, int64_t in, int64_t out) {
   return true;
 }
 
-// One axis of `src` (float) resized into `dst` with the taps.
-void resize_axis(const float* src, float* dst, const Shape& shape, int axis, int64_t out, const AxisTaps& t, float extrapolation) {
+template <class T>
+void resize_axis_typed(const T* src, T* dst, const Shape& shape, int axis, int64_t out, const AxisTaps& t, float extrapolation) {
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= shape[size_t(d)];
   for (size_t d = size_t(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
   const int64_t in = shape[size_t(axis)];
   for (int64_t b = 0; b < outer; ++b)
     for (int64_t o = 0; o < out; ++o) {
-      float* y = dst + (b * out + o) * inner;
+      T* y = dst + (b * out + o) * inner;
       if (t.outside[size_t(o)]) {
-        std::fill_n(y, inner, extrapolation);
+        std::fill_n(y, inner, T(extrapolation));
         continue;
       }
-      std::fill_n(y, inner, 0.0f);
+      std::fill_n(y, inner, T(0));
       for (int64_t k = 0; k < t.taps; ++k) {
-        const float w = t.weight[size_t(o * t.taps + k)];
+        const T w = t.weight[size_t(o * t.taps + k)];
         if (w == 0 && t.taps > 1) continue;
-        const float* x = src + (b * in + t.index[size_t(o * t.taps + k)]) * inner;
+        const T* x = src + (b * in + t.index[size_t(o * t.taps + k)]) * inner;
         for (int64_t i = 0; i < inner; ++i) y[i] += w * x[i];
       }
     }
 }
 
-Result<std::vector<float>> read_floats(const RunContext& ctx, size_t index) {
+Result<std::vector<float>> read_floats(const ResizeArgs& ctx, size_t index) {
   const Tensor& t = ctx.input(index);
-  if (t.dtype() != DType::kF32) return invalid_input(ctx.where() + ": input " + std::to_string(index) + " must be float32");
-  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+  if (!traits(t.dtype()).is_float) return invalid_input(ctx.where() + ": input " + std::to_string(index) + " must be float");
+  return t.to_floats();
 }
 
-Result<ResizeAttrs> read_attrs(const RunContext& ctx, int64_t opset, bool upsample) {
+Result<ResizeAttrs> read_attrs(const ResizeArgs& ctx, int64_t opset, bool upsample) {
   ResizeAttrs a;
   a.legacy = upsample || opset < 11;
   a.mode = ctx.node.attr_string("mode", "nearest");
@@ -182,8 +185,8 @@ struct Geometry {
 
 // Output shape and per-axis scales from scales or sizes (never both), axes, and
 // keep_aspect_ratio_policy.
-Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, const Tensor& x, bool upsample) {
-  const int rank = x.rank();
+Result<Geometry> read_geometry(const ResizeArgs& ctx, const ResizeAttrs& a, const Shape& xs, bool upsample) {
+  const int rank = int(xs.size());
   Geometry g;
   // Inputs: Upsample-9 / Resize-10 (X, scales); Resize-11+ (X, roi, scales, sizes); Upsample-7 scales attribute.
   const size_t scales_at = a.legacy ? 1 : 2, sizes_at = 3;
@@ -195,7 +198,7 @@ Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, cons
   if (axes_attr.empty())
     for (int d = 0; d < rank; ++d) axes.push_back(d);
   std::vector<float> scale(size_t(rank), 1.0f);
-  Shape out = x.shape();
+  Shape out = xs;
   if (upsample && !ctx.has_input(1)) {
     const std::vector<float> s = ctx.node.find_attr("scales") ? ctx.node.find_attr("scales")->floats : std::vector<float>{};
     if (int(s.size()) != rank) return invalid_input(ctx.where() + ": scales must have one value per input dimension");
@@ -205,18 +208,18 @@ Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, cons
     if (s.size() != axes.size()) return invalid_input(ctx.where() + ": scales has " + std::to_string(s.size()) + " values for " + std::to_string(axes.size()) + " axes");
     for (size_t i = 0; i < axes.size(); ++i) scale[size_t(axes[i])] = s[i];
   } else if (has_sizes) {
-    EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> sizes, read_indices(ctx, sizes_at));
+    EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> sizes, ctx.input(sizes_at).to_int64s());
     if (sizes.size() != axes.size()) return invalid_input(ctx.where() + ": sizes has " + std::to_string(sizes.size()) + " values for " + std::to_string(axes.size()) + " axes");
     const std::string policy = ctx.node.attr_string("keep_aspect_ratio_policy", "stretch");
     float common = policy == "not_larger" ? 1e30f : 0.0f;
     for (size_t i = 0; i < axes.size(); ++i) {
-      const float s = float(sizes[i]) / float(x.dim(axes[i]));
+      const float s = float(sizes[i]) / float(xs[size_t(axes[i])]);
       common = policy == "not_larger" ? std::min(common, s) : std::max(common, s);
     }
     for (size_t i = 0; i < axes.size(); ++i) {
       const size_t d = size_t(axes[i]);
-      scale[d] = policy == "stretch" ? float(sizes[i]) / float(x.dim(int(d))) : common;
-      out[d] = policy == "stretch" ? sizes[i] : int64_t(std::round(common * float(x.dim(int(d)))));
+      scale[d] = policy == "stretch" ? float(sizes[i]) / float(xs[d]) : common;
+      out[d] = policy == "stretch" ? sizes[i] : int64_t(std::round(common * float(xs[d])));
     }
   } else {
     return invalid_input(ctx.where() + ": neither scales nor sizes is given");
@@ -234,7 +237,7 @@ Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, cons
       if (a.transform == "tf_crop_and_resize")
         for (size_t i = 0; i < axes.size(); ++i)
           if (axes[i] == d) extent = roi[axes.size() + i] - roi[i];
-      out[size_t(d)] = int64_t(double(x.dim(d)) * double(extent) * double(scale[size_t(d)]));
+      out[size_t(d)] = int64_t(double(xs[size_t(d)]) * double(extent) * double(scale[size_t(d)]));
     }
   }
   g.axes = std::move(axes);
@@ -246,40 +249,33 @@ Result<Geometry> read_geometry(const RunContext& ctx, const ResizeAttrs& a, cons
 
 Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
   const Tensor& x = ctx.input(0);
-  const int rank = x.rank();
-  EMBER_ASSIGN_OR_RETURN(const ResizeAttrs a, read_attrs(ctx, opset, upsample));
-  EMBER_ASSIGN_OR_RETURN(const Geometry g, read_geometry(ctx, a, x, upsample));
-  const std::vector<int>& axes = g.axes;
-  const std::vector<float>& scale = g.scale;
-  const std::vector<float>& roi = g.roi;
-  const Shape& out = g.out;
+  EMBER_ASSIGN_OR_RETURN(const ResizePlan plan, plan_resize(ctx.node, opset, upsample, x.shape(), ctx.inputs));
   // Nearest on any element type is a gather; linear and cubic compute in float.
-  if (x.dtype() != DType::kF32 && a.mode != "nearest") return invalid_input(ctx.where() + ": " + a.mode + " mode needs float input");
-  Tensor cur = x;
+  if (x.dtype() != DType::kF32 && x.dtype() != DType::kF64 && !plan.nearest)
+    return invalid_input(ctx.where() + ": linear and cubic modes need float input");
   const int bits = traits(x.dtype()).bits;
   if (bits == 0 || bits % 8 != 0) return invalid_input(ctx.where() + ": element type " + std::string(dtype_name(x.dtype())) + " is not supported");
   const size_t esize = size_t(bits / 8);
-  for (int d = rank - 1; d >= 0; --d) {
-    float roi_start = 0, roi_end = 1;
-    for (size_t i = 0; i < axes.size() && !roi.empty(); ++i)
-      if (axes[i] == d) roi_start = roi[i], roi_end = roi[axes.size() + i];
-    const AxisTaps taps = axis_taps(a, cur.dim(d), out[size_t(d)], scale[size_t(d)], roi_start, roi_end);
-    if (is_identity(taps, cur.dim(d), out[size_t(d)])) continue;  // e.g. the batch and channel axes
-    Shape next = cur.shape();
-    next[size_t(d)] = out[size_t(d)];
+  Tensor cur = x;
+  for (const ResizeStep& step : plan.steps) {
+    const int d = step.axis;
+    Shape next = step.in;
+    next[size_t(d)] = step.out;
     Tensor dst = ctx.allocator.allocate(x.dtype(), next);
     if (x.dtype() == DType::kF32) {
-      resize_axis(cur.data<float>(), dst.mutable_data<float>(), cur.shape(), d, out[size_t(d)], taps, a.extrapolation);
+      resize_axis(cur.data<float>(), dst.mutable_data<float>(), step.in, d, step.out, step.taps, plan.extrapolation);
+    } else if (x.dtype() == DType::kF64) {
+      resize_axis_typed(cur.data<double>(), dst.mutable_data<double>(), step.in, d, step.out, step.taps, plan.extrapolation);
     } else {
       int64_t outer = 1, inner = 1;
-      for (int k = 0; k < d; ++k) outer *= cur.dim(k);
-      for (int k = d + 1; k < rank; ++k) inner *= cur.dim(k);
+      for (int k = 0; k < d; ++k) outer *= step.in[size_t(k)];
+      for (size_t k = size_t(d) + 1; k < step.in.size(); ++k) inner *= step.in[k];
       const auto* src = static_cast<const uint8_t*>(cur.raw());
       auto* y = static_cast<uint8_t*>(dst.raw_mutable());
       const size_t row = size_t(inner) * esize;
       for (int64_t b = 0; b < outer; ++b)
-        for (int64_t o = 0; o < out[size_t(d)]; ++o)
-          std::memcpy(y + size_t(b * out[size_t(d)] + o) * row, src + size_t(b * cur.dim(d) + taps.index[size_t(o)]) * row, row);
+        for (int64_t o = 0; o < step.out; ++o)
+          std::memcpy(y + size_t(b * step.out + o) * row, src + size_t(b * step.in[size_t(d)] + step.taps.index[size_t(o)]) * row, row);
     }
     cur = std::move(dst);
   }
@@ -310,6 +306,52 @@ class ResizeKernel final : public Kernel {
 };
 
 }  // namespace
+
+Result<ResizePlan> plan_resize(const ir::Node& node, int64_t opset, bool upsample, const Shape& x_shape,
+                               const std::vector<const Tensor*>& inputs) {
+  const ResizeArgs args{node, inputs};
+  EMBER_ASSIGN_OR_RETURN(const ResizeAttrs a, read_attrs(args, opset, upsample));
+  EMBER_ASSIGN_OR_RETURN(const Geometry g, read_geometry(args, a, x_shape, upsample));
+  ResizePlan plan;
+  plan.out = g.out;
+  plan.extrapolation = a.extrapolation;
+  plan.nearest = a.mode == "nearest";
+  Shape cur = x_shape;
+  for (int d = int(x_shape.size()) - 1; d >= 0; --d) {
+    float roi_start = 0, roi_end = 1;
+    for (size_t i = 0; i < g.axes.size() && !g.roi.empty(); ++i)
+      if (g.axes[i] == d) roi_start = g.roi[i], roi_end = g.roi[g.axes.size() + i];
+    ResizeStep step{d, cur, g.out[size_t(d)], axis_taps(a, cur[size_t(d)], g.out[size_t(d)], g.scale[size_t(d)], roi_start, roi_end)};
+    if (is_identity(step.taps, cur[size_t(d)], step.out)) continue;  // e.g. the batch and channel axes
+    cur[size_t(d)] = step.out;
+    plan.steps.push_back(std::move(step));
+  }
+  return plan;
+}
+
+// One axis of `src` (float) resized into `dst` with the taps.
+void resize_axis(const float* src, float* dst, const Shape& shape, int axis, int64_t out, const AxisTaps& t, float extrapolation) {
+  resize_axis_typed(src, dst, shape, axis, out, t, extrapolation);
+}
+
+void resize_axis_adjoint(const float* dy, float* dx, const Shape& shape, int axis, int64_t out, const AxisTaps& t) {
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= shape[size_t(d)];
+  for (size_t d = size_t(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t in = shape[size_t(axis)];
+  std::fill_n(dx, outer * in * inner, 0.0f);
+  for (int64_t b = 0; b < outer; ++b)
+    for (int64_t o = 0; o < out; ++o) {
+      if (t.outside[size_t(o)]) continue;  // extrapolated: no input contributed
+      const float* g = dy + (b * out + o) * inner;
+      for (int64_t k = 0; k < t.taps; ++k) {
+        const float w = t.weight[size_t(o * t.taps + k)];
+        if (w == 0) continue;
+        float* x = dx + (b * in + t.index[size_t(o * t.taps + k)]) * inner;
+        for (int64_t i = 0; i < inner; ++i) x[i] += w * g[i];
+      }
+    }
+}
 
 void register_resize_kernels(KernelRegistry& registry) {
   registry.add("Resize", "", 10, [] { return std::make_unique<ResizeKernel>(false); });

@@ -23,3 +23,21 @@ TEST_CASE("grad HardSigmoid and HardSwish") {
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad Resize: nearest, linear and cubic, by scales and by sizes, and Upsample") {
+  auto f = [](std::vector<float> v) { return Tensor::from_vector<float>({int64_t(v.size())}, v); };
+  auto i64 = [](std::vector<int64_t> v) { return Tensor::from_vector<int64_t>({int64_t(v.size())}, v); };
+  check_node("Resize", {{"x", random_f32({1, 2, 3, 4}, 21)}, {"", {}}, {"scales", f({1, 1, 2, 1.5f}), Role::kConstant}},
+             {test::string_attr("mode", "linear")}, 13);
+  check_node("Resize", {{"x", random_f32({1, 1, 5, 4}, 22)}, {"", {}}, {"", {}}, {"sizes", i64({1, 1, 3, 7}), Role::kConstant}},
+             {test::string_attr("mode", "cubic"), test::string_attr("coordinate_transformation_mode", "align_corners")}, 13);
+  check_node("Resize", {{"x", random_f32({1, 2, 2, 3}, 23)}, {"", {}}, {"scales", f({1, 1, 2, 2}), Role::kConstant}},
+             {test::string_attr("mode", "nearest"), test::string_attr("coordinate_transformation_mode", "asymmetric"),
+              test::string_attr("nearest_mode", "floor")}, 13);
+  check_node("Upsample", {{"x", random_f32({1, 1, 2, 3}, 24)}, {"scales", f({1, 1, 2, 3}), Role::kConstant}},
+             {test::string_attr("mode", "linear")}, 9);
+}
+
+}  // namespace ember::grad_test
