@@ -78,4 +78,26 @@ TEST_CASE("AffineGrid: the identity transform gives the pixel centres in normali
   for (size_t i = 0; i < want.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-6));
 }
 
+TEST_CASE("DeformConv: zero offsets give Conv, and a mask scales the sampled taps") {
+  std::vector<float> xv(2 * 5 * 6), wv(4 * 1 * 3 * 3);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(float(i) * 0.7f);
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = std::cos(float(i) * 1.3f);
+  const Tensor x = Tensor::from_vector<float>({1, 2, 5, 6}, xv), w = Tensor::from_vector<float>({4, 1, 3, 3}, wv);
+  const Tensor b = Tensor::from_vector<float>({4}, {0.5f, -1, 2, 0});
+  std::vector<ir::Attribute> attrs = {test::int_attr("group", 2), test::ints_attr("pads", {1, 1, 1, 1}), test::ints_attr("strides", {1, 2})};
+  const Tensor conv = run_op("Conv", {x, w, b}, attrs, 19)[0];
+  const Tensor zero = Tensor::zeros(DType::kF32, {1, 2 * 9, conv.dim(2), conv.dim(3)});
+  const Tensor deform = run_op("DeformConv", {x, w, zero, b}, attrs, 19)[0];
+  REQUIRE(deform.shape() == conv.shape());
+  const auto c = values<float>(conv), d = values<float>(deform);
+  for (size_t i = 0; i < c.size(); ++i) CHECK(d[i] == doctest::Approx(c[i]).epsilon(1e-5));
+  // Mask 0.5 everywhere, no bias: half of Conv without bias.
+  const Tensor conv_nb = run_op("Conv", {x, w}, attrs, 19)[0];
+  std::vector<float> half(9 * size_t(conv.dim(2) * conv.dim(3)), 0.5f);
+  const Tensor mask = Tensor::from_vector<float>({1, 9, conv.dim(2), conv.dim(3)}, half);
+  const auto masked = values<float>(run_op("DeformConv", {x, w, zero, Tensor(), mask}, attrs, 19)[0]);
+  const auto cn = values<float>(conv_nb);
+  for (size_t i = 0; i < cn.size(); ++i) CHECK(masked[i] == doctest::Approx(0.5f * cn[i]).epsilon(1e-5));
+}
+
 }  // namespace ember::opset18_test
