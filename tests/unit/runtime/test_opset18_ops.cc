@@ -100,4 +100,18 @@ TEST_CASE("DeformConv: zero offsets give Conv, and a mask scales the sampled tap
   for (size_t i = 0; i < cn.size(); ++i) CHECK(masked[i] == doctest::Approx(0.5f * cn[i]).epsilon(1e-5));
 }
 
+TEST_CASE("Random ops: reproducible for a seed (0 when absent), inside their range") {
+  std::vector<ir::Attribute> attrs = {test::ints_attr("shape", {4, 5}), test::float_attr("low", -2), test::float_attr("high", 3)};
+  const auto a = values<float>(run_op("RandomUniform", {}, attrs, 17)[0]);
+  const auto b = values<float>(run_op("RandomUniform", {}, attrs, 17)[0]);
+  CHECK(a == b);
+  for (float v : a) CHECK((v >= -2 && v < 3));
+  attrs.push_back(test::float_attr("seed", 7));
+  CHECK(values<float>(run_op("RandomUniform", {}, attrs, 17)[0]) != a);
+  const auto bern = values<float>(run_op("Bernoulli", {Tensor::from_vector<float>({3}, {0, 1, 1})}, {}, 17)[0]);
+  CHECK(bern == std::vector<float>{0, 1, 1});
+  const auto pick = run_op("Multinomial", {Tensor::from_vector<float>({1, 3}, {-100, 0, -100})}, {test::int_attr("sample_size", 4)}, 17)[0];
+  CHECK(values<int32_t>(pick) == std::vector<int32_t>{1, 1, 1, 1});
+}
+
 }  // namespace ember::opset18_test
