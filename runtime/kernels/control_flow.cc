@@ -212,9 +212,66 @@ class ScanKernel final : public Kernel {
   std::vector<std::string> outer_;
 };
 
+// Scan-8: every input has a batch axis 0 and scan inputs a sequence axis 1; each batch row is
+// scanned on its own (for sequence_lens[b] steps, the rest of its scan outputs left zero).
+class Scan8Kernel final : public Kernel {
+ public:
+  Status prepare(const PrepareContext& ctx) override {
+    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
+    outer_ = outer_scope_reads(ctx.node);
+    return Status::Ok();
+  }
+  Status run(RunContext& ctx) override {
+    const int64_t m = ctx.node.attr_int("num_scan_inputs", 0);
+    const size_t declared = ctx.node.inputs.size();
+    if (declared < 1 || m <= 0 || size_t(m) > declared - 1) return invalid_input(ctx.where() + ": num_scan_inputs must be in [1, inputs - 1]");
+    const size_t n = declared - 1 - size_t(m), k_out = body_->body().outputs.size() - n;
+    const auto dirs = ctx.node.attr_ints("directions");
+    const int64_t batch = ctx.input(1).dim(0), seq = ctx.input(1 + n).rank() > 1 ? ctx.input(1 + n).dim(1) : 0;
+    std::vector<int64_t> lens(static_cast<size_t>(batch), seq);
+    if (ctx.has_input(0)) {
+      const Tensor& l = ctx.input(0);
+      if (l.numel() != batch || l.dtype() != DType::kI64) return invalid_input(ctx.where() + ": sequence_lens must be int64 [batch]");
+      for (int64_t b = 0; b < batch; ++b) lens[size_t(b)] = l.data<int64_t>()[b];
+    }
+    const auto outer = outer_values(ctx, outer_);
+    std::vector<std::vector<Tensor>> finals(n), scanned(k_out);  // per output, per batch row
+    for (int64_t b = 0; b < batch; ++b) {
+      if (lens[size_t(b)] < 0 || lens[size_t(b)] > seq) return invalid_input(ctx.where() + ": sequence length out of range");
+      std::vector<Tensor> state, rows;
+      for (size_t i = 0; i < n; ++i) state.push_back(take_slice(ctx.input(1 + i), 0, b));
+      for (size_t j = 0; j < size_t(m); ++j) rows.push_back(take_slice(ctx.input(1 + n + j), 0, b));
+      std::vector<std::vector<Tensor>> steps(k_out);
+      for (int64_t t = 0; t < lens[size_t(b)]; ++t) {
+        std::vector<Tensor> in = state;
+        for (size_t j = 0; j < size_t(m); ++j)
+          in.push_back(take_slice(rows[j], 0, j < dirs.size() && dirs[j] == 1 ? lens[size_t(b)] - 1 - t : t));
+        EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> out, body_->run(in, outer));
+        for (size_t k = 0; k < n; ++k) state[k] = std::move(out[k]);
+        for (size_t k = 0; k < k_out; ++k) steps[k].push_back(std::move(out[n + k]));
+      }
+      for (size_t k = 0; k < n; ++k) finals[k].push_back(state[k]);
+      for (size_t k = 0; k < k_out; ++k) {
+        if (steps[k].empty()) return unsupported(ctx.where() + ": an empty sequence leaves the scan output's shape unknown");
+        while (int64_t(steps[k].size()) < seq) steps[k].push_back(Tensor::zeros(steps[k][0].dtype(), steps[k][0].shape()));
+        EMBER_TRY(stack(ctx, n + k, steps[k], 0, false, DType::kF32).status());
+        scanned[k].push_back(ctx.outputs[n + k]);
+      }
+    }
+    for (size_t k = 0; k < n; ++k) EMBER_TRY(stack(ctx, k, finals[k], 0, false, DType::kF32).status());
+    for (size_t k = 0; k < k_out; ++k) EMBER_TRY(stack(ctx, n + k, scanned[k], 0, false, DType::kF32).status());
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<SubgraphRunner> body_;
+  std::vector<std::string> outer_;
+};
+
 }  // namespace
 
 void register_control_flow_kernels(KernelRegistry& registry) {
+  registry.add("Scan", "", 8, [] { return std::make_unique<Scan8Kernel>(); });
   registry.add("If", "", 1, [] { return std::make_unique<IfKernel>(); });
   registry.add("Loop", "", 1, [] { return std::make_unique<LoopKernel>(); });
   registry.add("Scan", "", 9, [] { return std::make_unique<ScanKernel>(); });

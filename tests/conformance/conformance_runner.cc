@@ -62,7 +62,6 @@ const std::map<std::string, std::string> kNotImplemented = {
     {"OptionalGetElement", "optional values are not in the interpreter yet (issue 17, open)"},
     {"OptionalHasElement", "optional values are not in the interpreter yet (issue 17, open)"},
     {"RoiAlign", "not implemented yet (issue 17, open)"},
-    {"Scan", "Scan-8 (batched, with sequence_lens) only; Scan 9+ is implemented"},
     {"(non-tensor test data)", "inputs or outputs stored as sequences or optionals"},
 };
 
