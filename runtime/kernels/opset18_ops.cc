@@ -13,6 +13,7 @@
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/shape_common.h"
 #include "runtime/kernels/unary_kernel.h"
+#include "runtime/limits.h"
 
 namespace ember::runtime {
 namespace {
@@ -51,6 +52,7 @@ Status run_center_crop_pad(RunContext& ctx) {
     if (shape[i] <= x.dim(int(d))) src_start[d] = (x.dim(int(d)) - shape[i]) / 2, extent[d] = shape[i];
     else dst_start[d] = (shape[i] - x.dim(int(d))) / 2;
   }
+  EMBER_TRY(check_created_size(ctx.where(), out));
   Tensor& y = ctx.allocate_output(0, x.dtype(), out);
   std::memset(y.raw_mutable(), 0, y.nbytes());
   const size_t es = size_t(bits / 8);
@@ -136,6 +138,7 @@ Status run_col2im(RunContext& ctx) {
   const int64_t n = x.dim(0), c = x.dim(1) / kernel;
   Shape out = {n, c};
   out.insert(out.end(), image.begin(), image.end());
+  EMBER_TRY(check_created_size(ctx.where(), out));
   Tensor& y = ctx.allocate_output(0, DType::kF32, out);
   std::memset(y.raw_mutable(), 0, y.nbytes());
   std::vector<int64_t> kpos(r), bpos(r);
@@ -170,6 +173,7 @@ Status run_affine_grid(RunContext& ctx) {
   int64_t points = 1;
   for (int64_t d = 0; d < r; ++d) out.push_back(size[size_t(2 + d)]), points *= size[size_t(2 + d)];
   out.push_back(r);
+  EMBER_TRY(check_created_size(ctx.where(), out));
   Tensor& y = ctx.allocate_output(0, DType::kF32, out);
   auto coord = [&](int64_t i, int64_t len) {  // normalised position of index i along an axis of length len
     if (align) return len > 1 ? -1.0 + 2.0 * double(i) / double(len - 1) : 0.0;

@@ -7,6 +7,7 @@
 
 #include "ir/dtype_dispatch.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/limits.h"
 
 namespace ember::runtime {
 namespace {
@@ -15,6 +16,7 @@ std::mt19937 generator(const RunContext& ctx) { return std::mt19937(uint32_t(int
 
 Status fill(RunContext& ctx, DType dtype, const Shape& shape, bool normal) {
   if (dtype != DType::kF32 && dtype != DType::kF64) return invalid_input(ctx.where() + ": dtype must be float or double");
+  EMBER_TRY(check_created_size(ctx.where(), shape));
   std::mt19937 rng = generator(ctx);
   Tensor& y = ctx.allocate_output(0, dtype, shape);
   const double a = normal ? ctx.node.attr_float("mean", 0.0f) : ctx.node.attr_float("low", 0.0f);

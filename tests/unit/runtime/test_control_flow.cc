@@ -127,6 +127,14 @@ TEST_CASE("Resize: scales and sizes both given is an input error naming the node
   auto out = (*interp)->run({{"x", Tensor::zeros(DType::kF32, {1, 1, 2, 2})}});
   CHECK(out.status().code() == StatusCode::kInvalidInput);
   CHECK(out.status().message().find("'up'") != std::string::npos);
+  // Absurd scales are refused before allocating, with the limit in the message.
+  m.graph.nodes[0].inputs = {"x", "", "huge"};
+  m.graph.set_initializer("huge", Tensor::from_vector<float>({4}, {1, 1, 1e6f, 1e6f}));
+  auto huge = runtime::Interpreter::create(m);
+  REQUIRE(huge.ok());
+  auto refused = (*huge)->run({{"x", Tensor::zeros(DType::kF32, {1, 1, 2, 2})}});
+  CHECK(refused.status().code() == StatusCode::kInvalidInput);
+  CHECK(refused.status().message().find(std::to_string(runtime::ControlFlowLimits::kMaxCreatedElements)) != std::string::npos);
   // With sizes alone it upsamples (nearest, half_pixel): [[1,2],[3,4]] -> 4x4 blocks.
   m.graph.nodes[0].inputs = {"x", "", "", "sizes"};
   auto ok = runtime::Interpreter::create(m);
