@@ -173,6 +173,8 @@ class ScanKernel final : public Kernel {
     const auto in_axes = ctx.node.attr_ints("scan_input_axes"), in_dirs = ctx.node.attr_ints("scan_input_directions");
     const auto out_axes = ctx.node.attr_ints("scan_output_axes"), out_dirs = ctx.node.attr_ints("scan_output_directions");
     std::vector<Tensor> state;
+    for (size_t i = 0; i < declared; ++i)
+      if (!ctx.has_input(i)) return invalid_input(ctx.where() + ": input " + std::to_string(i) + " is missing");
     for (size_t i = 0; i < n; ++i) state.push_back(ctx.input(i));
     int64_t length = -1;
     std::vector<int64_t> axes;
@@ -185,6 +187,9 @@ class ScanKernel final : public Kernel {
       length = x.dim(int(axis));
       axes.push_back(axis);
     }
+    if (body_->body().outputs.size() < n || body_->body().inputs.size() != declared || ctx.outputs.size() != body_->body().outputs.size())
+      return invalid_input(ctx.where() + ": the body must take the " + std::to_string(declared) + " states and slices and give the " +
+                           std::to_string(n) + " states and the node's scan outputs");
     const size_t k_out = body_->body().outputs.size() - n;
     std::vector<std::vector<Tensor>> scanned(k_out);
     const auto outer = outer_values(ctx, outer_);
@@ -225,7 +230,13 @@ class Scan8Kernel final : public Kernel {
     const int64_t m = ctx.node.attr_int("num_scan_inputs", 0);
     const size_t declared = ctx.node.inputs.size();
     if (declared < 1 || m <= 0 || size_t(m) > declared - 1) return invalid_input(ctx.where() + ": num_scan_inputs must be in [1, inputs - 1]");
-    const size_t n = declared - 1 - size_t(m), k_out = body_->body().outputs.size() - n;
+    const size_t n = declared - 1 - size_t(m);
+    if (body_->body().outputs.size() < n || body_->body().inputs.size() != n + size_t(m) || ctx.outputs.size() != body_->body().outputs.size() ||
+        !ctx.has_input(1))
+      return invalid_input(ctx.where() + ": the body's inputs and outputs do not match the node's states and scan inputs");
+    const size_t k_out = body_->body().outputs.size() - n;
+    for (size_t i = 1; i < declared; ++i)
+      if (!ctx.has_input(i) || ctx.input(i).rank() < 1) return invalid_input(ctx.where() + ": input " + std::to_string(i) + " is missing or has no batch axis");
     const auto dirs = ctx.node.attr_ints("directions");
     const int64_t batch = ctx.input(1).dim(0), seq = ctx.input(1 + n).rank() > 1 ? ctx.input(1 + n).dim(1) : 0;
     std::vector<int64_t> lens(static_cast<size_t>(batch), seq);

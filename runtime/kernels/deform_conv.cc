@@ -8,6 +8,7 @@
 
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -21,6 +22,7 @@ float bilinear_zero(const float* plane, int64_t h, int64_t w, float y, float x) 
 }
 
 Status run_deform_conv(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 3, 5));
   const Tensor& x = ctx.input(0);
   const Tensor& w = ctx.input(1);
   const Tensor& offset = ctx.input(2);

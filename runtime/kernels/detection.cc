@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -32,6 +33,7 @@ float iou(const Box& a, const Box& b) {
 }
 
 Status run_nms(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 5));
   const Tensor& boxes = ctx.input(0);
   const Tensor& scores = ctx.input(1);
   if (boxes.dtype() != DType::kF32 || scores.dtype() != DType::kF32 || boxes.rank() != 3 || boxes.dim(2) != 4 ||
@@ -70,6 +72,7 @@ Status run_nms(RunContext& ctx) {
 }
 
 Status run_max_unpool(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 3));
   const Tensor& x = ctx.input(0);
   const Tensor& indices = ctx.input(1);
   const std::vector<int64_t> kernel = ctx.node.attr_ints("kernel_shape");

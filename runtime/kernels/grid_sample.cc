@@ -12,6 +12,7 @@
 
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -46,6 +47,7 @@ void cubic_coeffs(double x, double c[4]) {
 }
 
 Status run_grid_sample(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 2));
   const Tensor& x = ctx.input(0);
   const Tensor& grid = ctx.input(1);
   const int r = x.rank() - 2;

@@ -11,6 +11,7 @@
 
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -64,12 +65,14 @@ Status check_float(const RunContext& ctx) {
 }
 
 Status run_nll(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 3));
   EMBER_TRY(check_float(ctx));
   const Tensor& x = ctx.input(0);
   return nll(ctx, x.shape(), [&](int64_t i) { return value_at(x, i); }, ctx.input(1), ctx.has_input(2) ? &ctx.input(2) : nullptr, x.dtype());
 }
 
 Status run_softmax_cross_entropy(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 3));
   EMBER_TRY(check_float(ctx));
   const Tensor& x = ctx.input(0);
   if (x.rank() < 2) return invalid_input(ctx.where() + ": scores need rank 2 or more");

@@ -12,11 +12,13 @@
 #include "ir/dtype_dispatch.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
 
 Status run_lrn(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   if (x.dtype() != DType::kF32 || x.rank() < 3) return invalid_input(ctx.where() + ": input must be float32 of rank 3 or more");
   const int64_t size = ctx.node.attr_int("size", 0);
@@ -40,6 +42,7 @@ Status run_lrn(RunContext& ctx) {
 }
 
 Status run_det(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   if (x.dtype() != DType::kF32 || x.rank() < 2 || x.dim(x.rank() - 1) != x.dim(x.rank() - 2))
     return invalid_input(ctx.where() + ": input must be float32 [..., M, M]");
@@ -188,6 +191,7 @@ Status run_einsum(RunContext& ctx) {
 }
 
 Status run_unique(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   const ir::Attribute* axis_attr = ctx.node.find_attr("axis");
   const bool sorted = ctx.node.attr_int("sorted", 1) != 0;

@@ -14,6 +14,7 @@
 #include "runtime/kernels/shape_common.h"
 #include "runtime/kernels/unary_kernel.h"
 #include "runtime/limits.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -34,6 +35,7 @@ Status run_bitwise_not(RunContext& ctx) {
 }
 
 Status run_center_crop_pad(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 2));
   const Tensor& x = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> shape, read_indices(ctx, 1));
   std::vector<int64_t> axes_attr = ctx.node.attr_ints("axes");
@@ -80,6 +82,7 @@ class GroupNormKernel final : public Kernel {
     return Status::Ok();
   }
   Status run(RunContext& ctx) override {
+    EMBER_TRY(require_inputs(ctx, 3, 3));
     const Tensor& x = ctx.input(0);
     const Tensor& scale = ctx.input(1);
     const Tensor& bias = ctx.input(2);
@@ -116,6 +119,7 @@ class GroupNormKernel final : public Kernel {
 };
 
 Status run_col2im(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 3, 3));
   const Tensor& x = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> image, read_indices(ctx, 1));
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> block, read_indices(ctx, 2));
@@ -163,6 +167,7 @@ Status run_col2im(RunContext& ctx) {
 }
 
 Status run_affine_grid(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 2));
   const Tensor& theta = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> size, read_indices(ctx, 1));
   const bool align = ctx.node.attr_int("align_corners", 0) != 0;

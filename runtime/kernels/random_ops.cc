@@ -8,6 +8,7 @@
 #include "ir/dtype_dispatch.h"
 #include "runtime/kernels/shape_common.h"
 #include "runtime/limits.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -40,12 +41,14 @@ Status run_random(RunContext& ctx) {
 
 template <bool kNormal>
 Status run_random_like(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   const ir::Attribute* dtype = ctx.node.find_attr("dtype");
   return fill(ctx, dtype ? static_cast<DType>(dtype->i) : x.dtype(), x.shape(), kNormal);
 }
 
 Status run_bernoulli(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& p = ctx.input(0);
   if (p.dtype() != DType::kF32 && p.dtype() != DType::kF64) return invalid_input(ctx.where() + ": input must be float or double");
   const ir::Attribute* dtype_attr = ctx.node.find_attr("dtype");
@@ -63,6 +66,7 @@ Status run_bernoulli(RunContext& ctx) {
 }
 
 Status run_multinomial(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);  // [batch, classes] unnormalised log-probabilities
   if (x.dtype() != DType::kF32 || x.rank() != 2) return invalid_input(ctx.where() + ": input must be float [batch, classes]");
   const int64_t samples = ctx.node.attr_int("sample_size", 1);

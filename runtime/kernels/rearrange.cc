@@ -9,6 +9,7 @@
 
 #include "ir/dtype_dispatch.h"
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -60,6 +61,7 @@ void permute6(const uint8_t* x, uint8_t* y, const std::array<int64_t, 6>& dims, 
 }
 
 Status run_depth_space(RunContext& ctx, bool to_space) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   const int64_t b = ctx.node.attr_int("blocksize", 0);
   if (x.rank() != 4 || b <= 0) return invalid_input(ctx.where() + ": needs a rank-4 input and a positive blocksize");
@@ -85,6 +87,7 @@ Status run_depth_to_space(RunContext& ctx) { return run_depth_space(ctx, true); 
 Status run_space_to_depth(RunContext& ctx) { return run_depth_space(ctx, false); }
 
 Status run_reverse_sequence(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 2));
   const Tensor& x = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> lens, read_indices(ctx, 1));
   const int time_axis = int(ctx.node.attr_int("time_axis", 0)), batch_axis = int(ctx.node.attr_int("batch_axis", 1));
@@ -111,6 +114,7 @@ Status run_reverse_sequence(RunContext& ctx) {
 }
 
 Status run_compress(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 2));
   const Tensor& x = ctx.input(0);
   const Tensor& cond = ctx.input(1);
   if (cond.dtype() != DType::kBool || cond.rank() != 1) return invalid_input(ctx.where() + ": condition must be a 1-D bool tensor");
@@ -142,6 +146,7 @@ Status run_compress(RunContext& ctx) {
 }
 
 Status run_eye_like(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   const Tensor& x = ctx.input(0);
   if (x.rank() != 2) return invalid_input(ctx.where() + ": input must be 2-D");
   const ir::Attribute* dtype_attr = ctx.node.find_attr("dtype");
@@ -158,6 +163,7 @@ Status run_eye_like(RunContext& ctx) {
 }
 
 Status run_topk(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 2));
   const Tensor& x = ctx.input(0);
   int64_t k = ctx.node.attr_int("k", -1);
   if (ctx.has_input(1)) {

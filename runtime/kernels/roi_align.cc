@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -25,6 +26,7 @@ class RoiAlignKernel final : public Kernel {
 };
 
 Status RoiAlignKernel::run(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 3, 3));
   const Tensor& x = ctx.input(0);
   const Tensor& rois = ctx.input(1);
   if (x.dtype() != DType::kF32 || rois.dtype() != DType::kF32 || x.rank() != 4 || rois.rank() != 2 || rois.dim(1) != 4)

@@ -11,6 +11,7 @@
 #include <numbers>
 
 #include "runtime/kernels/shape_common.h"
+#include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
 namespace {
@@ -44,6 +45,7 @@ Status write_doubles(RunContext& ctx, size_t out, DType dtype, Shape shape, cons
 
 template <int kKind>  // 0 Hann, 1 Hamming, 2 Blackman
 Status run_window(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 1, 1));
   EMBER_ASSIGN_OR_RETURN(int64_t n, read_scalar_int(ctx, 0, "size"));
   if (n < 0 || n > (int64_t(1) << 28)) return invalid_input(ctx.where() + ": window size " + std::to_string(n) + " is out of range");
   const bool periodic = ctx.node.attr_int("periodic", 1) != 0;
@@ -84,6 +86,7 @@ class DftKernel final : public Kernel {
     return Status::Ok();
   }
   Status run(RunContext& ctx) override {
+    EMBER_TRY(require_inputs(ctx, 1, 3));
     const Tensor& x = ctx.input(0);
     if (x.dtype() != DType::kF32 && x.dtype() != DType::kF64) return invalid_input(ctx.where() + ": input must be float");
     const int rank = x.rank();
@@ -136,6 +139,7 @@ class DftKernel final : public Kernel {
 };
 
 Status run_stft(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 2, 4));
   const Tensor& x = ctx.input(0);
   if (x.rank() != 3 || (x.dim(2) != 1 && x.dim(2) != 2) || (x.dtype() != DType::kF32 && x.dtype() != DType::kF64))
     return invalid_input(ctx.where() + ": signal must be float [batch, length, 1 or 2]");
@@ -167,6 +171,7 @@ Status run_stft(RunContext& ctx) {
 }
 
 Status run_mel_weight_matrix(RunContext& ctx) {
+  EMBER_TRY(require_inputs(ctx, 5, 5));
   EMBER_ASSIGN_OR_RETURN(int64_t mels, read_scalar_int(ctx, 0, "num_mel_bins"));
   EMBER_ASSIGN_OR_RETURN(int64_t dft_length, read_scalar_int(ctx, 1, "dft_length"));
   EMBER_ASSIGN_OR_RETURN(int64_t rate, read_scalar_int(ctx, 2, "sample_rate"));
