@@ -1,8 +1,10 @@
 #include "passes/pass_registry.h"
 
 #include "passes/analysis/analyze_importance.h"
+#include "passes/cleanup/constants_to_initializers.h"
 #include "passes/cleanup/dce.h"
 #include "passes/cleanup/dedupe_initializers.h"
+#include "passes/cleanup/opset_upgrade.h"
 #include "passes/cleanup/remove_identity.h"
 #include "passes/quantize/activation_quantizer.h"
 #include "passes/quantize/smoothquant.h"

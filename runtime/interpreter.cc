@@ -7,6 +7,7 @@
 #include "runtime/parallel.h"
 #include "runtime/optimizer/rewrite_float.h"
 #include "runtime/optimizer/rewrite_integer.h"
+#include "runtime/subgraph.h"
 
 namespace ember::runtime {
 
@@ -111,6 +112,14 @@ Status Interpreter::plan(const KernelRegistry& registry) {
         return invalid_input("node '" + node.name + "' (" + node.op_type + ") reads '" + in + "', which is not defined before it");
       step.inputs.push_back(it->second);
     }
+    if (has_subgraph(node))  // outer-scope values read by its bodies: planned like inputs (subgraph.h)
+      for (const auto& name : outer_scope_reads(node)) {
+        auto it = slot_of_.find(name);
+        if (it == slot_of_.end())
+          return invalid_input("node '" + node.name + "' (" + node.op_type + "): its subgraph reads '" + name +
+                               "', which no enclosing graph defines before it");
+        step.inputs.push_back(it->second);
+      }
     for (const auto& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot(out));
     shape_static.resize(constants_.size(), false);
     step.shape_static = computes_from_shapes(node, step.inputs, shape_static, feed_slots);

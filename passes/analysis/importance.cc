@@ -143,6 +143,9 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const calibr
   report.calibration_source = set.source();
   report.calibration_hash = set.content_hash();
   report.gradient_path_nodes = bi->path_nodes();
+  for (const auto& cut : bi->cuts()) report.gradient_cuts.push_back({cut.node, cut.op_type, cut.sources_cut_off});
+  for (const auto& name : bi->parameters())
+    if (!bi->reached().count(name)) report.unscored_weights.push_back(name);
 
   std::map<std::string, Tensor> weights;
   for (const auto& name : bi->parameters())

@@ -103,6 +103,14 @@ struct ImportanceReport {
   int64_t gradient_path_nodes = 0;
   std::vector<TensorImportance> tensors;  // graph order of the weights
   std::vector<HeadImportance> heads;
+  // Nodes on the gradient path without a backward rule, each with the weights it cuts off,
+  // and every weight that got no score (cut off, or not reaching the loss at all).
+  struct Cut {
+    std::string node, op_type;
+    std::vector<std::string> weights;
+  };
+  std::vector<Cut> gradient_cuts;
+  std::vector<std::string> unscored_weights;
 };
 
 // Rows per batch for a requested size: capped by fixed leading dims of the model's outputs

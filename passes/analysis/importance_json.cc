@@ -35,6 +35,12 @@ nlohmann::json importance_to_json(const ImportanceReport& report, const std::str
                  {"backward_seconds", report.backward_seconds},
                  {"peak_saved_activation_bytes", report.peak_saved_activation_bytes},
                  {"gradient_path_nodes", report.gradient_path_nodes}};
+  if (!report.gradient_cuts.empty() || !report.unscored_weights.empty()) {
+    nlohmann::json cuts = nlohmann::json::array();
+    for (const auto& c : report.gradient_cuts) cuts.push_back({{"node", c.node}, {"op", c.op_type}, {"weights_cut_off", c.weights}});
+    j["gradient_cuts"] = cuts;
+    j["unscored_weights"] = report.unscored_weights;
+  }
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : report.tensors) {
     nlohmann::json e = {{"name", t.name},

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ir/builders.h"
+#include "passes/cleanup/opset_upgrade.h"
 #include "passes/graph_edit.h"
 
 namespace ember::passes::quant {
@@ -57,9 +58,6 @@ void drop_weight(ir::Graph& graph, const std::string& name) {
   auto& vi = graph.value_info;
   vi.erase(std::remove_if(vi.begin(), vi.end(), [&](const ir::ValueInfo& v) { return v.name == name; }), vi.end());
 }
-
-const std::vector<std::string> kReduceOpsWithAxesInput18 = {"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
-                                                             "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
 
 bool is_pow2_at_least_16(int64_t b) { return b >= 16 && (b & (b - 1)) == 0; }
 
@@ -259,31 +257,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
 }
 
 Status raise_default_opset(ir::Model& model, int64_t version) {
-  const int64_t current = model.opset_version("");
-  if (current >= version) return Status::Ok();
-  if (current < 13)
-    return unsupported("the model imports opset " + std::to_string(current) + "; quantized weights need opset " +
-                       std::to_string(version) + " and Ember upgrades only from opset 13 or later");
-  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
-    for (auto& node : g.nodes) {
-      if (!node.domain.empty() && node.domain != "ai.onnx") continue;
-      const bool reduce = std::find(kReduceOpsWithAxesInput18.begin(), kReduceOpsWithAxesInput18.end(), node.op_type) !=
-                          kReduceOpsWithAxesInput18.end();
-      if (current < 18 && version >= 18 && reduce) {
-        auto it = std::find_if(node.attributes.begin(), node.attributes.end(), [](const ir::Attribute& a) { return a.name == "axes"; });
-        if (it == node.attributes.end()) continue;
-        const std::string axes = unique_name(model.graph, node.name.empty() ? node.op_type + "_axes" : node.name + "_axes");
-        g.set_initializer(axes, Tensor::from_vector<int64_t>({int64_t(it->ints.size())}, it->ints));
-        node.attributes.erase(it);
-        node.inputs.push_back(axes);
-      } else if (current < 18 && version >= 18 && node.op_type == "Split" && !node.has_input(1) && !node.find_attr("num_outputs")) {
-        node.attributes.push_back(ir::int_attribute("num_outputs", int64_t(node.outputs.size())));
-      }
-    }
-  });
-  model.set_opset_version("", version);
-  if (version >= 21 && model.ir_version < 10) model.ir_version = 10;
-  return Status::Ok();
+  return upgrade_default_opset(model, version).status();
 }
 
 }  // namespace ember::passes::quant

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "passes/cleanup/opset_upgrade.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
 #include "passes/quantize/importance_protect.h"
@@ -217,9 +218,11 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     note("skipped " + s.name + ": " + s.reason);
     result->skipped.push_back({s.name, s.reason});
   }
-  if (!scan.targets.empty() && model.opset_version("") < 13)
-    return unsupported("quantize-weights: the model imports opset " + std::to_string(model.opset_version("")) +
-                       "; DequantizeLinear with an axis needs opset 13 or later");
+  if (!scan.targets.empty() && model.opset_version("") < 13) {  // DequantizeLinear with an axis needs 13
+    EMBER_ASSIGN_OR_RETURN(OpsetUpgradeResult up, upgrade_default_opset(model, 13));
+    note("upgraded the default-domain opset from " + std::to_string(up.from) + " to 13 (" +
+         std::to_string(up.nodes_rewritten) + " nodes rewritten) for per-channel DequantizeLinear");
+  }
   count("weights-skipped", double(scan.skipped.size()));
 
   // Calibration statistics of the layer inputs, from the float model.

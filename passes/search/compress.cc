@@ -69,7 +69,11 @@ const std::vector<std::string>& compression_ladder() {
 
 Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
   for (const auto& r : recipes())
-    if (r.name == scheme) return r.pipeline;
+    if (r.name == scheme) {  // weights in Constant nodes and old opsets are handled first
+      std::vector<PipelineEntry> pipeline = {entry("constants-to-initializers", {}), entry("upgrade-opset", {{"version", "13"}})};
+      pipeline.insert(pipeline.end(), r.pipeline.begin(), r.pipeline.end());
+      return pipeline;
+    }
   std::string names;
   for (const auto& n : compression_ladder()) names += (names.empty() ? "" : ", ") + n;
   return invalid_input("unknown scheme '" + scheme + "' (schemes: " + names + ")");

@@ -63,6 +63,8 @@ class BackwardInterpreter {
   const std::vector<std::string>& parameters() const { return parameters_; }
   // Parameters whose gradient can be nonzero (they reach a seeded output).
   const std::set<std::string>& reached() const { return plan_.reached; }
+  // Nodes on the gradient path without a backward rule, and the sources each cuts off.
+  const std::vector<GradientCut>& cuts() const { return plan_.cuts; }
   const Tensor& parameter_value(const std::string& name) const;
   const ir::Model& model() const { return interp_->model(); }
   Interpreter& interpreter() { return *interp_; }

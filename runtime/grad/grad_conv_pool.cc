@@ -5,6 +5,8 @@
 //   MaxPool: dY goes to the first maximal tap of each window (the forward kernel's argmax)
 //   AveragePool: dY / divisor to every tap inside the input (divisor as in the forward)
 //   GlobalAveragePool: dY / spatial size to every position
+//   ConvTranspose is the adjoint of the Conv whose input is its output Y and whose weights are
+//          its W: Y_g = col2im(W_g^T X_g) + B, so dX_g = W_g col(dY_g), dW_g += X_g col(dY_g)^T
 // The column buffer covers a bounded slice of output positions at a time.
 #include <algorithm>
 #include <limits>
@@ -92,6 +94,67 @@ Status conv_backward(BackwardContext& ctx) {
         double sum = 0;
         const float* p = dy + (n * maps + m) * positions;
         for (int64_t i = 0; i < positions; ++i) sum += p[i];
+        db[static_cast<size_t>(m)] += static_cast<float>(sum);
+      }
+    ctx.input_grads[2] = Tensor::from_vector<float>(ctx.input_shapes[2], db);
+  }
+  return Status::Ok();
+}
+
+// Geometry of the Conv that ConvTranspose is the adjoint of: its input is Y, its output X.
+Result<WindowGeometry> conv_transpose_geometry(const BackwardContext& ctx, int64_t* group) {
+  EMBER_ASSIGN_OR_RETURN(WindowAttrs attrs, read_window_attrs(ctx.node));
+  attrs.ceil_mode = false;
+  *group = ctx.node.attr_int("group", 1);
+  const Shape& x = ctx.input_shapes[0];
+  const Shape& w = ctx.input_shapes[1];
+  const Shape& y = ctx.output_shapes[0];
+  if (x.size() < 3 || w.size() != x.size() || y.size() != x.size() || *group < 1 || w[0] != x[1] || w[0] % *group != 0)
+    return invalid_input(ctx.where() + ": X, W and Y do not agree (group " + std::to_string(*group) + ")");
+  if (ctx.node.find_attr("output_shape") || ctx.node.attr_string("auto_pad", "NOTSET") != "NOTSET")
+    return unsupported(ctx.where() + ": the backward rule takes explicit pads only (no output_shape, no auto_pad)");
+  EMBER_ASSIGN_OR_RETURN(WindowGeometry g, resolve_window(attrs, std::vector<int64_t>(y.begin() + 2, y.end()),
+                                                          std::vector<int64_t>(w.begin() + 2, w.end()), ctx.where()));
+  if (g.out != std::vector<int64_t>(x.begin() + 2, x.end()))
+    return internal_error(ctx.where() + ": the adjoint convolution does not map Y back to X's size");
+  return g;
+}
+
+Status conv_transpose_backward(BackwardContext& ctx) {
+  if (!ctx.has_output_grad(0)) return Status::Ok();
+  int64_t group = 1;
+  EMBER_ASSIGN_OR_RETURN(WindowGeometry g, conv_transpose_geometry(ctx, &group));
+  const Shape& xs = ctx.input_shapes[0];
+  const Shape& ws = ctx.input_shapes[1];
+  const int64_t batch = xs[0], in_maps = xs[1], out_channels = ws[1] * group;
+  const int64_t mg = in_maps / group, cg = ws[1];
+  const int64_t rows = cg * g.kernel_size(), positions = g.out_size(), y_plane = g.in_size();
+  const float* dy = ctx.output_grad(0).data<float>();
+  const bool want_x = ctx.wants(0), want_w = ctx.wants(1);
+  Tensor dx = want_x ? ctx.zeros(xs) : Tensor(), dw = want_w ? ctx.zeros(ws) : Tensor();
+  if (want_x) EMBER_TRY(require_f32(ctx, ctx.input(1), "W"));
+  if (want_w) EMBER_TRY(require_f32(ctx, ctx.input(0), "X"));
+  if (want_x || want_w) {
+    std::vector<float> col(static_cast<size_t>(rows * positions));
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t grp = 0; grp < group; ++grp) {
+        im2col(dy + (n * out_channels + grp * cg) * y_plane, cg, g, 0, positions, col.data());
+        if (want_x)
+          sgemm(false, false, mg, positions, rows, 1.0f, ctx.input(1).data<float>() + grp * mg * rows, rows, col.data(), positions,
+                0.0f, dx.mutable_data<float>() + (n * in_maps + grp * mg) * positions, positions, ctx.products);
+        if (want_w)
+          sgemm(false, true, mg, rows, positions, 1.0f, ctx.input(0).data<float>() + (n * in_maps + grp * mg) * positions, positions,
+                col.data(), positions, 1.0f, dw.mutable_data<float>() + grp * mg * rows, rows, ctx.products);
+      }
+  }
+  if (want_x) ctx.input_grads[0] = std::move(dx);
+  if (want_w) ctx.input_grads[1] = std::move(dw);
+  if (ctx.wants(2)) {
+    std::vector<float> db(static_cast<size_t>(out_channels), 0.0f);
+    for (int64_t n = 0; n < batch; ++n)
+      for (int64_t m = 0; m < out_channels; ++m) {
+        double sum = 0;
+        for (int64_t i = 0; i < y_plane; ++i) sum += dy[(n * out_channels + m) * y_plane + i];
         db[static_cast<size_t>(m)] += static_cast<float>(sum);
       }
     ctx.input_grads[2] = Tensor::from_vector<float>(ctx.input_shapes[2], db);
@@ -194,6 +257,7 @@ Status global_average_pool_backward(BackwardContext& ctx) {
 }  // namespace
 
 void register_conv_pool_grads(GradRegistry& r) {
+  r.add("ConvTranspose", bit(0) | bit(1) | bit(2), conv_needs, conv_transpose_backward);
   r.add("Conv", bit(0) | bit(1) | bit(2), conv_needs, conv_backward);
   r.add("MaxPool", bit(0), needs_input0, pool_backward<true>);
   r.add("AveragePool", bit(0), needs_nothing, pool_backward<false>);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "runtime/grad/grad_gelu_chain.h"
+#include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -12,6 +13,32 @@ constexpr size_t kMaxInputs = 64;  // width of IndexMask
 bool is_float_type(int64_t onnx_type) {
   const DTypeTraits* t = find_dtype_traits(static_cast<int32_t>(onnx_type));
   return t && t->is_float;
+}
+
+// The sources that node `at`'s active inputs (and subgraph reads) depend on, through active values only.
+std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_t at, const std::vector<IndexMask>& active_inputs,
+                                       const std::vector<std::vector<std::string>>& subgraph_reads,
+                                       const std::set<std::string>& sources) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < at; ++i)
+    for (const auto& out : nodes[i].outputs) producer[out] = i;
+  std::set<std::string> seen, upstream;
+  std::vector<std::string> stack;
+  auto push_inputs = [&](size_t i) {
+    for (size_t j = 0; j < nodes[i].inputs.size() && j < kMaxInputs; ++j)
+      if (active_inputs[i] & bit(j)) stack.push_back(nodes[i].inputs[j]);
+    stack.insert(stack.end(), subgraph_reads[i].begin(), subgraph_reads[i].end());
+  };
+  push_inputs(at);
+  while (!stack.empty()) {
+    const std::string v = stack.back();
+    stack.pop_back();
+    if (!seen.insert(v).second) continue;
+    if (sources.count(v)) upstream.insert(v);
+    auto it = producer.find(v);
+    if (it != producer.end()) push_inputs(it->second);
+  }
+  return upstream;
 }
 
 }  // namespace
@@ -31,6 +58,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   std::set<std::string> active = sources;
   std::vector<IndexMask> active_inputs(nodes.size(), 0);
   std::vector<const GradRule*> rules(nodes.size(), nullptr);
+  std::vector<std::vector<std::string>> subgraph_reads(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ir::Node& node = nodes[i];
     if (node_stops_gradient(node)) continue;
@@ -44,7 +72,10 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     rules[i] = registry.find(node.op_type, node.domain);
     if (rules[i]) mask &= rules[i]->differentiable;
     active_inputs[i] = mask;
-    if (!mask) continue;
+    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path, without a rule
+      for (const auto& name : outer_scope_reads(node))
+        if (active.count(name)) subgraph_reads[i].push_back(name);
+    if (!mask && subgraph_reads[i].empty()) continue;
     for (const auto& out : node.outputs)
       if (!out.empty()) active.insert(out);
   }
@@ -52,33 +83,38 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   std::set<std::string> flows;
   for (const auto& s : seeded)
     if (active.count(s)) flows.insert(s);
-  std::map<std::string, std::vector<std::string>> missing;  // op -> nodes
+  std::vector<size_t> cut_nodes;
   for (size_t i = nodes.size(); i-- > 0;) {
-    if (!active_inputs[i]) continue;
+    if (!active_inputs[i] && subgraph_reads[i].empty()) continue;
     const ir::Node& node = nodes[i];
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
+    if (!rules[i] || !subgraph_reads[i].empty()) {  // no rule: the gradient stops here (reported with what it cuts off)
+      cut_nodes.push_back(i);
+      continue;
+    }
     NodeGradPlan& p = plan.nodes[i];
     p.on_path = true;
     p.rule = rules[i];
     p.wanted = active_inputs[i];
-    if (!p.rule) {
-      const std::string domain = node.domain.empty() ? "" : " (domain " + node.domain + ")";
-      missing[node.op_type + domain].push_back(node.name);
-    } else {
-      p.needs = p.rule->needs(node, p.wanted);
-    }
+    p.needs = p.rule->needs(node, p.wanted);
     for (size_t j = 0; j < node.inputs.size(); ++j)
       if (p.wanted & bit(j)) flows.insert(node.inputs[j]);
   }
-  if (!missing.empty()) {
+  for (const auto& s : sources)
+    if (flows.count(s)) plan.reached.insert(s);
+  if (!cut_nodes.empty()) {
     std::string list;
-    for (const auto& [op, names] : missing) {
-      list += (list.empty() ? "" : "; ") + op + " (" + std::to_string(names.size()) + " node" +
-              (names.size() > 1 ? "s" : "") + ", e.g. '" + names.front() + "')";
+    for (size_t i : cut_nodes) {
+      GradientCut cut{nodes[i].name, nodes[i].op_type, {}};
+      for (const auto& src : sources_upstream(nodes, i, active_inputs, subgraph_reads, sources))
+        if (!plan.reached.count(src)) cut.sources_cut_off.push_back(src);
+      list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type + ")";
+      plan.cuts.push_back(std::move(cut));
     }
-    return unsupported("no backward rule for the ops on the gradient path: " + list);
+    if (plan.reached.empty())
+      return unsupported("no backward rule for the ops on the gradient path, and they cut off every weight: " + list);
   }
   fuse_tanh_gelu_chains(graph, sources, plan);
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -92,8 +128,6 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     for (size_t j = 0; j < node.outputs.size() && j < kMaxInputs; ++j)
       if ((p.needs.outputs & bit(j)) && !node.outputs[j].empty()) plan.saved_values.insert(node.outputs[j]);
   }
-  for (const auto& s : sources)
-    if (flows.count(s)) plan.reached.insert(s);
   return plan;
 }
 

@@ -1,8 +1,11 @@
 // Which nodes the backward pass runs, and which forward values it must keep.
 // A node is on the gradient path when it is downstream of a differentiated value (a weight or
 // a requested activation) through differentiable inputs, and upstream of a seeded output.
-// Ops that carry no gradient (Shape, comparisons, casts to integers...) cut the path. Every
-// node on the path needs a backward rule; the plan lists all that have none, not just one.
+// Ops that carry no gradient (Shape, comparisons, casts to integers...) cut the path, and
+// values that no source reaches (positions, masks, shapes: Sin/Cos of positions included)
+// are never on it, so their ops need no rule. A node on the path without a backward rule
+// cuts the gradient there: the plan records it with the sources it cuts off (those with no
+// other way to a seeded output); the other sources are still differentiated.
 #pragma once
 #include <memory>
 #include <set>
@@ -27,7 +30,13 @@ struct NodeGradPlan {
   std::shared_ptr<void> state;
 };
 
+struct GradientCut {
+  std::string node, op_type;
+  std::vector<std::string> sources_cut_off;  // sorted; those still reached another way are not listed
+};
+
 struct GradientPlan {
+  std::vector<GradientCut> cuts;        // nodes on the path without a backward rule
   std::vector<NodeGradPlan> nodes;      // one per graph node, in graph order
   std::set<std::string> saved_values;   // non-constant forward values the backward pass reads
   std::set<std::string> reached;        // differentiated sources the seeded outputs depend on
@@ -35,7 +44,7 @@ struct GradientPlan {
 
 // `sources`: values to differentiate (initializers, graph inputs or intermediates);
 // `seeded`: graph outputs that receive a gradient. Fails with kUnsupported, listing the ops,
-// when nodes on the path have no backward rule.
+// only when nodes without a backward rule cut off every source.
 Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::string>& sources,
                                     const std::set<std::string>& seeded, const GradRegistry& registry);
 

@@ -63,6 +63,13 @@ void print_table(const pa::ImportanceReport& r, int64_t top) {
   std::printf("peak saved activations %s, %lld nodes on the gradient path, %s backward products\n\n",
               human_bytes(static_cast<double>(r.peak_saved_activation_bytes)).c_str(),
               static_cast<long long>(r.gradient_path_nodes), r.gradient_products.c_str());
+  for (const auto& c : r.gradient_cuts) {
+    std::string w;
+    for (const auto& name : c.weights) w += (w.empty() ? "" : ", ") + name;
+    std::printf("note: node '%s' (%s) has no backward rule; the gradient stops there%s%s\n", c.node.c_str(), c.op_type.c_str(),
+                c.weights.empty() ? "" : " and these weights get no score: ", w.c_str());
+  }
+  if (!r.unscored_weights.empty()) std::printf("%zu weights without scores (see unscored_weights in --json)\n\n", r.unscored_weights.size());
   // Layers first, most sensitive to INT4 first; then the other weights by Taylor score.
   std::vector<const pa::TensorImportance*> order;
   for (const auto& t : r.tensors) order.push_back(&t);

@@ -33,6 +33,10 @@ passes::PipelineEntry entry(const std::string& name, std::map<std::string, std::
 
 std::vector<passes::PipelineEntry> build_pipeline(const QuantizeOptions& o) {
   std::vector<passes::PipelineEntry> p;
+  // Weights held in Constant nodes become initializers, and an old opset is raised to what
+  // the quantized operators need, before anything else.
+  p.push_back(entry("constants-to-initializers", {}));
+  p.push_back(entry("upgrade-opset", {{"version", "13"}}));
   if (o.smoothquant > 0) p.push_back(entry("smooth-quant", {{"alpha", std::to_string(o.smoothquant)}}));
   if (o.weights != "none") {
     std::map<std::string, std::string> w = {{"bits", o.weights == "int4" ? "4" : "8"}, {"method", o.method}, {"format", o.format},
@@ -97,8 +101,11 @@ int run_quantize(const QuantizeOptions& opts) {
   } else {
     std::printf("pipeline: %s\n", manager->pipeline_text().c_str());
     for (const auto& r : manager->records())
-      std::printf("  %-22s %7.2f s  weights %s -> %s\n", r.name.c_str(), r.seconds, human_bytes(double(r.weight_bytes_before)).c_str(),
+      std::printf("  %-26s %7.2f s  weights %s -> %s\n", r.name.c_str(), r.seconds, human_bytes(double(r.weight_bytes_before)).c_str(),
                   human_bytes(double(r.weight_bytes_after)).c_str());
+    for (const auto& e : remarks.entries)  // the user is told when the model was changed beyond quantization
+      if (e.pass == "upgrade-opset" || e.message.rfind("upgraded the default-domain opset", 0) == 0)
+        std::printf("note: %s\n", e.message.c_str());
     std::printf("wrote %s\n", opts.output.c_str());
   }
   return kExitOk;

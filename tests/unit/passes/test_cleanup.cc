@@ -5,7 +5,7 @@
 #include "passes/pass_manager.h"
 #include "tests/unit/passes/quantize_test_util.h"
 
-namespace ember::cleanup_test {
+namespace ember::cleanup_basics_test {
 
 using namespace qw_test;
 
@@ -74,4 +74,4 @@ TEST_CASE("dedupe-initializers: equal bytes merged, different ones kept") {
   CHECK(run_model(out, x) == run_model(m, x));
 }
 
-}  // namespace ember::cleanup_test
+}  // namespace ember::cleanup_basics_test

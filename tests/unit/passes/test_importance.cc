@@ -237,14 +237,49 @@ TEST_CASE("importance: losses that do not fit the model are input errors") {
   std::filesystem::remove(unlabeled);
 }
 
-TEST_CASE("importance: an op without a backward rule on the gradient path is unsupported") {
+TEST_CASE("importance: an op without a backward rule cuts the path, and the weights above it are reported unscored") {
   ir::Model m = mlp();
   m.graph.nodes[1].op_type = "Sin";  // Sin has a kernel but no backward rule
+  m.graph.nodes[1].name = "act";
   const std::string data = temp_path("sin.npz");
   REQUIRE(formats::write_npz(data, {{"x", random_f32({4, 6}, 1)}}).ok());
   auto r = score(m, data, {});
-  CHECK(r.status().code() == StatusCode::kUnsupported);
-  CHECK(r.status().message().find("Sin") != std::string::npos);
+  REQUIRE(r.ok());
+  REQUIRE(r->gradient_cuts.size() == 1);
+  CHECK(r->gradient_cuts[0].node == "act");
+  CHECK(r->gradient_cuts[0].op_type == "Sin");
+  CHECK(r->gradient_cuts[0].weights == std::vector<std::string>{"b1", "w1"});
+  CHECK(r->unscored_weights == std::vector<std::string>{"w1", "b1"});
+  CHECK(find(*r, "w2").fisher_sum > 0);  // the layer below the cut is still scored
+  for (const auto& t : r->tensors) CHECK((t.name == "w2" || t.name == "b2"));
+  const nlohmann::json j = pa::importance_to_json(*r, "mlp.onnx");
+  CHECK(j["gradient_cuts"][0]["node"] == "act");
+  // With every weight behind cuts, nothing can be scored: unsupported, naming the node.
+  m.graph.nodes[2].op_type = "Sin";
+  m.graph.nodes[2].attributes.clear();
+  m.graph.nodes[2].inputs = {"a"};
+  m.graph.nodes[2].name = "head";
+  auto none = score(m, data, {});
+  CHECK(none.status().code() == StatusCode::kUnsupported);
+  CHECK(none.status().message().find("'head' (Sin)") != std::string::npos);
+  std::filesystem::remove(data);
+}
+
+TEST_CASE("importance: Sin and Cos of positions (no weight upstream) need no backward rule") {
+  // logits = Gemm(x, w1, b1) + ReduceSum(Sin(Cos(Cast(Shape(x))))): the position branch is off the path.
+  ir::Model m = make_graph_model(
+      {make_node("Gemm", {"x", "w1", "b1"}, {"h"}), make_node("Shape", {"x"}, {"s"}),
+       make_node("Cast", {"s"}, {"sf"}, {int_attr("to", 1)}), make_node("Cos", {"sf"}, {"c"}), make_node("Sin", {"c"}, {"p"}),
+       make_node("ReduceSum", {"p"}, {"ps"}), make_node("Add", {"h", "ps"}, {"logits"})},
+      {{"x", random_f32({4, 6}, 1), Role::kFeed}, {"w1", random_f32({6, 5}, 2)}, {"b1", random_f32({5}, 3)}}, {"logits"});
+  m.graph.inputs[0].elem_type = DType::kF32;
+  const std::string data = temp_path("pos.npz");
+  REQUIRE(formats::write_npz(data, {{"x", random_f32({4, 6}, 1)}}).ok());
+  auto r = score(m, data, {});
+  REQUIRE(r.ok());
+  CHECK(r->gradient_cuts.empty());
+  CHECK(r->unscored_weights.empty());
+  CHECK(find(*r, "w1").fisher_sum > 0);
   std::filesystem::remove(data);
 }
 

@@ -26,3 +26,14 @@ TEST_CASE("grad MaxPool routes to the window maximum, AveragePool and GlobalAver
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad ConvTranspose: strides, pads, output_padding, groups, bias") {
+  check_node("ConvTranspose", {{"x", random_f32({2, 2, 3, 3}, 11), Role::kFeed}, {"w", random_f32({2, 3, 3, 3}, 12)}, {"b", random_f32({3}, 13)}},
+             {ints_attr("strides", {2, 2}), ints_attr("pads", {1, 0, 1, 0}), ints_attr("output_padding", {1, 0})});
+  check_node("ConvTranspose", {{"x", random_f32({1, 4, 4}, 14), Role::kFeed}, {"w", random_f32({4, 1, 3}, 15)}},
+             {int_attr("group", 2), ints_attr("dilations", {2})});
+}
+
+}  // namespace ember::grad_test

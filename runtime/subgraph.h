@@ -1,0 +1,50 @@
+// Subgraphs of control-flow ops (If, Loop, Scan): the values they read from enclosing graphs
+// (outer scope), and a runner that executes one body with its own Interpreter.
+// The interpreter appends a node's outer-scope reads to its inputs (after the declared ones,
+// in the order outer_scope_reads gives), so that their lifetimes are planned like any input;
+// the control-flow kernels find them there.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+#include "ir/status.h"
+#include "runtime/kernel.h"
+
+namespace ember::runtime {
+
+class Interpreter;
+
+// Names read by `graph` (and its nested subgraphs) that it does not define: sorted, unique.
+std::vector<std::string> outer_scope_reads(const ir::Graph& graph);
+// The same over every graph attribute of `node`; empty for nodes without subgraphs.
+std::vector<std::string> outer_scope_reads(const ir::Node& node);
+bool has_subgraph(const ir::Node& node);
+
+// One body graph, ready to run: its declared inputs and outer-scope reads are fed by name.
+class SubgraphRunner {
+ public:
+  // `opset` is the default-domain opset of the enclosing model; `where` names the owning node.
+  static Result<std::unique_ptr<SubgraphRunner>> create(const ir::Graph& body, int64_t opset, const std::string& where);
+  ~SubgraphRunner();
+
+  const std::vector<std::string>& outer_names() const { return outer_; }
+  const ir::Graph& body() const { return body_; }
+  // Feeds: the body's declared inputs, then its outer-scope reads taken from `outer_values`
+  // (the owning node's appended inputs, keyed by name). Returns the body's outputs in order.
+  Result<std::vector<Tensor>> run(const std::vector<Tensor>& declared, const std::map<std::string, const Tensor*>& outer_values);
+
+ private:
+  SubgraphRunner() = default;
+  ir::Graph body_;
+  std::vector<std::string> outer_;
+  std::string where_;
+  std::unique_ptr<Interpreter> interp_;
+};
+
+// The owning node's outer-scope values by name, from the inputs appended after its declared ones.
+std::map<std::string, const Tensor*> outer_values(const RunContext& ctx, const std::vector<std::string>& names);
+
+}  // namespace ember::runtime
