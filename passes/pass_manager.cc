@@ -29,7 +29,12 @@ nlohmann::json PassRecord::to_json(bool timing) const {
                       {"weight_bytes_before", weight_bytes_before},
                       {"weight_bytes_after", weight_bytes_after}};
   if (timing) j["seconds"] = seconds;
-  if (!counters.empty()) j["stats"] = counters;
+  nlohmann::json stats = nlohmann::json::object();
+  for (const auto& [counter, value] : counters) {
+    const bool is_time = counter.size() > 8 && counter.compare(counter.size() - 8, 8, "-seconds") == 0;
+    if (timing || !is_time) stats[counter] = value;
+  }
+  if (!stats.empty()) j["stats"] = stats;
   if (result) j["result"] = result->to_json();
   return j;
 }

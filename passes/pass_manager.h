@@ -21,7 +21,8 @@ struct PassRecord {
   size_t weight_bytes_before = 0, weight_bytes_after = 0;
   std::map<std::string, double> counters;      // what this run of the pass counted in the remarks
   std::shared_ptr<const PassResult> result;    // the pass's typed record, or nullptr
-  // The record as JSON; `timing` adds seconds (left out where output must be deterministic).
+  // The record as JSON; `timing` adds the seconds and the "*-seconds" counters (left out where
+  // the output must be deterministic, as in the manifest).
   nlohmann::json to_json(bool timing) const;
 };
 

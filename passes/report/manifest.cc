@@ -46,9 +46,7 @@ nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& re
                        {"output_sqnr_db", number_or_null(l.sqnr_db)}});
   }
   json pass_records = json::array();
-  for (const auto& p : chosen.passes)
-    pass_records.push_back({{"name", p.name}, {"options", p.options}, {"nodes_before", p.nodes_before}, {"nodes_after", p.nodes_after},
-                            {"weight_bytes_before", p.weight_bytes_before}, {"weight_bytes_after", p.weight_bytes_after}});
+  for (const auto& p : chosen.passes) pass_records.push_back(p.to_json(/*timing=*/false));
   json m;
   m["schema"] = "ember.manifest/1";
   m["tool"] = {{"name", "ember"}, {"version", in.tool_version}};

@@ -32,7 +32,21 @@ const std::vector<Recipe>& recipes() {
   return all;
 }
 
-// A candidate's first pass sees the FP32 model: the analyses it reads are the FP32 model's, so
+// Run once before every candidate: weights in Constant nodes become initializers and an old
+// opset is raised to 13, so each recipe starts from the same prepared model.
+const std::vector<PipelineEntry>& preparation() {
+  static const std::vector<PipelineEntry> prep = {entry("constants-to-initializers", {}),
+                                                  entry("upgrade-opset", {{"version", "13"}})};
+  return prep;
+}
+
+const Recipe* find_recipe(const std::string& scheme) {
+  for (const auto& r : recipes())
+    if (r.name == scheme) return &r;
+  return nullptr;
+}
+
+// A candidate's first pass sees the prepared FP32 model: the analyses it reads are the FP32 model's, so
 // they are computed in the shared manager (once for all candidates), not in the candidate's copy.
 Status precompute_fp32_analyses(const ir::Model& fp32, const std::vector<PipelineEntry>& pipeline,
                                 AnalysisManager& fp32_analyses) {
@@ -68,12 +82,11 @@ const std::vector<std::string>& compression_ladder() {
 }
 
 Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
-  for (const auto& r : recipes())
-    if (r.name == scheme) {  // weights in Constant nodes and old opsets are handled first
-      std::vector<PipelineEntry> pipeline = {entry("constants-to-initializers", {}), entry("upgrade-opset", {{"version", "13"}})};
-      pipeline.insert(pipeline.end(), r.pipeline.begin(), r.pipeline.end());
-      return pipeline;
-    }
+  if (const Recipe* r = find_recipe(scheme)) {  // the preparation, then the recipe: what `ember opt` replays
+    std::vector<PipelineEntry> pipeline = preparation();
+    pipeline.insert(pipeline.end(), r->pipeline.begin(), r->pipeline.end());
+    return pipeline;
+  }
   std::string names;
   for (const auto& n : compression_ladder()) names += (names.empty() ? "" : ", ") + n;
   return invalid_input("unknown scheme '" + scheme + "' (schemes: " + names + ")");
@@ -94,27 +107,35 @@ Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::
   result.fp32_bytes = fp32_bytes.size();
   result.quality_limit = budget.limit(reference.value);
 
-  // Analyses of the FP32 model (layer inputs, Hessians) are computed once, by whichever
-  // candidate asks first, and every candidate starts from a copy of this manager.
+  // Analyses of the prepared FP32 model (layer inputs, Hessians) are computed once, and every
+  // candidate starts from a copy of this manager.
   AnalysisManager fp32_analyses(&calib);
   fp32_analyses.set_progress(options.analysis_progress);
+  ir::Model prepared = fp32;
+  Remarks prep_remarks;
+  EMBER_ASSIGN_OR_RETURN(PassManager prep, PassManager::from_entries(preparation()));
+  PassContext prep_ctx(fp32_analyses, prep_remarks, &budget);
+  EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
 
   const std::vector<std::string> schemes = options.schemes.empty() ? compression_ladder() : options.schemes;
   std::optional<size_t> best;  // best quality so far, for the best-effort answer
   for (const auto& scheme : schemes) {
-    EMBER_ASSIGN_OR_RETURN(std::vector<PipelineEntry> pipeline, recipe_pipeline(scheme));
+    EMBER_ASSIGN_OR_RETURN(const std::vector<PipelineEntry> full_pipeline, recipe_pipeline(scheme));
+    const std::vector<PipelineEntry>& pipeline = find_recipe(scheme)->pipeline;
     if (options.on_stage) options.on_stage("trying " + scheme);
     EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries(pipeline));
-    EMBER_TRY(precompute_fp32_analyses(fp32, pipeline, fp32_analyses));
-    ir::Model model = fp32;
+    EMBER_TRY(precompute_fp32_analyses(prepared, pipeline, fp32_analyses));
+    ir::Model model = prepared;
     Remarks remarks;
     AnalysisManager analyses = fp32_analyses;
     PassContext ctx(analyses, remarks, &budget);
     EMBER_TRY(manager.run(model, ctx).with_context("scheme " + scheme));
     EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, measure(model, options));
     EMBER_ASSIGN_OR_RETURN(std::string bytes, formats::serialize_onnx(model));
-    Candidate c{scheme, manager.pipeline_text(), quality.value, bytes.size(), budget.within(quality.value, reference.value),
-                manager.records()};
+    std::vector<PassRecord> records = prep.records();
+    records.insert(records.end(), manager.records().begin(), manager.records().end());
+    Candidate c{scheme, pipeline_to_string(full_pipeline), quality.value, bytes.size(),
+                budget.within(quality.value, reference.value), std::move(records)};
     result.candidates.push_back(c);
     const size_t index = result.candidates.size() - 1;
     const bool better = !best || (lm ? c.quality < result.candidates[*best].quality : c.quality > result.candidates[*best].quality);

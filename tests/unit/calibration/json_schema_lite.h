@@ -45,7 +45,7 @@ class SchemaChecker {
   }
 
   void visit(const nlohmann::json& schema, const nlohmann::json& v, const std::string& at) {
-    static const std::set<std::string> annotations = {"$schema", "$id", "title", "description", "$defs"};
+    static const std::set<std::string> annotations = {"$schema", "$id", "title", "description", "$defs", "default"};
     for (const auto& [key, rule] : schema.items()) {
       if (annotations.count(key)) continue;
       if (key == "$ref") {
