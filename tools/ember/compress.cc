@@ -55,7 +55,15 @@ int run_compress(const CompressCliOptions& opts) {
   po.on_stage = [&](const std::string& stage) {
     if (!opts.json) std::fprintf(stderr, "ember compress: %s\n", stage.c_str());
   };
+  // Long analyses (the layer inputs GPTQ needs) draw a progress bar on a terminal.
+  std::optional<Progress> analysis_bar;
+  po.analysis_progress = [&](std::string_view analysis) -> passes::ProgressFn {
+    if (opts.json) return {};
+    analysis_bar.emplace(std::string(analysis), 0);
+    return analysis_bar->callback();
+  };
   auto result = passes::compress_model(*model, *calib, po);
+  analysis_bar.reset();
   if (!result.ok()) return report(result.status());
 
   auto source_hash = formats::sha256_file(opts.model);
