@@ -40,4 +40,12 @@ std::set<std::string> graph_output_names(const ir::Graph& graph) {
   return names;
 }
 
+ValueReaders value_readers(const ir::Graph& graph) {
+  ValueReaders readers;
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (size_t k = 0; k < graph.nodes[i].inputs.size(); ++k)
+      if (!graph.nodes[i].inputs[k].empty()) readers[graph.nodes[i].inputs[k]].push_back({i, k});
+  return readers;
+}
+
 }  // namespace ember::passes

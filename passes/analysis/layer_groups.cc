@@ -4,23 +4,13 @@
 #include <tuple>
 
 #include "passes/analysis/layer_model.h"
+#include "passes/graph_edit.h"
 
 namespace ember::passes::analysis {
 namespace {
 
-struct Use {
-  size_t node;
-  size_t input;
-};
-using Consumers = std::map<std::string, std::vector<Use>>;
-
-Consumers consumers_of(const ir::Graph& graph) {
-  Consumers c;
-  for (size_t i = 0; i < graph.nodes.size(); ++i)
-    for (size_t j = 0; j < graph.nodes[i].inputs.size(); ++j)
-      if (!graph.nodes[i].inputs[j].empty()) c[graph.nodes[i].inputs[j]].push_back({i, j});
-  return c;
-}
+using Use = ValueReader;
+using Consumers = ValueReaders;
 
 bool passes_elementwise(const std::string& op) {
   static const std::set<std::string> kOps = {"Add",  "Sub",      "Mul",     "Div",     "Pow",     "Tanh",   "Erf",
@@ -100,7 +90,7 @@ void trace_heads(const ir::Graph& graph, const Consumers& consumers, const Shape
 }  // namespace
 
 void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int64_t heads, LayerModel& model) {
-  const Consumers consumers = consumers_of(graph);
+  const Consumers consumers = value_readers(graph);
   std::map<std::string, const Layer*> layer_by_node;
   for (const Layer& layer : model.layers)
     if (layer.is_compute()) layer_by_node[layer.node] = &layer;

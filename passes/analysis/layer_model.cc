@@ -8,19 +8,8 @@
 namespace ember::passes::analysis {
 namespace {
 
-struct Reader {
-  size_t node;
-  size_t input;
-};
-using Readers = std::map<std::string, std::vector<Reader>>;
-
-Readers readers_of(const ir::Graph& graph) {
-  Readers readers;
-  for (size_t i = 0; i < graph.nodes.size(); ++i)
-    for (size_t k = 0; k < graph.nodes[i].inputs.size(); ++k)
-      if (!graph.nodes[i].inputs[k].empty()) readers[graph.nodes[i].inputs[k]].push_back({i, k});
-  return readers;
-}
+using Reader = ValueReader;
+using Readers = ValueReaders;
 
 bool is_transpose_2d(const ir::Node& node) {
   const std::vector<int64_t> perm = node.attr_ints("perm");
@@ -189,7 +178,7 @@ const Layer* LayerModel::find(const std::string& weight) const {
 
 Result<LayerModel> build_layer_model(const ir::Graph& graph, const ShapeLookup& shape_of, int64_t heads) {
   if (heads < 0) return invalid_input("the number of attention heads must be positive");
-  const Readers readers = readers_of(graph);
+  const Readers readers = value_readers(graph);
   const std::set<std::string> outputs = graph_output_names(graph);
   std::set<std::string> graph_inputs, subgraph_reads;
   for (const auto& in : graph.inputs) graph_inputs.insert(in.name);
