@@ -10,6 +10,7 @@
 #    --max-batch 8 against --max-batch 1.
 # 3. A simulated thermal event: the sensor file crosses the threshold under load; time to throttle
 #    and to recover, the low tier paused, urgent still served.
+# 4. The same 2x trace against --policy fifo (one order, no reservation): what the tiers buy.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -35,7 +36,7 @@ stop_server() { kill -TERM "$SERVER"; wait "$SERVER"; echo "server exit code $? 
 energy() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ember_energy_joules_total/{print $2} /^ember_energy_measured /{m=$2} END{}'; }
 measured() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ember_energy_measured /{print ($2 == 1 ? "measured" : "estimated")}'; }
 
-PARTS=${PARTS:-1 2 3}  # e.g. PARTS=1 runs only the mixed trace
+PARTS=${PARTS:-1 2 3 4}  # e.g. PARTS=1 runs only the mixed trace
 echo 40000 > "$OUT/temp"
 if [[ " $PARTS " == *" 1 "* ]]; then
 echo "== 1. kjv-gpt2 INT8, mixed trace"
@@ -100,4 +101,19 @@ grep "ember-rt: thermal" "$OUT/serve.err" | sed 's/^/  /'
 wait $LOADPID
 node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1])); for (const [t,v] of Object.entries(j.tiers)) console.log(`  ${t}: sent ${v.sent} ok ${v.ok} rejected ${v.rejected} timeout ${v.timeout} error ${v.error} lost ${v.lost} p99 ${v.p99_ms} ms`)' "$OUT/thermal-load.json"
 stop_server
+fi
+
+if [[ " $PARTS " == *" 4 "* ]]; then
+[ -n "${CAP:-}" ] || CAP=100
+echo
+echo "== 4. 2x load, priority scheduler against fifo (kjv-gpt2 INT8, same trace and seed)"
+for policy in priority fifo; do
+  start_server "$OUT/kjv-gpt2-int8.onnx" gpt2 --policy $policy
+  rate=$(node -e "console.log(($CAP * 2).toFixed(3))")
+  "$LOAD" --port "$PORT" --model gpt2 --rate "$rate" --seconds 20 --max-requests 4000 --seed 11 > "$OUT/policy-$policy.json"
+  stop_server
+  node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1])); for (const [t,v] of Object.entries(j.tiers))
+    console.log(`  ${process.argv[2].padEnd(8)} ${t.padEnd(6)} ok ${v.ok} rejected ${v.rejected} timeout ${v.timeout} lost ${v.lost} p50 ${v.p50_ms} ms p99 ${v.p99_ms} ms`)' \
+    "$OUT/policy-$policy.json" $policy
+done
 fi

@@ -20,6 +20,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& options) {
     threads = v.threads_used;
     backend = v.backend_used;
     if (v.deployment.power.source == "estimate") s->options_.measure_power = false;
+    if (s->options_.sysfs_root.empty()) s->options_.sysfs_root = v.deployment.power.sysfs_root;
     s->verified_ = std::move(v);
   }
   s->threads_ = clamp_threads(threads, cores);
@@ -31,7 +32,8 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& options) {
     for (auto& in : model->graph.inputs)
       if (in.has_shape && !in.dims.empty() && in.dims[0].value == 1 && !model->graph.find_initializer(in.name)) in.dims[0] = {-1, "batch"};
   s->source_ = std::make_shared<const ir::Model>(std::move(*model));
-  s->meter_ = std::make_shared<EnergyMeter>(s->options_.measure_power ? find_energy_source(options.sysfs_root) : EnergySource{});
+  const std::string sysfs = s->options_.sysfs_root.empty() ? "/sys" : s->options_.sysfs_root;
+  s->meter_ = std::make_shared<EnergyMeter>(s->options_.measure_power ? find_energy_source(sysfs) : EnergySource{});
   EMBER_TRY(s->build(*s->source_).with_context(options.model_path));
   return s;
 }

@@ -21,7 +21,7 @@ struct SessionOptions {
   std::string model_path;
   std::string manifest_path;      // empty: no manifest
   int threads = 0;                // <= 0: the manifest's figure, else all cores; clamped
-  std::string sysfs_root = "/sys";
+  std::string sysfs_root;         // empty: the manifest's deployment.power.sysfs_root, else /sys
   bool measure_power = true;      // false: always the energy model
   std::optional<runtime::IsaLevel> level;  // empty: the manifest's backend, else the best
   // Inputs declared with a batch dimension of 1 accept any batch (exports often fix it to the

@@ -14,7 +14,7 @@ int report(const Status& status);  // prints "ember-rt: error: ..." and returns 
 // Opens the model on the CPU backend: verifies the manifest when one is given (printing its
 // warnings to stderr), clamps the threads, picks the ISA level.
 Result<std::unique_ptr<deploy::Session>> open_model(const std::string& model_path, const std::string& manifest_path, int threads,
-                                                    bool dynamic_batch = false);
+                                                    bool dynamic_batch = false, const std::string& sysfs_root = "");
 // Validates an option that must lie in [lo, hi]; the message names the option.
 Status check_range(const char* option, long long value, long long lo, long long hi);
 

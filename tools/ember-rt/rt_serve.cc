@@ -115,7 +115,7 @@ class ThermalPoller {
 
 Result<std::vector<std::unique_ptr<deploy::Session>>> open_workers(const ServeOptions& o, deploy::DeploymentConfig& config) {
   std::vector<std::unique_ptr<deploy::Session>> workers;
-  EMBER_ASSIGN_OR_RETURN(auto first, open_model(o.model, o.manifest, /*threads=*/1, /*dynamic_batch=*/true));
+  EMBER_ASSIGN_OR_RETURN(auto first, open_model(o.model, o.manifest, /*threads=*/1, /*dynamic_batch=*/true, o.sysfs_root));
   if (first->manifest()) config = first->manifest()->deployment;
   EMBER_TRY(apply_overrides(o, config));
   const int n = config.scheduler.workers > 0 ? std::min(config.scheduler.workers, 64) : deploy::available_cores();

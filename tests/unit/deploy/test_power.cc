@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "deploy/power.h"
+#include "deploy/session.h"
 #include "tests/unit/deploy/deploy_test_util.h"
 
 namespace ember::deploy {
@@ -74,6 +75,33 @@ TEST_CASE("power: no counters means estimated, with the reason") {
   EnergyMeter meter(source);
   CHECK(!meter.measured());
   CHECK(*meter.total_joules() == 0);
+}
+
+TEST_CASE("power: a session reads the meter of its sysfs root and labels its energy measured") {
+  ScratchDir sys("session");
+  sys.write("class/powercap/intel-rapl:0/energy_uj", "1000\n");
+  sys.write("class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+  SessionOptions o;
+  o.model_path = std::string(EMBER_SOURCE_DIR) + "/samples/digits-cnn.onnx";
+  o.threads = 1;
+  o.sysfs_root = sys.path().string();
+  auto session = Session::open(o);
+  REQUIRE_MESSAGE(session.ok(), session.status().message());
+  const std::map<std::string, Tensor> feeds = {{"image", Tensor::zeros(DType::kF32, {1, 1, 8, 8})}};
+  REQUIRE((*session)->run(feeds).ok());
+  EnergyReport r = (*session)->energy();
+  CHECK(r.measured);
+  CHECK(r.source == "rapl:intel-rapl:0");
+  CHECK(r.inferences == 1);
+  CHECK(r.joules == 0);  // the fake counter did not move
+  o.measure_power = false;
+  auto estimated = Session::open(o);
+  REQUIRE(estimated.ok());
+  REQUIRE((*estimated)->run(feeds).ok());
+  r = (*estimated)->energy();
+  CHECK(!r.measured);
+  CHECK(r.source == "energy-model");
+  CHECK(r.joules > 0);  // the energy model prices the convolutions' and matrix products' work
 }
 
 }  // namespace
