@@ -7,7 +7,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libcli11-dev libfmt-dev nlohmann-json3-dev doctest-dev libzip-dev
   libonnx-testdata
-
+  libopenblas-dev  # bench/ (-DEMBER_BUILD_BENCH=ON): bench_sgemm's reference
 )
 missing=()
 for p in "${packages[@]}"; do
