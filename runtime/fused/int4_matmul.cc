@@ -9,6 +9,7 @@
 #include "runtime/int4/int4_format.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/quant_types.h"
+#include "runtime/pack_store.h"
 
 namespace ember::runtime::fused {
 namespace {
@@ -105,12 +106,15 @@ class Int4MatMulKernel final : public Kernel {
   Status prepare(const PrepareContext& ctx) override {
     const std::string where = where_of(ctx.node);
     const std::string layout = ctx.node.attr_string("layout", "");
-    Result<Int4Source> source = layout == "nbits" ? source_from_nbits(ctx)
-                                : layout == "kn"  ? source_from_qdq(ctx, false)
-                                : layout == "nk"  ? source_from_qdq(ctx, true)
-                                                  : Result<Int4Source>(invalid_input(where + ": unknown layout '" + layout + "'"));
-    if (!source.ok()) return source.status();
-    weights_ = int4::Int4Weights::pack(*source);
+    if (layout != "nbits" && layout != "kn" && layout != "nk") return invalid_input(where + ": unknown layout '" + layout + "'");
+    if (!reuse_packed(ctx, layout)) {
+      Result<Int4Source> source = layout == "nbits" ? source_from_nbits(ctx)
+                                  : layout == "kn"  ? source_from_qdq(ctx, false)
+                                                    : source_from_qdq(ctx, true);
+      if (!source.ok()) return source.status();
+      weights_ = int4::Int4Weights::pack(*source);
+      if (ctx.packs) ctx.packs->record(pack_key(ctx), weights_.image_parts());
+    }
     const size_t bias_index = layout == "nbits" ? 5 : 4;
     if (ctx.node.has_input(bias_index)) {
       const Tensor* bias = ctx.constant(bias_index);
@@ -118,6 +122,29 @@ class Int4MatMulKernel final : public Kernel {
       EMBER_ASSIGN_OR_RETURN(bias_, per_column_floats(*bias, weights_.N(), where, "bias"));
     }
     return Status::Ok();
+  }
+
+  static std::string pack_key(const PrepareContext& ctx) { return "int4:" + ctx.node.outputs.at(0); }
+
+  // The weights packed by an earlier load, when the store has them for this node's K x N:
+  // read from the shapes and attributes alone, so the source weights are not touched.
+  bool reuse_packed(const PrepareContext& ctx, const std::string& layout) {
+    if (!ctx.packs) return false;
+    size_t bytes = 0;
+    ArenaPtr<uint8_t> image = ctx.packs->find(pack_key(ctx), &bytes);
+    if (!image) return false;
+    int64_t K = ctx.node.attr_int("K", 0), N = ctx.node.attr_int("N", 0);
+    if (layout != "nbits") {
+      const Tensor* w = ctx.constant(1);
+      if (!w || w->rank() != 2) return false;
+      K = layout == "nk" ? w->dim(1) : w->dim(0);
+      N = layout == "nk" ? w->dim(0) : w->dim(1);
+    }
+    auto packed = int4::Int4Weights::from_image(std::move(image), bytes, K, N);
+    if (!packed.ok()) return false;
+    weights_ = std::move(*packed);
+    ctx.packs->count_hit();
+    return true;
   }
 
   Status run(RunContext& ctx) override {

@@ -4,6 +4,7 @@
 #include "formats/onnx_load.h"
 #include "formats/sha256.h"
 #include "tools/ember-rt/rt_commands.h"
+#include "tools/ember-rt/rt_pack_cache.h"
 
 namespace ember::rt {
 
@@ -14,7 +15,7 @@ int report(const Status& status) {
 }
 
 Result<std::unique_ptr<runtime::Interpreter>> open_model(const std::string& model_path, const std::string& manifest_path,
-                                                         int threads) {
+                                                         int threads, bool pack_cache, PackCacheStats* cache_stats) {
   if (!manifest_path.empty()) {
     EMBER_ASSIGN_OR_RETURN(nlohmann::json manifest, formats::read_manifest(manifest_path));
     EMBER_ASSIGN_OR_RETURN(std::string hash, formats::sha256_file(model_path));
@@ -30,7 +31,8 @@ Result<std::unique_ptr<runtime::Interpreter>> open_model(const std::string& mode
   runtime::InterpreterOptions options;
   options.threads = threads;
   options.fuse_float = true;
-  auto interp = runtime::Interpreter::create(model, options);
+  PackCacheStats unused;
+  auto interp = create_with_pack_cache(model, model_path, options, pack_cache, cache_stats ? cache_stats : &unused);
   if (!interp.ok()) return interp.status().with_context(model_path);
   return interp;
 }
