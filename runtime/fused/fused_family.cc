@@ -8,6 +8,7 @@ void register_fused_kernels(KernelRegistry& registry) {
   fused::register_int4_fused_kernels(registry);
   fused::register_permuted_matmul_kernel(registry);
   fused::register_attention_kernel(registry);
+  fused::register_gather_dequantize_kernel(registry);
 }
 
 }  // namespace ember::runtime

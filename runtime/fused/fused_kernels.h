@@ -9,5 +9,6 @@ void register_int8_fused_kernels(KernelRegistry& registry);  // Int8MatMul, MatM
 void register_int4_fused_kernels(KernelRegistry& registry);  // Int4MatMul
 void register_permuted_matmul_kernel(KernelRegistry& registry);  // PermutedMatMul
 void register_attention_kernel(KernelRegistry& registry);        // Attention
+void register_gather_dequantize_kernel(KernelRegistry& registry);  // GatherDequantize
 
 }  // namespace ember::runtime::fused
