@@ -4,6 +4,7 @@
 #include <map>
 
 #include "passes/graph_edit.h"
+#include "passes/quantize/transpose.h"
 
 namespace ember::passes::quant {
 namespace {
@@ -162,8 +163,7 @@ std::vector<float> canonical_matrix(const WeightTarget& target, const Tensor& we
   // [K, N] -> [N, K]
   const int64_t K = target.reduction, N = target.channels;
   std::vector<float> out(static_cast<size_t>(n));
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < N; ++c) out[size_t(c * K + k)] = w[k * N + c];
+  transpose_into(w, K, N, out.data());
   return out;
 }
 
@@ -175,8 +175,7 @@ Tensor from_canonical(const WeightTarget& target, const std::vector<float>& cano
     return t;
   }
   const int64_t K = target.reduction, N = target.channels;
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < N; ++c) out[k * N + c] = canonical[size_t(c * K + k)];
+  transpose_into(canonical.data(), N, K, out);
   return t;
 }
 
