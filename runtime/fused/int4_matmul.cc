@@ -1,6 +1,7 @@
 // ember.fused Int4MatMul (fused_ops.h): MatMulNBits (4 bits) and DequantizeLinear(int4
 // blocked) -> MatMul / Gemm, on weights repacked once into the interleaved block layout of
 // runtime/int4, with activations quantized to int8 per block of 32 on each run.
+#include <algorithm>
 #include <memory>
 
 #include "runtime/fused/fused_kernels.h"
@@ -86,12 +87,21 @@ Result<Int4Source> source_from_qdq(const PrepareContext& ctx, bool nk) {
   s.codes.resize(static_cast<size_t>(s.N * s.K));
   s.scales.resize(static_cast<size_t>(s.N * blocks));
   s.zeros.resize(static_cast<size_t>(s.N * blocks));
+  // The raw nibble plus 8 for signed codes is q + 8 (two's complement), in 64 x 64 tiles so
+  // that a [K, N] source is read along its rows while the codes are written along K.
+  const uint8_t* nibbles = static_cast<const uint8_t*>(w->raw());
+  const uint8_t flip = w->dtype() == DType::kI4 ? 8 : 0;
+  static_assert(QuantStorage<Int4Tag>::kMin == -8);
+  constexpr int64_t kTile = 64;
+  for (int64_t n0 = 0; n0 < s.N; n0 += kTile)
+    for (int64_t k0 = 0; k0 < s.K; k0 += kTile)
+      for (int64_t n = n0; n < std::min(s.N, n0 + kTile); ++n)
+        for (int64_t k = k0; k < std::min(s.K, k0 + kTile); ++k) {
+          const int64_t e = nk ? n * s.K + k : k * s.N + n;
+          const uint8_t raw = static_cast<uint8_t>((nibbles[e >> 1] >> ((e & 1) * 4)) & 0xf);
+          s.codes[static_cast<size_t>(n * s.K + k)] = static_cast<uint8_t>(raw ^ flip);
+        }
   for (int64_t n = 0; n < s.N; ++n) {
-    for (int64_t k = 0; k < s.K; ++k) {
-      const int64_t e = nk ? n * s.K + k : k * s.N + n;
-      const int32_t q = w->dtype() == DType::kI4 ? QuantStorage<Int4Tag>::load(w->raw(), e) : QuantStorage<UInt4Tag>::load(w->raw(), e);
-      s.codes[static_cast<size_t>(n * s.K + k)] = static_cast<uint8_t>(q + offset);
-    }
     for (int64_t j = 0; j < blocks; ++j) {
       const size_t p = static_cast<size_t>(nk ? n * blocks + j : j * s.N + n);
       s.scales[static_cast<size_t>(n * blocks + j)] = scales[p] * alpha;
