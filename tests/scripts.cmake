@@ -17,3 +17,4 @@ ember_script_test(interop_match_ort tests/interop/match_ort.sh LABELS "interop" 
 ember_script_test(interop_quantized tests/interop/quantized_ort.sh LABELS "interop" TIMEOUT 1200)
 ember_script_test(importance_cli tests/e2e/importance_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)
 ember_script_test(compress_samples tests/e2e/compress_samples.sh LABELS "e2e;sanitize" TIMEOUT 1200)
+ember_script_test(scale_cli tests/e2e/scale_cli.sh LABELS "e2e")
