@@ -1,5 +1,5 @@
 // PackStore (runtime/pack_store.h): images round-trip, another identity is not adopted, damaged
-// images are errors; INT4 weights read back from an image multiply exactly like the packed ones.
+// images are errors; INT4 and INT8 weights read back from an image equal the packed ones.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -8,6 +8,7 @@
 
 #include "runtime/int4/int4_format.h"
 #include "runtime/pack_store.h"
+#include "runtime/qgemm/qgemm.h"
 
 using namespace ember::runtime;
 
@@ -110,5 +111,34 @@ TEST_CASE("Int4Weights: weights read back from an image give the packed weights'
     int4::int4_gemm(act, packed, nullptr, y1.data(), N);
     int4::int4_gemm(act, *view, nullptr, y2.data(), N);
     CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("PackedB: an int8 weight read back from an image has the packed weight's panels and sums") {
+  for (bool with_zero_points : {false, true}) {
+    const int64_t K = 37, N = 21;
+    std::vector<uint8_t> b(size_t(K * N));
+    for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t(i * 37 + 11);
+    std::vector<int32_t> zps(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) zps[size_t(n)] = int32_t(100 + n);
+    qgemm::PackedB packed = qgemm::PackedB::pack(b.data(), true, false, K, N, N, with_zero_points ? zps.data() : nullptr);
+    PackStore store;
+    store.record("w", packed.image_parts());
+    Image image = serialized(store, "id");
+    PackStore loaded;
+    REQUIRE(loaded.adopt(image.owner, image.owner.get(), image.bytes, "id").ok());
+    size_t bytes = 0;
+    auto entry = loaded.find("w", &bytes);
+    REQUIRE(entry);
+    CHECK_FALSE(qgemm::PackedB::from_image(entry, bytes, K + 1, N).ok());
+    auto view = qgemm::PackedB::from_image(entry, bytes, K, N);
+    REQUIRE(view.ok());
+    CHECK(view->has_int8_min() == packed.has_int8_min());
+    CHECK((view->zero_points() != nullptr) == (packed.zero_points() != nullptr));
+    for (int64_t n = 0; n < N; ++n) {
+      CHECK(view->col_sums()[n] == packed.col_sums()[n]);
+      if (packed.zero_points()) CHECK(view->zero_points()[n] == packed.zero_points()[n]);
+      for (int64_t k = 0; k < K; ++k) CHECK(view->at(k, n) == packed.at(k, n));
+    }
   }
 }
