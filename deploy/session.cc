@@ -42,7 +42,7 @@ Status Session::build(const ir::Model& model) {
   runtime::InterpreterOptions io;
   io.threads = threads_;
   io.fuse_float = true;
-  EMBER_ASSIGN_OR_RETURN(interp_, runtime::Interpreter::create(model, io));
+  EMBER_ASSIGN_OR_RETURN(interp_, create_with_pack_cache(model, options_.model_path, io, options_.pack_cache, &cache_stats_));
   work_ = std::make_unique<WorkEnergy>(interp_->model());
   return Status::Ok();
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "deploy/manifest_check.h"
+#include "deploy/pack_cache.h"
 #include "deploy/power.h"
 #include "deploy/work_energy.h"
 #include "runtime/cpu.h"
@@ -27,6 +28,8 @@ struct SessionOptions {
   // Inputs declared with a batch dimension of 1 accept any batch (exports often fix it to the
   // example's 1 while the graph computes its shapes): what the scheduler's batching needs.
   bool dynamic_batch = false;
+  // Packed weights come from and go to MODEL.ember-pack (pack_cache.h): a start without repacking.
+  bool pack_cache = true;
 };
 
 struct EnergyReport {
@@ -57,6 +60,7 @@ class Session {
   int threads() const { return threads_; }
   runtime::IsaLevel level() const { return level_; }
   std::string backend_name() const;
+  const PackCacheStats& pack_cache() const { return cache_stats_; }  // what the cache did when this session loaded
 
  private:
   Session() = default;
@@ -67,6 +71,7 @@ class Session {
   std::shared_ptr<const ir::Model> source_;
   std::unique_ptr<runtime::Interpreter> interp_;
   std::unique_ptr<WorkEnergy> work_;
+  PackCacheStats cache_stats_;
   std::shared_ptr<EnergyMeter> meter_;
   int threads_ = 1;
   runtime::IsaLevel level_ = runtime::IsaLevel::kScalar;

@@ -1,6 +1,7 @@
 #include "formats/onnx_save.h"
 
 #include <climits>
+#include <cstdio>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -169,15 +170,27 @@ Status save_onnx(const ir::Model& model, const std::string& path, const SaveOpti
   }
   auto layout = plan_layout(model, external ? &location : nullptr, options.external_threshold);
   if (!layout.ok()) return layout.status().with_context("cannot save '" + path + "'");
-  if (!layout->external.empty()) {
-    const std::string dir = parent_directory(path);
-    const std::string data_path = dir.empty() ? location : (dir == "/" ? dir : dir + "/") + location;
-    EMBER_TRY(write_file_atomic(data_path, [&](std::ostream& out) { return write_external_data(*layout, out); }));
-  }
-  return write_file_atomic(path, [&](std::ostream& out) {
+  const auto write_model = [&](std::ostream& out) {
     google::protobuf::io::OstreamOutputStream stream(&out);
     return write_layout(*layout, &stream);
-  });
+  };
+  if (layout->external.empty()) return write_file_atomic(path, write_model);
+  // Both files are written whole under temporary names first, then renamed data first: a
+  // failure (a full disk) leaves neither, and never a new data file beside an old model.
+  const std::string dir = parent_directory(path);
+  const std::string data_path = dir.empty() ? location : (dir == "/" ? dir : dir + "/") + location;
+  const std::string data_partial = data_path + ".partial", model_partial = path + ".partial";
+  EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); }));
+  if (Status s = write_file_atomic(model_partial, write_model); !s.ok()) {
+    std::remove(data_partial.c_str());
+    return s.with_context("cannot save '" + path + "'");
+  }
+  if (std::rename(data_partial.c_str(), data_path.c_str()) != 0 || std::rename(model_partial.c_str(), path.c_str()) != 0) {
+    std::remove(data_partial.c_str());
+    std::remove(model_partial.c_str());
+    return invalid_input("cannot save '" + path + "': renaming its files into place failed");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> serialize_onnx(const ir::Model& model) {

@@ -14,6 +14,7 @@ namespace ember::runtime {
 Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model, const InterpreterOptions& options) {
   std::unique_ptr<Interpreter> interp(new Interpreter());
   interp->model_ = model;
+  interp->packs_ = options.packs;
   const KernelRegistry& registry = options.registry ? *options.registry : default_registry();
   set_num_threads(options.threads);
   // Before folding, which would dequantize constant weights back to float.
@@ -130,7 +131,7 @@ Status Interpreter::plan(const KernelRegistry& registry) {
       if (s >= 0) last_reader[static_cast<size_t>(s)] = static_cast<int>(i);
     const int64_t opset = model_.opset_version(node.domain);
     step.kernel = registry.find(node.op_type, node.domain, opset)->make();
-    PrepareContext prepare{node, opset, {}};
+    PrepareContext prepare{node, opset, {}, packs_};
     for (int s : step.inputs)
       prepare.constant_inputs.push_back(s >= 0 && constants_[static_cast<size_t>(s)].defined() ? &constants_[static_cast<size_t>(s)] : nullptr);
     EMBER_TRY(prepare_kernel(*step.kernel, prepare));

@@ -35,6 +35,8 @@ struct InterpreterOptions {
   bool fuse_float = false;
   // Only the GELU fusions (implied by fuse_float): the backward interpreter's forward pass.
   bool fuse_gelu = false;
+  // Where kernels look up and record the weights they pack (pack_store.h); nullptr: no cache.
+  PackStore* packs = nullptr;
 };
 
 // Called after each node with every value it produced; used by calibration and analysis.
@@ -83,6 +85,7 @@ class Interpreter {
   std::vector<Shape> static_for_shapes_;
   std::vector<std::vector<Tensor>> static_outputs_;  // per step (empty for the others)
   bool static_valid_ = false;
+  PackStore* packs_ = nullptr;
 };
 
 }  // namespace ember::runtime

@@ -16,6 +16,8 @@
 
 namespace ember::runtime {
 
+class PackStore;
+
 class TensorAllocator {
  public:
   virtual ~TensorAllocator() = default;
@@ -27,6 +29,8 @@ struct PrepareContext {
   const ir::Node& node;
   int64_t opset;                               // opset version of the node's domain
   std::vector<const Tensor*> constant_inputs;  // per input: the initializer, or nullptr
+  // Packed weights kept from an earlier load (pack_store.h); nullptr: pack as usual.
+  PackStore* packs = nullptr;
   const Tensor* constant(size_t index) const {
     return index < constant_inputs.size() ? constant_inputs[index] : nullptr;
   }

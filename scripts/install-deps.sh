@@ -9,7 +9,7 @@ packages=(
   libonnx-testdata
   clang-14 libfuzzer-14-dev python3
   libcpp-httplib-dev
-
+  libopenblas-dev  # bench/ (-DEMBER_BUILD_BENCH=ON): bench_sgemm's reference
 )
 missing=()
 for p in "${packages[@]}"; do

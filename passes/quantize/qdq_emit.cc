@@ -6,6 +6,7 @@
 #include "ir/builders.h"
 #include "passes/cleanup/opset_upgrade.h"
 #include "passes/graph_edit.h"
+#include "passes/quantize/transpose.h"
 
 namespace ember::passes::quant {
 namespace {
@@ -47,8 +48,7 @@ Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& 
 template <class T>
 std::vector<T> transposed(const std::vector<T>& m, int64_t rows, int64_t cols) {
   std::vector<T> out(m.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[size_t(c * rows + r)] = m[size_t(r * cols + c)];
+  transpose_into(m.data(), rows, cols, out.data());
   return out;
 }
 

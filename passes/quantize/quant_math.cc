@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "passes/quantize/clip_search.h"
+#include "runtime/cpu.h"
 #include "runtime/parallel.h"
 
 namespace ember::passes::quant {
@@ -14,6 +16,8 @@ constexpr int kClipSteps = 26;
 float clip_step(int bits) { return bits <= 4 ? 0.02f : 0.01f; }
 
 }  // namespace
+
+bool clip_search_vectorized() { return runtime::isa_level() >= runtime::IsaLevel::kAvx512; }
 
 std::string QuantFormat::text() const {
   return std::string(symmetric ? "int" : "uint") + std::to_string(bits) + (symmetric ? " sym" : " asym");
@@ -26,13 +30,19 @@ float round_half_even_slow(float x) {
   return std::fmod(f, 2.0f) == 0.0f ? f : f + 1.0f;
 }
 
-GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip) {
-  float lo = 0.0f, hi = 0.0f;
+namespace {
+
+// The group's range, widened to include 0.
+void group_range(const float* x, int64_t n, int64_t stride, float& lo, float& hi) {
+  lo = 0.0f, hi = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i * stride];
     lo = std::min(lo, v);
     hi = std::max(hi, v);
   }
+}
+
+GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip) {
   GroupParams p;
   if (f.symmetric) {
     const float amax = std::max(-lo, hi) * clip;
@@ -47,6 +57,14 @@ GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat
   const float zp = round_half_even(-lo / p.scale);
   p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0f, static_cast<float>(f.qmax())));
   return p;
+}
+
+}  // namespace
+
+GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip) {
+  float lo, hi;
+  group_range(x, n, stride, lo, hi);
+  return params_from_range(lo, hi, f, clip);
 }
 
 double group_error(const float* x, int64_t n, int64_t stride, const float* weight, GroupParams p, QuantFormat f) {
@@ -77,12 +95,26 @@ double group_error(const float* x, int64_t n, int64_t stride, const float* weigh
 }
 
 GroupParams choose_params(const float* x, int64_t n, int64_t stride, const float* weight, QuantFormat f, ClipMode clip) {
-  GroupParams best = minmax_params(x, n, stride, f, 1.0f);
+  // The range is found once; each clipping candidate only scales it.
+  float lo, hi;
+  group_range(x, n, stride, lo, hi);
+  GroupParams best = params_from_range(lo, hi, f, 1.0f);
   if (clip == ClipMode::kNone) return best;
+  if (stride == 1 && !weight && clip_search_vectorized()) {
+    // Every candidate's error in one call, the group in registers; the same choice rule.
+    GroupParams candidates[kClipSteps];
+    float errors[kClipSteps];
+    for (int s = 0; s < kClipSteps; ++s) candidates[s] = params_from_range(lo, hi, f, 1.0f - clip_step(f.bits) * float(s));
+    group_errors_avx512(x, n, candidates, kClipSteps, f, errors);
+    float best_err = errors[0];
+    for (int s = 1; s < kClipSteps && best_err > 0; ++s)
+      if (errors[s] < best_err) best_err = errors[s], best = candidates[s];
+    return best;
+  }
   double best_err = group_error(x, n, stride, weight, best, f);
   const float step = clip_step(f.bits);
   for (int s = 1; s < kClipSteps && best_err > 0; ++s) {
-    const GroupParams p = minmax_params(x, n, stride, f, 1.0f - step * static_cast<float>(s));
+    const GroupParams p = params_from_range(lo, hi, f, 1.0f - step * static_cast<float>(s));
     const double err = group_error(x, n, stride, weight, p, f);
     if (err < best_err) best_err = err, best = p;
   }

@@ -17,6 +17,7 @@ void register_fused_kernels(KernelRegistry& registry) {
   // bias added in the GEMM's epilogue), so their arithmetic is shared with those ops.
   registry.add_function(fused::kGelu, fused::kDomain, 1, run_gelu_any);
   registry.add(fused::kMatMulBias, fused::kDomain, 1, make_matmul_kernel);
+  fused::register_gather_dequantize_kernel(registry);
 }
 
 }  // namespace ember::runtime

@@ -11,5 +11,6 @@ void register_permuted_matmul_kernel(KernelRegistry& registry);  // PermutedMatM
 void register_attention_kernel(KernelRegistry& registry);        // Attention
 void register_add_softmax_kernel(KernelRegistry& registry);      // AddSoftmax
 void register_add_layer_norm_kernel(KernelRegistry& registry);   // AddLayerNorm
+void register_gather_dequantize_kernel(KernelRegistry& registry);  // GatherDequantize
 
 }  // namespace ember::runtime::fused

@@ -38,6 +38,9 @@
 //   attrs perm_q, perm_k, perm_v, perm_y (as PermutedMatMul's), alpha; mask broadcasts to the
 //   scores; computed a block of query rows at a time, skipping keys the mask hides from the
 //   whole block (runtime/fused/attention.cc).
+// GatherDequantize(W int4|uint4|int8|uint8 [R, C], scale, zero_point?, indices int64|int32)
+//   -> Gather(DequantizeLinear(W, scale, zero_point; axis, block_size), indices) on axis 0,
+//   dequantizing only the gathered rows (runtime/fused/gather_dequantize.cc).
 #pragma once
 
 namespace ember::runtime::fused {
@@ -53,5 +56,6 @@ inline constexpr char kPermutedMatMul[] = "PermutedMatMul";
 inline constexpr char kAddLayerNorm[] = "AddLayerNorm";
 inline constexpr char kAddSoftmax[] = "AddSoftmax";
 inline constexpr char kAttention[] = "Attention";
+inline constexpr char kGatherDequantize[] = "GatherDequantize";
 
 }  // namespace ember::runtime::fused

@@ -1,6 +1,7 @@
 // ember.fused Int4MatMul (fused_ops.h): MatMulNBits (4 bits) and DequantizeLinear(int4
 // blocked) -> MatMul / Gemm, on weights repacked once into the interleaved block layout of
 // runtime/int4, with activations quantized to int8 per block of 32 on each run.
+#include <algorithm>
 #include <memory>
 
 #include "runtime/fused/fused_kernels.h"
@@ -10,6 +11,7 @@
 #include "runtime/int4/int4_format.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/quant_types.h"
+#include "runtime/pack_store.h"
 
 namespace ember::runtime::fused {
 namespace {
@@ -81,12 +83,21 @@ Result<Int4Source> source_from_qdq(const PrepareContext& ctx, bool nk) {
   s.codes.resize(static_cast<size_t>(s.N * s.K));
   s.scales.resize(static_cast<size_t>(s.N * blocks));
   s.zeros.resize(static_cast<size_t>(s.N * blocks));
+  // The raw nibble plus 8 for signed codes is q + 8 (two's complement), in 64 x 64 tiles so
+  // that a [K, N] source is read along its rows while the codes are written along K.
+  const uint8_t* nibbles = static_cast<const uint8_t*>(w->raw());
+  const uint8_t flip = w->dtype() == DType::kI4 ? 8 : 0;
+  static_assert(QuantStorage<Int4Tag>::kMin == -8);
+  constexpr int64_t kTile = 64;
+  for (int64_t n0 = 0; n0 < s.N; n0 += kTile)
+    for (int64_t k0 = 0; k0 < s.K; k0 += kTile)
+      for (int64_t n = n0; n < std::min(s.N, n0 + kTile); ++n)
+        for (int64_t k = k0; k < std::min(s.K, k0 + kTile); ++k) {
+          const int64_t e = nk ? n * s.K + k : k * s.N + n;
+          const uint8_t raw = static_cast<uint8_t>((nibbles[e >> 1] >> ((e & 1) * 4)) & 0xf);
+          s.codes[static_cast<size_t>(n * s.K + k)] = static_cast<uint8_t>(raw ^ flip);
+        }
   for (int64_t n = 0; n < s.N; ++n) {
-    for (int64_t k = 0; k < s.K; ++k) {
-      const int64_t e = nk ? n * s.K + k : k * s.N + n;
-      const int32_t q = w->dtype() == DType::kI4 ? QuantStorage<Int4Tag>::load(w->raw(), e) : QuantStorage<UInt4Tag>::load(w->raw(), e);
-      s.codes[static_cast<size_t>(n * s.K + k)] = static_cast<uint8_t>(q + offset);
-    }
     for (int64_t j = 0; j < blocks; ++j) {
       const size_t p = static_cast<size_t>(nk ? n * blocks + j : j * s.N + n);
       s.scales[static_cast<size_t>(n * blocks + j)] = scales[p] * alpha;
@@ -101,12 +112,15 @@ class Int4MatMulKernel final : public Kernel {
   Status prepare(const PrepareContext& ctx) override {
     const std::string where = where_of(ctx.node);
     const std::string layout = ctx.node.attr_string("layout", "");
-    Result<Int4Source> source = layout == "nbits" ? source_from_nbits(ctx)
-                                : layout == "kn"  ? source_from_qdq(ctx, false)
-                                : layout == "nk"  ? source_from_qdq(ctx, true)
-                                                  : Result<Int4Source>(invalid_input(where + ": unknown layout '" + layout + "'"));
-    if (!source.ok()) return source.status();
-    weights_ = int4::Int4Weights::pack(*source);
+    if (layout != "nbits" && layout != "kn" && layout != "nk") return invalid_input(where + ": unknown layout '" + layout + "'");
+    if (!reuse_packed(ctx, layout)) {
+      Result<Int4Source> source = layout == "nbits" ? source_from_nbits(ctx)
+                                  : layout == "kn"  ? source_from_qdq(ctx, false)
+                                                    : source_from_qdq(ctx, true);
+      if (!source.ok()) return source.status();
+      weights_ = int4::Int4Weights::pack(*source);
+      if (ctx.packs) ctx.packs->record(pack_key(ctx), weights_.image_parts());
+    }
     const size_t bias_index = layout == "nbits" ? 5 : 4;
     if (ctx.node.has_input(bias_index)) {
       const Tensor* bias = ctx.constant(bias_index);
@@ -114,6 +128,29 @@ class Int4MatMulKernel final : public Kernel {
       EMBER_ASSIGN_OR_RETURN(bias_, per_column_floats(*bias, weights_.N(), where, "bias"));
     }
     return Status::Ok();
+  }
+
+  static std::string pack_key(const PrepareContext& ctx) { return "int4:" + ctx.node.outputs.at(0); }
+
+  // The weights packed by an earlier load, when the store has them for this node's K x N:
+  // read from the shapes and attributes alone, so the source weights are not touched.
+  bool reuse_packed(const PrepareContext& ctx, const std::string& layout) {
+    if (!ctx.packs) return false;
+    size_t bytes = 0;
+    ArenaPtr<uint8_t> image = ctx.packs->find(pack_key(ctx), &bytes);
+    if (!image) return false;
+    int64_t K = ctx.node.attr_int("K", 0), N = ctx.node.attr_int("N", 0);
+    if (layout != "nbits") {
+      const Tensor* w = ctx.constant(1);
+      if (!w || w->rank() != 2) return false;
+      K = layout == "nk" ? w->dim(1) : w->dim(0);
+      N = layout == "nk" ? w->dim(0) : w->dim(1);
+    }
+    auto packed = int4::Int4Weights::from_image(std::move(image), bytes, K, N);
+    if (!packed.ok()) return false;
+    weights_ = std::move(*packed);
+    ctx.packs->count_hit();
+    return true;
   }
 
   Status run(RunContext& ctx) override {

@@ -9,6 +9,7 @@
 #include "runtime/fused/fused_ops.h"
 #include "runtime/fused/fused_util.h"
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/pack_store.h"
 #include "runtime/qgemm/qgemm.h"
 #include "runtime/qgemm/quantize_act.h"
 #include "runtime/vmath/vector_math.h"
@@ -29,6 +30,18 @@ Result<qgemm::PackedB> pack_weight(const PrepareContext& ctx, size_t index, size
                          " " + shape_to_string(w->shape()));
   K = trans_b ? w->dim(1) : w->dim(0);
   N = trans_b ? w->dim(0) : w->dim(1);
+  // Packed by an earlier load (pack_store.h): the weight's bytes are then never read.
+  const std::string key = "int8:" + ctx.node.outputs.at(0) + ":" + std::to_string(index);
+  if (ctx.packs) {
+    size_t bytes = 0;
+    if (ArenaPtr<uint8_t> image = ctx.packs->find(key, &bytes)) {
+      auto packed = qgemm::PackedB::from_image(std::move(image), bytes, K, N);
+      if (packed.ok()) {
+        ctx.packs->count_hit();
+        return packed;
+      }
+    }
+  }
   std::vector<int32_t> zero_points;
   if (ctx.node.has_input(zp_index)) {
     const Tensor* zp = ctx.constant(zp_index);
@@ -36,8 +49,10 @@ Result<qgemm::PackedB> pack_weight(const PrepareContext& ctx, size_t index, size
     if (zp->dtype() != w->dtype()) return invalid_input(where + ": the weight zero point must have the weight's type");
     EMBER_ASSIGN_OR_RETURN(zero_points, per_column_ints(*zp, N, where, "weight zero point"));
   }
-  return qgemm::PackedB::pack(w->raw(), w->dtype() == DType::kU8, trans_b, K, N, w->dim(1),
-                              zero_points.empty() ? nullptr : zero_points.data());
+  qgemm::PackedB packed = qgemm::PackedB::pack(w->raw(), w->dtype() == DType::kU8, trans_b, K, N, w->dim(1),
+                                               zero_points.empty() ? nullptr : zero_points.data());
+  if (ctx.packs) ctx.packs->record(key, packed.image_parts());
+  return packed;
 }
 
 // One packed product of an Int8MatMul: the weight, its per-column scales (alpha folded in),

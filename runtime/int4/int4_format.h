@@ -14,9 +14,11 @@
 //          [group][block][16]
 // with w = (q - zero) * scale * scale_multiplier, q in [0, 15].
 #pragma once
+#include <array>
 #include <cstdint>
 #include <vector>
 
+#include "runtime/pack_store.h"
 #include "runtime/weight_arena.h"
 
 namespace ember::runtime::int4 {
@@ -55,6 +57,13 @@ class Int4Weights {
   // The code q of row n (output column), depth k, read back from the packed layout (tests).
   int32_t code(int64_t n, int64_t k) const;
 
+  // The packed weights as one image for a PackStore (int4_image.cc): a 64-byte header, the
+  // codes, the scales, the zero points. The parts point into this object (header) and its
+  // arena memory, so they are valid while it lives.
+  std::vector<PackStore::Part> image_parts();
+  // Weights that view an image (no copy). invalid_input when it is not one of K x N weights.
+  static Result<Int4Weights> from_image(ArenaPtr<uint8_t> image, size_t bytes, int64_t K, int64_t N);
+
  private:
   int64_t K_ = 0, N_ = 0, blocks_ = 0, groups_ = 0;
   int32_t uniform_zero_ = 8;
@@ -62,6 +71,7 @@ class Int4Weights {
   ArenaPtr<uint8_t> codes_;
   ArenaPtr<uint16_t> scales_;
   ArenaPtr<uint8_t> zeros_;
+  std::array<uint8_t, 64> header_{};
 };
 
 // Activations quantized per block of 32: x ~ q * scale, q = round(x / scale) in [-127, 127],

@@ -27,6 +27,7 @@ class Rewriter : public PatternRewriter {
     has_int8_ = registry.find(fused::kInt8MatMul, fused::kDomain, 1) != nullptr;
     has_integer_ = registry.find(fused::kMatMulIntegerPacked, fused::kDomain, 1) != nullptr;
     has_int4_ = registry.find(fused::kInt4MatMul, fused::kDomain, 1) != nullptr;
+    has_gather_dq_ = registry.find(fused::kGatherDequantize, fused::kDomain, 1) != nullptr;
   }
 
   Result<IntegerRewriteStats> run() {
@@ -40,6 +41,8 @@ class Rewriter : public PatternRewriter {
         EMBER_TRY(qdq_weight(index));
       } else if (n.op_type == "MatMulNBits" && n.domain == "com.microsoft") {
         matmul_nbits(index);
+      } else if (is_default_op(n, "Gather")) {
+        qdq_gather(index);
       }
     }
     stats_.nodes_removed = apply();
@@ -358,7 +361,29 @@ class Rewriter : public PatternRewriter {
     ++stats_.int4_matmuls;
   }
 
-  bool has_int8_ = false, has_integer_ = false, has_int4_ = false;
+  // Gather(DequantizeLinear(W constant 2-D), indices) on axis 0 => GatherDequantize: the
+  // table stays quantized; without this, folding would dequantize all of it at load.
+  void qdq_gather(int i) {
+    if (!has_gather_dq_) return;
+    const Node& g = graph_.nodes[size_t(i)];
+    if (g.inputs.size() != 2 || g.attr_int("axis", 0) != 0) return;
+    const int d = producer_index(g.inputs[0]);
+    if (d < 0 || !is_default_op(graph_.nodes[size_t(d)], "DequantizeLinear")) return;
+    const Node& dq = graph_.nodes[size_t(d)];
+    const Tensor* w = constant(input_or_empty(dq, 0));
+    if (!w || w->rank() != 2 || !(is_byte(w->dtype()) || is_nibble(w->dtype())) || !constant(input_or_empty(dq, 1))) return;
+    if (dq.has_input(2) && !constant(dq.inputs[2])) return;
+    Node fused;
+    fused.name = g.name + "/dequantize";
+    fused.op_type = fused::kGatherDequantize;
+    fused.inputs = {dq.inputs[0], dq.inputs[1], input_or_empty(dq, 2), g.inputs[1]};
+    fused.outputs = {g.outputs.at(0)};
+    fused.attributes = {ir::int_attribute("axis", dq.attr_int("axis", 1)), ir::int_attribute("block_size", dq.attr_int("block_size", 0))};
+    emit(i, std::move(fused), {i}, {d});
+    ++stats_.gather_dequantizes;
+  }
+
+  bool has_int8_ = false, has_integer_ = false, has_int4_ = false, has_gather_dq_ = false;
   IntegerRewriteStats stats_;
 };
 

@@ -44,6 +44,7 @@ struct IntegerRewriteStats {
   int matmul_integers = 0;   // MatMulIntegerPacked nodes made
   int int4_matmuls = 0;      // Int4MatMul nodes made
   int int8_groups = 0;       // Int8MatMulGroup nodes made (of Int8MatMuls sharing X)
+  int gather_dequantizes = 0;  // GatherDequantize nodes made (quantized embedding tables)
   int nodes_removed = 0;     // nodes of the original graph dropped
 };
 

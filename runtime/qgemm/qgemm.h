@@ -14,7 +14,10 @@
 //   (A - a_zp)(B - b_zp) = A.B - a_zp * colsum(B)[n] - b_zp[n] * (rowsum(A)[m] - K * a_zp[m])
 #pragma once
 #include <cstdint>
+#include <vector>
 
+#include "ir/status.h"
+#include "runtime/pack_store.h"
 #include "runtime/weight_arena.h"
 
 namespace ember::runtime::qgemm {
@@ -47,12 +50,19 @@ class PackedB {
   // B[k][n] in the shifted (s8) domain, from the packed form: for tests.
   int32_t at(int64_t k, int64_t n) const;
 
+  // The packed weight as one PackStore image (qgemm_image.cc): a 64-byte header, the panels,
+  // the column sums, the zero points. The parts stay valid while this object or a copy lives.
+  std::vector<PackStore::Part> image_parts();
+  // A weight that views an image (no copy); invalid_input when it is not one of K x N.
+  static Result<PackedB> from_image(ArenaPtr<uint8_t> image, size_t bytes, int64_t K, int64_t N);
+
  private:
   int64_t K_ = 0, N_ = 0, k_quads_ = 0;
   bool has_int8_min_ = false;
   ArenaPtr<int8_t> panels_;
   ArenaPtr<int32_t> col_sums_;
   ArenaPtr<int32_t> zero_points_;
+  ArenaPtr<uint8_t> header_;  // the image header, in the arena so that moves keep it in place
 };
 
 // The A operand: M rows of uint8, `lda` bytes apart. Each row must hold round_up(K, 4) bytes,

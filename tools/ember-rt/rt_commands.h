@@ -12,9 +12,11 @@ namespace ember::rt {
 
 int report(const Status& status);  // prints "ember-rt: error: ..." and returns the exit code
 // Opens the model on the CPU backend: verifies the manifest when one is given (printing its
-// warnings to stderr), clamps the threads, picks the ISA level.
+// warnings to stderr), clamps the threads, picks the ISA level. Packed weights come from and go
+// to the cache beside the model (deploy/pack_cache.h) unless `pack_cache` is false.
 Result<std::unique_ptr<deploy::Session>> open_model(const std::string& model_path, const std::string& manifest_path, int threads,
-                                                    bool dynamic_batch = false, const std::string& sysfs_root = "");
+                                                    bool dynamic_batch = false, const std::string& sysfs_root = "",
+                                                    bool pack_cache = true);
 // Validates an option that must lie in [lo, hi]; the message names the option.
 Status check_range(const char* option, long long value, long long lo, long long hi);
 

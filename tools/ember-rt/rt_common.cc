@@ -17,13 +17,14 @@ Status check_range(const char* option, long long value, long long lo, long long 
 }
 
 Result<std::unique_ptr<deploy::Session>> open_model(const std::string& model_path, const std::string& manifest_path, int threads,
-                                                    bool dynamic_batch, const std::string& sysfs_root) {
+                                                    bool dynamic_batch, const std::string& sysfs_root, bool pack_cache) {
   deploy::SessionOptions o;
   o.model_path = model_path;
   o.manifest_path = manifest_path;
   o.threads = threads;
   o.dynamic_batch = dynamic_batch;
   o.sysfs_root = sysfs_root;
+  o.pack_cache = pack_cache;
   EMBER_ASSIGN_OR_RETURN(auto session, deploy::Session::open(o));
   if (!session->manifest() && threads > session->threads())
     std::fprintf(stderr, "ember-rt: warning: %d threads asked, %d cores available: using %d\n", threads, deploy::available_cores(),

@@ -25,6 +25,7 @@ struct QuantizeOptions {
   int64_t calib_limit = 0, calib_batch = 1;
   int threads = 0;
   bool json = false;
+  bool external_data = false;
 };
 
 passes::PipelineEntry entry(const std::string& name, std::map<std::string, std::string> options) {
@@ -75,6 +76,8 @@ int run_quantize(const QuantizeOptions& opts) {
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember quantize");
+  // A model that came with external data keeps that form (ember-rt then maps its weights).
+  const bool source_external = !model->graph.external_locations.empty();
   std::optional<calibration::CalibrationSet> calib;
   if (!opts.calib.empty()) {
     calibration::CalibrationOptions co;
@@ -91,7 +94,9 @@ int run_quantize(const QuantizeOptions& opts) {
   if (!status.ok()) return report(status);
   status = check_something_quantized(*manager, opts);
   if (!status.ok()) return report(status);
-  status = formats::save_onnx(*model, opts.output);
+  formats::SaveOptions save;
+  save.external_data = opts.external_data || source_external;
+  status = formats::save_onnx(*model, opts.output, save);
   if (!status.ok()) return report(status);
   if (opts.json) {
     nlohmann::json j = {{"output", opts.output}, {"pipeline", manager->pipeline_text()}};
@@ -137,6 +142,8 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib-batch", o->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--threads", o->threads, "Worker threads (0 = all cores)")->default_val(0)->check(ThreadCount());
   sub->add_option("-o,--output", o->output, "Where to write the quantized model")->required();
+  sub->add_flag("--external-data", o->external_data,
+                "Write weights to OUTPUT.data beside the model (default when MODEL has external data; automatic above 2 GB)");
   sub->add_flag("--json", o->json, "Print per-pass statistics as JSON");
   sub->final_callback([o, &exit_code] { exit_code = run_quantize(*o); });
 }
