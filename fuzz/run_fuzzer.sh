@@ -24,6 +24,10 @@ speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -1)
 cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -1 | cut -d' ' -f2)
 ft=$(grep -o 'ft: [0-9]*' "$work/log" | tail -1 | cut -d' ' -f2)
 corpus=$(grep -o 'corp: [0-9]*' "$work/log" | tail -1 | cut -d' ' -f2)
+if [ -z "$runs" ]; then  # stopped early (a crash): the last status line has the count
+  runs=$(grep -o '^#[0-9]*' "$work/log" | tail -1 | tr -d '#')
+  seconds="<$seconds"
+fi
 echo "$name: ${runs:-?} executions in ${seconds} s (${speed:-?} exec/s), coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corpus:-?} inputs"
 if [ "$status" != 0 ]; then
   echo "$name: FAILED (exit $status); the input is in $root/fuzz/artifacts/"

@@ -6,6 +6,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,12 @@
 namespace ember::runtime {
 
 class PackStore;
+
+class MissingInput : public std::runtime_error {
+ public:
+  explicit MissingInput(size_t index)
+      : std::runtime_error("input " + std::to_string(index) + " is missing, and the operator needs it") {}
+};
 
 class TensorAllocator {
  public:
@@ -44,7 +51,12 @@ struct RunContext {
 
   size_t num_inputs() const { return inputs.size(); }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
-  const Tensor& input(size_t i) const { return *inputs[i]; }
+  // A model may give a node fewer inputs than its op needs (Range with two): asking for one
+  // that is absent throws MissingInput, which kernel_guard.h turns into invalid_input.
+  const Tensor& input(size_t i) const {
+    if (i >= inputs.size() || !inputs[i]) throw MissingInput(i);
+    return *inputs[i];
+  }
   Tensor& allocate_output(size_t i, DType dtype, Shape shape) {
     outputs[i] = allocator.allocate(dtype, std::move(shape));
     return outputs[i];

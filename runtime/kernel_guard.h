@@ -1,7 +1,8 @@
 // The one place kernels are run from (interpreter, single_op, constant folding): turns an
 // allocation the memory limits refused (ir/memory_limits.h), or any other failed allocation,
 // into invalid_input naming the node and the size asked, so no kernel checks sizes itself and
-// new kernels inherit the check. Nothing thrown escapes to the caller.
+// new kernels inherit the check; likewise an input the node lacks (RunContext::input).
+// Nothing thrown escapes to the caller.
 #pragma once
 #include <new>
 #include <stdexcept>
@@ -18,6 +19,8 @@ Status guard_allocations(const std::string& where, Fn&& fn) {
   try {
     return fn();
   } catch (const AllocationRefused& e) {
+    return invalid_input(where + ": " + e.what());
+  } catch (const MissingInput& e) {
     return invalid_input(where + ": " + e.what());
   } catch (const std::bad_alloc&) {
     return invalid_input(where + ": out of memory while computing its outputs");

@@ -9,12 +9,15 @@
 
 #include <cstdio>
 
+#include "formats/temp_files.h"
+#include "ir/memory_limits.h"
 #include "tools/ember-rt/rt_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ember-rt: run Ember-compressed ONNX models fast on a CPU"};
   app.set_version_flag("--version", std::string("ember-rt ") + EMBER_VERSION);
   app.require_subcommand(1);
+  ember::formats::remove_temporaries_on_signals();  // run --output-dir writes through temporaries
   int exit_code = 0;
   ember::rt::add_run_command(app, exit_code);
   ember::rt::add_bench_command(app, exit_code);
@@ -25,6 +28,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  } catch (const ember::AllocationRefused& e) {  // outside a kernel, e.g. a huge --input-shape
+    std::fprintf(stderr, "ember-rt: error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "ember-rt: error: out of memory\n");
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ember-rt: internal error: %s\n", e.what());
     return 3;
