@@ -13,6 +13,9 @@ void replace_uses(ir::Graph& graph, const std::string& from, const std::string& 
 std::set<std::string> names_read(const ir::Graph& graph);
 // A value name not yet used in the graph, made from `base`.
 std::string unique_name(const ir::Graph& graph, const std::string& base);
+// Gives `graph` its own copies of its subgraphs (recursively). ir::Model copies share bodies
+// through shared_ptr; a pass that edits a body calls this first so other copies stay as they were.
+void detach_subgraphs(ir::Graph& graph);
 // Names of the graph's outputs.
 std::set<std::string> graph_output_names(const ir::Graph& graph);
 
