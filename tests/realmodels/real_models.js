@@ -155,6 +155,8 @@ async function checkModel(ort, ember, dir, m, tmp) {
   row.upgrade_bit_identical = up.every((o, i) => Buffer.compare(Buffer.from(o.data.buffer), Buffer.from(mine[i].data.buffer)) === 0);
   const inspect = JSON.parse(execFileSync(ember, ['inspect', file, '--json']).toString());
   row.nodes = inspect.nodes ?? inspect.node_count ?? null;
+  // inspect counts the weights of If bodies (Silero VAD keeps all of its weights there).
+  if (m.subgraphWeights && !(inspect.parameters_in_subgraphs > 0)) throw new Error(`${m.name}: inspect counts no subgraph parameters`);
   for (const [tag, flags] of [['int8-dynamic', ['--weights', 'int8', '--activations', 'dynamic']],
                               ['int4-weights', ['--weights', 'int4', '--block', '32']]]) {
     const out = path.join(tmp, `${m.name}.${tag}.onnx`);
