@@ -192,7 +192,7 @@ TEST_CASE("constants-to-initializers: Constants inside an If body become the bod
   CHECK(run_if(m, x, true) == run_if(model, x, true));
 }
 
-TEST_CASE("layer model: a weight read through a Cast to f32 is a layer (scored; quantize-weights folds the Cast)") {
+TEST_CASE("layer model: a weight read through a Cast to f32 is a layer, scored, and quantize-weights folds the Cast") {
   const ir::Model model = make_model({node("Cast", {"w"}, {"w32"}, {int_attr("to", 1)}), node("MatMul", {"x", "w32"}, {"y"})},
                                      {-1, 64}, {{"w", random_tensor({64, 48}, 14)}});
   auto layers = passes::analysis::build_layer_model(model.graph);
