@@ -206,3 +206,20 @@ TEST_CASE("layer model: a weight read through a Cast to f32 is a layer, scored, 
   quantized(model, {}, &records);
   CHECK(records.size() == 1);
 }
+
+TEST_CASE("quantize-weights: an If body reading an outer weight through an Identity gets it quantized") {
+  ir::Graph then_body = matmul_body("w_view", "yt", nullptr);
+  then_body.nodes.insert(then_body.nodes.begin(), node("Identity", {"w"}, {"w_view"}));
+  const Tensor inner = random_tensor({64, 32}, 16);
+  ir::Model model = make_model({node("If", {"cond"}, {"y"},
+                                     {graph_attr("then_branch", std::move(then_body)),
+                                      graph_attr("else_branch", matmul_body("w_inner", "ye", &inner))})},
+                               {-1, 64}, {{"w", random_tensor({64, 32}, 15)}});
+  model.graph.inputs.push_back(test::value_info("cond", DType::kBool, {}, ""));
+  std::vector<passes::QuantizedTensorRecord> records;
+  const ir::Model q = quantized(model, {}, &records);
+  REQUIRE(records.size() == 2);
+  CHECK(branch(q, "then_branch").find_initializer("w_quantized") != nullptr);
+  const Tensor x = random_tensor({2, 64}, 17, 1.0f);
+  CHECK(relative_diff(run_if(q, x, true), run_if(model, x, true)) < 0.02);
+}
