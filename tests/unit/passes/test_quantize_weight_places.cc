@@ -6,6 +6,7 @@
 
 #include "passes/analysis/layer_model.h"
 #include "passes/cleanup/constants_to_initializers.h"
+#include "passes/quantize/activation_quantizer.h"
 #include "passes/quantize/weight_quantizer.h"
 #include "tests/unit/passes/quantize_test_util.h"
 
@@ -222,4 +223,32 @@ TEST_CASE("quantize-weights: an If body reading an outer weight through an Ident
   CHECK(branch(q, "then_branch").find_initializer("w_quantized") != nullptr);
   const Tensor x = random_tensor({2, 64}, 17, 1.0f);
   CHECK(relative_diff(run_if(q, x, true), run_if(model, x, true)) < 0.02);
+}
+
+TEST_CASE("quantize-activations: mode=dynamic also quantizes the inputs of If bodies' MatMuls") {
+  // Each body holds its weight (as quantize-weights leaves them: outer weights moved in).
+  const Tensor a = random_tensor({64, 32}, 19), b = random_tensor({64, 32}, 20);
+  ir::Model model = make_model({node("If", {"cond"}, {"y"},
+                                     {graph_attr("then_branch", matmul_body("wa", "yt", &a)),
+                                      graph_attr("else_branch", matmul_body("wb", "ye", &b))})},
+                               {-1, 64}, {});
+  model.graph.inputs.push_back(test::value_info("cond", DType::kBool, {}, ""));
+  ir::Model m = model;
+  passes::QuantizeActivations pass(passes::PassOptions("quantize-activations", {{"mode", "dynamic"}}));
+  passes::Remarks remarks;
+  passes::AnalysisManager analyses;
+  passes::PassContext ctx(analyses, remarks);
+  REQUIRE(pass.run(m, ctx).ok());
+  REQUIRE(ir::verify_model(m).ok());
+  size_t dynamic = 0;
+  ir::for_each_graph(m.graph, [&](ir::Graph& g) {
+    for (const auto& n : g.nodes) dynamic += n.op_type == "DynamicQuantizeLinear";
+  });
+  CHECK(dynamic == 2);  // x in each branch
+  CHECK(count_ops(model, "DynamicQuantizeLinear") == 0);
+  size_t in_original = 0;
+  ir::for_each_graph(const_cast<ir::Graph&>(model.graph), [&](ir::Graph& g) { in_original += g.nodes.size(); });
+  CHECK(in_original == 3);  // If + one MatMul per branch: the input model's bodies are untouched
+  const Tensor x = random_tensor({2, 64}, 18, 1.0f);
+  for (bool cond : {true, false}) CHECK(relative_diff(run_if(m, x, cond), run_if(model, x, cond)) < 0.03);
 }
