@@ -34,7 +34,9 @@ void classify(const ir::Graph& graph, const Readers& readers, const std::set<std
   }
   const std::string& op = node.op_type;
   const bool hop = depth < 4 && node.outputs.size() == 1 && !node.outputs[0].empty() && r.input == 0;
-  if (hop && (op == "Identity" || (is_transpose_2d(node) && rank == 2))) {
+  // A Cast to FLOAT of an f32 weight is an Identity (tf2onnx and spox write them).
+  const bool identity = op == "Identity" || (op == "Cast" && node.attr_int("to", 0) == 1);
+  if (hop && (identity || (is_transpose_2d(node) && rank == 2))) {
     const std::string& v = node.outputs[0];
     auto it = readers.find(v);
     if (outputs.count(v) || it == readers.end()) {
@@ -43,7 +45,7 @@ void classify(const ir::Graph& graph, const Readers& readers, const std::set<std
     }
     for (const Reader& next : it->second) {
       Classified inner;
-      classify(graph, readers, outputs, next, rank, flipped != (op == "Transpose"), via_identity || op == "Identity",
+      classify(graph, readers, outputs, next, rank, flipped != (op == "Transpose"), via_identity || identity,
                depth + 1, inner);
       for (auto& [use, axis] : inner.uses) {
         if (op == "Transpose" && use.kind == UseKind::kMatMul && !flipped) {
@@ -56,7 +58,8 @@ void classify(const ir::Graph& graph, const Readers& readers, const std::set<std
       }
       if (!inner.blocker.empty()) out.blocker = inner.blocker;
     }
-    if (op == "Identity" && out.blocker.empty()) out.blocker = "read through an Identity";
+    // quantize-weights folds these first (quantize/weight_views.h); other users keep them.
+    if (identity && out.blocker.empty()) out.blocker = op == "Identity" ? "read through an Identity" : "read through a Cast";
     return;
   }
   const bool linear_reader = (op == "MatMul" || op == "Gemm") && r.input == 1 && rank == 2;

@@ -5,8 +5,9 @@
 //   Gemm    input 1 (B), 2-D: transB=1 [N, K]   channels along axis 0; transB=0 [K, N]: axis 1
 //   Conv    input 1, [M, C/g, k...]             channels along axis 0, reduction = the rest
 //   Gather  input 0, 2-D table [V, D], axis 0   one "channel" per row, blocks along D
-// Identity nodes (and a 2-D Transpose, which flips the layout) between the weight and its
-// reader are followed. The canonical matrix of a layer is [channels, reduction], row-major:
+// Identity nodes, Casts to f32 (and a 2-D Transpose, which flips the layout) between the
+// weight and its reader are followed; quantize-weights folds such views before it scans
+// (quantize/weight_views.h), and subgraph bodies are scanned as graphs of their own. The canonical matrix of a layer is [channels, reduction], row-major:
 // quantization and scoring work on that view, and `index` maps it back to the stored tensor.
 // The primary use is the first MatMul, Gemm or Conv reader; from it come the layer's
 // activation input, bias and output, and its structural groups (layer_groups.cc):

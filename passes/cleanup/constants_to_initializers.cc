@@ -31,12 +31,9 @@ ir::ValueInfo info_for(const std::string& name, const Tensor& t) {
   return vi;
 }
 
-}  // namespace
-
-Status ConstantsToInitializers::run(ir::Model& model, PassContext& ctx) {
-  ir::Graph& graph = model.graph;
+// Moves the Constants of one graph; `ir_below_4` adds each new initializer as a graph input.
+Status move_constants(ir::Graph& graph, bool ir_below_4, size_t& moved, size_t& bytes) {
   const std::set<std::string> outputs = graph_output_names(graph);
-  size_t moved = 0, bytes = 0;
   std::vector<ir::Node> kept;
   kept.reserve(graph.nodes.size());
   for (auto& node : graph.nodes) {
@@ -54,12 +51,29 @@ Status ConstantsToInitializers::run(ir::Model& model, PassContext& ctx) {
     }
     const std::string& name = node.outputs[0];
     bytes += value.nbytes();
-    if (model.ir_version < 4) graph.inputs.push_back(info_for(name, value));
+    if (ir_below_4) graph.inputs.push_back(info_for(name, value));
     graph.set_initializer(name, std::move(value));
     std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return v.name == name; });
     ++moved;
   }
   graph.nodes = std::move(kept);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ConstantsToInitializers::run(ir::Model& model, PassContext& ctx) {
+  size_t moved = 0, bytes = 0;
+  EMBER_TRY(move_constants(model.graph, model.ir_version < 4, moved, bytes));
+  // Subgraph bodies (If, Loop, Scan) hold initializers of their own from IR 4 on.
+  if (model.ir_version >= 4) {
+    detach_subgraphs(model.graph);
+    Status status = Status::Ok();
+    ir::for_each_graph(model.graph, [&](ir::Graph& g) {
+      if (&g != &model.graph && status.ok()) status = move_constants(g, false, moved, bytes);
+    });
+    EMBER_TRY(status);
+  }
   ctx.remarks.count(name(), "constants-moved", double(moved));
   ctx.remarks.count(name(), "bytes-moved", double(bytes));
   return Status::Ok();

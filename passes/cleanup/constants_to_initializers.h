@@ -2,8 +2,9 @@
 // Before: Constant{value=T} -> W -> MatMul        After: initializer W = T -> MatMul
 // Exporters such as paddle2onnx and older torch exports hold every weight in a Constant node.
 // As initializers the weights are visible to inspect, the quantizers and dedupe, and saved
-// once. Only the main graph's default-domain Constants with a tensor, float(s) or int(s)
-// value move; string and sparse constants and Constants whose output is a graph output stay.
+// once. Default-domain Constants with a tensor, float(s) or int(s) value move, in the main
+// graph and (IR 4 and later) in subgraph bodies, which then hold their own initializers;
+// string and sparse constants and Constants whose output is a graph output stay.
 // For IR versions below 4 every initializer must also be a graph input, so one is added.
 #pragma once
 #include "passes/pass.h"

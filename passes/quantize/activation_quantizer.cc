@@ -7,6 +7,7 @@
 #include "passes/quantize/activation_ort.h"
 #include "passes/quantize/activation_rewrite.h"
 #include "passes/quantize/activation_targets.h"
+#include "passes/graph_edit.h"
 #include "passes/quantize/smoothquant.h"
 
 namespace ember::passes {
@@ -145,6 +146,31 @@ void insert_dynamic_qdq(ir::Graph& graph, const Uses& uses, GraphEdits& edits, N
   }
 }
 
+// Dynamic QDQ inside If / Loop / Scan bodies (mode=dynamic needs no calibration, so a body's
+// inputs are quantized like the main graph's); returns how many values were quantized.
+size_t quantize_bodies_dynamic(ir::Model& model, const Settings& s) {
+  std::vector<ir::Graph*> bodies;
+  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
+    if (&g != &model.graph) bodies.push_back(&g);
+  });
+  if (bodies.empty()) return 0;
+  detach_subgraphs(model.graph);
+  bodies.clear();
+  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
+    if (&g != &model.graph) bodies.push_back(&g);
+  });
+  size_t quantized = 0;
+  for (ir::Graph* body : bodies) {
+    GraphEdits edits;
+    NameMaker names(*body);
+    const Uses uses = collect_uses(*body, find_targets(*body, s.targets), true);
+    insert_dynamic_qdq(*body, uses, edits, names);
+    quantized += uses.size();
+    edits.apply(*body);
+  }
+  return quantized;
+}
+
 Result<calibration::CalibrationResult> calibrate(const ir::Model& model, const calibration::CalibrationSet& given,
                                                  const Settings& s, const std::vector<std::string>& values) {
   calibration::CalibratorOptions co;
@@ -236,6 +262,11 @@ Status QuantizeActivations::run(ir::Model& model, PassContext& ctx) {
     edits.apply(graph);
     remove_unread(graph, ort.maybe_unread_nodes(), ort.maybe_unread_initializers());
     ctx.remarks.count(name(), "rows-quantized-linears", ort.rows_quantized());
+  }
+  if (s.dynamic) {
+    const size_t in_bodies = quantize_bodies_dynamic(model, s);
+    if (in_bodies > 0) ctx.remarks.note(name(), std::to_string(in_bodies) + " activations inside subgraph bodies quantized with dynamic QDQ");
+    quantized += in_bodies;
   }
   ctx.remarks.count(name(), "activations-qdq", static_cast<double>(quantized));
   ctx.remarks.count(name(), "integer-linears", static_cast<double>(integer_nodes));

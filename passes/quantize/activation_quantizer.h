@@ -13,6 +13,8 @@
 //   granularity=row, the default) or per tensor (DynamicQuantizeLinear); see activation_ort.h.
 //   MatMul/Gemm whose weight has another form (e.g. a tied embedding transposed into an LM
 //   head) stay float; Conv, and attention MatMuls with act-act, get the dynamic QDQ form.
+// If / Loop / Scan bodies: with mode=dynamic (either format) their targets get the dynamic
+//   QDQ form; mode=static leaves them float (calibration observes main-graph values only).
 // Weights are not touched: quantize-weights runs first and leaves DequantizeLinear(Wq) at
 // the weight inputs (format=ort consumes that pattern; a float weight is quantized there).
 // smoothquant=alpha (> 0) first runs SmoothQuant (smoothquant.h); it only rescales float

@@ -14,7 +14,10 @@
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/qdq_emit.h"
 #include "passes/quantize/weight_quant_options.h"
+#include "passes/quantize/subgraph_weights.h"
 #include "passes/quantize/weight_targets.h"
+#include "passes/quantize/weight_views.h"
+#include "passes/graph_edit.h"
 
 namespace ember::passes {
 namespace {
@@ -65,6 +68,25 @@ void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::v
   const int64_t n = static_cast<int64_t>(rows.size());
   const double base = quant::hessian_quadratic(orig.data(), n, K, h);
   r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, h) / base : 0;
+}
+
+bool has_subgraphs(const ir::Graph& graph) {
+  for (const auto& node : graph.nodes)
+    for (const auto& attr : node.attributes)
+      if (attr.g || !attr.graphs.empty()) return true;
+  return false;
+}
+
+// Folds weight views (weight_views.h) in every graph and moves outer weights into the body
+// that reads them (subgraph_weights.h); returns how many weights changed place or form.
+size_t prepare_weights(ir::Model& model) {
+  if (has_subgraphs(model.graph)) detach_subgraphs(model.graph);
+  // Move, fold, move: a body's view of an outer weight folds once the weight is in the body,
+  // and a folded main-graph view read only by a body then moves into it.
+  size_t changed = quant::move_weights_into_subgraphs(model.graph);
+  ir::for_each_graph(model.graph, [&](ir::Graph& g) { changed += quant::fold_weight_views(g); });
+  changed += quant::move_weights_into_subgraphs(model.graph);
+  return changed;
 }
 
 // Distinct activations of a target's linear uses.
@@ -166,6 +188,99 @@ QuantizedMatrix quantize_target(const Layer& t, const std::vector<float>& w, con
                              col_weight.empty() ? nullptr : col_weight.data());
 }
 
+struct EmitTotals {
+  int64_t min_opset = 0;
+  bool any_nbits = false;
+  size_t bytes_before = 0, bytes_after = 0, nbits = 0, dq_nodes = 0;
+};
+
+// What quantize_layers needs besides the targets.
+struct LayerPlan {
+  const WeightQuantOptions& opts;
+  const WeightQuantOptions& int8_opts;  // for protected layers
+  const std::set<std::string>& protect;
+  const std::map<std::string, LayerInputStats>& stats;
+  const std::map<std::string, std::vector<float>>& awq_scales;
+  const std::function<void(std::string)>& note;
+};
+
+// Quantizes and emits every target of one graph; appends the records.
+Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, const LayerPlan& plan,
+                       std::vector<QuantizedTensorRecord>& records, EmitTotals& totals) {
+  const WeightQuantOptions& opts = plan.opts;
+  const auto& note = plan.note;
+  quant::GraphEdits edits;
+  for (const Layer& t : targets) {
+    const WeightQuantOptions& to = plan.protect.count(t.weight) ? plan.int8_opts : opts;
+    const Tensor& weight = graph.initializers.at(t.weight);
+    const std::vector<float> w = analysis::canonical_matrix(t, weight);
+    QuantizedTensorRecord r;
+    r.name = t.weight;
+    r.op = t.op_types();
+    r.bits = to.format.bits;
+    r.symmetric = to.format.symmetric;
+    r.bytes_before = weight.nbytes();
+    const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, plan.stats);
+    auto scaled = plan.awq_scales.find(t.weight);
+    const std::vector<float>* s = scaled == plan.awq_scales.end() ? nullptr : &scaled->second;
+    const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, note);
+    r.block = q.group < t.reduction ? q.group : 0;
+    measure(w, q, s, hessian ? &*hessian : nullptr, r);
+    r.scheme = to.format.text();
+    r.scheme.insert(r.scheme.find(' '), q.group < t.reduction ? " b" + std::to_string(q.group) : " per-channel");
+    r.scheme += " " + r.method;
+
+    std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
+    quant::EmitResult emitted;
+    if (blocker.empty()) {
+      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, to.block, edits));
+      ++totals.nbits;
+      totals.any_nbits = true;
+    } else {
+      if (to.ort && to.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
+      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
+      totals.min_opset = std::max(totals.min_opset, emitted.min_opset);
+      ++totals.dq_nodes;
+    }
+    r.format = emitted.matmul_nbits ? "matmul-nbits" : "qdq";
+    r.bytes_after = emitted.bytes;
+    totals.bytes_before += r.bytes_before;
+    totals.bytes_after += r.bytes_after;
+    note(format_record(r));
+    records.push_back(std::move(r));
+  }
+  edits.apply(graph);
+  return Status::Ok();
+}
+
+// Quantizes the weights of every subgraph body (subgraph_weights.h moves outer weights in first).
+Status quantize_subgraphs(ir::Model& model, const quant::TargetFilter& filter, const WeightQuantOptions& opts,
+                          const std::function<void(std::string)>& note, QuantizeWeightsResult& result, EmitTotals& totals) {
+  std::vector<ir::Graph*> bodies;
+  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
+    if (&g != &model.graph) bodies.push_back(&g);
+  });
+  if (bodies.empty()) return Status::Ok();
+  static const std::map<std::string, LayerInputStats> kNoStats;
+  static const std::map<std::string, std::vector<float>> kNoScales;
+  static const std::set<std::string> kNone;
+  WeightQuantOptions rtn = opts;
+  rtn.method = Method::kRtn;
+  const size_t before = result.tensors.size();
+  for (ir::Graph* body : bodies) {
+    quant::TargetScan scan = quant::find_weight_targets(*body, filter);
+    for (const auto& s : scan.skipped) {
+      note("skipped " + s.name + " (in a subgraph): " + s.reason);
+      result.skipped.push_back({s.name, s.reason});
+    }
+    EMBER_TRY(quantize_layers(*body, scan.targets, {rtn, rtn, kNone, kNoStats, kNoScales, note}, result.tensors, totals));
+  }
+  if (opts.method != Method::kRtn && result.tensors.size() > before)
+    note(std::to_string(result.tensors.size() - before) + " subgraph weights used rtn: " + opts.method_name() +
+         " needs calibration statistics, which cover the main graph only");
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::vector<OptionSpec> WeightQuantization::option_specs() { return quant::weight_quant_option_specs(); }
@@ -198,6 +313,8 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   filter.ops = opts.ops;
   filter.exclude = opts.exclude;
   filter.min_size = opts.min_size;
+  const size_t views = prepare_weights(model);
+  if (views > 0) note(std::to_string(views) + " weights read through Identity, Cast or Transpose, or from a subgraph, now sit where their reader is");
   quant::TargetScan scan = quant::find_weight_targets(graph, filter);
   EMBER_ASSIGN_OR_RETURN(const std::vector<std::string> sensitive,
                          quant::most_sensitive_layers(model, ctx, scan.targets, opts.format.bits, opts.block, opts.protect));
@@ -218,7 +335,8 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     note("skipped " + s.name + ": " + s.reason);
     result->skipped.push_back({s.name, s.reason});
   }
-  if (!scan.targets.empty() && model.opset_version("") < 13) {  // DequantizeLinear with an axis needs 13
+  const bool has_bodies = has_subgraphs(graph);
+  if ((!scan.targets.empty() || has_bodies) && model.opset_version("") < 13) {  // DequantizeLinear with an axis needs 13
     EMBER_ASSIGN_OR_RETURN(OpsetUpgradeResult up, upgrade_default_opset(model, 13));
     note("upgraded the default-domain opset from " + std::to_string(up.from) + " to 13 (" +
          std::to_string(up.nodes_rewritten) + " nodes rewritten) for per-channel DequantizeLinear");
@@ -253,50 +371,15 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   const std::map<std::string, std::vector<float>> awq_scales =
       opts.method == Method::kAwq ? apply_awq(graph, scan.targets, stats, opts, note) : std::map<std::string, std::vector<float>>{};
 
-  quant::GraphEdits edits;
-  int64_t min_opset = 0;
-  bool any_nbits = false;
-  size_t bytes_before = 0, bytes_after = 0, nbits = 0, dq_nodes = 0;
-  for (const Layer& t : scan.targets) {
-    const WeightQuantOptions& to = protect.count(t.weight) ? int8_opts : opts;
-    const Tensor& weight = graph.initializers.at(t.weight);
-    const std::vector<float> w = analysis::canonical_matrix(t, weight);
-    QuantizedTensorRecord r;
-    r.name = t.weight;
-    r.op = t.op_types();
-    r.bits = to.format.bits;
-    r.symmetric = to.format.symmetric;
-    r.bytes_before = weight.nbytes();
-    const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, stats);
-    auto scaled = awq_scales.find(t.weight);
-    const std::vector<float>* s = scaled == awq_scales.end() ? nullptr : &scaled->second;
-    const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, note);
-    r.block = q.group < t.reduction ? q.group : 0;
-    measure(w, q, s, hessian ? &*hessian : nullptr, r);
-    r.scheme = to.format.text();
-    r.scheme.insert(r.scheme.find(' '), q.group < t.reduction ? " b" + std::to_string(q.group) : " per-channel");
-    r.scheme += " " + r.method;
-
-    std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
-    quant::EmitResult emitted;
-    if (blocker.empty()) {
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, to.block, edits));
-      ++nbits;
-      any_nbits = true;
-    } else {
-      if (to.ort && to.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
-      min_opset = std::max(min_opset, emitted.min_opset);
-      ++dq_nodes;
-    }
-    r.format = emitted.matmul_nbits ? "matmul-nbits" : "qdq";
-    r.bytes_after = emitted.bytes;
-    bytes_before += r.bytes_before;
-    bytes_after += r.bytes_after;
-    note(format_record(r));
-    records.push_back(std::move(r));
-  }
-  edits.apply(graph);
+  EmitTotals totals;
+  EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records, totals));
+  // Weights of If / Loop / Scan bodies: each body's own layers, with round to nearest (the
+  // calibration statistics describe main-graph activations only).
+  EMBER_TRY(quantize_subgraphs(model, filter, opts, note, *result, totals));
+  const int64_t min_opset = totals.min_opset;
+  const bool any_nbits = totals.any_nbits;
+  const size_t bytes_before = totals.bytes_before, bytes_after = totals.bytes_after, nbits = totals.nbits,
+               dq_nodes = totals.dq_nodes;
   if (min_opset > 0) EMBER_TRY(quant::raise_default_opset(model, min_opset));
   if (any_nbits && model.opset_version("com.microsoft") < 1) model.set_opset_version("com.microsoft", 1);
   count("quantize-seconds", seconds_since(quantize_start));

@@ -13,8 +13,11 @@
 // format=ort turns MatMul/Gemm 4-bit weights into MatMulNBits; Gather, Conv, weights shared
 // with them, and 8-bit weights stay QDQ. QDQ with blocks or INT4 raises the default opset to
 // 21 (IR 10); per-channel INT8 needs opset 13.
-// Preconditions: none beyond a verified graph; weights that are graph inputs, read inside
-// subgraphs, or read by anything else are left alone (remark "skipped").
+// Where weights are: views of a weight (Identity, Cast to f32, Transpose) are folded first
+// (weight_views.h); a main-graph weight read by exactly one If / Loop / Scan body moves into it,
+// and every body's layers are quantized in place with rtn (subgraph_weights.h).
+// Preconditions: none beyond a verified graph; weights that are graph inputs, read by two
+// bodies, or read by anything else are left alone (remark "skipped").
 // Result: QuantizeWeightsResult (every quantized weight and every skipped one, with why).
 // Remarks: one note per weight, notes on skipped weights and AWQ/GPTQ decisions, and counters weights-quantized, weights-skipped,
 // bytes-before, bytes-after, matmul-nbits, dequantize-nodes, calibration-seconds,

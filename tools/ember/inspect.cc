@@ -58,16 +58,35 @@ nlohmann::json describe(const ir::Model& model, const std::string& path, int top
   j["ops"] = histogram;
   std::map<std::string, std::pair<int64_t, size_t>> per_dtype;  // dtype -> params, bytes
   std::vector<std::pair<size_t, std::string>> sizes;
-  int64_t params = 0;
+  std::map<std::string, const Tensor*> tensors;  // by name, for the largest ones
+  int64_t params = 0, in_subgraphs = 0, in_constants = 0;
   size_t bytes = 0;
-  for (const auto& [name, t] : model.graph.initializers) {
+  auto add = [&](const std::string& name, const Tensor& t) {
     auto& entry = per_dtype[std::string(dtype_name(t.dtype()))];
     entry.first += t.numel();
     entry.second += t.nbytes();
     params += t.numel();
     bytes += t.nbytes();
-    sizes.emplace_back(t.nbytes(), name);
-  }
+    if (tensors.emplace(name, &t).second) sizes.emplace_back(t.nbytes(), name);
+  };
+  // Weights count wherever the exporter put them: initializers of the main graph and of
+  // subgraph bodies, and float tensors held in Constant nodes (paddle2onnx, spox).
+  ir::for_each_graph(const_cast<ir::Graph&>(model.graph), [&](ir::Graph& g) {
+    const bool body = &g != &model.graph;
+    for (const auto& [name, t] : g.initializers) {
+      add(name, t);
+      if (body) in_subgraphs += t.numel();
+    }
+    for (const auto& n : g.nodes)
+      if (n.op_type == "Constant" && n.attributes.size() == 1 && n.attributes[0].name == "value" &&
+          n.attributes[0].t.defined() && traits(n.attributes[0].t.dtype()).is_float && n.outputs.size() == 1) {
+        add(n.outputs[0], n.attributes[0].t);
+        in_constants += n.attributes[0].t.numel();
+        if (body) in_subgraphs += n.attributes[0].t.numel();
+      }
+  });
+  j["parameters_in_subgraphs"] = in_subgraphs;
+  j["parameters_in_constant_nodes"] = in_constants;
   j["parameters"] = params;
   j["parameter_bytes"] = bytes;
   json by_dtype = json::object();
@@ -76,7 +95,7 @@ nlohmann::json describe(const ir::Model& model, const std::string& path, int top
   std::sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   json largest = json::array();
   for (size_t i = 0; i < sizes.size() && i < static_cast<size_t>(top); ++i) {
-    const Tensor& t = model.graph.initializers.at(sizes[i].second);
+    const Tensor& t = *tensors.at(sizes[i].second);
     largest.push_back({{"name", sizes[i].second}, {"dtype", std::string(dtype_name(t.dtype()))},
                        {"shape", shape_to_string(t.shape())}, {"bytes", t.nbytes()}});
   }
@@ -109,7 +128,11 @@ void print_text(const nlohmann::json& j) {
     std::printf("  [%s]\n", domain.c_str());
     for (const auto& [n, op] : sorted) std::printf("    %-28s %d\n", op.c_str(), n);
   }
-  std::printf("\nparameters: %lld (%s)\n", j["parameters"].get<long long>(), human_bytes(j["parameter_bytes"].get<double>()).c_str());
+  std::printf("\nparameters: %lld (%s)", j["parameters"].get<long long>(), human_bytes(j["parameter_bytes"].get<double>()).c_str());
+  if (j["parameters_in_subgraphs"].get<long long>() > 0 || j["parameters_in_constant_nodes"].get<long long>() > 0)
+    std::printf(", of which %lld in subgraph bodies, %lld in Constant nodes", j["parameters_in_subgraphs"].get<long long>(),
+                j["parameters_in_constant_nodes"].get<long long>());
+  std::printf("\n");
   for (auto& [d, pb] : j["parameters_by_dtype"].items())
     std::printf("  %-6s %12lld params  %s\n", d.c_str(), pb["parameters"].get<long long>(), human_bytes(pb["bytes"].get<double>()).c_str());
   std::printf("\nlargest tensors:\n");
