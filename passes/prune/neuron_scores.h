@@ -5,6 +5,12 @@
 //   magnitude: ||W1[:, n]||_2 * ||W2[n, :]||_2 (invariant to rescaling a ReLU neuron).
 //   wanda:     ||W2[n, :]||_1 * sqrt(E[a_n^2]), a_n the consumer's input (Wanda, Sun et al. 2023,
 //              summed over the neuron's row).
+//   fluctuation: Var(a_n) * ||W2[n, :]||_2^2 (FLAP, An et al. 2024): the consumer's output
+//              error when a_n is replaced by its mean (bias compensation).
+//   obs:       ||W2[n, :]||_2^2 / [Sigma^-1]_nn, Sigma the covariance of a (ridge-damped): the
+//              output error left after the least squares refit when neuron n alone is removed
+//              (Optimal Brain Surgeon for a row; 1 / [Sigma^-1]_nn is a_n's variance that the
+//              other neurons cannot predict).
 // Taylor and Fisher are in loss units, so they rank neurons across layers; magnitude and
 // wanda compare best within a layer (ranking=uniform).
 #pragma once
@@ -16,8 +22,8 @@
 
 namespace ember::passes::prune {
 
-enum class NeuronScore { kTaylor, kFisher, kMagnitude, kWanda };
-Result<NeuronScore> parse_neuron_score(const std::string& name);  // taylor | fisher | magnitude | wanda
+enum class NeuronScore { kTaylor, kFisher, kMagnitude, kWanda, kFluctuation, kObs };
+Result<NeuronScore> parse_neuron_score(const std::string& name);  // taylor | fisher | magnitude | wanda | fluctuation | obs
 bool needs_importance(NeuronScore score);
 bool needs_layer_inputs(NeuronScore score);
 

@@ -27,7 +27,7 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
       {"score", &V::score,
        "taylor | fisher: gradient importance of the neuron (needs calibration); magnitude: ||W1 column|| * ||W2 row||; "
-       "wanda: ||W2 row||_1 * RMS of the neuron's activation"},
+       "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "

@@ -93,8 +93,8 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1)")->default_val(0.25);
-  sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x))")
-      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda"}));
+  sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
+      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
   sub->add_option("--ranking", o->ranking, "global: lowest scores over all layers; uniform: the same fraction per layer")
       ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
   sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer")

@@ -106,6 +106,9 @@ TEST_CASE("prune-structured: bias compensation and the least squares refit reduc
   CHECK(bias < none);
   CHECK(lsq < bias);
   CHECK(pruned_error("prune-structured{ffn=0.5,score=wanda,recovery=lsq,ranking=uniform}") < none);
+  // Scores that model the consumer's output error do at least as well as the weight norms.
+  CHECK(pruned_error("prune-structured{ffn=0.5,score=fluctuation,recovery=bias}") <= bias * 1.0001);
+  CHECK(pruned_error("prune-structured{ffn=0.5,score=obs,recovery=lsq}") <= lsq * 1.0001);
 }
 
 TEST_CASE("prune-structured: the refit is exact when removed neurons are affine in the kept ones") {
