@@ -1,5 +1,6 @@
 #include "passes/prune/ffn_groups.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <optional>
@@ -134,6 +135,9 @@ FfnGroups find_ffn_groups(const ir::Graph& graph, const analysis::LayerModel& la
     else
       out.groups.push_back(std::move(group));
   }
+  // Graph order: the sequential refit prunes a group after every group upstream of it.
+  std::stable_sort(out.groups.begin(), out.groups.end(),
+                   [](const FfnGroup& a, const FfnGroup& b) { return a.first.uses[0].node < b.first.uses[0].node; });
   return out;
 }
 

@@ -8,12 +8,15 @@
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/recovery.h"
+#include "passes/prune/sequential_refit.h"
 
 namespace ember::passes {
 namespace {
 
 using analysis::Layer;
 using prune::FfnGroup;
+
+constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq-seq's refit, as the layer-input analysis
 
 struct PruneOptionValues {
   double ffn = 0.25;
@@ -31,7 +34,8 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
-       "refit of the next layer's kept weights and bias on calibration statistics"},
+       "refit of the next layer's kept weights and bias on calibration statistics; lsq-seq: the same fit layer by layer "
+       "on the pruned model's own activations, matching the original outputs"},
       {"min-keep", &V::min_keep, "Fraction of each layer's neurons always kept (at least one)"},
       {"damp", &V::damp, "lsq ridge damping, relative to the mean variance of the kept neurons"},
   });
@@ -83,13 +87,31 @@ int64_t group_params(const FfnGroup& g, int64_t units) {
   return units * (g.first.reduction + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
 }
 
-// Removes `removed` neurons of `g` from `graph` (a copy of the model's graph).
-Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_t>& removed, prune::Recovery recovery,
-                   const analysis::LayerInputStats* stats, double damp) {
-  const std::vector<int64_t> kept = complement(g.neurons, removed);
+// `layer` with its dimensions read from the current tensor (an MLP chain's middle layer is the
+// consumer of one group and the first layer of the next, and shrinks twice).
+Layer current(const ir::Graph& graph, Layer layer) {
+  const Tensor& w = *graph.find_initializer(layer.weight);
+  layer.shape = w.shape();
+  layer.channels = w.dim(layer.column_major() ? 1 : 0);
+  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
+  return layer;
+}
+
+// The consumer's canonical weight [M, N] and bias [M] (or empty) as they are now in `graph`.
+std::pair<std::vector<float>, std::vector<float>> consumer_weights(const ir::Graph& graph, const FfnGroup& g) {
+  const Layer second = current(graph, g.second);
+  std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight)), b2;
+  if (const Tensor* b = second.bias.empty() ? nullptr : graph.find_initializer(second.bias))
+    b2.assign(b->data<float>(), b->data<float>() + b->numel());
+  return {std::move(w2), std::move(b2)};
+}
+
+// Removes the neurons not in `kept` from `g` in `graph` (a copy of the model's graph); the
+// consumer gets `update`'s weight and bias.
+Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_t>& kept, const prune::ConsumerUpdate& update) {
   const int64_t n_kept = static_cast<int64_t>(kept.size());
   // First layer: keep the rows (output channels) of its canonical [N, K] matrix.
-  Layer first = g.first;
+  Layer first = current(graph, g.first);
   const std::vector<float> w1 = analysis::canonical_matrix(first, *graph.find_initializer(first.weight));
   std::vector<float> w1_kept;
   for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
@@ -97,18 +119,13 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
   first.shape = stored_shape(first);
   graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
   for (const auto& name : g.per_channel) graph.set_initializer(name, gather_last(*graph.find_initializer(name), kept));
-  // Second layer: drop (and refit) the columns of its canonical [M, N] matrix.
-  Layer second = g.second;
-  const std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight));
-  std::vector<float> b2;
-  if (const Tensor* b = second.bias.empty() ? nullptr : graph.find_initializer(second.bias))
-    b2.assign(b->data<float>(), b->data<float>() + b->numel());
-  auto update = prune::recover_consumer(w2, b2, second.channels, g.neurons, kept, removed, recovery, stats, damp);
-  if (!update.ok()) return update.status().with_context("consumer '" + second.node + "'");
+  // Second layer: its canonical [M, N] matrix becomes update.weight [M, N'].
+  Layer second = current(graph, g.second);
   second.reduction = n_kept;
   second.shape = stored_shape(second);
-  graph.set_initializer(second.weight, analysis::from_canonical(second, update->weight));
-  if (!b2.empty()) graph.set_initializer(second.bias, Tensor::from_vector<float>(graph.find_initializer(second.bias)->shape(), update->bias));
+  graph.set_initializer(second.weight, analysis::from_canonical(second, update.weight));
+  if (!update.bias.empty())
+    graph.set_initializer(second.bias, Tensor::from_vector<float>(graph.find_initializer(second.bias)->shape(), update.bias));
   const ValueReaders readers = value_readers(graph);
   for (size_t index : g.reshapes) {  // a shape constant shared with other Reshapes gets a copy of its own
     ir::Node& node = graph.nodes[index];
@@ -162,7 +179,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   const prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
-  if (opts.recovery != prune::Recovery::kNone && opts.values.ffn > 0) {
+  if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential && opts.values.ffn > 0) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
   }
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
@@ -170,12 +187,26 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const FfnGroup& g = found.groups[i];
     const auto& removed = selection.removed[i];
-    const analysis::LayerInputStats* stats = nullptr;
-    if (inputs) {
-      auto it = inputs->stats.find(g.second.input);
-      if (it != inputs->stats.end()) stats = &it->second;
+    if (!removed.empty()) {
+      const std::vector<int64_t> kept = complement(g.neurons, removed);
+      const auto [w2, b2] = consumer_weights(pruned.graph, g);
+      auto refit = [&]() -> Result<prune::ConsumerUpdate> {
+        if (opts.recovery == prune::Recovery::kLsqSequential) {
+          if (!ctx.calib) return invalid_input("prune-structured: recovery=lsq-seq needs a calibration set");
+          return prune::refit_on_pruned(model, pruned, *ctx.calib, g, w2, b2, kept, opts.values.damp, kRefitRows);
+        }
+        const analysis::LayerInputStats* stats = nullptr;
+        if (inputs) {
+          auto it = inputs->stats.find(g.second.input);
+          if (it != inputs->stats.end()) stats = &it->second;
+        }
+        return prune::recover_consumer(w2, b2, g.second.channels, g.neurons, kept, removed, opts.recovery, stats,
+                                       opts.values.damp);
+      };
+      Result<prune::ConsumerUpdate> update = refit();
+      if (!update.ok()) return update.status().with_context("consumer '" + g.second.node + "'");
+      EMBER_TRY(prune_group(pruned.graph, g, kept, *update));
     }
-    if (!removed.empty()) EMBER_TRY(prune_group(pruned.graph, g, removed, opts.recovery, stats, opts.values.damp));
     if (opts.recovery != prune::Recovery::kNone && !removed.empty() && g.second.bias.empty())
       ctx.remarks.note(name(), "'" + g.second.node + "' has no bias: " +
                                    (opts.recovery == prune::Recovery::kBias ? "nothing to compensate" : "refit without intercept"));

@@ -52,11 +52,18 @@ Result<Recovery> parse_recovery(const std::string& name) {
   if (name == "none") return Recovery::kNone;
   if (name == "bias") return Recovery::kBias;
   if (name == "lsq") return Recovery::kLsq;
-  return invalid_input("prune-structured: unknown recovery '" + name + "' (none, bias, lsq)");
+  if (name == "lsq-seq") return Recovery::kLsqSequential;
+  return invalid_input("prune-structured: unknown recovery '" + name + "' (none, bias, lsq, lsq-seq)");
 }
 
 std::string recovery_name(Recovery recovery) {
-  return recovery == Recovery::kNone ? "none" : recovery == Recovery::kBias ? "bias" : "lsq";
+  switch (recovery) {
+    case Recovery::kNone: return "none";
+    case Recovery::kBias: return "bias";
+    case Recovery::kLsq: return "lsq";
+    case Recovery::kLsqSequential: return "lsq-seq";
+  }
+  return "lsq";
 }
 
 Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
@@ -69,6 +76,7 @@ Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const 
     for (int64_t j = 0; j < s; ++j) out.weight[size_t(o * s + j)] = weight[size_t(o * N + kept[size_t(j)])];
   out.bias = bias;
   if (recovery == Recovery::kNone || p == 0) return out;
+  if (recovery == Recovery::kLsqSequential) return invalid_input("prune-structured: lsq-seq needs the models (sequential_refit.h)");
   if (!stats || !stats->xtx || stats->xtx->dim() != N || (stats->sum.size() != size_t(N)))
     return invalid_input("prune-structured: no calibration statistics of the consumer's input for recovery");
   const std::vector<double> mu = bias.empty() ? std::vector<double>() : stats->mean();

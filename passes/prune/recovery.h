@@ -22,8 +22,8 @@
 
 namespace ember::passes::prune {
 
-enum class Recovery { kNone, kBias, kLsq };
-Result<Recovery> parse_recovery(const std::string& name);  // none | bias | lsq
+enum class Recovery { kNone, kBias, kLsq, kLsqSequential };  // kLsqSequential: sequential_refit.h
+Result<Recovery> parse_recovery(const std::string& name);  // none | bias | lsq | lsq-seq
 std::string recovery_name(Recovery recovery);
 
 struct ConsumerUpdate {

@@ -97,8 +97,8 @@ void add_prune_command(CLI::App& app, int& exit_code) {
       ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
   sub->add_option("--ranking", o->ranking, "global: lowest scores over all layers; uniform: the same fraction per layer")
       ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
-  sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer")
-      ->default_val("lsq")->check(CLI::IsMember({"none", "bias", "lsq"}));
+  sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer; lsq-seq: the refit layer by layer on the pruned model's own activations")
+      ->default_val("lsq")->check(CLI::IsMember({"none", "bias", "lsq", "lsq-seq"}));
   sub->add_option("--min-keep", o->min_keep, "Fraction of each layer's neurons always kept")->default_val(0.1);
   sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", o->calib_batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
