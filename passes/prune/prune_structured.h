@@ -6,8 +6,10 @@
 // group (per row). The `ffn` fraction of all neurons is removed, ranked globally (the lowest
 // scores over all layers; scores in loss units compare across layers) or uniformly (the same
 // fraction in each layer), every layer keeping at least `min-keep` of its neurons (never a
-// whole layer). W2' and b2' come from the recovery (none, FLAP bias compensation, or the
-// ridge least squares refit). Preconditions: f32 weights; groups proven channel-wise on the
+// whole layer). W2' and b2' come from the recovery (none, FLAP bias compensation, the ridge
+// least squares refit on the unpruned model's statistics, or lsq-seq: that refit group by
+// group in graph order on the pruned model's own activations, sequential_refit.h). An MLP
+// chain's middle layer is the consumer of one group and the first layer of the next. Preconditions: f32 weights; groups proven channel-wise on the
 // graph, others are left alone with a remark naming the layer and why. The model is edited as
 // a copy and replaced only when every group succeeded: never a half-pruned graph.
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
