@@ -203,6 +203,13 @@ TEST_CASE("prune-structured: an unsafe group is left alone with the reason - bad
   CHECK(s.message().find("no prunable FFN group") != std::string::npos);
   CHECK(s.message().find("'hr' is a graph output") != std::string::npos);
   CHECK(m.graph.find_initializer("W1")->shape() == original.graph.find_initializer("W1")->shape());
+  // A refit that cannot run (no calibration set) fails the pass and leaves the model whole.
+  ir::Model chain = chain_model();
+  const Status no_calib = run_pipeline(chain, "prune-structured{ffn=0.5,score=magnitude,recovery=lsq-seq}", nullptr);
+  CHECK(no_calib.code() == StatusCode::kInvalidInput);
+  CHECK(no_calib.message().find("calibration") != std::string::npos);
+  CHECK(chain.graph.find_initializer("W1")->shape() == Shape{kChannels, 16});
+  CHECK(chain.graph.find_initializer("W2")->shape() == Shape{16, 12});
   ir::Model ok = mlp_model();
   for (const char* bad : {"prune-structured{ffn=1}", "prune-structured{ffn=-0.1}", "prune-structured{score=l2}",
                           "prune-structured{recovery=train}", "prune-structured{ranking=random}"}) {
