@@ -6,6 +6,7 @@
 #include "passes/cleanup/dedupe_initializers.h"
 #include "passes/cleanup/opset_upgrade.h"
 #include "passes/cleanup/remove_identity.h"
+#include "passes/prune/prune_structured.h"
 #include "passes/quantize/activation_quantizer.h"
 #include "passes/quantize/smoothquant.h"
 #include "passes/quantize/weight_quantizer.h"

@@ -24,3 +24,5 @@ ember_script_test(ember_rt_deploy tests/e2e/ember_rt_deploy.sh LABELS "e2e" TIME
 ember_script_test(deploy_layering tests/e2e/deploy_layering.sh LABELS "e2e")
 ember_script_test(real_models tests/realmodels/real_models.sh LABELS "interop" TIMEOUT 1500)
 ember_script_test(scale_cli tests/e2e/scale_cli.sh LABELS "e2e")
+ember_script_test(prune_cli tests/e2e/prune_cli.sh LABELS "e2e;sanitize" TIMEOUT 600)
+ember_script_test(interop_pruned tests/interop/pruned_ort.sh LABELS "interop" TIMEOUT 600)

@@ -39,6 +39,13 @@ std::vector<float> LayerInputStats::mean_abs() const {
   return m;
 }
 
+std::vector<double> LayerInputStats::mean() const {
+  std::vector<double> m(sum.size(), 0.0);
+  if (rows > 0)
+    for (size_t i = 0; i < m.size(); ++i) m[i] = sum[i] / static_cast<double>(rows);
+  return m;
+}
+
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
                                                                     const std::vector<LayerInputRequest>& requests,
@@ -49,6 +56,7 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
     w.stats.dim = r.dim;
     w.stats.xtx = std::make_unique<HessianAccumulator>(r.dim);
     if (mean_abs) w.stats.abs_sum.assign(static_cast<size_t>(r.dim), 0.0);
+    if (mean_abs) w.stats.sum.assign(static_cast<size_t>(r.dim), 0.0);
   }
   EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model));
   const int64_t batches = calib.num_batches();
@@ -71,7 +79,8 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
       const float* row = x + r * dim;
       if (mean_abs) {
         double* acc = w.stats.abs_sum.data();
-        for (int64_t k = 0; k < dim; ++k) acc[k] += std::fabs(row[k]);
+        double* signed_acc = w.stats.sum.data();
+        for (int64_t k = 0; k < dim; ++k) acc[k] += std::fabs(row[k]), signed_acc[k] += row[k];
       }
       if (keep_row(w.seen++, w.stride)) w.kept.insert(w.kept.end(), row, row + dim);
     }

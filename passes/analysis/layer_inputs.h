@@ -1,7 +1,7 @@
 // Statistics of the inputs of linear layers over a calibration set, streamed: the float
 // model runs batch by batch and an interpreter observer folds each watched activation into
 //   X^T X  (for GPTQ's Hessian and AWQ's output-error model), and
-//   sum |x| per input channel (AWQ's activation scale), when asked for.
+//   sum |x| and sum x per input channel (AWQ's activation scale; pruning's means), when asked for.
 // Activations are never stored. A row is the last dimension of an activation (a token).
 // About `max_rows` rows per activation are used: the first batch shows how many rows a batch
 // gives, then only as many batches run as the cap needs, evenly spaced over the set (the
@@ -33,8 +33,10 @@ struct LayerInputStats {
   int64_t dim = 0;
   std::unique_ptr<HessianAccumulator> xtx;
   std::vector<double> abs_sum;  // empty unless requested
+  std::vector<double> sum;      // sum x per input channel, with abs_sum (pruning's bias compensation)
   int64_t rows = 0;             // rows observed
   std::vector<float> mean_abs() const;
+  std::vector<double> mean() const;  // E[x] per input channel; empty without sums
 };
 
 struct LayerInputRequest {

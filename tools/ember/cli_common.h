@@ -69,5 +69,6 @@ void add_calibrate_command(CLI::App& app, int& exit_code);
 void add_compress_command(CLI::App& app, int& exit_code);
 void add_quantize_command(CLI::App& app, int& exit_code);
 void add_importance_command(CLI::App& app, int& exit_code);
+void add_prune_command(CLI::App& app, int& exit_code);
 
 }  // namespace ember::cli

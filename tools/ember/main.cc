@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   ember::cli::add_eval_command(app, exit_code);
   ember::cli::add_calibrate_command(app, exit_code);
   ember::cli::add_importance_command(app, exit_code);
+  ember::cli::add_prune_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

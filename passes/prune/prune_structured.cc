@@ -1,0 +1,228 @@
+#include "passes/prune/prune_structured.h"
+
+#include <algorithm>
+
+#include "ir/verifier.h"
+#include "passes/analysis/layer_inputs.h"
+#include "passes/graph_edit.h"
+#include "passes/prune/neuron_scores.h"
+#include "passes/prune/neuron_selection.h"
+#include "passes/prune/recovery.h"
+#include "passes/prune/sequential_refit.h"
+
+namespace ember::passes {
+namespace {
+
+using analysis::Layer;
+using prune::FfnGroup;
+
+constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq-seq's refit, as the layer-input analysis
+
+struct PruneOptionValues {
+  double ffn = 0.25;
+  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  double min_keep = 0.1, damp = 0.01;
+};
+
+const OptionTable<PruneOptionValues>& option_table() {
+  using V = PruneOptionValues;
+  static const OptionTable<V> table({
+      {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
+      {"score", &V::score,
+       "taylor | fisher: gradient importance of the neuron (needs calibration); magnitude: ||W1 column|| * ||W2 row||; "
+       "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
+      {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
+      {"recovery", &V::recovery,
+       "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
+       "refit of the next layer's kept weights and bias on calibration statistics; lsq-seq: the same fit layer by layer "
+       "on the pruned model's own activations, matching the original outputs"},
+      {"min-keep", &V::min_keep, "Fraction of each layer's neurons always kept (at least one)"},
+      {"damp", &V::damp, "lsq ridge damping, relative to the mean variance of the kept neurons"},
+  });
+  return table;
+}
+
+struct ParsedOptions {
+  PruneOptionValues values;
+  prune::NeuronScore score;
+  prune::Recovery recovery;
+};
+
+Result<ParsedOptions> parse(const PassOptions& options) {
+  ParsedOptions p;
+  EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
+  const auto& v = p.values;
+  if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
+  if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
+  if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
+  if (v.ranking != "global" && v.ranking != "uniform")
+    return invalid_input("prune-structured: ranking must be global or uniform, got '" + v.ranking + "'");
+  EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
+  EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
+  return p;
+}
+
+Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
+
+std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& removed) {
+  std::vector<int64_t> kept;
+  size_t r = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (r < removed.size() && removed[r] == i) ++r;
+    else kept.push_back(i);
+  }
+  return kept;
+}
+
+// Shrinks a per-neuron constant [..., N] to the kept neurons.
+Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
+  Shape shape = t.shape();
+  shape.back() = static_cast<int64_t>(kept.size());
+  std::vector<float> v;
+  for (int64_t k : kept) v.push_back(t.data<float>()[k]);
+  return Tensor::from_vector<float>(shape, v);
+}
+
+int64_t group_params(const FfnGroup& g, int64_t units) {
+  return units * (g.first.reduction + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
+}
+
+// `layer` with its dimensions read from the current tensor (an MLP chain's middle layer is the
+// consumer of one group and the first layer of the next, and shrinks twice).
+Layer current(const ir::Graph& graph, Layer layer) {
+  const Tensor& w = *graph.find_initializer(layer.weight);
+  layer.shape = w.shape();
+  layer.channels = w.dim(layer.column_major() ? 1 : 0);
+  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
+  return layer;
+}
+
+// The consumer's canonical weight [M, N] and bias [M] (or empty) as they are now in `graph`.
+std::pair<std::vector<float>, std::vector<float>> consumer_weights(const ir::Graph& graph, const FfnGroup& g) {
+  const Layer second = current(graph, g.second);
+  std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight)), b2;
+  if (const Tensor* b = second.bias.empty() ? nullptr : graph.find_initializer(second.bias))
+    b2.assign(b->data<float>(), b->data<float>() + b->numel());
+  return {std::move(w2), std::move(b2)};
+}
+
+// Removes the neurons not in `kept` from `g` in `graph` (a copy of the model's graph); the
+// consumer gets `update`'s weight and bias.
+Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_t>& kept, const prune::ConsumerUpdate& update) {
+  const int64_t n_kept = static_cast<int64_t>(kept.size());
+  // First layer: keep the rows (output channels) of its canonical [N, K] matrix.
+  Layer first = current(graph, g.first);
+  const std::vector<float> w1 = analysis::canonical_matrix(first, *graph.find_initializer(first.weight));
+  std::vector<float> w1_kept;
+  for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
+  first.channels = n_kept;
+  first.shape = stored_shape(first);
+  graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
+  for (const auto& name : g.per_channel) graph.set_initializer(name, gather_last(*graph.find_initializer(name), kept));
+  // Second layer: its canonical [M, N] matrix becomes update.weight [M, N'].
+  Layer second = current(graph, g.second);
+  second.reduction = n_kept;
+  second.shape = stored_shape(second);
+  graph.set_initializer(second.weight, analysis::from_canonical(second, update.weight));
+  if (!update.bias.empty())
+    graph.set_initializer(second.bias, Tensor::from_vector<float>(graph.find_initializer(second.bias)->shape(), update.bias));
+  const ValueReaders readers = value_readers(graph);
+  for (size_t index : g.reshapes) {  // a shape constant shared with other Reshapes gets a copy of its own
+    ir::Node& node = graph.nodes[index];
+    Tensor shape = graph.find_initializer(node.inputs[1])->clone();
+    shape.mutable_data<int64_t>()[shape.numel() - 1] = n_kept;
+    if (readers.at(node.inputs[1]).size() > 1) node.inputs[1] = unique_name(graph, node.inputs[1] + "_pruned");
+    graph.set_initializer(node.inputs[1], shape);
+  }
+  for (auto& info : graph.value_info)
+    if (info.has_shape && !info.dims.empty() && info.dims.back().value == g.neurons &&
+        std::find(g.values.begin(), g.values.end(), info.name) != g.values.end())
+      info.dims.back().value = n_kept;
+  return Status::Ok();
+}
+
+}  // namespace
+
+nlohmann::json PruneResult::to_json() const {
+  nlohmann::json j = {{"ffn", ratio}, {"score", score}, {"ranking", ranking}, {"recovery", recovery}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& l : layers)
+    j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
+                           {"units_after", l.units_after}, {"params_before", l.params_before},
+                           {"params_after", l.params_after}, {"macs_before", l.macs_before},
+                           {"macs_after", l.macs_after}, {"threshold", l.threshold}});
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& s : skipped) j["skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
+  return j;
+}
+
+std::vector<OptionSpec> PruneStructured::option_specs() { return option_table().specs(); }
+
+Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
+  EMBER_ASSIGN_OR_RETURN(const ParsedOptions opts, parse(options_));
+  EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel layers, analysis::build_layer_model(model.graph));
+  prune::FfnGroups found = prune::find_ffn_groups(model.graph, layers);
+  auto result = std::make_shared<PruneResult>();
+  result->ratio = opts.values.ffn;
+  result->score = opts.values.score;
+  result->ranking = opts.values.ranking;
+  result->recovery = opts.values.recovery;
+  result->skipped = found.skipped;
+  for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
+  if (found.groups.empty()) {
+    std::string why;
+    for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
+    return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
+                         "(ReLU, GELU, SiLU) -> MatMul/Gemm whose weights nothing else reads)" + why);
+  }
+  EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
+  const prune::NeuronSelection selection =
+      prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
+  std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
+  if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential && opts.values.ffn > 0) {
+    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
+  }
+  ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
+  int64_t removed_total = 0;
+  for (size_t i = 0; i < found.groups.size(); ++i) {
+    const FfnGroup& g = found.groups[i];
+    const auto& removed = selection.removed[i];
+    if (!removed.empty()) {
+      const std::vector<int64_t> kept = complement(g.neurons, removed);
+      const auto [w2, b2] = consumer_weights(pruned.graph, g);
+      auto refit = [&]() -> Result<prune::ConsumerUpdate> {
+        if (opts.recovery == prune::Recovery::kLsqSequential) {
+          if (!ctx.calib) return invalid_input("prune-structured: recovery=lsq-seq needs a calibration set");
+          return prune::refit_on_pruned(model, pruned, *ctx.calib, g, w2, b2, kept, opts.values.damp, kRefitRows);
+        }
+        const analysis::LayerInputStats* stats = nullptr;
+        if (inputs) {
+          auto it = inputs->stats.find(g.second.input);
+          if (it != inputs->stats.end()) stats = &it->second;
+        }
+        return prune::recover_consumer(w2, b2, g.second.channels, g.neurons, kept, removed, opts.recovery, stats,
+                                       opts.values.damp);
+      };
+      Result<prune::ConsumerUpdate> update = refit();
+      if (!update.ok()) return update.status().with_context("consumer '" + g.second.node + "'");
+      EMBER_TRY(prune_group(pruned.graph, g, kept, *update));
+    }
+    if (opts.recovery != prune::Recovery::kNone && !removed.empty() && g.second.bias.empty())
+      ctx.remarks.note(name(), "'" + g.second.node + "' has no bias: " +
+                                   (opts.recovery == prune::Recovery::kBias ? "nothing to compensate" : "refit without intercept"));
+    const int64_t after = g.neurons - static_cast<int64_t>(removed.size());
+    removed_total += static_cast<int64_t>(removed.size());
+    result->layers.push_back({g.first.node, g.second.node, g.neurons, after, group_params(g, g.neurons),
+                              group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
+                              after * (g.first.reduction + g.second.channels), selection.threshold[i]});
+  }
+  EMBER_TRY(ir::verify_model(pruned).with_context("prune-structured: the pruned graph"));
+  model = std::move(pruned);
+  ctx.remarks.count(name(), "groups-pruned", static_cast<double>(found.groups.size()));
+  ctx.remarks.count(name(), "groups-skipped", static_cast<double>(found.skipped.size()));
+  ctx.remarks.count(name(), "neurons-removed", static_cast<double>(removed_total));
+  result_ = std::move(result);
+  return Status::Ok();
+}
+
+}  // namespace ember::passes

@@ -1,0 +1,52 @@
+// prune-structured: removes FFN neurons (ffn_groups.h) physically, scored by importance
+// (neuron_scores.h) and recovered without training (recovery.h).
+// Before: x -> MatMul(W1 [K, N]) -> Add(b1 [N]) -> GELU ops -> MatMul(W2 [N, M]) -> Add(b2)
+// After:  x -> MatMul(W1 [K, N']) -> Add(b1 [N']) -> GELU ops -> MatMul(W2' [N', M]) -> Add(b2')
+// with N' = N - removed: the file and the multiply-adds shrink by (K + M + 1) * removed per
+// group (per row). The `ffn` fraction of all neurons is removed, ranked globally (the lowest
+// scores over all layers; scores in loss units compare across layers) or uniformly (the same
+// fraction in each layer), every layer keeping at least `min-keep` of its neurons (never a
+// whole layer). W2' and b2' come from the recovery (none, FLAP bias compensation, the ridge
+// least squares refit on the unpruned model's statistics, or lsq-seq: that refit group by
+// group in graph order on the pruned model's own activations, sequential_refit.h). An MLP
+// chain's middle layer is the consumer of one group and the first layer of the next. Preconditions: f32 weights; groups proven channel-wise on the
+// graph, others are left alone with a remark naming the layer and why. The model is edited as
+// a copy and replaced only when every group succeeded: never a half-pruned graph.
+// Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
+// score threshold).
+#pragma once
+#include "passes/pass.h"
+#include "passes/prune/ffn_groups.h"
+
+namespace ember::passes {
+
+struct PrunedLayer {
+  std::string node, consumer;  // first and second layer nodes
+  int64_t units_before = 0, units_after = 0;
+  int64_t params_before = 0, params_after = 0;  // W1, b1, per-neuron constants, W2
+  int64_t macs_before = 0, macs_after = 0;      // per row (token): K*N + N*M
+  double threshold = 0;                         // highest score removed (0 when none)
+};
+
+struct PruneResult final : PassResult {
+  double ratio = 0;
+  std::string score, ranking, recovery;
+  std::vector<PrunedLayer> layers;
+  std::vector<prune::SkippedGroup> skipped;
+  nlohmann::json to_json() const override;
+};
+
+class PruneStructured final : public Pass {
+ public:
+  explicit PruneStructured(const PassOptions& options) : options_(options) {}
+  static std::vector<OptionSpec> option_specs();
+  std::string_view name() const override { return "prune-structured"; }
+  Status run(ir::Model& model, PassContext& ctx) override;
+  std::shared_ptr<const PassResult> result() const override { return result_; }
+
+ private:
+  PassOptions options_;
+  std::shared_ptr<PruneResult> result_;
+};
+
+}  // namespace ember::passes

@@ -1,0 +1,40 @@
+// Recovery of the consumer layer after FFN neurons are removed, without training.
+// The consumer computes y = W a + b with W [M, N] (canonical [channels, reduction]); the
+// neurons split into kept S and removed P, and pruning leaves y' = W_S a_S + b.
+//   none: y' as it is.
+//   bias: FLAP's compensation, b' = b + W_P E[a_P]: the removed neurons' mean contribution.
+//   lsq:  the least squares refit of the kept weights with an intercept,
+//           min_{W', b'} E ||W a + b - W' a_S - b'||^2,
+//         whose solution predicts a_P linearly from a_S: with Sigma the covariance of a,
+//           B = Sigma_PS (Sigma_SS + lambda I)^-1,  W' = W_S + W_P B,
+//           b' = b + W_P (E[a_P] - B E[a_S]).
+//         lambda = damp * mean(diag Sigma_SS) (ridge damping); one Cholesky of Sigma_SS per
+//         layer. Sigma comes from the layer-input analysis (X^T X / n - mu mu^T) of the
+//         unpruned model. A consumer without a bias refits without the intercept (the
+//         uncentered X^T X / n, mu = 0).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/analysis/layer_inputs.h"
+
+namespace ember::passes::prune {
+
+enum class Recovery { kNone, kBias, kLsq, kLsqSequential };  // kLsqSequential: sequential_refit.h
+Result<Recovery> parse_recovery(const std::string& name);  // none | bias | lsq | lsq-seq
+std::string recovery_name(Recovery recovery);
+
+struct ConsumerUpdate {
+  std::vector<float> weight;  // canonical [M, |S|]
+  std::vector<float> bias;    // [M], or empty when the consumer has none
+};
+
+// `weight` canonical [M, N]; `bias` [M] or empty; `kept` and `removed` sorted neuron indices;
+// `stats` the consumer input's statistics (may be null for kNone).
+Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
+                                        int64_t N, const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,
+                                        Recovery recovery, const analysis::LayerInputStats* stats, double damp);
+
+}  // namespace ember::passes::prune

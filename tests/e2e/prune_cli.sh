@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `ember prune` (issue 15) on the sample models: the per-layer table, --json, a smaller file,
+# determinism, and the bad-input cases (exit 2 naming the option, or what was looked for).
+source "$(dirname "$0")/lib.sh"
+S=$ROOT/samples
+
+expect_exit 0 "prune gpt2-tiny" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 \
+  --ffn 0.3 --score wanda --recovery lsq -o "$WORK/tiny.onnx"
+for word in neurons parameters MACs/token node_addmm_2 wrote; do expect_stdout_contains "$word"; done
+[ "$(stat -c %s "$WORK/tiny.onnx")" -lt "$(stat -c %s "$S/kjv-gpt2-tiny.onnx")" ] && pass || fail "the pruned file is not smaller"
+expect_exit 0 "the pruned model evaluates" -- "$EMBER" eval "$WORK/tiny.onnx" --task lm --data "$S/kjv-lm-eval.npy"
+expect_stdout_contains "bits_per_byte"
+expect_exit 0 "prune again" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 \
+  --ffn 0.3 --score wanda --recovery lsq -o "$WORK/tiny2.onnx"
+cmp -s "$WORK/tiny.onnx" "$WORK/tiny2.onnx" && pass || fail "two prune runs differ"
+expect_exit 0 "prune digits --json" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --calib-limit 32 \
+  --ffn 0.25 --score taylor --recovery bias -o "$WORK/digits.onnx" --json
+for key in '"layers"' '"units_after"' '"macs_before"' '"file_bytes_after"' '"skipped"'; do expect_stdout_contains "$key"; done
+
+expect_exit 2 "ratio 1" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --ffn 1 -o "$WORK/bad.onnx"
+expect_stderr_contains "--ffn"
+expect_exit 2 "negative ratio" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --ffn -0.5 -o "$WORK/bad.onnx"
+expect_stderr_contains "--ffn"
+expect_exit 2 "unknown score" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --score l2 -o "$WORK/bad.onnx"
+expect_stderr_contains "--score"
+# Quantized weights are no f32 layers: nothing to prune, and the message says what was looked for.
+expect_exit 0 "make an INT8 model" -- "$EMBER" quantize "$S/digits-cnn.onnx" --weights int8 -o "$WORK/int8.onnx"
+expect_exit 2 "no prunable group" -- "$EMBER" prune "$WORK/int8.onnx" --calib "$S/digits-calib.npz" --score magnitude -o "$WORK/bad.onnx"
+expect_stderr_contains "no prunable FFN group"
+[ -e "$WORK/bad.onnx" ] && fail "a failed run wrote a model" || pass
+finish

@@ -1,0 +1,109 @@
+// ember prune MODEL --calib SET [--ffn R] [--score S] [--recovery R] -o OUT.onnx: removes FFN
+// neurons with the prune-structured pass (passes/prune/prune_structured.h) and prints a table
+// per layer: neurons, parameters and multiply-adds per token before and after.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "calibration/dataset.h"
+#include "formats/onnx_save.h"
+#include "passes/analysis/importance.h"
+#include "passes/pass_manager.h"
+#include "passes/prune/prune_structured.h"
+#include "tools/ember/cli_checks.h"
+#include "tools/ember/cli_common.h"
+
+namespace ember::cli {
+namespace {
+
+struct PruneCliOptions {
+  std::string model, calib, output;
+  double ffn = 0.25, min_keep = 0.1;
+  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  int64_t calib_limit = 0, calib_batch = 8;
+  bool json = false;
+};
+
+void print_table(const passes::PruneResult& r) {
+  std::printf("%-28s %-28s %13s %19s %19s %11s\n", "layer", "consumer", "neurons", "parameters", "MACs/token", "threshold");
+  int64_t pb = 0, pa = 0, mb = 0, ma = 0;
+  for (const auto& l : r.layers) {
+    std::printf("%-28s %-28s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", l.node.c_str(), l.consumer.c_str(),
+                static_cast<long long>(l.units_before), static_cast<long long>(l.units_after),
+                static_cast<long long>(l.params_before), static_cast<long long>(l.params_after),
+                static_cast<long long>(l.macs_before), static_cast<long long>(l.macs_after), l.threshold);
+    pb += l.params_before, pa += l.params_after, mb += l.macs_before, ma += l.macs_after;
+  }
+  std::printf("%-28s %-28s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (FFN layers)", "", "", static_cast<long long>(pb),
+              static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
+  for (const auto& s : r.skipped) std::printf("left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
+}
+
+int run_prune(const PruneCliOptions& opts) {
+  if (!(opts.ffn >= 0 && opts.ffn < 1)) return report(invalid_input("--ffn must be in [0, 1), got " + passes::option_value_text(opts.ffn)));
+  if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
+  const std::map<std::string, std::string> pass_options = {
+      {"ffn", std::to_string(opts.ffn)}, {"score", opts.score}, {"ranking", opts.ranking},
+      {"recovery", opts.recovery}, {"min-keep", std::to_string(opts.min_keep)}};
+  auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
+                                                    {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
+                                                    {"dce", passes::PassOptions("dce", {})}});
+  if (!manager.ok()) return report(manager.status());
+  auto model = load_model(opts.model);
+  if (!model.ok()) return report(model.status());
+  calibration::CalibrationOptions co;
+  co.batch = passes::analysis::importance_batch_rows(model->graph, opts.calib_batch);
+  co.limit = opts.calib_limit;
+  auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
+  if (!set.ok()) return report(set.status().with_context(opts.model));
+  passes::AnalysisManager analyses(&*set);
+  Progress progress("analysis", 0);
+  analyses.set_progress([&](std::string_view) { return progress.callback(); });
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
+  Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status.with_context(opts.model));
+  auto result = manager->last_result<passes::PruneResult>("prune-structured");
+  if (!result) return report(internal_error("prune-structured left no record"));
+  status = formats::save_onnx(*model, opts.output);
+  if (!status.ok()) return report(status);
+  std::error_code ec;
+  const auto before = std::filesystem::file_size(opts.model, ec), after = std::filesystem::file_size(opts.output, ec);
+  if (opts.json) {
+    nlohmann::json j = result->to_json();
+    j["model"] = opts.model;
+    j["output"] = opts.output;
+    j["file_bytes_before"] = before;
+    j["file_bytes_after"] = after;
+    std::printf("%s\n", json_text(j).c_str());
+    return kExitOk;
+  }
+  print_table(*result);
+  std::printf("wrote %s (%s -> %s)\n", opts.output.c_str(), human_bytes(static_cast<double>(before)).c_str(),
+              human_bytes(static_cast<double>(after)).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_prune_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<PruneCliOptions>();
+  CLI::App* sub = app.add_subcommand("prune", "Remove FFN neurons (structured pruning) scored by importance, with recovery");
+  sub->add_option("model", o->model, "The FP32 ONNX model")->required();
+  sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
+  sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
+  sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1)")->default_val(0.25);
+  sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
+      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
+  sub->add_option("--ranking", o->ranking, "global: lowest scores over all layers; uniform: the same fraction per layer")
+      ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
+  sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer; lsq-seq: the refit layer by layer on the pruned model's own activations")
+      ->default_val("lsq")->check(CLI::IsMember({"none", "bias", "lsq", "lsq-seq"}));
+  sub->add_option("--min-keep", o->min_keep, "Fraction of each layer's neurons always kept")->default_val(0.1);
+  sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
+  sub->add_option("--calib-batch", o->calib_batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
+  sub->add_flag("--json", o->json, "Print the per-layer record as JSON");
+  sub->final_callback([o, &exit_code] { exit_code = run_prune(*o); });
+}
+
+}  // namespace ember::cli
