@@ -6,12 +6,19 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace ember {
 
+// Saturates instead of overflowing (a hostile shape must not be undefined behaviour): a count of
+// INT64_MAX elements is then refused by the allocation caps and the shape checks downstream.
+// A zero dim makes the count 0 even when the other dims' product would overflow.
 int64_t shape_numel(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d == 0) return 0;  // empty whatever the other dims are
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 

@@ -22,12 +22,6 @@ cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests c_api_te
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
-echo "== sanitizer build (ASan + UBSan): the unit suite, CLI, importance and compress tests =="
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L sanitize --output-on-failure -j "$jobs"
-echo "== release build: every test =="
-ctest --test-dir build --output-on-failure -j "$jobs"
-
 # libFuzzer targets (fuzz/) under ASan + UBSan: a clang build of ir, formats and runtime only,
 # each target for EMBER_FUZZ_SECONDS (60 s; two at a time), printing executions per second and
 # coverage. The ordinary builds above replay the seeds and fuzz/regressions/ (fuzz_replay_*).
@@ -36,5 +30,17 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_FUZZ=ON -DC
 cmake --build build-fuzz -j "$jobs" --target fuzz_all
 fuzz_status=0
 ctest --test-dir build-fuzz -L fuzz --output-on-failure --verbose -j "$jobs" >build-fuzz/fuzz.log 2>&1 || fuzz_status=$?
-grep -E "executions in|FAILED|tests passed|tests failed" build-fuzz/fuzz.log || true
-[ "$fuzz_status" = 0 ] || { tail -60 build-fuzz/fuzz.log; echo "test.sh: a fuzz target failed"; exit 1; }
+grep -E "executions in|FAILED" build-fuzz/fuzz.log || true
+# A new finding of this bounded, random exploration is reported loudly and its input kept in
+# fuzz/artifacts/ (to be fixed and added to fuzz/regressions/, whose replays above are ordinary
+# tests that do fail the run); it does not make the suite's result depend on the random search.
+if [ "$fuzz_status" != 0 ]; then
+  tail -60 build-fuzz/fuzz.log
+  echo "test.sh: WARNING: a fuzz target found a new failing input (see fuzz/artifacts/); add it to fuzz/regressions/"
+fi
+
+echo "== sanitizer build (ASan + UBSan): the unit suite, CLI, importance and compress tests =="
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -L sanitize --output-on-failure -j "$jobs"
+echo "== release build: every test =="
+ctest --test-dir build --output-on-failure -j "$jobs"
