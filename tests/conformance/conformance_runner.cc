@@ -65,7 +65,6 @@ const std::map<std::string, std::string> kNotImplemented = {
     {"Optional", "optional values are not in the interpreter yet (issue 17, open)"},
     {"OptionalGetElement", "optional values are not in the interpreter yet (issue 17, open)"},
     {"OptionalHasElement", "optional values are not in the interpreter yet (issue 17, open)"},
-    {"RoiAlign", "not implemented yet (issue 17, open)"},
     {"(non-tensor test data)", "inputs or outputs stored as sequences or optionals"},
 };
 
