@@ -3,7 +3,7 @@
 #include "formats/onnx_save.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/weight_quant_options.h"
-#include "runtime/interpreter.h"
+#include "passes/search/evaluator.h"
 
 namespace ember::passes {
 namespace {
@@ -59,17 +59,6 @@ Status precompute_fp32_analyses(const ir::Model& fp32, const std::vector<Pipelin
   return fp32_analyses.get<analysis::LayerInputAnalysis>(fp32, request).status();
 }
 
-Result<calibration::EvalResult> measure(const ir::Model& model, const CompressOptions& options) {
-  runtime::InterpreterOptions io;
-  io.threads = options.threads;
-  io.fuse_float = true;
-  EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model, io));
-  calibration::EvalOptions eo;
-  eo.task = options.task;
-  eo.limit = options.eval_limit;
-  return calibration::evaluate(*interp, options.eval_path, eo);
-}
-
 }  // namespace
 
 const std::vector<std::string>& compression_ladder() {
@@ -95,11 +84,17 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
 Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                       const CompressOptions& options) {
   CompressResult result;
-  const bool lm = options.task == calibration::EvalTask::kLanguageModel;
-  EMBER_ASSIGN_OR_RETURN(const Budget budget, make_budget(lm, options.budget.value_or(lm ? 0.015 : 0.01)));
+  EvaluatorOptions eval_options;
+  eval_options.task = options.task;
+  eval_options.eval_path = options.eval_path;
+  eval_options.eval_limit = options.eval_limit;
+  eval_options.threads = options.threads;
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(options.budget));
+  const bool lm = budget.lower_is_better;
   result.budget = budget.allowed;
   if (options.on_stage) options.on_stage("measuring the FP32 model");
-  EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, measure(fp32, options));
+  EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, evaluator->measure(fp32));
   result.metric = reference.metric;
   result.fp32_quality = reference.value;
   result.eval_rows = reference.samples;
@@ -130,7 +125,7 @@ Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::
     AnalysisManager analyses = fp32_analyses;
     PassContext ctx(analyses, remarks, &budget);
     EMBER_TRY(manager.run(model, ctx).with_context("scheme " + scheme));
-    EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, measure(model, options));
+    EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, evaluator->measure(model));
     EMBER_ASSIGN_OR_RETURN(std::string bytes, formats::serialize_onnx(model));
     std::vector<PassRecord> records = prep.records();
     records.insert(records.end(), manager.records().begin(), manager.records().end());
