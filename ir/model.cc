@@ -5,6 +5,20 @@
 
 namespace ember::ir {
 
+Attribute::Attribute(const Attribute& other)
+    : name(other.name), kind(other.kind), f(other.f), i(other.i), s(other.s), t(other.t),
+      g(other.g ? std::make_shared<Graph>(*other.g) : nullptr), floats(other.floats), ints(other.ints),
+      strings(other.strings), tensors(other.tensors), ref_attr_name(other.ref_attr_name),
+      doc_string(other.doc_string), opaque(other.opaque) {
+  graphs.reserve(other.graphs.size());
+  for (const auto& body : other.graphs) graphs.push_back(body ? std::make_shared<Graph>(*body) : nullptr);
+}
+
+Attribute& Attribute::operator=(const Attribute& other) {
+  if (this != &other) *this = Attribute(other);  // deep copy, then move in
+  return *this;
+}
+
 const Attribute* Node::find_attr(const std::string& attr_name) const {
   for (const auto& a : attributes)
     if (a.name == attr_name) return &a;

@@ -36,6 +36,15 @@ struct ValueInfo {
 enum class AttrKind { kUndefined = 0, kFloat, kInt, kString, kTensor, kGraph, kFloats, kInts, kStrings, kTensors, kGraphs, kOther };
 
 struct Attribute {
+  // Copies are deep: a copied model's subgraph bodies (If, Loop, Scan) are its own, so editing
+  // one copy never changes another (value semantics, as for every other part of a model).
+  Attribute() = default;
+  Attribute(const Attribute& other);
+  Attribute& operator=(const Attribute& other);
+  Attribute(Attribute&&) noexcept = default;
+  Attribute& operator=(Attribute&&) noexcept = default;
+  ~Attribute() = default;
+
   std::string name;
   AttrKind kind = AttrKind::kUndefined;
   float f = 0;

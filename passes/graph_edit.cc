@@ -10,20 +10,6 @@ void replace_uses(ir::Graph& graph, const std::string& from, const std::string& 
   });
 }
 
-void detach_subgraphs(ir::Graph& graph) {
-  for (auto& node : graph.nodes)
-    for (auto& attr : node.attributes) {
-      if (attr.g) {
-        attr.g = std::make_shared<ir::Graph>(*attr.g);
-        detach_subgraphs(*attr.g);
-      }
-      for (auto& g : attr.graphs) {
-        g = std::make_shared<ir::Graph>(*g);
-        detach_subgraphs(*g);
-      }
-    }
-}
-
 std::set<std::string> names_read(const ir::Graph& graph) {
   std::set<std::string> names;
   ir::for_each_graph(const_cast<ir::Graph&>(graph), [&](ir::Graph& g) {

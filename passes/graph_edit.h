@@ -22,9 +22,6 @@ struct ValueReader {
 };
 using ValueReaders = std::map<std::string, std::vector<ValueReader>>;
 ValueReaders value_readers(const ir::Graph& graph);
-// Gives `graph` its own copies of its subgraphs (recursively). ir::Model copies share bodies
-// through shared_ptr; a pass that edits a body calls this first so other copies stay as they were.
-void detach_subgraphs(ir::Graph& graph);
 // Names of the graph's outputs.
 std::set<std::string> graph_output_names(const ir::Graph& graph);
 

@@ -67,7 +67,6 @@ Status ConstantsToInitializers::run(ir::Model& model, PassContext& ctx) {
   EMBER_TRY(move_constants(model.graph, model.ir_version < 4, moved, bytes));
   // Subgraph bodies (If, Loop, Scan) hold initializers of their own from IR 4 on.
   if (model.ir_version >= 4) {
-    detach_subgraphs(model.graph);
     Status status = Status::Ok();
     ir::for_each_graph(model.graph, [&](ir::Graph& g) {
       if (&g != &model.graph && status.ok()) status = move_constants(g, false, moved, bytes);

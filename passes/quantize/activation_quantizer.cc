@@ -154,11 +154,6 @@ size_t quantize_bodies_dynamic(ir::Model& model, const Settings& s) {
     if (&g != &model.graph) bodies.push_back(&g);
   });
   if (bodies.empty()) return 0;
-  detach_subgraphs(model.graph);
-  bodies.clear();
-  ir::for_each_graph(model.graph, [&](ir::Graph& g) {
-    if (&g != &model.graph) bodies.push_back(&g);
-  });
   size_t quantized = 0;
   for (ir::Graph* body : bodies) {
     GraphEdits edits;

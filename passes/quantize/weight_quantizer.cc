@@ -80,7 +80,6 @@ bool has_subgraphs(const ir::Graph& graph) {
 // Folds weight views (weight_views.h) in every graph and moves outer weights into the body
 // that reads them (subgraph_weights.h); returns how many weights changed place or form.
 size_t prepare_weights(ir::Model& model) {
-  if (has_subgraphs(model.graph)) detach_subgraphs(model.graph);
   // Move, fold, move: a body's view of an outer weight folds once the weight is in the body,
   // and a folded main-graph view read only by a body then moves into it.
   size_t changed = quant::move_weights_into_subgraphs(model.graph);
