@@ -98,6 +98,28 @@ Status check_allocation(uint64_t bytes, const std::string& what) {
   return Status::Ok();
 }
 
+Status check_output_shape(const std::string& where, DType dtype, const std::vector<int64_t>& shape) {
+  Result<uint64_t> bytes = checked_storage_bytes(dtype, shape);
+  if (!bytes.ok()) return bytes.status().with_context(where);
+  return check_tensor_size(*bytes, where + ": the output " + shape_to_string(shape));
+}
+
+Status check_loop_iterations(int64_t count, const std::string& where) {
+  const int64_t cap = memory_limits().max_loop_iterations;
+  if (count > cap)
+    return invalid_input(where + ": " + std::to_string(count) + " loop iterations asked, above the cap of " + std::to_string(cap) +
+                         " (ember --max-loop-iterations)");
+  return Status::Ok();
+}
+
+Status check_sequence_length(int64_t length, const std::string& where) {
+  const int64_t cap = memory_limits().max_sequence_length;
+  if (length > cap)
+    return invalid_input(where + ": a sequence of " + std::to_string(length) + " steps, above the cap of " + std::to_string(cap) +
+                         " (ember --max-sequence-length)");
+  return Status::Ok();
+}
+
 void note_allocated(uint64_t bytes) { g_live_bytes.fetch_add(bytes, std::memory_order_relaxed); }
 void note_released(uint64_t bytes) { g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 uint64_t live_tensor_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }
