@@ -1,5 +1,6 @@
 #include "formats/deployment_config.h"
 
+#include <cstdio>
 #include <initializer_list>
 #include <string_view>
 
@@ -9,6 +10,12 @@ namespace {
 using json = nlohmann::json;
 
 std::string quoted(const std::string& text) { return "'" + text.substr(0, 64) + "'"; }
+
+std::string number_text(double v) {  // "0.9", "nan", "inf"
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
 
 // The rules a key's value follows, as schemas/manifest.schema.json states them. Each reads
 // its JSON value strictly (no silent number-to-int or string conversions) and checks a value.
@@ -38,7 +45,7 @@ struct RealIn {
   }
   Status check(double v, const std::string& key) const {
     if (!(v >= lo && v <= hi))  // NaN fails too
-      return invalid_input(key + ": " + json(v).dump() + " is outside [" + json(lo).dump() + ", " + json(hi).dump() + "]");
+      return invalid_input(key + ": " + number_text(v) + " is outside [" + number_text(lo) + ", " + number_text(hi) + "]");
     return Status::Ok();
   }
 };

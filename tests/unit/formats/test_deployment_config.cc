@@ -69,7 +69,7 @@ TEST_CASE("deployment config: wrong types, unknown keys and out-of-range values 
 TEST_CASE("deployment config: validate_deployment checks values set from options, NaN included") {
   DeploymentConfig c;
   c.scheduler.urgent_reserved_share = std::nan("");
-  CHECK(validate_deployment(c).message().find("urgent_reserved_share") != std::string::npos);
+  CHECK(validate_deployment(c).message().find("urgent_reserved_share: nan is outside [0, 0.9]") != std::string::npos);
   c = DeploymentConfig{};
   c.thermal.poll_ms = 5;
   CHECK(validate_deployment(c).message().find("deployment.thermal.poll_ms: 5 is outside [10, 60000]") != std::string::npos);
