@@ -65,6 +65,14 @@ for variant in "1 0" "8 2000" "8 0"; do
   "$LOAD" --port "$PORT" --model digits --image 1 --closed 8 --seconds 10 --max-requests 20000 --long-share 0 --urgent 0 --normal 1 \
     --seed 3 > "$OUT/batch-$1-$2.json"
   curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ember_batch_size_(sum|count)/{printf "  %s %s", $1, $2} END{print ""}'
+  # Where the time goes: the server's CPU time and voluntary context switches per answered request.
+  node -e 'const fs=require("fs"); const n=JSON.parse(fs.readFileSync(process.argv[1])).tiers.normal.ok;
+    const st=fs.readFileSync(`/proc/${process.argv[2]}/stat`,"utf8").split(") ")[1].split(" ");
+    let ctx=0; for (const t of fs.readdirSync(`/proc/${process.argv[2]}/task`))
+      ctx+=Number((fs.readFileSync(`/proc/${process.argv[2]}/task/${t}/status`,"utf8").match(/^voluntary_ctxt_switches:\s+(\d+)/m)||[0,0])[1]);
+    const cpu=(Number(st[11])+Number(st[12]))/Number(process.argv[3]);
+    console.log(`  server: ${(cpu*1e6/n).toFixed(0)} us of CPU and ${(ctx/n).toFixed(1)} context switches per request (${n} answered)`)' \
+    "$OUT/batch-$1-$2.json" "$SERVER" "$(getconf CLK_TCK)"
   stop_server
 done
 node -e 'const f=(p)=>JSON.parse(require("fs").readFileSync(p)).throughput_per_s; const a=f(process.argv[1]);

@@ -3,12 +3,23 @@
 #include <cmath>
 #include <limits>
 
+#include "formats/json_depth.h"
+#include "ir/memory_limits.h"
+
 namespace ember::deploy {
 namespace {
 
 using json = nlohmann::json;
 
 constexpr int64_t kMaxElements = int64_t{1} << 24;
+// A request nests three levels ({"inputs": [{"data": [...]}]}); parameters may add a few.
+constexpr int kMaxRequestDepth = 16;
+
+// A piece of the request quoted in a message: at most 120 characters, invalid UTF-8 replaced.
+std::string shown(const json& j) {
+  std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 120 ? text.substr(0, 120) + "..." : text;
+}
 
 struct DatatypeName {
   DType dtype;
@@ -33,8 +44,9 @@ Status fill(Tensor& t, const json& data, const std::string& where) {
       out[i] = static_cast<T>(x);
     } else {
       if (!v.is_number_integer()) return invalid_input(where + ": element " + std::to_string(i) + " is not an integer");
-      const auto x = v.get<int64_t>();
-      if (x < static_cast<int64_t>(std::numeric_limits<T>::min()) || x > static_cast<int64_t>(std::numeric_limits<T>::max()))
+      const auto x = v.get<int64_t>();  // an unsigned value above INT64_MAX would wrap: refused first
+      if ((v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max())) ||
+          x < static_cast<int64_t>(std::numeric_limits<T>::min()) || x > static_cast<int64_t>(std::numeric_limits<T>::max()))
         return invalid_input(where + ": element " + std::to_string(i) + " is out of range");
       out[i] = static_cast<T>(x);
     }
@@ -49,25 +61,27 @@ Result<Tensor> parse_tensor(const json& in, const ir::ValueInfo& info) {
   if (!in.contains("data") || !in["data"].is_array()) return invalid_input(where + ": 'data' must be a flat array");
   const auto expected = kserve_datatype(info.elem_type);
   if (!expected || in["datatype"].get<std::string>() != *expected)
-    return invalid_input(where + ": datatype " + in["datatype"].dump() + ", the model expects " + (expected ? *expected : "an unsupported type"));
+    return invalid_input(where + ": datatype " + shown(in["datatype"]) + ", the model expects " + (expected ? *expected : "an unsupported type"));
   Shape shape;
   int64_t numel = 1;
   for (const auto& d : in["shape"]) {
     if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > kMaxElements)
-      return invalid_input(where + ": bad shape " + in["shape"].dump());
+      return invalid_input(where + ": bad shape " + shown(in["shape"]));
     shape.push_back(d.get<int64_t>());
     numel *= shape.back();
-    if (numel > kMaxElements) return invalid_input(where + ": shape " + in["shape"].dump() + " has too many elements");
+    if (numel > kMaxElements) return invalid_input(where + ": shape " + shown(in["shape"]) + " has too many elements");
   }
   if (info.has_shape) {
     bool match = info.dims.size() == shape.size();
     for (size_t i = 0; match && i < shape.size(); ++i) match = info.dims[i].value < 0 || info.dims[i].value == shape[i];
     std::string want = "[";
     for (size_t i = 0; i < info.dims.size(); ++i) want += (i ? "," : "") + (info.dims[i].value < 0 ? std::string("-1") : std::to_string(info.dims[i].value));
-    if (!match) return invalid_input(where + ": shape " + in["shape"].dump() + " does not fit the model's " + want + "]");
+    if (!match) return invalid_input(where + ": shape " + shown(in["shape"]) + " does not fit the model's " + want + "]");
   }
   if (static_cast<int64_t>(in["data"].size()) != numel)
-    return invalid_input(where + ": " + std::to_string(in["data"].size()) + " data elements for shape " + in["shape"].dump());
+    return invalid_input(where + ": " + std::to_string(in["data"].size()) + " data elements for shape " + shown(in["shape"]));
+  EMBER_ASSIGN_OR_RETURN(const uint64_t bytes, checked_storage_bytes(info.elem_type, shape));
+  EMBER_TRY(check_allocation(bytes, where));  // never an AllocationRefused out of a request handler
   Tensor t = Tensor::zeros(info.elem_type, shape);
   const json& data = in["data"];
   Status st;
@@ -115,6 +129,7 @@ std::optional<std::string> kserve_datatype(DType dtype) {
 }
 
 Result<InferRequest> parse_infer_request(const std::string& body, const std::vector<const ir::ValueInfo*>& inputs) {
+  EMBER_TRY(formats::check_json_depth(body, kMaxRequestDepth).with_context("the request body"));
   const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return invalid_input("the request body is not valid JSON");
   if (!j.is_object()) return invalid_input("the request body must be a JSON object");
@@ -140,6 +155,7 @@ Result<InferRequest> parse_infer_request(const std::string& body, const std::vec
     if (!r.feeds.count(info->name)) return invalid_input("input '" + info->name + "' is missing");
   int64_t rows = -1;
   for (const auto& [name, t] : r.feeds) {
+    if (t.rank() == 0) continue;  // a scalar input has no batch dimension
     if (rows >= 0 && t.dim(0) != rows) return invalid_input("input '" + name + "': the inputs' first dimensions differ");
     rows = t.dim(0);
   }

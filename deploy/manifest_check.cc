@@ -1,17 +1,14 @@
 #include "deploy/manifest_check.h"
 
 #include <sched.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "deploy/cpu_backend.h"
 #include "deploy/json_schema.h"
 #include "deploy/manifest_schema.h"
-#include "formats/sha256.h"
+#include "formats/manifest_io.h"
 #include "runtime/cpu.h"
 #include "runtime/kernel.h"
 
@@ -22,15 +19,12 @@ void add(VerifiedManifest& v, std::string name, CheckLevel level, std::string de
   v.checks.push_back({std::move(name), level, std::move(detail)});
 }
 
-void check_hash(VerifiedManifest& v, const std::string& model_path) {
-  const auto& model = v.manifest["model"];
-  auto hash = formats::sha256_file(model_path);
-  if (!hash.ok()) return add(v, "sha256", CheckLevel::kFail, hash.status().message());
-  const std::string expected = model["sha256"].get<std::string>();
-  if (*hash != expected)
-    return add(v, "sha256", CheckLevel::kFail,
-               "the manifest describes a model with sha256 " + expected + ", but " + model_path + " has sha256 " + *hash);
-  add(v, "sha256", CheckLevel::kOk, *hash + " matches");
+// formats::verify_manifest_model: model.bytes first (no hashing of a wrong file), then sha256.
+void check_model(VerifiedManifest& v, const std::string& manifest_path, const std::string& model_path) {
+  Status same = formats::verify_manifest_model(v.manifest, manifest_path, model_path);
+  if (!same.ok()) return add(v, "sha256", CheckLevel::kFail, same.message());
+  add(v, "sha256", CheckLevel::kOk, v.manifest["model"]["sha256"].get<std::string>() + " matches (" +
+                                        std::to_string(v.manifest["model"]["bytes"].get<uint64_t>()) + " bytes)");
 }
 
 // "com.microsoft.MatMulNBits" -> (domain, op); ops of the default domain have no prefix.
@@ -117,18 +111,8 @@ int available_cores() {
 int clamp_threads(int requested, int cores) { return requested <= 0 ? cores : std::min(requested, cores); }
 
 Result<nlohmann::json> load_manifest(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return invalid_input("cannot read manifest " + path);
-  if (!S_ISREG(st.st_mode)) return invalid_input("manifest " + path + " is not a regular file");
-  if (static_cast<size_t>(st.st_size) > kMaxManifestBytes)
-    return invalid_input("manifest " + path + " is " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                         std::to_string(kMaxManifestBytes));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return invalid_input("cannot read manifest " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json m = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (m.is_discarded()) return invalid_input("manifest " + path + " is not valid JSON");
+  // A regular file under the size cap, nesting bounded, the keys ember-rt relies on present.
+  EMBER_ASSIGN_OR_RETURN(nlohmann::json m, formats::read_manifest(path));
   static const nlohmann::json schema = nlohmann::json::parse(manifest_schema_text());
   Status valid = validate_json(m, schema);
   if (!valid.ok()) return invalid_input("manifest " + path + " does not follow schemas/manifest.schema.json: " + valid.message());
@@ -138,9 +122,9 @@ Result<nlohmann::json> load_manifest(const std::string& path) {
 Result<VerifiedManifest> verify_manifest(const std::string& manifest_path, const std::string& model_path, int requested_threads) {
   VerifiedManifest v;
   EMBER_ASSIGN_OR_RETURN(v.manifest, load_manifest(manifest_path));
-  EMBER_ASSIGN_OR_RETURN(v.deployment, deployment_from_manifest(v.manifest));
+  EMBER_ASSIGN_OR_RETURN(v.deployment, formats::deployment_from_manifest(v.manifest));
   add(v, "schema", CheckLevel::kOk, "valid against ember.manifest/1");
-  check_hash(v, model_path);
+  check_model(v, manifest_path, model_path);
   check_ops(v);
   check_isa(v);
   const int cores = available_cores();
@@ -165,7 +149,7 @@ nlohmann::json verified_to_json(const VerifiedManifest& v) {
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : v.checks) checks.push_back({{"check", c.name}, {"level", check_level_name(c.level)}, {"detail", c.detail}});
   return {{"runnable", v.runnable()}, {"backend", v.backend_used}, {"threads", v.threads_used},
-          {"checks", checks}, {"deployment", deployment_to_json(v.deployment)}};
+          {"checks", checks}, {"deployment", formats::deployment_to_json(v.deployment)}};
 }
 
 Status first_failure(const VerifiedManifest& v) {

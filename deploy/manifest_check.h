@@ -1,6 +1,7 @@
 // The manifest, obeyed: what ember-rt verifies before it runs a model with its manifest.
-//   - the file: a regular file under 16 MB, JSON, valid against schemas/manifest.schema.json;
-//   - the model's sha256 and size match;
+//   - the file: a regular file under formats::kMaxManifestBytes, JSON, valid against
+//     schemas/manifest.schema.json;
+//   - the model's size and sha256 match (formats::verify_manifest_model);
 //   - every op the manifest requires has a kernel here (else: refuse, naming them);
 //   - the ISA: the backend it names and the level it prefers against this CPU (a lower level
 //     runs, slower: warn and name the path taken; a backend this CPU cannot run: refuse
@@ -17,8 +18,6 @@
 #include "ir/status.h"
 
 namespace ember::deploy {
-
-constexpr size_t kMaxManifestBytes = 16u << 20;
 
 enum class CheckLevel { kOk, kWarn, kFail };
 

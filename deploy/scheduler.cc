@@ -55,14 +55,26 @@ Submitted Scheduler::submit(Tier tier, Feeds feeds, std::chrono::milliseconds ti
     return s;
   }
   q.push_back(std::move(r));
-  work_ready_.notify_all();
+  wake_for(tier);
   return s;
+}
+
+void Scheduler::wake_for(Tier tier) {
+  general_ready_.notify_one();
+  if (tier == Tier::kUrgent) reserved_ready_.notify_one();
+  batch_grows_.notify_all();
+}
+
+void Scheduler::wake_everyone() {
+  general_ready_.notify_all();
+  reserved_ready_.notify_all();
+  batch_grows_.notify_all();
 }
 
 void Scheduler::set_throttled(bool throttled) {
   std::lock_guard lock(mutex_);
   throttled_ = throttled;
-  work_ready_.notify_all();
+  wake_everyone();
 }
 
 int Scheduler::active_limit() const {
@@ -124,7 +136,7 @@ std::vector<Scheduler::RequestPtr> Scheduler::take_batch(std::unique_lock<std::m
       }
     }
     if (static_cast<int>(batch.size()) >= config_.max_batch || stopping_ || Clock::now() >= until) return batch;
-    work_ready_.wait_until(lock, until);
+    batch_grows_.wait_until(lock, until);
   }
 }
 
@@ -176,6 +188,7 @@ void Scheduler::run_batch(Session& session, std::vector<RequestPtr>& batch) {
 
 void Scheduler::work(size_t index) {
   Session& session = *sessions_[index];
+  std::condition_variable& ready = static_cast<int>(index) < reserved_ ? reserved_ready_ : general_ready_;
   // The general workers yield the CPU to the reserved ones (and to the HTTP threads) when
   // cores are short. Raising one's own niceness needs no privilege.
   if (static_cast<int>(index) >= reserved_ && reserved_ > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kGeneralWorkerNice);
@@ -188,16 +201,16 @@ void Scheduler::work(size_t index) {
       if (tier >= 0) break;
       const bool empty = std::all_of(queues_.begin(), queues_.end(), [](const auto& q) { return q.empty(); });
       if (stopping_ && empty) {
-        work_ready_.notify_all();
+        wake_everyone();
         return;
       }
       if (empty) {
-        work_ready_.wait(lock);
+        ready.wait(lock);
       } else {
         Clock::time_point next = Clock::time_point::max();
         for (const auto& q : queues_)
           for (const auto& r : q) next = std::min(next, r->deadline);
-        work_ready_.wait_until(lock, next);
+        ready.wait_until(lock, next);
       }
     }
     ++busy_;
@@ -206,7 +219,14 @@ void Scheduler::work(size_t index) {
     run_batch(session, batch);
     lock.lock();
     --busy_;
-    work_ready_.notify_all();
+    // A freed slot matters to others only when work is queued (a throttled scheduler caps the
+    // busy workers) or when draining; this worker looks at the queues itself next.
+    if (stopping_) {
+      wake_everyone();
+    } else {
+      for (int t = 0; t < kTiers; ++t)
+        if (!queues_[t].empty()) wake_for(Tier(t));
+    }
   }
 }
 
@@ -234,7 +254,7 @@ void Scheduler::drain() {
     std::lock_guard lock(mutex_);
     accepting_ = false;
     stopping_ = true;
-    work_ready_.notify_all();
+    wake_everyone();
   }
   for (auto& t : threads_)
     if (t.joinable()) t.join();

@@ -12,7 +12,10 @@
 //   - Thermal gating (set_throttled): fewer busy workers (throttled_worker_share of W, at least
 //     1; urgent work may still start), the longer batching window, and the low tier paused
 //     (still queued, not run).
-//   - Idle workers sleep on a condition variable: no polling while there is no work.
+//   - Idle workers sleep on a condition variable: no polling while there is no work. A new
+//     request wakes one general worker (and one reserved worker when it is urgent) and the
+//     workers gathering a batch, not every thread: each futile wake-up is two context switches,
+//     which at thousands of short requests a second cost more than the inferences.
 //   - drain(): stop accepting, finish everything queued, join the workers.
 #pragma once
 #include <array>
@@ -89,6 +92,9 @@ class Scheduler {
   void expire_locked(Clock::time_point now);
   void run_batch(Session& session, std::vector<RequestPtr>& batch);
   void finish(Request& r, InferResult result);
+  // Under the lock: wakes who may take a request of `tier`, and the batch gatherers.
+  void wake_for(Tier tier);
+  void wake_everyone();
 
   SchedulerConfig config_;
   ThermalConfig thermal_;
@@ -96,7 +102,9 @@ class Scheduler {
   std::vector<std::unique_ptr<Session>> sessions_;
   std::vector<std::thread> threads_;
   mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
+  std::condition_variable general_ready_;   // idle general workers wait here
+  std::condition_variable reserved_ready_;  // idle reserved (urgent-only) workers
+  std::condition_variable batch_grows_;     // workers gathering a batch
   std::array<std::deque<RequestPtr>, kTiers> queues_;
   int reserved_ = 0;
   int busy_ = 0;

@@ -1,33 +1,14 @@
 #include "formats/manifest_io.h"
 
 #include "formats/input_file.h"
+#include "formats/json_depth.h"
 #include "formats/sha256.h"
 
 namespace ember::formats {
 namespace {
 
-// A manifest nests a few levels; thousands of '[' would only serve to exhaust the stack of
-// the recursive code that walks or frees the parsed value.
+// A manifest nests a few levels (formats/json_depth.h).
 constexpr int kMaxJsonDepth = 64;
-
-Status check_json_depth(const std::string& text, int max_depth) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return invalid_input("JSON nests deeper than " + std::to_string(max_depth) + " levels");
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 

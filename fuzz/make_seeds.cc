@@ -1,13 +1,17 @@
 // Builds the fuzz targets' seed corpora from samples/:
 //   fuzz_make_seeds SAMPLES_DIR OUT_DIR
-// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest}/ and OUT_DIR/external/ (the directory the
+// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,serve_request}/ and OUT_DIR/external/ (the directory the
 // ONNX targets resolve external data against: $EMBER_FUZZ_BASE_DIR). Deterministic, so a
 // fuzzing run can be repeated.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "formats/npy.h"
 #include "formats/npz.h"
@@ -70,12 +74,51 @@ const char* kManifest = R"({
   "op_counts": {"Conv": 2, "Gemm": 1},
   "runtime": {"ops": ["Conv", "Gemm"], "dtypes": ["f32", "i8"], "isa": "avx2"},
   "energy": {"joules_per_inference": 0.001, "source": "estimated"},
-  "scheduler": {"threads": 2}
+  "scheduler": {"threads": 2},
+  "deployment": {"backend": "cpu", "threads": 2, "scheduler": {"policy": "priority", "max_batch": 4,
+                 "queue_capacity": {"urgent": 8}}, "power": {"source": "estimate"}, "thermal": {"threshold_c": 70.5}}
 }
 )";
 
+// serve_request inputs (fuzz/targets/serve_request.cc): a signature byte, the model name, the
+// priority header ("-": none) and a KServe v2 body holding `tensor` as input `name`.
+std::string infer_seed(char signature, const std::string& header, const std::string& name, const char* datatype,
+                       const Tensor& tensor, const std::string& parameters) {
+  nlohmann::json data = nlohmann::json::array();
+  const auto values = tensor.to_floats();
+  for (int64_t i = 0; values.ok() && i < tensor.numel(); ++i) {
+    const float v = (*values)[size_t(i)];
+    if (tensor.dtype() == DType::kF32) data.push_back(v);
+    else data.push_back(int64_t(v));
+  }
+  nlohmann::json body = {{"id", "seed"}, {"inputs", {{{"name", name}, {"datatype", datatype}, {"shape", tensor.shape()}, {"data", data}}}}};
+  if (!parameters.empty()) body["parameters"] = nlohmann::json::parse(parameters);
+  return std::string(1, signature) + "digits\n" + header + "\n" + body.dump();
+}
+
+Status serve_request_seeds(const fs::path& samples, const fs::path& dir) {
+  EMBER_ASSIGN_OR_RETURN(auto digits, formats::read_npz((samples / "digits-eval.npz").string()));
+  const Tensor& images = digits.at("image");
+  const Tensor image = Tensor::from_vector<float>({1, 1, 8, 8}, std::vector<float>(images.data<float>(), images.data<float>() + 64));
+  EMBER_ASSIGN_OR_RETURN(Tensor windows, formats::read_npy((samples / "kjv-lm-eval.npy").string()));
+  const int64_t n = std::min<int64_t>(windows.dim(1), 16);
+  std::vector<float> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back(float(windows.data<int64_t>()[i]));
+  const Tensor tokens = Tensor::from_vector<float>({1, n}, ids);
+  std::ofstream(dir / "digits") << infer_seed(0, "-", "image", "FP32", image, "");
+  std::ofstream(dir / "digits-urgent") << infer_seed(0, "urgent", "image", "FP32", image, R"({"timeout_ms": 500})");
+  std::ofstream(dir / "gpt2-low") << infer_seed(1, "-", "input_ids", "INT64", tokens, R"({"priority": "low"})");
+  std::ofstream(dir / "bad-priority") << infer_seed(1, "asap", "input_ids", "INT64", tokens, "");
+  std::ofstream(dir / "mixed") << std::string(1, 2) + "digits\nnormal\n" +
+      R"({"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 2], "data": [0.5, -2]},)"
+      R"( {"name": "n", "datatype": "INT32", "shape": [1], "data": [7]}, {"name": "b", "datatype": "INT8", "shape": [1], "data": [-3]},)"
+      R"( {"name": "u", "datatype": "UINT8", "shape": [1, 1], "data": [255]}, {"name": "flag", "datatype": "BOOL", "shape": [], "data": [true]},)"
+      R"( {"name": "f", "datatype": "FP32", "shape": [1, 1, 1], "data": [1e30]}]})";
+  return Status::Ok();
+}
+
 Status make_seeds(const fs::path& samples, const fs::path& out) {
-  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "external"}) fs::create_directories(out / dir);
+  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "serve_request", "external"}) fs::create_directories(out / dir);
   // ONNX: the CNN sample inline, and with its weights as external data beside it.
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
@@ -102,6 +145,7 @@ Status make_seeds(const fs::path& samples, const fs::path& out) {
                                          {"x", Tensor::from_vector<float>({3}, {0.5f, -1.0f, 2.0f})}};
   EMBER_TRY(formats::write_npz((out / "npz" / "mixed.npz").string(), mixed));
   std::ofstream(out / "manifest" / "manifest.json") << kManifest;
+  EMBER_TRY(serve_request_seeds(samples, out / "serve_request"));
   return Status::Ok();
 }
 

@@ -98,6 +98,31 @@ Status check_allocation(uint64_t bytes, const std::string& what) {
   return Status::Ok();
 }
 
+Status check_output_shape(const std::string& where, DType dtype, const std::vector<int64_t>& shape) {
+  Result<uint64_t> bytes = checked_storage_bytes(dtype, shape);
+  if (!bytes.ok()) return bytes.status().with_context(where);
+  return check_tensor_size(*bytes, where + ": the output " + shape_to_string(shape));
+}
+
+namespace {
+
+// "<where>: <count> <unit> asked, above the cap of <cap> (ember <option>)".
+Status check_count(int64_t count, int64_t cap, const std::string& where, const char* unit, const char* option) {
+  if (count <= cap) return Status::Ok();
+  return invalid_input(where + ": " + std::to_string(count) + " " + unit + " asked, above the cap of " + std::to_string(cap) +
+                       " (ember " + option + ")");
+}
+
+}  // namespace
+
+Status check_loop_iterations(int64_t count, const std::string& where) {
+  return check_count(count, memory_limits().max_loop_iterations, where, "loop iterations", "--max-loop-iterations");
+}
+
+Status check_sequence_length(int64_t length, const std::string& where) {
+  return check_count(length, memory_limits().max_sequence_length, where, "sequence steps", "--max-sequence-length");
+}
+
 void note_allocated(uint64_t bytes) { g_live_bytes.fetch_add(bytes, std::memory_order_relaxed); }
 void note_released(uint64_t bytes) { g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 uint64_t live_tensor_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }

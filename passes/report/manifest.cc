@@ -69,12 +69,9 @@ nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& re
                  {"int8_macs", stats.compressed_work.int8_macs}, {"per", "one calibration batch"}};
   m["runtime"] = runtime_requirements(compressed);
   m["scheduler"] = {{"policy", "static-order"}, {"threads", in.threads > 0 ? in.threads : 0}, {"memory", "reuse-by-lifetime"}};
-  const DeploymentSettings& d = in.deployment;
-  m["deployment"] = {{"backend", d.backend},
-                     {"threads", in.threads > 0 ? in.threads : 0},
-                     {"scheduler", {{"policy", "priority"}, {"workers", d.workers}, {"urgent_reserved_share", d.urgent_reserved_share},
-                                    {"max_batch", d.max_batch}, {"max_queue_delay_us", d.max_queue_delay_us}}},
-                     {"thermal", {{"threshold_c", d.thermal_threshold_c}}}};
+  formats::DeploymentConfig deployment = in.deployment;
+  deployment.threads = in.threads > 0 ? in.threads : 0;
+  m["deployment"] = formats::deployment_to_json(deployment);
   return m;
 }
 

@@ -7,21 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/deployment_config.h"
 #include "passes/report/layer_stats.h"
 #include "passes/search/compress.h"
 
 namespace ember::passes {
-
-// The manifest's `deployment` section (schemas/manifest.schema.json), which ember-rt obeys;
-// ember compress fills it from its --deploy-* options.
-struct DeploymentSettings {
-  std::string backend = "cpu";
-  int workers = 0;
-  double urgent_reserved_share = 0.2;
-  int max_batch = 8;
-  int max_queue_delay_us = 2000;
-  double thermal_threshold_c = 85;
-};
 
 struct ManifestInputs {
   std::string tool_version;
@@ -38,7 +28,7 @@ struct ManifestInputs {
   std::string eval_source;
   int64_t eval_rows = 0;
   int threads = 0;
-  DeploymentSettings deployment;
+  formats::DeploymentConfig deployment;  // written as the manifest's deployment section
 };
 
 nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& result, const ModelStats& stats,

@@ -5,12 +5,13 @@
 //   Scan: body(state..., slices...) -> (state'..., elems...) over axis scan_input_axes[j] of
 //         each scan input (reversed when its direction is 1); elems are stacked along
 //         scan_output_axes (reversed when their direction is 1).
-// Bodies run on their own Interpreter (subgraph.h), prepared once. Iterations are capped
-// (limits.h): a negative or absurd trip count is rejected before the first iteration.
+// Bodies run on their own Interpreter (subgraph.h), prepared once. Loop iterations and Scan
+// lengths are capped (ir/memory_limits.h: max_loop_iterations, max_sequence_length): a
+// negative or absurd trip count is rejected before the first iteration.
 #include <cstring>
 #include <optional>
 
-#include "runtime/limits.h"
+#include "ir/memory_limits.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime {
@@ -56,6 +57,20 @@ Result<Tensor> stack(RunContext& ctx, size_t out, const std::vector<Tensor>& par
   return y;
 }
 
+// A kernel running one subgraph, its "body" attribute, with the outer-scope values it reads.
+class BodyKernel : public Kernel {
+ public:
+  Status prepare(const PrepareContext& ctx) override {
+    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
+    outer_ = outer_scope_reads(ctx.node);
+    return Status::Ok();
+  }
+
+ protected:
+  std::unique_ptr<SubgraphRunner> body_;
+  std::vector<std::string> outer_;
+};
+
 class IfKernel final : public Kernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
@@ -81,11 +96,10 @@ class IfKernel final : public Kernel {
   std::vector<std::string> outer_;
 };
 
-class LoopKernel final : public Kernel {
+class LoopKernel final : public BodyKernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
-    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
-    outer_ = outer_scope_reads(ctx.node);
+    EMBER_TRY(BodyKernel::prepare(ctx));
     const size_t carried = ctx.node.inputs.size() < 2 ? 0 : ctx.node.inputs.size() - 2;
     if (body_->body().inputs.size() != carried + 2 || body_->body().outputs.size() < carried + 1)
       return invalid_input("node '" + ctx.node.name + "' (Loop): the body must take 2 + " + std::to_string(carried) +
@@ -93,16 +107,13 @@ class LoopKernel final : public Kernel {
     return Status::Ok();
   }
   Status run(RunContext& ctx) override {
-    const int64_t limit = ControlFlowLimits::kMaxLoopIterations;
     std::optional<int64_t> trips;
     if (ctx.has_input(0)) {
       const Tensor& m = ctx.input(0);
       if (m.numel() != 1 || m.dtype() != DType::kI64) return invalid_input(ctx.where() + ": the trip count M must be one int64");
       trips = m.data<int64_t>()[0];
       if (*trips < 0) return invalid_input(ctx.where() + ": the trip count M is negative (" + std::to_string(*trips) + ")");
-      if (*trips > limit)
-        return invalid_input(ctx.where() + ": the trip count M = " + std::to_string(*trips) + " exceeds the limit of " +
-                             std::to_string(limit) + " iterations");
+      EMBER_TRY(check_loop_iterations(*trips, ctx.where() + ": the trip count M"));
     }
     bool cond = true;
     if (ctx.has_input(1)) {
@@ -118,9 +129,7 @@ class LoopKernel final : public Kernel {
     std::vector<std::vector<Tensor>> scanned(scans);
     const auto outer = outer_values(ctx, outer_);
     for (int64_t i = 0; (!trips || i < *trips) && cond; ++i) {
-      if (i >= limit)
-        return invalid_input(ctx.where() + ": the loop's condition stayed true for " + std::to_string(limit) +
-                             " iterations, the limit");
+      EMBER_TRY(check_loop_iterations(i + 1, ctx.where() + ": the loop's condition stayed true"));
       Tensor cond_in = Tensor::zeros(DType::kBool, {});
       cond_in.mutable_data<uint8_t>()[0] = cond ? 1 : 0;
       std::vector<Tensor> in = {Tensor::scalar<int64_t>(i), cond_in};
@@ -137,10 +146,6 @@ class LoopKernel final : public Kernel {
     }
     return Status::Ok();
   }
-
- private:
-  std::unique_ptr<SubgraphRunner> body_;
-  std::vector<std::string> outer_;
 };
 
 // A copy of slice `index` of `t` along `axis` (the axis removed).
@@ -158,13 +163,8 @@ Tensor take_slice(const Tensor& t, int64_t axis, int64_t index) {
   return out;
 }
 
-class ScanKernel final : public Kernel {
+class ScanKernel final : public BodyKernel {
  public:
-  Status prepare(const PrepareContext& ctx) override {
-    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
-    outer_ = outer_scope_reads(ctx.node);
-    return Status::Ok();
-  }
   Status run(RunContext& ctx) override {
     const int64_t m = ctx.node.attr_int("num_scan_inputs", 0);
     const size_t declared = ctx.node.inputs.size();
@@ -187,6 +187,7 @@ class ScanKernel final : public Kernel {
       length = x.dim(int(axis));
       axes.push_back(axis);
     }
+    EMBER_TRY(check_sequence_length(length, ctx.where()));
     if (body_->body().outputs.size() < n || body_->body().inputs.size() != declared || ctx.outputs.size() != body_->body().outputs.size())
       return invalid_input(ctx.where() + ": the body must take the " + std::to_string(declared) + " states and slices and give the " +
                            std::to_string(n) + " states and the node's scan outputs");
@@ -211,21 +212,12 @@ class ScanKernel final : public Kernel {
     }
     return Status::Ok();
   }
-
- private:
-  std::unique_ptr<SubgraphRunner> body_;
-  std::vector<std::string> outer_;
 };
 
 // Scan-8: every input has a batch axis 0 and scan inputs a sequence axis 1; each batch row is
 // scanned on its own (for sequence_lens[b] steps, the rest of its scan outputs left zero).
-class Scan8Kernel final : public Kernel {
+class Scan8Kernel final : public BodyKernel {
  public:
-  Status prepare(const PrepareContext& ctx) override {
-    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
-    outer_ = outer_scope_reads(ctx.node);
-    return Status::Ok();
-  }
   Status run(RunContext& ctx) override {
     const int64_t m = ctx.node.attr_int("num_scan_inputs", 0);
     const size_t declared = ctx.node.inputs.size();
@@ -239,6 +231,7 @@ class Scan8Kernel final : public Kernel {
       if (!ctx.has_input(i) || ctx.input(i).rank() < 1) return invalid_input(ctx.where() + ": input " + std::to_string(i) + " is missing or has no batch axis");
     const auto dirs = ctx.node.attr_ints("directions");
     const int64_t batch = ctx.input(1).dim(0), seq = ctx.input(1 + n).rank() > 1 ? ctx.input(1 + n).dim(1) : 0;
+    EMBER_TRY(check_sequence_length(seq, ctx.where()));
     std::vector<int64_t> lens(static_cast<size_t>(batch), seq);
     if (ctx.has_input(0)) {
       const Tensor& l = ctx.input(0);
@@ -273,10 +266,6 @@ class Scan8Kernel final : public Kernel {
     for (size_t k = 0; k < k_out; ++k) EMBER_TRY(stack(ctx, n + k, scanned[k], 0, false, DType::kF32).status());
     return Status::Ok();
   }
-
- private:
-  std::unique_ptr<SubgraphRunner> body_;
-  std::vector<std::string> outer_;
 };
 
 }  // namespace

@@ -9,11 +9,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "ir/memory_limits.h"
 #include "runtime/kernels/elementwise_ops.h"
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/shape_common.h"
 #include "runtime/kernels/unary_kernel.h"
-#include "runtime/limits.h"
 #include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
@@ -54,7 +54,7 @@ Status run_center_crop_pad(RunContext& ctx) {
     if (shape[i] <= x.dim(int(d))) src_start[d] = (x.dim(int(d)) - shape[i]) / 2, extent[d] = shape[i];
     else dst_start[d] = (shape[i] - x.dim(int(d))) / 2;
   }
-  EMBER_TRY(check_created_size(ctx.where(), out));
+  EMBER_TRY(check_output_shape(ctx.where(), x.dtype(), out));
   Tensor& y = ctx.allocate_output(0, x.dtype(), out);
   std::memset(y.raw_mutable(), 0, y.nbytes());
   const size_t es = size_t(bits / 8);
@@ -142,7 +142,7 @@ Status run_col2im(RunContext& ctx) {
   const int64_t n = x.dim(0), c = x.dim(1) / kernel;
   Shape out = {n, c};
   out.insert(out.end(), image.begin(), image.end());
-  EMBER_TRY(check_created_size(ctx.where(), out));
+  EMBER_TRY(check_output_shape(ctx.where(), DType::kF32, out));
   Tensor& y = ctx.allocate_output(0, DType::kF32, out);
   std::memset(y.raw_mutable(), 0, y.nbytes());
   std::vector<int64_t> kpos(r), bpos(r);
@@ -175,10 +175,11 @@ Status run_affine_grid(RunContext& ctx) {
   if (theta.dtype() != DType::kF32 || (r != 2 && r != 3) || theta.rank() != 3 || theta.dim(1) != r || theta.dim(2) != r + 1)
     return invalid_input(ctx.where() + ": theta must be float [N, r, r + 1] with size [N, C, spatial of rank r]");
   Shape out = {size[0]};
-  int64_t points = 1;
-  for (int64_t d = 0; d < r; ++d) out.push_back(size[size_t(2 + d)]), points *= size[size_t(2 + d)];
+  for (int64_t d = 0; d < r; ++d) out.push_back(size[size_t(2 + d)]);
   out.push_back(r);
-  EMBER_TRY(check_created_size(ctx.where(), out));
+  EMBER_TRY(check_output_shape(ctx.where(), DType::kF32, out));  // the product below cannot overflow now
+  int64_t points = 1;
+  for (int64_t d = 0; d < r; ++d) points *= size[size_t(2 + d)];
   Tensor& y = ctx.allocate_output(0, DType::kF32, out);
   auto coord = [&](int64_t i, int64_t len) {  // normalised position of index i along an axis of length len
     if (align) return len > 1 ? -1.0 + 2.0 * double(i) / double(len - 1) : 0.0;

@@ -6,8 +6,8 @@
 #include <random>
 
 #include "ir/dtype_dispatch.h"
+#include "ir/memory_limits.h"
 #include "runtime/kernels/shape_common.h"
-#include "runtime/limits.h"
 #include "runtime/kernels/op_inputs.h"
 
 namespace ember::runtime {
@@ -17,7 +17,7 @@ std::mt19937 generator(const RunContext& ctx) { return std::mt19937(uint32_t(int
 
 Status fill(RunContext& ctx, DType dtype, const Shape& shape, bool normal) {
   if (dtype != DType::kF32 && dtype != DType::kF64) return invalid_input(ctx.where() + ": dtype must be float or double");
-  EMBER_TRY(check_created_size(ctx.where(), shape));
+  EMBER_TRY(check_output_shape(ctx.where(), dtype, shape));
   std::mt19937 rng = generator(ctx);
   Tensor& y = ctx.allocate_output(0, dtype, shape);
   const double a = normal ? ctx.node.attr_float("mean", 0.0f) : ctx.node.attr_float("low", 0.0f);

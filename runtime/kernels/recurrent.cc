@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ir/memory_limits.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernels/half_fallback.h"
 
@@ -113,6 +114,7 @@ Result<Spec> read_spec(const RunContext& ctx, Cell cell) {
   s.seq = s.layout1 ? X.dim(1) : X.dim(0);
   s.batch = s.layout1 ? X.dim(0) : X.dim(1);
   s.in = X.dim(2);
+  EMBER_TRY(check_sequence_length(s.seq, ctx.where()));
   s.G = gates * s.hidden;
   if (s.hidden <= 0 || W.dim(0) != s.dirs || W.dim(1) != s.G || W.dim(2) != s.in || R.dim(0) != s.dirs || R.dim(1) != s.G || R.dim(2) != s.hidden)
     return invalid_input(ctx.where() + ": W " + shape_to_string(W.shape()) + " / R " + shape_to_string(R.shape()) + " do not match hidden_size " +

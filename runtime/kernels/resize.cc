@@ -13,10 +13,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "ir/memory_limits.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/resize_plan.h"
 #include "runtime/kernels/shape_common.h"
-#include "runtime/limits.h"
 
 namespace ember::runtime {
 namespace {
@@ -251,7 +251,7 @@ Result<Geometry> read_geometry(const ResizeArgs& ctx, const ResizeAttrs& a, cons
 Status run_resize(RunContext& ctx, int64_t opset, bool upsample) {
   const Tensor& x = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(const ResizePlan plan, plan_resize(ctx.node, opset, upsample, x.shape(), ctx.inputs));
-  EMBER_TRY(check_created_size(ctx.where(), plan.out));
+  EMBER_TRY(check_output_shape(ctx.where(), x.dtype(), plan.out));
   // Nearest on any element type is a gather; linear and cubic compute in float.
   if (x.dtype() != DType::kF32 && x.dtype() != DType::kF64 && !plan.nearest)
     return invalid_input(ctx.where() + ": linear and cubic modes need float input");

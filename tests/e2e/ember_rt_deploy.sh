@@ -11,7 +11,7 @@ command -v curl >/dev/null || { echo "SKIP: curl is absent"; exit 77; }
 manifest() {  # manifest FILE SHA BUDGET_MET DEPLOYMENT_JSON
   cat > "$1" <<JSON
 {"schema": "ember.manifest/1", "tool": {"name": "ember", "version": "0.1.0"},
- "model": {"file": "digits-cnn.onnx", "sha256": "$2", "bytes": 1}, "pipeline": "dce",
+ "model": {"file": "digits-cnn.onnx", "sha256": "$2", "bytes": $(stat -c %s "$MODEL")}, "pipeline": "dce",
  "calibration": {"source": "x", "hash": "sha256:$(printf 'a%.0s' {1..64})", "rows": 1},
  "quality": {"metric": "accuracy", "fp32": 0.98, "compressed": 0.97, "budget": 0.01, "budget_met": $3},
  "tensors": [], "op_counts": {}, "energy": {"fp32_microjoules": 1, "compressed_microjoules": 1},
@@ -35,6 +35,9 @@ expect_exit 0 "check budget missed" -- "$RT" check "$MODEL" --manifest "$WORK/no
 expect_stdout_contains "NOT met"
 expect_exit 2 "check wrong hash" -- "$RT" check "$MODEL" --manifest "$WORK/wronghash.json"
 expect_stderr_contains "sha256"
+sed 's/"bytes": [0-9]*/"bytes": 7/' "$WORK/good.json" > "$WORK/wrongsize.json"
+expect_exit 2 "check wrong model.bytes" -- "$RT" check "$MODEL" --manifest "$WORK/wrongsize.json"
+expect_stderr_contains "describes a model of 7 bytes"
 expect_exit 2 "check bad schema" -- "$RT" check "$MODEL" --manifest "$WORK/badschema.json"
 expect_stderr_contains "/deployment/scheduler/max_batch"
 expect_exit 0 "bench reports the threads used" -- "$RT" bench "$MODEL" --manifest "$WORK/good.json" --input-shape image=1x1x8x8 --runs 2 --json
@@ -57,9 +60,9 @@ expect_stderr_contains "--warmup"
 expect_exit 2 "--threads huge" -- "$RT" bench "$MODEL" --input-shape image=1x1x8x8 --threads 100000
 expect_exit 2 "absurd --input-shape" -- "$RT" bench "$MODEL" --input-shape image=1x99999999999x8x8
 expect_exit 2 "non-numeric --input-shape" -- "$RT" bench "$MODEL" --input-shape image=1x1x8x8abc
-truncate -s 20M "$WORK/huge.json"
+truncate -s 65M "$WORK/huge.json"
 expect_exit 2 "huge manifest" -- "$RT" run "$MODEL" --manifest "$WORK/huge.json"
-expect_stderr_contains "over the limit"
+expect_stderr_contains "more than the"
 expect_exit 2 "manifest is a directory" -- "$RT" check "$MODEL" --manifest "$WORK"
 expect_exit 2 "manifest is a device" -- "$RT" check "$MODEL" --manifest /dev/zero
 expect_stderr_contains "not a regular file"

@@ -113,6 +113,58 @@ run 0 "eval with --threads 1000" -- E eval "$S/digits-cnn.onnx" --task classify 
 expect_stderr_contains "note: --threads 1000"
 for bad in -1 100000 nan; do run 2 "--threads $bad" -- E run "$S/digits-cnn.onnx" --threads $bad; done
 
+echo "== iteration caps: Loop iterations and sequence lengths (ember --max-loop-iterations, --max-sequence-length) =="
+# loop_model FILE M_INPUT: y = Loop(M, true, x) whose body keeps the condition true.
+loop_model() {
+  onnx "$1" <<EOF
+ir_version: 8
+opset_import { domain: "" version: 17 }
+graph { name: "g"
+  node { op_type: "Loop" name: "hostile_loop" input: "$2" input: "cond" input: "x" output: "y"
+    attribute { name: "body" type: GRAPH g { name: "body"
+      node { op_type: "Identity" name: "keep" input: "c_in" output: "c_out" }
+      node { op_type: "Identity" name: "same" input: "v_in" output: "v_out" }
+      input { name: "i" type { tensor_type { elem_type: 7 shape { } } } }
+      input { name: "c_in" type { tensor_type { elem_type: 9 shape { } } } }
+      input { name: "v_in" type { tensor_type { elem_type: 1 } } }
+      output { name: "c_out" type { tensor_type { elem_type: 9 shape { } } } }
+      output { name: "v_out" type { tensor_type { elem_type: 1 } } } } } }
+  initializer { name: "cond" data_type: 9 int32_data: 1 }
+  initializer { name: "M" data_type: 7 int64_data: 4611686018427387904 }
+  input { name: "x" type { tensor_type { elem_type: 1 } } }
+  output { name: "y" type { tensor_type { elem_type: 1 } } } }
+EOF
+}
+loop_model "$WORK/forever.onnx" ""
+loop_model "$WORK/trips.onnx" "M"
+onnx "$WORK/scan.onnx" <<EOF
+ir_version: 8
+opset_import { domain: "" version: 17 }
+graph { name: "g"
+  node { op_type: "Scan" name: "hostile_scan" input: "s0" input: "x" output: "y"
+    attribute { name: "num_scan_inputs" type: INT i: 1 }
+    attribute { name: "body" type: GRAPH g { name: "body"
+      node { op_type: "Add" name: "add" input: "st" input: "row" output: "st2" }
+      input { name: "st" type { tensor_type { elem_type: 1 shape { } } } }
+      input { name: "row" type { tensor_type { elem_type: 1 shape { } } } }
+      output { name: "st2" type { tensor_type { elem_type: 1 shape { } } } } } } }
+  initializer { name: "s0" data_type: 1 float_data: 0 }
+  input { name: "x" type { tensor_type { elem_type: 1 } } }
+  output { name: "y" type { tensor_type { elem_type: 1 } } } }
+EOF
+run 2 "a Loop whose condition stays true" -- E --max-loop-iterations 1000 run "$WORK/forever.onnx" --input x="$WORK/x.npy"
+expect_stderr_contains "hostile_loop"
+expect_stderr_contains "1001 loop iterations asked, above the cap of 1000"
+run 2 "a Loop with a trip count of 2^62" -- E run "$WORK/trips.onnx" --input x="$WORK/x.npy"
+expect_stderr_contains "4611686018427387904 loop iterations asked"
+npy_f32 "$WORK/row5.npy" 5
+run 0 "a Scan of 5 steps under the default cap" -- E run "$WORK/scan.onnx" --input x="$WORK/row5.npy"
+run 2 "a Scan of 5 steps with --max-sequence-length 4" -- E --max-sequence-length 4 run "$WORK/scan.onnx" --input x="$WORK/row5.npy"
+expect_stderr_contains "hostile_scan"
+expect_stderr_contains "5 sequence steps asked, above the cap of 4"
+for bad in 0 -1 lots 1e3; do run 2 "--max-loop-iterations $bad" -- E --max-loop-iterations $bad inspect "$S/digits-cnn.onnx"; done
+run 2 "--max-sequence-length 0" -- E --max-sequence-length 0 inspect "$S/digits-cnn.onnx"
+
 echo "== opsets =="
 op_model "$WORK/opset999.onnx" 999 Identity "x"
 op_model "$WORK/opset0.onnx" 0 Identity "x"

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "deploy/thermal.h"
@@ -25,9 +26,9 @@ struct ServeOptions {
   std::string model, manifest, host = "127.0.0.1", name, thermal_sensor, sysfs_root;
   int port = 8000;
   long long max_body_bytes = 16 << 20;
-  // -1: take the manifest's (or the default) value.
-  int workers = -1, max_batch = -1, max_queue_delay_us = -1, timeout_ms = -1, poll_ms = -1;
-  double reserved_share = -1, thermal_threshold = -1000;
+  // Not given: the manifest's (or the default) value.
+  std::optional<int> workers, max_batch, max_queue_delay_us, timeout_ms, poll_ms;
+  std::optional<double> reserved_share, thermal_threshold;
   std::string policy;
 };
 
@@ -35,24 +36,18 @@ Status apply_overrides(const ServeOptions& o, deploy::DeploymentConfig& c) {
   EMBER_TRY(check_range("--port", o.port, 0, 65535));
   EMBER_TRY(check_range("--max-body-bytes", o.max_body_bytes, 1024, 1LL << 30));
   auto& s = c.scheduler;
-  if (o.workers >= 0) s.workers = o.workers;
-  if (o.max_batch >= 0) s.max_batch = o.max_batch;
-  if (o.max_queue_delay_us >= 0) s.max_queue_delay_us = o.max_queue_delay_us;
-  if (o.timeout_ms >= 0) s.timeout_ms = o.timeout_ms;
-  if (o.reserved_share >= 0) s.urgent_reserved_share = o.reserved_share;
+  s.workers = o.workers.value_or(s.workers);
+  s.max_batch = o.max_batch.value_or(s.max_batch);
+  s.max_queue_delay_us = o.max_queue_delay_us.value_or(s.max_queue_delay_us);
+  s.timeout_ms = o.timeout_ms.value_or(s.timeout_ms);
+  s.urgent_reserved_share = o.reserved_share.value_or(s.urgent_reserved_share);
   if (!o.policy.empty()) s.policy = o.policy;
   if (!o.thermal_sensor.empty()) c.thermal.sensor = o.thermal_sensor;
-  if (o.thermal_threshold > -1000) c.thermal.threshold_c = o.thermal_threshold;
-  if (o.poll_ms >= 0) c.thermal.poll_ms = o.poll_ms;
+  c.thermal.threshold_c = o.thermal_threshold.value_or(c.thermal.threshold_c);
+  c.thermal.poll_ms = o.poll_ms.value_or(c.thermal.poll_ms);
   if (!o.sysfs_root.empty()) c.power.sysfs_root = o.sysfs_root;
-  EMBER_TRY(check_range("--workers", s.workers, 0, 256));
-  EMBER_TRY(check_range("--max-batch", s.max_batch, 1, 256));
-  EMBER_TRY(check_range("--max-queue-delay-us", s.max_queue_delay_us, 0, 10000000));
-  EMBER_TRY(check_range("--timeout-ms", s.timeout_ms, 1, 3600000));
-  EMBER_TRY(check_range("--poll-ms", c.thermal.poll_ms, 10, 60000));
-  if (s.urgent_reserved_share < 0 || s.urgent_reserved_share > 0.9) return invalid_input("--reserved-share must lie in [0, 0.9]");
-  if (s.policy != "priority" && s.policy != "fifo") return invalid_input("--policy must be priority or fifo");
-  return Status::Ok();
+  // The section's one range check (formats/deployment_config.h), after the overrides.
+  return formats::validate_deployment(c).with_context("ember-rt serve's options over the deployment section");
 }
 
 // Polls the thermal sensor and refreshes the gauges until `stop`.
@@ -162,6 +157,7 @@ int serve(const ServeOptions& o) {
   context.model_name = o.name.empty() ? std::filesystem::path(o.model).stem().string() : o.name;
   context.session = workers->front().get();
   context.config = config;
+  context.max_body_bytes = static_cast<uint64_t>(o.max_body_bytes);
   std::optional<deploy::ThermalSensor> sensor;
   if (config.thermal.enabled) {
     auto s = deploy::ThermalSensor::open(config.thermal, config.power.sysfs_root);

@@ -3,6 +3,7 @@
 #pragma once
 #include <httplib.h>
 
+#include <cstdint>
 #include <string>
 
 #include "deploy/metrics.h"
@@ -17,6 +18,7 @@ struct ServeContext {
   deploy::Scheduler* scheduler = nullptr;
   deploy::Metrics* metrics = nullptr;
   deploy::DeploymentConfig config;
+  uint64_t max_body_bytes = 0;         // --max-body-bytes
   std::string thermal_source;          // the sensor, or why there is none
   const bool* thermal_ok = nullptr;
 };

@@ -2,7 +2,7 @@
 // Prometheus /metrics and /ember/state. Every error is JSON {"error": "..."} with a 4xx/5xx code.
 #include <nlohmann/json.hpp>
 
-#include "deploy/kserve.h"
+#include "deploy/serve_request.h"
 #include "tools/ember-rt/rt_serve.h"
 
 namespace ember::rt {
@@ -12,10 +12,13 @@ using json = nlohmann::json;
 
 void reply(httplib::Response& res, int code, const json& body) {
   res.status = code;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(deploy::json_body(body), "application/json");
 }
 
-void error(httplib::Response& res, int code, const std::string& message) { reply(res, code, {{"error", message}}); }
+void error(httplib::Response& res, int code, const std::string& message) {
+  res.status = code;
+  res.set_content(deploy::error_body(message), "application/json");
+}
 
 json state_json(const ServeContext& c) {
   const deploy::SchedulerState s = c.scheduler->state();
@@ -30,24 +33,19 @@ json state_json(const ServeContext& c) {
 }
 
 void infer(const httplib::Request& req, httplib::Response& res, ServeContext& c) {
-  const std::string name = req.matches[1];
-  if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "' (this server serves '" + c.model_name + "')");
+  if (Status known = deploy::check_model_name(req.matches[1], c.model_name); !known.ok()) return error(res, 404, known.message());
+  std::optional<std::string> header;
+  if (req.has_header(deploy::kPriorityHeader)) header = req.get_header_value(deploy::kPriorityHeader);
   // A full queue named by the header answers 429 before the body is parsed.
-  if (req.has_header("X-Ember-Priority"))
-    if (auto t = deploy::parse_tier(req.get_header_value("X-Ember-Priority")); t.ok() && c.scheduler->queue_full(*t)) {
+  if (header)
+    if (auto t = deploy::parse_tier(*header); t.ok() && c.scheduler->queue_full(*t)) {
       c.metrics->rejected(*t, "queue_full");
       return error(res, 429, std::string("the ") + deploy::tier_name(*t) + " queue is full; retry later");
     }
-  auto parsed = deploy::parse_infer_request(req.body, c.session->interpreter().feed_inputs());
+  auto parsed = deploy::decode_infer_call(header, req.body, c.session->interpreter().feed_inputs(), c.config.scheduler.timeout_ms);
   if (!parsed.ok()) return error(res, 400, parsed.status().message());
-  deploy::Tier tier = deploy::Tier::kNormal;
-  if (req.has_header("X-Ember-Priority")) {
-    auto t = deploy::parse_tier(req.get_header_value("X-Ember-Priority"));
-    if (!t.ok()) return error(res, 400, "header X-Ember-Priority: " + t.status().message());
-    tier = *t;
-  }
-  if (parsed->priority) tier = *parsed->priority;
-  const int timeout_ms = parsed->timeout_ms.value_or(c.config.scheduler.timeout_ms);
+  const deploy::Tier tier = parsed->tier;
+  const int timeout_ms = parsed->timeout_ms;
   auto submitted = c.scheduler->submit(tier, std::move(parsed->feeds), std::chrono::milliseconds(timeout_ms));
   if (submitted.outcome == deploy::SubmitOutcome::kQueueFull)
     return error(res, 429, std::string("the ") + deploy::tier_name(tier) + " queue is full; retry later");
@@ -72,16 +70,14 @@ void install_routes(httplib::Server& server, ServeContext& c) {
     reply(res, 200, {{"name", "ember-rt"}, {"version", EMBER_VERSION}, {"extensions", json::array()}});
   });
   server.Get(R"(/v2/models/([^/]+))", [&c](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "'");
+    if (Status known = deploy::check_model_name(req.matches[1], c.model_name); !known.ok()) return error(res, 404, known.message());
     json meta = deploy::model_metadata(c.model_name, c.session->interpreter().model(), c.session->interpreter().feed_inputs());
     meta["parameters"] = {{"backend", c.session->backend_name()}, {"state", state_json(c)}};
     reply(res, 200, meta);
   });
   server.Get(R"(/v2/models/([^/]+)/ready)", [&c](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    if (name != c.model_name) return error(res, 404, "unknown model '" + name.substr(0, 128) + "'");
-    reply(res, 200, {{"name", name}, {"ready", c.scheduler->state().accepting}});
+    if (Status known = deploy::check_model_name(req.matches[1], c.model_name); !known.ok()) return error(res, 404, known.message());
+    reply(res, 200, {{"name", c.model_name}, {"ready", c.scheduler->state().accepting}});
   });
   server.Post(R"(/v2/models/([^/]+)/infer)", [&c](const httplib::Request& req, httplib::Response& res) { infer(req, res, c); });
   server.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
@@ -91,11 +87,28 @@ void install_routes(httplib::Server& server, ServeContext& c) {
     res.set_content(c.metrics->prometheus_text(), "text/plain; version=0.0.4");
   });
   server.Get("/ember/state", [&c](const httplib::Request&, httplib::Response& res) { reply(res, 200, state_json(c)); });
+  // Before the body is read: a Content-Length over the limit is answered 413 at once (httplib
+  // would first read, or wait for, that many bytes) and the connection closed.
+  server.set_pre_routing_handler([&c](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Content-Length")) return httplib::Server::HandlerResponse::Unhandled;
+    auto bytes = deploy::parse_content_length(req.get_header_value("Content-Length"));
+    if (!bytes.ok()) {
+      error(res, 400, bytes.status().message());
+    } else if (*bytes > c.max_body_bytes) {
+      error(res, 413, "the request body is over the size limit (" + std::to_string(*bytes) + " bytes announced, the limit is " +
+                          std::to_string(c.max_body_bytes) + ")");
+    } else {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string what = res.status == 413 ? "the request body is over the size limit"
+    const std::string what = res.status == 413   ? "the request body is over the size limit"
+                             : res.status == 414 ? "the request's URI is over the length limit"
                              : res.status == 404 ? "no route " + req.method + " " + req.path.substr(0, 128)
-                                                 : "request failed";
+                                                 : "bad request";
     error(res, res.status, what);
   });
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {

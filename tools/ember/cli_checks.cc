@@ -90,6 +90,24 @@ void add_memory_limit_options(CLI::App& app) {
                                         "Cap on one tensor's storage, e.g. 2G (default: half the memory this process may "
                                         "use, here " + format_bytes(defaults.max_tensor_bytes) + ")")
       ->trigger_on_parse();
+  // The iteration caps, counts in [1, 2^40].
+  auto count_setter = [](int64_t MemoryLimits::*field) {
+    return [field](const int64_t& count) {
+      MemoryLimits limits = memory_limits();
+      limits.*field = count;
+      set_memory_limits(limits);
+    };
+  };
+  app.add_option_function<int64_t>("--max-loop-iterations", count_setter(&MemoryLimits::max_loop_iterations),
+                                    "Cap on the iterations of one Loop node's execution (default " +
+                                        std::to_string(defaults.max_loop_iterations) + ")")
+      ->check(CountIn(1, int64_t{1} << 40))
+      ->trigger_on_parse();
+  app.add_option_function<int64_t>("--max-sequence-length", count_setter(&MemoryLimits::max_sequence_length),
+                                    "Cap on the steps of one Scan or RNN/GRU/LSTM execution (default " +
+                                        std::to_string(defaults.max_sequence_length) + ")")
+      ->check(CountIn(1, int64_t{1} << 40))
+      ->trigger_on_parse();
 }
 
 void apply_threads(int requested, const char* command) {

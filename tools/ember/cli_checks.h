@@ -23,8 +23,8 @@ CLI::Validator ThreadCount();
 // "4G", "512M", "1.5G", "1000000" (bytes); K/M/G/T are powers of 1024.
 Result<uint64_t> parse_byte_size(const std::string& text);
 
-// The global --max-memory / --max-tensor-memory options; they take effect as they are parsed,
-// before the subcommand runs.
+// The global --max-memory / --max-tensor-memory / --max-loop-iterations / --max-sequence-length
+// options (ir/memory_limits.h); they take effect as they are parsed, before the subcommand runs.
 void add_memory_limit_options(CLI::App& app);
 
 // Sets the process-wide thread count, printing a note when it was clamped to the cores.

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "formats/onnx_load.h"
+#include "ir/memory_limits.h"
 
 namespace ember::cli {
 
@@ -51,17 +52,7 @@ std::function<void(int64_t, int64_t)> Progress::callback() {
   };
 }
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (bytes >= 1000 && u < 4) {
-    bytes /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-  return buf;
-}
+std::string human_bytes(double bytes) { return format_bytes(bytes > 0 && bytes < 1.8e19 ? uint64_t(bytes) : 0); }
 
 OutputDirectory::~OutputDirectory() {
   std::error_code ec;

@@ -9,6 +9,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/atomic_file.h"
+#include "formats/deployment_config.h"
 #include "formats/onnx_save.h"
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
@@ -26,12 +27,13 @@ struct CompressCliOptions {
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
-  passes::DeploymentSettings deployment;
+  formats::DeploymentConfig deployment;  // the manifest's deployment section
 };
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
 int run_compress(const CompressCliOptions& opts) {
+  if (Status st = formats::validate_deployment(opts.deployment); !st.ok()) return report(st.with_context("the --deploy-* options"));
   auto task = calibration::parse_eval_task(opts.task);
   if (!task.ok()) return report(task.status());
   auto model = load_model(opts.model);
@@ -135,11 +137,12 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   auto& d = opts->deployment;
   sub->add_option("--deploy-backend", d.backend, "Backend ember-rt should use: cpu (best ISA level), cpu-scalar, cpu-avx2, cpu-avxvnni, cpu-avx512")
       ->default_val("cpu")->check(CLI::IsMember({"cpu", "cpu-scalar", "cpu-avx2", "cpu-avxvnni", "cpu-avx512"}));
-  sub->add_option("--deploy-workers", d.workers, "ember-rt serve's inference workers (0 = the cores available)")->default_val(0)->check(CLI::Range(0, 256));
-  sub->add_option("--deploy-urgent-share", d.urgent_reserved_share, "Share of the workers reserved for urgent requests")->default_val(0.2)->check(CLI::Range(0.0, 0.9));
-  sub->add_option("--deploy-max-batch", d.max_batch, "Largest dynamic batch of short requests (1 = none)")->default_val(8)->check(CLI::Range(1, 256));
-  sub->add_option("--deploy-max-queue-delay-us", d.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000)->check(CLI::Range(0, 10000000));
-  sub->add_option("--deploy-thermal-threshold", d.thermal_threshold_c, "Degrees Celsius above which ember-rt serve throttles")->default_val(85)->check(CLI::Range(0.0, 150.0));
+  auto& sched = d.scheduler;
+  sub->add_option("--deploy-workers", sched.workers, "ember-rt serve's inference workers (0 = the cores available)")->default_val(0);
+  sub->add_option("--deploy-urgent-share", sched.urgent_reserved_share, "Share of the workers reserved for urgent requests, in [0, 0.9]")->default_val(0.2);
+  sub->add_option("--deploy-max-batch", sched.max_batch, "Largest dynamic batch of short requests (1 = none), in [1, 256]")->default_val(8);
+  sub->add_option("--deploy-max-queue-delay-us", sched.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000);
+  sub->add_option("--deploy-thermal-threshold", d.thermal.threshold_c, "Degrees Celsius above which ember-rt serve throttles, in [0, 150]")->default_val(85);
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
   sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
 }

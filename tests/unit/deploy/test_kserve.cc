@@ -1,8 +1,10 @@
 // The Open Inference Protocol's JSON: requests checked against the model's inputs, each bad
-// request an error naming the input, and the response and metadata shapes.
+// request an error naming the input, and the response and metadata shapes; the HTTP-level
+// decoding of ember-rt serve (deploy/serve_request.h) and its answers, which never throw.
 #include <doctest/doctest.h>
 
 #include "deploy/kserve.h"
+#include "deploy/serve_request.h"
 
 namespace ember::deploy {
 namespace {
@@ -67,6 +69,57 @@ TEST_CASE("kserve: float inputs out of the float range are refused") {
   auto r = parse_infer_request(R"({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1e300]}]})", {&in});
   REQUIRE(!r.ok());
   CHECK(r.status().message().find("out of range") != std::string::npos);
+}
+
+TEST_CASE("serve request: the tier comes from the body, else the header, else normal, and bad ones name the value") {
+  const ir::ValueInfo in = ids_input();
+  const std::string body = R"({"inputs": [{"name": "input_ids", "shape": [1, 1], "datatype": "INT64", "data": [4]}]})";
+  auto plain = decode_infer_call(std::nullopt, body, {&in}, 1234);
+  REQUIRE_MESSAGE(plain.ok(), plain.status().message());
+  CHECK(plain->tier == Tier::kNormal);
+  CHECK(plain->timeout_ms == 1234);
+  auto header = decode_infer_call(std::string("urgent"), body, {&in}, 1234);
+  REQUIRE(header.ok());
+  CHECK(header->tier == Tier::kUrgent);
+  const std::string low = R"({"parameters": {"priority": "low", "timeout_ms": 9}, "inputs": [{"name": "input_ids", "shape": [1, 1], "datatype": "INT64", "data": [4]}]})";
+  auto body_wins = decode_infer_call(std::string("urgent"), low, {&in}, 1234);
+  REQUIRE(body_wins.ok());
+  CHECK(body_wins->tier == Tier::kLow);
+  CHECK(body_wins->timeout_ms == 9);
+  CHECK(decode_infer_call(std::string("asap"), body, {&in}, 1).status().message().find("header X-Ember-Priority: priority 'asap'") !=
+        std::string::npos);
+  CHECK(check_model_name("digits", "digits").ok());
+  CHECK(check_model_name("other", "digits").message().find("unknown model 'other'") != std::string::npos);
+}
+
+TEST_CASE("serve request: hostile bodies are errors, and every answer is JSON") {
+  const ir::ValueInfo in = ids_input();
+  ir::ValueInfo scalar;
+  scalar.name = "s";
+  scalar.elem_type = DType::kI64;
+  auto message = [&](const std::string& body) {
+    auto r = decode_infer_call(std::nullopt, body, {&in}, 1);
+    REQUIRE(!r.ok());
+    return r.status().message();
+  };
+  CHECK(message(std::string(100000, '[')).find("nests deeper") != std::string::npos);
+  // An unsigned value above INT64_MAX would wrap to -1.
+  CHECK(message(R"({"inputs": [{"name": "input_ids", "shape": [1, 1], "datatype": "INT64", "data": [18446744073709551615]}]})")
+            .find("out of range") != std::string::npos);
+  // A huge shape in the message is clipped.
+  std::string dims = "[1";
+  for (int i = 0; i < 5000; ++i) dims += ",0";
+  CHECK(message(R"({"inputs": [{"name": "input_ids", "datatype": "INT64", "data": [], "shape": )" + dims + "]}]}").size() < 400);
+  // A scalar input has no batch dimension to compare.
+  auto s = decode_infer_call(std::nullopt, R"({"inputs": [{"name": "s", "shape": [], "datatype": "INT64", "data": [3]}]})", {&scalar}, 1);
+  REQUIRE_MESSAGE(s.ok(), s.status().message());
+  CHECK(s->feeds.at("s").data<int64_t>()[0] == 3);
+  // Invalid UTF-8 (a percent-decoded path) and long messages still give a JSON answer.
+  const std::string answer = error_body(check_model_name(std::string("\xff\xfe") + std::string(5000, 'x'), "m").message());
+  const auto parsed = nlohmann::json::parse(answer, nullptr, false);
+  REQUIRE(!parsed.is_discarded());
+  CHECK(parsed["error"].get<std::string>().size() < 1100);
+  CHECK(json_body({{"name", std::string("\xc3")}}).find("\xef\xbf\xbd") != std::string::npos);  // U+FFFD
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "deploy/json_schema.h"
 #include "deploy/manifest_check.h"
+#include "formats/manifest_io.h"
 #include "formats/sha256.h"
 #include "tests/unit/deploy/deploy_test_util.h"
 
@@ -18,7 +19,7 @@ const std::string kModel = std::string(EMBER_SOURCE_DIR) + "/samples/digits-cnn.
 json minimal_manifest() {
   return {{"schema", "ember.manifest/1"},
           {"tool", {{"name", "ember"}, {"version", "0.1.0"}}},
-          {"model", {{"file", "digits-cnn.onnx"}, {"sha256", *formats::sha256_file(kModel)}, {"bytes", 1}}},
+          {"model", {{"file", "digits-cnn.onnx"}, {"sha256", *formats::sha256_file(kModel)}, {"bytes", std::filesystem::file_size(kModel)}}},
           {"pipeline", "dce"},
           {"calibration", {{"source", "x"}, {"hash", "sha256:" + std::string(64, 'a')}, {"rows", 1}}},
           {"quality", {{"metric", "accuracy"}, {"fp32", 0.98}, {"compressed", 0.97}, {"budget", 0.01}, {"budget_met", true}}},
@@ -66,6 +67,16 @@ TEST_CASE("manifest: a missed budget warns, and a wrong hash, a missing kernel o
   CHECK(first_failure(*v).message().find("sha256") != std::string::npos);
 }
 
+TEST_CASE("manifest: model.bytes is checked before the hash (formats::verify_manifest_model)") {
+  ScratchDir dir("manifest-bytes");
+  json m = minimal_manifest();
+  m["model"]["bytes"] = 1;
+  auto v = verify_manifest(dir.write("m.json", m.dump()), kModel, 0);
+  REQUIRE(v.ok());
+  CHECK(!v->runnable());
+  CHECK(find(*v, "sha256")->detail.find("describes a model of 1 bytes") != std::string::npos);
+}
+
 TEST_CASE("manifest: schema violations, non-regular and oversized files are errors naming the place") {
   ScratchDir dir("manifest-schema");
   json m = minimal_manifest();
@@ -79,11 +90,11 @@ TEST_CASE("manifest: schema violations, non-regular and oversized files are erro
   m = minimal_manifest();
   m.erase("runtime");
   CHECK(verify_manifest(dir.write("m3.json", m.dump()), kModel, 0).status().message().find("runtime") != std::string::npos);
-  CHECK(verify_manifest(dir.path().string(), kModel, 0).status().message().find("not a regular file") != std::string::npos);
+  CHECK(verify_manifest(dir.path().string(), kModel, 0).status().message().find("is a directory") != std::string::npos);
   CHECK(!verify_manifest(dir.write("m4.json", "{\"schema\": "), kModel, 0).ok());
   const std::string big = dir.write("big.json", "");
-  std::filesystem::resize_file(big, kMaxManifestBytes + 1);
-  CHECK(verify_manifest(big, kModel, 0).status().message().find("over the limit") != std::string::npos);
+  std::filesystem::resize_file(big, formats::kMaxManifestBytes + 1);
+  CHECK(verify_manifest(big, kModel, 0).status().message().find("more than the") != std::string::npos);
 }
 
 TEST_CASE("json schema: the supported keywords, and unknown ones are refused") {

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "runtime/interpreter.h"
-#include "runtime/limits.h"
+#include "ir/memory_limits.h"
 #include "tests/unit/test_support.h"
 
 namespace ember::control_flow_test {
@@ -91,7 +91,8 @@ TEST_CASE("Loop: carried sum and a scan output over M iterations, and Scan: a ru
     auto absurd = (*interp)->run({{"M", Tensor::scalar<int64_t>(int64_t(1) << 50)}, {"s0", Tensor::from_vector<float>({1}, {0})},
                                   {"x", Tensor::from_vector<float>({1}, {2})}});
     CHECK(absurd.status().code() == StatusCode::kInvalidInput);
-    CHECK(absurd.status().message().find(std::to_string(runtime::ControlFlowLimits::kMaxLoopIterations)) != std::string::npos);
+    CHECK(absurd.status().message().find(std::to_string(memory_limits().max_loop_iterations)) != std::string::npos);
+    CHECK(absurd.status().message().find(std::to_string(int64_t(1) << 50) + " loop iterations asked") != std::string::npos);
   }
 
   // Scan over the rows of xs: state += row, output the state after each row.
@@ -106,6 +107,38 @@ TEST_CASE("Loop: carried sum and a scan output over M iterations, and Scan: a ru
   REQUIRE_MESSAGE(so.ok(), so.status().message());
   CHECK(floats((*so)[0]) == std::vector<float>{9, 12});
   CHECK(floats((*so)[1]) == std::vector<float>{1, 2, 4, 6, 9, 12});
+}
+
+TEST_CASE("Loop iterations and Scan lengths are capped by MemoryLimits, naming the node and the count") {
+  struct Restore {
+    MemoryLimits saved = memory_limits();
+    ~Restore() { set_memory_limits(saved); }
+  } restore;
+  MemoryLimits small = restore.saved;
+  small.max_loop_iterations = 5;
+  small.max_sequence_length = 4;
+  set_memory_limits(small);
+  // A Loop whose condition never turns false: stopped at the cap, not spinning.
+  ir::Node forever = test::node("Loop", "forever", {"", "c0", "s0"}, {"s"});
+  forever.attributes.push_back(graph_attr(
+      "body", body({test::node("Identity", "keep", {"c_in"}, {"c_out"}), test::node("Identity", "same", {"s_in"}, {"s_out"})},
+                   {"i", "c_in", "s_in"}, {"c_out", "s_out"})));
+  auto loop = runtime::Interpreter::create(model({forever}, {{"c0", DType::kBool}, {"s0", DType::kF32}}, {"s"}));
+  REQUIRE_MESSAGE(loop.ok(), loop.status().message());
+  auto spun = (*loop)->run({{"c0", boolean(true)}, {"s0", Tensor::from_vector<float>({1}, {0})}});
+  CHECK(spun.status().code() == StatusCode::kInvalidInput);
+  CHECK(spun.status().message().find("'forever'") != std::string::npos);
+  CHECK(spun.status().message().find("6 loop iterations asked, above the cap of 5") != std::string::npos);
+  // Scan over 6 rows with a cap of 4 steps; 4 rows pass.
+  ir::Node scan = test::node("Scan", "rows", {"init", "xs"}, {"final"}, {test::int_attr("num_scan_inputs", 1)});
+  scan.attributes.push_back(graph_attr("body", body({test::node("Add", "add", {"st", "row"}, {"st2"})}, {"st", "row"}, {"st2"})));
+  auto sc = runtime::Interpreter::create(model({scan}, {{"init", DType::kF32}, {"xs", DType::kF32}}, {"final"}));
+  REQUIRE_MESSAGE(sc.ok(), sc.status().message());
+  auto too_long = (*sc)->run({{"init", Tensor::from_vector<float>({1}, {0})}, {"xs", Tensor::zeros(DType::kF32, {6, 1})}});
+  CHECK(too_long.status().code() == StatusCode::kInvalidInput);
+  CHECK(too_long.status().message().find("'rows'") != std::string::npos);
+  CHECK(too_long.status().message().find("6 sequence steps asked, above the cap of 4") != std::string::npos);
+  CHECK((*sc)->run({{"init", Tensor::from_vector<float>({1}, {0})}, {"xs", Tensor::zeros(DType::kF32, {4, 1})}}).ok());
 }
 
 TEST_CASE("a subgraph reading a value no enclosing graph defines is an input error naming the node") {
@@ -134,7 +167,8 @@ TEST_CASE("Resize: scales and sizes both given is an input error naming the node
   REQUIRE(huge.ok());
   auto refused = (*huge)->run({{"x", Tensor::zeros(DType::kF32, {1, 1, 2, 2})}});
   CHECK(refused.status().code() == StatusCode::kInvalidInput);
-  CHECK(refused.status().message().find(std::to_string(runtime::ControlFlowLimits::kMaxCreatedElements)) != std::string::npos);
+  CHECK(refused.status().message().find("'up'") != std::string::npos);
+  CHECK(refused.status().message().find("above the cap") != std::string::npos);
   // With sizes alone it upsamples (nearest, half_pixel): [[1,2],[3,4]] -> 4x4 blocks.
   m.graph.nodes[0].inputs = {"x", "", "", "sizes"};
   auto ok = runtime::Interpreter::create(m);
