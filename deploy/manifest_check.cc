@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "deploy/cpu_backend.h"
-#include "deploy/json_schema.h"
+#include "formats/json_schema.h"
 #include "deploy/manifest_schema.h"
 #include "formats/sha256.h"
 #include "runtime/cpu.h"
@@ -130,7 +130,7 @@ Result<nlohmann::json> load_manifest(const std::string& path) {
   nlohmann::json m = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (m.is_discarded()) return invalid_input("manifest " + path + " is not valid JSON");
   static const nlohmann::json schema = nlohmann::json::parse(manifest_schema_text());
-  Status valid = validate_json(m, schema);
+  Status valid = formats::validate_json(m, schema);
   if (!valid.ok()) return invalid_input("manifest " + path + " does not follow schemas/manifest.schema.json: " + valid.message());
   return m;
 }
