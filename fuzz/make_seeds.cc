@@ -1,6 +1,6 @@
 // Builds the fuzz targets' seed corpora from samples/:
 //   fuzz_make_seeds SAMPLES_DIR OUT_DIR
-// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest}/ and OUT_DIR/external/ (the directory the
+// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,recipe}/ and OUT_DIR/external/ (the directory the
 // ONNX targets resolve external data against: $EMBER_FUZZ_BASE_DIR). Deterministic, so a
 // fuzzing run can be repeated.
 #include <cstdio>
@@ -75,7 +75,7 @@ const char* kManifest = R"({
 )";
 
 Status make_seeds(const fs::path& samples, const fs::path& out) {
-  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "external"}) fs::create_directories(out / dir);
+  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "recipe", "external"}) fs::create_directories(out / dir);
   // ONNX: the CNN sample inline, and with its weights as external data beside it.
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
@@ -102,6 +102,13 @@ Status make_seeds(const fs::path& samples, const fs::path& out) {
                                          {"x", Tensor::from_vector<float>({3}, {0.5f, -1.0f, 2.0f})}};
   EMBER_TRY(formats::write_npz((out / "npz" / "mixed.npz").string(), mixed));
   std::ofstream(out / "manifest" / "manifest.json") << kManifest;
+  // Recipes: every samples/recipe*.json, and a small one of each target kind.
+  for (const auto& entry : fs::directory_iterator(samples))
+    if (entry.path().filename().string().rfind("recipe", 0) == 0 && entry.path().extension() == ".json")
+      EMBER_TRY(copy_sample(entry.path(), out / "recipe" / entry.path().filename()));
+  std::ofstream(out / "recipe" / "size.json") << R"({"schema": "ember.recipe/1", "target": {"size": "3.5 MiB"}, "budget": {"metric": "kl", "allowed": 0.05}, "actions": [{"kind": "prune", "ratio": 0.25}, {"kind": "int4", "block": 64, "method": "awq"}], "exclude": [{"name": "^lm_head$", "op": "MatMul"}]})";
+  std::ofstream(out / "recipe" / "energy.json") << R"({"schema": "ember.recipe/1", "target": {"energy": "5mJ"}, "quantize_activations": true, "calib": {"limit": 8, "holdout_rows": 4}})";
+  std::ofstream(out / "recipe" / "latency.json") << R"({"schema": "ember.recipe/1", "target": {"latency": 0.02}, "overrides": [{"name": "h\.[0-9]+\.attn", "actions": [{"kind": "fp32"}]}]})";
   return Status::Ok();
 }
 
