@@ -139,15 +139,15 @@ void summarize_manifest(const json& m, ReportFacts& facts) {
 void summarize_search(const json& search, ReportFacts& facts) {
   if (const json* t = field(search, "target"); t && t->is_object()) {
     for (const char* key : {"kind", "value", "achieved"}) require(*t, key, "search.target", facts);
-    facts.summary.emplace_back("target", text_at(*t, "kind") + " " + text_at(*t, "value"));
-    facts.summary.emplace_back("target achieved", text_at(*t, "achieved"));
+    facts.summary.emplace_back("search target", text_at(*t, "kind") + " " + text_at(*t, "value"));
+    facts.summary.emplace_back("search target: achieved", text_at(*t, "achieved"));
   } else {
     facts.notes.insert("search lacks 'target'");
   }
   if (const json* b = field(search, "budget"); b && b->is_object()) {
     for (const char* key : {"metric", "allowed", "reference", "limit", "achieved", "used_share"}) {
       require(*b, key, "search.budget", facts);
-      facts.summary.emplace_back(std::string("budget ") + key, text_at(*b, key));
+      facts.summary.emplace_back(std::string("search budget: ") + key, text_at(*b, key));
     }
     if (auto metric = text_at(*b, "metric"); !metric.empty()) facts.metric = metric;
     if (auto limit = number_at(*b, "limit")) facts.quality_limit = limit;

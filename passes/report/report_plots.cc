@@ -24,7 +24,11 @@ std::string legend(const std::vector<std::pair<std::string, std::string>>& entri
   for (size_t i = 0; i < entries.size(); ++i) {
     const double x = left + static_cast<double>(i % 4) * 170, y = top + static_cast<double>(i / 4) * 18;
     s += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="10" height="10" fill="{}"/>)", x, y, entries[i].second);
-    s += fmt::format(R"(<text class="legend" x="{:.1f}" y="{:.1f}">{}</text>)", x + 14, y + 9, escape(entries[i].first));
+    // Long names are cut to fit the column; the full name is the tooltip.
+    const std::string& label = entries[i].first;
+    const std::string shown = label.size() > 24 ? label.substr(0, 22) + "..." : label;
+    s += fmt::format(R"(<text class="legend" x="{:.1f}" y="{:.1f}">{}<title>{}</title></text>)", x + 14, y + 9, escape(shown),
+                     escape(label));
   }
   return s;
 }
@@ -87,7 +91,7 @@ std::string sensitivity_svg(const std::vector<ReportLayer>& layers) {
   const svg::Axis x{0, 1, f.left, f.left + f.width, false};
   const svg::Axis y = svg::log_axis(positive, f.top + f.height, f.top);
   std::vector<std::pair<std::string, std::string>> entries(colours.begin(), colours.end());
-  const double height = f.top + f.height + 60 + legend_height(entries.size());
+  const double height = f.top + f.height + 68 + legend_height(entries.size());
   std::string s = open_svg("sensitivity", f.left + f.width + 20, height, "Per-layer sensitivity");
   s += svg::frame_svg(f, x, y, /*label_x=*/false);
   s += sensitivity_points(layers, f, step, y, colours);
@@ -95,7 +99,7 @@ std::string sensitivity_svg(const std::vector<ReportLayer>& layers) {
   for (size_t i = 0; i < layers.size(); i += every)
     s += fmt::format(R"(<text class="tick" x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)",
                      f.left + (static_cast<double>(i) + 0.5) * step, f.top + f.height + 28, i);
-  s += legend(entries, f.left, f.top + f.height + 48);
+  s += legend(entries, f.left, f.top + f.height + 54);
   return s + "</svg>";
 }
 
@@ -130,7 +134,7 @@ std::string pareto_svg(const std::vector<ReportCandidate>& candidates, const std
   f.y_title = metric.empty() ? "quality" : metric;
   const svg::Axis x = svg::linear_axis(xs, f.left, f.left + f.width);
   const svg::Axis y = svg::linear_axis(ys, f.top + f.height, f.top);
-  std::string s = open_svg("pareto", f.left + f.width + 20, f.top + f.height + 70, "Size against quality of the candidates");
+  std::string s = open_svg("pareto", f.left + f.width + 20, f.top + f.height + 76, "Size against quality of the candidates");
   s += svg::frame_svg(f, x, y, /*label_x=*/true);
   if (quality_limit) {
     s += fmt::format(R"(<line class="limit" x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}"/>)", f.left, y(*quality_limit),
@@ -157,7 +161,7 @@ std::string pareto_svg(const std::vector<ReportCandidate>& candidates, const std
     }
   }
   s += legend({{"within budget (filled)", "#0072b2"}, {"over budget (hollow)", "#d55e00"}, {"Pareto front (line)", "#009e73"}},
-              f.left, f.top + f.height + 50);
+              f.left, f.top + f.height + 56);
   return s + "</svg>";
 }
 

@@ -27,6 +27,8 @@ std::string escape(std::string_view text) {
 std::string number(double value, int digits) {
   if (!std::isfinite(value)) return "-";
   if (value == 0) return "0";
+  // Whole numbers (bytes, parameters) in full up to 15 digits: 5600000, not 5.6e+06.
+  if (value == std::trunc(value) && std::fabs(value) < 1e15) return fmt::format("{:.0f}", value);
   return fmt::format("{:.{}g}", value, digits);
 }
 
@@ -53,7 +55,8 @@ Axis linear_axis(const std::vector<double>& values, double from, double to) {
   if (values.empty()) return a;
   double lo = *std::min_element(values.begin(), values.end());
   double hi = *std::max_element(values.begin(), values.end());
-  const double pad = hi > lo ? 0.05 * (hi - lo) : std::max(std::fabs(lo) * 0.05, 0.5);
+  // One value (or all equal): a span of 20% around it, so a size never gets a negative axis.
+  const double pad = hi > lo ? 0.05 * (hi - lo) : lo != 0 ? std::fabs(lo) * 0.1 : 1.0;
   a.lo = lo - pad;
   a.hi = hi + pad;
   return a;

@@ -12,7 +12,8 @@ namespace ember::passes::svg {
 // Escapes & < > " ' for HTML text and attribute values (and SVG inside HTML).
 std::string escape(std::string_view text);
 
-// A number as plots and tables show it: up to `digits` significant digits, "-" when not finite.
+// A number as plots and tables show it: whole numbers in full, others with up to `digits`
+// significant digits, "-" when not finite.
 std::string number(double value, int digits = 4);
 
 // The i-th colour of a fixed palette of distinguishable colours (cycles after 10).
