@@ -12,6 +12,8 @@
 #include "formats/onnx_save.h"
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
+#include "passes/report/report_html.h"
+#include "passes/search/recipe_json.h"
 #include "runtime/parallel.h"
 #include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
@@ -27,7 +29,28 @@ struct CompressCliOptions {
   int threads = 0;
   bool json = false;
   passes::DeploymentSettings deployment;
+  std::string recipe_path;      // --recipe R.json
+  bool print_recipe = false;
+  passes::SearchRecipe recipe;  // the recipe file's, under the flags given
 };
+
+// --recipe fills the search recipe; each flag given on the command line overrides its field
+// (the flags are shorthands for the recipe). A bad recipe is exit 2 before anything is read.
+Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
+  if (!o.recipe_path.empty()) {
+    EMBER_ASSIGN_OR_RETURN(o.recipe, passes::read_recipe_file(o.recipe_path));
+  }
+  auto given = [&](const char* flag) { return sub.get_option(flag)->count() > 0; };
+  const std::string task_metric = o.task == "lm" ? "bits_per_byte" : "accuracy";
+  const bool task_budget = o.recipe.budget.metric == "auto" || o.recipe.budget.metric == task_metric;
+  if (given("--budget"))
+    o.recipe.budget.allowed = o.budget;
+  else if (task_budget)
+    o.budget = o.recipe.budget.allowed;
+  if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
+  if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
+  return Status::Ok();
+}
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
@@ -101,12 +124,13 @@ int run_compress(const CompressCliOptions& opts) {
   const std::string report_md = passes::build_report(in, *result, *stats);
   st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
+  if (st.ok()) st = formats::write_string_atomic((dir / "report.html").string(), passes::build_report_html(manifest));
   if (!st.ok()) return report(st);
 
   if (opts.json)
     std::printf("%s\n", json_text(manifest).c_str());
   else
-    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md\n", report_md.c_str(), opts.output.c_str());
+    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md, report.html\n", report_md.c_str(), opts.output.c_str());
   if (!result->budget_met) {
     std::fprintf(stderr, "ember compress: no scheme met the accuracy budget; wrote the best-effort model (%s)\n",
                  result->candidates[result->chosen].scheme.c_str());
@@ -119,7 +143,7 @@ int run_compress(const CompressCliOptions& opts) {
 
 void add_compress_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<CompressCliOptions>();
-  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md");
+  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md, report.html");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
   sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
@@ -141,7 +165,20 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--deploy-max-queue-delay-us", d.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000)->check(CLI::Range(0, 10000000));
   sub->add_option("--deploy-thermal-threshold", d.thermal_threshold_c, "Degrees Celsius above which ember-rt serve throttles")->default_val(85)->check(CLI::Range(0.0, 150.0));
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
-  sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
+  sub->add_option("--recipe", opts->recipe_path, "Recipe file (schemas/recipe.schema.json): target, budget, actions, per-layer overrides, limits; the flags given override it (default: none)");
+  sub->add_flag("--print-recipe", opts->print_recipe, "Print the effective recipe (the file under the flags) as JSON and exit without compressing");
+  sub->final_callback([opts, sub, &exit_code] {
+    if (Status st = merge_recipe(*sub, *opts); !st.ok()) {
+      exit_code = report(st);
+      return;
+    }
+    if (opts->print_recipe) {
+      std::printf("%s\n", json_text(passes::recipe_to_json(opts->recipe)).c_str());
+      exit_code = kExitOk;
+      return;
+    }
+    exit_code = run_compress(*opts);
+  });
 }
 
 }  // namespace ember::cli
