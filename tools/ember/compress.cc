@@ -99,6 +99,7 @@ int run_compress(const CompressCliOptions& opts) {
   in.source_bytes = std::filesystem::file_size(opts.model);
   in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
                 {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
+  if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib->content_hash();
   in.calibration_rows = calib->num_rows();
