@@ -1,5 +1,6 @@
 #include "passes/search/recipe_json.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <regex>
@@ -37,8 +38,9 @@ Result<double> parse_quantity(const std::string& text, const std::vector<std::pa
 
 Status at(const std::string& path, const std::string& what) { return invalid_input(path + ": " + what); }
 
-// A quantity given as a number (already in the base unit) or as a string with a unit.
-Result<double> quantity(const json& v, Result<double> (*parse)(const std::string&, const std::string&),
+// A quantity given as a number (already in the base unit) or as a string with a unit, at most
+// `max` (the schema's maximum, which only bounds the number form).
+Result<double> quantity(const json& v, Result<double> (*parse)(const std::string&, const std::string&), double max,
                         const std::string& path) {
   double value = 0;
   if (v.is_string()) {
@@ -47,6 +49,7 @@ Result<double> quantity(const json& v, Result<double> (*parse)(const std::string
     value = v.get<double>();
   }
   if (!(value > 0) || !std::isfinite(value)) return at(path, "must be above 0");
+  if (value > max) return at(path, "'" + v.get<std::string>() + "' is above the maximum " + json(max).dump());
   return value;
 }
 
@@ -55,7 +58,7 @@ Result<SearchTarget> read_target(const json& t) {
   SearchTarget target;
   if (t.contains("size")) {
     target.kind = SearchTarget::Kind::kSizeBytes;
-    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["size"], parse_size_bytes, "/target/size"));
+    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["size"], parse_size_bytes, 1e15, "/target/size"));
     target.value = std::floor(target.value);
     if (target.value < 1) return at("/target/size", "is below one byte");
   } else if (t.contains("bpw")) {
@@ -63,10 +66,10 @@ Result<SearchTarget> read_target(const json& t) {
     target.value = t["bpw"].get<double>();
   } else if (t.contains("energy")) {
     target.kind = SearchTarget::Kind::kEnergyJoules;
-    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["energy"], parse_energy_joules, "/target/energy"));
+    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["energy"], parse_energy_joules, 1e6, "/target/energy"));
   } else if (t.contains("latency")) {
     target.kind = SearchTarget::Kind::kLatencySeconds;
-    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["latency"], parse_latency_seconds, "/target/latency"));
+    EMBER_ASSIGN_OR_RETURN(target.value, quantity(t["latency"], parse_latency_seconds, 1e6, "/target/latency"));
   }
   return target;
 }
@@ -121,9 +124,40 @@ Result<std::vector<LayerAction>> read_actions(const json& list, const std::strin
   return actions;
 }
 
+// libstdc++ reads a repetition count or a back-reference number into a long without an
+// overflow check (undefined behaviour, found by fuzz_recipe): refuse long ones before compiling.
+Status check_regex_numbers(const std::string& pattern, const std::string& path) {
+  bool in_braces = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    size_t start = std::string::npos;
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      if (!std::isdigit(static_cast<unsigned char>(pattern[i + 1]))) {
+        ++i;  // an escaped character, e.g. "\\" or "\{"
+        continue;
+      }
+      start = i + 1;
+    } else if (c == '{') {
+      in_braces = true;
+      start = i + 1;
+    } else if (c == '}') {
+      in_braces = false;
+    } else if (c == ',' && in_braces) {
+      start = i + 1;
+    }
+    if (start == std::string::npos) continue;
+    size_t end = start;
+    while (end < pattern.size() && std::isdigit(static_cast<unsigned char>(pattern[end]))) ++end;
+    if (end - start > 6)
+      return at(path, "regular expression '" + pattern + "' has a repetition count or back-reference of more than 6 digits");
+  }
+  return Status::Ok();
+}
+
 // A rule's name regex must compile (ECMAScript, as std::regex and the search match it).
 // libstdc++ bounds the automaton it builds (error_space), so a hostile pattern fails here.
 Status check_regex(const std::string& pattern, const std::string& path) {
+  EMBER_TRY(check_regex_numbers(pattern, path));
   try {
     std::regex compiled(pattern);
     (void)compiled;

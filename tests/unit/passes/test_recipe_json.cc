@@ -128,6 +128,12 @@ TEST_CASE("recipe: hostile values fail cleanly") {
   // A regex whose automaton would be huge is refused, not built.
   CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","exclude":[{"name":"((a{1000}){1000}){1000}"}]})"), "/exclude/0/name"));
   CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","calib":{"limit":1e300}})"), "/calib/limit"));
+  // fuzz_recipe's findings (fuzz/regressions/recipe/): a count libstdc++ would overflow, and a
+  // size string past the schema's maximum (its canonical form is an int64).
+  CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","exclude":[{"name":"a\\44444444444444444444"}]})"), "more than 6 digits"));
+  CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","exclude":[{"name":"a{1,44444444444444444444}"}]})"), "more than 6 digits"));
+  CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","target":{"size":"444444444444444444MiB"}})"), "/target/size"));
+  CHECK(parse_recipe(R"({"schema":"ember.recipe/1","exclude":[{"name":"h\\\\12345678\\.x{1,2}"}]})", "t").ok());
 }
 
 TEST_CASE("recipe: files are size-checked, and only regular files are opened") {
