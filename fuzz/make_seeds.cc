@@ -1,6 +1,6 @@
 // Builds the fuzz targets' seed corpora from samples/:
 //   fuzz_make_seeds SAMPLES_DIR OUT_DIR
-// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,recipe}/ and OUT_DIR/external/ (the directory the
+// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,recipe,report_html}/ and OUT_DIR/external/ (the directory the
 // ONNX targets resolve external data against: $EMBER_FUZZ_BASE_DIR). Deterministic, so a
 // fuzzing run can be repeated.
 #include <cstdio>
@@ -74,8 +74,24 @@ const char* kManifest = R"({
 }
 )";
 
+// A manifest with the `search` section that report.html draws (passes/report/report_html.h).
+const char* kSearchManifest = R"({"schema": "ember.manifest/1", "source_model": {"file": "m<b>.onnx", "bytes": 1000},
+  "quality": {"metric": "accuracy", "fp32": 0.98, "compressed": 0.975, "limit": 0.97},
+  "search": {"target": {"kind": "size", "value": 600, "achieved": 590},
+             "budget": {"metric": "accuracy", "allowed": 0.01, "reference": 0.98, "limit": 0.97, "achieved": 0.975, "used_share": 0.5},
+             "layers": [{"name": "fc1</title>", "weight": "w1", "op": "Gemm", "params": 100, "stage": "ffn", "action": "int8",
+                         "bits_per_weight": 8.5, "pruned_ratio": 0, "sensitivity": {"int8": 1e-4, "int4-b32-rtn": 2e-3, "prune-0.5": -1},
+                         "predicted_loss": 1e-4, "measured_loss": 2e-4},
+                        {"name": "fc2", "op": "MatMul", "params": 300, "action": "int4-b32-rtn", "bits_per_weight": 4.5,
+                         "sensitivity": {"int8": 1e-6, "int4-b32-rtn": 1e-5}}],
+             "candidates": [{"name": "a", "model_bytes": 700, "quality": 0.978, "within_budget": true, "chosen": false, "pareto": true},
+                            {"name": "b", "model_bytes": 590, "quality": 0.975, "within_budget": true, "chosen": true, "pareto": true},
+                            {"name": "c", "model_bytes": 500, "quality": 0.9, "within_budget": false}],
+             "stages": [{"name": "ffn", "candidates": ["a", "b"]}, {"name": "all", "candidates": 1}]}}
+)";
+
 Status make_seeds(const fs::path& samples, const fs::path& out) {
-  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "recipe", "external"}) fs::create_directories(out / dir);
+  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "recipe", "report_html", "external"}) fs::create_directories(out / dir);
   // ONNX: the CNN sample inline, and with its weights as external data beside it.
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
@@ -102,6 +118,9 @@ Status make_seeds(const fs::path& samples, const fs::path& out) {
                                          {"x", Tensor::from_vector<float>({3}, {0.5f, -1.0f, 2.0f})}};
   EMBER_TRY(formats::write_npz((out / "npz" / "mixed.npz").string(), mixed));
   std::ofstream(out / "manifest" / "manifest.json") << kManifest;
+  // report.html: the manifest above, and with a small search section.
+  std::ofstream(out / "report_html" / "manifest.json") << kManifest;
+  std::ofstream(out / "report_html" / "search.json") << kSearchManifest;
   // Recipes: every samples/recipe*.json, and a small one of each target kind.
   for (const auto& entry : fs::directory_iterator(samples))
     if (entry.path().filename().string().rfind("recipe", 0) == 0 && entry.path().extension() == ".json")

@@ -47,6 +47,7 @@ double Axis::operator()(double v) const {
   } else {
     t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
   }
+  if (!std::isfinite(t)) t = 0.5;  // a range that overflowed: the middle, never "nan" in the SVG
   return from + std::clamp(t, 0.0, 1.0) * (to - from);
 }
 
@@ -65,8 +66,9 @@ Axis linear_axis(const std::vector<double>& values, double from, double to) {
 Axis log_axis(const std::vector<double>& positive_values, double from, double to) {
   Axis a{1e-6, 1, from, to, true};
   if (positive_values.empty()) return a;
-  const double lo = *std::min_element(positive_values.begin(), positive_values.end());
-  const double hi = *std::max_element(positive_values.begin(), positive_values.end());
+  // Within 1e-300..1e300, so the decades stay finite and few (denormals would give 10^-324 = 0).
+  const double lo = std::clamp(*std::min_element(positive_values.begin(), positive_values.end()), 1e-300, 1e300);
+  const double hi = std::clamp(*std::max_element(positive_values.begin(), positive_values.end()), 1e-300, 1e300);
   a.lo = std::pow(10.0, std::floor(std::log10(lo)));
   a.hi = std::pow(10.0, std::ceil(std::log10(hi)));
   if (a.hi <= a.lo) a.hi = a.lo * 10;
