@@ -9,6 +9,7 @@
 
 #include "formats/json_schema.h"
 #include "passes/search/recipe_json.h"
+#include "passes/search/recipe_rules.h"
 #include "passes/search/recipe_schema.h"
 
 namespace ember::passes {
@@ -149,6 +150,37 @@ TEST_CASE("recipe: files are size-checked, and only regular files are opened") {
   CHECK(mentions(read_recipe_file(dir.string()).status().message(), "is a directory"));
   CHECK(mentions(read_recipe_file((dir / "missing.json").string()).status().message(), "missing.json"));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("recipe rules: the actions each layer may take") {
+  auto recipe = read_recipe_file(std::string(EMBER_SOURCE_DIR) + "/samples/recipe-kjv-gpt2.json");
+  REQUIRE(recipe.ok());
+  auto rules = RecipeRules::compile(*recipe);
+  REQUIRE(rules.ok());
+  const std::vector<LayerAction> defaults = {LayerAction{Kind::kInt8, 0, "rtn", 0}};
+  // No rule matches an FFN layer: the recipe's three actions.
+  auto ffn = rules->for_layer("/h.0/mlp/c_fc/MatMul", "h.0.mlp.c_fc.weight", "MatMul", defaults);
+  CHECK_FALSE(ffn.excluded);
+  CHECK(ffn.actions == recipe->actions);
+  // The attention rule matches on the node name.
+  auto attn = rules->for_layer("/h.0/attn/c_attn/MatMul", "w", "MatMul", defaults);
+  REQUIRE(attn.actions.size() == 2);
+  CHECK(attn.actions[1] == LayerAction{Kind::kInt4, 32, "gptq", 0});
+  // The op rule, and the exclude list, which comes last and wins; the weight's name matches too.
+  CHECK(rules->for_layer("wte", "wte.weight", "Gather", defaults).actions[0].kind == Kind::kKeepFloat);
+  auto excluded = rules->for_layer("node_7", "ln_f.weight", "MatMul", defaults);
+  CHECK(excluded.excluded);
+  CHECK(excluded.actions == std::vector<LayerAction>{LayerAction{}});
+  // A recipe without actions uses the search's defaults; a huge name never matches a name rule.
+  SearchRecipe plain;
+  plain.overrides = {{"x", "", true, {}}};
+  auto plain_rules = RecipeRules::compile(plain);
+  REQUIRE(plain_rules.ok());
+  CHECK(plain_rules->for_layer("a", "b", "MatMul", defaults).actions == defaults);
+  CHECK(plain_rules->for_layer("x", "b", "MatMul", defaults).excluded);
+  CHECK_FALSE(plain_rules->for_layer(std::string(kMaxMatchedName + 1, 'x'), "b", "MatMul", defaults).excluded);
+  plain.overrides[0].name_regex = "(";
+  CHECK(!RecipeRules::compile(plain).ok());
 }
 
 }  // namespace
