@@ -7,7 +7,7 @@ S=$ROOT/samples
 LM=("$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --eval "$S/kjv-lm-eval.npy" --task lm)
 
 expect_exit 0 "print the sample recipe" -- "$EMBER" compress "${LM[@]}" -o "$WORK/p" --recipe "$S/recipe-kjv-gpt2.json" --print-recipe
-expect_stdout_contains '"bpw": 4.5'
+expect_stdout_contains '"bpw": 6.5'
 expect_stdout_contains '"holdout_rows": 16'
 grep -A1 '"eval"' "$WORK/out" | grep -q '"limit": 16' && pass || fail "the recipe's eval limit is not kept"
 [ -e "$WORK/p" ] && fail "--print-recipe created the output folder" || pass

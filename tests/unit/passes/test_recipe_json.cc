@@ -35,7 +35,7 @@ TEST_CASE("recipe: the sample recipe reads into every field") {
   auto r = read_recipe_file(std::string(EMBER_SOURCE_DIR) + "/samples/recipe-kjv-gpt2.json");
   REQUIRE_MESSAGE(r.ok(), r.status().message());
   CHECK(r->target.kind == SearchTarget::Kind::kBitsPerWeight);
-  CHECK(r->target.value == 4.5);
+  CHECK(r->target.value == 6.5);
   CHECK(r->budget.metric == "bits_per_byte");
   CHECK(r->budget.allowed.value() == doctest::Approx(0.015));
   REQUIRE(r->actions.size() == 3);
@@ -168,7 +168,7 @@ TEST_CASE("recipe rules: the actions each layer may take") {
   CHECK(attn.actions[1] == LayerAction{Kind::kInt4, 32, "gptq", 0});
   // The op rule, and the exclude list, which comes last and wins; the weight's name matches too.
   CHECK(rules->for_layer("wte", "wte.weight", "Gather", defaults).actions[0].kind == Kind::kKeepFloat);
-  auto excluded = rules->for_layer("node_7", "ln_f.weight", "MatMul", defaults);
+  auto excluded = rules->for_layer("node_7", "m.lm_head.weight", "MatMul", defaults);
   CHECK(excluded.excluded);
   CHECK(excluded.actions == std::vector<LayerAction>{LayerAction{}});
   // A recipe without actions uses the search's defaults; a huge name never matches a name rule.
