@@ -43,6 +43,10 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
   auto given = [&](const char* flag) { return sub.get_option(flag)->count() > 0; };
   const std::string task_metric = o.task == "lm" ? "bits_per_byte" : "accuracy";
   const bool task_budget = o.recipe.budget.metric == "auto" || o.recipe.budget.metric == task_metric;
+  const std::string& metric = o.recipe.budget.metric;
+  if ((metric == "bits_per_byte" || metric == "accuracy") && !task_budget)
+    return invalid_input("recipe '" + o.recipe_path + "': /budget/metric: '" + metric + "' is not the metric of --task " + o.task +
+                         " (" + task_metric + ")");
   if (given("--budget"))
     o.recipe.budget.allowed = o.budget;
   else if (task_budget)
