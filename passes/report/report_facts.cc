@@ -75,6 +75,7 @@ ReportCandidate search_candidate(const json& c, ReportFacts& facts) {
   r.within_budget = flag_at(c, "within_budget");
   r.chosen = flag_at(c, "chosen");
   r.pareto = flag_at(c, "pareto");
+  if (const json* t = field(c, "within_target"); t && t->is_boolean()) r.within_target = t->get<bool>();
   return r;
 }
 
@@ -139,7 +140,9 @@ void summarize_manifest(const json& m, ReportFacts& facts) {
 void summarize_search(const json& search, ReportFacts& facts) {
   if (const json* t = field(search, "target"); t && t->is_object()) {
     for (const char* key : {"kind", "value", "achieved"}) require(*t, key, "search.target", facts);
-    facts.summary.emplace_back("search target", text_at(*t, "kind") + " " + text_at(*t, "value"));
+    const std::string kind = text_at(*t, "kind");
+    facts.summary.emplace_back("search target", kind == "none" ? "none (the smallest model within the budget)"
+                                                               : kind + " " + text_at(*t, "value"));
     facts.summary.emplace_back("search target: achieved", text_at(*t, "achieved"));
   } else {
     facts.notes.insert("search lacks 'target'");
@@ -154,6 +157,10 @@ void summarize_search(const json& search, ReportFacts& facts) {
   } else {
     facts.notes.insert("search lacks 'budget'");
   }
+  // How predicted losses were scaled to the metric (optional).
+  if (const json* scale = field(search, "cost_scale"); scale && scale->is_object())
+    for (const auto& [key, value] : scale->items())
+      if (value.is_number()) facts.summary.emplace_back("search cost scale: " + key, svg::number(value.get<double>(), 6));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ constexpr const char* kStyle = R"(
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1200px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.9em; }
+#summary { width: 100%; } #summary th { width: 16em; } #summary td { overflow-wrap: anywhere; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.chosen td { font-weight: bold; background: #eef6ff; }
@@ -60,12 +61,12 @@ std::string layer_table(const std::vector<ReportLayer>& layers) {
 
 std::string candidate_table(const std::vector<ReportCandidate>& candidates) {
   std::string s = "<table id=\"candidates\"><tr><th>candidate</th><th>model MB</th><th>bits per weight</th><th>quality</th>"
-                  "<th>within budget</th><th>Pareto</th></tr>\n";
+                  "<th>within budget</th><th>within target</th><th>Pareto</th></tr>\n";
   for (const auto& c : candidates) {
     s += c.chosen ? "<tr class=\"chosen\">" : "<tr>";
     s += cell(c.name + (c.chosen ? " (chosen)" : "")) + cell(c.model_bytes ? svg::number(*c.model_bytes / 1e6) : "-", true) +
          cell(optional_number(c.bits_per_weight), true) + cell(optional_number(c.quality), true) + cell(c.within_budget ? "yes" : "no") +
-         cell(c.pareto ? "yes" : "no") + "</tr>\n";
+         cell(c.within_target ? (*c.within_target ? "yes" : "no") : "-") + cell(c.pareto ? "yes" : "no") + "</tr>\n";
   }
   return s + "</table>\n";
 }

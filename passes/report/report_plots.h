@@ -25,6 +25,7 @@ struct ReportCandidate {
   std::string name;
   std::optional<double> model_bytes, bits_per_weight, quality;
   bool within_budget = false, chosen = false, pareto = false;
+  std::optional<bool> within_target;  // absent when the run had no target
 };
 
 // Empty when no layer has a sensitivity.

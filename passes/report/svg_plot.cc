@@ -33,9 +33,10 @@ std::string number(double value, int digits) {
 }
 
 std::string_view colour(size_t index) {
-  // Okabe-Ito's colour-blind-safe set, then four more.
-  static constexpr std::string_view kPalette[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9",
-                                                  "#d55e00", "#f0e442", "#000000", "#999999", "#8c564b"};
+  // Okabe-Ito's colour-blind-safe set, then more distinct ones (a search tries up to ~16 actions).
+  static constexpr std::string_view kPalette[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
+                                                  "#f0e442", "#000000", "#999999", "#8c564b", "#7b3294", "#1b7837",
+                                                  "#c51b7d", "#4d4d4d", "#b8860b", "#2166ac"};
   return kPalette[index % std::size(kPalette)];
 }
 

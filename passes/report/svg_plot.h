@@ -16,7 +16,7 @@ std::string escape(std::string_view text);
 // significant digits, "-" when not finite.
 std::string number(double value, int digits = 4);
 
-// The i-th colour of a fixed palette of distinguishable colours (cycles after 10).
+// The i-th colour of a fixed palette of distinguishable colours (cycles after 16).
 std::string_view colour(size_t index);
 
 // Maps a data interval onto a pixel interval; log10 when `log` (data must be > 0).

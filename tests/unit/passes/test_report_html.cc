@@ -48,6 +48,8 @@ TEST_CASE("report.html: every plot and table from a manifest with a search secti
   CHECK(html.find("used_share") != std::string::npos);
   CHECK(html.find("0.775") != std::string::npos);
   CHECK(html.find("not positive: drawn at the axis floor") != std::string::npos);
+  CHECK(html.find("search cost scale: gptq_factor") != std::string::npos);
+  CHECK(html.find("<th>within target</th>") != std::string::npos);
   CHECK(html.find("class=\"note\"") == std::string::npos);  // nothing missing
 }
 
