@@ -9,6 +9,7 @@
 
 #include "formats/input_file.h"
 #include "formats/json_schema.h"
+#include "passes/search/recipe_rules.h"
 #include "passes/search/recipe_schema.h"
 
 namespace ember::passes {
@@ -159,7 +160,7 @@ Status check_regex_numbers(const std::string& pattern, const std::string& path) 
 Status check_regex(const std::string& pattern, const std::string& path) {
   EMBER_TRY(check_regex_numbers(pattern, path));
   try {
-    std::regex compiled(pattern);
+    std::regex compiled(pattern, kLayerRegexFlags);
     (void)compiled;
   } catch (const std::regex_error& e) {
     return at(path, "invalid regular expression '" + pattern + "': " + e.what());

@@ -17,7 +17,7 @@ Result<RecipeRules> RecipeRules::compile(const SearchRecipe& recipe) {
     rule.spec = recipe.overrides[i];
     if (!rule.spec.name_regex.empty()) {
       try {
-        rule.regex = std::regex(rule.spec.name_regex);
+        rule.regex = std::regex(rule.spec.name_regex, kLayerRegexFlags);
         rule.has_regex = true;
       } catch (const std::exception& e) {
         return invalid_input("recipe rule " + std::to_string(i) + ": invalid regular expression '" + rule.spec.name_regex +

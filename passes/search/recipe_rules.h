@@ -3,9 +3,12 @@
 //   then each override that matches the layer, in order, replaces them (the last match wins):
 //   an excluding rule leaves FP32 only, another rule its own actions.
 // A rule matches when its op type (if any) equals the layer's and its name regex (if any) is
-// found (std::regex_search, ECMAScript) in the layer's node name or its weight's name. A name of
-// more than kMaxMatchedName bytes never matches a name rule: libstdc++'s matcher recurses once
-// per character, so a hostile node name could otherwise exhaust the stack.
+// found (std::regex_search, ECMAScript) in the layer's node name or its weight's name.
+// Both the regex and the names are hostile input. libstdc++'s default matcher backtracks: "(a*)*b"
+// against a name of 18 'a's runs for minutes, and it recurses once per character. So layer
+// regexes are matched by its polynomial (Thompson NFA) executor, which refuses back-references
+// (layer names never need them), and a name of more than kMaxMatchedName bytes never matches a
+// name rule (worst case about 0.2 s for a hostile pattern on a 1 KB name).
 #pragma once
 #include <cstddef>
 #include <regex>
@@ -17,7 +20,14 @@
 
 namespace ember::passes {
 
-inline constexpr size_t kMaxMatchedName = 4096;
+inline constexpr size_t kMaxMatchedName = 1024;
+
+// How every layer regex is compiled (parse_recipe checks with the same flags).
+inline constexpr std::regex_constants::syntax_option_type kLayerRegexFlags = std::regex_constants::ECMAScript
+#ifdef __GLIBCXX__
+    | std::regex_constants::__polynomial
+#endif
+    ;
 
 struct LayerRules {
   bool excluded = false;            // true: FP32 only

@@ -168,7 +168,7 @@ TEST_CASE("recipe rules: the actions each layer may take") {
   CHECK(attn.actions[1] == LayerAction{Kind::kInt4, 32, "gptq", 0});
   // The op rule, and the exclude list, which comes last and wins; the weight's name matches too.
   CHECK(rules->for_layer("wte", "wte.weight", "Gather", defaults).actions[0].kind == Kind::kKeepFloat);
-  auto excluded = rules->for_layer("node_7", "m.lm_head.weight", "MatMul", defaults);
+  auto excluded = rules->for_layer("node_7", "m.lm_head.weight", "MatMul", defaults);  // the weight's name matches
   CHECK(excluded.excluded);
   CHECK(excluded.actions == std::vector<LayerAction>{LayerAction{}});
   // A recipe without actions uses the search's defaults; a huge name never matches a name rule.
@@ -179,6 +179,15 @@ TEST_CASE("recipe rules: the actions each layer may take") {
   CHECK(plain_rules->for_layer("a", "b", "MatMul", defaults).actions == defaults);
   CHECK(plain_rules->for_layer("x", "b", "MatMul", defaults).excluded);
   CHECK_FALSE(plain_rules->for_layer(std::string(kMaxMatchedName + 1, 'x'), "b", "MatMul", defaults).excluded);
+  // A pattern that backtracks exponentially is matched in polynomial time (this would run for
+  // minutes with std::regex's default executor), and back-references are refused up front.
+  SearchRecipe hostile;
+  hostile.overrides = {{"(a*)*b", "", true, {}}};
+  auto hostile_rules = RecipeRules::compile(hostile);
+  REQUIRE(hostile_rules.ok());
+  CHECK_FALSE(hostile_rules->for_layer(std::string(kMaxMatchedName - 1, 'a') + "c", "w", "MatMul", defaults).excluded);
+  CHECK(hostile_rules->for_layer("aab", "w", "MatMul", defaults).excluded);
+  CHECK(mentions(error_of(R"({"schema":"ember.recipe/1","exclude":[{"name":"(a)\\1"}]})"), "/exclude/0/name"));
   plain.overrides[0].name_regex = "(";
   CHECK(!RecipeRules::compile(plain).ok());
 }
