@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "deploy/cpu_backend.h"
-#include "deploy/json_schema.h"
+#include "formats/json_schema.h"
 #include "deploy/manifest_schema.h"
 #include "formats/manifest_io.h"
 #include "runtime/cpu.h"
@@ -114,7 +114,7 @@ Result<nlohmann::json> load_manifest(const std::string& path) {
   // A regular file under the size cap, nesting bounded, the keys ember-rt relies on present.
   EMBER_ASSIGN_OR_RETURN(nlohmann::json m, formats::read_manifest(path));
   static const nlohmann::json schema = nlohmann::json::parse(manifest_schema_text());
-  Status valid = validate_json(m, schema);
+  Status valid = formats::validate_json(m, schema);
   if (!valid.ok()) return invalid_input("manifest " + path + " does not follow schemas/manifest.schema.json: " + valid.message());
   return m;
 }

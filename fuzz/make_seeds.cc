@@ -1,8 +1,8 @@
 // Builds the fuzz targets' seed corpora from samples/:
 //   fuzz_make_seeds SAMPLES_DIR OUT_DIR
-// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,serve_request}/ and OUT_DIR/external/ (the directory the
-// ONNX targets resolve external data against: $EMBER_FUZZ_BASE_DIR). Deterministic, so a
-// fuzzing run can be repeated.
+// writes OUT_DIR/{onnx_load,plan,npy,npz,manifest,serve_request,recipe,report_html}/ and
+// OUT_DIR/external/ (the directory the ONNX targets resolve external data against:
+// $EMBER_FUZZ_BASE_DIR). Deterministic, so a fuzzing run can be repeated.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -117,8 +117,25 @@ Status serve_request_seeds(const fs::path& samples, const fs::path& dir) {
   return Status::Ok();
 }
 
+// A manifest with the `search` section that report.html draws (passes/report/report_html.h).
+const char* kSearchManifest = R"({"schema": "ember.manifest/1", "source_model": {"file": "m<b>.onnx", "bytes": 1000},
+  "quality": {"metric": "accuracy", "fp32": 0.98, "compressed": 0.975, "limit": 0.97},
+  "search": {"target": {"kind": "size", "value": 600, "achieved": 590},
+             "budget": {"metric": "accuracy", "allowed": 0.01, "reference": 0.98, "limit": 0.97, "achieved": 0.975, "used_share": 0.5},
+             "layers": [{"name": "fc1</title>", "weight": "w1", "op": "Gemm", "params": 100, "stage": "ffn", "action": "int8",
+                         "bits_per_weight": 8.5, "pruned_ratio": 0, "sensitivity": {"int8": 1e-4, "int4-b32-rtn": 2e-3, "prune-0.5": -1},
+                         "predicted_loss": 1e-4, "measured_loss": 2e-4},
+                        {"name": "fc2", "op": "MatMul", "params": 300, "action": "int4-b32-rtn", "bits_per_weight": 4.5,
+                         "sensitivity": {"int8": 1e-6, "int4-b32-rtn": 1e-5}}],
+             "candidates": [{"name": "a", "model_bytes": 700, "quality": 0.978, "within_budget": true, "chosen": false, "pareto": true},
+                            {"name": "b", "model_bytes": 590, "quality": 0.975, "within_budget": true, "chosen": true, "pareto": true},
+                            {"name": "c", "model_bytes": 500, "quality": 0.9, "within_budget": false}],
+             "stages": [{"name": "ffn", "candidates": ["a", "b"]}, {"name": "all", "candidates": 1}]}}
+)";
+
 Status make_seeds(const fs::path& samples, const fs::path& out) {
-  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "serve_request", "external"}) fs::create_directories(out / dir);
+  for (const char* dir : {"onnx_load", "plan", "npy", "npz", "manifest", "serve_request", "recipe", "report_html", "external"})
+    fs::create_directories(out / dir);
   // ONNX: the CNN sample inline, and with its weights as external data beside it.
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "onnx_load" / "digits-cnn.onnx"));
   EMBER_TRY(copy_sample(samples / "digits-cnn.onnx", out / "plan" / "digits-cnn.onnx"));
@@ -146,6 +163,16 @@ Status make_seeds(const fs::path& samples, const fs::path& out) {
   EMBER_TRY(formats::write_npz((out / "npz" / "mixed.npz").string(), mixed));
   std::ofstream(out / "manifest" / "manifest.json") << kManifest;
   EMBER_TRY(serve_request_seeds(samples, out / "serve_request"));
+  // report.html: the manifest above, and with a small search section.
+  std::ofstream(out / "report_html" / "manifest.json") << kManifest;
+  std::ofstream(out / "report_html" / "search.json") << kSearchManifest;
+  // Recipes: every samples/recipe*.json, and a small one of each target kind.
+  for (const auto& entry : fs::directory_iterator(samples))
+    if (entry.path().filename().string().rfind("recipe", 0) == 0 && entry.path().extension() == ".json")
+      EMBER_TRY(copy_sample(entry.path(), out / "recipe" / entry.path().filename()));
+  std::ofstream(out / "recipe" / "size.json") << R"({"schema": "ember.recipe/1", "target": {"size": "3.5 MiB"}, "budget": {"metric": "kl", "allowed": 0.05}, "actions": [{"kind": "prune", "ratio": 0.25}, {"kind": "int4", "block": 64, "method": "awq"}], "exclude": [{"name": "^lm_head$", "op": "MatMul"}]})";
+  std::ofstream(out / "recipe" / "energy.json") << R"({"schema": "ember.recipe/1", "target": {"energy": "5mJ"}, "quantize_activations": true, "calib": {"limit": 8, "holdout_rows": 4}})";
+  std::ofstream(out / "recipe" / "latency.json") << R"({"schema": "ember.recipe/1", "target": {"latency": 0.02}, "overrides": [{"name": "h\.[0-9]+\.attn", "actions": [{"kind": "fp32"}]}]})";
   return Status::Ok();
 }
 

@@ -10,6 +10,7 @@ packages=(
   clang-14 libfuzzer-14-dev python3
   libcpp-httplib-dev
   libopenblas-dev  # bench/ (-DEMBER_BUILD_BENCH=ON): bench_sgemm's reference
+  chromium  # tests/e2e/report_html.sh: report.html checked in a real headless browser
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,8 @@
 #include "formats/onnx_save.h"
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
+#include "passes/report/report_html.h"
+#include "passes/search/recipe_json.h"
 #include "runtime/parallel.h"
 #include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
@@ -28,7 +30,32 @@ struct CompressCliOptions {
   int threads = 0;
   bool json = false;
   formats::DeploymentConfig deployment;  // the manifest's deployment section
+  std::string recipe_path;      // --recipe R.json
+  bool print_recipe = false;
+  passes::SearchRecipe recipe;  // the recipe file's, under the flags given
 };
+
+// --recipe fills the search recipe; each flag given on the command line overrides its field
+// (the flags are shorthands for the recipe). A bad recipe is exit 2 before anything is read.
+Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
+  if (!o.recipe_path.empty()) {
+    EMBER_ASSIGN_OR_RETURN(o.recipe, passes::read_recipe_file(o.recipe_path));
+  }
+  auto given = [&](const char* flag) { return sub.get_option(flag)->count() > 0; };
+  const std::string task_metric = o.task == "lm" ? "bits_per_byte" : "accuracy";
+  const bool task_budget = o.recipe.budget.metric == "auto" || o.recipe.budget.metric == task_metric;
+  const std::string& metric = o.recipe.budget.metric;
+  if ((metric == "bits_per_byte" || metric == "accuracy") && !task_budget)
+    return invalid_input("recipe '" + o.recipe_path + "': /budget/metric: '" + metric + "' is not the metric of --task " + o.task +
+                         " (" + task_metric + ")");
+  if (given("--budget"))
+    o.recipe.budget.allowed = o.budget;
+  else if (task_budget)
+    o.budget = o.recipe.budget.allowed;
+  if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
+  if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
+  return Status::Ok();
+}
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
@@ -78,6 +105,7 @@ int run_compress(const CompressCliOptions& opts) {
   in.source_bytes = std::filesystem::file_size(opts.model);
   in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
                 {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
+  if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib->content_hash();
   in.calibration_rows = calib->num_rows();
@@ -103,12 +131,13 @@ int run_compress(const CompressCliOptions& opts) {
   const std::string report_md = passes::build_report(in, *result, *stats);
   st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
+  if (st.ok()) st = formats::write_string_atomic((dir / "report.html").string(), passes::build_report_html(manifest));
   if (!st.ok()) return report(st);
 
   if (opts.json)
     std::printf("%s\n", json_text(manifest).c_str());
   else
-    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md\n", report_md.c_str(), opts.output.c_str());
+    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md, report.html\n", report_md.c_str(), opts.output.c_str());
   if (!result->budget_met) {
     std::fprintf(stderr, "ember compress: no scheme met the accuracy budget; wrote the best-effort model (%s)\n",
                  result->candidates[result->chosen].scheme.c_str());
@@ -121,7 +150,7 @@ int run_compress(const CompressCliOptions& opts) {
 
 void add_compress_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<CompressCliOptions>();
-  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md");
+  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md, report.html");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
   sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
@@ -144,7 +173,20 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--deploy-max-queue-delay-us", sched.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000);
   sub->add_option("--deploy-thermal-threshold", d.thermal.threshold_c, "Degrees Celsius above which ember-rt serve throttles, in [0, 150]")->default_val(85);
   sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
-  sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
+  sub->add_option("--recipe", opts->recipe_path, "Recipe file (schemas/recipe.schema.json): target, budget, actions, per-layer overrides, limits; the flags given override it (default: none)");
+  sub->add_flag("--print-recipe", opts->print_recipe, "Print the effective recipe (the file under the flags) as JSON and exit without compressing");
+  sub->final_callback([opts, sub, &exit_code] {
+    if (Status st = merge_recipe(*sub, *opts); !st.ok()) {
+      exit_code = report(st);
+      return;
+    }
+    if (opts->print_recipe) {
+      std::printf("%s\n", json_text(passes::recipe_to_json(opts->recipe)).c_str());
+      exit_code = kExitOk;
+      return;
+    }
+    exit_code = run_compress(*opts);
+  });
 }
 
 }  // namespace ember::cli

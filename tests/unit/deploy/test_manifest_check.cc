@@ -2,7 +2,6 @@
 // file limits.
 #include <doctest/doctest.h>
 
-#include "deploy/json_schema.h"
 #include "deploy/manifest_check.h"
 #include "formats/manifest_io.h"
 #include "formats/sha256.h"
@@ -95,21 +94,6 @@ TEST_CASE("manifest: schema violations, non-regular and oversized files are erro
   const std::string big = dir.write("big.json", "");
   std::filesystem::resize_file(big, formats::kMaxManifestBytes + 1);
   CHECK(verify_manifest(big, kModel, 0).status().message().find("more than the") != std::string::npos);
-}
-
-TEST_CASE("json schema: the supported keywords, and unknown ones are refused") {
-  const json schema = {{"type", "object"},
-                       {"required", {"a"}},
-                       {"properties", {{"a", {{"type", "integer"}, {"minimum", 1}}}, {"b", {{"enum", {"x", "y"}}}},
-                                       {"c", {{"type", "array"}, {"items", {{"type", "string"}, {"pattern", "^[a-z]+$"}}}}}}},
-                       {"additionalProperties", false}};
-  CHECK(validate_json({{"a", 2}, {"b", "x"}, {"c", {"ok"}}}, schema).ok());
-  CHECK(!validate_json({{"a", 0}}, schema).ok());
-  CHECK(!validate_json({{"a", 1}, {"b", "z"}}, schema).ok());
-  CHECK(validate_json({{"a", 1}, {"c", {"OK"}}}, schema).message().find("/c/0") != std::string::npos);
-  CHECK(!validate_json({{"a", 1}, {"d", 1}}, schema).ok());
-  CHECK(!validate_json({{"b", "x"}}, schema).ok());
-  CHECK(validate_json(1, {{"oneOf", json::array()}}).code() == StatusCode::kInternal);
 }
 
 }  // namespace

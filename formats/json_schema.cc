@@ -1,9 +1,10 @@
-#include "deploy/json_schema.h"
+#include "formats/json_schema.h"
 
+#include <cmath>
 #include <regex>
 #include <set>
 
-namespace ember::deploy {
+namespace ember::formats {
 namespace {
 
 using json = nlohmann::json;
@@ -25,8 +26,22 @@ std::string type_of(const json& v) {
 bool has_type(const json& v, const std::string& type) {
   const std::string t = type_of(v);
   if (type == "number") return t == "number" || t == "integer";
-  if (type == "integer" && t == "number") return v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>()));
+  if (type == "integer" && t == "number") {
+    // 2.0 is an integer; compared without a cast, which is undefined for 1e300.
+    const double x = v.get<double>();
+    return std::isfinite(x) && x == std::trunc(x);
+  }
   return t == type;
+}
+
+// A value as messages show it: scalars as JSON (long strings cut), containers by their kind only,
+// since dumping a hostile, deeply nested value would recurse once per level.
+std::string describe(const json& v) {
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
 }
 
 Status fail(const std::string& where, const std::string& what) { return invalid_input((where.empty() ? "/" : where) + ": " + what); }
@@ -65,17 +80,19 @@ Status check_object(const json& v, const json& s, const std::string& where) {
 Status check_bounds(const json& v, const json& s, const std::string& where) {
   if (v.is_number()) {
     const double x = v.get<double>();
-    if (s.contains("minimum") && x < s["minimum"].get<double>()) return fail(where, v.dump() + " is below the minimum " + s["minimum"].dump());
-    if (s.contains("maximum") && x > s["maximum"].get<double>()) return fail(where, v.dump() + " is above the maximum " + s["maximum"].dump());
+    if (s.contains("minimum") && x < s["minimum"].get<double>()) return fail(where, describe(v) + " is below the minimum " + s["minimum"].dump());
+    if (s.contains("maximum") && x > s["maximum"].get<double>()) return fail(where, describe(v) + " is above the maximum " + s["maximum"].dump());
     if (s.contains("exclusiveMinimum") && x <= s["exclusiveMinimum"].get<double>())
-      return fail(where, v.dump() + " must be above " + s["exclusiveMinimum"].dump());
+      return fail(where, describe(v) + " must be above " + s["exclusiveMinimum"].dump());
+    if (s.contains("exclusiveMaximum") && x >= s["exclusiveMaximum"].get<double>())
+      return fail(where, describe(v) + " must be below " + s["exclusiveMaximum"].dump());
   }
   if (v.is_string()) {
     const auto& text = v.get_ref<const std::string&>();
     if (s.contains("minLength") && text.size() < s["minLength"].get<size_t>()) return fail(where, "is shorter than " + s["minLength"].dump());
     if (s.contains("maxLength") && text.size() > s["maxLength"].get<size_t>()) return fail(where, "is longer than " + s["maxLength"].dump());
     if (s.contains("pattern") && !std::regex_search(text, std::regex(s["pattern"].get<std::string>())))
-      return fail(where, v.dump() + " does not match " + s["pattern"].dump());
+      return fail(where, describe(v) + " does not match " + s["pattern"].dump());
   }
   if (v.is_array()) {
     if (s.contains("minItems") && v.size() < s["minItems"].get<size_t>()) return fail(where, "has fewer than " + s["minItems"].dump() + " items");
@@ -87,18 +104,18 @@ Status check_bounds(const json& v, const json& s, const std::string& where) {
 Status check(const json& v, const json& s, const std::string& where) {
   static const std::set<std::string> known = {"$schema", "$id", "title", "description", "type", "const", "enum", "required",
                                               "properties", "additionalProperties", "items", "minimum", "maximum",
-                                              "exclusiveMinimum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
+                                              "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
                                               "default"};
   if (s.is_boolean()) return s.get<bool>() ? Status::Ok() : fail(where, "is not allowed");
   if (!s.is_object()) return internal_error("schema at " + where + " is not an object");
   for (const auto& [key, unused] : s.items())
     if (!known.count(key)) return internal_error("the schema uses the unsupported keyword '" + key + "' at " + where);
   if (s.contains("type")) EMBER_TRY(check_type(v, s["type"], where));
-  if (s.contains("const") && v != s["const"]) return fail(where, "expected " + s["const"].dump() + ", got " + v.dump());
+  if (s.contains("const") && v != s["const"]) return fail(where, "expected " + s["const"].dump() + ", got " + describe(v));
   if (s.contains("enum")) {
     bool found = false;
     for (const auto& e : s["enum"]) found = found || e == v;
-    if (!found) return fail(where, v.dump() + " is not one of " + s["enum"].dump());
+    if (!found) return fail(where, describe(v) + " is not one of " + s["enum"].dump());
   }
   EMBER_TRY(check_bounds(v, s, where));
   if (v.is_object()) EMBER_TRY(check_object(v, s, where));
@@ -111,4 +128,4 @@ Status check(const json& v, const json& s, const std::string& where) {
 
 Status validate_json(const nlohmann::json& value, const nlohmann::json& schema) { return check(value, schema, ""); }
 
-}  // namespace ember::deploy
+}  // namespace ember::formats
