@@ -82,6 +82,23 @@ struct Text {
   }
 };
 
+// A file or folder a manifest may name (the thermal sensor, the power readings' root): under
+// /sys only, absolute and without "..", so a hostile manifest cannot make ember-rt read any other
+// file (sysfs links stay inside sysfs). Values from the command line (serve's --thermal-sensor,
+// --sysfs-root) are the user's own and are not confined.
+struct SysfsPath {
+  Status read(const json& j, std::string& v, const std::string& key) const {
+    EMBER_TRY(Text{}.read(j, v, key));
+    const std::string& text = v;
+    const bool under_sys = text == "/sys" || text.rfind("/sys/", 0) == 0;
+    const bool climbs = text.find("/../") != std::string::npos || (text.size() >= 3 && text.compare(text.size() - 3, 3, "/..") == 0);
+    if (!text.empty() && (!under_sys || climbs || text.find('\0') != std::string::npos))
+      return invalid_input(key + ": " + quoted(text) + " is outside /sys (a manifest may name only sysfs files)");
+    return Status::Ok();
+  }
+  Status check(const std::string&, const std::string&) const { return Status::Ok(); }
+};
+
 // The objects that group keys; every other key is a leaf visited below.
 constexpr std::string_view kGroups[] = {"scheduler", "scheduler.queue_capacity", "power", "thermal"};
 
@@ -103,9 +120,9 @@ Status visit_fields(Config& c, F&& f) {
     EMBER_TRY(f("scheduler.queue_capacity." + std::string(tier_name(Tier(tier))), s.queue_capacity[size_t(tier)], IntIn{1, 100000}));
   EMBER_TRY(f("scheduler.timeout_ms", s.timeout_ms, IntIn{1, 3600000}));
   EMBER_TRY(f("power.source", c.power.source, Text{{"auto", "estimate"}}));
-  EMBER_TRY(f("power.sysfs_root", c.power.sysfs_root, Text{}));
+  EMBER_TRY(f("power.sysfs_root", c.power.sysfs_root, SysfsPath{}));
   EMBER_TRY(f("thermal.enabled", t.enabled, Flag{}));
-  EMBER_TRY(f("thermal.sensor", t.sensor, Text{}));
+  EMBER_TRY(f("thermal.sensor", t.sensor, SysfsPath{}));
   EMBER_TRY(f("thermal.threshold_c", t.threshold_c, RealIn{0, 150}));
   EMBER_TRY(f("thermal.hysteresis_c", t.hysteresis_c, RealIn{0, 50}));
   EMBER_TRY(f("thermal.poll_ms", t.poll_ms, IntIn{10, 60000}));

@@ -164,6 +164,16 @@ expect_stderr_contains "hostile_scan"
 expect_stderr_contains "5 sequence steps asked, above the cap of 4"
 for bad in 0 -1 lots 1e3; do run 2 "--max-loop-iterations $bad" -- E --max-loop-iterations $bad inspect "$S/digits-cnn.onnx"; done
 run 2 "--max-sequence-length 0" -- E --max-sequence-length 0 inspect "$S/digits-cnn.onnx"
+RT=$(dirname "$EMBER")/ember-rt
+if [ -x "$RT" ]; then  # the tiny runtime takes the same caps (tools/common/cli_checks.h)
+  run 2 "ember-rt: a Loop whose condition stays true" -- timeout 60 "$RT" --max-loop-iterations 1000 run "$WORK/forever.onnx" --input x="$WORK/x.npy"
+  expect_stderr_contains "1001 loop iterations asked, above the cap of 1000"
+  run 2 "ember-rt: a Scan of 5 steps with --max-sequence-length 4" -- timeout 60 "$RT" --max-sequence-length 4 run "$WORK/scan.onnx" --input x="$WORK/row5.npy"
+  expect_stderr_contains "5 sequence steps asked, above the cap of 4"
+  run 2 "ember-rt: a 1 MB tensor cap" -- timeout 60 "$RT" --max-tensor-memory 1M run "$WORK/expand.onnx" --input x="$WORK/x.npy"
+  expect_stderr_contains "cap of 1.0 MB"
+  run 2 "ember-rt --max-loop-iterations 0" -- timeout 60 "$RT" --max-loop-iterations 0 check "$S/digits-cnn.onnx" --manifest /dev/null
+fi
 
 echo "== opsets =="
 op_model "$WORK/opset999.onnx" 999 Identity "x"
@@ -184,7 +194,6 @@ run 2 "a FIFO as an input" -- E run "$S/digits-cnn.onnx" --input input="$WORK/fi
 run 2 "a FIFO as the evaluation set" -- E eval "$S/digits-cnn.onnx" --task classify --data "$WORK/fifo.npz"
 run 2 "/dev/zero as the model" -- E inspect /dev/zero
 expect_stderr_contains "device"
-RT=$(dirname "$EMBER")/ember-rt
 if [ -x "$RT" ]; then
   run 2 "ember-rt: a FIFO as the manifest" -- timeout 60 "$RT" run "$S/digits-cnn.onnx" --manifest "$WORK/fifo.npz"
   run 2 "ember-rt: /dev/zero as the manifest" -- timeout 60 "$RT" run "$S/digits-cnn.onnx" --manifest /dev/zero

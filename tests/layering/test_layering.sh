@@ -9,7 +9,8 @@ bash "$here/check_layers.sh" "$root"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ember-layering.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-for case in "runtime/kernels/matmul.cc:passes/pass.h" "tools/ember-rt/main.cc:calibration/dataset.h"; do
+for case in "runtime/kernels/matmul.cc:passes/pass.h" "tools/ember-rt/main.cc:calibration/dataset.h" \
+    "tools/common/cli_checks.cc:deploy/session.h"; do
   file=${case%%:*}
   header=${case#*:}
   rm -rf "$scratch/tree" && mkdir -p "$scratch/tree"

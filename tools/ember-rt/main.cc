@@ -11,6 +11,7 @@
 
 #include "formats/temp_files.h"
 #include "ir/memory_limits.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember-rt/rt_commands.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("ember-rt ") + EMBER_VERSION);
   app.require_subcommand(1);
   ember::formats::remove_temporaries_on_signals();  // run --output-dir writes through temporaries
+  ember::cli::add_memory_limit_options(app);  // --max-memory, --max-tensor-memory, the iteration caps
   int exit_code = 0;
   ember::rt::add_run_command(app, exit_code);
   ember::rt::add_bench_command(app, exit_code);

@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "calibration/calibrator.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

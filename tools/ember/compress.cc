@@ -16,7 +16,7 @@
 #include "passes/report/report_html.h"
 #include "passes/search/recipe_json.h"
 #include "runtime/parallel.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

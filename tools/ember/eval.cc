@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibration/evaluation.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

@@ -13,7 +13,7 @@
 #include "passes/analysis/analyze_importance.h"
 #include "passes/analysis/importance_json.h"
 #include "passes/pass_manager.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

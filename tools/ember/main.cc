@@ -5,7 +5,7 @@
 
 #include "formats/temp_files.h"
 #include "ir/memory_limits.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 int main(int argc, char** argv) {

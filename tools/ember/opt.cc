@@ -6,7 +6,7 @@
 #include "calibration/dataset.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

@@ -10,7 +10,7 @@
 #include "passes/analysis/importance.h"
 #include "passes/pass_manager.h"
 #include "passes/prune/prune_structured.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

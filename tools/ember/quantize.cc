@@ -9,7 +9,7 @@
 #include "passes/pass_manager.h"
 #include "passes/quantize/weight_quantizer.h"
 #include "runtime/parallel.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

@@ -6,7 +6,7 @@
 
 #include "formats/npy.h"
 #include "runtime/interpreter.h"
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 #include "tools/ember/cli_common.h"
 
 namespace ember::cli {

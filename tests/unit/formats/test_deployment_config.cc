@@ -32,7 +32,7 @@ TEST_CASE("deployment config: defaults, a full round trip, and the old scheduler
   c.scheduler.queue_capacity = {5, 6, 7};
   c.power.source = "estimate";
   c.thermal.enabled = false;
-  c.thermal.sensor = "temp";
+  c.thermal.sensor = "/sys/class/thermal/thermal_zone0/temp";
   c.thermal.threshold_c = 70.5;
   const json written = deployment_to_json(c);
   CHECK(written["scheduler"]["queue_capacity"]["low"] == 7);
@@ -41,7 +41,7 @@ TEST_CASE("deployment config: defaults, a full round trip, and the old scheduler
   REQUIRE_MESSAGE(back.ok(), back.status().message());
   CHECK(deployment_to_json(*back) == written);
   CHECK(back->scheduler.queue_capacity[1] == 6);
-  CHECK(back->thermal.sensor == "temp");
+  CHECK(back->thermal.sensor == "/sys/class/thermal/thermal_zone0/temp");
 
   auto old = deployment_from_manifest({{"scheduler", {{"policy", "static-order"}, {"threads", 2}}}});
   REQUIRE(old.ok());
@@ -64,6 +64,20 @@ TEST_CASE("deployment config: wrong types, unknown keys and out-of-range values 
   CHECK(error_of({{"thermal", {{"threshold_c", 151}}}}).find("thermal.threshold_c") != std::string::npos);
   CHECK(error_of(json::array()).find("expected an object") != std::string::npos);
   CHECK(!deployment_from_manifest({{"scheduler", {{"threads", "two"}}}}).ok());
+}
+
+TEST_CASE("deployment config: a manifest names sysfs files only (the sensor, the power root)") {
+  for (const char* path : {"/etc/shadow", "temp", "../x", "/sys/../etc/passwd", "/sys/class/..", "/system/x", "sys/class"}) {
+    CHECK(error_of({{"thermal", {{"sensor", path}}}}).find("is outside /sys") != std::string::npos);
+    CHECK(error_of({{"power", {{"sysfs_root", path}}}}).find("deployment.power.sysfs_root") != std::string::npos);
+  }
+  for (const char* path : {"", "/sys", "/sys/class/thermal/thermal_zone3/temp", "/sys/devices/virtual/thermal/x..y/temp"}) {
+    auto c = deployment_from_manifest({{"deployment", {{"thermal", {{"sensor", path}}}, {"power", {{"sysfs_root", path}}}}}});
+    CHECK_MESSAGE(c.ok(), path);
+  }
+  DeploymentConfig options;  // values from the command line are the user's own
+  options.thermal.sensor = "/tmp/fake-sensor";
+  CHECK(validate_deployment(options).ok());
 }
 
 TEST_CASE("deployment config: validate_deployment checks values set from options, NaN included") {

@@ -1,7 +1,8 @@
 // Up-front validation of option values, so a bad value is exit 2 naming the option before any
 // work starts. CLI11's own Range lets NaN through (every comparison with NaN is false), so
-// real-valued options use FiniteIn. Also the process-wide limits every subcommand shares:
-// --max-memory and --max-tensor-memory (ir/memory_limits.h) and the thread-count note.
+// real-valued options use FiniteIn. Also the process-wide limits every subcommand of ember and
+// ember-rt shares: --max-memory, --max-tensor-memory and the iteration caps
+// (ir/memory_limits.h), and the thread-count note. Shared by both CLIs (tools/common).
 #pragma once
 #include <CLI/CLI.hpp>
 

@@ -1,4 +1,4 @@
-#include "tools/ember/cli_checks.h"
+#include "tools/common/cli_checks.h"
 
 #include <cerrno>
 #include <cmath>
