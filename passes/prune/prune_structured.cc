@@ -5,6 +5,7 @@
 #include "ir/verifier.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/graph_edit.h"
+#include "passes/prune/head_pruning.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/recovery.h"
@@ -19,7 +20,7 @@ using prune::FfnGroup;
 constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq-seq's refit, as the layer-input analysis
 
 struct PruneOptionValues {
-  double ffn = 0.25;
+  double ffn = 0.25, heads = 0;
   std::string score = "taylor", ranking = "global", recovery = "lsq";
   double min_keep = 0.1, damp = 0.01;
 };
@@ -28,6 +29,7 @@ const OptionTable<PruneOptionValues>& option_table() {
   using V = PruneOptionValues;
   static const OptionTable<V> table({
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
+      {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout)"},
       {"score", &V::score,
        "taylor | fisher: gradient importance of the neuron (needs calibration); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
@@ -53,6 +55,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
   const auto& v = p.values;
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
+  if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
   if (v.ranking != "global" && v.ranking != "uniform")
@@ -144,13 +147,13 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
-  nlohmann::json j = {{"ffn", ratio}, {"score", score}, {"ranking", ranking}, {"recovery", recovery}};
+  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"score", score}, {"ranking", ranking}, {"recovery", recovery}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers)
     j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
                            {"units_after", l.units_after}, {"params_before", l.params_before},
                            {"params_after", l.params_after}, {"macs_before", l.macs_before},
-                           {"macs_after", l.macs_after}, {"threshold", l.threshold}});
+                           {"macs_after", l.macs_after}, {"threshold", l.threshold}, {"unit", l.unit}});
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : skipped) j["skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
   return j;
@@ -164,12 +167,13 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   prune::FfnGroups found = prune::find_ffn_groups(model.graph, layers);
   auto result = std::make_shared<PruneResult>();
   result->ratio = opts.values.ffn;
+  result->heads = opts.values.heads;
   result->score = opts.values.score;
   result->ranking = opts.values.ranking;
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
-  if (found.groups.empty()) {
+  if (found.groups.empty() && (opts.values.ffn > 0 || opts.values.heads == 0)) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
@@ -215,6 +219,17 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->layers.push_back({g.first.node, g.second.node, g.neurons, after, group_params(g, g.neurons),
                               group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
                               after * (g.first.reduction + g.second.channels), selection.threshold[i]});
+  }
+  if (opts.values.heads > 0) {
+    prune::HeadPruneOptions ho;
+    ho.ratio = opts.values.heads, ho.score = opts.score, ho.recovery = opts.recovery;
+    ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
+    ho.refit_rows = kRefitRows;
+    EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
+    for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
+    result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());
+    result->skipped.insert(result->skipped.end(), heads.skipped.begin(), heads.skipped.end());
+    ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
   }
   EMBER_TRY(ir::verify_model(pruned).with_context("prune-structured: the pruned graph"));
   model = std::move(pruned);
