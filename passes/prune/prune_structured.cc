@@ -173,7 +173,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
-  if (found.groups.empty() && (opts.values.ffn > 0 || opts.values.heads == 0)) {
+  if (found.groups.empty() && opts.values.ffn > 0) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
