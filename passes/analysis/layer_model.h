@@ -58,6 +58,7 @@ struct Layer {
   std::string bias;      // its f32 bias [channels], or empty
   std::string output;    // the value carrying the layer's output (after a MatMul's bias Add)
   GroupKind groups = GroupKind::kNone;
+  std::string ffn_consumer;  // kFfnNeuron: the weight of the layer the neurons reach
   std::string blocker;   // non-empty: why quantization leaves this weight alone
 
   bool column_major() const { return channel_axis == 1; }
@@ -78,6 +79,7 @@ struct AttentionBlock {
   int64_t heads = 0;
   int64_t head_dim = 0;
   std::vector<HeadSlice> slices;  // Q, K, V (one slice each, or three of a fused QKV weight)
+  std::string output;  // the output projection's weight (its rows [h*d, (h+1)*d) are head h), or empty
 };
 
 struct LayerModel {

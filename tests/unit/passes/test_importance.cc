@@ -99,11 +99,14 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
   const float* w1 = m.graph.find_initializer("w1")->data<float>();
   const float* gb1 = g.at("b1").data<float>();
   const float* b1 = m.graph.find_initializer("b1")->data<float>();
+  const float* g2 = g.at("w2").data<float>();
+  const float* w2 = m.graph.find_initializer("w2")->data<float>();
   const pa::TensorImportance& t1 = find(*report, "w1");
   double total = 0;
   for (int i = 0; i < 30; ++i) total += double(g1[i]) * w1[i];
   CHECK(t1.taylor == doctest::Approx(std::fabs(total)));
-  // w1 is [K=6, N=5]: neuron n is column n, plus its bias; Relu then Gemm make it an FFN neuron.
+  // w1 is [K=6, N=5]: neuron n is column n, plus its bias, plus its input column of w2 ([3, 5],
+  // transB); Relu then Gemm make it an FFN neuron.
   CHECK(t1.groups.kind == pa::GroupKind::kFfnNeuron);
   REQUIRE(t1.groups.taylor.size() == 5);
   const double terms = 4;  // rows averaged by the loss
@@ -112,6 +115,10 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
     for (int k = 0; k < 6; ++k) {
       s += double(g1[k * 5 + n]) * w1[k * 5 + n];
       removal += 0.5 * terms * g1[k * 5 + n] * g1[k * 5 + n] * w1[k * 5 + n] * w1[k * 5 + n];
+    }
+    for (int o = 0; o < 3; ++o) {
+      s += double(g2[o * 5 + n]) * w2[o * 5 + n];
+      removal += 0.5 * terms * g2[o * 5 + n] * g2[o * 5 + n] * w2[o * 5 + n] * w2[o * 5 + n];
     }
     CHECK(t1.groups.taylor[size_t(n)] == doctest::Approx(std::fabs(s)));
     CHECK(t1.groups.fisher[size_t(n)] == doctest::Approx(removal));
