@@ -72,6 +72,9 @@ struct GroupScores {
   GroupKind kind = GroupKind::kNone;
   std::vector<double> taylor;  // per group
   std::vector<double> fisher;  // per group: 1/2 sum F w^2
+  // The same over this tensor's own channels only (for an FFN first layer: without its second
+  // layer's rows); equal to taylor / fisher for other groups.
+  std::vector<double> taylor_first, fisher_first;
 };
 
 struct TensorImportance {
@@ -91,6 +94,7 @@ struct HeadImportance {
   AttentionBlock block;
   std::vector<double> taylor;  // per head: mean |sum over the head's Q/K/V columns, biases and output rows of g w|
   std::vector<double> fisher;  // per head: 1/2 sum F w^2 over the same weights
+  std::vector<double> taylor_first, fisher_first;  // the same over the Q/K/V columns and biases only
 };
 
 struct ImportanceReport {

@@ -67,6 +67,7 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     if (!layer->bias.empty()) bias_owner_[layer->bias] = name;
   }
   for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
+  head_own_abs_ = head_abs_;
   // Second layers read by their input channels (the rows of the group that removal zeroes).
   auto wants_inputs = [&](const std::string& weight) {
     auto it = states_.find(weight);
@@ -204,21 +205,26 @@ void ImportanceAccumulator::end_batch() {
   for (const auto& [first, second] : ffn_pairs_) {  // a neuron's group sum includes its W2 row
     State& a = states_.at(first);
     const State& b = states_.at(second);
-    if (a.batch_channel.size() == b.batch_input.size())
-      for (size_t c = 0; c < a.batch_channel.size(); ++c) a.batch_channel[c] += b.batch_input[c];
+    if (a.batch_channel.size() != b.batch_input.size()) continue;
+    a.own_abs.resize(a.batch_channel.size(), 0.0);
+    for (size_t c = 0; c < a.batch_channel.size(); ++c) {
+      a.own_abs[c] += std::fabs(a.batch_channel[c]);
+      a.batch_channel[c] += b.batch_input[c];
+    }
   }
   for (size_t b = 0; b < layers_.attention.size(); ++b) {
     const AttentionBlock& block = layers_.attention[b];
     for (int64_t h = 0; h < block.heads; ++h) {
-      double s = 0;
-      if (!block.output.empty())  // and the head's rows of the output projection
-        for (int64_t c = h * block.head_dim; c < (h + 1) * block.head_dim; ++c) s += states_.at(block.output).batch_input[size_t(c)];
+      double s = 0, rows = 0;
       for (const HeadSlice& slice : block.slices) {
         const State& st = states_.at(slice.weight);
         for (int64_t c = slice.offset + h * block.head_dim; c < slice.offset + (h + 1) * block.head_dim; ++c)
           s += st.batch_channel[static_cast<size_t>(c)];
       }
-      head_abs_[b][static_cast<size_t>(h)] += std::fabs(s);
+      if (!block.output.empty())  // and the head's rows of the output projection
+        for (int64_t c = h * block.head_dim; c < (h + 1) * block.head_dim; ++c) rows += states_.at(block.output).batch_input[size_t(c)];
+      head_own_abs_[b][static_cast<size_t>(h)] += std::fabs(s);
+      head_abs_[b][static_cast<size_t>(h)] += std::fabs(s + rows);
     }
   }
   for (auto& [name, st] : states_) {
@@ -262,6 +268,9 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
       t.groups.kind = st.layer->groups;
       for (double a : st.channel_abs) t.groups.taylor.push_back(a * inv);
       for (double r : st.channel_removal) t.groups.fisher.push_back(0.5 * r * inv);
+      t.groups.fisher_first = t.groups.fisher;
+      t.groups.taylor_first = t.groups.taylor;
+      for (size_t c = 0; c < st.own_abs.size() && st.own_abs.size() == t.groups.taylor.size(); ++c) t.groups.taylor_first[c] = st.own_abs[c] * inv;
       for (const auto& [first, second] : ffn_pairs_)
         if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
           for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(second).input_removal[c] * inv;
@@ -280,12 +289,14 @@ std::vector<HeadImportance> ImportanceAccumulator::heads() const {
     h.block = block;
     h.fisher.assign(static_cast<size_t>(block.heads), 0.0);
     for (double a : head_abs_[b]) h.taylor.push_back(a * inv);
+    for (double a : head_own_abs_[b]) h.taylor_first.push_back(a * inv);
     for (const HeadSlice& slice : block.slices) {
       const State& st = states_.at(slice.weight);
       for (int64_t k = 0; k < block.heads; ++k)
         for (int64_t c = slice.offset + k * block.head_dim; c < slice.offset + (k + 1) * block.head_dim; ++c)
           h.fisher[static_cast<size_t>(k)] += 0.5 * st.channel_removal[static_cast<size_t>(c)] * inv;
     }
+    h.fisher_first = h.fisher;
     if (!block.output.empty())
       for (int64_t c = 0; c < block.heads * block.head_dim; ++c)
         h.fisher[size_t(c / block.head_dim)] += 0.5 * states_.at(block.output).input_removal[size_t(c)] * inv;

@@ -16,7 +16,7 @@ bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBloc
 }
 
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
-                                                         const std::vector<HeadGroup>& groups, bool fisher) {
+                                                         const std::vector<HeadGroup>& groups, NeuronScore score) {
   auto report = ctx.analyses.find<analysis::ImportanceAnalysis>();
   if (!report) {
     EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
@@ -28,7 +28,10 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
       if (same_block(h.block, g.block)) found = &h;
     if (!found) return invalid_input("prune-structured: the importance analysis has no head scores for the block of '" +
                                      g.name() + "' (score=magnitude, wanda or fluctuation need no gradients)");
-    out.push_back(fisher ? found->fisher : found->taylor);
+    out.push_back(score == NeuronScore::kFisher        ? found->fisher
+                  : score == NeuronScore::kTaylorFirst ? found->taylor_first
+                  : score == NeuronScore::kFisherFirst ? found->fisher_first
+                                                       : found->taylor);
   }
   return out;
 }
@@ -84,7 +87,7 @@ Result<std::vector<double>> activation_score(const ir::Graph& graph, const HeadG
 Result<std::vector<std::vector<double>>> score_heads(const ir::Model& model, PassContext& ctx,
                                                      const std::vector<HeadGroup>& groups, NeuronScore score) {
   if (score == NeuronScore::kObs) return invalid_input("prune-structured: score=obs does not score heads (taylor, fisher, magnitude, wanda, fluctuation do)");
-  if (needs_importance(score)) return gradient_scores(model, ctx, groups, score == NeuronScore::kFisher);
+  if (needs_importance(score)) return gradient_scores(model, ctx, groups, score);
   std::vector<std::vector<double>> out;
   if (score == NeuronScore::kMagnitude) {
     for (const HeadGroup& g : groups) out.push_back(magnitude(model.graph, g));

@@ -21,7 +21,7 @@ constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq
 
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
-  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
   double min_keep = 0.1, damp = 0.01;
 };
 
@@ -31,8 +31,9 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
       {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout)"},
       {"score", &V::score,
-       "taylor | fisher: gradient importance of the neuron (needs calibration); magnitude: ||W1 column|| * ||W2 row||; "
+       "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
+      {"head-score", &V::head_score, "The score of attention heads (the same names; taylor by default, the whole head with its output rows)"},
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
@@ -46,7 +47,7 @@ const OptionTable<PruneOptionValues>& option_table() {
 
 struct ParsedOptions {
   PruneOptionValues values;
-  prune::NeuronScore score;
+  prune::NeuronScore score, head_score;
   prune::Recovery recovery;
 };
 
@@ -61,6 +62,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   if (v.ranking != "global" && v.ranking != "uniform")
     return invalid_input("prune-structured: ranking must be global or uniform, got '" + v.ranking + "'");
   EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
+  EMBER_ASSIGN_OR_RETURN(p.head_score, prune::parse_neuron_score(v.head_score));
   EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
   return p;
 }
@@ -147,7 +149,7 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
-  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"score", score}, {"ranking", ranking}, {"recovery", recovery}};
+  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers)
     j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
@@ -169,6 +171,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->ratio = opts.values.ffn;
   result->heads = opts.values.heads;
   result->score = opts.values.score;
+  result->head_score = opts.values.head_score;
   result->ranking = opts.values.ranking;
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
@@ -222,7 +225,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   }
   if (opts.values.heads > 0) {
     prune::HeadPruneOptions ho;
-    ho.ratio = opts.values.heads, ho.score = opts.score, ho.recovery = opts.recovery;
+    ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
     ho.refit_rows = kRefitRows;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));

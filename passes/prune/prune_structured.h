@@ -34,7 +34,7 @@ struct PrunedLayer {
 struct PruneResult final : PassResult {
   double ratio = 0;
   double heads = 0;  // fraction of attention heads removed (head_pruning.h)
-  std::string score, ranking, recovery;
+  std::string score, head_score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;
   nlohmann::json to_json() const override;

@@ -19,7 +19,7 @@ namespace {
 struct PruneCliOptions {
   std::string model, calib, output;
   double ffn = 0.25, heads = 0, min_keep = 0.1;
-  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
   int64_t calib_limit = 0, calib_batch = 8;
   bool json = false;
 };
@@ -44,7 +44,7 @@ int run_prune(const PruneCliOptions& opts) {
   if (!(opts.heads >= 0 && opts.heads < 1)) return report(invalid_input("--heads must be in [0, 1), got " + passes::option_value_text(opts.heads)));
   if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
   const std::map<std::string, std::string> pass_options = {
-      {"ffn", std::to_string(opts.ffn)}, {"heads", std::to_string(opts.heads)}, {"score", opts.score}, {"ranking", opts.ranking},
+      {"ffn", std::to_string(opts.ffn)}, {"heads", std::to_string(opts.heads)}, {"score", opts.score}, {"head-score", opts.head_score}, {"ranking", opts.ranking},
       {"recovery", opts.recovery}, {"min-keep", std::to_string(opts.min_keep)}};
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
@@ -95,8 +95,10 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1)")->default_val(0.25);
   sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants)")->default_val(0.0);
-  sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
-      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
+  sub->add_option("--score", o->score, "taylor | fisher (gradients over the whole group), taylor-first | fisher-first (first layer / Q,K,V only), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
+      ->default_val("taylor-first")->check(CLI::IsMember({"taylor", "fisher", "taylor-first", "fisher-first", "magnitude", "wanda", "fluctuation", "obs"}));
+  sub->add_option("--head-score", o->head_score, "The score of attention heads (the names of --score but obs; taylor: the head's Q/K/V columns and output rows)")
+      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "taylor-first", "fisher-first", "magnitude", "wanda", "fluctuation"}));
   sub->add_option("--ranking", o->ranking, "global: lowest scores over all layers; uniform: the same fraction per layer")
       ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
   sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer; lsq-seq: the refit layer by layer on the pruned model's own activations")

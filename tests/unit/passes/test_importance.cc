@@ -116,6 +116,8 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
       s += double(g1[k * 5 + n]) * w1[k * 5 + n];
       removal += 0.5 * terms * g1[k * 5 + n] * g1[k * 5 + n] * w1[k * 5 + n] * w1[k * 5 + n];
     }
+    CHECK(t1.groups.taylor_first[size_t(n)] == doctest::Approx(std::fabs(s)));
+    CHECK(t1.groups.fisher_first[size_t(n)] == doctest::Approx(removal));
     for (int o = 0; o < 3; ++o) {
       s += double(g2[o * 5 + n]) * w2[o * 5 + n];
       removal += 0.5 * terms * g2[o * 5 + n] * g2[o * 5 + n] * w2[o * 5 + n] * w2[o * 5 + n];

@@ -86,7 +86,7 @@ TEST_CASE("prune heads: the shrink keeps the kept heads' outputs exactly (recove
     const ir::Model original = m;
     auto calib = attention_calibration(dir, m);
     passes::Remarks remarks;
-    REQUIRE(run_pipeline(m, "prune-structured{ffn=0,heads=0.5,score=magnitude,recovery=none},dce", &calib, &remarks).ok());
+    REQUIRE(run_pipeline(m, "prune-structured{ffn=0,heads=0.5,head-score=magnitude,recovery=none},dce", &calib, &remarks).ok());
     CHECK(remarks.stats["prune-structured"]["heads-removed"] == 2);
     CHECK(m.graph.find_initializer("Wo")->shape() == Shape{kEmbed / 2, kOut});
     if (make == fused_attention_model) {
@@ -113,19 +113,19 @@ TEST_CASE("prune heads: ratio 0 changes nothing - recovery reduces the error - e
   ir::Model m = fused_attention_model();
   const ir::Model original = m;
   auto calib = attention_calibration(dir, m);
-  REQUIRE(run_pipeline(m, "prune-structured{ffn=0,heads=0,score=magnitude}", &calib).ok());
+  REQUIRE(run_pipeline(m, "prune-structured{ffn=0,heads=0,head-score=magnitude}", &calib).ok());
   CHECK(m.graph.find_initializer("Wqkv")->same_content(*original.graph.find_initializer("Wqkv")));
   for (auto make : {fused_attention_model, separate_attention_model}) {
-    const std::string base = "prune-structured{ffn=0,heads=0.5,score=magnitude,recovery=";
+    const std::string base = "prune-structured{ffn=0,heads=0.5,head-score=magnitude,recovery=";
     const double none = head_error(make, base + "none}"), bias = head_error(make, base + "bias}"),
                  lsq = head_error(make, base + "lsq}"), seq = head_error(make, base + "lsq-seq}");
     INFO("none ", none, " bias ", bias, " lsq ", lsq, " lsq-seq ", seq);
     CHECK(bias < none);
     CHECK(lsq < bias);
     CHECK(seq == doctest::Approx(lsq).epsilon(1e-2));  // one block: no upstream drift
-    for (const char* score : {"taylor", "fisher", "wanda", "fluctuation"}) {
+    for (const char* score : {"taylor", "fisher", "taylor-first", "wanda", "fluctuation"}) {
       INFO(score);
-      CHECK(head_error(make, std::string("prune-structured{ffn=0,heads=0.5,recovery=lsq,score=") + score + "}") < none);
+      CHECK(head_error(make, std::string("prune-structured{ffn=0,heads=0.5,recovery=lsq,head-score=") + score + "}") < none);
     }
   }
 }
@@ -141,7 +141,7 @@ TEST_CASE("prune heads: an unsafe block is left alone with the reason - bad opti
   REQUIRE(found->skipped.size() == 1);
   CHECK(found->skipped[0].reason.find("'p' is a graph output") != std::string::npos);
   const ir::Model original = m;
-  const Status s = run_pipeline(m, "prune-structured{ffn=0,heads=0.5,score=magnitude}", &calib);
+  const Status s = run_pipeline(m, "prune-structured{ffn=0,heads=0.5,head-score=magnitude}", &calib);
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(s.message().find("no prunable attention heads") != std::string::npos);
   CHECK(m.graph.find_initializer("Wqkv")->shape() == original.graph.find_initializer("Wqkv")->shape());
@@ -152,13 +152,13 @@ TEST_CASE("prune heads: an unsafe block is left alone with the reason - bad opti
     if (n.name == "split_concat") n.inputs[1] = "heads_rt";
   nodes.insert(nodes.begin(), node("Identity", "heads_view", {"heads_c"}, {"heads_rt"}));
   auto calib2 = attention_calibration(dir, dynamic);
-  const Status d = run_pipeline(dynamic, "prune-structured{ffn=0,heads=0.5,score=magnitude}", &calib2);
+  const Status d = run_pipeline(dynamic, "prune-structured{ffn=0,heads=0.5,head-score=magnitude}", &calib2);
   CHECK(d.code() == StatusCode::kInvalidInput);
   INFO(d.message());
   CHECK(d.message().find("_heads' has a shape Ember cannot trace to constants") != std::string::npos);
   ir::Model ok = fused_attention_model();
   for (const char* bad : {"prune-structured{heads=1}", "prune-structured{heads=-0.1}",
-                          "prune-structured{ffn=0,heads=0.5,score=obs}"}) {
+                          "prune-structured{ffn=0,heads=0.5,head-score=obs}"}) {
     INFO(bad);
     CHECK(run_pipeline(ok, bad, &calib).code() == StatusCode::kInvalidInput);
   }
@@ -192,8 +192,8 @@ TEST_CASE("prune heads: real models - kjv-gpt2-tiny (fused c_attn) and kjv-bert 
   };
   const std::string samples = std::string(EMBER_SOURCE_DIR) + "/samples", shared = std::string(EMBER_SOURCE_DIR) + "/../shared";
   const std::vector<Case> cases = {
-      {samples + "/kjv-gpt2-tiny.onnx", samples + "/kjv-lm-calib.npy", "heads=0.5,score=magnitude", 1},
-      {shared + "/models/kjv-bert.onnx", shared + "/data/kjv-cls-calib.npz", "heads=0.25,score=magnitude", 4}};
+      {samples + "/kjv-gpt2-tiny.onnx", samples + "/kjv-lm-calib.npy", "heads=0.5,head-score=magnitude", 1},
+      {shared + "/models/kjv-bert.onnx", shared + "/data/kjv-cls-calib.npz", "heads=0.25,head-score=magnitude", 4}};
   for (const Case& c : cases) {
     if (!std::filesystem::exists(c.model) || !std::filesystem::exists(c.calib)) {
       MESSAGE("skipped: " << c.model << " is absent");
