@@ -2,9 +2,9 @@
 # Structured pruning with attention heads (issue 15) on ../shared's kjv-gpt2 and kjv-bert:
 # each configuration is pruned by `ember prune`, scored by `ember eval` and, with --ort,
 # cross-checked by onnxruntime-node (bench/ort_eval.js). One line per configuration:
-#   model ffn heads score ranking recovery | prune seconds | file MB | ember quality | ort quality
+#   model ffn heads score head-score ranking recovery | prune seconds | file MB | ember quality | ort quality
 # Usage: bash bench/prune_heads.sh [--ort] [--calib-limit N] [--quantize] CONFIG_FILE
-#   CONFIG_FILE lines: "gpt2|bert FFN HEADS SCORE RANKING RECOVERY"; --quantize also writes the
+#   CONFIG_FILE lines: "gpt2|bert FFN HEADS SCORE HEAD_SCORE RANKING RECOVERY"; --quantize also writes the
 #   pruned model through quantize-weights{bits=4,block=32,method=gptq} and scores that.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +33,7 @@ ort_quality() {
 }
 mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.2f", b / 1e6 }'; }
 
-while read -r model ffn heads score ranking recovery; do
+while read -r model ffn heads score head_score ranking recovery; do
   [ -z "$model" ] || [ "${model:0:1}" = "#" ] && continue
   if [ "$model" = gpt2 ]; then
     M=$SHARED/models/kjv-gpt2.onnx C=$SHARED/data/kjv-lm-calib.npy T=lm D=$SHARED/data/kjv-lm-eval.npy
@@ -42,10 +42,10 @@ while read -r model ffn heads score ranking recovery; do
   fi
   out=$WORK/pruned.onnx
   start=$(date +%s.%N)
-  "$EMBER" prune "$M" --calib "$C" --calib-limit "$LIMIT" --ffn "$ffn" --heads "$heads" --score "$score" \
+  "$EMBER" prune "$M" --calib "$C" --calib-limit "$LIMIT" --ffn "$ffn" --heads "$heads" --score "$score" --head-score "$head_score" \
     --ranking "$ranking" --recovery "$recovery" -o "$out" > "$WORK/log" 2>&1 || { tail -3 "$WORK/log"; continue; }
   secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-  line="$model ffn=$ffn heads=$heads $score $ranking $recovery | ${secs} s | $(mb "$out") MB | $(quality "$out" $T "$D") | $(ort_quality "$out" $T "$D")"
+  line="$model ffn=$ffn heads=$heads $score $head_score $ranking $recovery | ${secs} s | $(mb "$out") MB | $(quality "$out" $T "$D") | $(ort_quality "$out" $T "$D")"
   if [ $QUANT = 1 ]; then
     "$EMBER" opt "$out" --calib "$C" --passes "quantize-weights{bits=4,block=32,method=gptq}" -o "$WORK/q.onnx" > "$WORK/qlog" 2>&1 \
       || { tail -3 "$WORK/qlog"; continue; }
