@@ -346,8 +346,14 @@ TEST_CASE("importance on kjv-gpt2-tiny: FFN neurons, 4-head attention blocks, ti
     CHECK(h.block.heads == 4);
     CHECK(h.block.head_dim == 32);
     CHECK(h.block.slices.size() == 3);
+    // A head's group includes its rows of the output projection: the scores grow beyond Q/K/V's.
+    CHECK(h.block.output.find("attn.c_proj.weight") != std::string::npos);
+    for (size_t k = 0; k < 4; ++k) CHECK(h.fisher[k] > h.fisher_first[k]);
   }
   CHECK(find(*r, "m.transformer.h.0.mlp.c_fc.weight").groups.kind == pa::GroupKind::kFfnNeuron);
+  const auto& fc = find(*r, "m.transformer.h.0.mlp.c_fc.weight");
+  REQUIRE(fc.groups.fisher.size() == fc.groups.fisher_first.size());
+  for (size_t n = 0; n < fc.groups.fisher.size(); ++n) CHECK(fc.groups.fisher[n] > fc.groups.fisher_first[n]);
   CHECK(find(*r, "m.transformer.h.0.attn.c_proj.weight").groups.kind == pa::GroupKind::kOutputChannel);
   const auto& head = find(*r, "m.lm_head.weight");  // Gather and Transpose -> MatMul share it
   CHECK(head.op == "MatMul");
