@@ -97,6 +97,18 @@ void trace_heads(const ir::Graph& graph, const Consumers& consumers, const Shape
         if (forced_heads > 0 && width % forced_heads == 0) heads = forced_heads;
         hits.push_back({offset, heads, width / heads, node.outputs[0]});
       }
+    } else if (node.op_type == "Slice" && use.input == 0 && node.inputs.size() >= 4) {  // one range of the last axis
+      const Tensor* starts = graph.find_initializer(node.inputs[1]);
+      const Tensor* axes = graph.find_initializer(node.inputs[3]);
+      const auto s = shape_of(node.outputs[0]);
+      if (!starts || !axes || starts->numel() != 1 || axes->numel() != 1 || starts->dtype() != DType::kI64 ||
+          axes->dtype() != DType::kI64 || !s || s->empty())
+        continue;
+      const int64_t rank = static_cast<int64_t>(in_shape->size());
+      const int64_t axis = axes->data<int64_t>()[0] < 0 ? axes->data<int64_t>()[0] + rank : axes->data<int64_t>()[0];
+      const int64_t start = starts->data<int64_t>()[0];
+      if (axis == rank - 1 && start >= 0 && start < width)
+        trace_heads(graph, consumers, shape_of, forced_heads, node.outputs[0], offset + start, s->back(), depth + 1, hits);
     } else if (node.op_type == "Split") {
       const int64_t rank = static_cast<int64_t>(in_shape->size());
       int64_t axis = node.attr_int("axis", 0);

@@ -13,7 +13,7 @@
 // activation input, bias and output, and its structural groups (layer_groups.cc):
 //   FFN neuron: an output channel whose output reaches another linear layer through
 //     elementwise ops and reshapes only (the first layer of an FFN, or an MLP layer).
-//   Attention head: the output, followed through bias Adds, Reshapes and last-axis Splits,
+//   Attention head: the output, followed through bias Adds, Reshapes and last-axis Splits or Slices,
 //     reaches a Reshape to [..., heads, head_dim]; head h is the channels
 //     [offset + h*head_dim, offset + (h+1)*head_dim). Projections reading one input form a block.
 // `blocker` says why quantization cannot rewrite every reader of the weight (a reader of

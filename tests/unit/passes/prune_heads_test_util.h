@@ -60,6 +60,24 @@ inline ir::Model fused_attention_model() {
   return m;
 }
 
+// The fused block with three Slices of the last axis instead of the Split (the last one open-ended).
+inline ir::Model fused_slice_attention_model() {
+  ir::Model m = fused_attention_model();
+  auto& n = m.graph.nodes;
+  n.erase(n.begin() + 2);  // the Split
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {{0, kEmbed}, {kEmbed, 2 * kEmbed}, {2 * kEmbed, INT64_MAX}};
+  const char* outs[] = {"q", "k", "v"};
+  add_initializer(m, "axis_c", Tensor::from_vector<int64_t>({1}, {2}));
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string s = outs[i];
+    add_initializer(m, s + "_start", Tensor::from_vector<int64_t>({1}, {ranges[i].first}));
+    add_initializer(m, s + "_end", Tensor::from_vector<int64_t>({1}, {ranges[i].second}));
+    n.insert(n.begin() + 2 + long(i), node("Slice", s + "_slice", {"qkv1", s + "_start", s + "_end", "axis_c"}, {s}));
+  }
+  m.graph.remove_initializer("split_sizes");
+  return m;
+}
+
 // x -> three MatMul + bias Add projections; head shapes Concat(Slice(Shape(x)), [4], [2]).
 inline ir::Model separate_attention_model() {
   Rng rng(4);

@@ -60,7 +60,7 @@ double head_error(ir::Model (*make)(), const std::string& pipeline) {
 }  // namespace
 
 TEST_CASE("prune heads: the fused and the separate blocks are found with every head-count constant") {
-  for (auto make : {fused_attention_model, separate_attention_model}) {
+  for (auto make : {fused_attention_model, fused_slice_attention_model, separate_attention_model}) {
     ScratchDir dir("heads_find");
     ir::Model m = make();
     auto calib = attention_calibration(dir, m);
@@ -71,16 +71,17 @@ TEST_CASE("prune heads: the fused and the separate blocks are found with every h
     CHECK(g.heads() == kHeads);
     CHECK(g.head_dim() == kDim);
     CHECK(g.output.node == "out_proj");
-    const bool fused = make == fused_attention_model;
+    const bool fused = make != separate_attention_model;
     CHECK(g.projections.size() == (fused ? 1u : 3u));
     CHECK(g.projections[0].sections == (fused ? 3 : 1));
-    // fused: 3 split sizes, the shared head shape read by 3 Reshapes, the merge shape; separate: 3 + 1 Concat pieces.
-    CHECK(g.edits.size() == (fused ? 7u : 4u));
+    // fused: 3 split sizes (or 3 starts and 2 finite ends), the shared head shape read by 3 Reshapes,
+    // the merge shape; separate: 3 + 1 Concat pieces.
+    CHECK(g.edits.size() == (make == fused_attention_model ? 7u : fused ? 9u : 4u));
   }
 }
 
 TEST_CASE("prune heads: the shrink keeps the kept heads' outputs exactly (recovery=none)") {
-  for (auto make : {fused_attention_model, separate_attention_model}) {
+  for (auto make : {fused_attention_model, fused_slice_attention_model, separate_attention_model}) {
     ScratchDir dir("heads_shrink");
     ir::Model m = make();
     const ir::Model original = m;
@@ -89,10 +90,16 @@ TEST_CASE("prune heads: the shrink keeps the kept heads' outputs exactly (recove
     REQUIRE(run_pipeline(m, "prune-structured{ffn=0,heads=0.5,head-score=magnitude,recovery=none},dce", &calib, &remarks).ok());
     CHECK(remarks.stats["prune-structured"]["heads-removed"] == 2);
     CHECK(m.graph.find_initializer("Wo")->shape() == Shape{kEmbed / 2, kOut});
-    if (make == fused_attention_model) {
+    if (make == fused_slice_attention_model) {
+      CHECK(values_of<int64_t>(*m.graph.find_initializer("k_start")) == std::vector<int64_t>{4});
+      CHECK(values_of<int64_t>(*m.graph.find_initializer("k_end")) == std::vector<int64_t>{8});
+      CHECK(values_of<int64_t>(*m.graph.find_initializer("v_end")) == std::vector<int64_t>{INT64_MAX});
+    }
+    if (make != separate_attention_model) {
       CHECK(m.graph.find_initializer("Wqkv")->shape() == Shape{kEmbed, 3 * kEmbed / 2});
       CHECK(m.graph.find_initializer("bqkv")->shape() == Shape{3 * kEmbed / 2});
-      CHECK(values_of<int64_t>(*m.graph.find_initializer("split_sizes")) == std::vector<int64_t>{4, 4, 4});
+      if (make == fused_attention_model)
+        CHECK(values_of<int64_t>(*m.graph.find_initializer("split_sizes")) == std::vector<int64_t>{4, 4, 4});
       CHECK(values_of<int64_t>(*m.graph.find_initializer("merge_shape")) == std::vector<int64_t>{0, 0, 4});
     } else {
       for (const char* w : {"Wq", "Wk", "Wv"}) CHECK(m.graph.find_initializer(w)->shape() == Shape{kEmbed, kEmbed / 2});
