@@ -1,6 +1,7 @@
 #include "passes/prune/head_pruning.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "passes/analysis/layer_inputs.h"
@@ -109,6 +110,24 @@ std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>&
 
 }  // namespace
 
+Result<std::map<std::string, int64_t>> parse_heads_per_block(const std::string& text) {
+  std::map<std::string, int64_t> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find(';', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t colon = item.rfind(':');
+    char* stop = nullptr;
+    const long long count = colon == std::string::npos ? -1 : std::strtoll(item.c_str() + colon + 1, &stop, 10);
+    if (colon == std::string::npos || colon == 0 || count < 0 || !stop || *stop != '\0' || colon + 1 == item.size())
+      return invalid_input("prune-structured: heads-per-block wants NODE:COUNT;NODE:COUNT, got '" + item + "'");
+    out[item.substr(0, colon)] = count;
+    at = end + 1;
+  }
+  return out;
+}
+
 Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext& ctx) {
   if (!ctx.calib || ctx.calib->num_batches() == 0)
     return invalid_input("prune-structured: heads needs a calibration set (the head layout is read from a forward pass)");
@@ -172,6 +191,11 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable attention heads (looked for Q/K/V projections, separate or fused, "
                          "split into heads by a Reshape and merged into one output projection)" + why);
+  }
+  for (const auto& [block, count] : o.per_block) {
+    bool known = false;
+    for (const HeadGroup& g : found.groups) known = known || g.name() == block;
+    if (!known) return invalid_input("prune-structured: heads-per-block names '" + block + "', which is no prunable attention block");
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, score_heads(original, ctx, found.groups, o.score));
   std::vector<double> threshold;

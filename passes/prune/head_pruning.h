@@ -42,6 +42,9 @@ struct HeadPruneOutcome {
   int64_t removed = 0;
 };
 
+// "NODE:COUNT;NODE:COUNT" (the pass option heads-per-block) -> per_block; "" -> empty.
+Result<std::map<std::string, int64_t>> parse_heads_per_block(const std::string& text);
+
 // The attention blocks of `original` (shapes from the first batch of ctx.calib), proven safe.
 Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext& ctx);
 

@@ -21,7 +21,7 @@ constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq
 
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
-  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
+  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
   double min_keep = 0.1, damp = 0.01;
 };
 
@@ -34,6 +34,7 @@ const OptionTable<PruneOptionValues>& option_table() {
        "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
       {"head-score", &V::head_score, "The score of attention heads (the same names; taylor by default, the whole head with its output rows)"},
+      {"heads-per-block", &V::heads_per_block, "NODE:COUNT;...: remove exactly COUNT heads of the block whose first projection is NODE (overrides heads for it)"},
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
@@ -48,6 +49,7 @@ const OptionTable<PruneOptionValues>& option_table() {
 struct ParsedOptions {
   PruneOptionValues values;
   prune::NeuronScore score, head_score;
+  std::map<std::string, int64_t> heads_per_block;
   prune::Recovery recovery;
 };
 
@@ -63,6 +65,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
     return invalid_input("prune-structured: ranking must be global or uniform, got '" + v.ranking + "'");
   EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
   EMBER_ASSIGN_OR_RETURN(p.head_score, prune::parse_neuron_score(v.head_score));
+  EMBER_ASSIGN_OR_RETURN(p.heads_per_block, prune::parse_heads_per_block(v.heads_per_block));
   EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
   return p;
 }
@@ -223,11 +226,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
                               group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
                               after * (g.first.reduction + g.second.channels), selection.threshold[i]});
   }
-  if (opts.values.heads > 0) {
+  if (opts.values.heads > 0 || !opts.heads_per_block.empty()) {
     prune::HeadPruneOptions ho;
     ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
-    ho.refit_rows = kRefitRows;
+    ho.refit_rows = kRefitRows, ho.per_block = opts.heads_per_block;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
     for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());

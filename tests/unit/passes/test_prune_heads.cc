@@ -190,6 +190,15 @@ TEST_CASE("prune heads: a per-block count overrides the ratio") {
   REQUIRE(outcome->layers.size() == 1);
   CHECK(outcome->layers[0].units_after == 1);
   CHECK(outcome->layers[0].unit == "heads");
+  // The same through the pass option; a block name that is not one, or a bad count, is refused.
+  ir::Model p = m;
+  REQUIRE(run_pipeline(p, "prune-structured{ffn=0,heads-per-block=q_proj:2,head-score=magnitude}", &calib).ok());
+  CHECK(p.graph.find_initializer("Wo")->shape() == Shape{2 * kDim, kOut});
+  for (const char* bad : {"prune-structured{ffn=0,heads-per-block=nope:1}", "prune-structured{ffn=0,heads-per-block=q_proj:x}",
+                          "prune-structured{ffn=0,heads-per-block=q_proj}"}) {
+    INFO(bad);
+    CHECK(run_pipeline(p, bad, &calib).code() == StatusCode::kInvalidInput);
+  }
 }
 
 TEST_CASE("prune heads: real models - kjv-gpt2-tiny (fused c_attn) and kjv-bert (separate, Concat shapes)") {
