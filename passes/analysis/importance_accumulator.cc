@@ -67,6 +67,21 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     if (!layer->bias.empty()) bias_owner_[layer->bias] = name;
   }
   for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
+  head_own_abs_ = head_abs_;
+  // Second layers read by their input channels (the rows of the group that removal zeroes).
+  auto wants_inputs = [&](const std::string& weight) {
+    auto it = states_.find(weight);
+    if (it == states_.end() || !it->second.layer) return false;
+    it->second.batch_input.assign(static_cast<size_t>(it->second.layer->reduction), 0.0);
+    it->second.input_removal.assign(it->second.batch_input.size(), 0.0);
+    return true;
+  };
+  for (const Layer& layer : layers_.layers)
+    if (layer.groups == GroupKind::kFfnNeuron && states_.count(layer.weight) && !layer.ffn_consumer.empty() &&
+        wants_inputs(layer.ffn_consumer))
+      ffn_pairs_.emplace_back(layer.weight, layer.ffn_consumer);
+  for (auto& block : layers_.attention)
+    if (!block.output.empty() && !wants_inputs(block.output)) block.output.clear();  // not scored: heads without it
 }
 
 Status ImportanceAccumulator::add_gradient(const std::string& name, const Tensor& grad, double fisher_scale) {
@@ -125,6 +140,8 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
   const int64_t width = stored_width(st);
   const int64_t stored_rows = st.value.numel() / width;
   const bool by_column = layer && layer->column_major();
+  const bool inputs = !st.batch_input.empty();
+  const bool columns = by_column || inputs;  // per-column sums: channels of a column-major weight, else its inputs
   RowSums total;
   struct ChunkSums {
     RowSums sums;
@@ -138,7 +155,7 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
   runtime::parallel_for(static_cast<int64_t>(parts.size()), 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       ChunkSums& part = parts[size_t(b)];
-      part.col_gw.assign(by_column ? static_cast<size_t>(width) : 0, 0.0f);
+      part.col_gw.assign(columns ? static_cast<size_t>(width) : 0, 0.0f);
       part.col_g2w2.assign(part.col_gw.size(), 0.0f);
       const int64_t r0 = b * block_rows, r1 = std::min(stored_rows, r0 + block_rows);
       const float* g = rows_of(r0, r1) - r0 * width;  // indexed by stored row
@@ -153,8 +170,12 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
           cand.s128 = st.scales[2].row(r, by_column, width);
         }
         const RowSums rs = runtime::grad::accumulate_row(g + base, w + base, has_candidates ? &cand : nullptr, width,
-                                          by_column ? part.col_gw.data() : nullptr, by_column ? part.col_g2w2.data() : nullptr);
+                                          columns ? part.col_gw.data() : nullptr, columns ? part.col_g2w2.data() : nullptr);
         part.sums.add(rs);
+        if (inputs && by_column) {  // a stored row is one input channel: written by this block alone
+          st.batch_input[static_cast<size_t>(r)] += rs.gw;
+          st.input_removal[static_cast<size_t>(r)] += fisher_scale * rs.g2w2;
+        }
         if (layer && !by_column) {  // each row is its own channel: written by this block alone
           st.batch_channel[static_cast<size_t>(r)] += rs.gw;
           st.channel_removal[static_cast<size_t>(r)] += fisher_scale * rs.g2w2;
@@ -164,9 +185,11 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
   });
   for (const ChunkSums& part : parts) {
     total.add(part.sums);
+    std::vector<double>& sums = by_column ? st.batch_channel : st.batch_input;
+    std::vector<double>& removal = by_column ? st.channel_removal : st.input_removal;
     for (size_t i = 0; i < part.col_gw.size(); ++i) {
-      st.batch_channel[i] += part.col_gw[i];
-      st.channel_removal[i] += fisher_scale * part.col_g2w2[i];
+      sums[i] += part.col_gw[i];
+      removal[i] += fisher_scale * part.col_g2w2[i];
     }
   }
   st.batch_sum += total.gw;
@@ -179,16 +202,29 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
 }
 
 void ImportanceAccumulator::end_batch() {
+  for (const auto& [first, second] : ffn_pairs_) {  // a neuron's group sum includes its W2 row
+    State& a = states_.at(first);
+    const State& b = states_.at(second);
+    if (a.batch_channel.size() != b.batch_input.size()) continue;
+    a.own_abs.resize(a.batch_channel.size(), 0.0);
+    for (size_t c = 0; c < a.batch_channel.size(); ++c) {
+      a.own_abs[c] += std::fabs(a.batch_channel[c]);
+      a.batch_channel[c] += b.batch_input[c];
+    }
+  }
   for (size_t b = 0; b < layers_.attention.size(); ++b) {
     const AttentionBlock& block = layers_.attention[b];
     for (int64_t h = 0; h < block.heads; ++h) {
-      double s = 0;
+      double s = 0, rows = 0;
       for (const HeadSlice& slice : block.slices) {
         const State& st = states_.at(slice.weight);
         for (int64_t c = slice.offset + h * block.head_dim; c < slice.offset + (h + 1) * block.head_dim; ++c)
           s += st.batch_channel[static_cast<size_t>(c)];
       }
-      head_abs_[b][static_cast<size_t>(h)] += std::fabs(s);
+      if (!block.output.empty())  // and the head's rows of the output projection
+        for (int64_t c = h * block.head_dim; c < (h + 1) * block.head_dim; ++c) rows += states_.at(block.output).batch_input[size_t(c)];
+      head_own_abs_[b][static_cast<size_t>(h)] += std::fabs(s);
+      head_abs_[b][static_cast<size_t>(h)] += std::fabs(s + rows);
     }
   }
   for (auto& [name, st] : states_) {
@@ -198,6 +234,7 @@ void ImportanceAccumulator::end_batch() {
       st.channel_abs[c] += std::fabs(st.batch_channel[c]);
       st.batch_channel[c] = 0;
     }
+    std::fill(st.batch_input.begin(), st.batch_input.end(), 0.0);
   }
   ++batches_;
 }
@@ -231,6 +268,12 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
       t.groups.kind = st.layer->groups;
       for (double a : st.channel_abs) t.groups.taylor.push_back(a * inv);
       for (double r : st.channel_removal) t.groups.fisher.push_back(0.5 * r * inv);
+      t.groups.fisher_first = t.groups.fisher;
+      t.groups.taylor_first = t.groups.taylor;
+      for (size_t c = 0; c < st.own_abs.size() && st.own_abs.size() == t.groups.taylor.size(); ++c) t.groups.taylor_first[c] = st.own_abs[c] * inv;
+      for (const auto& [first, second] : ffn_pairs_)
+        if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
+          for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(second).input_removal[c] * inv;
     }
     out.push_back(std::move(t));
   }
@@ -246,12 +289,17 @@ std::vector<HeadImportance> ImportanceAccumulator::heads() const {
     h.block = block;
     h.fisher.assign(static_cast<size_t>(block.heads), 0.0);
     for (double a : head_abs_[b]) h.taylor.push_back(a * inv);
+    for (double a : head_own_abs_[b]) h.taylor_first.push_back(a * inv);
     for (const HeadSlice& slice : block.slices) {
       const State& st = states_.at(slice.weight);
       for (int64_t k = 0; k < block.heads; ++k)
         for (int64_t c = slice.offset + k * block.head_dim; c < slice.offset + (k + 1) * block.head_dim; ++c)
           h.fisher[static_cast<size_t>(k)] += 0.5 * st.channel_removal[static_cast<size_t>(c)] * inv;
     }
+    h.fisher_first = h.fisher;
+    if (!block.output.empty())
+      for (int64_t c = 0; c < block.heads * block.head_dim; ++c)
+        h.fisher[size_t(c / block.head_dim)] += 0.5 * states_.at(block.output).input_removal[size_t(c)] * inv;
     out.push_back(std::move(h));
   }
   return out;

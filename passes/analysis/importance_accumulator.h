@@ -74,6 +74,10 @@ class ImportanceAccumulator {
     double fisher_sum = 0, removal = 0;
     std::vector<double> channel_removal;
     std::vector<double> noise, first;
+    // For an FFN's second layer and an attention output projection: per input channel (the
+    // first layer's neuron, the head's channel) this batch's sum g w, and scale (g w)^2.
+    std::vector<double> batch_input, input_removal;
+    std::vector<double> own_abs;  // an FFN first layer: sum over batches of |its own channels' sum g w|
   };
   // Rows [r0, r1) of the gradient as stored: a pointer into the gradient, or rows computed
   // into a buffer of the calling thread.
@@ -85,6 +89,9 @@ class ImportanceAccumulator {
   std::map<std::string, State> states_;
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight
   std::vector<std::vector<double>> head_abs_;       // per attention block, per head
+  std::vector<std::vector<double>> head_own_abs_;   // the same over the Q/K/V weights only
+  // (FFN first layer, its second layer): a neuron's group is its W1 column, b1 entry and W2 row.
+  std::vector<std::pair<std::string, std::string>> ffn_pairs_;
   int64_t batches_ = 0;
 };
 

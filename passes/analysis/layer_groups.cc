@@ -19,9 +19,9 @@ bool passes_elementwise(const std::string& op) {
   return kOps.count(op) > 0;
 }
 
-// True when `output` reaches the activation input of another linear layer with `channels`
-// inputs through elementwise ops only.
-bool feeds_linear_layer(const ir::Graph& graph, const Consumers& consumers, const std::string& output, int64_t channels,
+// The linear layer with `channels` inputs whose activation input `output` reaches through
+// elementwise ops only, or null.
+const Layer* feeds_linear_layer(const ir::Graph& graph, const Consumers& consumers, const std::string& output, int64_t channels,
                         const std::map<std::string, const Layer*>& layer_by_node) {
   std::deque<std::string> queue{output};
   std::set<std::string> seen{output};
@@ -34,17 +34,43 @@ bool feeds_linear_layer(const ir::Graph& graph, const Consumers& consumers, cons
       const ir::Node& node = graph.nodes[use.node];
       auto layer = layer_by_node.find(node.name);
       if (layer != layer_by_node.end() && use.input == 0 && layer->second->op != "Conv")
-        return layer->second->reduction == channels;
+        return layer->second->reduction == channels ? layer->second : nullptr;
       if (!passes_elementwise(node.op_type)) continue;
       for (const auto& out : node.outputs)
         if (!out.empty() && seen.insert(out).second) queue.push_back(out);
     }
   }
-  return false;
+  return nullptr;
+}
+
+// The first linear layer with `width` inputs that `value` (a head-split Reshape's output)
+// reaches through any ops: the attention block's output projection.
+const Layer* output_projection(const ir::Graph& graph, const Consumers& consumers, const std::string& value, int64_t width,
+                               const std::map<std::string, const Layer*>& layer_by_node) {
+  std::deque<std::string> queue{value};
+  std::set<std::string> seen{value};
+  while (!queue.empty() && seen.size() < 64) {
+    const std::string v = queue.front();
+    queue.pop_front();
+    auto it = consumers.find(v);
+    if (it == consumers.end()) continue;
+    for (const Use& use : it->second) {
+      const ir::Node& node = graph.nodes[use.node];
+      auto layer = layer_by_node.find(node.name);
+      if (layer != layer_by_node.end() && layer->second->op != "Conv") {
+        if (use.input == 0 && layer->second->reduction == width) return layer->second;
+        continue;
+      }
+      for (const auto& out : node.outputs)
+        if (!out.empty() && seen.insert(out).second) queue.push_back(out);
+    }
+  }
+  return nullptr;
 }
 
 struct HeadHit {
   int64_t offset, heads, head_dim;
+  std::string value;  // the head-split Reshape's output
 };
 
 // Follows a projection's output (offset, width) through bias Adds, Reshapes and last-axis
@@ -69,8 +95,20 @@ void trace_heads(const ir::Graph& graph, const Consumers& consumers, const Shape
       } else if (out->size() >= 2 && (*out)[out->size() - 2] * out->back() == width) {
         int64_t heads = (*out)[out->size() - 2];
         if (forced_heads > 0 && width % forced_heads == 0) heads = forced_heads;
-        hits.push_back({offset, heads, width / heads});
+        hits.push_back({offset, heads, width / heads, node.outputs[0]});
       }
+    } else if (node.op_type == "Slice" && use.input == 0 && node.inputs.size() >= 4) {  // one range of the last axis
+      const Tensor* starts = graph.find_initializer(node.inputs[1]);
+      const Tensor* axes = graph.find_initializer(node.inputs[3]);
+      const auto s = shape_of(node.outputs[0]);
+      if (!starts || !axes || starts->numel() != 1 || axes->numel() != 1 || starts->dtype() != DType::kI64 ||
+          axes->dtype() != DType::kI64 || !s || s->empty())
+        continue;
+      const int64_t rank = static_cast<int64_t>(in_shape->size());
+      const int64_t axis = axes->data<int64_t>()[0] < 0 ? axes->data<int64_t>()[0] + rank : axes->data<int64_t>()[0];
+      const int64_t start = starts->data<int64_t>()[0];
+      if (axis == rank - 1 && start >= 0 && start < width)
+        trace_heads(graph, consumers, shape_of, forced_heads, node.outputs[0], offset + start, s->back(), depth + 1, hits);
     } else if (node.op_type == "Split") {
       const int64_t rank = static_cast<int64_t>(in_shape->size());
       int64_t axis = node.attr_int("axis", 0);
@@ -94,16 +132,20 @@ void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int6
   std::map<std::string, const Layer*> layer_by_node;
   for (const Layer& layer : model.layers)
     if (layer.is_compute()) layer_by_node[layer.node] = &layer;
-  for (Layer& layer : model.layers)
-    if (layer.is_compute() && layer.op != "Conv" &&
-        feeds_linear_layer(graph, consumers, layer.output, layer.channels, layer_by_node))
+  for (Layer& layer : model.layers) {
+    if (!layer.is_compute() || layer.op == "Conv") continue;
+    if (const Layer* next = feeds_linear_layer(graph, consumers, layer.output, layer.channels, layer_by_node)) {
       layer.groups = GroupKind::kFfnNeuron;
+      layer.ffn_consumer = next->weight;
+    }
+  }
   if (!shape_of) return;
   // Attention: group the head splits of projections that read the same input, the slices of
   // a block in weight-name order (the order reports list them in).
   std::map<std::string, const Layer*> by_name;
   for (const Layer& layer : model.layers) by_name[layer.weight] = &layer;
   std::map<std::tuple<std::string, int64_t, int64_t>, AttentionBlock> blocks;
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::set<std::string>> outputs;  // all slices must agree
   for (const auto& [name, layer_ptr] : by_name) {
     const Layer& layer = *layer_ptr;
     if (!layer.is_compute() || layer.op == "Conv") continue;
@@ -115,9 +157,15 @@ void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int6
       b.heads = h.heads;
       b.head_dim = h.head_dim;
       b.slices.push_back({layer.weight, h.offset});
+      const Layer* out = output_projection(graph, consumers, h.value, h.heads * h.head_dim, layer_by_node);
+      outputs[{layer.input, h.heads, h.head_dim}].insert(out ? out->weight : "");
     }
   }
-  for (auto& [key, block] : blocks) model.attention.push_back(std::move(block));
+  for (auto& [key, block] : blocks) {
+    const auto& outs = outputs[key];
+    if (outs.size() == 1) block.output = *outs.begin();
+    model.attention.push_back(std::move(block));
+  }
 }
 
 }  // namespace ember::passes::analysis

@@ -13,7 +13,7 @@
 // activation input, bias and output, and its structural groups (layer_groups.cc):
 //   FFN neuron: an output channel whose output reaches another linear layer through
 //     elementwise ops and reshapes only (the first layer of an FFN, or an MLP layer).
-//   Attention head: the output, followed through bias Adds, Reshapes and last-axis Splits,
+//   Attention head: the output, followed through bias Adds, Reshapes and last-axis Splits or Slices,
 //     reaches a Reshape to [..., heads, head_dim]; head h is the channels
 //     [offset + h*head_dim, offset + (h+1)*head_dim). Projections reading one input form a block.
 // `blocker` says why quantization cannot rewrite every reader of the weight (a reader of
@@ -58,6 +58,7 @@ struct Layer {
   std::string bias;      // its f32 bias [channels], or empty
   std::string output;    // the value carrying the layer's output (after a MatMul's bias Add)
   GroupKind groups = GroupKind::kNone;
+  std::string ffn_consumer;  // kFfnNeuron: the weight of the layer the neurons reach
   std::string blocker;   // non-empty: why quantization leaves this weight alone
 
   bool column_major() const { return channel_axis == 1; }
@@ -78,6 +79,7 @@ struct AttentionBlock {
   int64_t heads = 0;
   int64_t head_dim = 0;
   std::vector<HeadSlice> slices;  // Q, K, V (one slice each, or three of a fused QKV weight)
+  std::string output;  // the output projection's weight (its rows [h*d, (h+1)*d) are head h), or empty
 };
 
 struct LayerModel {

@@ -74,7 +74,7 @@ Result<std::vector<double>> output_error_scores(const ir::Graph& graph, const Ff
 }
 
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
-                                                         const std::vector<FfnGroup>& groups, bool fisher) {
+                                                         const std::vector<FfnGroup>& groups, NeuronScore score) {
   auto report = ctx.analyses.find<analysis::ImportanceAnalysis>();
   if (!report) {
     EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
@@ -84,7 +84,12 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
   std::vector<std::vector<double>> out;
   for (const FfnGroup& g : groups) {
     auto it = by_name.find(g.first.weight);
-    const auto* scores = it == by_name.end() ? nullptr : (fisher ? &it->second->groups.fisher : &it->second->groups.taylor);
+    const analysis::GroupScores* gs = it == by_name.end() ? nullptr : &it->second->groups;
+    const std::vector<double>* scores = !gs                                   ? nullptr
+                                        : score == NeuronScore::kFisher       ? &gs->fisher
+                                        : score == NeuronScore::kTaylorFirst  ? &gs->taylor_first
+                                        : score == NeuronScore::kFisherFirst  ? &gs->fisher_first
+                                                                              : &gs->taylor;
     if (!scores || static_cast<int64_t>(scores->size()) != g.neurons)
       return invalid_input("prune-structured: the importance analysis has no per-neuron scores for '" + g.first.weight +
                            "' (score=magnitude or wanda need no gradients)");
@@ -98,21 +103,26 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
 Result<NeuronScore> parse_neuron_score(const std::string& name) {
   if (name == "taylor") return NeuronScore::kTaylor;
   if (name == "fisher") return NeuronScore::kFisher;
+  if (name == "taylor-first") return NeuronScore::kTaylorFirst;
+  if (name == "fisher-first") return NeuronScore::kFisherFirst;
   if (name == "magnitude") return NeuronScore::kMagnitude;
   if (name == "wanda") return NeuronScore::kWanda;
   if (name == "fluctuation") return NeuronScore::kFluctuation;
   if (name == "obs") return NeuronScore::kObs;
-  return invalid_input("prune-structured: unknown score '" + name + "' (taylor, fisher, magnitude, wanda, fluctuation, obs)");
+  return invalid_input("prune-structured: unknown score '" + name + "' (taylor, fisher, taylor-first, fisher-first, magnitude, wanda, fluctuation, obs)");
 }
 
-bool needs_importance(NeuronScore score) { return score == NeuronScore::kTaylor || score == NeuronScore::kFisher; }
+bool needs_importance(NeuronScore score) {
+  return score == NeuronScore::kTaylor || score == NeuronScore::kFisher || score == NeuronScore::kTaylorFirst ||
+         score == NeuronScore::kFisherFirst;
+}
 bool needs_layer_inputs(NeuronScore score) {
   return score == NeuronScore::kWanda || score == NeuronScore::kFluctuation || score == NeuronScore::kObs;
 }
 
 Result<std::vector<std::vector<double>>> score_neurons(const ir::Model& model, PassContext& ctx,
                                                        const std::vector<FfnGroup>& groups, NeuronScore score) {
-  if (needs_importance(score)) return gradient_scores(model, ctx, groups, score == NeuronScore::kFisher);
+  if (needs_importance(score)) return gradient_scores(model, ctx, groups, score);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (needs_layer_inputs(score)) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));

@@ -1,7 +1,9 @@
 // Importance of each FFN neuron (ffn_groups.h), lower = removed first.
-//   taylor:    the importance analysis's first-order Taylor score of the first layer's output
-//              channel n, mean over batches of |sum_{w in column n} g w| (loss units).
-//   fisher:    its second-order counterpart, 1/2 sum F w^2 over the same column.
+//   taylor:    the importance analysis's first-order Taylor score of the whole group: mean over
+//              batches of |sum g w| over W1's column n, b1[n] and W2's row n (loss units).
+//   fisher:    its second-order counterpart, 1/2 sum F w^2 over the same weights.
+//   taylor-first, fisher-first: the same over W1's column and b1[n] only (the first layer's
+//              output channel; on kjv-gpt2 this ranks better, bench/RESULTS.md).
 //   magnitude: ||W1[:, n]||_2 * ||W2[n, :]||_2 (invariant to rescaling a ReLU neuron).
 //   wanda:     ||W2[n, :]||_1 * sqrt(E[a_n^2]), a_n the consumer's input (Wanda, Sun et al. 2023,
 //              summed over the neuron's row).
@@ -22,8 +24,9 @@
 
 namespace ember::passes::prune {
 
-enum class NeuronScore { kTaylor, kFisher, kMagnitude, kWanda, kFluctuation, kObs };
-Result<NeuronScore> parse_neuron_score(const std::string& name);  // taylor | fisher | magnitude | wanda | fluctuation | obs
+enum class NeuronScore { kTaylor, kFisher, kMagnitude, kWanda, kFluctuation, kObs, kTaylorFirst, kFisherFirst };
+// taylor | fisher | taylor-first | fisher-first | magnitude | wanda | fluctuation | obs
+Result<NeuronScore> parse_neuron_score(const std::string& name);
 bool needs_importance(NeuronScore score);
 bool needs_layer_inputs(NeuronScore score);
 

@@ -5,6 +5,7 @@
 #include "ir/verifier.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/graph_edit.h"
+#include "passes/prune/head_pruning.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/recovery.h"
@@ -19,8 +20,8 @@ using prune::FfnGroup;
 constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq-seq's refit, as the layer-input analysis
 
 struct PruneOptionValues {
-  double ffn = 0.25;
-  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  double ffn = 0.25, heads = 0;
+  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
   double min_keep = 0.1, damp = 0.01;
 };
 
@@ -28,9 +29,12 @@ const OptionTable<PruneOptionValues>& option_table() {
   using V = PruneOptionValues;
   static const OptionTable<V> table({
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
+      {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout)"},
       {"score", &V::score,
-       "taylor | fisher: gradient importance of the neuron (needs calibration); magnitude: ||W1 column|| * ||W2 row||; "
+       "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
+      {"head-score", &V::head_score, "The score of attention heads (the same names; taylor by default, the whole head with its output rows)"},
+      {"heads-per-block", &V::heads_per_block, "NODE:COUNT;...: remove exactly COUNT heads of the block whose first projection is NODE (overrides heads for it)"},
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
@@ -44,7 +48,8 @@ const OptionTable<PruneOptionValues>& option_table() {
 
 struct ParsedOptions {
   PruneOptionValues values;
-  prune::NeuronScore score;
+  prune::NeuronScore score, head_score;
+  std::map<std::string, int64_t> heads_per_block;
   prune::Recovery recovery;
 };
 
@@ -53,11 +58,14 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
   const auto& v = p.values;
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
+  if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
   if (v.ranking != "global" && v.ranking != "uniform")
     return invalid_input("prune-structured: ranking must be global or uniform, got '" + v.ranking + "'");
   EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
+  EMBER_ASSIGN_OR_RETURN(p.head_score, prune::parse_neuron_score(v.head_score));
+  EMBER_ASSIGN_OR_RETURN(p.heads_per_block, prune::parse_heads_per_block(v.heads_per_block));
   EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
   return p;
 }
@@ -144,13 +152,13 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
-  nlohmann::json j = {{"ffn", ratio}, {"score", score}, {"ranking", ranking}, {"recovery", recovery}};
+  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers)
     j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
                            {"units_after", l.units_after}, {"params_before", l.params_before},
                            {"params_after", l.params_after}, {"macs_before", l.macs_before},
-                           {"macs_after", l.macs_after}, {"threshold", l.threshold}});
+                           {"macs_after", l.macs_after}, {"threshold", l.threshold}, {"unit", l.unit}});
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : skipped) j["skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
   return j;
@@ -164,12 +172,14 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   prune::FfnGroups found = prune::find_ffn_groups(model.graph, layers);
   auto result = std::make_shared<PruneResult>();
   result->ratio = opts.values.ffn;
+  result->heads = opts.values.heads;
   result->score = opts.values.score;
+  result->head_score = opts.values.head_score;
   result->ranking = opts.values.ranking;
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
-  if (found.groups.empty()) {
+  if (found.groups.empty() && opts.values.ffn > 0) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
@@ -215,6 +225,17 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->layers.push_back({g.first.node, g.second.node, g.neurons, after, group_params(g, g.neurons),
                               group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
                               after * (g.first.reduction + g.second.channels), selection.threshold[i]});
+  }
+  if (opts.values.heads > 0 || !opts.heads_per_block.empty()) {
+    prune::HeadPruneOptions ho;
+    ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
+    ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
+    ho.refit_rows = kRefitRows, ho.per_block = opts.heads_per_block;
+    EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
+    for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
+    result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());
+    result->skipped.insert(result->skipped.end(), heads.skipped.begin(), heads.skipped.end());
+    ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
   }
   EMBER_TRY(ir::verify_model(pruned).with_context("prune-structured: the pruned graph"));
   model = std::move(pruned);

@@ -12,6 +12,8 @@
 // chain's middle layer is the consumer of one group and the first layer of the next. Preconditions: f32 weights; groups proven channel-wise on the
 // graph, others are left alone with a remark naming the layer and why. The model is edited as
 // a copy and replaced only when every group succeeded: never a half-pruned graph.
+// heads=R removes attention heads too (head_pruning.h: Q/K/V columns, the output projection's
+// rows and every head-count constant), after the FFN neurons, with the same score and recovery.
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
 // score threshold).
 #pragma once
@@ -26,11 +28,13 @@ struct PrunedLayer {
   int64_t params_before = 0, params_after = 0;  // W1, b1, per-neuron constants, W2
   int64_t macs_before = 0, macs_after = 0;      // per row (token): K*N + N*M
   double threshold = 0;                         // highest score removed (0 when none)
+  std::string unit = "neurons";                 // "neurons" (FFN) or "heads" (attention, head_pruning.h)
 };
 
 struct PruneResult final : PassResult {
   double ratio = 0;
-  std::string score, ranking, recovery;
+  double heads = 0;  // fraction of attention heads removed (head_pruning.h)
+  std::string score, head_score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;
   nlohmann::json to_json() const override;

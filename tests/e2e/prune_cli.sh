@@ -17,6 +17,22 @@ expect_exit 0 "prune digits --json" -- "$EMBER" prune "$S/digits-cnn.onnx" --cal
   --ffn 0.25 --score taylor --recovery bias -o "$WORK/digits.onnx" --json
 for key in '"layers"' '"units_after"' '"macs_before"' '"file_bytes_after"' '"skipped"'; do expect_stdout_contains "$key"; done
 
+# Attention heads: the table has a row per block (unit "heads"), --json says so, the run is deterministic.
+expect_exit 0 "prune gpt2-tiny heads" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 \
+  --ffn 0.2 --heads 0.25 --score wanda --head-score magnitude --recovery lsq -o "$WORK/heads.onnx"
+for word in heads node_addmm_1 4-\>2; do expect_stdout_contains "$word"; done
+expect_exit 0 "prune gpt2-tiny heads --json" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" \
+  --calib-limit 8 --ffn 0.2 --heads 0.25 --score wanda --head-score magnitude --recovery lsq -o "$WORK/heads2.onnx" --json
+for key in '"unit": "heads"' '"heads": 0.25' '"head_score": "magnitude"'; do expect_stdout_contains "$key"; done
+cmp -s "$WORK/heads.onnx" "$WORK/heads2.onnx" && pass || fail "two head-pruning runs differ"
+expect_exit 0 "the head-pruned model evaluates" -- "$EMBER" eval "$WORK/heads.onnx" --task lm --data "$S/kjv-lm-eval.npy"
+expect_stdout_contains "bits_per_byte"
+expect_exit 2 "heads ratio 1" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --heads 1 -o "$WORK/bad.onnx"
+expect_stderr_contains "--heads"
+expect_exit 2 "no attention in digits" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --heads 0.5 \
+  --ffn 0 -o "$WORK/bad.onnx"
+expect_stderr_contains "no prunable attention heads"
+
 expect_exit 2 "ratio 1" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --ffn 1 -o "$WORK/bad.onnx"
 expect_stderr_contains "--ffn"
 expect_exit 2 "negative ratio" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --ffn -0.5 -o "$WORK/bad.onnx"

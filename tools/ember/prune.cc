@@ -1,5 +1,5 @@
-// ember prune MODEL --calib SET [--ffn R] [--score S] [--recovery R] -o OUT.onnx: removes FFN
-// neurons with the prune-structured pass (passes/prune/prune_structured.h) and prints a table
+// ember prune MODEL --calib SET [--ffn R] [--heads R] [--score S] [--recovery R] -o OUT.onnx: removes FFN
+// neurons and attention heads with the prune-structured pass (passes/prune/prune_structured.h) and prints a table
 // per layer: neurons, parameters and multiply-adds per token before and after.
 #include <cstdio>
 #include <filesystem>
@@ -18,32 +18,33 @@ namespace {
 
 struct PruneCliOptions {
   std::string model, calib, output;
-  double ffn = 0.25, min_keep = 0.1;
-  std::string score = "taylor", ranking = "global", recovery = "lsq";
+  double ffn = 0.25, heads = 0, min_keep = 0.1;
+  std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
   int64_t calib_limit = 0, calib_batch = 8;
   bool json = false;
 };
 
 void print_table(const passes::PruneResult& r) {
-  std::printf("%-28s %-28s %13s %19s %19s %11s\n", "layer", "consumer", "neurons", "parameters", "MACs/token", "threshold");
+  std::printf("%-28s %-28s %-7s %13s %19s %19s %11s\n", "layer", "consumer", "unit", "units", "parameters", "MACs/token", "threshold");
   int64_t pb = 0, pa = 0, mb = 0, ma = 0;
   for (const auto& l : r.layers) {
-    std::printf("%-28s %-28s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", l.node.c_str(), l.consumer.c_str(),
+    std::printf("%-28s %-28s %-7s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", l.node.c_str(), l.consumer.c_str(), l.unit.c_str(),
                 static_cast<long long>(l.units_before), static_cast<long long>(l.units_after),
                 static_cast<long long>(l.params_before), static_cast<long long>(l.params_after),
                 static_cast<long long>(l.macs_before), static_cast<long long>(l.macs_after), l.threshold);
     pb += l.params_before, pa += l.params_after, mb += l.macs_before, ma += l.macs_after;
   }
-  std::printf("%-28s %-28s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (FFN layers)", "", "", static_cast<long long>(pb),
+  std::printf("%-28s %-28s %-7s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (pruned layers)", "", "", "", static_cast<long long>(pb),
               static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
   for (const auto& s : r.skipped) std::printf("left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
 }
 
 int run_prune(const PruneCliOptions& opts) {
   if (!(opts.ffn >= 0 && opts.ffn < 1)) return report(invalid_input("--ffn must be in [0, 1), got " + passes::option_value_text(opts.ffn)));
+  if (!(opts.heads >= 0 && opts.heads < 1)) return report(invalid_input("--heads must be in [0, 1), got " + passes::option_value_text(opts.heads)));
   if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
   const std::map<std::string, std::string> pass_options = {
-      {"ffn", std::to_string(opts.ffn)}, {"score", opts.score}, {"ranking", opts.ranking},
+      {"ffn", std::to_string(opts.ffn)}, {"heads", std::to_string(opts.heads)}, {"score", opts.score}, {"head-score", opts.head_score}, {"ranking", opts.ranking},
       {"recovery", opts.recovery}, {"min-keep", std::to_string(opts.min_keep)}};
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
@@ -88,13 +89,16 @@ int run_prune(const PruneCliOptions& opts) {
 
 void add_prune_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<PruneCliOptions>();
-  CLI::App* sub = app.add_subcommand("prune", "Remove FFN neurons (structured pruning) scored by importance, with recovery");
+  CLI::App* sub = app.add_subcommand("prune", "Remove FFN neurons and attention heads (structured pruning) scored by importance, with recovery");
   sub->add_option("model", o->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1)")->default_val(0.25);
-  sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
-      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
+  sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants)")->default_val(0.0);
+  sub->add_option("--score", o->score, "taylor | fisher (gradients over the whole group), taylor-first | fisher-first (first layer / Q,K,V only), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
+      ->default_val("taylor-first")->check(CLI::IsMember({"taylor", "fisher", "taylor-first", "fisher-first", "magnitude", "wanda", "fluctuation", "obs"}));
+  sub->add_option("--head-score", o->head_score, "The score of attention heads (the names of --score but obs; taylor: the head's Q/K/V columns and output rows)")
+      ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "taylor-first", "fisher-first", "magnitude", "wanda", "fluctuation"}));
   sub->add_option("--ranking", o->ranking, "global: lowest scores over all layers; uniform: the same fraction per layer")
       ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
   sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer; lsq-seq: the refit layer by layer on the pruned model's own activations")

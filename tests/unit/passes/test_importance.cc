@@ -99,11 +99,14 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
   const float* w1 = m.graph.find_initializer("w1")->data<float>();
   const float* gb1 = g.at("b1").data<float>();
   const float* b1 = m.graph.find_initializer("b1")->data<float>();
+  const float* g2 = g.at("w2").data<float>();
+  const float* w2 = m.graph.find_initializer("w2")->data<float>();
   const pa::TensorImportance& t1 = find(*report, "w1");
   double total = 0;
   for (int i = 0; i < 30; ++i) total += double(g1[i]) * w1[i];
   CHECK(t1.taylor == doctest::Approx(std::fabs(total)));
-  // w1 is [K=6, N=5]: neuron n is column n, plus its bias; Relu then Gemm make it an FFN neuron.
+  // w1 is [K=6, N=5]: neuron n is column n, plus its bias, plus its input column of w2 ([3, 5],
+  // transB); Relu then Gemm make it an FFN neuron.
   CHECK(t1.groups.kind == pa::GroupKind::kFfnNeuron);
   REQUIRE(t1.groups.taylor.size() == 5);
   const double terms = 4;  // rows averaged by the loss
@@ -112,6 +115,12 @@ TEST_CASE("importance: Taylor, Fisher and quantization noise match the gradients
     for (int k = 0; k < 6; ++k) {
       s += double(g1[k * 5 + n]) * w1[k * 5 + n];
       removal += 0.5 * terms * g1[k * 5 + n] * g1[k * 5 + n] * w1[k * 5 + n] * w1[k * 5 + n];
+    }
+    CHECK(t1.groups.taylor_first[size_t(n)] == doctest::Approx(std::fabs(s)));
+    CHECK(t1.groups.fisher_first[size_t(n)] == doctest::Approx(removal));
+    for (int o = 0; o < 3; ++o) {
+      s += double(g2[o * 5 + n]) * w2[o * 5 + n];
+      removal += 0.5 * terms * g2[o * 5 + n] * g2[o * 5 + n] * w2[o * 5 + n] * w2[o * 5 + n];
     }
     CHECK(t1.groups.taylor[size_t(n)] == doctest::Approx(std::fabs(s)));
     CHECK(t1.groups.fisher[size_t(n)] == doctest::Approx(removal));
@@ -337,8 +346,14 @@ TEST_CASE("importance on kjv-gpt2-tiny: FFN neurons, 4-head attention blocks, ti
     CHECK(h.block.heads == 4);
     CHECK(h.block.head_dim == 32);
     CHECK(h.block.slices.size() == 3);
+    // A head's group includes its rows of the output projection: the scores grow beyond Q/K/V's.
+    CHECK(h.block.output.find("attn.c_proj.weight") != std::string::npos);
+    for (size_t k = 0; k < 4; ++k) CHECK(h.fisher[k] > h.fisher_first[k]);
   }
   CHECK(find(*r, "m.transformer.h.0.mlp.c_fc.weight").groups.kind == pa::GroupKind::kFfnNeuron);
+  const auto& fc = find(*r, "m.transformer.h.0.mlp.c_fc.weight");
+  REQUIRE(fc.groups.fisher.size() == fc.groups.fisher_first.size());
+  for (size_t n = 0; n < fc.groups.fisher.size(); ++n) CHECK(fc.groups.fisher[n] > fc.groups.fisher_first[n]);
   CHECK(find(*r, "m.transformer.h.0.attn.c_proj.weight").groups.kind == pa::GroupKind::kOutputChannel);
   const auto& head = find(*r, "m.lm_head.weight");  // Gather and Transpose -> MatMul share it
   CHECK(head.op == "MatMul");

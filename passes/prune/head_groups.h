@@ -1,0 +1,71 @@
+// Attention-head groups that structured pruning can remove, proven safe on the graph.
+// The layer model (layer_groups.cc) finds the blocks: projections reading one input whose
+// outputs reach a Reshape to [..., H, d]. This tracer follows every projection output forward
+// to the output projection and proves that each op keeps the heads apart:
+//   x -> Q/K/V projections (separate, or one fused weight of S sections [S][H][d], e.g. GPT-2's
+//        c_attn) -> bias Adds, leading-axis Reshapes, last-axis Split / Slice into the sections
+//     -> Reshape [..., H, d] (the head axis appears) -> Transpose, scaling by a constant, a mask
+//        Add broadcast over the head axis, Softmax over another axis, MatMuls of two head
+//        values with the head axis as a batch axis
+//     -> Transpose back, Reshape [..., H*d] -> output projection Wo [H*d, M]
+// Head h is the channels [s*H*d + h*d, s*H*d + (h+1)*d) of every section s of every projection
+// (weights and biases) and the rows [h*d, (h+1)*d) of Wo. Removing it removes exactly head h's
+// term from Wo's output. Every constant that encodes the head count is recorded: Reshape
+// shape entries (an initializer, or a Concat piece of one) equal to H or to a width S*H*d,
+// Split sizes and Slice bounds in units of H*d; each scales as v / H * H'. Anything else on
+// the path (another op, a value read outside the block, a head count computed at run time,
+// grouped-query attention's Expand/Tile of K and V: the KV projections form a block with fewer
+// heads and the query path then mixes in a value of another block) leaves the block alone,
+// with the reason.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "passes/analysis/layer_model.h"
+#include "passes/prune/ffn_groups.h"
+
+namespace ember::passes::prune {
+
+struct HeadProjection {
+  analysis::Layer layer;
+  int64_t sections = 1;  // output channels = sections * heads * head_dim, section-major
+};
+
+// The element `element` of the initializer read as input `input` of node `node`; v -> v / H * H'.
+struct ConstEdit {
+  size_t node = 0, input = 0;
+  int64_t element = 0;
+};
+
+struct SectionedConstant {  // a per-channel constant [S*H*d] on the path (a bias Add)
+  std::string name;
+  int64_t sections = 1;
+};
+
+struct HeadGroup {
+  analysis::AttentionBlock block;
+  std::vector<HeadProjection> projections;
+  analysis::Layer output;                   // the output projection; rows [h*d, (h+1)*d) are head h
+  std::vector<SectionedConstant> per_channel;
+  std::vector<ConstEdit> edits;
+  std::vector<size_t> split_attributes;     // Split nodes whose `split` attribute scales
+  std::vector<std::string> values;          // values whose shape changes (their value_info is dropped)
+  int64_t heads() const { return block.heads; }
+  int64_t head_dim() const { return block.head_dim; }
+  std::string name() const { return projections.empty() ? std::string() : projections[0].layer.node; }
+};
+
+struct HeadGroups {
+  std::vector<HeadGroup> groups;
+  std::vector<SkippedGroup> skipped;
+};
+
+// `layers` built with `shape_of` (build_layer_model), so that it holds the attention blocks.
+HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& layers,
+                            const analysis::ShapeLookup& shape_of);
+
+// Channels of `kept` heads in a [sections][heads][head_dim] layout, ascending.
+std::vector<int64_t> head_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t head_dim, int64_t sections);
+
+}  // namespace ember::passes::prune

@@ -1,0 +1,240 @@
+#include "passes/prune/head_pruning.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "passes/analysis/layer_inputs.h"
+#include "passes/graph_edit.h"
+#include "passes/prune/head_scores.h"
+#include "passes/prune/neuron_selection.h"
+#include "passes/prune/sequential_refit.h"
+#include "runtime/interpreter.h"
+
+namespace ember::passes::prune {
+namespace {
+
+using analysis::Layer;
+
+// `layer` with its dimensions read from the current tensor.
+Layer current(const ir::Graph& graph, Layer layer) {
+  const Tensor& w = *graph.find_initializer(layer.weight);
+  layer.shape = w.shape();
+  layer.channels = w.dim(layer.column_major() ? 1 : 0);
+  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
+  return layer;
+}
+
+Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
+
+Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
+  Shape shape = t.shape();
+  shape.back() = static_cast<int64_t>(kept.size());
+  std::vector<float> v;
+  for (int64_t k : kept) v.push_back(t.data<float>()[k]);
+  return Tensor::from_vector<float>(shape, v);
+}
+
+std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& removed) {
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::binary_search(removed.begin(), removed.end(), i)) kept.push_back(i);
+  return kept;
+}
+
+// Every recorded head-count constant scaled to `kept` heads; a constant read elsewhere gets a copy.
+Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
+  std::map<std::pair<size_t, size_t>, std::vector<int64_t>> by_reader;
+  for (const ConstEdit& e : g.edits) by_reader[{e.node, e.input}].push_back(e.element);
+  const ValueReaders readers = value_readers(graph);
+  for (const auto& [at, elements] : by_reader) {
+    ir::Node& node = graph.nodes[at.first];
+    const std::string name = node.inputs[at.second];
+    Tensor t = graph.find_initializer(name)->clone();
+    for (int64_t e : std::set<int64_t>(elements.begin(), elements.end())) {
+      int64_t& v = t.mutable_data<int64_t>()[e];
+      if (v % g.heads() != 0) return internal_error("prune-structured: constant '" + name + "' is not a multiple of the heads");
+      v = v / g.heads() * kept;
+    }
+    if (readers.at(name).size() > 1) node.inputs[at.second] = unique_name(graph, name + "_heads");
+    graph.set_initializer(node.inputs[at.second], std::move(t));
+  }
+  for (size_t index : g.split_attributes)
+    for (auto& a : graph.nodes[index].attributes)
+      if (a.name == "split")
+        for (int64_t& v : a.ints) v = v / g.heads() * kept;
+  return Status::Ok();
+}
+
+// The output projection as an FFN group's consumer, for sequential_refit.h.
+FfnGroup as_consumer_group(const HeadGroup& g) {
+  FfnGroup f;
+  f.second = g.output;
+  f.neurons = g.heads() * g.head_dim();
+  return f;
+}
+
+int64_t block_params(const HeadGroup& g, int64_t heads) {
+  int64_t p = heads * g.head_dim() * g.output.channels;
+  for (const auto& proj : g.projections) p += proj.sections * heads * g.head_dim() * (proj.layer.reduction + (proj.layer.bias.empty() ? 0 : 1));
+  return p;
+}
+
+int64_t block_macs(const HeadGroup& g, int64_t heads) {
+  int64_t m = heads * g.head_dim() * g.output.channels;
+  for (const auto& proj : g.projections) m += proj.sections * heads * g.head_dim() * proj.layer.reduction;
+  return m;
+}
+
+std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>& scores, const std::vector<HeadGroup>& groups,
+                                         const HeadPruneOptions& o, std::vector<double>& threshold) {
+  NeuronSelection sel = select_neurons(scores, o.ratio, o.global, o.min_keep);
+  threshold = sel.threshold;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    auto it = o.per_block.find(groups[i].name());
+    if (it == o.per_block.end()) continue;
+    std::vector<size_t> order(scores[i].size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[i][a] < scores[i][b]; });
+    const int64_t n = std::clamp<int64_t>(it->second, 0, static_cast<int64_t>(order.size()) - 1);
+    sel.removed[i].clear();
+    threshold[i] = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      sel.removed[i].push_back(static_cast<int64_t>(order[size_t(k)]));
+      threshold[i] = std::max(threshold[i], scores[i][order[size_t(k)]]);
+    }
+    std::sort(sel.removed[i].begin(), sel.removed[i].end());
+  }
+  return sel.removed;
+}
+
+}  // namespace
+
+Result<std::map<std::string, int64_t>> parse_heads_per_block(const std::string& text) {
+  std::map<std::string, int64_t> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find(';', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t colon = item.rfind(':');
+    char* stop = nullptr;
+    const long long count = colon == std::string::npos ? -1 : std::strtoll(item.c_str() + colon + 1, &stop, 10);
+    if (colon == std::string::npos || colon == 0 || count < 0 || !stop || *stop != '\0' || colon + 1 == item.size())
+      return invalid_input("prune-structured: heads-per-block wants NODE:COUNT;NODE:COUNT, got '" + item + "'");
+    out[item.substr(0, colon)] = count;
+    at = end + 1;
+  }
+  return out;
+}
+
+Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext& ctx) {
+  if (!ctx.calib || ctx.calib->num_batches() == 0)
+    return invalid_input("prune-structured: heads needs a calibration set (the head layout is read from a forward pass)");
+  std::map<std::string, Shape> shapes;
+  {
+    EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(original));
+    runtime::ValueObserver observer = [&](const std::string& name, const Tensor& t) -> Status {
+      shapes[name] = t.shape();
+      return Status::Ok();
+    };
+    auto run = interp->run(ctx.calib->batch(0), observer);
+    if (!run.ok()) return run.status().with_context("prune-structured: the forward pass that reads the head layout");
+  }
+  const analysis::ShapeLookup shape_of = [&](const std::string& name) -> std::optional<std::vector<int64_t>> {
+    auto it = shapes.find(name);
+    if (it == shapes.end()) return std::nullopt;
+    return it->second;
+  };
+  EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel layers, analysis::build_layer_model(original.graph, shape_of));
+  return find_head_groups(original.graph, layers, shape_of);
+}
+
+Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<int64_t>& kept,
+                        const ConsumerUpdate& update) {
+  const int64_t H = g.heads(), d = g.head_dim(), n_kept = static_cast<int64_t>(kept.size());
+  for (const HeadProjection& p : g.projections) {
+    Layer l = current(graph, p.layer);
+    if (l.channels != p.sections * H * d) return internal_error("prune-structured: '" + l.weight + "' changed shape");
+    const std::vector<int64_t> channels = head_channels(kept, H, d, p.sections);
+    const std::vector<float> w = analysis::canonical_matrix(l, *graph.find_initializer(l.weight));
+    std::vector<float> rows;
+    for (int64_t c : channels) rows.insert(rows.end(), w.begin() + c * l.reduction, w.begin() + (c + 1) * l.reduction);
+    l.channels = static_cast<int64_t>(channels.size());
+    l.shape = stored_shape(l);
+    graph.set_initializer(l.weight, analysis::from_canonical(l, rows));
+    if (!l.bias.empty()) graph.set_initializer(l.bias, gather_last(*graph.find_initializer(l.bias), channels));
+  }
+  for (const SectionedConstant& c : g.per_channel)
+    graph.set_initializer(c.name, gather_last(*graph.find_initializer(c.name), head_channels(kept, H, d, c.sections)));
+  Layer out = current(graph, g.output);
+  out.reduction = n_kept * d;
+  out.shape = stored_shape(out);
+  if (update.weight.size() != size_t(out.channels * out.reduction))
+    return internal_error("prune-structured: the refit of '" + out.node + "' has the wrong size");
+  graph.set_initializer(out.weight, analysis::from_canonical(out, update.weight));
+  if (!update.bias.empty())
+    graph.set_initializer(out.bias, Tensor::from_vector<float>(graph.find_initializer(out.bias)->shape(), update.bias));
+  EMBER_TRY(scale_constants(graph, g, n_kept));
+  const std::set<std::string> changed(g.values.begin(), g.values.end());
+  std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return changed.count(v.name) > 0; });
+  return Status::Ok();
+}
+
+Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& pruned, PassContext& ctx,
+                                     const HeadPruneOptions& o) {
+  EMBER_ASSIGN_OR_RETURN(const HeadGroups found, find_model_head_groups(original, ctx));
+  HeadPruneOutcome outcome;
+  outcome.skipped = found.skipped;
+  if (found.groups.empty()) {
+    std::string why;
+    for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
+    return invalid_input("prune-structured: no prunable attention heads (looked for Q/K/V projections, separate or fused, "
+                         "split into heads by a Reshape and merged into one output projection)" + why);
+  }
+  for (const auto& [block, count] : o.per_block) {
+    bool known = false;
+    for (const HeadGroup& g : found.groups) known = known || g.name() == block;
+    if (!known) return invalid_input("prune-structured: heads-per-block names '" + block + "', which is no prunable attention block");
+  }
+  EMBER_ASSIGN_OR_RETURN(const auto scores, score_heads(original, ctx, found.groups, o.score));
+  std::vector<double> threshold;
+  const auto removed = choose(scores, found.groups, o, threshold);
+  std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
+  if (o.recovery == Recovery::kBias || o.recovery == Recovery::kLsq) {
+    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original));
+  }
+  for (size_t i = 0; i < found.groups.size(); ++i) {
+    const HeadGroup& g = found.groups[i];
+    const int64_t H = g.heads(), d = g.head_dim();
+    const std::vector<int64_t> kept = complement(H, removed[i]);
+    if (!removed[i].empty()) {
+      const Layer out = current(pruned.graph, g.output);
+      const std::vector<float> w = analysis::canonical_matrix(out, *pruned.graph.find_initializer(out.weight));
+      std::vector<float> b;
+      if (const Tensor* t = out.bias.empty() ? nullptr : pruned.graph.find_initializer(out.bias)) b.assign(t->data<float>(), t->data<float>() + t->numel());
+      const std::vector<int64_t> keep_ch = head_channels(kept, H, d, 1), drop_ch = head_channels(removed[i], H, d, 1);
+      Result<ConsumerUpdate> update = [&]() -> Result<ConsumerUpdate> {
+        if (o.recovery == Recovery::kLsqSequential)
+          return refit_on_pruned(original, pruned, *ctx.calib, as_consumer_group(g), w, b, keep_ch, o.damp, o.refit_rows);
+        const analysis::LayerInputStats* stats = nullptr;
+        if (inputs) {
+          auto it = inputs->stats.find(g.output.input);
+          if (it != inputs->stats.end()) stats = &it->second;
+        }
+        return recover_consumer(w, b, out.channels, H * d, keep_ch, drop_ch, o.recovery, stats, o.damp);
+      }();
+      if (!update.ok()) return update.status().with_context("output projection '" + g.output.node + "'");
+      EMBER_TRY(prune_head_group(pruned.graph, g, kept, *update));
+      outcome.removed += static_cast<int64_t>(removed[i].size());
+    }
+    const int64_t after = static_cast<int64_t>(kept.size());
+    PrunedLayer row{g.name(), g.output.node, H, after, block_params(g, H), block_params(g, after),
+                    block_macs(g, H), block_macs(g, after), threshold[i]};
+    row.unit = "heads";
+    outcome.layers.push_back(row);
+  }
+  return outcome;
+}
+
+}  // namespace ember::passes::prune

@@ -1,0 +1,108 @@
+#include "passes/prune/head_scores.h"
+
+#include <cmath>
+
+#include "passes/analysis/importance.h"
+#include "passes/analysis/layer_inputs.h"
+
+namespace ember::passes::prune {
+namespace {
+
+bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBlock& b) {
+  if (a.heads != b.heads || a.head_dim != b.head_dim || a.slices.size() != b.slices.size()) return false;
+  for (size_t i = 0; i < a.slices.size(); ++i)
+    if (a.slices[i].weight != b.slices[i].weight || a.slices[i].offset != b.slices[i].offset) return false;
+  return true;
+}
+
+Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
+                                                         const std::vector<HeadGroup>& groups, NeuronScore score) {
+  auto report = ctx.analyses.find<analysis::ImportanceAnalysis>();
+  if (!report) {
+    EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
+  }
+  std::vector<std::vector<double>> out;
+  for (const HeadGroup& g : groups) {
+    const analysis::HeadImportance* found = nullptr;
+    for (const auto& h : report->heads)
+      if (same_block(h.block, g.block)) found = &h;
+    if (!found) return invalid_input("prune-structured: the importance analysis has no head scores for the block of '" +
+                                     g.name() + "' (score=magnitude, wanda or fluctuation need no gradients)");
+    out.push_back(score == NeuronScore::kFisher        ? found->fisher
+                  : score == NeuronScore::kTaylorFirst ? found->taylor_first
+                  : score == NeuronScore::kFisherFirst ? found->fisher_first
+                                                       : found->taylor);
+  }
+  return out;
+}
+
+// Squared L2 (p = 2) or L1 (p = 1) norm of each canonical column (input channel) of `layer`.
+std::vector<double> column_norms(const ir::Graph& graph, const analysis::Layer& layer, int p) {
+  const std::vector<float> w = analysis::canonical_matrix(layer, *graph.find_initializer(layer.weight));
+  std::vector<double> out(static_cast<size_t>(layer.reduction), 0.0);
+  for (int64_t r = 0; r < layer.channels; ++r)
+    for (int64_t c = 0; c < layer.reduction; ++c) {
+      const double v = w[size_t(r * layer.reduction + c)];
+      out[size_t(c)] += p == 1 ? std::fabs(v) : v * v;
+    }
+  return out;
+}
+
+std::vector<double> magnitude(const ir::Graph& graph, const HeadGroup& g) {
+  const int64_t H = g.heads(), d = g.head_dim();
+  std::vector<double> in(size_t(H), 0.0), out(size_t(H), 0.0);
+  for (const HeadProjection& p : g.projections) {
+    const std::vector<float> w = analysis::canonical_matrix(p.layer, *graph.find_initializer(p.layer.weight));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t c : head_channels({h}, H, d, p.sections))
+        for (int64_t k = 0; k < p.layer.reduction; ++k) in[size_t(h)] += double(w[size_t(c * p.layer.reduction + k)]) * w[size_t(c * p.layer.reduction + k)];
+  }
+  const std::vector<double> rows = column_norms(graph, g.output, 2);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t j = 0; j < d; ++j) out[size_t(h)] += rows[size_t(h * d + j)];
+  std::vector<double> s(static_cast<size_t>(H), 0.0);
+  for (int64_t h = 0; h < H; ++h) s[size_t(h)] = std::sqrt(in[size_t(h)] * out[size_t(h)]);
+  return s;
+}
+
+Result<std::vector<double>> activation_score(const ir::Graph& graph, const HeadGroup& g,
+                                             const analysis::LayerInputStats& stats, bool wanda) {
+  const int64_t H = g.heads(), d = g.head_dim(), n = H * d;
+  if (!stats.xtx || stats.xtx->dim() != n || stats.sum.size() != size_t(n))
+    return invalid_input("prune-structured: no statistics of '" + g.output.input + "', the input of '" + g.output.node + "'");
+  const std::vector<float> h2 = stats.xtx->hessian();  // 2/rows X^T X
+  const std::vector<double> mu = stats.mean();
+  const std::vector<double> norms = column_norms(graph, g.output, wanda ? 1 : 2);
+  std::vector<double> s(size_t(H), 0.0);
+  for (int64_t c = 0; c < n; ++c) {
+    const double second = 0.5 * h2[size_t(c * n + c)];
+    const double act = wanda ? std::sqrt(std::max(0.0, second)) : std::max(0.0, second - mu[size_t(c)] * mu[size_t(c)]);
+    s[size_t(c / d)] += act * norms[size_t(c)];
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::vector<double>>> score_heads(const ir::Model& model, PassContext& ctx,
+                                                     const std::vector<HeadGroup>& groups, NeuronScore score) {
+  if (score == NeuronScore::kObs) return invalid_input("prune-structured: score=obs does not score heads (taylor, fisher, magnitude, wanda, fluctuation do)");
+  if (needs_importance(score)) return gradient_scores(model, ctx, groups, score);
+  std::vector<std::vector<double>> out;
+  if (score == NeuronScore::kMagnitude) {
+    for (const HeadGroup& g : groups) out.push_back(magnitude(model.graph, g));
+    return out;
+  }
+  EMBER_ASSIGN_OR_RETURN(auto inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
+  for (const HeadGroup& g : groups) {
+    auto it = inputs->stats.find(g.output.input);
+    if (it == inputs->stats.end())
+      return invalid_input("prune-structured: no calibration statistics for '" + g.output.input + "', the input of '" +
+                           g.output.node + "'");
+    EMBER_ASSIGN_OR_RETURN(auto s, activation_score(model.graph, g, it->second, score == NeuronScore::kWanda));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace ember::passes::prune
