@@ -5,6 +5,9 @@
 #include "ir/verifier.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/graph_edit.h"
+#include "passes/prune/conv_pruning.h"
+#include "passes/prune/kept_rounding.h"
+#include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/recovery.h"
@@ -22,6 +25,8 @@ struct PruneOptionValues {
   double ffn = 0.25;
   std::string score = "taylor", ranking = "global", recovery = "lsq";
   double min_keep = 0.1, damp = 0.01;
+  double channels = 0;   // conv_pruning.h
+  int64_t multiple = 1;  // kept_rounding.h
 };
 
 const OptionTable<PruneOptionValues>& option_table() {
@@ -38,6 +43,10 @@ const OptionTable<PruneOptionValues>& option_table() {
        "on the pruned model's own activations, matching the original outputs"},
       {"min-keep", &V::min_keep, "Fraction of each layer's neurons always kept (at least one)"},
       {"damp", &V::damp, "lsq ridge damping, relative to the mean variance of the kept neurons"},
+      {"channels", &V::channels,
+       "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
+       "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
+      {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
   });
   return table;
 }
@@ -51,7 +60,11 @@ struct ParsedOptions {
 Result<ParsedOptions> parse(const PassOptions& options) {
   ParsedOptions p;
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
+  if (options.has("channels") && !options.has("ffn")) p.values.ffn = 0;
   const auto& v = p.values;
+  if (!(v.channels >= 0 && v.channels < 1))
+    return invalid_input("prune-structured: channels must be in [0, 1), got " + option_value_text(v.channels));
+  if (v.multiple < 1) return invalid_input("prune-structured: multiple must be >= 1");
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
@@ -141,6 +154,30 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
   return Status::Ok();
 }
 
+// Conv channel groups (conv_pruning.h) on the working copy, recorded in `result`.
+Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ctx, const ParsedOptions& opts,
+                      PruneResult& result) {
+  prune::ChannelPruneOptions o;
+  o.ratio = opts.values.channels;
+  o.score = opts.score;
+  o.global = opts.values.ranking == "global";
+  o.min_keep = opts.values.min_keep;
+  o.recovery = opts.recovery;
+  o.damp = opts.values.damp;
+  o.multiple = opts.values.multiple;
+  EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
+  for (const auto& s : report.skipped)
+    ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
+  if (opts.recovery == prune::Recovery::kLsqSequential)
+    ctx.remarks.note("prune-structured", "channel groups are refitted with lsq (lsq-seq applies to FFN groups)");
+  ctx.remarks.count("prune-structured", "channel-groups-pruned", static_cast<double>(report.groups.size()));
+  ctx.remarks.count("prune-structured", "channels-removed", static_cast<double>(report.removed));
+  result.channels = opts.values.channels;
+  result.channel_groups = std::move(report.groups);
+  result.channel_skipped = std::move(report.skipped);
+  return Status::Ok();
+}
+
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
@@ -153,6 +190,12 @@ nlohmann::json PruneResult::to_json() const {
                            {"macs_after", l.macs_after}, {"threshold", l.threshold}});
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : skipped) j["skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
+  j["channels"] = channels;
+  j["channel_groups"] = prune::channel_groups_json(channel_groups);
+  j["channel_skipped"] = nlohmann::json::array();
+  for (const auto& s : channel_skipped) j["channel_skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
+  j["model_macs_before"] = model_macs_before;
+  j["model_macs_after"] = model_macs_after;
   return j;
 }
 
@@ -169,15 +212,17 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
-  if (found.groups.empty()) {
+  if (options_.has("channels") && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
+  if (found.groups.empty() && (opts.values.ffn > 0 || opts.values.channels == 0)) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
                          "(ReLU, GELU, SiLU) -> MatMul/Gemm whose weights nothing else reads)" + why);
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
-  const prune::NeuronSelection selection =
+  prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
+  prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential && opts.values.ffn > 0) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
@@ -215,6 +260,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->layers.push_back({g.first.node, g.second.node, g.neurons, after, group_params(g, g.neurons),
                               group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
                               after * (g.first.reduction + g.second.channels), selection.threshold[i]});
+  }
+  if (opts.values.channels > 0 || options_.has("channels")) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
+  if (ctx.calib && ctx.calib->num_batches() > 0) {
+    EMBER_ASSIGN_OR_RETURN(result->model_macs_before, prune::model_macs(model, ctx.calib->batch(0)));
+    EMBER_ASSIGN_OR_RETURN(result->model_macs_after, prune::model_macs(pruned, ctx.calib->batch(0)));
   }
   EMBER_TRY(ir::verify_model(pruned).with_context("prune-structured: the pruned graph"));
   model = std::move(pruned);

@@ -16,6 +16,7 @@
 // score threshold).
 #pragma once
 #include "passes/pass.h"
+#include "passes/prune/conv_pruning.h"
 #include "passes/prune/ffn_groups.h"
 
 namespace ember::passes {
@@ -33,6 +34,12 @@ struct PruneResult final : PassResult {
   std::string score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;
+  // Convolution channel groups (channels=R, conv_pruning.h), and the whole model's multiply-adds
+  // per calibration row (model_macs.h) before and after, 0 when not measured.
+  double channels = 0;
+  std::vector<prune::PrunedChannelGroup> channel_groups;
+  std::vector<prune::SkippedGroup> channel_skipped;
+  int64_t model_macs_before = 0, model_macs_after = 0;
   nlohmann::json to_json() const override;
 };
 
