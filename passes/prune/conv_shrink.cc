@@ -112,6 +112,9 @@ Status shrink_channel_group(ir::Graph& graph, const ChannelGroup& g, const std::
     graph.set_initializer(n.inputs[1], gather_axis(*graph.find_initializer(n.inputs[1]), 0, kept));
     if (n.has_input(2)) graph.set_initializer(n.inputs[2], gather_axis(*graph.find_initializer(n.inputs[2]), 0, kept));
   };
+  // Consumers first: a Conv that reads the group and adds into it (a residual block of one Conv)
+  // is both, and its refit has all its output rows.
+  for (size_t i = 0; i < g.consumers.size(); ++i) EMBER_TRY(shrink_consumer(graph, g.consumers[i], n_kept, updates[i]));
   for (size_t p : g.producers) shrink_rows(p);
   for (size_t d : g.depthwise) {
     shrink_rows(d);
@@ -119,7 +122,6 @@ Status shrink_channel_group(ir::Graph& graph, const ChannelGroup& g, const std::
   }
   for (const ChannelConstant& c : g.constants)
     graph.set_initializer(c.name, gather_axis(*graph.find_initializer(c.name), c.axis, kept));
-  for (size_t i = 0; i < g.consumers.size(); ++i) EMBER_TRY(shrink_consumer(graph, g.consumers[i], n_kept, updates[i]));
   for (auto& info : graph.value_info)
     if (info.has_shape && info.dims.size() >= 2 && g.values.count(info.name)) info.dims[1].value = n_kept;
   return Status::Ok();

@@ -213,7 +213,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
   if (options_.has("channels") && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
-  if (found.groups.empty() && (opts.values.ffn > 0 || opts.values.channels == 0)) {
+  if (found.groups.empty() && (opts.values.ffn > 0 || !options_.has("channels"))) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
