@@ -19,9 +19,9 @@ namespace {
 struct PruneCliOptions {
   std::string model, calib, output;
   double ffn = 0.25, min_keep = 0.1;
-  double channels = -1;   // < 0: not given
+  double channels = 0;
   int64_t multiple = 1;
-  bool ffn_given = false;
+  bool ffn_given = false, channels_given = false;
   std::string score = "taylor", ranking = "global", recovery = "lsq";
   int64_t calib_limit = 0, calib_batch = 8;
   bool json = false;
@@ -63,13 +63,13 @@ void print_table(const passes::PruneResult& r) {
 int run_prune(const PruneCliOptions& opts) {
   if (!(opts.ffn >= 0 && opts.ffn < 1)) return report(invalid_input("--ffn must be in [0, 1), got " + passes::option_value_text(opts.ffn)));
   if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
-  if (opts.channels >= 0 && !(opts.channels < 1))
+  if (opts.channels_given && !(opts.channels >= 0 && opts.channels < 1))
     return report(invalid_input("--channels must be in [0, 1), got " + passes::option_value_text(opts.channels)));
   std::map<std::string, std::string> pass_options = {
       {"score", opts.score}, {"ranking", opts.ranking}, {"recovery", opts.recovery},
       {"min-keep", std::to_string(opts.min_keep)}, {"multiple", std::to_string(opts.multiple)}};
-  if (opts.ffn_given || opts.channels < 0) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
-  if (opts.channels >= 0) pass_options["channels"] = std::to_string(opts.channels);
+  if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
+  if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
                                                     {"dce", passes::PassOptions("dce", {})}});
@@ -122,7 +122,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when only --channels is given)")->default_val(0.25);
-  sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
+  auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
   sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
       ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));
@@ -134,8 +134,9 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", o->calib_batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
   sub->add_flag("--json", o->json, "Print the per-layer record as JSON");
-  sub->final_callback([o, ffn, &exit_code] {
+  sub->final_callback([o, ffn, channels, &exit_code] {
     o->ffn_given = ffn->count() > 0;
+    o->channels_given = channels->count() > 0;
     exit_code = run_prune(*o);
   });
 }
