@@ -1,6 +1,7 @@
 #include "passes/prune/conv_pruning.h"
 
 #include <cmath>
+#include <set>
 
 #include "passes/analysis/importance.h"
 #include "passes/prune/conv_shrink.h"
@@ -163,6 +164,42 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
   return updates;
 }
 
+// Groups named in `o.group_ratios` lose their own fraction; the others share `o.ratio`.
+Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& scores, const std::vector<ChannelGroup>& groups,
+                                        const ir::Graph& graph, const ChannelPruneOptions& o) {
+  std::vector<double> own(groups.size(), -1.0);
+  std::set<std::string> used;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    std::vector<std::string> names = {groups[i].name};
+    for (size_t p : groups[i].producers) names.push_back(graph.nodes[p].name);
+    for (const auto& n : names)
+      if (auto it = o.group_ratios.find(n); it != o.group_ratios.end()) own[i] = it->second, used.insert(n);
+  }
+  for (const auto& [name, r] : o.group_ratios)
+    if (!used.count(name)) {
+      std::string known;
+      for (const auto& g : groups) known += (known.empty() ? "" : ", ") + g.name;
+      return invalid_input("prune-structured: channel-ratios names '" + name + "', which is no prunable channel group (" + known + ")");
+    }
+  std::vector<size_t> shared;
+  std::vector<std::vector<double>> shared_scores;
+  NeuronSelection out;
+  out.removed.resize(groups.size());
+  out.threshold.assign(groups.size(), 0.0);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (own[i] >= 0) {
+      const NeuronSelection one = select_neurons({scores[i]}, own[i], false, o.min_keep);
+      out.removed[i] = one.removed[0], out.threshold[i] = one.threshold[0];
+    } else {
+      shared.push_back(i), shared_scores.push_back(scores[i]);
+    }
+  }
+  const NeuronSelection rest = select_neurons(shared_scores, o.ratio, o.global, o.min_keep);
+  for (size_t k = 0; k < shared.size(); ++k) out.removed[shared[k]] = rest.removed[k], out.threshold[shared[k]] = rest.threshold[k];
+  round_kept_to_multiple(out, scores, o.multiple);
+  return out;
+}
+
 std::string consumer_names(const ir::Graph& graph, const ChannelGroup& g) {
   std::string out;
   for (const ChannelConsumer& c : g.consumers) out += (out.empty() ? "" : "+") + graph.nodes[c.node].name;
@@ -170,6 +207,23 @@ std::string consumer_names(const ir::Graph& graph, const ChannelGroup& g) {
 }
 
 }  // namespace
+
+Result<std::map<std::string, double>> parse_group_ratios(const std::string& text) {
+  std::map<std::string, double> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(';', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t colon = item.rfind(':');
+    double r = -1;
+    if (colon == std::string::npos || colon == 0 || !parse_option_value(item.substr(colon + 1), r) || !(r >= 0 && r < 1))
+      return invalid_input("prune-structured: channel-ratios entry '" + item + "' is not NAME:R with R in [0, 1)");
+    out[item.substr(0, colon)] = r;
+    start = end + 1;
+  }
+  return out;
+}
 
 nlohmann::json channel_groups_json(const std::vector<PrunedChannelGroup>& groups) {
   nlohmann::json out = nlohmann::json::array();
@@ -210,8 +264,7 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, score_groups(original, pruned.graph, ctx, found.groups, o.score,
                                                          need_stats ? &stats : nullptr));
-  NeuronSelection selection = select_neurons(scores, o.ratio, o.global, o.min_keep);
-  round_kept_to_multiple(selection, scores, o.multiple);
+  EMBER_ASSIGN_OR_RETURN(const NeuronSelection selection, select_channels(scores, found.groups, pruned.graph, o));
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const ChannelGroup& g = found.groups[i];
     const std::vector<int64_t>& removed = selection.removed[i];

@@ -18,6 +18,7 @@
 // least squares refit of the kept columns (one Cholesky per consumer). lsq-seq is treated as lsq.
 // MACs per image: producer, depthwise and consumer work is linear in the channel count.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,13 @@ struct ChannelPruneOptions {
   double damp = 0.01;
   int64_t multiple = 1;     // kept channels rounded to a multiple of this (1: as selected)
   int64_t max_rows = 8192;  // im2col rows per consumer in the statistics
+  // Per-group ratios, by group name or by any producer's node name: those groups lose that
+  // fraction (uniformly, min-keep and multiple still apply); `ratio` ranks the others.
+  std::map<std::string, double> group_ratios;
 };
+
+// "NAME:R;NAME:R" (the pass option channel-ratios) -> {NAME: R}, each R in [0, 1).
+Result<std::map<std::string, double>> parse_group_ratios(const std::string& text);
 
 struct PrunedChannelGroup {
   std::string producers, consumers;  // node names joined by '+'

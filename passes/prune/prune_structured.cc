@@ -27,6 +27,7 @@ struct PruneOptionValues {
   double min_keep = 0.1, damp = 0.01;
   double channels = 0;   // conv_pruning.h
   int64_t multiple = 1;  // kept_rounding.h
+  std::string channel_ratios;  // conv_pruning.h parse_group_ratios
 };
 
 const OptionTable<PruneOptionValues>& option_table() {
@@ -46,6 +47,8 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"channels", &V::channels,
        "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
        "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
+      {"channel-ratios", &V::channel_ratios,
+       "Per-group channel fractions 'NAME:R;NAME:R' (a group's or one of its producer Convs' node name); the others follow channels"},
       {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
   });
   return table;
@@ -55,16 +58,18 @@ struct ParsedOptions {
   PruneOptionValues values;
   prune::NeuronScore score;
   prune::Recovery recovery;
+  std::map<std::string, double> group_ratios;
 };
 
 Result<ParsedOptions> parse(const PassOptions& options) {
   ParsedOptions p;
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
-  if (options.has("channels") && !options.has("ffn")) p.values.ffn = 0;
+  if ((options.has("channels") || options.has("channel-ratios")) && !options.has("ffn")) p.values.ffn = 0;
   const auto& v = p.values;
   if (!(v.channels >= 0 && v.channels < 1))
     return invalid_input("prune-structured: channels must be in [0, 1), got " + option_value_text(v.channels));
   if (v.multiple < 1) return invalid_input("prune-structured: multiple must be >= 1");
+  EMBER_ASSIGN_OR_RETURN(p.group_ratios, prune::parse_group_ratios(v.channel_ratios));
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
@@ -165,6 +170,7 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
   o.recovery = opts.recovery;
   o.damp = opts.values.damp;
   o.multiple = opts.values.multiple;
+  o.group_ratios = opts.group_ratios;
   EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
   for (const auto& s : report.skipped)
     ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
@@ -212,8 +218,9 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
-  if (options_.has("channels") && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
-  if (found.groups.empty() && (opts.values.ffn > 0 || !options_.has("channels"))) {
+  const bool channels_requested = options_.has("channels") || options_.has("channel-ratios");
+  if (channels_requested && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
+  if (found.groups.empty() && (opts.values.ffn > 0 || !channels_requested)) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
@@ -261,7 +268,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
                               group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
                               after * (g.first.reduction + g.second.channels), selection.threshold[i]});
   }
-  if (opts.values.channels > 0 || options_.has("channels")) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
+  if (channels_requested) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
   if (ctx.calib && ctx.calib->num_batches() > 0) {
     EMBER_ASSIGN_OR_RETURN(result->model_macs_before, prune::model_macs(model, ctx.calib->batch(0)));
     EMBER_ASSIGN_OR_RETURN(result->model_macs_after, prune::model_macs(pruned, ctx.calib->batch(0)));

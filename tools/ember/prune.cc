@@ -23,6 +23,7 @@ struct PruneCliOptions {
   int64_t multiple = 1;
   bool ffn_given = false, channels_given = false;
   std::string score = "taylor", ranking = "global", recovery = "lsq";
+  std::string channel_ratios;
   int64_t calib_limit = 0, calib_batch = 8;
   bool json = false;
 };
@@ -70,6 +71,8 @@ int run_prune(const PruneCliOptions& opts) {
       {"min-keep", std::to_string(opts.min_keep)}, {"multiple", std::to_string(opts.multiple)}};
   if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
   if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
+  if (!opts.channel_ratios.empty()) pass_options["channel-ratios"] = opts.channel_ratios;
+  if (!opts.channel_ratios.empty() && !opts.ffn_given) pass_options.erase("ffn");
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
                                                     {"dce", passes::PassOptions("dce", {})}});
@@ -123,6 +126,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when only --channels is given)")->default_val(0.25);
   auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
+  sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
   sub->add_option("--score", o->score, "taylor | fisher (gradients), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
       ->default_val("taylor")->check(CLI::IsMember({"taylor", "fisher", "magnitude", "wanda", "fluctuation", "obs"}));

@@ -344,4 +344,13 @@ TEST_CASE("channel pruning: digits-cnn at 50% of its conv channels keeps its acc
   auto eval = calibration::evaluate(**interp, data + "/digits-eval.npz", eo);
   REQUIRE(eval.ok());
   CHECK(eval->value >= 0.975);
+  // Per-group ratios: /c2/Conv loses 75%, /c1/Conv follows channels=0.25 alone.
+  ir::Model per = *model;
+  REQUIRE(run_pipeline(per, "prune-structured{channels=0.25,channel-ratios=/c2/Conv:0.75,score=magnitude}", &*calib).ok());
+  CHECK(per.graph.find_initializer("c2.weight")->dim(0) == 8);
+  CHECK(per.graph.find_initializer("c1.weight")->dim(0) == 12);
+  ir::Model bad = *model;
+  const Status s = run_pipeline(bad, "prune-structured{channel-ratios=/c9/Conv:0.5,score=magnitude}", &*calib);
+  CHECK(s.message().find("'/c9/Conv', which is no prunable channel group") != std::string::npos);
+  CHECK(run_pipeline(bad, "prune-structured{channel-ratios=/c2/Conv:1.5}", &*calib).code() == StatusCode::kInvalidInput);
 }
