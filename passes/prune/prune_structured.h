@@ -12,6 +12,9 @@
 // chain's middle layer is the consumer of one group and the first layer of the next. Preconditions: f32 weights; groups proven channel-wise on the
 // graph, others are left alone with a remark naming the layer and why. The model is edited as
 // a copy and replaced only when every group succeeded: never a half-pruned graph.
+// channels=R (or channel-ratios) removes convolution output channels instead or as well
+// (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
+// rounds every layer's kept units to a multiple of K (kept_rounding.h).
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
 // score threshold).
 #pragma once
