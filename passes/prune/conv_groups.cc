@@ -248,7 +248,7 @@ class ChannelTracer {
     ChannelGroup& g = *group_;
     if (g.consumers.empty()) return "no Conv or linear layer reads the channels";
     std::sort(g.producers.begin(), g.producers.end());
-    for (size_t p : g.producers) g.name += (g.name.empty() ? "" : "+") + graph_.nodes[p].name;
+    for (size_t p : g.producers) g.name += (g.name.empty() ? "" : "+") + node_label(graph_, p);
     return std::nullopt;
   }
 
@@ -263,6 +263,11 @@ class ChannelTracer {
 
 }  // namespace
 
+std::string node_label(const ir::Graph& graph, size_t index) {
+  const ir::Node& n = graph.nodes[index];
+  return n.name.empty() ? n.op_type + "#" + std::to_string(index) : n.name;
+}
+
 ChannelGroups find_channel_groups(const ir::Graph& graph, const ValueShapes& shape_of) {
   ChannelGroups out;
   ChannelTracer tracer(graph, shape_of);
@@ -274,8 +279,8 @@ ChannelGroups find_channel_groups(const ir::Graph& graph, const ValueShapes& sha
     seen.insert(group.producers.begin(), group.producers.end());
     if (why) {
       std::string names;
-      for (size_t p : group.producers) names += (names.empty() ? "" : "+") + graph.nodes[p].name;
-      out.skipped.push_back({names.empty() ? graph.nodes[i].name : names, *why});
+      for (size_t p : group.producers) names += (names.empty() ? "" : "+") + node_label(graph, p);
+      out.skipped.push_back({names.empty() ? node_label(graph, i) : names, *why});
     } else {
       out.groups.push_back(std::move(group));
     }

@@ -61,6 +61,9 @@ struct ChannelGroups {
   std::vector<SkippedGroup> skipped;   // layer: the producers traced so far
 };
 
+// A node's name, or "Op#index" when it has none (exporters may leave names empty).
+std::string node_label(const ir::Graph& graph, size_t index);
+
 // A value's shape from a forward pass (nullopt when unknown).
 using ValueShapes = std::function<std::optional<std::vector<int64_t>>(const std::string&)>;
 

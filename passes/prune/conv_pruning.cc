@@ -48,8 +48,8 @@ Result<std::vector<double>> consumer_sum(const ir::Graph& graph, const ChannelGr
     const std::vector<float> w = consumer_canonical(graph, c, m, cols);
     const analysis::LayerInputStats* s = nullptr;
     if (stats) {
-      auto it = stats->find(graph.nodes[c.node].name);
-      if (it == stats->end()) return invalid_input("prune-structured: no statistics of '" + graph.nodes[c.node].name + "'");
+      auto it = stats->find(node_label(graph, c.node));
+      if (it == stats->end()) return invalid_input("prune-structured: no statistics of '" + node_label(graph, c.node) + "'");
       s = &it->second;
     }
     const std::vector<float> ms = s ? s->xtx->mean_square() : std::vector<float>();
@@ -140,7 +140,6 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
   std::vector<ConsumerUpdate> updates;
   const Recovery recovery = o.recovery == Recovery::kLsqSequential ? Recovery::kLsq : o.recovery;
   for (const ChannelConsumer& c : g.consumers) {
-    const ir::Node& node = graph.nodes[c.node];
     int64_t m = 0, cols = 0;
     const std::vector<float> w = consumer_canonical(graph, c, m, cols);
     std::vector<float> bias;
@@ -152,12 +151,12 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
     }
     const analysis::LayerInputStats* s = nullptr;
     if (stats) {
-      auto it = stats->find(node.name);
+      auto it = stats->find(node_label(graph, c.node));
       if (it != stats->end()) s = &it->second;
     }
     Result<ConsumerUpdate> u = recover_consumer(w, bias, m, cols, channel_columns(kept, c.spatial),
                                                 channel_columns(removed, c.spatial), recovery, s, o.damp);
-    if (!u.ok()) return u.status().with_context("consumer '" + node.name + "'");
+    if (!u.ok()) return u.status().with_context("consumer '" + node_label(graph, c.node) + "'");
     if (c.bias.empty() && recovery == Recovery::kNone) u->bias.clear();
     updates.push_back(std::move(*u));
   }
@@ -171,7 +170,7 @@ Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& 
   std::set<std::string> used;
   for (size_t i = 0; i < groups.size(); ++i) {
     std::vector<std::string> names = {groups[i].name};
-    for (size_t p : groups[i].producers) names.push_back(graph.nodes[p].name);
+    for (size_t p : groups[i].producers) names.push_back(node_label(graph, p));
     for (const auto& n : names)
       if (auto it = o.group_ratios.find(n); it != o.group_ratios.end()) own[i] = it->second, used.insert(n);
   }
@@ -202,7 +201,7 @@ Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& 
 
 std::string consumer_names(const ir::Graph& graph, const ChannelGroup& g) {
   std::string out;
-  for (const ChannelConsumer& c : g.consumers) out += (out.empty() ? "" : "+") + graph.nodes[c.node].name;
+  for (const ChannelConsumer& c : g.consumers) out += (out.empty() ? "" : "+") + node_label(graph, c.node);
   return out;
 }
 

@@ -117,11 +117,11 @@ Result<std::map<std::string, analysis::LayerInputStats>> collect_consumer_stats(
     const ir::Model& model, const calibration::CalibrationSet& calib, const std::vector<const ChannelGroup*>& groups,
     int64_t max_rows) {
   std::map<std::string, std::vector<Watch*>> watchers;
-  std::map<std::string, Watch> watches;  // by consumer node name
+  std::map<std::string, Watch> watches;  // by consumer node label
   for (const ChannelGroup* g : groups)
     for (const ChannelConsumer& c : g->consumers) {
       const ir::Node& node = model.graph.nodes[c.node];
-      Watch& w = watches[node.name];
+      Watch& w = watches[node_label(model.graph, c.node)];
       w.consumer = &c;
       w.node = &node;
       w.weight = model.graph.find_initializer(c.weight)->shape();

@@ -17,7 +17,7 @@
 
 namespace ember::passes::prune {
 
-// Statistics keyed by consumer node name; `model` is run as it is (the partly pruned copy).
+// Statistics keyed by consumer node label (conv_groups.h node_label); `model` is run as it is (the partly pruned copy).
 Result<std::map<std::string, analysis::LayerInputStats>> collect_consumer_stats(
     const ir::Model& model, const calibration::CalibrationSet& calib, const std::vector<const ChannelGroup*>& groups,
     int64_t max_rows);

@@ -206,6 +206,11 @@ TEST_CASE("channel groups: Conv -> BN -> Relu -> MaxPool -> Conv, shrunk with th
   CHECK(find_node(bias, "c2")->inputs.size() == 3);
   CHECK(output_error(bias, m, 2) < output_error(p, m, 2));
   CHECK(output_error(lsq, m, 2) < output_error(bias, m, 2));
+  // Exporters may leave node names empty: groups are labelled by op and index.
+  ir::Model unnamed = m;
+  for (auto& n : unnamed.graph.nodes) n.name.clear();
+  CHECK(groups_of(unnamed, 2).groups[0].name == "Conv#0");
+  CHECK(output_error(pruned(unnamed, 2, "channels=0.5,score=magnitude,recovery=lsq"), lsq, 2) < 1e-6);
 }
 
 TEST_CASE("channel groups: a residual Add ties its producers into one mask") {
