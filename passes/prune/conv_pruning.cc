@@ -274,6 +274,10 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
                              params * after, macs * g.channels, macs * after, selection.threshold[i]});
     if (removed.empty()) continue;
     const std::vector<int64_t> kept = complement(g.channels, removed);
+    if (o.recovery == Recovery::kLsqSequential && i > 0) {  // re-measured after the groups before it were pruned
+      EMBER_ASSIGN_OR_RETURN(Stats fresh, collect_consumer_stats(pruned, *ctx.calib, {&g}, o.max_rows));
+      for (auto& [name, st] : fresh) stats[name] = std::move(st);
+    }
     EMBER_ASSIGN_OR_RETURN(const auto updates, refit_consumers(pruned.graph, g, need_stats ? &stats : nullptr, kept, removed, o));
     EMBER_TRY(shrink_channel_group(pruned.graph, g, kept, updates).with_context("channel group '" + g.name + "'"));
     report.removed += static_cast<int64_t>(removed.size());

@@ -15,7 +15,10 @@
 // Recovery, per consumer on its canonical [M, C*S] matrix and its input statistics (recovery.h):
 // none; bias: b' = b + V_P E[x_P] (the removed columns' mean contribution, so a BN's shift or a
 // Relu's positive mean is not lost; a consumer Conv without a bias gets one); lsq: the ridge
-// least squares refit of the kept columns (one Cholesky per consumer). lsq-seq is treated as lsq.
+// least squares refit of the kept columns (one Cholesky per consumer); lsq-seq: the same refit on
+// statistics measured again, group by group, on the model with the groups before it already
+// pruned (the consumer's own inputs as they now are; the fit reproduces the consumer's output on
+// those inputs with all their channels, it does not chase the upstream drift as FFN lsq-seq does).
 // MACs per image: producer, depthwise and consumer work is linear in the channel count.
 #pragma once
 #include <map>

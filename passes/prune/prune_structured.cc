@@ -174,8 +174,6 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
   EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
   for (const auto& s : report.skipped)
     ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
-  if (opts.recovery == prune::Recovery::kLsqSequential)
-    ctx.remarks.note("prune-structured", "channel groups are refitted with lsq (lsq-seq applies to FFN groups)");
   ctx.remarks.count("prune-structured", "channel-groups-pruned", static_cast<double>(report.groups.size()));
   ctx.remarks.count("prune-structured", "channels-removed", static_cast<double>(report.removed));
   result.channels = opts.values.channels;

@@ -349,6 +349,15 @@ TEST_CASE("channel pruning: digits-cnn at 50% of its conv channels keeps its acc
   auto eval = calibration::evaluate(**interp, data + "/digits-eval.npz", eo);
   REQUIRE(eval.ok());
   CHECK(eval->value >= 0.975);
+  // lsq-seq: the second group's statistics measured again after the first group is pruned.
+  ir::Model seq = *model;
+  REQUIRE(run_pipeline(seq, "prune-structured{channels=0.5,score=taylor,recovery=lsq-seq}", &*calib).ok());
+  auto seq_interp = runtime::Interpreter::create(seq);
+  REQUIRE(seq_interp.ok());
+  auto seq_eval = calibration::evaluate(**seq_interp, data + "/digits-eval.npz", eo);
+  REQUIRE(seq_eval.ok());
+  CHECK(seq_eval->value >= 0.975);
+  CHECK(floats_of(*seq.graph.find_initializer("f1.weight")) != floats_of(*m.graph.find_initializer("f1.weight")));
   // Per-group ratios: /c2/Conv loses 75%, /c1/Conv follows channels=0.25 alone.
   ir::Model per = *model;
   REQUIRE(run_pipeline(per, "prune-structured{channels=0.25,channel-ratios=/c2/Conv:0.75,score=magnitude}", &*calib).ok());
