@@ -124,7 +124,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("model", o->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
-  auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when only --channels is given)")->default_val(0.25);
+  auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
   auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
   sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));

@@ -9,6 +9,7 @@
 #include "formats/onnx_load.h"
 #include "passes/prune/conv_groups.h"
 #include "passes/prune/kept_rounding.h"
+#include "passes/prune/model_macs.h"
 #include "passes/prune/prune_structured.h"
 #include "tests/unit/passes/activation_test_util.h"
 
@@ -337,6 +338,10 @@ TEST_CASE("channel pruning: digits-cnn at 50% of its conv channels keeps its acc
   o.batch = 32;
   auto calib = calibration::CalibrationSet::open(data + "/digits-calib.npz", model->graph.feed_inputs(), o);
   REQUIRE(calib.ok());
+  // Whole-model MACs per image: c1 16*9*64 + c2 32*144*64 + f1 512*64 + f2 64*10.
+  auto macs = prune::model_macs(*model, calib->batch(0));
+  REQUIRE(macs.ok());
+  CHECK(*macs == 9216 + 294912 + 32768 + 640);
   ir::Model m = *model;
   passes::Remarks remarks;
   REQUIRE(run_pipeline(m, "prune-structured{channels=0.5,score=taylor,recovery=lsq}", &*calib, &remarks).ok());
