@@ -126,6 +126,24 @@ ir::Model concat_model() {
   return m;
 }
 
+// Squeeze-excitation: x -> c1 (4, 1x1) -> Relu -> a; a -> GlobalAveragePool -> se1 (2) -> Relu ->
+// se2 (4, bias) -> Sigmoid -> s; Mul(a, s) -> c2 (3, 1x1) -> y
+ir::Model excitation_model() {
+  Rng rng(27);
+  ir::Model m = image_model(2);
+  conv(m, rng, "c1", "x", "h", 4, 2, 1, false);
+  m.graph.nodes.push_back(node("Relu", "act", {"h"}, {"a"}));
+  m.graph.nodes.push_back(node("GlobalAveragePool", "squeeze", {"a"}, {"g"}));
+  conv(m, rng, "se1", "g", "e1", 2, 4, 1, true);
+  m.graph.nodes.push_back(node("Relu", "se_act", {"e1"}, {"e2"}));
+  conv(m, rng, "se2", "e2", "e3", 4, 2, 1, true);
+  m.graph.nodes.push_back(node("Sigmoid", "gate", {"e3"}, {"s"}));
+  m.graph.nodes.push_back(node("Mul", "excite", {"a", "s"}, {"z"}));
+  conv(m, rng, "c2", "z", "y", 3, 4, 1, true);
+  m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 3, kSide, kSide}));
+  return m;
+}
+
 prune::ChannelGroups groups_of(const ir::Model& m, int64_t channels) {
   auto shapes = prune::observe_shapes(m, {{"x", images(1, 2, channels)}});
   REQUIRE(shapes.ok());
@@ -227,6 +245,22 @@ TEST_CASE("channel groups: a residual Add ties its producers into one mask") {
   CHECK(output_error(p, zeroed_rows(m, p, {"c0.w", "c1.w"}), 2) < 1e-5);
   const ir::Model lsq = pruned(m, 2, "channels=0.5,score=magnitude,recovery=lsq");
   CHECK(output_error(lsq, m, 2) < output_error(p, m, 2));
+}
+
+TEST_CASE("channel groups: a squeeze-excitation Mul joins the excitation Conv to the group") {
+  const ir::Model m = excitation_model();
+  const auto found = groups_of(m, 2);
+  REQUIRE(found.groups.size() == 2);  // c1+se2 (consumers se1 and c2), and se1 -> se2
+  CHECK(found.groups[0].name == "c1+se2");
+  CHECK(found.groups[0].consumers.size() == 2);
+  CHECK(found.groups[1].name == "se1");
+  const ir::Model p = pruned(m, 2, "channel-ratios=c1:0.5,score=magnitude,recovery=none");
+  CHECK(shape_of(p, "c1.w") == Shape{2, 2, 1, 1});
+  CHECK(shape_of(p, "se2.w") == Shape{2, 2, 1, 1});
+  CHECK(shape_of(p, "se2.b") == Shape{2});
+  CHECK(shape_of(p, "se1.w") == Shape{2, 2, 1, 1});
+  CHECK(shape_of(p, "c2.w") == Shape{3, 2, 1, 1});
+  CHECK(output_error(p, zeroed_rows(m, p, {"c1.w"}), 2) < 1e-5);  // a removed channel is 0 before and after the gate
 }
 
 TEST_CASE("channel groups: a depthwise Conv is pruned with its producer, group updated") {
