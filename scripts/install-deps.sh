@@ -10,6 +10,7 @@ packages=(
   clang-14 libfuzzer-14-dev python3
   libcpp-httplib-dev
   libopenblas-dev  # bench/ (-DEMBER_BUILD_BENCH=ON): bench_sgemm's reference
+  time bc  # bench/ scripts: CPU time per inference (bench/prune_speed.sh) and ratios
 )
 missing=()
 for p in "${packages[@]}"; do
