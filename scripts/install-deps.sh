@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev
   libopenblas-dev  # bench/ (-DEMBER_BUILD_BENCH=ON): bench_sgemm's reference
   chromium  # tests/e2e/report_html.sh: report.html checked in a real headless browser
+  time bc  # bench/ scripts: CPU time per inference (bench/prune_speed.sh) and ratios
 )
 missing=()
 for p in "${packages[@]}"; do

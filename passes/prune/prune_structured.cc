@@ -6,6 +6,9 @@
 #include "passes/analysis/layer_inputs.h"
 #include "passes/graph_edit.h"
 #include "passes/prune/head_pruning.h"
+#include "passes/prune/conv_pruning.h"
+#include "passes/prune/kept_rounding.h"
+#include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/recovery.h"
@@ -23,6 +26,9 @@ struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
   double min_keep = 0.1, damp = 0.01;
+  double channels = 0;   // conv_pruning.h
+  int64_t multiple = 1;  // kept_rounding.h
+  std::string channel_ratios;  // conv_pruning.h parse_group_ratios
 };
 
 const OptionTable<PruneOptionValues>& option_table() {
@@ -42,6 +48,12 @@ const OptionTable<PruneOptionValues>& option_table() {
        "on the pruned model's own activations, matching the original outputs"},
       {"min-keep", &V::min_keep, "Fraction of each layer's neurons always kept (at least one)"},
       {"damp", &V::damp, "lsq ridge damping, relative to the mean variance of the kept neurons"},
+      {"channels", &V::channels,
+       "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
+       "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
+      {"channel-ratios", &V::channel_ratios,
+       "Per-group channel fractions 'NAME:R;NAME:R' (a group's or one of its producer Convs' node name); the others follow channels"},
+      {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
   });
   return table;
 }
@@ -51,12 +63,18 @@ struct ParsedOptions {
   prune::NeuronScore score, head_score;
   std::map<std::string, int64_t> heads_per_block;
   prune::Recovery recovery;
+  std::map<std::string, double> group_ratios;
 };
 
 Result<ParsedOptions> parse(const PassOptions& options) {
   ParsedOptions p;
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
+  if ((options.has("channels") || options.has("channel-ratios")) && !options.has("ffn")) p.values.ffn = 0;
   const auto& v = p.values;
+  if (!(v.channels >= 0 && v.channels < 1))
+    return invalid_input("prune-structured: channels must be in [0, 1), got " + option_value_text(v.channels));
+  if (v.multiple < 1) return invalid_input("prune-structured: multiple must be >= 1");
+  EMBER_ASSIGN_OR_RETURN(p.group_ratios, prune::parse_group_ratios(v.channel_ratios));
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
   if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
@@ -149,6 +167,29 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
   return Status::Ok();
 }
 
+// Conv channel groups (conv_pruning.h) on the working copy, recorded in `result`.
+Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ctx, const ParsedOptions& opts,
+                      PruneResult& result) {
+  prune::ChannelPruneOptions o;
+  o.ratio = opts.values.channels;
+  o.score = opts.score;
+  o.global = opts.values.ranking == "global";
+  o.min_keep = opts.values.min_keep;
+  o.recovery = opts.recovery;
+  o.damp = opts.values.damp;
+  o.multiple = opts.values.multiple;
+  o.group_ratios = opts.group_ratios;
+  EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
+  for (const auto& s : report.skipped)
+    ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
+  ctx.remarks.count("prune-structured", "channel-groups-pruned", static_cast<double>(report.groups.size()));
+  ctx.remarks.count("prune-structured", "channels-removed", static_cast<double>(report.removed));
+  result.channels = opts.values.channels;
+  result.channel_groups = std::move(report.groups);
+  result.channel_skipped = std::move(report.skipped);
+  return Status::Ok();
+}
+
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
@@ -161,6 +202,12 @@ nlohmann::json PruneResult::to_json() const {
                            {"macs_after", l.macs_after}, {"threshold", l.threshold}, {"unit", l.unit}});
   j["skipped"] = nlohmann::json::array();
   for (const auto& s : skipped) j["skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
+  j["channels"] = channels;
+  j["channel_groups"] = prune::channel_groups_json(channel_groups);
+  j["channel_skipped"] = nlohmann::json::array();
+  for (const auto& s : channel_skipped) j["channel_skipped"].push_back({{"node", s.layer}, {"reason", s.reason}});
+  j["model_macs_before"] = model_macs_before;
+  j["model_macs_after"] = model_macs_after;
   return j;
 }
 
@@ -179,6 +226,8 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->recovery = opts.values.recovery;
   result->skipped = found.skipped;
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
+  const bool channels_requested = options_.has("channels") || options_.has("channel-ratios");
+  if (channels_requested && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
   if (found.groups.empty() && opts.values.ffn > 0) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
@@ -186,8 +235,9 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
                          "(ReLU, GELU, SiLU) -> MatMul/Gemm whose weights nothing else reads)" + why);
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
-  const prune::NeuronSelection selection =
+  prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
+  prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential && opts.values.ffn > 0) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
@@ -236,6 +286,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());
     result->skipped.insert(result->skipped.end(), heads.skipped.begin(), heads.skipped.end());
     ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
+  }
+  if (channels_requested) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
+  if (ctx.calib && ctx.calib->num_batches() > 0) {
+    EMBER_ASSIGN_OR_RETURN(result->model_macs_before, prune::model_macs(model, ctx.calib->batch(0)));
+    EMBER_ASSIGN_OR_RETURN(result->model_macs_after, prune::model_macs(pruned, ctx.calib->batch(0)));
   }
   EMBER_TRY(ir::verify_model(pruned).with_context("prune-structured: the pruned graph"));
   model = std::move(pruned);

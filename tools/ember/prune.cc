@@ -1,5 +1,5 @@
-// ember prune MODEL --calib SET [--ffn R] [--heads R] [--score S] [--recovery R] -o OUT.onnx: removes FFN
-// neurons and attention heads with the prune-structured pass (passes/prune/prune_structured.h) and prints a table
+// ember prune MODEL --calib SET [--ffn R] [--heads R] [--channels R] [--score S] [--recovery R] -o OUT.onnx: removes FFN
+// neurons, attention heads and conv channels with the prune-structured pass (passes/prune/prune_structured.h) and prints a table
 // per layer: neurons, parameters and multiply-adds per token before and after.
 #include <cstdio>
 #include <filesystem>
@@ -19,12 +19,33 @@ namespace {
 struct PruneCliOptions {
   std::string model, calib, output;
   double ffn = 0.25, heads = 0, min_keep = 0.1;
+  double channels = 0;
+  int64_t multiple = 1;
+  bool ffn_given = false, channels_given = false;
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
+  std::string channel_ratios;
   int64_t calib_limit = 0, calib_batch = 8;
   bool json = false;
 };
 
+void print_channel_table(const passes::PruneResult& r) {
+  if (r.channel_groups.empty() && r.channel_skipped.empty()) return;
+  std::printf("\n%-28s %-28s %13s %19s %19s %11s\n", "channel group", "consumers", "channels", "parameters", "MACs/image", "threshold");
+  int64_t pb = 0, pa = 0, mb = 0, ma = 0;
+  for (const auto& g : r.channel_groups) {
+    std::printf("%-28s %-28s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", g.producers.c_str(), g.consumers.c_str(),
+                static_cast<long long>(g.channels_before), static_cast<long long>(g.channels_after),
+                static_cast<long long>(g.params_before), static_cast<long long>(g.params_after),
+                static_cast<long long>(g.macs_before), static_cast<long long>(g.macs_after), g.threshold);
+    pb += g.params_before, pa += g.params_after, mb += g.macs_before, ma += g.macs_after;
+  }
+  std::printf("%-28s %-28s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (channel groups)", "", "", static_cast<long long>(pb),
+              static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
+  for (const auto& s : r.channel_skipped) std::printf("channels left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
+}
+
 void print_table(const passes::PruneResult& r) {
+  if (r.layers.empty() && r.skipped.empty()) return print_channel_table(r);
   std::printf("%-28s %-28s %-7s %13s %19s %19s %11s\n", "layer", "consumer", "unit", "units", "parameters", "MACs/token", "threshold");
   int64_t pb = 0, pa = 0, mb = 0, ma = 0;
   for (const auto& l : r.layers) {
@@ -37,15 +58,22 @@ void print_table(const passes::PruneResult& r) {
   std::printf("%-28s %-28s %-7s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (pruned layers)", "", "", "", static_cast<long long>(pb),
               static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
   for (const auto& s : r.skipped) std::printf("left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
+  print_channel_table(r);
 }
 
 int run_prune(const PruneCliOptions& opts) {
   if (!(opts.ffn >= 0 && opts.ffn < 1)) return report(invalid_input("--ffn must be in [0, 1), got " + passes::option_value_text(opts.ffn)));
   if (!(opts.heads >= 0 && opts.heads < 1)) return report(invalid_input("--heads must be in [0, 1), got " + passes::option_value_text(opts.heads)));
   if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
-  const std::map<std::string, std::string> pass_options = {
-      {"ffn", std::to_string(opts.ffn)}, {"heads", std::to_string(opts.heads)}, {"score", opts.score}, {"head-score", opts.head_score}, {"ranking", opts.ranking},
-      {"recovery", opts.recovery}, {"min-keep", std::to_string(opts.min_keep)}};
+  if (opts.channels_given && !(opts.channels >= 0 && opts.channels < 1))
+    return report(invalid_input("--channels must be in [0, 1), got " + passes::option_value_text(opts.channels)));
+  std::map<std::string, std::string> pass_options = {
+      {"score", opts.score}, {"ranking", opts.ranking}, {"recovery", opts.recovery}, {"heads", std::to_string(opts.heads)}, {"head-score", opts.head_score},
+      {"min-keep", std::to_string(opts.min_keep)}, {"multiple", std::to_string(opts.multiple)}};
+  if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
+  if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
+  if (!opts.channel_ratios.empty()) pass_options["channel-ratios"] = opts.channel_ratios;
+  if (!opts.channel_ratios.empty() && !opts.ffn_given) pass_options.erase("ffn");
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
                                                     {"dce", passes::PassOptions("dce", {})}});
@@ -80,6 +108,10 @@ int run_prune(const PruneCliOptions& opts) {
     return kExitOk;
   }
   print_table(*result);
+  if (result->model_macs_before > 0)
+    std::printf("model multiply-adds per row: %lld -> %lld (%.1f%% fewer)\n", static_cast<long long>(result->model_macs_before),
+                static_cast<long long>(result->model_macs_after),
+                100.0 * (1.0 - static_cast<double>(result->model_macs_after) / static_cast<double>(result->model_macs_before)));
   std::printf("wrote %s (%s -> %s)\n", opts.output.c_str(), human_bytes(static_cast<double>(before)).c_str(),
               human_bytes(static_cast<double>(after)).c_str());
   return kExitOk;
@@ -89,12 +121,15 @@ int run_prune(const PruneCliOptions& opts) {
 
 void add_prune_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<PruneCliOptions>();
-  CLI::App* sub = app.add_subcommand("prune", "Remove FFN neurons and attention heads (structured pruning) scored by importance, with recovery");
+  CLI::App* sub = app.add_subcommand("prune", "Remove FFN neurons, attention heads or convolution channels (structured pruning) scored by importance, with recovery");
   sub->add_option("model", o->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
-  sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1)")->default_val(0.25);
+  auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
   sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants)")->default_val(0.0);
+  auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
+  sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
+  sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
   sub->add_option("--score", o->score, "taylor | fisher (gradients over the whole group), taylor-first | fisher-first (first layer / Q,K,V only), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")
       ->default_val("taylor-first")->check(CLI::IsMember({"taylor", "fisher", "taylor-first", "fisher-first", "magnitude", "wanda", "fluctuation", "obs"}));
   sub->add_option("--head-score", o->head_score, "The score of attention heads (the names of --score but obs; taylor: the head's Q/K/V columns and output rows)")
@@ -107,7 +142,11 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", o->calib_batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
   sub->add_flag("--json", o->json, "Print the per-layer record as JSON");
-  sub->final_callback([o, &exit_code] { exit_code = run_prune(*o); });
+  sub->final_callback([o, ffn, channels, &exit_code] {
+    o->ffn_given = ffn->count() > 0;
+    o->channels_given = channels->count() > 0;
+    exit_code = run_prune(*o);
+  });
 }
 
 }  // namespace ember::cli
