@@ -1,7 +1,13 @@
 // ember compress MODEL --calib SET --eval SET --task lm|classify -o DIR: the main job.
-// Tries compression schemes from the smallest model up, keeps the first within the accuracy
-// budget, and writes DIR/model.onnx, DIR/manifest.json and DIR/report.md. Exit 1 when no
-// scheme meets the budget (the best-effort model and report are still written, and say so).
+// Searches one action per layer (FP32, INT8, INT4 blocks 32/64/128) under an optional target
+// (--target-size, --target-bpw) and the accuracy budget, verified progressively
+// (passes/search/compress.h); --scheme runs fixed uniform recipes instead. Writes
+// DIR/model.onnx, DIR/manifest.json, DIR/report.md and DIR/timings.json (seconds per stage,
+// kept out of the deterministic files). Exit 1 when no candidate meets the budget (the
+// best-effort model and report are still written, and say so); exit 2 for a target the allowed
+// actions cannot meet, before any calibration runs.
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +29,8 @@ struct CompressCliOptions {
   std::string model, calib, eval, task, output;
   std::optional<double> budget;  // none: the task's default
   std::vector<std::string> schemes;
+  std::string target_size;
+  std::optional<double> target_bpw;
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
@@ -31,9 +39,58 @@ struct CompressCliOptions {
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
+// "3MB", "7.41 MB", "500KB", "1GB", "123456" or "123456B" (decimal units); KiB/MiB/GiB are binary.
+Result<double> parse_model_size(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || !std::isfinite(v) || v <= 0)
+    return invalid_input("--target-size '" + text + "' is not a positive size (e.g. 3MB, 500KB, 1200000)");
+  std::string suffix(end);
+  std::erase(suffix, ' ');
+  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::map<std::string, double> kScale = {{"", 1},          {"B", 1},          {"KB", 1e3},
+                                                        {"MB", 1e6},      {"GB", 1e9},       {"KIB", 1024.0},
+                                                        {"MIB", 1048576.0}, {"GIB", 1073741824.0}};
+  auto it = kScale.find(suffix);
+  if (it == kScale.end()) return invalid_input("--target-size '" + text + "': unknown unit (B, KB, MB, GB, KiB, MiB, GiB)");
+  return std::floor(v * it->second);
+}
+
+// The search's target from the flags (at most one).
+Result<passes::SearchTarget> target_from(const CompressCliOptions& opts) {
+  passes::SearchTarget t;
+  if (!opts.target_size.empty() && opts.target_bpw) return invalid_input("give one target: --target-size or --target-bpw");
+  if (!opts.target_size.empty()) {
+    EMBER_ASSIGN_OR_RETURN(t.value, parse_model_size(opts.target_size));
+    t.kind = passes::SearchTarget::Kind::kSizeBytes;
+  } else if (opts.target_bpw) {
+    t.kind = passes::SearchTarget::Kind::kBitsPerWeight;
+    t.value = *opts.target_bpw;
+  }
+  if ((t.kind != passes::SearchTarget::Kind::kNone) && !opts.schemes.empty())
+    return invalid_input("--scheme runs fixed uniform recipes; a target needs the search (drop --scheme)");
+  return t;
+}
+
+// Seconds per stage (and per candidate) go here, not into the deterministic manifest.
+nlohmann::json timings_json(const passes::CompressResult& result) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : result.search.stages)
+    stages.push_back({{"name", s.name}, {"candidates", s.candidates}, {"seconds", s.seconds}});
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const auto& c : result.candidates) {
+    double seconds = 0;
+    for (const auto& p : c.passes) seconds += p.seconds;
+    candidates.push_back({{"name", c.scheme}, {"pass_seconds", seconds}});
+  }
+  return {{"stages", stages}, {"candidates", candidates}};
+}
+
 int run_compress(const CompressCliOptions& opts) {
   auto task = calibration::parse_eval_task(opts.task);
   if (!task.ok()) return report(task.status());
+  auto target = target_from(opts);
+  if (!target.ok()) return report(target.status());
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember compress");
@@ -51,9 +108,15 @@ int run_compress(const CompressCliOptions& opts) {
   po.eval_limit = opts.eval_limit;
   po.budget = opts.budget;
   po.schemes = opts.schemes;
+  po.recipe.target = *target;
+  po.recipe.budget.allowed = opts.budget;
+  po.recipe.calib_limit = opts.calib_limit;
+  po.recipe.eval_limit = opts.eval_limit;
   po.threads = opts.threads;
+  const auto started = std::chrono::steady_clock::now();
   po.on_stage = [&](const std::string& stage) {
-    if (!opts.json) std::fprintf(stderr, "ember compress: %s\n", stage.c_str());
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!opts.json) std::fprintf(stderr, "ember compress [%5.0fs]: %s\n", t, stage.c_str());
   };
   // Long analyses (the layer inputs GPTQ needs) draw a progress bar on a terminal.
   std::optional<Progress> analysis_bar;
@@ -99,16 +162,21 @@ int run_compress(const CompressCliOptions& opts) {
   in.model_bytes = std::filesystem::file_size(model_path);
   const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
   const std::string report_md = passes::build_report(in, *result, *stats);
+  const nlohmann::json timings = timings_json(*result);
   st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
+  if (st.ok()) st = formats::write_string_atomic((dir / "timings.json").string(), json_text(timings) + "\n");
   if (!st.ok()) return report(st);
 
-  if (opts.json)
-    std::printf("%s\n", json_text(manifest).c_str());
-  else
-    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md\n", report_md.c_str(), opts.output.c_str());
+  if (opts.json) {
+    nlohmann::json out = manifest;
+    out["timings"] = timings;
+    std::printf("%s\n", json_text(out).c_str());
+  } else {
+    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md, timings.json\n", report_md.c_str(), opts.output.c_str());
+  }
   if (!result->budget_met) {
-    std::fprintf(stderr, "ember compress: no scheme met the accuracy budget; wrote the best-effort model (%s)\n",
+    std::fprintf(stderr, "ember compress: no candidate met the accuracy budget; wrote the best-effort model (%s)\n",
                  result->candidates[result->chosen].scheme.c_str());
     return kExitBudgetMissed;
   }
@@ -126,7 +194,14 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
   sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01); in [0, 1]")->check(FiniteIn(0, 1));
-  sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
+  sub->add_option("--scheme", opts->schemes,
+                  "Instead of the search, try these uniform schemes in order (int4-gptq, int4-mixed, w8a8, w8); default: none (search)");
+  sub->add_option("--target-size", opts->target_size,
+                  "Hard limit on the model file: the least predicted loss that fits, e.g. 3MB, 7.41MB, 500KB (B/KB/MB/GB decimal, "
+                  "KiB/MiB/GiB binary); default: none (the smallest model within the budget)");
+  sub->add_option("--target-bpw", opts->target_bpw,
+                  "Hard limit on the mean bits per weight of the compressed layers (codes and scales), e.g. 4.5; default: none")
+      ->check(CLI::Range(0.5, 32.0));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));

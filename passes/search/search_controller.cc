@@ -1,0 +1,323 @@
+// compress_search: the controller of the search (compress.h gives the steps). Each step lives
+// in its own file: actions.h (what may be done to a layer), action_cost.h (predicted loss),
+// target.h (what the target allows), allocation.h (one action per layer), candidate.h
+// (building and measuring), progressive.h (staged verification with back-off),
+// search_summary.h (the manifest's record of it all).
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include "formats/onnx_save.h"
+#include "passes/analysis/importance.h"
+#include "passes/search/action_cost.h"
+#include "passes/search/allocation.h"
+#include "passes/search/candidate.h"
+#include "passes/search/compress.h"
+#include "passes/search/progressive.h"
+#include "passes/search/realize.h"
+#include "passes/search/search_summary.h"
+#include "passes/search/target.h"
+
+namespace ember::passes {
+namespace search {
+namespace {
+
+class SearchRun {
+ public:
+  SearchRun(const CompressOptions& options, SearchContext& ctx, CompressResult& result)
+      : options_(options), ctx_(ctx), result_(result) {}
+
+  void stage(const std::string& text) const {
+    if (options_.on_stage) options_.on_stage(text);
+  }
+
+  // How much worse than the reference a quality is, in the metric's units (>= 0 is worse).
+  double damage(double quality) const {
+    return ctx_.budget.lower_is_better ? quality - ctx_.reference : ctx_.reference - quality;
+  }
+
+  // Builds and records a candidate (once per distinct set of actions).
+  Result<const Candidate*> try_actions(const std::string& name, const std::vector<LayerAction>& actions) {
+    for (size_t i = 0; i < built_.size(); ++i)
+      if (built_[i].actions == actions) return &built_[i].candidate;
+    stage("building and measuring candidate '" + name + "'");
+    EMBER_ASSIGN_OR_RETURN(BuiltCandidate b, build_candidate(ctx_, name, actions));
+    b.candidate.within_target = within_target(b.candidate);
+    built_.push_back(std::move(b));
+    return &built_.back().candidate;
+  }
+
+  bool within_target(const Candidate& c) const {
+    const SearchTarget& t = options_.recipe.target;
+    if (t.kind == SearchTarget::Kind::kSizeBytes) return double(c.model_bytes) <= std::floor(t.value);
+    if (t.kind == SearchTarget::Kind::kBitsPerWeight) return c.bits_per_weight <= t.value;
+    return true;
+  }
+
+  // Every layer that allows `kind` at `block` with `method` (another method where that one is
+  // not allowed, as GPTQ is not for embeddings; `force`: even when the block is not allowed),
+  // else FP32; empty when no layer changes.
+  std::vector<LayerAction> uniform(LayerAction::Kind kind, int64_t block, const std::string& method, bool force) const {
+    std::vector<LayerAction> out(ctx_.layers.size());
+    bool any = false;
+    for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+      std::optional<LayerAction> pick;
+      bool kind_allowed = false;
+      for (const auto& a : ctx_.layers[i].allowed) {
+        kind_allowed = kind_allowed || a.kind == kind;
+        if (a.kind == kind && a.block == block && (!pick || a.method == method)) pick = a;
+      }
+      if (force && kind_allowed) pick = LayerAction{kind, block, method, 0};
+      if (pick) out[i] = *pick, any = true;
+    }
+    return any ? out : std::vector<LayerAction>{};
+  }
+
+  double predicted_rtn(const std::vector<LayerAction>& actions) const {
+    double sum = 0;
+    for (size_t i = 0; i < actions.size(); ++i) sum += rtn_loss(i, actions[i]);
+    return sum;
+  }
+
+  double rtn_loss(size_t i, const LayerAction& a) const {
+    const auto& allowed = ctx_.layers[i].allowed;
+    // The table holds RTN predictions: any method of the same precision reads the same entry.
+    for (size_t k = 0; k < allowed.size(); ++k)
+      if (allowed[k].kind == a.kind && allowed[k].block == a.block) return rtn_[i][k];
+    return 0;
+  }
+
+  double scaled_loss(size_t i, const LayerAction& a) const {
+    const double l = rtn_loss(i, a);
+    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq_factor : l;
+  }
+
+  bool allowed_all(const std::vector<LayerAction>& actions) const {
+    for (size_t i = 0; i < actions.size(); ++i) {
+      bool ok = false;
+      for (const auto& a : ctx_.layers[i].allowed) ok = ok || a == actions[i];
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  Status calibrate();
+  Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
+  Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity);
+  Status search(const analysis::ImportanceReport& importance, int64_t capacity);
+  Status choose();
+  void summarize();
+
+ private:
+  const CompressOptions& options_;
+  SearchContext& ctx_;
+  CompressResult& result_;
+  LossTable rtn_;
+  CostScale scale_;
+  std::vector<BuiltCandidate> built_;
+  std::vector<SearchStageRecord> stages_;
+};
+
+// Two measured points fix the scale of the predictions: uniform INT4 b128 RTN gives the metric
+// change per unit of predicted loss, uniform INT4 b32 GPTQ how much GPTQ removes of RTN's loss.
+Status SearchRun::calibrate() {
+  const std::vector<LayerAction> rtn = uniform(LayerAction::Kind::kInt4, 128, "rtn", true);
+  if (rtn.empty()) return Status::Ok();
+  EMBER_ASSIGN_OR_RETURN(const Candidate* probe, try_actions("probe-int4-b128-rtn", rtn));
+  const double predicted = predicted_rtn(rtn);
+  scale_.metric_per_loss = predicted > 0 ? std::max(0.0, damage(probe->quality)) / predicted : 0;
+  const std::vector<LayerAction> gptq = uniform(LayerAction::Kind::kInt4, 32, "gptq", false);
+  if (gptq.empty() || scale_.metric_per_loss <= 0) return Status::Ok();
+  EMBER_ASSIGN_OR_RETURN(const Candidate* probe2, try_actions("uniform-int4-b32-gptq", gptq));
+  const double predicted2 = predicted_rtn(gptq);
+  if (predicted2 > 0)
+    scale_.gptq_factor = std::clamp(std::max(0.0, damage(probe2->quality)) / predicted2 / scale_.metric_per_loss, 0.05, 1.0);
+  return Status::Ok();
+}
+
+Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double loss_limit) const {
+  const LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+  const bool size = options_.recipe.target.kind == SearchTarget::Kind::kSizeBytes;
+  std::vector<std::vector<Option>> items;
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+    std::vector<Option> options;
+    for (size_t a = 0; a < ctx_.layers[i].allowed.size(); ++a) {
+      const LayerAction& act = ctx_.layers[i].allowed[a];
+      const int64_t extra = size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0;
+      options.push_back({action_bytes(ctx_.layers[i], act) + extra, table[i][a]});
+    }
+    items.push_back(std::move(options));
+  }
+  Allocation allocation;
+  if (options_.recipe.target.kind == SearchTarget::Kind::kNone) {
+    EMBER_ASSIGN_OR_RETURN(allocation, allocate_smallest(items, loss_limit));
+  } else {
+    EMBER_ASSIGN_OR_RETURN(allocation, allocate_under_cost(items, capacity));
+  }
+  std::vector<LayerAction> actions;
+  for (size_t i = 0; i < items.size(); ++i) actions.push_back(ctx_.layers[i].allowed[allocation.choice[i]]);
+  return actions;
+}
+
+// A hard target is checked on the real serialized model: when over, the capacity shrinks by
+// the excess and the allocation is rebuilt.
+Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capacity) {
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, 0));
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions("allocation", actions));
+    if (c->within_target) return actions;
+    const int64_t over = int64_t(c->model_bytes) - int64_t(std::floor(options_.recipe.target.value));
+    stage("the allocation is " + std::to_string(over) + " bytes over the target; tightening");
+    capacity -= std::max<int64_t>(over, 0) + 1024;
+    if (capacity < 0) break;
+  }
+  return invalid_input("the target cannot be met: the allocation stays over it after tightening");
+}
+
+Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t capacity) {
+  EMBER_ASSIGN_OR_RETURN(rtn_, predict_rtn_losses(ctx_.prepared, ctx_.layers, importance));
+  auto start = std::chrono::steady_clock::now();
+  EMBER_TRY(calibrate());
+  stages_.push_back({"calibration", int64_t(built_.size()),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  const bool none = options_.recipe.target.kind == SearchTarget::Kind::kNone;
+  const double room = std::fabs(ctx_.budget.limit(ctx_.reference) - ctx_.reference);
+  const double loss_limit = scale_.metric_per_loss > 0 ? room / scale_.metric_per_loss : INFINITY;
+  start = std::chrono::steady_clock::now();
+  const size_t before = built_.size();
+  std::vector<LayerAction> chosen;
+  if (none) {
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate(capacity, loss_limit));
+  } else {
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate_within_target(capacity));
+  }
+  stages_.push_back({"allocation", int64_t(built_.size() - before),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  const TryCandidate try_candidate = [&](const std::string& name, const std::vector<LayerAction>& actions) -> Result<bool> {
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
+    return c->within_budget;
+  };
+  auto predicted = [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); };
+  EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
+                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage));
+  stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
+  return Status::Ok();
+}
+
+// Within the target, then within the budget; then the smallest (no target) or the best quality.
+Status SearchRun::choose() {
+  const bool none = options_.recipe.target.kind == SearchTarget::Kind::kNone;
+  const bool lower = ctx_.budget.lower_is_better;
+  std::optional<size_t> best;
+  for (size_t i = 0; i < built_.size(); ++i) {
+    const Candidate& c = built_[i].candidate;
+    if (!c.within_target || !allowed_all(built_[i].actions)) continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    const Candidate& b = built_[*best].candidate;
+    const bool better_quality = lower ? c.quality < b.quality : c.quality > b.quality;
+    if (c.within_budget != b.within_budget) {
+      if (c.within_budget) best = i;
+    } else if (none && c.within_budget ? c.model_bytes < b.model_bytes : better_quality) {
+      best = i;
+    }
+  }
+  if (!best) return internal_error("search: no candidate meets the target");
+  for (auto& b : built_) result_.candidates.push_back(b.candidate);
+  mark_pareto(result_.candidates, lower);
+  result_.chosen = *best;
+  result_.budget_met = built_[*best].candidate.within_budget;
+  result_.model = std::move(built_[*best].model);
+  result_.remarks = std::move(built_[*best].remarks);
+  return Status::Ok();
+}
+
+void SearchRun::summarize() {
+  SearchSummary& s = result_.search;
+  s.ran = true;
+  s.target_kind = target_kind_name(options_.recipe.target.kind);
+  s.target_value = options_.recipe.target.value;
+  const Candidate& c = result_.candidates[result_.chosen];
+  s.target_achieved = options_.recipe.target.kind == SearchTarget::Kind::kBitsPerWeight ? c.bits_per_weight : double(c.model_bytes);
+  s.gptq_factor = scale_.gptq_factor;
+  s.metric_per_loss = scale_.metric_per_loss;
+  const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
+  const LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
+  s.stages = stages_;
+}
+
+std::vector<std::string> attention_weights(const analysis::ImportanceReport& importance) {
+  std::vector<std::string> out;
+  for (const auto& h : importance.heads)
+    for (const auto& slice : h.block.slices) out.push_back(slice.weight);
+  return out;
+}
+
+}  // namespace
+}  // namespace search
+
+Result<CompressResult> compress_search(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                       const CompressOptions& options) {
+  using namespace search;
+  const SearchRecipe& recipe = options.recipe;
+  EMBER_TRY(check_target(recipe.target));
+  AnalysisManager fp32_analyses(&calib);
+  fp32_analyses.set_progress(options.analysis_progress);
+  ir::Model prepared = fp32;
+  Remarks prep_remarks;
+  EMBER_ASSIGN_OR_RETURN(PassManager prep, PassManager::from_entries(preparation_pipeline()));
+  PassContext prep_ctx(fp32_analyses, prep_remarks, nullptr);
+  EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
+  EMBER_ASSIGN_OR_RETURN(const std::string prepared_bytes, formats::serialize_onnx(prepared));
+  // The target is checked against the cheapest actions before any calibration runs.
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}));
+  if (unstaged.empty()) return invalid_input("the model has no weight the search can compress (no MatMul, Gemm, Conv or Gather weight of 1024 elements or more)");
+  EMBER_ASSIGN_OR_RETURN(const int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
+
+  CompressResult result;
+  EvaluatorOptions eval_options;
+  eval_options.budget = recipe.budget;
+  eval_options.task = options.task;
+  eval_options.eval_path = options.eval_path;
+  eval_options.eval_limit = recipe.eval_limit > 0 ? recipe.eval_limit : options.eval_limit;
+  eval_options.threads = options.threads;
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(recipe.budget.allowed ? recipe.budget.allowed : options.budget));
+  if (options.on_stage) options.on_stage("measuring the FP32 model");
+  EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult reference, evaluator->measure(fp32));
+  result.metric = reference.metric;
+  result.fp32_quality = reference.value;
+  result.eval_rows = reference.samples;
+  EMBER_ASSIGN_OR_RETURN(const std::string fp32_bytes, formats::serialize_onnx(fp32));
+  result.fp32_bytes = fp32_bytes.size();
+  result.budget = budget.allowed;
+  result.quality_limit = budget.limit(reference.value);
+
+  if (options.on_stage) options.on_stage("measuring gradient importance (once)");
+  analysis::ImportanceOptions io;
+  io.threads = options.threads;
+  auto importance = fp32_analyses.get<analysis::ImportanceAnalysis>(prepared, io);
+  analysis::ImportanceReport no_importance;  // a model without backward rules: weight errors alone rank the layers
+  const analysis::ImportanceReport& report = importance.ok() ? **importance : no_importance;
+  if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report)));
+
+  SearchContext ctx{prepared, prep.records(), fp32_analyses, *evaluator, budget, reference.value, layers};
+  SearchRun run(options, ctx, result);
+  EMBER_TRY(run.search(report, capacity));
+  EMBER_TRY(run.choose());
+  run.summarize();
+  for (const char* name : {"layer-inputs", "importance"}) result.analyses_computed[name] = fp32_analyses.computations(name);
+  return result;
+}
+
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                      const CompressOptions& options) {
+  if (!options.schemes.empty()) return compress_uniform(fp32, calib, options);
+  return compress_search(fp32, calib, options);
+}
+
+}  // namespace ember::passes
