@@ -108,7 +108,7 @@ LossTable scale_losses(const std::vector<SearchLayer>& layers, const LossTable& 
   for (size_t i = 0; i < layers.size(); ++i)
     for (size_t a = 0; a < layers[i].allowed.size(); ++a)
       if (layers[i].allowed[a].method == "gptq" && layers[i].allowed[a].kind == LayerAction::Kind::kInt4)
-        out[i][a] *= scale.gptq_factor;
+        out[i][a] *= scale.gptq(layers[i].weight);
   return out;
 }
 

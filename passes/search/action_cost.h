@@ -10,11 +10,14 @@
 //                          L64 = L32 + (L128 - L32) (e64 - e32) / (e128 - e32),  e = mean dw^2
 //   layers without candidates (embedding tables): 1/2 (sum F) e, the Fisher diagonal taken
 //                        as uncorrelated with the error
-//   gptq                 the RTN prediction times CostScale.gptq_factor, which the search
-//                        calibrates on measured models
+//   gptq                 the RTN prediction times the layer's measured GPTQ/RTN output-error
+//                        ratio (gptq_factor.h; 1 when unknown) times CostScale.gptq_factor,
+//                        a global correction the search fits to a measured model
 // Predictions are made monotone: more bits never predict more loss (the first-order term
 // can make a coarser block look better on a few layers; that is noise, not signal).
 #pragma once
+#include <map>
+#include <string>
 #include <vector>
 
 #include "ir/model.h"
@@ -25,7 +28,12 @@
 namespace ember::passes::search {
 
 struct CostScale {
-  double gptq_factor = 0.5;      // predicted GPTQ loss / predicted RTN loss
+  double gptq_factor = 0.5;      // predicted GPTQ loss / predicted RTN loss (times the layer's ratio)
+  std::map<std::string, double> layer_gptq;  // weight -> measured GPTQ/RTN output-error ratio
+  double gptq(const std::string& weight) const {
+    auto it = layer_gptq.find(weight);
+    return gptq_factor * (it == layer_gptq.end() ? 1.0 : it->second);
+  }
   double metric_per_loss = 1.0;  // measured metric change per unit of predicted loss
 };
 

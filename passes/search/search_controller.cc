@@ -9,10 +9,12 @@
 
 #include "formats/onnx_save.h"
 #include "passes/analysis/importance.h"
+#include "passes/analysis/layer_inputs.h"
 #include "passes/search/action_cost.h"
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
 #include "passes/search/compress.h"
+#include "passes/search/gptq_factor.h"
 #include "passes/search/progressive.h"
 #include "passes/search/realize.h"
 #include "passes/search/search_summary.h"
@@ -89,7 +91,7 @@ class SearchRun {
 
   double scaled_loss(size_t i, const LayerAction& a) const {
     const double l = rtn_loss(i, a);
-    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq_factor : l;
+    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight) : l;
   }
 
   bool allowed_all(const std::vector<LayerAction>& actions) const {
@@ -119,7 +121,8 @@ class SearchRun {
 };
 
 // Two measured points fix the scale of the predictions: uniform INT4 b128 RTN gives the metric
-// change per unit of predicted loss, uniform INT4 b32 GPTQ how much GPTQ removes of RTN's loss.
+// change per unit of predicted loss; uniform INT4 b32 GPTQ gives each layer's GPTQ/RTN
+// output-error ratio (gptq_factor.h) and one global correction of those ratios.
 Status SearchRun::calibrate() {
   const std::vector<LayerAction> rtn = uniform(LayerAction::Kind::kInt4, 128, "rtn", true);
   if (rtn.empty()) return Status::Ok();
@@ -129,9 +132,13 @@ Status SearchRun::calibrate() {
   const std::vector<LayerAction> gptq = uniform(LayerAction::Kind::kInt4, 32, "gptq", false);
   if (gptq.empty() || scale_.metric_per_loss <= 0) return Status::Ok();
   EMBER_ASSIGN_OR_RETURN(const Candidate* probe2, try_actions("uniform-int4-b32-gptq", gptq));
-  const double predicted2 = predicted_rtn(gptq);
+  EMBER_ASSIGN_OR_RETURN(const auto inputs, ctx_.fp32_analyses.get<analysis::LayerInputAnalysis>(ctx_.prepared, {}));
+  scale_.layer_gptq = gptq_error_ratios(ctx_.prepared, ctx_.layers, *inputs, probe2->passes);
+  scale_.gptq_factor = 1.0;
+  double predicted2 = 0;
+  for (size_t i = 0; i < gptq.size(); ++i) predicted2 += scaled_loss(i, gptq[i]);
   if (predicted2 > 0)
-    scale_.gptq_factor = std::clamp(std::max(0.0, damage(probe2->quality)) / predicted2 / scale_.metric_per_loss, 0.05, 1.0);
+    scale_.gptq_factor = std::clamp(std::max(0.0, damage(probe2->quality)) / predicted2 / scale_.metric_per_loss, 0.05, 5.0);
   return Status::Ok();
 }
 
