@@ -10,10 +10,10 @@ namespace ember::passes::search {
 namespace {
 
 // Mean squared RTN error of the layer's canonical matrix at `bits` and `group` (0 = per channel).
-double rtn_mse(const std::vector<float>& w, const SearchLayer& layer, int bits, int64_t block) {
+double rtn_mse(const std::vector<float>& w, const SearchLayer& layer, int bits, int64_t block, bool symmetric = true) {
   quant::QuantFormat format;
   format.bits = bits;
-  format.symmetric = true;
+  format.symmetric = symmetric;
   const int64_t group = block > 0 ? block : layer.reduction;
   const quant::QuantizedMatrix q =
       quant::quantize_rtn(w.data(), layer.channels, layer.reduction, group, format, quant::ClipMode::kNone);
@@ -44,7 +44,7 @@ Known known_candidates(const analysis::TensorImportance& t) {
 std::vector<double> layer_losses(const SearchLayer& layer, const analysis::TensorImportance* t,
                                  const std::vector<float>& w) {
   const Known k = t ? known_candidates(*t) : Known{};
-  const double fisher = t ? t->fisher_sum : 0.0;
+  const double fisher = t ? t->fisher_sum : double(layer.params);  // no importance: every weight counts alike
   std::map<int64_t, double> mse;  // block (0 = int8 per channel) -> error, computed when needed
   auto error = [&](int bits, int64_t block) {
     const int64_t key = bits == 8 ? -1 - block : block;
@@ -60,7 +60,9 @@ std::vector<double> layer_losses(const SearchLayer& layer, const analysis::Tenso
       loss = a.block == 0 && have ? k.int8 : from_fisher(8, a.block);
     } else if (a.kind == LayerAction::Kind::kInt4) {
       const bool have = t && !t->candidates.empty();
-      if (have && a.block == 32) loss = k.b32;
+      if (!a.symmetric) {
+        loss = -1;  // below: the symmetric prediction times the error ratio
+      } else if (have && a.block == 32) loss = k.b32;
       else if (have && a.block == 128) loss = k.b128;
       else if (have && a.block == 64) {
         const double e32 = error(4, 32), e64 = error(4, 64), e128 = error(4, 128);
@@ -69,17 +71,32 @@ std::vector<double> layer_losses(const SearchLayer& layer, const analysis::Tenso
         loss = from_fisher(4, a.block);
       }
     }
-    out.push_back(std::max(0.0, loss));
+    out.push_back(loss);
   }
+  // Zero points: the symmetric prediction of the same block, scaled by the RTN error ratio.
+  for (size_t a = 0; a < out.size(); ++a) {
+    const LayerAction& act = layer.allowed[a];
+    if (act.symmetric || act.kind == LayerAction::Kind::kKeepFloat) continue;
+    LayerAction sym = act;
+    sym.symmetric = true;
+    const int bits = act.kind == LayerAction::Kind::kInt8 ? 8 : 4;
+    double base = from_fisher(bits, act.block);
+    for (size_t b = 0; b < out.size(); ++b)
+      if (layer.allowed[b] == sym) base = out[b];
+    const double e_sym = error(bits, act.block), e_asym = rtn_mse(w, layer, bits, act.block, false);
+    out[a] = e_sym > 0 ? base * e_asym / e_sym : base;
+  }
+  for (auto& l : out) l = std::max(0.0, l);
   return out;
 }
 
 // More bits never predict more loss: each action's loss is at least that of every action
-// with more bytes (within the layer; all are RTN predictions here).
+// with more bytes and the same symmetry (within the layer; all are RTN predictions here).
 void make_monotone(const SearchLayer& layer, std::vector<double>& loss) {
   for (size_t a = 0; a < loss.size(); ++a)
     for (size_t b = 0; b < loss.size(); ++b)
-      if (action_bytes(layer, layer.allowed[b]) > action_bytes(layer, layer.allowed[a]))
+      if (action_bytes(layer, layer.allowed[b]) > action_bytes(layer, layer.allowed[a]) &&
+          layer.allowed[a].symmetric == layer.allowed[b].symmetric)
         loss[a] = std::max(loss[a], loss[b]);
 }
 

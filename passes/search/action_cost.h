@@ -10,6 +10,7 @@
 //                          L64 = L32 + (L128 - L32) (e64 - e32) / (e128 - e32),  e = mean dw^2
 //   layers without candidates (embedding tables): 1/2 (sum F) e, the Fisher diagonal taken
 //                        as uncorrelated with the error
+//   zero points (asym)   the symmetric prediction of the same block times e_asym / e_sym
 //   gptq                 the RTN prediction times the layer's measured GPTQ/RTN output-error
 //                        ratio (gptq_factor.h; 1 when unknown) times CostScale.gptq_factor,
 //                        a global correction the search fits to a measured model

@@ -61,8 +61,8 @@ std::string stage_name(Stage stage) {
 std::string action_name(const LayerAction& a) {
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return "fp32";
-    case LayerAction::Kind::kInt8: return a.block > 0 ? "int8-b" + std::to_string(a.block) : "int8";
-    case LayerAction::Kind::kInt4: return "int4-b" + std::to_string(a.block) + "-" + a.method;
+    case LayerAction::Kind::kInt8: return (a.block > 0 ? "int8-b" + std::to_string(a.block) : "int8") + (a.symmetric ? "" : "-asym");
+    case LayerAction::Kind::kInt4: return "int4-b" + std::to_string(a.block) + "-" + a.method + (a.symmetric ? "" : "-asym");
     case LayerAction::Kind::kPrune: {
       char text[32];
       std::snprintf(text, sizeof text, "prune-%.2f", a.ratio);
@@ -80,11 +80,13 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
   const int64_t n = layer.params;
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return 4 * n;
-    case LayerAction::Kind::kInt8:
-      return n + 4 * (a.block > 0 ? layer.channels * ((layer.reduction + a.block - 1) / a.block) : layer.channels);
-    case LayerAction::Kind::kInt4: {
+    case LayerAction::Kind::kInt8: {  // zero points: one uint8 per scale
+      const int64_t groups = a.block > 0 ? layer.channels * ((layer.reduction + a.block - 1) / a.block) : layer.channels;
+      return n + 4 * groups + (a.symmetric ? 0 : groups);
+    }
+    case LayerAction::Kind::kInt4: {  // zero points: one uint4 per scale, two per byte
       const int64_t groups = layer.channels * ((layer.reduction + a.block - 1) / a.block);
-      return (n + 1) / 2 + 4 * groups;
+      return (n + 1) / 2 + 4 * groups + (a.symmetric ? 0 : (groups + 1) / 2);
     }
     case LayerAction::Kind::kPrune: return static_cast<int64_t>(4.0 * double(n) * (1.0 - a.ratio));
   }
@@ -93,7 +95,8 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
 
 std::vector<LayerAction> default_actions() {
   std::vector<LayerAction> actions = {LayerAction{}, LayerAction{LayerAction::Kind::kInt8, 0, "rtn", 0}};
-  for (int64_t block : {32, 64, 128}) actions.push_back({LayerAction::Kind::kInt4, block, "gptq", 0});
+  for (bool symmetric : {true, false})
+    for (int64_t block : {32, 64, 128}) actions.push_back({LayerAction::Kind::kInt4, block, "gptq", 0, symmetric});
   return actions;
 }
 

@@ -5,8 +5,8 @@
 //         recipe allows for it (SearchRecipe.actions, then its overrides, the last match winning).
 // What an action costs in bytes (codes + f32 scales, as quantize-weights emits them):
 //   fp32:                 4 n
-//   int8 per channel:     n + 4 C                 (C output channels)
-//   int4 block b:         n / 2 + 4 n / b
+//   int8 per channel:     n + 4 C                 (C output channels; + C with zero points)
+//   int4 block b:         n / 2 + 4 G,  G = C ceil(K / b) scales   (+ ceil(G / 2) with zero points)
 // bits per weight = 8 bytes / n; model bytes outside the layers do not depend on the actions.
 #pragma once
 #include <cstdint>
@@ -39,8 +39,8 @@ bool is_aggressive(const LayerAction& action);
 // Serialized bytes of a layer's weight after the action (see the header comment).
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& action);
 
-// The default action set: FP32, INT8 per channel, INT4 blocks 32/64/128 with GPTQ (RTN
-// without calibration-based methods).
+// The default action set: FP32, INT8 per channel, INT4 blocks 32/64/128 with GPTQ, symmetric
+// or with zero points (RTN where GPTQ cannot apply).
 std::vector<LayerAction> default_actions();
 
 // Every layer of the prepared model that quantize-weights covers (no blocker, at least

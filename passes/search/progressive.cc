@@ -12,7 +12,11 @@ struct StageDef {
 };
 
 LayerAction capped(const LayerAction& a) {
-  if (a.kind == LayerAction::Kind::kInt4 && a.block > 32) return {LayerAction::Kind::kInt4, 32, a.method, 0};
+  if (a.kind == LayerAction::Kind::kInt4 && a.block > 32) {
+    LayerAction b32 = a;
+    b32.block = 32;
+    return b32;
+  }
   if (a.kind == LayerAction::Kind::kPrune) return LayerAction{};
   return a;
 }

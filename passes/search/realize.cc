@@ -10,9 +10,10 @@ PipelineEntry entry(const std::string& name, std::map<std::string, std::string> 
 }
 
 std::map<std::string, std::string> quantize_options(const LayerAction& a) {
-  if (a.kind == LayerAction::Kind::kInt8)
-    return {{"bits", "8"}, {"block", std::to_string(a.block)}, {"method", a.method}};
-  return {{"bits", "4"}, {"block", std::to_string(a.block)}, {"method", a.method}};
+  std::map<std::string, std::string> o = {{"bits", a.kind == LayerAction::Kind::kInt8 ? "8" : "4"},
+                                          {"block", std::to_string(a.block)}, {"method", a.method}};
+  if (!a.symmetric) o["sym"] = "false";
+  return o;
 }
 
 }  // namespace

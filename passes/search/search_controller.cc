@@ -42,11 +42,23 @@ class SearchRun {
   Result<const Candidate*> try_actions(const std::string& name, const std::vector<LayerAction>& actions) {
     for (size_t i = 0; i < built_.size(); ++i)
       if (built_[i].actions == actions) return &built_[i].candidate;
-    stage("building and measuring candidate '" + name + "'");
+    stage("building and measuring candidate '" + name + "' (" + eta() + ")");
+    const auto start = std::chrono::steady_clock::now();
     EMBER_ASSIGN_OR_RETURN(BuiltCandidate b, build_candidate(ctx_, name, actions));
+    candidate_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     b.candidate.within_target = within_target(b.candidate);
     built_.push_back(std::move(b));
     return &built_.back().candidate;
+  }
+
+  // "candidate 3 of about 5, about 40 s left": two probes, the allocation and three stages are
+  // planned (a back-off adds about log2 of a stage's layers).
+  std::string eta() const {
+    const size_t planned = std::max<size_t>(built_.size() + 1, 5);
+    std::string text = "candidate " + std::to_string(built_.size() + 1) + " of about " + std::to_string(planned);
+    if (built_.empty()) return text;
+    const double left = candidate_seconds_ / double(built_.size()) * double(planned - built_.size());
+    return text + ", about " + std::to_string(int64_t(left + 0.5)) + " s left";
   }
 
   bool within_target(const Candidate& c) const {
@@ -67,7 +79,7 @@ class SearchRun {
       bool kind_allowed = false;
       for (const auto& a : ctx_.layers[i].allowed) {
         kind_allowed = kind_allowed || a.kind == kind;
-        if (a.kind == kind && a.block == block && (!pick || a.method == method)) pick = a;
+        if (a.kind == kind && a.block == block && a.symmetric && (!pick || a.method == method)) pick = a;
       }
       if (force && kind_allowed) pick = LayerAction{kind, block, method, 0};
       if (pick) out[i] = *pick, any = true;
@@ -85,7 +97,7 @@ class SearchRun {
     const auto& allowed = ctx_.layers[i].allowed;
     // The table holds RTN predictions: any method of the same precision reads the same entry.
     for (size_t k = 0; k < allowed.size(); ++k)
-      if (allowed[k].kind == a.kind && allowed[k].block == a.block) return rtn_[i][k];
+      if (allowed[k].kind == a.kind && allowed[k].block == a.block && allowed[k].symmetric == a.symmetric) return rtn_[i][k];
     return 0;
   }
 
@@ -118,6 +130,7 @@ class SearchRun {
   CostScale scale_;
   std::vector<BuiltCandidate> built_;
   std::vector<SearchStageRecord> stages_;
+  double candidate_seconds_ = 0;
 };
 
 // Two measured points fix the scale of the predictions: uniform INT4 b128 RTN gives the metric

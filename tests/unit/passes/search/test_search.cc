@@ -9,6 +9,7 @@
 #include "formats/onnx_load.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
+#include "passes/quantize/weight_quantizer.h"
 #include "passes/report/manifest.h"
 #include "passes/search/actions.h"
 #include "passes/search/compress.h"
@@ -79,6 +80,19 @@ TEST_CASE("search: a size target is never exceeded and the pipeline replays the 
   bool any_int4 = false;
   for (const auto& l : result->search.layers) any_int4 = any_int4 || l.action.rfind("int4", 0) == 0;
   CHECK(any_int4);
+  // The bytes the allocation counted per action are the bytes quantize-weights wrote.
+  std::map<std::string, const passes::SearchLayerRecord*> by_weight;
+  for (const auto& l : result->search.layers) by_weight[l.weight] = &l;
+  int compared = 0;
+  for (const auto& p : chosen.passes)
+    if (const auto* q = dynamic_cast<const passes::QuantizeWeightsResult*>(p.result.get()))
+      for (const auto& r : q->tensors) {
+        REQUIRE(by_weight.count(r.name));
+        const auto* l = by_weight.at(r.name);
+        CHECK(double(r.bytes_after) == doctest::Approx(l->bits_per_weight * double(l->params) / 8.0));
+        ++compared;
+      }
+  CHECK(compared > 0);
   CHECK(result->analyses_computed.at("importance") == 1);
   CHECK(result->analyses_computed.at("layer-inputs") == 1);
 }
