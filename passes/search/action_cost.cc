@@ -1,7 +1,9 @@
 #include "passes/search/action_cost.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <optional>
 
 #include "passes/analysis/layer_model.h"
 #include "passes/quantize/quant_math.h"
@@ -102,6 +104,27 @@ void make_monotone(const SearchLayer& layer, std::vector<double>& loss) {
 
 }  // namespace
 
+double CostScale::gptq(const std::string& weight, int64_t block, bool symmetric) const {
+  for (bool sym : {symmetric, !symmetric}) {
+    auto it = layer_gptq.find({weight, block, sym});
+    if (it != layer_gptq.end()) return gptq_factor * it->second;
+  }
+  // Nearest measured blocks below and above, either symmetry.
+  std::optional<std::pair<int64_t, double>> below, above;
+  for (const auto& [key, ratio] : layer_gptq) {
+    if (std::get<0>(key) != weight) continue;
+    const int64_t b = std::get<1>(key);
+    if (b < block && (!below || b > below->first)) below = {{b, ratio}};
+    if (b > block && (!above || b < above->first)) above = {{b, ratio}};
+  }
+  if (below && above) {
+    const double t = std::log2(double(block) / double(below->first)) / std::log2(double(above->first) / double(below->first));
+    return gptq_factor * std::exp((1 - t) * std::log(below->second) + t * std::log(above->second));
+  }
+  if (below || above) return gptq_factor * (below ? below->second : above->second);
+  return gptq_factor;
+}
+
 Result<LossTable> predict_rtn_losses(const ir::Model& prepared, const std::vector<SearchLayer>& layers,
                                      const analysis::ImportanceReport& importance) {
   std::map<std::string, const analysis::TensorImportance*> by_name;
@@ -125,7 +148,7 @@ LossTable scale_losses(const std::vector<SearchLayer>& layers, const LossTable& 
   for (size_t i = 0; i < layers.size(); ++i)
     for (size_t a = 0; a < layers[i].allowed.size(); ++a)
       if (layers[i].allowed[a].method == "gptq" && layers[i].allowed[a].kind == LayerAction::Kind::kInt4)
-        out[i][a] *= scale.gptq(layers[i].weight);
+        out[i][a] *= scale.gptq(layers[i].weight, layers[i].allowed[a].block, layers[i].allowed[a].symmetric);
   return out;
 }
 

@@ -12,13 +12,13 @@
 //                        as uncorrelated with the error
 //   zero points (asym)   the symmetric prediction of the same block times e_asym / e_sym
 //   gptq                 the RTN prediction times the layer's measured GPTQ/RTN output-error
-//                        ratio (gptq_factor.h; 1 when unknown) times CostScale.gptq_factor,
-//                        a global correction the search fits to a measured model
+//                        ratio at that block (gptq_factor.h; CostScale::gptq)
 // Predictions are made monotone: more bits never predict more loss (the first-order term
 // can make a coarser block look better on a few layers; that is noise, not signal).
 #pragma once
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/model.h"
@@ -28,13 +28,16 @@
 
 namespace ember::passes::search {
 
+// Measured GPTQ/RTN output-error ratios (gptq_factor.h), by weight, INT4 block and symmetry.
+using GptqRatios = std::map<std::tuple<std::string, int64_t, bool>, double>;
+
 struct CostScale {
-  double gptq_factor = 0.5;      // predicted GPTQ loss / predicted RTN loss (times the layer's ratio)
-  std::map<std::string, double> layer_gptq;  // weight -> measured GPTQ/RTN output-error ratio
-  double gptq(const std::string& weight) const {
-    auto it = layer_gptq.find(weight);
-    return gptq_factor * (it == layer_gptq.end() ? 1.0 : it->second);
-  }
+  double gptq_factor = 0.5;      // a global factor on the GPTQ predictions (1 once ratios are measured)
+  GptqRatios layer_gptq;
+  // The factor of a layer's GPTQ prediction: its measured ratio at this block and symmetry; else
+  // at this block with the other symmetry; else interpolated geometrically in log2(block)
+  // between the nearest measured blocks; else 1. Times gptq_factor.
+  double gptq(const std::string& weight, int64_t block, bool symmetric) const;
   double metric_per_loss = 1.0;  // measured metric change per unit of predicted loss
 };
 

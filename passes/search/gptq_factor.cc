@@ -29,10 +29,11 @@ std::optional<std::vector<float>> layer_hessian(const analysis::Layer& layer, co
 
 // Relative output error of symmetric RTN without clipping, on the sampled channels that
 // quantize-weights measures (weight_quantizer.cc).
-double rtn_output_error(const analysis::Layer& layer, const std::vector<float>& w, int64_t block, const std::vector<float>& h) {
+double rtn_output_error(const analysis::Layer& layer, const std::vector<float>& w, int64_t block, bool symmetric,
+                        const std::vector<float>& h) {
   quant::QuantFormat format;
   format.bits = 4;
-  format.symmetric = true;
+  format.symmetric = symmetric;
   const quant::QuantizedMatrix q =
       quant::quantize_rtn(w.data(), layer.channels, layer.reduction, block, format, quant::ClipMode::kNone);
   const std::vector<int64_t> rows = quant::sample_rows(layer.channels, 128);
@@ -50,12 +51,11 @@ double rtn_output_error(const analysis::Layer& layer, const std::vector<float>& 
 
 }  // namespace
 
-std::map<std::string, double> gptq_error_ratios(const ir::Model& prepared, const std::vector<SearchLayer>& layers,
-                                                const analysis::LayerInputAnalysis::Output& inputs,
-                                                const std::vector<PassRecord>& passes) {
-  std::map<std::string, double> ratios;
+void gptq_error_ratios(std::map<std::tuple<std::string, int64_t, bool>, double>& ratios, const ir::Model& prepared,
+                       const std::vector<SearchLayer>& layers, const analysis::LayerInputAnalysis::Output& inputs,
+                       const std::vector<PassRecord>& passes) {
   auto model = analysis::build_layer_model(prepared.graph);
-  if (!model.ok()) return ratios;
+  if (!model.ok()) return;
   std::set<std::string> searched;
   for (const auto& l : layers) searched.insert(l.weight);
   for (const auto& p : passes) {
@@ -68,11 +68,11 @@ std::map<std::string, double> gptq_error_ratios(const ir::Model& prepared, const
       const auto h = layer_hessian(*layer, inputs);
       if (!h) continue;
       const std::vector<float> w = analysis::canonical_matrix(*layer, prepared.graph.initializers.at(r.name));
-      const double rtn = rtn_output_error(*layer, w, r.block > 0 ? r.block : layer->reduction, *h);
-      if (rtn > 0) ratios[r.name] = std::clamp(r.output_error / rtn, 0.02, 2.0);
+      const int64_t block = r.block > 0 ? r.block : layer->reduction;
+      const double rtn = rtn_output_error(*layer, w, block, r.symmetric, *h);
+      if (rtn > 0) ratios[{r.name, block, r.symmetric}] = std::clamp(r.output_error / rtn, 0.02, 2.0);
     }
   }
-  return ratios;
 }
 
 }  // namespace ember::passes::search

@@ -4,12 +4,13 @@
 //         e_gptq = tr(D H D^T) / tr(W H W^T) on a sample of output channels, with its clipping)
 //         and the FP32 layer-input Hessians H (cached by the AnalysisManager).
 // After:  per layer r = e_gptq / e_rtn, where e_rtn is the same ratio for symmetric RTN without
-//         clipping at the same block on the same channels: the quantizer the importance
+//         clipping at the same block and symmetry on the same channels: the quantizer the importance
 //         analysis predicts for. The predicted GPTQ loss of a layer is its RTN prediction times
 //         r (times one global correction the search fits to the measured candidate).
 #pragma once
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/model.h"
@@ -19,9 +20,10 @@
 
 namespace ember::passes::search {
 
-// weight -> r, for every GPTQ-quantized weight of `passes` with a known output error.
-std::map<std::string, double> gptq_error_ratios(const ir::Model& prepared, const std::vector<SearchLayer>& layers,
+// (weight, block, symmetric) -> r, for every GPTQ-quantized INT4 weight of `passes` with a
+// known output error; added to `ratios`.
+void gptq_error_ratios(std::map<std::tuple<std::string, int64_t, bool>, double>& ratios,const ir::Model& prepared, const std::vector<SearchLayer>& layers,
                                                 const analysis::LayerInputAnalysis::Output& inputs,
-                                                const std::vector<PassRecord>& passes);
+                       const std::vector<PassRecord>& passes);
 
 }  // namespace ember::passes::search

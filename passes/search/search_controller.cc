@@ -4,6 +4,7 @@
 // (building and measuring), progressive.h (staged verification with back-off),
 // search_summary.h (the manifest's record of it all).
 #include <chrono>
+#include <deque>
 #include <cmath>
 #include <map>
 
@@ -68,29 +69,18 @@ class SearchRun {
     return true;
   }
 
-  // Every layer that allows `kind` at `block` with `method` (another method where that one is
-  // not allowed, as GPTQ is not for embeddings; `force`: even when the block is not allowed),
-  // else FP32; empty when no layer changes.
-  std::vector<LayerAction> uniform(LayerAction::Kind kind, int64_t block, const std::string& method, bool force) const {
+  // Every layer that allows `kind` at `block` and `symmetric` (preferring `method`; GPTQ is not
+  // allowed for embeddings, which then take RTN), else FP32; empty when no layer changes.
+  std::vector<LayerAction> uniform(LayerAction::Kind kind, int64_t block, const std::string& method, bool symmetric) const {
     std::vector<LayerAction> out(ctx_.layers.size());
     bool any = false;
     for (size_t i = 0; i < ctx_.layers.size(); ++i) {
       std::optional<LayerAction> pick;
-      bool kind_allowed = false;
-      for (const auto& a : ctx_.layers[i].allowed) {
-        kind_allowed = kind_allowed || a.kind == kind;
-        if (a.kind == kind && a.block == block && a.symmetric && (!pick || a.method == method)) pick = a;
-      }
-      if (force && kind_allowed) pick = LayerAction{kind, block, method, 0};
+      for (const auto& a : ctx_.layers[i].allowed)
+        if (a.kind == kind && a.block == block && a.symmetric == symmetric && (!pick || a.method == method)) pick = a;
       if (pick) out[i] = *pick, any = true;
     }
     return any ? out : std::vector<LayerAction>{};
-  }
-
-  double predicted_rtn(const std::vector<LayerAction>& actions) const {
-    double sum = 0;
-    for (size_t i = 0; i < actions.size(); ++i) sum += rtn_loss(i, actions[i]);
-    return sum;
   }
 
   double rtn_loss(size_t i, const LayerAction& a) const {
@@ -103,7 +93,7 @@ class SearchRun {
 
   double scaled_loss(size_t i, const LayerAction& a) const {
     const double l = rtn_loss(i, a);
-    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight) : l;
+    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight, a.block, a.symmetric) : l;
   }
 
   bool allowed_all(const std::vector<LayerAction>& actions) const {
@@ -128,30 +118,46 @@ class SearchRun {
   CompressResult& result_;
   LossTable rtn_;
   CostScale scale_;
-  std::vector<BuiltCandidate> built_;
+  std::deque<BuiltCandidate> built_;  // a deque: candidates handed out stay where they are
   std::vector<SearchStageRecord> stages_;
   double candidate_seconds_ = 0;
 };
 
-// Two measured points fix the scale of the predictions: uniform INT4 b128 RTN gives the metric
-// change per unit of predicted loss; uniform INT4 b32 GPTQ gives each layer's GPTQ/RTN
-// output-error ratio (gptq_factor.h) and one global correction of those ratios.
+// Two measured uniform models fix the scale of the predictions: INT4 b128 with zero points and
+// INT4 b32 (GPTQ where it applies). Their quantize-weights records give each layer's GPTQ/RTN
+// output-error ratio at both blocks (gptq_factor.h); their measured metric change against
+// the predicted loss gives metric_per_loss (least squares through the origin).
 Status SearchRun::calibrate() {
-  const std::vector<LayerAction> rtn = uniform(LayerAction::Kind::kInt4, 128, "rtn", true);
-  if (rtn.empty()) return Status::Ok();
-  EMBER_ASSIGN_OR_RETURN(const Candidate* probe, try_actions("probe-int4-b128-rtn", rtn));
-  const double predicted = predicted_rtn(rtn);
-  scale_.metric_per_loss = predicted > 0 ? std::max(0.0, damage(probe->quality)) / predicted : 0;
-  const std::vector<LayerAction> gptq = uniform(LayerAction::Kind::kInt4, 32, "gptq", false);
-  if (gptq.empty() || scale_.metric_per_loss <= 0) return Status::Ok();
-  EMBER_ASSIGN_OR_RETURN(const Candidate* probe2, try_actions("uniform-int4-b32-gptq", gptq));
-  EMBER_ASSIGN_OR_RETURN(const auto inputs, ctx_.fp32_analyses.get<analysis::LayerInputAnalysis>(ctx_.prepared, {}));
-  scale_.layer_gptq = gptq_error_ratios(ctx_.prepared, ctx_.layers, *inputs, probe2->passes);
+  std::vector<std::vector<LayerAction>> probes;
+  for (auto [block, symmetric] : {std::pair<int64_t, bool>{128, false}, std::pair<int64_t, bool>{32, true}}) {
+    std::vector<LayerAction> p = uniform(LayerAction::Kind::kInt4, block, "gptq", symmetric);
+    if (!p.empty()) probes.push_back(std::move(p));
+  }
+  if (probes.empty()) probes.push_back(uniform(LayerAction::Kind::kInt8, 0, "rtn", true));
+  if (probes.back().empty()) return Status::Ok();
+  std::vector<const Candidate*> measured;
+  bool any_gptq = false;
+  for (const auto& p : probes) {
+    std::string name = "uniform";
+    for (size_t i = 0; i < p.size() && name == "uniform"; ++i)
+      if (p[i].kind != LayerAction::Kind::kKeepFloat) name += "-" + action_name(p[i]);
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, p));
+    measured.push_back(c);
+    for (const auto& a : p) any_gptq = any_gptq || a.method == "gptq";
+  }
+  if (any_gptq) {
+    EMBER_ASSIGN_OR_RETURN(const auto inputs, ctx_.fp32_analyses.get<analysis::LayerInputAnalysis>(ctx_.prepared, {}));
+    for (const Candidate* c : measured) gptq_error_ratios(scale_.layer_gptq, ctx_.prepared, ctx_.layers, *inputs, c->passes);
+  }
   scale_.gptq_factor = 1.0;
-  double predicted2 = 0;
-  for (size_t i = 0; i < gptq.size(); ++i) predicted2 += scaled_loss(i, gptq[i]);
-  if (predicted2 > 0)
-    scale_.gptq_factor = std::clamp(std::max(0.0, damage(probe2->quality)) / predicted2 / scale_.metric_per_loss, 0.05, 5.0);
+  double num = 0, den = 0;
+  for (size_t k = 0; k < probes.size(); ++k) {
+    double predicted = 0;
+    for (size_t i = 0; i < probes[k].size(); ++i) predicted += scaled_loss(i, probes[k][i]);
+    num += std::max(0.0, damage(measured[k]->quality)) * predicted;
+    den += predicted * predicted;
+  }
+  scale_.metric_per_loss = den > 0 ? num / den : 0;
   return Status::Ok();
 }
 
