@@ -92,8 +92,24 @@ class SearchRun {
   }
 
   double scaled_loss(size_t i, const LayerAction& a) const {
-    const double l = rtn_loss(i, a);
+    const double l = rtn_loss(i, a) * correction(i);
     return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight, a.block, a.symmetric) : l;
+  }
+
+  double correction(size_t i) const { return i < correction_.size() ? correction_[i] : 1.0; }
+
+  // The predictions the allocation uses: RTN losses, GPTQ ratios, per-layer stage corrections.
+  LossTable loss_table() const {
+    LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+    for (size_t i = 0; i < table.size(); ++i)
+      for (auto& l : table[i]) l *= correction(i);
+    return table;
+  }
+
+  const Candidate* find_built(const std::vector<LayerAction>& actions) const {
+    for (const auto& b : built_)
+      if (b.actions == actions) return &b.candidate;
+    return nullptr;
   }
 
   bool allowed_all(const std::vector<LayerAction>& actions) const {
@@ -107,7 +123,8 @@ class SearchRun {
 
   Status calibrate();
   Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
-  Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity);
+  Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity, const std::string& name);
+  Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
   Status search(const analysis::ImportanceReport& importance, int64_t capacity);
   Status choose();
   void summarize();
@@ -121,6 +138,8 @@ class SearchRun {
   std::deque<BuiltCandidate> built_;  // a deque: candidates handed out stay where they are
   std::vector<SearchStageRecord> stages_;
   double candidate_seconds_ = 0;
+  std::vector<double> correction_;  // per layer, from the measured stages (refit_and_reallocate)
+  std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
 };
 
 // Two measured uniform models fix the scale of the predictions: INT4 b128 with zero points and
@@ -129,21 +148,24 @@ class SearchRun {
 // the predicted loss gives metric_per_loss (least squares through the origin).
 Status SearchRun::calibrate() {
   std::vector<std::vector<LayerAction>> probes;
+  std::vector<std::string> names;
   for (auto [block, symmetric] : {std::pair<int64_t, bool>{128, false}, std::pair<int64_t, bool>{32, true}}) {
     std::vector<LayerAction> p = uniform(LayerAction::Kind::kInt4, block, "gptq", symmetric);
-    if (!p.empty()) probes.push_back(std::move(p));
+    if (p.empty()) continue;
+    probes.push_back(std::move(p));
+    names.push_back("uniform-int4-b" + std::to_string(block) + (symmetric ? "" : "-asym"));
   }
-  if (probes.empty()) probes.push_back(uniform(LayerAction::Kind::kInt8, 0, "rtn", true));
+  if (probes.empty()) {
+    probes.push_back(uniform(LayerAction::Kind::kInt8, 0, "rtn", true));
+    names.push_back("uniform-int8");
+  }
   if (probes.back().empty()) return Status::Ok();
   std::vector<const Candidate*> measured;
   bool any_gptq = false;
-  for (const auto& p : probes) {
-    std::string name = "uniform";
-    for (size_t i = 0; i < p.size() && name == "uniform"; ++i)
-      if (p[i].kind != LayerAction::Kind::kKeepFloat) name += "-" + action_name(p[i]);
-    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, p));
+  for (size_t k = 0; k < probes.size(); ++k) {
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(names[k], probes[k]));
     measured.push_back(c);
-    for (const auto& a : p) any_gptq = any_gptq || a.method == "gptq";
+    for (const auto& a : probes[k]) any_gptq = any_gptq || a.method == "gptq";
   }
   if (any_gptq) {
     EMBER_ASSIGN_OR_RETURN(const auto inputs, ctx_.fp32_analyses.get<analysis::LayerInputAnalysis>(ctx_.prepared, {}));
@@ -162,7 +184,7 @@ Status SearchRun::calibrate() {
 }
 
 Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double loss_limit) const {
-  const LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+  const LossTable table = loss_table();
   const bool size = options_.recipe.target.kind == SearchTarget::Kind::kSizeBytes;
   std::vector<std::vector<Option>> items;
   for (size_t i = 0; i < ctx_.layers.size(); ++i) {
@@ -187,10 +209,10 @@ Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double lo
 
 // A hard target is checked on the real serialized model: when over, the capacity shrinks by
 // the excess and the allocation is rebuilt.
-Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capacity) {
+Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capacity, const std::string& name) {
   for (int attempt = 0; attempt < 6; ++attempt) {
     EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, 0));
-    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions("allocation", actions));
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
     if (c->within_target) return actions;
     const int64_t over = int64_t(c->model_bytes) - int64_t(std::floor(options_.recipe.target.value));
     stage("the allocation is " + std::to_string(over) + " bytes over the target; tightening");
@@ -215,19 +237,60 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
   if (none) {
     EMBER_ASSIGN_OR_RETURN(chosen, allocate(capacity, loss_limit));
   } else {
-    EMBER_ASSIGN_OR_RETURN(chosen, allocate_within_target(capacity));
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate_within_target(capacity, "allocation"));
   }
   stages_.push_back({"allocation", int64_t(built_.size() - before),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   const TryCandidate try_candidate = [&](const std::string& name, const std::vector<LayerAction>& actions) -> Result<bool> {
     EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
+    if (name.find("backoff") == std::string::npos) stage_states_.push_back(actions);
     return c->within_budget;
   };
   auto predicted = [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); };
   EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
                          run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
+  if (none) return Status::Ok();
+  start = std::chrono::steady_clock::now();
+  const size_t built_before = built_.size();
+  EMBER_TRY(refit_and_reallocate(chosen, capacity));
+  stages_.push_back({"refit", int64_t(built_.size() - built_before),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   return Status::Ok();
+}
+
+// Under a hard target the stages are measurements, not steps back: each stage's measured
+// damage against its predicted damage corrects the predictions of the layers it changed
+//   c_stage = (d(q_k) - d(q_{k-1})) / (metric_per_loss * sum_changed (L_new - L_old)),
+// clamped to [1/4, 4], and the allocation is solved once more with the corrected losses.
+Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity) {
+  if (scale_.metric_per_loss <= 0) return Status::Ok();
+  std::vector<LayerAction> previous(ctx_.layers.size());
+  double previous_damage = 0;
+  std::vector<double> factor(ctx_.layers.size(), 1.0);
+  std::vector<std::vector<LayerAction>> states = stage_states_;
+  if (states.empty() || !(states.back() == chosen)) states.push_back(chosen);
+  for (const auto& state : states) {
+    const Candidate* c = find_built(state);
+    if (!c) continue;
+    double predicted = 0;
+    std::vector<size_t> changed;
+    for (size_t i = 0; i < state.size(); ++i)
+      if (!(state[i] == previous[i])) {
+        changed.push_back(i);
+        predicted += scaled_loss(i, state[i]) - scaled_loss(i, previous[i]);
+      }
+    const double measured = damage(c->quality) - previous_damage;
+    if (predicted > 0 && !changed.empty()) {
+      const double corr = std::clamp(measured / (scale_.metric_per_loss * predicted), 0.25, 4.0);
+      for (size_t i : changed) factor[i] = corr;
+    }
+    previous = state;
+    previous_damage = damage(c->quality);
+  }
+  correction_ = factor;
+  stage("refitting the predictions to the measured stages and allocating again");
+  return allocate_within_target(capacity, "allocation-refit").status();
 }
 
 // Within the target, then within the budget; then the smallest (no target) or the best quality.
@@ -270,7 +333,7 @@ void SearchRun::summarize() {
   s.gptq_factor = scale_.gptq_factor;
   s.metric_per_loss = scale_.metric_per_loss;
   const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
-  const LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+  const LossTable table = loss_table();
   for (size_t i = 0; i < ctx_.layers.size(); ++i) s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
   s.stages = stages_;
 }
