@@ -5,7 +5,9 @@
 #   3. the search with a +1% bits-per-byte budget and no target (the smallest model within it);
 #   4. the search with `--target-bpw 4.25`.
 # Each row: ember's bits per byte, onnxruntime-node's on the same file (bench/ort_eval.js), file
-# bytes, mean bits per weight of the searched layers, wall seconds, candidates measured.
+# bytes, mean bits per weight of the searched layers, wall and CPU seconds (user + system, from
+# /usr/bin/time: on a shared machine wall time says more about the neighbours than the tool),
+# candidates measured.
 #   bench/search.sh [BUILD_DIR] [CALIB_ROWS]     prints a markdown table
 # Needs ../shared and onnxruntime-node (build/node/node_modules, as scripts/test.sh installs it).
 set -euo pipefail
@@ -22,32 +24,32 @@ COMMON=("$M/kjv-gpt2.onnx" --calib "$D/kjv-lm-calib.npy" --calib-limit "$ROWS" -
 # run NAME FLAGS...: compress into $OUT/NAME, print a table row.
 run() {
   local name=$1; shift
-  local start end code=0
-  start=$(date +%s.%N)
-  "$BUILD/ember" compress "${COMMON[@]}" "$@" -o "$OUT/$name" >"$OUT/$name.log" 2>&1 || code=$?
-  end=$(date +%s.%N)
+  local code=0
+  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$BUILD/ember" compress "${COMMON[@]}" "$@" -o "$OUT/$name" \
+    >"$OUT/$name.log" 2>&1 || code=$?
   local ort="n/a"
   if [ -d "$NODE_PATH/onnxruntime-node" ]; then
     ort=$(node "$ROOT/bench/ort_eval.js" "$OUT/$name/model.onnx" --task lm --data "$D/kjv-lm-eval.npy" |
           python3 -c 'import json,sys; print("%.4f" % json.load(sys.stdin)["value"])')
   fi
-  python3 - "$OUT/$name/manifest.json" "$name" "$ort" "$start" "$end" "$code" "$*" <<'PY'
+  python3 - "$OUT/$name/manifest.json" "$name" "$ort" "$OUT/$name.time" "$code" "$*" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-name, ort, start, end, code, flags = sys.argv[2:8]
+name, ort, timing, code, flags = sys.argv[2:7]
+wall, user, system = (float(x) for x in open(timing).read().split()[-3:])
 q = m["quality"]
 s = m.get("search")
 bpw = "%.3f" % s["target"]["achieved"] if s and s["target"]["kind"] == "bits_per_weight" else \
       ("%.3f" % [c for c in s["candidates"] if c["chosen"]][0]["bits_per_weight"] if s else "-")
 cands = len(s["candidates"]) if s else len(q.get("candidates", []))
-print("| %s | `%s` | %.4f | %s | %d (%.2f MB) | %s | %.0f | %d | %s |" % (
+print("| %s | `%s` | %.4f | %s | %d (%.2f MB) | %s | %.0f | %.0f | %d | %s |" % (
     name, flags, q["compressed"], ort, m["model"]["bytes"], m["model"]["bytes"] / 1e6, bpw,
-    float(end) - float(start), cands, "met" if q["budget_met"] else "missed (exit %s)" % code))
+    wall, user + system, cands, "met" if q["budget_met"] else "missed (exit %s)" % code))
 PY
 }
 
-echo "| case | flags | ember bits/byte | onnxruntime bits/byte | file bytes | bits/weight | wall s | candidates | budget |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| case | flags | ember bits/byte | onnxruntime bits/byte | file bytes | bits/weight | wall s | CPU s | candidates | budget |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 run uniform-int4-b32-gptq --scheme int4-gptq
 UNIFORM_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"]["bytes"])' "$OUT/uniform-int4-b32-gptq/manifest.json")
 run search-size-of-uniform --target-size "$UNIFORM_BYTES"

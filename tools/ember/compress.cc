@@ -187,7 +187,7 @@ int run_compress(const CompressCliOptions& opts) {
 
 void add_compress_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<CompressCliOptions>();
-  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md");
+  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget by a per-layer search (optionally under --target-size or --target-bpw): writes DIR/model.onnx, manifest.json, report.md, timings.json");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
   sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
@@ -215,7 +215,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--deploy-max-batch", d.max_batch, "Largest dynamic batch of short requests (1 = none)")->default_val(8)->check(CLI::Range(1, 256));
   sub->add_option("--deploy-max-queue-delay-us", d.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000)->check(CLI::Range(0, 10000000));
   sub->add_option("--deploy-thermal-threshold", d.thermal_threshold_c, "Degrees Celsius above which ember-rt serve throttles")->default_val(85)->check(CLI::Range(0.0, 150.0));
-  sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
+  sub->add_flag("--json", opts->json, "Print the manifest as JSON (with a \"timings\" member: seconds per search stage) instead of the report");
   sub->final_callback([opts, &exit_code] { exit_code = run_compress(*opts); });
 }
 
