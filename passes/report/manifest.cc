@@ -86,6 +86,7 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
   std::string r;
   r += fmt::format("# Ember compression report: {}\n\n", in.source_file);
   r += fmt::format("Scheme **{}** (`{}`).\n\n", chosen.scheme, chosen.pipeline);
+  r += search_report_lines(result);
   r += result.budget_met ? "The accuracy budget is met.\n\n"
                          : "**The accuracy budget is NOT met**: this is the best-effort model (the candidate with the best quality).\n\n";
   r += "| | FP32 | compressed |\n|---|---|---|\n";

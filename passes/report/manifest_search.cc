@@ -1,6 +1,9 @@
 #include "passes/report/manifest_search.h"
 
 #include <cmath>
+#include <map>
+
+#include <fmt/format.h>
 
 namespace ember::passes {
 namespace {
@@ -30,6 +33,26 @@ nlohmann::json layers_json(const SearchSummary& s) {
 }
 
 }  // namespace
+
+std::string search_report_lines(const CompressResult& result) {
+  const SearchSummary& s = result.search;
+  if (!s.ran) return {};
+  const Candidate& chosen = result.candidates.at(result.chosen);
+  std::string r = s.target_kind == "none"
+                      ? std::string("Search: no target, the smallest model within the budget")
+                      : fmt::format("Search: target {} <= {:.6g}, achieved {:.6g}", s.target_kind, s.target_value,
+                                    s.target_kind == "bits_per_weight" ? chosen.bits_per_weight : double(chosen.model_bytes));
+  r += fmt::format("; {} candidates measured in {} stages; {:.3f} bits per weight over {} layers (",
+                   result.candidates.size(), s.stages.size(), chosen.bits_per_weight, s.layers.size());
+  std::map<std::string, int> actions;
+  for (const auto& l : s.layers) ++actions[l.action];
+  bool first = true;
+  for (const auto& [action, count] : actions) {
+    r += fmt::format("{}{} {}", first ? "" : ", ", count, action);
+    first = false;
+  }
+  return r + "). Per layer: the manifest's `search` section.\n\n";
+}
 
 nlohmann::json search_section(const CompressResult& result) {
   const SearchSummary& s = result.search;

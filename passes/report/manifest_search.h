@@ -11,5 +11,7 @@ namespace ember::passes {
 
 // Null when the search did not run (the uniform ladder).
 nlohmann::json search_section(const CompressResult& result);
+// report.md's lines about the search (empty when it did not run).
+std::string search_report_lines(const CompressResult& result);
 
 }  // namespace ember::passes
