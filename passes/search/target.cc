@@ -12,9 +12,12 @@ std::string number(double v) {
   return text;
 }
 
-int64_t cheapest_bytes(const SearchLayer& layer) {
+// The layer's cheapest allowed action in bytes, with the per-layer allowance of a quantized
+// layer when `overhead`.
+int64_t cheapest_bytes(const SearchLayer& layer, bool overhead) {
   int64_t low = INT64_MAX;
-  for (const auto& a : layer.allowed) low = std::min(low, action_bytes(layer, a) + (a.kind == LayerAction::Kind::kKeepFloat ? 0 : kBytesPerQuantizedLayer));
+  for (const auto& a : layer.allowed)
+    low = std::min(low, action_bytes(layer, a) + (overhead && a.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0));
   return low;
 }
 
@@ -48,15 +51,16 @@ int64_t fixed_bytes(const std::vector<SearchLayer>& layers, int64_t prepared_byt
 
 Result<int64_t> layer_capacity(const SearchTarget& target, const std::vector<SearchLayer>& layers, int64_t prepared_bytes) {
   EMBER_TRY(check_target(target));
-  int64_t params = 0, cheapest = 0, fp32 = 0;
+  int64_t params = 0, cheapest = 0, cheapest_codes = 0, fp32 = 0;
   for (const auto& l : layers) {
     params += l.params;
-    cheapest += cheapest_bytes(l);
+    cheapest += cheapest_bytes(l, true);
+    cheapest_codes += cheapest_bytes(l, false);
     fp32 += 4 * l.params;
   }
   if (target.kind == SearchTarget::Kind::kNone) return fp32;
   if (target.kind == SearchTarget::Kind::kBitsPerWeight) {
-    const double low = params > 0 ? 8.0 * double(cheapest - kBytesPerQuantizedLayer * int64_t(layers.size())) / double(params) : 0;
+    const double low = params > 0 ? 8.0 * double(cheapest_codes) / double(params) : 0;
     const int64_t capacity = static_cast<int64_t>(std::floor(target.value * double(params) / 8.0));
     if (double(capacity) * 8.0 < low * double(params) - 1e-6)
       return invalid_input("--target-bpw " + number(target.value) + " is below the " + number(low) +
