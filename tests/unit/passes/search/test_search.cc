@@ -78,7 +78,14 @@ TEST_CASE("search: a size target is never exceeded and the pipeline replays the 
   CHECK(result->search.target_kind == "size_bytes");
   CHECK(result->search.layers.size() == 10);  // the tied embedding and LM head are one layer
   bool any_int4 = false;
-  for (const auto& l : result->search.layers) any_int4 = any_int4 || l.action.rfind("int4", 0) == 0;
+  for (const auto& l : result->search.layers) {
+    any_int4 = any_int4 || l.action.rfind("int4", 0) == 0;
+    // Stages from the graph: Q/K/V and the output projection, the FFN pair, the tables.
+    const std::string expected = l.weight.find("attn") != std::string::npos  ? "attention"
+                                 : l.weight.find("mlp") != std::string::npos ? "ffn"
+                                                                             : "embedding";
+    CHECK_MESSAGE(l.stage == expected, l.weight);
+  }
   CHECK(any_int4);
   // The bytes the allocation counted per action are the bytes quantize-weights wrote.
   std::map<std::string, const passes::SearchLayerRecord*> by_weight;
