@@ -63,14 +63,14 @@ Result<int64_t> layer_capacity(const SearchTarget& target, const std::vector<Sea
     const double low = params > 0 ? 8.0 * double(cheapest_codes) / double(params) : 0;
     const int64_t capacity = static_cast<int64_t>(std::floor(target.value * double(params) / 8.0));
     if (double(capacity) * 8.0 < low * double(params) - 1e-6)
-      return invalid_input("--target-bpw " + number(target.value) + " is below the " + number(low) +
+      return invalid_input("the bits-per-weight target " + number(target.value) + " is below the " + number(low) +
                            " bits per weight that the cheapest allowed action of every layer gives");
     return capacity;
   }
   const int64_t fixed = fixed_bytes(layers, prepared_bytes);
   const int64_t capacity = static_cast<int64_t>(std::floor(target.value)) - fixed;
   if (capacity < cheapest)
-    return invalid_input("--target-size " + number(target.value) + " bytes is below the smallest model the allowed actions give (" +
+    return invalid_input("the size target of " + number(target.value) + " bytes is below the smallest model the allowed actions give (" +
                          std::to_string(fixed + cheapest) + " bytes: " + std::to_string(fixed) +
                          " outside the layers, every layer at its cheapest action)");
   return capacity;
