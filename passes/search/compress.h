@@ -42,6 +42,9 @@ struct CompressOptions {
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
   AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
+  // The first recipe.importance_rows rows of the calibration set, opened by the caller, for the
+  // importance analysis (nullptr: the whole set). Layer statistics still use the whole set.
+  const calibration::CalibrationSet* importance_calib = nullptr;
 };
 
 struct Candidate {

@@ -388,7 +388,10 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
   io.threads = options.threads;
-  auto importance = fp32_analyses.get<analysis::ImportanceAnalysis>(prepared, io);
+  AnalysisManager importance_analyses(options.importance_calib ? options.importance_calib : &calib);
+  importance_analyses.set_progress(options.analysis_progress);
+  AnalysisManager& scorer = options.importance_calib ? importance_analyses : fp32_analyses;
+  auto importance = scorer.get<analysis::ImportanceAnalysis>(prepared, io);
   analysis::ImportanceReport no_importance;  // a model without backward rules: weight errors alone rank the layers
   const analysis::ImportanceReport& report = importance.ok() ? **importance : no_importance;
   if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
@@ -399,7 +402,8 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   EMBER_TRY(run.search(report, capacity));
   EMBER_TRY(run.choose());
   run.summarize();
-  for (const char* name : {"layer-inputs", "importance"}) result.analyses_computed[name] = fp32_analyses.computations(name);
+  for (const char* name : {"layer-inputs", "importance"})
+    result.analyses_computed[name] = fp32_analyses.computations(name) + (options.importance_calib ? importance_analyses.computations(name) : 0);
   return result;
 }
 
