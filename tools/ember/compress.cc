@@ -30,7 +30,7 @@ struct CompressCliOptions {
   std::optional<double> budget;  // none: the task's default
   std::vector<std::string> schemes;
   std::string target_size;
-  int64_t importance_rows = 128;
+  int64_t importance_rows = 0;
   std::optional<double> target_bpw;
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
@@ -217,7 +217,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.5, 32.0));
   sub->add_option("--importance-rows", opts->importance_rows,
                   "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
-      ->default_val(128)->check(CountIn(0, INT64_MAX));
+      ->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
