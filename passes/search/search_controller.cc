@@ -52,10 +52,12 @@ class SearchRun {
     return &built_.back().candidate;
   }
 
-  // "candidate 3 of about 5, about 40 s left": two probes, the allocation and three stages are
-  // planned (a back-off adds about log2 of a stage's layers).
+  // "candidate 3 of about 5, about 40 s left": two probes and three stages without a target; two
+  // probes, the allocation, two stages and the refit under one (a back-off adds about log2 of a
+  // stage's layers).
   std::string eta() const {
-    const size_t planned = std::max<size_t>(built_.size() + 1, 5);
+    const size_t plan = options_.recipe.target.kind == SearchTarget::Kind::kNone ? 5 : 6;  // a target adds the refit
+    const size_t planned = std::max<size_t>(built_.size() + 1, plan);
     std::string text = "candidate " + std::to_string(built_.size() + 1) + " of about " + std::to_string(planned);
     if (built_.empty()) return text;
     const double left = candidate_seconds_ / double(built_.size()) * double(planned - built_.size());
