@@ -35,7 +35,7 @@ namespace {
 struct WeightOptionValues {
   int64_t bits = 8, block = -1, min_size = 1024, calib_rows = 8192, batch = 0, protect = 0;
   bool sym = true;
-  std::string method = "rtn", format = "qdq", exclude, ops = kAllOps, exclude_ops, clip = "auto";
+  std::string method = "rtn", format = "qdq", exclude, include, ops = kAllOps, exclude_ops, clip = "auto";
   double damp = 0.01;
 };
 
@@ -51,6 +51,10 @@ const OptionTable<WeightOptionValues>& option_table() {
        "gptq and awq need calibration data"},
       {"format", &V::format, "qdq (DequantizeLinear, standard ONNX) or ort (com.microsoft MatMulNBits for 4-bit MatMul/Gemm)"},
       {"exclude", &V::exclude, "ECMAScript regex searched in weight and node names; matches stay float (no ',' or '}')"},
+      {"include", &V::include,
+       "ECMAScript regex searched in weight and node names; when given, only matches are quantized (no ',' or '}'; "
+       "ember compress writes one pass per chosen precision with the layers it chose)",
+       "none (every weight)"},
       {"ops", &V::ops, "Op types to cover, joined by '+' or '|'"},
       {"exclude-ops", &V::exclude_ops, "Op types to leave in float, joined by '+' or '|' (removed from ops)"},
       {"clip", &V::clip, "mse: search a per-channel/block clipping of the range that minimises the squared error; none: min/max",
@@ -94,11 +98,12 @@ Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options
   if (v.format != "qdq" && v.format != "ort") return bad("format must be qdq or ort, got '" + v.format + "'");
   o.ort = v.format == "ort";
 
-  if (!v.exclude.empty()) {
+  for (auto [text, name, target] : {std::tuple{&v.exclude, "exclude", &o.exclude}, std::tuple{&v.include, "include", &o.include}}) {
+    if (text->empty()) continue;
     try {
-      o.exclude.emplace(v.exclude, std::regex::ECMAScript);
+      target->emplace(*text, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return bad("exclude '" + v.exclude + "' is not a valid regex: " + e.what());
+      return bad(std::string(name) + " '" + *text + "' is not a valid regex: " + e.what());
     }
   }
 

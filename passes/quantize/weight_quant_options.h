@@ -21,6 +21,7 @@ struct WeightQuantOptions {
   Method method = Method::kRtn;
   bool ort = false;           // format=ort: MatMulNBits where possible
   std::optional<std::regex> exclude;
+  std::optional<std::regex> include;  // only weights matching it (a search's per-layer choice)
   std::set<std::string> ops;
   quant::ClipMode clip = quant::ClipMode::kNone;
   int64_t min_size = 1024;

@@ -284,6 +284,12 @@ Status quantize_subgraphs(ir::Model& model, const quant::TargetFilter& filter, c
 
 std::vector<OptionSpec> WeightQuantization::option_specs() { return quant::weight_quant_option_specs(); }
 
+PreservedAnalyses WeightQuantization::preserved() const {
+  auto opts = quant::parse_weight_quant_options(options_);
+  if (!opts.ok() || opts->method == Method::kAwq) return PreservedAnalyses::none();
+  return PreservedAnalyses::none().preserve(analysis::LayerInputAnalysis::kName);
+}
+
 nlohmann::json QuantizeWeightsResult::to_json() const {
   nlohmann::json tensors_json = nlohmann::json::array();
   for (const auto& r : tensors)
@@ -311,6 +317,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   quant::TargetFilter filter;
   filter.ops = opts.ops;
   filter.exclude = opts.exclude;
+  filter.include = opts.include;
   filter.min_size = opts.min_size;
   const size_t views = prepare_weights(model);
   if (views > 0) note(std::to_string(views) + " weights read through Identity, Cast or Transpose, or from a subgraph, now sit where their reader is");

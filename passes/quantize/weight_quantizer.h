@@ -18,6 +18,10 @@
 // and every body's layers are quantized in place with rtn (subgraph_weights.h).
 // Preconditions: none beyond a verified graph; weights that are graph inputs, read by two
 // bodies, or read by anything else are left alone (remark "skipped").
+// Analyses kept: the layer-inputs statistics (unless method=awq, which rescales activations).
+// GPTQ reads the FP32 inputs' Hessians for every layer of one pass, so quantizing layer sets A
+// and B in two passes (include=A, then include=B) gives the same weights as one pass over both;
+// a search writes one pass per chosen precision and relies on this.
 // Result: QuantizeWeightsResult (every quantized weight and every skipped one, with why).
 // Remarks: one note per weight, notes on skipped weights and AWQ/GPTQ decisions, and counters weights-quantized, weights-skipped,
 // bytes-before, bytes-after, matmul-nbits, dequantize-nodes, calibration-seconds,
@@ -61,6 +65,7 @@ class WeightQuantization final : public Pass {
   static std::vector<OptionSpec> option_specs();
   std::string_view name() const override { return "quantize-weights"; }
   Status run(ir::Model& model, PassContext& ctx) override;
+  PreservedAnalyses preserved() const override;
   std::shared_ptr<const PassResult> result() const override { return result_; }
   // The weights the last run quantized, in graph order.
   const std::vector<QuantizedTensorRecord>& records() const { return result_->tensors; }

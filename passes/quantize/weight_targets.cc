@@ -14,6 +14,11 @@ TargetScan find_weight_targets(const ir::Graph& graph, const TargetFilter& filte
     const int64_t numel = shape_numel(layer.shape);
     if (reason.empty() && numel < filter.min_size)
       reason = "it has " + std::to_string(numel) + " elements, fewer than min-size";
+    if (reason.empty() && filter.include) {
+      bool hit = std::regex_search(layer.weight, *filter.include);
+      for (const auto& u : layer.uses) hit = hit || std::regex_search(graph.nodes[u.node].name, *filter.include);
+      if (!hit) reason = "not matched by the include pattern";
+    }
     if (reason.empty() && filter.exclude) {
       bool hit = std::regex_search(layer.weight, *filter.exclude);
       for (const auto& u : layer.uses) hit = hit || std::regex_search(graph.nodes[u.node].name, *filter.exclude);

@@ -22,6 +22,7 @@ using analysis::WeightUse;
 struct TargetFilter {
   std::set<std::string> ops = {"MatMul", "Gemm", "Conv", "Gather"};
   std::optional<std::regex> exclude;  // searched in weight and reader node names
+  std::optional<std::regex> include;  // when set, only weights it matches (weight or reader node name)
   int64_t min_size = 0;               // fewer elements: left in float
 };
 

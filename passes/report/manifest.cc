@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "passes/report/manifest_search.h"
+
 namespace ember::passes {
 namespace {
 
@@ -61,6 +63,7 @@ nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& re
                   {"compressed", chosen.quality}, {"budget", result.budget}, {"limit", result.quality_limit},
                   {"budget_met", result.budget_met}, {"candidates", candidates}};
   m["tensors"] = tensors;
+  if (result.search.ran) m["search"] = search_section(result);
   m["op_counts"] = op_counts(compressed);
   m["energy"] = {{"model", "Horowitz ISSCC 2014, 45 nm: DRAM 20 pJ/byte, fp32 MAC 4.6 pJ, int8 MAC 0.23 pJ"},
                  {"fp32_microjoules", stats.fp32_microjoules}, {"compressed_microjoules", stats.compressed_microjoules},
@@ -80,6 +83,7 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
   std::string r;
   r += fmt::format("# Ember compression report: {}\n\n", in.source_file);
   r += fmt::format("Scheme **{}** (`{}`).\n\n", chosen.scheme, chosen.pipeline);
+  r += search_report_lines(result);
   r += result.budget_met ? "The accuracy budget is met.\n\n"
                          : "**The accuracy budget is NOT met**: this is the best-effort model (the candidate with the best quality).\n\n";
   r += "| | FP32 | compressed |\n|---|---|---|\n";

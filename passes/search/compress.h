@@ -1,10 +1,19 @@
 // The progressive, budgeted controller behind `ember compress`.
-//   1. Measure the FP32 model's quality on the eval set (the reference).
-//   2. Try recipes from the smallest model to the largest: INT4 block 32 (GPTQ) everywhere,
-//      INT4 with INT8 embeddings and head, W8A8, INT8 weights. Each candidate is built by a
-//      pass pipeline, evaluated on the eval set, and kept if it meets the budget.
-//   3. The first (smallest) candidate within budget wins. When none meets it, the candidate
-//      with the best quality is returned with budget_met = false (exit 1 in the CLI).
+// The search (the default; search_model.cc):
+//   1. Check the target against what the cheapest action of every layer allows (exit 2
+//      before any calibration when it cannot be met).
+//   2. Measure the FP32 model's quality (the reference) and its gradient importance (once,
+//      through the AnalysisManager); predict the loss of every action of every layer
+//      (action_cost.h) and calibrate the predictions on two measured uniform models.
+//   3. Allocate one action per layer (allocation.h): the least predicted loss under a size or
+//      bits-per-weight target, or the smallest model whose predicted loss fits the budget.
+//   4. Verify progressively (progressive.h): FFN layers, then attention, then the aggressive
+//      actions; each stage is a candidate built by a replayable pipeline and measured; a stage
+//      that breaks the budget backs off its most damaging layers by bisection.
+// The uniform ladder (options.schemes non-empty, `--scheme`): recipes tried in order (INT4 b32
+// GPTQ everywhere, INT4 with INT8 embeddings, W8A8, INT8 weights); the first within budget wins.
+// Either way, when no candidate meets the budget the best-effort one is returned with
+// budget_met = false (exit 1 in the CLI).
 // Budget: for lm, the allowed relative increase of bits per byte (0.015 = +1.5%); for
 // classify, the allowed absolute drop of accuracy (0.01 = one point).
 #pragma once
@@ -19,6 +28,7 @@
 #include "ir/model.h"
 #include "passes/pass.h"
 #include "passes/pass_manager.h"
+#include "passes/search/search_recipe.h"
 
 namespace ember::passes {
 
@@ -26,11 +36,15 @@ struct CompressOptions {
   calibration::EvalTask task = calibration::EvalTask::kLanguageModel;
   std::string eval_path;
   int64_t eval_limit = 0;
-  std::optional<double> budget;  // none: the default for the task (lm 0.015 relative, classify 0.01 absolute)
-  std::vector<std::string> schemes;  // recipe names to try, in order; empty: the whole ladder
+  std::optional<double> budget;  // none: the default for the task (lm 0.015 relative, classify 0.01 absolute); recipe.budget.allowed wins
+  std::vector<std::string> schemes;  // uniform recipe names to try, in order; empty: the search
+  SearchRecipe recipe;               // what the search is asked to do (target, budget, actions, overrides, limits)
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
   AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
+  // The first recipe.importance_rows rows of the calibration set, opened by the caller, for the
+  // importance analysis (nullptr: the whole set). Layer statistics still use the whole set.
+  const calibration::CalibrationSet* importance_calib = nullptr;
 };
 
 struct Candidate {
@@ -40,6 +54,34 @@ struct Candidate {
   size_t model_bytes = 0;  // serialized size
   bool within_budget = false;
   std::vector<PassRecord> passes;
+  double bits_per_weight = 0;  // over the search's layers (0 for the uniform ladder)
+  bool within_target = true;
+  bool pareto = false;         // no other candidate is both smaller and better
+};
+
+// What the search decided per layer, for the manifest's `search` section.
+struct SearchLayerRecord {
+  std::string node, weight, op, stage, action;
+  int64_t params = 0;
+  double bits_per_weight = 32, pruned_ratio = 0;
+  std::map<std::string, double> sensitivity;  // action name -> predicted loss
+  double predicted_loss = 0;
+  std::optional<double> measured_loss;
+};
+
+struct SearchStageRecord {
+  std::string name;
+  int64_t candidates = 0;
+  double seconds = 0;  // for timings.json and --json only; never in the manifest
+};
+
+struct SearchSummary {
+  bool ran = false;
+  std::string target_kind = "none";  // none | size_bytes | bits_per_weight | energy_joules | latency_seconds
+  double target_value = 0, target_achieved = 0;
+  double gptq_factor = 0, metric_per_loss = 0;  // the calibrated cost scale
+  std::vector<SearchLayerRecord> layers;
+  std::vector<SearchStageRecord> stages;
 };
 
 struct CompressResult {
@@ -55,6 +97,7 @@ struct CompressResult {
   std::vector<Candidate> candidates;
   Remarks remarks;                 // of the chosen candidate
   std::map<std::string, int64_t> analyses_computed;  // analysis name -> times computed (each once per model state)
+  SearchSummary search;            // filled when the search ran (not the uniform ladder)
 };
 
 // The recipe names compress knows, smallest model first.
@@ -63,8 +106,14 @@ const std::vector<std::string>& compression_ladder();
 Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme);
 
 // Analyses of the FP32 model are computed once and shared by all candidates (analysis_manager.h).
-// A negative or NaN budget is invalid_input (make_budget).
+// A negative or NaN budget, and a target no allocation can meet, are invalid_input before any
+// calibration runs.
 Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                       const CompressOptions& options);
+// The two ways compress_model goes: the uniform ladder (options.schemes) and the search.
+Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                        const CompressOptions& options);
+Result<CompressResult> compress_search(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                       const CompressOptions& options);
 
 }  // namespace ember::passes

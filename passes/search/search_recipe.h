@@ -20,6 +20,7 @@ struct LayerAction {
   int64_t block = 0;         // INT4: 32, 64 or 128 weights per scale; INT8: 0 (per output channel)
   std::string method = "rtn";  // INT4: rtn, gptq or awq
   double ratio = 0;          // prune: the share of the layer's units removed, in (0, 1)
+  bool symmetric = true;     // INT8/INT4: signed codes; false: unsigned codes with a zero point per scale
   bool operator==(const LayerAction&) const = default;
 };
 
@@ -60,6 +61,7 @@ struct SearchRecipe {
   int64_t calib_limit = 0;                // calibration rows used (0 = all)
   int64_t holdout_rows = 32;              // calibration rows held back for the fidelity budget
   int64_t eval_limit = 0;                 // eval rows used (0 = all)
+  int64_t importance_rows = 0;            // calibration rows the gradient importance scores (0 = all)
 };
 
 }  // namespace ember::passes

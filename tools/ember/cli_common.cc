@@ -39,8 +39,11 @@ void Progress::update(int64_t done) {
   if (!tty_ || total_ <= 0) return;
   const int width = 30;
   const int filled = static_cast<int>(width * done / total_);
-  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld", label_.c_str(), filled, "##############################",
-               width - filled, "", static_cast<long long>(done), static_cast<long long>(total_));
+  // ETA: the time so far scaled to the work left (after the first step).
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / static_cast<double>(done) : 0;
+  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld, eta %.0f s  ", label_.c_str(), filled, "##############################",
+               width - filled, "", static_cast<long long>(done), static_cast<long long>(total_), eta);
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -2,6 +2,7 @@
 // Only the CLI prints and chooses exit codes: 0 ok, 1 accuracy budget missed, 2 bad usage or
 // input, 3 internal error.
 #pragma once
+#include <chrono>
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
@@ -36,6 +37,7 @@ class Progress {
   int64_t total_;
   bool tty_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();  // for the ETA
 };
 
 std::string human_bytes(double bytes);  // "43.9 MB"

@@ -1,7 +1,14 @@
 // ember compress MODEL --calib SET --eval SET --task lm|classify -o DIR: the main job.
-// Tries compression schemes from the smallest model up, keeps the first within the accuracy
-// budget, and writes DIR/model.onnx, DIR/manifest.json and DIR/report.md. Exit 1 when no
-// scheme meets the budget (the best-effort model and report are still written, and say so).
+// Searches one action per layer (FP32, INT8, INT4 blocks 32/64/128) under an optional target
+// (--target-size, --target-bpw) and the accuracy budget, verified progressively
+// (passes/search/compress.h); --scheme runs fixed uniform recipes instead; --recipe R.json
+// fixes the search, and the flags given override it. Writes DIR/model.onnx, manifest.json,
+// report.md, report.html and timings.json (seconds per stage, kept out of the deterministic
+// files). Exit 1 when no candidate meets the budget (the best-effort model and report are
+// still written, and say so); exit 2 for bad options, recipes or targets the allowed actions
+// cannot meet, before any calibration runs.
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +33,9 @@ struct CompressCliOptions {
   std::string model, calib, eval, task, output;
   std::optional<double> budget;  // none: the task's default
   std::vector<std::string> schemes;
+  std::string target_size;
+  int64_t importance_rows = 0;
+  std::optional<double> target_bpw;
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
@@ -52,12 +62,35 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
     o.recipe.budget.allowed = o.budget;
   else if (task_budget)
     o.budget = o.recipe.budget.allowed;
+  if (!o.target_size.empty() && o.target_bpw) return invalid_input("give one target: --target-size or --target-bpw");
+  if (!o.target_size.empty()) {
+    EMBER_ASSIGN_OR_RETURN(const double bytes, passes::parse_size_bytes(o.target_size, "--target-size"));
+    o.recipe.target = {passes::SearchTarget::Kind::kSizeBytes, bytes};
+  } else if (o.target_bpw) {
+    o.recipe.target = {passes::SearchTarget::Kind::kBitsPerWeight, *o.target_bpw};
+  }
+  if (o.recipe.target.kind != passes::SearchTarget::Kind::kNone && !o.schemes.empty())
+    return invalid_input("--scheme runs fixed uniform recipes; a target needs the search (drop --scheme)");
   if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
   if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
   return Status::Ok();
 }
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+// Seconds per stage (and per candidate) go here, not into the deterministic manifest.
+nlohmann::json timings_json(const passes::CompressResult& result) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : result.search.stages)
+    stages.push_back({{"name", s.name}, {"candidates", s.candidates}, {"seconds", s.seconds}});
+  nlohmann::json candidates = nlohmann::json::array();
+  for (const auto& c : result.candidates) {
+    double seconds = 0;
+    for (const auto& p : c.passes) seconds += p.seconds;
+    candidates.push_back({{"name", c.scheme}, {"pass_seconds", seconds}});
+  }
+  return {{"stages", stages}, {"candidates", candidates}};
+}
 
 int run_compress(const CompressCliOptions& opts) {
   if (Status st = formats::validate_deployment(opts.deployment); !st.ok()) return report(st.with_context("the --deploy-* options"));
@@ -74,15 +107,30 @@ int run_compress(const CompressCliOptions& opts) {
   OutputDirectory output_dir;  // removed again if the run fails before writing into it
   if (Status made = output_dir.create(opts.output); !made.ok()) return report(made);
 
+  // The importance analysis scores the first --importance-rows rows (a forward and a backward
+  // pass each, the costliest analysis); layer statistics and GPTQ use the whole set.
+  std::optional<calibration::CalibrationSet> importance_set;
+  if (opts.importance_rows > 0 && opts.importance_rows < calib->num_rows()) {
+    calibration::CalibrationOptions io = co;
+    io.limit = opts.importance_rows;
+    auto opened = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), io);
+    if (!opened.ok()) return report(opened.status());
+    importance_set.emplace(std::move(*opened));
+  }
   passes::CompressOptions po;
+  po.importance_calib = importance_set ? &*importance_set : nullptr;
+  po.recipe = opts.recipe;  // the recipe file under the flags given (merge_recipe)
+  po.recipe.importance_rows = opts.importance_rows;
   po.task = *task;
   po.eval_path = opts.eval;
   po.eval_limit = opts.eval_limit;
   po.budget = opts.budget;
   po.schemes = opts.schemes;
   po.threads = opts.threads;
+  const auto started = std::chrono::steady_clock::now();
   po.on_stage = [&](const std::string& stage) {
-    if (!opts.json) std::fprintf(stderr, "ember compress: %s\n", stage.c_str());
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!opts.json) std::fprintf(stderr, "ember compress [%5.0fs]: %s\n", t, stage.c_str());
   };
   // Long analyses (the layer inputs GPTQ needs) draw a progress bar on a terminal.
   std::optional<Progress> analysis_bar;
@@ -129,17 +177,22 @@ int run_compress(const CompressCliOptions& opts) {
   in.model_bytes = std::filesystem::file_size(model_path);
   const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
   const std::string report_md = passes::build_report(in, *result, *stats);
+  const nlohmann::json timings = timings_json(*result);
   st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
   if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
   if (st.ok()) st = formats::write_string_atomic((dir / "report.html").string(), passes::build_report_html(manifest));
+  if (st.ok()) st = formats::write_string_atomic((dir / "timings.json").string(), json_text(timings) + "\n");
   if (!st.ok()) return report(st);
 
-  if (opts.json)
-    std::printf("%s\n", json_text(manifest).c_str());
-  else
-    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md, report.html\n", report_md.c_str(), opts.output.c_str());
+  if (opts.json) {
+    nlohmann::json out = manifest;
+    out["timings"] = timings;
+    std::printf("%s\n", json_text(out).c_str());
+  } else {
+    std::printf("%s\nwrote %s/model.onnx, manifest.json, report.md, report.html, timings.json\n", report_md.c_str(), opts.output.c_str());
+  }
   if (!result->budget_met) {
-    std::fprintf(stderr, "ember compress: no scheme met the accuracy budget; wrote the best-effort model (%s)\n",
+    std::fprintf(stderr, "ember compress: no candidate met the accuracy budget; wrote the best-effort model (%s)\n",
                  result->candidates[result->chosen].scheme.c_str());
     return kExitBudgetMissed;
   }
@@ -150,14 +203,24 @@ int run_compress(const CompressCliOptions& opts) {
 
 void add_compress_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<CompressCliOptions>();
-  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md, report.html");
+  CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget by a per-layer search (optionally under --target-size or --target-bpw): writes DIR/model.onnx, manifest.json, report.md, report.html, timings.json");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
   sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
   sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
   sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01); in [0, 1]")->check(FiniteIn(0, 1));
-  sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
+  sub->add_option("--scheme", opts->schemes,
+                  "Instead of the search, try these uniform schemes in order (int4-gptq, int4-mixed, w8a8, w8); default: none (search)");
+  sub->add_option("--target-size", opts->target_size,
+                  "Hard limit on the model file: the least predicted loss that fits, e.g. 3MB, 7.41MB, 500KB (B/KB/MB/GB decimal, "
+                  "KiB/MiB/GiB binary); default: none (the smallest model within the budget)");
+  sub->add_option("--target-bpw", opts->target_bpw,
+                  "Hard limit on the mean bits per weight of the compressed layers (codes and scales), e.g. 4.5; default: none")
+      ->check(CLI::Range(0.5, 32.0));
+  sub->add_option("--importance-rows", opts->importance_rows,
+                  "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
+      ->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
@@ -172,7 +235,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--deploy-max-batch", sched.max_batch, "Largest dynamic batch of short requests (1 = none), in [1, 256]")->default_val(8);
   sub->add_option("--deploy-max-queue-delay-us", sched.max_queue_delay_us, "Longest a short request waits for a batch")->default_val(2000);
   sub->add_option("--deploy-thermal-threshold", d.thermal.threshold_c, "Degrees Celsius above which ember-rt serve throttles, in [0, 150]")->default_val(85);
-  sub->add_flag("--json", opts->json, "Print the manifest as JSON instead of the report");
+  sub->add_flag("--json", opts->json, "Print the manifest as JSON (with a \"timings\" member: seconds per search stage) instead of the report");
   sub->add_option("--recipe", opts->recipe_path, "Recipe file (schemas/recipe.schema.json): target, budget, actions, per-layer overrides, limits; the flags given override it (default: none)");
   sub->add_flag("--print-recipe", opts->print_recipe, "Print the effective recipe (the file under the flags) as JSON and exit without compressing");
   sub->final_callback([opts, sub, &exit_code] {

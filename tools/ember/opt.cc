@@ -1,4 +1,5 @@
 // ember opt MODEL --passes "..." -o OUT: runs a pass pipeline and saves the result.
+#include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +19,7 @@ struct OptOptions {
   std::string output;
   std::string calib;
   int64_t calib_batch = 1;
+  int64_t calib_limit = 0;
   bool external_data = false;
   bool json = false;
 };
@@ -31,6 +33,7 @@ int run_opt(const OptOptions& opts) {
   if (!opts.calib.empty()) {
     calibration::CalibrationOptions co;
     co.batch = opts.calib_batch;
+    co.limit = opts.calib_limit;
     auto set = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
     if (!set.ok()) return report(set.status());
     calib = std::move(*set);
@@ -74,6 +77,7 @@ void add_opt_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", opts->output, "Where to write the transformed model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set for passes that need data (.npy, .npz or a directory)");
   sub->add_option("--calib-batch", opts->calib_batch, "Rows per inference when passes run the calibration set (1 suits exports specialised to batch 1)")->default_val(1)->check(CountIn(1, 1 << 20));
+  sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all; replaying `ember compress --calib-limit N` needs the same N)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_flag("--external-data", opts->external_data, "Write weights to OUTPUT.data beside the model (automatic above 2 GB)");
   sub->add_flag("--json", opts->json, "Print per-pass statistics as JSON");
   sub->final_callback([opts, &exit_code] { exit_code = run_opt(*opts); });

@@ -1,0 +1,38 @@
+// Progressive verification of an allocation, in the order the design gives:
+//   stage "ffn":        FFN (and other) layers take their chosen action, capped at INT4 b32
+//   stage "attention":  the attention projections too
+//   stage "aggressive": every layer its chosen action (INT4 blocks 64/128, embeddings, the head)
+// The real metric is measured after each stage. When a stage breaks the budget (and backing
+// off is allowed), the layers it changed are sorted by predicted damage, and a bisection on k
+// finds the fewest of the most damaging ones to return to their previous action so that the
+// stage fits (assuming quality is monotone in k: log2(n) measured candidates). Those layers
+// keep their previous action in later stages; the search then goes on.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/search/action_cost.h"
+#include "passes/search/actions.h"
+#include "passes/search/compress.h"
+
+namespace ember::passes::search {
+
+// Builds and measures a candidate; true when it is within the budget.
+using TryCandidate = std::function<Result<bool>(const std::string& name, const std::vector<LayerAction>& actions)>;
+
+struct ProgressiveOutcome {
+  std::vector<LayerAction> actions;  // the last state within budget (or the final allocation)
+  bool within_budget = false;
+  std::vector<SearchStageRecord> stages;
+};
+
+// `chosen` holds each layer's final action; `predicted(i, action)` its predicted loss.
+// `back_off` false: stages are only measured (a hard target forbids adding bytes back).
+Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& chosen,
+                                           const std::function<double(size_t, const LayerAction&)>& predicted,
+                                           bool back_off, const TryCandidate& try_candidate,
+                                           const std::function<void(const std::string&)>& on_stage);
+
+}  // namespace ember::passes::search

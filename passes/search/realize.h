@@ -1,0 +1,31 @@
+// An allocation (one action per layer) as a pass pipeline that `ember opt --passes` replays.
+// Before: layers with their chosen actions.
+// After:  constants-to-initializers,upgrade-opset{version=13},
+//         quantize-weights{bits=4,block=32,method=gptq,include=^(w1|w2)$}, ... ,dce
+// One quantize-weights pass per distinct precision, naming its layers by an anchored regex.
+// The GPTQ passes come first: the first one measures the FP32 layer inputs and the passes after
+// it keep those statistics (quantize-weights preserves them), so every layer is quantized with
+// its FP32 Hessian whether the pipeline runs here or in `ember opt`, and both give the same bytes.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/pipeline.h"
+#include "passes/search/actions.h"
+
+namespace ember::passes::search {
+
+// The passes that prepare every candidate (weights in Constant nodes become initializers, an
+// old opset is raised to 13).
+const std::vector<PipelineEntry>& preparation_pipeline();
+
+// The passes after preparation that apply `actions[i]` to `layers[i]`. Invalid input when a
+// chosen layer's name cannot be written in pipeline text (',' or '}').
+Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer>& layers,
+                                                   const std::vector<LayerAction>& actions);
+
+// An anchored ECMAScript regex that matches exactly these names.
+std::string exact_names_regex(const std::vector<std::string>& names);
+
+}  // namespace ember::passes::search

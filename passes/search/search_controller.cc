@@ -1,0 +1,418 @@
+// compress_search: the controller of the search (compress.h gives the steps). Each step lives
+// in its own file: actions.h (what may be done to a layer), action_cost.h (predicted loss),
+// target.h (what the target allows), allocation.h (one action per layer), candidate.h
+// (building and measuring), progressive.h (staged verification with back-off),
+// search_summary.h (the manifest's record of it all).
+#include <chrono>
+#include <deque>
+#include <cmath>
+#include <map>
+
+#include "formats/onnx_save.h"
+#include "passes/analysis/importance.h"
+#include "passes/analysis/layer_inputs.h"
+#include "passes/search/action_cost.h"
+#include "passes/search/allocation.h"
+#include "passes/search/candidate.h"
+#include "passes/search/compress.h"
+#include "passes/search/gptq_factor.h"
+#include "passes/search/progressive.h"
+#include "passes/search/realize.h"
+#include "passes/search/search_summary.h"
+#include "passes/search/target.h"
+
+namespace ember::passes {
+namespace search {
+namespace {
+
+class SearchRun {
+ public:
+  SearchRun(const CompressOptions& options, SearchContext& ctx, CompressResult& result)
+      : options_(options), ctx_(ctx), result_(result) {}
+
+  void stage(const std::string& text) const {
+    if (options_.on_stage) options_.on_stage(text);
+  }
+
+  // How much worse than the reference a quality is, in the metric's units (>= 0 is worse).
+  double damage(double quality) const {
+    return ctx_.budget.lower_is_better ? quality - ctx_.reference : ctx_.reference - quality;
+  }
+
+  // Builds and records a candidate (once per distinct set of actions).
+  Result<const Candidate*> try_actions(const std::string& name, const std::vector<LayerAction>& actions) {
+    for (size_t i = 0; i < built_.size(); ++i)
+      if (built_[i].actions == actions) return &built_[i].candidate;
+    stage("building and measuring candidate '" + name + "' (" + eta() + ")");
+    const auto start = std::chrono::steady_clock::now();
+    EMBER_ASSIGN_OR_RETURN(BuiltCandidate b, build_candidate(ctx_, name, actions));
+    candidate_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    b.candidate.within_target = within_target(b.candidate);
+    built_.push_back(std::move(b));
+    return &built_.back().candidate;
+  }
+
+  // "candidate 3 of about 5, about 40 s left": two probes and three stages without a target; two
+  // probes, the allocation, two stages and the refit under one (a back-off adds about log2 of a
+  // stage's layers).
+  std::string eta() const {
+    const size_t plan = options_.recipe.target.kind == SearchTarget::Kind::kNone ? 5 : 6;  // a target adds the refit
+    const size_t planned = std::max<size_t>(built_.size() + 1, plan);
+    std::string text = "candidate " + std::to_string(built_.size() + 1) + " of about " + std::to_string(planned);
+    if (built_.empty()) return text;
+    const double left = candidate_seconds_ / double(built_.size()) * double(planned - built_.size());
+    return text + ", about " + std::to_string(int64_t(left + 0.5)) + " s left";
+  }
+
+  bool within_target(const Candidate& c) const {
+    const SearchTarget& t = options_.recipe.target;
+    if (t.kind == SearchTarget::Kind::kSizeBytes) return double(c.model_bytes) <= std::floor(t.value);
+    if (t.kind == SearchTarget::Kind::kBitsPerWeight) return c.bits_per_weight <= t.value;
+    return true;
+  }
+
+  // Every layer that allows `kind` at `block` and `symmetric` (preferring `method`; GPTQ is not
+  // allowed for embeddings, which then take RTN), else FP32; empty when no layer changes.
+  std::vector<LayerAction> uniform(LayerAction::Kind kind, int64_t block, const std::string& method, bool symmetric) const {
+    std::vector<LayerAction> out(ctx_.layers.size());
+    bool any = false;
+    for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+      std::optional<LayerAction> pick;
+      for (const auto& a : ctx_.layers[i].allowed)
+        if (a.kind == kind && a.block == block && a.symmetric == symmetric && (!pick || a.method == method)) pick = a;
+      if (pick) out[i] = *pick, any = true;
+    }
+    return any ? out : std::vector<LayerAction>{};
+  }
+
+  double rtn_loss(size_t i, const LayerAction& a) const {
+    const auto& allowed = ctx_.layers[i].allowed;
+    // The table holds RTN predictions: any method of the same precision reads the same entry.
+    for (size_t k = 0; k < allowed.size(); ++k)
+      if (allowed[k].kind == a.kind && allowed[k].block == a.block && allowed[k].symmetric == a.symmetric) return rtn_[i][k];
+    return 0;
+  }
+
+  double scaled_loss(size_t i, const LayerAction& a) const {
+    const double l = rtn_loss(i, a) * correction(i);
+    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight, a.block, a.symmetric) : l;
+  }
+
+  double correction(size_t i) const { return i < correction_.size() ? correction_[i] : 1.0; }
+
+  // The predictions the allocation uses: RTN losses, GPTQ ratios, per-layer stage corrections.
+  LossTable loss_table() const {
+    LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
+    for (size_t i = 0; i < table.size(); ++i)
+      for (auto& l : table[i]) l *= correction(i);
+    return table;
+  }
+
+  const Candidate* find_built(const std::vector<LayerAction>& actions) const {
+    for (const auto& b : built_)
+      if (b.actions == actions) return &b.candidate;
+    return nullptr;
+  }
+
+  bool allowed_all(const std::vector<LayerAction>& actions) const {
+    for (size_t i = 0; i < actions.size(); ++i) {
+      bool ok = false;
+      for (const auto& a : ctx_.layers[i].allowed) ok = ok || a == actions[i];
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  Status calibrate();
+  Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
+  Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity, const std::string& name);
+  Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
+  Status search(const analysis::ImportanceReport& importance, int64_t capacity);
+  Status choose();
+  void summarize();
+
+ private:
+  const CompressOptions& options_;
+  SearchContext& ctx_;
+  CompressResult& result_;
+  LossTable rtn_;
+  CostScale scale_;
+  std::deque<BuiltCandidate> built_;  // a deque: candidates handed out stay where they are
+  std::vector<SearchStageRecord> stages_;
+  double candidate_seconds_ = 0;
+  std::vector<double> correction_;  // per layer, from the measured stages (refit_and_reallocate)
+  std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
+};
+
+// Two measured uniform models fix the scale of the predictions: INT4 b128 with zero points and
+// INT4 b32 (GPTQ where it applies). Their quantize-weights records give each layer's GPTQ/RTN
+// output-error ratio at both blocks (gptq_factor.h); their measured metric change against
+// the predicted loss gives metric_per_loss (least squares through the origin).
+Status SearchRun::calibrate() {
+  std::vector<std::vector<LayerAction>> probes;
+  std::vector<std::string> names;
+  for (auto [block, symmetric] : {std::pair<int64_t, bool>{128, false}, std::pair<int64_t, bool>{32, true}}) {
+    std::vector<LayerAction> p = uniform(LayerAction::Kind::kInt4, block, "gptq", symmetric);
+    if (p.empty()) continue;
+    probes.push_back(std::move(p));
+    names.push_back("uniform-int4-b" + std::to_string(block) + (symmetric ? "" : "-asym"));
+  }
+  if (probes.empty()) {
+    probes.push_back(uniform(LayerAction::Kind::kInt8, 0, "rtn", true));
+    names.push_back("uniform-int8");
+  }
+  if (probes.back().empty()) return Status::Ok();
+  std::vector<const Candidate*> measured;
+  bool any_gptq = false;
+  for (size_t k = 0; k < probes.size(); ++k) {
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(names[k], probes[k]));
+    measured.push_back(c);
+    for (const auto& a : probes[k]) any_gptq = any_gptq || a.method == "gptq";
+  }
+  if (any_gptq) {
+    EMBER_ASSIGN_OR_RETURN(const auto inputs, ctx_.fp32_analyses.get<analysis::LayerInputAnalysis>(ctx_.prepared, {}));
+    for (const Candidate* c : measured) gptq_error_ratios(scale_.layer_gptq, ctx_.prepared, ctx_.layers, *inputs, c->passes);
+  }
+  scale_.gptq_factor = 1.0;
+  double num = 0, den = 0;
+  for (size_t k = 0; k < probes.size(); ++k) {
+    double predicted = 0;
+    for (size_t i = 0; i < probes[k].size(); ++i) predicted += scaled_loss(i, probes[k][i]);
+    num += std::max(0.0, damage(measured[k]->quality)) * predicted;
+    den += predicted * predicted;
+  }
+  scale_.metric_per_loss = den > 0 ? num / den : 0;
+  return Status::Ok();
+}
+
+Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double loss_limit) const {
+  const LossTable table = loss_table();
+  const bool size = options_.recipe.target.kind == SearchTarget::Kind::kSizeBytes;
+  std::vector<std::vector<Option>> items;
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+    std::vector<Option> options;
+    for (size_t a = 0; a < ctx_.layers[i].allowed.size(); ++a) {
+      const LayerAction& act = ctx_.layers[i].allowed[a];
+      const int64_t extra = size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0;
+      options.push_back({action_bytes(ctx_.layers[i], act) + extra, table[i][a]});
+    }
+    items.push_back(std::move(options));
+  }
+  Allocation allocation;
+  if (options_.recipe.target.kind == SearchTarget::Kind::kNone) {
+    EMBER_ASSIGN_OR_RETURN(allocation, allocate_smallest(items, loss_limit));
+  } else {
+    EMBER_ASSIGN_OR_RETURN(allocation, allocate_under_cost(items, capacity));
+  }
+  std::vector<LayerAction> actions;
+  for (size_t i = 0; i < items.size(); ++i) actions.push_back(ctx_.layers[i].allowed[allocation.choice[i]]);
+  return actions;
+}
+
+// A hard target is checked on the real serialized model: when over, the capacity shrinks by
+// the excess and the allocation is rebuilt.
+Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capacity, const std::string& name) {
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, 0));
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
+    if (c->within_target) return actions;
+    const int64_t over = int64_t(c->model_bytes) - int64_t(std::floor(options_.recipe.target.value));
+    stage("the allocation is " + std::to_string(over) + " bytes over the target; tightening");
+    capacity -= std::max<int64_t>(over, 0) + 1024;
+    if (capacity < 0) break;
+  }
+  return invalid_input("the target cannot be met: the allocation stays over it after tightening");
+}
+
+Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t capacity) {
+  EMBER_ASSIGN_OR_RETURN(rtn_, predict_rtn_losses(ctx_.prepared, ctx_.layers, importance));
+  auto start = std::chrono::steady_clock::now();
+  EMBER_TRY(calibrate());
+  stages_.push_back({"calibration", int64_t(built_.size()),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  const bool none = options_.recipe.target.kind == SearchTarget::Kind::kNone;
+  const double room = std::fabs(ctx_.budget.limit(ctx_.reference) - ctx_.reference);
+  const double loss_limit = scale_.metric_per_loss > 0 ? room / scale_.metric_per_loss : INFINITY;
+  start = std::chrono::steady_clock::now();
+  const size_t before = built_.size();
+  std::vector<LayerAction> chosen;
+  if (none) {
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate(capacity, loss_limit));
+  } else {
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate_within_target(capacity, "allocation"));
+  }
+  stages_.push_back({"allocation", int64_t(built_.size() - before),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  const TryCandidate try_candidate = [&](const std::string& name, const std::vector<LayerAction>& actions) -> Result<bool> {
+    EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
+    if (name.find("backoff") == std::string::npos) stage_states_.push_back(actions);
+    return c->within_budget;
+  };
+  auto predicted = [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); };
+  EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
+                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage));
+  stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
+  if (none) return Status::Ok();
+  start = std::chrono::steady_clock::now();
+  const size_t built_before = built_.size();
+  EMBER_TRY(refit_and_reallocate(chosen, capacity));
+  stages_.push_back({"refit", int64_t(built_.size() - built_before),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+  return Status::Ok();
+}
+
+// Under a hard target the stages are measurements, not steps back: each stage's measured
+// damage against its predicted damage corrects the predictions of the layers it changed
+//   c_stage = (d(q_k) - d(q_{k-1})) / (metric_per_loss * sum_changed (L_new - L_old)),
+// clamped to [1/4, 4], and the allocation is solved once more with the corrected losses.
+Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity) {
+  if (scale_.metric_per_loss <= 0) return Status::Ok();
+  std::vector<LayerAction> previous(ctx_.layers.size());
+  double previous_damage = 0;
+  std::vector<double> factor(ctx_.layers.size(), 1.0);
+  std::vector<std::vector<LayerAction>> states = stage_states_;
+  if (states.empty() || !(states.back() == chosen)) states.push_back(chosen);
+  for (const auto& state : states) {
+    const Candidate* c = find_built(state);
+    if (!c) continue;
+    double predicted = 0;
+    std::vector<size_t> changed;
+    for (size_t i = 0; i < state.size(); ++i)
+      if (!(state[i] == previous[i])) {
+        changed.push_back(i);
+        predicted += scaled_loss(i, state[i]) - scaled_loss(i, previous[i]);
+      }
+    const double measured = damage(c->quality) - previous_damage;
+    if (predicted > 0 && !changed.empty()) {
+      const double corr = std::clamp(measured / (scale_.metric_per_loss * predicted), 0.25, 4.0);
+      for (size_t i : changed) factor[i] = corr;
+    }
+    previous = state;
+    previous_damage = damage(c->quality);
+  }
+  correction_ = factor;
+  stage("refitting the predictions to the measured stages and allocating again");
+  return allocate_within_target(capacity, "allocation-refit").status();
+}
+
+// Within the target, then within the budget; then the smallest (no target) or the best quality.
+Status SearchRun::choose() {
+  const bool none = options_.recipe.target.kind == SearchTarget::Kind::kNone;
+  const bool lower = ctx_.budget.lower_is_better;
+  std::optional<size_t> best;
+  for (size_t i = 0; i < built_.size(); ++i) {
+    const Candidate& c = built_[i].candidate;
+    if (!c.within_target || !allowed_all(built_[i].actions)) continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    const Candidate& b = built_[*best].candidate;
+    const bool better_quality = lower ? c.quality < b.quality : c.quality > b.quality;
+    if (c.within_budget != b.within_budget) {
+      if (c.within_budget) best = i;
+    } else if (none && c.within_budget ? c.model_bytes < b.model_bytes : better_quality) {
+      best = i;
+    }
+  }
+  if (!best) return internal_error("search: no candidate meets the target");
+  for (auto& b : built_) result_.candidates.push_back(b.candidate);
+  mark_pareto(result_.candidates, lower);
+  result_.chosen = *best;
+  result_.budget_met = built_[*best].candidate.within_budget;
+  result_.model = std::move(built_[*best].model);
+  result_.remarks = std::move(built_[*best].remarks);
+  return Status::Ok();
+}
+
+void SearchRun::summarize() {
+  SearchSummary& s = result_.search;
+  s.ran = true;
+  s.target_kind = target_kind_name(options_.recipe.target.kind);
+  s.target_value = options_.recipe.target.value;
+  const Candidate& c = result_.candidates[result_.chosen];
+  s.target_achieved = options_.recipe.target.kind == SearchTarget::Kind::kBitsPerWeight ? c.bits_per_weight : double(c.model_bytes);
+  s.gptq_factor = scale_.gptq_factor;
+  s.metric_per_loss = scale_.metric_per_loss;
+  const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
+  const LossTable table = loss_table();
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
+  s.stages = stages_;
+}
+
+std::vector<std::string> attention_weights(const analysis::ImportanceReport& importance) {
+  std::vector<std::string> out;
+  for (const auto& h : importance.heads)
+    for (const auto& slice : h.block.slices) out.push_back(slice.weight);
+  return out;
+}
+
+}  // namespace
+}  // namespace search
+
+Result<CompressResult> compress_search(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                       const CompressOptions& options) {
+  using namespace search;
+  const SearchRecipe& recipe = options.recipe;
+  EMBER_TRY(check_target(recipe.target));
+  AnalysisManager fp32_analyses(&calib);
+  fp32_analyses.set_progress(options.analysis_progress);
+  ir::Model prepared = fp32;
+  Remarks prep_remarks;
+  EMBER_ASSIGN_OR_RETURN(PassManager prep, PassManager::from_entries(preparation_pipeline()));
+  PassContext prep_ctx(fp32_analyses, prep_remarks, nullptr);
+  EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
+  EMBER_ASSIGN_OR_RETURN(const std::string prepared_bytes, formats::serialize_onnx(prepared));
+  // The target is checked against the cheapest actions before any calibration runs.
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}));
+  if (unstaged.empty()) return invalid_input("the model has no weight the search can compress (no MatMul, Gemm, Conv or Gather weight of 1024 elements or more)");
+  EMBER_ASSIGN_OR_RETURN(const int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
+
+  CompressResult result;
+  EvaluatorOptions eval_options;
+  eval_options.budget = recipe.budget;
+  eval_options.task = options.task;
+  eval_options.eval_path = options.eval_path;
+  eval_options.eval_limit = recipe.eval_limit > 0 ? recipe.eval_limit : options.eval_limit;
+  eval_options.threads = options.threads;
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(recipe.budget.allowed ? recipe.budget.allowed : options.budget));
+  if (options.on_stage) options.on_stage("measuring the FP32 model");
+  EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult reference, evaluator->measure(fp32));
+  result.metric = reference.metric;
+  result.fp32_quality = reference.value;
+  result.eval_rows = reference.samples;
+  EMBER_ASSIGN_OR_RETURN(const std::string fp32_bytes, formats::serialize_onnx(fp32));
+  result.fp32_bytes = fp32_bytes.size();
+  result.budget = budget.allowed;
+  result.quality_limit = budget.limit(reference.value);
+
+  if (options.on_stage) options.on_stage("measuring gradient importance (once)");
+  analysis::ImportanceOptions io;
+  io.threads = options.threads;
+  AnalysisManager importance_analyses(options.importance_calib ? options.importance_calib : &calib);
+  importance_analyses.set_progress(options.analysis_progress);
+  AnalysisManager& scorer = options.importance_calib ? importance_analyses : fp32_analyses;
+  auto importance = scorer.get<analysis::ImportanceAnalysis>(prepared, io);
+  analysis::ImportanceReport no_importance;  // a model without backward rules: weight errors alone rank the layers
+  const analysis::ImportanceReport& report = importance.ok() ? **importance : no_importance;
+  if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report)));
+
+  SearchContext ctx{prepared, prep.records(), fp32_analyses, *evaluator, budget, reference.value, layers};
+  SearchRun run(options, ctx, result);
+  EMBER_TRY(run.search(report, capacity));
+  EMBER_TRY(run.choose());
+  run.summarize();
+  for (const char* name : {"layer-inputs", "importance"})
+    result.analyses_computed[name] = fp32_analyses.computations(name) + (options.importance_calib ? importance_analyses.computations(name) : 0);
+  return result;
+}
+
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+                                      const CompressOptions& options) {
+  if (!options.schemes.empty()) return compress_uniform(fp32, calib, options);
+  return compress_search(fp32, calib, options);
+}
+
+}  // namespace ember::passes
