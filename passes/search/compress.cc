@@ -81,17 +81,27 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
   return invalid_input("unknown scheme '" + scheme + "' (schemes: " + names + ")");
 }
 
-Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& all_calib,
                                       const CompressOptions& options) {
   CompressResult result;
   EvaluatorOptions eval_options;
+  eval_options.budget = options.recipe.budget;
+  if (!eval_options.budget.allowed) eval_options.budget.allowed = options.budget;
   eval_options.task = options.task;
   eval_options.eval_path = options.eval_path;
   eval_options.eval_limit = options.eval_limit;
   eval_options.threads = options.threads;
-  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
-  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(options.budget));
+  // A label-free budget holds the last recipe.holdout_rows calibration rows back: they measure
+  // fidelity to the FP32 outputs and never feed calibration statistics (evaluator.h).
+  EMBER_TRY(check_budget_request(eval_options));
+  EMBER_ASSIGN_OR_RETURN(const calibration::CalibrationSet::Split split,
+                         held_back_rows(all_calib, eval_options.budget, options.eval_path, options.recipe.holdout_rows));
+  const calibration::CalibrationSet& calib = split.first;
+  result.holdout_rows = uses_fidelity(eval_options.budget, options.eval_path) ? split.last.num_rows() : 0;
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, split.last, eval_options));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(eval_options.budget.allowed));
   const bool lm = budget.lower_is_better;
+  result.lower_is_better = budget.lower_is_better;
   result.budget = budget.allowed;
   if (options.on_stage) options.on_stage("measuring the FP32 model");
   EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, evaluator->measure(fp32));

@@ -19,6 +19,7 @@
 #include "ir/model.h"
 #include "passes/pass.h"
 #include "passes/pass_manager.h"
+#include "passes/search/search_recipe.h"
 
 namespace ember::passes {
 
@@ -31,6 +32,10 @@ struct CompressOptions {
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
   AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
+  // What the search is asked to do. Read here so far: recipe.budget.metric (auto: the task's
+  // metric with an eval set, else a label-free fidelity metric), recipe.budget.allowed (when
+  // set, it wins over `budget`) and recipe.holdout_rows (rows held back for fidelity).
+  SearchRecipe recipe;
 };
 
 struct Candidate {
@@ -55,6 +60,8 @@ struct CompressResult {
   std::vector<Candidate> candidates;
   Remarks remarks;                 // of the chosen candidate
   std::map<std::string, int64_t> analyses_computed;  // analysis name -> times computed (each once per model state)
+  int64_t holdout_rows = 0;        // calibration rows held back for a fidelity budget (0: none; then eval_rows are eval-set rows)
+  bool lower_is_better = true;     // of `metric`
 };
 
 // The recipe names compress knows, smallest model first.

@@ -64,8 +64,10 @@ Status check_budget_request(const EvaluatorOptions& options) {
       return invalid_input("the " + metric + " budget does not fit the task (" + task_metric(options.task) + " is its metric)");
   }
   if (metric == "auto" && options.eval_path.empty()) {  // kl or sqnr, decided on the outputs; both take >= 0
-    if (options.budget.allowed && (!std::isfinite(*options.budget.allowed) || *options.budget.allowed < 0))
-      return make_metric_budget("kl", options.budget.allowed).status();
+    const std::optional<double>& allowed = options.budget.allowed;
+    if (allowed && (!std::isfinite(*allowed) || *allowed < 0))
+      return invalid_input("the budget must be a finite number >= 0, got " + std::to_string(*allowed) +
+                           (*allowed < 0 ? " (a budget is how much quality may be lost, never a gain)" : ""));
     return Status::Ok();
   }
   const std::string resolved = metric == "auto" ? task_metric(options.task) : metric;

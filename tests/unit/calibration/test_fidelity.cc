@@ -7,6 +7,7 @@
 
 #include "calibration/dataset.h"
 #include "calibration/fidelity.h"
+#include "formats/npy.h"
 #include "formats/npz.h"
 #include "tests/unit/calibration/calib_test_util.h"
 
@@ -126,6 +127,29 @@ TEST_CASE("fidelity: several outputs, the worst one decides, reference captured 
   CHECK(*calibration::measure_fidelity(**fp32_interp, *ref, FidelityMetric::kKl) == 0.0);
   // Neither output comes from a linear layer nor is named logits: auto picks sqnr.
   CHECK(calibration::auto_fidelity_metric(fp32.graph, *ref) == FidelityMetric::kSqnr);
+}
+
+TEST_CASE("fidelity: a metric over rows does not fit one value per row") {
+  ScratchDir dir("fidelity_fits");
+  const std::string path = dir.file("x.npy");
+  REQUIRE(formats::write_npy(path, Tensor::from_vector<float>({2, 1}, {0.5f, -2})).ok());
+  ir::Model m = empty_model();  // x [n, 1] -> y = Identity(x): a regression head's shape
+  m.graph.inputs.push_back(tensor_info("x", DType::kF32, {-1, 1}));
+  m.graph.outputs.push_back(tensor_info("score", DType::kF32, {-1, 1}));
+  m.graph.nodes.push_back(node("Identity", "id", {"x"}, {"score"}));
+  auto set = calibration::CalibrationSet::open(path, m.graph.feed_inputs());
+  auto interp = runtime::Interpreter::create(m);
+  REQUIRE((set.ok() && interp.ok()));
+  auto ref = calibration::capture_reference(**interp, *set);
+  REQUIRE(ref.ok());
+  for (FidelityMetric metric : {FidelityMetric::kKl, FidelityMetric::kTop1, FidelityMetric::kCosine}) {
+    Status fits = calibration::check_metric_fits(metric, *ref);
+    REQUIRE(!fits.ok());
+    CHECK(fits.message().find("'score'") != std::string::npos);
+    CHECK(fits.message().find("sqnr") != std::string::npos);
+  }
+  CHECK(calibration::check_metric_fits(FidelityMetric::kSqnr, *ref).ok());
+  CHECK(calibration::auto_fidelity_metric(m.graph, *ref) == FidelityMetric::kSqnr);
 }
 
 TEST_CASE("fidelity: which outputs look like logits") {
