@@ -26,3 +26,4 @@ ember_script_test(real_models tests/realmodels/real_models.sh LABELS "interop" T
 ember_script_test(scale_cli tests/e2e/scale_cli.sh LABELS "e2e")
 ember_script_test(prune_cli tests/e2e/prune_cli.sh LABELS "e2e;sanitize" TIMEOUT 600)
 ember_script_test(interop_pruned tests/interop/pruned_ort.sh LABELS "interop" TIMEOUT 600)
+ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)

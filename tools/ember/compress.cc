@@ -1,4 +1,6 @@
-// ember compress MODEL --calib SET --eval SET --task lm|classify -o DIR: the main job.
+// ember compress MODEL --calib SET [--eval SET --task lm|classify] -o DIR: the main job.
+// Without --eval and --task the budget is label-free: fidelity to the FP32 model's outputs on
+// the last --holdout-rows calibration rows (kl for logits, else sqnr; --budget-metric).
 // Tries compression schemes from the smallest model up, keeps the first within the accuracy
 // budget, and writes DIR/model.onnx, DIR/manifest.json and DIR/report.md. Exit 1 when no
 // scheme meets the budget (the best-effort model and report are still written, and say so).
@@ -12,6 +14,7 @@
 #include "formats/onnx_save.h"
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
+#include "passes/search/evaluator.h"
 #include "runtime/parallel.h"
 #include "tools/ember/cli_checks.h"
 #include "tools/ember/cli_common.h"
@@ -21,7 +24,9 @@ namespace {
 
 struct CompressCliOptions {
   std::string model, calib, eval, task, output;
-  std::optional<double> budget;  // none: the task's default
+  std::optional<double> budget;  // none: the metric's default
+  std::string budget_metric = "auto";
+  int64_t holdout_rows = 32;
   std::vector<std::string> schemes;
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
@@ -31,9 +36,26 @@ struct CompressCliOptions {
 
 std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
 
+// The budget request, checked before the model or any data is read (exit 2 saying why).
+Result<passes::EvaluatorOptions> budget_request(const CompressCliOptions& opts) {
+  if (opts.eval.empty() != opts.task.empty())
+    return invalid_input(opts.eval.empty() ? "--task needs a labelled eval set (--eval); without one, leave out --task for the label-free fidelity budget"
+                                           : "--eval needs --task (lm or classify) to say how the eval set is scored");
+  passes::EvaluatorOptions eo;
+  if (!opts.task.empty()) {
+    EMBER_ASSIGN_OR_RETURN(eo.task, calibration::parse_eval_task(opts.task));
+  }
+  eo.eval_path = opts.eval;
+  eo.budget.metric = opts.budget_metric;
+  eo.budget.allowed = opts.budget;
+  EMBER_TRY(passes::check_budget_request(eo));
+  return eo;
+}
+
 int run_compress(const CompressCliOptions& opts) {
-  auto task = calibration::parse_eval_task(opts.task);
-  if (!task.ok()) return report(task.status());
+  auto request = budget_request(opts);
+  if (!request.ok()) return report(request.status());
+  const calibration::EvalTask task = request->task;
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember compress");
@@ -46,11 +68,13 @@ int run_compress(const CompressCliOptions& opts) {
   if (Status made = output_dir.create(opts.output); !made.ok()) return report(made);
 
   passes::CompressOptions po;
-  po.task = *task;
+  po.task = task;
   po.eval_path = opts.eval;
   po.eval_limit = opts.eval_limit;
   po.budget = opts.budget;
   po.schemes = opts.schemes;
+  po.recipe.budget = request->budget;
+  po.recipe.holdout_rows = opts.holdout_rows;
   po.threads = opts.threads;
   po.on_stage = [&](const std::string& stage) {
     if (!opts.json) std::fprintf(stderr, "ember compress: %s\n", stage.c_str());
@@ -75,11 +99,13 @@ int run_compress(const CompressCliOptions& opts) {
   in.source_sha256 = *source_hash;
   in.source_bytes = std::filesystem::file_size(opts.model);
   in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
-                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
+                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}, {"budget_metric", opts.budget_metric},
+                {"holdout_rows", std::to_string(result->holdout_rows)}};
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib->content_hash();
-  in.calibration_rows = calib->num_rows();
-  in.eval_source = base_name(opts.eval);
+  in.calibration_rows = calib->num_rows() - result->holdout_rows;
+  in.eval_source = result->holdout_rows ? base_name(opts.calib) + ", last rows held back"
+                                        : base_name(opts.eval);
   in.threads = opts.threads;
   in.deployment = opts.deployment;
 
@@ -122,10 +148,17 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget: writes DIR/model.onnx, manifest.json, report.md");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
-  sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
-  sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
+  sub->add_option("--eval", opts->eval, "Labelled evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels'); default: none, a label-free fidelity budget");
+  sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy), with --eval; default: none")->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
-  sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01); in [0, 1]")->check(FiniteIn(0, 1));
+  sub->add_option("--budget", opts->budget, "Allowed quality loss, in the budget metric's terms: bits_per_byte, relative increase (default 0.015); "
+                  "accuracy, absolute drop (0.01); kl, increase in nats (0.02); top1, drop of argmax agreement (0.01); sqnr, lowest dB (20); "
+                  "cosine, drop of mean cosine (0.005). Negative, NaN or more than the metric can take is refused");
+  sub->add_option("--budget-metric", opts->budget_metric, "auto (the task's metric with --eval, else kl for logits and sqnr for other outputs), "
+                  "bits_per_byte, accuracy, kl, top1, sqnr or cosine (label-free: against the FP32 outputs on held-back calibration rows)")
+      ->default_val("auto");
+  sub->add_option("--holdout-rows", opts->holdout_rows, "Label-free budgets: the last N calibration rows (after --calib-limit) are held back "
+                  "from calibration and measure fidelity; the set needs at least N+1 rows")->default_val(32)->check(CountIn(1, 1 << 20));
   sub->add_option("--scheme", opts->schemes, "Schemes to try, in order (int4-gptq, int4-mixed, w8a8, w8); default: all, smallest first");
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
