@@ -63,11 +63,15 @@ Status check_budget_request(const EvaluatorOptions& options) {
     if (metric != task_metric(options.task))
       return invalid_input("the " + metric + " budget does not fit the task (" + task_metric(options.task) + " is its metric)");
   }
-  if (metric == "auto" && options.eval_path.empty()) {  // kl or sqnr, decided on the outputs; both take >= 0
+  if (metric == "auto" && options.eval_path.empty()) {  // kl or sqnr, decided on the outputs
     const std::optional<double>& allowed = options.budget.allowed;
     if (allowed && (!std::isfinite(*allowed) || *allowed < 0))
       return invalid_input("the budget must be a finite number >= 0, got " + std::to_string(*allowed) +
                            (*allowed < 0 ? " (a budget is how much quality may be lost, never a gain)" : ""));
+    // kl counts nats lost and sqnr is a floor in dB: one number cannot mean both.
+    if (allowed)
+      return invalid_input("a label-free budget of " + std::to_string(*allowed) + " needs its metric: auto picks kl (nats) or sqnr (dB) "
+                           "from the model's outputs, so name one with --budget-metric kl|top1|sqnr|cosine");
     return Status::Ok();
   }
   const std::string resolved = metric == "auto" ? task_metric(options.task) : metric;

@@ -61,6 +61,7 @@ bad() {  # bad DESCRIPTION EXPECTED_TEXT compress-arguments...
 bad "negative budget" "never a gain" --budget -0.1
 bad "NaN budget" "finite" --budget nan
 bad "negative kl budget" "never a gain" --budget-metric kl --budget -1
+bad "label-free budget without its metric" "--budget-metric" --budget 0.05
 bad "top1 budget of 1" "below 1" --budget-metric top1 --budget 1
 bad "cosine budget above 1" "below 1" --budget-metric cosine --budget 1.5
 bad "sqnr floor above the cap" "200" --budget-metric sqnr --budget 500

@@ -89,7 +89,9 @@ TEST_CASE("evaluator: the budget request is checked before any work") {
   CHECK(!passes::check_budget_request(o).ok());
   o.eval_path.clear();
   CHECK(!passes::check_budget_request(o).ok());  // negative, label-free
-  o.budget.allowed = 30;  // fine for either kl or sqnr
+  o.budget.allowed = 30;  // 30 nats or a 30 dB floor? Ambiguous without a metric.
+  CHECK(passes::check_budget_request(o).message().find("--budget-metric") != std::string::npos);
+  o.budget.allowed.reset();
   CHECK(passes::check_budget_request(o).ok());
   CHECK(passes::uses_fidelity(o.budget, ""));
   CHECK(!passes::uses_fidelity(o.budget, "eval.npz"));
