@@ -13,7 +13,7 @@ std::string number(double v) {
 double default_budget(const std::string& metric) {
   if (metric == "bits_per_byte") return 0.015;
   if (metric == "accuracy") return 0.01;
-  if (metric == "kl") return 0.02;
+  if (metric == "kl") return 0.01;
   if (metric == "top1") return 0.01;
   if (metric == "sqnr") return 20;
   if (metric == "cosine") return 0.005;

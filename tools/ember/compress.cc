@@ -152,7 +152,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy), with --eval; default: none")->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
   sub->add_option("--budget", opts->budget, "Allowed quality loss, in the budget metric's terms: bits_per_byte, relative increase (default 0.015); "
-                  "accuracy, absolute drop (0.01); kl, increase in nats (0.02); top1, drop of argmax agreement (0.01); sqnr, lowest dB (20); "
+                  "accuracy, absolute drop (0.01); kl, increase in nats (0.01); top1, drop of argmax agreement (0.01); sqnr, lowest dB (20); "
                   "cosine, drop of mean cosine (0.005). Negative, NaN or more than the metric can take is refused; without --eval, name the metric with --budget-metric");
   sub->add_option("--budget-metric", opts->budget_metric, "auto (the task's metric with --eval, else kl for logits and sqnr for other outputs), "
                   "bits_per_byte, accuracy, kl, top1, sqnr or cosine (label-free: against the FP32 outputs on held-back calibration rows)")
