@@ -198,7 +198,9 @@ Result<CalibrationSet::Split> CalibrationSet::split_last(int64_t held_back) cons
     return invalid_input(source_ + ": the calibration set has " + std::to_string(rows_) + " rows; holding back the last " +
                          std::to_string(held_back) + " for the fidelity budget leaves none for calibration (give more rows, or "
                          "fewer held-back rows with --holdout-rows)");
-  return Split{rows_subset(0, rows_ - held_back), rows_subset(rows_ - held_back, held_back)};
+  Split split{rows_subset(0, rows_ - held_back), rows_subset(rows_ - held_back, held_back)};
+  split.first.held_back_ = std::make_shared<const CalibrationSet>(split.last);
+  return split;
 }
 
 }  // namespace ember::calibration

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,9 +44,11 @@ class CalibrationSet {
   // The set split in two: `first` = every row but the last `held_back` (for calibration
   // statistics), `last` = the last `held_back` rows (for label-free fidelity). Batches keep the
   // batch size and never cross files; each part's content hash is that of the whole set and its row range. invalid_input when
-  // held_back < 1 or the set has fewer than held_back + 1 rows.
+  // held_back < 1 or the set has fewer than held_back + 1 rows. `first` keeps a reference to
+  // `last` (held_back()), so whoever calibrates on `first` can still find the held-back rows.
   struct Split;
   Result<Split> split_last(int64_t held_back) const;
+  const CalibrationSet* held_back() const { return held_back_.get(); }  // nullptr: none held back
 
  private:
   struct Chunk {
@@ -58,6 +61,7 @@ class CalibrationSet {
     int64_t start, count;
   };
   CalibrationSet rows_subset(int64_t first, int64_t count) const;
+  std::shared_ptr<const CalibrationSet> held_back_;
   std::vector<Chunk> chunks_;
   std::vector<BatchRef> batches_;
   int64_t rows_ = 0;

@@ -51,6 +51,9 @@ inline bool is_budget_metric(const std::string& metric) {
   return false;
 }
 
+// Lower is better for bits_per_byte and kl; higher for accuracy, top1, sqnr and cosine.
+inline bool metric_lower_is_better(const std::string& metric) { return metric == "bits_per_byte" || metric == "kl"; }
+
 // The default `allowed` of a metric when the user gives none:
 //   bits_per_byte +1.5% (relative), accuracy -0.01, kl +0.01 nats, top1 -0.01 (99% of the rows
 //   keep their argmax), sqnr a floor of 20 dB, cosine -0.005 (mean cosine >= 0.995; about the

@@ -1,5 +1,7 @@
 #include "passes/report/manifest.h"
 
+#include "passes/budget.h"
+
 #include <cmath>
 #include <set>
 
@@ -88,7 +90,7 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
                          : "**The accuracy budget is NOT met**: this is the best-effort model (the candidate with the best quality).\n\n";
   r += "| | FP32 | compressed |\n|---|---|---|\n";
   r += fmt::format("| {} on {} ({} rows) | {:.5g} | {:.5g} |\n", result.metric, in.eval_source, in.eval_rows, result.fp32_quality, chosen.quality);
-  r += fmt::format("| budget | | {} {:.5g} |\n", result.lower_is_better ? "<=" : ">=", result.quality_limit);
+  r += fmt::format("| budget | | {} {:.5g} |\n", metric_lower_is_better(result.metric) ? "<=" : ">=", result.quality_limit);
   r += fmt::format("| model file | {:.2f} MB | {:.2f} MB ({:.2f}x smaller) |\n", result.fp32_bytes / 1e6, in.model_bytes / 1e6,
                    in.model_bytes ? double(result.fp32_bytes) / double(in.model_bytes) : 0.0);
   r += fmt::format("| weight bytes read per inference | {:.2f} MB | {:.2f} MB |\n", stats.fp32_work.weight_bytes / 1e6,

@@ -4,6 +4,7 @@
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/weight_quant_options.h"
 #include "passes/search/evaluator.h"
+#include "passes/search/holdout.h"
 
 namespace ember::passes {
 namespace {
@@ -83,25 +84,19 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
 
 Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& all_calib,
                                       const CompressOptions& options) {
+  // A label-free budget holds the last recipe.holdout_rows rows back (holdout.h).
+  EMBER_ASSIGN_OR_RETURN(const calibration::CalibrationSet calib, hold_back_rows(all_calib, options));
   CompressResult result;
+  result.holdout_rows = held_back_count(calib);
   EvaluatorOptions eval_options;
   eval_options.budget = options.recipe.budget;
-  if (!eval_options.budget.allowed) eval_options.budget.allowed = options.budget;
   eval_options.task = options.task;
   eval_options.eval_path = options.eval_path;
   eval_options.eval_limit = options.eval_limit;
   eval_options.threads = options.threads;
-  // A label-free budget holds the last recipe.holdout_rows calibration rows back: they measure
-  // fidelity to the FP32 outputs and never feed calibration statistics (evaluator.h).
-  EMBER_TRY(check_budget_request(eval_options));
-  EMBER_ASSIGN_OR_RETURN(const calibration::CalibrationSet::Split split,
-                         held_back_rows(all_calib, eval_options.budget, options.eval_path, options.recipe.holdout_rows));
-  const calibration::CalibrationSet& calib = split.first;
-  result.holdout_rows = uses_fidelity(eval_options.budget, options.eval_path) ? split.last.num_rows() : 0;
-  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, split.last, eval_options));
-  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(eval_options.budget.allowed));
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(options.recipe.budget.allowed ? options.recipe.budget.allowed : options.budget));
   const bool lm = budget.lower_is_better;
-  result.lower_is_better = budget.lower_is_better;
   result.budget = budget.allowed;
   if (options.on_stage) options.on_stage("measuring the FP32 model");
   EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, evaluator->measure(fp32));

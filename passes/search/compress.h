@@ -27,15 +27,12 @@ struct CompressOptions {
   calibration::EvalTask task = calibration::EvalTask::kLanguageModel;
   std::string eval_path;
   int64_t eval_limit = 0;
-  std::optional<double> budget;  // none: the default for the task (lm 0.015 relative, classify 0.01 absolute)
+  std::optional<double> budget;  // none: the default for the task (lm 0.015 relative, classify 0.01 absolute); recipe.budget.allowed wins
   std::vector<std::string> schemes;  // recipe names to try, in order; empty: the whole ladder
+  SearchRecipe recipe;               // what the search is asked to do (target, budget, actions, overrides, limits)
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
   AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
-  // What the search is asked to do. Read here so far: recipe.budget.metric (auto: the task's
-  // metric with an eval set, else a label-free fidelity metric), recipe.budget.allowed (when
-  // set, it wins over `budget`) and recipe.holdout_rows (rows held back for fidelity).
-  SearchRecipe recipe;
 };
 
 struct Candidate {
@@ -61,7 +58,6 @@ struct CompressResult {
   Remarks remarks;                 // of the chosen candidate
   std::map<std::string, int64_t> analyses_computed;  // analysis name -> times computed (each once per model state)
   int64_t holdout_rows = 0;        // calibration rows held back for a fidelity budget (0: none; then eval_rows are eval-set rows)
-  bool lower_is_better = true;     // of `metric`
 };
 
 // The recipe names compress knows, smallest model first.

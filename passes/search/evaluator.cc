@@ -88,7 +88,8 @@ Result<std::unique_ptr<QualityEvaluator>> make_evaluator(const ir::Model& fp32, 
                                                          const EvaluatorOptions& options) {
   EMBER_TRY(check_budget_request(options));
   if (uses_fidelity(options.budget, options.eval_path)) {
-    EMBER_ASSIGN_OR_RETURN(auto evaluator, make_fidelity_evaluator(fp32, calib, options.budget.metric, options.threads));
+    const calibration::CalibrationSet& rows = calib.held_back() ? *calib.held_back() : calib;
+    EMBER_ASSIGN_OR_RETURN(auto evaluator, make_fidelity_evaluator(fp32, rows, options.budget.metric, options.threads));
     EMBER_TRY(evaluator->budget(options.budget.allowed).status());
     return evaluator;
   }

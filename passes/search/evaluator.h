@@ -31,8 +31,9 @@ struct EvaluatorOptions {
 };
 
 // The evaluator the options ask for. `fp32` and `calib` are what a label-free evaluator
-// compares against: `calib` should be the held-back rows (held_back_rows() below; compress_model
-// splits them off at its top), whose FP32 outputs are captured here, once. A labelled evaluator
+// compares against: it measures on calib.held_back() (the rows compress_model holds back at its
+// top, hold_back_rows in holdout.h), or on `calib` itself when nothing was held back from it; the
+// FP32 outputs on those rows are captured here, once. A labelled evaluator
 // reads only the eval set. invalid_input (before any calibration runs) for: an unknown metric, a
 // task metric without an eval set or for the other task, a classify eval set without labels, a
 // fidelity metric that does not fit the model's outputs (calibration/fidelity.h).

@@ -186,6 +186,10 @@ TEST_CASE("calibration set: the last rows are held back, across files, with thei
   REQUIRE(split.ok());
   CHECK(split->first.num_rows() == 5);
   CHECK(split->last.num_rows() == 5);
+  REQUIRE(split->first.held_back() != nullptr);  // whoever calibrates on `first` finds the held-back rows
+  CHECK(split->first.held_back()->num_rows() == 5);
+  CHECK(split->last.held_back() == nullptr);
+  CHECK(set->held_back() == nullptr);
   CHECK(split->first.num_batches() == 2);  // [0..3], [4]
   CHECK(split->last.num_batches() == 2);   // [5] from a.npz, [6..9] from b.npz
   CHECK(test::floats_of(split->last.batch(0).at("x")) == std::vector<float>{5});

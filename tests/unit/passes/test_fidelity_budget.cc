@@ -134,6 +134,10 @@ TEST_CASE("evaluator: label-free on the digits CNN: auto is kl for its Gemm logi
     CHECK(q->value == doctest::Approx(perfect));
     CHECK((*evaluator)->budget(std::nullopt).ok());
   }
+  // Given the calibration rows, the evaluator measures on the rows held back from them.
+  auto from_first = passes::make_evaluator(d.model, split->first, {});
+  REQUIRE(from_first.ok());
+  CHECK((*from_first)->measure(d.model)->samples == 32);
   // A budget the metric cannot take fails when the evaluator is made, before any calibration.
   passes::EvaluatorOptions bad;
   bad.budget = {"top1", 1.0};
@@ -150,7 +154,7 @@ TEST_CASE("compress: no eval set, no task: a label-free budget on held-back cali
   CHECK(result->holdout_rows == 32);
   CHECK(result->eval_rows == 32);
   CHECK(result->fp32_quality == 0.0);
-  CHECK(result->lower_is_better);
+  CHECK(passes::metric_lower_is_better(result->metric));
   CHECK(result->budget == doctest::Approx(0.01));
   CHECK(result->budget_met);
   CHECK(result->candidates[0].quality > 0.0);  // INT8 weights move the logits a little
