@@ -166,4 +166,41 @@ std::vector<int64_t> CalibrationSet::batch_labels(int64_t index) const {
   return std::vector<int64_t>(all->begin() + ref.start, all->begin() + ref.start + ref.count);
 }
 
+CalibrationSet CalibrationSet::rows_subset(int64_t first, int64_t count) const {
+  CalibrationSet part;
+  part.source_ = source_;
+  part.batch_size_ = batch_size_;
+  part.has_labels_ = has_labels_;
+  int64_t chunk_start = 0;  // the set's row index of the chunk's first row
+  for (const Chunk& chunk : chunks_) {
+    const int64_t lo = std::max(first, chunk_start), hi = std::min(first + count, chunk_start + chunk.rows);
+    chunk_start += chunk.rows;
+    if (lo >= hi) continue;
+    Chunk piece;
+    piece.rows = hi - lo;
+    const int64_t offset = lo - (chunk_start - chunk.rows);
+    for (const auto& [name, t] : chunk.arrays) piece.arrays[name] = slice_rows(t, offset, piece.rows);
+    if (chunk.labels.defined()) piece.labels = slice_rows(chunk.labels, offset, piece.rows);
+    for (int64_t start = 0; start < piece.rows; start += batch_size_)
+      part.batches_.push_back({part.chunks_.size(), start, std::min(batch_size_, piece.rows - start)});
+    part.rows_ += piece.rows;
+    part.chunks_.push_back(std::move(piece));
+  }
+  formats::Sha256 hash;
+  hash.update(hash_ + " rows " + std::to_string(first) + "+" + std::to_string(count));
+  part.hash_ = "sha256:" + hash.hex_digest();
+  return part;
+}
+
+Result<CalibrationSet::Split> CalibrationSet::split_last(int64_t held_back) const {
+  if (held_back < 1) return invalid_input("the number of held-back rows must be >= 1, got " + std::to_string(held_back));
+  if (rows_ <= held_back)
+    return invalid_input(source_ + ": the calibration set has " + std::to_string(rows_) + " rows; holding back the last " +
+                         std::to_string(held_back) + " for the fidelity budget leaves none for calibration (give more rows, or "
+                         "fewer held-back rows with --holdout-rows)");
+  Split split{rows_subset(0, rows_ - held_back), rows_subset(rows_ - held_back, held_back)};
+  split.first.held_back_ = std::make_shared<const CalibrationSet>(split.last);
+  return split;
+}
+
 }  // namespace ember::calibration

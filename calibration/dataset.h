@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ class CalibrationSet {
   const std::string& content_hash() const { return hash_; }
   const std::string& source() const { return source_; }
 
+  // The set split in two: `first` = every row but the last `held_back` (for calibration
+  // statistics), `last` = the last `held_back` rows (for label-free fidelity). Batches keep the
+  // batch size and never cross files; each part's content hash is that of the whole set and its row range. invalid_input when
+  // held_back < 1 or the set has fewer than held_back + 1 rows. `first` keeps a reference to
+  // `last` (held_back()), so whoever calibrates on `first` can still find the held-back rows.
+  struct Split;
+  Result<Split> split_last(int64_t held_back) const;
+  const CalibrationSet* held_back() const { return held_back_.get(); }  // nullptr: none held back
+
  private:
   struct Chunk {
     std::map<std::string, Tensor> arrays;  // model inputs, rows along dim 0
@@ -50,6 +60,8 @@ class CalibrationSet {
     size_t chunk;
     int64_t start, count;
   };
+  CalibrationSet rows_subset(int64_t first, int64_t count) const;
+  std::shared_ptr<const CalibrationSet> held_back_;
   std::vector<Chunk> chunks_;
   std::vector<BatchRef> batches_;
   int64_t rows_ = 0;
@@ -57,6 +69,10 @@ class CalibrationSet {
   bool has_labels_ = false;
   std::string hash_;
   std::string source_;
+};
+
+struct CalibrationSet::Split {
+  CalibrationSet first, last;
 };
 
 // Rows [start, start+count) of a tensor along dim 0, as a new tensor.

@@ -32,3 +32,4 @@ ember_script_test(serve_hostile tests/e2e/serve_hostile.sh LABELS "e2e;sanitize"
 ember_script_test(report_html tests/e2e/report_html.sh LABELS "e2e" TIMEOUT 600)
 ember_script_test(recipe_cli tests/e2e/recipe_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
 ember_script_test(prune_channels_cli tests/e2e/prune_channels_cli.sh LABELS "e2e;sanitize" TIMEOUT 600)
+ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)

@@ -1,5 +1,7 @@
 #include "passes/report/manifest.h"
 
+#include "passes/budget.h"
+
 #include <cmath>
 #include <set>
 
@@ -61,7 +63,8 @@ nlohmann::json build_manifest(const ManifestInputs& in, const CompressResult& re
   m["calibration"] = {{"source", in.calibration_source}, {"hash", in.calibration_hash}, {"rows", in.calibration_rows}};
   m["quality"] = {{"metric", result.metric}, {"eval", in.eval_source}, {"rows", in.eval_rows}, {"fp32", result.fp32_quality},
                   {"compressed", chosen.quality}, {"budget", result.budget}, {"limit", result.quality_limit},
-                  {"budget_met", result.budget_met}, {"candidates", candidates}};
+                  {"budget_met", result.budget_met}, {"candidates", candidates},
+                  {"label_free", result.holdout_rows > 0}, {"holdout_rows", result.holdout_rows}};
   m["tensors"] = tensors;
   if (result.search.ran) m["search"] = search_section(result);
   m["op_counts"] = op_counts(compressed);
@@ -87,8 +90,8 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
   r += result.budget_met ? "The accuracy budget is met.\n\n"
                          : "**The accuracy budget is NOT met**: this is the best-effort model (the candidate with the best quality).\n\n";
   r += "| | FP32 | compressed |\n|---|---|---|\n";
-  r += fmt::format("| {} on {} ({} rows) | {:.4f} | {:.4f} |\n", result.metric, in.eval_source, in.eval_rows, result.fp32_quality, chosen.quality);
-  r += fmt::format("| budget | | {} {:.4f} |\n", result.metric == "accuracy" ? ">=" : "<=", result.quality_limit);
+  r += fmt::format("| {} on {} ({} rows) | {:.5g} | {:.5g} |\n", result.metric, in.eval_source, in.eval_rows, result.fp32_quality, chosen.quality);
+  r += fmt::format("| budget | | {} {:.5g} |\n", metric_lower_is_better(result.metric) ? "<=" : ">=", result.quality_limit);
   r += fmt::format("| model file | {:.2f} MB | {:.2f} MB ({:.2f}x smaller) |\n", result.fp32_bytes / 1e6, in.model_bytes / 1e6,
                    in.model_bytes ? double(result.fp32_bytes) / double(in.model_bytes) : 0.0);
   r += fmt::format("| weight bytes read per inference | {:.2f} MB | {:.2f} MB |\n", stats.fp32_work.weight_bytes / 1e6,
@@ -96,7 +99,7 @@ std::string build_report(const ManifestInputs& in, const CompressResult& result,
   r += fmt::format("| estimated energy per inference | {:.1f} uJ | {:.1f} uJ |\n\n", stats.fp32_microjoules, stats.compressed_microjoules);
   r += "## Candidates tried\n\n| scheme | quality | model bytes | within budget |\n|---|---|---|---|\n";
   for (const auto& c : result.candidates)
-    r += fmt::format("| {} | {:.4f} | {} | {} |\n", c.scheme, c.quality, c.model_bytes, c.within_budget ? "yes" : "no");
+    r += fmt::format("| {} | {:.5g} | {} | {} |\n", c.scheme, c.quality, c.model_bytes, c.within_budget ? "yes" : "no");
   r += "\n## Layers\n\nOutput SQNR compares each layer's output with the FP32 model's on the first calibration batch.\n\n";
   r += "| layer | op | weight | scheme | parameters | bytes | output SQNR (dB) |\n|---|---|---|---|---|---|---|\n";
   size_t params = 0, bytes = 0;

@@ -98,6 +98,7 @@ struct CompressResult {
   Remarks remarks;                 // of the chosen candidate
   std::map<std::string, int64_t> analyses_computed;  // analysis name -> times computed (each once per model state)
   SearchSummary search;            // filled when the search ran (not the uniform ladder)
+  int64_t holdout_rows = 0;        // calibration rows held back for a fidelity budget (0: none; then eval_rows are eval-set rows)
 };
 
 // The recipe names compress knows, smallest model first.

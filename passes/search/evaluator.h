@@ -31,8 +31,28 @@ struct EvaluatorOptions {
 };
 
 // The evaluator the options ask for. `fp32` and `calib` are what a label-free evaluator
-// compares against; a labelled evaluator reads only the eval set.
+// compares against: it measures on calib.held_back() (the rows compress_model holds back at its
+// top, hold_back_rows in holdout.h), or on `calib` itself when nothing was held back from it; the
+// FP32 outputs on those rows are captured here, once. A labelled evaluator
+// reads only the eval set. invalid_input (before any calibration runs) for: an unknown metric, a
+// task metric without an eval set or for the other task, a classify eval set without labels, a
+// fidelity metric that does not fit the model's outputs (calibration/fidelity.h).
 Result<std::unique_ptr<QualityEvaluator>> make_evaluator(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                                          const EvaluatorOptions& options);
+
+// True when the budget is label-free (a fidelity metric, or "auto" without an eval set): the
+// calibration set must then hold rows back.
+bool uses_fidelity(const SearchBudget& budget, const std::string& eval_path);
+
+// Checks what can be checked without the model, before any work: the metric's name, that a task
+// metric has an eval set of its task, and the budget's value against the metric (make_metric_budget).
+// For "auto" without an eval set the value is checked when the metric is known (make_evaluator).
+Status check_budget_request(const EvaluatorOptions& options);
+
+// The split of compress_model's first lines: with a label-free budget, the last `holdout_rows`
+// calibration rows are held back (`last`) and the others calibrate (`first`); otherwise every
+// row calibrates and `last` is the same set (unused).
+Result<calibration::CalibrationSet::Split> held_back_rows(const calibration::CalibrationSet& calib, const SearchBudget& budget,
+                                                          const std::string& eval_path, int64_t holdout_rows);
 
 }  // namespace ember::passes

@@ -14,6 +14,7 @@
 #include "passes/search/action_cost.h"
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
+#include "passes/search/holdout.h"
 #include "passes/search/compress.h"
 #include "passes/search/gptq_factor.h"
 #include "passes/search/progressive.h"
@@ -409,10 +410,13 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   return result;
 }
 
-Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
+Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& all_calib,
                                       const CompressOptions& options) {
-  if (!options.schemes.empty()) return compress_uniform(fp32, calib, options);
-  return compress_search(fp32, calib, options);
+  // A label-free budget holds the last recipe.holdout_rows rows back (holdout.h).
+  EMBER_ASSIGN_OR_RETURN(const calibration::CalibrationSet calib, hold_back_rows(all_calib, options));
+  Result<CompressResult> result = options.schemes.empty() ? compress_search(fp32, calib, options) : compress_uniform(fp32, calib, options);
+  if (result.ok()) result->holdout_rows = held_back_count(calib);
+  return result;
 }
 
 }  // namespace ember::passes

@@ -87,14 +87,14 @@ Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration
                                         const CompressOptions& options) {
   CompressResult result;
   EvaluatorOptions eval_options;
+  eval_options.budget = options.recipe.budget;
   eval_options.task = options.task;
   eval_options.eval_path = options.eval_path;
   eval_options.eval_limit = options.eval_limit;
   eval_options.threads = options.threads;
   eval_options.budget = options.recipe.budget;
   EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
-  EMBER_ASSIGN_OR_RETURN(const Budget budget,
-                         evaluator->budget(options.recipe.budget.allowed ? options.recipe.budget.allowed : options.budget));
+  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(options.recipe.budget.allowed ? options.recipe.budget.allowed : options.budget));
   const bool lm = budget.lower_is_better;
   result.budget = budget.allowed;
   if (options.on_stage) options.on_stage("measuring the FP32 model");

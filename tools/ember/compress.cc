@@ -1,8 +1,10 @@
-// ember compress MODEL --calib SET --eval SET --task lm|classify -o DIR: the main job.
+// ember compress MODEL --calib SET [--eval SET --task lm|classify] -o DIR: the main job.
 // Searches one action per layer (FP32, INT8, INT4 blocks 32/64/128) under an optional target
 // (--target-size, --target-bpw) and the accuracy budget, verified progressively
 // (passes/search/compress.h); --scheme runs fixed uniform recipes instead; --recipe R.json
-// fixes the search, and the flags given override it. Writes DIR/model.onnx, manifest.json,
+// fixes the search, and the flags given override it. Without --eval and --task the budget is
+// label-free: fidelity to the FP32 model's outputs on the last --holdout-rows calibration rows
+// (kl for logits, else sqnr; --budget-metric). Writes DIR/model.onnx, manifest.json,
 // report.md, report.html and timings.json (seconds per stage, kept out of the deterministic
 // files). Exit 1 when no candidate meets the budget (the best-effort model and report are
 // still written, and say so); exit 2 for bad options, recipes or targets the allowed actions
@@ -21,6 +23,7 @@
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
 #include "passes/report/report_html.h"
+#include "passes/search/evaluator.h"
 #include "passes/search/recipe_json.h"
 #include "runtime/parallel.h"
 #include "tools/common/cli_checks.h"
@@ -31,7 +34,9 @@ namespace {
 
 struct CompressCliOptions {
   std::string model, calib, eval, task, output;
-  std::optional<double> budget;  // none: the task's default
+  std::optional<double> budget;  // none: the metric's default
+  std::string budget_metric = "auto";
+  int64_t holdout_rows = 32;
   std::vector<std::string> schemes;
   std::string target_size;
   int64_t importance_rows = 0;
@@ -52,16 +57,15 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
     EMBER_ASSIGN_OR_RETURN(o.recipe, passes::read_recipe_file(o.recipe_path));
   }
   auto given = [&](const char* flag) { return sub.get_option(flag)->count() > 0; };
+  // A task metric named by the recipe must be the --task's (a flag is checked by budget_request).
   const std::string task_metric = o.task == "lm" ? "bits_per_byte" : "accuracy";
-  const bool task_budget = o.recipe.budget.metric == "auto" || o.recipe.budget.metric == task_metric;
   const std::string& metric = o.recipe.budget.metric;
-  if ((metric == "bits_per_byte" || metric == "accuracy") && !task_budget)
+  if (!given("--budget-metric") && !o.task.empty() && (metric == "bits_per_byte" || metric == "accuracy") && metric != task_metric)
     return invalid_input("recipe '" + o.recipe_path + "': /budget/metric: '" + metric + "' is not the metric of --task " + o.task +
                          " (" + task_metric + ")");
-  if (given("--budget"))
-    o.recipe.budget.allowed = o.budget;
-  else if (task_budget)
-    o.budget = o.recipe.budget.allowed;
+  if (given("--budget-metric")) o.recipe.budget.metric = o.budget_metric; else o.budget_metric = o.recipe.budget.metric;
+  if (given("--budget")) o.recipe.budget.allowed = o.budget; else o.budget = o.recipe.budget.allowed;
+  if (given("--holdout-rows")) o.recipe.holdout_rows = o.holdout_rows; else o.holdout_rows = o.recipe.holdout_rows;
   if (!o.target_size.empty() && o.target_bpw) return invalid_input("give one target: --target-size or --target-bpw");
   if (!o.target_size.empty()) {
     EMBER_ASSIGN_OR_RETURN(const double bytes, passes::parse_size_bytes(o.target_size, "--target-size"));
@@ -92,10 +96,27 @@ nlohmann::json timings_json(const passes::CompressResult& result) {
   return {{"stages", stages}, {"candidates", candidates}};
 }
 
+// The budget request, checked before the model or any data is read (exit 2 saying why).
+Result<passes::EvaluatorOptions> budget_request(const CompressCliOptions& opts) {
+  if (opts.eval.empty() != opts.task.empty())
+    return invalid_input(opts.eval.empty() ? "--task needs a labelled eval set (--eval); without one, leave out --task for the label-free fidelity budget"
+                                           : "--eval needs --task (lm or classify) to say how the eval set is scored");
+  passes::EvaluatorOptions eo;
+  if (!opts.task.empty()) {
+    EMBER_ASSIGN_OR_RETURN(eo.task, calibration::parse_eval_task(opts.task));
+  }
+  eo.eval_path = opts.eval;
+  eo.budget.metric = opts.budget_metric;
+  eo.budget.allowed = opts.budget;
+  EMBER_TRY(passes::check_budget_request(eo));
+  return eo;
+}
+
 int run_compress(const CompressCliOptions& opts) {
   if (Status st = formats::validate_deployment(opts.deployment); !st.ok()) return report(st.with_context("the --deploy-* options"));
-  auto task = calibration::parse_eval_task(opts.task);
-  if (!task.ok()) return report(task.status());
+  auto request = budget_request(opts);
+  if (!request.ok()) return report(request.status());
+  const calibration::EvalTask task = request->task;
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember compress");
@@ -121,11 +142,12 @@ int run_compress(const CompressCliOptions& opts) {
   po.importance_calib = importance_set ? &*importance_set : nullptr;
   po.recipe = opts.recipe;  // the recipe file under the flags given (merge_recipe)
   po.recipe.importance_rows = opts.importance_rows;
-  po.task = *task;
+  po.task = task;
   po.eval_path = opts.eval;
   po.eval_limit = opts.eval_limit;
   po.budget = opts.budget;
   po.schemes = opts.schemes;
+  po.recipe.budget = request->budget;
   po.threads = opts.threads;
   const auto started = std::chrono::steady_clock::now();
   po.on_stage = [&](const std::string& stage) {
@@ -152,12 +174,14 @@ int run_compress(const CompressCliOptions& opts) {
   in.source_sha256 = *source_hash;
   in.source_bytes = std::filesystem::file_size(opts.model);
   in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
-                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}};
+                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}, {"budget_metric", opts.budget_metric},
+                {"holdout_rows", std::to_string(result->holdout_rows)}};
   if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib->content_hash();
-  in.calibration_rows = calib->num_rows();
-  in.eval_source = base_name(opts.eval);
+  in.calibration_rows = calib->num_rows() - result->holdout_rows;
+  in.eval_source = result->holdout_rows ? base_name(opts.calib) + ", last rows held back"
+                                        : base_name(opts.eval);
   in.threads = opts.threads;
   in.deployment = opts.deployment;
 
@@ -206,10 +230,17 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   CLI::App* sub = app.add_subcommand("compress", "Compress a model under an accuracy budget by a per-layer search (optionally under --target-size or --target-bpw): writes DIR/model.onnx, manifest.json, report.md, report.html, timings.json");
   sub->add_option("model", opts->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", opts->calib, "Calibration set: .npy (one input), .npz (keys = input names), or a directory of .npz / input_N.pb")->required();
-  sub->add_option("--eval", opts->eval, "Evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels')")->required();
-  sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy)")->required()->check(CLI::IsMember({"lm", "classify"}));
+  sub->add_option("--eval", opts->eval, "Labelled evaluation set for the task's protocol (lm: int64 [rows, seq+1] .npy; classify: .npz with 'labels'); default: none, a label-free fidelity budget");
+  sub->add_option("--task", opts->task, "lm (bits per byte) or classify (accuracy), with --eval; default: none")->check(CLI::IsMember({"lm", "classify"}));
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
-  sub->add_option("--budget", opts->budget, "Allowed quality loss: lm, relative bits-per-byte increase (default 0.015); classify, absolute accuracy drop (default 0.01); in [0, 1]")->check(FiniteIn(0, 1));
+  sub->add_option("--budget", opts->budget, "Allowed quality loss, in the budget metric's terms: bits_per_byte, relative increase (default 0.015); "
+                  "accuracy, absolute drop (0.01); kl, increase in nats (0.01); top1, drop of argmax agreement (0.01); sqnr, lowest dB (20); "
+                  "cosine, drop of mean cosine (0.005). Negative, NaN or more than the metric can take is refused; without --eval, name the metric with --budget-metric");
+  sub->add_option("--budget-metric", opts->budget_metric, "auto (the task's metric with --eval, else kl for logits and sqnr for other outputs), "
+                  "bits_per_byte, accuracy, kl, top1, sqnr or cosine (label-free: against the FP32 outputs on held-back calibration rows)")
+      ->default_val("auto");
+  sub->add_option("--holdout-rows", opts->holdout_rows, "Label-free budgets: the last N calibration rows (after --calib-limit) are held back "
+                  "from calibration and measure fidelity; the set needs at least N+1 rows")->default_val(32)->check(CountIn(1, 1 << 20));
   sub->add_option("--scheme", opts->schemes,
                   "Instead of the search, try these uniform schemes in order (int4-gptq, int4-mixed, w8a8, w8); default: none (search)");
   sub->add_option("--target-size", opts->target_size,
