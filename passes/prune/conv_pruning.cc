@@ -8,22 +8,13 @@
 #include "passes/prune/conv_stats.h"
 #include "passes/prune/kept_rounding.h"
 #include "passes/prune/neuron_selection.h"
+#include "passes/prune/prune_edit.h"
 
 namespace ember::passes::prune {
 namespace {
 
 using Stats = std::map<std::string, analysis::LayerInputStats>;
 using Shapes = std::map<std::string, std::vector<int64_t>>;
-
-std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& removed) {
-  std::vector<int64_t> kept;
-  size_t r = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (r < removed.size() && removed[r] == i) ++r;
-    else kept.push_back(i);
-  }
-  return kept;
-}
 
 // Sum of squares of each channel's rows in the producer and depthwise weights.
 std::vector<double> producer_energy(const ir::Graph& graph, const ChannelGroup& g) {
@@ -273,7 +264,7 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
     report.groups.push_back({g.name, consumer_names(pruned.graph, g), g.channels, after, params * g.channels,
                              params * after, macs * g.channels, macs * after, selection.threshold[i]});
     if (removed.empty()) continue;
-    const std::vector<int64_t> kept = complement(g.channels, removed);
+    const std::vector<int64_t> kept = kept_units(g.channels, removed);
     if (o.recovery == Recovery::kLsqSequential && i > 0) {  // re-measured after the groups before it were pruned
       EMBER_ASSIGN_OR_RETURN(Stats fresh, collect_consumer_stats(pruned, *ctx.calib, {&g}, o.max_rows));
       for (auto& [name, st] : fresh) stats[name] = std::move(st);

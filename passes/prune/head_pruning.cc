@@ -8,6 +8,7 @@
 #include "passes/graph_edit.h"
 #include "passes/prune/head_scores.h"
 #include "passes/prune/neuron_selection.h"
+#include "passes/prune/prune_edit.h"
 #include "passes/prune/sequential_refit.h"
 #include "runtime/interpreter.h"
 
@@ -15,15 +16,6 @@ namespace ember::passes::prune {
 namespace {
 
 using analysis::Layer;
-
-// `layer` with its dimensions read from the current tensor.
-Layer current(const ir::Graph& graph, Layer layer) {
-  const Tensor& w = *graph.find_initializer(layer.weight);
-  layer.shape = w.shape();
-  layer.channels = w.dim(layer.column_major() ? 1 : 0);
-  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
-  return layer;
-}
 
 Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
 
@@ -33,13 +25,6 @@ Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
   std::vector<float> v;
   for (int64_t k : kept) v.push_back(t.data<float>()[k]);
   return Tensor::from_vector<float>(shape, v);
-}
-
-std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& removed) {
-  std::vector<int64_t> kept;
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::binary_search(removed.begin(), removed.end(), i)) kept.push_back(i);
-  return kept;
 }
 
 // Every recorded head-count constant scaled to `kept` heads; a constant read elsewhere gets a copy.
@@ -154,7 +139,7 @@ Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<
                         const ConsumerUpdate& update) {
   const int64_t H = g.heads(), d = g.head_dim(), n_kept = static_cast<int64_t>(kept.size());
   for (const HeadProjection& p : g.projections) {
-    Layer l = current(graph, p.layer);
+    Layer l = current_layer(graph, p.layer);
     if (l.channels != p.sections * H * d) return internal_error("prune-structured: '" + l.weight + "' changed shape");
     const std::vector<int64_t> channels = head_channels(kept, H, d, p.sections);
     const std::vector<float> w = analysis::canonical_matrix(l, *graph.find_initializer(l.weight));
@@ -167,7 +152,7 @@ Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<
   }
   for (const SectionedConstant& c : g.per_channel)
     graph.set_initializer(c.name, gather_last(*graph.find_initializer(c.name), head_channels(kept, H, d, c.sections)));
-  Layer out = current(graph, g.output);
+  Layer out = current_layer(graph, g.output);
   out.reduction = n_kept * d;
   out.shape = stored_shape(out);
   if (update.weight.size() != size_t(out.channels * out.reduction))
@@ -207,9 +192,9 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];
     const int64_t H = g.heads(), d = g.head_dim();
-    const std::vector<int64_t> kept = complement(H, removed[i]);
+    const std::vector<int64_t> kept = kept_units(H, removed[i]);
     if (!removed[i].empty()) {
-      const Layer out = current(pruned.graph, g.output);
+      const Layer out = current_layer(pruned.graph, g.output);
       const std::vector<float> w = analysis::canonical_matrix(out, *pruned.graph.find_initializer(out.weight));
       std::vector<float> b;
       if (const Tensor* t = out.bias.empty() ? nullptr : pruned.graph.find_initializer(out.bias)) b.assign(t->data<float>(), t->data<float>() + t->numel());

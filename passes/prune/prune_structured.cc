@@ -11,6 +11,7 @@
 #include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
+#include "passes/prune/prune_edit.h"
 #include "passes/prune/recovery.h"
 #include "passes/prune/sequential_refit.h"
 
@@ -90,16 +91,6 @@ Result<ParsedOptions> parse(const PassOptions& options) {
 
 Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
 
-std::vector<int64_t> complement(int64_t n, const std::vector<int64_t>& removed) {
-  std::vector<int64_t> kept;
-  size_t r = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (r < removed.size() && removed[r] == i) ++r;
-    else kept.push_back(i);
-  }
-  return kept;
-}
-
 // Shrinks a per-neuron constant [..., N] to the kept neurons.
 Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
   Shape shape = t.shape();
@@ -113,19 +104,9 @@ int64_t group_params(const FfnGroup& g, int64_t units) {
   return units * (g.first.reduction + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
 }
 
-// `layer` with its dimensions read from the current tensor (an MLP chain's middle layer is the
-// consumer of one group and the first layer of the next, and shrinks twice).
-Layer current(const ir::Graph& graph, Layer layer) {
-  const Tensor& w = *graph.find_initializer(layer.weight);
-  layer.shape = w.shape();
-  layer.channels = w.dim(layer.column_major() ? 1 : 0);
-  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
-  return layer;
-}
-
 // The consumer's canonical weight [M, N] and bias [M] (or empty) as they are now in `graph`.
 std::pair<std::vector<float>, std::vector<float>> consumer_weights(const ir::Graph& graph, const FfnGroup& g) {
-  const Layer second = current(graph, g.second);
+  const Layer second = prune::current_layer(graph, g.second);
   std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight)), b2;
   if (const Tensor* b = second.bias.empty() ? nullptr : graph.find_initializer(second.bias))
     b2.assign(b->data<float>(), b->data<float>() + b->numel());
@@ -137,7 +118,7 @@ std::pair<std::vector<float>, std::vector<float>> consumer_weights(const ir::Gra
 Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_t>& kept, const prune::ConsumerUpdate& update) {
   const int64_t n_kept = static_cast<int64_t>(kept.size());
   // First layer: keep the rows (output channels) of its canonical [N, K] matrix.
-  Layer first = current(graph, g.first);
+  Layer first = prune::current_layer(graph, g.first);
   const std::vector<float> w1 = analysis::canonical_matrix(first, *graph.find_initializer(first.weight));
   std::vector<float> w1_kept;
   for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
@@ -146,7 +127,7 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
   graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
   for (const auto& name : g.per_channel) graph.set_initializer(name, gather_last(*graph.find_initializer(name), kept));
   // Second layer: its canonical [M, N] matrix becomes update.weight [M, N'].
-  Layer second = current(graph, g.second);
+  Layer second = prune::current_layer(graph, g.second);
   second.reduction = n_kept;
   second.shape = stored_shape(second);
   graph.set_initializer(second.weight, analysis::from_canonical(second, update.weight));
@@ -248,7 +229,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     const FfnGroup& g = found.groups[i];
     const auto& removed = selection.removed[i];
     if (!removed.empty()) {
-      const std::vector<int64_t> kept = complement(g.neurons, removed);
+      const std::vector<int64_t> kept = prune::kept_units(g.neurons, removed);
       const auto [w2, b2] = consumer_weights(pruned.graph, g);
       auto refit = [&]() -> Result<prune::ConsumerUpdate> {
         if (opts.recovery == prune::Recovery::kLsqSequential) {

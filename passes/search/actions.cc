@@ -1,36 +1,21 @@
 #include "passes/search/actions.h"
 
-#include <regex>
 #include <set>
 
 #include "passes/search/layer_stage.h"
+#include "passes/search/recipe_rules.h"
 
 namespace ember::passes::search {
 namespace {
 
-bool matches(const LayerOverride& rule, const SearchLayer& layer, const std::regex* name) {
-  if (!rule.op_type.empty() && layer.op.find(rule.op_type) == std::string::npos) return false;
-  return !name || std::regex_search(layer.weight, *name) || std::regex_search(layer.node, *name);
-}
-
 // The recipe's actions for one layer: the defaults (or recipe.actions), then the overrides.
 // GPTQ needs every reader to be a linear layer with an observed input; quantize-weights uses
 // RTN for the others (embedding tables, tied heads, Conv), and so do their actions.
-Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const SearchRecipe& recipe, bool gptq_possible) {
-  std::vector<LayerAction> actions = recipe.actions.empty() ? default_actions() : recipe.actions;
-  for (const auto& rule : recipe.overrides) {
-    std::optional<std::regex> name;
-    if (!rule.name_regex.empty()) {
-      try {
-        name.emplace(rule.name_regex, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return invalid_input("override regex '" + rule.name_regex + "' is not valid: " + e.what());
-      }
-    }
-    if (!matches(rule, layer, name ? &*name : nullptr)) continue;
-    if (rule.exclude) actions = {};
-    else if (!rule.actions.empty()) actions = rule.actions;
-  }
+Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const std::string& op, const RecipeRules& rules,
+                                                 bool gptq_possible) {
+  // Overrides match with the recipe's hardened regexes (recipe_rules.h: hostile names and
+  // patterns can neither hang nor overflow the matcher).
+  const std::vector<LayerAction> actions = rules.for_layer(layer.node, layer.weight, op, default_actions()).actions;
   // Keep FP32 first, always allowed; pruning of layers without prunable units is not offered.
   std::vector<LayerAction> out = {LayerAction{}};
   for (LayerAction a : actions) {
@@ -103,6 +88,7 @@ std::vector<LayerAction> default_actions() {
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
                                                const std::vector<std::string>& attention_weights, int64_t min_size) {
   EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel model, analysis::build_layer_model(prepared.graph));
+  EMBER_ASSIGN_OR_RETURN(const RecipeRules rules, RecipeRules::compile(recipe));
   const std::set<std::string> attention(attention_weights.begin(), attention_weights.end());
   const std::map<std::string, Stage> stages = classify_stages(prepared.graph, model, attention);
   std::vector<SearchLayer> out;
@@ -116,7 +102,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
     s.channels = l.channels;
     s.reduction = l.reduction;
     s.stage = stages.at(l.weight);
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, recipe, l.all_uses_linear() && l.op != "Conv"));
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv"));
     out.push_back(std::move(s));
   }
   return out;

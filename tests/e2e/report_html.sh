@@ -73,8 +73,12 @@ expect_exit 0 "compress digits" -- "$EMBER" compress "$S/digits-cnn.onnx" --cali
 expect_stdout_contains "report.html"
 expect_exit 0 "compress digits again" -- "$EMBER" compress "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --eval "$S/digits-eval.npz" --task classify -o "$WORK/digits2"
 cmp -s "$WORK/digits/report.html" "$WORK/digits2/report.html" && pass || fail "report.html differs between two identical runs"
-check_page "$WORK/digits/report.html" 2  # today's manifest: no search section, so no sensitivity plot
-grep -q "no &#39;search&#39; section" "$WORK/digits/report.html" && pass || fail "the page does not say the search section is absent"
+check_page "$WORK/digits/report.html" 3  # the search's manifest: sensitivity, Pareto front, bits histogram
+grep -q "no &#39;search&#39; section" "$WORK/digits/report.html" && fail "the search's page says its search section is absent" || pass
+# A uniform recipe (--scheme) writes no search section: the page draws what it has and says so.
+expect_exit 0 "compress digits with a uniform scheme" -- "$EMBER" compress "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --eval "$S/digits-eval.npz" --task classify --scheme w8 -o "$WORK/uniform"
+check_page "$WORK/uniform/report.html" 2
+grep -q "no &#39;search&#39; section" "$WORK/uniform/report.html" && pass || fail "the page does not say the search section is absent"
 
 expect_exit 0 "render the search manifest" -- "$RENDER" "$ROOT/tests/report/search_manifest.json" "$WORK/search.html"
 check_page "$WORK/search.html" 3

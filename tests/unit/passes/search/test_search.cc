@@ -172,3 +172,47 @@ TEST_CASE("search: realisation names each layer exactly, GPTQ passes first") {
 }
 
 }  // namespace ember::search_test
+
+namespace ember::search_test {
+
+// Recipe overrides steer the actions per layer, matched with the recipe's hardened rules
+// (recipe_rules.h): by op type, by a name regex, and excludes; the last match wins.
+TEST_CASE("search: recipe overrides and excludes choose each layer's actions") {
+  Run run = open_tiny_gpt2();
+  passes::SearchRecipe recipe;
+  auto baseline = passes::search::search_layers(run.fp32, recipe, {});
+  REQUIRE(baseline.ok());
+  REQUIRE(baseline->size() >= 2);
+  const size_t defaults = passes::search::default_actions().size();
+  const std::string first = baseline->front().weight;
+
+  passes::LayerOverride only_int8;
+  only_int8.actions = {passes::LayerAction{passes::LayerAction::Kind::kInt8}};  // every layer (no name, no op)
+  passes::LayerOverride exclude_first;
+  exclude_first.name_regex = "^" + first + "$";
+  exclude_first.exclude = true;
+  recipe.overrides = {only_int8, exclude_first};
+  auto layers = passes::search::search_layers(run.fp32, recipe, {});
+  REQUIRE(layers.ok());
+  for (const auto& l : *layers) {
+    if (l.weight == first) {
+      CHECK(l.allowed.size() == 1);  // FP32 only
+    } else {
+      CHECK(l.allowed.size() == 2);  // FP32 and INT8
+      CHECK(l.allowed[1].kind == passes::LayerAction::Kind::kInt8);
+    }
+  }
+  CHECK(defaults > 2);
+
+  recipe.overrides = {exclude_first, only_int8};  // the last match wins: nothing stays excluded
+  layers = passes::search::search_layers(run.fp32, recipe, {});
+  REQUIRE(layers.ok());
+  CHECK(layers->front().allowed.size() == 2);
+
+  passes::LayerOverride bad;
+  bad.name_regex = "h.(0";
+  recipe.overrides = {bad};
+  CHECK(!passes::search::search_layers(run.fp32, recipe, {}).ok());
+}
+
+}  // namespace ember::search_test

@@ -1,0 +1,22 @@
+#include "passes/prune/prune_edit.h"
+
+#include <algorithm>
+
+namespace ember::passes::prune {
+
+std::vector<int64_t> kept_units(int64_t n, const std::vector<int64_t>& removed) {
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::binary_search(removed.begin(), removed.end(), i)) kept.push_back(i);
+  return kept;
+}
+
+analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer) {
+  const Tensor& w = *graph.find_initializer(layer.weight);
+  layer.shape = w.shape();
+  layer.channels = w.dim(layer.column_major() ? 1 : 0);
+  layer.reduction = w.dim(layer.column_major() ? 0 : 1);
+  return layer;
+}
+
+}  // namespace ember::passes::prune

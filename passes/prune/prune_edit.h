@@ -1,0 +1,19 @@
+// What every pruner (FFN neurons, attention heads, conv channels) shares when it edits tensors.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "ir/model.h"
+#include "passes/analysis/layer_model.h"
+
+namespace ember::passes::prune {
+
+// The units 0..n-1 that stay, in order, when `removed` (sorted ascending) go.
+std::vector<int64_t> kept_units(int64_t n, const std::vector<int64_t>& removed);
+
+// `layer` with its shape, channels and reduction read from its weight as it is now in `graph`
+// (a layer can shrink twice: an MLP chain's middle layer is one group's consumer and the next
+// group's first layer).
+analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer);
+
+}  // namespace ember::passes::prune
