@@ -111,7 +111,7 @@ EOF
   expect_exit 0 "label-free regression head" -- "$EMBER" compress "$WORK/head.onnx" --calib "$WORK/head.npy" --scheme w8 -o "$WORK/head"
   [ "$(manifest_field "$WORK/head/manifest.json" metric)" = sqnr ] && pass || fail "regression head: auto did not pick sqnr"
   for metric in kl top1 cosine; do
-    expect_exit 2 "$metric on a regression head" -- "$EMBER" compress "$WORK/head.onnx" --calib "$WORK/head.npy" --budget-metric $metric -o "$WORK/bad"
+    expect_exit 2 "$metric on a regression head" -- "$EMBER" compress "$WORK/head.onnx" --calib "$WORK/head.npy" --scheme w8 --budget-metric $metric -o "$WORK/bad"
     expect_stderr_contains "output 'y'"
     [ -e "$WORK/bad" ] && fail "$metric on a regression head left output behind" || pass
   done
