@@ -112,6 +112,52 @@ Result<passes::EvaluatorOptions> budget_request(const CompressCliOptions& opts) 
   return eo;
 }
 
+// What the manifest records of this run, besides the result.
+passes::ManifestInputs manifest_inputs(const CompressCliOptions& opts, const calibration::CalibrationSet& calib,
+                                       const passes::CompressResult& result) {
+  passes::ManifestInputs in;
+  in.tool_version = EMBER_VERSION;
+  in.model_file = "model.onnx";
+  in.source_file = base_name(opts.model);
+  in.source_bytes = std::filesystem::file_size(opts.model);
+  in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
+                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}, {"budget_metric", opts.budget_metric},
+                {"holdout_rows", std::to_string(result.holdout_rows)}};
+  if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
+  in.calibration_source = base_name(opts.calib);
+  in.calibration_hash = calib.content_hash();
+  in.calibration_rows = calib.num_rows() - result.holdout_rows;
+  in.eval_source = result.holdout_rows ? base_name(opts.calib) + ", last rows held back" : base_name(opts.eval);
+  in.eval_rows = result.eval_rows;
+  in.threads = opts.threads;
+  in.deployment = opts.deployment;
+  return in;
+}
+
+// Writes DIR/model.onnx, manifest.json, report.md, report.html and timings.json (each atomically).
+Status write_outputs(const CompressCliOptions& opts, const ir::Model& source, const calibration::CalibrationSet& calib,
+                     const passes::CompressResult& result, nlohmann::json& manifest, std::string& report_md, nlohmann::json& timings) {
+  passes::ManifestInputs in = manifest_inputs(opts, calib, result);
+  EMBER_ASSIGN_OR_RETURN(in.source_sha256, formats::sha256_file(opts.model));
+  // Layer statistics on one calibration row (batch 1 is what every export accepts).
+  std::map<std::string, Tensor> feeds = calib.batch(0);
+  for (auto& [name, t] : feeds) t = calibration::slice_rows(t, 0, 1);
+  auto stats = passes::measure_layers(source, result.model, feeds);
+  if (!stats.ok()) return stats.status().with_context("measuring layers");
+  const auto dir = std::filesystem::path(opts.output);
+  const std::string model_path = (dir / "model.onnx").string();
+  EMBER_TRY(formats::save_onnx(result.model, model_path));
+  EMBER_ASSIGN_OR_RETURN(in.model_sha256, formats::sha256_file(model_path));
+  in.model_bytes = std::filesystem::file_size(model_path);
+  manifest = passes::build_manifest(in, result, *stats, result.model);
+  report_md = passes::build_report(in, result, *stats);
+  timings = timings_json(result);
+  EMBER_TRY(formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n"));
+  EMBER_TRY(formats::write_string_atomic((dir / "report.md").string(), report_md));
+  EMBER_TRY(formats::write_string_atomic((dir / "report.html").string(), passes::build_report_html(manifest)));
+  return formats::write_string_atomic((dir / "timings.json").string(), json_text(timings) + "\n");
+}
+
 int run_compress(const CompressCliOptions& opts) {
   if (Status st = formats::validate_deployment(opts.deployment); !st.ok()) return report(st.with_context("the --deploy-* options"));
   auto request = budget_request(opts);
@@ -165,48 +211,9 @@ int run_compress(const CompressCliOptions& opts) {
   analysis_bar.reset();
   if (!result.ok()) return report(result.status());
 
-  auto source_hash = formats::sha256_file(opts.model);
-  if (!source_hash.ok()) return report(source_hash.status());
-  passes::ManifestInputs in;
-  in.tool_version = EMBER_VERSION;
-  in.model_file = "model.onnx";
-  in.source_file = base_name(opts.model);
-  in.source_sha256 = *source_hash;
-  in.source_bytes = std::filesystem::file_size(opts.model);
-  in.options = {{"task", opts.task}, {"budget", opts.budget ? std::to_string(*opts.budget) : "default"},
-                {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}, {"budget_metric", opts.budget_metric},
-                {"holdout_rows", std::to_string(result->holdout_rows)}};
-  if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
-  in.calibration_source = base_name(opts.calib);
-  in.calibration_hash = calib->content_hash();
-  in.calibration_rows = calib->num_rows() - result->holdout_rows;
-  in.eval_source = result->holdout_rows ? base_name(opts.calib) + ", last rows held back"
-                                        : base_name(opts.eval);
-  in.threads = opts.threads;
-  in.deployment = opts.deployment;
-
-  // Layer statistics on one calibration row (batch 1 is what every export accepts).
-  std::map<std::string, Tensor> feeds = calib->batch(0);
-  for (auto& [name, t] : feeds) t = calibration::slice_rows(t, 0, 1);
-  auto stats = passes::measure_layers(*model, result->model, feeds);
-  if (!stats.ok()) return report(stats.status().with_context("measuring layers"));
-  in.eval_rows = result->eval_rows;
-  const auto dir = std::filesystem::path(opts.output);
-  const std::string model_path = (dir / "model.onnx").string();
-  Status st = formats::save_onnx(result->model, model_path);
-  if (!st.ok()) return report(st);
-  auto model_hash = formats::sha256_file(model_path);
-  if (!model_hash.ok()) return report(model_hash.status());
-  in.model_sha256 = *model_hash;
-  in.model_bytes = std::filesystem::file_size(model_path);
-  const nlohmann::json manifest = passes::build_manifest(in, *result, *stats, result->model);
-  const std::string report_md = passes::build_report(in, *result, *stats);
-  const nlohmann::json timings = timings_json(*result);
-  st = formats::write_string_atomic((dir / "manifest.json").string(), json_text(manifest) + "\n");
-  if (st.ok()) st = formats::write_string_atomic((dir / "report.md").string(), report_md);
-  if (st.ok()) st = formats::write_string_atomic((dir / "report.html").string(), passes::build_report_html(manifest));
-  if (st.ok()) st = formats::write_string_atomic((dir / "timings.json").string(), json_text(timings) + "\n");
-  if (!st.ok()) return report(st);
+  nlohmann::json manifest, timings;
+  std::string report_md;
+  if (Status st = write_outputs(opts, *model, *calib, *result, manifest, report_md, timings); !st.ok()) return report(st);
 
   if (opts.json) {
     nlohmann::json out = manifest;
