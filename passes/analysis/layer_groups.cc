@@ -19,36 +19,19 @@ bool passes_elementwise(const std::string& op) {
   return kOps.count(op) > 0;
 }
 
-// The linear layer with `channels` inputs whose activation input `output` reaches through
-// elementwise ops only, or null.
-const Layer* feeds_linear_layer(const ir::Graph& graph, const Consumers& consumers, const std::string& output, int64_t channels,
-                        const std::map<std::string, const Layer*>& layer_by_node) {
-  std::deque<std::string> queue{output};
-  std::set<std::string> seen{output};
-  while (!queue.empty() && seen.size() < 64) {
-    const std::string v = queue.front();
-    queue.pop_front();
-    auto it = consumers.find(v);
-    if (it == consumers.end()) continue;
-    for (const Use& use : it->second) {
-      const ir::Node& node = graph.nodes[use.node];
-      auto layer = layer_by_node.find(node.name);
-      if (layer != layer_by_node.end() && use.input == 0 && layer->second->op != "Conv")
-        return layer->second->reduction == channels ? layer->second : nullptr;
-      if (!passes_elementwise(node.op_type)) continue;
-      for (const auto& out : node.outputs)
-        if (!out.empty() && seen.insert(out).second) queue.push_back(out);
-    }
-  }
-  return nullptr;
-}
+// How linear_layer_reached walks: kElementwise only through elementwise ops, and the first
+// linear layer met decides (another width: none); kAnyOp through any op, past linear layers
+// that do not fit.
+enum class Reach { kElementwise, kAnyOp };
 
-// The first linear layer with `width` inputs that `value` (a head-split Reshape's output)
-// reaches through any ops: the attention block's output projection.
-const Layer* output_projection(const ir::Graph& graph, const Consumers& consumers, const std::string& value, int64_t width,
-                               const std::map<std::string, const Layer*>& layer_by_node) {
-  std::deque<std::string> queue{value};
-  std::set<std::string> seen{value};
+// The first linear (non-Conv) layer with `width` inputs whose activation input `start` reaches
+// through its consumers (at most 64 values visited), or null. kElementwise finds an FFN's second
+// layer from the first layer's output; kAnyOp an attention block's output projection from the
+// head-split Reshape's output.
+const Layer* linear_layer_reached(const ir::Graph& graph, const Consumers& consumers, const std::string& start, int64_t width,
+                                  const std::map<std::string, const Layer*>& layer_by_node, Reach reach) {
+  std::deque<std::string> queue{start};
+  std::set<std::string> seen{start};
   while (!queue.empty() && seen.size() < 64) {
     const std::string v = queue.front();
     queue.pop_front();
@@ -57,7 +40,11 @@ const Layer* output_projection(const ir::Graph& graph, const Consumers& consumer
     for (const Use& use : it->second) {
       const ir::Node& node = graph.nodes[use.node];
       auto layer = layer_by_node.find(node.name);
-      if (layer != layer_by_node.end() && layer->second->op != "Conv") {
+      const bool linear = layer != layer_by_node.end() && layer->second->op != "Conv";
+      if (reach == Reach::kElementwise) {
+        if (linear && use.input == 0) return layer->second->reduction == width ? layer->second : nullptr;
+        if (!passes_elementwise(node.op_type)) continue;
+      } else if (linear) {
         if (use.input == 0 && layer->second->reduction == width) return layer->second;
         continue;
       }
@@ -134,7 +121,7 @@ void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int6
     if (layer.is_compute()) layer_by_node[layer.node] = &layer;
   for (Layer& layer : model.layers) {
     if (!layer.is_compute() || layer.op == "Conv") continue;
-    if (const Layer* next = feeds_linear_layer(graph, consumers, layer.output, layer.channels, layer_by_node)) {
+    if (const Layer* next = linear_layer_reached(graph, consumers, layer.output, layer.channels, layer_by_node, Reach::kElementwise)) {
       layer.groups = GroupKind::kFfnNeuron;
       layer.ffn_consumer = next->weight;
     }
@@ -157,7 +144,7 @@ void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int6
       b.heads = h.heads;
       b.head_dim = h.head_dim;
       b.slices.push_back({layer.weight, h.offset});
-      const Layer* out = output_projection(graph, consumers, h.value, h.heads * h.head_dim, layer_by_node);
+      const Layer* out = linear_layer_reached(graph, consumers, h.value, h.heads * h.head_dim, layer_by_node, Reach::kAnyOp);
       outputs[{layer.input, h.heads, h.head_dim}].insert(out ? out->weight : "");
     }
   }
