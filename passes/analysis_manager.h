@@ -90,6 +90,13 @@ class AnalysisManager {
     return latest ? std::static_pointer_cast<const typename A::Output>(latest->result) : nullptr;
   }
 
+  // What an earlier pass analysed (find), else A computed now with `options` (get).
+  template <class A>
+  Result<std::shared_ptr<const typename A::Output>> find_or_get(const ir::Model& model, const typename A::Options& options = {}) {
+    if (auto found = find<A>()) return found;
+    return get<A>(model, options);
+  }
+
   // Drops every cached result that `kept` does not preserve.
   void invalidate(const PreservedAnalyses& kept) {
     for (auto it = cache_.begin(); it != cache_.end();)

@@ -168,6 +168,7 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
           cand.s8 = st.scales[0].row(r, by_column, width);
           cand.s32 = st.scales[1].row(r, by_column, width);
           cand.s128 = st.scales[2].row(r, by_column, width);
+          cand.per_element_scales = by_column;  // the per-column sums below may be wanted either way
         }
         const RowSums rs = runtime::grad::accumulate_row(g + base, w + base, has_candidates ? &cand : nullptr, width,
                                           columns ? part.col_gw.data() : nullptr, columns ? part.col_g2w2.data() : nullptr);

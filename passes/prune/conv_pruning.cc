@@ -62,7 +62,7 @@ Result<std::vector<std::vector<double>>> score_groups(const ir::Model& original,
   std::map<std::string, const analysis::TensorImportance*> by_name;
   std::shared_ptr<const analysis::ImportanceReport> report;
   if (needs_importance(score)) {
-    EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(original));
+    EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(original));
     for (const auto& t : report->tensors) by_name[t.name] = &t;
   }
   for (const ChannelGroup& g : groups) {

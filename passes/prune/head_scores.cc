@@ -17,10 +17,7 @@ bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBloc
 
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
                                                          const std::vector<HeadGroup>& groups, NeuronScore score) {
-  auto report = ctx.analyses.find<analysis::ImportanceAnalysis>();
-  if (!report) {
-    EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
-  }
+  EMBER_ASSIGN_OR_RETURN(const auto report, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(model));
   std::vector<std::vector<double>> out;
   for (const HeadGroup& g : groups) {
     const analysis::HeadImportance* found = nullptr;

@@ -75,10 +75,7 @@ Result<std::vector<double>> output_error_scores(const ir::Graph& graph, const Ff
 
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
                                                          const std::vector<FfnGroup>& groups, NeuronScore score) {
-  auto report = ctx.analyses.find<analysis::ImportanceAnalysis>();
-  if (!report) {
-    EMBER_ASSIGN_OR_RETURN(report, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
-  }
+  EMBER_ASSIGN_OR_RETURN(const auto report, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(model));
   std::map<std::string, const analysis::TensorImportance*> by_name;
   for (const auto& t : report->tensors) by_name[t.name] = &t;
   std::vector<std::vector<double>> out;

@@ -27,10 +27,7 @@ Result<std::vector<std::string>> most_sensitive_layers(const ir::Model& model, P
                                                       const std::vector<analysis::Layer>& targets, int bits,
                                                       int64_t block, int64_t k) {
   if (k <= 0 || targets.empty()) return std::vector<std::string>{};
-  auto scores = ctx.analyses.find<analysis::ImportanceAnalysis>();
-  if (!scores) {
-    EMBER_ASSIGN_OR_RETURN(scores, ctx.analyses.get<analysis::ImportanceAnalysis>(model));
-  }
+  EMBER_ASSIGN_OR_RETURN(const auto scores, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(model));
   std::map<std::string, double> increase;
   for (const auto& t : scores->tensors) increase[t.name] = predicted_increase(t, bits, block);
   std::vector<std::pair<double, std::string>> ranked;

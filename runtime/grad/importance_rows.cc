@@ -15,6 +15,7 @@ RowSums accumulate_row_scalar(const float* g, const float* w, const RowCandidate
                               float* col_g2w2, int64_t begin) {
   RowSums r;
   const bool columns = col_gw != nullptr;
+  const bool per_element = cand && cand->per_element_scales;
   for (int64_t i = begin; i < n; ++i) {
     const double gi = g[i], p = gi * w[i];
     r.gw += p;
@@ -26,9 +27,9 @@ RowSums accumulate_row_scalar(const float* g, const float* w, const RowCandidate
     }
     if (!cand) continue;
     const float q[kMaxRowCandidates] = {
-        static_cast<float>(cand->q8[i]) * cand->s8[columns ? i : 0],
-        static_cast<float>(low_nibble(cand->q4[i])) * cand->s32[columns ? i : i >> 5],
-        static_cast<float>(high_nibble(cand->q4[i])) * cand->s128[columns ? i : i >> 7]};
+        static_cast<float>(cand->q8[i]) * cand->s8[per_element ? i : 0],
+        static_cast<float>(low_nibble(cand->q4[i])) * cand->s32[per_element ? i : i >> 5],
+        static_cast<float>(high_nibble(cand->q4[i])) * cand->s128[per_element ? i : i >> 7]};
     for (int c = 0; c < kMaxRowCandidates; ++c) {
       const double d = gi * static_cast<double>(q[c] - w[i]);
       r.gd[c] += d;

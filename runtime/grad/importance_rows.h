@@ -38,9 +38,13 @@ struct RowCandidates {
   const int8_t* q8 = nullptr;
   const uint8_t* q4 = nullptr;
   const float *s8 = nullptr, *s32 = nullptr, *s128 = nullptr;
+  // true: one scale per element (a column-major row crosses the output channels); false: the
+  // row is one channel, with one INT8 scale and one scale per block of 32 / 128.
+  bool per_element_scales = false;
 };
 
-// `cand` may be null (no candidates); col_gw / col_g2w2 are given exactly for column-major rows.
+// `cand` may be null (no candidates). col_gw / col_g2w2 (null: not wanted) gather per-column
+// sums: the output channels of a column-major row, or the input channels of a row-major one.
 RowSums accumulate_row(const float* g, const float* w, const RowCandidates* cand, int64_t n, float* col_gw,
                        float* col_g2w2);
 // The reference over elements [begin, n) of the row (the AVX2 kernel's tail).

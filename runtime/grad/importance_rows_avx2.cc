@@ -36,7 +36,7 @@ inline __m256 nibble_to_float(__m256i v) {
   g2d2 = _mm256_fmadd_ps(q, q, g2d2);
 }
 
-template <bool kCandidates, bool kColumns>
+template <bool kCandidates, bool kColumns, bool kElementScales>
 RowSums row_kernel(const float* g, const float* w, const RowCandidates* cand, int64_t n, float* col_gw, float* col_g2w2) {
   __m256 gw = _mm256_setzero_ps(), g2 = _mm256_setzero_ps(), g2w2 = _mm256_setzero_ps();
   __m256 gd0 = g2, gd1 = g2, gd2 = g2, g2d20 = g2, g2d21 = g2, g2d22 = g2;
@@ -70,7 +70,7 @@ RowSums row_kernel(const float* g, const float* w, const RowCandidates* cand, in
       std::memcpy(&q4, cand->q4 + i, sizeof q4);
       const __m256i nibbles = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(q4));
       const __m256 c32 = nibble_to_float<0>(nibbles), c128 = nibble_to_float<1>(nibbles);
-      if constexpr (kColumns) {
+      if constexpr (kElementScales) {
         add_candidate(gi, wi, c8, _mm256_loadu_ps(cand->s8 + i), gd0, g2d20);
         add_candidate(gi, wi, c32, _mm256_loadu_ps(cand->s32 + i), gd1, g2d21);
         add_candidate(gi, wi, c128, _mm256_loadu_ps(cand->s128 + i), gd2, g2d22);
@@ -102,8 +102,12 @@ RowSums row_kernel(const float* g, const float* w, const RowCandidates* cand, in
 RowSums accumulate_row_avx2(const float* g, const float* w, const RowCandidates* cand, int64_t n, float* col_gw,
                             float* col_g2w2) {
   const bool columns = col_gw != nullptr;
-  if (cand) return columns ? row_kernel<true, true>(g, w, cand, n, col_gw, col_g2w2) : row_kernel<true, false>(g, w, cand, n, nullptr, nullptr);
-  return columns ? row_kernel<false, true>(g, w, nullptr, n, col_gw, col_g2w2) : row_kernel<false, false>(g, w, nullptr, n, nullptr, nullptr);
+  if (cand && cand->per_element_scales)
+    return columns ? row_kernel<true, true, true>(g, w, cand, n, col_gw, col_g2w2) : row_kernel<true, false, true>(g, w, cand, n, nullptr, nullptr);
+  if (cand)
+    return columns ? row_kernel<true, true, false>(g, w, cand, n, col_gw, col_g2w2) : row_kernel<true, false, false>(g, w, cand, n, nullptr, nullptr);
+  return columns ? row_kernel<false, true, false>(g, w, nullptr, n, col_gw, col_g2w2)
+                 : row_kernel<false, false, false>(g, w, nullptr, n, nullptr, nullptr);
 }
 
 }  // namespace ember::runtime::grad

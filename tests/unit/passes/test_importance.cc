@@ -179,8 +179,13 @@ TEST_CASE("importance row kernel: AVX2 matches the scalar reference at odd sizes
         q8[size_t(i)] = static_cast<int8_t>((i * 37) % 255 - 127);
         q4[size_t(i)] = static_cast<uint8_t>((i * 11 + 3) % 256);  // every nibble, both signs
       }
-      rg::RowCandidates cand{q8.data(), q4.data(), s8.data<float>(), s32.data<float>(), s128.data<float>()};
-      for (const rg::RowCandidates* c : {static_cast<const rg::RowCandidates*>(nullptr), static_cast<const rg::RowCandidates*>(&cand)}) {
+      // Per-column sums with per-element scales (a column-major row) or with the row's own
+      // scales (a row-major second layer whose input channels are summed).
+      rg::RowCandidates cand{q8.data(), q4.data(), s8.data<float>(), s32.data<float>(), s128.data<float>(), columns};
+      rg::RowCandidates row_scales = cand;
+      row_scales.per_element_scales = false;
+      for (const rg::RowCandidates* c : {static_cast<const rg::RowCandidates*>(nullptr), static_cast<const rg::RowCandidates*>(&cand),
+                                         static_cast<const rg::RowCandidates*>(&row_scales)}) {
         std::vector<float> col_a(size_t(n), 0.5f), col_b(size_t(n), 0.25f), ref_a = col_a, ref_b = col_b;
         float* fa = columns ? col_a.data() : nullptr;
         float* fb = columns ? col_b.data() : nullptr;
