@@ -21,8 +21,8 @@ class PackStore;
 
 class MissingInput : public std::runtime_error {
  public:
-  explicit MissingInput(size_t index)
-      : std::runtime_error("input " + std::to_string(index) + " is missing, and the operator needs it") {}
+  explicit MissingInput(size_t index, const char* kind = "input")
+      : std::runtime_error(std::string(kind) + " " + std::to_string(index) + " is missing, and the operator needs it") {}
 };
 
 class TensorAllocator {
@@ -57,7 +57,9 @@ struct RunContext {
     if (i >= inputs.size() || !inputs[i]) throw MissingInput(i);
     return *inputs[i];
   }
+  // Likewise for an output the node lacks (a Range node with no outputs).
   Tensor& allocate_output(size_t i, DType dtype, Shape shape) {
+    if (i >= outputs.size()) throw MissingInput(i, "output");
     outputs[i] = allocator.allocate(dtype, std::move(shape));
     return outputs[i];
   }
