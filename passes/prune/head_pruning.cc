@@ -17,16 +17,6 @@ namespace {
 
 using analysis::Layer;
 
-Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
-
-Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
-  Shape shape = t.shape();
-  shape.back() = static_cast<int64_t>(kept.size());
-  std::vector<float> v;
-  for (int64_t k : kept) v.push_back(t.data<float>()[k]);
-  return Tensor::from_vector<float>(shape, v);
-}
-
 // Every recorded head-count constant scaled to `kept` heads; a constant read elsewhere gets a copy.
 Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
   std::map<std::pair<size_t, size_t>, std::vector<int64_t>> by_reader;

@@ -33,18 +33,6 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
   return out;
 }
 
-// Squared L2 (p = 2) or L1 (p = 1) norm of each canonical column (input channel) of `layer`.
-std::vector<double> column_norms(const ir::Graph& graph, const analysis::Layer& layer, int p) {
-  const std::vector<float> w = analysis::canonical_matrix(layer, *graph.find_initializer(layer.weight));
-  std::vector<double> out(static_cast<size_t>(layer.reduction), 0.0);
-  for (int64_t r = 0; r < layer.channels; ++r)
-    for (int64_t c = 0; c < layer.reduction; ++c) {
-      const double v = w[size_t(r * layer.reduction + c)];
-      out[size_t(c)] += p == 1 ? std::fabs(v) : v * v;
-    }
-  return out;
-}
-
 std::vector<double> magnitude(const ir::Graph& graph, const HeadGroup& g) {
   const int64_t H = g.heads(), d = g.head_dim();
   std::vector<double> in(size_t(H), 0.0), out(size_t(H), 0.0);
@@ -54,7 +42,7 @@ std::vector<double> magnitude(const ir::Graph& graph, const HeadGroup& g) {
       for (int64_t c : head_channels({h}, H, d, p.sections))
         for (int64_t k = 0; k < p.layer.reduction; ++k) in[size_t(h)] += double(w[size_t(c * p.layer.reduction + k)]) * w[size_t(c * p.layer.reduction + k)];
   }
-  const std::vector<double> rows = column_norms(graph, g.output, 2);
+  const std::vector<double> rows = column_power_sums(graph, g.output, 2);
   for (int64_t h = 0; h < H; ++h)
     for (int64_t j = 0; j < d; ++j) out[size_t(h)] += rows[size_t(h * d + j)];
   std::vector<double> s(static_cast<size_t>(H), 0.0);
@@ -69,7 +57,7 @@ Result<std::vector<double>> activation_score(const ir::Graph& graph, const HeadG
     return invalid_input("prune-structured: no statistics of '" + g.output.input + "', the input of '" + g.output.node + "'");
   const std::vector<float> h2 = stats.xtx->hessian();  // 2/rows X^T X
   const std::vector<double> mu = stats.mean();
-  const std::vector<double> norms = column_norms(graph, g.output, wanda ? 1 : 2);
+  const std::vector<double> norms = column_power_sums(graph, g.output, wanda ? 1 : 2);
   std::vector<double> s(size_t(H), 0.0);
   for (int64_t c = 0; c < n; ++c) {
     const double second = 0.5 * h2[size_t(c * n + c)];

@@ -27,15 +27,9 @@ std::vector<double> row_norms(const ir::Graph& graph, const Layer& layer, int p)
   return out;
 }
 
-// Per canonical column (input row) of `layer`.
+// Per canonical column (input row) of `layer`: the L2 norm (p = 2) or L1 norm (p = 1).
 std::vector<double> column_norms(const ir::Graph& graph, const Layer& layer, int p) {
-  const std::vector<float> w = analysis::canonical_matrix(layer, *graph.find_initializer(layer.weight));
-  std::vector<double> out(static_cast<size_t>(layer.reduction), 0.0);
-  for (int64_t r = 0; r < layer.channels; ++r)
-    for (int64_t c = 0; c < layer.reduction; ++c) {
-      const double v = w[size_t(r * layer.reduction + c)];
-      out[size_t(c)] += p == 1 ? std::fabs(v) : v * v;
-    }
+  std::vector<double> out = column_power_sums(graph, layer, p);
   if (p == 2)
     for (double& v : out) v = std::sqrt(v);
   return out;
@@ -96,6 +90,17 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
 }
 
 }  // namespace
+
+std::vector<double> column_power_sums(const ir::Graph& graph, const Layer& layer, int p) {
+  const std::vector<float> w = analysis::canonical_matrix(layer, *graph.find_initializer(layer.weight));
+  std::vector<double> out(static_cast<size_t>(layer.reduction), 0.0);
+  for (int64_t r = 0; r < layer.channels; ++r)
+    for (int64_t c = 0; c < layer.reduction; ++c) {
+      const double v = w[size_t(r * layer.reduction + c)];
+      out[size_t(c)] += p == 1 ? std::fabs(v) : v * v;
+    }
+  return out;
+}
 
 Result<NeuronScore> parse_neuron_score(const std::string& name) {
   if (name == "taylor") return NeuronScore::kTaylor;

@@ -27,6 +27,8 @@ namespace ember::passes::prune {
 enum class NeuronScore { kTaylor, kFisher, kMagnitude, kWanda, kFluctuation, kObs, kTaylorFirst, kFisherFirst };
 // taylor | fisher | taylor-first | fisher-first | magnitude | wanda | fluctuation | obs
 Result<NeuronScore> parse_neuron_score(const std::string& name);
+// Per canonical column (input channel) of `layer`: sum |w| (p = 1) or sum w^2 (p = 2).
+std::vector<double> column_power_sums(const ir::Graph& graph, const analysis::Layer& layer, int p);
 bool needs_importance(NeuronScore score);
 bool needs_layer_inputs(NeuronScore score);
 

@@ -19,4 +19,16 @@ analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer) {
   return layer;
 }
 
+Shape stored_shape(const analysis::Layer& layer) {
+  return layer.column_major() ? Shape{layer.reduction, layer.channels} : Shape{layer.channels, layer.reduction};
+}
+
+Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
+  Shape shape = t.shape();
+  shape.back() = static_cast<int64_t>(kept.size());
+  std::vector<float> v;
+  for (int64_t k : kept) v.push_back(t.data<float>()[k]);
+  return Tensor::from_vector<float>(shape, v);
+}
+
 }  // namespace ember::passes::prune

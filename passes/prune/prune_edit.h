@@ -16,4 +16,10 @@ std::vector<int64_t> kept_units(int64_t n, const std::vector<int64_t>& removed);
 // group's first layer).
 analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer);
 
+// The weight shape `layer`'s channels and reduction mean, in its stored orientation.
+Shape stored_shape(const analysis::Layer& layer);
+
+// A per-unit constant [..., N] (a bias, a per-channel scale) cut to the `kept` units.
+Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept);
+
 }  // namespace ember::passes::prune

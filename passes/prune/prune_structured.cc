@@ -89,17 +89,6 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   return p;
 }
 
-Shape stored_shape(const Layer& l) { return l.column_major() ? Shape{l.reduction, l.channels} : Shape{l.channels, l.reduction}; }
-
-// Shrinks a per-neuron constant [..., N] to the kept neurons.
-Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {
-  Shape shape = t.shape();
-  shape.back() = static_cast<int64_t>(kept.size());
-  std::vector<float> v;
-  for (int64_t k : kept) v.push_back(t.data<float>()[k]);
-  return Tensor::from_vector<float>(shape, v);
-}
-
 int64_t group_params(const FfnGroup& g, int64_t units) {
   return units * (g.first.reduction + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
 }
@@ -123,13 +112,13 @@ Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_
   std::vector<float> w1_kept;
   for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
   first.channels = n_kept;
-  first.shape = stored_shape(first);
+  first.shape = prune::stored_shape(first);
   graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
-  for (const auto& name : g.per_channel) graph.set_initializer(name, gather_last(*graph.find_initializer(name), kept));
+  for (const auto& name : g.per_channel) graph.set_initializer(name, prune::gather_last(*graph.find_initializer(name), kept));
   // Second layer: its canonical [M, N] matrix becomes update.weight [M, N'].
   Layer second = prune::current_layer(graph, g.second);
   second.reduction = n_kept;
-  second.shape = stored_shape(second);
+  second.shape = prune::stored_shape(second);
   graph.set_initializer(second.weight, analysis::from_canonical(second, update.weight));
   if (!update.bias.empty())
     graph.set_initializer(second.bias, Tensor::from_vector<float>(graph.find_initializer(second.bias)->shape(), update.bias));

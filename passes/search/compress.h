@@ -19,6 +19,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "ir/model.h"
 #include "passes/pass.h"
 #include "passes/pass_manager.h"
+#include "passes/search/evaluator.h"
 #include "passes/search/search_recipe.h"
 
 namespace ember::passes {
@@ -111,6 +113,16 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme);
 // calibration runs.
 Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                       const CompressOptions& options);
+// The quality side both ways share: the evaluator the options ask for, its budget, and the FP32
+// model measured once (its figures are written into `result`: metric, reference, limit, bytes).
+struct Judge {
+  std::unique_ptr<QualityEvaluator> evaluator;
+  Budget budget;
+  double reference = 0;  // the FP32 model's quality
+};
+Result<Judge> judge_fp32(const ir::Model& fp32, const calibration::CalibrationSet& calib, const CompressOptions& options,
+                         CompressResult& result);
+
 // The two ways compress_model goes: the uniform ladder (options.schemes) and the search.
 Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                         const CompressOptions& options);

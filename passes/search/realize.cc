@@ -5,10 +5,6 @@
 namespace ember::passes::search {
 namespace {
 
-PipelineEntry entry(const std::string& name, std::map<std::string, std::string> options) {
-  return {name, PassOptions(name, std::move(options))};
-}
-
 std::map<std::string, std::string> quantize_options(const LayerAction& a) {
   std::map<std::string, std::string> o = {{"bits", a.kind == LayerAction::Kind::kInt8 ? "8" : "4"},
                                           {"block", std::to_string(a.block)}, {"method", a.method}};
@@ -19,8 +15,8 @@ std::map<std::string, std::string> quantize_options(const LayerAction& a) {
 }  // namespace
 
 const std::vector<PipelineEntry>& preparation_pipeline() {
-  static const std::vector<PipelineEntry> prep = {entry("constants-to-initializers", {}),
-                                                  entry("upgrade-opset", {{"version", "13"}})};
+  static const std::vector<PipelineEntry> prep = {pipeline_entry("constants-to-initializers", {}),
+                                                  pipeline_entry("upgrade-opset", {{"version", "13"}})};
   return prep;
 }
 
@@ -55,9 +51,9 @@ Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer
   for (const auto& [key, group] : groups) {
     auto options = quantize_options(group.first);
     options["include"] = exact_names_regex(group.second);
-    out.push_back(entry("quantize-weights", std::move(options)));
+    out.push_back(pipeline_entry("quantize-weights", std::move(options)));
   }
-  out.push_back(entry("dce", {}));
+  out.push_back(pipeline_entry("dce", {}));
   return out;
 }
 

@@ -370,23 +370,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   EMBER_ASSIGN_OR_RETURN(const int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
 
   CompressResult result;
-  EvaluatorOptions eval_options;
-  eval_options.budget = recipe.budget;
-  eval_options.task = options.task;
-  eval_options.eval_path = options.eval_path;
-  eval_options.eval_limit = recipe.eval_limit > 0 ? recipe.eval_limit : options.eval_limit;
-  eval_options.threads = options.threads;
-  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
-  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(recipe.budget.allowed ? recipe.budget.allowed : options.budget));
-  if (options.on_stage) options.on_stage("measuring the FP32 model");
-  EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult reference, evaluator->measure(fp32));
-  result.metric = reference.metric;
-  result.fp32_quality = reference.value;
-  result.eval_rows = reference.samples;
-  EMBER_ASSIGN_OR_RETURN(const std::string fp32_bytes, formats::serialize_onnx(fp32));
-  result.fp32_bytes = fp32_bytes.size();
-  result.budget = budget.allowed;
-  result.quality_limit = budget.limit(reference.value);
+  EMBER_ASSIGN_OR_RETURN(Judge judge, judge_fp32(fp32, calib, options, result));
 
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
@@ -400,7 +384,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
   EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report)));
 
-  SearchContext ctx{prepared, prep.records(), fp32_analyses, *evaluator, budget, reference.value, layers};
+  SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers};
   SearchRun run(options, ctx, result);
   EMBER_TRY(run.search(report, capacity));
   EMBER_TRY(run.choose());
@@ -408,6 +392,30 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   for (const char* name : {"layer-inputs", "importance"})
     result.analyses_computed[name] = fp32_analyses.computations(name) + (options.importance_calib ? importance_analyses.computations(name) : 0);
   return result;
+}
+
+Result<Judge> judge_fp32(const ir::Model& fp32, const calibration::CalibrationSet& calib, const CompressOptions& options,
+                         CompressResult& result) {
+  EvaluatorOptions eval_options;
+  eval_options.budget = options.recipe.budget;
+  eval_options.task = options.task;
+  eval_options.eval_path = options.eval_path;
+  eval_options.eval_limit = options.recipe.eval_limit > 0 ? options.recipe.eval_limit : options.eval_limit;
+  eval_options.threads = options.threads;
+  Judge judge;
+  EMBER_ASSIGN_OR_RETURN(judge.evaluator, make_evaluator(fp32, calib, eval_options));
+  EMBER_ASSIGN_OR_RETURN(judge.budget, judge.evaluator->budget(options.recipe.budget.allowed ? options.recipe.budget.allowed : options.budget));
+  if (options.on_stage) options.on_stage("measuring the FP32 model");
+  EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult reference, judge.evaluator->measure(fp32));
+  judge.reference = reference.value;
+  result.metric = reference.metric;
+  result.fp32_quality = reference.value;
+  result.eval_rows = reference.samples;
+  EMBER_ASSIGN_OR_RETURN(const std::string fp32_bytes, formats::serialize_onnx(fp32));
+  result.fp32_bytes = fp32_bytes.size();
+  result.budget = judge.budget.allowed;
+  result.quality_limit = judge.budget.limit(reference.value);
+  return judge;
 }
 
 Result<CompressResult> compress_model(const ir::Model& fp32, const calibration::CalibrationSet& all_calib,

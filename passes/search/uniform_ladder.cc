@@ -6,13 +6,10 @@
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/weight_quant_options.h"
 #include "passes/search/evaluator.h"
+#include "passes/search/realize.h"
 
 namespace ember::passes {
 namespace {
-
-PipelineEntry entry(const std::string& name, std::map<std::string, std::string> options) {
-  return {name, PassOptions(name, std::move(options))};
-}
 
 struct Recipe {
   std::string name;
@@ -21,25 +18,17 @@ struct Recipe {
 
 const std::vector<Recipe>& recipes() {
   static const std::vector<Recipe> all = {
-      {"int4-gptq", {entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}}), entry("dce", {})}},
+      {"int4-gptq", {pipeline_entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}}), pipeline_entry("dce", {})}},
       {"int4-mixed",
-       {entry("quantize-weights", {{"bits", "8"}, {"ops", "Gather"}}),
-        entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}, {"ops", "MatMul+Gemm+Conv"}}),
-        entry("dce", {})}},
+       {pipeline_entry("quantize-weights", {{"bits", "8"}, {"ops", "Gather"}}),
+        pipeline_entry("quantize-weights", {{"bits", "4"}, {"block", "32"}, {"method", "gptq"}, {"ops", "MatMul+Gemm+Conv"}}),
+        pipeline_entry("dce", {})}},
       {"w8a8",
-       {entry("quantize-weights", {{"bits", "8"}}), entry("quantize-activations", {{"mode", "static"}, {"method", "percentile"}}),
-        entry("dce", {})}},
-      {"w8", {entry("quantize-weights", {{"bits", "8"}}), entry("dce", {})}},
+       {pipeline_entry("quantize-weights", {{"bits", "8"}}), pipeline_entry("quantize-activations", {{"mode", "static"}, {"method", "percentile"}}),
+        pipeline_entry("dce", {})}},
+      {"w8", {pipeline_entry("quantize-weights", {{"bits", "8"}}), pipeline_entry("dce", {})}},
   };
   return all;
-}
-
-// Run once before every candidate: weights in Constant nodes become initializers and an old
-// opset is raised to 13, so each recipe starts from the same prepared model.
-const std::vector<PipelineEntry>& preparation() {
-  static const std::vector<PipelineEntry> prep = {entry("constants-to-initializers", {}),
-                                                  entry("upgrade-opset", {{"version", "13"}})};
-  return prep;
 }
 
 const Recipe* find_recipe(const std::string& scheme) {
@@ -74,7 +63,7 @@ const std::vector<std::string>& compression_ladder() {
 
 Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
   if (const Recipe* r = find_recipe(scheme)) {  // the preparation, then the recipe: what `ember opt` replays
-    std::vector<PipelineEntry> pipeline = preparation();
+    std::vector<PipelineEntry> pipeline = search::preparation_pipeline();
     pipeline.insert(pipeline.end(), r->pipeline.begin(), r->pipeline.end());
     return pipeline;
   }
@@ -86,25 +75,10 @@ Result<std::vector<PipelineEntry>> recipe_pipeline(const std::string& scheme) {
 Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration::CalibrationSet& calib,
                                         const CompressOptions& options) {
   CompressResult result;
-  EvaluatorOptions eval_options;
-  eval_options.budget = options.recipe.budget;
-  eval_options.task = options.task;
-  eval_options.eval_path = options.eval_path;
-  eval_options.eval_limit = options.eval_limit;
-  eval_options.threads = options.threads;
-  eval_options.budget = options.recipe.budget;
-  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<QualityEvaluator> evaluator, make_evaluator(fp32, calib, eval_options));
-  EMBER_ASSIGN_OR_RETURN(const Budget budget, evaluator->budget(options.recipe.budget.allowed ? options.recipe.budget.allowed : options.budget));
+  EMBER_ASSIGN_OR_RETURN(Judge judge, judge_fp32(fp32, calib, options, result));
+  QualityEvaluator& evaluator = *judge.evaluator;
+  const Budget& budget = judge.budget;
   const bool lm = budget.lower_is_better;
-  result.budget = budget.allowed;
-  if (options.on_stage) options.on_stage("measuring the FP32 model");
-  EMBER_ASSIGN_OR_RETURN(calibration::EvalResult reference, evaluator->measure(fp32));
-  result.metric = reference.metric;
-  result.fp32_quality = reference.value;
-  result.eval_rows = reference.samples;
-  EMBER_ASSIGN_OR_RETURN(std::string fp32_bytes, formats::serialize_onnx(fp32));
-  result.fp32_bytes = fp32_bytes.size();
-  result.quality_limit = budget.limit(reference.value);
 
   // Analyses of the prepared FP32 model (layer inputs, Hessians) are computed once, and every
   // candidate starts from a copy of this manager.
@@ -112,7 +86,7 @@ Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration
   fp32_analyses.set_progress(options.analysis_progress);
   ir::Model prepared = fp32;
   Remarks prep_remarks;
-  EMBER_ASSIGN_OR_RETURN(PassManager prep, PassManager::from_entries(preparation()));
+  EMBER_ASSIGN_OR_RETURN(PassManager prep, PassManager::from_entries(search::preparation_pipeline()));
   PassContext prep_ctx(fp32_analyses, prep_remarks, &budget);
   EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
 
@@ -129,12 +103,12 @@ Result<CompressResult> compress_uniform(const ir::Model& fp32, const calibration
     AnalysisManager analyses = fp32_analyses;
     PassContext ctx(analyses, remarks, &budget);
     EMBER_TRY(manager.run(model, ctx).with_context("scheme " + scheme));
-    EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, evaluator->measure(model));
+    EMBER_ASSIGN_OR_RETURN(calibration::EvalResult quality, evaluator.measure(model));
     EMBER_ASSIGN_OR_RETURN(std::string bytes, formats::serialize_onnx(model));
     std::vector<PassRecord> records = prep.records();
     records.insert(records.end(), manager.records().begin(), manager.records().end());
     Candidate c{scheme, pipeline_to_string(full_pipeline), quality.value, bytes.size(),
-                budget.within(quality.value, reference.value), std::move(records)};
+                budget.within(quality.value, judge.reference), std::move(records)};
     result.candidates.push_back(c);
     const size_t index = result.candidates.size() - 1;
     const bool better = !best || (lm ? c.quality < result.candidates[*best].quality : c.quality > result.candidates[*best].quality);
