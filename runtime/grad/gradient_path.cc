@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_gelu_chain.h"
 #include "runtime/subgraph.h"
 
@@ -90,7 +91,10 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
-    if (!rules[i] || !subgraph_reads[i].empty()) {  // no rule: the gradient stops here (reported with what it cuts off)
+    // Subgraph reads pass a gradient only through an If whose branches all have rules.
+    const bool through_branches =
+        rules[i] && !subgraph_reads[i].empty() && check_if_gradient(node, active, registry).ok();
+    if (!rules[i] || (!subgraph_reads[i].empty() && !through_branches)) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);
       continue;
     }
@@ -98,9 +102,15 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     p.on_path = true;
     p.rule = rules[i];
     p.wanted = active_inputs[i];
+    if (through_branches) {  // the outer-scope reads become inputs after the declared ones
+      p.inputs = if_gradient_inputs(node);
+      for (size_t j = node.inputs.size(); j < p.inputs.size(); ++j)
+        if (active.count(p.inputs[j])) p.wanted |= bit(j);
+    }
     p.needs = p.rule->needs(node, p.wanted);
-    for (size_t j = 0; j < node.inputs.size(); ++j)
-      if (p.wanted & bit(j)) flows.insert(node.inputs[j]);
+    const std::vector<std::string>& inputs = p.inputs.empty() ? node.inputs : p.inputs;
+    for (size_t j = 0; j < inputs.size() && j < kMaxInputs; ++j)
+      if (p.wanted & bit(j)) flows.insert(inputs[j]);
   }
   for (const auto& s : sources)
     if (flows.count(s)) plan.reached.insert(s);

