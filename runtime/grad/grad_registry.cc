@@ -10,8 +10,8 @@ namespace ember::runtime::grad {
 #undef GRAD_FAMILY
 
 void GradRegistry::add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward,
-                       std::string domain) {
-  rules_.push_back({std::move(op_type), differentiable, needs, backward, std::move(domain)});
+                       std::string domain, SupportsFunction supports) {
+  rules_.push_back({std::move(op_type), differentiable, needs, backward, std::move(domain), supports});
 }
 
 const GradRule* GradRegistry::find(std::string_view op_type, std::string_view domain) const {

@@ -87,6 +87,9 @@ struct BackwardContext {
 
 using NeedsFunction = GradNeeds (*)(const ir::Node& node, IndexMask wanted);
 using BackwardFunction = Status (*)(BackwardContext& ctx);
+// For rules that cover only some configurations of their op (attributes, present inputs): an
+// unsupported node is planned as a node without a rule, a cut naming what it cuts off.
+using SupportsFunction = bool (*)(const ir::Node& node);
 
 struct GradRule {
   std::string op_type;
@@ -94,12 +97,13 @@ struct GradRule {
   NeedsFunction needs = nullptr;
   BackwardFunction backward = nullptr;
   std::string domain = "";  // "" for ONNX's default domain; else, e.g., ember.fused
+  SupportsFunction supports = nullptr;  // nullptr: every node of the op
 };
 
 class GradRegistry {
  public:
   void add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward,
-           std::string domain = "");
+           std::string domain = "", SupportsFunction supports = nullptr);
   // The rule for an op of the default ONNX domain (or of `domain`); nullptr when there is none.
   const GradRule* find(std::string_view op_type, std::string_view domain) const;
   const std::vector<GradRule>& all() const { return rules_; }

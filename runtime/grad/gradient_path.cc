@@ -71,6 +71,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
       mask |= bit(j);
     }
     rules[i] = registry.find(node.op_type, node.domain);
+    if (rules[i] && rules[i]->supports && !rules[i]->supports(node)) rules[i] = nullptr;
     if (rules[i]) mask &= rules[i]->differentiable;
     active_inputs[i] = mask;
     if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path, without a rule
