@@ -91,7 +91,7 @@ Result<CalibrationResult> calibrate_values(const ir::Model& model, const Calibra
   const int64_t total = set.num_batches();
   for (int64_t b = 0; b < total; ++b) {
     std::map<std::string, Tensor> feeds = set.batch(b);
-    const int64_t rows = feeds.empty() ? 0 : feeds.begin()->second.dim(0);
+    const int64_t rows = set.batch_rows(b);
     const std::string where = "calibration, " + batch_context(set, b, result.rows, rows);
     bool observer_failed = false;
     auto observe = [&](const std::string& name, const Tensor& value) -> Status {

@@ -12,14 +12,43 @@
 namespace ember::calibration {
 namespace fs = std::filesystem;
 
-Tensor slice_rows(const Tensor& t, int64_t start, int64_t count) {
+Tensor slice_rows(const Tensor& t, int64_t start, int64_t count) { return slice_along(t, 0, start, count); }
+
+Tensor slice_along(const Tensor& t, int axis, int64_t start, int64_t count) {
+  if (axis < 0) return t;  // a value fed whole to every batch
   Shape shape = t.shape();
-  const size_t row_bytes = shape[0] ? t.nbytes() / static_cast<size_t>(shape[0]) : 0;
-  shape[0] = count;
+  const int64_t dim = shape[size_t(axis)];
+  int64_t outer = 1;
+  for (int i = 0; i < axis; ++i) outer *= shape[size_t(i)];
+  const size_t span = dim ? t.nbytes() / static_cast<size_t>(outer * dim) : 0;  // bytes of one index along `axis`, per outer slice
+  shape[size_t(axis)] = count;
   Tensor out = Tensor::zeros(t.dtype(), shape);
-  std::memcpy(out.raw_mutable(), static_cast<const uint8_t*>(t.raw()) + static_cast<size_t>(start) * row_bytes,
-              static_cast<size_t>(count) * row_bytes);
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw_mutable());
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(dst + size_t(o * count) * span, src + size_t(o * dim + start) * span, size_t(count) * span);
   return out;
+}
+
+int calibration_row_axis(const ir::ValueInfo& input, const std::vector<const ir::ValueInfo*>& model_inputs) {
+  if (input.has_shape && input.dims.empty()) return kWholeInEveryBatch;
+  if (!input.has_shape || input.dims.empty() || !input.dims[0].param.empty()) return 0;
+  std::string batch;  // the symbolic name of the first input's leading dim, e.g. "batch"
+  for (const auto* in : model_inputs)
+    if (in->has_shape && !in->dims.empty() && !in->dims[0].param.empty()) {
+      batch = in->dims[0].param;
+      break;
+    }
+  for (size_t i = 1; i < input.dims.size() && !batch.empty(); ++i)
+    if (input.dims[i].param == batch) return static_cast<int>(i);
+  // Unnamed dims: a fixed dim 0 while the first input's dim 0 is dynamic puts the batch on this
+  // input's first dynamic dim (Silero VAD v5's state [2, ?, 128] beside its input [?, ?]).
+  const ir::ValueInfo* first = model_inputs.empty() ? nullptr : model_inputs[0];
+  if (batch.empty() && first && first != &input && first->has_shape && !first->dims.empty() && first->dims[0].value < 0 &&
+      input.dims[0].value > 0)
+    for (size_t i = 1; i < input.dims.size(); ++i)
+      if (input.dims[i].value < 0) return static_cast<int>(i);
+  return 0;
 }
 
 namespace {
@@ -31,16 +60,17 @@ std::string expected_text(const ir::ValueInfo& info) {
   return s + "]";
 }
 
-// Checks an array against a model input; dim 0 is the row dim and may differ.
-Status check_array(const std::string& source, const ir::ValueInfo& info, const Tensor& t) {
+// Checks an array against a model input; the row axis may differ in size.
+Status check_array(const std::string& source, const ir::ValueInfo& info, int row_axis, const Tensor& t) {
   const std::string got = std::string(dtype_name(t.dtype())) + " " + shape_to_string(t.shape());
   const std::string what = source + ": calibration input '" + info.name + "' is " + got + ", the model expects " + expected_text(info);
   if (info.elem_type != DType::kUndefined && t.dtype() != info.elem_type) return invalid_input(what);
+  if (row_axis == kWholeInEveryBatch) return t.rank() == 0 ? Status::Ok() : invalid_input(what + " (a scalar, the same in every batch)");
   if (t.rank() == 0) return invalid_input(what + " (no row dimension)");
   if (info.has_shape) {
     if (info.dims.size() != t.shape().size()) return invalid_input(what);
-    for (size_t i = 1; i < info.dims.size(); ++i)
-      if (info.dims[i].value >= 0 && info.dims[i].value != t.shape()[i]) return invalid_input(what);
+    for (size_t i = 0; i < info.dims.size(); ++i)
+      if (int(i) != row_axis && info.dims[i].value >= 0 && info.dims[i].value != t.shape()[i]) return invalid_input(what);
   }
   return Status::Ok();
 }
@@ -103,8 +133,11 @@ Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::
   set.source_ = path;
   EMBER_ASSIGN_OR_RETURN(auto groups, read_source(path, inputs));
   int64_t batch = std::max<int64_t>(options.batch, 1);
-  for (const auto* in : inputs)
-    if (in->has_shape && !in->dims.empty() && in->dims[0].value > 0) batch = std::min(batch, in->dims[0].value);
+  std::map<std::string, int> axes;  // the row axis of each input
+  for (const auto* in : inputs) {
+    const int axis = axes[in->name] = calibration_row_axis(*in, inputs);
+    if (axis >= 0 && in->has_shape && in->dims[size_t(axis)].value > 0) batch = std::min(batch, in->dims[size_t(axis)].value);
+  }
   set.batch_size_ = batch;
   formats::Sha256 hash;
   int64_t remaining = options.limit > 0 ? options.limit : INT64_MAX;
@@ -118,13 +151,18 @@ Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::
         for (const auto& [k, v] : arrays) keys += (keys.empty() ? "" : ", ") + k;
         return invalid_input(path + " has no array for the model input '" + in->name + "' (it has: " + keys + ")");
       }
-      EMBER_TRY(check_array(path, *in, it->second));
-      if (chunk.rows >= 0 && it->second.dim(0) != chunk.rows)
-        return invalid_input(path + ": arrays have different row counts (" + std::to_string(chunk.rows) + " and " +
-                             std::to_string(it->second.dim(0)) + " for '" + in->name + "')");
-      chunk.rows = it->second.dim(0);
+      const int axis = axes.at(in->name);
+      EMBER_TRY(check_array(path, *in, axis, it->second));
       chunk.arrays[in->name] = it->second;
+      chunk.axes[in->name] = axis;
+      if (axis < 0) continue;
+      if (chunk.rows >= 0 && it->second.dim(axis) != chunk.rows)
+        return invalid_input(path + ": arrays have different row counts (" + std::to_string(chunk.rows) + " and " +
+                             std::to_string(it->second.dim(axis)) + " for '" + in->name + "', rows along its dimension " +
+                             std::to_string(axis) + ")");
+      chunk.rows = it->second.dim(axis);
     }
+    if (chunk.rows < 0) return invalid_input(path + ": every model input is a scalar; there are no rows to calibrate on");
     if (auto it = arrays.find("labels"); it != arrays.end() && it->second.rank() >= 1 && it->second.dim(0) == chunk.rows) {
       chunk.labels = it->second;
       set.has_labels_ = true;
@@ -133,7 +171,8 @@ Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::
     if (chunk.rows <= 0) continue;
     remaining -= chunk.rows;
     for (auto& [name, t] : chunk.arrays) {
-      if (t.dim(0) != chunk.rows) t = slice_rows(t, 0, chunk.rows);
+      const int axis = chunk.axes.at(name);
+      if (axis >= 0 && t.dim(axis) != chunk.rows) t = slice_along(t, axis, 0, chunk.rows);
       hash.update(name);
       hash.update(dtype_name(t.dtype()));
       hash.update(shape_to_string(t.shape()));
@@ -150,10 +189,17 @@ Result<CalibrationSet> CalibrationSet::open(const std::string& path, const std::
   return set;
 }
 
-std::map<std::string, Tensor> CalibrationSet::batch(int64_t index) const {
+std::map<std::string, Tensor> CalibrationSet::batch(int64_t index) const { return batch(index, 0, batch_rows(index)); }
+
+int64_t CalibrationSet::batch_rows(int64_t index) const { return batches_.at(static_cast<size_t>(index)).count; }
+
+std::map<std::string, Tensor> CalibrationSet::batch(int64_t index, int64_t start, int64_t count) const {
   const BatchRef& ref = batches_.at(static_cast<size_t>(index));
+  start = std::clamp<int64_t>(start, 0, ref.count);
+  count = std::clamp<int64_t>(count, 0, ref.count - start);
+  const Chunk& chunk = chunks_[ref.chunk];
   std::map<std::string, Tensor> feeds;
-  for (const auto& [name, t] : chunks_[ref.chunk].arrays) feeds[name] = slice_rows(t, ref.start, ref.count);
+  for (const auto& [name, t] : chunk.arrays) feeds[name] = slice_along(t, chunk.axes.at(name), ref.start + start, count);
   return feeds;
 }
 
@@ -179,7 +225,8 @@ CalibrationSet CalibrationSet::rows_subset(int64_t first, int64_t count) const {
     Chunk piece;
     piece.rows = hi - lo;
     const int64_t offset = lo - (chunk_start - chunk.rows);
-    for (const auto& [name, t] : chunk.arrays) piece.arrays[name] = slice_rows(t, offset, piece.rows);
+    piece.axes = chunk.axes;
+    for (const auto& [name, t] : chunk.arrays) piece.arrays[name] = slice_along(t, chunk.axes.at(name), offset, piece.rows);
     if (chunk.labels.defined()) piece.labels = slice_rows(chunk.labels, offset, piece.rows);
     for (int64_t start = 0; start < piece.rows; start += batch_size_)
       part.batches_.push_back({part.chunks_.size(), start, std::min(batch_size_, piece.rows - start)});

@@ -4,7 +4,12 @@
 //   FILE.npz       arrays named after the model's inputs (+ optional "labels")
 //   DIR/           ONNX test-data protobufs (DIR/input_N.pb, or DIR/test_data_set_*/input_N.pb),
 //                  one batch per set, inputs in model order; or a directory of .npz files
-// Batches never cross files. A model input whose leading dim is fixed (e.g. 1 in exports
+// Rows lie along dim 0 of each input, except: an input whose batch dimension is elsewhere
+// (a recurrent state [layers, batch, hidden] whose dim 1 has the symbolic name of the first
+// input's dim 0, e.g. "batch"; with unnamed dims, the first dynamic dim of an input whose dim 0
+// is fixed while the first input's is dynamic) has its rows there; a scalar model input (a
+// sample rate) takes a scalar array, fed whole to every batch.
+// Batches never cross files. A model input whose batch dim is fixed (e.g. 1 in exports
 // specialised to batch 1) caps the batch size. Every set has a stable content hash.
 #pragma once
 #include <cstdint>
@@ -35,6 +40,9 @@ class CalibrationSet {
   int64_t batch_size() const { return batch_size_; }  // rows per batch (the last batch of a file may have fewer)
   // Feeds for one batch (copies of the rows; the set stays untouched).
   std::map<std::string, Tensor> batch(int64_t index) const;
+  // Rows [start, start + count) of one batch (clamped to it), each input along its row axis.
+  std::map<std::string, Tensor> batch(int64_t index, int64_t start, int64_t count) const;
+  int64_t batch_rows(int64_t index) const;
   // Labels of the rows of a batch, when the set has a "labels" array.
   bool has_labels() const { return has_labels_; }
   std::vector<int64_t> batch_labels(int64_t index) const;
@@ -52,7 +60,8 @@ class CalibrationSet {
 
  private:
   struct Chunk {
-    std::map<std::string, Tensor> arrays;  // model inputs, rows along dim 0
+    std::map<std::string, Tensor> arrays;  // model inputs, rows along their row axis
+    std::map<std::string, int> axes;       // row axis per input; kWholeInEveryBatch for scalars
     Tensor labels;                         // optional
     int64_t rows = 0;
   };
@@ -77,5 +86,11 @@ struct CalibrationSet::Split {
 
 // Rows [start, start+count) of a tensor along dim 0, as a new tensor.
 Tensor slice_rows(const Tensor& t, int64_t start, int64_t count);
+// The same along `axis`; a negative axis (kWholeInEveryBatch) returns the tensor itself.
+Tensor slice_along(const Tensor& t, int axis, int64_t start, int64_t count);
+
+inline constexpr int kWholeInEveryBatch = -1;
+// The axis that holds the calibration rows of a model input (see the top of this file).
+int calibration_row_axis(const ir::ValueInfo& input, const std::vector<const ir::ValueInfo*>& model_inputs);
 
 }  // namespace ember::calibration

@@ -94,18 +94,11 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
     return out.ok() ? Status::Ok() : out.status().with_context(what);
   };
   // Inference units: calibration batches, or slices of `batch_rows` rows of them.
-  auto slice = [](const std::map<std::string, Tensor>& feeds, int64_t start, int64_t count) {
-    std::map<std::string, Tensor> out;
-    for (const auto& [name, t] : feeds) out[name] = calibration::slice_rows(t, start, count);
-    return out;
-  };
-  auto rows_of = [](const std::map<std::string, Tensor>& feeds) { return feeds.empty() ? int64_t{0} : feeds.begin()->second.dim(0); };
   if (batches == 0) return std::map<std::string, LayerInputStats>{};
-  const std::map<std::string, Tensor> first = calib.batch(0);
-  const int64_t chunk = batch_rows > 0 ? batch_rows : std::max<int64_t>(rows_of(first), 1);
+  const int64_t chunk = batch_rows > 0 ? batch_rows : std::max<int64_t>(calib.batch_rows(0), 1);
   // The first unit shows how many rows (tokens) a unit gives; then only as many units run as
   // the row cap needs, evenly spaced over the set.
-  EMBER_TRY(run_feeds(batch_rows > 0 ? slice(first, 0, std::min(chunk, rows_of(first))) : first, "calibration batch 0"));
+  EMBER_TRY(run_feeds(calib.batch(0, 0, chunk), "calibration batch 0"));
   int64_t per_unit = 1;
   for (const auto& [name, w] : watches) per_unit = std::max(per_unit, w.batch_rows);
   const int64_t units = batch_rows > 0 ? (calib.num_rows() + chunk - 1) / chunk : batches;
@@ -118,11 +111,10 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
     const int64_t stride = std::max<int64_t>(1, units / needed);
     int64_t unit = 0, ran = 1;
     for (int64_t b = 0; b < batches && ran < needed; ++b) {
-      const std::map<std::string, Tensor> feeds = b == 0 ? first : calib.batch(b);
-      const int64_t rows = rows_of(feeds);
+      const int64_t rows = calib.batch_rows(b);
       for (int64_t start = 0; start < rows && ran < needed; start += chunk, ++unit) {
         if (unit == 0 || unit % stride != 0) continue;
-        EMBER_TRY(run_feeds(slice(feeds, start, std::min(chunk, rows - start)),
+        EMBER_TRY(run_feeds(calib.batch(b, start, std::min(chunk, rows - start)),
                             "calibration batch " + std::to_string(b) + " rows from " + std::to_string(start)));
         ++ran;
       }

@@ -269,7 +269,7 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
     ctx.factored_grads.resize(node_inputs_[k].size());
     // A weight whose gradient only this node gives (no other consumer has added to it and it
     // is complete after this node) may come as factors, for a sink that takes them.
-    for (size_t j = 0; factored_sink && j < node_inputs_[k].size() && j < 64; ++j) {
+    for (size_t j = 0; factored_sink && j < node_inputs_[k].size() && j < kMaxIndices; ++j) {
       const int s = node_inputs_[k][j];
       if (s >= 0 && constants_[size_t(s)] && (p.wanted & bit(j)) && !grads[size_t(s)].defined() &&
           finalize_after_[size_t(s)] == static_cast<int>(k) &&
@@ -279,7 +279,7 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
     ctx.allocator = &grad_pool_;
     ctx.cache = &node_cache_[k];
     ctx.products = products_;
-    for (size_t j = 0; j < node_inputs_[k].size() && j < 64; ++j)
+    for (size_t j = 0; j < node_inputs_[k].size() && j < kMaxIndices; ++j)
       if (node_inputs_[k][j] >= 0 && constants_[size_t(node_inputs_[k][j])]) ctx.constant_inputs |= bit(j);
     if (any_grad) {
       EMBER_TRY(p.rule->backward(ctx).with_context("backward of node '" + node.name + "' (" + node.op_type + ")"));

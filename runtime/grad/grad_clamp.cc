@@ -17,7 +17,7 @@ namespace {
 
 GradNeeds needs_inputs_and_output(const ir::Node& node, IndexMask) {
   IndexMask inputs = 0;
-  for (size_t i = 0; i < node.inputs.size() && i < 64; ++i) inputs |= bit(i);
+  for (size_t i = 0; i < node.inputs.size() && i < kMaxIndices; ++i) inputs |= bit(i);
   return {inputs, bit(0)};
 }
 

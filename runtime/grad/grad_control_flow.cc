@@ -17,7 +17,7 @@
 namespace ember::runtime::grad {
 namespace {
 
-constexpr size_t kMaxInputs = 64;  // width of IndexMask
+constexpr size_t kMaxInputs = kMaxIndices;
 
 const ir::Graph* branch(const ir::Node& node, const char* name) {
   const ir::Attribute* a = node.find_attr(name);
@@ -119,7 +119,7 @@ Status check_if_gradient(const ir::Node& node, const std::set<std::string>& acti
   if (node.op_type != "If" || (!node.domain.empty() && node.domain != "ai.onnx"))
     return unsupported("no backward rule through the subgraphs of " + node.op_type);
   if (if_gradient_inputs(node).size() > kMaxInputs)
-    return unsupported("its branches read more than 64 outer values");
+    return unsupported("its branches read more than " + std::to_string(kMaxInputs - 1) + " outer values");
   for (const char* attr : {"then_branch", "else_branch"}) {
     const ir::Graph* body = branch(node, attr);
     if (!body) return invalid_input(std::string("the ") + attr + " attribute (a graph) is missing");

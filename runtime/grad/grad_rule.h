@@ -20,8 +20,11 @@
 
 namespace ember::runtime::grad {
 
-// Bit i stands for input (or output) i of the node.
-using IndexMask = uint64_t;  // nodes with more than 64 inputs are rejected by the planner
+// Bit i stands for input (or output) i of the node. 128 bits: an If's rule takes every outer
+// value its branches read as an input (Silero VAD's reads 71); nodes with more inputs on the
+// gradient path are rejected by the planner.
+using IndexMask = unsigned __int128;
+inline constexpr size_t kMaxIndices = 128;  // width of IndexMask
 inline constexpr IndexMask bit(size_t i) { return IndexMask{1} << i; }
 inline constexpr IndexMask kAllIndices = ~IndexMask{0};
 

@@ -9,7 +9,7 @@
 namespace ember::runtime::grad {
 namespace {
 
-constexpr size_t kMaxInputs = 64;  // width of IndexMask
+constexpr size_t kMaxInputs = kMaxIndices;
 
 bool is_float_type(int64_t onnx_type) {
   const DTypeTraits* t = find_dtype_traits(static_cast<int32_t>(onnx_type));
@@ -67,7 +67,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       if (node.inputs[j].empty() || !active.count(node.inputs[j])) continue;
       if (j >= kMaxInputs)
-        return unsupported("node '" + node.name + "' (" + node.op_type + ") has more than 64 inputs on the gradient path");
+        return unsupported("node '" + node.name + "' (" + node.op_type + ") has more than " + std::to_string(kMaxInputs) + " inputs on the gradient path");
       mask |= bit(j);
     }
     rules[i] = registry.find(node.op_type, node.domain);
@@ -86,6 +86,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   for (const auto& s : seeded)
     if (active.count(s)) flows.insert(s);
   std::vector<size_t> cut_nodes;
+  std::map<size_t, std::string> cut_reasons;  // why a node with a rule is cut anyway (its branches)
   for (size_t i = nodes.size(); i-- > 0;) {
     if (!active_inputs[i] && subgraph_reads[i].empty()) continue;
     const ir::Node& node = nodes[i];
@@ -93,10 +94,11 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
     // Subgraph reads pass a gradient only through an If whose branches all have rules.
-    const bool through_branches =
-        rules[i] && !subgraph_reads[i].empty() && check_if_gradient(node, active, registry).ok();
+    const Status branches = rules[i] && !subgraph_reads[i].empty() ? check_if_gradient(node, active, registry) : Status::Ok();
+    const bool through_branches = rules[i] && !subgraph_reads[i].empty() && branches.ok();
     if (!rules[i] || (!subgraph_reads[i].empty() && !through_branches)) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);
+      if (!branches.ok()) cut_reasons[i] = branches.message();
       continue;
     }
     NodeGradPlan& p = plan.nodes[i];
@@ -118,10 +120,11 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   if (!cut_nodes.empty()) {
     std::string list;
     for (size_t i : cut_nodes) {
-      GradientCut cut{nodes[i].name, nodes[i].op_type, {}};
+      GradientCut cut{nodes[i].name, nodes[i].op_type, {}, cut_reasons[i]};
       for (const auto& src : sources_upstream(nodes, i, active_inputs, subgraph_reads, sources))
         if (!plan.reached.count(src)) cut.sources_cut_off.push_back(src);
-      list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type + ")";
+      list += (list.empty() ? "" : "; ") + std::string("'") + cut.node + "' (" + cut.op_type +
+              (cut.reason.empty() ? "" : ": " + cut.reason) + ")";
       plan.cuts.push_back(std::move(cut));
     }
     if (plan.reached.empty())

@@ -33,6 +33,7 @@ struct NodeGradPlan {
 struct GradientCut {
   std::string node, op_type;
   std::vector<std::string> sources_cut_off;  // sorted; those still reached another way are not listed
+  std::string reason = "";                   // for an op with a rule cut anyway (an If whose branch has no rule)
 };
 
 struct GradientPlan {

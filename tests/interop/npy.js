@@ -44,6 +44,14 @@ function readNpz(path) {
   return out;
 }
 
+// Arrays by name into one .npz (uncompressed entries NAME.npy), as numpy.savez writes.
+function writeNpz(path, arrays) {
+  const AdmZip = require('adm-zip');
+  const zip = new AdmZip();
+  for (const [name, a] of Object.entries(arrays)) zip.addFile(`${name}.npy`, npyBytes(a.type, a.shape, a.data));
+  zip.writeZip(path);
+}
+
 // Rows [start, start+n) of an array as a new array.
 function sliceRows(arr, start, n) {
   const rowSize = arr.shape.slice(1).reduce((a, b) => a * b, 1);
@@ -52,4 +60,4 @@ function sliceRows(arr, start, n) {
   return { type: arr.type, shape: [n, ...arr.shape.slice(1)], data };
 }
 
-module.exports = { readNpy, writeNpy, readNpz, parseNpy, npyBytes, sliceRows };
+module.exports = { readNpy, writeNpy, readNpz, writeNpz, parseNpy, npyBytes, sliceRows };

