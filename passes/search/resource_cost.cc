@@ -8,22 +8,34 @@
 namespace ember::passes::search {
 namespace {
 
-// Joules of one layer under `a`: weight bytes read and multiply-adds (see the header).
-double layer_joules(const LayerTimer& timer, size_t i, const SearchLayer& layer, const LayerAction& a) {
-  const runtime::EnergyModel m;
-  const double bytes = double(action_bytes(layer, a));
-  double pj = 0;
-  for (const auto& node : timer.readers(i)) {
-    if (node.outputs.empty()) continue;
-    const double out = double(timer.values().at(node.outputs[0]).numel());
-    if (node.op_type == "Gather") {  // only the rows looked up are read
-      pj += bytes * out / double(std::max<int64_t>(1, layer.params)) * m.dram_pj_per_byte;
+// What one inference of a layer reads and computes, as the manifest's estimate counts it
+// (passes/report/layer_stats.h): every use of the weight that describe_weight_schemes finds
+// reads the whole weight and does its multiply-adds, except a Gather, which reads the rows it
+// returns (a tied embedding and head counts both).
+struct LayerWork {
+  double read_share = 0;  // weight bytes read per inference / weight bytes
+  double macs = 0;
+};
+
+LayerWork layer_work(const LayerTimer& timer, const SearchLayer& layer, const ModelStats& fp32) {
+  LayerWork w;
+  for (const auto& l : fp32.layers) {
+    if (l.scheme.weight != layer.weight) continue;
+    if (l.scheme.layer_op != "Gather") {
+      w.read_share += 1;
+      w.macs += l.macs;
       continue;
     }
-    const double macs = out * double(layer.reduction);
-    pj += bytes * m.dram_pj_per_byte + macs * (a.kind == LayerAction::Kind::kKeepFloat ? m.fp32_mac_pj : m.int8_mac_pj);
+    auto out = timer.values().find(l.scheme.layer_output);
+    if (out != timer.values().end()) w.read_share += double(out->second.numel()) / double(std::max<int64_t>(1, layer.params));
   }
-  return pj * 1e-12;
+  return w;
+}
+
+double layer_joules(const SearchLayer& layer, const LayerWork& w, const LayerAction& a) {
+  const runtime::EnergyModel m;
+  const double mac_pj = a.kind == LayerAction::Kind::kKeepFloat ? m.fp32_mac_pj : m.int8_mac_pj;
+  return (double(action_bytes(layer, a)) * w.read_share * m.dram_pj_per_byte + w.macs * mac_pj) * 1e-12;
 }
 
 std::string feeds_text(const std::map<std::string, Tensor>& feeds) {
@@ -50,16 +62,17 @@ double ResourceCosts::predicted(const std::vector<SearchLayer>& layers, const st
   return sum;
 }
 
-Result<ResourceCosts> energy_costs(const LayerTimer& timer, const std::vector<SearchLayer>& layers, double fp32_joules) {
+Result<ResourceCosts> energy_costs(const LayerTimer& timer, const std::vector<SearchLayer>& layers, const ModelStats& fp32) {
   ResourceCosts out;
   double fp32_layers = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerWork work = layer_work(timer, layers[i], fp32);
     std::vector<double> row;
-    for (const auto& a : layers[i].allowed) row.push_back(layer_joules(timer, i, layers[i], a));
+    for (const auto& a : layers[i].allowed) row.push_back(layer_joules(layers[i], work, a));
     fp32_layers += row.front();
     out.cost.push_back(std::move(row));
   }
-  out.fixed = std::max(0.0, fp32_joules - fp32_layers);
+  out.fixed = std::max(0.0, fp32.fp32_microjoules * 1e-6 - fp32_layers);
   return out;
 }
 

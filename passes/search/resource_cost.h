@@ -5,8 +5,8 @@
 //   predicted(allocation) = fixed + sum_i cost[i][a_i].
 //   energy (runtime/energy_model.h, Horowitz ISSCC 2014, as the manifest's estimate):
 //     E(i, a) = bytes_read(a) * 20 pJ + macs_i * (a keeps FP32 ? 4.6 pJ : 0.23 pJ)
-//     bytes_read(a) = action_bytes(a) for a MatMul/Gemm/Conv reader, action_bytes(a) * looked-up
-//     elements / params for a Gather; macs_i = numel(reader output) * reduction.
+//     counted per use of the weight as layer_stats.h counts it: a MatMul/Gemm/Conv use reads
+//     action_bytes(a) and does its MACs; a Gather reads action_bytes(a) * looked-up elements / params.
 //     fixed = the manifest's estimate for the FP32 model - sum_i E(i, fp32).
 //   latency (latency_table.h, layer_timing.h): T(i, a) = the lookup table's seconds of layer i's
 //     readers under a's precision inside the whole model, measured when missing (one run of the
@@ -22,6 +22,7 @@
 
 #include "ir/model.h"
 #include "ir/status.h"
+#include "passes/report/layer_stats.h"
 #include "passes/search/actions.h"
 #include "passes/search/latency_table.h"
 #include "passes/search/layer_timing.h"
@@ -37,8 +38,9 @@ struct ResourceCosts {
   double action_cost(const std::vector<SearchLayer>& layers, size_t i, const LayerAction& action) const;
 };
 
-// `fp32_joules`: the manifest's energy estimate of the FP32 model on the same feeds.
-Result<ResourceCosts> energy_costs(const LayerTimer& timer, const std::vector<SearchLayer>& layers, double fp32_joules);
+// `fp32`: the manifest's layer measurements of the FP32 model on the same feeds
+// (measure_layers(prepared, prepared, feeds)).
+Result<ResourceCosts> energy_costs(const LayerTimer& timer, const std::vector<SearchLayer>& layers, const ModelStats& fp32);
 
 // Looks every needed entry up in `table`, measuring (and adding) the missing ones.
 // `model_sha256` and the feeds' shapes name the whole-model entry.

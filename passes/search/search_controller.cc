@@ -9,16 +9,13 @@
 #include <map>
 
 #include "formats/onnx_save.h"
-#include "formats/sha256.h"
 #include "passes/analysis/importance.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/search/action_cost.h"
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
 #include "passes/search/holdout.h"
-#include "passes/report/layer_stats.h"
-#include "passes/search/latency_table.h"
-#include "passes/search/resource_cost.h"
+#include "passes/search/resource_plan.h"
 #include "passes/search/compress.h"
 #include "passes/search/gptq_factor.h"
 #include "passes/search/progressive.h"
@@ -376,48 +373,6 @@ void SearchRun::summarize() {
     if (latency_) s.layers.back().predicted_latency_seconds = latency_->action_cost(ctx_.layers, i, actions[i]);
   }
   s.stages = stages_;
-}
-
-// Energy and latency targets: what every action costs (resource_cost.h), measured on one
-// inference (the first calibration row, batch 1, as the manifest's energy estimate).
-struct ResourcePlan {
-  std::map<std::string, Tensor> feeds;
-  std::unique_ptr<LayerTimer> timer;
-  std::optional<ResourceCosts> energy, latency;
-  LatencyTable own_table;  // when the options give none
-  LatencyTable* table = nullptr;
-};
-
-Result<std::unique_ptr<ResourcePlan>> plan_resources(const ir::Model& prepared, const std::string& prepared_bytes,
-                                                     const calibration::CalibrationSet& calib,
-                                                     const std::vector<SearchLayer>& layers, const CompressOptions& options) {
-  auto plan = std::make_unique<ResourcePlan>();
-  plan->feeds = calib.batch(0);
-  for (auto& [name, t] : plan->feeds) t = calibration::slice_rows(t, 0, 1);
-  if (options.on_stage) options.on_stage("measuring what each action costs per inference (energy model" +
-                                         std::string(options.recipe.target.kind == SearchTarget::Kind::kLatencySeconds ? ", latency table)" : ")"));
-  EMBER_ASSIGN_OR_RETURN(plan->timer, LayerTimer::create(prepared, plan->feeds, layers, options.threads));
-  EMBER_ASSIGN_OR_RETURN(const ModelStats stats, measure_layers(prepared, prepared, plan->feeds));
-  EMBER_ASSIGN_OR_RETURN(plan->energy, energy_costs(*plan->timer, layers, stats.fp32_microjoules * 1e-6));
-  if (options.recipe.target.kind != SearchTarget::Kind::kLatencySeconds) return plan;
-  plan->table = options.latency_table ? options.latency_table : &plan->own_table;
-  formats::Sha256 hash;
-  hash.update(prepared_bytes);
-  EMBER_ASSIGN_OR_RETURN(plan->latency, latency_costs(*plan->timer, hash.hex_digest(), plan->feeds, layers, *plan->table, options.on_stage));
-  return plan;
-}
-
-// The end-to-end latency of the chosen and the FP32 model, measured side by side, and the table's record.
-Status record_latency(const ResourcePlan& plan, const ir::Model& prepared, const CompressOptions& options, CompressResult& result) {
-  SearchSummary& s = result.search;
-  if (options.on_stage) options.on_stage("measuring the chosen model's latency end to end");
-  EMBER_ASSIGN_OR_RETURN(s.measured_latency_seconds, time_model(result.model, plan.feeds, options.threads));
-  EMBER_ASSIGN_OR_RETURN(s.fp32_measured_latency_seconds, time_model(prepared, plan.feeds, options.threads));
-  s.latency_table_sha256 = latency_entries_digest(plan.latency->entries);
-  s.latency_entries = int64_t(plan.latency->entries.size());
-  s.latency_measured = plan.table->measured();
-  s.latency_reused = plan.table->reused();
-  return Status::Ok();
 }
 
 std::vector<std::string> attention_weights(const analysis::ImportanceReport& importance) {
