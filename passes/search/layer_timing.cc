@@ -168,13 +168,15 @@ Result<LayerTimer::InContext> LayerTimer::time_in_context(const std::vector<Laye
       for (const auto& out : node.outputs) layer_of[out] = *layer;
   }
   std::vector<std::vector<double>> samples(layers_.size());
-  std::vector<double> wholes;
+  std::vector<double> wholes, outside;
   clock::time_point last;
   std::vector<double> run_times(layers_.size());
+  std::optional<size_t> segment;  // the layer whose segment is running
   const runtime::ValueObserver observe = [&](const std::string& name, const Tensor&) -> Status {
     const clock::time_point now = clock::now();
     auto it = layer_of.find(name);
-    if (it != layer_of.end()) run_times[it->second] += std::chrono::duration<double>(now - last).count();
+    if (it != layer_of.end()) segment = it->second;
+    if (segment) run_times[*segment] += std::chrono::duration<double>(now - last).count();
     last = now;
     return Status::Ok();
   };
@@ -182,11 +184,14 @@ Result<LayerTimer::InContext> LayerTimer::time_in_context(const std::vector<Laye
   const auto start = clock::now();
   for (int n = 1;; ++n) {
     std::fill(run_times.begin(), run_times.end(), 0.0);
+    segment.reset();
     last = clock::now();
     const auto t0 = last;
     EMBER_TRY(interp->run(feeds_, observe).status());
     wholes.push_back(std::chrono::duration<double>(clock::now() - t0).count());
-    for (size_t i = 0; i < layers_.size(); ++i) samples[i].push_back(run_times[i]);
+    double in_layers = 0;
+    for (size_t i = 0; i < layers_.size(); ++i) samples[i].push_back(run_times[i]), in_layers += run_times[i];
+    outside.push_back(std::max(0.0, wholes.back() - in_layers));
     const double spent = std::chrono::duration<double>(clock::now() - start).count();
     if (n >= budget.max_runs || (n >= 3 && spent >= budget.max_seconds)) break;
     if (n >= budget.min_runs && spent >= budget.min_seconds) break;
@@ -194,6 +199,7 @@ Result<LayerTimer::InContext> LayerTimer::time_in_context(const std::vector<Laye
   InContext out;
   for (auto& s : samples) out.layer_seconds.push_back(median(std::move(s)));
   out.whole_seconds = median(std::move(wholes));
+  out.outside_seconds = median(std::move(outside));
   return out;
 }
 

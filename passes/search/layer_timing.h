@@ -3,14 +3,22 @@
 // Layers, in context:
 //   before: the prepared FP32 model, the feeds of one inference, the layers and one action per
 //           layer (all of one precision, typically);
-//   after:  per layer, the median seconds its reader nodes took inside a run of the whole
-//           model with those actions applied (quantize-weights with RTN: GPTQ and AWQ give the
-//           same format, so the same kernels), and the median seconds of the whole run.
+//   after:  per layer, the median seconds of its segment inside a run of the whole model with
+//           those actions applied (quantize-weights with RTN: GPTQ and AWQ give the same format,
+//           so the same kernels), and the median seconds of the whole run.
 //   A node's time is the time between the interpreter's report of the previous node's outputs
-//   and of its own (the ValueObserver), so a layer is timed with the caches, the weight
-//   streaming and the kernels of the real model, not in a hot loop of its own (a layer alone
-//   keeps its weight in cache and ran 2-3x faster on kjv-gpt2 than inside the model). The
-//   interpreter runs as ember-rt does (fused float patterns, integer kernels).
+//   and of its own (the ValueObserver). A layer's segment is its reader nodes and every node
+//   that runs after them until the next layer's: what a precision changes around a layer shows
+//   there (an INT8 matmul absorbs the Split after it, and the attention then reads its parts
+//   without copies: on kjv-gpt2 the Reshapes after the attention projection cost ~2 ms each in
+//   FP32 and ~0 in INT8, which timing the reader nodes alone missed). Sum of the segments + the
+//   nodes before the first layer = the whole run, so a uniform allocation predicts its measured
+//   time; a mixed one adds segments measured in uniform runs. Medians are taken per segment
+//   (and of the time outside them): on a busy machine a run is preempted somewhere almost every
+//   time, which the median of whole runs keeps and the per-segment medians drop. Timed inside the model, a layer
+//   sees the caches and weight streaming of the real run (a layer alone keeps its weight in
+//   cache and ran 2-3x faster on kjv-gpt2). The interpreter runs as ember-rt does (fused float
+//   patterns, integer kernels).
 // A whole model: the median seconds of a few runs of its interpreter on the feeds.
 // Each measurement runs once to warm up, then at least `min_runs` times and until
 // `min_seconds` have passed, at most `max_runs` times or `max_seconds`.
@@ -45,8 +53,9 @@ class LayerTimer {
   // The prefix every key of this machine and thread count shares.
   std::string machine() const;
   struct InContext {
-    std::vector<double> layer_seconds;  // per layer: its readers' median time; 0 when not observed (folded or fused away)
+    std::vector<double> layer_seconds;  // per layer: its segment's median time; 0 when never reached (folded)
     double whole_seconds = 0;           // median time of the whole run
+    double outside_seconds = 0;         // median over runs of the time before the first layer's segment
   };
   Result<InContext> time_in_context(const std::vector<LayerAction>& actions, const TimingBudget& budget = {}) const;
 

@@ -95,7 +95,7 @@ Status measure_missing(const LayerTimer& timer, const std::vector<SearchLayer>& 
     EMBER_ASSIGN_OR_RETURN(const LayerTimer::InContext times, timer.time_in_context(actions));
     for (size_t i = 0; i < layers.size(); ++i)
       if (kernel_precision(actions[i]) == p) samples[timer.key(i, actions[i])].push_back(times.layer_seconds[i]);
-    if (p == "fp32" && !table.entries().count(whole_key)) table.add(whole_key, times.whole_seconds);
+    if (p == "fp32" && !table.entries().count(whole_key)) table.add(whole_key, times.outside_seconds);
   }
   for (auto& [key, values] : samples) {
     if (table.entries().count(key)) continue;
@@ -108,7 +108,7 @@ Status measure_missing(const LayerTimer& timer, const std::vector<SearchLayer>& 
 Result<ResourceCosts> latency_costs(const LayerTimer& timer, const std::string& model_sha256,
                                     const std::map<std::string, Tensor>& feeds, const std::vector<SearchLayer>& layers,
                                     LatencyTable& table, const std::function<void(const std::string&)>& on_stage) {
-  const std::string whole_key = timer.machine() + " | model sha256:" + model_sha256 + " (" + feeds_text(feeds) + ") | fp32";
+  const std::string whole_key = timer.machine() + " | model sha256:" + model_sha256 + " (" + feeds_text(feeds) + ") | outside the layers";
   EMBER_TRY(measure_missing(timer, layers, whole_key, table, on_stage));
   ResourceCosts out;
   auto lookup = [&](const std::string& key) -> Result<double> {
@@ -116,7 +116,6 @@ Result<ResourceCosts> latency_costs(const LayerTimer& timer, const std::string& 
     if (!seconds) return internal_error("latency table: no entry '" + key + "' after timing");
     return out.entries[key] = *seconds;
   };
-  double fp32_layers = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     std::vector<double> row;
     for (const auto& a : layers[i].allowed) {
@@ -127,11 +126,9 @@ Result<ResourceCosts> latency_costs(const LayerTimer& timer, const std::string& 
       EMBER_ASSIGN_OR_RETURN(const double seconds, lookup(timer.key(i, a)));
       row.push_back(seconds);
     }
-    fp32_layers += row.front();
     out.cost.push_back(std::move(row));
   }
-  EMBER_ASSIGN_OR_RETURN(const double total, lookup(whole_key));
-  out.fixed = std::max(0.0, total - fp32_layers);
+  EMBER_ASSIGN_OR_RETURN(out.fixed, lookup(whole_key));
   return out;
 }
 

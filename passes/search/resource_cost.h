@@ -11,9 +11,9 @@
 //   latency (latency_table.h, layer_timing.h): T(i, a) = the lookup table's seconds of layer i's
 //     readers under a's precision inside the whole model, measured when missing (one run of the
 //     model per precision); pruning at ratio r is estimated as T(i, fp32) (1 - r), not measured.
-//     fixed = the measured seconds of the whole FP32 model - sum_i T(i, fp32), at least 0; it is
-//     a table entry too (keyed by the model's SHA-256 and the feeds' shapes), so a recorded table
-//     reproduces every prediction.
+//     fixed = the median time of the FP32 run outside every layer's segment (the nodes before the
+//     first layer); it is a table entry too (keyed by the model's SHA-256 and the feeds' shapes),
+//     so a recorded table reproduces every prediction.
 #pragma once
 #include <functional>
 #include <map>

@@ -47,6 +47,13 @@ assert m["timings"]["latency"]["table_measured"] == 0 and m["timings"]["latency"
 PY
 [ "$(sha256sum "$TABLE")" = "$before" ] && pass || fail "a complete latency table was measured again"
 grep -q "measured end to end" "$WORK/a/report.md" && pass || fail "report.md lacks the measured latency"
+# ember-rt checks the manifest against schemas/manifest.schema.json before it runs the model.
+RT=$(dirname "$EMBER")/ember-rt
+if [ -x "$RT" ]; then
+  expect_exit 0 "ember-rt takes the latency target's manifest" -- "$RT" bench "$WORK/a/model.onnx" --manifest "$WORK/a/manifest.json" --input-shape input_ids=1x16 --runs 1
+else
+  echo "SKIP: no ember-rt beside $EMBER (the manifest schema check)"
+fi
 expect_exit 0 "the same latency target on the recorded table" -- "$EMBER" "${TINY[@]}" --target-latency "${MID_MS}ms" --latency-table "$TABLE" -o "$WORK/b"
 cmp -s "$WORK/a/model.onnx" "$WORK/b/model.onnx" && pass || fail "the recorded table did not reproduce the model"
 
