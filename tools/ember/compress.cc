@@ -290,8 +290,8 @@ void add_compress_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.5, 32.0));
   sub->add_option("--target-latency", opts->target_latency,
                   "Hard limit on the predicted latency of one inference (one calibration row, batch 1) on this CPU, e.g. 12ms, 800us, 0.02s: "
-                  "each layer's time under each action is measured once with Ember's kernels (a lookup table) and the whole FP32 model once "
-                  "for the rest. The chosen model then depends on measured timings: give --latency-table to record them and reproduce it. "
+                  "each layer shape's time under each precision is measured once with Ember's kernels inside the whole model (a lookup table; one "
+                  "run of the model per precision, per-layer medians, so a busy machine's preemptions drop out). The chosen model then depends on measured timings: give --latency-table to record them and reproduce it. "
                   "The manifest and report add the end-to-end latency measured on the chosen model (so they differ between runs); default: none");
   sub->add_option("--target-energy", opts->target_energy,
                   "Hard limit on the estimated energy of one inference (one calibration row), e.g. 2mJ, 900uJ: the manifest's energy model "
