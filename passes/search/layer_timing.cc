@@ -126,7 +126,9 @@ std::string LayerTimer::key(size_t i, const LayerAction& action) const {
       first = false;
       if (in.empty()) continue;
       const Tensor* init = prepared_->graph.find_initializer(in);
-      ops += (in == layers_[i].weight ? "W" : "") + dims_text(init ? init->shape() : values_.at(in).shape());
+      auto value = values_.find(in);
+      ops += (in == layers_[i].weight ? "W" : "") +
+             (init ? dims_text(init->shape()) : value != values_.end() ? dims_text(value->second.shape()) : std::string("?"));
     }
     ops += attrs_text(node) + ")";
   }

@@ -34,8 +34,9 @@ LayerWork layer_work(const LayerTimer& timer, const SearchLayer& layer, const Mo
 
 double layer_joules(const SearchLayer& layer, const LayerWork& w, const LayerAction& a) {
   const runtime::EnergyModel m;
-  const double mac_pj = a.kind == LayerAction::Kind::kKeepFloat ? m.fp32_mac_pj : m.int8_mac_pj;
-  return (double(action_bytes(layer, a)) * w.read_share * m.dram_pj_per_byte + w.macs * mac_pj) * 1e-12;
+  const bool fp32 = a.kind == LayerAction::Kind::kKeepFloat || a.kind == LayerAction::Kind::kPrune;
+  const double macs = a.kind == LayerAction::Kind::kPrune ? w.macs * (1.0 - a.ratio) : w.macs;  // pruned units do no work
+  return (double(action_bytes(layer, a)) * w.read_share * m.dram_pj_per_byte + macs * (fp32 ? m.fp32_mac_pj : m.int8_mac_pj)) * 1e-12;
 }
 
 std::string feeds_text(const std::map<std::string, Tensor>& feeds) {

@@ -7,6 +7,7 @@
 //     E(i, a) = bytes_read(a) * 20 pJ + macs_i * (a keeps FP32 ? 4.6 pJ : 0.23 pJ)
 //     counted per use of the weight as layer_stats.h counts it: a MatMul/Gemm/Conv use reads
 //     action_bytes(a) and does its MACs; a Gather reads action_bytes(a) * looked-up elements / params.
+//     Pruning at ratio r: action_bytes(a) read and macs_i (1 - r) at the FP32 price.
 //     fixed = the manifest's estimate for the FP32 model - sum_i E(i, fp32).
 //   latency (latency_table.h, layer_timing.h): T(i, a) = the lookup table's seconds of layer i's
 //     readers under a's precision inside the whole model, measured when missing (one run of the

@@ -81,8 +81,11 @@ double resource_units_per_value(SearchTarget::Kind kind) {
   return kind == SearchTarget::Kind::kEnergyJoules ? 1e12 : 1e9;
 }
 
+// Far above any model's cost, and far below INT64_MAX, so sums of units cannot overflow.
+constexpr double kMaxUnits = 1e17;
+
 int64_t resource_units(SearchTarget::Kind kind, double value) {
-  return static_cast<int64_t>(std::ceil(value * resource_units_per_value(kind)));
+  return static_cast<int64_t>(std::min(kMaxUnits, std::ceil(value * resource_units_per_value(kind))));
 }
 
 std::string resource_text(SearchTarget::Kind kind, double value) {
@@ -105,7 +108,7 @@ Result<int64_t> resource_capacity(const SearchTarget& target, const std::vector<
   }
   // The units left after the fixed part, rounded down (a hair under, so rounding never adds).
   const double room = (target.value - costs.fixed) * scale * (1 - 1e-12);
-  const int64_t capacity = room > 0 ? static_cast<int64_t>(std::floor(room)) : -1;
+  const int64_t capacity = room > 0 ? static_cast<int64_t>(std::floor(std::min(room, kMaxUnits))) : -1;
   if (capacity < cheapest) {
     const std::string what = target.kind == SearchTarget::Kind::kEnergyJoules ? "energy" : "latency";
     return invalid_input("the " + what + " target of " + resource_text(target.kind, target.value) + " is below the " +

@@ -105,6 +105,15 @@ TEST_CASE("resource targets: negative, zero and NaN targets are invalid input") 
   }
   CHECK(passes::search::check_target({SearchTarget::Kind::kLatencySeconds, 0.012}).ok());
   CHECK(passes::search::check_target({SearchTarget::Kind::kEnergyJoules, 0.002}).ok());
+  // A huge target is no limit, and no overflow of the integer units.
+  std::vector<SearchLayer> layers(1);
+  layers[0].allowed = {LayerAction{}};
+  ResourceCosts costs;
+  costs.cost = {{0.5}};
+  auto capacity = passes::search::resource_capacity({SearchTarget::Kind::kEnergyJoules, 1e300}, layers, costs);
+  REQUIRE(capacity.ok());
+  CHECK(*capacity > passes::search::resource_units(SearchTarget::Kind::kEnergyJoules, 0.5));
+  CHECK(*capacity <= int64_t(1e17));
 }
 
 TEST_CASE("energy costs: FP32 is the manifest's estimate, an INT8 layer reads its bytes and does int8 MACs") {
