@@ -5,8 +5,10 @@
 //   2. Measure the FP32 model's quality (the reference) and its gradient importance (once,
 //      through the AnalysisManager); predict the loss of every action of every layer
 //      (action_cost.h) and calibrate the predictions on two measured uniform models.
-//   3. Allocate one action per layer (allocation.h): the least predicted loss under a size or
-//      bits-per-weight target, or the smallest model whose predicted loss fits the budget.
+//   3. Allocate one action per layer (allocation.h): the least predicted loss under a size,
+//      bits-per-weight, energy or latency target (energy and latency costs per action:
+//      resource_plan.h, measured before step 2), or the smallest model whose predicted loss fits
+//      the budget.
 //   4. Verify progressively (progressive.h): FFN layers, then attention, then the aggressive
 //      actions; each stage is a candidate built by a replayable pipeline and measured; a stage
 //      that breaks the budget backs off its most damaging layers by bisection.
