@@ -5,8 +5,10 @@
 //   2. Measure the FP32 model's quality (the reference) and its gradient importance (once,
 //      through the AnalysisManager); predict the loss of every action of every layer
 //      (action_cost.h) and calibrate the predictions on two measured uniform models.
-//   3. Allocate one action per layer (allocation.h): the least predicted loss under a size or
-//      bits-per-weight target, or the smallest model whose predicted loss fits the budget.
+//   3. Allocate one action per layer (allocation.h): the least predicted loss under a size,
+//      bits-per-weight, energy or latency target (energy and latency costs per action:
+//      resource_plan.h, measured before step 2), or the smallest model whose predicted loss fits
+//      the budget.
 //   4. Verify progressively (progressive.h): FFN layers, then attention, then the aggressive
 //      actions; each stage is a candidate built by a replayable pipeline and measured; a stage
 //      that breaks the budget backs off its most damaging layers by bisection.
@@ -34,6 +36,8 @@
 
 namespace ember::passes {
 
+class LatencyTable;
+
 struct CompressOptions {
   calibration::EvalTask task = calibration::EvalTask::kLanguageModel;
   std::string eval_path;
@@ -47,6 +51,9 @@ struct CompressOptions {
   // The first recipe.importance_rows rows of the calibration set, opened by the caller, for the
   // importance analysis (nullptr: the whole set). Layer statistics still use the whole set.
   const calibration::CalibrationSet* importance_calib = nullptr;
+  // Latency targets: the lookup table to read and extend (latency_table.h); nullptr: one for this
+  // run only. Its entries decide the chosen model, so a recorded table reproduces it.
+  LatencyTable* latency_table = nullptr;
 };
 
 struct Candidate {
@@ -58,6 +65,7 @@ struct Candidate {
   std::vector<PassRecord> passes;
   double bits_per_weight = 0;  // over the search's layers (0 for the uniform ladder)
   bool within_target = true;
+  std::optional<double> predicted_energy_joules{}, predicted_latency_seconds{};  // energy and latency targets
   bool pareto = false;         // no other candidate is both smaller and better
 };
 
@@ -69,6 +77,8 @@ struct SearchLayerRecord {
   std::map<std::string, double> sensitivity;  // action name -> predicted loss
   double predicted_loss = 0;
   std::optional<double> measured_loss;
+  // Energy and latency targets: the chosen action's predicted joules and seconds per inference.
+  std::optional<double> predicted_energy_joules{}, predicted_latency_seconds{};
 };
 
 struct SearchStageRecord {
@@ -84,6 +94,14 @@ struct SearchSummary {
   double gptq_factor = 0, metric_per_loss = 0;  // the calibrated cost scale
   std::vector<SearchLayerRecord> layers;
   std::vector<SearchStageRecord> stages;
+  // Energy and latency targets (resource_cost.h), per inference on one calibration row: the
+  // chosen model's and the FP32 model's predictions; latency also measured end to end by
+  // ember's interpreter on this CPU (a timing: it differs between runs).
+  std::optional<double> predicted_energy_joules, fp32_energy_joules;
+  std::optional<double> predicted_latency_seconds, fp32_latency_seconds;
+  std::optional<double> measured_latency_seconds, fp32_measured_latency_seconds;
+  std::string latency_table_sha256;  // of the table entries the latency predictions came from
+  int64_t latency_entries = 0, latency_measured = 0, latency_reused = 0;
 };
 
 struct CompressResult {

@@ -15,6 +15,7 @@
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
 #include "passes/search/holdout.h"
+#include "passes/search/resource_plan.h"
 #include "passes/search/compress.h"
 #include "passes/search/gptq_factor.h"
 #include "passes/search/progressive.h"
@@ -30,6 +31,16 @@ class SearchRun {
  public:
   SearchRun(const CompressOptions& options, SearchContext& ctx, CompressResult& result)
       : options_(options), ctx_(ctx), result_(result) {}
+
+  // Energy and latency targets: the predicted costs of every action (resource_cost.h).
+  void set_resource_costs(const ResourceCosts* energy, const ResourceCosts* latency) {
+    energy_ = energy;
+    latency_ = latency;
+  }
+  const ResourceCosts* target_costs() const {
+    const SearchTarget::Kind k = options_.recipe.target.kind;
+    return k == SearchTarget::Kind::kEnergyJoules ? energy_ : k == SearchTarget::Kind::kLatencySeconds ? latency_ : nullptr;
+  }
 
   void stage(const std::string& text) const {
     if (options_.on_stage) options_.on_stage(text);
@@ -48,6 +59,8 @@ class SearchRun {
     const auto start = std::chrono::steady_clock::now();
     EMBER_ASSIGN_OR_RETURN(BuiltCandidate b, build_candidate(ctx_, name, actions));
     candidate_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (energy_) b.candidate.predicted_energy_joules = energy_->predicted(ctx_.layers, actions);
+    if (latency_) b.candidate.predicted_latency_seconds = latency_->predicted(ctx_.layers, actions);
     b.candidate.within_target = within_target(b.candidate);
     built_.push_back(std::move(b));
     return &built_.back().candidate;
@@ -69,6 +82,8 @@ class SearchRun {
     const SearchTarget& t = options_.recipe.target;
     if (t.kind == SearchTarget::Kind::kSizeBytes) return double(c.model_bytes) <= std::floor(t.value);
     if (t.kind == SearchTarget::Kind::kBitsPerWeight) return c.bits_per_weight <= t.value;
+    if (t.kind == SearchTarget::Kind::kEnergyJoules) return c.predicted_energy_joules.value_or(INFINITY) <= t.value;
+    if (t.kind == SearchTarget::Kind::kLatencySeconds) return c.predicted_latency_seconds.value_or(INFINITY) <= t.value;
     return true;
   }
 
@@ -143,6 +158,8 @@ class SearchRun {
   double candidate_seconds_ = 0;
   std::vector<double> correction_;  // per layer, from the measured stages (refit_and_reallocate)
   std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
+  const ResourceCosts* energy_ = nullptr;
+  const ResourceCosts* latency_ = nullptr;
 };
 
 // Two measured uniform models fix the scale of the predictions: INT4 b128 with zero points and
@@ -189,13 +206,15 @@ Status SearchRun::calibrate() {
 Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double loss_limit) const {
   const LossTable table = loss_table();
   const bool size = options_.recipe.target.kind == SearchTarget::Kind::kSizeBytes;
+  const ResourceCosts* resource = target_costs();  // energy or latency: picojoules or nanoseconds
   std::vector<std::vector<Option>> items;
   for (size_t i = 0; i < ctx_.layers.size(); ++i) {
     std::vector<Option> options;
     for (size_t a = 0; a < ctx_.layers[i].allowed.size(); ++a) {
       const LayerAction& act = ctx_.layers[i].allowed[a];
       const int64_t extra = size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0;
-      options.push_back({action_bytes(ctx_.layers[i], act) + extra, table[i][a]});
+      const int64_t cost = resource ? resource_units(options_.recipe.target.kind, resource->cost[i][a]) : action_bytes(ctx_.layers[i], act) + extra;
+      options.push_back({cost, table[i][a]});
     }
     items.push_back(std::move(options));
   }
@@ -217,6 +236,10 @@ Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capac
     EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, 0));
     EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
     if (c->within_target) return actions;
+    if (target_costs()) {  // rounding keeps predictions within; shrink by 1% should it not
+      capacity -= std::max<int64_t>(1, capacity / 100);
+      continue;
+    }
     const int64_t over = int64_t(c->model_bytes) - int64_t(std::floor(options_.recipe.target.value));
     stage("the allocation is " + std::to_string(over) + " bytes over the target; tightening");
     capacity -= std::max<int64_t>(over, 0) + 1024;
@@ -333,11 +356,22 @@ void SearchRun::summarize() {
   s.target_value = options_.recipe.target.value;
   const Candidate& c = result_.candidates[result_.chosen];
   s.target_achieved = options_.recipe.target.kind == SearchTarget::Kind::kBitsPerWeight ? c.bits_per_weight : double(c.model_bytes);
+  if (options_.recipe.target.kind == SearchTarget::Kind::kEnergyJoules) s.target_achieved = c.predicted_energy_joules.value_or(NAN);
+  if (options_.recipe.target.kind == SearchTarget::Kind::kLatencySeconds) s.target_achieved = c.predicted_latency_seconds.value_or(NAN);
+  s.predicted_energy_joules = c.predicted_energy_joules;
+  s.predicted_latency_seconds = c.predicted_latency_seconds;
+  const std::vector<LayerAction> fp32(ctx_.layers.size());
+  if (energy_) s.fp32_energy_joules = energy_->predicted(ctx_.layers, fp32);
+  if (latency_) s.fp32_latency_seconds = latency_->predicted(ctx_.layers, fp32);
   s.gptq_factor = scale_.gptq_factor;
   s.metric_per_loss = scale_.metric_per_loss;
   const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
   const LossTable table = loss_table();
-  for (size_t i = 0; i < ctx_.layers.size(); ++i) s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+    s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
+    if (energy_) s.layers.back().predicted_energy_joules = energy_->action_cost(ctx_.layers, i, actions[i]);
+    if (latency_) s.layers.back().predicted_latency_seconds = latency_->action_cost(ctx_.layers, i, actions[i]);
+  }
   s.stages = stages_;
 }
 
@@ -367,7 +401,14 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   // The target is checked against the cheapest actions before any calibration runs.
   EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}));
   if (unstaged.empty()) return invalid_input("the model has no weight the search can compress (no MatMul, Gemm, Conv or Gather weight of 1024 elements or more)");
-  EMBER_ASSIGN_OR_RETURN(const int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
+  EMBER_ASSIGN_OR_RETURN(int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
+  const bool resource = recipe.target.kind == SearchTarget::Kind::kEnergyJoules || recipe.target.kind == SearchTarget::Kind::kLatencySeconds;
+  std::unique_ptr<ResourcePlan> plan;
+  if (resource) {
+    EMBER_ASSIGN_OR_RETURN(plan, plan_resources(prepared, prepared_bytes, calib, unstaged, options));
+    const ResourceCosts& costs = recipe.target.kind == SearchTarget::Kind::kEnergyJoules ? *plan->energy : *plan->latency;
+    EMBER_ASSIGN_OR_RETURN(capacity, resource_capacity(recipe.target, unstaged, costs));
+  }
 
   CompressResult result;
   EMBER_ASSIGN_OR_RETURN(Judge judge, judge_fp32(fp32, calib, options, result));
@@ -386,9 +427,16 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
 
   SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers};
   SearchRun run(options, ctx, result);
+  if (plan) {
+    for (size_t i = 0; i < layers.size(); ++i)  // the costs were measured on the same layers, before staging
+      if (layers.size() != unstaged.size() || layers[i].weight != unstaged[i].weight || layers[i].allowed != unstaged[i].allowed)
+        return internal_error("search: the layers changed between the target check and the search");
+    run.set_resource_costs(&*plan->energy, plan->latency ? &*plan->latency : nullptr);
+  }
   EMBER_TRY(run.search(report, capacity));
   EMBER_TRY(run.choose());
   run.summarize();
+  if (plan && plan->latency) EMBER_TRY(record_latency(*plan, prepared, options, result));
   for (const char* name : {"layer-inputs", "importance"})
     result.analyses_computed[name] = fp32_analyses.computations(name) + (options.importance_calib ? importance_analyses.computations(name) : 0);
   return result;

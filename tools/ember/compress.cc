@@ -1,6 +1,7 @@
 // ember compress MODEL --calib SET [--eval SET --task lm|classify] -o DIR: the main job.
 // Searches one action per layer (FP32, INT8, INT4 blocks 32/64/128) under an optional target
-// (--target-size, --target-bpw) and the accuracy budget, verified progressively
+// (--target-size, --target-bpw, --target-latency with an optional --latency-table, --target-energy)
+// and the accuracy budget, verified progressively
 // (passes/search/compress.h); --scheme runs fixed uniform recipes instead; --recipe R.json
 // fixes the search, and the flags given override it. Without --eval and --task the budget is
 // label-free: fidelity to the FP32 model's outputs on the last --holdout-rows calibration rows
@@ -24,6 +25,7 @@
 #include "passes/report/manifest.h"
 #include "passes/report/report_html.h"
 #include "passes/search/evaluator.h"
+#include "passes/search/latency_table.h"
 #include "passes/search/recipe_json.h"
 #include "runtime/parallel.h"
 #include "tools/common/cli_checks.h"
@@ -41,6 +43,8 @@ struct CompressCliOptions {
   std::string target_size;
   int64_t importance_rows = 0;
   std::optional<double> target_bpw;
+  std::string target_latency, target_energy;  // "12ms", "2mJ"
+  std::string latency_table;    // --latency-table FILE: read, extended with what is measured, written back
   int64_t calib_limit = 0, calib_batch = 1, eval_limit = 0;
   int threads = 0;
   bool json = false;
@@ -66,13 +70,22 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
   if (given("--budget-metric")) o.recipe.budget.metric = o.budget_metric; else o.budget_metric = o.recipe.budget.metric;
   if (given("--budget")) o.recipe.budget.allowed = o.budget; else o.budget = o.recipe.budget.allowed;
   if (given("--holdout-rows")) o.recipe.holdout_rows = o.holdout_rows; else o.holdout_rows = o.recipe.holdout_rows;
-  if (!o.target_size.empty() && o.target_bpw) return invalid_input("give one target: --target-size or --target-bpw");
-  if (!o.target_size.empty()) {
+  const int targets = int(!o.target_size.empty()) + int(o.target_bpw.has_value()) + int(!o.target_latency.empty()) + int(!o.target_energy.empty());
+  if (targets > 1) return invalid_input("give one target: --target-size, --target-bpw, --target-latency or --target-energy");
+  if (!o.target_latency.empty()) {
+    EMBER_ASSIGN_OR_RETURN(const double seconds, passes::parse_latency_seconds(o.target_latency, "--target-latency"));
+    o.recipe.target = {passes::SearchTarget::Kind::kLatencySeconds, seconds};
+  } else if (!o.target_energy.empty()) {
+    EMBER_ASSIGN_OR_RETURN(const double joules, passes::parse_energy_joules(o.target_energy, "--target-energy"));
+    o.recipe.target = {passes::SearchTarget::Kind::kEnergyJoules, joules};
+  } else if (!o.target_size.empty()) {
     EMBER_ASSIGN_OR_RETURN(const double bytes, passes::parse_size_bytes(o.target_size, "--target-size"));
     o.recipe.target = {passes::SearchTarget::Kind::kSizeBytes, bytes};
   } else if (o.target_bpw) {
     o.recipe.target = {passes::SearchTarget::Kind::kBitsPerWeight, *o.target_bpw};
   }
+  if (!o.latency_table.empty() && o.recipe.target.kind != passes::SearchTarget::Kind::kLatencySeconds)
+    return invalid_input("--latency-table is read by a latency target only (give --target-latency or a recipe with target.latency)");
   if (o.recipe.target.kind != passes::SearchTarget::Kind::kNone && !o.schemes.empty())
     return invalid_input("--scheme runs fixed uniform recipes; a target needs the search (drop --scheme)");
   if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
@@ -93,7 +106,13 @@ nlohmann::json timings_json(const passes::CompressResult& result) {
     for (const auto& p : c.passes) seconds += p.seconds;
     candidates.push_back({{"name", c.scheme}, {"pass_seconds", seconds}});
   }
-  return {{"stages", stages}, {"candidates", candidates}};
+  nlohmann::json out = {{"stages", stages}, {"candidates", candidates}};
+  const passes::SearchSummary& s = result.search;
+  if (s.measured_latency_seconds)
+    out["latency"] = {{"measured_seconds", *s.measured_latency_seconds}, {"fp32_measured_seconds", s.fp32_measured_latency_seconds.value_or(0)},
+                      {"predicted_seconds", s.predicted_latency_seconds.value_or(0)}, {"table_entries", s.latency_entries},
+                      {"table_measured", s.latency_measured}, {"table_reused", s.latency_reused}};
+  return out;
 }
 
 // The budget request, checked before the model or any data is read (exit 2 saying why).
@@ -124,6 +143,7 @@ passes::ManifestInputs manifest_inputs(const CompressCliOptions& opts, const cal
                 {"calib", base_name(opts.calib)}, {"eval", base_name(opts.eval)}, {"budget_metric", opts.budget_metric},
                 {"holdout_rows", std::to_string(result.holdout_rows)}};
   if (!opts.recipe_path.empty()) in.options["recipe"] = base_name(opts.recipe_path);
+  if (!opts.latency_table.empty()) in.options["latency_table"] = base_name(opts.latency_table);
   in.calibration_source = base_name(opts.calib);
   in.calibration_hash = calib.content_hash();
   in.calibration_rows = calib.num_rows() - result.holdout_rows;
@@ -170,6 +190,13 @@ int run_compress(const CompressCliOptions& opts) {
   co.batch = opts.calib_batch;
   auto calib = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), co);
   if (!calib.ok()) return report(calib.status());
+  // A latency table that cannot be read is bad input, found before any work.
+  std::optional<passes::LatencyTable> latency_table;
+  if (!opts.latency_table.empty()) {
+    auto loaded = passes::LatencyTable::load(opts.latency_table);
+    if (!loaded.ok()) return report(loaded.status());
+    latency_table.emplace(std::move(*loaded));
+  }
   OutputDirectory output_dir;  // removed again if the run fails before writing into it
   if (Status made = output_dir.create(opts.output); !made.ok()) return report(made);
 
@@ -194,6 +221,7 @@ int run_compress(const CompressCliOptions& opts) {
   po.schemes = opts.schemes;
   po.recipe.budget = request->budget;
   po.threads = opts.threads;
+  po.latency_table = latency_table ? &*latency_table : nullptr;
   const auto started = std::chrono::steady_clock::now();
   po.on_stage = [&](const std::string& stage) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -208,6 +236,10 @@ int run_compress(const CompressCliOptions& opts) {
   };
   auto result = passes::compress_model(*model, *calib, po);
   analysis_bar.reset();
+  // What was measured is kept for the next run, even when this one stops (a target below what
+  // the table predicts is found only after timing).
+  if (latency_table && latency_table->measured() > 0)
+    if (Status st = latency_table->save(opts.latency_table); !st.ok()) return report(st.with_context("--latency-table"));
   if (!result.ok()) return report(result.status());
 
   nlohmann::json manifest, timings;
@@ -255,6 +287,18 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("--target-bpw", opts->target_bpw,
                   "Hard limit on the mean bits per weight of the compressed layers (codes and scales), e.g. 4.5; default: none")
       ->check(CLI::Range(0.5, 32.0));
+  sub->add_option("--target-latency", opts->target_latency,
+                  "Hard limit on the predicted latency of one inference (one calibration row, batch 1) on this CPU, e.g. 12ms, 800us, 0.02s: "
+                  "each layer shape's time under each precision is measured once with Ember's kernels inside the whole model (a lookup table; one "
+                  "run of the model per precision, per-layer medians, so a busy machine's preemptions drop out). The chosen model then depends on measured timings: give --latency-table to record them and reproduce it. "
+                  "The manifest and report add the end-to-end latency measured on the chosen model (so they differ between runs); default: none");
+  sub->add_option("--target-energy", opts->target_energy,
+                  "Hard limit on the estimated energy of one inference (one calibration row), e.g. 2mJ, 900uJ: the manifest's energy model "
+                  "(DRAM 20 pJ/byte of weights read, fp32 MAC 4.6 pJ, int8 MAC 0.23 pJ); deterministic; default: none");
+  sub->add_option("--latency-table", opts->latency_table,
+                  "With --target-latency: a latency lookup table (JSON, keyed by ISA level, threads, layer shape and precision) to read; "
+                  "entries it lacks are measured and written back, so a second run measures nothing and picks the same model (default: none, "
+                  "measure every entry)");
   sub->add_option("--importance-rows", opts->importance_rows,
                   "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
       ->default_val(0)->check(CountIn(0, INT64_MAX));
