@@ -16,6 +16,10 @@ struct Int4Avx2 : Int4Ymm {
 
 }  // namespace
 
-constinit const Int4Kernels kInt4Avx2Kernels = {.run = &run_kernel<Int4Avx2, 2>};
+constinit const Int4Kernels kInt4Avx2Kernels = {
+    .run = &run_kernel<Int4Avx2, 2>,
+    .run_unpacked = &run_unpacked<Int4Avx2, 1, 2>,
+    .panel_groups = 1,
+};
 
 }  // namespace ember::runtime::int4

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "runtime/int4/int4_microkernel.h"
+#include "runtime/int4/int4_unpacked.h"
 
 namespace ember::runtime::int4 {
 namespace {
@@ -45,10 +46,19 @@ struct Int4Avx512 {
   static FReg fload_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void fstore(float* p, FReg v) { _mm512_storeu_ps(p, v); }
   static void fstore_partial(float* p, FReg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static void store_bytes(uint8_t* p, IReg v) { _mm512_storeu_si512(p, v); }
+  static IReg add8(IReg a, IReg b) { return _mm512_add_epi8(a, b); }
+  static IReg zero_shift(const uint8_t* p) {
+    return _mm512_mullo_epi32(_mm512_sub_epi32(_mm512_set1_epi32(15), load_zeros(p)), _mm512_set1_epi32(0x01010101));
+  }
 };
 
 }  // namespace
 
-constinit const Int4Kernels kInt4Avx512Kernels = {.run = &run_kernel<Int4Avx512, 4>};
+constinit const Int4Kernels kInt4Avx512Kernels = {
+    .run = &run_kernel<Int4Avx512, 4>,
+    .run_unpacked = &run_unpacked<Int4Avx512, 2, 6>,
+    .panel_groups = 2,
+};
 
 }  // namespace ember::runtime::int4

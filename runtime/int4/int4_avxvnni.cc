@@ -16,6 +16,10 @@ struct Int4AvxVnni : Int4Ymm {
 
 }  // namespace
 
-constinit const Int4Kernels kInt4AvxVnniKernels = {.run = &run_kernel<Int4AvxVnni, 2>};
+constinit const Int4Kernels kInt4AvxVnniKernels = {
+    .run = &run_kernel<Int4AvxVnni, 2>,
+    .run_unpacked = &run_unpacked<Int4AvxVnni, 1, 3>,
+    .panel_groups = 1,
+};
 
 }  // namespace ember::runtime::int4

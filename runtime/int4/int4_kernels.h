@@ -2,6 +2,7 @@
 // int4_<isa>.cc exports one table, so nothing in those files runs before the driver has
 // checked isa_supported().
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "runtime/int4/int4_format.h"
@@ -20,7 +21,14 @@ struct Int4Args {
 
 struct Int4Kernels {
   void (*run)(const Int4Args&);
+  // Many rows (int4_unpacked.h): g0 and g1 on panel_groups boundaries, but g1 may be groups().
+  void (*run_unpacked)(const Int4Args&);
+  int panel_groups;
 };
+
+// A thread-local, 64-byte aligned buffer of at least `bytes` for the unpacked panel (kept for
+// the thread's next call; int4_gemm.cc).
+uint8_t* unpack_scratch(size_t bytes);
 
 extern const Int4Kernels kInt4ScalarKernels;
 extern const Int4Kernels kInt4Avx2Kernels;

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "runtime/int4/int4_microkernel.h"
+#include "runtime/int4/int4_unpacked.h"
 
 namespace ember::runtime::int4 {
 namespace {
@@ -43,6 +44,11 @@ struct Int4Ymm {
   static FReg fload_partial(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
   static void fstore(float* p, FReg v) { _mm256_storeu_ps(p, v); }
   static void fstore_partial(float* p, FReg v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+  static void store_bytes(uint8_t* p, IReg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static IReg add8(IReg a, IReg b) { return _mm256_add_epi8(a, b); }
+  static IReg zero_shift(const uint8_t* p) {
+    return _mm256_mullo_epi32(_mm256_sub_epi32(_mm256_set1_epi32(15), load_zeros(p)), _mm256_set1_epi32(0x01010101));
+  }
 };
 
 }  // namespace
