@@ -20,6 +20,7 @@ constinit const Int4Kernels kInt4Avx2Kernels = {
     .run = &run_kernel<Int4Avx2, 2>,
     .run_unpacked = &run_unpacked<Int4Avx2, 1, 2>,
     .panel_groups = 1,
+    .quantize_block = &quantize_block_ymm,
 };
 
 }  // namespace ember::runtime::int4

@@ -20,6 +20,7 @@ constinit const Int4Kernels kInt4AvxVnniKernels = {
     .run = &run_kernel<Int4AvxVnni, 2>,
     .run_unpacked = &run_unpacked<Int4AvxVnni, 1, 3>,
     .panel_groups = 1,
+    .quantize_block = &quantize_block_ymm,
 };
 
 }  // namespace ember::runtime::int4

@@ -74,6 +74,8 @@ void run_with(const Int4Kernels& kern, const Int4Activations& x, const Int4Weigh
 
 }  // namespace
 
+const Int4Kernels& int4_kernels() { return kernels_for(isa_level()); }
+
 uint8_t* unpack_scratch(size_t bytes) {
   thread_local std::vector<uint8_t> buffer;
   if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);

@@ -19,12 +19,24 @@ struct Int4Args {
   int64_t ldy = 0;
 };
 
+// One whole block of activations (kBlock values) to int8 codes, their scale and their sum, as
+// int4_act.cc's scalar rule computes them (the same integers and floats on every path).
+using QuantizeBlockFn = void (*)(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+
 struct Int4Kernels {
   void (*run)(const Int4Args&);
   // Many rows (int4_unpacked.h): g0 and g1 on panel_groups boundaries, but g1 may be groups().
   void (*run_unpacked)(const Int4Args&);
   int panel_groups;
+  QuantizeBlockFn quantize_block;
 };
+
+// The kernels of the ISA level in use.
+const Int4Kernels& int4_kernels();
+
+// The scalar rule for `count` <= kBlock values, zero-padded to a whole block (int4_act.cc).
+void quantize_block_scalar(const float* x, int64_t count, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
 
 // A thread-local, 64-byte aligned buffer of at least `bytes` for the unpacked panel (kept for
 // the thread's next call; int4_gemm.cc).
