@@ -48,8 +48,9 @@ struct Int4Avx512 {
   static void fstore_partial(float* p, FReg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static void store_bytes(uint8_t* p, IReg v) { _mm512_storeu_si512(p, v); }
   static IReg add8(IReg a, IReg b) { return _mm512_add_epi8(a, b); }
+  static IReg set1b(int8_t v) { return _mm512_set1_epi8(v); }
   static IReg zero_shift(const uint8_t* p) {
-    return _mm512_mullo_epi32(_mm512_sub_epi32(_mm512_set1_epi32(15), load_zeros(p)), _mm512_set1_epi32(0x01010101));
+    return _mm512_mullo_epi32(_mm512_sub_epi32(_mm512_set1_epi32(kUnpackedShift), load_zeros(p)), _mm512_set1_epi32(0x01010101));
   }
 };
 
@@ -86,7 +87,7 @@ void quantize_block_avx512(const float* x, float scale_multiplier, int8_t* q, fl
 
 constinit const Int4Kernels kInt4Avx512Kernels = {
     .run = &run_kernel<Int4Avx512, 4>,
-    .run_unpacked = &run_unpacked<Int4Avx512, 2, 6>,
+    .run_unpacked = &run_unpacked<Int4Avx512, 2, 4>,
     .panel_groups = 2,
     .quantize_block = &quantize_block_avx512,
 };

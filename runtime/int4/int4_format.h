@@ -101,7 +101,7 @@ class Int4Activations {
 enum class Int4Kernel { kAuto, kStreaming, kUnpacked };
 // Activation rows from which kAuto picks the unpacked kernel (bench_int4_gemm measures where
 // it starts to pay).
-constexpr int64_t kUnpackedMinRows = 8;
+constexpr int64_t kUnpackedMinRows = 16;
 
 // y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale * x scale), accumulated
 // block by block with one FMA each (in this order, so every ISA path and both kernels give the

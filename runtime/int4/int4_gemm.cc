@@ -57,8 +57,13 @@ void run_unpacked(const Int4Kernels& kern, const Int4Activations& x, const Int4W
   const int64_t pg = kern.panel_groups;
   const int64_t panels = (w.groups() + pg - 1) / pg;
   const int64_t panel_work = std::max<int64_t>(1, w.blocks() * kBlockBytes * pg * x.M());
+  std::vector<int32_t> seeds(static_cast<size_t>(x.M() * w.blocks()));
+  for (int64_t m = 0; m < x.M(); ++m)
+    for (int64_t b = 0; b < w.blocks(); ++b) seeds[size_t(m * w.blocks() + b)] = -kUnpackedShift * x.sums(m)[b];
   parallel_for(panels, std::max<int64_t>(1, kMinWorkPerThread / panel_work), [&](int64_t p0, int64_t p1) {
-    kern.run_unpacked(args_for(x, w, bias, y, ldy, p0 * pg, std::min(w.groups(), p1 * pg)));
+    Int4Args a = args_for(x, w, bias, y, ldy, p0 * pg, std::min(w.groups(), p1 * pg));
+    a.seeds = seeds.data();
+    kern.run_unpacked(a);
   });
 }
 

@@ -17,11 +17,16 @@ struct Int4Args {
   const float* bias = nullptr;  // N values, or null
   float* y = nullptr;
   int64_t ldy = 0;
+  // The unpacked kernel's block seeds, M x blocks: -kUnpackedShift * the block's activation sum.
+  const int32_t* seeds = nullptr;
 };
 
 // One whole block of activations (kBlock values) to int8 codes, their scale and their sum, as
 // int4_act.cc's scalar rule computes them (the same integers and floats on every path).
 using QuantizeBlockFn = void (*)(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+
+// The unpacked kernel stores q + kUnpackedShift - zero (in [0, 30]) for every zero-point form.
+constexpr int32_t kUnpackedShift = 15;
 
 struct Int4Kernels {
   void (*run)(const Int4Args&);

@@ -4,16 +4,17 @@
 // when hundreds of rows share them. This one unpacks a panel of PG groups (16 PG output columns)
 // once into a thread-local buffer of bytes and sweeps every row over it with a register tile of
 // MR rows x NV vectors, as the INT8 GEMM does with its packed B:
-//   bytes  [block][quad 0..7][16 PG columns][4 k]: the code q, plus 15 - zero when the zero
-//          points are per block (u8 in [0, 30]); quad d holds depth 4d .. 4d + 3 of the block
+//   bytes  [block][quad 0..7][16 PG columns][4 k]: q + 15 - zero, in [0, 30] (u8); quad d
+//          holds depth 4d .. 4d + 3 of the block
 //   scales [block][16 PG] floats: the fp16 block scales, widened once
-// The block's int32 dot product is seeded with -c * sum(q_x), c the uniform zero point or 15:
-//   sum q_x (q - zero) = sum q_x q - zero * sum q_x = sum q_x (q + 15 - zero) - 15 * sum q_x
+// The block's int32 dot product is seeded with -15 * sum(q_x) (Int4Args::seeds, per row and
+// block, so that it is one broadcast from memory):
+//   sum q_x (q - zero) = sum q_x (q + 15 - zero) - 15 * sum q_x
 // which is the streaming kernel's integer, and it is scaled and added with the same FMA in the
 // same block order, so the two kernels give bit-identical outputs.
 //
 // V provides, beyond int4_microkernel.h's traits: store_bytes(p, v) (4 * kWidth bytes), add8,
-// zero_shift(p) (kWidth zero points -> bytes 15 - z, four per lane).
+// set1b, zero_shift(p) (kWidth zero points -> bytes 15 - z, four per lane).
 #pragma once
 #include <cstdint>
 
@@ -55,7 +56,8 @@ void unpack_panel(const Int4Weights& w, int64_t g0, uint8_t* panel) {
       float* scale_dst = reinterpret_cast<float*>(panel + b * L::kBlockStride + L::kScaleOffset) + gi * kGroupRows;
 #pragma GCC unroll 2
       for (int hf = 0; hf < H; ++hf) {
-        const typename V::IReg shift = zeros ? V::zero_shift(zeros + hf * W) : V::izero();
+        const typename V::IReg shift =
+            zeros ? V::zero_shift(zeros + hf * W) : V::set1b(static_cast<int8_t>(kUnpackedShift - w.uniform_zero()));
 #pragma GCC unroll 4
         for (int h = 0; h < 4; ++h) {
           const typename V::IReg raw = V::load_codes(codes + h * 64 + hf * W * 4);
@@ -120,7 +122,7 @@ template <class V, int MR, int NV>
 
 // Rows [m0, m0 + MR) of the panel whose first output column is col0 (columns past N unstored).
 template <class V, int PG, int MR>
-void panel_rows(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m0, int32_t seed_zero) {
+void panel_rows(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m0) {
   using L = PanelLayout<V, PG>;
   using IReg = typename V::IReg;
   using FReg = typename V::FReg;
@@ -133,22 +135,22 @@ void panel_rows(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) facc[i][v] = V::fzero();
+  const int64_t blocks = a.w->blocks();
   const int8_t* xq[MR];
   const float* xs[MR];
-  const int32_t* xsum[MR];
+  const int32_t* seeds[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     xq[i] = x.row(m0 + i);
     xs[i] = x.scales(m0 + i);
-    xsum[i] = x.sums(m0 + i);
+    seeds[i] = a.seeds + (m0 + i) * blocks;
   }
 
-  const int64_t blocks = a.w->blocks();
   for (int64_t b = 0; b < blocks; ++b) {
     IReg acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
-      const IReg seed = V::set1i(-seed_zero * xsum[i][b]);
+      const IReg seed = V::set1i(seeds[i][b]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = seed;
     }
@@ -187,10 +189,10 @@ void panel_rows(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m
 
 // The last rows (fewer than a full tile): one tile of exactly `rest` rows.
 template <class V, int PG, int MR>
-void panel_rest(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m, int64_t rest, int32_t seed_zero) {
+void panel_rest(const Int4Args& a, const uint8_t* panel, int64_t col0, int64_t m, int64_t rest) {
   if constexpr (MR >= 1) {
-    if (rest == MR) return panel_rows<V, PG, MR>(a, panel, col0, m, seed_zero);
-    panel_rest<V, PG, MR - 1>(a, panel, col0, m, rest, seed_zero);
+    if (rest == MR) return panel_rows<V, PG, MR>(a, panel, col0, m);
+    panel_rest<V, PG, MR - 1>(a, panel, col0, m, rest);
   }
 }
 
@@ -200,13 +202,12 @@ void run_unpacked(const Int4Args& a) {
   using L = PanelLayout<V, PG>;
   const Int4Weights& w = *a.w;
   uint8_t* panel = unpack_scratch(static_cast<size_t>(w.blocks() * L::kBlockStride));
-  const int32_t seed_zero = w.zeros(0) ? 15 : w.uniform_zero();
   for (int64_t g = a.g0; g < a.g1; g += PG) {
     unpack_panel<V, PG>(w, g, panel);
     const int64_t col0 = g * kGroupRows;
     int64_t m = a.m0;
-    for (; m + MaxMR <= a.m1; m += MaxMR) panel_rows<V, PG, MaxMR>(a, panel, col0, m, seed_zero);
-    panel_rest<V, PG, MaxMR - 1>(a, panel, col0, m, a.m1 - m, seed_zero);
+    for (; m + MaxMR <= a.m1; m += MaxMR) panel_rows<V, PG, MaxMR>(a, panel, col0, m);
+    panel_rest<V, PG, MaxMR - 1>(a, panel, col0, m, a.m1 - m);
   }
 }
 

@@ -46,8 +46,9 @@ struct Int4Ymm {
   static void fstore_partial(float* p, FReg v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
   static void store_bytes(uint8_t* p, IReg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static IReg add8(IReg a, IReg b) { return _mm256_add_epi8(a, b); }
+  static IReg set1b(int8_t v) { return _mm256_set1_epi8(v); }
   static IReg zero_shift(const uint8_t* p) {
-    return _mm256_mullo_epi32(_mm256_sub_epi32(_mm256_set1_epi32(15), load_zeros(p)), _mm256_set1_epi32(0x01010101));
+    return _mm256_mullo_epi32(_mm256_sub_epi32(_mm256_set1_epi32(kUnpackedShift), load_zeros(p)), _mm256_set1_epi32(0x01010101));
   }
 };
 
