@@ -1,6 +1,7 @@
 // AVX2 INT4 kernel: VPDPBUSD replaced by vpmaddubsw, exact here because the unsigned operand
 // is a 4-bit code (2 * 15 * 127 never saturates int16); a block's eight products add up in
-// int16 and widen once with vpmaddwd. Two rows at a time.
+// int16 and widen once with vpmaddwd. Two rows at a time; the unpacked kernel (bytes up to 30)
+// adds four quads in int16 and takes a 2 x 16 tile.
 // Only reached through kInt4Avx2Kernels after dispatch.
 #include "runtime/int4/int4_ymm.h"
 

@@ -1,5 +1,5 @@
 // Internal to runtime/int4: the YMM vector traits shared by the AVX2 and AVX-VNNI kernels
-// (everything but dpbusd), in an anonymous namespace so each including ISA file gets its own
+// (everything but dpbusd) and their block quantizer, in an anonymous namespace so each including ISA file gets its own
 // internal copy compiled with its own flags (see int4_microkernel.h).
 #pragma once
 #include <immintrin.h>
