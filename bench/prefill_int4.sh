@@ -47,7 +47,7 @@ for q in q4 q8; do median_ms "$RT_BIN" "$WORK/$q.onnx" 1x1 1 > /dev/null; done
 echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $THREADS threads, $ROUNDS rounds"
 for shape in $SHAPES; do
   runs=5
-  [ "$shape" = 1x1 ] && runs=30
+  [ "$shape" = 1x1 ] && runs=100
   : > "$WORK/q4.times"; : > "$WORK/q8.times"; : > "$WORK/before.times"
   for ((r = 0; r < ROUNDS; ++r)); do
     median_ms "$RT_BIN" "$WORK/q4.onnx" "$shape" "$runs" >> "$WORK/q4.times"
