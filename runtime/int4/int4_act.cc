@@ -1,9 +1,11 @@
-// Per-block int8 quantization of the activations for the INT4 kernels. One implementation
-// serves every ISA path, so they all see the same integers.
+// Per-block int8 quantization of the activations for the INT4 kernels. The scalar rule here
+// defines the integers; the AVX2 and AVX-512 forms of whole blocks (int4_ymm.h,
+// int4_avx512.cc) reproduce it exactly, NaN and infinities included, so every path sees the
+// same integers.
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/int4/int4_format.h"
+#include "runtime/int4/int4_kernels.h"
 #include "runtime/kernels/quant_types.h"
 #include "runtime/parallel.h"
 
@@ -12,7 +14,9 @@ namespace {
 
 constexpr int64_t kMinValuesPerThread = int64_t{1} << 15;
 
-void quantize_block(const float* x, int64_t count, float scale_multiplier, int8_t* q, float* scale, int32_t* sum) {
+}  // namespace
+
+void quantize_block_scalar(const float* x, int64_t count, float scale_multiplier, int8_t* q, float* scale, int32_t* sum) {
   float amax = 0.0f;
   for (int64_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(x[i]));
   const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -27,7 +31,9 @@ void quantize_block(const float* x, int64_t count, float scale_multiplier, int8_
   *sum = total;
 }
 
-}  // namespace
+void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum) {
+  quantize_block_scalar(x, kBlock, scale_multiplier, q, scale, sum);
+}
 
 void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale_multiplier) {
   M_ = M;
@@ -36,13 +42,17 @@ void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale
   scales_.resize(static_cast<size_t>(M * blocks_));
   sums_.resize(static_cast<size_t>(M * blocks_));
   const int64_t min_rows = std::max<int64_t>(1, kMinValuesPerThread / std::max<int64_t>(K, 1));
+  const QuantizeBlockFn whole_block = int4_kernels().quantize_block;
   parallel_for(M, min_rows, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m)
       for (int64_t b = 0; b < blocks_; ++b) {
         const int64_t k0 = b * kBlock;
         const int64_t i = m * blocks_ + b;
-        quantize_block(x + m * K + k0, std::min<int64_t>(kBlock, K - k0), scale_multiplier, q_.data() + i * kBlock,
-                       scales_.data() + i, sums_.data() + i);
+        if (K - k0 >= kBlock)
+          whole_block(x + m * K + k0, scale_multiplier, q_.data() + i * kBlock, scales_.data() + i, sums_.data() + i);
+        else
+          quantize_block_scalar(x + m * K + k0, K - k0, scale_multiplier, q_.data() + i * kBlock, scales_.data() + i,
+                                sums_.data() + i);
       }
   });
 }

@@ -1,6 +1,7 @@
 // AVX2 INT4 kernel: VPDPBUSD replaced by vpmaddubsw, exact here because the unsigned operand
 // is a 4-bit code (2 * 15 * 127 never saturates int16); a block's eight products add up in
-// int16 and widen once with vpmaddwd. Two rows at a time.
+// int16 and widen once with vpmaddwd. Two rows at a time; the unpacked kernel (bytes up to 30)
+// adds four quads in int16 and takes a 2 x 16 tile.
 // Only reached through kInt4Avx2Kernels after dispatch.
 #include "runtime/int4/int4_ymm.h"
 
@@ -16,6 +17,11 @@ struct Int4Avx2 : Int4Ymm {
 
 }  // namespace
 
-constinit const Int4Kernels kInt4Avx2Kernels = {.run = &run_kernel<Int4Avx2, 2>};
+constinit const Int4Kernels kInt4Avx2Kernels = {
+    .run = &run_kernel<Int4Avx2, 2>,
+    .run_unpacked = &run_unpacked<Int4Avx2, 1, 2>,
+    .panel_groups = 1,
+    .quantize_block = &quantize_block_ymm,
+};
 
 }  // namespace ember::runtime::int4

@@ -1,5 +1,5 @@
 // AVX-VNNI INT4 kernel (VEX VPDPBUSD on YMM): a group of 16 columns as two 8-lane halves, two
-// rows at a time. Only reached through kInt4AvxVnniKernels after dispatch.
+// rows at a time (the unpacked kernel: a 3 x 16 tile). Only reached through kInt4AvxVnniKernels after dispatch.
 #include "runtime/int4/int4_ymm.h"
 
 namespace ember::runtime::int4 {
@@ -16,6 +16,11 @@ struct Int4AvxVnni : Int4Ymm {
 
 }  // namespace
 
-constinit const Int4Kernels kInt4AvxVnniKernels = {.run = &run_kernel<Int4AvxVnni, 2>};
+constinit const Int4Kernels kInt4AvxVnniKernels = {
+    .run = &run_kernel<Int4AvxVnni, 2>,
+    .run_unpacked = &run_unpacked<Int4AvxVnni, 1, 3>,
+    .panel_groups = 1,
+    .quantize_block = &quantize_block_ymm,
+};
 
 }  // namespace ember::runtime::int4

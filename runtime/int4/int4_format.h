@@ -94,10 +94,20 @@ class Int4Activations {
   std::vector<int32_t> sums_;
 };
 
+// The kernels int4_gemm may use. The streaming one reads the packed nibbles again for every
+// few activation rows: right for a decode step, where the weights stream from memory once. The
+// unpacked one widens a panel of them to bytes once per call and sweeps every row over it, as
+// the INT8 GEMM does: right for a prefill. Both compute the same integers and floats.
+enum class Int4Kernel { kAuto, kStreaming, kUnpacked };
+// Activation rows from which kAuto picks the unpacked kernel (bench_int4_gemm measures where
+// it starts to pay).
+constexpr int64_t kUnpackedMinRows = 16;
+
 // y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale * x scale), accumulated
-// block by block with one FMA each (in this order, so every ISA path gives the same floats),
-// plus bias[n] when given. Multi-threaded over groups of 16 output columns.
-void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy);
+// block by block with one FMA each (in this order, so every ISA path and both kernels give the
+// same floats), plus bias[n] when given. Multi-threaded over groups of 16 output columns.
+void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy,
+               Int4Kernel kernel = Int4Kernel::kAuto);
 
 // The same with the plain scalar loops (tests compare every ISA path with it).
 void int4_gemm_reference(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy);

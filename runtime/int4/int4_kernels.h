@@ -2,6 +2,7 @@
 // int4_<isa>.cc exports one table, so nothing in those files runs before the driver has
 // checked isa_supported().
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "runtime/int4/int4_format.h"
@@ -16,11 +17,35 @@ struct Int4Args {
   const float* bias = nullptr;  // N values, or null
   float* y = nullptr;
   int64_t ldy = 0;
+  // The unpacked kernel's block seeds, M x blocks: -kUnpackedShift * the block's activation sum.
+  const int32_t* seeds = nullptr;
 };
+
+// One whole block of activations (kBlock values) to int8 codes, their scale and their sum, as
+// int4_act.cc's scalar rule computes them (the same integers and floats on every path).
+using QuantizeBlockFn = void (*)(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+
+// The unpacked kernel stores q + kUnpackedShift - zero (in [0, 30]) for every zero-point form.
+constexpr int32_t kUnpackedShift = 15;
 
 struct Int4Kernels {
   void (*run)(const Int4Args&);
+  // Many rows (int4_unpacked.h): g0 and g1 on panel_groups boundaries, but g1 may be groups().
+  void (*run_unpacked)(const Int4Args&);
+  int panel_groups;
+  QuantizeBlockFn quantize_block;
 };
+
+// The kernels of the ISA level in use.
+const Int4Kernels& int4_kernels();
+
+// The scalar rule for `count` <= kBlock values, zero-padded to a whole block (int4_act.cc).
+void quantize_block_scalar(const float* x, int64_t count, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+
+// A thread-local, 64-byte aligned buffer of at least `bytes` for the unpacked panel (kept for
+// the thread's next call; int4_gemm.cc).
+uint8_t* unpack_scratch(size_t bytes);
 
 extern const Int4Kernels kInt4ScalarKernels;
 extern const Int4Kernels kInt4Avx2Kernels;

@@ -32,6 +32,12 @@ void scalar_run(const Int4Args& a) {
 
 }  // namespace
 
-constinit const Int4Kernels kInt4ScalarKernels = {.run = &scalar_run};
+// No unpacked form: the scalar loops read each code once per row either way.
+constinit const Int4Kernels kInt4ScalarKernels = {
+    .run = &scalar_run,
+    .run_unpacked = &scalar_run,
+    .panel_groups = 1,
+    .quantize_block = &quantize_whole_block_scalar,
+};
 
 }  // namespace ember::runtime::int4

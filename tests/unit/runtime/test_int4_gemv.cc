@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -184,4 +185,113 @@ TEST_CASE("int4: weights live in the 64-byte aligned arena") {
   CHECK(reinterpret_cast<uintptr_t>(w.codes(0)) % 64 == 0);
   CHECK(reinterpret_cast<uintptr_t>(w.scales(0)) % 64 == 0);
   CHECK(weight_arena().mapped_bytes() >= w.bytes());
+}
+
+// The unpacked (many-row) kernel against the scalar reference, bit for bit: it computes the same
+// block integers and the same FMAs in the same order. Odd K (partial last block), N (partial
+// last group and panel), M (partial register tiles), every zero-point form, both threads.
+TEST_CASE("int4: the unpacked kernel gives the reference's floats exactly on every ISA path") {
+  uint32_t seed = 7;
+  for (int64_t K : {int64_t{1}, int64_t{33}, int64_t{96}, int64_t{257}, int64_t{1000}})
+    for (int64_t N : {int64_t{1}, int64_t{17}, int64_t{48}, int64_t{100}})
+      for (int64_t M : {int64_t{1}, int64_t{5}, int64_t{8}, int64_t{13}, int64_t{40}}) {
+        const Zeros zeros = static_cast<Zeros>(seed % 3);
+        const Int4Source s = make_source(K, N, seed % 4 == 3 ? 64 : 32, zeros, seed);
+        const std::vector<float> x = make_x(M, K, seed + 1000);
+        const bool with_bias = seed % 2 == 0;
+        ++seed;
+        const Int4Weights w = Int4Weights::pack(s);
+        Int4Activations a;
+        a.quantize(x.data(), M, K, w.scale_multiplier());
+        std::vector<float> bias(static_cast<size_t>(N));
+        for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.05f * float(n % 5) - 0.1f;
+        std::vector<float> ref(size_t(M * N));
+        int4_gemm_reference(a, w, with_bias ? bias.data() : nullptr, ref.data(), N);
+        for (IsaLevel level : testable_levels()) {
+          IsaScope isa(level);
+          for (int threads : {1, 2}) {
+            ThreadsScope scope(threads);
+            CAPTURE(isa_name(level));
+            CAPTURE(K);
+            CAPTURE(N);
+            CAPTURE(M);
+            CAPTURE(zeros);
+            const int64_t ldy = N + 3;
+            std::vector<float> y(size_t(M * ldy), 99.0f);
+            int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy, Int4Kernel::kUnpacked);
+            for (int64_t m = 0; m < M; ++m) {
+              for (int64_t n = 0; n < N; ++n) REQUIRE(y[size_t(m * ldy + n)] == ref[size_t(m * N + n)]);
+              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+            }
+          }
+        }
+      }
+}
+
+// The largest integers the unpacked kernel sees: codes 0 and 15 against zero points 15 and 0
+// (bytes 0 and 30 after the shift) and activations at +-127, where the AVX2 path's int16 sums
+// are closest to overflowing.
+TEST_CASE("int4: the unpacked kernel is exact at the extreme codes, zero points and activations") {
+  const int64_t K = 256, N = 32, M = 9;
+  for (Zeros zeros : {Zeros::kDefault, Zeros::kPerBlock}) {
+    Int4Source s = make_source(K, N, 32, zeros, 3);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) s.codes[size_t(n * K + k)] = n % 2 ? 15 : 0;
+    for (size_t i = 0; i < s.zeros.size(); ++i) s.zeros[i] = (i / size_t(K / 32)) % 2 ? 0 : 15;
+    std::vector<float> x(size_t(M * K));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = (i / 64) % 2 ? -3.0f : 3.0f;
+    const Int4Weights w = Int4Weights::pack(s);
+    Int4Activations a;
+    a.quantize(x.data(), M, K, w.scale_multiplier());
+    std::vector<float> ref(size_t(M * N));
+    int4_gemm_reference(a, w, nullptr, ref.data(), N);
+    for (IsaLevel level : testable_levels()) {
+      IsaScope isa(level);
+      CAPTURE(isa_name(level));
+      std::vector<float> y(size_t(M * N));
+      int4_gemm(a, w, nullptr, y.data(), N, Int4Kernel::kUnpacked);
+      CHECK(y == ref);
+      int4_gemm(a, w, nullptr, y.data(), N, Int4Kernel::kStreaming);
+      CHECK(y == ref);
+    }
+  }
+}
+
+// The SIMD block quantizers against the scalar rule, value for value: ordinary rows, ties
+// (x / scale at .5), zeros, NaN (skipped in the maximum, quantized to 0), infinities (the
+// block's scale becomes infinite and the finite values 0), tiny maxima (127 / amax overflows),
+// and a partial last block (always the scalar rule).
+TEST_CASE("int4: activations quantize to the same integers and scales on every ISA path") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t K = 32 * 7 + 5;
+  std::vector<float> x = make_x(3, K, 17);
+  for (int64_t k = 0; k < 32; ++k) x[size_t(k)] = float(k - 16) * 0.5f;  // ties at x / scale
+  for (int64_t k = 32; k < 64; ++k) x[size_t(k)] = 0.0f;
+  x[70] = nan;
+  x[100] = inf;
+  x[140] = -inf;
+  x[141] = nan;
+  for (int64_t k = 160; k < 192; ++k) x[size_t(k)] = k % 3 ? 1e-45f : -0.0f;
+  x[size_t(K + 9)] = nan;
+  std::vector<Int4Activations> by_level;
+  for (IsaLevel level : testable_levels()) {
+    IsaScope isa(level);
+    by_level.emplace_back();
+    by_level.back().quantize(x.data(), 3, K, 0.5f);
+  }
+  const Int4Activations& ref = by_level.front();
+  for (size_t l = 1; l < by_level.size(); ++l) {
+    CAPTURE(l);
+    for (int64_t m = 0; m < 3; ++m) {
+      for (int64_t k = 0; k < ref.blocks() * kBlock; ++k) REQUIRE(by_level[l].row(m)[k] == ref.row(m)[k]);
+      for (int64_t b = 0; b < ref.blocks(); ++b) {
+        CHECK(by_level[l].sums(m)[b] == ref.sums(m)[b]);
+        const float s = by_level[l].scales(m)[b], r = ref.scales(m)[b];
+        CHECK((s == r || (std::isnan(s) && std::isnan(r))));
+      }
+    }
+  }
+  CHECK(ref.row(0)[70] == 0);
+  CHECK(std::isinf(ref.scales(0)[3]));
+  CHECK(ref.row(0)[100] == 0);
 }
