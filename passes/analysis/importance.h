@@ -14,8 +14,10 @@
 //     kjv-gpt2 it lifts the rank correlation with measured INT4 damage from 0.64 to 0.76.
 //   Group removal: 1/2 sum_{group} F w^2, the second-order counterpart of the Taylor score.
 //   An FFN neuron's group is its first layer's column and bias entry and its second layer's row
-//   (the consumer's input channel); a head's group is its Q/K/V columns and biases and its rows
-//   of the output projection (when the layer model finds it, AttentionBlock::output).
+//   (the consumer's input channel); first layers reaching one consumer (a gated FFN's gate and
+//   up projections) form one group, each reporting the group's scores; a head's group is its
+//   Q/K/V columns and biases and its rows of the output projection (when the layer model finds
+//   it, AttentionBlock::output).
 // Every Fisher score is linear in F (and the first-order term in g_mean), so the analysis
 // accumulates the scores themselves, batch by batch, instead of F per element.
 // Memory: one forward's saved activations, the gradients in flight (a linear layer's weight

@@ -66,6 +66,10 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     st.first.assign(specs.size(), 0.0);
     if (!layer->bias.empty()) bias_owner_[layer->bias] = name;
   }
+  // A block with a projection that gets no gradient (cut off by an op without a backward rule) is not scored.
+  std::erase_if(layers_.attention, [&](const AttentionBlock& block) {
+    return std::any_of(block.slices.begin(), block.slices.end(), [&](const HeadSlice& s) { return !states_.count(s.weight); });
+  });
   for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
   head_own_abs_ = head_abs_;
   // Second layers read by their input channels (the rows of the group that removal zeroes).
@@ -203,14 +207,24 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
 }
 
 void ImportanceAccumulator::end_batch() {
-  for (const auto& [first, second] : ffn_pairs_) {  // a neuron's group sum includes its W2 row
+  // A neuron's group sum includes its W2 row; first layers reaching one second layer (a gated
+  // FFN's gate and up projections) are one group: each gets the sum over all of them.
+  std::map<std::string, std::vector<State*>> firsts_of;
+  for (const auto& [first, second] : ffn_pairs_) {
     State& a = states_.at(first);
+    if (a.batch_channel.size() == states_.at(second).batch_input.size()) firsts_of[second].push_back(&a);
+  }
+  for (const auto& [second, firsts] : firsts_of) {
     const State& b = states_.at(second);
-    if (a.batch_channel.size() != b.batch_input.size()) continue;
-    a.own_abs.resize(a.batch_channel.size(), 0.0);
-    for (size_t c = 0; c < a.batch_channel.size(); ++c) {
-      a.own_abs[c] += std::fabs(a.batch_channel[c]);
-      a.batch_channel[c] += b.batch_input[c];
+    std::vector<double> own(b.batch_input.size(), 0.0);
+    for (const State* a : firsts)
+      for (size_t c = 0; c < own.size(); ++c) own[c] += a->batch_channel[c];
+    for (State* a : firsts) {
+      a->own_abs.resize(own.size(), 0.0);
+      for (size_t c = 0; c < own.size(); ++c) {
+        a->own_abs[c] += std::fabs(own[c]);
+        a->batch_channel[c] = own[c] + b.batch_input[c];
+      }
     }
   }
   for (size_t b = 0; b < layers_.attention.size(); ++b) {
@@ -269,9 +283,14 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
       t.groups.kind = st.layer->groups;
       for (double a : st.channel_abs) t.groups.taylor.push_back(a * inv);
       for (double r : st.channel_removal) t.groups.fisher.push_back(0.5 * r * inv);
-      t.groups.fisher_first = t.groups.fisher;
       t.groups.taylor_first = t.groups.taylor;
       for (size_t c = 0; c < st.own_abs.size() && st.own_abs.size() == t.groups.taylor.size(); ++c) t.groups.taylor_first[c] = st.own_abs[c] * inv;
+      for (const auto& [first, second] : ffn_pairs_)
+        if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
+          for (const auto& [sibling, same] : ffn_pairs_)  // a gated FFN: the other first layers' columns
+            if (same == second && sibling != name && states_.at(sibling).channel_removal.size() == t.groups.fisher.size())
+              for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(sibling).channel_removal[c] * inv;
+      t.groups.fisher_first = t.groups.fisher;
       for (const auto& [first, second] : ffn_pairs_)
         if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
           for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(second).input_removal[c] * inv;
