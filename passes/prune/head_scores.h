@@ -9,6 +9,9 @@
 //   fluctuation: sum_c Var(x_c) ||Wo[c, :]||_2^2 (FLAP): Wo's output error when the head's
 //                output is replaced by its mean (what recovery=bias leaves).
 // The activation scores read the layer-input statistics of Wo's input (one calibration run).
+// Grouped-query attention scores KV groups (head_groups.h): the sums over the group's query
+// heads and output rows plus, for taylor and fisher, its K/V head's own score (a sum of the
+// parts' scores: exact for fisher, an upper bound of the group's |sum g w| for taylor).
 #pragma once
 #include <vector>
 
