@@ -332,7 +332,8 @@ class HeadTracer {
     const std::string& op = node.op_type;
     if (op == "Slice") {
       const Tensor* axes = constant(3);
-      if (!constant(1) || !constant(2) || (node.has_input(3) && (!axes || axes->dtype() != DType::kI64)) ||
+      if (!constant(1) || !constant(2) || (node.has_input(3) && (!axes || axes->dtype() != DType::kI64 ||
+                                                                  axes->numel() != constant(1)->numel())) ||
           (node.has_input(4) && !constant(4)))
         return where + " is not a constant range";
       for (int64_t i = 0; i < constant(1)->numel(); ++i)
@@ -353,6 +354,7 @@ class HeadTracer {
       int64_t seen = 0, to = -1;
       for (int64_t o = 0; o < static_cast<int64_t>(out->size()) && to < 0; ++o)
         if (!inserted.count(o) && seen++ == f.axis) to = o;
+      if (to < 0 || inserted.size() != axes.size() || out->size() != in->size() + axes.size()) return where + " has axes Ember cannot follow";
       return visit(node.outputs[0], {true, to, f.width, f.heads});
     }
     const int64_t to = f.axis + static_cast<int64_t>(out->size()) - static_cast<int64_t>(in->size());
