@@ -3,13 +3,15 @@
 // up columns with the down row) and the GQA groups (a KV head with its two query heads, every
 // head-count constant) are found; removing units whose output rows are zero leaves the logits
 // as they were (1e-5), which checks the whole wiring; every score and recovery runs and the
-// pruned graph verifies; a Tile of the head axis is refused with the reason.
+// pruned graph verifies; a Tile of the head axis is refused with the reason; the importance
+// analysis gives the gate and up projections the same whole-group scores.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include "passes/analysis/importance.h"
 #include "passes/analysis/layer_model.h"
 #include "passes/prune/ffn_groups.h"
 #include "passes/prune/head_pruning.h"
@@ -246,4 +248,26 @@ TEST_CASE("prune glu: a Tile of the head axis (query head h reads KV head h mod 
   const Status s = run_pipeline(m, "prune-structured{ffn=0,heads=0.5,head-score=magnitude}", &calib);
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(s.message().find("no prunable attention heads") != std::string::npos);
+}
+
+TEST_CASE("prune glu: the importance analysis scores a gated neuron as one group (gate and up columns, down row)") {
+  ScratchDir dir("glu_importance");
+  const ir::Model m = test_fixtures::tiny_llama(test_fixtures::tiny_llama_config());
+  auto calib = llama_calibration(dir, m);
+  passes::AnalysisManager analyses(&calib);
+  auto report = analyses.get<passes::analysis::ImportanceAnalysis>(m);
+  REQUIRE(report.ok());
+  const passes::analysis::TensorImportance *gate = nullptr, *up = nullptr;
+  for (const auto& t : (*report)->tensors) {
+    if (t.name == kL0 + "mlp.gate_proj.weight") gate = &t;
+    if (t.name == kL0 + "mlp.up_proj.weight") up = &t;
+  }
+  REQUIRE(gate);
+  REQUIRE(up);
+  REQUIRE(gate->groups.taylor.size() == 48);
+  // Both first layers report the whole group's scores; the whole group outweighs its first layers.
+  CHECK(gate->groups.taylor == up->groups.taylor);
+  CHECK(gate->groups.fisher == up->groups.fisher);
+  CHECK(gate->groups.taylor_first == up->groups.taylor_first);
+  for (size_t n = 0; n < 48; ++n) CHECK(gate->groups.fisher[n] > gate->groups.fisher_first[n]);
 }
