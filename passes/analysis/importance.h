@@ -97,6 +97,10 @@ struct HeadImportance {
   std::vector<double> taylor;  // per head: mean |sum over the head's Q/K/V columns, biases and output rows of g w|
   std::vector<double> fisher;  // per head: 1/2 sum F w^2 over the same weights
   std::vector<double> taylor_first, fisher_first;  // the same over the Q/K/V columns and biases only
+  // Grouped-query attention, on the key/value block of a query block reading the same input
+  // (grouped_query_partners): per KV group, the Taylor score of the whole unit (its K/V
+  // columns, its query heads' Q columns and their output rows), and without the output rows.
+  std::vector<double> group_taylor, group_taylor_first;
 };
 
 struct ImportanceReport {

@@ -72,6 +72,13 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
   });
   for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
   head_own_abs_ = head_abs_;
+  const std::vector<int> partner = grouped_query_partners(layers_.attention);
+  for (size_t q = 0; q < partner.size(); ++q)
+    if (partner[q] >= 0) {
+      gqa_pairs_.emplace_back(q, static_cast<size_t>(partner[q]));
+      gqa_abs_.emplace_back(static_cast<size_t>(layers_.attention[size_t(partner[q])].heads), 0.0);
+    }
+  gqa_own_abs_ = gqa_abs_;
   // Second layers read by their input channels (the rows of the group that removal zeroes).
   auto wants_inputs = [&](const std::string& weight) {
     auto it = states_.find(weight);
@@ -242,6 +249,21 @@ void ImportanceAccumulator::end_batch() {
       head_abs_[b][static_cast<size_t>(h)] += std::fabs(s + rows);
     }
   }
+  for (size_t p = 0; p < gqa_pairs_.size(); ++p) {  // a KV group: its K/V head and its query heads
+    const AttentionBlock& q = layers_.attention[gqa_pairs_[p].first];
+    const AttentionBlock& kv = layers_.attention[gqa_pairs_[p].second];
+    const int64_t r = q.heads / kv.heads;
+    for (int64_t g = 0; g < kv.heads; ++g) {
+      double own = head_channel_sum(kv, g), rows = 0;
+      for (int64_t h = g * r; h < (g + 1) * r; ++h) {
+        own += head_channel_sum(q, h);
+        if (!q.output.empty())
+          for (int64_t c = h * q.head_dim; c < (h + 1) * q.head_dim; ++c) rows += states_.at(q.output).batch_input[size_t(c)];
+      }
+      gqa_own_abs_[p][size_t(g)] += std::fabs(own);
+      gqa_abs_[p][size_t(g)] += std::fabs(own + rows);
+    }
+  }
   for (auto& [name, st] : states_) {
     st.taylor_abs += std::fabs(st.batch_sum);
     st.batch_sum = 0;
@@ -300,6 +322,16 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
   return out;
 }
 
+double ImportanceAccumulator::head_channel_sum(const AttentionBlock& block, int64_t head) const {
+  double s = 0;
+  for (const HeadSlice& slice : block.slices) {
+    const State& st = states_.at(slice.weight);
+    for (int64_t c = slice.offset + head * block.head_dim; c < slice.offset + (head + 1) * block.head_dim; ++c)
+      s += st.batch_channel[static_cast<size_t>(c)];
+  }
+  return s;
+}
+
 std::vector<HeadImportance> ImportanceAccumulator::heads() const {
   std::vector<HeadImportance> out;
   const double inv = batches_ ? 1.0 / static_cast<double>(batches_) : 0.0;
@@ -317,6 +349,11 @@ std::vector<HeadImportance> ImportanceAccumulator::heads() const {
           h.fisher[static_cast<size_t>(k)] += 0.5 * st.channel_removal[static_cast<size_t>(c)] * inv;
     }
     h.fisher_first = h.fisher;
+    for (size_t p = 0; p < gqa_pairs_.size(); ++p)
+      if (gqa_pairs_[p].second == b) {
+        for (double a : gqa_abs_[p]) h.group_taylor.push_back(a * inv);
+        for (double a : gqa_own_abs_[p]) h.group_taylor_first.push_back(a * inv);
+      }
     if (!block.output.empty())
       for (int64_t c = 0; c < block.heads * block.head_dim; ++c)
         h.fisher[size_t(c / block.head_dim)] += 0.5 * states_.at(block.output).input_removal[size_t(c)] * inv;

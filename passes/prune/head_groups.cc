@@ -401,28 +401,6 @@ class HeadTracer {
 
 }  // namespace
 
-namespace {
-
-// Grouped-query attention: for each block, the index of the one key/value block of fewer heads
-// reading the same input with the same head dimension (its heads dividing this block's), or -1.
-std::vector<int> kv_partners(const std::vector<analysis::AttentionBlock>& blocks) {
-  std::vector<int> partner(blocks.size(), -1);
-  std::vector<int> claims(blocks.size(), 0);
-  for (size_t q = 0; q < blocks.size(); ++q) {
-    int found = -1, count = 0;
-    for (size_t kv = 0; kv < blocks.size(); ++kv)
-      if (blocks[kv].input == blocks[q].input && blocks[kv].head_dim == blocks[q].head_dim && blocks[kv].heads > 0 &&
-          blocks[kv].heads < blocks[q].heads && blocks[q].heads % blocks[kv].heads == 0)
-        found = static_cast<int>(kv), ++count;
-    if (count == 1) partner[q] = found, ++claims[size_t(found)];
-  }
-  for (int& p : partner)
-    if (p >= 0 && claims[size_t(p)] != 1) p = -1;  // a key/value block two query blocks could read: neither
-  return partner;
-}
-
-}  // namespace
-
 HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& layers,
                             const analysis::ShapeLookup& shape_of) {
   HeadGroups out;
@@ -431,7 +409,7 @@ HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& 
   for (const auto& block : layers.attention)
     for (const auto& s : block.slices)
       if (!claimed.insert(s.weight + "#" + std::to_string(s.offset)).second) claimed.insert("!" + s.weight);
-  const std::vector<int> partner = kv_partners(layers.attention);
+  const std::vector<int> partner = analysis::grouped_query_partners(layers.attention);
   std::set<size_t> paired;
   for (int p : partner)
     if (p >= 0) paired.insert(size_t(p));

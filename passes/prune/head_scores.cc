@@ -35,6 +35,12 @@ Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model,
       if (own || score == NeuronScore::kTaylorFirst || score == NeuronScore::kFisherFirst) return fisher ? h.fisher_first : h.taylor_first;
       return fisher ? h.fisher : h.taylor;
     };
+    const bool taylor = score == NeuronScore::kTaylor || score == NeuronScore::kTaylorFirst;
+    const std::vector<double>* whole = !kv ? nullptr : score == NeuronScore::kTaylor ? &kv->group_taylor : &kv->group_taylor_first;
+    if (taylor && whole && static_cast<int64_t>(whole->size()) == g.units()) {  // the unit's |sum g w| itself
+      out.push_back(*whole);
+      continue;
+    }
     std::vector<double> s(size_t(g.units()), 0.0);
     const int64_t per_unit = g.heads() / g.units();
     const std::vector<double>& q = pick(*found, false);

@@ -4,7 +4,7 @@
 // head-count constant) are found; removing units whose output rows are zero leaves the logits
 // as they were (1e-5), which checks the whole wiring; every score and recovery runs and the
 // pruned graph verifies; a Tile of the head axis is refused with the reason; the importance
-// analysis gives the gate and up projections the same whole-group scores.
+// analysis gives the gate and up projections the same whole-group scores, and a KV group its own.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -270,4 +270,17 @@ TEST_CASE("prune glu: the importance analysis scores a gated neuron as one group
   CHECK(gate->groups.fisher == up->groups.fisher);
   CHECK(gate->groups.taylor_first == up->groups.taylor_first);
   for (size_t n = 0; n < 48; ++n) CHECK(gate->groups.fisher[n] > gate->groups.fisher_first[n]);
+  // A KV group's Taylor score is its own |sum g w|: at most the sum of its parts' scores.
+  const passes::analysis::HeadImportance *q = nullptr, *kv = nullptr;
+  for (const auto& h : (*report)->heads)
+    if (h.block.input == (*report)->heads[0].block.input) (h.block.heads == 4 ? q : kv) = &h;
+  REQUIRE(q);
+  REQUIRE(kv);
+  CHECK(q->group_taylor.empty());
+  REQUIRE(kv->group_taylor.size() == 2);
+  REQUIRE(kv->group_taylor_first.size() == 2);
+  for (size_t g = 0; g < 2; ++g) {
+    CHECK(kv->group_taylor[g] > 0);
+    CHECK(kv->group_taylor[g] <= q->taylor[2 * g] + q->taylor[2 * g + 1] + kv->taylor_first[g] + 1e-12);
+  }
 }
