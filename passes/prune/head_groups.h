@@ -13,10 +13,8 @@
 // term from Wo's output. Every constant that encodes the head count is recorded: Reshape
 // shape entries (an initializer, or a Concat piece of one) equal to H or to a width S*H*d,
 // Split sizes and Slice bounds in units of H*d; each scales as v / H * H'. Anything else on
-// the path (another op, a value read outside the block, a head count computed at run time,
-// grouped-query attention's Expand/Tile of K and V: the KV projections form a block with fewer
-// heads and the query path then mixes in a value of another block) leaves the block alone,
-// with the reason.
+// the path (another op, a value read outside the block, a head count computed at run time)
+// leaves the block alone, with the reason.
 // Rotary embeddings (rotate-half: Slices of the head dimension, Neg, Concat, Mul by cos/sin
 // tables broadcast over the heads, Add of the two halves) work inside each head: ops on split
 // values along another axis than the head axis, and binary ops joining two head values laid
