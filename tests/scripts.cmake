@@ -34,3 +34,6 @@ ember_script_test(report_html tests/e2e/report_html.sh LABELS "e2e" TIMEOUT 600)
 ember_script_test(recipe_cli tests/e2e/recipe_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
 ember_script_test(prune_channels_cli tests/e2e/prune_channels_cli.sh LABELS "e2e;sanitize" TIMEOUT 600)
 ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)
+# Gated FFN and grouped-query attention pruning on a tiny Llama written by make_tiny_llama (issue 15).
+ember_script_test(prune_llama_cli tests/e2e/prune_llama_cli.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "e2e" TIMEOUT 600)
+ember_script_test(interop_pruned_llama tests/interop/pruned_llama_ort.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "interop" TIMEOUT 600)

@@ -14,8 +14,10 @@
 //     kjv-gpt2 it lifts the rank correlation with measured INT4 damage from 0.64 to 0.76.
 //   Group removal: 1/2 sum_{group} F w^2, the second-order counterpart of the Taylor score.
 //   An FFN neuron's group is its first layer's column and bias entry and its second layer's row
-//   (the consumer's input channel); a head's group is its Q/K/V columns and biases and its rows
-//   of the output projection (when the layer model finds it, AttentionBlock::output).
+//   (the consumer's input channel); first layers reaching one consumer (a gated FFN's gate and
+//   up projections) form one group, each reporting the group's scores; a head's group is its
+//   Q/K/V columns and biases and its rows of the output projection (when the layer model finds
+//   it, AttentionBlock::output).
 // Every Fisher score is linear in F (and the first-order term in g_mean), so the analysis
 // accumulates the scores themselves, batch by batch, instead of F per element.
 // Memory: one forward's saved activations, the gradients in flight (a linear layer's weight
@@ -95,6 +97,10 @@ struct HeadImportance {
   std::vector<double> taylor;  // per head: mean |sum over the head's Q/K/V columns, biases and output rows of g w|
   std::vector<double> fisher;  // per head: 1/2 sum F w^2 over the same weights
   std::vector<double> taylor_first, fisher_first;  // the same over the Q/K/V columns and biases only
+  // Grouped-query attention, on the key/value block of a query block reading the same input
+  // (grouped_query_partners): per KV group, the Taylor score of the whole unit (its K/V
+  // columns, its query heads' Q columns and their output rows), and without the output rows.
+  std::vector<double> group_taylor, group_taylor_first;
 };
 
 struct ImportanceReport {

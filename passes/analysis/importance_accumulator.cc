@@ -66,8 +66,19 @@ ImportanceAccumulator::ImportanceAccumulator(const std::map<std::string, Tensor>
     st.first.assign(specs.size(), 0.0);
     if (!layer->bias.empty()) bias_owner_[layer->bias] = name;
   }
+  // A block with a projection that gets no gradient (cut off by an op without a backward rule) is not scored.
+  std::erase_if(layers_.attention, [&](const AttentionBlock& block) {
+    return std::any_of(block.slices.begin(), block.slices.end(), [&](const HeadSlice& s) { return !states_.count(s.weight); });
+  });
   for (const auto& block : layers_.attention) head_abs_.emplace_back(static_cast<size_t>(block.heads), 0.0);
   head_own_abs_ = head_abs_;
+  const std::vector<int> partner = grouped_query_partners(layers_.attention);
+  for (size_t q = 0; q < partner.size(); ++q)
+    if (partner[q] >= 0) {
+      gqa_pairs_.emplace_back(q, static_cast<size_t>(partner[q]));
+      gqa_abs_.emplace_back(static_cast<size_t>(layers_.attention[size_t(partner[q])].heads), 0.0);
+    }
+  gqa_own_abs_ = gqa_abs_;
   // Second layers read by their input channels (the rows of the group that removal zeroes).
   auto wants_inputs = [&](const std::string& weight) {
     auto it = states_.find(weight);
@@ -203,14 +214,24 @@ void ImportanceAccumulator::accumulate(State& st, double fisher_scale, const Row
 }
 
 void ImportanceAccumulator::end_batch() {
-  for (const auto& [first, second] : ffn_pairs_) {  // a neuron's group sum includes its W2 row
+  // A neuron's group sum includes its W2 row; first layers reaching one second layer (a gated
+  // FFN's gate and up projections) are one group: each gets the sum over all of them.
+  std::map<std::string, std::vector<State*>> firsts_of;
+  for (const auto& [first, second] : ffn_pairs_) {
     State& a = states_.at(first);
+    if (a.batch_channel.size() == states_.at(second).batch_input.size()) firsts_of[second].push_back(&a);
+  }
+  for (const auto& [second, firsts] : firsts_of) {
     const State& b = states_.at(second);
-    if (a.batch_channel.size() != b.batch_input.size()) continue;
-    a.own_abs.resize(a.batch_channel.size(), 0.0);
-    for (size_t c = 0; c < a.batch_channel.size(); ++c) {
-      a.own_abs[c] += std::fabs(a.batch_channel[c]);
-      a.batch_channel[c] += b.batch_input[c];
+    std::vector<double> own(b.batch_input.size(), 0.0);
+    for (const State* a : firsts)
+      for (size_t c = 0; c < own.size(); ++c) own[c] += a->batch_channel[c];
+    for (State* a : firsts) {
+      a->own_abs.resize(own.size(), 0.0);
+      for (size_t c = 0; c < own.size(); ++c) {
+        a->own_abs[c] += std::fabs(own[c]);
+        a->batch_channel[c] = own[c] + b.batch_input[c];
+      }
     }
   }
   for (size_t b = 0; b < layers_.attention.size(); ++b) {
@@ -226,6 +247,21 @@ void ImportanceAccumulator::end_batch() {
         for (int64_t c = h * block.head_dim; c < (h + 1) * block.head_dim; ++c) rows += states_.at(block.output).batch_input[size_t(c)];
       head_own_abs_[b][static_cast<size_t>(h)] += std::fabs(s);
       head_abs_[b][static_cast<size_t>(h)] += std::fabs(s + rows);
+    }
+  }
+  for (size_t p = 0; p < gqa_pairs_.size(); ++p) {  // a KV group: its K/V head and its query heads
+    const AttentionBlock& q = layers_.attention[gqa_pairs_[p].first];
+    const AttentionBlock& kv = layers_.attention[gqa_pairs_[p].second];
+    const int64_t r = q.heads / kv.heads;
+    for (int64_t g = 0; g < kv.heads; ++g) {
+      double own = head_channel_sum(kv, g), rows = 0;
+      for (int64_t h = g * r; h < (g + 1) * r; ++h) {
+        own += head_channel_sum(q, h);
+        if (!q.output.empty())
+          for (int64_t c = h * q.head_dim; c < (h + 1) * q.head_dim; ++c) rows += states_.at(q.output).batch_input[size_t(c)];
+      }
+      gqa_own_abs_[p][size_t(g)] += std::fabs(own);
+      gqa_abs_[p][size_t(g)] += std::fabs(own + rows);
     }
   }
   for (auto& [name, st] : states_) {
@@ -269,9 +305,14 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
       t.groups.kind = st.layer->groups;
       for (double a : st.channel_abs) t.groups.taylor.push_back(a * inv);
       for (double r : st.channel_removal) t.groups.fisher.push_back(0.5 * r * inv);
-      t.groups.fisher_first = t.groups.fisher;
       t.groups.taylor_first = t.groups.taylor;
       for (size_t c = 0; c < st.own_abs.size() && st.own_abs.size() == t.groups.taylor.size(); ++c) t.groups.taylor_first[c] = st.own_abs[c] * inv;
+      for (const auto& [first, second] : ffn_pairs_)
+        if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
+          for (const auto& [sibling, same] : ffn_pairs_)  // a gated FFN: the other first layers' columns
+            if (same == second && sibling != name && states_.at(sibling).channel_removal.size() == t.groups.fisher.size())
+              for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(sibling).channel_removal[c] * inv;
+      t.groups.fisher_first = t.groups.fisher;
       for (const auto& [first, second] : ffn_pairs_)
         if (first == name && states_.at(second).input_removal.size() == t.groups.fisher.size())
           for (size_t c = 0; c < t.groups.fisher.size(); ++c) t.groups.fisher[c] += 0.5 * states_.at(second).input_removal[c] * inv;
@@ -279,6 +320,16 @@ std::vector<TensorImportance> ImportanceAccumulator::tensors(const std::vector<s
     out.push_back(std::move(t));
   }
   return out;
+}
+
+double ImportanceAccumulator::head_channel_sum(const AttentionBlock& block, int64_t head) const {
+  double s = 0;
+  for (const HeadSlice& slice : block.slices) {
+    const State& st = states_.at(slice.weight);
+    for (int64_t c = slice.offset + head * block.head_dim; c < slice.offset + (head + 1) * block.head_dim; ++c)
+      s += st.batch_channel[static_cast<size_t>(c)];
+  }
+  return s;
 }
 
 std::vector<HeadImportance> ImportanceAccumulator::heads() const {
@@ -298,6 +349,11 @@ std::vector<HeadImportance> ImportanceAccumulator::heads() const {
           h.fisher[static_cast<size_t>(k)] += 0.5 * st.channel_removal[static_cast<size_t>(c)] * inv;
     }
     h.fisher_first = h.fisher;
+    for (size_t p = 0; p < gqa_pairs_.size(); ++p)
+      if (gqa_pairs_[p].second == b) {
+        for (double a : gqa_abs_[p]) h.group_taylor.push_back(a * inv);
+        for (double a : gqa_own_abs_[p]) h.group_taylor_first.push_back(a * inv);
+      }
     if (!block.output.empty())
       for (int64_t c = 0; c < block.heads * block.head_dim; ++c)
         h.fisher[size_t(c / block.head_dim)] += 0.5 * states_.at(block.output).input_removal[size_t(c)] * inv;

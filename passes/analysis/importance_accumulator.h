@@ -90,6 +90,11 @@ class ImportanceAccumulator {
   std::map<std::string, std::string> bias_owner_;  // bias -> layer weight
   std::vector<std::vector<double>> head_abs_;       // per attention block, per head
   std::vector<std::vector<double>> head_own_abs_;   // the same over the Q/K/V weights only
+  // Grouped-query attention: (query block, key/value block) indices, per KV group |sum g w| of
+  // the whole unit and of its projections only (HeadImportance::group_taylor).
+  std::vector<std::pair<size_t, size_t>> gqa_pairs_;
+  std::vector<std::vector<double>> gqa_abs_, gqa_own_abs_;
+  double head_channel_sum(const AttentionBlock& block, int64_t head) const;
   // (FFN first layer, its second layer): a neuron's group is its W1 column, b1 entry and W2 row.
   std::vector<std::pair<std::string, std::string>> ffn_pairs_;
   int64_t batches_ = 0;

@@ -114,6 +114,22 @@ void trace_heads(const ir::Graph& graph, const Consumers& consumers, const Shape
 
 }  // namespace
 
+std::vector<int> grouped_query_partners(const std::vector<AttentionBlock>& blocks) {
+  std::vector<int> partner(blocks.size(), -1);
+  std::vector<int> claims(blocks.size(), 0);
+  for (size_t q = 0; q < blocks.size(); ++q) {
+    int found = -1, count = 0;
+    for (size_t kv = 0; kv < blocks.size(); ++kv)
+      if (blocks[kv].input == blocks[q].input && blocks[kv].head_dim == blocks[q].head_dim && blocks[kv].heads > 0 &&
+          blocks[kv].heads < blocks[q].heads && blocks[q].heads % blocks[kv].heads == 0)
+        found = static_cast<int>(kv), ++count;
+    if (count == 1) partner[q] = found, ++claims[size_t(found)];
+  }
+  for (int& p : partner)
+    if (p >= 0 && claims[size_t(p)] != 1) p = -1;
+  return partner;
+}
+
 void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int64_t heads, LayerModel& model) {
   const Consumers consumers = value_readers(graph);
   std::map<std::string, const Layer*> layer_by_node;

@@ -99,6 +99,11 @@ std::vector<float> canonical_matrix(const Layer& layer, const float* stored);
 std::vector<float> canonical_matrix(const Layer& layer, const Tensor& weight);
 Tensor from_canonical(const Layer& layer, const std::vector<float>& canonical);
 
+// Grouped-query attention: for each block, the index of the one key/value block of fewer heads
+// reading the same input with the same head dimension (its heads dividing this block's), or -1
+// (none, or a key/value block two query blocks could read).
+std::vector<int> grouped_query_partners(const std::vector<AttentionBlock>& blocks);
+
 // Finds FFN neurons and attention blocks (layer_groups.cc); build_layer_model calls it.
 void find_layer_groups(const ir::Graph& graph, const ShapeLookup& shape_of, int64_t heads, LayerModel& model);
 

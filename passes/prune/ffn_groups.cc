@@ -42,17 +42,27 @@ class GroupTracer {
       if (l.is_compute()) by_node_[l.node] = &l;
   }
 
-  // The group starting at `first`, or the reason it is unsafe.
-  std::optional<std::string> trace(const Layer& first, FfnGroup& group) {
-    if (auto why = unsupported_layer(first, readers_)) return why;
+  // The group of `firsts` (one first layer, or a gated FFN's gate and up projections; in
+  // graph order), or the reason it is unsafe.
+  std::optional<std::string> trace(const std::vector<const Layer*>& firsts, FfnGroup& group) {
+    const Layer& first = *firsts[0];
+    for (const Layer* l : firsts) {
+      if (auto why = unsupported_layer(*l, readers_)) return firsts.size() > 1 ? "'" + l->node + "': " + *why : *why;
+      if (l->channels != first.channels)
+        return "the gated layers '" + first.node + "' and '" + l->node + "' have different widths";
+    }
     group.first = first;
     group.neurons = first.channels;
-    if (!first.bias.empty()) group.per_channel.push_back(first.bias);
-    for (const ir::Node& n : graph_.nodes)  // the layer's own outputs (MatMul before its bias Add)
-      if (n.name == first.node)
-        for (const auto& o : n.outputs) group.values.push_back(o);
-    std::deque<std::string> queue{first.output};
-    std::set<std::string> path{first.output};
+    std::deque<std::string> queue;
+    std::set<std::string> path;
+    for (const Layer* l : firsts) {
+      if (l != firsts[0]) group.parallel.push_back(*l);
+      if (!l->bias.empty()) group.per_channel.push_back(l->bias);
+      for (const ir::Node& n : graph_.nodes)  // the layer's own outputs (MatMul before its bias Add)
+        if (n.name == l->node)
+          for (const auto& o : n.outputs) group.values.push_back(o);
+      if (path.insert(l->output).second) queue.push_back(l->output);
+    }
     std::set<size_t> path_nodes;
     const Layer* consumer = nullptr;
     while (!queue.empty()) {
@@ -124,16 +134,29 @@ class GroupTracer {
 
 }  // namespace
 
+int64_t FfnGroup::input_width() const {
+  int64_t k = first.reduction;
+  for (const auto& p : parallel) k += p.reduction;
+  return k;
+}
+
 FfnGroups find_ffn_groups(const ir::Graph& graph, const analysis::LayerModel& layers) {
   FfnGroups out;
   GroupTracer tracer(graph, layers);
-  for (const Layer& layer : layers.layers) {
-    if (layer.groups != analysis::GroupKind::kFfnNeuron) continue;
+  // First layers reaching one consumer are one group (a gated FFN's gate and up), in graph order.
+  std::map<std::string, std::vector<const Layer*>> by_consumer;
+  for (const Layer& layer : layers.layers)
+    if (layer.groups == analysis::GroupKind::kFfnNeuron)
+      by_consumer[layer.ffn_consumer].push_back(&layer);
+  for (auto& [consumer, firsts] : by_consumer) {
+    auto order = [](const Layer* l) { return l->uses.empty() ? size_t(0) : l->uses[0].node; };
+    std::sort(firsts.begin(), firsts.end(), [&](const Layer* a, const Layer* b) { return order(a) < order(b); });
     FfnGroup group;
-    if (auto why = tracer.trace(layer, group))
-      out.skipped.push_back({layer.node, *why});
-    else
+    if (auto why = tracer.trace(firsts, group)) {
+      for (const Layer* l : firsts) out.skipped.push_back({l->node, *why});
+    } else {
       out.groups.push_back(std::move(group));
+    }
   }
   // Graph order: the sequential refit prunes a group after every group upstream of it.
   std::stable_sort(out.groups.begin(), out.groups.end(),

@@ -9,6 +9,13 @@
 // graph output, no other reader), and every other input of a path op is a scalar
 // or per-channel [N] constant. Layers the layer model marks kFfnNeuron that fail this are
 // reported with the reason, never pruned.
+// Gated FFNs (SwiGLU, GeGLU): first layers that reach the same consumer (gate and up
+// projections) are traced together from all their outputs, so that the Mul joining them is a
+// path op whose inputs are both path values:
+//   x -> Wg [K, N] -> SiLU (x*Sigmoid(x), Silu) or GELU -> g;  x -> Wu [K, N] -> u;  g * u -> Wd [N, M]
+// Neuron n is column n of Wg and of Wu (and their biases) and row n of Wd, removed together:
+// every op between them works channel by channel, so dropping the three removes exactly the
+// term Wd[n, :] * a_n. `first` is the earliest of them in graph order, `parallel` the others.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,10 +28,13 @@ namespace ember::passes::prune {
 struct FfnGroup {
   analysis::Layer first;   // its output channels are the neurons
   analysis::Layer second;  // its reduction (input rows) are the neurons
+  std::vector<analysis::Layer> parallel;  // a gated FFN's other first layers (up projection): same neurons
   int64_t neurons = 0;
   std::vector<std::string> per_channel;  // [N] constants on the path (b1 included) to shrink
   std::vector<std::string> values;       // values with N as their last dimension (value_info to update)
   std::vector<size_t> reshapes;          // Reshape nodes on the path: their shape's last entry becomes N'
+  bool gated() const { return !parallel.empty(); }
+  int64_t input_width() const;  // sum of the first layers' reductions (K, or 2K for a gated FFN)
 };
 
 struct SkippedGroup {

@@ -15,13 +15,15 @@ using analysis::Layer;
 using Why = std::optional<std::string>;
 using Dims = std::vector<int64_t>;
 
-// Where the heads are in a value: `split` values have the head axis `axis` of size H; the
-// others carry them on the last axis, `width` = S*H*d channels in S sections.
+// Where the heads are in a value: `split` values have the head axis `axis` of size `heads`;
+// the others carry them on the last axis, `width` = S*heads*d channels in S sections. `heads`
+// is H, or G for a GQA key/value value before its repeat (a unit is heads / units() heads).
 struct Form {
   bool split = false;
   int64_t axis = -1;
   int64_t width = 0;
-  bool operator==(const Form& o) const { return split == o.split && axis == o.axis && width == o.width; }
+  int64_t heads = 0;
+  bool operator==(const Form& o) const { return split == o.split && axis == o.axis && width == o.width && heads == o.heads; }
 };
 
 bool unary_op(const std::string& op) {
@@ -40,13 +42,19 @@ class HeadTracer {
       if (l.is_compute()) by_node_[l.node] = &l;
   }
 
-  Why trace(const analysis::AttentionBlock& block, HeadGroup& group) {
+  // `kv`: grouped-query attention's key/value block of `block` (heads 0 for none).
+  Why trace(const analysis::AttentionBlock& block, const analysis::AttentionBlock& kv, HeadGroup& group) {
     group = HeadGroup{};
     group.block = block;
-    heads_ = block.heads, dim_ = block.head_dim, unit_ = heads_ * dim_;
-    forms_.clear(), queue_.clear(), matmuls_.clear(), consumer_ = nullptr;
-    if (heads_ < 2 || dim_ < 1) return "fewer than two heads";
+    group.kv_block = kv;
+    units_ = group.units(), dim_ = block.head_dim;
+    forms_.clear(), queue_.clear(), matmuls_.clear(), joins_.clear(), consumer_ = nullptr;
+    if (units_ < 2 || dim_ < 1) return kv.heads > 0 ? "fewer than two key/value heads" : "fewer than two heads";
+    if (kv.heads > 0 && (kv.head_dim != dim_ || block.heads % kv.heads != 0))
+      return "the query heads are no multiple of the key/value heads";
     if (auto why = collect_projections(block, group)) return why;
+    if (kv.heads > 0)
+      if (auto why = collect_projections(kv, group)) return why;
     std::sort(group.projections.begin(), group.projections.end(), [](const HeadProjection& a, const HeadProjection& b) {
       return a.layer.uses[0].node < b.layer.uses[0].node;
     });
@@ -62,6 +70,10 @@ class HeadTracer {
     }
     for (size_t node : matmuls_)
       if (auto why = check_matmul(graph_.nodes[node])) return why;
+    for (size_t node : joins_)  // every input of a join must be a head value of the block
+      for (const auto& in : graph_.nodes[node].inputs)
+        if (!in.empty() && !graph_.find_initializer(in) && !forms_.count(in))
+          return graph_.nodes[node].op_type + " node '" + graph_.nodes[node].name + "' mixes '" + in + "', a value from outside the block, across the heads";
     if (!consumer_) return "no output projection reads the heads";
     if (auto why = plain_layer(*consumer_)) return "output projection '" + consumer_->node + "': " + *why;
     group.output = *consumer_;
@@ -84,6 +96,7 @@ class HeadTracer {
 
   // The block's projections: each weight's slices must tile its output channels in sections of H*d.
   Why collect_projections(const analysis::AttentionBlock& block, HeadGroup& group) {
+    const int64_t unit = block.heads * dim_;
     std::map<std::string, std::vector<int64_t>> offsets;
     for (const auto& s : block.slices) offsets[s.weight].push_back(s.offset);
     for (auto& [weight, offs] : offsets) {
@@ -92,11 +105,11 @@ class HeadTracer {
       if (auto why = plain_layer(*l)) return "projection '" + l->node + "': " + *why;
       std::sort(offs.begin(), offs.end());
       for (size_t i = 0; i < offs.size(); ++i)
-        if (offs[i] != static_cast<int64_t>(i) * unit_)
+        if (offs[i] != static_cast<int64_t>(i) * unit)
           return "projection '" + l->node + "' has channels that belong to no head";
       const int64_t sections = static_cast<int64_t>(offs.size());
-      if (l->channels != sections * unit_) return "projection '" + l->node + "' has channels that belong to no head";
-      group.projections.push_back({*l, sections});
+      if (l->channels != sections * unit) return "projection '" + l->node + "' has channels that belong to no head";
+      group.projections.push_back({*l, sections, block.heads});
       for (const ir::Node& n : graph_.nodes)  // a MatMul's raw output may be read only by its bias Add
         if (n.name == l->node && n.outputs[0] != l->output) {
           auto r = readers_.find(n.outputs[0]);
@@ -104,12 +117,13 @@ class HeadTracer {
             return "the output of '" + l->node + "' is read before its bias";
           group.values.push_back(n.outputs[0]);
         }
-      if (auto why = visit(l->output, {false, -1, l->channels})) return why;
+      if (auto why = visit(l->output, {false, -1, l->channels, block.heads})) return why;
     }
     return std::nullopt;
   }
 
   Why visit(const std::string& value, const Form& form) {
+    if (form.heads % units_ != 0) return "value '" + value + "' has heads that are no whole key/value groups";
     auto [it, added] = forms_.emplace(value, form);
     if (!added && !(it->second == form)) return "value '" + value + "' is reached with the heads laid out twice";
     if (added) queue_.push_back(value);
@@ -127,7 +141,7 @@ class HeadTracer {
     if (node.outputs.empty() || node.outputs[0].empty()) return where + " has no output";
     const std::string& out = node.outputs[0];
     auto layer = by_node_.find(node.name);
-    if (layer != by_node_.end() && r.input == 0 && !f.split && f.width == unit_ &&
+    if (layer != by_node_.end() && r.input == 0 && !f.split && f.width == f.heads * dim_ && f.heads == group.heads() &&
         (node.op_type == "MatMul" || (node.op_type == "Gemm" && node.attr_int("transA", 0) == 0))) {
       if (consumer_ && consumer_ != layer->second) return "the heads reach two layers";
       consumer_ = layer->second;
@@ -147,6 +161,9 @@ class HeadTracer {
       return visit(out, f);
     }
     if (op == "Transpose") return transpose(node, f);
+    if (f.split && (op == "Slice" || op == "Concat" || op == "Unsqueeze" || op == "Expand" || op == "Tile") &&
+        (r.input == 0 || op == "Concat"))
+      return within_heads(node, r.node, f, group);
     if (op == "Reshape" && r.input == 0) return reshape(node, r.node, f, group);
     if (op == "Split" && r.input == 0 && !f.split) return split(node, r.node, f, group);
     if (op == "Slice" && r.input == 0 && !f.split) return slice(node, r.node, f, group);
@@ -165,7 +182,6 @@ class HeadTracer {
     const auto in = shape(node.inputs[input]);
     const auto os = shape(other);
     if (!out || !in || !os) return "the shapes around node '" + node.name + "' are unknown";
-    if (forms_.count(other)) return "node '" + node.name + "' combines two head values";
     const int64_t shift = static_cast<int64_t>(out->size()) - static_cast<int64_t>(in->size());
     const int64_t axis = (f.split ? f.axis : static_cast<int64_t>(in->size()) - 1) + shift;
     const int64_t other_axis = axis - (static_cast<int64_t>(out->size()) - static_cast<int64_t>(os->size()));
@@ -174,10 +190,15 @@ class HeadTracer {
       const Tensor* t = graph_.find_initializer(other);
       const bool per_channel = !f.split && t && t->dtype() == DType::kF32 && t->numel() == f.width &&
                                node.op_type == "Add" && readers_.at(other).size() == 1;
-      if (!per_channel) return "node '" + node.name + "' mixes '" + other + "' across the heads";
-      group.per_channel.push_back({other, f.width / unit_});
+      if (!t) {
+        // Another head value (rotary's two halves): both reach the output, which must get one layout.
+        joins_.insert(index_of(node));
+      } else {
+        if (!per_channel) return "node '" + node.name + "' mixes '" + other + "' across the heads";
+        group.per_channel.push_back({other, f.width / (f.heads * dim_), f.heads});
+      }
     }
-    return visit(node.outputs[0], {f.split, f.split ? axis : -1, f.width});
+    return visit(node.outputs[0], {f.split, f.split ? axis : -1, f.width, f.heads});
   }
 
   Why transpose(const ir::Node& node, const Form& f) {
@@ -188,19 +209,21 @@ class HeadTracer {
     const int64_t axis = f.split ? f.axis : rank - 1;
     const int64_t to = std::find(perm.begin(), perm.end(), axis) - perm.begin();
     if (!f.split && to != rank - 1) return "Transpose node '" + node.name + "' moves the channel axis";
-    return visit(node.outputs[0], {f.split, f.split ? to : -1, f.width});
+    return visit(node.outputs[0], {f.split, f.split ? to : -1, f.width, f.heads});
   }
 
   // Records the edit of entry `position` of a Reshape's shape that must read `expected`
   // (an entry of -1, or 0 copying an input dim, needs none).
-  Why shape_entry(const ir::Node& node, size_t index, size_t position, int64_t expected, HeadGroup& group) {
+  Why shape_entry(const ir::Node& node, size_t index, size_t position, int64_t expected, HeadGroup& group,
+                  bool expand = false) {
     const std::string& s = node.inputs[1];
     const bool allowzero = node.attr_int("allowzero", 0) != 0;
     auto check = [&](const Tensor& t, size_t at, size_t reader, size_t input) -> Why {
       if (t.dtype() != DType::kI64 || at >= size_t(t.numel())) return "the shape of Reshape node '" + node.name + "' is not int64";
       const int64_t v = t.data<int64_t>()[at];
       if (v == expected) group.edits.push_back({reader, input, static_cast<int64_t>(at)});
-      else if (!(v == -1 || (v == 0 && !allowzero))) return "Reshape node '" + node.name + "' has an unexpected shape entry";
+      else if (expand ? v != 1 : !(v == -1 || (v == 0 && !allowzero)))
+        return node.op_type + " node '" + node.name + "' has an unexpected shape entry";
       return std::nullopt;
     };
     if (const Tensor* t = graph_.find_initializer(s)) return check(*t, position, index, 1);
@@ -234,15 +257,26 @@ class HeadTracer {
       if (auto why = shape_entry(node, index, rank - 1, f.width, group)) return why;
       return visit(node.outputs[0], f);
     }
-    if (!f.split && f.width == unit_ && rank >= 2 && (*out)[rank - 2] == heads_ && out->back() == dim_) {
-      if (auto why = shape_entry(node, index, rank - 2, heads_, group)) return why;
-      return visit(node.outputs[0], {true, static_cast<int64_t>(rank) - 2, unit_});
+    const int64_t unit = f.heads * dim_;
+    if (!f.split && f.width == unit && rank >= 2 && (*out)[rank - 2] == f.heads && out->back() == dim_) {
+      if (auto why = shape_entry(node, index, rank - 2, f.heads, group)) return why;
+      return visit(node.outputs[0], {true, static_cast<int64_t>(rank) - 2, unit, f.heads});
     }
     auto product = [](auto b, auto e) { int64_t p = 1; for (; b != e; ++b) p *= *b; return p; };
-    if (f.split && f.axis == static_cast<int64_t>(in->size()) - 2 && out->back() == unit_ &&
+    if (f.split && f.axis == static_cast<int64_t>(in->size()) - 2 && out->back() == unit &&
         product(out->begin(), out->end() - 1) == product(in->begin(), in->end() - 2)) {  // leading axes may regroup
-      if (auto why = shape_entry(node, index, rank - 1, unit_, group)) return why;
-      return visit(node.outputs[0], {false, -1, unit_});
+      if (auto why = shape_entry(node, index, rank - 1, unit, group)) return why;
+      return visit(node.outputs[0], {false, -1, unit, f.heads});
+    }
+    if (f.split && f.axis + 2 < static_cast<int64_t>(in->size()) && rank + 1 == in->size()) {
+      // GQA's repeat: [.., G, r, .., d] -> [.., G r, .., d], query head h reading KV head h / r.
+      const size_t a = static_cast<size_t>(f.axis);
+      const int64_t merged = (*in)[a] * (*in)[a + 1];
+      if ((*out)[a] == merged && std::equal(out->begin(), out->begin() + long(a), in->begin()) &&
+          std::equal(out->begin() + long(a) + 1, out->end(), in->begin() + long(a) + 2)) {
+        if (auto why = shape_entry(node, index, a, merged, group)) return why;
+        return visit(node.outputs[0], {true, f.axis, merged * dim_, merged});
+      }
     }
     return where + " regroups the heads in a way Ember does not follow";
   }
@@ -260,9 +294,9 @@ class HeadTracer {
     }
     for (const auto& o : node.outputs) {
       const auto s = o.empty() ? std::nullopt : shape(o);
-      if (!s || s->empty() || s->back() % unit_ != 0 || s->back() == 0)
+      if (!s || s->empty() || s->back() % (f.heads * dim_) != 0 || s->back() == 0)
         return "Split node '" + node.name + "' cuts through a head";
-      if (auto why = visit(o, {false, -1, s->back()})) return why;
+      if (auto why = visit(o, {false, -1, s->back(), f.heads})) return why;
     }
     return std::nullopt;
   }
@@ -279,12 +313,62 @@ class HeadTracer {
     const int64_t axis = axes ? normalize_axis(axes->data<int64_t>()[0], in->size()) : 0;
     if (axis != static_cast<int64_t>(in->size()) - 1 || (steps && steps->data<int64_t>()[0] != 1))
       return where + " does not take a range of the channel axis";
-    const int64_t b = starts->data<int64_t>()[0], e = ends->data<int64_t>()[0];
-    if (b < 0 || b % unit_ != 0 || (e < f.width && (e < 0 || e % unit_ != 0)) || out->back() % unit_ != 0)
+    const int64_t b = starts->data<int64_t>()[0], e = ends->data<int64_t>()[0], unit = f.heads * dim_;
+    if (b < 0 || b % unit != 0 || (e < f.width && (e < 0 || e % unit != 0)) || out->back() % unit != 0)
       return where + " cuts through a head";
     group.edits.push_back({index, 1, 0});
     if (e <= f.width) group.edits.push_back({index, 2, 0});
-    return visit(node.outputs[0], {false, -1, out->back()});
+    return visit(node.outputs[0], {false, -1, out->back(), f.heads});
+  }
+
+  // Ops on split values that keep every head apart: Slice and Concat of other axes (rotary's
+  // rotate-half), Unsqueeze, and Expand or Tile along other axes (GQA's repeat of K and V).
+  Why within_heads(const ir::Node& node, size_t index, const Form& f, HeadGroup& group) {
+    const std::string where = node.op_type + " node '" + node.name + "'";
+    const auto in = shape(node.inputs[0]);
+    const auto out = shape(node.outputs[0]);
+    if (!in || !out) return "the shapes around " + where + " are unknown";
+    auto constant = [&](size_t i) { return node.has_input(i) ? graph_.find_initializer(node.inputs[i]) : nullptr; };
+    const std::string& op = node.op_type;
+    if (op == "Slice") {
+      const Tensor* axes = constant(3);
+      if (!constant(1) || !constant(2) || (node.has_input(3) && (!axes || axes->dtype() != DType::kI64 ||
+                                                                  axes->numel() != constant(1)->numel())) ||
+          (node.has_input(4) && !constant(4)))
+        return where + " is not a constant range";
+      for (int64_t i = 0; i < constant(1)->numel(); ++i)
+        if (normalize_axis(axes ? axes->data<int64_t>()[i] : i, in->size()) == f.axis) return where + " cuts the head axis";
+      return visit(node.outputs[0], f);
+    }
+    if (op == "Concat") {
+      if (normalize_axis(node.attr_int("axis", 0), in->size()) == f.axis) return where + " joins along the head axis";
+      joins_.insert(index);
+      return visit(node.outputs[0], f);
+    }
+    if (op == "Unsqueeze") {
+      Dims axes = node.attr_ints("axes");
+      if (const Tensor* t = constant(1); t && t->dtype() == DType::kI64) axes.assign(t->data<int64_t>(), t->data<int64_t>() + t->numel());
+      else if (node.has_input(1)) return where + " has axes computed at run time";
+      std::set<int64_t> inserted;
+      for (int64_t a : axes) inserted.insert(normalize_axis(a, out->size()));
+      int64_t seen = 0, to = -1;
+      for (int64_t o = 0; o < static_cast<int64_t>(out->size()) && to < 0; ++o)
+        if (!inserted.count(o) && seen++ == f.axis) to = o;
+      if (to < 0 || inserted.size() != axes.size() || out->size() != in->size() + axes.size()) return where + " has axes Ember cannot follow";
+      return visit(node.outputs[0], {true, to, f.width, f.heads});
+    }
+    const int64_t to = f.axis + static_cast<int64_t>(out->size()) - static_cast<int64_t>(in->size());
+    if (to < 0 || (*out)[size_t(to)] != f.heads) return where + " repeats the heads along the head axis (query head h would read key/value head h mod G, a layout Ember does not prune)";
+    if (op == "Tile") {
+      if (!constant(1)) return where + " has repeats computed at run time";
+      return visit(node.outputs[0], f);
+    }
+    const auto len = node.has_input(1) ? shape(node.inputs[1]) : std::nullopt;  // Expand: its shape's head entry
+    if (!len || len->size() != 1) return where + " has a shape of unknown length";
+    const int64_t position = (*len)[0] - static_cast<int64_t>(out->size()) + to;
+    if (position >= 0)
+      if (auto why = shape_entry(node, index, size_t(position), f.heads, group, true)) return why;
+    return visit(node.outputs[0], {true, to, f.width, f.heads});
   }
 
   // Both operands carry the heads on the same batch axis (aligned from the right).
@@ -294,7 +378,8 @@ class HeadTracer {
     const auto sa = shape(node.inputs[0]), sb = shape(node.inputs[1]);
     if (!sa || !sb) return "the shapes around MatMul node '" + node.name + "' are unknown";
     const int64_t ra = static_cast<int64_t>(sa->size()), rb = static_cast<int64_t>(sb->size());
-    if (!a->second.split || !b->second.split || ra - a->second.axis != rb - b->second.axis || a->second.axis >= ra - 2)
+    if (!a->second.split || !b->second.split || ra - a->second.axis != rb - b->second.axis || a->second.axis >= ra - 2 ||
+        a->second.heads != b->second.heads)
       return "MatMul node '" + node.name + "' does not keep the heads on a batch axis";
     return std::nullopt;
   }
@@ -305,10 +390,12 @@ class HeadTracer {
   ValueReaders readers_;
   std::set<std::string> outputs_;
   std::map<std::string, const Layer*> by_node_;
-  int64_t heads_ = 0, dim_ = 0, unit_ = 0;
+  size_t index_of(const ir::Node& node) const { return static_cast<size_t>(&node - graph_.nodes.data()); }
+
+  int64_t units_ = 0, dim_ = 0;
   std::map<std::string, Form> forms_;
   std::deque<std::string> queue_;
-  std::set<size_t> matmuls_;
+  std::set<size_t> matmuls_, joins_;
   const Layer* consumer_ = nullptr;
 };
 
@@ -322,14 +409,34 @@ HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& 
   for (const auto& block : layers.attention)
     for (const auto& s : block.slices)
       if (!claimed.insert(s.weight + "#" + std::to_string(s.offset)).second) claimed.insert("!" + s.weight);
-  for (const auto& block : layers.attention) {
+  const std::vector<int> partner = analysis::grouped_query_partners(layers.attention);
+  std::set<size_t> paired;
+  for (int p : partner)
+    if (p >= 0) paired.insert(size_t(p));
+  for (size_t i = 0; i < layers.attention.size(); ++i) {
+    const analysis::AttentionBlock& block = layers.attention[i];
+    if (paired.count(i)) continue;  // traced with its query block
     HeadGroup group;
     const std::string name = block.slices.empty() ? block.input : block.slices[0].weight;
     bool shared = false;
     for (const auto& s : block.slices) shared = shared || claimed.count("!" + s.weight);
+    const analysis::AttentionBlock none;
     if (shared) {
       out.skipped.push_back({name, "a projection belongs to two attention blocks"});
-    } else if (auto why = tracer.trace(block, group)) {
+    } else if (partner[i] >= 0) {  // GQA: the pair together; either alone only if that is safe
+      const analysis::AttentionBlock& kv = layers.attention[size_t(partner[i])];
+      if (auto why = tracer.trace(block, kv, group)) {
+        const std::string reason = "grouped-query attention (" + std::to_string(block.heads) + " query heads, " +
+                                   std::to_string(kv.heads) + " key/value heads): " + *why;
+        for (const analysis::AttentionBlock* b : {&block, &kv}) {
+          HeadGroup alone;
+          if (tracer.trace(*b, none, alone)) out.skipped.push_back({b->slices.empty() ? b->input : b->slices[0].weight, reason});
+          else out.groups.push_back(std::move(alone));
+        }
+      } else {
+        out.groups.push_back(std::move(group));
+      }
+    } else if (auto why = tracer.trace(block, none, group)) {
       out.skipped.push_back({group.projections.empty() ? name : group.projections[0].layer.node, *why});
     } else {
       out.groups.push_back(std::move(group));
@@ -339,6 +446,14 @@ HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& 
     return a.projections[0].layer.uses[0].node < b.projections[0].layer.uses[0].node;
   });
   return out;
+}
+
+std::vector<int64_t> HeadGroup::unit_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t sections) const {
+  const int64_t per_unit = heads / units();
+  std::vector<int64_t> kept_heads;
+  for (int64_t u : kept)
+    for (int64_t j = 0; j < per_unit; ++j) kept_heads.push_back(u * per_unit + j);
+  return head_channels(kept_heads, heads, head_dim(), sections);
 }
 
 std::vector<int64_t> head_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t head_dim, int64_t sections) {

@@ -13,10 +13,20 @@
 // term from Wo's output. Every constant that encodes the head count is recorded: Reshape
 // shape entries (an initializer, or a Concat piece of one) equal to H or to a width S*H*d,
 // Split sizes and Slice bounds in units of H*d; each scales as v / H * H'. Anything else on
-// the path (another op, a value read outside the block, a head count computed at run time,
-// grouped-query attention's Expand/Tile of K and V: the KV projections form a block with fewer
-// heads and the query path then mixes in a value of another block) leaves the block alone,
-// with the reason.
+// the path (another op, a value read outside the block, a head count computed at run time)
+// leaves the block alone, with the reason.
+// Rotary embeddings (rotate-half: Slices of the head dimension, Neg, Concat, Mul by cos/sin
+// tables broadcast over the heads, Add of the two halves) work inside each head: ops on split
+// values along another axis than the head axis, and binary ops joining two head values laid
+// out alike, keep the heads apart; removing whole heads leaves the head dimension as it is.
+// Grouped-query attention: a query block of H heads and a key/value block of G heads (H = r G,
+// same input and head dimension) are traced together; the KV heads' repeat to H heads
+// (Unsqueeze, a Concat of copies or an Expand along a new axis after the head axis, and a
+// Reshape merging the two axes: query head h reads KV head h / r) is followed. The unit removed
+// is KV group g: its K and V columns, the columns of query heads [g r, (g+1) r) and their rows
+// of the output projection; every head-count constant (Q's H, K/V's G, the repeat's H, the
+// merged width H d) scales by G' / G. A Tile of the head axis (query head h reading KV head
+// h mod G) or any other layout is refused with the reason.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -30,6 +40,7 @@ namespace ember::passes::prune {
 struct HeadProjection {
   analysis::Layer layer;
   int64_t sections = 1;  // output channels = sections * heads * head_dim, section-major
+  int64_t heads = 0;     // its heads per section (0: the group's heads(); GQA: H for Q, G for K/V)
 };
 
 // The element `element` of the initializer read as input `input` of node `node`; v -> v / H * H'.
@@ -41,6 +52,7 @@ struct ConstEdit {
 struct SectionedConstant {  // a per-channel constant [S*H*d] on the path (a bias Add)
   std::string name;
   int64_t sections = 1;
+  int64_t heads = 0;  // its heads per section (0: the group's heads())
 };
 
 struct HeadGroup {
@@ -51,8 +63,17 @@ struct HeadGroup {
   std::vector<ConstEdit> edits;
   std::vector<size_t> split_attributes;     // Split nodes whose `split` attribute scales
   std::vector<std::string> values;          // values whose shape changes (their value_info is dropped)
-  int64_t heads() const { return block.heads; }
+  // Grouped-query attention: the key/value block (G heads; `block` is then the query block of
+  // H = r G heads); empty (heads 0) for multi-head attention.
+  analysis::AttentionBlock kv_block;
+  int64_t heads() const { return block.heads; }  // query heads
   int64_t head_dim() const { return block.head_dim; }
+  // The units removed: heads, or KV groups (each a KV head with its r query heads) for GQA.
+  int64_t units() const { return kv_block.heads > 0 ? kv_block.heads : block.heads; }
+  bool grouped_query() const { return kv_block.heads > 0; }
+  // The channels of `kept` units in a value of `heads` heads per section ([sections][heads][d]).
+  std::vector<int64_t> unit_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t sections) const;
+  int64_t heads_of(const HeadProjection& p) const { return p.heads > 0 ? p.heads : heads(); }
   std::string name() const { return projections.empty() ? std::string() : projections[0].layer.node; }
 };
 

@@ -28,8 +28,8 @@ Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
     Tensor t = graph.find_initializer(name)->clone();
     for (int64_t e : std::set<int64_t>(elements.begin(), elements.end())) {
       int64_t& v = t.mutable_data<int64_t>()[e];
-      if (v % g.heads() != 0) return internal_error("prune-structured: constant '" + name + "' is not a multiple of the heads");
-      v = v / g.heads() * kept;
+      if (v % g.units() != 0) return internal_error("prune-structured: constant '" + name + "' is not a multiple of the heads");
+      v = v / g.units() * kept;
     }
     if (readers.at(name).size() > 1) node.inputs[at.second] = unique_name(graph, name + "_heads");
     graph.set_initializer(node.inputs[at.second], std::move(t));
@@ -37,7 +37,7 @@ Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
   for (size_t index : g.split_attributes)
     for (auto& a : graph.nodes[index].attributes)
       if (a.name == "split")
-        for (int64_t& v : a.ints) v = v / g.heads() * kept;
+        for (int64_t& v : a.ints) v = v / g.units() * kept;
   return Status::Ok();
 }
 
@@ -45,19 +45,21 @@ Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
 FfnGroup as_consumer_group(const HeadGroup& g) {
   FfnGroup f;
   f.second = g.output;
-  f.neurons = g.heads() * g.head_dim();
+  f.neurons = g.output.reduction;
   return f;
 }
 
-int64_t block_params(const HeadGroup& g, int64_t heads) {
-  int64_t p = heads * g.head_dim() * g.output.channels;
-  for (const auto& proj : g.projections) p += proj.sections * heads * g.head_dim() * (proj.layer.reduction + (proj.layer.bias.empty() ? 0 : 1));
+// Parameters and multiply-adds per token of `units` heads (or GQA groups) of the block.
+int64_t block_params(const HeadGroup& g, int64_t units) {
+  int64_t p = units * (g.heads() / g.units()) * g.head_dim() * g.output.channels;
+  for (const auto& proj : g.projections)
+    p += proj.sections * units * (g.heads_of(proj) / g.units()) * g.head_dim() * (proj.layer.reduction + (proj.layer.bias.empty() ? 0 : 1));
   return p;
 }
 
-int64_t block_macs(const HeadGroup& g, int64_t heads) {
-  int64_t m = heads * g.head_dim() * g.output.channels;
-  for (const auto& proj : g.projections) m += proj.sections * heads * g.head_dim() * proj.layer.reduction;
+int64_t block_macs(const HeadGroup& g, int64_t units) {
+  int64_t m = units * (g.heads() / g.units()) * g.head_dim() * g.output.channels;
+  for (const auto& proj : g.projections) m += proj.sections * units * (g.heads_of(proj) / g.units()) * g.head_dim() * proj.layer.reduction;
   return m;
 }
 
@@ -127,11 +129,11 @@ Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext
 
 Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<int64_t>& kept,
                         const ConsumerUpdate& update) {
-  const int64_t H = g.heads(), d = g.head_dim(), n_kept = static_cast<int64_t>(kept.size());
+  const int64_t d = g.head_dim(), n_kept = static_cast<int64_t>(kept.size());
   for (const HeadProjection& p : g.projections) {
     Layer l = current_layer(graph, p.layer);
-    if (l.channels != p.sections * H * d) return internal_error("prune-structured: '" + l.weight + "' changed shape");
-    const std::vector<int64_t> channels = head_channels(kept, H, d, p.sections);
+    if (l.channels != p.sections * g.heads_of(p) * d) return internal_error("prune-structured: '" + l.weight + "' changed shape");
+    const std::vector<int64_t> channels = g.unit_channels(kept, g.heads_of(p), p.sections);
     const std::vector<float> w = analysis::canonical_matrix(l, *graph.find_initializer(l.weight));
     std::vector<float> rows;
     for (int64_t c : channels) rows.insert(rows.end(), w.begin() + c * l.reduction, w.begin() + (c + 1) * l.reduction);
@@ -141,9 +143,10 @@ Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<
     if (!l.bias.empty()) graph.set_initializer(l.bias, gather_last(*graph.find_initializer(l.bias), channels));
   }
   for (const SectionedConstant& c : g.per_channel)
-    graph.set_initializer(c.name, gather_last(*graph.find_initializer(c.name), head_channels(kept, H, d, c.sections)));
+    graph.set_initializer(c.name, gather_last(*graph.find_initializer(c.name),
+                                              g.unit_channels(kept, c.heads > 0 ? c.heads : g.heads(), c.sections)));
   Layer out = current_layer(graph, g.output);
-  out.reduction = n_kept * d;
+  out.reduction = n_kept * (g.heads() / g.units()) * d;
   out.shape = stored_shape(out);
   if (update.weight.size() != size_t(out.channels * out.reduction))
     return internal_error("prune-structured: the refit of '" + out.node + "' has the wrong size");
@@ -181,14 +184,14 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
   }
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];
-    const int64_t H = g.heads(), d = g.head_dim();
+    const int64_t H = g.units();
     const std::vector<int64_t> kept = kept_units(H, removed[i]);
     if (!removed[i].empty()) {
       const Layer out = current_layer(pruned.graph, g.output);
       const std::vector<float> w = analysis::canonical_matrix(out, *pruned.graph.find_initializer(out.weight));
       std::vector<float> b;
       if (const Tensor* t = out.bias.empty() ? nullptr : pruned.graph.find_initializer(out.bias)) b.assign(t->data<float>(), t->data<float>() + t->numel());
-      const std::vector<int64_t> keep_ch = head_channels(kept, H, d, 1), drop_ch = head_channels(removed[i], H, d, 1);
+      const std::vector<int64_t> keep_ch = g.unit_channels(kept, g.heads(), 1), drop_ch = g.unit_channels(removed[i], g.heads(), 1);
       Result<ConsumerUpdate> update = [&]() -> Result<ConsumerUpdate> {
         if (o.recovery == Recovery::kLsqSequential)
           return refit_on_pruned(original, pruned, *ctx.calib, as_consumer_group(g), w, b, keep_ch, o.damp, o.refit_rows);
@@ -197,7 +200,7 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
           auto it = inputs->stats.find(g.output.input);
           if (it != inputs->stats.end()) stats = &it->second;
         }
-        return recover_consumer(w, b, out.channels, H * d, keep_ch, drop_ch, o.recovery, stats, o.damp);
+        return recover_consumer(w, b, out.channels, g.output.reduction, keep_ch, drop_ch, o.recovery, stats, o.damp);
       }();
       if (!update.ok()) return update.status().with_context("output projection '" + g.output.node + "'");
       EMBER_TRY(prune_head_group(pruned.graph, g, kept, *update));
@@ -206,7 +209,7 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
     const int64_t after = static_cast<int64_t>(kept.size());
     PrunedLayer row{g.name(), g.output.node, H, after, block_params(g, H), block_params(g, after),
                     block_macs(g, H), block_macs(g, after), threshold[i]};
-    row.unit = "heads";
+    row.unit = g.grouped_query() ? "kv-groups" : "heads";  // GQA: a KV head with its query heads
     outcome.layers.push_back(row);
   }
   return outcome;

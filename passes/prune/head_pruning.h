@@ -32,7 +32,8 @@ struct HeadPruneOptions {
   double min_keep = 0.1, damp = 0.01;
   int64_t refit_rows = 8192;       // lsq-seq
   // > 0 for a block: remove exactly this many of its heads (by name(), the first projection's
-  // node), instead of the ratio; for a search that chooses per layer.
+  // node), instead of the ratio; for a search that chooses per layer. Grouped-query blocks
+  // count KV groups (HeadGroup::units()).
   std::map<std::string, int64_t> per_block;
 };
 

@@ -18,33 +18,54 @@ bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBloc
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
                                                          const std::vector<HeadGroup>& groups, NeuronScore score) {
   EMBER_ASSIGN_OR_RETURN(const auto report, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(model));
+  auto find = [&](const analysis::AttentionBlock& block) -> const analysis::HeadImportance* {
+    for (const auto& h : report->heads)
+      if (same_block(h.block, block)) return &h;
+    return nullptr;
+  };
   std::vector<std::vector<double>> out;
   for (const HeadGroup& g : groups) {
-    const analysis::HeadImportance* found = nullptr;
-    for (const auto& h : report->heads)
-      if (same_block(h.block, g.block)) found = &h;
-    if (!found) return invalid_input("prune-structured: the importance analysis has no head scores for the block of '" +
-                                     g.name() + "' (score=magnitude, wanda or fluctuation need no gradients)");
-    out.push_back(score == NeuronScore::kFisher        ? found->fisher
-                  : score == NeuronScore::kTaylorFirst ? found->taylor_first
-                  : score == NeuronScore::kFisherFirst ? found->fisher_first
-                                                       : found->taylor);
+    const analysis::HeadImportance* found = find(g.block);
+    const analysis::HeadImportance* kv = g.grouped_query() ? find(g.kv_block) : nullptr;
+    if (!found || (g.grouped_query() && !kv))
+      return invalid_input("prune-structured: the importance analysis has no head scores for the block of '" +
+                           g.name() + "' (score=magnitude, wanda or fluctuation need no gradients)");
+    auto pick = [&](const analysis::HeadImportance& h, bool own) -> const std::vector<double>& {
+      const bool fisher = score == NeuronScore::kFisher || score == NeuronScore::kFisherFirst;
+      if (own || score == NeuronScore::kTaylorFirst || score == NeuronScore::kFisherFirst) return fisher ? h.fisher_first : h.taylor_first;
+      return fisher ? h.fisher : h.taylor;
+    };
+    const bool taylor = score == NeuronScore::kTaylor || score == NeuronScore::kTaylorFirst;
+    const std::vector<double>* whole = !kv ? nullptr : score == NeuronScore::kTaylor ? &kv->group_taylor : &kv->group_taylor_first;
+    if (taylor && whole && static_cast<int64_t>(whole->size()) == g.units()) {  // the unit's |sum g w| itself
+      out.push_back(*whole);
+      continue;
+    }
+    std::vector<double> s(size_t(g.units()), 0.0);
+    const int64_t per_unit = g.heads() / g.units();
+    const std::vector<double>& q = pick(*found, false);
+    for (int64_t h = 0; h < g.heads() && size_t(h) < q.size(); ++h) s[size_t(h / per_unit)] += q[size_t(h)];
+    if (kv) {  // a GQA unit: its query heads (with their output rows) and its key/value head's columns
+      const std::vector<double>& k = pick(*kv, true);
+      for (size_t u = 0; u < s.size() && u < k.size(); ++u) s[u] += k[u];
+    }
+    out.push_back(std::move(s));
   }
   return out;
 }
 
 std::vector<double> magnitude(const ir::Graph& graph, const HeadGroup& g) {
-  const int64_t H = g.heads(), d = g.head_dim();
+  const int64_t H = g.units();
   std::vector<double> in(size_t(H), 0.0), out(size_t(H), 0.0);
   for (const HeadProjection& p : g.projections) {
     const std::vector<float> w = analysis::canonical_matrix(p.layer, *graph.find_initializer(p.layer.weight));
     for (int64_t h = 0; h < H; ++h)
-      for (int64_t c : head_channels({h}, H, d, p.sections))
+      for (int64_t c : g.unit_channels({h}, g.heads_of(p), p.sections))
         for (int64_t k = 0; k < p.layer.reduction; ++k) in[size_t(h)] += double(w[size_t(c * p.layer.reduction + k)]) * w[size_t(c * p.layer.reduction + k)];
   }
   const std::vector<double> rows = column_power_sums(graph, g.output, 2);
   for (int64_t h = 0; h < H; ++h)
-    for (int64_t j = 0; j < d; ++j) out[size_t(h)] += rows[size_t(h * d + j)];
+    for (int64_t c : g.unit_channels({h}, g.heads(), 1)) out[size_t(h)] += rows[size_t(c)];
   std::vector<double> s(static_cast<size_t>(H), 0.0);
   for (int64_t h = 0; h < H; ++h) s[size_t(h)] = std::sqrt(in[size_t(h)] * out[size_t(h)]);
   return s;
@@ -52,7 +73,7 @@ std::vector<double> magnitude(const ir::Graph& graph, const HeadGroup& g) {
 
 Result<std::vector<double>> activation_score(const ir::Graph& graph, const HeadGroup& g,
                                              const analysis::LayerInputStats& stats, bool wanda) {
-  const int64_t H = g.heads(), d = g.head_dim(), n = H * d;
+  const int64_t H = g.units(), n = g.heads() * g.head_dim(), per_unit = n / H;
   if (!stats.xtx || stats.xtx->dim() != n || stats.sum.size() != size_t(n))
     return invalid_input("prune-structured: no statistics of '" + g.output.input + "', the input of '" + g.output.node + "'");
   const std::vector<float> h2 = stats.xtx->hessian();  // 2/rows X^T X
@@ -62,7 +83,7 @@ Result<std::vector<double>> activation_score(const ir::Graph& graph, const HeadG
   for (int64_t c = 0; c < n; ++c) {
     const double second = 0.5 * h2[size_t(c * n + c)];
     const double act = wanda ? std::sqrt(std::max(0.0, second)) : std::max(0.0, second - mu[size_t(c)] * mu[size_t(c)]);
-    s[size_t(c / d)] += act * norms[size_t(c)];
+    s[size_t(c / per_unit)] += act * norms[size_t(c)];
   }
   return s;
 }

@@ -9,6 +9,10 @@
 //   fluctuation: sum_c Var(x_c) ||Wo[c, :]||_2^2 (FLAP): Wo's output error when the head's
 //                output is replaced by its mean (what recovery=bias leaves).
 // The activation scores read the layer-input statistics of Wo's input (one calibration run).
+// Grouped-query attention scores KV groups (head_groups.h): taylor is the analysis's score of
+// the whole unit (HeadImportance::group_taylor: |sum g w| over the K/V head's columns, its query
+// heads' columns and output rows); fisher the sum of its parts' (exact: additive); the
+// activation scores sum over the unit's query heads' output-projection inputs.
 #pragma once
 #include <vector>
 

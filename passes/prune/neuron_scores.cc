@@ -133,6 +133,10 @@ Result<std::vector<std::vector<double>>> score_neurons(const ir::Model& model, P
   for (const FfnGroup& g : groups) {
     if (score == NeuronScore::kMagnitude) {
       std::vector<double> s = row_norms(model.graph, g.first, 2);
+      for (const Layer& p : g.parallel) {  // a gated FFN: the norm of the neuron's gate and up columns together
+        const std::vector<double> up = row_norms(model.graph, p, 2);
+        for (size_t n = 0; n < s.size(); ++n) s[n] = std::sqrt(s[n] * s[n] + up[n] * up[n]);
+      }
       const std::vector<double> rows = column_norms(model.graph, g.second, 2);
       for (size_t n = 0; n < s.size(); ++n) s[n] *= rows[n];
       out.push_back(std::move(s));

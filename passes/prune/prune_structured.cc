@@ -36,7 +36,7 @@ const OptionTable<PruneOptionValues>& option_table() {
   using V = PruneOptionValues;
   static const OptionTable<V> table({
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
-      {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout)"},
+      {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout; grouped-query attention: of its KV groups)"},
       {"score", &V::score,
        "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
@@ -90,7 +90,18 @@ Result<ParsedOptions> parse(const PassOptions& options) {
 }
 
 int64_t group_params(const FfnGroup& g, int64_t units) {
-  return units * (g.first.reduction + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
+  return units * (g.input_width() + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
+}
+
+// Keeps the rows (output channels) `kept` of a first layer's canonical [N, K] matrix.
+void shrink_first_layer(ir::Graph& graph, const Layer& layer, const std::vector<int64_t>& kept) {
+  Layer first = prune::current_layer(graph, layer);
+  const std::vector<float> w1 = analysis::canonical_matrix(first, *graph.find_initializer(first.weight));
+  std::vector<float> w1_kept;
+  for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
+  first.channels = static_cast<int64_t>(kept.size());
+  first.shape = prune::stored_shape(first);
+  graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
 }
 
 // The consumer's canonical weight [M, N] and bias [M] (or empty) as they are now in `graph`.
@@ -106,14 +117,8 @@ std::pair<std::vector<float>, std::vector<float>> consumer_weights(const ir::Gra
 // consumer gets `update`'s weight and bias.
 Status prune_group(ir::Graph& graph, const FfnGroup& g, const std::vector<int64_t>& kept, const prune::ConsumerUpdate& update) {
   const int64_t n_kept = static_cast<int64_t>(kept.size());
-  // First layer: keep the rows (output channels) of its canonical [N, K] matrix.
-  Layer first = prune::current_layer(graph, g.first);
-  const std::vector<float> w1 = analysis::canonical_matrix(first, *graph.find_initializer(first.weight));
-  std::vector<float> w1_kept;
-  for (int64_t k : kept) w1_kept.insert(w1_kept.end(), w1.begin() + k * first.reduction, w1.begin() + (k + 1) * first.reduction);
-  first.channels = n_kept;
-  first.shape = prune::stored_shape(first);
-  graph.set_initializer(first.weight, analysis::from_canonical(first, w1_kept));
+  shrink_first_layer(graph, g.first, kept);
+  for (const Layer& p : g.parallel) shrink_first_layer(graph, p, kept);  // a gated FFN's up projection
   for (const auto& name : g.per_channel) graph.set_initializer(name, prune::gather_last(*graph.find_initializer(name), kept));
   // Second layer: its canonical [M, N] matrix becomes update.weight [M, N'].
   Layer second = prune::current_layer(graph, g.second);
@@ -202,7 +207,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
-                         "(ReLU, GELU, SiLU) -> MatMul/Gemm whose weights nothing else reads)" + why);
+                         "(ReLU, GELU, SiLU; or gated: two such layers multiplied) -> MatMul/Gemm whose weights nothing else reads)" + why);
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
   prune::NeuronSelection selection =
@@ -243,8 +248,8 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     const int64_t after = g.neurons - static_cast<int64_t>(removed.size());
     removed_total += static_cast<int64_t>(removed.size());
     result->layers.push_back({g.first.node, g.second.node, g.neurons, after, group_params(g, g.neurons),
-                              group_params(g, after), g.neurons * (g.first.reduction + g.second.channels),
-                              after * (g.first.reduction + g.second.channels), selection.threshold[i]});
+                              group_params(g, after), g.neurons * (g.input_width() + g.second.channels),
+                              after * (g.input_width() + g.second.channels), selection.threshold[i]});
   }
   if (opts.values.heads > 0 || !opts.heads_per_block.empty()) {
     prune::HeadPruneOptions ho;

@@ -3,7 +3,8 @@
 // Before: x -> MatMul(W1 [K, N]) -> Add(b1 [N]) -> GELU ops -> MatMul(W2 [N, M]) -> Add(b2)
 // After:  x -> MatMul(W1 [K, N']) -> Add(b1 [N']) -> GELU ops -> MatMul(W2' [N', M]) -> Add(b2')
 // with N' = N - removed: the file and the multiply-adds shrink by (K + M + 1) * removed per
-// group (per row). The `ffn` fraction of all neurons is removed, ranked globally (the lowest
+// group (per row). Gated FFNs (SwiGLU/GeGLU: gate and up projections multiplied) lose a
+// neuron's gate and up columns and down row together (ffn_groups.h). The `ffn` fraction of all neurons is removed, ranked globally (the lowest
 // scores over all layers; scores in loss units compare across layers) or uniformly (the same
 // fraction in each layer), every layer keeping at least `min-keep` of its neurons (never a
 // whole layer). W2' and b2' come from the recovery (none, FLAP bias compensation, the ridge
@@ -13,7 +14,8 @@
 // graph, others are left alone with a remark naming the layer and why. The model is edited as
 // a copy and replaced only when every group succeeded: never a half-pruned graph.
 // heads=R removes attention heads too (head_pruning.h: Q/K/V columns, the output projection's
-// rows and every head-count constant), after the FFN neurons, with the same score and recovery.
+// rows and every head-count constant), after the FFN neurons, with the same score and recovery;
+// grouped-query attention loses whole KV groups (a K/V head with its query heads, unit "kv-groups").
 // channels=R (or channel-ratios) removes convolution output channels instead or as well
 // (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
 // rounds every layer's kept units to a multiple of K (kept_rounding.h).

@@ -46,16 +46,16 @@ void print_channel_table(const passes::PruneResult& r) {
 
 void print_table(const passes::PruneResult& r) {
   if (r.layers.empty() && r.skipped.empty()) return print_channel_table(r);
-  std::printf("%-28s %-28s %-7s %13s %19s %19s %11s\n", "layer", "consumer", "unit", "units", "parameters", "MACs/token", "threshold");
+  std::printf("%-28s %-28s %-9s %13s %19s %19s %11s\n", "layer", "consumer", "unit", "units", "parameters", "MACs/token", "threshold");
   int64_t pb = 0, pa = 0, mb = 0, ma = 0;
   for (const auto& l : r.layers) {
-    std::printf("%-28s %-28s %-7s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", l.node.c_str(), l.consumer.c_str(), l.unit.c_str(),
+    std::printf("%-28s %-28s %-9s %6lld->%-6lld %9lld->%-9lld %9lld->%-9lld %11.4g\n", l.node.c_str(), l.consumer.c_str(), l.unit.c_str(),
                 static_cast<long long>(l.units_before), static_cast<long long>(l.units_after),
                 static_cast<long long>(l.params_before), static_cast<long long>(l.params_after),
                 static_cast<long long>(l.macs_before), static_cast<long long>(l.macs_after), l.threshold);
     pb += l.params_before, pa += l.params_after, mb += l.macs_before, ma += l.macs_after;
   }
-  std::printf("%-28s %-28s %-7s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (pruned layers)", "", "", "", static_cast<long long>(pb),
+  std::printf("%-28s %-28s %-9s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (pruned layers)", "", "", "", static_cast<long long>(pb),
               static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
   for (const auto& s : r.skipped) std::printf("left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
   print_channel_table(r);
@@ -125,8 +125,8 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("model", o->model, "The FP32 ONNX model")->required();
   sub->add_option("--calib", o->calib, "Calibration set (.npy, .npz or a directory) for the scores and the recovery")->required();
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
-  auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1) (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
-  sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants)")->default_val(0.0);
+  auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1); gated FFNs (SwiGLU, GeGLU) lose a neuron's gate and up columns and down row together (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
+  sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants; rotary embeddings stay as they are; grouped-query attention removes whole KV groups: a K/V head with its query heads, unit kv-groups)")->default_val(0.0);
   auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
   sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
