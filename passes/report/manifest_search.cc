@@ -70,7 +70,7 @@ nlohmann::json search_section(const CompressResult& result) {
   const double achieved = s.target_kind == "bits_per_weight" ? chosen.bits_per_weight : double(chosen.model_bytes);
   return {{"target", {{"kind", s.target_kind}, {"value", finite(s.target_value)}, {"achieved", finite(achieved)}}},
           {"budget", budget_json(result)},
-          {"cost_scale", {{"gptq_factor", finite(s.gptq_factor)}, {"metric_per_loss", finite(s.metric_per_loss)}}},
+          {"cost_scale", {{"gptq_factor", finite(s.gptq_factor)}, {"metric_per_loss", finite(s.metric_per_loss)}, {"prune_factor", finite(s.prune_factor)}}},
           {"layers", layers_json(s)},
           {"candidates", candidates},
           {"stages", stages}};

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+
+#include "passes/search/layer_items.h"
 
 namespace ember::passes::search {
 namespace {
@@ -12,13 +15,9 @@ struct StageDef {
 };
 
 LayerAction capped(const LayerAction& a) {
-  if (a.kind == LayerAction::Kind::kInt4 && a.block > 32) {
-    LayerAction b32 = a;
-    b32.block = 32;
-    return b32;
-  }
-  if (a.kind == LayerAction::Kind::kPrune) return LayerAction{};
-  return a;
+  LayerAction out = without_pruning(a);  // pruning waits for the last stage
+  if (out.kind == LayerAction::Kind::kInt4 && out.block > 32) out.block = 32;
+  return out;
 }
 
 LayerAction stage_action(const SearchLayer& layer, const LayerAction& chosen, int level) {
@@ -28,10 +27,15 @@ LayerAction stage_action(const SearchLayer& layer, const LayerAction& chosen, in
   return in_stage ? capped(chosen) : LayerAction{};
 }
 
-// Reverts the first k of `order` (layer indices) from `next` back to `current`.
+// Reverts the first k of `order` (layer indices) from `next` back to `current`, and the partner
+// of each in its FFN (layer_items.h) when their prune ratios would no longer match.
 std::vector<LayerAction> revert(std::vector<LayerAction> next, const std::vector<LayerAction>& current,
-                                const std::vector<size_t>& order, size_t k) {
-  for (size_t j = 0; j < k; ++j) next[order[j]] = current[order[j]];
+                                const std::vector<size_t>& order, size_t k, const std::vector<std::optional<size_t>>& partner) {
+  for (size_t j = 0; j < k; ++j) {
+    const size_t i = order[j];
+    next[i] = current[i];
+    if (partner[i] && prune_ratio(next[*partner[i]]) != prune_ratio(next[i])) next[*partner[i]] = current[*partner[i]];
+  }
   return next;
 }
 
@@ -45,6 +49,8 @@ Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layer
   ProgressiveOutcome out;
   std::vector<LayerAction> current(layers.size());  // all FP32: within budget by definition
   std::vector<bool> locked(layers.size(), false);
+  std::vector<std::optional<size_t>> partner(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) partner[i] = prune_partner(layers, i);
   out.within_budget = true;
   for (const StageDef& stage : kStages) {
     const auto start = std::chrono::steady_clock::now();
@@ -76,14 +82,16 @@ Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layer
         if (on_stage) on_stage(std::string("stage ") + stage.name + ": backing off " + std::to_string(mid) + " of " +
                                std::to_string(changed.size()) + " layers");
         EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate(std::string(stage.name) + "-backoff-" + std::to_string(mid),
-                                                            revert(next, current, changed, mid)));
+                                                            revert(next, current, changed, mid, partner)));
         ++record.candidates;
         if (ok) hi = mid;
         else lo = mid + 1;
       }
-      for (size_t j = 0; j < lo; ++j) locked[changed[j]] = true;
-      current = revert(next, current, changed, lo);
+      const std::vector<LayerAction> reverted = revert(next, current, changed, lo, partner);
+      for (size_t i = 0; i < layers.size(); ++i) locked[i] = locked[i] || (!(next[i] == current[i]) && reverted[i] == current[i]);
+      current = reverted;
     }
+    out.accepted.push_back(current);
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     out.stages.push_back(record);
   }

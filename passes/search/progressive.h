@@ -1,12 +1,14 @@
 // Progressive verification of an allocation, in the order the design gives:
 //   stage "ffn":        FFN (and other) layers take their chosen action, capped at INT4 b32
 //   stage "attention":  the attention projections too
-//   stage "aggressive": every layer its chosen action (INT4 blocks 64/128, embeddings, the head)
+//   stage "aggressive": every layer its chosen action (INT4 blocks 64/128, embeddings, the head,
+//                       and FFN pruning: earlier stages apply a pruned action's precision only)
 // The real metric is measured after each stage. When a stage breaks the budget (and backing
 // off is allowed), the layers it changed are sorted by predicted damage, and a bisection on k
 // finds the fewest of the most damaging ones to return to their previous action so that the
 // stage fits (assuming quality is monotone in k: log2(n) measured candidates). Those layers
-// keep their previous action in later stages; the search then goes on.
+// keep their previous action in later stages; the search then goes on. A layer of a pruned FFN
+// goes back together with its partner (both layers always share the prune ratio).
 #pragma once
 #include <functional>
 #include <string>
@@ -26,6 +28,7 @@ struct ProgressiveOutcome {
   std::vector<LayerAction> actions;  // the last state within budget (or the final allocation)
   bool within_budget = false;
   std::vector<SearchStageRecord> stages;
+  std::vector<std::vector<LayerAction>> accepted;  // the state kept after each stage, in order (each one a measured candidate)
 };
 
 // `chosen` holds each layer's final action; `predicted(i, action)` its predicted loss.
