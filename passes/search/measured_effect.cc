@@ -19,9 +19,10 @@ std::vector<std::optional<double>> measured_effects(const std::vector<MeasuredSt
     for (size_t i = 0; i < chosen.size() && i < state.actions.size(); ++i) {
       if (state.actions[i] == previous[i]) continue;
       changed.push_back(i);
-      share.push_back(std::max(0.0, predicted(i, state.actions[i]) - predicted(i, previous[i])));
+      share.push_back(predicted(i, state.actions[i]) - predicted(i, previous[i]));
       total += share.back();
     }
+    // Signed shares: a layer a stage gives bytes back to (a pruning undone) takes back its part.
     const double delta = state.damage - previous_damage;
     for (size_t k = 0; k < changed.size(); ++k)
       sum[changed[k]] += delta * (total > 0 ? share[k] / total : 1.0 / double(changed.size()));

@@ -5,7 +5,8 @@
 // After:  per layer, the sum over the stages that changed it of its share of the stage's
 //         measured change:
 //           m_i = sum_k (d_k - d_{k-1}) * p_ik / sum_{j changed at k} p_jk,
-//           p_ik = max(0, predicted_i(state_k) - predicted_i(state_{k-1}))  (equal shares when all 0)
+//           p_ik = predicted_i(state_k) - predicted_i(state_{k-1})  (signed: a layer whose loss a
+//                  stage lowers gives back its part; equal shares when the sum is not positive)
 //         divided by metric_per_loss, so it is in the predicted loss's units. A stage is one
 //         measurement of all the layers it changes: the split between them follows the
 //         predictions, the stage total is measured. Layers whose chosen action is not the
