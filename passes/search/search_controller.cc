@@ -141,7 +141,8 @@ class SearchRun {
   Status calibrate_pruning();
   Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
   Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity, const std::string& name);
-  Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity, double loss_limit);
+  void refit_corrections(const std::vector<LayerAction>& chosen);
+  Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
   Status search(const analysis::ImportanceReport& importance, int64_t capacity);
   Status choose();
   void summarize();
@@ -284,15 +285,22 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
     return c->within_budget;
   };
   auto predicted = [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); };
+  // Without a target, a last stage over the budget first tries the smallest allocation the
+  // measured stages' corrections put within it (it can trade pruning for block size, which the
+  // bisection cannot), then the bisection.
+  const RepairStage repair = [&]() -> Result<std::optional<std::vector<LayerAction>>> {
+    refit_corrections(chosen);
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, loss_limit));
+    return std::optional<std::vector<LayerAction>>(std::move(actions));
+  };
   EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
-                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage));
+                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
   accepted_ = outcome.accepted;
-  // Without a target the refit is needed only when a stage broke the budget (a back-off ran).
-  if (none && accepted_ == stage_states_) return Status::Ok();
+  if (none) return Status::Ok();
   start = std::chrono::steady_clock::now();
   const size_t built_before = built_.size();
-  EMBER_TRY(refit_and_reallocate(chosen, capacity, loss_limit));
+  EMBER_TRY(refit_and_reallocate(chosen, capacity));
   stages_.push_back({"refit", int64_t(built_.size() - built_before),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   return Status::Ok();
@@ -302,11 +310,9 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
 // damage against its predicted damage corrects the predictions of the layers it changed
 //   c_stage = (d(q_k) - d(q_{k-1})) / (metric_per_loss * sum_changed (L_new - L_old)),
 // clamped to [1/4, 4], and the allocation is solved once more with the corrected losses.
-// Without a target the same refit follows a back-off: the smallest allocation the corrected
-// predictions put within the budget is measured too (the back-off's bisection can only return
-// layers to their previous stage's action; the refit can trade pruning for block size).
-Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity, double loss_limit) {
-  if (scale_.metric_per_loss <= 0) return Status::Ok();
+// (Without a target the same corrections repair a last stage over the budget: search().)
+void SearchRun::refit_corrections(const std::vector<LayerAction>& chosen) {
+  if (scale_.metric_per_loss <= 0) return;
   std::vector<LayerAction> previous(ctx_.layers.size());
   double previous_damage = 0;
   std::vector<double> factor(ctx_.layers.size(), 1.0);
@@ -331,10 +337,13 @@ Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, i
     previous_damage = damage(c->quality);
   }
   correction_ = factor;
+}
+
+Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity) {
+  if (scale_.metric_per_loss <= 0) return Status::Ok();
+  refit_corrections(chosen);
   stage("refitting the predictions to the measured stages and allocating again");
-  if (options_.recipe.target.kind != SearchTarget::Kind::kNone) return allocate_within_target(capacity, "allocation-refit").status();
-  EMBER_ASSIGN_OR_RETURN(const std::vector<LayerAction> actions, allocate(capacity, loss_limit));
-  return try_actions("allocation-refit", actions).status();
+  return allocate_within_target(capacity, "allocation-refit").status();
 }
 
 // Within the target, then within the budget; then the smallest (no target) or the best quality.

@@ -231,3 +231,45 @@ TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the ma
 }
 
 }  // namespace ember::prune_action_test
+
+namespace ember::prune_action_test {
+
+TEST_CASE("prune action: a last stage over the budget tries the repaired allocation before bisecting") {
+  auto layers = synthetic_layers();
+  const LayerAction pruned{LayerAction::Kind::kInt4, 32, "rtn", 0.25};
+  const LayerAction b32{LayerAction::Kind::kInt4, 32, "rtn"};
+  const std::vector<LayerAction> chosen = {pruned, pruned, b32};
+  auto predicted = [](size_t, const LayerAction& a) { return a.kind == LayerAction::Kind::kKeepFloat ? 0.0 : 1.0; };
+  std::vector<std::string> tried;
+  auto no_pruning = [&](const std::string& name, const std::vector<LayerAction>& actions) -> Result<bool> {
+    tried.push_back(name);
+    return passes::search::prune_ratio(actions[0]) == 0;
+  };
+  const std::vector<LayerAction> repaired = {b32, b32, b32};
+  int repairs = 0;
+  const passes::search::RepairStage repair = [&]() -> Result<std::optional<std::vector<LayerAction>>> {
+    ++repairs;
+    return std::optional<std::vector<LayerAction>>(repaired);
+  };
+  for (auto& l : layers) l.stage = passes::search::Stage::kFfn;
+  // The ffn stage already applies b32 everywhere: the aggressive stage only adds the pruning.
+  auto outcome = passes::search::run_progressive(layers, chosen, predicted, true, no_pruning, {}, repair);
+  REQUIRE(outcome.ok());
+  CHECK(repairs == 1);
+  CHECK(outcome->actions == repaired);
+  for (const auto& name : tried) CHECK(name.find("backoff") == std::string::npos);
+  // A repair that does not fit leaves it to the bisection.
+  tried.clear();
+  const passes::search::RepairStage bad = [&]() -> Result<std::optional<std::vector<LayerAction>>> {
+    return std::optional<std::vector<LayerAction>>(std::vector<LayerAction>{pruned, pruned, LayerAction{}});
+  };
+  outcome = passes::search::run_progressive(layers, chosen, predicted, true, no_pruning, {}, bad);
+  REQUIRE(outcome.ok());
+  CHECK(outcome->within_budget);
+  CHECK(passes::search::prune_ratio(outcome->actions[0]) == 0);
+  bool bisected = false;
+  for (const auto& name : tried) bisected = bisected || name.find("backoff") != std::string::npos;
+  CHECK(bisected);
+}
+
+}  // namespace ember::prune_action_test
