@@ -66,43 +66,18 @@ int64_t block_macs(const HeadGroup& g, int64_t units) {
 std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>& scores, const std::vector<HeadGroup>& groups,
                                          const HeadPruneOptions& o, std::vector<double>& threshold) {
   NeuronSelection sel = select_neurons(scores, o.ratio, o.global, o.min_keep);
-  threshold = sel.threshold;
   for (size_t i = 0; i < groups.size(); ++i) {
     auto it = o.per_block.find(groups[i].name());
-    if (it == o.per_block.end()) continue;
-    std::vector<size_t> order(scores[i].size());
-    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[i][a] < scores[i][b]; });
-    const int64_t n = std::clamp<int64_t>(it->second, 0, static_cast<int64_t>(order.size()) - 1);
-    sel.removed[i].clear();
-    threshold[i] = 0;
-    for (int64_t k = 0; k < n; ++k) {
-      sel.removed[i].push_back(static_cast<int64_t>(order[size_t(k)]));
-      threshold[i] = std::max(threshold[i], scores[i][order[size_t(k)]]);
-    }
-    std::sort(sel.removed[i].begin(), sel.removed[i].end());
+    if (it != o.per_block.end()) select_lowest(sel, scores, i, it->second);
   }
+  threshold = sel.threshold;
   return sel.removed;
 }
 
 }  // namespace
 
 Result<std::map<std::string, int64_t>> parse_heads_per_block(const std::string& text) {
-  std::map<std::string, int64_t> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t end = text.find(';', at);
-    if (end == std::string::npos) end = text.size();
-    const std::string item = text.substr(at, end - at);
-    const size_t colon = item.rfind(':');
-    char* stop = nullptr;
-    const long long count = colon == std::string::npos ? -1 : std::strtoll(item.c_str() + colon + 1, &stop, 10);
-    if (colon == std::string::npos || colon == 0 || count < 0 || !stop || *stop != '\0' || colon + 1 == item.size())
-      return invalid_input("prune-structured: heads-per-block wants NODE:COUNT;NODE:COUNT, got '" + item + "'");
-    out[item.substr(0, colon)] = count;
-    at = end + 1;
-  }
-  return out;
+  return parse_unit_counts(text, "heads-per-block");
 }
 
 Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext& ctx) {

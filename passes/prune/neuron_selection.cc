@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <tuple>
 
 namespace ember::passes::prune {
@@ -38,6 +39,37 @@ NeuronSelection select_neurons(const std::vector<std::vector<double>>& scores, d
     --left;
   }
   for (auto& r : out.removed) std::sort(r.begin(), r.end());
+  return out;
+}
+
+void select_lowest(NeuronSelection& selection, const std::vector<std::vector<double>>& scores, size_t layer, int64_t count) {
+  const std::vector<double>& s = scores[layer];
+  std::vector<int64_t> order(s.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return s[size_t(a)] < s[size_t(b)]; });
+  const int64_t n = std::clamp<int64_t>(count, 0, std::max<int64_t>(0, static_cast<int64_t>(s.size()) - 1));
+  std::vector<int64_t>& removed = selection.removed[layer];
+  removed.assign(order.begin(), order.begin() + n);
+  selection.threshold[layer] = 0;
+  for (int64_t u : removed) selection.threshold[layer] = std::max(selection.threshold[layer], s[size_t(u)]);
+  std::sort(removed.begin(), removed.end());
+}
+
+Result<std::map<std::string, int64_t>> parse_unit_counts(const std::string& text, const std::string& option) {
+  std::map<std::string, int64_t> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find(';', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t colon = item.rfind(':');
+    char* stop = nullptr;
+    const long long count = colon == std::string::npos ? -1 : std::strtoll(item.c_str() + colon + 1, &stop, 10);
+    if (colon == std::string::npos || colon == 0 || count < 0 || !stop || *stop != '\0' || colon + 1 == item.size())
+      return invalid_input("prune-structured: " + option + " wants NODE:COUNT;NODE:COUNT, got '" + item + "'");
+    out[item.substr(0, colon)] = count;
+    at = end + 1;
+  }
   return out;
 }
 

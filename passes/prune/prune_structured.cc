@@ -26,6 +26,7 @@ constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
+  std::string ffn_per_layer;  // NODE:COUNT;... exact neuron counts per FFN (a per-layer search's choice)
   double min_keep = 0.1, damp = 0.01;
   double channels = 0;   // conv_pruning.h
   int64_t multiple = 1;  // kept_rounding.h
@@ -42,6 +43,7 @@ const OptionTable<PruneOptionValues>& option_table() {
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
       {"head-score", &V::head_score, "The score of attention heads (the same names; taylor by default, the whole head with its output rows)"},
       {"heads-per-block", &V::heads_per_block, "NODE:COUNT;...: remove exactly COUNT heads of the block whose first projection is NODE (overrides heads for it)"},
+      {"ffn-per-layer", &V::ffn_per_layer, "NODE:COUNT;...: remove exactly COUNT neurons of the FFN whose first layer is NODE (overrides ffn for it)"},
       {"ranking", &V::ranking, "global: lowest scores over all layers; uniform: the same fraction in every layer"},
       {"recovery", &V::recovery,
        "none; bias: add the removed neurons' mean contribution to the next layer's bias; lsq: ridge least squares "
@@ -62,7 +64,7 @@ const OptionTable<PruneOptionValues>& option_table() {
 struct ParsedOptions {
   PruneOptionValues values;
   prune::NeuronScore score, head_score;
-  std::map<std::string, int64_t> heads_per_block;
+  std::map<std::string, int64_t> heads_per_block, ffn_per_layer;
   prune::Recovery recovery;
   std::map<std::string, double> group_ratios;
 };
@@ -85,8 +87,27 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
   EMBER_ASSIGN_OR_RETURN(p.head_score, prune::parse_neuron_score(v.head_score));
   EMBER_ASSIGN_OR_RETURN(p.heads_per_block, prune::parse_heads_per_block(v.heads_per_block));
+  EMBER_ASSIGN_OR_RETURN(p.ffn_per_layer, prune::parse_unit_counts(v.ffn_per_layer, "ffn-per-layer"));
   EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
   return p;
+}
+
+// ffn-per-layer: exact counts for the named FFNs; a name that is no prunable FFN is invalid input.
+Status apply_per_layer_counts(const std::vector<FfnGroup>& groups, const std::vector<std::vector<double>>& scores,
+                              const std::map<std::string, int64_t>& counts, prune::NeuronSelection& selection) {
+  for (const auto& [node, count] : counts) {
+    bool known = false;
+    for (size_t i = 0; i < groups.size(); ++i)
+      if (groups[i].first.node == node) {
+        if (count >= groups[i].neurons)
+          return invalid_input("prune-structured: ffn-per-layer asks " + std::to_string(count) + " of the " +
+                               std::to_string(groups[i].neurons) + " neurons of '" + node + "' (a layer keeps at least one)");
+        prune::select_lowest(selection, scores, i, count);
+        known = true;
+      }
+    if (!known) return invalid_input("prune-structured: ffn-per-layer names '" + node + "', which is no prunable FFN's first layer");
+  }
+  return Status::Ok();
 }
 
 int64_t group_params(const FfnGroup& g, int64_t units) {
@@ -203,7 +224,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   for (const auto& s : found.skipped) ctx.remarks.note(name(), "FFN layer '" + s.layer + "' left alone: " + s.reason);
   const bool channels_requested = options_.has("channels") || options_.has("channel-ratios");
   if (channels_requested && !options_.has("ffn")) found = {};  // channels alone leave the FFNs as they are
-  if (found.groups.empty() && opts.values.ffn > 0) {
+  if (found.groups.empty() && (opts.values.ffn > 0 || !opts.ffn_per_layer.empty())) {
     std::string why;
     for (const auto& s : found.skipped) why += "; '" + s.layer + "': " + s.reason;
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
@@ -212,9 +233,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
   prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
+  EMBER_TRY(apply_per_layer_counts(found.groups, scores, opts.ffn_per_layer, selection));
   prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
-  if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential && opts.values.ffn > 0) {
+  if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential &&
+      (opts.values.ffn > 0 || !opts.ffn_per_layer.empty())) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
   }
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole

@@ -19,6 +19,8 @@
 // channels=R (or channel-ratios) removes convolution output channels instead or as well
 // (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
 // rounds every layer's kept units to a multiple of K (kept_rounding.h).
+// ffn-per-layer=NODE:COUNT;... removes exactly COUNT neurons (the lowest scores) of the FFN whose
+// first layer is NODE, whatever ffn says (the choice of a per-layer search, passes/search/).
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
 // score threshold).
 #pragma once

@@ -105,7 +105,7 @@ nlohmann::json search_section(const CompressResult& result) {
   for (const auto& st : s.stages) stages.push_back({{"name", st.name}, {"candidates", st.candidates}});
   return {{"target", target_json(s, achieved_value(s, chosen))},
           {"budget", budget_json(result)},
-          {"cost_scale", {{"gptq_factor", finite(s.gptq_factor)}, {"metric_per_loss", finite(s.metric_per_loss)}}},
+          {"cost_scale", {{"gptq_factor", finite(s.gptq_factor)}, {"metric_per_loss", finite(s.metric_per_loss)}, {"prune_factor", finite(s.prune_factor)}}},
           {"layers", layers_json(s)},
           {"candidates", candidates},
           {"stages", stages}};

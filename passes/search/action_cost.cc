@@ -93,12 +93,13 @@ std::vector<double> layer_losses(const SearchLayer& layer, const analysis::Tenso
 }
 
 // More bits never predict more loss: each action's loss is at least that of every action
-// with more bytes and the same symmetry (within the layer; all are RTN predictions here).
+// with more bytes, the same symmetry and the same pruning (within the layer; all are RTN
+// predictions of the precision here, pruning is added by the controller: prune_cost.h).
 void make_monotone(const SearchLayer& layer, std::vector<double>& loss) {
   for (size_t a = 0; a < loss.size(); ++a)
     for (size_t b = 0; b < loss.size(); ++b)
       if (action_bytes(layer, layer.allowed[b]) > action_bytes(layer, layer.allowed[a]) &&
-          layer.allowed[a].symmetric == layer.allowed[b].symmetric)
+          layer.allowed[a].symmetric == layer.allowed[b].symmetric && prune_ratio(layer.allowed[a]) == prune_ratio(layer.allowed[b]))
         loss[a] = std::max(loss[a], loss[b]);
 }
 

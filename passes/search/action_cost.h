@@ -39,12 +39,15 @@ struct CostScale {
   // between the nearest measured blocks; else 1. Times gptq_factor.
   double gptq(const std::string& weight, int64_t block, bool symmetric) const;
   double metric_per_loss = 1.0;  // measured metric change per unit of predicted loss
+  double prune_factor = 1.0;     // measured pruning damage per unit of predicted pruning loss (prune_cost.h), relative to metric_per_loss
 };
 
 // loss[i][a]: the predicted loss of layers[i].allowed[a], with gptq_factor applied.
 using LossTable = std::vector<std::vector<double>>;
 
 // The RTN-based predictions (gptq_factor not yet applied). Reads the weights of `prepared`.
+// A pruned action (ratio > 0) holds its precision's prediction here; its pruning loss is
+// predicted apart (prune_cost.h) and added with CostScale::prune_factor.
 Result<LossTable> predict_rtn_losses(const ir::Model& prepared, const std::vector<SearchLayer>& layers,
                                      const analysis::ImportanceReport& importance);
 // Applies the GPTQ factor to the rows whose action uses gptq.

@@ -1,7 +1,9 @@
 #include "passes/search/actions.h"
 
+#include <cmath>
 #include <set>
 
+#include "passes/prune/ffn_groups.h"
 #include "passes/search/layer_stage.h"
 #include "passes/search/recipe_rules.h"
 
@@ -30,7 +32,74 @@ Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const
   return out;
 }
 
+// The prune ratios the recipe lists for a layer (sorted, distinct).
+std::set<double> listed_ratios(const SearchLayer& layer, const std::string& op, const RecipeRules& rules) {
+  std::set<double> out;
+  for (const auto& a : rules.for_layer(layer.node, layer.weight, op, default_actions()).actions)
+    if (a.kind == LayerAction::Kind::kPrune && a.ratio > 0 && a.ratio < 1) out.insert(a.ratio);
+  return out;
+}
+
+// Every precision action of `layer` once more with each ratio (FP32 becomes kPrune).
+void add_pruned_actions(SearchLayer& layer, const std::set<double>& ratios) {
+  const std::vector<LayerAction> precisions = layer.allowed;
+  for (double r : ratios) {
+    if (pruned_units(layer, r) == 0) continue;
+    for (LayerAction a : precisions) {
+      if (a.kind == LayerAction::Kind::kKeepFloat) a.kind = LayerAction::Kind::kPrune;
+      a.ratio = r;
+      layer.allowed.push_back(a);
+    }
+  }
+}
+
+// Marks the two layers of every FFN group prune-structured can prune and gives them the ratios
+// both allow. `ratios[i]` holds what the recipe lists for layers[i].
+void attach_ffn_groups(const ir::Graph& graph, const analysis::LayerModel& model, std::vector<SearchLayer>& layers,
+                       const std::vector<std::set<double>>& ratios) {
+  std::map<std::string, size_t> by_weight;
+  for (size_t i = 0; i < layers.size(); ++i) by_weight[layers[i].weight] = i;
+  for (const prune::FfnGroup& g : prune::find_ffn_groups(graph, model).groups) {
+    auto first = by_weight.find(g.first.weight), second = by_weight.find(g.second.weight);
+    if (first == by_weight.end() || second == by_weight.end()) continue;
+    std::set<double> both;
+    for (double r : ratios[first->second])
+      if (ratios[second->second].count(r)) both.insert(r);
+    if (both.empty()) continue;
+    for (auto [index, rows] : {std::pair{first->second, true}, std::pair{second->second, false}}) {
+      layers[index].prune_group = g.first.node;
+      layers[index].prune_units = g.neurons;
+      layers[index].prune_rows = rows;
+      add_pruned_actions(layers[index], both);
+    }
+  }
+}
+
+// The layer's shape after its FFN loses `ratio` of its neurons.
+SearchLayer pruned_shape(const SearchLayer& layer, double ratio) {
+  SearchLayer out = layer;
+  const int64_t kept = layer.prune_units - pruned_units(layer, ratio);
+  if (layer.prune_rows) out.channels = kept;
+  else out.reduction = kept;
+  out.params = out.channels * out.reduction;
+  return out;
+}
+
 }  // namespace
+
+double prune_ratio(const LayerAction& a) { return a.kind == LayerAction::Kind::kKeepFloat ? 0 : a.ratio; }
+
+LayerAction without_pruning(const LayerAction& a) {
+  LayerAction out = a;
+  out.ratio = 0;
+  if (out.kind == LayerAction::Kind::kPrune) out.kind = LayerAction::Kind::kKeepFloat;
+  return out;
+}
+
+int64_t pruned_units(const SearchLayer& layer, double ratio) {
+  if (layer.prune_units <= 0 || !(ratio > 0)) return 0;
+  return std::clamp<int64_t>(std::llround(ratio * double(layer.prune_units)), 0, layer.prune_units - 1);
+}
 
 std::string stage_name(Stage stage) {
   switch (stage) {
@@ -44,6 +113,11 @@ std::string stage_name(Stage stage) {
 }
 
 std::string action_name(const LayerAction& a) {
+  if (a.kind != LayerAction::Kind::kPrune && prune_ratio(a) > 0) {
+    char text[32];
+    std::snprintf(text, sizeof text, "+prune-%.2f", a.ratio);
+    return action_name(without_pruning(a)) + text;
+  }
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return "fp32";
     case LayerAction::Kind::kInt8: return (a.block > 0 ? "int8-b" + std::to_string(a.block) : "int8") + (a.symmetric ? "" : "-asym");
@@ -58,10 +132,11 @@ std::string action_name(const LayerAction& a) {
 }
 
 bool is_aggressive(const LayerAction& a) {
-  return a.kind == LayerAction::Kind::kPrune || (a.kind == LayerAction::Kind::kInt4 && a.block > 32);
+  return prune_ratio(a) > 0 || (a.kind == LayerAction::Kind::kInt4 && a.block > 32);
 }
 
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
+  if (prune_ratio(a) > 0 && layer.prune_units > 0) return action_bytes(pruned_shape(layer, a.ratio), without_pruning(a));
   const int64_t n = layer.params;
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return 4 * n;
@@ -73,7 +148,7 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
       const int64_t groups = layer.channels * ((layer.reduction + a.block - 1) / a.block);
       return (n + 1) / 2 + 4 * groups + (a.symmetric ? 0 : (groups + 1) / 2);
     }
-    case LayerAction::Kind::kPrune: return static_cast<int64_t>(4.0 * double(n) * (1.0 - a.ratio));
+    case LayerAction::Kind::kPrune: return 4 * n;  // a layer outside an FFN group: nothing removed
   }
   return 4 * n;
 }
@@ -92,6 +167,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
   const std::set<std::string> attention(attention_weights.begin(), attention_weights.end());
   const std::map<std::string, Stage> stages = classify_stages(prepared.graph, model, attention);
   std::vector<SearchLayer> out;
+  std::vector<std::set<double>> ratios;
   for (const auto& l : model.layers) {
     if (!l.blocker.empty() || shape_numel(l.shape) < min_size) continue;
     SearchLayer s;
@@ -103,8 +179,10 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
     s.reduction = l.reduction;
     s.stage = stages.at(l.weight);
     EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv"));
+    ratios.push_back(listed_ratios(s, l.op, rules));  // an excluded layer lists none
     out.push_back(std::move(s));
   }
+  attach_ffn_groups(prepared.graph, model, out, ratios);
   return out;
 }
 

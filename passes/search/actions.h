@@ -7,7 +7,12 @@
 //   fp32:                 4 n
 //   int8 per channel:     n + 4 C                 (C output channels; + C with zero points)
 //   int4 block b:         n / 2 + 4 G,  G = C ceil(K / b) scales   (+ ceil(G / 2) with zero points)
-// bits per weight = 8 bytes / n; model bytes outside the layers do not depend on the actions.
+//   pruned (ratio r > 0): the same formulas on the layer's shape after prune-structured removes
+//                         u = round(r N) of its FFN's N neurons (output channels of the first
+//                         layer, input rows of the second); ratio 0 is no pruning
+// bits per weight = 8 bytes / n (n unpruned); model bytes outside the layers do not depend on
+// the actions (a pruned FFN's bias and per-neuron constants shrink too: not counted, so the
+// real file is a little smaller than predicted).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,23 +34,40 @@ struct SearchLayer {
   int64_t params = 0, channels = 0, reduction = 0;
   Stage stage = Stage::kOther;
   std::vector<LayerAction> allowed;  // allowed[0] is always keep-FP32
+  // FFN neuron pruning (prune-structured's groups, ffn_groups.h): the node of the group's first
+  // layer (empty: not prunable), its neuron count, and whether this layer's output channels are
+  // the neurons (the first layer) or its input rows (the second). Both layers of a group always
+  // take the same ratio.
+  std::string prune_group;
+  int64_t prune_units = 0;
+  bool prune_rows = false;
 };
 
-// "fp32", "int8", "int4-b32-gptq", "prune-0.25".
+// "fp32", "int8", "int4-b32-gptq", "prune-0.25", "int4-b128-gptq+prune-0.10".
 std::string action_name(const LayerAction& action);
 // True for the actions progressive verification leaves to its last stage: INT4 with blocks
 // larger than 32, and pruning.
 bool is_aggressive(const LayerAction& action);
+// A pruning action's share: kPrune (FP32 after pruning), or INT8/INT4 with ratio > 0 (pruned,
+// then quantized); 0 for no pruning.
+double prune_ratio(const LayerAction& action);
+// The action without its pruning (kPrune becomes keep-FP32).
+LayerAction without_pruning(const LayerAction& action);
+// Neurons of the layer's FFN removed at `ratio`: round(ratio N), at most N - 1.
+int64_t pruned_units(const SearchLayer& layer, double ratio);
 // Serialized bytes of a layer's weight after the action (see the header comment).
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& action);
 
 // The default action set: FP32, INT8 per channel, INT4 blocks 32/64/128 with GPTQ, symmetric
-// or with zero points (RTN where GPTQ cannot apply).
+// or with zero points (RTN where GPTQ cannot apply). Pruning is offered when the recipe lists
+// prune actions: each ratio combines with every precision of an FFN's two layers.
 std::vector<LayerAction> default_actions();
 
 // Every layer of the prepared model that quantize-weights covers (no blocker, at least
 // `min_size` elements), in initializer order, with the actions the recipe allows.
 // Attention projections come from `attention_weights` (the importance analysis's head blocks).
+// The two layers of an FFN prune-structured can prune get the recipe's prune ratios (those both
+// layers allow), each with every precision action.
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
                                                const std::vector<std::string>& attention_weights,
                                                int64_t min_size = 1024);

@@ -13,7 +13,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct Table {
   int64_t units = 0, unit = 1;
   std::vector<double> best;                      // f_n(b), b = 0..units
-  std::vector<std::vector<uint8_t>> choice;      // [item][b]
+  std::vector<std::vector<uint16_t>> choice;     // [item][b]
 };
 
 Result<Table> solve(const std::vector<std::vector<Option>>& items, int64_t spare, int64_t max_units) {
@@ -22,16 +22,17 @@ Result<Table> solve(const std::vector<std::vector<Option>>& items, int64_t spare
   t.units = spare / t.unit;
   std::vector<double> f(size_t(t.units + 1), 0.0), next;
   for (const auto& options : items) {
-    if (options.empty() || options.size() > 255) return invalid_input("search: an item needs 1 to 255 options");
+    if (options.empty() || options.size() > kMaxOptions)
+      return invalid_input("search: an item needs 1 to " + std::to_string(kMaxOptions) + " options");
     int64_t base = options.front().cost;
     for (const auto& o : options) base = std::min(base, o.cost);
     next.assign(f.size(), kInf);
-    std::vector<uint8_t> pick(f.size(), 0);
+    std::vector<uint16_t> pick(f.size(), 0);
     for (size_t a = 0; a < options.size(); ++a) {
       const int64_t u = (options[a].cost - base + t.unit - 1) / t.unit;
       for (int64_t b = u; b <= t.units; ++b) {
         const double v = f[size_t(b - u)] + options[a].loss;
-        if (v < next[size_t(b)]) next[size_t(b)] = v, pick[size_t(b)] = uint8_t(a);
+        if (v < next[size_t(b)]) next[size_t(b)] = v, pick[size_t(b)] = uint16_t(a);
       }
     }
     f.swap(next);

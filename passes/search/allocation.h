@@ -18,6 +18,9 @@
 
 namespace ember::passes::search {
 
+// Options per item at most (a pruned FFN's two layers form one item: precisions^2 x ratios).
+constexpr size_t kMaxOptions = 4096;
+
 struct Option {
   int64_t cost = 0;
   double loss = 0;

@@ -76,6 +76,8 @@ struct SearchLayerRecord {
   double bits_per_weight = 32, pruned_ratio = 0;
   std::map<std::string, double> sensitivity;  // action name -> predicted loss
   double predicted_loss = 0;
+  // The measured change of the progressive stages that applied the action, the layer's share by
+  // its predicted loss, in the predicted loss's units (measured_effect.h); none when not measured.
   std::optional<double> measured_loss;
   // Energy and latency targets: the chosen action's predicted joules and seconds per inference.
   std::optional<double> predicted_energy_joules{}, predicted_latency_seconds{};
@@ -92,6 +94,7 @@ struct SearchSummary {
   std::string target_kind = "none";  // none | size_bytes | bits_per_weight | energy_joules | latency_seconds
   double target_value = 0, target_achieved = 0;
   double gptq_factor = 0, metric_per_loss = 0;  // the calibrated cost scale
+  double prune_factor = 0;                      // measured / predicted pruning damage (0: no pruning probe)
   std::vector<SearchLayerRecord> layers;
   std::vector<SearchStageRecord> stages;
   // Energy and latency targets (resource_cost.h), per inference on one calibration row: the

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+
+#include "passes/search/layer_items.h"
 
 namespace ember::passes::search {
 namespace {
@@ -12,13 +15,9 @@ struct StageDef {
 };
 
 LayerAction capped(const LayerAction& a) {
-  if (a.kind == LayerAction::Kind::kInt4 && a.block > 32) {
-    LayerAction b32 = a;
-    b32.block = 32;
-    return b32;
-  }
-  if (a.kind == LayerAction::Kind::kPrune) return LayerAction{};
-  return a;
+  LayerAction out = without_pruning(a);  // pruning waits for the last stage
+  if (out.kind == LayerAction::Kind::kInt4 && out.block > 32) out.block = 32;
+  return out;
 }
 
 LayerAction stage_action(const SearchLayer& layer, const LayerAction& chosen, int level) {
@@ -28,11 +27,46 @@ LayerAction stage_action(const SearchLayer& layer, const LayerAction& chosen, in
   return in_stage ? capped(chosen) : LayerAction{};
 }
 
-// Reverts the first k of `order` (layer indices) from `next` back to `current`.
+// Reverts the first k of `order` (layer indices) from `next` back to `current`, and the partner
+// of each in its FFN (layer_items.h) when their prune ratios would no longer match.
 std::vector<LayerAction> revert(std::vector<LayerAction> next, const std::vector<LayerAction>& current,
-                                const std::vector<size_t>& order, size_t k) {
-  for (size_t j = 0; j < k; ++j) next[order[j]] = current[order[j]];
+                                const std::vector<size_t>& order, size_t k, const std::vector<std::optional<size_t>>& partner) {
+  for (size_t j = 0; j < k; ++j) {
+    const size_t i = order[j];
+    next[i] = current[i];
+    if (partner[i] && prune_ratio(next[*partner[i]]) != prune_ratio(next[i])) next[*partner[i]] = current[*partner[i]];
+  }
   return next;
+}
+
+// The bisection of a broken stage: the most damaging of `changed` first, the fewest of them
+// returned to `current` so that the stage fits (reverting all is the previous state). Marks the
+// reverted layers (and their FFN partners) locked; returns the new state.
+Result<std::vector<LayerAction>> bisect_back_off(const char* stage, const std::vector<LayerAction>& current,
+                                                 const std::vector<LayerAction>& next, std::vector<size_t> changed,
+                                                 const std::function<double(size_t, const LayerAction&)>& predicted,
+                                                 const std::vector<std::optional<size_t>>& partner, const TryCandidate& try_candidate,
+                                                 const std::function<void(const std::string&)>& on_stage, std::vector<bool>& locked,
+                                                 SearchStageRecord& record) {
+  std::sort(changed.begin(), changed.end(), [&](size_t a, size_t b) {
+    const double da = predicted(a, next[a]) - predicted(a, current[a]);
+    const double db = predicted(b, next[b]) - predicted(b, current[b]);
+    return da != db ? da > db : a < b;
+  });
+  size_t lo = 1, hi = changed.size();
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (on_stage) on_stage(std::string("stage ") + stage + ": backing off " + std::to_string(mid) + " of " +
+                           std::to_string(changed.size()) + " layers");
+    EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate(std::string(stage) + "-backoff-" + std::to_string(mid),
+                                                        revert(next, current, changed, mid, partner)));
+    ++record.candidates;
+    if (ok) hi = mid;
+    else lo = mid + 1;
+  }
+  const std::vector<LayerAction> reverted = revert(next, current, changed, lo, partner);
+  for (size_t i = 0; i < locked.size(); ++i) locked[i] = locked[i] || (!(next[i] == current[i]) && reverted[i] == current[i]);
+  return reverted;
 }
 
 }  // namespace
@@ -40,11 +74,13 @@ std::vector<LayerAction> revert(std::vector<LayerAction> next, const std::vector
 Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& chosen,
                                            const std::function<double(size_t, const LayerAction&)>& predicted,
                                            bool back_off, const TryCandidate& try_candidate,
-                                           const std::function<void(const std::string&)>& on_stage) {
+                                           const std::function<void(const std::string&)>& on_stage, const RepairStage& repair) {
   static const StageDef kStages[] = {{"ffn", 1}, {"attention", 2}, {"aggressive", 3}};
   ProgressiveOutcome out;
   std::vector<LayerAction> current(layers.size());  // all FP32: within budget by definition
   std::vector<bool> locked(layers.size(), false);
+  std::vector<std::optional<size_t>> partner(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) partner[i] = prune_partner(layers, i);
   out.within_budget = true;
   for (const StageDef& stage : kStages) {
     const auto start = std::chrono::steady_clock::now();
@@ -60,30 +96,28 @@ Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layer
     if (on_stage) on_stage(std::string("stage ") + stage.name + ": " + std::to_string(changed.size()) + " layers change");
     EMBER_ASSIGN_OR_RETURN(const bool fits, try_candidate(stage.name, next));
     ++record.candidates;
+    std::optional<std::vector<LayerAction>> repaired;
+    if (!fits && back_off && stage.level == 3 && repair) {
+      EMBER_ASSIGN_OR_RETURN(repaired, repair());
+      if (repaired && !(*repaired == next)) {
+        if (on_stage) on_stage(std::string("stage ") + stage.name + ": trying the allocation refitted to the measured stages");
+        EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate(std::string(stage.name) + "-refit", *repaired));
+        ++record.candidates;
+        if (!ok) repaired.reset();
+      } else {
+        repaired.reset();
+      }
+    }
     if (fits || !back_off) {
       current = next;
       out.within_budget = fits;
+    } else if (repaired) {
+      current = *repaired;
     } else {
-      // Most damaging first; bisect on how many of them go back.
-      std::sort(changed.begin(), changed.end(), [&](size_t a, size_t b) {
-        const double da = predicted(a, next[a]) - predicted(a, current[a]);
-        const double db = predicted(b, next[b]) - predicted(b, current[b]);
-        return da != db ? da > db : a < b;
-      });
-      size_t lo = 1, hi = changed.size();  // reverting all of them is the previous state
-      while (lo < hi) {
-        const size_t mid = (lo + hi) / 2;
-        if (on_stage) on_stage(std::string("stage ") + stage.name + ": backing off " + std::to_string(mid) + " of " +
-                               std::to_string(changed.size()) + " layers");
-        EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate(std::string(stage.name) + "-backoff-" + std::to_string(mid),
-                                                            revert(next, current, changed, mid)));
-        ++record.candidates;
-        if (ok) hi = mid;
-        else lo = mid + 1;
-      }
-      for (size_t j = 0; j < lo; ++j) locked[changed[j]] = true;
-      current = revert(next, current, changed, lo);
+      EMBER_ASSIGN_OR_RETURN(current, bisect_back_off(stage.name, current, next, changed, predicted, partner, try_candidate,
+                                                      on_stage, locked, record));
     }
+    out.accepted.push_back(current);
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     out.stages.push_back(record);
   }

@@ -1,6 +1,7 @@
 #include "passes/search/realize.h"
 
 #include <map>
+#include <optional>
 
 namespace ember::passes::search {
 namespace {
@@ -10,6 +11,31 @@ std::map<std::string, std::string> quantize_options(const LayerAction& a) {
                                           {"block", std::to_string(a.block)}, {"method", a.method}};
   if (!a.symmetric) o["sym"] = "false";
   return o;
+}
+
+// prune-structured for the FFNs whose layers chose a ratio: exact neuron counts per FFN (named
+// by its first layer's node), scored and refitted as the search predicted (prune_cost.h).
+Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& actions) {
+  std::map<std::string, int64_t> counts;  // FFN first layer -> neurons removed
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const int64_t units = pruned_units(layers[i], prune_ratio(actions[i]));
+    if (prune_ratio(actions[i]) > 0 && layers[i].prune_group.empty())
+      return invalid_input("search: layer '" + layers[i].weight + "' is not in a prunable FFN, it cannot take " + action_name(actions[i]));
+    if (layers[i].prune_group.empty()) continue;
+    auto [it, fresh] = counts.emplace(layers[i].prune_group, units);
+    if (!fresh && it->second != units)
+      return internal_error("search: the two layers of the FFN '" + layers[i].prune_group + "' chose different prune ratios");
+  }
+  std::string text;
+  for (const auto& [node, units] : counts) {
+    if (units == 0) continue;
+    if (node.find_first_of(",};") != std::string::npos)
+      return invalid_input("search: node '" + node + "' has ',', '}' or ';', which a prune-structured option cannot carry");
+    text += (text.empty() ? "" : ";") + node + ":" + std::to_string(units);
+  }
+  if (text.empty()) return std::optional<PipelineEntry>();
+  return std::optional<PipelineEntry>(pipeline_entry(
+      "prune-structured", {{"ffn", "0"}, {"ffn-per-layer", text}, {"score", "taylor-first"}, {"recovery", "lsq"}}));
 }
 
 }  // namespace
@@ -37,10 +63,10 @@ Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer
   if (layers.size() != actions.size()) return internal_error("search: one action per layer expected");
   // action name -> (action, weights), GPTQ first, then by name: a deterministic order.
   std::map<std::pair<int, std::string>, std::pair<LayerAction, std::vector<std::string>>> groups;
+  EMBER_ASSIGN_OR_RETURN(const std::optional<PipelineEntry> prune, prune_entry(layers, actions));
   for (size_t i = 0; i < layers.size(); ++i) {
-    const LayerAction& a = actions[i];
+    const LayerAction a = without_pruning(actions[i]);  // the pruning is prune_entry's
     if (a.kind == LayerAction::Kind::kKeepFloat) continue;
-    if (a.kind == LayerAction::Kind::kPrune) return unsupported("search: pruning actions are not realised yet");
     if (layers[i].weight.find_first_of(",}") != std::string::npos)
       return invalid_input("search: weight '" + layers[i].weight + "' has ',' or '}', which pipeline text cannot carry");
     auto& g = groups[{a.method == "gptq" ? 0 : 1, action_name(a)}];
@@ -48,6 +74,7 @@ Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer
     g.second.push_back(layers[i].weight);
   }
   std::vector<PipelineEntry> out;
+  if (prune) out.push_back(*prune);
   for (const auto& [key, group] : groups) {
     auto options = quantize_options(group.first);
     options["include"] = exact_names_regex(group.second);

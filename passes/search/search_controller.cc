@@ -3,6 +3,7 @@
 // target.h (what the target allows), allocation.h (one action per layer), candidate.h
 // (building and measuring), progressive.h (staged verification with back-off),
 // search_summary.h (the manifest's record of it all).
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <cmath>
@@ -15,6 +16,9 @@
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
 #include "passes/search/holdout.h"
+#include "passes/search/layer_items.h"
+#include "passes/search/measured_effect.h"
+#include "passes/search/prune_cost.h"
 #include "passes/search/resource_plan.h"
 #include "passes/search/compress.h"
 #include "passes/search/gptq_factor.h"
@@ -70,7 +74,8 @@ class SearchRun {
   // probes, the allocation, two stages and the refit under one (a back-off adds about log2 of a
   // stage's layers).
   std::string eta() const {
-    const size_t plan = options_.recipe.target.kind == SearchTarget::Kind::kNone ? 5 : 6;  // a target adds the refit
+    size_t plan = options_.recipe.target.kind == SearchTarget::Kind::kNone ? 5 : 6;  // a target adds the refit
+    if (std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); })) ++plan;  // the pruning probe
     const size_t planned = std::max<size_t>(built_.size() + 1, plan);
     std::string text = "candidate " + std::to_string(built_.size() + 1) + " of about " + std::to_string(planned);
     if (built_.empty()) return text;
@@ -95,7 +100,7 @@ class SearchRun {
     for (size_t i = 0; i < ctx_.layers.size(); ++i) {
       std::optional<LayerAction> pick;
       for (const auto& a : ctx_.layers[i].allowed)
-        if (a.kind == kind && a.block == block && a.symmetric == symmetric && (!pick || a.method == method)) pick = a;
+        if (a.kind == kind && a.block == block && a.symmetric == symmetric && prune_ratio(a) == 0 && (!pick || a.method == method)) pick = a;
       if (pick) out[i] = *pick, any = true;
     }
     return any ? out : std::vector<LayerAction>{};
@@ -111,7 +116,15 @@ class SearchRun {
 
   double scaled_loss(size_t i, const LayerAction& a) const {
     const double l = rtn_loss(i, a) * correction(i);
-    return a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight, a.block, a.symmetric) : l;
+    const double q = a.kind == LayerAction::Kind::kInt4 && a.method == "gptq" ? l * scale_.gptq(ctx_.layers[i].weight, a.block, a.symmetric) : l;
+    return q + prune_loss(i, a) * correction(i);
+  }
+
+  // Layer i's share of its FFN's predicted pruning loss under `a` (prune_cost.h), calibrated.
+  double prune_loss(size_t i, const LayerAction& a) const {
+    if (prune_ratio(a) <= 0 || i >= prune_.size()) return 0;
+    auto it = prune_[i].find(a.ratio);
+    return it == prune_[i].end() ? 0 : it->second * scale_.prune_factor;
   }
 
   double correction(size_t i) const { return i < correction_.size() ? correction_[i] : 1.0; }
@@ -120,7 +133,7 @@ class SearchRun {
   LossTable loss_table() const {
     LossTable table = scale_losses(ctx_.layers, rtn_, scale_);
     for (size_t i = 0; i < table.size(); ++i)
-      for (auto& l : table[i]) l *= correction(i);
+      for (size_t a = 0; a < table[i].size(); ++a) table[i][a] = (table[i][a] + prune_loss(i, ctx_.layers[i].allowed[a])) * correction(i);
     return table;
   }
 
@@ -140,8 +153,10 @@ class SearchRun {
   }
 
   Status calibrate();
+  Status calibrate_pruning();
   Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
   Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity, const std::string& name);
+  void refit_corrections(const std::vector<LayerAction>& chosen);
   Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
   Status search(const analysis::ImportanceReport& importance, int64_t capacity);
   Status choose();
@@ -152,6 +167,7 @@ class SearchRun {
   SearchContext& ctx_;
   CompressResult& result_;
   LossTable rtn_;
+  PruneLosses prune_;  // per layer and ratio, before CostScale::prune_factor
   CostScale scale_;
   std::deque<BuiltCandidate> built_;  // a deque: candidates handed out stay where they are
   std::vector<SearchStageRecord> stages_;
@@ -160,6 +176,7 @@ class SearchRun {
   std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
   const ResourceCosts* energy_ = nullptr;
   const ResourceCosts* latency_ = nullptr;
+  std::vector<std::vector<LayerAction>> accepted_;      // the states progressive verification kept, in order
 };
 
 // Two measured uniform models fix the scale of the predictions: INT4 b128 with zero points and
@@ -200,6 +217,32 @@ Status SearchRun::calibrate() {
     den += predicted * predicted;
   }
   scale_.metric_per_loss = den > 0 ? num / den : 0;
+  return calibrate_pruning();
+}
+
+// When FFNs may be pruned, one more measured point fixes the scale of the pruning predictions:
+// every prunable FFN at the allowed ratio nearest 0.1, the rest FP32. Its measured damage
+// against the predicted pruning loss gives prune_factor (the refit's recovery, and how far the
+// second-order prediction is from the real loss, in one number).
+Status SearchRun::calibrate_pruning() {
+  double ratio = 0;
+  for (const auto& by_ratio : prune_)
+    for (const auto& [r, loss] : by_ratio)
+      if (ratio == 0 || std::fabs(r - 0.1) < std::fabs(ratio - 0.1)) ratio = r;
+  if (ratio == 0 || scale_.metric_per_loss <= 0) return Status::Ok();
+  std::vector<LayerAction> probe(ctx_.layers.size());
+  double predicted = 0;
+  for (size_t i = 0; i < ctx_.layers.size(); ++i) {
+    auto it = prune_[i].find(ratio);
+    if (it == prune_[i].end() || !prune_partner(ctx_.layers, i)) continue;
+    probe[i] = LayerAction{LayerAction::Kind::kPrune, 0, "rtn", ratio};
+    predicted += it->second;
+  }
+  if (!(predicted > 0)) return Status::Ok();
+  char name[48];
+  std::snprintf(name, sizeof name, "uniform-prune-%.2f", ratio);
+  EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, probe));
+  scale_.prune_factor = std::clamp(std::max(0.0, damage(c->quality)) / (scale_.metric_per_loss * predicted), 0.01, 100.0);
   return Status::Ok();
 }
 
@@ -207,26 +250,20 @@ Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double lo
   const LossTable table = loss_table();
   const bool size = options_.recipe.target.kind == SearchTarget::Kind::kSizeBytes;
   const ResourceCosts* resource = target_costs();  // energy or latency: picojoules or nanoseconds
-  std::vector<std::vector<Option>> items;
-  for (size_t i = 0; i < ctx_.layers.size(); ++i) {
-    std::vector<Option> options;
-    for (size_t a = 0; a < ctx_.layers[i].allowed.size(); ++a) {
-      const LayerAction& act = ctx_.layers[i].allowed[a];
-      const int64_t extra = size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0;
-      const int64_t cost = resource ? resource_units(options_.recipe.target.kind, resource->cost[i][a]) : action_bytes(ctx_.layers[i], act) + extra;
-      options.push_back({cost, table[i][a]});
-    }
-    items.push_back(std::move(options));
-  }
+  // One item per layer; a prunable FFN's two layers are one item (layer_items.h).
+  const std::vector<LayerItem> layer_groups = layer_items(ctx_.layers);
+  const std::vector<std::vector<Option>> items = item_options(layer_groups, table, [&](size_t i, size_t a) -> int64_t {
+    const LayerAction& act = ctx_.layers[i].allowed[a];
+    if (resource) return resource_units(options_.recipe.target.kind, resource->cost[i][a]);
+    return action_bytes(ctx_.layers[i], act) + (size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0);
+  });
   Allocation allocation;
   if (options_.recipe.target.kind == SearchTarget::Kind::kNone) {
     EMBER_ASSIGN_OR_RETURN(allocation, allocate_smallest(items, loss_limit));
   } else {
     EMBER_ASSIGN_OR_RETURN(allocation, allocate_under_cost(items, capacity));
   }
-  std::vector<LayerAction> actions;
-  for (size_t i = 0; i < items.size(); ++i) actions.push_back(ctx_.layers[i].allowed[allocation.choice[i]]);
-  return actions;
+  return item_actions(ctx_.layers, layer_groups, allocation.choice);
 }
 
 // A hard target is checked on the real serialized model: when over, the capacity shrinks by
@@ -250,6 +287,7 @@ Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capac
 
 Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t capacity) {
   EMBER_ASSIGN_OR_RETURN(rtn_, predict_rtn_losses(ctx_.prepared, ctx_.layers, importance));
+  prune_ = predict_prune_losses(ctx_.layers, importance);
   auto start = std::chrono::steady_clock::now();
   EMBER_TRY(calibrate());
   stages_.push_back({"calibration", int64_t(built_.size()),
@@ -273,9 +311,18 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
     return c->within_budget;
   };
   auto predicted = [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); };
+  // Without a target, a last stage over the budget first tries the smallest allocation the
+  // measured stages' corrections put within it (it can trade pruning for block size, which the
+  // bisection cannot), then the bisection.
+  const RepairStage repair = [&]() -> Result<std::optional<std::vector<LayerAction>>> {
+    refit_corrections(chosen);
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, loss_limit));
+    return std::optional<std::vector<LayerAction>>(std::move(actions));
+  };
   EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
-                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage));
+                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
+  accepted_ = outcome.accepted;
   if (none) return Status::Ok();
   start = std::chrono::steady_clock::now();
   const size_t built_before = built_.size();
@@ -289,8 +336,9 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
 // damage against its predicted damage corrects the predictions of the layers it changed
 //   c_stage = (d(q_k) - d(q_{k-1})) / (metric_per_loss * sum_changed (L_new - L_old)),
 // clamped to [1/4, 4], and the allocation is solved once more with the corrected losses.
-Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity) {
-  if (scale_.metric_per_loss <= 0) return Status::Ok();
+// (Without a target the same corrections repair a last stage over the budget: search().)
+void SearchRun::refit_corrections(const std::vector<LayerAction>& chosen) {
+  if (scale_.metric_per_loss <= 0) return;
   std::vector<LayerAction> previous(ctx_.layers.size());
   double previous_damage = 0;
   std::vector<double> factor(ctx_.layers.size(), 1.0);
@@ -315,6 +363,11 @@ Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, i
     previous_damage = damage(c->quality);
   }
   correction_ = factor;
+}
+
+Status SearchRun::refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity) {
+  if (scale_.metric_per_loss <= 0) return Status::Ok();
+  refit_corrections(chosen);
   stage("refitting the predictions to the measured stages and allocating again");
   return allocate_within_target(capacity, "allocation-refit").status();
 }
@@ -365,10 +418,19 @@ void SearchRun::summarize() {
   if (latency_) s.fp32_latency_seconds = latency_->predicted(ctx_.layers, fp32);
   s.gptq_factor = scale_.gptq_factor;
   s.metric_per_loss = scale_.metric_per_loss;
+  s.prune_factor = std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); }) ? scale_.prune_factor : 0;
   const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
   const LossTable table = loss_table();
+  std::vector<MeasuredState> measured;
+  std::vector<std::vector<LayerAction>> chain = accepted_;
+  if (chain.empty() || !(chain.back() == actions)) chain.push_back(actions);  // a refitted allocation: measured too
+  for (const auto& state : chain)
+    if (const Candidate* c = find_built(state)) measured.push_back({state, damage(c->quality)});
+  const auto effects = measured_effects(measured, actions, [&](size_t i, const LayerAction& a) { return scaled_loss(i, a); },
+                                        scale_.metric_per_loss);
   for (size_t i = 0; i < ctx_.layers.size(); ++i) {
     s.layers.push_back(layer_record(ctx_.layers[i], actions[i], table[i]));
+    s.layers.back().measured_loss = effects[i];
     if (energy_) s.layers.back().predicted_energy_joules = energy_->action_cost(ctx_.layers, i, actions[i]);
     if (latency_) s.layers.back().predicted_latency_seconds = latency_->action_cost(ctx_.layers, i, actions[i]);
   }

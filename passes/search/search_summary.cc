@@ -11,7 +11,7 @@ SearchLayerRecord layer_record(const SearchLayer& layer, const LayerAction& chos
   r.action = action_name(chosen);
   r.params = layer.params;
   r.bits_per_weight = layer.params > 0 ? 8.0 * double(action_bytes(layer, chosen)) / double(layer.params) : 32;
-  r.pruned_ratio = chosen.kind == LayerAction::Kind::kPrune ? chosen.ratio : 0;
+  r.pruned_ratio = prune_ratio(chosen);
   for (size_t a = 0; a < layer.allowed.size() && a < sensitivity.size(); ++a) {
     r.sensitivity[action_name(layer.allowed[a])] = sensitivity[a];
     if (layer.allowed[a] == chosen) r.predicted_loss = sensitivity[a];

@@ -32,6 +32,16 @@ assert m["search"]["target"]["achieved"] <= 5.0, m["search"]["target"]
 assert "timings" in m and m["timings"]["stages"]
 PY
 
+# Pruning as a search action: the FFNs may lose neurons; the pipeline still replays exactly.
+expect_exit 0 "compress --prune 0.1,0.25" -- "$EMBER" "${TINY[@]}" --budget 0.08 --prune 0.1,0.25 -o "$WORK/p"
+grep -q '"prune_factor"' "$WORK/p/manifest.json" && pass || fail "the manifest has no prune_factor"
+grep -q 'uniform-prune-0.10' "$WORK/p/manifest.json" && pass || fail "no pruning probe was measured"
+pipeline=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pipeline"])' "$WORK/p/manifest.json")
+expect_exit 0 "ember opt replays the pruning search's pipeline" -- "$EMBER" opt "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 --passes "$pipeline" -o "$WORK/replay-p.onnx"
+cmp -s "$WORK/p/model.onnx" "$WORK/replay-p.onnx" && pass || fail "the replayed pruned model differs from the compressed one"
+expect_exit 2 "a prune ratio out of range" -- "$EMBER" "${TINY[@]}" --prune 1.5 -o "$WORK/bad"
+expect_exit 2 "--prune with --scheme" -- "$EMBER" "${TINY[@]}" --prune 0.1 --scheme w8 -o "$WORK/bad"
+
 # Infeasible and contradictory targets: exit 2, before any calibration, no output.
 expect_exit 2 "a size below all-INT4" -- "$EMBER" "${TINY[@]}" --target-size 100KB -o "$WORK/bad"
 expect_stderr_contains "smallest model"

@@ -24,6 +24,7 @@
 #include "formats/sha256.h"
 #include "passes/report/manifest.h"
 #include "passes/report/report_html.h"
+#include "passes/search/actions.h"
 #include "passes/search/evaluator.h"
 #include "passes/search/latency_table.h"
 #include "passes/search/recipe_json.h"
@@ -49,6 +50,7 @@ struct CompressCliOptions {
   int threads = 0;
   bool json = false;
   formats::DeploymentConfig deployment;  // the manifest's deployment section
+  std::vector<double> prune_ratios;  // --prune: FFN pruning ratios added to the actions
   std::string recipe_path;      // --recipe R.json
   bool print_recipe = false;
   passes::SearchRecipe recipe;  // the recipe file's, under the flags given
@@ -90,6 +92,9 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
     return invalid_input("--scheme runs fixed uniform recipes; a target needs the search (drop --scheme)");
   if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
   if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
+  if (!o.prune_ratios.empty() && !o.schemes.empty()) return invalid_input("--prune adds search actions; --scheme runs no search (drop one)");
+  if (!o.prune_ratios.empty() && o.recipe.actions.empty()) o.recipe.actions = passes::search::default_actions();
+  for (double r : o.prune_ratios) o.recipe.actions.push_back({passes::LayerAction::Kind::kPrune, 0, "rtn", r});
   return Status::Ok();
 }
 
@@ -299,6 +304,10 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "With --target-latency: a latency lookup table (JSON, keyed by ISA level, threads, layer shape and precision) to read; "
                   "entries it lacks are measured and written back, so a second run measures nothing and picks the same model (default: none, "
                   "measure every entry)");
+  sub->add_option("--prune", opts->prune_ratios,
+                  "FFN pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
+                  "added to the recipe's actions, or to the default ones); default: none (no pruning)")
+      ->delimiter(',')->check(CLI::Range(0.001, 0.9));
   sub->add_option("--importance-rows", opts->importance_rows,
                   "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
       ->default_val(0)->check(CountIn(0, INT64_MAX));

@@ -192,6 +192,30 @@ TEST_CASE("prune-structured: neuron selection keeps a floor per layer - global a
   CHECK(uniform.removed[1] == std::vector<int64_t>{0, 1});
 }
 
+TEST_CASE("prune-structured: ffn-per-layer removes exact counts of the lowest scores - unknown layers are refused") {
+  ScratchDir dir("prune_per_layer");
+  ir::Model m = mlp_model();
+  auto calib = block_calibration(dir, m);
+  passes::Remarks remarks;
+  REQUIRE(run_pipeline(m, "prune-structured{ffn=0,ffn-per-layer=fc1:5,score=magnitude,recovery=none}", &calib, &remarks).ok());
+  CHECK(m.graph.find_initializer("W1")->shape() == Shape{kChannels, 11});
+  CHECK(remarks.stats["prune-structured"]["neurons-removed"] == 5);
+  // The same neurons as ffn=R with uniform ranking when R N is the count (8 of 16).
+  ir::Model a = mlp_model(), b = mlp_model();
+  REQUIRE(run_pipeline(a, "prune-structured{ffn=0,ffn-per-layer=fc1:8,score=magnitude,recovery=none}", &calib).ok());
+  REQUIRE(run_pipeline(b, "prune-structured{ffn=0.5,ranking=uniform,score=magnitude,recovery=none}", &calib).ok());
+  CHECK(a.graph.find_initializer("W1")->same_content(*b.graph.find_initializer("W1")));
+  ir::Model ok = mlp_model();
+  for (const char* bad : {"prune-structured{ffn=0,ffn-per-layer=fc9:2,score=magnitude}", "prune-structured{ffn=0,ffn-per-layer=fc1:16,score=magnitude}",
+                          "prune-structured{ffn=0,ffn-per-layer=fc1:x,score=magnitude}", "prune-structured{ffn=0,ffn-per-layer=fc1,score=magnitude}"}) {
+    INFO(bad);
+    const Status s = run_pipeline(ok, bad, &calib);
+    CHECK(s.code() == StatusCode::kInvalidInput);
+    CHECK(s.message().find("ffn-per-layer") != std::string::npos);
+  }
+  CHECK(ok.graph.find_initializer("W1")->shape() == Shape{kChannels, 16});
+}
+
 TEST_CASE("prune-structured: an unsafe group is left alone with the reason - bad options are refused") {
   ScratchDir dir("prune_bad");
   ir::Model m = mlp_model();
