@@ -42,6 +42,8 @@ void group_range(const float* x, int64_t n, int64_t stride, float& lo, float& hi
   }
 }
 
+}  // namespace
+
 GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip) {
   GroupParams p;
   if (f.symmetric) {
@@ -58,8 +60,6 @@ GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip) {
   p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0f, static_cast<float>(f.qmax())));
   return p;
 }
-
-}  // namespace
 
 GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip) {
   float lo, hi;
