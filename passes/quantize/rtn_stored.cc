@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "ir/nibbles.h"
+#include "passes/quantize/clip_search.h"
+#include "passes/quantize/rtn_tile.h"
 #include "runtime/parallel.h"
 
 namespace ember::passes::quant {
@@ -27,7 +29,8 @@ struct CodeSink {
     if (bits == 4) nibbles::set(bytes, flat, code);
     else bytes[flat] = static_cast<uint8_t>(code);  // the two's complement byte of an int8 code
   }
-  void put_span(int64_t flat, const int32_t* codes, int64_t n) const {
+  template <class Code>
+  void put_span(int64_t flat, const Code* codes, int64_t n) const {
     if (bits != 4) {
       for (int64_t i = 0; i < n; ++i) bytes[flat + i] = static_cast<uint8_t>(codes[i]);
       return;
@@ -108,6 +111,25 @@ void rows_first(const float* w, int64_t C, int64_t K, int64_t g, QuantFormat f, 
         sums[size_t(r)].add(e.num, e.den);
         out.codes.put_span(r * K + c0, codes.data(), n);
       }
+  });
+}
+
+// Stored [K, C], symmetric, with AVX-512: rtn_tile.h quantizes the tiles in place.
+void channels_last_avx512(const float* w, int64_t K, int64_t C, int64_t g, QuantFormat f, ClipMode clip,
+                          const Outputs& out, std::vector<Sums>& sums) {
+  const int64_t G = (K + g - 1) / g, strips = (C + kStrip - 1) / kStrip;
+  sums.assign(size_t(G * strips), {});
+  runtime::parallel_for(G * strips, std::max<int64_t>(1, kChunkValues / (kStrip * g)), [&](int64_t i0, int64_t i1) {
+    std::vector<int8_t> codes(size_t(kStrip * g));
+    float scales[kStrip];
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t j = item / strips, c0 = (item % strips) * kStrip;
+      const int64_t k0 = j * g, n = std::min(g, K - k0), m = std::min(kStrip, C - c0);
+      Sums& s = sums[size_t(item)];
+      rtn_tile16_avx512(w + k0 * C + c0, C, n, int(m), f, clip == ClipMode::kMse, scales, codes.data(), &s.num, &s.den);
+      for (int64_t c = 0; c < m; ++c) out.set_params(j * C + c0 + c, {scales[c], 0});
+      for (int64_t k = 0; k < n; ++k) out.codes.put_span((k0 + k) * C + c0, codes.data() + k * kStrip, m);
+    }
   });
 }
 
@@ -217,6 +239,7 @@ StoredRtn quantize_rtn_stored(const Layer& target, const Tensor& weight, int64_t
   std::vector<Sums> sums;
   if (!target.column_major()) rows_first(w, C, K, g, f, clip, out, sums);
   else if (clip == ClipMode::kNone) channels_last_minmax(w, K, C, g, f, out, sums);
+  else if (f.symmetric && clip_search_vectorized()) channels_last_avx512(w, K, C, g, f, clip, out, sums);
   else channels_last_tiles(w, K, C, g, f, clip, out, sums);
   Sums total;
   for (const Sums& s : sums) total.add(s.num, s.den);

@@ -1,0 +1,21 @@
+// One tile of rtn_stored.h's [K, C] path with AVX-512: 16 channels of a weight stored [K, C]
+// (one channel per lane, rows read in place, no transpose) and one group of n reduction rows.
+// Symmetric formats only. The parameters are choose_params' on each channel's group: the
+// min/max scale, or with the clipping search the same candidates, each candidate's error
+// summed in the order group_errors_avx512 sums a contiguous group (lane k mod 16 of its
+// accumulator, then its reduction tree), so the same choice, bit for bit. Then the codes of
+// quantize_value.
+#pragma once
+#include <cstdint>
+
+#include "passes/quantize/quant_math.h"
+
+namespace ember::passes::quant {
+
+// w: the tile's first element, rows `stride` floats apart; lanes <= 16 channels are real.
+// Writes scales[0, lanes) and codes[k * 16 + lane] for k < n; adds the tile's squared error
+// and squared sum to *num and *den. Precondition: f.symmetric and clip_search_vectorized().
+void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search, float* scales,
+                       int8_t* codes, double* num, double* den);
+
+}  // namespace ember::passes::quant
