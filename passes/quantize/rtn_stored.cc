@@ -120,15 +120,15 @@ void channels_last_avx512(const float* w, int64_t K, int64_t C, int64_t g, Quant
   const int64_t G = (K + g - 1) / g, strips = (C + kStrip - 1) / kStrip;
   sums.assign(size_t(G * strips), {});
   runtime::parallel_for(G * strips, std::max<int64_t>(1, kChunkValues / (kStrip * g)), [&](int64_t i0, int64_t i1) {
-    std::vector<int8_t> codes(size_t(kStrip * g));
     float scales[kStrip];
+    const int64_t row_bytes = f.bits == 4 ? C / 2 : C;  // C is even for 4 bits
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t j = item / strips, c0 = (item % strips) * kStrip;
       const int64_t k0 = j * g, n = std::min(g, K - k0), m = std::min(kStrip, C - c0);
+      uint8_t* codes = out.codes.bytes + (f.bits == 4 ? (k0 * C + c0) / 2 : k0 * C + c0);
       Sums& s = sums[size_t(item)];
-      rtn_tile16_avx512(w + k0 * C + c0, C, n, int(m), f, clip == ClipMode::kMse, scales, codes.data(), &s.num, &s.den);
+      rtn_tile16_avx512(w + k0 * C + c0, C, n, int(m), f, clip == ClipMode::kMse, scales, codes, row_bytes, &s.num, &s.den);
       for (int64_t c = 0; c < m; ++c) out.set_params(j * C + c0 + c, {scales[c], 0});
-      for (int64_t k = 0; k < n; ++k) out.codes.put_span((k0 + k) * C + c0, codes.data() + k * kStrip, m);
     }
   });
 }

@@ -13,9 +13,11 @@
 namespace ember::passes::quant {
 
 // w: the tile's first element, rows `stride` floats apart; lanes <= 16 channels are real.
-// Writes scales[0, lanes) and codes[k * 16 + lane] for k < n; adds the tile's squared error
-// and squared sum to *num and *den. Precondition: f.symmetric and clip_search_vectorized().
+// Writes scales[0, lanes) and each row's codes into the stored layout at codes + k *
+// code_stride (bytes: one per code, or nibble pairs for 4 bits, lanes even); adds the tile's
+// squared error and squared sum to *num and *den. Precondition: f.symmetric and
+// clip_search_vectorized().
 void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search, float* scales,
-                       int8_t* codes, double* num, double* den);
+                       uint8_t* codes, int64_t code_stride, double* num, double* den);
 
 }  // namespace ember::passes::quant
