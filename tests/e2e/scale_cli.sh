@@ -2,7 +2,7 @@
 # Issue 19 end to end: ember-rt's packed-weight cache (written on the first load, then used;
 # outputs identical either way; a damaged cache is replaced, never trusted), quantize keeping
 # external data, and models whose external data is missing or short (exit 2 naming the tensor
-# and the file).
+# and the file), and an output that does not fit (exit 2, nothing left behind).
 source "$(dirname "$0")/lib.sh"
 RT=${EMBER_BUILD_DIR:-$(dirname "$EMBER")}/ember-rt
 [ -x "$RT" ] || { echo "SKIP: $RT is not built"; exit 77; }
@@ -44,6 +44,14 @@ expect_stdout_contains "pack cache used"
 touch "$WORK/q4.onnx.data"
 expect_exit 0 "ember-rt bench after the model changed" -- "$RT" bench "$WORK/q4.onnx" --input-shape input_ids=1x16 --runs 2
 expect_stdout_contains "pack cache not found"
+
+# A full disk (here a file-size limit of 64 KB): exit 2, and neither the model, its data nor a
+# temporary file is left behind.
+mkdir -p "$WORK/full"
+expect_exit 2 "output over the file-size limit" -- bash -c 'ulimit -f 64; exec "$0" quantize "$1" --weights int4 -o "$2"' \
+  "$EMBER" "$WORK/fp32.onnx" "$WORK/full/q.onnx"
+expect_stderr_contains "cannot write"
+[ -z "$(ls -A "$WORK/full")" ] && pass || fail "a failed write left files behind: $(ls "$WORK/full")"
 
 # External data short or missing: exit 2 naming the tensor and the file.
 mkdir -p "$WORK/short"
