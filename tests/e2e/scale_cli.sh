@@ -12,6 +12,11 @@ IDS=$ROOT/samples/kjv-lm-eval.npy
 expect_exit 0 "external data" -- "$EMBER" opt "$MODEL" --external-data -o "$WORK/fp32.onnx"
 expect_exit 0 "quantize int4" -- "$EMBER" quantize "$WORK/fp32.onnx" --weights int4 -o "$WORK/q4.onnx"
 [ -f "$WORK/q4.onnx.data" ] && pass || fail "quantize did not keep the input's external data"
+# Deterministic: the same command again (1 thread this time) writes the same bytes.
+mkdir -p "$WORK/again"
+expect_exit 0 "quantize int4 again, 1 thread" -- "$EMBER" quantize "$WORK/fp32.onnx" --weights int4 --threads 1 -o "$WORK/again/q4.onnx"
+cmp -s "$WORK/q4.onnx" "$WORK/again/q4.onnx" && cmp -s "$WORK/q4.onnx.data" "$WORK/again/q4.onnx.data" && pass ||
+  fail "quantize int4 wrote different bytes on the second run"
 
 # One row of token ids as the input.
 python3 - "$IDS" "$WORK/ids.npy" <<'PY'
