@@ -2,7 +2,7 @@
 # Scale benchmarks (issue 19): for each size, a Llama-shaped model from gen_llama, then as a
 # user would run it: RTN INT4, INT8 and GPTQ INT4 (512 calibration tokens) with wall time, CPU
 # time and peak RSS (/usr/bin/time -v) beside reading the weights once and writing the INT8
-# output's size once, and ember-rt on the INT4 and INT8 models: start-up (cold and
+# output's size once (O_DIRECT, as ember writes large external data), and ember-rt on the INT4 and INT8 models: start-up (cold and
 # warm page cache, packed-weight cache written then used), decode step [1, 1] against a plain
 # read measured in the same run on 1 and 2 threads, prefill [1, 256]. Files are deleted after
 # each size. Prints one JSON object per measurement (bench/RESULTS.md has the tables).
@@ -62,7 +62,7 @@ for size in $SIZES; do
   echo "{\"size_b\": $size, \"int4_bytes\": $(bytes_of "$WORK/q4.onnx" "$WORK/q4.onnx.data")}"
   timed "int8-$size" "$EMBER" quantize "$model" --weights int8 -o "$WORK/q8.onnx"
   echo "{\"size_b\": $size, \"int8_bytes\": $(bytes_of "$WORK/q8.onnx" "$WORK/q8.onnx.data")}"
-  timed "write-once-$size" dd if=/dev/zero of="$WORK/write-once" bs=1M count=$(( $(bytes_of "$WORK/q8.onnx.data") >> 20 ))
+  timed "write-once-$size" dd if=/dev/zero of="$WORK/write-once" bs=1M oflag=direct count=$(( $(bytes_of "$WORK/q8.onnx.data") >> 20 ))
   rm -f "$WORK/write-once"
   [ "$GPTQ" = 1 ] && timed "gptq4-$size" "$EMBER" quantize "$model" --weights int4 --method gptq --calib "$WORK/calib512.npy" -o "$WORK/q4g.onnx"
   rm -f "$WORK"/q4g.onnx*
