@@ -195,10 +195,15 @@ void channels_last_minmax(const float* w, int64_t K, int64_t C, int64_t g, Quant
     }
   });
   sums.assign(size_t(K), {});
+  const bool vectorized = f.bits == 8 && clip_search_vectorized();
   runtime::parallel_for(K, std::max<int64_t>(1, kChunkValues / C), [&](int64_t k0, int64_t k1) {
     std::vector<int32_t> codes(static_cast<size_t>(C));
     for (int64_t k = k0; k < k1; ++k) {
       const size_t p = size_t(k / g * C);
+      Sums& s = sums[size_t(k)];
+      if (vectorized && rtn_row8_avx512(w + k * C, C, inv.data() + p, scale.data() + p, zp.data() + p, f,
+                                        out.codes.bytes + k * C, &s.num, &s.den))
+        continue;
       const Sums e = quantize_codes<1>(w + k * C, C, inv.data() + p, scale.data() + p, zp.data() + p, f, codes.data());
       sums[size_t(k)].add(e.num, e.den);
       out.codes.put_span(k * C, codes.data(), C);

@@ -20,4 +20,11 @@ namespace ember::passes::quant {
 void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search, float* scales,
                        uint8_t* codes, int64_t code_stride, double* num, double* den);
 
+// One row of an 8-bit [K, C] weight with per-channel parameters (rtn_stored.h's min/max path):
+// out[c] = the byte of quantize_value(x[c], inv[c], zp[c], qmin, qmax) for c < n, and the
+// row's squared error and squared sum added to *num and *den. Returns false, writing nothing,
+// when some |x * inv| is not below 2^22 (NaN, infinity): the caller then uses quantize_value.
+bool rtn_row8_avx512(const float* x, int64_t n, const float* inv, const float* scale, const int32_t* zp, QuantFormat f,
+                     uint8_t* out, double* num, double* den);
+
 }  // namespace ember::passes::quant

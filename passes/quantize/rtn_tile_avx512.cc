@@ -146,4 +146,32 @@ void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, Qua
   if (rows != stack_rows) _mm_free(rows);
 }
 
+bool rtn_row8_avx512(const float* x, int64_t n, const float* inv, const float* scale, const int32_t* zp, QuantFormat f,
+                     uint8_t* out, double* num, double* den) {
+  const __m512 limit = _mm512_set1_ps(4194304.0f);
+  const __m512i qlo = _mm512_set1_epi32(f.qmin()), qhi = _mm512_set1_epi32(f.qmax());
+  // First pass: all in range? (|x * inv| < 2^22, where round_half_even is a plain rounding.)
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - c)) - 1);
+    const __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + c), _mm512_maskz_loadu_ps(m, inv + c));
+    if (_mm512_mask_cmp_ps_mask(m, _mm512_abs_ps(t), limit, _CMP_LT_OQ) != m) return false;
+  }
+  __m512 num_acc = _mm512_setzero_ps(), den_acc = _mm512_setzero_ps();
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - c)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + c), s = _mm512_maskz_loadu_ps(m, scale + c);
+    const __m512i z = _mm512_maskz_loadu_epi32(m, zp + c);
+    const __m512 t = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, inv + c));
+    __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), z);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, qlo), qhi);
+    _mm512_mask_cvtepi32_storeu_epi8(out + c, m, q);
+    const __m512 d = _mm512_sub_ps(v, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, z)), s));
+    num_acc = _mm512_fmadd_ps(d, d, num_acc);
+    den_acc = _mm512_fmadd_ps(v, v, den_acc);
+  }
+  *num += double(_mm512_reduce_add_ps(num_acc));
+  *den += double(_mm512_reduce_add_ps(den_acc));
+  return true;
+}
+
 }  // namespace ember::passes::quant
