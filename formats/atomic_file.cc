@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <streambuf>
 #include <vector>
 
@@ -69,6 +72,100 @@ class FdStreamBuf : public std::streambuf {
   int error_ = 0;
 };
 
+// Writes through O_DIRECT from an aligned buffer: the bytes go from this buffer to the disk
+// without a copy into new page-cache pages, which on a VM (pages the host must back first) cost
+// 6x-70x the CPU of the direct write for a gigabyte. Full aligned blocks only; the tail is
+// written after O_DIRECT is cleared. Where the file system refuses O_DIRECT (tmpfs), it is the
+// buffered writer.
+class DirectStreamBuf : public std::streambuf {
+ public:
+  static constexpr size_t kBlock = 4096, kBuffer = size_t(8) << 20;
+  explicit DirectStreamBuf(int fd) : fd_(fd) {
+    const int flags = fcntl(fd, F_GETFL);
+    direct_ = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+    buffer_ = static_cast<char*>(aligned_alloc(kBlock, kBuffer));
+    if (!buffer_) throw std::bad_alloc();
+    setp(buffer_, buffer_ + kBuffer);
+  }
+  ~DirectStreamBuf() override { free(buffer_); }
+  int error() const { return error_; }
+  bool flush_all() {
+    const size_t pending = static_cast<size_t>(pptr() - pbase());
+    const size_t aligned = direct_ ? pending / kBlock * kBlock : pending;
+    if (!write_all(buffer_, aligned)) return false;
+    if (pending > aligned) {  // the tail: not a whole block, so written without O_DIRECT
+      if (direct_ && !clear_direct()) return (error_ = errno), false;
+      if (!write_all(buffer_ + aligned, pending - aligned)) return false;
+    }
+    setp(buffer_, buffer_ + kBuffer);
+    return error_ == 0;
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (!write_all(buffer_, kBuffer)) return traits_type::eof();
+    setp(buffer_, buffer_ + kBuffer);
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+      *pptr() = traits_type::to_char_type(ch);
+      pbump(1);
+    }
+    return traits_type::not_eof(ch);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::streamsize done = 0;
+    while (done < n) {
+      if (pptr() == epptr() && traits_type::eq_int_type(overflow(traits_type::eof()), traits_type::eof())) return done;
+      const std::streamsize room = epptr() - pptr(), step = std::min(room, n - done);
+      std::memcpy(pptr(), s + done, static_cast<size_t>(step));
+      pbump(static_cast<int>(step));
+      done += step;
+    }
+    return n;
+  }
+
+ private:
+  bool write_all(const char* p, size_t n) {
+    if (error_) return false;
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL && direct_ && clear_direct()) continue;  // O_DIRECT accepted, then refused
+        error_ = errno;
+        return false;
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+  bool clear_direct() {
+    const int flags = fcntl(fd_, F_GETFL);
+    direct_ = false;
+    return flags >= 0 && fcntl(fd_, F_SETFL, flags & ~O_DIRECT) == 0;
+  }
+
+  int fd_;
+  bool direct_ = false;
+  char* buffer_ = nullptr;
+  int error_ = 0;
+};
+
+// Streams `writer` into fd through a Buf; its error, or the first write error naming errno.
+template <class Buf>
+Status write_through(int fd, const std::string& path, const std::function<Status(std::ostream&)>& writer) {
+  Buf buf(fd);
+  std::ostream out(&buf);
+  Status status = writer(out);
+  if (!status.ok()) return status.with_context("while writing '" + path + "'");
+  out.flush();
+  if (!out || !buf.flush_all()) {
+    const int err = buf.error();
+    return invalid_input("cannot write '" + path + "': " + (err ? std::strerror(err) : "stream error"));
+  }
+  return Status::Ok();
+}
+
 void sync_directory(const std::string& dir) {
   const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // best effort: the data itself is already on disk
@@ -79,6 +176,11 @@ void sync_directory(const std::string& dir) {
 }  // namespace
 
 Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer) {
+  return write_file_atomic(path, writer, AtomicWriteOptions{});
+}
+
+Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer,
+                         const AtomicWriteOptions& options) {
   if (path.empty()) return invalid_input("empty output path");
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
@@ -101,15 +203,8 @@ Status write_file_atomic(const std::string& path, const std::function<Status(std
     return status;
   };
   (void)fchmod(fd, 0644);  // mkstemp creates 0600; outputs are meant to be shared
-  FdStreamBuf buf(fd);
-  std::ostream out(&buf);
-  Status status = writer(out);
-  if (!status.ok()) return fail(status.with_context("while writing '" + path + "'"));
-  out.flush();
-  if (!out || !buf.flush_all()) {
-    const int err = buf.error();
-    return fail(invalid_input("cannot write '" + path + "': " + (err ? std::strerror(err) : "stream error")));
-  }
+  Status status = options.direct ? write_through<DirectStreamBuf>(fd, path, writer) : write_through<FdStreamBuf>(fd, path, writer);
+  if (!status.ok()) return fail(status);
   if (fsync(fd) != 0) return fail(invalid_input("cannot sync '" + path + "': " + std::strerror(errno)));
   if (close(fd) != 0) {
     const int err = errno;

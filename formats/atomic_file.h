@@ -19,6 +19,16 @@ namespace ember::formats {
 // file, is invalid_input naming the path.
 Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer);
 
+struct AtomicWriteOptions {
+  // Write with O_DIRECT (whole 4 KB blocks from an aligned buffer, the tail without): for
+  // large files, whose bytes then skip the page cache (no copy into new cache pages, which is
+  // most of the cost of writing a gigabyte on a VM); a later read comes from the disk. File
+  // systems without O_DIRECT (tmpfs) get the buffered write.
+  bool direct = false;
+};
+Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer,
+                         const AtomicWriteOptions& options);
+
 Status write_string_atomic(const std::string& path, std::string_view contents);
 
 }  // namespace ember::formats

@@ -38,6 +38,14 @@ Result<std::shared_ptr<MappedFile>> map_file(const std::string& path);
 // Maps a file already opened (open_input_file, open_confined); `path` names it in messages.
 Result<std::shared_ptr<MappedFile>> map_input_file(const InputFile& file, const std::string& path);
 
+// Drops this process's resident pages of [data, data + size) when the range lies inside a live
+// file mapping (MADV_DONTNEED on the whole pages within it), so a weight read once does not
+// stay in the process's memory; the page cache keeps them. A later read faults the file's
+// bytes back in, so this is only safe for bytes nobody wrote to in place (a private mapping
+// loses such writes). Anything else (heap memory, a range outside every mapping) is left
+// alone. Returns the bytes released.
+size_t release_mapped_pages(const void* data, size_t size);
+
 // The directory part of a path ("" for a bare file name), used to resolve external data.
 std::string parent_directory(const std::string& path);
 

@@ -180,7 +180,11 @@ Status save_onnx(const ir::Model& model, const std::string& path, const SaveOpti
   const std::string dir = parent_directory(path);
   const std::string data_path = dir.empty() ? location : (dir == "/" ? dir : dir + "/") + location;
   const std::string data_partial = data_path + ".partial", model_partial = path + ".partial";
-  EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); }));
+  // Large external data skips the page cache (atomic_file.h: most of the cost of writing it).
+  AtomicWriteOptions data_options;
+  data_options.direct = layout->external_bytes >= options.direct_write_above;
+  EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); },
+                              data_options));
   if (Status s = write_file_atomic(model_partial, write_model); !s.ok()) {
     std::remove(data_partial.c_str());
     return s.with_context("cannot save '" + path + "'");

@@ -18,6 +18,8 @@ struct SaveOptions {
   // A single protobuf cannot exceed 2 GB: above this many initializer bytes, external data is
   // used even when not asked for.
   size_t auto_external_above = (size_t{2} << 30) - (size_t{256} << 20);
+  // External data of at least this many bytes is written with O_DIRECT (atomic_file.h).
+  size_t direct_write_above = size_t{64} << 20;
 };
 
 // An unwritable path is invalid_input naming it; on any error no partial file is left behind.

@@ -100,6 +100,10 @@ void remove_temporaries_on_signals() {
     sigemptyset(&action.sa_mask);
     sigaction(signo, &action, nullptr);
   }
+  // A file-size limit (ulimit -f) would kill the process in the middle of a write, leaving the
+  // temporary file; ignored, the write fails with EFBIG and the atomic writer removes it.
+  struct sigaction current {};
+  if (sigaction(SIGXFSZ, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) signal(SIGXFSZ, SIG_IGN);
 }
 
 }  // namespace ember::formats

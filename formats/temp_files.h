@@ -24,7 +24,9 @@ void unregister_temporary(int slot);
 
 // Installs SIGINT and SIGTERM handlers that remove the registered temporary files and then
 // die of the signal as they would have. Called once by the CLIs at start (library code does
-// not install handlers behind the program's back). Handlers the program set are kept.
+// not install handlers behind the program's back). Handlers the program set are kept. SIGXFSZ
+// is ignored, so exceeding a file-size limit is a write error (EFBIG) that removes the
+// temporary file, not a death that leaves it.
 void remove_temporaries_on_signals();
 
 }  // namespace ember::formats

@@ -10,6 +10,14 @@
 
 namespace ember::passes::quant {
 
+// The clipping grid: candidates c = 1 - clip_step(bits) * s for s < kClipSteps; 4 bits lose
+// much more to rounding, so they are searched deeper.
+constexpr int kClipSteps = 26;
+inline float clip_step(int bits) { return bits <= 4 ? 0.02f : 0.01f; }
+// 1 - clip_step(bits) * s, computed in quant_math.cc: files built with FMA would contract the
+// expression into one rounding and get other factors.
+float clip_factor(int bits, int s);
+
 // True when this CPU (and EMBER_ISA) runs the AVX-512 path.
 bool clip_search_vectorized();
 

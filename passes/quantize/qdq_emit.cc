@@ -27,11 +27,6 @@ std::string fresh_node_name(const ir::Graph& graph, GraphEdits& edits, const std
   return name;
 }
 
-DType code_dtype(QuantFormat f) {
-  if (f.bits == 4) return f.symmetric ? DType::kI4 : DType::kU4;
-  return f.symmetric ? DType::kI8 : DType::kU8;
-}
-
 Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& codes) {
   Tensor t = Tensor::zeros(dtype, shape);
   const int64_t n = t.numel();
@@ -63,6 +58,11 @@ bool is_pow2_at_least_16(int64_t b) { return b >= 16 && (b & (b - 1)) == 0; }
 
 }  // namespace
 
+DType code_dtype(QuantFormat f) {
+  if (f.bits == 4) return f.symmetric ? DType::kI4 : DType::kU4;
+  return f.symmetric ? DType::kI8 : DType::kU8;
+}
+
 void GraphEdits::apply(ir::Graph& graph) {
   std::vector<ir::Node> nodes = std::move(prepend);
   nodes.reserve(nodes.size() + graph.nodes.size());
@@ -78,53 +78,58 @@ void GraphEdits::apply(ir::Graph& graph) {
   removed.clear();
 }
 
-Result<EmitResult> emit_qdq(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q, GraphEdits& edits) {
-  const std::string& w = target.weight;
+QdqTensors qdq_tensors(const Layer& target, const QuantizedMatrix& q) {
   const int64_t C = q.rows, K = q.cols, G = q.groups();
   const bool blocked = q.group < K;
   const bool flattened = blocked && target.shape.size() > 2;
   const DType dtype = code_dtype(q.format);
-  EmitResult result;
-  result.min_opset = blocked || q.format.bits == 4 ? 21 : 13;
-
   const Shape code_shape = flattened ? Shape{C, K} : target.shape;
   const std::vector<int32_t> codes = target.channel_axis == 0 ? q.codes : transposed(q.codes, C, K);
-  Shape param_shape;
-  int64_t axis = target.channel_axis;
-  std::vector<float> scales = q.scales;
-  std::vector<int32_t> zeros = q.zero_points;
-  if (!blocked) {
-    param_shape = {C};
-  } else if (target.channel_axis == 0) {
-    param_shape = {C, G};
-    axis = 1;
-  } else {
-    param_shape = {G, C};
-    axis = 0;
-    scales = transposed(scales, C, G);
-    zeros = transposed(zeros, C, G);
-  }
+  const Shape param_shape = qdq_param_shape(target, C, G, blocked);
+  const bool swap = blocked && target.channel_axis != 0;  // scales stored [G, C]
+  QdqTensors out;
+  out.group = q.group;
+  out.format = q.format;
+  out.codes = code_tensor(dtype, code_shape, codes);
+  out.scales = Tensor::from_vector<float>(param_shape, swap ? transposed(q.scales, C, G) : q.scales);
+  if (!q.format.symmetric) out.zero_points = code_tensor(dtype, param_shape, swap ? transposed(q.zero_points, C, G) : q.zero_points);
+  return out;
+}
+
+Shape qdq_param_shape(const Layer& target, int64_t channels, int64_t groups, bool blocked) {
+  if (!blocked) return {channels};
+  return target.channel_axis == 0 ? Shape{channels, groups} : Shape{groups, channels};
+}
+
+Result<EmitResult> emit_qdq(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q, GraphEdits& edits) {
+  return emit_qdq_tensors(graph, target, qdq_tensors(target, q), edits);
+}
+
+Result<EmitResult> emit_qdq_tensors(ir::Graph& graph, const Layer& target, QdqTensors tensors, GraphEdits& edits) {
+  const std::string& w = target.weight;
+  const bool blocked = tensors.group < target.reduction;
+  const bool flattened = blocked && target.shape.size() > 2;
+  EmitResult result;
+  result.min_opset = blocked || tensors.format.bits == 4 ? 21 : 13;
+  const int64_t axis = !blocked ? target.channel_axis : target.channel_axis == 0 ? 1 : 0;
 
   ir::Node dq;
   dq.op_type = "DequantizeLinear";
   dq.name = fresh_node_name(graph, edits, w + "_DequantizeLinear");
   const std::string qname = fresh_value(graph, edits, w + "_quantized");
   const std::string sname = fresh_value(graph, edits, w + "_scale");
-  Tensor qt = code_tensor(dtype, code_shape, codes);
-  Tensor st = Tensor::from_vector<float>(param_shape, scales);
-  result.bytes += qt.nbytes() + st.nbytes();
-  graph.set_initializer(qname, std::move(qt));
-  graph.set_initializer(sname, std::move(st));
+  result.bytes += tensors.codes.nbytes() + tensors.scales.nbytes();
+  graph.set_initializer(qname, std::move(tensors.codes));
+  graph.set_initializer(sname, std::move(tensors.scales));
   dq.inputs = {qname, sname};
-  if (!q.format.symmetric) {
+  if (!tensors.format.symmetric) {
     const std::string zname = fresh_value(graph, edits, w + "_zero_point");
-    Tensor zt = code_tensor(dtype, param_shape, zeros);
-    result.bytes += zt.nbytes();
-    graph.set_initializer(zname, std::move(zt));
+    result.bytes += tensors.zero_points.nbytes();
+    graph.set_initializer(zname, std::move(tensors.zero_points));
     dq.inputs.push_back(zname);
   }
   dq.attributes.push_back(ir::int_attribute("axis", axis));
-  if (blocked) dq.attributes.push_back(ir::int_attribute("block_size", q.group));
+  if (blocked) dq.attributes.push_back(ir::int_attribute("block_size", tensors.group));
 
   const std::string out = fresh_value(graph, edits, w + "_dequantized");
   if (flattened) {

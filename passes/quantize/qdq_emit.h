@@ -43,8 +43,23 @@ struct EmitResult {
   bool matmul_nbits = false;
 };
 
+// The initializers of a QDQ weight in the stored layout: codes shaped like the weight ([C, K]
+// for a blocked Conv), scales and zero points (same code type) shaped by qdq_param_shape.
+struct QdqTensors {
+  Tensor codes, scales, zero_points;  // zero_points undefined when symmetric
+  int64_t group = 0;                  // columns per group, as QuantizedMatrix::group
+  QuantFormat format;
+};
+QdqTensors qdq_tensors(const Layer& target, const QuantizedMatrix& q);
+// [C] per channel; blocked: [C, G] when channels lead the stored weight, else [G, C].
+Shape qdq_param_shape(const Layer& target, int64_t channels, int64_t groups, bool blocked);
+// The 4- or 8-bit code type of a format (INT4/UINT4/INT8/UINT8).
+DType code_dtype(QuantFormat f);
+
 // Replaces target W by W_quantized -> DequantizeLinear (see above).
 Result<EmitResult> emit_qdq(ir::Graph& graph, const Layer& target, const QuantizedMatrix& q, GraphEdits& edits);
+// The same with the initializers already built (rtn_stored.h builds them without a QuantizedMatrix).
+Result<EmitResult> emit_qdq_tensors(ir::Graph& graph, const Layer& target, QdqTensors tensors, GraphEdits& edits);
 
 // Empty when MatMulNBits can carry the target with this block size, else why not.
 std::string matmul_nbits_blocker(const ir::Graph& graph, const Layer& target, const QuantizedMatrix& q,

@@ -9,13 +9,7 @@
 #include "runtime/parallel.h"
 
 namespace ember::passes::quant {
-namespace {
-
-// Clipping grids: 4 bits lose much more to rounding, so they are searched deeper.
-constexpr int kClipSteps = 26;
-float clip_step(int bits) { return bits <= 4 ? 0.02f : 0.01f; }
-
-}  // namespace
+float clip_factor(int bits, int s) { return 1.0f - clip_step(bits) * float(s); }
 
 bool clip_search_vectorized() { return runtime::isa_level() >= runtime::IsaLevel::kAvx512; }
 
@@ -42,6 +36,8 @@ void group_range(const float* x, int64_t n, int64_t stride, float& lo, float& hi
   }
 }
 
+}  // namespace
+
 GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip) {
   GroupParams p;
   if (f.symmetric) {
@@ -58,8 +54,6 @@ GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip) {
   p.zero_point = static_cast<int32_t>(std::clamp(zp, 0.0f, static_cast<float>(f.qmax())));
   return p;
 }
-
-}  // namespace
 
 GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip) {
   float lo, hi;
@@ -104,7 +98,7 @@ GroupParams choose_params(const float* x, int64_t n, int64_t stride, const float
     // Every candidate's error in one call, the group in registers; the same choice rule.
     GroupParams candidates[kClipSteps];
     float errors[kClipSteps];
-    for (int s = 0; s < kClipSteps; ++s) candidates[s] = params_from_range(lo, hi, f, 1.0f - clip_step(f.bits) * float(s));
+    for (int s = 0; s < kClipSteps; ++s) candidates[s] = params_from_range(lo, hi, f, clip_factor(f.bits, s));
     group_errors_avx512(x, n, candidates, kClipSteps, f, errors);
     float best_err = errors[0];
     for (int s = 1; s < kClipSteps && best_err > 0; ++s)
@@ -112,9 +106,8 @@ GroupParams choose_params(const float* x, int64_t n, int64_t stride, const float
     return best;
   }
   double best_err = group_error(x, n, stride, weight, best, f);
-  const float step = clip_step(f.bits);
   for (int s = 1; s < kClipSteps && best_err > 0; ++s) {
-    const GroupParams p = params_from_range(lo, hi, f, 1.0f - step * static_cast<float>(s));
+    const GroupParams p = params_from_range(lo, hi, f, clip_factor(f.bits, s));
     const double err = group_error(x, n, stride, weight, p, f);
     if (err < best_err) best_err = err, best = p;
   }

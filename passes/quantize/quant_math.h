@@ -51,6 +51,8 @@ inline int32_t quantize_value(float x, float inv_scale, int32_t zero_point, int3
   return q < qmin ? qmin : (q > qmax ? qmax : q);
 }
 
+// Parameters of a group whose range, widened to include 0, is [lo, hi], shrunk by `clip`.
+GroupParams params_from_range(float lo, float hi, QuantFormat f, float clip);
 // Min/max parameters of n values (stride apart), with the range shrunk by `clip` in (0, 1].
 GroupParams minmax_params(const float* x, int64_t n, int64_t stride, QuantFormat f, float clip = 1.0f);
 // Sum over the values of weight[i] * (x[i] - dequant(quant(x[i])))^2; weight may be null (all 1).

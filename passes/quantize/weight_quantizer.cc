@@ -13,6 +13,8 @@
 #include "passes/quantize/importance_protect.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/qdq_emit.h"
+#include "passes/quantize/rtn_stored.h"
+#include "formats/mapped_file.h"
 #include "passes/quantize/weight_quant_options.h"
 #include "passes/quantize/subgraph_weights.h"
 #include "passes/quantize/weight_targets.h"
@@ -203,16 +205,60 @@ struct LayerPlan {
   const std::function<void(std::string)>& note;
 };
 
-// Quantizes and emits every target of one graph; appends the records.
+// The source weight's bytes, once it has left the graph: its whole pages are dropped from this
+// process's memory when they lie in a mapped file (external data) and no initializer still
+// views them (formats::release_mapped_pages), so quantizing a model larger than memory holds
+// a few layers of it at a time, not all of it.
+void release_source(const ir::Graph& graph, const void* data, size_t bytes) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data), end = begin + bytes;
+  for (const auto& [name, tensor] : graph.initializers) {
+    const uintptr_t b = reinterpret_cast<uintptr_t>(tensor.raw());
+    if (b && b < end && begin < b + tensor.nbytes()) return;
+  }
+  formats::release_mapped_pages(data, bytes);
+}
+
+// Quantizes one target with `to` and emits it; fills r's method, block, scheme and error.
+// Plain round to nearest into QDQ goes straight from the stored layout (rtn_stored.h); the
+// other methods and MatMulNBits work on the canonical matrix.
+Result<quant::EmitResult> quantize_and_emit(ir::Graph& graph, const Layer& t, const WeightQuantOptions& to,
+                                            const std::optional<std::vector<float>>& hessian, const std::vector<float>* s,
+                                            QuantizedTensorRecord& r, const LayerPlan& plan, quant::GraphEdits& edits) {
+  const Tensor& weight = graph.initializers.at(t.weight);
+  const bool maybe_nbits = to.ort && to.format.bits == 4;
+  auto scheme = [&](int64_t group) {
+    r.block = group < t.reduction ? group : 0;
+    r.scheme = to.format.text();
+    r.scheme.insert(r.scheme.find(' '), group < t.reduction ? " b" + std::to_string(group) : " per-channel");
+    r.scheme += " " + r.method;
+  };
+  if (!hessian && !s && !maybe_nbits && quant::rtn_stored_blocker(t, weight, to.format).empty()) {
+    quant::StoredRtn q = quant::quantize_rtn_stored(t, weight, to.block, to.format, to.clip);
+    r.method = "rtn";
+    r.error = q.error;
+    scheme(q.tensors.group);
+    return quant::emit_qdq_tensors(graph, t, std::move(q.tensors), edits);
+  }
+  const std::vector<float> w = analysis::canonical_matrix(t, weight);
+  const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, plan.note);
+  measure(w, q, s, hessian ? &*hessian : nullptr, r);
+  scheme(q.group);
+  const std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
+  if (blocker.empty()) return quant::emit_matmul_nbits(graph, t, q, to.block, edits);
+  if (to.ort && to.format.bits == 4) plan.note("format=ort: " + t.weight + " stays QDQ: " + blocker);
+  return quant::emit_qdq(graph, t, q, edits);
+}
+
+// Quantizes and emits every target of one graph; appends the records. Each source weight's
+// pages are released once it is replaced.
 Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, const LayerPlan& plan,
                        std::vector<QuantizedTensorRecord>& records, EmitTotals& totals) {
   const WeightQuantOptions& opts = plan.opts;
-  const auto& note = plan.note;
   quant::GraphEdits edits;
   for (const Layer& t : targets) {
     const WeightQuantOptions& to = plan.protect.count(t.weight) ? plan.int8_opts : opts;
     const Tensor& weight = graph.initializers.at(t.weight);
-    const std::vector<float> w = analysis::canonical_matrix(t, weight);
+    const void* source = weight.raw();
     QuantizedTensorRecord r;
     r.name = t.weight;
     r.op = t.op_types();
@@ -222,22 +268,12 @@ Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, cons
     const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, plan.stats);
     auto scaled = plan.awq_scales.find(t.weight);
     const std::vector<float>* s = scaled == plan.awq_scales.end() ? nullptr : &scaled->second;
-    const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, note);
-    r.block = q.group < t.reduction ? q.group : 0;
-    measure(w, q, s, hessian ? &*hessian : nullptr, r);
-    r.scheme = to.format.text();
-    r.scheme.insert(r.scheme.find(' '), q.group < t.reduction ? " b" + std::to_string(q.group) : " per-channel");
-    r.scheme += " " + r.method;
-
-    std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
-    quant::EmitResult emitted;
-    if (blocker.empty()) {
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_matmul_nbits(graph, t, q, to.block, edits));
+    EMBER_ASSIGN_OR_RETURN(const quant::EmitResult emitted, quantize_and_emit(graph, t, to, hessian, s, r, plan, edits));
+    release_source(graph, source, r.bytes_before);
+    if (emitted.matmul_nbits) {
       ++totals.nbits;
       totals.any_nbits = true;
     } else {
-      if (to.ort && to.format.bits == 4) note("format=ort: " + t.weight + " stays QDQ: " + blocker);
-      EMBER_ASSIGN_OR_RETURN(emitted, quant::emit_qdq(graph, t, q, edits));
       totals.min_opset = std::max(totals.min_opset, emitted.min_opset);
       ++totals.dq_nodes;
     }
@@ -245,7 +281,7 @@ Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, cons
     r.bytes_after = emitted.bytes;
     totals.bytes_before += r.bytes_before;
     totals.bytes_after += r.bytes_after;
-    note(format_record(r));
+    plan.note(format_record(r));
     records.push_back(std::move(r));
   }
   edits.apply(graph);

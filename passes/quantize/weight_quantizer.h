@@ -16,6 +16,11 @@
 // Where weights are: views of a weight (Identity, Cast to f32, Transpose) are folded first
 // (weight_views.h); a main-graph weight read by exactly one If / Loop / Scan body moves into it,
 // and every body's layers are quantized in place with rtn (subgraph_weights.h).
+// Speed and memory (issue 19): plain rtn into QDQ goes from the stored layout straight to the
+// emitted initializers (rtn_stored.h, same bytes as the canonical path); weights are handled one
+// at a time and each source weight's pages, when it was mapped from external data, leave the
+// process once it is replaced (formats::release_mapped_pages): peak memory is the output plus
+// about one layer, not the whole source.
 // Preconditions: none beyond a verified graph; weights that are graph inputs, read by two
 // bodies, or read by anything else are left alone (remark "skipped").
 // Analyses kept: the layer-inputs statistics (unless method=awq, which rescales activations).

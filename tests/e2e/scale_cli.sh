@@ -2,7 +2,7 @@
 # Issue 19 end to end: ember-rt's packed-weight cache (written on the first load, then used;
 # outputs identical either way; a damaged cache is replaced, never trusted), quantize keeping
 # external data, and models whose external data is missing or short (exit 2 naming the tensor
-# and the file).
+# and the file), and an output that does not fit (exit 2, nothing left behind).
 source "$(dirname "$0")/lib.sh"
 RT=${EMBER_BUILD_DIR:-$(dirname "$EMBER")}/ember-rt
 [ -x "$RT" ] || { echo "SKIP: $RT is not built"; exit 77; }
@@ -12,6 +12,11 @@ IDS=$ROOT/samples/kjv-lm-eval.npy
 expect_exit 0 "external data" -- "$EMBER" opt "$MODEL" --external-data -o "$WORK/fp32.onnx"
 expect_exit 0 "quantize int4" -- "$EMBER" quantize "$WORK/fp32.onnx" --weights int4 -o "$WORK/q4.onnx"
 [ -f "$WORK/q4.onnx.data" ] && pass || fail "quantize did not keep the input's external data"
+# Deterministic: the same command again (1 thread this time) writes the same bytes.
+mkdir -p "$WORK/again"
+expect_exit 0 "quantize int4 again, 1 thread" -- "$EMBER" quantize "$WORK/fp32.onnx" --weights int4 --threads 1 -o "$WORK/again/q4.onnx"
+cmp -s "$WORK/q4.onnx" "$WORK/again/q4.onnx" && cmp -s "$WORK/q4.onnx.data" "$WORK/again/q4.onnx.data" && pass ||
+  fail "quantize int4 wrote different bytes on the second run"
 
 # One row of token ids as the input.
 python3 - "$IDS" "$WORK/ids.npy" <<'PY'
@@ -44,6 +49,14 @@ expect_stdout_contains "pack cache used"
 touch "$WORK/q4.onnx.data"
 expect_exit 0 "ember-rt bench after the model changed" -- "$RT" bench "$WORK/q4.onnx" --input-shape input_ids=1x16 --runs 2
 expect_stdout_contains "pack cache not found"
+
+# A full disk (here a file-size limit of 64 KB): exit 2, and neither the model, its data nor a
+# temporary file is left behind.
+mkdir -p "$WORK/full"
+expect_exit 2 "output over the file-size limit" -- bash -c 'ulimit -f 64; exec "$0" quantize "$1" --weights int4 -o "$2"' \
+  "$EMBER" "$WORK/fp32.onnx" "$WORK/full/q.onnx"
+expect_stderr_contains "cannot write"
+[ -z "$(ls -A "$WORK/full")" ] && pass || fail "a failed write left files behind: $(ls "$WORK/full")"
 
 # External data short or missing: exit 2 naming the tensor and the file.
 mkdir -p "$WORK/short"

@@ -1,0 +1,30 @@
+// One tile of rtn_stored.h's [K, C] path with AVX-512: 16 channels of a weight stored [K, C]
+// (one channel per lane, rows read in place, no transpose) and one group of n reduction rows.
+// Symmetric formats only. The parameters are choose_params' on each channel's group: the
+// min/max scale, or with the clipping search the same candidates, each candidate's error
+// summed in the order group_errors_avx512 sums a contiguous group (lane k mod 16 of its
+// accumulator, then its reduction tree), so the same choice, bit for bit. Then the codes of
+// quantize_value.
+#pragma once
+#include <cstdint>
+
+#include "passes/quantize/quant_math.h"
+
+namespace ember::passes::quant {
+
+// w: the tile's first element, rows `stride` floats apart; lanes <= 16 channels are real.
+// Writes scales[0, lanes) and each row's codes into the stored layout at codes + k *
+// code_stride (bytes: one per code, or nibble pairs for 4 bits, lanes even); adds the tile's
+// squared error and squared sum to *num and *den. Precondition: f.symmetric and
+// clip_search_vectorized().
+void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search, float* scales,
+                       uint8_t* codes, int64_t code_stride, double* num, double* den);
+
+// One row of an 8-bit [K, C] weight with per-channel parameters (rtn_stored.h's min/max path):
+// out[c] = the byte of quantize_value(x[c], inv[c], zp[c], qmin, qmax) for c < n, and the
+// row's squared error and squared sum added to *num and *den. Returns false, writing nothing,
+// when some |x * inv| is not below 2^22 (NaN, infinity): the caller then uses quantize_value.
+bool rtn_row8_avx512(const float* x, int64_t n, const float* inv, const float* scale, const int32_t* zp, QuantFormat f,
+                     uint8_t* out, double* num, double* den);
+
+}  // namespace ember::passes::quant
