@@ -186,7 +186,7 @@ Result<std::vector<Tensor>> Interpreter::execute_tensors(const std::map<std::str
       std::string name;
       for (const auto& [n, s] : slot_of_)
         if (s == keep_slots[i]) name = n;
-      return invalid_input("value '" + name + "' is a " + out[i].describe() + ", not a tensor (run it with run_values)");
+      return invalid_input("value '" + name + "' is a " + out[i].describe() + ", and this caller takes tensors only");
     }
     tensors.push_back(out[i].tensor());
   }

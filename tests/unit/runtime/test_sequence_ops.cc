@@ -139,7 +139,7 @@ TEST_CASE("Sequence ops reject a tensor, and tensor ops a sequence, naming the n
   REQUIRE(seq_interp.ok());
   auto as_tensor = (*seq_interp)->run({{"x", f32({1}, {1})}});
   REQUIRE_FALSE(as_tensor.ok());
-  CHECK(as_tensor.status().message().find("not a tensor") != std::string::npos);
+  CHECK(as_tensor.status().message().find("value 's' is a sequence of 1 f32 tensors, and this caller takes tensors only") != std::string::npos);
 }
 
 TEST_CASE("Sequence positions, parts and types out of range are invalid input naming the node") {
