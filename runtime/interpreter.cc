@@ -8,6 +8,7 @@
 #include "runtime/optimizer/rewrite_float.h"
 #include "runtime/optimizer/rewrite_integer.h"
 #include "runtime/subgraph.h"
+#include "runtime/value_kernel.h"
 
 namespace ember::runtime {
 
@@ -122,15 +123,16 @@ Status Interpreter::plan(const KernelRegistry& registry) {
         step.inputs.push_back(it->second);
       }
     for (const auto& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot(out));
+    const int64_t opset = model_.opset_version(node.domain);
+    step.kernel = registry.find(node.op_type, node.domain, opset)->make();
+    step.value_kernel = dynamic_cast<ValueKernel*>(step.kernel.get());
     shape_static.resize(constants_.size(), false);
-    step.shape_static = computes_from_shapes(node, step.inputs, shape_static, feed_slots);
+    step.shape_static = !makes_non_tensor_values(node) && computes_from_shapes(node, step.inputs, shape_static, feed_slots);
     for (int s : step.outputs)
       if (s >= 0) shape_static[static_cast<size_t>(s)] = step.shape_static;
     last_reader.resize(constants_.size(), -1);
     for (int s : step.inputs)
       if (s >= 0) last_reader[static_cast<size_t>(s)] = static_cast<int>(i);
-    const int64_t opset = model_.opset_version(node.domain);
-    step.kernel = registry.find(node.op_type, node.domain, opset)->make();
     PrepareContext prepare{node, opset, {}, packs_};
     for (int s : step.inputs)
       prepare.constant_inputs.push_back(s >= 0 && constants_[static_cast<size_t>(s)].defined() ? &constants_[static_cast<size_t>(s)] : nullptr);
@@ -150,107 +152,6 @@ Status Interpreter::plan(const KernelRegistry& registry) {
     if (last_reader[s] >= 0 && !outputs.count(static_cast<int>(s)) && !constants_[s].defined())
       steps_[static_cast<size_t>(last_reader[s])].release_after.push_back(static_cast<int>(s));
   return Status::Ok();
-}
-
-Status Interpreter::check_feed(const ir::ValueInfo& info, const Tensor& tensor) const {
-  std::string expected = std::string(dtype_name(info.elem_type)) + " [";
-  for (size_t i = 0; i < info.dims.size(); ++i)
-    expected += (i ? ", " : "") + (info.dims[i].value >= 0 ? std::to_string(info.dims[i].value)
-                                                          : (info.dims[i].param.empty() ? "?" : info.dims[i].param));
-  expected += "]";
-  const std::string got = std::string(dtype_name(tensor.dtype())) + " " + shape_to_string(tensor.shape());
-  if (info.elem_type != DType::kUndefined && tensor.dtype() != info.elem_type)
-    return invalid_input("input '" + info.name + "' expects " + expected + ", got " + got);
-  if (!info.has_shape) return Status::Ok();
-  bool match = info.dims.size() == tensor.shape().size();
-  for (size_t i = 0; match && i < info.dims.size(); ++i)
-    match = info.dims[i].value < 0 || info.dims[i].value == tensor.shape()[i];
-  if (!match) return invalid_input("input '" + info.name + "' expects " + expected + ", got " + got);
-  return Status::Ok();
-}
-
-Result<std::vector<Tensor>> Interpreter::execute(const std::map<std::string, Tensor>& feeds,
-                                                 const ValueObserver& observer, const std::vector<int>& keep_slots) {
-  std::vector<Tensor> values = constants_;
-  for (const auto& [name, tensor] : feeds) {
-    auto it = slot_of_.find(name);
-    const ir::ValueInfo* info = nullptr;
-    for (const auto* in : feed_inputs_)
-      if (in->name == name) info = in;
-    if (it == slot_of_.end() || !info) {
-      std::string names;
-      for (const auto* in : feed_inputs_) names += (names.empty() ? "" : ", ") + in->name;
-      return invalid_input("the model has no input named '" + name + "' (inputs: " + names + ")");
-    }
-    EMBER_TRY(check_feed(*info, tensor));
-    values[static_cast<size_t>(it->second)] = tensor;
-  }
-  for (const auto* in : feed_inputs_)
-    if (!feeds.count(in->name)) return invalid_input("input '" + in->name + "' was not fed");
-  std::set<int> keep(keep_slots.begin(), keep_slots.end());
-  // Shape-static steps are taken from the last run when the feeds' shapes are the same (an
-  // observer still sees their values).
-  std::vector<Shape> shapes;
-  for (const auto* in : feed_inputs_) shapes.push_back(values[static_cast<size_t>(slot_of_.at(in->name))].shape());
-  const bool reuse = static_valid_ && shapes == static_for_shapes_;
-  std::vector<std::vector<Tensor>> statics(reuse ? 0 : steps_.size());
-  std::vector<const Tensor*> inputs;
-  std::vector<Tensor> outputs;
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    Step& step = steps_[i];
-    if (reuse && step.shape_static) {
-      for (size_t o = 0; o < step.outputs.size(); ++o) {
-        if (step.outputs[o] < 0) continue;
-        if (observer) EMBER_TRY(observer(step.node->outputs[o], static_outputs_[i][o]));
-        values[static_cast<size_t>(step.outputs[o])] = static_outputs_[i][o];
-      }
-      for (int s : step.release_after)
-        if (!keep.count(s)) values[static_cast<size_t>(s)] = Tensor();
-      continue;
-    }
-    inputs.clear();
-    for (int s : step.inputs) inputs.push_back(s >= 0 && values[static_cast<size_t>(s)].defined() ? &values[static_cast<size_t>(s)] : nullptr);
-    outputs.assign(step.outputs.size(), Tensor());
-    RunContext ctx{*step.node, inputs, outputs, pool_};
-    EMBER_TRY(run_kernel(*step.kernel, ctx));
-    for (size_t o = 0; o < step.outputs.size(); ++o) {
-      if (step.outputs[o] < 0) continue;
-      if (!outputs[o].defined())
-        return internal_error(ctx.where() + " did not produce output " + std::to_string(o));
-      if (observer) EMBER_TRY(observer(step.node->outputs[o], outputs[o]));
-      values[static_cast<size_t>(step.outputs[o])] = std::move(outputs[o]);
-    }
-    if (!statics.empty() && step.shape_static)
-      for (int s : step.outputs) statics[i].push_back(s >= 0 ? values[static_cast<size_t>(s)] : Tensor());
-    for (int s : step.release_after)
-      if (!keep.count(s)) values[static_cast<size_t>(s)] = Tensor();
-  }
-  if (!statics.empty()) {  // a complete run: its shape-static values serve the next ones
-    static_outputs_ = std::move(statics);
-    static_for_shapes_ = std::move(shapes);
-    static_valid_ = true;
-  }
-  std::vector<Tensor> result;
-  for (int s : keep_slots) result.push_back(values[static_cast<size_t>(s)]);
-  return result;
-}
-
-Result<std::vector<Tensor>> Interpreter::run(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer) {
-  return execute(feeds, observer, output_slots_);
-}
-
-Result<std::map<std::string, Tensor>> Interpreter::run_and_fetch(const std::map<std::string, Tensor>& feeds,
-                                                                 const std::vector<std::string>& names) {
-  std::vector<int> slots;
-  for (const auto& name : names) {
-    auto it = slot_of_.find(name);
-    if (it == slot_of_.end()) return invalid_input("the model has no value named '" + name + "'");
-    slots.push_back(it->second);
-  }
-  EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> values, execute(feeds, nullptr, slots));
-  std::map<std::string, Tensor> out;
-  for (size_t i = 0; i < names.size(); ++i) out[names[i]] = values[i];
-  return out;
 }
 
 std::vector<std::string> Interpreter::output_names() const {

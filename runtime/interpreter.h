@@ -10,6 +10,8 @@
 //             (an observer is still given them).
 // Shapes are inferred at run time by the kernels, so dynamic shapes and shape subgraphs work.
 // value_info shapes are ignored (exports specialise them to batch 1).
+// Sequences and optionals (ir/value.h) flow between the kernels that take them (value_kernel.h)
+// and through run_values; a tensor kernel given one stops with invalid_input naming the node.
 #pragma once
 #include <functional>
 #include <map>
@@ -19,10 +21,13 @@
 
 #include "ir/model.h"
 #include "ir/status.h"
+#include "ir/value.h"
 #include "runtime/kernel.h"
 #include "runtime/tensor_pool.h"
 
 namespace ember::runtime {
+
+class ValueKernel;
 
 struct InterpreterOptions {
   int threads = 0;  // <= 0: all cores
@@ -46,11 +51,15 @@ class Interpreter {
  public:
   static Result<std::unique_ptr<Interpreter>> create(const ir::Model& model, const InterpreterOptions& options = {});
 
-  // Outputs in the order of the graph's outputs.
+  // Outputs in the order of the graph's outputs (tensors: a sequence or optional output is
+  // invalid_input, see run_values).
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer = nullptr);
   // Runs and returns the named values (graph outputs or intermediates), kept alive to the end.
   Result<std::map<std::string, Tensor>> run_and_fetch(const std::map<std::string, Tensor>& feeds,
                                                       const std::vector<std::string>& names);
+  // Feeds and outputs of any kind: tensors, sequences, optionals. A graph input declared with
+  // a non-tensor type takes a sequence or an optional; one declared without a type takes any.
+  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds);
 
   const std::vector<const ir::ValueInfo*>& feed_inputs() const { return feed_inputs_; }
   std::vector<std::string> output_names() const;
@@ -65,13 +74,20 @@ class Interpreter {
     std::vector<int> outputs;          // value slots, -1 for omitted
     std::vector<int> release_after;    // slots whose last reader is this step
     bool shape_static = false;         // its outputs depend only on the feeds' shapes
+    ValueKernel* value_kernel = nullptr;  // `kernel` when it runs on Values (value_kernel.h)
   };
+  struct Frame;  // one run's values, per slot (interpreter.cc)
   Interpreter() = default;
   Status check_supported(const KernelRegistry& registry) const;
   Status plan(const KernelRegistry& registry);
-  Status check_feed(const ir::ValueInfo& info, const Tensor& tensor) const;
-  Result<std::vector<Tensor>> execute(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer,
-                                      const std::vector<int>& keep_slots);
+  Status check_feed(const ir::ValueInfo& info, const Value& value) const;
+  Status bind_feeds(const std::map<std::string, Value>& feeds, Frame& frame) const;
+  Status run_step(Step& step, Frame& frame, const ValueObserver& observer);
+  Status run_value_step(Step& step, Frame& frame, const ValueObserver& observer);
+  Result<std::vector<Value>> execute(const std::map<std::string, Value>& feeds, const ValueObserver& observer,
+                                     const std::vector<int>& keep_slots);
+  Result<std::vector<Tensor>> execute_tensors(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer,
+                                              const std::vector<int>& keep_slots);
 
   ir::Model model_;
   std::vector<const ir::ValueInfo*> feed_inputs_;

@@ -93,6 +93,31 @@ Result<std::vector<Tensor>> SubgraphRunner::run(const std::vector<Tensor>& decla
   return out;
 }
 
+Result<std::vector<Value>> SubgraphRunner::run_values(const std::vector<Value>& declared,
+                                                      const std::map<std::string, Value>& outer_values) {
+  if (declared.size() != body_.inputs.size())
+    return invalid_input(where_ + ": its subgraph '" + body_.name + "' takes " + std::to_string(body_.inputs.size()) +
+                         " inputs, " + std::to_string(declared.size()) + " are given");
+  std::map<std::string, Value> feeds;
+  for (size_t i = 0; i < declared.size(); ++i) feeds[body_.inputs[i].name] = declared[i];
+  for (const auto& name : outer_) {
+    auto it = outer_values.find(name);
+    if (it == outer_values.end() || !it->second.defined())
+      return invalid_input(where_ + ": its subgraph reads '" + name + "', which no enclosing graph defines");
+    feeds[name] = it->second;
+  }
+  auto out = interp_->run_values(feeds);
+  if (!out.ok()) return out.status().with_context(where_ + " subgraph '" + body_.name + "'");
+  return out;
+}
+
+std::map<std::string, Value> outer_values(const ValueRunContext& ctx, const std::vector<std::string>& names) {
+  std::map<std::string, Value> values;
+  const size_t first = ctx.node.inputs.size();
+  for (size_t i = 0; i < names.size() && first + i < ctx.inputs.size(); ++i) values[names[i]] = ctx.inputs[first + i];
+  return values;
+}
+
 std::map<std::string, const Tensor*> outer_values(const RunContext& ctx, const std::vector<std::string>& names) {
   std::map<std::string, const Tensor*> values;
   const size_t first = ctx.node.inputs.size();

@@ -12,6 +12,7 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "runtime/kernel.h"
+#include "runtime/value_kernel.h"
 
 namespace ember::runtime {
 
@@ -35,6 +36,8 @@ class SubgraphRunner {
   // Feeds: the body's declared inputs, then its outer-scope reads taken from `outer_values`
   // (the owning node's appended inputs, keyed by name). Returns the body's outputs in order.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& declared, const std::map<std::string, const Tensor*>& outer_values);
+  // The same with values of any kind (sequences and optionals carried by If, Loop, SequenceMap).
+  Result<std::vector<Value>> run_values(const std::vector<Value>& declared, const std::map<std::string, Value>& outer_values);
 
  private:
   SubgraphRunner() = default;
@@ -46,5 +49,6 @@ class SubgraphRunner {
 
 // The owning node's outer-scope values by name, from the inputs appended after its declared ones.
 std::map<std::string, const Tensor*> outer_values(const RunContext& ctx, const std::vector<std::string>& names);
+std::map<std::string, Value> outer_values(const ValueRunContext& ctx, const std::vector<std::string>& names);
 
 }  // namespace ember::runtime

@@ -5,6 +5,7 @@
 //   Scan: body(state..., slices...) -> (state'..., elems...) over axis scan_input_axes[j] of
 //         each scan input (reversed when its direction is 1); elems are stacked along
 //         scan_output_axes (reversed when their direction is 1).
+// If and Loop carry sequences and optionals too (value_kernel.h); Scan carries tensors.
 // Bodies run on their own Interpreter (subgraph.h), prepared once. Loop iterations and Scan
 // lengths are capped (ir/memory_limits.h: max_loop_iterations, max_sequence_length): a
 // negative or absurd trip count is rejected before the first iteration.
@@ -24,27 +25,22 @@ Result<std::unique_ptr<SubgraphRunner>> body_runner(const PrepareContext& ctx, c
   return SubgraphRunner::create(*a->g, ctx.opset, where);
 }
 
-Result<bool> read_condition(const RunContext& ctx, const Tensor& t, const std::string& what) {
-  if (t.numel() != 1) return invalid_input(ctx.where() + ": " + what + " must hold one element, it has shape " + shape_to_string(t.shape()));
-  if (t.dtype() != DType::kBool) return invalid_input(ctx.where() + ": " + what + " must be bool, it is " + std::string(dtype_name(t.dtype())));
-  return t.data<uint8_t>()[0] != 0;
-}
-
 // Stacks equally shaped `parts` along a new `axis` (in reverse order when `reverse`).
-Result<Tensor> stack(RunContext& ctx, size_t out, const std::vector<Tensor>& parts, int64_t axis, bool reverse, DType empty_type) {
-  if (parts.empty()) return ctx.allocate_output(out, empty_type, {0});
+Result<Tensor> stack_parts(TensorAllocator& allocator, const std::string& where, const std::vector<Tensor>& parts, int64_t axis,
+                           bool reverse, DType empty_type) {
+  if (parts.empty()) return allocator.allocate(empty_type, {0});
   const Shape& part = parts[0].shape();
   const int64_t rank = int64_t(part.size()) + 1;
   if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank) return invalid_input(ctx.where() + ": scan output axis out of range");
+  if (axis < 0 || axis >= rank) return invalid_input(where + ": scan output axis out of range");
   const int bits = traits(parts[0].dtype()).bits;
-  if (bits == 0 || bits % 8) return invalid_input(ctx.where() + ": scan outputs of type " + std::string(dtype_name(parts[0].dtype())) + " are not supported");
+  if (bits == 0 || bits % 8) return invalid_input(where + ": scan outputs of type " + std::string(dtype_name(parts[0].dtype())) + " are not supported");
   for (const auto& p : parts)
     if (p.shape() != part || p.dtype() != parts[0].dtype())
-      return invalid_input(ctx.where() + ": scan output changes shape or type between iterations (" + shape_to_string(part) + " then " + shape_to_string(p.shape()) + ")");
+      return invalid_input(where + ": scan output changes shape or type between iterations (" + shape_to_string(part) + " then " + shape_to_string(p.shape()) + ")");
   Shape shape = part;
   shape.insert(shape.begin() + axis, int64_t(parts.size()));
-  Tensor& y = ctx.allocate_output(out, parts[0].dtype(), shape);
+  Tensor y = allocator.allocate(parts[0].dtype(), shape);
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= part[size_t(d)];
   const size_t inner = parts[0].nbytes() / size_t(outer ? outer : 1);
@@ -55,6 +51,13 @@ Result<Tensor> stack(RunContext& ctx, size_t out, const std::vector<Tensor>& par
     for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + (size_t(o) * n + t) * inner, src + size_t(o) * inner, inner);
   }
   return y;
+}
+
+// The same into output `out` of a tensor kernel.
+Result<Tensor> stack(RunContext& ctx, size_t out, const std::vector<Tensor>& parts, int64_t axis, bool reverse, DType empty_type) {
+  if (out >= ctx.outputs.size()) throw MissingInput(out, "output");
+  EMBER_ASSIGN_OR_RETURN(ctx.outputs[out], stack_parts(ctx.allocator, ctx.where(), parts, axis, reverse, empty_type));
+  return ctx.outputs[out];
 }
 
 // A kernel running one subgraph, its "body" attribute, with the outer-scope values it reads.
@@ -71,7 +74,15 @@ class BodyKernel : public Kernel {
   std::vector<std::string> outer_;
 };
 
-class IfKernel final : public Kernel {
+// If and Loop carry values of any kind (sequences, optionals: opset 11+ / 16+): ValueKernels.
+Result<bool> read_condition_value(const ValueRunContext& ctx, size_t i, const std::string& what) {
+  EMBER_ASSIGN_OR_RETURN(const Tensor* t, ctx.tensor(i, what));
+  if (t->numel() != 1) return invalid_input(ctx.where() + ": " + what + " must hold one element, it has shape " + shape_to_string(t->shape()));
+  if (t->dtype() != DType::kBool) return invalid_input(ctx.where() + ": " + what + " must be bool, it is " + std::string(dtype_name(t->dtype())));
+  return t->data<uint8_t>()[0] != 0;
+}
+
+class IfKernel final : public ValueKernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
     EMBER_ASSIGN_OR_RETURN(then_, body_runner(ctx, "then_branch"));
@@ -79,11 +90,10 @@ class IfKernel final : public Kernel {
     outer_ = outer_scope_reads(ctx.node);
     return Status::Ok();
   }
-  Status run(RunContext& ctx) override {
-    if (!ctx.has_input(0)) return invalid_input(ctx.where() + ": the condition input is missing");
-    EMBER_ASSIGN_OR_RETURN(bool cond, read_condition(ctx, ctx.input(0), "the condition"));
+  Status run_values(ValueRunContext& ctx) override {
+    EMBER_ASSIGN_OR_RETURN(bool cond, read_condition_value(ctx, 0, "the condition"));
     SubgraphRunner& branch = cond ? *then_ : *else_;
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> out, branch.run({}, outer_values(ctx, outer_)));
+    EMBER_ASSIGN_OR_RETURN(std::vector<Value> out, branch.run_values({}, outer_values(ctx, outer_)));
     if (out.size() != ctx.outputs.size())
       return invalid_input(ctx.where() + ": the " + (cond ? "then" : "else") + " branch has " + std::to_string(out.size()) +
                            " outputs, the node " + std::to_string(ctx.outputs.size()));
@@ -96,34 +106,35 @@ class IfKernel final : public Kernel {
   std::vector<std::string> outer_;
 };
 
-class LoopKernel final : public BodyKernel {
+class LoopKernel final : public ValueKernel {
  public:
   Status prepare(const PrepareContext& ctx) override {
-    EMBER_TRY(BodyKernel::prepare(ctx));
+    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
+    outer_ = outer_scope_reads(ctx.node);
     const size_t carried = ctx.node.inputs.size() < 2 ? 0 : ctx.node.inputs.size() - 2;
     if (body_->body().inputs.size() != carried + 2 || body_->body().outputs.size() < carried + 1)
       return invalid_input("node '" + ctx.node.name + "' (Loop): the body must take 2 + " + std::to_string(carried) +
                            " inputs and give 1 + " + std::to_string(carried) + " outputs or more");
     return Status::Ok();
   }
-  Status run(RunContext& ctx) override {
+  Status run_values(ValueRunContext& ctx) override {
     std::optional<int64_t> trips;
     if (ctx.has_input(0)) {
-      const Tensor& m = ctx.input(0);
-      if (m.numel() != 1 || m.dtype() != DType::kI64) return invalid_input(ctx.where() + ": the trip count M must be one int64");
-      trips = m.data<int64_t>()[0];
+      EMBER_ASSIGN_OR_RETURN(const Tensor* m, ctx.tensor(0, "the trip count M"));
+      if (m->numel() != 1 || m->dtype() != DType::kI64) return invalid_input(ctx.where() + ": the trip count M must be one int64");
+      trips = m->data<int64_t>()[0];
       if (*trips < 0) return invalid_input(ctx.where() + ": the trip count M is negative (" + std::to_string(*trips) + ")");
       EMBER_TRY(check_loop_iterations(*trips, ctx.where() + ": the trip count M"));
     }
     bool cond = true;
     if (ctx.has_input(1)) {
-      EMBER_ASSIGN_OR_RETURN(cond, read_condition(ctx, ctx.input(1), "the condition"));
+      EMBER_ASSIGN_OR_RETURN(cond, read_condition_value(ctx, 1, "the condition"));
     }
     const size_t carried = ctx.node.inputs.size() - 2;
-    std::vector<Tensor> state;
+    std::vector<Value> state;
     for (size_t i = 0; i < carried; ++i) {
       if (!ctx.has_input(2 + i)) return invalid_input(ctx.where() + ": loop-carried input " + std::to_string(i) + " is missing");
-      state.push_back(ctx.input(2 + i));
+      state.push_back(ctx.inputs[2 + i]);
     }
     const size_t scans = body_->body().outputs.size() - 1 - carried;
     std::vector<std::vector<Tensor>> scanned(scans);
@@ -132,20 +143,38 @@ class LoopKernel final : public BodyKernel {
       EMBER_TRY(check_loop_iterations(i + 1, ctx.where() + ": the loop's condition stayed true"));
       Tensor cond_in = Tensor::zeros(DType::kBool, {});
       cond_in.mutable_data<uint8_t>()[0] = cond ? 1 : 0;
-      std::vector<Tensor> in = {Tensor::scalar<int64_t>(i), cond_in};
+      std::vector<Value> in = {Tensor::scalar<int64_t>(i), cond_in};
       in.insert(in.end(), state.begin(), state.end());
-      EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> out, body_->run(in, outer));
-      EMBER_ASSIGN_OR_RETURN(cond, read_condition(ctx, out[0], "the body's condition output"));
+      EMBER_ASSIGN_OR_RETURN(std::vector<Value> out, body_->run_values(in, outer));
+      EMBER_ASSIGN_OR_RETURN(cond, read_body_condition(ctx, out[0]));
       for (size_t k = 0; k < carried; ++k) state[k] = std::move(out[1 + k]);
-      for (size_t k = 0; k < scans; ++k) scanned[k].push_back(std::move(out[1 + carried + k]));
+      for (size_t k = 0; k < scans; ++k) {
+        if (!out[1 + carried + k].is_tensor())
+          return invalid_input(ctx.where() + ": scan output " + std::to_string(k) + " of the body is a " + out[1 + carried + k].describe() +
+                               "; Loop stacks tensors");
+        scanned[k].push_back(out[1 + carried + k].tensor());
+      }
     }
     for (size_t k = 0; k < carried && k < ctx.outputs.size(); ++k) ctx.outputs[k] = state[k];
     for (size_t k = 0; k < scans && carried + k < ctx.outputs.size(); ++k) {
       const DType t = body_->body().outputs[1 + carried + k].elem_type;
-      EMBER_TRY(stack(ctx, carried + k, scanned[k], 0, false, t == DType::kUndefined ? DType::kF32 : t).status());
+      EMBER_ASSIGN_OR_RETURN(Tensor stacked, stack_parts(ctx.allocator, ctx.where(), scanned[k], 0, false, t == DType::kUndefined ? DType::kF32 : t));
+      ctx.outputs[carried + k] = std::move(stacked);
     }
     return Status::Ok();
   }
+
+ private:
+  static Result<bool> read_body_condition(const ValueRunContext& ctx, const Value& v) {
+    const std::string what = "the body's condition output";
+    if (!v.is_tensor()) return invalid_input(ctx.where() + ": " + what + " must be a tensor, it is a " + v.describe());
+    const Tensor& t = v.tensor();
+    if (t.numel() != 1 || t.dtype() != DType::kBool)
+      return invalid_input(ctx.where() + ": " + what + " must be one bool, it is " + std::string(dtype_name(t.dtype())) + " " + shape_to_string(t.shape()));
+    return t.data<uint8_t>()[0] != 0;
+  }
+  std::unique_ptr<SubgraphRunner> body_;
+  std::vector<std::string> outer_;
 };
 
 // A copy of slice `index` of `t` along `axis` (the axis removed).

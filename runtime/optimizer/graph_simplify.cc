@@ -3,6 +3,7 @@
 #include <set>
 
 #include "runtime/single_op.h"
+#include "runtime/value_kernel.h"
 
 namespace ember::runtime {
 namespace {
@@ -62,7 +63,8 @@ Result<SimplifyStats> simplify_for_execution(ir::Model& model, const KernelRegis
     bool produces_graph_output = false;
     for (const auto& out : node.outputs) produces_graph_output |= graph_outputs.count(out) > 0;
     const KernelDef* def = registry.find(node.op_type, node.domain, model.opset_version(node.domain));
-    if (!all_constant || has_subgraph || !def || produces_graph_output) {
+    // Sequences and optionals are not initializers: their ops run at run time.
+    if (!all_constant || has_subgraph || !def || produces_graph_output || makes_non_tensor_values(node)) {
       kept.push_back(std::move(node));
       continue;
     }
