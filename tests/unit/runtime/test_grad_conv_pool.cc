@@ -37,3 +37,18 @@ TEST_CASE("grad ConvTranspose: strides, pads, output_padding, groups, bias") {
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad LpPool, GlobalLpPool and GlobalMaxPool") {
+  for (int64_t p : {2, 3}) {
+    INFO("p ", p);
+    check_node("LpPool", {{"x", distinct_f32({1, 2, 4, 4}, 1, 0.1f)}},
+               {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {1, 2}), ints_attr("pads", {1, 0, 0, 0}), int_attr("p", p)}, 18);
+    check_node("GlobalLpPool", {{"x", distinct_f32({2, 3, 2, 2}, 2, 0.1f)}}, {int_attr("p", p)});
+  }
+  check_node("GlobalMaxPool", {{"x", distinct_f32({2, 3, 3, 2}, 3)}});
+  check_node("GlobalMaxPool", {{"x", distinct_f32({1, 2, 5}, 4)}});
+}
+
+}  // namespace ember::grad_test
