@@ -23,8 +23,6 @@ constexpr Exclusion kExcluded[] = {
     {"Constant", "no inputs: a value source, never between a weight and an output"},
     {"Loop", "subgraph gradients: only If has a rule (grad_control_flow.cc); a Loop is a cut"},
     {"Scan", "subgraph gradients: only If has a rule (grad_control_flow.cc); a Scan is a cut"},
-    {"NegativeLogLikelihoodLoss", "a training loss: inference exports do not carry it; importance uses its own losses (losses.h)"},
-    {"SoftmaxCrossEntropyLoss", "a training loss: inference exports do not carry it; importance uses its own losses (losses.h)"},
     {"DeformConv", "offset-driven bilinear sampling of the input: not yet differentiated (rare in exported models)"},
     {"RoiAlign", "detection-head pooling over proposal boxes: not yet differentiated"},
     // Sequences and optionals (issue 17, being added to the interpreter): the backward
