@@ -48,3 +48,24 @@ TEST_CASE("grad GridSample for X (every mode) and the grid (linear), in each pad
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad RoiAlign for the feature map: avg and max, both coordinate transforms") {
+  // Two regions on two images; one reaches past the map's edge.
+  const Tensor rois = Tensor::from_vector<float>({2, 4}, {0.3f, 0.6f, 4.1f, 3.7f, 1.2f, 0.4f, 5.6f, 4.8f});
+  const Tensor images = Tensor::from_vector<int64_t>({2}, {0, 1});
+  const Tensor x = distinct_f32({2, 2, 4, 5}, 1, 0.1f);
+  for (const char* mode : {"avg", "max"})
+    for (const char* transform : {"half_pixel", "output_half_pixel"}) {
+      INFO(mode, " ", transform);
+      const std::vector<ir::Attribute> attrs = {test::string_attr("mode", mode), test::string_attr("coordinate_transformation_mode", transform),
+                                                int_attr("output_height", 2), int_attr("output_width", 3), int_attr("sampling_ratio", 2)};
+      // Linear (avg) or piecewise linear (max, away from ties) in X: a small step stays on one piece.
+      check_float32_node("RoiAlign", {{"x", x}, {"rois", rois, Role::kConstant}, {"images", images, Role::kConstant}}, attrs, 16, 1e-3);
+    }
+  check_float32_node("RoiAlign", {{"x", x}, {"rois", rois, Role::kConstant}, {"images", images, Role::kConstant}},
+                     {int_attr("output_height", 2), int_attr("output_width", 2)}, 10);  // adaptive sampling, opset 10
+}
+
+}  // namespace ember::grad_test
