@@ -80,23 +80,23 @@ TEST_CASE("grad engine: the gradient of an intermediate activation") {
 }
 
 TEST_CASE("grad engine: ops without a backward rule on the path are all listed") {
-  // Two ops without a backward rule: DeformConv (test_grad_coverage.cc says why) and
-  // ScatterElements with reduction max (its rule covers none and add).
+  // Two configurations without a backward rule: ScatterElements with reduction max (its rule
+  // covers none and add) and bicubic GridSample (its rule covers linear and nearest).
   ir::Model m = make_graph_model(
       {make_node("MatMul", {"x", "w"}, {"h"}),
        make_node("ScatterElements", {"h", "index", "update"}, {"s"}, {test::string_attr("reduction", "max")}),
-       make_node("DeformConv", {"h", "k", "offset"}, {"c"}), make_node("Add", {"s", "c"}, {"y"})},
+       make_node("GridSample", {"h", "grid"}, {"c"}, {test::string_attr("mode", "bicubic")}), make_node("Add", {"s", "c"}, {"y"})},
       {{"x", random_f32({2, 3}, 1), Role::kFeed}, {"w", random_f32({3, 3}, 2)},
        {"index", Tensor::from_vector<int64_t>({1, 1}, {0}), Role::kConstant},
        {"update", Tensor::from_vector<float>({1, 1}, {0.5f}), Role::kConstant},
-       {"k", Tensor::from_vector<float>({1}, {1}), Role::kConstant}, {"offset", Tensor::from_vector<float>({1}, {0}), Role::kConstant}},
-      {"y"}, 19);  // DeformConv is an opset-19 op
+       {"grid", Tensor::from_vector<float>({1, 2}, {0, 0}), Role::kConstant}},
+      {"y"});
   auto bi = rg::BackwardInterpreter::create(m);
   REQUIRE(!bi.ok());
   CHECK(bi.status().code() == StatusCode::kUnsupported);
   INFO(bi.status().message());
   CHECK(bi.status().message().find("ScatterElements") != std::string::npos);
-  CHECK(bi.status().message().find("DeformConv") != std::string::npos);
+  CHECK(bi.status().message().find("GridSample") != std::string::npos);
 }
 
 TEST_CASE("grad engine: shape computations cut the path instead of failing") {
