@@ -98,16 +98,24 @@ float gate_input(const float* x, const float* w, int64_t in, const float* h, con
   return acc;
 }
 
-// One direction: forward trace (H before each walk step, and per (t, b) the gates z, r, h~,
-// and q = H Rh^T + Rbh), then the walk backwards.
-void direction(const Problem& p, int64_t d, bool reverse) {
+// One direction's forward, keeping H before each walk step k (hs, k = 0..seq) and, per
+// (t, b), the GRU's z, r, h~ and q = H Rh^T + Rbh (gates).
+struct Trace {
+  std::vector<float> hs, gates;
+};
+
+Trace trace_direction(const Problem& p, int64_t d, bool reverse) {
   const int64_t H = p.hidden, N = p.batch, G = p.G;
   const float* w = p.W + d * G * p.in;
   const float* r = p.R + d * G * H;
   const float* wb = p.B ? p.B + d * 2 * G : nullptr;
   const float* rb = wb ? wb + G : nullptr;
   auto bias = [](const float* b, int64_t j) { return b ? b[j] : 0.0f; };
-  std::vector<float> hs(size_t((p.seq + 1) * N * H), 0.0f), gates(size_t(p.seq * N * 4 * H), 0.0f);
+  Trace tr;
+  std::vector<float>& hs = tr.hs;
+  std::vector<float>& gates = tr.gates;
+  hs.assign(size_t((p.seq + 1) * N * H), 0.0f);
+  gates.assign(size_t(p.seq * N * 4 * H), 0.0f);
   if (p.h0) std::copy_n(p.h0 + d * N * H, N * H, hs.begin());
   for (int64_t k = 0; k < p.seq; ++k) {
     const int64_t t = reverse ? p.seq - 1 - k : k;
@@ -140,11 +148,55 @@ void direction(const Problem& p, int64_t d, bool reverse) {
       }
     }
   }
+  return tr;
+}
+
+// The GRU candidate's reset product, h~ = tanh(.. + (r H) Rh^T + Rbh) or tanh(.. + r (H Rh^T + Rbh)):
+// from dg_h (in dg) gives dg_r (the reset gate's pre-activation gradient), dRh, dRbh and dH.
+// g holds z, r, h~, q of the row; h is H before the step; r/dr/drb the direction's R, dR, dRb.
+void reset_product_backward(const Problem& p, const float* g, const float* h, const float* r, float* dr, float* drb,
+                            std::vector<float>& dg, float* dhp) {
+  const int64_t H = p.hidden;
+  std::vector<float> du(static_cast<size_t>(H), 0.0f);  // d (r H), before linear_before_reset = 0's product
+  for (int64_t j = 0; j < H; ++j) {
+    const float da = dg[size_t(2 * H + j)], rj = g[H + j];
+    const float* rh = r + (2 * H + j) * H;
+    float* drh = dr + (2 * H + j) * H;
+    const float dq = p.linear_before_reset ? da * rj : da;
+    if (p.linear_before_reset) dg[size_t(H + j)] += da * g[3 * H + j];
+    drb[2 * H + j] += dq;
+    for (int64_t q = 0; q < H; ++q) {
+      if (p.linear_before_reset) {
+        drh[q] += dq * h[q];
+        dhp[q] += dq * rh[q];
+      } else {
+        drh[q] += da * g[H + q] * h[q];
+        du[size_t(q)] += da * rh[q];
+      }
+    }
+  }
+  for (int64_t q = 0; q < H; ++q) {
+    if (!p.linear_before_reset) {
+      dg[size_t(H + q)] += du[size_t(q)] * h[q];
+      dhp[q] += du[size_t(q)] * g[H + q];
+    }
+    dg[size_t(H + q)] *= g[H + q] * (1 - g[H + q]);
+  }
+}
+
+// The walk backwards over direction d (the formulas at the top of the file).
+void backward_direction(const Problem& p, int64_t d, bool reverse) {
+  const int64_t H = p.hidden, N = p.batch, G = p.G;
+  const float* w = p.W + d * G * p.in;
+  const float* r = p.R + d * G * H;
+  const Trace tr = trace_direction(p, d, reverse);
+  const std::vector<float>& hs = tr.hs;
+  const std::vector<float>& gates = tr.gates;
   float* dw = p.dW + d * G * p.in;
   float* dr = p.dR + d * G * H;
   float* dwb = p.dB + d * 2 * G;
   float* drb = dwb + G;
-  std::vector<float> dh(size_t(N * H), 0.0f), dh_prev(dh.size()), dg(static_cast<size_t>(G)), du(static_cast<size_t>(H));
+  std::vector<float> dh(size_t(N * H), 0.0f), dh_prev(dh.size()), dg(static_cast<size_t>(G));
   if (p.dYh) std::copy_n(p.dYh + d * N * H, N * H, dh.begin());
   for (int64_t k = p.seq; k-- > 0;) {
     const int64_t t = reverse ? p.seq - 1 - k : k;
@@ -167,33 +219,7 @@ void direction(const Problem& p, int64_t d, bool reverse) {
         dg[size_t(2 * H + j)] = total * (1 - z) * (1 - hh * hh);
         dhp[j] += total * z;
       }
-      if (p.cell == Cell::kGru) {  // the candidate's reset product: dr (into dg_r), dRh, dRbh, dH
-        std::fill(du.begin(), du.end(), 0.0f);
-        for (int64_t j = 0; j < H; ++j) {
-          const float da = dg[size_t(2 * H + j)], rj = g[H + j];
-          const float* rh = r + (2 * H + j) * H;
-          float* drh = dr + (2 * H + j) * H;
-          const float dq = p.linear_before_reset ? da * rj : da;
-          if (p.linear_before_reset) dg[size_t(H + j)] += da * g[3 * H + j];
-          drb[2 * H + j] += dq;
-          for (int64_t q = 0; q < H; ++q) {
-            if (p.linear_before_reset) {
-              drh[q] += dq * h[q];
-              dhp[q] += dq * rh[q];
-            } else {
-              drh[q] += da * g[H + q] * h[q];
-              du[size_t(q)] += da * rh[q];
-            }
-          }
-        }
-        for (int64_t q = 0; q < H; ++q) {
-          if (!p.linear_before_reset) {
-            dg[size_t(H + q)] += du[size_t(q)] * h[q];
-            dhp[q] += du[size_t(q)] * g[H + q];
-          }
-          dg[size_t(H + q)] *= g[H + q] * (1 - g[H + q]);
-        }
-      }
+      if (p.cell == Cell::kGru) reset_product_backward(p, g, h, r, dr, drb, dg, dhp);
       float* dx = p.dX + (t * N + b) * p.in;
       const int64_t plain_rows = p.cell == Cell::kRnn ? H : 2 * H;  // rows whose recurrent product is H R^T
       for (int64_t j = 0; j < G; ++j) {
@@ -235,7 +261,7 @@ Status recurrent_backward(BackwardContext& ctx) {
   p.dX = dX.mutable_data<float>(), p.dW = dW.mutable_data<float>(), p.dR = dR.mutable_data<float>();
   p.dB = dB.mutable_data<float>(), p.dH0 = dH0.mutable_data<float>();
   const std::string dir = ctx.node.attr_string("direction", "forward");
-  for (int64_t d = 0; d < p.dirs; ++d) direction(p, d, dir == "reverse" || d == 1);
+  for (int64_t d = 0; d < p.dirs; ++d) backward_direction(p, d, dir == "reverse" || d == 1);
   if (ctx.wants(kX)) ctx.input_grads[kX] = std::move(dX);
   if (ctx.wants(kW)) ctx.input_grads[kW] = std::move(dW);
   if (ctx.wants(kR)) ctx.input_grads[kR] = std::move(dR);
