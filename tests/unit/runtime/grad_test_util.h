@@ -290,21 +290,14 @@ inline void check_against_reference(const ir::Model& model, const std::vector<Te
   }
 }
 
-// For a float32-only kernel that is linear (or affine) along each differentiated coordinate
-// over [x - step, x + step] (linear ops with any step; bilinear sampling away from pixel
-// boundaries): the model itself, run in float32, is the reference, and central differences
-// are exact for such a function up to float32 rounding.
-inline void check_float32_node(const std::string& op, const std::vector<TestInput>& inputs, std::vector<ir::Attribute> attrs,
-                               int64_t opset, double step = 1.0) {
-  std::vector<std::string> in_names;
-  std::vector<TestInput> present;
-  for (const auto& in : inputs) {
-    in_names.push_back(in.name);
-    if (!in.name.empty()) present.push_back(in);
-  }
-  const ir::Model model = make_graph_model({make_node(op, in_names, {"y0"}, std::move(attrs))}, present, {"y0"}, opset);
+// For float32-only kernels: the model itself, run in float32, is the reference. Central
+// differences of it are exact (up to float32 rounding) for functions linear along each
+// differentiated coordinate over [x - step, x + step] (linear ops with any step; bilinear
+// sampling away from pixel boundaries); for smooth ones, a step near 1e-2 with a tolerance
+// near 1e-2 bounds both the truncation and the rounding error.
+inline void check_float32_model(const ir::Model& model, const std::vector<TestInput>& inputs, const CheckOptions& options) {
   ir::Model fed = model;  // every differentiated initializer becomes a graph input
-  for (const auto& in : present)
+  for (const auto& in : inputs)
     if (in.role == Role::kWeight) {
       fed.graph.remove_initializer(in.name);
       fed.graph.inputs.push_back(value_info(in.name, DType::kF32));
@@ -315,7 +308,7 @@ inline void check_float32_node(const std::string& op, const std::vector<TestInpu
   REQUIRE_MESSAGE(interp.ok(), interp.status().message());
   const Reference reference = [&](const Values& v) {
     std::map<std::string, Tensor> feeds;
-    for (const auto& in : present)
+    for (const auto& in : inputs)
       if (in.role != Role::kConstant)
         feeds[in.name] = Tensor::from_vector<float>(in.value.shape(), std::vector<float>(v.at(in.name).begin(), v.at(in.name).end()));
     auto out = interp.value()->run(feeds);
@@ -324,9 +317,22 @@ inline void check_float32_node(const std::string& op, const std::vector<TestInpu
     for (const Tensor& t : *out) result.emplace_back(t.data<float>(), t.data<float>() + t.numel());
     return result;
   };
+  check_against_reference(model, inputs, reference, options);
+}
+
+// One node (inputs as in check_node) checked by check_float32_model with `step`.
+inline void check_float32_node(const std::string& op, const std::vector<TestInput>& inputs, std::vector<ir::Attribute> attrs,
+                               int64_t opset, double step = 1.0) {
+  std::vector<std::string> in_names;
+  std::vector<TestInput> present;
+  for (const auto& in : inputs) {
+    in_names.push_back(in.name);
+    if (!in.name.empty()) present.push_back(in);
+  }
+  const ir::Model model = make_graph_model({make_node(op, in_names, {"y0"}, std::move(attrs))}, present, {"y0"}, opset);
   CheckOptions options;
   options.step = step;
-  check_against_reference(model, present, reference, options);
+  check_float32_model(model, present, options);
 }
 
 }  // namespace ember::grad_test
