@@ -1,4 +1,4 @@
-// Backward rules of GRU and RNN (layout 0, no clip or sequence_lens; GRU with its default
+// Backward rules of GRU and RNN (layout 0, no clip, any sequence_lens; GRU with its default
 // activations sigmoid/tanh and either linear_before_reset; RNN with Tanh, Relu or Sigmoid;
 // other configurations are cuts). Back-propagation through time, as the LSTM rule
 // (grad_recurrent.cc): the rule re-runs the forward keeping each step's gates, then walks the
@@ -17,7 +17,7 @@
 #include <cmath>
 #include <vector>
 
-#include "runtime/grad/grad_rule.h"
+#include "runtime/grad/grad_util.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -55,14 +55,14 @@ bool read_acts(const ir::Node& node, Cell cell, std::vector<Act>* acts) {
 
 template <Cell kCell>
 bool supported(const ir::Node& node) {
-  if (node.attr_int("layout", 0) != 0 || node.attr_float("clip", 0.0f) != 0.0f || present(node, kLens)) return false;
+  if (node.attr_int("layout", 0) != 0 || node.attr_float("clip", 0.0f) != 0.0f) return false;
   std::vector<Act> acts;
   return read_acts(node, kCell, &acts);
 }
 
 GradNeeds recurrent_needs(const ir::Node& node, IndexMask) {
   IndexMask inputs = 0;
-  for (size_t i : {kX, kW, kR, kB, kH0})
+  for (size_t i : {kX, kW, kR, kB, kLens, kH0})
     if (present(node, i)) inputs |= bit(i);
   return {inputs, 0};
 }
@@ -85,6 +85,7 @@ struct Problem {
   bool linear_before_reset;
   std::vector<Act> acts;  // RNN: per direction
   int64_t seq, batch, in, hidden, dirs, G;  // G = gates x hidden
+  std::vector<int64_t> lens;                // per batch row: the steps it runs (sequence_lens, else seq)
   const float *X, *W, *R, *B, *h0, *dY, *dYh;
   float *dX, *dW, *dR, *dB, *dH0;
 };
@@ -118,11 +119,16 @@ Trace trace_direction(const Problem& p, int64_t d, bool reverse) {
   gates.assign(size_t(p.seq * N * 4 * H), 0.0f);
   if (p.h0) std::copy_n(p.h0 + d * N * H, N * H, hs.begin());
   for (int64_t k = 0; k < p.seq; ++k) {
-    const int64_t t = reverse ? p.seq - 1 - k : k;
     for (int64_t b = 0; b < N; ++b) {
-      const float* x = p.X + (t * N + b) * p.in;
+      const int64_t len = p.lens[size_t(b)];
       const float* h = &hs[size_t((k * N + b) * H)];
       float* hn = &hs[size_t(((k + 1) * N + b) * H)];
+      if (k >= len) {  // past this row's length: its state stays
+        std::copy_n(h, H, hn);
+        continue;
+      }
+      const int64_t t = reverse ? len - 1 - k : k;
+      const float* x = p.X + (t * N + b) * p.in;
       float* g = &gates[size_t((t * N + b) * 4 * H)];  // z, r, h~, q
       for (int64_t j = 0; j < H; ++j) {
         if (p.cell == Cell::kRnn) {
@@ -199,9 +205,14 @@ void backward_direction(const Problem& p, int64_t d, bool reverse) {
   std::vector<float> dh(size_t(N * H), 0.0f), dh_prev(dh.size()), dg(static_cast<size_t>(G));
   if (p.dYh) std::copy_n(p.dYh + d * N * H, N * H, dh.begin());
   for (int64_t k = p.seq; k-- > 0;) {
-    const int64_t t = reverse ? p.seq - 1 - k : k;
     std::fill(dh_prev.begin(), dh_prev.end(), 0.0f);
     for (int64_t b = 0; b < N; ++b) {
+      const int64_t len = p.lens[size_t(b)];
+      if (k >= len) {  // the state passed through unchanged: so does its gradient
+        std::copy_n(&dh[size_t(b * H)], H, &dh_prev[size_t(b * H)]);
+        continue;
+      }
+      const int64_t t = reverse ? len - 1 - k : k;
       const float* x = p.X + (t * N + b) * p.in;
       const float* h = &hs[size_t((k * N + b) * H)];
       const float* hn = &hs[size_t(((k + 1) * N + b) * H)];
@@ -249,9 +260,15 @@ Status recurrent_backward(BackwardContext& ctx) {
       R.rank() != 3)
     return unsupported(ctx.where() + ": gradients need float32 X, W and R of rank 3");
   Problem p{kCell, ctx.node.attr_int("linear_before_reset", 0) != 0, {}, X.dim(0), X.dim(1), X.dim(2), R.dim(2), W.dim(0), W.dim(1),
-            X.data<float>(), W.data<float>(), R.data<float>(), nullptr, nullptr, nullptr, nullptr,
+            std::vector<int64_t>(size_t(X.dim(1)), X.dim(0)), X.data<float>(), W.data<float>(), R.data<float>(), nullptr, nullptr, nullptr, nullptr,
             nullptr, nullptr, nullptr, nullptr, nullptr};
   if (!read_acts(ctx.node, kCell, &p.acts)) return unsupported(ctx.where() + ": activations outside the rule");
+  if (ctx.has_input(kLens)) {
+    EMBER_ASSIGN_OR_RETURN(p.lens, read_int_input(ctx, kLens));
+    if (int64_t(p.lens.size()) != p.batch) return invalid_input(ctx.where() + ": sequence_lens must have one value per batch row");
+    for (int64_t len : p.lens)
+      if (len < 0 || len > p.seq) return invalid_input(ctx.where() + ": a sequence length is outside [0, seq]");
+  }
   p.B = ctx.has_input(kB) ? ctx.input(kB).data<float>() : nullptr;
   p.h0 = ctx.has_input(kH0) ? ctx.input(kH0).data<float>() : nullptr;
   p.dY = ctx.has_output_grad(0) ? ctx.output_grad(0).data<float>() : nullptr;

@@ -16,6 +16,7 @@ struct Case {
   std::string direction = "forward";
   bool linear_before_reset = false;
   std::string activation = "Tanh";  // RNN
+  std::vector<int64_t> lens = {};   // sequence_lens, when given
   int64_t dirs() const { return direction == "bidirectional" ? 2 : 1; }
   int64_t gates() const { return op == "GRU" ? 3 : 1; }
 };
@@ -39,9 +40,11 @@ std::vector<std::vector<double>> reference(const Case& c, const Values& v) {
     auto Wb = [&](int64_t j) { return v.at("B")[size_t(d * 2 * G + j)]; };
     auto Rb = [&](int64_t j) { return v.at("B")[size_t(d * 2 * G + G + j)]; };
     for (int64_t k = 0; k < c.seq; ++k) {
-      const int64_t t = reverse ? c.seq - 1 - k : k;
       std::vector<double> next = h;
       for (int64_t b = 0; b < N; ++b) {
+        const int64_t len = c.lens.empty() ? c.seq : c.lens[size_t(b)];
+        if (k >= len) continue;  // Y stays 0, the state stays
+        const int64_t t = reverse ? len - 1 - k : k;
         auto x = [&](int64_t q) { return v.at("X")[size_t((t * N + b) * c.in + q)]; };
         auto hb = [&](int64_t q) { return h[size_t(b * H + q)]; };
         auto xw = [&](int64_t j) {
@@ -99,8 +102,12 @@ void check(const Case& c) {
     a.strings.assign(size_t(D), c.activation);
     attrs.push_back(a);
   }
-  const ir::Model m = make_graph_model({make_node(c.op, {"X", "W", "R", "B", "", "h0"}, {"Y", "Yh"}, attrs)}, inputs, {"Y", "Yh"});
-  check_against_reference(m, inputs, [&](const Values& v) { return reference(c, v); });
+  std::vector<TestInput> all = inputs;
+  if (!c.lens.empty())
+    all.push_back({"lens", Tensor::from_vector<int32_t>({c.batch}, std::vector<int32_t>(c.lens.begin(), c.lens.end())), Role::kConstant});
+  const ir::Model m = make_graph_model(
+      {make_node(c.op, {"X", "W", "R", "B", c.lens.empty() ? "" : "lens", "h0"}, {"Y", "Yh"}, attrs)}, all, {"Y", "Yh"});
+  check_against_reference(m, all, [&](const Values& v) { return reference(c, v); });
 }
 
 }  // namespace
@@ -119,12 +126,19 @@ TEST_CASE("grad RNN: Tanh, Relu and Sigmoid, all directions") {
   check({"RNN", 3, 2, 3, 3, "bidirectional", false, "Relu"});
 }
 
-TEST_CASE("grad GRU with sequence_lens is a cut naming the weights it cuts off") {
+TEST_CASE("grad GRU and RNN with sequence_lens: shorter rows keep their state and get no gradient past their end") {
+  for (const char* direction : {"forward", "reverse", "bidirectional"}) {
+    check({"GRU", 4, 3, 2, 2, direction, false, "Tanh", {4, 1, 2}});
+    check({"RNN", 4, 3, 2, 2, direction, false, "Tanh", {2, 4, 0}});
+  }
+}
+
+TEST_CASE("grad GRU with clip is a cut naming the weights it cuts off") {
   const int64_t H = 2;
   ir::Model m = make_graph_model(
-      {make_node("GRU", {"X", "W", "R", "", "lens"}, {"Y"}, {int_attr("hidden_size", H)}), make_node("MatMul", {"X", "V"}, {"Z"})},
+      {make_node("GRU", {"X", "W", "R"}, {"Y"}, {int_attr("hidden_size", H), float_attr("clip", 2.0f)}), make_node("MatMul", {"X", "V"}, {"Z"})},
       {{"X", random_f32({2, 1, 3}, 1), Role::kFeed}, {"W", random_f32({1, 3 * H, 3}, 2)}, {"R", random_f32({1, 3 * H, H}, 3)},
-       {"lens", Tensor::from_vector<int32_t>({1}, {2}), Role::kConstant}, {"V", random_f32({3, 2}, 5)}},
+       {"V", random_f32({3, 2}, 5)}},
       {"Y", "Z"});
   auto bi = rg::BackwardInterpreter::create(m);
   REQUIRE_MESSAGE(bi.ok(), bi.status().message());
