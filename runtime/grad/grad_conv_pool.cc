@@ -5,10 +5,13 @@
 //   MaxPool: dY goes to the first maximal tap of each window (the forward kernel's argmax)
 //   AveragePool: dY / divisor to every tap inside the input (divisor as in the forward)
 //   GlobalAveragePool: dY / spatial size to every position
+//   LpPool, y = (sum over the taps of |x|^p)^(1/p): dx = dy sign(x) (|x| / y)^(p-1) per tap
+//   GlobalMaxPool / GlobalLpPool: MaxPool / LpPool with one window covering the whole plane
 //   ConvTranspose is the adjoint of the Conv whose input is its output Y and whose weights are
 //          its W: Y_g = col2im(W_g^T X_g) + B, so dX_g = W_g col(dY_g), dW_g += X_g col(dY_g)^T
 // The column buffer covers a bounded slice of output positions at a time.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "runtime/gemm/sgemm.h"
@@ -195,39 +198,62 @@ int64_t for_each_tap(const WindowGeometry& g, int64_t out, F&& tap) {
   return padded;
 }
 
-Result<WindowGeometry> pool_geometry(const BackwardContext& ctx) {
-  EMBER_ASSIGN_OR_RETURN(WindowAttrs attrs, read_window_attrs(ctx.node));
+Result<WindowGeometry> pool_geometry(const BackwardContext& ctx, bool global) {
   const Shape& xs = ctx.input_shapes[0];
   if (xs.size() < 3) return invalid_input(ctx.where() + ": X must be [N, C, spatial...]");
-  return resolve_window(attrs, std::vector<int64_t>(xs.begin() + 2, xs.end()), attrs.kernel_shape, ctx.where());
+  const std::vector<int64_t> spatial(xs.begin() + 2, xs.end());
+  if (global) {  // one window covering each whole plane, as in the forward
+    const size_t rank = spatial.size();
+    return WindowGeometry{spatial, std::vector<int64_t>(rank, 1), spatial, std::vector<int64_t>(rank, 1),
+                          std::vector<int64_t>(rank, 1), std::vector<int64_t>(rank, 0), std::vector<int64_t>(rank, 0)};
+  }
+  EMBER_ASSIGN_OR_RETURN(WindowAttrs attrs, read_window_attrs(ctx.node));
+  return resolve_window(attrs, spatial, attrs.kernel_shape, ctx.where());
 }
 
-template <bool kMax>
+enum class Pool { kMax, kAverage, kLp };
+
+GradNeeds lp_pool_needs(const ir::Node&, IndexMask) { return {bit(0), bit(0)}; }
+
+template <Pool kPool, bool kGlobal>
 Status pool_backward(BackwardContext& ctx) {
   if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
-  EMBER_ASSIGN_OR_RETURN(WindowGeometry g, pool_geometry(ctx));
+  EMBER_ASSIGN_OR_RETURN(WindowGeometry g, pool_geometry(ctx, kGlobal));
   const Shape& xs = ctx.input_shapes[0];
   const int64_t planes = xs[0] * xs[1], in_plane = g.in_size(), out_plane = g.out_size();
   const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  const double p = static_cast<double>(ctx.node.attr_int("p", 2));
   const float* x = nullptr;
-  if (kMax) {
+  const float* y = nullptr;
+  if (kPool != Pool::kAverage) {
     EMBER_TRY(require_f32(ctx, ctx.input(0), "X"));
     x = ctx.input(0).data<float>();
+  }
+  if (kPool == Pool::kLp) {
+    EMBER_TRY(require_f32(ctx, ctx.output(0), "Y"));
+    y = ctx.output(0).data<float>();
   }
   Tensor dx = ctx.zeros(xs);
   float* out = dx.mutable_data<float>();
   const float* dy = ctx.output_grad(0).data<float>();
   for (int64_t plane = 0; plane < planes; ++plane) {
     float* dxp = out + plane * in_plane;
+    const float* xp = x ? x + plane * in_plane : nullptr;
     for (int64_t o = 0; o < out_plane; ++o) {
       const float grad = dy[plane * out_plane + o];
-      if (kMax) {
-        const float* xp = x + plane * in_plane;
+      if (kPool == Pool::kMax) {
         int64_t best = -1;
         for_each_tap(g, o, [&](int64_t i) {
           if (best < 0 || xp[i] > xp[best]) best = i;
         });
         if (best >= 0) dxp[best] += grad;
+      } else if (kPool == Pool::kLp) {  // y = (sum |x|^p)^(1/p): dx = dy sign(x) |x|^(p-1) / y^(p-1)
+        const double norm = y[plane * out_plane + o];
+        if (norm == 0) continue;
+        for_each_tap(g, o, [&](int64_t i) {
+          const double v = xp[i];
+          dxp[i] += static_cast<float>(grad * (v < 0 ? -1.0 : 1.0) * std::pow(std::fabs(v) / norm, p - 1));
+        });
       } else {
         std::vector<int64_t> taps;
         const int64_t padded = for_each_tap(g, o, [&](int64_t i) { taps.push_back(i); });
@@ -259,8 +285,11 @@ Status global_average_pool_backward(BackwardContext& ctx) {
 void register_conv_pool_grads(GradRegistry& r) {
   r.add("ConvTranspose", bit(0) | bit(1) | bit(2), conv_needs, conv_transpose_backward);
   r.add("Conv", bit(0) | bit(1) | bit(2), conv_needs, conv_backward);
-  r.add("MaxPool", bit(0), needs_input0, pool_backward<true>);
-  r.add("AveragePool", bit(0), needs_nothing, pool_backward<false>);
+  r.add("MaxPool", bit(0), needs_input0, pool_backward<Pool::kMax, false>);
+  r.add("AveragePool", bit(0), needs_nothing, pool_backward<Pool::kAverage, false>);
+  r.add("LpPool", bit(0), lp_pool_needs, pool_backward<Pool::kLp, false>);
+  r.add("GlobalMaxPool", bit(0), needs_input0, pool_backward<Pool::kMax, true>);
+  r.add("GlobalLpPool", bit(0), lp_pool_needs, pool_backward<Pool::kLp, true>);
   r.add("GlobalAveragePool", bit(0), needs_nothing, global_average_pool_backward);
 }
 

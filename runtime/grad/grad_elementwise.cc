@@ -5,7 +5,8 @@
 //   Pow: da = dy b a^(b-1), db = dy a^b ln a (0 where a <= 0, where ln is undefined)
 //   Neg: -dy   Sqrt: dy / (2 y)   Exp: dy y   Log: dy / x   Reciprocal: -dy y^2
 //   Where(c, x, y): dx = dy where c, dy_y = dy where not c
-//   Cast between float types passes the gradient through (casts to integers stop it).
+//   Sum (n inputs): dx_i = dy      Mean (n inputs): dx_i = dy / n
+//   Cast and CastLike between float types pass the gradient through (casts to integers stop it).
 #include <cmath>
 
 #include "runtime/grad/grad_util.h"
@@ -30,6 +31,18 @@ Status add_backward(BackwardContext& ctx) {
   if (!ctx.has_output_grad(0)) return Status::Ok();
   for (size_t i = 0; i < 2; ++i)
     if (ctx.wants(i)) set_grad(ctx, i, ctx.output_grad(0));
+  return Status::Ok();
+}
+
+template <bool kMean>
+Status sum_backward(BackwardContext& ctx) {
+  if (!ctx.has_output_grad(0)) return Status::Ok();
+  const float n = static_cast<float>(ctx.input_shapes.size());
+  for (size_t i = 0; i < ctx.input_shapes.size(); ++i) {
+    if (!ctx.wants(i)) continue;
+    const Tensor g = reduce_to_shape(ctx, ctx.output_grad(0), ctx.input_shapes[i]);
+    ctx.input_grads[i] = kMean ? scaled(ctx, g, 1.0f / n) : g;
+  }
   return Status::Ok();
 }
 
@@ -203,6 +216,9 @@ void register_elementwise_grads(GradRegistry& r) {
   r.add("Reciprocal", bit(0), needs_output0, reciprocal_backward);
   r.add("Where", bit(1) | bit(2), needs_condition, where_backward);
   r.add("Cast", bit(0), needs_nothing, cast_backward);
+  r.add("CastLike", bit(0), needs_nothing, cast_backward);
+  r.add("Sum", kAllIndices, needs_nothing, sum_backward<false>);
+  r.add("Mean", kAllIndices, needs_nothing, sum_backward<true>);
 }
 
 }  // namespace ember::runtime::grad

@@ -157,22 +157,13 @@ Status batch_norm_backward(BackwardContext& ctx) {
   return Status::Ok();
 }
 
-// Reads the reduction axes as the forward kernel does; `noop` when the op returned its input.
-Result<std::vector<int64_t>> reduce_axes(const BackwardContext& ctx, int axes_input_since, bool* noop) {
-  *noop = false;
-  if (ctx.opset < axes_input_since) return ctx.node.attr_ints("axes");
-  EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> axes, read_int_input(ctx, 1));
-  *noop = axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) != 0;
-  return axes;
-}
-
 GradNeeds reduce_needs(const ir::Node&, IndexMask) { return {bit(1), 0}; }
 
 template <bool kMean, int kAxesInputSince>
 Status reduce_backward(BackwardContext& ctx) {
   if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
   bool noop = false;
-  EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> axes, reduce_axes(ctx, kAxesInputSince, &noop));
+  EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> axes, read_reduce_axes(ctx, kAxesInputSince, &noop));
   if (noop) {
     ctx.input_grads[0] = ctx.output_grad(0);
     return Status::Ok();

@@ -1,5 +1,5 @@
 #include <algorithm>
-#include <array>
+#include <iterator>
 
 #include "runtime/grad/grad_rule.h"
 
@@ -33,12 +33,23 @@ const GradRegistry& default_grad_registry() {
 }
 
 bool is_non_differentiable_op(std::string_view op_type) {
-  static constexpr std::array<std::string_view, 28> kOps = {
-      "Shape",   "Size",     "Equal",     "Less",    "LessOrEqual", "Greater",         "GreaterOrEqual",
-      "And",     "Or",       "Xor",       "Not",     "IsNaN",       "IsInf",           "ArgMax",
-      "ArgMin",  "NonZero",  "Floor",     "Ceil",    "Round",       "Sign",            "ConstantOfShape",
-      "Range",   "EyeLike",  "OneHot",    "BitShift", "RandomNormalLike", "RandomUniformLike", "Bernoulli"};
-  return std::find(kOps.begin(), kOps.end(), op_type) != kOps.end();
+  static constexpr std::string_view kOps[] = {
+      // shapes, sizes and index generators
+      "Shape", "Size", "ConstantOfShape", "Range", "EyeLike", "OneHot", "NonZero",
+      // comparisons, logic and bit operations (bool or integer outputs)
+      "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Not", "IsNaN", "IsInf",
+      "BitShift", "BitwiseAnd", "BitwiseNot", "BitwiseOr", "BitwiseXor",
+      // indices and piecewise-constant functions (zero gradient almost everywhere)
+      "ArgMax", "ArgMin", "Floor", "Ceil", "Round", "Sign", "Hardmax", "Unique", "NonMaxSuppression",
+      // random draws (no input they are differentiable in)
+      "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial",
+      // signal constants built from sizes alone
+      "HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix",
+      // integer-valued quantized arithmetic (its outputs are integers)
+      "QuantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv", "QLinearMatMul",
+      // strings
+      "StringNormalizer", "StringConcat", "StringSplit", "RegexFullMatch", "TfIdfVectorizer"};
+  return std::find(std::begin(kOps), std::end(kOps), op_type) != std::end(kOps);
 }
 
 }  // namespace ember::runtime::grad

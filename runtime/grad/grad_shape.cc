@@ -1,5 +1,6 @@
 // Backward rules of the shape family: ops that only move elements, so the gradient moves back.
-//   Identity, Reshape, Flatten, Squeeze, Unsqueeze: dy viewed with X's shape (no copy)
+//   Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout (inference): dy viewed with X's
+//   shape (no copy)
 //   Transpose(perm): dy transposed by the inverse permutation
 //   Split: the output gradients concatenated (zeros for outputs no gradient reaches)
 //   Concat: each input's slab of dy          Slice: dy scattered into zeros of X's shape
@@ -171,7 +172,9 @@ Status expand_backward(BackwardContext& ctx) {
 }  // namespace
 
 void register_shape_grads(GradRegistry& r) {
-  for (const char* op : {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"}) r.add(op, bit(0), needs_nothing, view_backward);
+  // Dropout runs only as the identity (the forward rejects training-mode dropout).
+  for (const char* op : {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout"})
+    r.add(op, bit(0), needs_nothing, view_backward);
   r.add("Transpose", bit(0), needs_nothing, transpose_backward);
   r.add("Split", bit(0), needs_nothing, split_backward);
   r.add("Concat", kAllIndices, needs_nothing, concat_backward);

@@ -126,6 +126,14 @@ Result<std::vector<int64_t>> read_int_input(const BackwardContext& ctx, size_t i
   return values;
 }
 
+Result<std::vector<int64_t>> read_reduce_axes(const BackwardContext& ctx, int axes_input_since, bool* noop) {
+  *noop = false;
+  if (ctx.opset < axes_input_since) return ctx.node.attr_ints("axes");
+  EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> axes, read_int_input(ctx, 1));
+  *noop = axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) != 0;
+  return axes;
+}
+
 GradNeeds needs_nothing(const ir::Node&, IndexMask) { return {}; }
 GradNeeds needs_all_inputs(const ir::Node&, IndexMask) { return {kAllIndices, 0}; }
 GradNeeds needs_output0(const ir::Node&, IndexMask) { return {0, bit(0)}; }

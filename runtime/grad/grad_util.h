@@ -2,6 +2,7 @@
 // broadcasting (sum over the broadcast axes), accumulation, and reading attributes or
 // small integer inputs the way the forward kernels do.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "ir/tensor.h"
 #include "runtime/grad/grad_rule.h"
 #include "runtime/kernels/broadcast_loop.h"
+#include "runtime/kernels/reduce_plan.h"
+#include "runtime/parallel.h"
 
 namespace ember::runtime::grad {
 
@@ -34,12 +37,31 @@ Result<Tensor> as_f32(const Tensor& t);
 template <class Op>
 Tensor map_broadcast2(const BackwardContext& ctx, const Tensor& a, const Tensor& b, const Shape& shape, const Op& op);
 
+// dX_0 = f(dy, v) elementwise, v the saved forward value (input 0 or output 0, X_0's shape);
+// nothing when no gradient reaches the node or input 0 is not wanted.
+template <class F>
+Status pointwise_backward(BackwardContext& ctx, const Tensor& saved, F f);
+
+// fn(o, i) for every input element i of a reduction and its output element o, in a fixed
+// sequential order (sums over it do not depend on the thread count).
+template <class F>
+void for_each_reduced(const ReducePlan& plan, F&& fn) {
+  for_each_run(plan.runs, 0, plan.runs.numel,
+               [&](const std::array<int64_t, 1>& o, int64_t i, int64_t len, const std::array<int64_t, 1>& stride) {
+                 for (int64_t k = 0; k < len; ++k) fn(size_t(o[0] + k * stride[0]), i + k);
+               });
+}
+
 // Sums of n floats (float lanes, vectorized; the rows they serve are short).
 double sum_f32(const float* x, int64_t n);
 double dot_f32(const float* x, const float* y, int64_t n);
 
 // Reads the integer list of input `index` (a saved or constant forward input), naming the node.
 Result<std::vector<int64_t>> read_int_input(const BackwardContext& ctx, size_t index);
+
+// The axes of a Reduce* node as the forward kernel reads them (attribute before opset
+// `axes_input_since`, input 1 from then on); `noop` when the op returned its input.
+Result<std::vector<int64_t>> read_reduce_axes(const BackwardContext& ctx, int axes_input_since, bool* noop);
 
 // Needs functions for the common cases.
 GradNeeds needs_nothing(const ir::Node&, IndexMask);
@@ -52,6 +74,21 @@ Tensor map_broadcast2(const BackwardContext& ctx, const Tensor& a, const Tensor&
   Tensor out = ctx.allocate(shape);
   broadcast_binary<float, float, float>(a, b, out, op);
   return out;
+}
+
+template <class F>
+Status pointwise_backward(BackwardContext& ctx, const Tensor& saved, F f) {
+  if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
+  EMBER_TRY(require_f32(ctx, saved, "the saved value"));
+  Tensor dx = ctx.allocate(ctx.input_shapes[0]);
+  const float* g = ctx.output_grad(0).data<float>();
+  const float* v = saved.data<float>();
+  float* out = dx.mutable_data<float>();
+  parallel_for(dx.numel(), kTranscendentalGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
+  });
+  ctx.input_grads[0] = std::move(dx);
+  return Status::Ok();
 }
 
 }  // namespace ember::runtime::grad

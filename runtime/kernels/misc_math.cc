@@ -10,6 +10,7 @@
 #include <map>
 
 #include "ir/dtype_dispatch.h"
+#include "runtime/kernels/einsum_parse.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/shape_common.h"
 #include "runtime/kernels/op_inputs.h"
@@ -76,11 +77,7 @@ Status run_det(RunContext& ctx) {
   return Status::Ok();
 }
 
-struct EinsumSubscripts {
-  std::vector<std::string> terms;  // per operand, "..." expanded to capital letters
-  std::string out;                 // output letters
-  std::map<char, int64_t> dims;    // size per letter (broadcast dims of 1 give way)
-};
+}  // namespace
 
 // Parses an explicit ("ij,jk->ik") or implicit ("ij,jk": letters seen once, sorted)
 // equation; "..." becomes the capital letters A, B, ... (ellipsis dims, right aligned).
@@ -131,6 +128,8 @@ Result<EinsumSubscripts> parse_einsum(const RunContext& ctx) {
   }
   return e;
 }
+
+namespace {
 
 // Einsum: every operand's letters index one shared loop nest; the output sums over the
 // letters it does not keep.

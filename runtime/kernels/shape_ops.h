@@ -2,6 +2,8 @@
 // and listed in the registration tables of shape.cc and indexing.cc. A suffix _vN names the
 // opset since which that form of the op applies.
 #pragma once
+#include <cstdint>
+
 #include "ir/status.h"
 #include "runtime/kernel.h"
 
@@ -37,6 +39,10 @@ Status run_expand(RunContext& ctx);
 Status run_tile(RunContext& ctx);
 
 // shape_pad.cc
+// Where output coordinate i - begin of an axis of n reads from: a coordinate in [0, n), or
+// -1 for the constant (also used by Pad's backward rule).
+enum class PadMode { kConstant, kReflect, kEdge, kWrap };
+int64_t pad_source_coordinate(PadMode mode, int64_t i, int64_t n);
 Status run_pad_v2(RunContext& ctx);   // pads and value attributes
 Status run_pad_v11(RunContext& ctx);  // pads, constant_value and (opset 18) axes inputs
 

@@ -9,20 +9,8 @@
 #include "runtime/kernels/shape_strided_copy.h"
 
 namespace ember::runtime {
-namespace {
 
-enum class PadMode { kConstant, kReflect, kEdge, kWrap };
-
-Result<PadMode> read_mode(const RunContext& ctx) {
-  const std::string mode = ctx.node.attr_string("mode", "constant");
-  if (mode == "constant") return PadMode::kConstant;
-  if (mode == "reflect") return PadMode::kReflect;
-  if (mode == "edge") return PadMode::kEdge;
-  if (mode == "wrap") return PadMode::kWrap;
-  return invalid_input(ctx.where() + ": unknown mode '" + mode + "'");
-}
-
-int64_t source_coordinate(PadMode mode, int64_t i, int64_t n) {
+int64_t pad_source_coordinate(PadMode mode, int64_t i, int64_t n) {
   switch (mode) {
     case PadMode::kConstant: return i >= 0 && i < n ? i : -1;
     case PadMode::kEdge: return std::clamp<int64_t>(i, 0, n - 1);
@@ -35,6 +23,17 @@ int64_t source_coordinate(PadMode mode, int64_t i, int64_t n) {
     }
   }
   return -1;
+}
+
+namespace {
+
+Result<PadMode> read_mode(const RunContext& ctx) {
+  const std::string mode = ctx.node.attr_string("mode", "constant");
+  if (mode == "constant") return PadMode::kConstant;
+  if (mode == "reflect") return PadMode::kReflect;
+  if (mode == "edge") return PadMode::kEdge;
+  if (mode == "wrap") return PadMode::kWrap;
+  return invalid_input(ctx.where() + ": unknown mode '" + mode + "'");
 }
 
 // `pads` holds 2 * rank values: all begins, then all ends. `value` is a one-element tensor
@@ -54,7 +53,7 @@ Status pad(RunContext& ctx, const std::vector<int64_t>& pads, PadMode mode, cons
     if (mode != PadMode::kConstant && n == 0 && out_shape[d] > 0)
       return invalid_input(ctx.where() + ": cannot pad an empty axis " + std::to_string(d) + " in this mode");
     maps[d].resize(size_t(out_shape[d]));
-    for (int64_t o = 0; o < out_shape[d]; ++o) maps[d][size_t(o)] = source_coordinate(mode, o - begin, n);
+    for (int64_t o = 0; o < out_shape[d]; ++o) maps[d][size_t(o)] = pad_source_coordinate(mode, o - begin, n);
   }
   if (value.defined() && (value.dtype() != in.dtype() || value.numel() != 1))
     return invalid_input(ctx.where() + ": the constant value must be one " + std::string(dtype_name(in.dtype())) +

@@ -59,6 +59,16 @@ ir::Model mlp() {
   return m;
 }
 
+// Node `at` becomes ScatterElements(input, [[0]], [[0.5]], reduction=max) named `name`: a
+// configuration that runs but has no backward rule (the rule covers none and add).
+void make_unruled(ir::Model& m, size_t at, const std::string& input, const std::string& name) {
+  m.graph.nodes[at] = make_node("ScatterElements", {input, "cut_idx", "cut_upd"}, m.graph.nodes[at].outputs,
+                                {test::string_attr("reduction", "max")});
+  m.graph.nodes[at].name = name;
+  m.graph.set_initializer("cut_idx", Tensor::from_vector<int64_t>({1, 1}, {0}));
+  m.graph.set_initializer("cut_upd", Tensor::from_vector<float>({1, 1}, {0.5f}));
+}
+
 const pa::TensorImportance& find(const pa::ImportanceReport& r, const std::string& name) {
   for (const auto& t : r.tensors)
     if (t.name == name) return t;
@@ -253,15 +263,14 @@ TEST_CASE("importance: losses that do not fit the model are input errors") {
 
 TEST_CASE("importance: an op without a backward rule cuts the path, and the weights above it are reported unscored") {
   ir::Model m = mlp();
-  m.graph.nodes[1].op_type = "Sin";  // Sin has a kernel but no backward rule
-  m.graph.nodes[1].name = "act";
+  make_unruled(m, 1, "h", "act");
   const std::string data = temp_path("sin.npz");
   REQUIRE(formats::write_npz(data, {{"x", random_f32({4, 6}, 1)}}).ok());
   auto r = score(m, data, {});
   REQUIRE(r.ok());
   REQUIRE(r->gradient_cuts.size() == 1);
   CHECK(r->gradient_cuts[0].node == "act");
-  CHECK(r->gradient_cuts[0].op_type == "Sin");
+  CHECK(r->gradient_cuts[0].op_type == "ScatterElements");
   CHECK(r->gradient_cuts[0].weights == std::vector<std::string>{"b1", "w1"});
   CHECK(r->unscored_weights == std::vector<std::string>{"w1", "b1"});
   CHECK(find(*r, "w2").fisher_sum > 0);  // the layer below the cut is still scored
@@ -269,13 +278,10 @@ TEST_CASE("importance: an op without a backward rule cuts the path, and the weig
   const nlohmann::json j = pa::importance_to_json(*r, "mlp.onnx");
   CHECK(j["gradient_cuts"][0]["node"] == "act");
   // With every weight behind cuts, nothing can be scored: unsupported, naming the node.
-  m.graph.nodes[2].op_type = "Sin";
-  m.graph.nodes[2].attributes.clear();
-  m.graph.nodes[2].inputs = {"a"};
-  m.graph.nodes[2].name = "head";
+  make_unruled(m, 2, "a", "head");
   auto none = score(m, data, {});
   CHECK(none.status().code() == StatusCode::kUnsupported);
-  CHECK(none.status().message().find("'head' (Sin)") != std::string::npos);
+  CHECK(none.status().message().find("'head' (ScatterElements)") != std::string::npos);
   std::filesystem::remove(data);
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -113,6 +114,7 @@ inline double weighted_sum(const std::vector<Tensor>& outputs, const std::vector
 struct CheckOptions {
   double tolerance = 2e-3;  // relative to the largest reference gradient of the tensor
   uint32_t seed = 7;
+  double step = 1e-6;  // of the central differences, relative to max(1, |x|)
 };
 
 // Checks dL/dv for every differentiated input (kWeight and kFeed) against central differences.
@@ -173,7 +175,7 @@ inline void check_model_gradients(const ir::Model& model, const std::vector<Test
       std::map<std::string, Tensor> plus = base, minus = base;
       plus[name] = v.clone();
       minus[name] = v.clone();
-      const double x = v.data<double>()[i], h = 1e-6 * std::max(1.0, std::fabs(x));
+      const double x = v.data<double>()[i], h = options.step * std::max(1.0, std::fabs(x));
       plus[name].mutable_data<double>()[i] = x + h;
       minus[name].mutable_data<double>()[i] = x - h;
       numeric[size_t(i)] = (loss(plus) - loss(minus)) / (2 * h);
@@ -218,6 +220,119 @@ inline void check_node(const std::string& op, const std::vector<TestInput>& inpu
   ir::Model m = make_graph_model({make_node(op, in_names, out_names, std::move(attrs))}, present, out_names, opset);
   INFO(op, " opset ", opset);
   check_model_gradients(m, present, options);
+}
+
+// For ops whose kernel is float32 only (GroupNormalization, LRN, GRU, RNN...): the test gives a
+// float64 reference of the outputs (flattened, one vector per output) from the float values of
+// every input. The f32 outputs must match it, and the analytic gradients of the differentiated
+// inputs must match central differences of it.
+using Values = std::map<std::string, std::vector<double>>;
+using Reference = std::function<std::vector<std::vector<double>>(const Values&)>;
+
+inline void check_against_reference(const ir::Model& model, const std::vector<TestInput>& inputs, const Reference& reference,
+                                    const CheckOptions& options = {}) {
+  namespace rg = runtime::grad;
+  rg::GradientOptions go;
+  std::map<std::string, Tensor> feeds;
+  Values base;
+  for (const auto& in : inputs) {
+    if (in.value.dtype() == DType::kF32) base[in.name].assign(in.value.data<float>(), in.value.data<float>() + in.value.numel());
+    if (in.role == Role::kFeed) feeds[in.name] = in.value;
+    if (in.role == Role::kWeight) go.parameters.push_back(in.name);
+    if (in.role == Role::kFeed && in.value.dtype() == DType::kF32) go.activations.push_back(in.name);
+  }
+  auto bi = rg::BackwardInterpreter::create(model, go);
+  REQUIRE_MESSAGE(bi.ok(), bi.status().message());
+  auto outputs = (*bi)->forward(feeds);
+  REQUIRE_MESSAGE(outputs.ok(), outputs.status().message());
+  const auto expected = reference(base);
+  REQUIRE(expected.size() == outputs->size());
+  std::vector<Tensor> r(outputs->size());
+  std::map<std::string, Tensor> seeds;
+  for (size_t j = 0; j < outputs->size(); ++j) {
+    const Tensor& y = (*outputs)[j];
+    REQUIRE(static_cast<size_t>(y.numel()) == expected[j].size());
+    for (int64_t i = 0; i < y.numel(); ++i)
+      CHECK(y.data<float>()[i] == doctest::Approx(expected[j][size_t(i)]).epsilon(1e-4).scale(1.0));
+    r[j] = random_f32(y.shape(), options.seed + 100 + static_cast<uint32_t>(j));
+    seeds[(*bi)->output_names()[j]] = r[j];
+  }
+  std::map<std::string, Tensor> analytic;
+  REQUIRE((*bi)->backward(seeds, [&](const std::string& name, const Tensor& g) {
+                 analytic[name] = g.clone();
+                 return Status::Ok();
+               }).ok());
+  auto loss = [&](const Values& v) {
+    const auto out = reference(v);
+    double total = 0;
+    for (size_t j = 0; j < out.size(); ++j)
+      for (size_t i = 0; i < out[j].size(); ++i) total += out[j][i] * r[j].data<float>()[i];
+    return total;
+  };
+  for (const auto& in : inputs) {
+    if (in.role == Role::kConstant || in.value.dtype() != DType::kF32) continue;
+    INFO("gradient of ", in.name);
+    std::vector<double> numeric(size_t(in.value.numel()));
+    for (size_t i = 0; i < numeric.size(); ++i) {
+      Values plus = base, minus = base;
+      const double h = options.step * std::max(1.0, std::fabs(base[in.name][i]));
+      plus[in.name][i] += h;
+      minus[in.name][i] -= h;
+      numeric[i] = (loss(plus) - loss(minus)) / (2 * h);
+    }
+    double largest = 1e-6;
+    for (double n : numeric) largest = std::max(largest, std::fabs(n));
+    REQUIRE(analytic.count(in.name) == 1);
+    for (size_t i = 0; i < numeric.size(); ++i) {
+      INFO("element ", i, ": analytic ", analytic[in.name].data<float>()[i], " numeric ", numeric[i]);
+      CHECK(std::fabs(analytic[in.name].data<float>()[i] - numeric[i]) <= options.tolerance * largest);
+    }
+  }
+}
+
+// For float32-only kernels: the model itself, run in float32, is the reference. Central
+// differences of it are exact (up to float32 rounding) for functions linear along each
+// differentiated coordinate over [x - step, x + step] (linear ops with any step; bilinear
+// sampling away from pixel boundaries); for smooth ones, a step near 1e-2 with a tolerance
+// near 1e-2 bounds both the truncation and the rounding error.
+inline void check_float32_model(const ir::Model& model, const std::vector<TestInput>& inputs, const CheckOptions& options) {
+  ir::Model fed = model;  // every differentiated initializer becomes a graph input
+  for (const auto& in : inputs)
+    if (in.role == Role::kWeight) {
+      fed.graph.remove_initializer(in.name);
+      fed.graph.inputs.push_back(value_info(in.name, DType::kF32));
+    }
+  runtime::InterpreterOptions io;
+  io.fold_constants = false;
+  auto interp = runtime::Interpreter::create(fed, io);
+  REQUIRE_MESSAGE(interp.ok(), interp.status().message());
+  const Reference reference = [&](const Values& v) {
+    std::map<std::string, Tensor> feeds;
+    for (const auto& in : inputs)
+      if (in.role != Role::kConstant)
+        feeds[in.name] = Tensor::from_vector<float>(in.value.shape(), std::vector<float>(v.at(in.name).begin(), v.at(in.name).end()));
+    auto out = interp.value()->run(feeds);
+    REQUIRE_MESSAGE(out.ok(), out.status().message());
+    std::vector<std::vector<double>> result;
+    for (const Tensor& t : *out) result.emplace_back(t.data<float>(), t.data<float>() + t.numel());
+    return result;
+  };
+  check_against_reference(model, inputs, reference, options);
+}
+
+// One node (inputs as in check_node) checked by check_float32_model with `step`.
+inline void check_float32_node(const std::string& op, const std::vector<TestInput>& inputs, std::vector<ir::Attribute> attrs,
+                               int64_t opset, double step = 1.0) {
+  std::vector<std::string> in_names;
+  std::vector<TestInput> present;
+  for (const auto& in : inputs) {
+    in_names.push_back(in.name);
+    if (!in.name.empty()) present.push_back(in);
+  }
+  const ir::Model model = make_graph_model({make_node(op, in_names, {"y0"}, std::move(attrs))}, present, {"y0"}, opset);
+  CheckOptions options;
+  options.step = step;
+  check_float32_model(model, present, options);
 }
 
 }  // namespace ember::grad_test

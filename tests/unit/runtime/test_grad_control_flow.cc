@@ -71,11 +71,18 @@ TEST_CASE("grad If: weights read only by the branches are reached, and the If is
 
 TEST_CASE("grad If: a branch with an op without a backward rule makes the If a cut naming what it cuts off") {
   ir::Node choose = make_node("If", {"c"}, {"b"});
-  choose.attributes.push_back(graph_attr("then_branch", {make_node("MatMul", {"x", "w1"}, {"t1"}), make_node("Sin", {"t1"}, {"t"})}, "t"));
+  // ScatterElements with reduction max has no backward rule (the rule covers none and add).
+  choose.attributes.push_back(graph_attr(
+      "then_branch",
+      {make_node("MatMul", {"x", "w1"}, {"t1"}),
+       make_node("ScatterElements", {"t1", "index", "update"}, {"t"}, {test::string_attr("reduction", "max")})},
+      "t"));
   choose.attributes.push_back(graph_attr("else_branch", {make_node("MatMul", {"x", "w1"}, {"e"})}, "e"));
   ir::Model m = make_graph_model({make_node("MatMul", {"x", "w0"}, {"a"}), choose, make_node("Add", {"a", "b"}, {"y"})},
                                  {{"x", random_f32({2, 3}, 1), Role::kFeed}, {"w0", random_f32({3, 3}, 2)},
-                                  {"w1", random_f32({3, 3}, 3)}, {"c", boolean(true), Role::kFeed}},
+                                  {"w1", random_f32({3, 3}, 3)}, {"c", boolean(true), Role::kFeed},
+                                  {"index", Tensor::from_vector<int64_t>({1, 1}, {0}), Role::kConstant},
+                                  {"update", Tensor::from_vector<float>({1, 1}, {0.5f}), Role::kConstant}},
                                  {"y"});
   auto bi = rg::BackwardInterpreter::create(m);
   REQUIRE_MESSAGE(bi.ok(), bi.status().message());  // w0 is still reached through the Add

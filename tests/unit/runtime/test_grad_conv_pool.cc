@@ -37,3 +37,46 @@ TEST_CASE("grad ConvTranspose: strides, pads, output_padding, groups, bias") {
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad LpPool, GlobalLpPool and GlobalMaxPool") {
+  for (int64_t p : {2, 3}) {
+    INFO("p ", p);
+    check_node("LpPool", {{"x", distinct_f32({1, 2, 4, 4}, 1, 0.1f)}},
+               {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {1, 2}), ints_attr("pads", {1, 0, 0, 0}), int_attr("p", p)}, 18);
+    check_node("GlobalLpPool", {{"x", distinct_f32({2, 3, 2, 2}, 2, 0.1f)}}, {int_attr("p", p)});
+  }
+  check_node("GlobalMaxPool", {{"x", distinct_f32({2, 3, 3, 2}, 3)}});
+  check_node("GlobalMaxPool", {{"x", distinct_f32({1, 2, 5}, 4)}});
+}
+
+}  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+namespace {
+// Offsets whose fractional parts stay in [0.2, 0.8]: samples away from pixel boundaries, where
+// bilinear sampling is linear along each offset coordinate over the check's small step.
+Tensor safe_offsets(Shape shape, uint32_t seed) {
+  Tensor t = random_f32(shape, seed);
+  float* v = t.mutable_data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) v[i] = std::floor(v[i]) + 0.2f + 0.6f * (v[i] - std::floor(v[i]));
+  return t;
+}
+}  // namespace
+
+TEST_CASE("grad DeformConv for X, W, offsets, B and mask, with groups and offset groups") {
+  // X [1, 4, 5, 5], W [2, 2, 3, 3] in 2 groups, 2 offset groups, pads 1: output 5 x 5.
+  const std::vector<ir::Attribute> attrs = {int_attr("group", 2), int_attr("offset_group", 2), ints_attr("pads", {1, 1, 1, 1})};
+  check_float32_node("DeformConv",
+                     {{"x", random_f32({1, 4, 5, 5}, 1)}, {"w", random_f32({2, 2, 3, 3}, 2)}, {"offset", safe_offsets({1, 36, 5, 5}, 3)},
+                      {"b", random_f32({2}, 4)}, {"mask", random_f32({1, 18, 5, 5}, 5, 0.3f, 0.5f)}},
+                     attrs, 19, 1e-3);
+  // No mask, stride 2, dilation 2.
+  check_float32_node("DeformConv",
+                     {{"x", random_f32({2, 2, 6, 6}, 6)}, {"w", random_f32({3, 2, 2, 2}, 7)}, {"offset", safe_offsets({2, 8, 2, 2}, 8)}},
+                     {ints_attr("strides", {2, 2}), ints_attr("dilations", {2, 2})}, 19, 1e-3);
+}
+
+}  // namespace ember::grad_test
