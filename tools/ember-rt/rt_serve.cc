@@ -178,6 +178,9 @@ int serve(const ServeOptions& o) {
                                                   config.scheduler.queue_capacity[2] + st.workers + 64);
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(std::min<size_t>(http_threads, 512)); };
   server.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
+  // A keep-alive client's next request waited ~40 ms for each answer: Nagle held the body's last
+  // segment until the client's delayed ACK. Answers are written whole, so send them at once.
+  server.set_tcp_nodelay(true);
   // Under overload a client may read a large response slowly: do not drop it after httplib's 5 s.
   server.set_read_timeout(30, 0);
   server.set_write_timeout(30, 0);
