@@ -26,6 +26,7 @@ SERVER=
 
 start_server() {  # start_server MODEL NAME extra-args...
   local model=$1 name=$2; shift 2
+  rm -f "$OUT/serve.out"  # else the wait below may read the previous server's port before the new one truncates the file
   "$RT" serve "$model" --port 0 --name "$name" --thermal-sensor "$OUT/temp" --thermal-threshold 80 --poll-ms 100 "$@" \
     >"$OUT/serve.out" 2>"$OUT/serve.err" &
   SERVER=$!
