@@ -146,6 +146,20 @@ std::optional<std::vector<int64_t>> RoleFinder::axes(const ir::Node& node, size_
 }
 
 Result<ValueRole> RoleFinder::elementwise(const ir::Node& node) {
+  // One batch input and scalars (Relu, Mul by a constant, a per-tensor QuantizeLinear): the
+  // output has that input's shape, so no rank is needed.
+  std::vector<std::string> batch_inputs;
+  bool others_scalar = true;
+  for (const auto& in : node.inputs) {
+    if (in.empty()) continue;
+    if (role(in).role != R::kFree) batch_inputs.push_back(in);
+    else others_scalar = others_scalar && rank(in) == 0;
+  }
+  if (batch_inputs.size() == 1 && others_scalar) {
+    const ValueRole v = role(batch_inputs[0]);
+    if (v.role == R::kRows || v.role == R::kDimOnly || ((node.op_type == "Identity" || node.op_type == "Cast") && v.role != R::kGatherIndex)) return v;
+    if (v.role == R::kRowIndex) return ValueRole{R::kDimOnly};
+  }
   int out_rank = 0;
   for (const auto& in : node.inputs) {
     if (in.empty()) continue;
@@ -398,7 +412,11 @@ Result<BatchAnalysis> RoleFinder::run() {
       if (!graph_.nodes[i].outputs[k].empty()) a_.roles[graph_.nodes[i].outputs[k]] = outs[k];
   }
   for (const auto& out : graph_.outputs) {
-    const ValueRole v = role(out.name);
+    ValueRole v = role(out.name);
+    // A declared output dim 0 of 1 or the batch's name is exactly the batch (a Flatten or a
+    // Reshape to [-1, n] may have left that unproven).
+    if (v.role == R::kRows && unit_at_batch_one(out.name)) v.unit = true;
+    a_.roles[out.name] = v;
     if (v.role != R::kRows || !v.unit)
       return unsupported("free-batch: output '" + out.name + "' does not have the batch as its dim 0 (a value shared by all rows, or rows folded together)");
   }

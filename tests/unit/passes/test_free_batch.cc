@@ -107,6 +107,20 @@ TEST_CASE("free-batch: the shared kjv-gpt2 batches, each row equal to its batch-
   check_rows_match(m, *original, 2, 12, 1e-5);
 }
 
+TEST_CASE("free-batch: digits-cnn, batch-free already, is proven row-wise with nothing to rewrite") {
+  auto model = formats::load_onnx(std::string(EMBER_SOURCE_DIR) + "/samples/digits-cnn.onnx");
+  REQUIRE(model.ok());
+  ir::Model m = *model;
+  passes::Remarks remarks;
+  passes::AnalysisManager analyses;
+  passes::PassContext ctx(analyses, remarks);
+  passes::FreeBatch pass({});
+  REQUIRE_MESSAGE(pass.run(m, ctx).ok(), "Conv, Relu, MaxPool, Flatten/Reshape and Gemm keep the rows apart");
+  auto result = std::dynamic_pointer_cast<const passes::FreeBatchResult>(pass.result());
+  CHECK(result->reshapes_rewritten + result->gathers_broadcast == 0);
+  CHECK(m.graph.nodes.size() == model->graph.nodes.size());
+}
+
 ir::Model one_op_model(ir::Node op, const std::string& out) {
   ir::Model m = test::empty_model(17);
   m.graph.inputs.push_back(value_info("x", DType::kF32, {-1, 4}, "batch"));
@@ -126,6 +140,8 @@ TEST_CASE("free-batch: refuses, naming the node, where rows would mix") {
   CHECK(s.message().find("whole tensor") != std::string::npos);
   ir::Model reduce = one_op_model(node("ReduceSum", "sum_rows", {"x"}, {"y"}, {test::ints_attr("axes", {0})}), "y");
   CHECK(apply(reduce).message().find("sum_rows") != std::string::npos);
+  ir::Model flatten = one_op_model(node("Flatten", "flat_all", {"x"}, {"y"}, {test::int_attr("axis", 0)}), "y");
+  CHECK(apply(flatten).message().find("flat_all") != std::string::npos);
   // Row-wise: accepted unchanged.
   ir::Model fine = one_op_model(node("Softmax", "per_row", {"x"}, {"y"}, {test::int_attr("axis", 1)}), "y");
   CHECK(apply(fine).ok());
