@@ -9,6 +9,7 @@
 
 #include <ctime>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -196,14 +197,21 @@ int serve(const ServeOptions& o) {
                scheduler.energy().measured ? "measured" : "estimated");
   std::printf("listening %d\n", port);
   std::fflush(stdout);
+  std::atomic<bool> listen_returned{false};
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     std::fprintf(stderr, "ember-rt: signal %d: finishing the queued requests\n", sig);
     scheduler.drain();
-    server.stop();
+    // A signal right after start-up may come before the listen loop runs, when stop() does
+    // nothing (the server then ran on, ignoring SIGTERM): ask until the loop has returned.
+    while (!listen_returned.load()) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   });
   const bool listened = server.listen_after_bind();
+  listen_returned = true;
   scheduler.drain();
   if (stopper.joinable()) {
     pthread_kill(stopper.native_handle(), SIGTERM);
