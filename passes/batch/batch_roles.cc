@@ -111,7 +111,7 @@ std::optional<int64_t> RoleFinder::leading_value(const std::string& name) const 
   auto it = producer_.find(name);
   if (it == producer_.end()) return std::nullopt;
   const ir::Node& n = graph_.nodes[it->second];
-  if (n.op_type == "Concat" && n.attr_int("axis", 0) == 0 && rank(n.inputs[0]) == 1 && role(n.inputs[0]).role == R::kFree) {
+  if (n.op_type == "Concat" && !n.inputs.empty() && n.attr_int("axis", 0) == 0 && rank(n.inputs[0]) == 1 && role(n.inputs[0]).role == R::kFree) {
     auto first = ints(n.inputs[0]);
     if (first && first->size() == 1) return (*first)[0];
   }
@@ -232,7 +232,8 @@ Result<ValueRole> RoleFinder::reshape_rule(size_t index) {
   const bool copies_dim0 = first && *first == 0 && node.attr_int("allowzero", 0) == 0;
   if (copies_dim0) return x;
   if (first && *first == -1) return ValueRole{R::kRows, unit_at_batch_one(node.outputs[0])};
-  if (first && *first == 1 && ints(node.inputs[1])) {
+  const Tensor* constant = graph_.find_initializer(node.inputs[1]);
+  if (first && *first == 1 && constant && constant->dtype() == DType::kI64 && constant->rank() == 1) {
     a_.fixes.push_back({BatchFix::kReshapeBatchOne, index});
     return ValueRole{R::kRows, true};
   }
@@ -373,7 +374,12 @@ Result<std::vector<ValueRole>> RoleFinder::rule(size_t index) {
       for (const auto& name : names_read(*body)) all_free = all_free && role(name).role == R::kFree;
     if (!bodies.empty() && !all_free) return fail(node, "a subgraph reads batch values");
   }
-  if (all_free) return free;
+  if (all_free || node.outputs.empty()) return free;
+  static const std::map<std::string, size_t> kMinInputs = {{"Reshape", 2}, {"Expand", 2},      {"Range", 3},         {"Gather", 2},
+                                                           {"GatherND", 2}, {"MatMul", 2},      {"MatMulInteger", 2}, {"MatMulNBits", 2},
+                                                           {"Gemm", 2},     {"Concat", 1},      {"Shape", 1}};
+  if (auto it = kMinInputs.find(op); (it != kMinInputs.end() && node.inputs.size() < it->second) || node.inputs.empty())
+    return fail(node, "it has too few inputs");
   if (!node.domain.empty() && node.domain != "ai.onnx" && op != "MatMulNBits") return fail(node, "an op outside the ONNX domain");
   Result<ValueRole> r = ValueRole{};
   const R first = role(node.inputs[0]).role;

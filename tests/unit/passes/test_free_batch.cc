@@ -142,6 +142,9 @@ TEST_CASE("free-batch: refuses, naming the node, where rows would mix") {
   CHECK(apply(reduce).message().find("sum_rows") != std::string::npos);
   ir::Model flatten = one_op_model(node("Flatten", "flat_all", {"x"}, {"y"}, {test::int_attr("axis", 0)}), "y");
   CHECK(apply(flatten).message().find("flat_all") != std::string::npos);
+  // A malformed node is refused by name, not read past its inputs.
+  ir::Model truncated = one_op_model(node("Reshape", "one_input_reshape", {"x"}, {"y"}), "y");
+  CHECK(apply(truncated).message().find("one_input_reshape") != std::string::npos);
   // Row-wise: accepted unchanged.
   ir::Model fine = one_op_model(node("Softmax", "per_row", {"x"}, {"y"}, {test::int_attr("axis", 1)}), "y");
   CHECK(apply(fine).ok());
