@@ -3,6 +3,8 @@
 //              [--urgent 0.1 --normal 0.6] [--long-share 0.3] [--short-len 16] [--long-len 128]
 //              [--closed N]   (closed loop with N clients instead: measures capacity)
 //              [--image 1]    (digits-cnn images instead of token ids)
+//              [--keep-alive 1] (closed loop: each client keeps its connection, as a real client
+//                              would, instead of one connection per request)
 // Arrivals are Poisson at R requests/s for S seconds (at most N requests); each request is
 // input_ids [1, len] with a priority header. Prints one JSON object: per tier the counts of
 // answered (200), rejected (429), timed out (504), other errors and lost (no answer within
@@ -32,6 +34,7 @@ struct Options {
   double rate = 10, seconds = 10, urgent = 0.1, normal = 0.6, long_share = 0.3;
   int max_requests = 2000, seed = 1, short_len = 16, long_len = 128, closed = 0;
   bool image = false;  // send digits-cnn images (FP32 [1,1,8,8]) instead of token ids
+  bool keep_alive = false;
 };
 
 struct Outcome {
@@ -41,6 +44,7 @@ struct Outcome {
   double ms = 0;
   double queue_ms = -1;  // the server's "queue_ms" parameter, when answered
   std::string error;     // why it was lost (httplib's error)
+  std::string body;      // the start of an error answer's body (not 200, 429 or 504)
 };
 
 std::string body_for(int len, std::mt19937& rng, bool image) {
@@ -53,13 +57,19 @@ std::string body_for(int len, std::mt19937& rng, bool image) {
   return "{\"inputs\":[{\"name\":\"input_ids\",\"shape\":[1," + std::to_string(len) + "],\"datatype\":\"INT64\",\"data\":[" + data + "]}]}";
 }
 
-Outcome send(const Options& o, int tier, bool is_long, const std::string& body) {
-  Outcome out;
-  out.tier = tier;
-  out.is_long = is_long;
+httplib::Client make_client(const Options& o) {
   httplib::Client client("127.0.0.1", o.port);
   client.set_read_timeout(60, 0);
   client.set_connection_timeout(10, 0);
+  client.set_keep_alive(o.keep_alive);
+  client.set_tcp_nodelay(true);
+  return client;
+}
+
+Outcome send(const Options& o, httplib::Client& client, int tier, bool is_long, const std::string& body) {
+  Outcome out;
+  out.tier = tier;
+  out.is_long = is_long;
   const auto start = Clock::now();
   auto res = client.Post(("/v2/models/" + o.model + "/infer").c_str(), {{"X-Ember-Priority", kTiers[tier]}}, body, "application/json");
   out.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -67,6 +77,7 @@ Outcome send(const Options& o, int tier, bool is_long, const std::string& body) 
     out.status = res->status;
     const size_t at = res->body.rfind("\"queue_ms\":");
     if (at != std::string::npos) out.queue_ms = std::atof(res->body.c_str() + at + 11);
+    if (res->status != 200 && res->status != 429 && res->status != 504) out.body = res->body.substr(0, 200);
   } else {
     out.error = httplib::to_string(res.error());
   }
@@ -103,7 +114,15 @@ void print(const Options& o, const std::vector<Outcome>& outcomes, double wall_s
                 t ? ", " : "", kTiers[t], n["sent"], n["ok"], n["rejected"], n["timeout"], n["error"], n["lost"], why.c_str(),
                 percentile(ms, 0.5), percentile(ms, 0.99), percentile(queue_ms, 0.5), percentile(queue_ms, 0.99));
   }
-  std::printf("}, \"throughput_per_s\": %.3f}\n", answered_all / wall_s);
+  // The first unexpected answer, so that a run with errors says why.
+  std::string first_error;
+  for (const auto& r : outcomes)
+    if (!r.body.empty()) {
+      first_error = std::to_string(r.status) + " ";
+      for (char c : r.body) first_error += c == '"' || c == '\\' ? '\'' : (c < 32 ? ' ' : c);
+      break;
+    }
+  std::printf("}, \"first_error\": \"%s\", \"throughput_per_s\": %.3f}\n", first_error.c_str(), answered_all / wall_s);
 }
 
 int run(const Options& o) {
@@ -126,9 +145,10 @@ int run(const Options& o) {
     for (int c = 0; c < o.closed; ++c)
       threads.emplace_back([&, c] {
         std::mt19937 r(static_cast<unsigned>(o.seed * 1000 + c));
+        httplib::Client client = make_client(o);
         while (Clock::now() < end && budget.fetch_sub(1) > 0) {
           const auto [tier, is_long] = pick(r);
-          Outcome out = send(o, tier, is_long, body_for(is_long ? o.long_len : o.short_len, r, o.image));
+          Outcome out = send(o, client, tier, is_long, body_for(is_long ? o.long_len : o.short_len, r, o.image));
           std::lock_guard lock(mutex);
           outcomes.push_back(out);
         }
@@ -142,7 +162,8 @@ int run(const Options& o) {
       const auto [tier, is_long] = pick(rng);
       std::string body = body_for(is_long ? o.long_len : o.short_len, rng, o.image);
       threads.emplace_back([&, tier = tier, is_long = is_long, body = std::move(body)] {
-        Outcome out = send(o, tier, is_long, body);
+        httplib::Client client = make_client(o);
+        Outcome out = send(o, client, tier, is_long, body);
         std::lock_guard lock(mutex);
         outcomes.push_back(out);
       });
@@ -172,6 +193,7 @@ int main(int argc, char** argv) {
     else if (k == "--long-len") o.long_len = std::stoi(v);
     else if (k == "--closed") o.closed = std::min(64, std::stoi(v));
     else if (k == "--image") o.image = v == "1";
+    else if (k == "--keep-alive") o.keep_alive = v == "1";
     else {
       std::fprintf(stderr, "serve_load: unknown option %s\n", k.c_str());
       return 2;

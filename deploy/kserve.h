@@ -25,6 +25,11 @@ struct InferRequest {
 std::optional<std::string> kserve_datatype(DType dtype);
 
 Result<InferRequest> parse_infer_request(const std::string& body, const std::vector<const ir::ValueInfo*>& inputs);
+// The infer response as JSON text, written directly (a short GPT-2 answer has thousands of
+// floats); `parameters` (an object, or null for none) is added as "parameters".
+std::string infer_response_text(const std::string& model_name, const std::string& id, const std::vector<std::string>& names,
+                                const std::vector<Tensor>& outputs, const nlohmann::json& parameters);
+// The same, parsed back (tests and the fuzz target read it as a json value).
 nlohmann::json infer_response(const std::string& model_name, const std::string& id, const std::vector<std::string>& names,
                               const std::vector<Tensor>& outputs);
 // GET /v2/models/{name}: name, platform, inputs and outputs with datatype and shape (-1 dynamic).

@@ -1,6 +1,7 @@
 #include "passes/pass_registry.h"
 
 #include "passes/analysis/analyze_importance.h"
+#include "passes/batch/free_batch.h"
 #include "passes/cleanup/constants_to_initializers.h"
 #include "passes/cleanup/dce.h"
 #include "passes/cleanup/dedupe_initializers.h"

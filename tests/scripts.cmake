@@ -29,6 +29,7 @@ ember_script_test(real_models tests/realmodels/real_models.sh LABELS "interop" T
 ember_script_test(scale_cli tests/e2e/scale_cli.sh LABELS "e2e")
 ember_script_test(prune_cli tests/e2e/prune_cli.sh LABELS "e2e;sanitize" TIMEOUT 600)
 ember_script_test(interop_pruned tests/interop/pruned_ort.sh LABELS "interop" TIMEOUT 600)
+ember_script_test(interop_free_batch tests/interop/free_batch_ort.sh LABELS "interop" TIMEOUT 600)
 ember_script_test(serve_hostile tests/e2e/serve_hostile.sh LABELS "e2e;sanitize" TIMEOUT 300)
 ember_script_test(report_html tests/e2e/report_html.sh LABELS "e2e" TIMEOUT 600)
 ember_script_test(recipe_cli tests/e2e/recipe_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)

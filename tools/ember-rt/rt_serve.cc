@@ -9,6 +9,7 @@
 
 #include <ctime>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -178,6 +179,9 @@ int serve(const ServeOptions& o) {
                                                   config.scheduler.queue_capacity[2] + st.workers + 64);
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(std::min<size_t>(http_threads, 512)); };
   server.set_payload_max_length(static_cast<size_t>(o.max_body_bytes));
+  // A keep-alive client's next request waited ~40 ms for each answer: Nagle held the body's last
+  // segment until the client's delayed ACK. Answers are written whole, so send them at once.
+  server.set_tcp_nodelay(true);
   // Under overload a client may read a large response slowly: do not drop it after httplib's 5 s.
   server.set_read_timeout(30, 0);
   server.set_write_timeout(30, 0);
@@ -193,14 +197,21 @@ int serve(const ServeOptions& o) {
                scheduler.energy().measured ? "measured" : "estimated");
   std::printf("listening %d\n", port);
   std::fflush(stdout);
+  std::atomic<bool> listen_returned{false};
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&signals, &sig);
     std::fprintf(stderr, "ember-rt: signal %d: finishing the queued requests\n", sig);
     scheduler.drain();
-    server.stop();
+    // A signal right after start-up may come before the listen loop runs, when stop() does
+    // nothing (the server then ran on, ignoring SIGTERM): ask until the loop has returned.
+    while (!listen_returned.load()) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   });
   const bool listened = server.listen_after_bind();
+  listen_returned = true;
   scheduler.drain();
   if (stopper.joinable()) {
     pthread_kill(stopper.native_handle(), SIGTERM);

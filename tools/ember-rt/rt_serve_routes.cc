@@ -53,9 +53,10 @@ void infer(const httplib::Request& req, httplib::Response& res, ServeContext& c)
   deploy::InferResult r = submitted.result.get();
   if (r.timed_out) return error(res, 504, r.status.message() + " (timeout " + std::to_string(timeout_ms) + " ms)");
   if (!r.status.ok()) return error(res, r.status.code() == StatusCode::kInternal ? 500 : 400, r.status.message());
-  json body = deploy::infer_response(c.model_name, parsed->id, c.session->interpreter().output_names(), r.outputs);
-  body["parameters"] = {{"priority", deploy::tier_name(tier)}, {"queue_ms", r.queue_seconds * 1000}, {"batch_size", r.batch_size}};
-  reply(res, 200, body);
+  const json parameters = {{"priority", deploy::tier_name(tier)}, {"queue_ms", r.queue_seconds * 1000}, {"batch_size", r.batch_size}};
+  res.status = 200;
+  res.set_content(deploy::infer_response_text(c.model_name, parsed->id, c.session->interpreter().output_names(), r.outputs, parameters),
+                  "application/json");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // decoding of ember-rt serve (deploy/serve_request.h) and its answers, which never throw.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "deploy/kserve.h"
 #include "deploy/serve_request.h"
 
@@ -34,6 +36,26 @@ TEST_CASE("kserve: a good request parses, with priority and timeout parameters")
   CHECK(j["outputs"][0]["datatype"] == "FP32");
   CHECK(j["outputs"][0]["shape"] == nlohmann::json::array({1, 2}));
   CHECK(j["id"] == "a");
+}
+
+TEST_CASE("kserve: the response text carries each float exactly, non-finite ones as null") {
+  const std::vector<float> values = {0.1f, -3.4028235e38f, 1e-45f, 123456.789f, std::nanf(""), 2.5f};
+  const std::string text = infer_response_text("m", "", {"out", "ids"},
+                                               {Tensor::from_vector<float>({2, 3}, values), Tensor::from_vector<int64_t>({2}, {-7, 9})},
+                                               {{"batch_size", 3}});
+  const auto j = nlohmann::json::parse(text);
+  CHECK(!j.contains("id"));
+  CHECK(j["parameters"]["batch_size"] == 3);
+  CHECK(j["outputs"][0]["shape"] == nlohmann::json::array({2, 3}));
+  const auto& data = j["outputs"][0]["data"];
+  REQUIRE(data.size() == values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isnan(values[i])) CHECK(data[i].is_null());
+    else CHECK(static_cast<float>(data[i].get<double>()) == values[i]);
+  }
+  CHECK(j["outputs"][1]["datatype"] == "INT64");
+  CHECK(j["outputs"][1]["data"] == nlohmann::json::array({-7, 9}));
+  CHECK(text.find("0.1,") != std::string::npos);  // the shortest text, not 0.10000000149011612
 }
 
 TEST_CASE("kserve: each bad request is an error naming what is wrong") {
