@@ -22,38 +22,22 @@
 namespace ember::runtime::grad {
 namespace {
 
-template <class F>
-Status pointwise(BackwardContext& ctx, const Tensor& saved, F f) {
-  if (!ctx.has_output_grad(0) || !ctx.wants(0)) return Status::Ok();
-  EMBER_TRY(require_f32(ctx, saved, "the saved value"));
-  Tensor dx = ctx.allocate(ctx.input_shapes[0]);
-  const float* g = ctx.output_grad(0).data<float>();
-  const float* v = saved.data<float>();
-  float* out = dx.mutable_data<float>();
-  parallel_for(dx.numel(), kTranscendentalGrain, [&](int64_t begin, int64_t end) {
-#pragma omp simd
-    for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
-  });
-  ctx.input_grads[0] = std::move(dx);
-  return Status::Ok();
-}
-
 Status relu_backward(BackwardContext& ctx) {
-  return pointwise(ctx, ctx.output(0), [](float g, float y) { return y > 0.0f ? g : 0.0f; });
+  return pointwise_backward(ctx, ctx.output(0), [](float g, float y) { return y > 0.0f ? g : 0.0f; });
 }
 Status leaky_relu_backward(BackwardContext& ctx) {
   const float alpha = ctx.node.attr_float("alpha", 0.01f);
-  return pointwise(ctx, ctx.input(0), [alpha](float g, float x) { return x > 0.0f ? g : alpha * g; });
+  return pointwise_backward(ctx, ctx.input(0), [alpha](float g, float x) { return x > 0.0f ? g : alpha * g; });
 }
 Status tanh_backward(BackwardContext& ctx) {
-  return pointwise(ctx, ctx.output(0), [](float g, float y) { return g * (1.0f - y * y); });
+  return pointwise_backward(ctx, ctx.output(0), [](float g, float y) { return g * (1.0f - y * y); });
 }
 Status sigmoid_backward(BackwardContext& ctx) {
-  return pointwise(ctx, ctx.output(0), [](float g, float y) { return g * y * (1.0f - y); });
+  return pointwise_backward(ctx, ctx.output(0), [](float g, float y) { return g * y * (1.0f - y); });
 }
 Status erf_backward(BackwardContext& ctx) {
   constexpr float kTwoOverSqrtPi = 1.1283791670955126f;
-  return pointwise(ctx, ctx.input(0), [](float g, float x) { return g * kTwoOverSqrtPi * std::exp(-x * x); });
+  return pointwise_backward(ctx, ctx.input(0), [](float g, float x) { return g * kTwoOverSqrtPi * std::exp(-x * x); });
 }
 
 Status gelu_backward(BackwardContext& ctx) {

@@ -20,15 +20,6 @@ namespace {
 
 GradNeeds needs_int_inputs(const ir::Node&, IndexMask) { return {bit(1) | bit(3), 0}; }
 
-Result<PadMode> pad_mode(const BackwardContext& ctx) {
-  const std::string mode = ctx.node.attr_string("mode", "constant");
-  if (mode == "constant") return PadMode::kConstant;
-  if (mode == "reflect") return PadMode::kReflect;
-  if (mode == "edge") return PadMode::kEdge;
-  if (mode == "wrap") return PadMode::kWrap;
-  return invalid_input(ctx.where() + ": unknown mode '" + mode + "'");
-}
-
 // 2 * rank pads (all begins, then all ends), from the attribute (opset < 11) or the inputs.
 Result<std::vector<int64_t>> pad_amounts(const BackwardContext& ctx, size_t rank) {
   if (ctx.opset < 11) return ctx.node.attr_ints("pads");
@@ -53,7 +44,7 @@ Status pad_backward(BackwardContext& ctx) {
   const Shape& xs = ctx.input_shapes[0];
   const Shape& ys = ctx.output_shapes[0];
   const size_t rank = xs.size();
-  EMBER_ASSIGN_OR_RETURN(PadMode mode, pad_mode(ctx));
+  EMBER_ASSIGN_OR_RETURN(PadMode mode, read_pad_mode(ctx.node, ctx.where()));
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> pads, pad_amounts(ctx, rank));
   if (pads.size() != 2 * rank) return invalid_input(ctx.where() + ": pads do not match the input rank");
   std::vector<std::vector<int64_t>> maps(rank);

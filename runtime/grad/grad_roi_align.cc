@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "runtime/grad/grad_util.h"
+#include "runtime/kernels/roi_align_sample.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -17,22 +18,6 @@ namespace {
 GradNeeds roi_align_needs(const ir::Node& node, IndexMask) {
   const bool max_mode = node.attr_string("mode", "avg") == "max";
   return {bit(1) | bit(2) | (max_mode ? bit(0) : IndexMask{0}), 0};
-}
-
-// The four corners of a sample point and their weights; false when the point reads nothing.
-bool sample_corners(float yy, float xx, int64_t h, int64_t w, int64_t at[4], float wt[4]) {
-  if (yy < -1.0f || yy > float(h) || xx < -1.0f || xx > float(w)) return false;
-  yy = std::max(yy, 0.0f);
-  xx = std::max(xx, 0.0f);
-  int64_t ylo = int64_t(yy), xlo = int64_t(xx), yhi, xhi;
-  if (ylo >= h - 1) yhi = ylo = h - 1, yy = float(ylo);
-  else yhi = ylo + 1;
-  if (xlo >= w - 1) xhi = xlo = w - 1, xx = float(xlo);
-  else xhi = xlo + 1;
-  const float ly = yy - float(ylo), lx = xx - float(xlo), hy = 1 - ly, hx = 1 - lx;
-  at[0] = ylo * w + xlo, at[1] = ylo * w + xhi, at[2] = yhi * w + xlo, at[3] = yhi * w + xhi;
-  wt[0] = hy * hx, wt[1] = hy * lx, wt[2] = ly * hx, wt[3] = ly * lx;
-  return true;
 }
 
 Status roi_align_backward(BackwardContext& ctx) {
@@ -78,7 +63,7 @@ Status roi_align_backward(BackwardContext& ctx) {
               const float xx = x0 + float(j) * bw + (float(ix) + 0.5f) * bw / float(gw);
               int64_t at[4] = {0, 0, 0, 0};
               float wt[4] = {0, 0, 0, 0};
-              const bool reads = sample_corners(yy, xx, h, w, at, wt);
+              const bool reads = roi_sample_corners(yy, xx, h, w, at, wt);
               for (int k = 0; k < 4; ++k) {
                 if (!max_mode) {
                   if (reads) grad[at[k]] += g * wt[k] / count;

@@ -5,6 +5,7 @@
 //   Col2Im: y[image position] += x[column entry] for every (kernel tap, block) inside the
 //     image; the adjoint is im2col: dx[column entry] = dy[its image position] (0 outside)
 #include "runtime/grad/grad_util.h"
+#include "runtime/kernels/col2im_plan.h"
 
 namespace ember::runtime::grad {
 namespace {
@@ -48,42 +49,14 @@ Status col2im_backward(BackwardContext& ctx) {
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> image, read_int_input(ctx, 1));
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> block, read_int_input(ctx, 2));
   const Shape& xs = ctx.input_shapes[0];
-  const size_t r = image.size();
-  if (xs.size() != 3 || block.size() != r || r == 0) return invalid_input(ctx.where() + ": bad column, image or block shapes");
-  std::vector<int64_t> strides = ctx.node.attr_ints("strides"), dil = ctx.node.attr_ints("dilations"), pads = ctx.node.attr_ints("pads");
-  strides.resize(r, 1);
-  dil.resize(r, 1);
-  pads.resize(2 * r, 0);
-  int64_t kernel = 1, plane = 1, blocks = 1;
-  std::vector<int64_t> out_dims(r), kpos(r), bpos(r);
-  for (size_t d = 0; d < r; ++d) {
-    kernel *= block[d];
-    plane *= image[d];
-    out_dims[d] = (image[d] + pads[d] + pads[d + r] - dil[d] * (block[d] - 1) - 1) / strides[d] + 1;
-    blocks *= out_dims[d];
+  if (xs.size() != 3) return invalid_input(ctx.where() + ": bad column, image or block shapes");
+  EMBER_ASSIGN_OR_RETURN(const Col2ImPlan plan, plan_col2im(ctx.node, std::move(image), std::move(block), xs[1], xs[2], ctx.where()));
+  Tensor dx = ctx.zeros(xs);  // columns whose pixel lies outside the image get no gradient
+  for (int64_t bc = 0; bc < xs[0] * (xs[1] / plan.kernel); ++bc) {
+    float* out = dx.mutable_data<float>() + bc * plan.kernel * plan.blocks;
+    const float* dy = ctx.output_grad(0).data<float>() + bc * plan.plane;
+    plan.for_each_tap([&](int64_t column, int64_t pixel) { out[column] = dy[pixel]; });
   }
-  if (kernel <= 0 || xs[1] % kernel || xs[2] != blocks) return invalid_input(ctx.where() + ": the column count does not match");
-  const int64_t c = xs[1] / kernel;
-  Tensor dx = ctx.allocate(xs);
-  float* out = dx.mutable_data<float>();
-  const float* dy = ctx.output_grad(0).data<float>();
-  for (int64_t b = 0; b < xs[0]; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t k = 0; k < kernel; ++k)
-        for (int64_t l = 0; l < blocks; ++l) {
-          int64_t kr = k, lr = l, offset = 0;
-          bool inside = true;
-          for (size_t d = r; d-- > 0;) {
-            kpos[d] = kr % block[d], kr /= block[d];
-            bpos[d] = lr % out_dims[d], lr /= out_dims[d];
-          }
-          for (size_t d = 0; d < r; ++d) {
-            const int64_t at = bpos[d] * strides[d] - pads[d] + kpos[d] * dil[d];
-            inside = inside && at >= 0 && at < image[d];
-            offset = offset * image[d] + at;
-          }
-          out[((b * c + ch) * kernel + k) * blocks + l] = inside ? dy[(b * c + ch) * plane + offset] : 0.0f;
-        }
   ctx.input_grads[0] = std::move(dx);
   return Status::Ok();
 }

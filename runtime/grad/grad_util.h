@@ -85,6 +85,7 @@ Status pointwise_backward(BackwardContext& ctx, const Tensor& saved, F f) {
   const float* v = saved.data<float>();
   float* out = dx.mutable_data<float>();
   parallel_for(dx.numel(), kTranscendentalGrain, [&](int64_t begin, int64_t end) {
+#pragma omp simd
     for (int64_t i = begin; i < end; ++i) out[i] = f(g[i], v[i]);
   });
   ctx.input_grads[0] = std::move(dx);

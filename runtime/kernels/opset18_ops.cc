@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "ir/memory_limits.h"
+#include "runtime/kernels/col2im_plan.h"
 #include "runtime/kernels/elementwise_ops.h"
 #include "runtime/kernels/numeric_dispatch.h"
 #include "runtime/kernels/shape_common.h"
@@ -123,46 +124,20 @@ Status run_col2im(RunContext& ctx) {
   const Tensor& x = ctx.input(0);
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> image, read_indices(ctx, 1));
   EMBER_ASSIGN_OR_RETURN(std::vector<int64_t> block, read_indices(ctx, 2));
-  const size_t r = image.size();
-  if (x.dtype() != DType::kF32 || x.rank() != 3 || block.size() != r || r == 0)
+  if (x.dtype() != DType::kF32 || x.rank() != 3)
     return invalid_input(ctx.where() + ": input must be float [N, C * prod(block), L] with image and block shapes of one rank");
-  std::vector<int64_t> strides = ctx.node.attr_ints("strides"), dil = ctx.node.attr_ints("dilations"), pads = ctx.node.attr_ints("pads");
-  strides.resize(r, 1);
-  dil.resize(r, 1);
-  pads.resize(2 * r, 0);
-  int64_t kernel = 1, plane = 1, blocks = 1;
-  std::vector<int64_t> out_dims(r);
-  for (size_t d = 0; d < r; ++d) {
-    kernel *= block[d];
-    plane *= image[d];
-    out_dims[d] = (image[d] + pads[d] + pads[d + r] - dil[d] * (block[d] - 1) - 1) / strides[d] + 1;
-    blocks *= out_dims[d];
-  }
-  if (kernel <= 0 || x.dim(1) % kernel || x.dim(2) != blocks) return invalid_input(ctx.where() + ": the column count does not match the image and block shapes");
-  const int64_t n = x.dim(0), c = x.dim(1) / kernel;
+  EMBER_ASSIGN_OR_RETURN(const Col2ImPlan plan, plan_col2im(ctx.node, image, block, x.dim(1), x.dim(2), ctx.where()));
+  const int64_t n = x.dim(0), c = x.dim(1) / plan.kernel;
   Shape out = {n, c};
   out.insert(out.end(), image.begin(), image.end());
   EMBER_TRY(check_output_shape(ctx.where(), DType::kF32, out));
   Tensor& y = ctx.allocate_output(0, DType::kF32, out);
   std::memset(y.raw_mutable(), 0, y.nbytes());
-  std::vector<int64_t> kpos(r), bpos(r);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t k = 0; k < kernel; ++k)
-        for (int64_t l = 0; l < blocks; ++l) {
-          int64_t kr = k, lr = l, offset = 0;
-          bool inside = true;
-          for (size_t d = r; d-- > 0;) {
-            kpos[d] = kr % block[d], kr /= block[d];
-            bpos[d] = lr % out_dims[d], lr /= out_dims[d];
-          }
-          for (size_t d = 0; d < r; ++d) {
-            const int64_t at = bpos[d] * strides[d] - pads[d] + kpos[d] * dil[d];
-            inside = inside && at >= 0 && at < image[d];
-            offset = offset * image[d] + at;
-          }
-          if (inside) y.mutable_data<float>()[(b * c + ch) * plane + offset] += x.data<float>()[((b * c + ch) * kernel + k) * blocks + l];
-        }
+  for (int64_t bc = 0; bc < n * c; ++bc) {
+    float* dst = y.mutable_data<float>() + bc * plan.plane;
+    const float* src = x.data<float>() + bc * plan.kernel * plan.blocks;
+    plan.for_each_tap([&](int64_t column, int64_t pixel) { dst[pixel] += src[column]; });
+  }
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 
 #include "runtime/kernels/shape_common.h"
 #include "runtime/kernels/op_inputs.h"
+#include "runtime/kernels/roi_align_sample.h"
 
 namespace ember::runtime {
 namespace {
@@ -60,23 +61,12 @@ Status RoiAlignKernel::run(RunContext& ctx) {
           bool first = true;
           for (int64_t iy = 0; iy < gh; ++iy)
             for (int64_t ix = 0; ix < gw; ++ix) {
-              float yy = y0 + float(i) * bh + (float(iy) + 0.5f) * bh / float(gh);
-              float xx = x0 + float(j) * bw + (float(ix) + 0.5f) * bw / float(gw);
-              float v[4] = {0, 0, 0, 0};
-              if (!(yy < -1.0f || yy > float(h) || xx < -1.0f || xx > float(w))) {
-                yy = std::max(yy, 0.0f);
-                xx = std::max(xx, 0.0f);
-                int64_t ylo = int64_t(yy), xlo = int64_t(xx), yhi, xhi;
-                if (ylo >= h - 1) yhi = ylo = h - 1, yy = float(ylo);
-                else yhi = ylo + 1;
-                if (xlo >= w - 1) xhi = xlo = w - 1, xx = float(xlo);
-                else xhi = xlo + 1;
-                const float ly = yy - float(ylo), lx = xx - float(xlo), hy = 1 - ly, hx = 1 - lx;
-                v[0] = hy * hx * map[ylo * w + xlo];
-                v[1] = hy * lx * map[ylo * w + xhi];
-                v[2] = ly * hx * map[yhi * w + xlo];
-                v[3] = ly * lx * map[yhi * w + xhi];
-              }
+              const float yy = y0 + float(i) * bh + (float(iy) + 0.5f) * bh / float(gh);
+              const float xx = x0 + float(j) * bw + (float(ix) + 0.5f) * bw / float(gw);
+              float v[4] = {0, 0, 0, 0}, wt[4];
+              int64_t at[4];
+              if (roi_sample_corners(yy, xx, h, w, at, wt))
+                for (int q = 0; q < 4; ++q) v[q] = wt[q] * map[at[q]];
               if (max_mode) {
                 const float m = std::max(std::max(v[0], v[1]), std::max(v[2], v[3]));
                 acc = first ? m : std::max(acc, m);

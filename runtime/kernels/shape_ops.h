@@ -43,6 +43,8 @@ Status run_tile(RunContext& ctx);
 // -1 for the constant (also used by Pad's backward rule).
 enum class PadMode { kConstant, kReflect, kEdge, kWrap };
 int64_t pad_source_coordinate(PadMode mode, int64_t i, int64_t n);
+// The node's "mode" attribute (default constant); `where` names the node in the error.
+Result<PadMode> read_pad_mode(const ir::Node& node, const std::string& where);
 Status run_pad_v2(RunContext& ctx);   // pads and value attributes
 Status run_pad_v11(RunContext& ctx);  // pads, constant_value and (opset 18) axes inputs
 

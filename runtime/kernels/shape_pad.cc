@@ -10,6 +10,15 @@
 
 namespace ember::runtime {
 
+Result<PadMode> read_pad_mode(const ir::Node& node, const std::string& where) {
+  const std::string mode = node.attr_string("mode", "constant");
+  if (mode == "constant") return PadMode::kConstant;
+  if (mode == "reflect") return PadMode::kReflect;
+  if (mode == "edge") return PadMode::kEdge;
+  if (mode == "wrap") return PadMode::kWrap;
+  return invalid_input(where + ": unknown mode '" + mode + "'");
+}
+
 int64_t pad_source_coordinate(PadMode mode, int64_t i, int64_t n) {
   switch (mode) {
     case PadMode::kConstant: return i >= 0 && i < n ? i : -1;
@@ -27,14 +36,6 @@ int64_t pad_source_coordinate(PadMode mode, int64_t i, int64_t n) {
 
 namespace {
 
-Result<PadMode> read_mode(const RunContext& ctx) {
-  const std::string mode = ctx.node.attr_string("mode", "constant");
-  if (mode == "constant") return PadMode::kConstant;
-  if (mode == "reflect") return PadMode::kReflect;
-  if (mode == "edge") return PadMode::kEdge;
-  if (mode == "wrap") return PadMode::kWrap;
-  return invalid_input(ctx.where() + ": unknown mode '" + mode + "'");
-}
 
 // `pads` holds 2 * rank values: all begins, then all ends. `value` is a one-element tensor
 // of the data's type, or undefined for zero.
@@ -109,7 +110,7 @@ Result<Tensor> scalar_of_type(const RunContext& ctx, DType dtype, float value) {
 }  // namespace
 
 Status run_pad_v2(RunContext& ctx) {
-  EMBER_ASSIGN_OR_RETURN(PadMode mode, read_mode(ctx));
+  EMBER_ASSIGN_OR_RETURN(PadMode mode, read_pad_mode(ctx.node, ctx.where()));
   const std::vector<int64_t> pads = ctx.node.attr_ints("pads");
   const Tensor& in = ctx.input(0);
   if (pads.size() != 2 * in.shape().size())
@@ -124,7 +125,7 @@ Status run_pad_v2(RunContext& ctx) {
 }
 
 Status run_pad_v11(RunContext& ctx) {
-  EMBER_ASSIGN_OR_RETURN(PadMode mode, read_mode(ctx));
+  EMBER_ASSIGN_OR_RETURN(PadMode mode, read_pad_mode(ctx.node, ctx.where()));
   const Tensor& in = ctx.input(0);
   const int rank = in.rank();
   if (!ctx.has_input(1)) return invalid_input(ctx.where() + ": the pads input is missing");
