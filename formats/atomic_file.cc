@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <streambuf>
 #include <vector>
 
@@ -17,6 +16,22 @@
 
 namespace ember::formats {
 namespace {
+
+// Writes all n bytes to fd, retrying on EINTR, and on EINVAL when `retry_einval` says so (it
+// clears O_DIRECT). Returns 0 or the errno of the failure.
+template <class RetryEinval>
+int write_fully(int fd, const char* p, size_t n, RetryEinval retry_einval) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR || (errno == EINVAL && retry_einval())) continue;
+      return errno;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
 
 // A buffered streambuf over a file descriptor that remembers the first write error, so the
 // caller can report errno instead of a bare "stream failed".
@@ -53,18 +68,8 @@ class FdStreamBuf : public std::streambuf {
     return ok;
   }
   bool write_all(const char* p, size_t n) {
-    if (error_) return false;
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        error_ = errno;
-        return false;
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-    return true;
+    if (!error_) error_ = write_fully(fd_, p, n, [] { return false; });
+    return error_ == 0;
   }
 
   int fd_;
@@ -84,8 +89,8 @@ class DirectStreamBuf : public std::streambuf {
     const int flags = fcntl(fd, F_GETFL);
     direct_ = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
     buffer_ = static_cast<char*>(aligned_alloc(kBlock, kBuffer));
-    if (!buffer_) throw std::bad_alloc();
-    setp(buffer_, buffer_ + kBuffer);
+    if (!buffer_) error_ = ENOMEM;  // every write then fails with it (no exception leaves the library)
+    setp(buffer_, buffer_ ? buffer_ + kBuffer : nullptr);
   }
   ~DirectStreamBuf() override { free(buffer_); }
   int error() const { return error_; }
@@ -125,19 +130,8 @@ class DirectStreamBuf : public std::streambuf {
 
  private:
   bool write_all(const char* p, size_t n) {
-    if (error_) return false;
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EINVAL && direct_ && clear_direct()) continue;  // O_DIRECT accepted, then refused
-        error_ = errno;
-        return false;
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-    return true;
+    if (!error_) error_ = write_fully(fd_, p, n, [&] { return direct_ && clear_direct(); });  // O_DIRECT accepted, then refused
+    return error_ == 0;
   }
   bool clear_direct() {
     const int flags = fcntl(fd_, F_GETFL);
