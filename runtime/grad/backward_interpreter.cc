@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <set>
 
 #include "runtime/optimizer/graph_simplify.h"
 #include "runtime/kernel.h"
@@ -28,6 +29,39 @@ Tensor add_out_of_place(TensorAllocator& pool, const Tensor& a, const Tensor& b)
   return out;
 }
 
+// Float Constants of `min_elements` or more inside subgraph bodies (If, Loop, Scan, nested)
+// become initializers of the main graph: the body then reads them as outer-scope values, the
+// same values, so a weight an exporter kept inside a branch (Silero VAD v5) is differentiated
+// through the If's rule like one read from outside. A name already defined is left in place.
+void hoist_body_constants(ir::Graph& body, ir::Graph& main, int64_t min_elements, std::set<std::string>& defined) {
+  std::vector<ir::Node> kept;
+  for (auto& node : body.nodes) {
+    for (auto& a : node.attributes) {
+      if (a.g) hoist_body_constants(*a.g, main, min_elements, defined);
+      for (auto& g : a.graphs) hoist_body_constants(*g, main, min_elements, defined);
+    }
+    const ir::Attribute* value = node.op_type == "Constant" && node.domain.empty() ? node.find_attr("value") : nullptr;
+    if (value && value->kind == ir::AttrKind::kTensor && value->t.dtype() == DType::kF32 && value->t.numel() >= min_elements &&
+        node.outputs.size() == 1 && defined.insert(node.outputs[0]).second) {
+      main.set_initializer(node.outputs[0], value->t);
+      continue;
+    }
+    kept.push_back(std::move(node));
+  }
+  body.nodes = std::move(kept);
+}
+
+void hoist_body_constants(ir::Graph& graph, int64_t min_elements) {
+  std::set<std::string> defined(graph.initializer_order.begin(), graph.initializer_order.end());
+  for (const auto& in : graph.inputs) defined.insert(in.name);
+  for (const auto& node : graph.nodes) defined.insert(node.outputs.begin(), node.outputs.end());
+  for (auto& node : graph.nodes)
+    for (auto& a : node.attributes) {
+      if (a.g) hoist_body_constants(*a.g, graph, min_elements, defined);
+      for (auto& g : a.graphs) hoist_body_constants(*g, graph, min_elements, defined);
+    }
+}
+
 }  // namespace
 
 Result<PreparedModel> prepare_for_gradients(const ir::Model& model, const GradientOptions& options) {
@@ -44,6 +78,7 @@ Result<PreparedModel> prepare_for_gradients(const ir::Model& model, const Gradie
     kept.push_back(std::move(node));
   }
   graph.nodes = std::move(kept);
+  hoist_body_constants(graph, std::max<int64_t>(options.min_parameter_elements, 2));
   if (options.parameters.empty()) {
     for (const auto& name : graph.initializer_order) {
       const Tensor& t = graph.initializers.at(name);

@@ -1,5 +1,6 @@
 // BackwardInterpreter: reverse-mode differentiation of an ONNX graph over the runtime's FP32 ops.
-//   create():   copies the model; Constant nodes become initializers; the weights to
+//   create():   copies the model; Constant nodes become initializers (float ones inside subgraph
+//               bodies too, read there as outer values); the weights to
 //               differentiate are shielded from constant folding (a Transpose of a weight
 //               must stay a node for its gradient to reach the weight), everything else folds
 //               as in the Interpreter; plans the gradient path (gradient_path.h) and fails

