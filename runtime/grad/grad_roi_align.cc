@@ -42,12 +42,9 @@ Status roi_align_backward(BackwardContext& ctx) {
     const int64_t b = batch[size_t(r)];
     if (b < 0 || b >= xs[0]) return invalid_input(ctx.where() + ": batch index out of range");
     const float* roi = rois.data<float>() + r * 4;
-    const float x0 = roi[0] * scale - offset, y0 = roi[1] * scale - offset;
-    float rw = roi[2] * scale - offset - x0, rh = roi[3] * scale - offset - y0;
-    if (!half_pixel) rw = std::max(rw, 1.0f), rh = std::max(rh, 1.0f);
-    const float bh = rh / float(ph), bw = rw / float(pw);
-    const int64_t gh = ratio > 0 ? ratio : int64_t(std::ceil(rh / float(ph))), gw = ratio > 0 ? ratio : int64_t(std::ceil(rw / float(pw)));
-    const float count = float(std::max<int64_t>(gh * gw, 1));
+    const RoiBins bins(roi, scale, offset, half_pixel, ph, pw, ratio);
+    const int64_t gh = bins.gh, gw = bins.gw;
+    const float count = bins.count;
     for (int64_t ch = 0; ch < c; ++ch) {
       float* grad = dx.mutable_data<float>() + (b * c + ch) * h * w;
       const float* map = x ? x + (b * c + ch) * h * w : nullptr;
@@ -59,8 +56,7 @@ Status roi_align_backward(BackwardContext& ctx) {
           bool first = true;
           for (int64_t iy = 0; iy < gh; ++iy)
             for (int64_t ix = 0; ix < gw; ++ix) {
-              const float yy = y0 + float(i) * bh + (float(iy) + 0.5f) * bh / float(gh);
-              const float xx = x0 + float(j) * bw + (float(ix) + 0.5f) * bw / float(gw);
+              const float yy = bins.y(i, iy), xx = bins.x(j, ix);
               int64_t at[4] = {0, 0, 0, 0};
               float wt[4] = {0, 0, 0, 0};
               const bool reads = roi_sample_corners(yy, xx, h, w, at, wt);
