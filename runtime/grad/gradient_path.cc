@@ -4,6 +4,7 @@
 
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_gelu_chain.h"
+#include "runtime/grad/grad_loop_scan.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -93,10 +94,11 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
-    // Subgraph reads pass a gradient only through an If whose branches all have rules.
-    const Status branches = rules[i] && !subgraph_reads[i].empty() ? check_if_gradient(node, active, registry) : Status::Ok();
-    const bool through_branches = rules[i] && !subgraph_reads[i].empty() && branches.ok();
-    if (!rules[i] || (!subgraph_reads[i].empty() && !through_branches)) {  // the gradient stops here (reported with what it cuts off)
+    // A gradient passes through If, Loop or Scan only when their bodies all have rules.
+    const bool with_subgraphs = rules[i] && has_subgraph(node);
+    const Status branches = with_subgraphs ? check_subgraph_gradient(node, active, registry) : Status::Ok();
+    const bool through_branches = with_subgraphs && branches.ok();
+    if (!rules[i] || !branches.ok()) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);
       if (!branches.ok()) cut_reasons[i] = branches.message();
       continue;
