@@ -128,6 +128,56 @@ TEST_CASE("grad Loop and Scan: weights read only inside the body are reached, an
   }
 }
 
+TEST_CASE("grad Scan: a weight kept inside the body (a Constant or a body initializer) is differentiated like one read from outside") {
+  const auto inputs = rnn_inputs(0);
+  const Tensor w = inputs[2].value;
+  std::vector<Tensor> grads;
+  for (int where : {0, 1, 2}) {  // outside, a Constant node in the body, an initializer of the body
+    INFO("variant ", where);
+    ir::Model m = with_constants(rnn_scan_model(0, false), inputs);
+    ir::Graph& body = *m.graph.nodes[0].attributes.back().g;
+    if (where > 0) m.graph.remove_initializer("W");
+    if (where == 1) body.nodes.insert(body.nodes.begin(), make_node("Constant", {}, {"W"}, {test::tensor_attr("value", w)}));
+    if (where == 2) body.set_initializer("W", w);
+    const auto g = gradients(m, inputs);
+    REQUIRE(g.count("W") == 1);
+    grads.push_back(g.at("W"));
+  }
+  CHECK(grads[1].same_content(grads[0]));
+  CHECK(grads[2].same_content(grads[0]));
+}
+
+TEST_CASE("grad Loop: a Scan nested in the Loop's body, reading weights two scopes out") {
+  // Loop(M = 2) over h: h = Scan-RNN(h, xs) each iteration, with W, U, b read from the main graph.
+  std::vector<ir::Node> inner = loop_scan_models::rnn_step("s_", "x_t", "hs_in", "hs_out");
+  ir::Node scan = make_node("Scan", {"h_in", "xs"}, {"h_scan"}, {int_attr("num_scan_inputs", 1)});
+  scan.attributes.push_back(body_attr(std::move(inner), {"hs_in", "x_t"}, {"hs_out"}));
+  std::vector<ir::Node> body = {make_node("Identity", {"c_in"}, {"c_out"}), scan, make_node("Identity", {"h_scan"}, {"y_out"})};
+  ir::Node loop = make_node("Loop", {"M", "", "h0"}, {"h_final", "ys"});
+  loop.attributes.push_back(body_attr(std::move(body), {"i", "c_in", "h_in"}, {"c_out", "h_scan", "y_out"}));
+  const std::vector<TestInput> inputs = {{"h0", random_f32({2, 4}, 1, 0.5f), Role::kFeed}, {"xs", random_f32({3, 2, 3}, 2), Role::kFeed},
+                                         {"W", random_f32({3, 4}, 3, 0.5f)}, {"U", random_f32({4, 4}, 4, 0.5f)},
+                                         {"b", random_f32({4}, 5, 0.1f)}, {"M", Tensor::scalar<int64_t>(2), Role::kConstant}};
+  check_model_gradients(make_graph_model({loop}, inputs, {"h_final", "ys"}), inputs);
+}
+
+TEST_CASE("grad Scan-8 (batch-major, sequence_lens) has no rule: a cut naming the weights it cuts off") {
+  ir::Model m = rnn_scan_model(0, false);
+  m.opset_imports = {{"", 8}};
+  ir::Node& scan = m.graph.nodes[0];
+  scan.inputs.insert(scan.inputs.begin(), "");  // no sequence_lens
+  std::vector<ir::Attribute> attrs;
+  for (const auto& a : scan.attributes)
+    if (a.name == "body" || a.name == "num_scan_inputs") attrs.push_back(a);
+  scan.attributes = attrs;
+  m = with_constants(m, rnn_inputs(0));
+  auto bi = rg::BackwardInterpreter::create(m);
+  REQUIRE_MESSAGE(bi.ok(), bi.status().message());  // V is still reached
+  REQUIRE((*bi)->cuts().size() == 1);
+  CHECK((*bi)->cuts()[0].op_type == "Scan");
+  CHECK((*bi)->cuts()[0].sources_cut_off == std::vector<std::string>{"U", "W", "b"});
+}
+
 TEST_CASE("grad Loop: a body op without a backward rule makes the Loop a cut naming the weights it cuts off") {
   // ScatterElements with reduction max has no backward rule.
   std::vector<ir::Node> body = {make_node("Identity", {"c_in"}, {"c_out"}), make_node("MatMul", {"h_in", "w1"}, {"t"}),
