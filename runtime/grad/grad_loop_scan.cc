@@ -85,7 +85,9 @@ void accumulate(Tensor& acc, const Tensor& g) {
   }
   float* a = acc.mutable_data<float>();
   const float* x = g.data<float>();
-  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += x[i];
+  const int64_t n = acc.numel();
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) a[i] += x[i];
 }
 
 struct BodyGradient {
