@@ -2,7 +2,8 @@
 # `ember importance` on an RNN written as a Scan whose weights (W, U, b, V) the body reads from
 # the outer scope (issue 17, gradients through Loop and Scan): every weight is scored, nothing
 # is cut off, and the Taylor and Fisher scores equal those of the same network unrolled into
-# plain nodes, scanning forward and in reverse. Args: EMBER make_loop_scan_models.
+# plain nodes, scanning forward and in reverse; a Loop's outer weights are scored too.
+# Args: EMBER make_loop_scan_models.
 source "$(dirname "$0")/lib.sh"
 MAKE=${2:?usage: importance_loop_scan.sh EMBER make_loop_scan_models}
 expect_exit 0 "write the fixtures" -- "$MAKE" "$WORK"
@@ -25,4 +26,14 @@ for name in ["W", "U", "b", "V"]:
         print(f"{name:2} {key:10} scan {x:.6g} unrolled {y:.6g}")
 PY
 done
+
+# A Loop whose body reads W and V from the outer scope (4 of at most 6 iterations): both scored.
+expect_exit 0 "importance rnn_loop" -- "$EMBER" importance "$WORK/rnn_loop.onnx" --data "$WORK/loop_calib.npz" --loss mse --json
+python3 - "$WORK/out" <<'PY' && pass || fail "rnn_loop: W or V got no score"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gradient_cuts"), r.get("unscored_weights"))
+scores = {t["name"]: t["taylor"] for t in r["tensors"]}
+assert scores.get("W", 0) > 0 and scores.get("V", 0) > 0, scores
+PY
 finish
