@@ -81,6 +81,47 @@ TEST_CASE("grad Scan: an RNN scanned along axis 0 or 1, forward or reverse, matc
     }
 }
 
+TEST_CASE("grad Scan: two scanned inputs and two scan outputs on different axes and directions (a negative axis too)") {
+  // s' = Tanh(s * a_t + b_t W); y1 = s' * a_t stacked on axis -2 (1), y2 = s' V stacked on axis 0 from the end.
+  std::vector<ir::Node> body = {make_node("Mul", {"s_in", "a_t"}, {"sa"}), make_node("MatMul", {"b_t", "W"}, {"bw"}),
+                                make_node("Add", {"sa", "bw"}, {"pre"}), make_node("Tanh", {"pre"}, {"s_out"}),
+                                make_node("Mul", {"s_out", "a_t"}, {"y1"}), make_node("MatMul", {"s_out", "V"}, {"y2"})};
+  ir::Node scan = make_node("Scan", {"s0", "A", "B"}, {"s_T", "Y1", "Y2"},
+                            {int_attr("num_scan_inputs", 2), ints_attr("scan_input_axes", {0, 1}), ints_attr("scan_input_directions", {0, 1}),
+                             ints_attr("scan_output_axes", {-2, 0}), ints_attr("scan_output_directions", {0, 1})});
+  scan.attributes.push_back(body_attr(std::move(body), {"s_in", "a_t", "b_t"}, {"s_out", "y1", "y2"}));
+  const std::vector<TestInput> inputs = {{"s0", random_f32({2, 3}, 1, 0.5f), Role::kFeed}, {"A", random_f32({4, 2, 3}, 2), Role::kFeed},
+                                         {"B", random_f32({2, 4, 3}, 3), Role::kFeed},      {"W", random_f32({3, 3}, 4, 0.5f)},
+                                         {"V", random_f32({3, 2}, 5)}};
+  const ir::Model m = make_graph_model({scan}, inputs, {"s_T", "Y1", "Y2"});
+  auto interp = runtime::Interpreter::create(m);
+  REQUIRE(interp.ok());
+  auto out = (*interp)->run(feeds_of(inputs));
+  REQUIRE_MESSAGE(out.ok(), out.status().message());
+  CHECK((*out)[1].shape() == Shape{2, 4, 3});
+  CHECK((*out)[2].shape() == Shape{4, 2, 2});
+  check_model_gradients(m, inputs);
+}
+
+TEST_CASE("grad Loop: a carried value that grows every iteration") {
+  // s' = Concat(s, Tanh((x W) * mean(s))) along axis 1; y = sum(s'): s goes [1, 2] -> [1, 8] in 3 iterations.
+  std::vector<ir::Node> body = {make_node("Identity", {"c_in"}, {"c_out"}), make_node("MatMul", {"x", "W"}, {"xw"}),
+                                make_node("ReduceMean", {"s_in"}, {"mean"}), make_node("Mul", {"xw", "mean"}, {"scaled"}),
+                                make_node("Tanh", {"scaled"}, {"grown"}), make_node("Concat", {"s_in", "grown"}, {"s_out"}, {int_attr("axis", 1)}),
+                                make_node("ReduceSum", {"s_out"}, {"y_out"})};
+  ir::Node loop = make_node("Loop", {"M", "", "s0"}, {"s_final", "ys"});
+  loop.attributes.push_back(body_attr(std::move(body), {"i", "c_in", "s_in"}, {"c_out", "s_out", "y_out"}));
+  const std::vector<TestInput> inputs = {{"s0", random_f32({1, 2}, 1, 0.5f, 0.5f), Role::kFeed}, {"x", random_f32({1, 3}, 2), Role::kFeed},
+                                         {"W", random_f32({3, 2}, 3, 0.5f)}, {"M", Tensor::scalar<int64_t>(3), Role::kConstant}};
+  const ir::Model m = make_graph_model({loop}, inputs, {"s_final", "ys"});
+  auto interp = runtime::Interpreter::create(m);
+  REQUIRE(interp.ok());
+  auto out = (*interp)->run(feeds_of(inputs));
+  REQUIRE_MESSAGE(out.ok(), out.status().message());
+  CHECK((*out)[0].shape() == Shape{1, 8});
+  check_model_gradients(m, inputs);
+}
+
 TEST_CASE("grad Scan: the gradients equal those of the same network unrolled") {
   for (bool reverse : {false, true}) {
     const auto inputs = rnn_inputs(1);
