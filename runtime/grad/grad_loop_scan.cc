@@ -98,12 +98,15 @@ struct BodyGradient {
 // What one node's iterations look like to the reverse walk.
 struct IterationSpec {
   const ir::Graph* body = nullptr;
+  size_t node_offset = 0;  // body input i is node input i + node_offset (Scan-8: 1, sequence_lens first)
   size_t states = 0;
-  std::vector<ScanAxis> scan_inputs;   // Scan's, at node (and body) inputs states + j
+  std::vector<ScanAxis> scan_inputs;   // Scan's, at body inputs states + j
   std::vector<ScanAxis> scan_outputs;  // at node outputs states + k
   int64_t length = 0;
   // The body's feeds for iteration t from the state before it (declared inputs and outer reads).
   std::function<std::map<std::string, Tensor>(int64_t t, const std::vector<Tensor>& state)> feeds;
+  // dL/d(scan output k of iteration t), or an undefined tensor for none.
+  std::function<Tensor(size_t k, int64_t t)> scan_output_grad;
 };
 
 // The body's BackwardInterpreter differentiating the f32 carried values, the scanned inputs
@@ -113,9 +116,10 @@ Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const Iteration
   const size_t first = fixed_body_inputs(node), declared = node.inputs.size();
   const std::vector<std::string> names = if_gradient_inputs(node);
   std::vector<std::string> sources;
-  for (size_t i = first; i < declared; ++i) {
+  for (size_t i = first; i < spec.body->inputs.size(); ++i) {
+    const size_t at = i + spec.node_offset;
     const bool carried = i < first + spec.states;  // carries weights' gradients even when the initial value wants none
-    if (ctx.has_input(i) && ctx.input(i).dtype() == DType::kF32 && (carried || ctx.wants(i)))
+    if (ctx.has_input(at) && ctx.input(at).dtype() == DType::kF32 && (carried || ctx.wants(at)))
       sources.push_back(spec.body->inputs[i].name);
   }
   for (size_t i = declared; i < names.size() && i < kMaxInputs; ++i)
@@ -143,9 +147,12 @@ Result<std::map<std::string, Tensor>> outer_feeds(const BackwardContext& ctx) {
   return feeds;
 }
 
-// Walks the iterations from the last: dL/d(state) is carried back, the scanned inputs' and
-// outer reads' gradients are gathered, and the initial states' go to the node's inputs.
-Status reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const IterationSpec& spec, IterationTape& tape) {
+// Walks the iterations from the last: dL/d(state), starting from `carried` (the final states'),
+// is carried back and returned (the initial states'; undefined: zero), the scanned inputs'
+// gradients are added to x_grads[j] (when defined, laid out as the scanned tensor) and the outer
+// reads' to ctx.input_grads.
+Result<std::vector<Tensor>> reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const IterationSpec& spec,
+                                               IterationTape& tape, std::vector<Tensor> carried, std::vector<Tensor>& x_grads) {
   const ir::Node& node = ctx.node;
   const size_t first = fixed_body_inputs(node), first_out = fixed_body_outputs(node);
   const std::vector<std::string> names = if_gradient_inputs(node);
@@ -159,11 +166,6 @@ Status reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const I
   for (size_t j = 0; j < spec.scan_inputs.size(); ++j) roles[spec.body->inputs[first + spec.states + j].name] = {Kind::kScanInput, j};
   for (size_t i = node.inputs.size(); i < names.size() && i < kMaxInputs; ++i)
     if (ctx.wants(i)) roles[names[i]] = {Kind::kOuter, i};
-  std::vector<Tensor> carried(spec.states), x_grads(spec.scan_inputs.size());
-  for (size_t k = 0; k < spec.states; ++k)
-    if (ctx.has_output_grad(k)) carried[k] = ctx.output_grad(k);
-  for (size_t j = 0; j < x_grads.size(); ++j)
-    if (ctx.wants(first + spec.states + j)) x_grads[j] = ctx.zeros(ctx.input(first + spec.states + j).shape());
   const std::vector<std::string> out_names = bi.output_names();
   for (int64_t t = spec.length - 1; t >= 0; --t) {
     EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> state, tape.state_before(t));
@@ -181,11 +183,10 @@ Status reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const I
     };
     for (size_t k = 0; k < spec.states; ++k)
       if (carried[k].defined()) seed(first_out + k, carried[k]);
-    for (size_t k = 0; k < spec.scan_outputs.size(); ++k)
-      if (ctx.has_output_grad(spec.states + k)) {
-        const ScanAxis& a = spec.scan_outputs[k];
-        seed(first_out + spec.states + k, slice_along(ctx.output_grad(spec.states + k), a.axis, a.position(t, spec.length)));
-      }
+    for (size_t k = 0; k < spec.scan_outputs.size(); ++k) {
+      Tensor g = spec.scan_output_grad(k, t);
+      if (g.defined()) seed(first_out + spec.states + k, std::move(g));
+    }
     std::vector<Tensor> next(spec.states);
     if (!seeds.empty()) {
       EMBER_TRY(bi.backward(seeds, [&](const std::string& name, const Tensor& g) -> Status {
@@ -201,6 +202,25 @@ Status reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const I
     }
     carried = std::move(next);
   }
+  return carried;
+}
+
+// Loop and Scan-9, whose node inputs and outputs are the body's: the final states' and the
+// stacked scan outputs' gradients come from the node's outputs, and the initial states' and
+// scanned inputs' go to its inputs.
+Status reverse_node_iterations(BackwardContext& ctx, BackwardInterpreter& bi, IterationSpec& spec, IterationTape& tape) {
+  const size_t first = fixed_body_inputs(ctx.node);
+  std::vector<Tensor> carried(spec.states), x_grads(spec.scan_inputs.size());
+  for (size_t k = 0; k < spec.states; ++k)
+    if (ctx.has_output_grad(k)) carried[k] = ctx.output_grad(k);
+  for (size_t j = 0; j < x_grads.size(); ++j)
+    if (ctx.wants(first + spec.states + j)) x_grads[j] = ctx.zeros(ctx.input(first + spec.states + j).shape());
+  spec.scan_output_grad = [&](size_t k, int64_t t) {
+    if (!ctx.has_output_grad(spec.states + k)) return Tensor();
+    const ScanAxis& a = spec.scan_outputs[k];
+    return slice_along(ctx.output_grad(spec.states + k), a.axis, a.position(t, spec.length));
+  };
+  EMBER_ASSIGN_OR_RETURN(carried, reverse_iterations(ctx, bi, spec, tape, std::move(carried), x_grads));
   for (size_t k = 0; k < spec.states; ++k)
     if (ctx.wants(first + k) && carried[k].defined()) ctx.input_grads[first + k] = carried[k].clone();
   for (size_t j = 0; j < x_grads.size(); ++j)
@@ -262,7 +282,7 @@ Status scan_backward(BackwardContext& ctx) {
     EMBER_ASSIGN_OR_RETURN(state, step(t, state));
   }
   if (spec.length > 0) tape.record(spec.length - 1, state);
-  return reverse_iterations(ctx, *bi, spec, tape);
+  return reverse_node_iterations(ctx, *bi, spec, tape);
 }
 
 Result<bool> read_condition(const Tensor& t, const std::string& what) {
@@ -320,7 +340,7 @@ Status loop_backward(BackwardContext& ctx) {
     state.assign(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
     spec.length = t + 1;
   }
-  return reverse_iterations(ctx, *bi, spec, tape);
+  return reverse_node_iterations(ctx, *bi, spec, tape);
 }
 
 GradNeeds loop_scan_needs(const ir::Node& node, IndexMask) {
