@@ -2,7 +2,8 @@
 // (built on first use, cached per node) once per iteration, from the last: Loop and Scan-9
 // number their body inputs like their node inputs (Loop: M, cond | iteration, cond; then the
 // carried values; Scan: the states, then the scanned inputs), and node output j is body
-// output j + 1 for Loop (the condition comes first), j for Scan.
+// output j + 1 for Loop (the condition comes first), j for Scan. Scan-8 has sequence_lens
+// first and batch-major inputs and outputs: its rows are walked one at a time.
 #include "runtime/grad/grad_loop_scan.h"
 
 #include <algorithm>
@@ -285,6 +286,80 @@ Status scan_backward(BackwardContext& ctx) {
   return reverse_node_iterations(ctx, *bi, spec, tape);
 }
 
+// Scan-8: every input has a batch axis 0, scanned inputs a sequence axis 1 (reversed within the
+// row's length for direction 1); each batch row is scanned on its own for sequence_lens[b] steps,
+// its scan outputs stacked forward and padded with zeros (which take no gradient).
+Status scan8_backward(BackwardContext& ctx) {
+  const ir::Node& node = ctx.node;
+  IterationSpec spec;
+  spec.body = body_of(node);
+  spec.node_offset = 1;
+  const size_t declared = node.inputs.size();
+  const int64_t m = node.attr_int("num_scan_inputs", 0);
+  if (!spec.body || declared < 2 || m <= 0 || size_t(m) > declared - 1 || spec.body->inputs.size() != declared - 1 ||
+      spec.body->outputs.size() < declared - 1 - size_t(m))
+    return invalid_input(ctx.where() + ": the body does not match the node's states and scan inputs");
+  spec.states = declared - 1 - size_t(m);
+  for (size_t i = 1; i < declared; ++i)
+    if (!ctx.has_input(i) || ctx.input(i).rank() < 1)
+      return invalid_input(ctx.where() + ": input " + std::to_string(i) + " is missing or has no batch axis");
+  const auto dirs = node.attr_ints("directions");
+  for (size_t j = 0; j < size_t(m); ++j) spec.scan_inputs.push_back({0, j < dirs.size() && dirs[j] == 1});
+  spec.scan_outputs.assign(spec.body->outputs.size() - spec.states, ScanAxis{});
+  const Tensor& first_scanned = ctx.input(1 + spec.states);
+  const int64_t batch = ctx.input(1).dim(0), seq = first_scanned.rank() > 1 ? first_scanned.dim(1) : 0;
+  EMBER_TRY(check_sequence_length(seq, ctx.where()));
+  const Tensor* lens = ctx.has_input(0) ? &ctx.input(0) : nullptr;
+  if (lens && (lens->numel() != batch || lens->dtype() != DType::kI64))
+    return invalid_input(ctx.where() + ": sequence_lens must be int64 [batch]");
+  EMBER_ASSIGN_OR_RETURN(const auto outer, outer_feeds(ctx));
+  std::vector<Tensor> rows(spec.scan_inputs.size());  // this batch row of each scanned input
+  spec.feeds = [&](int64_t t, const std::vector<Tensor>& state) {
+    std::map<std::string, Tensor> f = outer;
+    for (size_t k = 0; k < spec.states; ++k) f[spec.body->inputs[k].name] = state[k];
+    for (size_t j = 0; j < rows.size(); ++j)
+      f[spec.body->inputs[spec.states + j].name] = slice_along(rows[j], 0, spec.scan_inputs[j].position(t, spec.length));
+    return f;
+  };
+  EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
+  auto step = [&](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->forward(spec.feeds(t, state)));
+    outs.resize(spec.states);
+    return outs;
+  };
+  for (size_t i = 1; i < declared; ++i)
+    if (ctx.wants(i)) ctx.input_grads[i] = ctx.zeros(ctx.input(i).shape());
+  std::vector<Tensor> out_rows(spec.scan_outputs.size());  // this batch row of each scan output's gradient
+  spec.scan_output_grad = [&](size_t k, int64_t t) { return out_rows[k].defined() ? slice_along(out_rows[k], 0, t) : Tensor(); };
+  for (int64_t b = 0; b < batch; ++b) {
+    spec.length = lens ? lens->data<int64_t>()[b] : seq;
+    if (spec.length < 0 || spec.length > seq) return invalid_input(ctx.where() + ": sequence length out of range");
+    std::vector<Tensor> state, carried(spec.states), x_grads(rows.size());
+    for (size_t k = 0; k < spec.states; ++k) {
+      state.push_back(slice_along(ctx.input(1 + k), 0, b));
+      if (ctx.has_output_grad(k)) carried[k] = slice_along(ctx.output_grad(k), 0, b);
+    }
+    for (size_t j = 0; j < rows.size(); ++j) {
+      rows[j] = slice_along(ctx.input(1 + spec.states + j), 0, b);
+      if (ctx.wants(1 + spec.states + j)) x_grads[j] = ctx.zeros(rows[j].shape());
+    }
+    for (size_t k = 0; k < out_rows.size(); ++k)
+      out_rows[k] = ctx.has_output_grad(spec.states + k) ? slice_along(ctx.output_grad(spec.states + k), 0, b) : Tensor();
+    IterationTape tape(default_tape_budget(), step);
+    for (int64_t t = 0; t < spec.length; ++t) {
+      tape.record(t, state);
+      if (t + 1 == spec.length) break;  // the last iteration's state is never needed after it
+      EMBER_ASSIGN_OR_RETURN(state, step(t, state));
+    }
+    EMBER_ASSIGN_OR_RETURN(carried, reverse_iterations(ctx, *bi, spec, tape, std::move(carried), x_grads));
+    for (size_t k = 0; k < spec.states; ++k)
+      if (ctx.wants(1 + k) && carried[k].defined()) add_to_slice(ctx.input_grads[1 + k], 0, b, carried[k]);
+    for (size_t j = 0; j < x_grads.size(); ++j)
+      if (x_grads[j].defined()) add_to_slice(ctx.input_grads[1 + spec.states + j], 0, b, x_grads[j]);
+  }
+  return Status::Ok();
+}
+
 Result<bool> read_condition(const Tensor& t, const std::string& what) {
   if (t.numel() != 1 || t.dtype() != DType::kBool) return invalid_input(what + " must be one bool");
   return t.data<uint8_t>()[0] != 0;
@@ -348,11 +423,7 @@ GradNeeds loop_scan_needs(const ir::Node& node, IndexMask) {
   return {n == kMaxInputs ? kAllIndices : (bit(n) - 1), 0};
 }
 
-// Scan-8 (batch-major, sequence_lens first) has one body input fewer than node inputs.
-bool is_scan9(const ir::Node& node) {
-  const ir::Graph* body = body_of(node);
-  return body && body->inputs.size() == node.inputs.size();
-}
+Status scan_any_backward(BackwardContext& ctx) { return ctx.opset < 9 ? scan8_backward(ctx) : scan_backward(ctx); }
 
 Status check_loop_scan_gradient(const ir::Node& node, const std::set<std::string>& active, const GradRegistry& registry) {
   if (if_gradient_inputs(node).size() > kMaxInputs)
@@ -360,13 +431,14 @@ Status check_loop_scan_gradient(const ir::Node& node, const std::set<std::string
   const ir::Graph* body = body_of(node);
   if (!body) return invalid_input("the body attribute (a graph) is missing");
   std::set<std::string> sources, seeded;
-  const size_t first = fixed_body_inputs(node);
+  const size_t first = fixed_body_inputs(node), inputs = body->inputs.size();
+  const size_t offset = node.inputs.size() > inputs ? node.inputs.size() - inputs : 0;  // Scan-8: sequence_lens first
   const size_t fixed = is_loop(node) ? 2 : size_t(std::max<int64_t>(node.attr_int("num_scan_inputs", 0), 0));
-  const size_t states = node.inputs.size() > fixed ? node.inputs.size() - fixed : 0;
-  for (size_t i = first; i < body->inputs.size() && i < node.inputs.size(); ++i) {
+  const size_t states = inputs > fixed ? inputs - fixed : 0;
+  for (size_t i = first; i < inputs && i + offset < node.inputs.size(); ++i) {
     const DType type = body->inputs[i].elem_type;
     const bool maybe_float = type == DType::kUndefined || traits(type).is_float;
-    if (maybe_float && (i < first + states || active.count(node.inputs[i]))) sources.insert(body->inputs[i].name);
+    if (maybe_float && (i < first + states || active.count(node.inputs[i + offset]))) sources.insert(body->inputs[i].name);
   }
   for (const auto& name : outer_scope_reads(*body))
     if (active.count(name)) sources.insert(name);
@@ -388,7 +460,7 @@ Status check_subgraph_gradient(const ir::Node& node, const std::set<std::string>
 
 void register_loop_scan_grads(GradRegistry& r) {
   r.add("Loop", ~(bit(0) | bit(1)), loop_scan_needs, loop_backward);
-  r.add("Scan", kAllIndices, loop_scan_needs, scan_backward, "", is_scan9);
+  r.add("Scan", kAllIndices, loop_scan_needs, scan_any_backward);  // Scan-8's sequence_lens is int64: never on the path
 }
 
 }  // namespace ember::runtime::grad

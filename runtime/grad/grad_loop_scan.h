@@ -1,4 +1,5 @@
-// Gradients through Loop and Scan (opset 9+): the body is differentiated once per iteration,
+// Gradients through Loop and Scan (Scan-9+, and Scan-8 one batch row at a time with its
+// sequence_lens): the body is differentiated once per iteration,
 // in reverse, like an unrolled network whose layers share the outer values they read.
 //   Scan:  (s_{t+1}, y_t) = f(s_t, x_t, w)      Loop: (c, s_{t+1}, y_t) = f(t, true, s_t, w)
 //   dL/ds_t  = J_{f,s}^T (dL/ds_{t+1}, dL/dy_t)           (carried back, starting from dL/ds_T)
