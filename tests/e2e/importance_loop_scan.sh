@@ -36,4 +36,14 @@ assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gra
 scores = {t["name"]: t["taylor"] for t in r["tensors"]}
 assert scores.get("W", 0) > 0 and scores.get("V", 0) > 0, scores
 PY
+
+# The iteration caps hold while gradients are computed: exit 2 naming the node and the cap.
+expect_exit 2 "importance rnn_loop over --max-loop-iterations" -- "$EMBER" --max-loop-iterations 3 importance "$WORK/rnn_loop.onnx" \
+  --data "$WORK/loop_calib.npz" --loss mse
+expect_stderr_contains "'loop'"
+expect_stderr_contains "above the cap of 3"
+expect_exit 2 "importance rnn_scan over --max-sequence-length" -- "$EMBER" --max-sequence-length 4 importance "$WORK/rnn_scan.onnx" \
+  --data "$WORK/calib.npz" --loss mse
+expect_stderr_contains "'rnn'"
+expect_stderr_contains "above the cap of 4"
 finish
