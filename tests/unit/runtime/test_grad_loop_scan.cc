@@ -1,9 +1,11 @@
 // Gradients through Scan and Loop: an RNN written as a Scan (scanned along axis 0 or 1,
 // forward or reverse, a state and a scan output, weights read from the outer scope) and a Loop
 // (a carried state, a scan output, outer weights, a condition that ends it before the trip
-// count) checked against finite differences; the Scan's gradients equal those of the same
-// network unrolled; a body op without a rule makes the node a cut; the backward pass keeps the
-// forward's iteration caps; the iteration tape recomputes what its budget made it drop.
+// count) checked against finite differences, with Scan-8's batch rows, several scanned inputs
+// and outputs, a carried value that grows, a Scan nested in a Loop and weights kept inside a
+// body; the Scan's gradients equal those of the same network unrolled; a body op without a rule
+// makes the node a cut; the backward pass keeps the forward's iteration caps; the iteration tape
+// recomputes what its budget made it drop.
 #include <cmath>
 
 #include "ir/memory_limits.h"
