@@ -75,7 +75,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (rules[i] && rules[i]->supports && !rules[i]->supports(node)) rules[i] = nullptr;
     if (rules[i]) mask &= rules[i]->differentiable;
     active_inputs[i] = mask;
-    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path, without a rule
+    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path (a cut when a body has no rule)
       for (const auto& name : outer_scope_reads(node))
         if (active.count(name)) subgraph_reads[i].push_back(name);
     if (!mask && subgraph_reads[i].empty()) continue;
