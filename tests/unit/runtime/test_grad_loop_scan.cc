@@ -161,6 +161,18 @@ TEST_CASE("grad Loop: a carried state, a scan output and outer weights, and a co
   }
 }
 
+TEST_CASE("grad Loop: a weight read both inside the body and by the main graph sums both gradients") {
+  std::vector<ir::Node> body = {make_node("Identity", {"c_in"}, {"c_out"}), make_node("MatMul", {"h_in", "W"}, {"hw"}),
+                                make_node("Tanh", {"hw"}, {"h_out"})};
+  ir::Node loop = make_node("Loop", {"M", "", "h0"}, {"h_final"});
+  loop.attributes.push_back(body_attr(std::move(body), {"i", "c_in", "h_in"}, {"c_out", "h_out"}));
+  const std::vector<TestInput> inputs = {{"x", random_f32({2, 3}, 1), Role::kFeed}, {"W", random_f32({3, 3}, 2, 0.5f)},
+                                         {"M", Tensor::scalar<int64_t>(3), Role::kConstant}};
+  const ir::Model m = make_graph_model({make_node("MatMul", {"x", "W"}, {"h0"}), loop, make_node("Add", {"h0", "h_final"}, {"y"})},
+                                       inputs, {"y"});
+  check_model_gradients(m, inputs);
+}
+
 TEST_CASE("grad Loop and Scan: weights read only inside the body are reached, and the nodes are not cuts") {
   for (const ir::Model& m : {with_constants(rnn_scan_model(0, false), rnn_inputs(0)), with_constants(loop_model(), loop_inputs(4, 9))}) {
     auto bi = rg::BackwardInterpreter::create(m);
