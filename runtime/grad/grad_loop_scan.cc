@@ -271,7 +271,7 @@ Status scan_backward(BackwardContext& ctx) {
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
   auto step = [&](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->forward(spec.feeds(t, state)));
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
     outs.resize(spec.states);
     return outs;
   };
@@ -323,7 +323,7 @@ Status scan8_backward(BackwardContext& ctx) {
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
   auto step = [&](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->forward(spec.feeds(t, state)));
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
     outs.resize(spec.states);
     return outs;
   };
@@ -403,14 +403,14 @@ Status loop_backward(BackwardContext& ctx) {
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
   auto step = [&](int64_t t, const std::vector<Tensor>& s) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->forward(spec.feeds(t, s)));
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, s)));
     return std::vector<Tensor>(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
   };
   IterationTape tape(default_tape_budget(), step);
   for (int64_t t = 0; (!trips || t < *trips) && cond; ++t) {  // replay: the states and the iteration count
     EMBER_TRY(check_loop_iterations(t + 1, ctx.where() + ": the loop's condition stayed true"));
     tape.record(t, state);
-    EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> outs, bi->forward(spec.feeds(t, state)));
+    EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
     EMBER_ASSIGN_OR_RETURN(cond, read_condition(outs[0], ctx.where() + ": the body's condition output"));
     state.assign(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
     spec.length = t + 1;
