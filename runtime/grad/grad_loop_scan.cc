@@ -430,6 +430,10 @@ Status check_loop_scan_gradient(const ir::Node& node, const std::set<std::string
     return unsupported("it and its body read more than " + std::to_string(kMaxInputs) + " values");
   const ir::Graph* body = body_of(node);
   if (!body) return invalid_input("the body attribute (a graph) is missing");
+  for (const auto* values : {&body->inputs, &body->outputs})
+    for (const auto& v : *values)
+      if (!v.is_tensor)
+        return unsupported("its body carries '" + v.name + "', a sequence or optional (gradients carry tensors only)");
   std::set<std::string> sources, seeded;
   const size_t first = fixed_body_inputs(node), inputs = body->inputs.size();
   const size_t offset = node.inputs.size() > inputs ? node.inputs.size() - inputs : 0;  // Scan-8: sequence_lens first

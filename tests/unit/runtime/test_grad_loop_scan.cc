@@ -254,6 +254,21 @@ TEST_CASE("grad Loop: a body op without a backward rule makes the Loop a cut nam
   CHECK((*bi)->cuts()[0].reason.find("ScatterElements") != std::string::npos);
 }
 
+TEST_CASE("grad Loop: a body that carries a sequence is a cut, with the reason") {
+  ir::Model m = with_constants(loop_model(), loop_inputs(3, 9));
+  ir::Graph& body = *m.graph.nodes[0].attributes.back().g;
+  body.inputs.push_back(test::value_info("list_in", DType::kUndefined));
+  body.inputs.back().is_tensor = false;
+  body.outputs.insert(body.outputs.begin() + 2, body.inputs.back());
+  body.outputs[2].name = "list_in";
+  m.graph.nodes[0].inputs.push_back("list0");
+  m.graph.nodes[0].outputs.insert(m.graph.nodes[0].outputs.begin() + 1, "list_final");
+  m.graph.inputs.push_back(test::value_info("list0", DType::kUndefined));
+  auto bi = rg::BackwardInterpreter::create(m);
+  REQUIRE(!bi.ok());  // the Loop cuts off every weight
+  CHECK(bi.status().message().find("'loop' (Loop: its body carries 'list_in', a sequence or optional") != std::string::npos);
+}
+
 TEST_CASE("grad Loop and Scan: the backward pass keeps the forward's iteration caps") {
   struct Restore {
     MemoryLimits saved = memory_limits();
