@@ -269,6 +269,21 @@ TEST_CASE("grad Loop: a body that carries a sequence is a cut, with the reason")
   CHECK(bi.status().message().find("'loop' (Loop: its body carries 'list_in', a sequence or optional") != std::string::npos);
 }
 
+TEST_CASE("grad Loop: an untyped body that inserts into a carried sequence is a cut naming the sequence op") {
+  std::vector<ir::Node> body = {make_node("Identity", {"c_in"}, {"c_out"}), make_node("MatMul", {"h_in", "W"}, {"hw"}),
+                                make_node("Tanh", {"hw"}, {"h_out"}), make_node("SequenceInsert", {"s_in", "h_out"}, {"s_out"})};
+  ir::Node loop = make_node("Loop", {"M", "", "h0", "s0"}, {"h_final", "s_final"});
+  loop.attributes.push_back(body_attr(std::move(body), {"i", "c_in", "h_in", "s_in"}, {"c_out", "h_out", "s_out"}));
+  const std::vector<TestInput> inputs = {{"h0", random_f32({1, 3}, 1), Role::kFeed}, {"W", random_f32({3, 3}, 2, 0.5f)},
+                                         {"M", Tensor::scalar<int64_t>(2), Role::kConstant}};
+  ir::Node empty = make_node("SequenceEmpty", {}, {"s0"});
+  const ir::Model m = make_graph_model({empty, loop}, inputs, {"h_final"});
+  auto bi = rg::BackwardInterpreter::create(m);
+  REQUIRE(!bi.ok());  // W is read only inside the Loop
+  CHECK(bi.status().message().find("'n_Loop_h_final' (Loop: its body has a node without a backward rule") != std::string::npos);
+  CHECK(bi.status().message().find("SequenceInsert") != std::string::npos);
+}
+
 TEST_CASE("grad Loop and Scan: the backward pass keeps the forward's iteration caps") {
   struct Restore {
     MemoryLimits saved = memory_limits();
