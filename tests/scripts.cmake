@@ -39,3 +39,5 @@ ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" T
 ember_script_test(prune_llama_cli tests/e2e/prune_llama_cli.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "e2e" TIMEOUT 600)
 ember_script_test(interop_pruned_llama tests/interop/pruned_llama_ort.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "interop" TIMEOUT 600)
 ember_script_test(sequence_cli tests/e2e/sequence_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
+# `ember importance` scores weights read inside a Scan body as in the network unrolled (issue 17).
+ember_script_test(importance_loop_scan tests/e2e/importance_loop_scan.sh ARGS $<TARGET_FILE:make_loop_scan_models> LABELS "e2e;sanitize" TIMEOUT 300)

@@ -29,11 +29,20 @@ Tensor add_out_of_place(TensorAllocator& pool, const Tensor& a, const Tensor& b)
   return out;
 }
 
-// Float Constants of `min_elements` or more inside subgraph bodies (If, Loop, Scan, nested)
-// become initializers of the main graph: the body then reads them as outer-scope values, the
-// same values, so a weight an exporter kept inside a branch (Silero VAD v5) is differentiated
-// through the If's rule like one read from outside. A name already defined is left in place.
+// Float Constants (and initializers) of `min_elements` or more inside subgraph bodies (If,
+// Loop, Scan, nested) become initializers of the main graph: the body then reads them as
+// outer-scope values, the same values, so a weight an exporter kept inside a branch (Silero
+// VAD v5) or a loop body is differentiated through the If's (Loop's, Scan's) rule like one
+// read from outside. A name already defined is left in place.
 void hoist_body_constants(ir::Graph& body, ir::Graph& main, int64_t min_elements, std::set<std::string>& defined) {
+  const std::vector<std::string> body_initializers = body.initializer_order;
+  for (const auto& name : body_initializers) {
+    const Tensor* t = body.find_initializer(name);
+    const bool is_input = std::any_of(body.inputs.begin(), body.inputs.end(), [&](const ir::ValueInfo& v) { return v.name == name; });
+    if (!t || is_input || t->dtype() != DType::kF32 || t->numel() < min_elements || !defined.insert(name).second) continue;
+    main.set_initializer(name, *t);
+    body.remove_initializer(name);
+  }
   std::vector<ir::Node> kept;
   for (auto& node : body.nodes) {
     for (auto& a : node.attributes) {

@@ -33,26 +33,6 @@ struct IfGradState {
   BranchGradient then_branch, else_branch;
 };
 
-// The branch as a model whose inputs are its outer-scope reads (untyped, as SubgraphRunner does).
-Result<std::unique_ptr<BackwardInterpreter>> branch_interpreter(const ir::Graph& body, int64_t opset,
-                                                                 const std::vector<std::string>& sources,
-                                                                 GemmInputs products) {
-  ir::Model model;
-  model.ir_version = 8;
-  model.opset_imports = {{"", opset}};
-  model.graph = body;
-  for (const auto& name : outer_scope_reads(body)) {
-    ir::ValueInfo vi;
-    vi.name = name;
-    model.graph.inputs.push_back(vi);
-  }
-  GradientOptions options;
-  options.activations = sources;
-  options.min_parameter_elements = std::numeric_limits<int64_t>::max();  // the branch's own weights: none
-  options.products = products;
-  return BackwardInterpreter::create(model, options);
-}
-
 GradNeeds if_needs(const ir::Node& node, IndexMask) {
   const size_t n = std::min(if_gradient_inputs(node).size(), kMaxInputs);
   return {n == kMaxInputs ? kAllIndices : (bit(n) - 1), 0};
@@ -78,7 +58,7 @@ Status if_backward(BackwardContext& ctx) {
   auto& state = *static_cast<IfGradState*>(ctx.cache->get());
   BranchGradient& g = taken ? state.then_branch : state.else_branch;
   if (!g.interp || g.sources != sources) {
-    EMBER_ASSIGN_OR_RETURN(g.interp, branch_interpreter(*body, ctx.opset, sources, ctx.products));
+    EMBER_ASSIGN_OR_RETURN(g.interp, subgraph_interpreter(*body, ctx.opset, sources, ctx.products));
     g.sources = sources;
   }
   std::map<std::string, Tensor> feeds;
@@ -108,6 +88,27 @@ Status if_backward(BackwardContext& ctx) {
 }
 
 }  // namespace
+
+// The body as a model whose inputs are its own, then its outer-scope reads (untyped, as
+// SubgraphRunner does).
+Result<std::unique_ptr<BackwardInterpreter>> subgraph_interpreter(const ir::Graph& body, int64_t opset,
+                                                                   const std::vector<std::string>& sources,
+                                                                   GemmInputs products) {
+  ir::Model model;
+  model.ir_version = 8;
+  model.opset_imports = {{"", opset}};
+  model.graph = body;
+  for (const auto& name : outer_scope_reads(body)) {
+    ir::ValueInfo vi;
+    vi.name = name;
+    model.graph.inputs.push_back(vi);
+  }
+  GradientOptions options;
+  options.activations = sources;
+  options.min_parameter_elements = std::numeric_limits<int64_t>::max();  // the branch's own weights: none
+  options.products = products;
+  return BackwardInterpreter::create(model, options);
+}
 
 std::vector<std::string> if_gradient_inputs(const ir::Node& node) {
   std::vector<std::string> inputs = node.inputs;

@@ -4,8 +4,9 @@
 // The planner (gradient_path.cc) gives an If node its outer-scope reads as extra inputs,
 // after the declared ones, in outer_scope_reads order, so that weights read only inside a
 // branch are reached; the rule re-runs the taken branch forward, then backward.
-// Loop and Scan still cut the path (reported with the weights they cut off).
+// Loop and Scan have their rules in grad_loop_scan.h.
 #pragma once
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,7 +17,17 @@
 
 namespace ember::runtime::grad {
 
-// The inputs an If's backward rule reads: the declared ones, then outer_scope_reads(node).
+class BackwardInterpreter;
+
+// A BackwardInterpreter for a subgraph (a branch or a loop body): its inputs are the body's
+// declared ones, then its outer-scope reads; `sources` are differentiated, none of the body's
+// own weights. Used by the If, Loop and Scan rules.
+Result<std::unique_ptr<BackwardInterpreter>> subgraph_interpreter(const ir::Graph& body, int64_t opset,
+                                                                   const std::vector<std::string>& sources,
+                                                                   GemmInputs products);
+
+// The inputs an If's (or Loop's, Scan's) backward rule reads: the declared ones, then
+// outer_scope_reads(node).
 std::vector<std::string> if_gradient_inputs(const ir::Node& node);
 
 // Ok when the gradient of every branch that reads an `active` value flows without a cut:

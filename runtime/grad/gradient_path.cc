@@ -4,6 +4,7 @@
 
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_gelu_chain.h"
+#include "runtime/grad/grad_loop_scan.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -74,7 +75,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (rules[i] && rules[i]->supports && !rules[i]->supports(node)) rules[i] = nullptr;
     if (rules[i]) mask &= rules[i]->differentiable;
     active_inputs[i] = mask;
-    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path, without a rule
+    if (has_subgraph(node))  // If/Loop/Scan bodies reading active values: on the path (a cut when a body has no rule)
       for (const auto& name : outer_scope_reads(node))
         if (active.count(name)) subgraph_reads[i].push_back(name);
     if (!mask && subgraph_reads[i].empty()) continue;
@@ -93,10 +94,11 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     bool reaches = false;
     for (const auto& out : node.outputs) reaches = reaches || (!out.empty() && flows.count(out));
     if (!reaches) continue;
-    // Subgraph reads pass a gradient only through an If whose branches all have rules.
-    const Status branches = rules[i] && !subgraph_reads[i].empty() ? check_if_gradient(node, active, registry) : Status::Ok();
-    const bool through_branches = rules[i] && !subgraph_reads[i].empty() && branches.ok();
-    if (!rules[i] || (!subgraph_reads[i].empty() && !through_branches)) {  // the gradient stops here (reported with what it cuts off)
+    // A gradient passes through If, Loop or Scan only when their bodies all have rules.
+    const bool with_subgraphs = rules[i] && has_subgraph(node);
+    const Status branches = with_subgraphs ? check_subgraph_gradient(node, active, registry) : Status::Ok();
+    const bool through_branches = with_subgraphs && branches.ok();
+    if (!rules[i] || !branches.ok()) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);
       if (!branches.ok()) cut_reasons[i] = branches.message();
       continue;

@@ -1,7 +1,7 @@
 // Gradients through If: the taken branch is differentiated with respect to the outer values it
 // reads (weights read only inside a branch included), checked against finite differences for
-// both branches; the branch not taken gives no gradient; Loop still cuts the path, naming the
-// weights it cuts off.
+// both branches; the branch not taken gives no gradient; a branch with an op without a rule
+// makes the If a cut naming the weights it cuts off (Loop and Scan: test_grad_loop_scan.cc).
 #include <algorithm>
 #include <memory>
 

@@ -21,8 +21,6 @@ struct Exclusion {
 // Ops on which a gradient path stops with a cut that names the weights it cuts off.
 constexpr Exclusion kExcluded[] = {
     {"Constant", "no inputs: a value source, never between a weight and an output"},
-    {"Loop", "subgraph gradients: only If has a rule (grad_control_flow.cc); a Loop is a cut"},
-    {"Scan", "subgraph gradients: only If has a rule (grad_control_flow.cc); a Scan is a cut"},
     // Sequences and optionals (issue 17, being added to the interpreter): the backward
     // interpreter carries tensors only, so a sequence-valued node on the path is a cut.
     {"SequenceConstruct", "sequence values"}, {"SequenceEmpty", "sequence values"}, {"SequenceInsert", "sequence values"},
