@@ -39,3 +39,4 @@ ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" T
 ember_script_test(prune_llama_cli tests/e2e/prune_llama_cli.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "e2e" TIMEOUT 600)
 ember_script_test(interop_pruned_llama tests/interop/pruned_llama_ort.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "interop" TIMEOUT 600)
 ember_script_test(sequence_cli tests/e2e/sequence_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
+ember_script_test(sequence_rt tests/e2e/sequence_rt.sh LABELS "e2e;sanitize" TIMEOUT 300)
