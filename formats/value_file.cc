@@ -59,12 +59,13 @@ void collect(const Value& value, const std::string& index, std::vector<std::pair
 Result<Value> read_value_file(const std::string& path, const ir::ValueInfo& declared) {
   if (ends_with(path, ".pb")) return read_value_pb(path, declared);
   if (ends_with(path, ".npz")) return sequence_from_npz(path);
-  if (ends_with(path, ".npy")) {
-    EMBER_ASSIGN_OR_RETURN(Tensor t, read_npy(path));
-    return Value(std::move(t));
-  }
-  return invalid_input("input '" + declared.name + "': " + path +
-                       " is not a .npy (a tensor), .npz (a sequence of tensors) or .pb (any value) file");
+  // .npy, and any other name (as before sequences: an .npy under another name still reads).
+  auto t = read_npy(path);
+  if (!t.ok() && !ends_with(path, ".npy"))
+    return t.status().with_context("input '" + declared.name + "': " + path +
+                                   " is read as .npy (a tensor); name a sequence FILE.npz, any value FILE.pb");
+  if (!t.ok()) return t.status();
+  return Value(std::move(t).value());
 }
 
 Result<ValueFileFormat> parse_value_file_format(const std::string& name) {

@@ -14,8 +14,8 @@
 
 namespace ember::formats {
 
-// The value in `path` for the graph input `declared`, chosen by the file's extension. A
-// sequence longer than --max-sequence-length is invalid_input naming the file.
+// The value in `path` for the graph input `declared`, chosen by the file's extension (.npy
+// for any other extension, as the CLIs read before sequences). A sequence longer than --max-sequence-length is invalid_input naming the file.
 Result<Value> read_value_file(const std::string& path, const ir::ValueInfo& declared);
 
 // How the CLIs write a sequence or optional output (tensors are always one .npy):

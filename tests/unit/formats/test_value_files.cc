@@ -138,6 +138,7 @@ TEST_CASE("value files: .npz is a sequence in index order, and outputs as npy, n
   auto other = read_value_file(dir.file("seq.txt"), s);
   REQUIRE_FALSE(other.ok());
   CHECK(contains(other.status().message(), "input 's'"));
+  CHECK(contains(other.status().message(), "name a sequence FILE.npz, any value FILE.pb"));
 
   auto npy = write_value_files(dir.path(), "y", "y", nested_example(), ValueFileFormat::kNpy);
   REQUIRE(npy.ok());
