@@ -109,6 +109,21 @@ TEST_CASE("value pb: truncated, mixed and too long sequences are refused naming 
   REQUIRE_FALSE(bad.ok());
   CHECK(contains(bad.status().message(), "mixed.pb: item 1 is a seq(seq(tensor(f32))), item 0 a seq(tensor(f32))"));
 
+  // Nesting is bounded: 40 levels are refused by Ember, 1000 by protobuf's recursion limit.
+  for (int depth : {40, 1000}) {
+    onnx::SequenceProto deep;
+    onnx::SequenceProto* level = &deep;
+    for (int d = 1; d < depth; ++d) {
+      level->set_elem_type(onnx::SequenceProto::SEQUENCE);
+      level = level->add_sequence_values();
+    }
+    level->set_elem_type(onnx::SequenceProto::TENSOR);
+    test::write_bytes(dir.file("deep.pb"), deep.SerializeAsString());
+    auto refused = read_value_pb(dir.file("deep.pb"), declared_sequence("s", 2));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(contains(refused.status().message(), depth == 40 ? "sequences nested deeper than 32" : "not a valid SequenceProto"));
+  }
+
   const MemoryLimits saved = memory_limits();
   MemoryLimits tight = saved;
   tight.max_sequence_length = 1;
