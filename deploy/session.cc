@@ -83,6 +83,34 @@ Result<std::vector<Tensor>> Session::run(const std::map<std::string, Tensor>& fe
   return out;
 }
 
+Result<std::vector<Value>> Session::run_values(const std::map<std::string, Value>& feeds) {
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, v] : feeds)
+    if (v.is_tensor()) tensors[name] = v.tensor();
+  bool tensor_outputs = true;
+  for (const auto& out : interp_->model().graph.outputs)  // an untyped output may be a sequence
+    tensor_outputs = tensor_outputs && out.is_tensor && out.elem_type != DType::kUndefined;
+  if (tensors.size() == feeds.size() && tensor_outputs) {  // the common case keeps its energy estimate
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> out, run(tensors));
+    return std::vector<Value>(out.begin(), out.end());
+  }
+  const bool measured = meter_->measured();
+  double before = 0, after = 0;
+  if (measured)
+    if (auto j = meter_->total_joules(); j.ok()) before = after = *j;
+  const auto start = std::chrono::steady_clock::now();
+  auto out = interp_->run_values(feeds);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (measured)
+    if (auto j = meter_->total_joules(); j.ok()) after = *j;
+  std::lock_guard lock(energy_mutex_);
+  seconds_ += elapsed;
+  if (!out.ok()) return out;
+  ++inferences_;
+  measured_joules_ += after - before;
+  return out;
+}
+
 EnergyReport Session::energy() const {
   std::lock_guard lock(energy_mutex_);
   EnergyReport r;

@@ -51,6 +51,9 @@ class Session {
   Result<std::unique_ptr<Session>> clone() const;
 
   Result<std::vector<Tensor>> run(const std::map<std::string, Tensor>& feeds);
+  // Feeds and outputs of any kind (sequences, optionals: Interpreter::run_values). Timed and
+  // metered like run(); the energy model's estimate counts tensor-only runs, through run().
+  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds);
   EnergyReport energy() const;
   // The energy model's estimate for one run on feeds of these shapes (0 until seen once).
   double estimated_microjoules(const std::map<std::string, Tensor>& feeds) const { return work_->microjoules(feeds); }

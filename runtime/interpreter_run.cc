@@ -4,6 +4,8 @@
 // pay one empty() test per step for them.
 #include <set>
 
+#include "ir/memory_limits.h"
+
 #include "runtime/interpreter.h"
 #include "runtime/kernel_guard.h"
 #include "runtime/type_proto_wire.h"
@@ -55,15 +57,41 @@ bool untyped(const ir::ValueInfo& info) {
   return info.is_tensor && info.elem_type == DType::kUndefined && !info.has_shape;
 }
 
+// The lengths of every sequence in `value` against --max-sequence-length.
+Status check_sequence_lengths(const Value& value, const std::string& where) {
+  if (value.is_optional()) return value.has_element() ? check_sequence_lengths(value.element(), where) : Status::Ok();
+  if (!value.is_sequence()) return Status::Ok();
+  EMBER_TRY(check_sequence_length(int64_t(value.length()), where));
+  for (const auto& item : value.items()) EMBER_TRY(check_sequence_lengths(item, where));
+  return Status::Ok();
+}
+
+// A sequence or optional fed to an input declared with a non-tensor type: the same structure
+// (optional or not, sequence depth) and, where both say, the same element type. A plain value
+// fed to an optional input is wrapped by bind_feeds.
+Status check_non_tensor_feed(const ir::ValueInfo& info, const Value& value) {
+  if (info.opaque_type.empty()) {  // a non-tensor of unrecorded type: any sequence or optional
+    if (value.is_tensor()) return invalid_input("input '" + info.name + "' expects a sequence or an optional, got a " + value.describe());
+    return Status::Ok();
+  }
+  const auto declared = declared_value_type(info);
+  if (!declared) return unsupported("input '" + info.name + "' is declared as a map or another type Ember does not run");
+  const std::string mismatch = "input '" + info.name + "' expects " + declared_type_string(*declared) + ", got a " + value.describe() +
+                               " (" + value.type_string() + ")";
+  if (value.is_optional() && !declared->optional) return invalid_input(mismatch);
+  const int depth = value.is_optional() ? value.depth() : value.is_sequence() ? value.depth() : 0;
+  const DType elem = value.is_tensor() ? value.tensor().dtype() : value.elem_type();
+  if (depth != declared->depth) return invalid_input(mismatch);
+  if (declared->elem_type != DType::kUndefined && elem != DType::kUndefined && elem != declared->elem_type) return invalid_input(mismatch);
+  return check_sequence_lengths(value, "input '" + info.name + "'");
+}
+
 }  // namespace
 
 Status Interpreter::check_feed(const ir::ValueInfo& info, const Value& value) const {
-  if (untyped(info)) return Status::Ok();
+  if (untyped(info)) return check_sequence_lengths(value, "input '" + info.name + "'");
   const std::string mismatch = "input '" + info.name + "' expects " + expected_type(info) + ", got ";
-  if (!info.is_tensor) {
-    if (value.is_tensor() && !declares_optional(info)) return invalid_input(mismatch + "a " + value.describe());
-    return Status::Ok();
-  }
+  if (!info.is_tensor) return check_non_tensor_feed(info, value);
   if (!value.is_tensor()) return invalid_input(mismatch + "a " + value.describe());
   const Tensor& tensor = value.tensor();
   const std::string got = std::string(dtype_name(tensor.dtype())) + " " + shape_to_string(tensor.shape());

@@ -49,12 +49,35 @@ bool makes_non_tensor_values(const ir::Node& node) {
   return (node.domain.empty() || node.domain == "ai.onnx") && kOps.count(node.op_type) > 0;
 }
 
+namespace {
+
+// ONNX types every operator's values as tensors, seq(tensor) and optionals of those at most
+// (Identity, If and Loop's V, Optional's V and O, the sequence ops' S): a nested sequence is
+// a graph input or output only. `what` names the value ("input 1 ('s')").
+Status refuse_nested(const ValueRunContext& ctx, const Value& v, const std::string& what) {
+  if (!v.nested()) return Status::Ok();
+  return invalid_input(ctx.where() + ": " + what + " is a " + v.describe() + " (" + v.type_string() +
+                       "); ONNX types this operator's values as tensor, seq(tensor) or optionals of them, never a "
+                       "sequence of sequences");
+}
+
+}  // namespace
+
 Status run_value_kernel(ValueKernel& kernel, ValueRunContext& ctx) {
+  // The declared inputs only: outer-scope values a subgraph reads (appended after them) are
+  // checked where the subgraph's own nodes take them.
+  for (size_t i = 0; i < ctx.node.inputs.size() && i < ctx.inputs.size(); ++i)
+    EMBER_TRY(refuse_nested(ctx, ctx.inputs[i], "input " + std::to_string(i) + " ('" + ctx.node.inputs[i] + "')"));
+  Status status;
   try {
-    return kernel.run_values(ctx);
+    status = kernel.run_values(ctx);
   } catch (...) {
     return guard_allocations(ctx.where(), []() -> Status { throw; });
   }
+  EMBER_TRY(status);
+  for (size_t o = 0; o < ctx.outputs.size(); ++o)  // an If branch or Loop body passing an outer nested value out
+    EMBER_TRY(refuse_nested(ctx, ctx.outputs[o], "output " + std::to_string(o) + (o < ctx.node.outputs.size() ? " ('" + ctx.node.outputs[o] + "')" : "")));
+  return Status::Ok();
 }
 
 Status check_sequence_size(const ValueRunContext& ctx, int64_t length) {

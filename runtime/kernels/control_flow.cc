@@ -5,7 +5,8 @@
 //   Scan: body(state..., slices...) -> (state'..., elems...) over axis scan_input_axes[j] of
 //         each scan input (reversed when its direction is 1); elems are stacked along
 //         scan_output_axes (reversed when their direction is 1).
-// If and Loop carry sequences and optionals too (value_kernel.h); Scan carries tensors.
+// If and Loop carry sequences and optionals too (value_kernel.h); Scan carries tensors (its
+// body may read outer-scope sequences).
 // Bodies run on their own Interpreter (subgraph.h), prepared once. Loop iterations and Scan
 // lengths are capped (ir/memory_limits.h: max_loop_iterations, max_sequence_length): a
 // negative or absurd trip count is rejected before the first iteration.
@@ -192,23 +193,35 @@ Tensor take_slice(const Tensor& t, int64_t axis, int64_t index) {
   return out;
 }
 
-class ScanKernel final : public BodyKernel {
+// Scan (9+) is a ValueKernel only so that its body may read outer-scope sequences and
+// optionals (the spec types Scan's own states and scan values, V, as tensors: a sequence
+// there is refused naming the node).
+class ScanKernel final : public ValueKernel {
  public:
-  Status run(RunContext& ctx) override {
+  Status prepare(const PrepareContext& ctx) override {
+    EMBER_ASSIGN_OR_RETURN(body_, body_runner(ctx, "body"));
+    outer_ = outer_scope_reads(ctx.node);
+    return Status::Ok();
+  }
+  Status run_values(ValueRunContext& ctx) override {
     const int64_t m = ctx.node.attr_int("num_scan_inputs", 0);
     const size_t declared = ctx.node.inputs.size();
     if (m <= 0 || size_t(m) > declared) return invalid_input(ctx.where() + ": num_scan_inputs must be in [1, inputs]");
     const size_t n = declared - size_t(m);
     const auto in_axes = ctx.node.attr_ints("scan_input_axes"), in_dirs = ctx.node.attr_ints("scan_input_directions");
     const auto out_axes = ctx.node.attr_ints("scan_output_axes"), out_dirs = ctx.node.attr_ints("scan_output_directions");
-    std::vector<Tensor> state;
-    for (size_t i = 0; i < declared; ++i)
+    std::vector<const Tensor*> inputs;
+    for (size_t i = 0; i < declared; ++i) {
       if (!ctx.has_input(i)) return invalid_input(ctx.where() + ": input " + std::to_string(i) + " is missing");
-    for (size_t i = 0; i < n; ++i) state.push_back(ctx.input(i));
+      if (!ctx.inputs[i].is_tensor()) return refuse_non_tensor(ctx, "input " + std::to_string(i) + " ('" + ctx.node.inputs[i] + "')", ctx.inputs[i]);
+      inputs.push_back(&ctx.inputs[i].tensor());
+    }
+    std::vector<Value> state;
+    for (size_t i = 0; i < n; ++i) state.push_back(*inputs[i]);
     int64_t length = -1;
     std::vector<int64_t> axes;
     for (size_t j = 0; j < size_t(m); ++j) {
-      const Tensor& x = ctx.input(n + j);
+      const Tensor& x = *inputs[n + j];
       int64_t axis = j < in_axes.size() ? in_axes[j] : 0;
       if (axis < 0) axis += x.rank();
       if (axis < 0 || axis >= x.rank()) return invalid_input(ctx.where() + ": scan input axis out of range");
@@ -224,23 +237,34 @@ class ScanKernel final : public BodyKernel {
     std::vector<std::vector<Tensor>> scanned(k_out);
     const auto outer = outer_values(ctx, outer_);
     for (int64_t t = 0; t < length; ++t) {
-      std::vector<Tensor> in = state;
+      std::vector<Value> in = state;
       for (size_t j = 0; j < size_t(m); ++j) {
         const bool reverse = j < in_dirs.size() && in_dirs[j] == 1;
-        in.push_back(take_slice(ctx.input(n + j), axes[j], reverse ? length - 1 - t : t));
+        in.push_back(take_slice(*inputs[n + j], axes[j], reverse ? length - 1 - t : t));
       }
-      EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> out, body_->run(in, outer));
+      EMBER_ASSIGN_OR_RETURN(std::vector<Value> out, body_->run_values(in, outer));
+      for (size_t k = 0; k < out.size(); ++k)
+        if (!out[k].is_tensor()) return refuse_non_tensor(ctx, "the body's output " + std::to_string(k) + " ('" + body_->body().outputs[k].name + "')", out[k]);
       for (size_t k = 0; k < n; ++k) state[k] = std::move(out[k]);
-      for (size_t k = 0; k < k_out; ++k) scanned[k].push_back(std::move(out[n + k]));
+      for (size_t k = 0; k < k_out; ++k) scanned[k].push_back(out[n + k].tensor());
     }
     for (size_t k = 0; k < n; ++k) ctx.outputs[k] = state[k];
     for (size_t k = 0; k < k_out; ++k) {
       const DType t = body_->body().outputs[n + k].elem_type;
-      EMBER_TRY(stack(ctx, n + k, scanned[k], k < out_axes.size() ? out_axes[k] : 0, k < out_dirs.size() && out_dirs[k] == 1,
-                      t == DType::kUndefined ? DType::kF32 : t).status());
+      EMBER_ASSIGN_OR_RETURN(Tensor stacked, stack_parts(ctx.allocator, ctx.where(), scanned[k], k < out_axes.size() ? out_axes[k] : 0,
+                                                         k < out_dirs.size() && out_dirs[k] == 1, t == DType::kUndefined ? DType::kF32 : t));
+      ctx.outputs[n + k] = std::move(stacked);
     }
     return Status::Ok();
   }
+
+ private:
+  static Status refuse_non_tensor(const ValueRunContext& ctx, const std::string& what, const Value& v) {
+    return invalid_input(ctx.where() + ": " + what + " is a " + v.describe() +
+                         "; Scan carries tensors only (ONNX types its states and scan values as tensors)");
+  }
+  std::unique_ptr<SubgraphRunner> body_;
+  std::vector<std::string> outer_;
 };
 
 // Scan-8: every input has a batch axis 0 and scan inputs a sequence axis 1; each batch row is

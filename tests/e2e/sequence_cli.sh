@@ -44,7 +44,7 @@ echo "== a sequence output: one .npy per tensor =="
 model "$WORK/rows.onnx" "$SEQ" \
   'node { op_type: "SplitToSequence" name: "rows" input: "x" output: "y" attribute { name: "keepdims" type: INT i: 0 } }'
 expect_exit 0 "a sequence output" -- E run "$WORK/rows.onnx" --input x="$WORK/x.npy" -o "$WORK/rows"
-expect_stderr_contains "y: sequence of 3 f32 tensors"
+expect_stdout_contains "y: sequence of 3 f32 tensors (seq(tensor(f32)))"
 expect_stdout_contains "y.2"
 if [ -f "$WORK/rows/y.0.npy" ] && [ -f "$WORK/rows/y.2.npy" ] && [ ! -e "$WORK/rows/y.3.npy" ]; then pass; else fail "expected y.0.npy .. y.2.npy"; ls "$WORK/rows"; fi
 

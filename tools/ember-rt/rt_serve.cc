@@ -112,6 +112,12 @@ class ThermalPoller {
 Result<std::vector<std::unique_ptr<deploy::Session>>> open_workers(const ServeOptions& o, deploy::DeploymentConfig& config) {
   std::vector<std::unique_ptr<deploy::Session>> workers;
   EMBER_ASSIGN_OR_RETURN(auto first, open_model(o.model, o.manifest, /*threads=*/1, /*dynamic_batch=*/true, o.sysfs_root));
+  // The Open Inference Protocol carries tensors: a model with sequence or optional inputs or
+  // outputs is refused before listening rather than failing every request.
+  for (const auto& v : first->interpreter().model().graph.inputs)
+    if (!v.is_tensor) return unsupported("input '" + v.name + "' of " + o.model + " is a sequence or an optional; ember-rt serve (KServe v2 JSON) carries tensors only: use ember-rt run");
+  for (const auto& v : first->interpreter().model().graph.outputs)
+    if (!v.is_tensor) return unsupported("output '" + v.name + "' of " + o.model + " is a sequence or an optional; ember-rt serve (KServe v2 JSON) carries tensors only: use ember-rt run");
   if (first->manifest()) config = first->manifest()->deployment;
   EMBER_TRY(apply_overrides(o, config));
   const int n = config.scheduler.workers > 0 ? std::min(config.scheduler.workers, 64) : deploy::available_cores();
