@@ -27,6 +27,7 @@ struct Int4Avx512 {
     return _mm512_set1_epi32(v);
   }
   static constexpr bool kInt16Sums = false;
+  static constexpr bool kTwoChains = true;  // 16 int32 + 8 float accumulators fit the 32 ZMM
   // Inline assembly for the reason given in qgemm_avx512.cc (GCC 12 copies accumulators).
   static IReg dpbusd(IReg acc, IReg w, IReg x) {
     __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
