@@ -6,9 +6,16 @@
 // medians in ms and the ratio to INT8. Shapes: the linear layers of gen_llama's 0.1 B model
 // (hidden 768, FFN 2048, 4 key/value heads of 64, vocabulary 32000) at M rows.
 //
-//   bench_int4_gemm [--rows 1,8,64,256] [--threads 2] [--reps 9] [--json]
+// --cpu-time times the process's CPU seconds instead of the wall clock: on a shared machine a
+// descheduled call then costs nothing extra (with 2 threads it is the sum of both threads' work).
+//
+// --split times each variant's activation quantization and its GEMM separately (unpacked INT4
+// and INT8 only), to tell which part a difference comes from.
+//
+//   bench_int4_gemm [--rows 1,8,64,256] [--threads 2] [--reps 9] [--cpu-time] [--split] [--json]
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -39,6 +46,8 @@ struct Options {
   std::vector<int> rows{1, 8, 64, 256};
   std::vector<int> threads{2};
   int reps = 9;
+  bool cpu_time = false;
+  bool split = false;
   bool json = false;
 };
 
@@ -65,14 +74,24 @@ Layer make_layer(const Shape& s, uint32_t seed) {
   return layer;
 }
 
+bool g_cpu_time = false;
+
+// Seconds: the wall clock, or the process's CPU time (--cpu-time).
+double now_seconds() {
+  if (!g_cpu_time) return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
 // Median seconds of each call, the calls alternating in every repetition.
 template <class... F>
 std::vector<double> alternating_medians(int reps, F&&... calls) {
   std::vector<std::vector<double>> samples(sizeof...(calls));
   auto time_one = [](auto& call) {
-    const auto start = Clock::now();
+    const double start = now_seconds();
     call();
-    return std::chrono::duration<double>(Clock::now() - start).count();
+    return now_seconds() - start;
   };
   (calls(), ...);  // warm-up: page faults, unpack buffers
   for (int r = 0; r < reps; ++r) {
@@ -92,9 +111,11 @@ struct Result {
   int64_t M;
   int threads;
   double streaming_ms, unpacked_ms, int8_ms;
+  // --split: quantization and GEMM apart (streaming_ms is then unused).
+  double int4_quantize_ms = 0, int8_quantize_ms = 0;
 };
 
-Result measure(const Shape& s, const Layer& layer, int64_t M, int threads, int reps) {
+Result measure(const Shape& s, const Layer& layer, int64_t M, int threads, int reps, bool split) {
   std::mt19937 rng{static_cast<uint32_t>(M)};
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> x(size_t(M * s.K));
@@ -117,6 +138,17 @@ Result measure(const Shape& s, const Layer& layer, int64_t M, int threads, int r
     qgemm::gemm_u8s8(a8.view(), layer.w8, out);
   };
   set_num_threads(threads);
+  if (split) {
+    auto quantize4 = [&] { a4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier()); };
+    auto gemm4 = [&] { int4::int4_gemm(a4, layer.w4, nullptr, y.data(), s.N, int4::Int4Kernel::kUnpacked); };
+    auto quantize8 = [&] { a8.quantize_per_row(x.data(), M, s.K, false); };
+    auto gemm8 = [&] { qgemm::gemm_u8s8(a8.view(), layer.w8, out); };
+    const std::vector<double> t = alternating_medians(reps, quantize4, gemm4, quantize8, gemm8);
+    Result r{&s, M, threads, 0.0, t[1] * 1e3, t[3] * 1e3};
+    r.int4_quantize_ms = t[0] * 1e3;
+    r.int8_quantize_ms = t[2] * 1e3;
+    return r;
+  }
   const std::vector<double> t =
       alternating_medians(reps, int4_with(int4::Int4Kernel::kStreaming), int4_with(int4::Int4Kernel::kUnpacked), int8);
   return {&s, M, threads, t[0] * 1e3, t[1] * 1e3, t[2] * 1e3};
@@ -127,6 +159,10 @@ bool parse(int argc, char** argv, Options& o) {
     const std::string arg = argv[i];
     if (arg == "--json") {
       o.json = true;
+    } else if (arg == "--cpu-time") {
+      o.cpu_time = true;
+    } else if (arg == "--split") {
+      o.split = true;
     } else if (arg == "--reps" && i + 1 < argc) {
       o.reps = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--threads" && i + 1 < argc) {
@@ -149,15 +185,16 @@ bool parse(int argc, char** argv, Options& o) {
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, o)) {
-    std::fprintf(stderr, "usage: bench_int4_gemm [--rows 1,8,64,256] [--threads 2] [--reps 9] [--json]\n");
+    std::fprintf(stderr, "usage: bench_int4_gemm [--rows 1,8,64,256] [--threads 2] [--reps 9] [--cpu-time] [--split] [--json]\n");
     return 2;
   }
+  g_cpu_time = o.cpu_time;
   std::vector<Result> results;
   uint32_t seed = 1;
   for (const Shape& s : kShapes) {
     const Layer layer = make_layer(s, seed++);
     for (int M : o.rows)
-      for (int t : o.threads) results.push_back(measure(s, layer, M, t, o.reps));
+      for (int t : o.threads) results.push_back(measure(s, layer, M, t, o.reps, o.split));
   }
   const std::string isa(isa_name(isa_level()));
   if (o.json) {
@@ -165,11 +202,23 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s{\"shape\": \"%s\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"threads\": %d, \"int4_streaming_ms\": %.4f, "
-                  "\"int4_unpacked_ms\": %.4f, \"int8_ms\": %.4f}",
+                  "\"int4_unpacked_ms\": %.4f, \"int8_ms\": %.4f",
                   i ? ", " : "", r.shape->name, static_cast<long long>(r.M), static_cast<long long>(r.shape->K),
                   static_cast<long long>(r.shape->N), r.threads, r.streaming_ms, r.unpacked_ms, r.int8_ms);
+      if (o.split) std::printf(", \"int4_quantize_ms\": %.4f, \"int8_quantize_ms\": %.4f", r.int4_quantize_ms, r.int8_quantize_ms);
+      std::printf("}");
     }
     std::printf("]}\n");
+    return 0;
+  }
+  if (o.split) {
+    std::printf("INT4 unpacked vs INT8 (ISA %s), median ms: activation quantization and GEMM apart\n", isa.c_str());
+    std::printf("%-12s %5s %5s %5s %3s | %9s %9s | %9s %9s | %9s\n", "shape", "M", "K", "N", "thr", "int4 quant", "int4 gemm",
+                "int8 quant", "int8 gemm", "gemm 4/8");
+    for (const Result& r : results)
+      std::printf("%-12s %5lld %5lld %5lld %3d | %9.3f %9.3f | %9.3f %9.3f | %9.2f\n", r.shape->name,
+                  static_cast<long long>(r.M), static_cast<long long>(r.shape->K), static_cast<long long>(r.shape->N),
+                  r.threads, r.int4_quantize_ms, r.unpacked_ms, r.int8_quantize_ms, r.int8_ms, r.unpacked_ms / r.int8_ms);
     return 0;
   }
   std::printf("INT4 block GEMM vs INT8 GEMM (ISA %s), median ms including activation quantization\n", isa.c_str());

@@ -1,7 +1,7 @@
 // AVX-512 VNNI INT4 kernels. Streaming (decode): one ZMM holds four k of each of a group's 16
 // columns, so a block is four loads, eight VPDPBUSD per activation row and one FMA; four rows
-// at a time. Unpacked (prefill): panels of two groups, a 4 x 32 register tile (8 int32 and 8
-// float accumulators). And the activations' block quantizer.
+// at a time. Unpacked (prefill): panels of two groups, a 4 x 32 register tile (16 int32: two
+// chains per accumulator, and 8 float accumulators). And the activations' block quantizer.
 // Only reached through kInt4Avx512Kernels after dispatch.
 #include <immintrin.h>
 
@@ -27,6 +27,7 @@ struct Int4Avx512 {
     return _mm512_set1_epi32(v);
   }
   static constexpr bool kInt16Sums = false;
+  static constexpr bool kTwoChains = true;  // 16 int32 + 8 float accumulators fit the 32 ZMM
   // Inline assembly for the reason given in qgemm_avx512.cc (GCC 12 copies accumulators).
   static IReg dpbusd(IReg acc, IReg w, IReg x) {
     __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));

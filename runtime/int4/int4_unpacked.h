@@ -73,6 +73,15 @@ void unpack_panel(const Int4Weights& w, int64_t g0, uint8_t* panel) {
   }
 }
 
+// Whether V splits each block's int32 sum into two chains (V::kTwoChains, false when absent).
+template <class V>
+constexpr bool two_chains() {
+  if constexpr (requires { V::kTwoChains; })
+    return V::kTwoChains;
+  else
+    return false;
+}
+
 // The int32 dot products of one block for MR rows and NV vectors, added to acc (seeded).
 template <class V, int MR, int NV>
 [[gnu::always_inline]] inline void panel_block_dots(typename V::IReg (&acc)[MR][NV], const uint8_t* wq,
@@ -105,6 +114,16 @@ template <class V, int MR, int NV>
         for (int v = 0; v < NV; ++v) acc[i][v] = V::iadd(acc[i][v], V::widen_pairs(sum[i][v]));
     }
   } else {
+    // Two int32 chains per accumulator (even and odd quads), added at the end: VPDPBUSD's
+    // latency, not its throughput, bounds 8 chains of 8 dependent steps per block (3-7% faster
+    // with 16, measured on Zen 4). Integer sums, so the result is the same. Only where the
+    // registers hold them (V::kTwoChains: the 32 ZMM of AVX-512, not AVX-VNNI's 16 YMM).
+    constexpr bool kTwo = two_chains<V>();
+    IReg odd[MR][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) odd[i][v] = V::izero();  // unused without kTwo
 #pragma GCC unroll 8
     for (int d = 0; d < 8; ++d) {
       IReg wv[NV];
@@ -114,8 +133,19 @@ template <class V, int MR, int NV>
       for (int i = 0; i < MR; ++i) {
         const IReg a = V::bcast_quad(xq[i] + 4 * d);
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = V::dpbusd(acc[i][v], wv[v], a);
+        for (int v = 0; v < NV; ++v) {
+          if (!kTwo || d % 2 == 0)
+            acc[i][v] = V::dpbusd(acc[i][v], wv[v], a);
+          else
+            odd[i][v] = V::dpbusd(odd[i][v], wv[v], a);
+        }
       }
+    }
+    if constexpr (kTwo) {
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = V::iadd(acc[i][v], odd[i][v]);
     }
   }
 }
