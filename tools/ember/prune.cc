@@ -19,6 +19,7 @@ namespace {
 struct PruneCliOptions {
   std::string model, calib, output;
   double ffn = 0.25, heads = 0, min_keep = 0.1;
+  double params = 0;  // > 0: one budget for neurons and heads (replaces --ffn and --heads)
   double channels = 0;
   int64_t multiple = 1;
   bool ffn_given = false, channels_given = false;
@@ -65,6 +66,7 @@ int run_prune(const PruneCliOptions& opts) {
   if (!(opts.ffn >= 0 && opts.ffn < 1)) return report(invalid_input("--ffn must be in [0, 1), got " + passes::option_value_text(opts.ffn)));
   if (!(opts.heads >= 0 && opts.heads < 1)) return report(invalid_input("--heads must be in [0, 1), got " + passes::option_value_text(opts.heads)));
   if (!(opts.min_keep > 0 && opts.min_keep <= 1)) return report(invalid_input("--min-keep must be in (0, 1]"));
+  if (!(opts.params >= 0 && opts.params < 1)) return report(invalid_input("--params must be in [0, 1), got " + passes::option_value_text(opts.params)));
   if (opts.channels_given && !(opts.channels >= 0 && opts.channels < 1))
     return report(invalid_input("--channels must be in [0, 1), got " + passes::option_value_text(opts.channels)));
   std::map<std::string, std::string> pass_options = {
@@ -72,6 +74,7 @@ int run_prune(const PruneCliOptions& opts) {
       {"min-keep", std::to_string(opts.min_keep)}, {"multiple", std::to_string(opts.multiple)}};
   if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
   if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
+  if (opts.params > 0) pass_options["params"] = std::to_string(opts.params);
   if (!opts.channel_ratios.empty()) pass_options["channel-ratios"] = opts.channel_ratios;
   if (!opts.channel_ratios.empty() && !opts.ffn_given) pass_options.erase("ffn");
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
@@ -127,6 +130,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", o->output, "Where to write the pruned model")->required();
   auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1); gated FFNs (SwiGLU, GeGLU) lose a neuron's gate and up columns and down row together (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
   sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants; rotary embeddings stay as they are; grouped-query attention removes whole KV groups: a K/V head with its query heads, unit kv-groups)")->default_val(0.0);
+  sub->add_option("--params", o->params, "Fraction of the FFN and attention parameters to remove, in [0, 1): neurons and heads ranked together by score per parameter (replaces --ffn and --heads; 0: off)")->default_val(0.0);
   auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
   sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
