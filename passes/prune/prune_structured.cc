@@ -11,7 +11,6 @@
 #include "passes/prune/joint_selection.h"
 #include "passes/prune/kept_rounding.h"
 #include "passes/prune/probe_calibration.h"
-#include "passes/prune/mean_shift.h"
 #include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
@@ -32,7 +31,6 @@ struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
   double params = 0;  // joint_selection.h: neurons and heads under one parameter budget
   int64_t probe_batches = 2;  // probe_calibration.h: calibration batches per probe (0: raw scores)
-  int64_t mean_shift = 0;  // mean_shift.h: calibration batches for the correction (0: off)
   std::string probe = "split";  // split_search.h; kind: one factor per unit kind; layer: one per layer
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
   std::string ffn_per_layer;  // NODE:COUNT;... exact neuron counts per FFN (a per-layer search's choice)
@@ -56,9 +54,6 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"probe-batches", &V::probe_batches,
        "With params: calibration batches on which each layer's probe (its lowest-scoring share masked) measures the KL "
        "divergence that puts all layers' scores on one scale (0: the raw scores)"},
-      {"mean-shift", &V::mean_shift,
-       "After recovery, correct the residual stream's mean drift: each pruned layer's consumer bias absorbs the difference of "
-       "the means of the value it is added into, in graph order, over this many calibration batches (0: off)"},
       {"probe", &V::probe,
        "With params: split: each kind keeps its global ranking and the share of heads is searched on a grid, every split "
        "measured by a probe (the units masked, KL on the calibration batches); kind: one probe for all FFN neurons and one "
@@ -99,7 +94,6 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   const auto& v = p.values;
   if (v.probe != "split" && v.probe != "kind" && v.probe != "layer")
     return invalid_input("prune-structured: probe must be split, kind or layer, got '" + v.probe + "'");
-  if (v.mean_shift < 0) return invalid_input("prune-structured: mean-shift must be >= 0");
   if (v.probe_batches < 0) return invalid_input("prune-structured: probe-batches must be >= 0");
   if (!(v.params >= 0 && v.params < 1))
     return invalid_input("prune-structured: params must be in [0, 1), got " + option_value_text(v.params));
@@ -274,22 +268,6 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
   return Status::Ok();
 }
 
-// mean-shift=N (mean_shift.h) on the consumers of the FFN and head groups that lost units.
-Status shift_means(const ir::Model& model, ir::Model& pruned, PassContext& ctx, const PruneResult& result, int64_t batches) {
-  if (!ctx.calib) return invalid_input("prune-structured: mean-shift needs a calibration set");
-  EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel layers, analysis::build_layer_model(model.graph));
-  std::vector<Layer> consumers;
-  for (const PrunedLayer& l : result.layers)
-    if (l.units_after < l.units_before)
-      for (const Layer& layer : layers.layers)
-        if (layer.node == l.consumer) consumers.push_back(layer);
-  EMBER_ASSIGN_OR_RETURN(const prune::MeanShiftReport shift, prune::correct_mean_shift(model, pruned, *ctx.calib, consumers, batches));
-  for (const auto& s : shift.skipped) ctx.remarks.note("prune-structured", "mean-shift left '" + s + "' alone (no bias of its own)");
-  ctx.remarks.count("prune-structured", "mean-shift-corrected", static_cast<double>(shift.corrected.size()));
-  ctx.remarks.note("prune-structured", "mean-shift: mean |bias change| " + std::to_string(shift.mean_abs_shift));
-  return Status::Ok();
-}
-
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
@@ -392,7 +370,6 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->skipped.insert(result->skipped.end(), heads.skipped.begin(), heads.skipped.end());
     ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
   }
-  if (opts.values.mean_shift > 0) EMBER_TRY(shift_means(model, pruned, ctx, *result, opts.values.mean_shift));
   if (channels_requested) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
   if (ctx.calib && ctx.calib->num_batches() > 0) {
     EMBER_ASSIGN_OR_RETURN(result->model_macs_before, prune::model_macs(model, ctx.calib->batch(0)));
