@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <tuple>
 
 #include "calibration/fidelity.h"
@@ -72,39 +71,28 @@ Result<double> ProbeMeter::masked_kl(const std::vector<ProbeLayer>& layers, cons
 Result<ProbeResult> calibrate_scores_by_probe(const ir::Model& model, const calibration::CalibrationSet& calib,
                                               std::vector<ProbeLayer>& layers, const std::vector<std::vector<size_t>>& probes,
                                               double q, int64_t batches) {
-  EMBER_ASSIGN_OR_RETURN(const auto reference, first_outputs(model, calib, batches));
-  if (reference.empty()) return invalid_input("prune-structured: the probe needs calibration rows");
-  EMBER_ASSIGN_OR_RETURN(auto interp, runtime::Interpreter::create(model));
-  EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> shape_probe, interp->run(calib.batch(0)));
-  const int64_t width = shape_probe[0].dim(shape_probe[0].rank() - 1);
+  EMBER_ASSIGN_OR_RETURN(const ProbeMeter meter, ProbeMeter::create(model, calib, batches));
   ProbeResult result;
   for (const std::vector<size_t>& set : probes) {
     std::vector<std::tuple<double, size_t, int64_t>> order;  // score, layer, unit
-    std::vector<int64_t> limit(layers.size(), 0), taken(layers.size(), 0);
     int64_t total = 0;
     for (size_t l : set) {
       const std::vector<double>& s = *layers[l].scores;
-      const int64_t n = static_cast<int64_t>(s.size());
-      limit[l] = std::max<int64_t>(1, n - 1);
-      total += n;
-      for (int64_t u = 0; u < n; ++u) order.emplace_back(s[size_t(u)], l, u);
+      total += static_cast<int64_t>(s.size());
+      for (size_t u = 0; u < s.size(); ++u) order.emplace_back(s[u], l, static_cast<int64_t>(u));
     }
     std::sort(order.begin(), order.end());
     const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::llround(q * static_cast<double>(total))));
-    std::vector<std::vector<int64_t>> channels(layers.size());
+    std::vector<std::vector<int64_t>> removed(layers.size());
     double predicted = 0;
     int64_t count = 0;
     for (const auto& [score, l, u] : order) {
       if (count == k) break;
-      if (taken[l] == limit[l]) continue;
-      ++taken[l], ++count, predicted += score;
-      channels[l].insert(channels[l].end(), layers[l].channels[size_t(u)].begin(), layers[l].channels[size_t(u)].end());
+      if (static_cast<int64_t>(removed[l].size()) + 1 >= static_cast<int64_t>(layers[l].scores->size())) continue;  // keep one
+      removed[l].push_back(u);
+      ++count, predicted += score;
     }
-    ir::Model probe_model = model;
-    for (size_t l : set)
-      if (!channels[l].empty()) probe_model = masked(probe_model, layers[l].consumer, channels[l]);
-    EMBER_ASSIGN_OR_RETURN(const auto probed, first_outputs(probe_model, calib, batches));
-    const double loss = mean_kl(reference, probed, width);
+    EMBER_ASSIGN_OR_RETURN(const double loss, meter.masked_kl(layers, removed));
     const double factor = loss / std::max(predicted, 1e-30);
     for (size_t l : set)
       for (double& v : *layers[l].scores) v *= factor;

@@ -60,6 +60,14 @@ TEST_CASE("prune joint: kjv-gpt2-tiny loses the budget's parameters in neurons a
     REQUIRE(b.graph.find_initializer(name));
     CHECK(t.same_content(*b.graph.find_initializer(name)));
   }
+  for (const char* probe : {"kind", "layer"}) {  // scores rescaled by probes, then ranked per parameter
+    INFO(probe);
+    ir::Model m = *model;
+    const std::string p = "constants-to-initializers,prune-structured{params=0.2,probe=" + std::string(probe) +
+                          ",score=magnitude,head-score=magnitude,recovery=none},dce";
+    REQUIRE(act_test::run_pipeline(m, p, &*calib).ok());
+    CHECK(static_cast<double>(before - parameters(m)) >= 0.2 * prunable);
+  }
   for (const char* bad : {"prune-structured{params=1}", "prune-structured{params=-0.1}", "prune-structured{params=0.2,probe=best}",
                           "prune-structured{params=0.2,probe-batches=-1}"}) {
     INFO(bad);
