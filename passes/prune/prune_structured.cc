@@ -49,8 +49,8 @@ const OptionTable<PruneOptionValues>& option_table() {
        "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
       {"params", &V::params,
-       "Fraction of the prunable FFN and attention parameters to remove, in [0, 1): neurons and heads ranked together by "
-       "score per parameter (use gradient scores, which compare across kinds); replaces ffn and heads when given"},
+       "Fraction of the prunable FFN and attention parameters to remove, in [0, 1), neurons and heads under one budget "
+       "(how it is split: probe); replaces ffn and heads when given"},
       {"probe-batches", &V::probe_batches,
        "With params: calibration batches on which each layer's probe (its lowest-scoring share masked) measures the KL "
        "divergence that puts all layers' scores on one scale (0: the raw scores)"},
