@@ -76,6 +76,8 @@ std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>&
 
 }  // namespace
 
+int64_t head_unit_params(const HeadGroup& g) { return block_params(g, 1); }
+
 Result<std::map<std::string, int64_t>> parse_heads_per_block(const std::string& text) {
   return parse_unit_counts(text, "heads-per-block");
 }

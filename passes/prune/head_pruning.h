@@ -53,6 +53,10 @@ Result<HeadGroups> find_model_head_groups(const ir::Model& original, PassContext
 Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& pruned, PassContext& ctx,
                                      const HeadPruneOptions& options);
 
+// Parameters removed with one unit (a head, or a GQA KV group) of `g`: its projection columns
+// with their biases and its output-projection rows.
+int64_t head_unit_params(const HeadGroup& g);
+
 // Removes the heads not in `kept` from `g` in `graph`; Wo gets `update` (canonical [M, H'*d]).
 Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<int64_t>& kept,
                         const ConsumerUpdate& update);

@@ -7,13 +7,17 @@
 #include "passes/graph_edit.h"
 #include "passes/prune/head_pruning.h"
 #include "passes/prune/conv_pruning.h"
+#include "passes/prune/head_scores.h"
+#include "passes/prune/joint_selection.h"
 #include "passes/prune/kept_rounding.h"
+#include "passes/prune/probe_calibration.h"
 #include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
 #include "passes/prune/prune_edit.h"
 #include "passes/prune/recovery.h"
 #include "passes/prune/sequential_refit.h"
+#include "passes/prune/split_search.h"
 
 namespace ember::passes {
 namespace {
@@ -25,6 +29,9 @@ constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq
 
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
+  double params = 0;  // joint_selection.h: neurons and heads under one parameter budget
+  int64_t probe_batches = 2;  // probe_calibration.h: calibration batches per probe (0: raw scores)
+  std::string probe = "split";  // split_search.h; kind: one factor per unit kind; layer: one per layer
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
   std::string ffn_per_layer;  // NODE:COUNT;... exact neuron counts per FFN (a per-layer search's choice)
   double min_keep = 0.1, damp = 0.01;
@@ -41,6 +48,16 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"score", &V::score,
        "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
+      {"params", &V::params,
+       "Fraction of the prunable FFN and attention parameters to remove, in [0, 1), neurons and heads under one budget "
+       "(how it is split: probe); replaces ffn and heads when given"},
+      {"probe-batches", &V::probe_batches,
+       "With params: calibration batches on which each layer's probe (its lowest-scoring share masked) measures the KL "
+       "divergence that puts all layers' scores on one scale (0: the raw scores)"},
+      {"probe", &V::probe,
+       "With params: split: each kind keeps its global ranking and the share of heads is searched on a grid, every split "
+       "measured by a probe (the units masked, KL on the calibration batches); kind: one probe for all FFN neurons and one "
+       "for all heads scales their scores (the exchange rate), layer: one probe per layer; then ranked by score per parameter"},
       {"head-score", &V::head_score, "The score of attention heads (the same names; taylor by default, the whole head with its output rows)"},
       {"heads-per-block", &V::heads_per_block, "NODE:COUNT;...: remove exactly COUNT heads of the block whose first projection is NODE (overrides heads for it)"},
       {"ffn-per-layer", &V::ffn_per_layer, "NODE:COUNT;...: remove exactly COUNT neurons of the FFN whose first layer is NODE (overrides ffn for it)"},
@@ -73,7 +90,13 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   ParsedOptions p;
   EMBER_ASSIGN_OR_RETURN(p.values, option_table().parse(options));
   if ((options.has("channels") || options.has("channel-ratios")) && !options.has("ffn")) p.values.ffn = 0;
+  if (options.has("params")) p.values.ffn = 0, p.values.heads = 0;  // the joint budget decides both
   const auto& v = p.values;
+  if (v.probe != "split" && v.probe != "kind" && v.probe != "layer")
+    return invalid_input("prune-structured: probe must be split, kind or layer, got '" + v.probe + "'");
+  if (v.probe_batches < 0) return invalid_input("prune-structured: probe-batches must be >= 0");
+  if (!(v.params >= 0 && v.params < 1))
+    return invalid_input("prune-structured: params must be in [0, 1), got " + option_value_text(v.params));
   if (!(v.channels >= 0 && v.channels < 1))
     return invalid_input("prune-structured: channels must be in [0, 1), got " + option_value_text(v.channels));
   if (v.multiple < 1) return invalid_input("prune-structured: multiple must be >= 1");
@@ -112,6 +135,65 @@ Status apply_per_layer_counts(const std::vector<FfnGroup>& groups, const std::ve
 
 int64_t group_params(const FfnGroup& g, int64_t units) {
   return units * (g.input_width() + g.second.channels + static_cast<int64_t>(g.per_channel.size()));
+}
+
+// params=R: FFN neurons and attention heads ranked together (joint_selection.h); the counts
+// per layer become the FFN selection and the heads' per-block counts.
+Status select_jointly(const ir::Model& model, PassContext& ctx, const std::vector<FfnGroup>& groups,
+                      const std::vector<std::vector<double>>& scores, const ParsedOptions& opts,
+                      prune::NeuronSelection& selection, std::map<std::string, int64_t>& head_counts) {
+  EMBER_ASSIGN_OR_RETURN(const prune::HeadGroups heads, prune::find_model_head_groups(model, ctx));
+  EMBER_ASSIGN_OR_RETURN(const auto head_scores, prune::score_heads(model, ctx, heads.groups, opts.head_score));
+  std::vector<std::vector<double>> scaled = scores;  // the probes rescale copies; the order within a layer stays
+  auto apply_counts = [&](const std::vector<int64_t>& counts) {
+    for (size_t i = 0; i < groups.size(); ++i) prune::select_lowest(selection, scores, i, counts[i]);
+    for (size_t i = 0; i < heads.groups.size(); ++i) head_counts.emplace(heads.groups[i].name(), counts[groups.size() + i]);
+  };
+  scaled.insert(scaled.end(), head_scores.begin(), head_scores.end());
+  std::vector<prune::BudgetLayer> layers;
+  std::vector<prune::ProbeLayer> probes;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    layers.push_back({&scaled[i], group_params(groups[i], 1)});
+    prune::ProbeLayer p{groups[i].second, {}, &scaled[i]};
+    for (int64_t n = 0; n < groups[i].neurons; ++n) p.channels.push_back({n});
+    probes.push_back(std::move(p));
+  }
+  for (size_t i = 0; i < heads.groups.size(); ++i) {
+    const prune::HeadGroup& h = heads.groups[i];
+    layers.push_back({&scaled[groups.size() + i], prune::head_unit_params(h)});
+    prune::ProbeLayer p{h.output, {}, &scaled[groups.size() + i]};
+    for (int64_t u = 0; u < h.units(); ++u) p.channels.push_back(h.unit_channels({u}, h.heads(), 1));
+    probes.push_back(std::move(p));
+  }
+  if (layers.empty()) return invalid_input("prune-structured: params found no prunable FFN or attention block");
+  if (opts.values.probe == "split" && !layers.empty()) {
+    if (!ctx.calib) return invalid_input("prune-structured: params needs a calibration set for its probes");
+    EMBER_ASSIGN_OR_RETURN(const prune::ProbeMeter meter, prune::ProbeMeter::create(model, *ctx.calib, std::max<int64_t>(1, opts.values.probe_batches)));
+    std::vector<prune::SplitLayer> split;
+    for (size_t i = 0; i < layers.size(); ++i) split.push_back({probes[i], layers[i].unit_params, i >= groups.size()});
+    EMBER_ASSIGN_OR_RETURN(const prune::SplitChoice choice, prune::search_split(meter, split, opts.values.params, opts.values.min_keep));
+    for (size_t i = 0; i < choice.tried_kl.size(); ++i)
+      ctx.remarks.note("prune-structured", "params split with " + std::to_string(choice.tried_heads[i]) + " heads: KL " +
+                                               std::to_string(choice.tried_kl[i]) + " nats");
+    apply_counts(choice.counts);
+    return Status::Ok();
+  }
+  if (opts.values.probe_batches > 0 && !layers.empty()) {
+    if (!ctx.calib) return invalid_input("prune-structured: params needs a calibration set for its probes");
+    std::vector<std::vector<size_t>> sets(2);  // kind: neurons, heads
+    for (size_t i = 0; i < probes.size(); ++i) {
+      if (opts.values.probe == "layer") sets.push_back({i});
+      else sets[i < groups.size() ? 0 : 1].push_back(i);
+    }
+    std::erase_if(sets, [](const std::vector<size_t>& s) { return s.empty(); });
+    EMBER_ASSIGN_OR_RETURN(const prune::ProbeResult probed,
+                           prune::calibrate_scores_by_probe(model, *ctx.calib, probes, sets, opts.values.params, opts.values.probe_batches));
+    for (size_t i = 0; i < sets.size(); ++i)
+      ctx.remarks.note("prune-structured", "probe of '" + probes[sets[i][0]].consumer.node + "' (" + std::to_string(sets[i].size()) +
+                                               " layers): KL " + std::to_string(probed.loss[i]) + " nats, scores x " + std::to_string(probed.factor[i]));
+  }
+  apply_counts(prune::select_by_params(layers, opts.values.params, opts.values.min_keep));
+  return Status::Ok();
 }
 
 // Keeps the rows (output channels) `kept` of a first layer's canonical [N, K] matrix.
@@ -189,7 +271,7 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
-  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
+  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"params", params}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers)
     j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
@@ -216,6 +298,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   auto result = std::make_shared<PruneResult>();
   result->ratio = opts.values.ffn;
   result->heads = opts.values.heads;
+  result->params = opts.values.params;
   result->score = opts.values.score;
   result->head_score = opts.values.head_score;
   result->ranking = opts.values.ranking;
@@ -233,11 +316,13 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
   prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
+  std::map<std::string, int64_t> head_counts = opts.heads_per_block;  // explicit counts win over the joint budget
+  if (opts.values.params > 0) EMBER_TRY(select_jointly(model, ctx, found.groups, scores, opts, selection, head_counts));
   EMBER_TRY(apply_per_layer_counts(found.groups, scores, opts.ffn_per_layer, selection));
   prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential &&
-      (opts.values.ffn > 0 || !opts.ffn_per_layer.empty())) {
+      (opts.values.ffn > 0 || opts.values.params > 0 || !opts.ffn_per_layer.empty())) {
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
   }
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
@@ -274,11 +359,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
                               group_params(g, after), g.neurons * (g.input_width() + g.second.channels),
                               after * (g.input_width() + g.second.channels), selection.threshold[i]});
   }
-  if (opts.values.heads > 0 || !opts.heads_per_block.empty()) {
+  if (opts.values.heads > 0 || !head_counts.empty()) {
     prune::HeadPruneOptions ho;
     ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
-    ho.refit_rows = kRefitRows, ho.per_block = opts.heads_per_block;
+    ho.refit_rows = kRefitRows, ho.per_block = head_counts;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
     for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());

@@ -19,6 +19,10 @@
 // channels=R (or channel-ratios) removes convolution output channels instead or as well
 // (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
 // rounds every layer's kept units to a multiple of K (kept_rounding.h).
+// params=R removes the R fraction of the FFN and attention parameters under one budget instead of
+// the separate ffn and heads fractions: probe=split (split_search.h) measures how many heads to
+// take, probe=kind|layer rescales the scores by probes (probe_calibration.h) and ranks by score
+// per parameter (joint_selection.h).
 // ffn-per-layer=NODE:COUNT;... removes exactly COUNT neurons (the lowest scores) of the FFN whose
 // first layer is NODE, whatever ffn says (the choice of a per-layer search, passes/search/).
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the
@@ -42,6 +46,7 @@ struct PrunedLayer {
 struct PruneResult final : PassResult {
   double ratio = 0;
   double heads = 0;  // fraction of attention heads removed (head_pruning.h)
+  double params = 0; // fraction of the FFN and attention parameters removed under one budget (joint_selection.h)
   std::string score, head_score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;

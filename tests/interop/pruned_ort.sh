@@ -18,6 +18,12 @@ expect_exit 0 "prune gpt2-tiny heads" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" 
 expect_exit 0 "gpt2-tiny without half its heads matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
   "$WORK/tiny-heads.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
 cat "$WORK/out"
+# One parameter budget for neurons and heads (--params: the split measured by probes), with --damp.
+expect_exit 0 "prune gpt2-tiny params" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" \
+  --calib-limit 8 --params 0.2 --damp 0.1 --score magnitude --head-score magnitude --recovery lsq -o "$WORK/tiny-params.onnx"
+expect_exit 0 "gpt2-tiny pruned under one budget matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+  "$WORK/tiny-params.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
+cat "$WORK/out"
 if [ -f "$SHARED/models/kjv-bert.onnx" ]; then
   expect_exit 0 "prune bert heads" -- "$EMBER" prune "$SHARED/models/kjv-bert.onnx" --calib "$SHARED/data/kjv-cls-calib.npz" \
     --calib-limit 16 --ffn 0.3 --heads 0.25 --score magnitude --head-score magnitude --recovery lsq -o "$WORK/bert-heads.onnx"
