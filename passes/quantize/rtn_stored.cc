@@ -188,6 +188,22 @@ void channels_last_tiles(const float* w, int64_t K, int64_t C, int64_t g, QuantF
   });
 }
 
+// Stored [K, C], INT8 per channel, symmetric, with AVX-512: strips of 64 channels (rtn_tile.h).
+void channels_last_int8_avx512(const float* w, int64_t K, int64_t C, QuantFormat f, const Outputs& out,
+                               std::vector<Sums>& sums) {
+  constexpr int64_t kWidth = 64;
+  const int64_t strips = (C + kWidth - 1) / kWidth;
+  sums.assign(size_t(strips), {});
+  runtime::parallel_for(strips, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t c0 = s * kWidth;
+      Sums& e = sums[size_t(s)];
+      rtn_strip64_int8_avx512(w + c0, K, C, int(std::min(kWidth, C - c0)), f, out.scales + c0, out.codes.bytes + c0, C,
+                              &e.num, &e.den);
+    }
+  });
+}
+
 // Stored [K, C] with min/max: every column's range over each band of g rows (min and max give
 // the same result in any order), then each row quantized with all its channels' parameters.
 void channels_last_minmax(const float* w, int64_t K, int64_t C, int64_t g, QuantFormat f, const Outputs& out,
@@ -267,6 +283,8 @@ StoredRtn quantize_rtn_stored(const Layer& target, const Tensor& weight, int64_t
   std::vector<Sums> sums;
   if (!target.column_major() && rows_first_tiles_apply(K, g, f)) rows_first_avx512(w, C, K, g, f, clip, out, sums);
   else if (!target.column_major()) rows_first(w, C, K, g, f, clip, out, sums);
+  else if (clip == ClipMode::kNone && g == K && f.bits == 8 && f.symmetric && clip_search_vectorized())
+    channels_last_int8_avx512(w, K, C, f, out, sums);
   else if (clip == ClipMode::kNone) channels_last_minmax(w, K, C, g, f, out, sums);
   else if (f.symmetric && clip_search_vectorized()) channels_last_avx512(w, K, C, g, f, clip, out, sums);
   else channels_last_tiles(w, K, C, g, f, clip, out, sums);

@@ -30,6 +30,13 @@ void rtn_tile16_rows_avx512(const float* w, int64_t stride, int64_t n, int lanes
                             float* scales, int64_t scale_stride, uint8_t* codes, int64_t code_stride, double* num,
                             double* den);
 
+// INT8 per channel, symmetric, for up to 64 channels of a weight stored [K, C]: the range of
+// each channel over all K rows (w: the strip's first element, rows `stride` floats apart),
+// scales[c] as params_from_range gives it, codes (bytes) at codes + k * code_stride, the
+// strip's squared error and squared sum added to *num and *den (rtn_strip_avx512.cc).
+void rtn_strip64_int8_avx512(const float* w, int64_t K, int64_t stride, int lanes, QuantFormat f, float* scales,
+                             uint8_t* codes, int64_t code_stride, double* num, double* den);
+
 // One row of an 8-bit [K, C] weight with per-channel parameters (rtn_stored.h's min/max path):
 // out[c] = the byte of quantize_value(x[c], inv[c], zp[c], qmin, qmax) for c < n, and the
 // row's squared error and squared sum added to *num and *den. Returns false, writing nothing,
