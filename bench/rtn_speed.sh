@@ -9,10 +9,11 @@
 # (--baseline) runs in the same rounds and its outputs are compared byte for byte.
 #
 #   bash bench/rtn_speed.sh [--build build] [--work DIR] [--size 1] [--rounds 3] [--cold]
+#                           [--model M.onnx (instead of generating one)]
 #                           [--baseline OTHER_EMBER]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$ROOT/build WORK=/tmp/ember-rtn-speed SIZE=1 ROUNDS=3 COLD=0 BASE=""
+BUILD=$ROOT/build WORK=/tmp/ember-rtn-speed SIZE=1 ROUNDS=3 COLD=0 BASE="" MODEL=""
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
@@ -21,6 +22,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --cold) COLD=1; shift ;;
     --baseline) BASE=$2; shift 2 ;;
+    --model) MODEL=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +31,7 @@ for b in "$EMBER" "$GEN" "$READ" ${BASE:+"$BASE"}; do
   [ -x "$b" ] || { echo "missing $b (build with -DEMBER_BUILD_BENCH=ON)" >&2; exit 2; }
 done
 mkdir -p "$WORK"
-model=$WORK/llama$SIZE.onnx
+model=${MODEL:-$WORK/llama$SIZE.onnx}
 [ -f "$model.data" ] || "$GEN" -o "$model" --params "$SIZE" | head -1 | sed "s/^/# /"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
