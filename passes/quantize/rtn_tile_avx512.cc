@@ -176,6 +176,14 @@ class TileRows {
   __m512* rows() { return rows_; }
   int64_t n() const { return n_; }
   int64_t padded() const { return padded_; }
+  // Adds row k (in order) to the lanes' range, widened to include 0, and their NaN mask.
+  void add_to_range(__m512 v) {
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    lo = _mm512_min_ps(v, lo);  // std::min(lo, v) = v < lo ? v : lo, as group_range
+    hi = _mm512_max_ps(v, hi);  // std::max(hi, v) = hi < v ? v : hi
+  }
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+  __mmask16 nan = 0;
 
  private:
   int64_t n_, padded_;
@@ -190,6 +198,7 @@ void load_strided(const float* w, int64_t stride, __mmask16 m, TileRows& t) {
   for (int64_t k = 0; k < t.padded(); ++k) {
     if (k < t.n()) _mm_prefetch(reinterpret_cast<const char*>(w + k * stride + 64), _MM_HINT_T0);
     t.rows()[k] = k < t.n() ? _mm512_maskz_loadu_ps(m, w + k * stride) : _mm512_setzero_ps();
+    t.add_to_range(t.rows()[k]);
   }
 }
 
@@ -202,25 +211,20 @@ void load_transposed(const float* w, int64_t stride, int lanes, TileRows& t) {
     __m512* block = t.rows() + k0;
     for (int c = 0; c < 16; ++c) block[c] = c < lanes ? _mm512_maskz_loadu_ps(m, w + c * stride + k0) : _mm512_setzero_ps();
     transpose16(block);
+    for (int i = 0; i < 16; ++i) t.add_to_range(block[i]);
   }
 }
 
 // Chooses each lane's scale (choose_params: min/max, or the clipping search) for the loaded
-// tile; then quantize_value's codes per row into q[k] and the squared error and sum.
+// tile (its range found while loading); then quantize_value's codes per row into q[k] and the squared error and sum.
 struct TileCodes {
   __m512 scale;
   double num = 0, den = 0;
 };
 TileCodes quantize_tile(TileRows& t, QuantFormat f, bool search, __m512i* q) {
   const __m512* rows = t.rows();
-  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-  __mmask16 nan = 0;
-  for (int64_t k = 0; k < t.padded(); ++k) {
-    const __m512 v = rows[k];
-    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    lo = _mm512_min_ps(v, lo);  // std::min(lo, v) = v < lo ? v : lo, as group_range
-    hi = _mm512_max_ps(v, hi);  // std::max(hi, v) = hi < v ? v : hi
-  }
+  const __m512 lo = t.lo, hi = t.hi;
+  const __mmask16 nan = t.nan;
   const Candidate best = search ? search_candidates(rows, t.padded(), lo, hi, nan, f)
                                 : candidate(_mm512_max_ps(hi, _mm512_xor_ps(lo, _mm512_set1_ps(-0.0f))), 1.0f, float(f.qmax()));
   // quantize_value per element; a row with |x / scale| >= 2^22 (or NaN) takes it lane by lane.
