@@ -114,6 +114,29 @@ void rows_first(const float* w, int64_t C, int64_t K, int64_t g, QuantFormat f, 
   });
 }
 
+// Stored [C, K], symmetric, with AVX-512: tiles of 16 rows (channels) x one group, transposed
+// in registers (rtn_tile.h). Groups start on whole bytes (g and K even for 4 bits), so tiles
+// never share a byte; a thread walks one strip of rows along K.
+bool rows_first_tiles_apply(int64_t K, int64_t g, QuantFormat f) {
+  return f.symmetric && clip_search_vectorized() && (f.bits == 8 || (K % 2 == 0 && g % 2 == 0));
+}
+void rows_first_avx512(const float* w, int64_t C, int64_t K, int64_t g, QuantFormat f, ClipMode clip,
+                       const Outputs& out, std::vector<Sums>& sums) {
+  const int64_t G = (K + g - 1) / g, strips = (C + kStrip - 1) / kStrip;
+  const int64_t row_bytes = f.bits == 4 ? K / 2 : K;
+  sums.assign(size_t(G * strips), {});
+  runtime::parallel_for(G * strips, std::max<int64_t>(1, kChunkValues / (kStrip * g)), [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t r0 = (item / G) * kStrip, j = item % G;
+      const int64_t k0 = j * g, n = std::min(g, K - k0), m = std::min(kStrip, C - r0);
+      uint8_t* codes = out.codes.bytes + r0 * row_bytes + (f.bits == 4 ? k0 / 2 : k0);
+      Sums& s = sums[size_t(item)];
+      rtn_tile16_rows_avx512(w + r0 * K + k0, K, n, int(m), f, clip == ClipMode::kMse, out.scales + r0 * G + j, G,
+                             codes, row_bytes, &s.num, &s.den);
+    }
+  });
+}
+
 // Stored [K, C], symmetric, with AVX-512: rtn_tile.h quantizes the tiles in place.
 void channels_last_avx512(const float* w, int64_t K, int64_t C, int64_t g, QuantFormat f, ClipMode clip,
                           const Outputs& out, std::vector<Sums>& sums) {
@@ -161,6 +184,22 @@ void channels_last_tiles(const float* w, int64_t K, int64_t C, int64_t g, QuantF
         for (int64_t c = 0; c < m; ++c) row_codes[c] = codes[size_t(c * n + k)];
         out.codes.put_span((k0 + k) * C + c0, row_codes, m);
       }
+    }
+  });
+}
+
+// Stored [K, C], INT8 per channel, symmetric, with AVX-512: strips of 64 channels (rtn_tile.h).
+void channels_last_int8_avx512(const float* w, int64_t K, int64_t C, QuantFormat f, const Outputs& out,
+                               std::vector<Sums>& sums) {
+  constexpr int64_t kWidth = 64;
+  const int64_t strips = (C + kWidth - 1) / kWidth;
+  sums.assign(size_t(strips), {});
+  runtime::parallel_for(strips, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t c0 = s * kWidth;
+      Sums& e = sums[size_t(s)];
+      rtn_strip64_int8_avx512(w + c0, K, C, int(std::min(kWidth, C - c0)), f, out.scales + c0, out.codes.bytes + c0, C,
+                              &e.num, &e.den);
     }
   });
 }
@@ -242,7 +281,10 @@ StoredRtn quantize_rtn_stored(const Layer& target, const Tensor& weight, int64_t
   }
   const float* w = weight.data<float>();
   std::vector<Sums> sums;
-  if (!target.column_major()) rows_first(w, C, K, g, f, clip, out, sums);
+  if (!target.column_major() && rows_first_tiles_apply(K, g, f)) rows_first_avx512(w, C, K, g, f, clip, out, sums);
+  else if (!target.column_major()) rows_first(w, C, K, g, f, clip, out, sums);
+  else if (clip == ClipMode::kNone && g == K && f.bits == 8 && f.symmetric && clip_search_vectorized())
+    channels_last_int8_avx512(w, K, C, f, out, sums);
   else if (clip == ClipMode::kNone) channels_last_minmax(w, K, C, g, f, out, sums);
   else if (f.symmetric && clip_search_vectorized()) channels_last_avx512(w, K, C, g, f, clip, out, sums);
   else channels_last_tiles(w, K, C, g, f, clip, out, sums);

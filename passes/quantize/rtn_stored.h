@@ -8,12 +8,14 @@
 // The bytes are the same as quantize_rtn on the canonical matrix followed by qdq_tensors
 // (tested on real models); what is saved is the two whole-matrix transposes, the int32 codes
 // of the whole matrix and the packing pass:
-//   [C, K]: one row (channel) at a time, codes written straight into the stored bytes.
+//   [C, K]: one row (channel) at a time, codes written straight into the stored bytes; with
+//     AVX-512 and a symmetric format, tiles of 16 rows x one group transposed in registers.
 //   [K, C] with the clipping search: tiles of one group of reduction rows x 16 channels are
 //     transposed in cache into the contiguous groups choose_params reads (same values, same
 //     order, so the same parameters), and the codes go back as nibble pairs or bytes.
 //   [K, C] with min/max: the ranges of every column in a band of rows (exact in any order),
-//     then each row quantized in place, all channels vectorised.
+//     then each row quantized in place, all channels vectorised; INT8 per channel with
+//     AVX-512: strips of 64 channels, range and codes while the strip is in the cache.
 // The relative error ||W - dequant(Q)|| / ||W|| is summed in float per group and in double
 // across groups (in a fixed order: deterministic for any thread count), not in double per
 // element as measure() does: equal to its figure to about 1e-6 relative.

@@ -3,8 +3,9 @@
 // Symmetric formats only. The parameters are choose_params' on each channel's group: the
 // min/max scale, or with the clipping search the same candidates, each candidate's error
 // summed in the order group_errors_avx512 sums a contiguous group (lane k mod 16 of its
-// accumulator, then its reduction tree), so the same choice, bit for bit. Then the codes of
-// quantize_value.
+// accumulator, then its reduction tree), so the same choice, bit for bit; candidates that
+// provably cannot win are cut short (rtn_tile_avx512.cc says why that is exact). Then the
+// codes of quantize_value.
 #pragma once
 #include <cstdint>
 
@@ -19,6 +20,22 @@ namespace ember::passes::quant {
 // clip_search_vectorized().
 void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search, float* scales,
                        uint8_t* codes, int64_t code_stride, double* num, double* den);
+
+// The same for 16 channels of a weight stored [C, K]: lane c's group is the n contiguous floats
+// at w + c * stride (read in blocks of 16, transposed in registers, so each candidate's error
+// is the same sum as for the [K, C] tile). Writes scales[c * scale_stride] and lane c's codes
+// at codes + c * code_stride (bytes, or nibble pairs for 4 bits: n even and the group starting
+// on a byte).
+void rtn_tile16_rows_avx512(const float* w, int64_t stride, int64_t n, int lanes, QuantFormat f, bool search,
+                            float* scales, int64_t scale_stride, uint8_t* codes, int64_t code_stride, double* num,
+                            double* den);
+
+// INT8 per channel, symmetric, for up to 64 channels of a weight stored [K, C]: the range of
+// each channel over all K rows (w: the strip's first element, rows `stride` floats apart),
+// scales[c] as params_from_range gives it, codes (bytes) at codes + k * code_stride, the
+// strip's squared error and squared sum added to *num and *den (rtn_strip_avx512.cc).
+void rtn_strip64_int8_avx512(const float* w, int64_t K, int64_t stride, int lanes, QuantFormat f, float* scales,
+                             uint8_t* codes, int64_t code_stride, double* num, double* den);
 
 // One row of an 8-bit [K, C] weight with per-channel parameters (rtn_stored.h's min/max path):
 // out[c] = the byte of quantize_value(x[c], inv[c], zp[c], qmin, qmax) for c < n, and the
