@@ -215,11 +215,22 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
   return 4 * n;
 }
 
-std::vector<LayerAction> default_actions() {
+std::vector<LayerAction> default_precisions() {
   std::vector<LayerAction> actions = {LayerAction{}, LayerAction{LayerAction::Kind::kInt8, 0, "rtn", 0}};
   for (bool symmetric : {true, false})
     for (int64_t block : {32, 64, 128}) actions.push_back({LayerAction::Kind::kInt4, block, "gptq", 0, symmetric});
   return actions;
+}
+
+std::vector<LayerAction> default_actions() {
+  std::vector<LayerAction> actions = default_precisions();
+  for (double ratio : default_prune_ratios()) actions.push_back({LayerAction::Kind::kPrune, 0, "rtn", ratio});
+  return actions;
+}
+
+const std::vector<double>& default_prune_ratios() {
+  static const std::vector<double> ratios = {0.05, 0.1, 0.2, 0.3};
+  return ratios;
 }
 
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
@@ -259,7 +270,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
 
 std::vector<prune::HeadGroup> prunable_head_groups(const ir::Model& prepared, const SearchRecipe& recipe, AnalysisManager& analyses) {
   bool pruning = false;
-  for (const auto& a : recipe.actions) pruning = pruning || prune_ratio(a) > 0;
+  for (const auto& a : recipe.actions.empty() ? default_actions() : recipe.actions) pruning = pruning || prune_ratio(a) > 0;
   for (const auto& o : recipe.overrides)
     for (const auto& a : o.actions) pruning = pruning || prune_ratio(a) > 0;
   if (!pruning || !analyses.calib()) return {};

@@ -52,6 +52,7 @@ struct CompressCliOptions {
   formats::DeploymentConfig deployment;  // the manifest's deployment section
   std::vector<double> prune_ratios;  // --prune: FFN neuron and attention head pruning ratios added to the actions
   bool quantize_activations = false;  // --quantize-activations: also offer static INT8 activations
+  bool no_prune = false;              // --no-prune: no pruning actions (the defaults include them)
   std::string recipe_path;      // --recipe R.json
   bool print_recipe = false;
   passes::SearchRecipe recipe;  // the recipe file's, under the flags given
@@ -94,7 +95,11 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
   if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
   if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
   if (!o.prune_ratios.empty() && !o.schemes.empty()) return invalid_input("--prune adds search actions; --scheme runs no search (drop one)");
-  if (!o.prune_ratios.empty() && o.recipe.actions.empty()) o.recipe.actions = passes::search::default_actions();
+  if (o.no_prune && !o.prune_ratios.empty()) return invalid_input("--no-prune and --prune contradict each other (drop one)");
+  // --prune replaces the default ratios; --no-prune keeps the default precisions only.
+  if ((!o.prune_ratios.empty() || o.no_prune) && o.recipe.actions.empty()) o.recipe.actions = passes::search::default_precisions();
+  if (o.no_prune)
+    std::erase_if(o.recipe.actions, [](const passes::LayerAction& a) { return a.kind == passes::LayerAction::Kind::kPrune; });
   for (double r : o.prune_ratios) o.recipe.actions.push_back({passes::LayerAction::Kind::kPrune, 0, "rtn", r});
   if (o.quantize_activations && !o.schemes.empty()) return invalid_input("--quantize-activations adds search actions; --scheme runs no search (drop one)");
   if (o.quantize_activations) o.recipe.quantize_activations = true;
@@ -309,8 +314,9 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "measure every entry)");
   sub->add_option("--prune", opts->prune_ratios,
                   "FFN neuron and attention head pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
-                  "added to the recipe's actions, or to the default ones); default: none (no pruning)")
+                  "added to the recipe's actions, or replacing the default ratios); default: 0.05,0.1,0.2,0.3 unless the recipe lists its actions")
       ->delimiter(',')->check(CLI::Range(0.001, 0.9));
+  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-30%)");
   sub->add_flag("--quantize-activations", opts->quantize_activations,
                "Also offer INT8 weights with static INT8 activations (scales calibrated once, QDQ on the input) to every MatMul/Gemm "
                "layer read by one node (the recipe's quantize_activations); default: off");
