@@ -247,7 +247,10 @@ Status SearchRun::calibrate_pruning() {
   char name[48];
   std::snprintf(name, sizeof name, "uniform-prune-%.2f", ratio);
   EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, probe));
-  scale_.prune_factor = std::clamp(std::max(0.0, damage(c->quality)) / (scale_.metric_per_loss * predicted), 0.01, 100.0);
+  // A probe that measured no damage (a coarse metric: kjv-bert's accuracy did not move) says
+  // nothing about the scale: keep the unscaled prediction rather than call pruning free.
+  const double measured = damage(c->quality);
+  scale_.prune_factor = measured > 0 ? std::clamp(measured / (scale_.metric_per_loss * predicted), 0.01, 100.0) : 1.0;
   return Status::Ok();
 }
 
