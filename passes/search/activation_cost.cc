@@ -4,6 +4,7 @@
 #include <map>
 
 #include "calibration/calibrator.h"
+#include "passes/analysis/importance.h"
 
 namespace ember::passes::search {
 namespace {
@@ -72,19 +73,34 @@ Result<std::vector<double>> activation_error_ratios(const ir::Model& prepared, c
   return rho;
 }
 
-void add_activation_losses(LossTable& loss, const std::vector<SearchLayer>& layers, const std::vector<double>& rho) {
+void add_activation_losses(LossTable& loss, const std::vector<SearchLayer>& layers, const std::vector<double>& rho,
+                           const std::vector<double>& second_order) {
   for (size_t i = 0; i < layers.size() && i < loss.size() && i < rho.size(); ++i)
     for (size_t a = 0; a < layers[i].allowed.size() && a < loss[i].size(); ++a)
-      if (layers[i].allowed[a].static_activations) loss[i][a] *= 1.0 + rho[i];
+      if (layers[i].allowed[a].static_activations)
+        loss[i][a] += rho[i] * (i < second_order.size() && second_order[i] >= 0 ? second_order[i] : loss[i][a]);
+}
+
+std::vector<double> int8_second_order(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance) {
+  std::map<std::string, double> by_weight;
+  for (const auto& t : importance.tensors)
+    for (const auto& c : t.candidates)
+      if (c.precision == "int8" && c.block == 0) by_weight[t.name] = c.noise / 2;
+  std::vector<double> out(layers.size(), -1.0);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto it = by_weight.find(layers[i].weight);
+    if (it != by_weight.end()) out[i] = it->second;
+  }
+  return out;
 }
 
 Status add_measured_activation_losses(LossTable& loss, const ir::Model& prepared, const std::vector<SearchLayer>& layers,
-                                      AnalysisManager& analyses) {
+                                      const analysis::ImportanceReport& importance, AnalysisManager& analyses) {
   if (!any_static_activations(layers)) return Status::Ok();
   if (!analyses.calib()) return invalid_input("search: static INT8 activations need a calibration set");
   EMBER_ASSIGN_OR_RETURN(const auto inputs, analyses.get<analysis::LayerInputAnalysis>(prepared, {}));
   EMBER_ASSIGN_OR_RETURN(const std::vector<double> rho, activation_error_ratios(prepared, *analyses.calib(), layers, *inputs));
-  add_activation_losses(loss, layers, rho);
+  add_activation_losses(loss, layers, rho, int8_second_order(layers, importance));
   return Status::Ok();
 }
 

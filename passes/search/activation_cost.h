@@ -10,8 +10,10 @@
 //         calibration set observes every such input), rounding noise of variance s^2 / 12 per
 //         element (uncorrelated: E[dx dx^T] = s^2/12 I), and dW the INT8 per-channel RTN error
 //         (the weight's error through a diagonal E[x x^T]). Both errors reach the loss through
-//         the same output gradients, so the action predicts L_int8 (1 + rho): the weights' loss
-//         plus the activations'. Clipping beyond the calibrated range is not counted.
+//         the same output gradients, and rounding noise has no first-order term, so the action
+//         predicts L_int8 + rho N_int8 / 2: the weights' loss plus the activations' second-order
+//         term, N_int8 = sum F dw^2 of the INT8 weights (the importance analysis's candidate;
+//         without it, rho L_int8). Clipping beyond the calibrated range is not counted.
 #pragma once
 #include <vector>
 
@@ -29,14 +31,18 @@ Result<std::vector<double>> activation_error_ratios(const ir::Model& prepared, c
                                                     const std::vector<SearchLayer>& layers,
                                                     const analysis::LayerInputAnalysis::Output& inputs);
 
-// Multiplies each static-activation action's loss by (1 + rho) (after the RTN predictions are
-// made monotone: the activations' error is not a weight precision's).
-void add_activation_losses(LossTable& loss, const std::vector<SearchLayer>& layers, const std::vector<double>& rho);
+// Adds rho * second_order[i] to each static-activation action's loss (rho * its own loss where
+// second_order[i] < 0: unknown), after the RTN predictions are made monotone: the activations'
+// error is not a weight precision's.
+void add_activation_losses(LossTable& loss, const std::vector<SearchLayer>& layers, const std::vector<double>& rho,
+                           const std::vector<double>& second_order);
+// N_int8 / 2 per layer from the importance report (-1 where it has no INT8 candidate).
+std::vector<double> int8_second_order(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance);
 
 // The whole step on the search's FP32 analyses (layer inputs cached, calibration set): nothing
 // when no layer allows static activations.
 Status add_measured_activation_losses(LossTable& loss, const ir::Model& prepared, const std::vector<SearchLayer>& layers,
-                                      AnalysisManager& analyses);
+                                      const analysis::ImportanceReport& importance, AnalysisManager& analyses);
 
 // True when some layer allows a static-activation action.
 bool any_static_activations(const std::vector<SearchLayer>& layers);

@@ -298,7 +298,7 @@ Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capac
 Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t capacity) {
   EMBER_ASSIGN_OR_RETURN(rtn_, predict_rtn_losses(ctx_.prepared, ctx_.layers, importance));
   if (any_static_activations(ctx_.layers)) stage("measuring the static INT8 activations' quantization error (once)");
-  EMBER_TRY(add_measured_activation_losses(rtn_, ctx_.prepared, ctx_.layers, ctx_.fp32_analyses));
+  EMBER_TRY(add_measured_activation_losses(rtn_, ctx_.prepared, ctx_.layers, importance, ctx_.fp32_analyses));
   prune_ = head_groups_ ? predict_prune_losses(ctx_.layers, importance, *head_groups_) : predict_prune_losses(ctx_.layers, importance);
   auto start = std::chrono::steady_clock::now();
   EMBER_TRY(calibrate());

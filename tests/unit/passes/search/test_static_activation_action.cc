@@ -76,9 +76,13 @@ TEST_CASE("static activation action: predicted from measured errors, realized as
     if ((*layers)[i].allowed.size() == 2) CHECK_MESSAGE((*rho)[i] > 0, (*layers)[i].weight);
   passes::search::LossTable loss(layers->size());
   for (size_t i = 0; i < layers->size(); ++i) loss[i].assign((*layers)[i].allowed.size(), 1.0);
-  passes::search::add_activation_losses(loss, *layers, *rho);
+  // Without the importance analysis's INT8 noise, rho times the action's own loss; with it, rho N / 2.
+  passes::search::add_activation_losses(loss, *layers, *rho, {});
   for (size_t i = 0; i < layers->size(); ++i)
     if ((*layers)[i].allowed.size() == 2) CHECK(loss[i][1] == doctest::Approx(1.0 + (*rho)[i]));
+  passes::search::add_activation_losses(loss, *layers, *rho, std::vector<double>(layers->size(), 0.5));
+  for (size_t i = 0; i < layers->size(); ++i)
+    if ((*layers)[i].allowed.size() == 2) CHECK(loss[i][1] == doctest::Approx(1.0 + 1.5 * (*rho)[i]));
 
   // A size target below FP32 with only FP32 and int8-a8-static allowed: some layers take it.
   auto fp32_bytes = formats::serialize_onnx(*model);
