@@ -197,6 +197,11 @@ bool is_aggressive(const LayerAction& a) {
   return prune_ratio(a) > 0 || (a.kind == LayerAction::Kind::kInt4 && a.block > 32);
 }
 
+double kept_share(const SearchLayer& layer, const LayerAction& a) {
+  if (!(prune_ratio(a) > 0) || layer.prune_units <= 0 || layer.params <= 0) return 1.0;
+  return double(pruned_shape(layer, a.ratio).params) / double(layer.params);
+}
+
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
   if (prune_ratio(a) > 0 && layer.prune_units > 0) return action_bytes(pruned_shape(layer, a.ratio), without_pruning(a));
   const int64_t n = layer.params;

@@ -68,6 +68,9 @@ double prune_ratio(const LayerAction& action);
 LayerAction without_pruning(const LayerAction& action);
 // Neurons of the layer's FFN removed at `ratio`: round(ratio N), at most N - 1.
 int64_t pruned_units(const SearchLayer& layer, double ratio);
+// The share of the layer's weights (and multiply-adds) an action's pruning keeps: its pruned
+// shape's elements over its own (1 without pruning).
+double kept_share(const SearchLayer& layer, const LayerAction& action);
 // Serialized bytes of a layer's weight after the action (see the header comment).
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& action);
 
