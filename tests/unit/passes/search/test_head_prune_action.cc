@@ -47,6 +47,9 @@ TEST_CASE("head prune action: bytes follow the pruned shape, a block is one item
   CHECK(passes::search::action_bytes(layers[0], pruned) == 48 * 64 / 2 + 4 * 48 * 2);
   CHECK(passes::search::action_bytes(layers[3], pruned) == 64 * 48 / 2 + 4 * 64 * 2);
   CHECK(passes::search::action_bytes(layers[3], LayerAction{LayerAction::Kind::kPrune, 0, "rtn", 0.25}) == 4 * 64 * 48);
+  // Energy and latency scale by the share kept: 3 of 4 heads.
+  CHECK(passes::search::kept_share(layers[0], pruned) == doctest::Approx(0.75));
+  CHECK(passes::search::kept_share(layers[3], LayerAction{LayerAction::Kind::kInt4, 32, "rtn"}) == 1.0);
   const auto items = passes::search::layer_items(layers);
   REQUIRE(items.size() == 1);
   CHECK(items[0].layers == std::vector<size_t>{0, 1, 2, 3});
