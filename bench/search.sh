@@ -2,9 +2,10 @@
 # The search of `ember compress` against the uniform recipe on kjv-gpt2 (issue 16's targets):
 #   1. the uniform INT4 b32 GPTQ recipe (`--scheme int4-gptq`): its size, quality and time;
 #   2. the search at that size (`--target-size <uniform bytes>`);
-#   3. the search with a +1% bits-per-byte budget and no target (the smallest model within it);
+#   3. the search with a +1% bits-per-byte budget and no target (the smallest model within it;
+#      the default action set prunes FFN neurons and attention heads at 5-30% too);
 #   4. the search with `--target-bpw 4.25`;
-#   5. the search with a +1% budget that may also prune FFN neurons (`--prune 0.05,0.1,0.2,0.3`).
+#   5. the search with a +1% budget and precisions only (`--no-prune`, the floor without pruning).
 # Each row: ember's bits per byte, onnxruntime-node's on the same file (bench/ort_eval.js), file
 # bytes, mean bits per weight of the searched layers, wall and CPU seconds (user + system, from
 # /usr/bin/time: on a shared machine wall time says more about the neighbours than the tool),
@@ -56,4 +57,4 @@ UNIFORM_BYTES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
 run search-size-of-uniform --target-size "$UNIFORM_BYTES"
 run search-budget-1pct --budget 0.01
 run search-bpw-4.25 --target-bpw 4.25
-run search-budget-1pct-prune --budget 0.01 --prune 0.05,0.1,0.2,0.3
+run search-budget-1pct-no-prune --budget 0.01 --no-prune

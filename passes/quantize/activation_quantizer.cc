@@ -29,7 +29,7 @@ struct Settings {
 
 // The option values as given (the table below fixes their types, defaults and help).
 struct ActivationOptionValues {
-  std::string mode = "dynamic", method = "percentile", format = "qdq", granularity = "auto", exclude,
+  std::string mode = "dynamic", method = "percentile", format = "qdq", granularity = "auto", exclude, include,
               ops = "MatMul+Gemm+Conv", act_type = "u8";
   double percentile = 99.99, smoothquant = 0;
   bool act_act = false;
@@ -49,6 +49,7 @@ const OptionTable<ActivationOptionValues>& option_table() {
        "auto (row for format=ort, tensor for qdq)"},
       {"smoothquant", &V::smoothquant, "SmoothQuant alpha applied first to float weights (0 = off; e.g. 0.5)"},
       {"exclude", &V::exclude, "Regular expression on node names (or first outputs) to keep float (no ',' or '}')"},
+      {"include", &V::include, "Regular expression on node names (or first outputs): only these are quantized (empty: every target; no ',' or '}')"},
       {"ops", &V::ops, "Op types whose activation inputs are quantized, joined by '+'"},
       {"act-act", &V::act_act, "Also quantize MatMuls whose two inputs are activations (attention)"},
       {"act-type", &V::act_type, "static: activation type, u8 or s8"},
@@ -88,6 +89,7 @@ Result<Settings> read_settings(const PassOptions& options, std::string_view pass
   if (!(s.smoothquant >= 0 && s.smoothquant <= 1)) return invalid_input(p + ": smoothquant (alpha) must be in [0, 1]; 0 turns it off");
   EMBER_ASSIGN_OR_RETURN(s.targets.ops, parse_op_list(o.ops, p));
   EMBER_ASSIGN_OR_RETURN(s.targets.exclude, parse_regex_option(o.exclude, p + ": exclude"));
+  EMBER_ASSIGN_OR_RETURN(s.targets.include, parse_regex_option(o.include, p + ": include"));
   s.targets.act_act = o.act_act;
   s.batch = o.batch;
   s.calib_rows = o.calib_rows;

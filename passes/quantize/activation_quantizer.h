@@ -20,7 +20,8 @@
 // smoothquant=alpha (> 0) first runs SmoothQuant (smoothquant.h); it only rescales float
 // weights, so with quantize-weights in the pipeline use the smooth-quant pass before it.
 // The full static recipe: smooth-quant, quantize-weights{bits=8}, quantize-activations{mode=static}.
-// Nodes whose name (or first output) matches `exclude` stay float.
+// Nodes whose name (or first output) matches `exclude` stay float; with `include`, only the nodes
+// that match it are quantized (a per-layer search names its chosen layers so).
 // Preconditions: opset >= 10 (static) or >= 11 (dynamic) in the default domain.
 #pragma once
 #include "passes/pass.h"

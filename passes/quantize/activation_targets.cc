@@ -71,6 +71,9 @@ std::vector<Target> find_targets(const ir::Graph& graph, const TargetOptions& op
     if (options.exclude && (std::regex_search(node.name, *options.exclude) ||
                             (!node.outputs.empty() && std::regex_search(node.outputs[0], *options.exclude))))
       continue;
+    if (options.include && !std::regex_search(node.name, *options.include) &&
+        (node.outputs.empty() || !std::regex_search(node.outputs[0], *options.include)))
+      continue;
     Target t;
     t.node = i;
     if (node.op_type == "MatMul" || node.op_type == "Gemm") {

@@ -24,6 +24,7 @@ namespace ember::passes::act_quant {
 struct TargetOptions {
   std::set<std::string> ops = {"MatMul", "Gemm", "Conv"};
   std::optional<std::regex> exclude;
+  std::optional<std::regex> include;  // when set, only nodes whose name (or first output) matches
   bool act_act = false;  // MatMuls whose two inputs are activations
 };
 

@@ -1,9 +1,12 @@
 #include "passes/search/actions.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "passes/prune/ffn_groups.h"
+#include "passes/prune/head_pruning.h"
 #include "passes/search/layer_stage.h"
 #include "passes/search/recipe_rules.h"
 
@@ -13,8 +16,10 @@ namespace {
 // The recipe's actions for one layer: the defaults (or recipe.actions), then the overrides.
 // GPTQ needs every reader to be a linear layer with an observed input; quantize-weights uses
 // RTN for the others (embedding tables, tied heads, Conv), and so do their actions.
+// Static INT8 activations where safe: a MatMul/Gemm layer read by one node (quantize-activations
+// then names it alone), in the main graph, with INT8 per-channel symmetric weights.
 Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const std::string& op, const RecipeRules& rules,
-                                                 bool gptq_possible) {
+                                                 bool gptq_possible, bool static_safe, bool offer_static) {
   // Overrides match with the recipe's hardened regexes (recipe_rules.h: hostile names and
   // patterns can neither hang nor overflow the matcher).
   const std::vector<LayerAction> actions = rules.for_layer(layer.node, layer.weight, op, default_actions()).actions;
@@ -25,9 +30,18 @@ Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const
     if (a.kind == LayerAction::Kind::kKeepFloat || a.kind == LayerAction::Kind::kPrune) continue;
     if (a.kind == LayerAction::Kind::kInt4 && a.block != 32 && a.block != 64 && a.block != 128)
       return invalid_input("an int4 action needs block 32, 64 or 128, got " + std::to_string(a.block));
+    if (a.static_activations && (!static_safe || a.kind != LayerAction::Kind::kInt8 || a.block != 0 || !a.symmetric)) continue;
     bool seen = false;
     for (const auto& o : out) seen = seen || o == a;
     if (!seen) out.push_back(a);
+  }
+  if (offer_static && static_safe) {  // recipe.quantize_activations: each plain INT8 also with static activations
+    const std::vector<LayerAction> listed = out;
+    for (LayerAction a : listed) {
+      if (a.kind != LayerAction::Kind::kInt8 || a.block != 0 || !a.symmetric || a.static_activations) continue;
+      a.static_activations = true;
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
   }
   return out;
 }
@@ -75,12 +89,59 @@ void attach_ffn_groups(const ir::Graph& graph, const analysis::LayerModel& model
   }
 }
 
-// The layer's shape after its FFN loses `ratio` of its neurons.
+// The ratios every layer of `members` lists (`ratios[i]` for layers[i]).
+std::set<double> common_ratios(const std::vector<size_t>& members, const std::vector<std::set<double>>& ratios) {
+  std::set<double> out = ratios[members.front()];
+  for (size_t m : members) std::erase_if(out, [&](double r) { return !ratios[m].count(r); });
+  return out;
+}
+
+// Marks the projections and the output projection of every attention block prune-structured
+// can remove heads from, with the ratios all of them allow. A block some of whose layers the
+// search does not cover (too small, excluded by a blocker) is left alone.
+void attach_head_groups(const std::vector<prune::HeadGroup>& groups, std::vector<SearchLayer>& layers,
+                        const std::vector<std::set<double>>& ratios) {
+  std::map<std::string, size_t> by_weight;
+  for (size_t i = 0; i < layers.size(); ++i) by_weight[layers[i].weight] = i;
+  for (const prune::HeadGroup& g : groups) {
+    std::vector<std::pair<size_t, int64_t>> members;  // layer, channels (>0) or rows (<0) per unit
+    for (const prune::HeadProjection& p : g.projections) {
+      auto it = by_weight.find(p.layer.weight);
+      if (it != by_weight.end()) members.push_back({it->second, p.sections * (g.heads_of(p) / g.units()) * g.head_dim()});
+    }
+    auto out = by_weight.find(g.output.weight);
+    if (out != by_weight.end()) members.push_back({out->second, -(g.heads() / g.units()) * g.head_dim()});
+    bool whole = members.size() == g.projections.size() + 1;
+    for (const auto& [index, width] : members) whole = whole && layers[index].prune_group.empty();
+    if (!whole || g.units() < 2) continue;
+    std::vector<size_t> indices;
+    for (const auto& m : members) indices.push_back(m.first);
+    const std::set<double> allowed = common_ratios(indices, ratios);
+    if (allowed.empty()) continue;
+    for (const auto& [index, width] : members) {
+      SearchLayer& l = layers[index];
+      l.prune_group = g.name();
+      l.prune_units = g.units();
+      l.prune_rows = width > 0;
+      l.prune_heads = true;
+      l.prune_width = width > 0 ? width : -width;
+      add_pruned_actions(l, allowed);
+    }
+  }
+}
+
+// The layer's shape after its FFN loses `ratio` of its neurons, or its attention block `ratio`
+// of its heads.
 SearchLayer pruned_shape(const SearchLayer& layer, double ratio) {
   SearchLayer out = layer;
-  const int64_t kept = layer.prune_units - pruned_units(layer, ratio);
-  if (layer.prune_rows) out.channels = kept;
-  else out.reduction = kept;
+  const int64_t removed = pruned_units(layer, ratio);
+  if (layer.prune_width > 0) {
+    (layer.prune_rows ? out.channels : out.reduction) -= removed * layer.prune_width;
+  } else {
+    const int64_t kept = layer.prune_units - removed;
+    if (layer.prune_rows) out.channels = kept;
+    else out.reduction = kept;
+  }
   out.params = out.channels * out.reduction;
   return out;
 }
@@ -120,7 +181,8 @@ std::string action_name(const LayerAction& a) {
   }
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return "fp32";
-    case LayerAction::Kind::kInt8: return (a.block > 0 ? "int8-b" + std::to_string(a.block) : "int8") + (a.symmetric ? "" : "-asym");
+    case LayerAction::Kind::kInt8:
+      return (a.block > 0 ? "int8-b" + std::to_string(a.block) : "int8") + (a.symmetric ? "" : "-asym") + (a.static_activations ? "-a8-static" : "");
     case LayerAction::Kind::kInt4: return "int4-b" + std::to_string(a.block) + "-" + a.method + (a.symmetric ? "" : "-asym");
     case LayerAction::Kind::kPrune: {
       char text[32];
@@ -133,6 +195,11 @@ std::string action_name(const LayerAction& a) {
 
 bool is_aggressive(const LayerAction& a) {
   return prune_ratio(a) > 0 || (a.kind == LayerAction::Kind::kInt4 && a.block > 32);
+}
+
+double kept_share(const SearchLayer& layer, const LayerAction& a) {
+  if (!(prune_ratio(a) > 0) || layer.prune_units <= 0 || layer.params <= 0) return 1.0;
+  return double(pruned_shape(layer, a.ratio).params) / double(layer.params);
 }
 
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
@@ -153,15 +220,32 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& a) {
   return 4 * n;
 }
 
-std::vector<LayerAction> default_actions() {
+std::vector<LayerAction> default_precisions() {
   std::vector<LayerAction> actions = {LayerAction{}, LayerAction{LayerAction::Kind::kInt8, 0, "rtn", 0}};
   for (bool symmetric : {true, false})
     for (int64_t block : {32, 64, 128}) actions.push_back({LayerAction::Kind::kInt4, block, "gptq", 0, symmetric});
   return actions;
 }
 
+std::vector<LayerAction> default_actions() {
+  std::vector<LayerAction> actions = default_precisions();
+  for (double ratio : default_prune_ratios()) actions.push_back({LayerAction::Kind::kPrune, 0, "rtn", ratio});
+  return actions;
+}
+
+const std::vector<double>& default_prune_ratios() {
+  static const std::vector<double> ratios = {0.05, 0.1, 0.2, 0.3};
+  return ratios;
+}
+
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
                                                const std::vector<std::string>& attention_weights, int64_t min_size) {
+  return search_layers(prepared, recipe, attention_weights, {}, min_size);
+}
+
+Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
+                                               const std::vector<std::string>& attention_weights,
+                                               const std::vector<prune::HeadGroup>& head_groups, int64_t min_size) {
   EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel model, analysis::build_layer_model(prepared.graph));
   EMBER_ASSIGN_OR_RETURN(const RecipeRules rules, RecipeRules::compile(recipe));
   const std::set<std::string> attention(attention_weights.begin(), attention_weights.end());
@@ -178,12 +262,27 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
     s.channels = l.channels;
     s.reduction = l.reduction;
     s.stage = stages.at(l.weight);
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv"));
+    const bool static_safe = l.uses.size() == 1 && l.all_uses_linear() && (l.op == "MatMul" || l.op == "Gemm");
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv", static_safe,
+                                                      recipe.quantize_activations));
     ratios.push_back(listed_ratios(s, l.op, rules));  // an excluded layer lists none
     out.push_back(std::move(s));
   }
   attach_ffn_groups(prepared.graph, model, out, ratios);
+  attach_head_groups(head_groups, out, ratios);
   return out;
+}
+
+std::vector<prune::HeadGroup> prunable_head_groups(const ir::Model& prepared, const SearchRecipe& recipe, AnalysisManager& analyses) {
+  bool pruning = false;
+  for (const auto& a : recipe.actions.empty() ? default_actions() : recipe.actions) pruning = pruning || prune_ratio(a) > 0;
+  for (const auto& o : recipe.overrides)
+    for (const auto& a : o.actions) pruning = pruning || prune_ratio(a) > 0;
+  if (!pruning || !analyses.calib()) return {};
+  Remarks remarks;
+  PassContext ctx(analyses, remarks, nullptr);
+  auto found = prune::find_model_head_groups(prepared, ctx);
+  return found.ok() ? found->groups : std::vector<prune::HeadGroup>{};
 }
 
 }  // namespace ember::passes::search

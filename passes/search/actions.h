@@ -9,7 +9,11 @@
 //   int4 block b:         n / 2 + 4 G,  G = C ceil(K / b) scales   (+ ceil(G / 2) with zero points)
 //   pruned (ratio r > 0): the same formulas on the layer's shape after prune-structured removes
 //                         u = round(r N) of its FFN's N neurons (output channels of the first
-//                         layer, input rows of the second); ratio 0 is no pruning
+//                         layer, input rows of the second), or of its attention block's N heads
+//                         (KV groups with grouped-query attention): w channels per unit of each
+//                         Q/K/V projection (w = sections * heads per unit * head_dim, 3 sections
+//                         for a fused QKV weight) and w = heads per unit * head_dim input rows of
+//                         the output projection; ratio 0 is no pruning
 // bits per weight = 8 bytes / n (n unpruned); model bytes outside the layers do not depend on
 // the actions (a pruned FFN's bias and per-neuron constants shrink too: not counted, so the
 // real file is a little smaller than predicted).
@@ -20,6 +24,8 @@
 
 #include "ir/model.h"
 #include "ir/status.h"
+#include "passes/analysis_manager.h"
+#include "passes/prune/head_groups.h"
 #include "passes/search/search_recipe.h"
 
 namespace ember::passes::search {
@@ -41,6 +47,13 @@ struct SearchLayer {
   std::string prune_group;
   int64_t prune_units = 0;
   bool prune_rows = false;
+  // Attention-head pruning (head_groups.h): the group is the block's name (its first
+  // projection's node, what heads-per-block names), units are its heads (or KV groups), and
+  // prune_width the channels (prune_rows) or input rows each unit holds in this layer. Every
+  // layer of a block takes the same ratio. FFN layers: prune_heads false, prune_width 0 (one
+  // neuron is one channel or row).
+  bool prune_heads = false;
+  int64_t prune_width = 0;
 };
 
 // "fp32", "int8", "int4-b32-gptq", "prune-0.25", "int4-b128-gptq+prune-0.10".
@@ -55,21 +68,42 @@ double prune_ratio(const LayerAction& action);
 LayerAction without_pruning(const LayerAction& action);
 // Neurons of the layer's FFN removed at `ratio`: round(ratio N), at most N - 1.
 int64_t pruned_units(const SearchLayer& layer, double ratio);
+// The share of the layer's weights (and multiply-adds) an action's pruning keeps: its pruned
+// shape's elements over its own (1 without pruning).
+double kept_share(const SearchLayer& layer, const LayerAction& action);
 // Serialized bytes of a layer's weight after the action (see the header comment).
 int64_t action_bytes(const SearchLayer& layer, const LayerAction& action);
 
-// The default action set: FP32, INT8 per channel, INT4 blocks 32/64/128 with GPTQ, symmetric
-// or with zero points (RTN where GPTQ cannot apply). Pruning is offered when the recipe lists
-// prune actions: each ratio combines with every precision of an FFN's two layers.
+// Static INT8 activations (LayerAction::static_activations, "int8-a8-static"): INT8 per-channel
+// symmetric weights and the layer's input quantized with a calibrated scale. Offered where safe:
+// MatMul/Gemm layers read by one node in the main graph (quantize-activations names that node),
+// when the recipe lists the action or sets quantize_activations. Bytes as INT8.
+// The default action set: the default precisions (FP32, INT8 per channel, INT4 blocks 32/64/128
+// with GPTQ, symmetric or with zero points; RTN where GPTQ cannot apply) and pruning at the
+// default ratios (5, 10, 20, 30% of an FFN's neurons or an attention block's heads), each ratio
+// combined with every precision of the group's layers. On kjv-gpt2 with a +1% bits-per-byte
+// budget pruning takes the smallest model from 6.44 to 6.17 MB (bench/RESULTS.md, issue 16).
 std::vector<LayerAction> default_actions();
+std::vector<LayerAction> default_precisions();
+const std::vector<double>& default_prune_ratios();
 
 // Every layer of the prepared model that quantize-weights covers (no blocker, at least
 // `min_size` elements), in initializer order, with the actions the recipe allows.
 // Attention projections come from `attention_weights` (the importance analysis's head blocks).
 // The two layers of an FFN prune-structured can prune get the recipe's prune ratios (those both
-// layers allow), each with every precision action.
+// layers allow), each with every precision action; so do the projections of every attention
+// block of `head_groups` (prune::find_model_head_groups on the prepared model: the blocks whose
+// heads prune-structured can remove), with the ratios all its layers allow.
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
                                                const std::vector<std::string>& attention_weights,
                                                int64_t min_size = 1024);
+Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
+                                               const std::vector<std::string>& attention_weights,
+                                               const std::vector<prune::HeadGroup>& head_groups, int64_t min_size = 1024);
+
+// The attention blocks prune-structured can remove heads from (prune::find_model_head_groups:
+// a forward pass over the first calibration batch of `analyses` gives the layout), when the
+// recipe lists a prune action anywhere; none otherwise, or when the model has none.
+std::vector<prune::HeadGroup> prunable_head_groups(const ir::Model& prepared, const SearchRecipe& recipe, AnalysisManager& analyses);
 
 }  // namespace ember::passes::search

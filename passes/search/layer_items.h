@@ -1,11 +1,15 @@
 // The allocation's items (allocation.h) over a search's layers: one item per layer, except the
-// two layers of a prunable FFN, which form one item because they lose the same neurons.
-// Before: layers with their allowed actions (actions.h; a prunable FFN's first and second layer
-//         name the same prune_group).
-// After:  items; an item's option is one allowed action per layer of the item. For an FFN pair
-//         the options are every (first action, second action) with the same prune ratio:
-//         P^2 (R + 1) options for P precisions and R ratios. Cost and loss add over the item's
-//         layers, so the multiple-choice knapsack stays exact.
+// layers of a prunable group (an FFN's two layers, an attention block's Q/K/V projections and
+// output projection), which form one item because they lose the same units.
+// Before: layers with their allowed actions (actions.h; the layers of a group name the same
+//         prune_group).
+// After:  items; an item's option is one allowed action per layer of the item: every
+//         combination whose layers share one prune ratio, P^L (R + 1) options for L layers,
+//         P precisions and R ratios. Cost and loss add over the item's layers, so the
+//         multiple-choice knapsack stays exact. A block of separate Q, K, V and output
+//         projections has P^4 (R + 1) combinations (20,480 for 8 precisions and 4 ratios);
+//         efficient_options keeps those no other combination beats in both cost and loss (the
+//         knapsack never needs the others), which is what the DP then solves over.
 #pragma once
 #include <functional>
 #include <optional>
@@ -34,7 +38,21 @@ std::vector<std::vector<Option>> item_options(const std::vector<LayerItem>& item
 std::vector<LayerAction> item_actions(const std::vector<SearchLayer>& layers, const std::vector<LayerItem>& items,
                                       const std::vector<size_t>& choice);
 
-// Index of layer i's partner in its FFN (the other layer of the same prune_group), if any.
+// The options of each item that no other option of it dominates (cost <= and loss <=, one of
+// them strictly; of equal ones the first), in their original order, and where each came from.
+struct EfficientOptions {
+  std::vector<std::vector<Option>> options;  // what the allocation solves over
+  std::vector<std::vector<size_t>> source;   // per item and kept option: its index in item_options
+};
+EfficientOptions efficient_options(const std::vector<std::vector<Option>>& options);
+// One action per layer from a choice over efficient options.
+std::vector<LayerAction> item_actions(const std::vector<SearchLayer>& layers, const std::vector<LayerItem>& items,
+                                      const EfficientOptions& efficient, const std::vector<size_t>& choice);
+
+// The next layer of layer i's prune group (cyclically: following partners from any member
+// visits the whole group and returns to it), if it has one.
 std::optional<size_t> prune_partner(const std::vector<SearchLayer>& layers, size_t i);
+// Every layer of layer i's prune group, in layer order ({i} when it has none).
+std::vector<size_t> prune_members(const std::vector<SearchLayer>& layers, size_t i);
 
 }  // namespace ember::passes::search

@@ -140,7 +140,9 @@ Result<LayerTimer::InContext> LayerTimer::time_in_context(const std::vector<Laye
   std::vector<LayerAction> rtn = actions;
   for (auto& a : rtn)
     if (a.kind == LayerAction::Kind::kPrune) return unsupported("latency: pruning actions are not timed");
-    else a.method = "rtn";  // the same format and kernels as GPTQ or AWQ, without calibration
+    else a.method = "rtn", a.static_activations = false, a.ratio = 0;  // the same format and kernels as GPTQ or
+                                                  // AWQ, without calibration; static activations timed as dynamic INT8,
+                                                  // a pruned precision as the unpruned one (its key is the precision's)
   ir::Model model = *prepared_;
   EMBER_ASSIGN_OR_RETURN(std::vector<PipelineEntry> entries, realize_actions(layers_, rtn));
   EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries(std::move(entries)));

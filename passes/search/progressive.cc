@@ -27,14 +27,16 @@ LayerAction stage_action(const SearchLayer& layer, const LayerAction& chosen, in
   return in_stage ? capped(chosen) : LayerAction{};
 }
 
-// Reverts the first k of `order` (layer indices) from `next` back to `current`, and the partner
-// of each in its FFN (layer_items.h) when their prune ratios would no longer match.
+// Reverts the first k of `order` (layer indices) from `next` back to `current`, and the other
+// layers of each one's prune group (its partners in turn, layer_items.h: an FFN's two layers,
+// an attention block's projections) when their prune ratios would no longer match.
 std::vector<LayerAction> revert(std::vector<LayerAction> next, const std::vector<LayerAction>& current,
                                 const std::vector<size_t>& order, size_t k, const std::vector<std::optional<size_t>>& partner) {
   for (size_t j = 0; j < k; ++j) {
     const size_t i = order[j];
     next[i] = current[i];
-    if (partner[i] && prune_ratio(next[*partner[i]]) != prune_ratio(next[i])) next[*partner[i]] = current[*partner[i]];
+    for (std::optional<size_t> p = partner[i]; p && *p != i; p = partner[*p])
+      if (prune_ratio(next[*p]) != prune_ratio(next[i])) next[*p] = current[*p];
   }
   return next;
 }

@@ -15,6 +15,64 @@ double lowest_units_loss(const std::vector<double>& rank, const std::vector<doub
   return sum;
 }
 
+namespace {
+
+bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBlock& b) {
+  if (a.heads != b.heads || a.head_dim != b.head_dim || a.slices.size() != b.slices.size()) return false;
+  for (size_t i = 0; i < a.slices.size(); ++i)
+    if (a.slices[i].weight != b.slices[i].weight || a.slices[i].offset != b.slices[i].offset) return false;
+  return true;
+}
+
+const analysis::HeadImportance* find_heads(const analysis::ImportanceReport& importance, const analysis::AttentionBlock& block) {
+  for (const auto& h : importance.heads)
+    if (same_block(h.block, block)) return &h;
+  return nullptr;
+}
+
+// Per unit of the block: the rank prune-structured orders by (head-score=taylor) and the
+// removal score; empty when the importance analysis has no scores for the block.
+std::pair<std::vector<double>, std::vector<double>> unit_scores(const prune::HeadGroup& g, const analysis::ImportanceReport& importance) {
+  const analysis::HeadImportance* q = find_heads(importance, g.block);
+  if (!q || int64_t(q->taylor.size()) != g.heads() || q->fisher.size() != q->taylor.size()) return {};
+  if (!g.grouped_query()) return {q->taylor, q->fisher};
+  const analysis::HeadImportance* kv = find_heads(importance, g.kv_block);
+  if (!kv || int64_t(kv->fisher_first.size()) != g.units() || int64_t(kv->taylor_first.size()) != g.units()) return {};
+  const int64_t per_unit = g.heads() / g.units();
+  std::vector<double> rank(size_t(g.units()), 0.0), removal(size_t(g.units()), 0.0);
+  for (int64_t h = 0; h < g.heads(); ++h) {
+    rank[size_t(h / per_unit)] += q->taylor[size_t(h)];
+    removal[size_t(h / per_unit)] += q->fisher[size_t(h)];
+  }
+  for (size_t u = 0; u < rank.size(); ++u) {
+    rank[u] += kv->taylor_first[u];
+    removal[u] += kv->fisher_first[u];
+  }
+  if (int64_t(kv->group_taylor.size()) == g.units()) rank = kv->group_taylor;  // the unit's own score, as the pass ranks
+  return {rank, removal};
+}
+
+}  // namespace
+
+PruneLosses predict_prune_losses(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance,
+                                 const std::vector<prune::HeadGroup>& head_groups) {
+  PruneLosses out = predict_prune_losses(layers, importance);
+  for (const prune::HeadGroup& g : head_groups) {
+    std::vector<size_t> members;
+    for (size_t i = 0; i < layers.size(); ++i)
+      if (layers[i].prune_heads && layers[i].prune_group == g.name()) members.push_back(i);
+    const auto [rank, removal] = unit_scores(g, importance);
+    if (members.empty() || int64_t(rank.size()) != g.units()) continue;
+    for (size_t i : members)
+      for (const auto& a : layers[i].allowed) {
+        const double r = prune_ratio(a);
+        if (r > 0 && !out[i].count(r))
+          out[i][r] = lowest_units_loss(rank, removal, pruned_units(layers[i], r)) / double(members.size());
+      }
+  }
+  return out;
+}
+
 PruneLosses predict_prune_losses(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance) {
   std::map<std::string, const analysis::TensorImportance*> first_layer;  // node of an FFN's first layer -> its scores
   for (const auto& t : importance.tensors)
@@ -22,6 +80,7 @@ PruneLosses predict_prune_losses(const std::vector<SearchLayer>& layers, const a
   PruneLosses out(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const SearchLayer& layer = layers[i];
+    if (layer.prune_heads) continue;  // heads: the overload with the head groups
     auto it = layer.prune_group.empty() ? first_layer.end() : first_layer.find(layer.prune_group);
     if (it == first_layer.end()) continue;
     const analysis::GroupScores& g = it->second->groups;

@@ -8,8 +8,14 @@
 //         the second-order Taylor term of setting those weights to zero (dw = -w), in the
 //         units of the quantization predictions (action_cost.h). Each of the FFN's two layers
 //         carries P(r) / 2, so that the group's two entries add up to P(r).
-// The least squares refit (recovery=lsq) removes part of that damage and neurons interact; a
-// measured probe fixes the scale (CostScale::prune_factor, search_controller.cc).
+// Attention heads the same way: per block, the u = round(r H) heads with the lowest `taylor`
+// scores (what prune-structured ranks heads by, head-score=taylor) each cost their whole-group
+// Fisher removal score (Q/K/V columns and biases and output rows, HeadImportance::fisher);
+// grouped-query attention removes KV groups, ranked by the unit's own Taylor score and costing
+// its query heads' removal scores plus its K/V head's. Each of the block's L layers carries P(r) / L.
+// The least squares refit (recovery=lsq) removes part of that damage and units interact; a
+// measured probe fixes the scale (CostScale::prune_factor, search_controller.cc), one factor
+// for neurons and heads.
 #pragma once
 #include <map>
 #include <vector>
@@ -24,6 +30,9 @@ namespace ember::passes::search {
 using PruneLosses = std::vector<std::map<double, double>>;
 
 PruneLosses predict_prune_losses(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance);
+// The same, with the heads of the blocks in `head_groups` (the groups search_layers attached).
+PruneLosses predict_prune_losses(const std::vector<SearchLayer>& layers, const analysis::ImportanceReport& importance,
+                                 const std::vector<prune::HeadGroup>& head_groups);
 
 // The predicted loss of removing the `units` neurons with the lowest `rank` scores, summed over
 // `removal` (both per neuron).

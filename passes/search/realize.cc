@@ -13,19 +13,8 @@ std::map<std::string, std::string> quantize_options(const LayerAction& a) {
   return o;
 }
 
-// prune-structured for the FFNs whose layers chose a ratio: exact neuron counts per FFN (named
-// by its first layer's node), scored and refitted as the search predicted (prune_cost.h).
-Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& actions) {
-  std::map<std::string, int64_t> counts;  // FFN first layer -> neurons removed
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const int64_t units = pruned_units(layers[i], prune_ratio(actions[i]));
-    if (prune_ratio(actions[i]) > 0 && layers[i].prune_group.empty())
-      return invalid_input("search: layer '" + layers[i].weight + "' is not in a prunable FFN, it cannot take " + action_name(actions[i]));
-    if (layers[i].prune_group.empty()) continue;
-    auto [it, fresh] = counts.emplace(layers[i].prune_group, units);
-    if (!fresh && it->second != units)
-      return internal_error("search: the two layers of the FFN '" + layers[i].prune_group + "' chose different prune ratios");
-  }
+// NODE:COUNT;... for the groups that remove units (pass option text).
+Result<std::string> unit_counts_text(const std::map<std::string, int64_t>& counts) {
   std::string text;
   for (const auto& [node, units] : counts) {
     if (units == 0) continue;
@@ -33,9 +22,30 @@ Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>&
       return invalid_input("search: node '" + node + "' has ',', '}' or ';', which a prune-structured option cannot carry");
     text += (text.empty() ? "" : ";") + node + ":" + std::to_string(units);
   }
-  if (text.empty()) return std::optional<PipelineEntry>();
-  return std::optional<PipelineEntry>(pipeline_entry(
-      "prune-structured", {{"ffn", "0"}, {"ffn-per-layer", text}, {"score", "taylor-first"}, {"recovery", "lsq"}}));
+  return text;
+}
+
+// prune-structured for the FFNs and attention blocks whose layers chose a ratio: exact neuron
+// counts per FFN (named by its first layer's node) and head counts per block (named by its first
+// projection's node), scored and refitted as the search predicted (prune_cost.h).
+Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& actions) {
+  std::map<std::string, int64_t> neurons, heads;  // group -> units removed
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const int64_t units = pruned_units(layers[i], prune_ratio(actions[i]));
+    if (prune_ratio(actions[i]) > 0 && layers[i].prune_group.empty())
+      return invalid_input("search: layer '" + layers[i].weight + "' is not in a prunable FFN or attention block, it cannot take " + action_name(actions[i]));
+    if (layers[i].prune_group.empty()) continue;
+    auto [it, fresh] = (layers[i].prune_heads ? heads : neurons).emplace(layers[i].prune_group, units);
+    if (!fresh && it->second != units)
+      return internal_error("search: the layers of the group '" + layers[i].prune_group + "' chose different prune ratios");
+  }
+  EMBER_ASSIGN_OR_RETURN(const std::string ffn_text, unit_counts_text(neurons));
+  EMBER_ASSIGN_OR_RETURN(const std::string head_text, unit_counts_text(heads));
+  if (ffn_text.empty() && head_text.empty()) return std::optional<PipelineEntry>();
+  std::map<std::string, std::string> options = {{"ffn", "0"}, {"score", "taylor-first"}, {"recovery", "lsq"}};
+  if (!ffn_text.empty()) options["ffn-per-layer"] = ffn_text;
+  if (!head_text.empty()) options["heads-per-block"] = head_text, options["head-score"] = "taylor";
+  return std::optional<PipelineEntry>(pipeline_entry("prune-structured", std::move(options)));
 }
 
 }  // namespace
@@ -64,9 +74,16 @@ Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer
   // action name -> (action, weights), GPTQ first, then by name: a deterministic order.
   std::map<std::pair<int, std::string>, std::pair<LayerAction, std::vector<std::string>>> groups;
   EMBER_ASSIGN_OR_RETURN(const std::optional<PipelineEntry> prune, prune_entry(layers, actions));
+  std::vector<std::string> static_nodes;  // layers whose input is quantized too (int8-a8-static)
   for (size_t i = 0; i < layers.size(); ++i) {
-    const LayerAction a = without_pruning(actions[i]);  // the pruning is prune_entry's
+    LayerAction a = without_pruning(actions[i]);  // the pruning is prune_entry's
     if (a.kind == LayerAction::Kind::kKeepFloat) continue;
+    if (a.static_activations) {
+      if (layers[i].node.find_first_of(",}") != std::string::npos)
+        return invalid_input("search: node '" + layers[i].node + "' has ',' or '}', which pipeline text cannot carry");
+      static_nodes.push_back(layers[i].node);
+      a.static_activations = false;  // its weights: one quantize-weights pass with the plain INT8 layers
+    }
     if (layers[i].weight.find_first_of(",}") != std::string::npos)
       return invalid_input("search: weight '" + layers[i].weight + "' has ',' or '}', which pipeline text cannot carry");
     auto& g = groups[{a.method == "gptq" ? 0 : 1, action_name(a)}];
@@ -80,6 +97,8 @@ Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer
     options["include"] = exact_names_regex(group.second);
     out.push_back(pipeline_entry("quantize-weights", std::move(options)));
   }
+  if (!static_nodes.empty())  // after every weight: the calibration observes the quantized model, as a replay does
+    out.push_back(pipeline_entry("quantize-activations", {{"mode", "static"}, {"method", "percentile"}, {"include", exact_names_regex(static_nodes)}}));
   out.push_back(pipeline_entry("dce", {}));
   return out;
 }

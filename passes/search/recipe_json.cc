@@ -96,10 +96,12 @@ Result<LayerAction> read_action(const json& a, const std::string& path) {
   if (!int4 && a.contains("block")) return at(path + "/block", "only an int4 action takes a block");
   if (!int4 && a.contains("method")) return at(path + "/method", "only an int4 action takes a method");
   if (!prune && a.contains("ratio")) return at(path + "/ratio", "only a prune action takes a ratio");
+  if (kind != "int8" && a.contains("activations")) return at(path + "/activations", "only an int8 action takes activations");
   if (kind == "fp32") {
     action.kind = LayerAction::Kind::kKeepFloat;
   } else if (kind == "int8") {
     action.kind = LayerAction::Kind::kInt8;
+    action.static_activations = a.value("activations", std::string("weights-only")) == "static";
   } else if (int4) {
     action.kind = LayerAction::Kind::kInt4;
     if (!a.contains("block")) return at(path, "an int4 action needs a block (32, 64 or 128)");
@@ -224,7 +226,8 @@ const json& recipe_schema() {
 json action_json(const LayerAction& a) {
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return {{"kind", "fp32"}};
-    case LayerAction::Kind::kInt8: return {{"kind", "int8"}};
+    case LayerAction::Kind::kInt8:
+      return a.static_activations ? json{{"kind", "int8"}, {"activations", "static"}} : json{{"kind", "int8"}};
     case LayerAction::Kind::kInt4: return {{"kind", "int4"}, {"block", a.block}, {"method", a.method}};
     case LayerAction::Kind::kPrune: return {{"kind", "prune"}, {"ratio", a.ratio}};
   }
@@ -256,7 +259,7 @@ Result<double> parse_latency_seconds(const std::string& text, const std::string&
 std::string action_name(const LayerAction& a) {
   switch (a.kind) {
     case LayerAction::Kind::kKeepFloat: return "fp32";
-    case LayerAction::Kind::kInt8: return "int8";
+    case LayerAction::Kind::kInt8: return a.static_activations ? "int8-a8-static" : "int8";
     case LayerAction::Kind::kInt4: return "int4-b" + std::to_string(a.block) + "-" + a.method;
     case LayerAction::Kind::kPrune: {
       std::string ratio = json(a.ratio).dump();  // shortest round-trip form: 0.25, not 0.250000

@@ -35,7 +35,7 @@ LayerWork layer_work(const LayerTimer& timer, const SearchLayer& layer, const Mo
 double layer_joules(const SearchLayer& layer, const LayerWork& w, const LayerAction& a) {
   const runtime::EnergyModel m;
   const bool fp32 = a.kind == LayerAction::Kind::kKeepFloat || a.kind == LayerAction::Kind::kPrune;
-  const double macs = a.kind == LayerAction::Kind::kPrune ? w.macs * (1.0 - a.ratio) : w.macs;  // pruned units do no work
+  const double macs = w.macs * kept_share(layer, a);  // pruned units do no work
   return (double(action_bytes(layer, a)) * w.read_share * m.dram_pj_per_byte + macs * (fp32 ? m.fp32_mac_pj : m.int8_mac_pj)) * 1e-12;
 }
 
@@ -121,11 +121,11 @@ Result<ResourceCosts> latency_costs(const LayerTimer& timer, const std::string& 
     std::vector<double> row;
     for (const auto& a : layers[i].allowed) {
       if (a.kind == LayerAction::Kind::kPrune) {
-        row.push_back(row.front() * (1.0 - a.ratio));  // allowed[0] is FP32, looked up first
+        row.push_back(row.front() * kept_share(layers[i], a));  // allowed[0] is FP32, looked up first
         continue;
       }
       EMBER_ASSIGN_OR_RETURN(const double seconds, lookup(timer.key(i, a)));
-      row.push_back(seconds);
+      row.push_back(seconds * kept_share(layers[i], a));  // a pruned precision: its kernel on fewer rows or columns
     }
     out.cost.push_back(std::move(row));
   }

@@ -13,6 +13,7 @@
 #include "passes/analysis/importance.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/search/action_cost.h"
+#include "passes/search/activation_cost.h"
 #include "passes/search/allocation.h"
 #include "passes/search/candidate.h"
 #include "passes/search/layer_items.h"
@@ -40,6 +41,8 @@ class SearchRun {
     energy_ = energy;
     latency_ = latency;
   }
+  // The attention blocks whose heads the layers may lose (prunable_head_groups).
+  void set_head_groups(const std::vector<prune::HeadGroup>* groups) { head_groups_ = groups; }
   const ResourceCosts* target_costs() const {
     const SearchTarget::Kind k = options_.recipe.target.kind;
     return k == SearchTarget::Kind::kEnergyJoules ? energy_ : k == SearchTarget::Kind::kLatencySeconds ? latency_ : nullptr;
@@ -109,7 +112,9 @@ class SearchRun {
     const auto& allowed = ctx_.layers[i].allowed;
     // The table holds RTN predictions: any method of the same precision reads the same entry.
     for (size_t k = 0; k < allowed.size(); ++k)
-      if (allowed[k].kind == a.kind && allowed[k].block == a.block && allowed[k].symmetric == a.symmetric) return rtn_[i][k];
+      if (allowed[k].kind == a.kind && allowed[k].block == a.block && allowed[k].symmetric == a.symmetric &&
+          allowed[k].static_activations == a.static_activations)
+        return rtn_[i][k];
     return 0;
   }
 
@@ -175,6 +180,7 @@ class SearchRun {
   std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
   const ResourceCosts* energy_ = nullptr;
   const ResourceCosts* latency_ = nullptr;
+  const std::vector<prune::HeadGroup>* head_groups_ = nullptr;
   std::vector<std::vector<LayerAction>> accepted_;      // the states progressive verification kept, in order
 };
 
@@ -241,7 +247,10 @@ Status SearchRun::calibrate_pruning() {
   char name[48];
   std::snprintf(name, sizeof name, "uniform-prune-%.2f", ratio);
   EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, probe));
-  scale_.prune_factor = std::clamp(std::max(0.0, damage(c->quality)) / (scale_.metric_per_loss * predicted), 0.01, 100.0);
+  // A probe that measured no damage (a coarse metric: kjv-bert's accuracy did not move) says
+  // nothing about the scale: keep the unscaled prediction rather than call pruning free.
+  const double measured = damage(c->quality);
+  scale_.prune_factor = measured > 0 ? std::clamp(measured / (scale_.metric_per_loss * predicted), 0.01, 100.0) : 1.0;
   return Status::Ok();
 }
 
@@ -251,18 +260,20 @@ Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double lo
   const ResourceCosts* resource = target_costs();  // energy or latency: picojoules or nanoseconds
   // One item per layer; a prunable FFN's two layers are one item (layer_items.h).
   const std::vector<LayerItem> layer_groups = layer_items(ctx_.layers);
-  const std::vector<std::vector<Option>> items = item_options(layer_groups, table, [&](size_t i, size_t a) -> int64_t {
+  // Only the options no other beats in cost and loss (an attention block's four layers have P^4 (R + 1)).
+  const EfficientOptions efficient = efficient_options(item_options(layer_groups, table, [&](size_t i, size_t a) -> int64_t {
     const LayerAction& act = ctx_.layers[i].allowed[a];
     if (resource) return resource_units(options_.recipe.target.kind, resource->cost[i][a]);
     return action_bytes(ctx_.layers[i], act) + (size && act.kind != LayerAction::Kind::kKeepFloat ? kBytesPerQuantizedLayer : 0);
-  });
+  }));
+  const std::vector<std::vector<Option>>& items = efficient.options;
   Allocation allocation;
   if (options_.recipe.target.kind == SearchTarget::Kind::kNone) {
     EMBER_ASSIGN_OR_RETURN(allocation, allocate_smallest(items, loss_limit));
   } else {
     EMBER_ASSIGN_OR_RETURN(allocation, allocate_under_cost(items, capacity));
   }
-  return item_actions(ctx_.layers, layer_groups, allocation.choice);
+  return item_actions(ctx_.layers, layer_groups, efficient, allocation.choice);
 }
 
 // A hard target is checked on the real serialized model: when over, the capacity shrinks by
@@ -286,7 +297,9 @@ Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capac
 
 Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t capacity) {
   EMBER_ASSIGN_OR_RETURN(rtn_, predict_rtn_losses(ctx_.prepared, ctx_.layers, importance));
-  prune_ = predict_prune_losses(ctx_.layers, importance);
+  if (any_static_activations(ctx_.layers)) stage("measuring the static INT8 activations' quantization error (once)");
+  EMBER_TRY(add_measured_activation_losses(rtn_, ctx_.prepared, ctx_.layers, importance, ctx_.fp32_analyses));
+  prune_ = head_groups_ ? predict_prune_losses(ctx_.layers, importance, *head_groups_) : predict_prune_losses(ctx_.layers, importance);
   auto start = std::chrono::steady_clock::now();
   EMBER_TRY(calibrate());
   stages_.push_back({"calibration", int64_t(built_.size()),
@@ -460,7 +473,8 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
   EMBER_ASSIGN_OR_RETURN(const std::string prepared_bytes, formats::serialize_onnx(prepared));
   // The target is checked against the cheapest actions before any calibration runs.
-  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}));
+  const std::vector<prune::HeadGroup> head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}, head_groups));
   if (unstaged.empty()) return invalid_input("the model has no weight the search can compress (no MatMul, Gemm, Conv or Gather weight of 1024 elements or more)");
   EMBER_ASSIGN_OR_RETURN(int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
   const bool resource = recipe.target.kind == SearchTarget::Kind::kEnergyJoules || recipe.target.kind == SearchTarget::Kind::kLatencySeconds;
@@ -484,10 +498,11 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   analysis::ImportanceReport no_importance;  // a model without backward rules: weight errors alone rank the layers
   const analysis::ImportanceReport& report = importance.ok() ? **importance : no_importance;
   if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
-  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report)));
+  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report), head_groups));
 
   SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers};
   SearchRun run(options, ctx, result);
+  run.set_head_groups(&head_groups);
   if (plan) {
     for (size_t i = 0; i < layers.size(); ++i)  // the costs were measured on the same layers, before staging
       if (layers.size() != unstaged.size() || layers[i].weight != unstaged[i].weight || layers[i].allowed != unstaged[i].allowed)

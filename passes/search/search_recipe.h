@@ -21,6 +21,9 @@ struct LayerAction {
   std::string method = "rtn";  // INT4: rtn, gptq or awq
   double ratio = 0;          // prune: the share of the layer's units removed, in (0, 1)
   bool symmetric = true;     // INT8/INT4: signed codes; false: unsigned codes with a zero point per scale
+  // INT8 only: the layer's input is quantized too, to u8 with one scale calibrated once (static
+  // QDQ), so the runtime computes no activation scale per row and onnxruntime sees integers only.
+  bool static_activations = false;
   bool operator==(const LayerAction&) const = default;
 };
 
@@ -57,7 +60,7 @@ struct SearchRecipe {
   SearchBudget budget;
   std::vector<LayerAction> actions;       // allowed for every layer; empty: the default set
   std::vector<LayerOverride> overrides;   // applied in order; the last match wins
-  bool quantize_activations = false;      // also try static/dynamic INT8 activations where safe
+  bool quantize_activations = false;      // also try static INT8 activations where safe (actions.h)
   int64_t calib_limit = 0;                // calibration rows used (0 = all)
   int64_t holdout_rows = 32;              // calibration rows held back for the fidelity budget
   int64_t eval_limit = 0;                 // eval rows used (0 = all)

@@ -15,6 +15,16 @@ grep -A1 '"eval"' "$WORK/out" | grep -q '"limit": 16' && pass || fail "the recip
 expect_exit 0 "flags over the recipe" -- "$EMBER" compress "${LM[@]}" -o "$WORK/p" --recipe "$S/recipe-kjv-gpt2.json" --budget 0.02 --eval-limit 4 --print-recipe
 expect_stdout_contains '"allowed": 0.02'
 grep -A1 '"eval"' "$WORK/out" | grep -q '"limit": 4' && pass || fail "--eval-limit does not override the recipe"
+# Pruning is in the default set: --prune replaces its ratios, --no-prune drops them; static
+# INT8 activations are offered by --quantize-activations.
+expect_exit 0 "--prune replaces the default ratios" -- "$EMBER" compress "${LM[@]}" -o "$WORK/p" --prune 0.2 --print-recipe
+expect_stdout_contains '"ratio": 0.2'
+grep -q '0.05' "$WORK/out" && fail "--prune kept the default ratio 0.05" || pass
+expect_exit 0 "--no-prune" -- "$EMBER" compress "${LM[@]}" -o "$WORK/p" --no-prune --quantize-activations --print-recipe
+grep -q '"prune"' "$WORK/out" && fail "--no-prune kept pruning actions" || pass
+expect_stdout_contains '"quantize_activations": true'
+expect_exit 2 "--no-prune with --prune" -- "$EMBER" compress "${LM[@]}" -o "$WORK/p" --no-prune --prune 0.1
+expect_stderr_contains "contradict"
 
 # A recipe steering a real run: its budget and eval limit reach the manifest.
 cat >"$WORK/digits.json" <<'JSON'

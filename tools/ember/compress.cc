@@ -50,7 +50,9 @@ struct CompressCliOptions {
   int threads = 0;
   bool json = false;
   formats::DeploymentConfig deployment;  // the manifest's deployment section
-  std::vector<double> prune_ratios;  // --prune: FFN pruning ratios added to the actions
+  std::vector<double> prune_ratios;  // --prune: FFN neuron and attention head pruning ratios added to the actions
+  bool quantize_activations = false;  // --quantize-activations: also offer static INT8 activations
+  bool no_prune = false;              // --no-prune: no pruning actions (the defaults include them)
   std::string recipe_path;      // --recipe R.json
   bool print_recipe = false;
   passes::SearchRecipe recipe;  // the recipe file's, under the flags given
@@ -93,8 +95,14 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
   if (given("--calib-limit")) o.recipe.calib_limit = o.calib_limit; else o.calib_limit = o.recipe.calib_limit;
   if (given("--eval-limit")) o.recipe.eval_limit = o.eval_limit; else o.eval_limit = o.recipe.eval_limit;
   if (!o.prune_ratios.empty() && !o.schemes.empty()) return invalid_input("--prune adds search actions; --scheme runs no search (drop one)");
-  if (!o.prune_ratios.empty() && o.recipe.actions.empty()) o.recipe.actions = passes::search::default_actions();
+  if (o.no_prune && !o.prune_ratios.empty()) return invalid_input("--no-prune and --prune contradict each other (drop one)");
+  // --prune replaces the default ratios; --no-prune keeps the default precisions only.
+  if ((!o.prune_ratios.empty() || o.no_prune) && o.recipe.actions.empty()) o.recipe.actions = passes::search::default_precisions();
+  if (o.no_prune)
+    std::erase_if(o.recipe.actions, [](const passes::LayerAction& a) { return a.kind == passes::LayerAction::Kind::kPrune; });
   for (double r : o.prune_ratios) o.recipe.actions.push_back({passes::LayerAction::Kind::kPrune, 0, "rtn", r});
+  if (o.quantize_activations && !o.schemes.empty()) return invalid_input("--quantize-activations adds search actions; --scheme runs no search (drop one)");
+  if (o.quantize_activations) o.recipe.quantize_activations = true;
   return Status::Ok();
 }
 
@@ -305,9 +313,13 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "entries it lacks are measured and written back, so a second run measures nothing and picks the same model (default: none, "
                   "measure every entry)");
   sub->add_option("--prune", opts->prune_ratios,
-                  "FFN pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
-                  "added to the recipe's actions, or to the default ones); default: none (no pruning)")
+                  "FFN neuron and attention head pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
+                  "added to the recipe's actions, or replacing the default ratios); default: 0.05,0.1,0.2,0.3 unless the recipe lists its actions")
       ->delimiter(',')->check(CLI::Range(0.001, 0.9));
+  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-30%)");
+  sub->add_flag("--quantize-activations", opts->quantize_activations,
+               "Also offer INT8 weights with static INT8 activations (scales calibrated once, QDQ on the input) to every MatMul/Gemm "
+               "layer read by one node (the recipe's quantize_activations); default: off");
   sub->add_option("--importance-rows", opts->importance_rows,
                   "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
       ->default_val(0)->check(CountIn(0, INT64_MAX));
