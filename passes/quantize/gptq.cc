@@ -114,36 +114,46 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
 
   const int64_t block = per_channel ? std::max<int64_t>(options.block_columns, 1)
                                     : std::max<int64_t>(1, (std::max(options.block_columns, g) + g - 1) / g) * g;
+  // Inside a block, sub-blocks of one group (32 columns per channel): rank-1 steps within the
+  // sub-block, then one product for the rest of the block, so that most of the work is GEMM.
+  const int64_t sub = std::min(block, per_channel ? int64_t(32) : g);
   const int32_t qmin = f.qmin(), qmax = f.qmax();
   std::vector<float> err(static_cast<size_t>(rows * block));
   for (int64_t b0 = 0; b0 < cols; b0 += block) {
     const int64_t b1 = std::min(cols, b0 + block), nb = b1 - b0;
-    // Within a block every row is independent: quantize its columns in order with feedback.
-    runtime::parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        float* wr = w.data() + r * cols;
-        float* er = err.data() + r * nb;
-        GroupParams p = per_channel ? row_params[size_t(r)] : GroupParams{};
-        float inv = 1.0f / p.scale;
-        for (int64_t i = b0; i < b1; ++i) {
-          if (!per_channel && i % g == 0) {
-            const int64_t n = std::min(g, cols - i);
-            p = choose_params(wr + i, n, 1, nullptr, f, options.clip);
+    for (int64_t s0 = b0; s0 < b1; s0 += sub) {
+      const int64_t s1 = std::min(b1, s0 + sub);
+      // Within a sub-block every row is independent: quantize its columns in order with feedback.
+      runtime::parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          float* wr = w.data() + r * cols;
+          float* er = err.data() + r * nb;
+          GroupParams p = per_channel ? row_params[size_t(r)] : GroupParams{};
+          float inv = 1.0f / p.scale;
+          if (!per_channel) {  // s0 starts a group (sub is the group): its scale from the updated weights
+            const int64_t n = std::min(g, cols - s0);
+            p = choose_params(wr + s0, n, 1, nullptr, f, options.clip);
             inv = 1.0f / p.scale;
-            const size_t gi = size_t(r * q.groups() + i / g);
+            const size_t gi = size_t(r * q.groups() + s0 / g);
             q.scales[gi] = p.scale;
             q.zero_points[gi] = p.zero_point;
           }
-          const int32_t code = quantize_value(wr[i], inv, p.zero_point, qmin, qmax);
-          q.codes[size_t(r * cols + i)] = code;
-          const float e = (wr[i] - static_cast<float>(code - p.zero_point) * p.scale) / u[size_t(i * cols + i)];
-          const float* ui = u.data() + i * cols;
+          for (int64_t i = s0; i < s1; ++i) {
+            const int32_t code = quantize_value(wr[i], inv, p.zero_point, qmin, qmax);
+            q.codes[size_t(r * cols + i)] = code;
+            const float e = (wr[i] - static_cast<float>(code - p.zero_point) * p.scale) / u[size_t(i * cols + i)];
+            const float* ui = u.data() + i * cols;
 #pragma omp simd
-          for (int64_t j = i + 1; j < b1; ++j) wr[j] -= e * ui[j];
-          er[i - b0] = e;
+            for (int64_t j = i + 1; j < s1; ++j) wr[j] -= e * ui[j];
+            er[i - b0] = e;
+          }
         }
-      }
-    });
+      });
+      // The rest of the block: W[:, s1:b1] -= E[:, s0:s1] U[s0:s1, s1:b1].
+      if (s1 < b1)
+        runtime::sgemm(false, false, rows, b1 - s1, s1 - s0, -1.0f, err.data() + (s0 - b0), nb, u.data() + s0 * cols + s1, cols,
+                       1.0f, w.data() + s1, cols);
+    }
     // Lazy update of the columns after the block: W[:, b1:] -= E U[b0:b1, b1:].
     if (b1 < cols)
       runtime::sgemm(false, false, rows, cols - b1, nb, -1.0f, err.data(), nb, u.data() + b0 * cols + b1, cols, 1.0f,
