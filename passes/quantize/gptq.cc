@@ -72,6 +72,72 @@ Result<std::vector<float>> inverse_upper_cholesky(const std::vector<float>& h, i
   return u;
 }
 
+namespace {
+
+constexpr int64_t kTileRows = 64;  // rows of a sub-block quantized together, across the rows in SIMD
+
+// Columns [s0, s1) of rows [r0, r0 + n) of the working weights.
+struct SubBlock {
+  float* w;
+  const float* u;
+  int64_t cols, s0, s1, n, r0;
+};
+
+// Quantizes the sub-block column by column with error feedback within it (rank-1 steps), the
+// rows side by side: the tile is transposed so that each step is a vector over the rows.
+// Writes the codes, the groups' parameters (blocked: the sub-block is one group, its scale
+// from the weights as updated so far) and the scaled errors e = (w - dequant) / U[i][i].
+void quantize_sub_block(const SubBlock& sb, const GroupParams* row_params, int64_t g, QuantFormat f, ClipMode clip,
+                        QuantizedMatrix& q, float* err, int64_t err_stride) {
+  const int64_t width = sb.s1 - sb.s0, n = sb.n;
+  const size_t nn = static_cast<size_t>(n);
+  std::vector<float> tile(nn * size_t(width)), inv(nn), scale(nn), zp(nn), e(nn), code(nn);
+  for (int64_t r = 0; r < n; ++r) {
+    const float* wr = sb.w + (sb.r0 + r) * sb.cols;
+    GroupParams p;
+    if (row_params) {
+      p = row_params[sb.r0 + r];
+    } else {
+      p = choose_params(wr + sb.s0, std::min(g, sb.cols - sb.s0), 1, nullptr, f, clip);
+      const size_t gi = size_t((sb.r0 + r) * q.groups() + sb.s0 / g);
+      q.scales[gi] = p.scale;
+      q.zero_points[gi] = p.zero_point;
+    }
+    inv[size_t(r)] = 1.0f / p.scale, scale[size_t(r)] = p.scale, zp[size_t(r)] = static_cast<float>(p.zero_point);
+    for (int64_t c = 0; c < width; ++c) tile[size_t(c * n + r)] = wr[sb.s0 + c];
+  }
+  constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;  // round half to even, as round_half_even
+  const float qmin = static_cast<float>(f.qmin()), qmax = static_cast<float>(f.qmax());
+  for (int64_t c = 0; c < width; ++c) {
+    const int64_t i = sb.s0 + c;
+    const float* ui = sb.u + i * sb.cols;
+    const float inv_d = 1.0f / ui[i];
+    const float* x = tile.data() + c * n;
+#pragma omp simd
+    for (int64_t r = 0; r < n; ++r) {
+      float t = x[r] * inv[size_t(r)];
+      t = t > -kLimit ? t : -kLimit;  // beyond 2^22 the code clamps anyway (NaN gives qmin)
+      t = t < kLimit ? t : kLimit;
+      float k = ((t + kMagic) - kMagic) + zp[size_t(r)];
+      k = k < qmin ? qmin : (k > qmax ? qmax : k);
+      code[size_t(r)] = k;
+      e[size_t(r)] = (x[r] - (k - zp[size_t(r)]) * scale[size_t(r)]) * inv_d;
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      q.codes[size_t((sb.r0 + r) * sb.cols + i)] = static_cast<int32_t>(code[size_t(r)]);
+      err[(sb.r0 + r) * err_stride + c] = e[size_t(r)];
+    }
+    for (int64_t j = c + 1; j < width; ++j) {
+      const float uij = ui[sb.s0 + j];
+      float* y = tile.data() + j * n;
+#pragma omp simd
+      for (int64_t r = 0; r < n; ++r) y[r] -= e[size_t(r)] * uij;
+    }
+  }
+}
+
+}  // namespace
+
 Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t cols, int64_t group, QuantFormat f,
                                       std::vector<float> h, const GptqOptions& options) {
   if (static_cast<int64_t>(h.size()) != cols * cols)
@@ -117,36 +183,15 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
   // Inside a block, sub-blocks of one group (32 columns per channel): rank-1 steps within the
   // sub-block, then one product for the rest of the block, so that most of the work is GEMM.
   const int64_t sub = std::min(block, per_channel ? int64_t(32) : g);
-  const int32_t qmin = f.qmin(), qmax = f.qmax();
   std::vector<float> err(static_cast<size_t>(rows * block));
   for (int64_t b0 = 0; b0 < cols; b0 += block) {
     const int64_t b1 = std::min(cols, b0 + block), nb = b1 - b0;
     for (int64_t s0 = b0; s0 < b1; s0 += sub) {
       const int64_t s1 = std::min(b1, s0 + sub);
-      // Within a sub-block every row is independent: quantize its columns in order with feedback.
-      runtime::parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          float* wr = w.data() + r * cols;
-          float* er = err.data() + r * nb;
-          GroupParams p = per_channel ? row_params[size_t(r)] : GroupParams{};
-          float inv = 1.0f / p.scale;
-          if (!per_channel) {  // s0 starts a group (sub is the group): its scale from the updated weights
-            const int64_t n = std::min(g, cols - s0);
-            p = choose_params(wr + s0, n, 1, nullptr, f, options.clip);
-            inv = 1.0f / p.scale;
-            const size_t gi = size_t(r * q.groups() + s0 / g);
-            q.scales[gi] = p.scale;
-            q.zero_points[gi] = p.zero_point;
-          }
-          for (int64_t i = s0; i < s1; ++i) {
-            const int32_t code = quantize_value(wr[i], inv, p.zero_point, qmin, qmax);
-            q.codes[size_t(r * cols + i)] = code;
-            const float e = (wr[i] - static_cast<float>(code - p.zero_point) * p.scale) / u[size_t(i * cols + i)];
-            const float* ui = u.data() + i * cols;
-#pragma omp simd
-            for (int64_t j = i + 1; j < s1; ++j) wr[j] -= e * ui[j];
-            er[i - b0] = e;
-          }
+      runtime::parallel_for(rows, kTileRows, [&](int64_t r0, int64_t r1) {
+        for (int64_t t0 = r0; t0 < r1; t0 += kTileRows) {
+          SubBlock sb{w.data(), u.data(), cols, s0, s1, std::min(r1, t0 + kTileRows) - t0, t0};
+          quantize_sub_block(sb, per_channel ? row_params.data() : nullptr, g, f, options.clip, q, err.data() + (s0 - b0), nb);
         }
       });
       // The rest of the block: W[:, s1:b1] -= E[:, s0:s1] U[s0:s1, s1:b1].
