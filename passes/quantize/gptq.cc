@@ -60,15 +60,12 @@ std::vector<float> HessianAccumulator::mean_square() const {
 Result<std::vector<float>> inverse_upper_cholesky(const std::vector<float>& h, int64_t n, double diag_add) {
   // With P the index reversal and P H P = L L^T:  H^-1 = P L^-T L^-1 P = U^T U for the
   // upper-triangular U = P L^-1 P.
-  std::vector<float> a(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      a[size_t(i * n + j)] = static_cast<float>(double(h[size_t((n - 1 - i) * n + (n - 1 - j))]) + (i == j ? diag_add : 0.0));
+  // Reversing both indices of a row-major [n, n] matrix reverses its flat array.
+  std::vector<float> a(h.rbegin(), h.rend());
+  for (int64_t i = 0; i < n; ++i) a[size_t(i * n + i)] = static_cast<float>(double(a[size_t(i * n + i)]) + diag_add);
   if (!cholesky_lower(a, n)) return invalid_input("the Hessian is not positive definite");
-  const std::vector<float> x = invert_lower(a, n);
-  std::vector<float> u(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) u[size_t(i * n + j)] = x[size_t((n - 1 - i) * n + (n - 1 - j))];
+  std::vector<float> u = invert_lower(a, n);
+  std::reverse(u.begin(), u.end());
   return u;
 }
 

@@ -67,10 +67,9 @@ void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::v
       orig.push_back(orig_at(row, c));
       d.push_back(diff_at(row, c));
     }
-  const std::vector<float> h(hessian->begin(), hessian->end());
   const int64_t n = static_cast<int64_t>(rows.size());
-  const double base = quant::hessian_quadratic(orig.data(), n, K, h);
-  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, h) / base : 0;
+  const double base = quant::hessian_quadratic(orig.data(), n, K, *hessian);
+  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, *hessian) / base : 0;
 }
 
 bool has_subgraphs(const ir::Graph& graph) {
