@@ -1,7 +1,9 @@
 // ember quantize MODEL [--calib SET] --weights int8|int4 ... -o OUT.onnx: one quantization
 // recipe, spelled out, without the budgeted search of `ember compress`.
+#include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <malloc.h>
 #include <nlohmann/json.hpp>
 
 #include "calibration/dataset.h"
@@ -78,6 +80,15 @@ int run_quantize(const QuantizeOptions& opts) {
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember quantize");
+#ifdef __GLIBC__
+  // GPTQ allocates and frees each layer's Hessian, factor and weight copies: keeping freed heap
+  // memory for the next layer (instead of unmapping it, then faulting fresh zeroed pages in)
+  // halves the system time on the 1 B Llama (31 -> 14 s) for 3% more peak memory.
+  if (opts.method == "gptq") {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  }
+#endif
   // A model that came with external data keeps that form (ember-rt then maps its weights).
   const bool source_external = !model->graph.external_locations.empty();
   std::optional<calibration::CalibrationSet> calib;
