@@ -44,6 +44,46 @@ struct LayerInputRequest {
   int64_t dim = 0;    // its last dimension (the layer's reduction size)
 };
 
+// One inference's rows of a calibration set: rows [start, start + count) of one batch.
+struct CalibrationUnit {
+  int64_t batch = 0, start = 0, count = -1;  // count -1: the whole batch
+};
+
+// The inference units of a set: its batches, or slices of `batch_rows` rows of them.
+int64_t calibration_unit_count(const calibration::CalibrationSet& calib, int64_t batch_rows);
+// Unit 0 and then `needed` - 1 more, evenly spaced over the set: the units a row cap needs.
+std::vector<CalibrationUnit> calibration_units(const calibration::CalibrationSet& calib, int64_t batch_rows, int64_t needed);
+// The feeds of one unit, and its name for error messages.
+std::map<std::string, Tensor> unit_feeds(const calibration::CalibrationSet& calib, const CalibrationUnit& unit);
+std::string unit_name(const CalibrationUnit& unit);
+// How many units a cap of `max_rows` rows per activation needs when a unit gives `per_unit` rows.
+int64_t calibration_units_needed(const calibration::CalibrationSet& calib, int64_t batch_rows, int64_t max_rows,
+                                 int64_t per_unit);
+
+// Folds watched activations into LayerInputStats through an interpreter observer. Units are
+// observed in order: the first shows how many rows a unit gives (then set_units_needed fixes
+// the row sampling for the rest), as collect_layer_inputs does.
+class LayerInputCollector {
+ public:
+  LayerInputCollector(const std::vector<LayerInputRequest>& requests, int64_t max_rows, bool mean_abs);
+  ~LayerInputCollector();
+  LayerInputCollector(LayerInputCollector&&) noexcept;
+  // Folds `value` in when `name` is watched and the value has the layer's layout.
+  Status observe(const std::string& name, const Tensor& value);
+  // The most rows one unit gave any watched activation (at least 1), after the first unit.
+  int64_t rows_per_unit() const;
+  // After the first unit: `needed` units run in all (the row sampling keeps about max_rows).
+  void set_units_needed(int64_t needed);
+  // The statistics of every activation that was observed.
+  std::map<std::string, LayerInputStats> take();
+
+ private:
+  struct Watches;
+  std::unique_ptr<Watches> watches_;
+  int64_t cap_;
+  bool mean_abs_;
+};
+
 // Runs `model` (left untouched) over every batch of `calib`. Values the run never produced
 // (renamed or removed by the interpreter's simplification) are absent from the result.
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,

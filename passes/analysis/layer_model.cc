@@ -4,6 +4,7 @@
 #include <set>
 
 #include "passes/graph_edit.h"
+#include "passes/quantize/transpose.h"
 
 namespace ember::passes::analysis {
 namespace {
@@ -215,10 +216,8 @@ Result<LayerModel> build_layer_model(const ir::Graph& graph, const ShapeLookup& 
 std::vector<float> canonical_matrix(const Layer& layer, const float* stored) {
   const int64_t n = layer.channels * layer.reduction;
   if (!layer.column_major()) return std::vector<float>(stored, stored + n);
-  std::vector<float> out(static_cast<size_t>(n));  // [K, N] -> [N, K]
-  const int64_t K = layer.reduction, N = layer.channels;
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < N; ++c) out[size_t(c * K + k)] = stored[k * N + c];
+  std::vector<float> out(static_cast<size_t>(n));  // [K, N] -> [N, K], in cache-sized tiles
+  quant::transpose_into(stored, layer.reduction, layer.channels, out.data());
   return out;
 }
 

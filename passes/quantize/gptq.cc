@@ -60,17 +60,80 @@ std::vector<float> HessianAccumulator::mean_square() const {
 Result<std::vector<float>> inverse_upper_cholesky(const std::vector<float>& h, int64_t n, double diag_add) {
   // With P the index reversal and P H P = L L^T:  H^-1 = P L^-T L^-1 P = U^T U for the
   // upper-triangular U = P L^-1 P.
-  std::vector<float> a(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      a[size_t(i * n + j)] = static_cast<float>(double(h[size_t((n - 1 - i) * n + (n - 1 - j))]) + (i == j ? diag_add : 0.0));
+  // Reversing both indices of a row-major [n, n] matrix reverses its flat array.
+  std::vector<float> a(h.rbegin(), h.rend());
+  for (int64_t i = 0; i < n; ++i) a[size_t(i * n + i)] = static_cast<float>(double(a[size_t(i * n + i)]) + diag_add);
   if (!cholesky_lower(a, n)) return invalid_input("the Hessian is not positive definite");
-  const std::vector<float> x = invert_lower(a, n);
-  std::vector<float> u(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) u[size_t(i * n + j)] = x[size_t((n - 1 - i) * n + (n - 1 - j))];
+  std::vector<float> u = invert_lower(a, n);
+  std::reverse(u.begin(), u.end());
   return u;
 }
+
+namespace {
+
+constexpr int64_t kTileRows = 64;  // rows of a sub-block quantized together, across the rows in SIMD
+
+// Columns [s0, s1) of rows [r0, r0 + n) of the working weights.
+struct SubBlock {
+  float* w;
+  const float* u;
+  int64_t cols, s0, s1, n, r0;
+};
+
+// Quantizes the sub-block column by column with error feedback within it (rank-1 steps), the
+// rows side by side: the tile is transposed so that each step is a vector over the rows.
+// Writes the codes, the groups' parameters (blocked: the sub-block is one group, its scale
+// from the weights as updated so far) and the scaled errors e = (w - dequant) / U[i][i].
+void quantize_sub_block(const SubBlock& sb, const GroupParams* row_params, int64_t g, QuantFormat f, ClipMode clip,
+                        QuantizedMatrix& q, float* err, int64_t err_stride) {
+  const int64_t width = sb.s1 - sb.s0, n = sb.n;
+  const size_t nn = static_cast<size_t>(n);
+  std::vector<float> tile(nn * size_t(width)), inv(nn), scale(nn), zp(nn), e(nn), code(nn);
+  for (int64_t r = 0; r < n; ++r) {
+    const float* wr = sb.w + (sb.r0 + r) * sb.cols;
+    GroupParams p;
+    if (row_params) {
+      p = row_params[sb.r0 + r];
+    } else {
+      p = choose_params(wr + sb.s0, std::min(g, sb.cols - sb.s0), 1, nullptr, f, clip);
+      const size_t gi = size_t((sb.r0 + r) * q.groups() + sb.s0 / g);
+      q.scales[gi] = p.scale;
+      q.zero_points[gi] = p.zero_point;
+    }
+    inv[size_t(r)] = 1.0f / p.scale, scale[size_t(r)] = p.scale, zp[size_t(r)] = static_cast<float>(p.zero_point);
+    for (int64_t c = 0; c < width; ++c) tile[size_t(c * n + r)] = wr[sb.s0 + c];
+  }
+  constexpr float kMagic = 12582912.0f, kLimit = 4194304.0f;  // round half to even, as round_half_even
+  const float qmin = static_cast<float>(f.qmin()), qmax = static_cast<float>(f.qmax());
+  for (int64_t c = 0; c < width; ++c) {
+    const int64_t i = sb.s0 + c;
+    const float* ui = sb.u + i * sb.cols;
+    const float inv_d = 1.0f / ui[i];
+    const float* x = tile.data() + c * n;
+#pragma omp simd
+    for (int64_t r = 0; r < n; ++r) {
+      float t = x[r] * inv[size_t(r)];
+      t = t > -kLimit ? t : -kLimit;  // beyond 2^22 the code clamps anyway (NaN gives qmin)
+      t = t < kLimit ? t : kLimit;
+      float k = ((t + kMagic) - kMagic) + zp[size_t(r)];
+      k = k < qmin ? qmin : (k > qmax ? qmax : k);
+      code[size_t(r)] = k;
+      e[size_t(r)] = (x[r] - (k - zp[size_t(r)]) * scale[size_t(r)]) * inv_d;
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      q.codes[size_t((sb.r0 + r) * sb.cols + i)] = static_cast<int32_t>(code[size_t(r)]);
+      err[(sb.r0 + r) * err_stride + c] = e[size_t(r)];
+    }
+    for (int64_t j = c + 1; j < width; ++j) {
+      const float uij = ui[sb.s0 + j];
+      float* y = tile.data() + j * n;
+#pragma omp simd
+      for (int64_t r = 0; r < n; ++r) y[r] -= e[size_t(r)] * uij;
+    }
+  }
+}
+
+}  // namespace
 
 Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t cols, int64_t group, QuantFormat f,
                                       std::vector<float> h, const GptqOptions& options) {
@@ -114,36 +177,25 @@ Result<QuantizedMatrix> gptq_quantize(const float* w_in, int64_t rows, int64_t c
 
   const int64_t block = per_channel ? std::max<int64_t>(options.block_columns, 1)
                                     : std::max<int64_t>(1, (std::max(options.block_columns, g) + g - 1) / g) * g;
-  const int32_t qmin = f.qmin(), qmax = f.qmax();
+  // Inside a block, sub-blocks of one group (32 columns per channel): rank-1 steps within the
+  // sub-block, then one product for the rest of the block, so that most of the work is GEMM.
+  const int64_t sub = std::min(block, per_channel ? int64_t(32) : g);
   std::vector<float> err(static_cast<size_t>(rows * block));
   for (int64_t b0 = 0; b0 < cols; b0 += block) {
     const int64_t b1 = std::min(cols, b0 + block), nb = b1 - b0;
-    // Within a block every row is independent: quantize its columns in order with feedback.
-    runtime::parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        float* wr = w.data() + r * cols;
-        float* er = err.data() + r * nb;
-        GroupParams p = per_channel ? row_params[size_t(r)] : GroupParams{};
-        float inv = 1.0f / p.scale;
-        for (int64_t i = b0; i < b1; ++i) {
-          if (!per_channel && i % g == 0) {
-            const int64_t n = std::min(g, cols - i);
-            p = choose_params(wr + i, n, 1, nullptr, f, options.clip);
-            inv = 1.0f / p.scale;
-            const size_t gi = size_t(r * q.groups() + i / g);
-            q.scales[gi] = p.scale;
-            q.zero_points[gi] = p.zero_point;
-          }
-          const int32_t code = quantize_value(wr[i], inv, p.zero_point, qmin, qmax);
-          q.codes[size_t(r * cols + i)] = code;
-          const float e = (wr[i] - static_cast<float>(code - p.zero_point) * p.scale) / u[size_t(i * cols + i)];
-          const float* ui = u.data() + i * cols;
-#pragma omp simd
-          for (int64_t j = i + 1; j < b1; ++j) wr[j] -= e * ui[j];
-          er[i - b0] = e;
+    for (int64_t s0 = b0; s0 < b1; s0 += sub) {
+      const int64_t s1 = std::min(b1, s0 + sub);
+      runtime::parallel_for(rows, kTileRows, [&](int64_t r0, int64_t r1) {
+        for (int64_t t0 = r0; t0 < r1; t0 += kTileRows) {
+          SubBlock sb{w.data(), u.data(), cols, s0, s1, std::min(r1, t0 + kTileRows) - t0, t0};
+          quantize_sub_block(sb, per_channel ? row_params.data() : nullptr, g, f, options.clip, q, err.data() + (s0 - b0), nb);
         }
-      }
-    });
+      });
+      // The rest of the block: W[:, s1:b1] -= E[:, s0:s1] U[s0:s1, s1:b1].
+      if (s1 < b1)
+        runtime::sgemm(false, false, rows, b1 - s1, s1 - s0, -1.0f, err.data() + (s0 - b0), nb, u.data() + s0 * cols + s1, cols,
+                       1.0f, w.data() + s1, cols);
+    }
     // Lazy update of the columns after the block: W[:, b1:] -= E U[b0:b1, b1:].
     if (b1 < cols)
       runtime::sgemm(false, false, rows, cols - b1, nb, -1.0f, err.data(), nb, u.data() + b0 * cols + b1, cols, 1.0f,

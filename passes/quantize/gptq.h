@@ -6,7 +6,8 @@
 //   H = 2/n X^T X,  damped by damp * mean(diag H);  U = upper Cholesky factor of H^-1
 //   for each column i: q_i = quant(w_i); e = (w_i - q_i) / U[i][i]; w_j -= e * U[i][j] (j > i)
 // The updates of later columns are applied lazily, a block of 128 columns at a time
-// (one matrix product per block). With blocked quantization the scale of a group is chosen
+// (one matrix product per block), and inside a block one group (or 32 columns) at a time:
+// rank-1 steps within the group, one product for the rest of the block. With blocked quantization the scale of a group is chosen
 // when the loop reaches the group's first column, from the weights as updated by then.
 // Inputs whose variance is zero ("dead" columns) get H[i][i] = 1 and zero weights.
 #pragma once

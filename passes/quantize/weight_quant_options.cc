@@ -1,5 +1,7 @@
 #include "passes/quantize/weight_quant_options.h"
 
+#include <algorithm>
+
 namespace ember::passes::quant {
 namespace {
 
@@ -35,8 +37,9 @@ namespace {
 struct WeightOptionValues {
   int64_t bits = 8, block = -1, min_size = 1024, calib_rows = 8192, batch = 0, protect = 0;
   bool sym = true;
+  std::string sequential = "off";
   std::string method = "rtn", format = "qdq", exclude, include, ops = kAllOps, exclude_ops, clip = "auto";
-  double damp = 0.01;
+  double damp = 0.01, block_mb = 32;
 };
 
 const OptionTable<WeightOptionValues>& option_table() {
@@ -65,6 +68,12 @@ const OptionTable<WeightOptionValues>& option_table() {
        "GPTQ/AWQ: about this many activation rows (tokens) per layer enter its statistics; calibration batches "
        "beyond what this needs are not run"},
       {"batch", &V::batch, "GPTQ/AWQ: calibration rows per inference (0 = as the set was opened; 1 for batch-1 exports)"},
+      {"sequential", &V::sequential,
+       "GPTQ: off (every layer input observed in one run of the float model, statistics kept for later passes), "
+       "fp32 (one block of layers at a time, each fed with the float model's values: the same statistics in a "
+       "few layers' memory) or quantized (each block fed with the outputs of the quantized blocks before it, "
+       "the GPTQ paper's sequential mode)"},
+      {"block-mb", &V::block_mb, "GPTQ with sequential=fp32|quantized: megabytes of float layer weights per block (a block holds at least one node)"},
       {"protect", &V::protect,
        "Keep the N layers that gradient importance predicts this precision damages most at more precision: INT8 "
        "per channel instead of INT4, float instead of INT8 (needs calibration data; reuses analyze-importance)"},
@@ -124,6 +133,12 @@ Result<WeightQuantOptions> parse_weight_quant_options(const PassOptions& options
   if (o.calib_rows <= 0) return bad("calib-rows must be positive");
   o.batch = v.batch;
   if (o.batch < 0) return bad("batch must be >= 0");
+  if (v.sequential == "off") o.sequential = Sequential::kOff;
+  else if (v.sequential == "fp32") o.sequential = Sequential::kFp32;
+  else if (v.sequential == "quantized") o.sequential = Sequential::kQuantized;
+  else return bad("sequential must be off, fp32 or quantized, got '" + v.sequential + "'");
+  if (!(v.block_mb > 0 && v.block_mb <= 1 << 20)) return bad("block-mb must be in (0, 1048576]");
+  o.block_bytes = std::max<int64_t>(1, static_cast<int64_t>(v.block_mb * double(1 << 20)));
   o.protect = v.protect;
   if (o.protect < 0) return bad("protect must be >= 0");
   return o;

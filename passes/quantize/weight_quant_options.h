@@ -14,6 +14,9 @@
 namespace ember::passes::quant {
 
 enum class Method { kRtn, kGptq, kAwq };
+// Where GPTQ's layer inputs come from (block_stream.h): one run of the float model, or one
+// block of layers at a time fed with the float model's values or with the quantized blocks'.
+enum class Sequential { kOff, kFp32, kQuantized };
 
 struct WeightQuantOptions {
   quant::QuantFormat format;  // bits and symmetry
@@ -28,6 +31,8 @@ struct WeightQuantOptions {
   double damp = 0.01;
   int64_t calib_rows = 8192;
   int64_t batch = 0;  // calibration rows per inference; 0 = as the set was opened
+  Sequential sequential = Sequential::kOff;
+  int64_t block_bytes = int64_t(32) << 20;  // layer weight bytes per block when sequential
   int64_t protect = 0;  // layers kept at more precision by importance (importance_protect.h)
   std::string method_name() const;
 };

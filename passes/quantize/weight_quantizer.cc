@@ -9,6 +9,7 @@
 
 #include "passes/cleanup/opset_upgrade.h"
 #include "passes/quantize/awq.h"
+#include "passes/quantize/block_stream.h"
 #include "passes/quantize/gptq.h"
 #include "passes/quantize/importance_protect.h"
 #include "passes/analysis/layer_inputs.h"
@@ -66,10 +67,9 @@ void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::v
       orig.push_back(orig_at(row, c));
       d.push_back(diff_at(row, c));
     }
-  const std::vector<float> h(hessian->begin(), hessian->end());
   const int64_t n = static_cast<int64_t>(rows.size());
-  const double base = quant::hessian_quadratic(orig.data(), n, K, h);
-  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, h) / base : 0;
+  const double base = quant::hessian_quadratic(orig.data(), n, K, *hessian);
+  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, *hessian) / base : 0;
 }
 
 bool has_subgraphs(const ir::Graph& graph) {
@@ -250,11 +250,10 @@ Result<quant::EmitResult> quantize_and_emit(ir::Graph& graph, const Layer& t, co
 }
 
 // Quantizes and emits every target of one graph; appends the records. Each source weight's
-// pages are released once it is replaced.
+// pages are released once it is replaced. The node edits wait in `edits`.
 Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, const LayerPlan& plan,
-                       std::vector<QuantizedTensorRecord>& records, EmitTotals& totals) {
+                       std::vector<QuantizedTensorRecord>& records, EmitTotals& totals, quant::GraphEdits& edits) {
   const WeightQuantOptions& opts = plan.opts;
-  quant::GraphEdits edits;
   for (const Layer& t : targets) {
     const WeightQuantOptions& to = plan.protect.count(t.weight) ? plan.int8_opts : opts;
     const Tensor& weight = graph.initializers.at(t.weight);
@@ -284,7 +283,44 @@ Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, cons
     plan.note(format_record(r));
     records.push_back(std::move(r));
   }
+  return Status::Ok();
+}
+
+Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, const LayerPlan& plan,
+                       std::vector<QuantizedTensorRecord>& records, EmitTotals& totals) {
+  quant::GraphEdits edits;
+  EMBER_TRY(quantize_layers(graph, targets, plan, records, totals, edits));
   edits.apply(graph);
+  return Status::Ok();
+}
+
+// GPTQ with the calibration run one block of layers at a time (block_stream.h): the layers are
+// quantized block by block, each with its own statistics; records come back in target order.
+Status quantize_streamed(ir::Model& model, const calibration::CalibrationSet& calib, const std::vector<Layer>& targets,
+                         const LayerPlan& plan, std::vector<QuantizedTensorRecord>& records, EmitTotals& totals,
+                         quant::BlockStreamReport& report) {
+  const WeightQuantOptions& opts = plan.opts;
+  quant::BlockStreamOptions bo;
+  bo.max_rows = opts.calib_rows;
+  bo.batch_rows = opts.batch;
+  bo.block_bytes = opts.block_bytes;
+  bo.quantized_inputs = opts.sequential == quant::Sequential::kQuantized;
+  quant::GraphEdits edits;
+  const size_t first = records.size();
+  auto quantize_block = [&](const std::vector<Layer>& block, const std::map<std::string, LayerInputStats>& stats) -> Status {
+    for (const Layer& t : block)
+      if (t.all_uses_linear())
+        for (const auto& a : activations_of(t))
+          if (!stats.count(a)) plan.note("activation '" + a + "' was not observed; its layers use rtn");
+    const LayerPlan block_plan{plan.opts, plan.int8_opts, plan.protect, stats, plan.awq_scales, plan.note};
+    return quantize_layers(model.graph, block, block_plan, records, totals, edits);
+  };
+  EMBER_TRY(quant::stream_layer_blocks(model, calib, targets, edits, bo, quantize_block, report));
+  edits.apply(model.graph);
+  std::map<std::string, size_t> order;
+  for (size_t i = 0; i < targets.size(); ++i) order.emplace(targets[i].weight, i);
+  std::stable_sort(records.begin() + std::ptrdiff_t(first), records.end(),
+                   [&](const QuantizedTensorRecord& a, const QuantizedTensorRecord& b) { return order[a.name] < order[b.name]; });
   return Status::Ok();
 }
 
@@ -389,7 +425,13 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   using Clock = std::chrono::steady_clock;
   auto seconds_since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> observed;
-  if (opts.method != Method::kRtn) {
+  bool streamed = opts.method == Method::kGptq && opts.sequential != quant::Sequential::kOff;
+  if (streamed) {
+    const std::string blocker = quant::block_stream_blocker(graph);
+    if (!blocker.empty()) note("sequential: " + blocker + "; the whole model runs at once instead");
+    streamed = blocker.empty();
+  }
+  if (opts.method != Method::kRtn && !streamed) {
     const auto start = Clock::now();
     analysis::LayerInputAnalysis::Options request;
     request.max_rows = opts.calib_rows;
@@ -414,7 +456,15 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
       opts.method == Method::kAwq ? apply_awq(graph, scan.targets, stats, opts, note) : std::map<std::string, std::vector<float>>{};
 
   EmitTotals totals;
-  EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records, totals));
+  if (streamed) {
+    quant::BlockStreamReport streamed_report;
+    EMBER_TRY(quantize_streamed(model, *ctx.calib, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records,
+                                totals, streamed_report));
+    count("calibration-seconds", streamed_report.calibration_seconds);
+    count("sequential-blocks", double(streamed_report.blocks));
+  } else {
+    EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records, totals));
+  }
   // Weights of If / Loop / Scan bodies: each body's own layers, with round to nearest (the
   // calibration statistics describe main-graph activations only).
   EMBER_TRY(quantize_subgraphs(model, filter, opts, note, *result, totals));

@@ -1,7 +1,9 @@
 // ember quantize MODEL [--calib SET] --weights int8|int4 ... -o OUT.onnx: one quantization
 // recipe, spelled out, without the budgeted search of `ember compress`.
+#include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <malloc.h>
 #include <nlohmann/json.hpp>
 
 #include "calibration/dataset.h"
@@ -18,6 +20,7 @@ namespace {
 struct QuantizeOptions {
   std::string model, calib, output;
   std::string weights = "int8", activations = "none", method = "rtn", format = "qdq", calib_method = "percentile";
+  std::string sequential = "fp32";
   int block = 0;
   bool asymmetric = false;
   double smoothquant = 0;
@@ -45,6 +48,7 @@ std::vector<passes::PipelineEntry> build_pipeline(const QuantizeOptions& o) {
     if (o.block > 0 || o.weights == "int4") w["block"] = std::to_string(o.block > 0 ? o.block : 32);
     if (!o.exclude.empty()) w["exclude"] = o.exclude;
     if (!o.exclude_ops.empty()) w["exclude-ops"] = o.exclude_ops;
+    if (o.method == "gptq") w["sequential"] = o.sequential;
     p.push_back(entry("quantize-weights", w));
   }
   if (o.activations != "none") {
@@ -76,6 +80,15 @@ int run_quantize(const QuantizeOptions& opts) {
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember quantize");
+#ifdef __GLIBC__
+  // GPTQ allocates and frees each layer's Hessian, factor and weight copies: keeping freed heap
+  // memory for the next layer (instead of unmapping it, then faulting fresh zeroed pages in)
+  // halves the system time on the 1 B Llama (31 -> 14 s) for 3% more peak memory.
+  if (opts.method == "gptq") {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  }
+#endif
   // A model that came with external data keeps that form (ember-rt then maps its weights).
   const bool source_external = !model->graph.external_locations.empty();
   std::optional<calibration::CalibrationSet> calib;
@@ -131,6 +144,11 @@ void add_quantize_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"none", "dynamic", "static"}))->default_val("none");
   sub->add_option("--method", o->method, "Weight rounding: rtn (round to nearest), gptq (Hessian error compensation), awq (activation-aware scaling)")
       ->check(CLI::IsMember({"rtn", "gptq", "awq"}))->default_val("rtn");
+  sub->add_option("--sequential", o->sequential,
+                  "GPTQ's calibration: fp32 (one block of layers at a time fed with the float model's values: the "
+                  "statistics of off in the memory of a few layers), quantized (each block fed with the quantized blocks' "
+                  "outputs, the GPTQ paper's sequential mode), off (the whole float model at once)")
+      ->check(CLI::IsMember({"fp32", "quantized", "off"}))->default_val("fp32");
   sub->add_option("--calib-method", o->calib_method, "Activation range method for static: minmax, percentile, entropy, mse")
       ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}))->default_val("percentile");
   sub->add_option("--smoothquant", o->smoothquant, "SmoothQuant migration strength alpha in [0, 1] (0 = off, e.g. 0.5)")->default_val(0)->check(FiniteIn(0, 1));
