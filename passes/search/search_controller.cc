@@ -478,7 +478,14 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
   io.threads = options.threads;
-  EMBER_ASSIGN_OR_RETURN(const std::optional<calibration::CalibrationSet> first_rows, importance_rows(calib, recipe.importance_rows));
+  // A pruned candidate's prune-structured scores neurons by importance on every calibration row
+  // (as `ember opt` replays it); with pruning allowed the search uses those scores too, computed
+  // once in the manager the candidates copy, instead of scoring the first rows twice over.
+  const bool prunes = std::any_of(unstaged.begin(), unstaged.end(), [](const SearchLayer& l) {
+    return std::any_of(l.allowed.begin(), l.allowed.end(), [](const LayerAction& a) { return prune_ratio(a) > 0; });
+  });
+  EMBER_ASSIGN_OR_RETURN(const std::optional<calibration::CalibrationSet> first_rows,
+                         importance_rows(calib, prunes ? 0 : recipe.importance_rows));
   const calibration::CalibrationSet* scored = options.importance_calib ? options.importance_calib : first_rows ? &*first_rows : nullptr;
   AnalysisManager importance_analyses(scored ? scored : &calib);
   importance_analyses.set_progress(options.analysis_progress);
