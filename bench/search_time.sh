@@ -28,9 +28,9 @@ timed() {
   local name=$1; shift
   /usr/bin/time -v -o "$OUT/$name.timev" "$@" >"$OUT/$name.log" 2>&1
   python3 - "$OUT/$name.timev" "$name" >>"$OUT/times.txt" <<'PY'
-import re, sys
+import sys
 t = open(sys.argv[1]).read()
-get = lambda key: re.search(re.escape(key) + r"[^:]*:\s*(\S+)", t).group(1)
+get = lambda key: [l for l in t.splitlines() if key in l][0].split(": ")[-1].strip()
 wall = get("Elapsed (wall clock) time")
 parts = [float(p) for p in wall.split(":")]
 seconds = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
