@@ -42,7 +42,7 @@ struct CompressCliOptions {
   int64_t holdout_rows = 32;
   std::vector<std::string> schemes;
   std::string target_size;
-  int64_t importance_rows = 128;
+  int64_t importance_rows = 64;
   std::optional<double> target_bpw;
   std::string target_latency, target_energy;  // "12ms", "2mJ"
   std::string latency_table;    // --latency-table FILE: read, extended with what is measured, written back
@@ -301,7 +301,7 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "Calibration rows the search's gradient importance scores, the first N of those not held back (0 = all; a forward "
                   "and a backward pass per row, the search's costliest analysis; layer statistics and GPTQ use every row; with --prune every row "
                   "is scored, as the pruning pass replayed by `ember opt` scores them)")
-      ->default_val(128)->check(CountIn(0, INT64_MAX));
+      ->default_val(64)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
