@@ -48,8 +48,9 @@ struct CompressOptions {
   int threads = 0;
   std::function<void(const std::string& stage)> on_stage;  // progress text
   AnalysisManager::ProgressSink analysis_progress;          // progress of long analyses (may be empty)
-  // The first recipe.importance_rows rows of the calibration set, opened by the caller, for the
-  // importance analysis (nullptr: the whole set). Layer statistics still use the whole set.
+  // Rows for the importance analysis chosen by the caller; nullptr (what `ember compress` passes):
+  // the first recipe.importance_rows calibration rows after the hold-back (holdout.h
+  // importance_rows), or every row when pruning is allowed. Layer statistics use the whole set.
   const calibration::CalibrationSet* importance_calib = nullptr;
   // Latency targets: the lookup table to read and extend (latency_table.h); nullptr: one for this
   // run only. Its entries decide the chosen model, so a recorded table reproduces it.

@@ -16,4 +16,10 @@ Result<calibration::CalibrationSet> hold_back_rows(const calibration::Calibratio
   return std::move(split.first);
 }
 
+Result<std::optional<calibration::CalibrationSet>> importance_rows(const calibration::CalibrationSet& calib, int64_t rows) {
+  if (rows <= 0 || rows >= calib.num_rows()) return std::optional<calibration::CalibrationSet>();
+  EMBER_ASSIGN_OR_RETURN(calibration::CalibrationSet::Split split, calib.split_last(calib.num_rows() - rows));
+  return std::optional<calibration::CalibrationSet>(std::move(split.first));
+}
+
 }  // namespace ember::passes

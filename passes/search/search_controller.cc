@@ -22,6 +22,7 @@
 #include "passes/search/resource_plan.h"
 #include "passes/search/compress.h"
 #include "passes/search/gptq_factor.h"
+#include "passes/search/holdout.h"
 #include "passes/search/progressive.h"
 #include "passes/search/realize.h"
 #include "passes/search/search_summary.h"
@@ -491,9 +492,18 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
   io.threads = options.threads;
-  AnalysisManager importance_analyses(options.importance_calib ? options.importance_calib : &calib);
+  // A pruned candidate's prune-structured scores neurons by importance on every calibration row
+  // (as `ember opt` replays it); with pruning allowed the search uses those scores too, computed
+  // once in the manager the candidates copy, instead of scoring the first rows twice over.
+  const bool prunes = std::any_of(unstaged.begin(), unstaged.end(), [](const SearchLayer& l) {
+    return std::any_of(l.allowed.begin(), l.allowed.end(), [](const LayerAction& a) { return prune_ratio(a) > 0; });
+  });
+  EMBER_ASSIGN_OR_RETURN(const std::optional<calibration::CalibrationSet> first_rows,
+                         importance_rows(calib, prunes ? 0 : recipe.importance_rows));
+  const calibration::CalibrationSet* scored = options.importance_calib ? options.importance_calib : first_rows ? &*first_rows : nullptr;
+  AnalysisManager importance_analyses(scored ? scored : &calib);
   importance_analyses.set_progress(options.analysis_progress);
-  AnalysisManager& scorer = options.importance_calib ? importance_analyses : fp32_analyses;
+  AnalysisManager& scorer = scored ? importance_analyses : fp32_analyses;
   auto importance = scorer.get<analysis::ImportanceAnalysis>(prepared, io);
   analysis::ImportanceReport no_importance;  // a model without backward rules: weight errors alone rank the layers
   const analysis::ImportanceReport& report = importance.ok() ? **importance : no_importance;
@@ -514,7 +524,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   run.summarize();
   if (plan && plan->latency) EMBER_TRY(record_latency(*plan, prepared, options, result));
   for (const char* name : {"layer-inputs", "importance"})
-    result.analyses_computed[name] = fp32_analyses.computations(name) + (options.importance_calib ? importance_analyses.computations(name) : 0);
+    result.analyses_computed[name] = fp32_analyses.computations(name) + (scored ? importance_analyses.computations(name) : 0);
   return result;
 }
 

@@ -64,7 +64,7 @@ struct SearchRecipe {
   int64_t calib_limit = 0;                // calibration rows used (0 = all)
   int64_t holdout_rows = 32;              // calibration rows held back for the fidelity budget
   int64_t eval_limit = 0;                 // eval rows used (0 = all)
-  int64_t importance_rows = 0;            // calibration rows the gradient importance scores (0 = all)
+  int64_t importance_rows = 0;            // calibration rows the gradient importance scores (0 = all; `ember compress` defaults to 64)
 };
 
 }  // namespace ember::passes

@@ -42,7 +42,7 @@ struct CompressCliOptions {
   int64_t holdout_rows = 32;
   std::vector<std::string> schemes;
   std::string target_size;
-  int64_t importance_rows = 0;
+  int64_t importance_rows = 64;
   std::optional<double> target_bpw;
   std::string target_latency, target_energy;  // "12ms", "2mJ"
   std::string latency_table;    // --latency-table FILE: read, extended with what is measured, written back
@@ -213,18 +213,7 @@ int run_compress(const CompressCliOptions& opts) {
   OutputDirectory output_dir;  // removed again if the run fails before writing into it
   if (Status made = output_dir.create(opts.output); !made.ok()) return report(made);
 
-  // The importance analysis scores the first --importance-rows rows (a forward and a backward
-  // pass each, the costliest analysis); layer statistics and GPTQ use the whole set.
-  std::optional<calibration::CalibrationSet> importance_set;
-  if (opts.importance_rows > 0 && opts.importance_rows < calib->num_rows()) {
-    calibration::CalibrationOptions io = co;
-    io.limit = opts.importance_rows;
-    auto opened = calibration::CalibrationSet::open(opts.calib, model->graph.feed_inputs(), io);
-    if (!opened.ok()) return report(opened.status());
-    importance_set.emplace(std::move(*opened));
-  }
   passes::CompressOptions po;
-  po.importance_calib = importance_set ? &*importance_set : nullptr;
   po.recipe = opts.recipe;  // the recipe file under the flags given (merge_recipe)
   po.recipe.importance_rows = opts.importance_rows;
   po.task = task;
@@ -321,8 +310,10 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                "Also offer INT8 weights with static INT8 activations (scales calibrated once, QDQ on the input) to every MatMul/Gemm "
                "layer read by one node (the recipe's quantize_activations); default: off");
   sub->add_option("--importance-rows", opts->importance_rows,
-                  "Calibration rows the search's gradient importance scores (0 = all; layer statistics and GPTQ use every row)")
-      ->default_val(0)->check(CountIn(0, INT64_MAX));
+                  "Calibration rows the search's gradient importance scores, the first N of those not held back (0 = all; a forward "
+                  "and a backward pass per row, the search's costliest analysis; layer statistics and GPTQ use every row; with --prune every row "
+                  "is scored, as the pruning pass replayed by `ember opt` scores them)")
+      ->default_val(64)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_option("--eval-limit", opts->eval_limit, "Evaluate only the first N rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
