@@ -11,20 +11,43 @@
 namespace ember::passes::quant {
 namespace {
 
+UsedNames& used_values(const ir::Graph& graph, GraphEdits& edits) {
+  if (!edits.used_values) edits.used_values.emplace(graph);
+  return *edits.used_values;
+}
+
+// unique_name(graph, ...) from the kept name set, skipping names pending nodes took.
 std::string fresh_value(const ir::Graph& graph, GraphEdits& edits, const std::string& base) {
-  std::string name = unique_name(graph, base);
-  for (int i = 1; edits.reserved.count(name); ++i) name = unique_name(graph, base + "_" + std::to_string(i));
+  const UsedNames& used = used_values(graph, edits);
+  std::string name = used.unique(base);
+  for (int i = 1; edits.reserved.count(name); ++i) name = used.unique(base + "_" + std::to_string(i));
   edits.reserved.insert(name);
   return name;
 }
 
 std::string fresh_node_name(const ir::Graph& graph, GraphEdits& edits, const std::string& base) {
-  std::set<std::string> taken;
-  for (const auto& n : graph.nodes) taken.insert(n.name);
+  if (!edits.node_names) {
+    edits.node_names.emplace();
+    for (const auto& n : graph.nodes) edits.node_names->insert(n.name);
+  }
+  const std::set<std::string>& taken = *edits.node_names;
   std::string name = base;
   for (int i = 1; taken.count(name) || edits.reserved.count("node:" + name); ++i) name = base + "_" + std::to_string(i);
   edits.reserved.insert("node:" + name);
   return name;
+}
+
+// graph.set_initializer for a fresh name, counted in the kept name set.
+void add_initializer(ir::Graph& graph, GraphEdits& edits, const std::string& name, Tensor t) {
+  graph.set_initializer(name, std::move(t));
+  used_values(graph, edits).add(name);
+}
+
+// replace_uses, counted in the kept name set.
+void redirect_uses(ir::Graph& graph, GraphEdits& edits, const std::string& from, const std::string& to) {
+  const size_t n = replace_uses(graph, from, to);
+  used_values(graph, edits).remove(from, n);
+  used_values(graph, edits).add(to, n);
 }
 
 Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& codes) {
@@ -47,7 +70,8 @@ std::vector<T> transposed(const std::vector<T>& m, int64_t rows, int64_t cols) {
   return out;
 }
 
-void drop_weight(ir::Graph& graph, const std::string& name) {
+void drop_weight(ir::Graph& graph, GraphEdits& edits, const std::string& name) {
+  if (graph.find_initializer(name)) used_values(graph, edits).remove(name);
   graph.remove_initializer(name);
   graph.external_locations.erase(name);
   auto& vi = graph.value_info;
@@ -76,6 +100,8 @@ void GraphEdits::apply(ir::Graph& graph) {
   prepend.clear();
   after.clear();
   removed.clear();
+  used_values.reset();
+  node_names.reset();
 }
 
 QdqTensors qdq_tensors(const Layer& target, const QuantizedMatrix& q) {
@@ -119,13 +145,13 @@ Result<EmitResult> emit_qdq_tensors(ir::Graph& graph, const Layer& target, QdqTe
   const std::string qname = fresh_value(graph, edits, w + "_quantized");
   const std::string sname = fresh_value(graph, edits, w + "_scale");
   result.bytes += tensors.codes.nbytes() + tensors.scales.nbytes();
-  graph.set_initializer(qname, std::move(tensors.codes));
-  graph.set_initializer(sname, std::move(tensors.scales));
+  add_initializer(graph, edits, qname, std::move(tensors.codes));
+  add_initializer(graph, edits, sname, std::move(tensors.scales));
   dq.inputs = {qname, sname};
   if (!tensors.format.symmetric) {
     const std::string zname = fresh_value(graph, edits, w + "_zero_point");
     result.bytes += tensors.zero_points.nbytes();
-    graph.set_initializer(zname, std::move(tensors.zero_points));
+    add_initializer(graph, edits, zname, std::move(tensors.zero_points));
     dq.inputs.push_back(zname);
   }
   dq.attributes.push_back(ir::int_attribute("axis", axis));
@@ -137,7 +163,7 @@ Result<EmitResult> emit_qdq_tensors(ir::Graph& graph, const Layer& target, QdqTe
     const std::string shape_name = fresh_value(graph, edits, w + "_shape");
     Tensor shape_t = Tensor::from_vector<int64_t>({int64_t(target.shape.size())}, target.shape);
     result.bytes += shape_t.nbytes();
-    graph.set_initializer(shape_name, std::move(shape_t));
+    add_initializer(graph, edits, shape_name, std::move(shape_t));
     dq.outputs = {flat};
     ir::Node reshape;
     reshape.op_type = "Reshape";
@@ -150,8 +176,8 @@ Result<EmitResult> emit_qdq_tensors(ir::Graph& graph, const Layer& target, QdqTe
     dq.outputs = {out};
     edits.prepend.push_back(std::move(dq));
   }
-  replace_uses(graph, w, out);
-  drop_weight(graph, w);
+  redirect_uses(graph, edits, w, out);
+  drop_weight(graph, edits, w);
   return result;
 }
 
@@ -203,8 +229,8 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
   const std::string sname = fresh_value(graph, edits, w + "_scale");
   Tensor st = Tensor::from_vector<float>({N * k_blocks}, q.scales);
   result.bytes += b.nbytes() + st.nbytes();
-  graph.set_initializer(bname, std::move(b));
-  graph.set_initializer(sname, std::move(st));
+  add_initializer(graph, edits, bname, std::move(b));
+  add_initializer(graph, edits, sname, std::move(st));
   std::string zname;
   if (!q.format.symmetric) {
     const int64_t per_column = (k_blocks + 1) / 2;
@@ -215,7 +241,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
         nibbles::set(zp + n * per_column, j, q.zero_points[size_t(n * G + j)]);
     zname = fresh_value(graph, edits, w + "_zero_point");
     result.bytes += zt.nbytes();
-    graph.set_initializer(zname, std::move(zt));
+    add_initializer(graph, edits, zname, std::move(zt));
   }
 
   for (const auto& u : target.uses) {
@@ -234,7 +260,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
           std::vector<float> v(c->data<float>(), c->data<float>() + N);
           for (float& x : v) x *= beta;
           bias = fresh_value(graph, edits, c_name + "_bias");
-          graph.set_initializer(bias, Tensor::from_vector<float>({N}, v));
+          add_initializer(graph, edits, bias, Tensor::from_vector<float>({N}, v));
         }
       } else {
         add_input = c_name;
@@ -244,11 +270,18 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
     node.op_type = "MatMulNBits";
     node.domain = "com.microsoft";
     node.attributes = {ir::int_attribute("K", K), ir::int_attribute("N", N), ir::int_attribute("bits", 4), ir::int_attribute("block_size", block)};
+    UsedNames& used = used_values(graph, edits);
+    for (const auto& in : node.inputs)
+      if (!in.empty()) used.remove(in);
     node.inputs = {a, bname, sname, zname, "", bias};
     while (!node.inputs.empty() && node.inputs.back().empty()) node.inputs.pop_back();
+    for (const auto& in : node.inputs)
+      if (!in.empty()) used.add(in);
     if (!add_input.empty()) {
       const std::string y = node.outputs[0];
       node.outputs[0] = fresh_value(graph, edits, y + "_matmul");
+      used.remove(y);
+      used.add(node.outputs[0]);
       ir::Node add;
       add.op_type = "Add";
       add.name = fresh_node_name(graph, edits, node.name + "_bias");
@@ -257,7 +290,7 @@ Result<EmitResult> emit_matmul_nbits(ir::Graph& graph, const Layer& target, cons
       edits.after[u.node].push_back(std::move(add));
     }
   }
-  drop_weight(graph, w);
+  drop_weight(graph, edits, w);
   return result;
 }
 

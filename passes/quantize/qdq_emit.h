@@ -16,12 +16,14 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "ir/model.h"
 #include "ir/status.h"
+#include "passes/graph_edit.h"
 #include "passes/quantize/quant_math.h"
 #include "passes/quantize/weight_targets.h"
 
@@ -34,6 +36,11 @@ struct GraphEdits {
   std::map<size_t, std::vector<ir::Node>> after;  // nodes to insert after node i
   std::set<size_t> removed;                       // nodes to drop
   std::set<std::string> reserved;                 // value names taken by pending nodes
+  // The graph's value and node names, built at the first emission and kept up to date by the
+  // emitters until apply() (which adds nodes, so they are rebuilt after it). The emitters
+  // must be the only ones to rename values of the graph in between.
+  std::optional<UsedNames> used_values;
+  std::optional<std::set<std::string>> node_names;
   void apply(ir::Graph& graph);
 };
 
