@@ -8,8 +8,25 @@ namespace {
 // Floats of patches gathered per GEMM: images are batched until their rows reach this.
 constexpr int64_t kPatchBudget = int64_t{4} << 20;
 
-// offsets[p * taps + t]: the input offset (within one channel's plane) that output position p
-// reads at kernel tap t, or -1 where the tap falls into the padding.
+// The input extent with its padding on both sides: every tap of every window lies inside
+// (Conv's output size guarantees it), so patches gather from a zero-padded copy without tests.
+WindowGeometry padded_input(const WindowGeometry& g) {
+  WindowGeometry p = g;
+  for (size_t a = 0; a < p.in.size(); ++a) {
+    p.in[a] = g.in[a] + g.pad_begin[a] + g.pad_end[a];
+    p.pad_begin[a] = p.pad_end[a] = 0;
+  }
+  return p;
+}
+
+bool has_padding(const WindowGeometry& g) {
+  for (size_t a = 0; a < g.in.size(); ++a)
+    if (g.pad_begin[a] != 0 || g.pad_end[a] != 0) return true;
+  return false;
+}
+
+// offsets[p * taps + t]: the offset within one padded channel plane that output position p
+// reads at kernel tap t (g has no padding: see padded_input).
 void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
   const size_t rank = static_cast<size_t>(g.rank());
   std::vector<int64_t> o(rank, 0), k(rank, 0);
@@ -18,10 +35,7 @@ void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
     std::fill(k.begin(), k.end(), 0);
     for (int64_t t = 0; t < taps; ++t) {
       int64_t offset = 0;
-      for (size_t a = 0; a < rank && offset >= 0; ++a) {
-        const int64_t i = o[a] * g.stride[a] - g.pad_begin[a] + k[a] * g.dilation[a];
-        offset = (i < 0 || i >= g.in[a]) ? -1 : offset * g.in[a] + i;
-      }
+      for (size_t a = 0; a < rank; ++a) offset = offset * g.in[a] + o[a] * g.stride[a] + k[a] * g.dilation[a];
       *offsets++ = offset;
       for (size_t a = rank; a-- > 0;) {  // odometer over the kernel's taps
         if (++k[a] < g.kernel[a]) break;
@@ -35,15 +49,38 @@ void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
   }
 }
 
-// rows[p * channels * taps + c * taps + t] = x[c, offsets[p * taps + t]] (0 in the padding):
-// the transpose of im2col, one row per output position in W's (channel, tap) order.
+// Copies `channels` planes of x into the interior of the zero-padded planes `out` (whose
+// padding was zeroed once and is never written).
+void copy_into_padding(const float* x, int64_t channels, const WindowGeometry& g, const WindowGeometry& padded,
+                       float* out) {
+  const size_t rank = static_cast<size_t>(g.rank()), last = rank - 1;
+  const int64_t lines = g.in_size() / g.in[last];
+  std::vector<int64_t> i(rank, 0);
+  for (int64_t c = 0; c < channels; ++c) {
+    float* plane = out + c * padded.in_size();
+    std::fill(i.begin(), i.end(), 0);
+    for (int64_t line = 0; line < lines; ++line, x += g.in[last]) {
+      int64_t offset = 0;
+      for (size_t a = 0; a < rank; ++a) offset = offset * padded.in[a] + i[a] + g.pad_begin[a];
+      std::copy(x, x + g.in[last], plane + offset);
+      for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
+        if (++i[a] < g.in[a]) break;
+        i[a] = 0;
+      }
+    }
+  }
+}
+
+// rows[p * channels * taps + c * taps + t] = x[c, offsets[p * taps + t]]: the transpose of
+// im2col, one row per output position in W's (channel, tap) order.
 void im2row(const float* x, int64_t channels, int64_t in_plane, int64_t positions, int64_t taps,
             const int64_t* offsets, float* rows) {
   for (int64_t p = 0; p < positions; ++p) {
     const int64_t* off = offsets + p * taps;
     for (int64_t c = 0; c < channels; ++c) {
       const float* xc = x + c * in_plane;
-      for (int64_t t = 0; t < taps; ++t) *rows++ = off[t] >= 0 ? xc[off[t]] : 0.0f;
+      for (int64_t t = 0; t < taps; ++t) rows[t] = xc[off[t]];
+      rows += taps;
     }
   }
 }
@@ -68,7 +105,10 @@ void PackedConv::pack(const Tensor& w, int64_t group) {
 }
 
 bool PackedConv::applies(const Tensor& w, const WindowGeometry& g) const {
-  return packed() && w.shape() == w_shape_ && g.out_size() * rows_ <= kPatchBudget;
+  if (!packed() || w.shape() != w_shape_ || g.out_size() * rows_ > kPatchBudget) return false;
+  for (size_t a = 0; a < g.in.size(); ++a)  // negative pads (crops) stay on the im2col path
+    if (g.pad_begin[a] < 0 || g.pad_end[a] < 0) return false;
+  return true;
 }
 
 void PackedConv::run(const float* x, int64_t batch, int64_t channels, const float* bias, const WindowGeometry& g,
@@ -76,18 +116,27 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
   const int64_t cg = channels / group_, mg = maps_ / group_, taps = g.kernel_size();
   const int64_t positions = g.out_size(), in_plane = g.in_size();
   const int64_t images = std::clamp<int64_t>(kPatchBudget / std::max<int64_t>(positions * rows_, 1), 1, batch);
+  const bool pad = has_padding(g);
+  const WindowGeometry padded = padded_input(g);
   Tensor offsets = allocator.allocate(DType::kI64, {positions * taps});
   Tensor patches = allocator.allocate(DType::kF32, {images * positions * rows_});
   Tensor product = allocator.allocate(DType::kF32, {images * positions * mg});
-  tap_offsets(g, offsets.mutable_data<int64_t>());
+  Tensor staging = allocator.allocate(DType::kF32, {pad ? cg * padded.in_size() : 0});
+  tap_offsets(padded, offsets.mutable_data<int64_t>());
+  if (pad) std::fill_n(staging.mutable_data<float>(), staging.numel(), 0.0f);
   float* rows = patches.mutable_data<float>();
   float* out = product.mutable_data<float>();
   for (int64_t grp = 0; grp < group_; ++grp)
     for (int64_t n0 = 0; n0 < batch; n0 += images) {
       const int64_t count = std::min(images, batch - n0);
-      for (int64_t i = 0; i < count; ++i)
-        im2row(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, in_plane, positions, taps,
-               offsets.data<int64_t>(), rows + i * positions * rows_);
+      for (int64_t i = 0; i < count; ++i) {
+        const float* image = x + ((n0 + i) * channels + grp * cg) * in_plane;
+        if (pad) {
+          copy_into_padding(image, cg, g, padded, staging.mutable_data<float>());
+          image = staging.data<float>();
+        }
+        im2row(image, cg, padded.in_size(), positions, taps, offsets.data<int64_t>(), rows + i * positions * rows_);
+      }
       sgemm_packed(count * positions, rows, rows_, panels_[static_cast<size_t>(grp)], bias ? bias + grp * mg : nullptr,
                    out, mg);
       for (int64_t i = 0; i < count; ++i)

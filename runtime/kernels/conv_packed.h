@@ -24,7 +24,8 @@ class PackedConv {
   void pack(const Tensor& w, int64_t group);
   bool packed() const { return !panels_.empty(); }
   // Whether run() takes this call: the run-time W has the packed shape, and one image's
-  // patches fit the column budget (larger images keep the chunked im2col path).
+  // patches fit the column budget (larger images keep the chunked im2col path), and no pad
+  // is negative.
   bool applies(const Tensor& w, const WindowGeometry& g) const;
   // x [N, C, in...] and y [N, M, out...] contiguous; bias [M] or nullptr.
   void run(const float* x, int64_t batch, int64_t channels, const float* bias, const WindowGeometry& g,
