@@ -19,14 +19,8 @@ WindowGeometry padded_input(const WindowGeometry& g) {
   return p;
 }
 
-bool has_padding(const WindowGeometry& g) {
-  for (size_t a = 0; a < g.in.size(); ++a)
-    if (g.pad_begin[a] != 0 || g.pad_end[a] != 0) return true;
-  return false;
-}
-
-// offsets[p * taps + t]: the offset within one padded channel plane that output position p
-// reads at kernel tap t (g has no padding: see padded_input).
+// offsets[p * taps + t]: the padded input position (flat index over the spatial axes) that
+// output position p reads at kernel tap t (g has no padding: see padded_input).
 void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
   const size_t rank = static_cast<size_t>(g.rank());
   std::vector<int64_t> o(rank, 0), k(rank, 0);
@@ -49,38 +43,38 @@ void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
   }
 }
 
-// Copies `channels` planes of x into the interior of the zero-padded planes `out` (whose
-// padding was zeroed once and is never written).
-void copy_into_padding(const float* x, int64_t channels, const WindowGeometry& g, const WindowGeometry& padded,
-                       float* out) {
+// Copies `channels` planes of x [C, in...] channel-minor into the interior of the zero-padded
+// buffer out [padded in..., C] (its padding was zeroed once and is never written), so the
+// channels one tap reads are consecutive.
+void copy_channels_last(const float* x, int64_t channels, const WindowGeometry& g, const WindowGeometry& padded,
+                        float* out) {
   const size_t rank = static_cast<size_t>(g.rank()), last = rank - 1;
-  const int64_t lines = g.in_size() / g.in[last];
+  const int64_t plane = g.in_size(), lines = plane / g.in[last], width = g.in[last];
   std::vector<int64_t> i(rank, 0);
-  for (int64_t c = 0; c < channels; ++c) {
-    float* plane = out + c * padded.in_size();
-    std::fill(i.begin(), i.end(), 0);
-    for (int64_t line = 0; line < lines; ++line, x += g.in[last]) {
-      int64_t offset = 0;
-      for (size_t a = 0; a < rank; ++a) offset = offset * padded.in[a] + i[a] + g.pad_begin[a];
-      std::copy(x, x + g.in[last], plane + offset);
-      for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
-        if (++i[a] < g.in[a]) break;
-        i[a] = 0;
-      }
+  for (int64_t line = 0; line < lines; ++line) {
+    int64_t offset = 0;
+    for (size_t a = 0; a < rank; ++a) offset = offset * padded.in[a] + i[a] + g.pad_begin[a];
+    float* dst = out + offset * channels;
+    const float* src = x + line * width;
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t w = 0; w < width; ++w) dst[w * channels + c] = src[c * plane + w];
+    for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
+      if (++i[a] < g.in[a]) break;
+      i[a] = 0;
     }
   }
 }
 
-// rows[p * channels * taps + c * taps + t] = x[c, offsets[p * taps + t]]: the transpose of
-// im2col, one row per output position in W's (channel, tap) order.
-void im2row(const float* x, int64_t channels, int64_t in_plane, int64_t positions, int64_t taps,
-            const int64_t* offsets, float* rows) {
+// rows[p * taps * channels + t * channels + c] = x[offsets[p * taps + t], c]: one row per
+// output position, in the (tap, channel) order the weights were packed in.
+void im2row(const float* x, int64_t channels, int64_t positions, int64_t taps, const int64_t* offsets, float* rows) {
   for (int64_t p = 0; p < positions; ++p) {
     const int64_t* off = offsets + p * taps;
-    for (int64_t c = 0; c < channels; ++c) {
-      const float* xc = x + c * in_plane;
-      for (int64_t t = 0; t < taps; ++t) rows[t] = xc[off[t]];
-      rows += taps;
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* src = x + off[t] * channels;
+#pragma omp simd
+      for (int64_t c = 0; c < channels; ++c) rows[c] = src[c];
+      rows += channels;
     }
   }
 }
@@ -98,10 +92,18 @@ void PackedConv::pack(const Tensor& w, int64_t group) {
   maps_ = w.dim(0);
   rows_ = w.numel() / std::max<int64_t>(maps_, 1);
   w_shape_ = w.shape();
-  const int64_t mg = maps_ / group;
+  const int64_t mg = maps_ / group, cg = w.dim(1), taps = rows_ / std::max<int64_t>(cg, 1);
+  // W_g [M/g, C/g, taps] reordered to [M/g, taps, C/g], the order of im2row's rows.
+  std::vector<float> reordered(static_cast<size_t>(mg * rows_));
   panels_.clear();
-  for (int64_t grp = 0; grp < group; ++grp)
-    panels_.push_back(PackedMatrixB::pack(true, rows_, mg, w.data<float>() + grp * mg * rows_, rows_));
+  for (int64_t grp = 0; grp < group; ++grp) {
+    const float* wg = w.data<float>() + grp * mg * rows_;
+    for (int64_t m = 0; m < mg; ++m)
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t t = 0; t < taps; ++t)
+          reordered[static_cast<size_t>(m * rows_ + t * cg + c)] = wg[m * rows_ + c * taps + t];
+    panels_.push_back(PackedMatrixB::pack(true, rows_, mg, reordered.data(), rows_));
+  }
 }
 
 bool PackedConv::applies(const Tensor& w, const WindowGeometry& g) const {
@@ -116,26 +118,22 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
   const int64_t cg = channels / group_, mg = maps_ / group_, taps = g.kernel_size();
   const int64_t positions = g.out_size(), in_plane = g.in_size();
   const int64_t images = std::clamp<int64_t>(kPatchBudget / std::max<int64_t>(positions * rows_, 1), 1, batch);
-  const bool pad = has_padding(g);
   const WindowGeometry padded = padded_input(g);
   Tensor offsets = allocator.allocate(DType::kI64, {positions * taps});
   Tensor patches = allocator.allocate(DType::kF32, {images * positions * rows_});
   Tensor product = allocator.allocate(DType::kF32, {images * positions * mg});
-  Tensor staging = allocator.allocate(DType::kF32, {pad ? cg * padded.in_size() : 0});
+  Tensor staging = allocator.allocate(DType::kF32, {padded.in_size() * cg});
   tap_offsets(padded, offsets.mutable_data<int64_t>());
-  if (pad) std::fill_n(staging.mutable_data<float>(), staging.numel(), 0.0f);
+  float* image = staging.mutable_data<float>();
+  std::fill_n(image, staging.numel(), 0.0f);
   float* rows = patches.mutable_data<float>();
   float* out = product.mutable_data<float>();
   for (int64_t grp = 0; grp < group_; ++grp)
     for (int64_t n0 = 0; n0 < batch; n0 += images) {
       const int64_t count = std::min(images, batch - n0);
       for (int64_t i = 0; i < count; ++i) {
-        const float* image = x + ((n0 + i) * channels + grp * cg) * in_plane;
-        if (pad) {
-          copy_into_padding(image, cg, g, padded, staging.mutable_data<float>());
-          image = staging.data<float>();
-        }
-        im2row(image, cg, padded.in_size(), positions, taps, offsets.data<int64_t>(), rows + i * positions * rows_);
+        copy_channels_last(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, g, padded, image);
+        im2row(image, cg, positions, taps, offsets.data<int64_t>(), rows + i * positions * rows_);
       }
       sgemm_packed(count * positions, rows, rows_, panels_[static_cast<size_t>(grp)], bias ? bias + grp * mg : nullptr,
                    out, mg);

@@ -1,8 +1,9 @@
 // Float Conv with the weights packed once at load (prepare), for the hot path of CNNs.
-// Per group g, W_g [M/g, R] (R = C/g * kernel size) is packed as the right operand of
-// sgemm_packed (B = W_g^T), and every image contributes its patches as rows (im2row,
-// [P, R] for P output positions), so a slice of the batch is one GEMM with the bias in its
-// epilogue:
+// Per group g, W_g [M/g, R] (R = C/g * kernel size, reordered to (tap, channel)) is packed as
+// the right operand of sgemm_packed (B = W_g^T), and every image, copied channel-minor into a
+// zero-padded buffer, contributes its patches as rows (im2row, [P, R] for P output positions:
+// one run of C/g consecutive floats per tap), so a slice of the batch is one GEMM with the bias
+// in its epilogue:
 //   Yt[n * P + p, m] = sum_r rows[n * P + p, r] * W_g[m, r] + B[g * M/g + m]
 // and Yt is transposed into Y's [M/g, P] planes. Nothing is packed or allocated per image:
 // the per-image im2col + sgemm (which packs W on every call) cost a fixed share per image that
