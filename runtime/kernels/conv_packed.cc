@@ -5,8 +5,11 @@
 namespace ember::runtime {
 namespace {
 
-// Floats of patches gathered per GEMM: images are batched until their rows reach this.
+// Floats of one image's patches above which the chunked im2col path is kept (16 MB).
 constexpr int64_t kPatchBudget = int64_t{4} << 20;
+// Floats of patches gathered per GEMM: images are batched up to this (256 KB), so the patches
+// are still in L2 when the GEMM reads them back.
+constexpr int64_t kSliceFloats = int64_t{1} << 16;
 
 // The input extent with its padding on both sides: every tap of every window lies inside
 // (Conv's output size guarantees it), so patches gather from a zero-padded copy without tests.
@@ -66,15 +69,19 @@ void copy_channels_last(const float* x, int64_t channels, const WindowGeometry& 
 }
 
 // rows[p * taps * channels + t * channels + c] = x[offsets[p * taps + t], c]: one row per
-// output position, in the (tap, channel) order the weights were packed in.
-void im2row(const float* x, int64_t channels, int64_t positions, int64_t taps, const int64_t* offsets, float* rows) {
+// output position, in the (tap, channel) order the weights were packed in. `run` consecutive
+// taps (the kernel's last axis when its dilation is 1) read consecutive input positions, so
+// each copies run * channels floats at once.
+void im2row(const float* x, int64_t channels, int64_t positions, int64_t taps, int64_t run, const int64_t* offsets,
+            float* rows) {
+  const int64_t length = run * channels;
   for (int64_t p = 0; p < positions; ++p) {
     const int64_t* off = offsets + p * taps;
-    for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t t = 0; t < taps; t += run) {
       const float* src = x + off[t] * channels;
 #pragma omp simd
-      for (int64_t c = 0; c < channels; ++c) rows[c] = src[c];
-      rows += channels;
+      for (int64_t i = 0; i < length; ++i) rows[i] = src[i];
+      rows += length;
     }
   }
 }
@@ -117,8 +124,9 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
                      TensorAllocator& allocator, float* y) const {
   const int64_t cg = channels / group_, mg = maps_ / group_, taps = g.kernel_size();
   const int64_t positions = g.out_size(), in_plane = g.in_size();
-  const int64_t images = std::clamp<int64_t>(kPatchBudget / std::max<int64_t>(positions * rows_, 1), 1, batch);
+  const int64_t images = std::clamp<int64_t>(kSliceFloats / std::max<int64_t>(positions * rows_, 1), 1, batch);
   const WindowGeometry padded = padded_input(g);
+  const int64_t run = g.dilation.back() == 1 ? g.kernel.back() : 1;  // taps read side by side
   Tensor offsets = allocator.allocate(DType::kI64, {positions * taps});
   Tensor patches = allocator.allocate(DType::kF32, {images * positions * rows_});
   Tensor product = allocator.allocate(DType::kF32, {images * positions * mg});
@@ -133,7 +141,7 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
       const int64_t count = std::min(images, batch - n0);
       for (int64_t i = 0; i < count; ++i) {
         copy_channels_last(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, g, padded, image);
-        im2row(image, cg, positions, taps, offsets.data<int64_t>(), rows + i * positions * rows_);
+        im2row(image, cg, positions, taps, run, offsets.data<int64_t>(), rows + i * positions * rows_);
       }
       sgemm_packed(count * positions, rows, rows_, panels_[static_cast<size_t>(grp)], bias ? bias + grp * mg : nullptr,
                    out, mg);
