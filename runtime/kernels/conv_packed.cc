@@ -126,7 +126,7 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
   const int64_t positions = g.out_size(), in_plane = g.in_size();
   const int64_t images = std::clamp<int64_t>(kSliceFloats / std::max<int64_t>(positions * rows_, 1), 1, batch);
   const WindowGeometry padded = padded_input(g);
-  const int64_t run = g.dilation.back() == 1 ? g.kernel.back() : 1;  // taps read side by side
+  const int64_t side_by_side = g.dilation.back() == 1 ? g.kernel.back() : 1;  // taps of one run
   Tensor offsets = allocator.allocate(DType::kI64, {positions * taps});
   Tensor patches = allocator.allocate(DType::kF32, {images * positions * rows_});
   Tensor product = allocator.allocate(DType::kF32, {images * positions * mg});
@@ -141,7 +141,7 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
       const int64_t count = std::min(images, batch - n0);
       for (int64_t i = 0; i < count; ++i) {
         copy_channels_last(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, g, padded, image);
-        im2row(image, cg, positions, taps, run, offsets.data<int64_t>(), rows + i * positions * rows_);
+        im2row(image, cg, positions, taps, side_by_side, offsets.data<int64_t>(), rows + i * positions * rows_);
       }
       sgemm_packed(count * positions, rows, rows_, panels_[static_cast<size_t>(grp)], bias ? bias + grp * mg : nullptr,
                    out, mg);
