@@ -9,6 +9,7 @@
 # per inference (user + system, from /usr/bin/time: a run of 2+RUNS inferences minus one of 2,
 # divided by RUNS; load and warm-up cancel), which scheduling delays do not inflate.
 #   bench/prune_speed.sh [BUILD_DIR] [RUNS] [ROUNDS] [THREADS]
+# CASES=PATTERN (an extended regex) keeps only the cases whose name matches, e.g. CASES=digits.
 # Needs ../shared/models and ../shared/data. Models are made here with `ember prune` and
 # `ember quantize` (INT8 weights, dynamic INT8 activations) into BUILD_DIR/prune-speed.
 set -euo pipefail
@@ -47,6 +48,7 @@ json_int() { grep -o "\"$1\": *[0-9]*" "$2" | head -1 | grep -o '[0-9]*$'; }
 printf "| case | precision | unpruned ms | pruned ms | time saved | MACs saved | time / MACs saved | CPU ms unpruned | CPU ms pruned | CPU time saved / MACs saved |\n|---|---|---|---|---|---|---|---|---|---|\n"
 for c in "${cases[@]}"; do
   IFS='|' read -r name model options calib shapes <<<"$c"
+  [[ -z ${CASES:-} ]] || grep -Eq "$CASES" <<<"$name" || continue
   tag=$(echo "$name" | tr -c 'A-Za-z0-9\n' '_')
   pruned=$OUT/$tag.onnx
   # shellcheck disable=SC2086

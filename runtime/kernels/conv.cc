@@ -1,14 +1,16 @@
 // Conv and ConvTranspose for 1-D, 2-D and 3-D (any number of spatial axes), with groups,
 // strides, dilations, explicit pads or auto_pad, and an optional bias. Both lower to GEMM
 // per image and group through im2col / col2im (runtime/kernels/im2col.h); float runs on
-// sgemm, double on the plain loop. Pointwise convolutions (1x1, stride 1, no padding) skip
-// im2col: the input already is the column matrix. The weights are the left operand of the
-// GEMM, which sgemm packs per call, so there is nothing to pre-pack in prepare. f16/bf16
-// inputs are widened to f32 and run through a fresh kernel (half_fallback.h).
+// sgemm, double on the plain loop. Constant float weights are packed once in prepare and
+// the batch runs as one GEMM per group (runtime/kernels/conv_packed.h); otherwise pointwise
+// convolutions (1x1, stride 1, no padding) skip im2col (the input already is the column
+// matrix) and the weights are the left operand of a per-image GEMM. f16/bf16 inputs are
+// widened to f32 and run through a fresh kernel (half_fallback.h).
 #include <algorithm>
 #include <vector>
 
 #include "ir/dtype_dispatch.h"
+#include "runtime/kernels/conv_packed.h"
 #include "runtime/kernels/half_fallback.h"
 #include "runtime/kernels/im2col.h"
 #include "runtime/kernels/kernel_util.h"
@@ -96,6 +98,9 @@ class ConvKernel final : public Kernel {
     attrs_.ceil_mode = false;  // Conv has no ceil_mode
     group_ = ctx.node.attr_int("group", 1);
     if (group_ < 1) return invalid_input("attribute group must be >= 1, got " + std::to_string(group_));
+    const Tensor* w = ctx.constant(1);
+    if (w && w->dtype() == DType::kF32 && w->rank() >= 3 && w->numel() > 0 && w->dim(0) % group_ == 0)
+      packed_.pack(*w, group_);
     return Status::Ok();
   }
 
@@ -115,6 +120,11 @@ class ConvKernel final : public Kernel {
     out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
     Tensor& y = ctx.allocate_output(0, x.dtype(), out_shape);
     if (y.numel() == 0) return Status::Ok();
+    if (x.dtype() == DType::kF32 && packed_.applies(w, g)) {
+      packed_.run(x.data<float>(), batch, channels, op.bias ? op.bias->data<float>() : nullptr, g, ctx.allocator,
+                  y.mutable_data<float>());
+      return Status::Ok();
+    }
 
     return dispatch_conv_dtype(ctx, x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -154,6 +164,7 @@ class ConvKernel final : public Kernel {
  private:
   WindowAttrs attrs_;
   int64_t group_ = 1;
+  PackedConv packed_;  // constant f32 weights, packed once
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 // padding never contributes a value. AveragePool divides by the taps inside the input, or with
 // count_include_pad by the taps inside the padded input (never those past the end padding
 // that ceil_mode adds). f16/bf16 inputs are widened to f32 (half_fallback.h).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -54,6 +55,35 @@ struct PoolParams {
   bool column_major_indices;
   int64_t p;  // LpPool's norm
 };
+
+// MaxPool over two spatial axes without Indices: the common case (CNN downsampling) as plain
+// loops over each window's rows, with no per-tap odometer. Same taps and order as pool_planes,
+// so the result is identical: the first tap inside the input, then any greater one.
+template <class T>
+void max_pool_2d(const T* x, T* y, int64_t planes, const WindowGeometry& g) {
+  const auto taps = axis_taps(g);
+  const int64_t width = g.in[1], d0 = g.dilation[0], d1 = g.dilation[1];
+  const int64_t in_plane = g.in_size(), out_plane = g.out_size();
+  const int64_t work = out_plane * g.kernel_size();
+  parallel_for(planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      const T* xp = x + plane * in_plane;
+      T* yp = y + plane * out_plane;
+      for (const AxisTaps& rows : taps[0])
+        for (const AxisTaps& cols : taps[1]) {
+          T best = std::numeric_limits<T>::lowest();
+          if (rows.count > 0 && cols.count > 0) {
+            best = xp[rows.start * width + cols.start];
+            for (int64_t r = 0; r < rows.count; ++r) {
+              const T* row = xp + (rows.start + r * d0) * width + cols.start;
+              for (int64_t c = 0; c < cols.count; ++c) best = row[c * d1] > best ? row[c * d1] : best;
+            }
+          }
+          *yp++ = best;
+        }
+    }
+  });
+}
 
 // Pools `planes` planes of x into y (and the argmax into indices when not null).
 template <class T>
@@ -176,8 +206,12 @@ class PoolKernel final : public Kernel {
     dispatch_dtype(dtype, [&](auto tag) {
       using T = decltype(tag);
       if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int8_t> ||
-                    std::is_same_v<T, uint8_t>)
-        pool_planes<T>(x.data<T>(), y.mutable_data<T>(), indices, planes, g, params_);
+                    std::is_same_v<T, uint8_t>) {
+        if (kind_ == PoolKind::kMax && !indices && g.rank() == 2)
+          max_pool_2d<T>(x.data<T>(), y.mutable_data<T>(), planes, g);
+        else
+          pool_planes<T>(x.data<T>(), y.mutable_data<T>(), indices, planes, g, params_);
+      }
     });
     return Status::Ok();
   }

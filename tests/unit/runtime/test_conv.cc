@@ -127,7 +127,28 @@ TEST_CASE("Conv splits large column buffers and still matches") {
   const Tensor x = random_tensor(s.x, 21), w = random_tensor(s.w, 22), b = random_tensor({2}, 23);
   Shape y_shape;
   const auto expected = naive_conv(s, x, w, &b, &y_shape);
-  check_close(run_ok(make_node("Conv", 3, 1, conv_attrs(s)), {x, w, b})[0], y_shape, expected, 1e-3, 1e-4);
+  for (bool constant : {false, true}) {  // constant W too large for the packed path: the same split
+    INFO("constant=" << constant);
+    check_close(run_ok(make_node("Conv", 3, 1, conv_attrs(s)), {x, w, b}, constant)[0], y_shape, expected, 1e-3, 1e-4);
+  }
+}
+
+TEST_CASE("Conv with constant weights runs a batch as GEMM slices of several images and still matches") {
+  // 8x8 images, 16 channels, 3x3 taps: 4608 floats of patches per image (per group), so a
+  // 64K-float slice holds 14 images and 37 make two full slices and a partial one; groups,
+  // padding, a stride and a dilation.
+  const std::vector<ConvSpec> specs = {
+      {{37, 16, 8, 8}, {12, 8, 3, 3}, 2, {}, {}, {1, 1}, {1, 1}},
+      {{37, 16, 8, 8}, {6, 16, 3, 3}, 1, {2, 1}, {1, 2}, {0, 2}, {1, 2}, false},
+  };
+  for (const ConvSpec& s : specs) {
+    const Tensor x = random_tensor(s.x, 41), w = random_tensor(s.w, 42), b = random_tensor({s.w[0]}, 43);
+    Shape y_shape;
+    const auto expected = naive_conv(s, x, w, s.bias ? &b : nullptr, &y_shape);
+    const ir::Node node = make_node("Conv", 3, 1, conv_attrs(s), s.bias ? std::vector<size_t>{} : std::vector<size_t>{2});
+    INFO("W " << shape_to_string(s.w));
+    check_close(run_ok(node, {x, w, s.bias ? b : Tensor()}, true)[0], y_shape, expected);
+  }
 }
 
 TEST_CASE("Conv auto_pad SAME_UPPER, SAME_LOWER and VALID") {

@@ -145,6 +145,8 @@ TEST_CASE("pools match the direct loop over ranks, padding, strides, dilations a
     const auto max = run_ok(make_node("MaxPool", 1, 2, pool_attrs(s)), {x});
     check_close(max[0], y_shape, expected_max, 0, 0);
     CHECK(std::vector<int64_t>(max[1].data<int64_t>(), max[1].data<int64_t>() + max[1].numel()) == expected_indices);
+    // Without Indices, 2-D windows take the plain-loop path: the same values, exactly.
+    check_close(run_ok(make_node("MaxPool", 1, 1, pool_attrs(s)), {x})[0], y_shape, expected_max, 0, 0);
     check_close(run_ok(make_node("AveragePool", 1, 1, pool_attrs(s)), {x})[0], y_shape,
                 naive_pool(s, Kind::kAverage, x, &y_shape));
     auto lp_attrs = pool_attrs(s);
