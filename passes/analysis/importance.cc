@@ -90,7 +90,7 @@ int64_t importance_batch_rows(const ir::Graph& graph, int64_t requested) {
 
 std::string ImportanceOptions::key() const {
   return "loss=" + importance_loss_name(loss) + ",heads=" + std::to_string(heads) + ",seed=" + std::to_string(seed) +
-         ",products=" + (bf16_products ? "bf16" : "f32");
+         ",products=" + (bf16_products ? "bf16" : "f32") + (rows > 0 ? ",rows=" + std::to_string(rows) : "");
 }
 
 Result<ImportanceLoss> parse_importance_loss(const std::string& name) {
@@ -115,6 +115,12 @@ std::string importance_loss_name(ImportanceLoss loss) {
 
 Result<ImportanceReport> compute_importance(const ir::Model& model, const calibration::CalibrationSet& set,
                                             const ImportanceOptions& options) {
+  if (options.rows > 0 && options.rows < set.num_rows()) {  // the first rows only
+    EMBER_ASSIGN_OR_RETURN(calibration::CalibrationSet::Split split, set.split_last(set.num_rows() - options.rows));
+    ImportanceOptions all = options;
+    all.rows = 0;
+    return compute_importance(model, split.first, all);
+  }
   const Clock::time_point start = Clock::now();
   if (model.graph.outputs.empty()) return invalid_input("the model has no outputs");
   const ir::ValueInfo& output = model.graph.outputs[0];

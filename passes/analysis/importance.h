@@ -57,6 +57,9 @@ struct ImportanceOptions {
   // weights and rows, move much less (kjv-gpt2, 512 rows: Fisher sums within 1.4e-4, the
   // layers' predicted INT4 increases ranked alike at 0.9985; bench/RESULTS.md, issue 6).
   bool bf16_products = true;
+  // > 0: score only the first `rows` calibration rows (all when the set has fewer). A search and
+  // the prune-structured it replays both ask for the same first rows, so they get the same scores.
+  int64_t rows = 0;
   std::function<void(int64_t done, int64_t total)> progress;  // not part of the key: it changes no result
   // What changes the result (threads do not: the scores are the same bits at any thread count).
   std::string key() const;

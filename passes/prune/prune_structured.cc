@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ir/verifier.h"
+#include "passes/analysis/importance.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/graph_edit.h"
 #include "passes/prune/head_pruning.h"
@@ -30,6 +31,7 @@ constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
   double params = 0;  // joint_selection.h: neurons and heads under one parameter budget
+  int64_t importance_rows = 0;  // > 0: gradient scores from the first rows only (what a search used)
   int64_t probe_batches = 2;  // probe_calibration.h: calibration batches per probe (0: raw scores)
   std::string probe = "split";  // split_search.h; kind: one factor per unit kind; layer: one per layer
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq", heads_per_block;
@@ -51,6 +53,9 @@ const OptionTable<PruneOptionValues>& option_table() {
       {"params", &V::params,
        "Fraction of the prunable FFN and attention parameters to remove, in [0, 1), neurons and heads under one budget "
        "(how it is split: probe); replaces ffn and heads when given"},
+      {"importance-rows", &V::importance_rows,
+       "Gradient scores (taylor, fisher) from the first N calibration rows only, 0 for every row; a compress search "
+       "that prunes writes the rows it scored, so that `ember opt` replays its choice"},
       {"probe-batches", &V::probe_batches,
        "With params: calibration batches on which each layer's probe (its lowest-scoring share masked) measures the KL "
        "divergence that puts all layers' scores on one scale (0: the raw scores)"},
@@ -95,6 +100,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   if (v.probe != "split" && v.probe != "kind" && v.probe != "layer")
     return invalid_input("prune-structured: probe must be split, kind or layer, got '" + v.probe + "'");
   if (v.probe_batches < 0) return invalid_input("prune-structured: probe-batches must be >= 0");
+  if (v.importance_rows < 0) return invalid_input("prune-structured: importance-rows must be >= 0");
   if (!(v.params >= 0 && v.params < 1))
     return invalid_input("prune-structured: params must be in [0, 1), got " + option_value_text(v.params));
   if (!(v.channels >= 0 && v.channels < 1))
@@ -113,6 +119,18 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   EMBER_ASSIGN_OR_RETURN(p.ffn_per_layer, prune::parse_unit_counts(v.ffn_per_layer, "ffn-per-layer"));
   EMBER_ASSIGN_OR_RETURN(p.recovery, prune::parse_recovery(v.recovery));
   return p;
+}
+
+// importance-rows: the gradient importance of the first rows, computed before the scorers look
+// for it (they take whatever importance the manager holds, e.g. the one a search computed).
+Status score_first_rows(const ir::Model& model, PassContext& ctx, const ParsedOptions& opts) {
+  const auto& v = opts.values;
+  const bool heads = v.heads > 0 || v.params > 0 || !opts.heads_per_block.empty();
+  const bool gradients = prune::needs_importance(opts.score) || (heads && prune::needs_importance(opts.head_score));
+  if (v.importance_rows == 0 || !gradients || ctx.analyses.find<analysis::ImportanceAnalysis>()) return Status::Ok();
+  analysis::ImportanceOptions io;
+  io.rows = v.importance_rows;
+  return ctx.analyses.get<analysis::ImportanceAnalysis>(model, io).status();
 }
 
 // ffn-per-layer: exact counts for the named FFNs; a name that is no prunable FFN is invalid input.
@@ -313,6 +331,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
                          "(ReLU, GELU, SiLU; or gated: two such layers multiplied) -> MatMul/Gemm whose weights nothing else reads)" + why);
   }
+  EMBER_TRY(score_first_rows(model, ctx, opts));
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
   prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);

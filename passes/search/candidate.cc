@@ -16,7 +16,7 @@ double bits_per_weight(const std::vector<SearchLayer>& layers, const std::vector
 }
 
 Result<BuiltCandidate> build_candidate(SearchContext& ctx, const std::string& name, const std::vector<LayerAction>& actions) {
-  EMBER_ASSIGN_OR_RETURN(const std::vector<PipelineEntry> pipeline, realize_actions(ctx.layers, actions));
+  EMBER_ASSIGN_OR_RETURN(const std::vector<PipelineEntry> pipeline, realize_actions(ctx.layers, actions, ctx.importance_rows));
   EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries(pipeline));
   // The first quantize-weights pass reads layer inputs of the prepared model: compute them in
   // the shared manager, once for every candidate (later passes keep them: realize.h).

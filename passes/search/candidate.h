@@ -22,6 +22,7 @@ struct SearchContext {
   const Budget& budget;
   double reference = 0;                  // the FP32 model's quality
   const std::vector<SearchLayer>& layers;
+  int64_t importance_rows = 0;           // a pruning pass scores the first rows, as the search did (0: all)
 };
 
 struct BuiltCandidate {

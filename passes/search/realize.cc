@@ -28,7 +28,8 @@ Result<std::string> unit_counts_text(const std::map<std::string, int64_t>& count
 // prune-structured for the FFNs and attention blocks whose layers chose a ratio: exact neuron
 // counts per FFN (named by its first layer's node) and head counts per block (named by its first
 // projection's node), scored and refitted as the search predicted (prune_cost.h).
-Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& actions) {
+Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& actions,
+                                                 int64_t importance_rows) {
   std::map<std::string, int64_t> neurons, heads;  // group -> units removed
   for (size_t i = 0; i < layers.size(); ++i) {
     const int64_t units = pruned_units(layers[i], prune_ratio(actions[i]));
@@ -45,6 +46,7 @@ Result<std::optional<PipelineEntry>> prune_entry(const std::vector<SearchLayer>&
   std::map<std::string, std::string> options = {{"ffn", "0"}, {"score", "taylor-first"}, {"recovery", "lsq"}};
   if (!ffn_text.empty()) options["ffn-per-layer"] = ffn_text;
   if (!head_text.empty()) options["heads-per-block"] = head_text, options["head-score"] = "taylor";
+  if (importance_rows > 0) options["importance-rows"] = std::to_string(importance_rows);
   return std::optional<PipelineEntry>(pipeline_entry("prune-structured", std::move(options)));
 }
 
@@ -69,11 +71,11 @@ std::string exact_names_regex(const std::vector<std::string>& names) {
 }
 
 Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer>& layers,
-                                                   const std::vector<LayerAction>& actions) {
+                                                   const std::vector<LayerAction>& actions, int64_t importance_rows) {
   if (layers.size() != actions.size()) return internal_error("search: one action per layer expected");
   // action name -> (action, weights), GPTQ first, then by name: a deterministic order.
   std::map<std::pair<int, std::string>, std::pair<LayerAction, std::vector<std::string>>> groups;
-  EMBER_ASSIGN_OR_RETURN(const std::optional<PipelineEntry> prune, prune_entry(layers, actions));
+  EMBER_ASSIGN_OR_RETURN(const std::optional<PipelineEntry> prune, prune_entry(layers, actions, importance_rows));
   std::vector<std::string> static_nodes;  // layers whose input is quantized too (int8-a8-static)
   for (size_t i = 0; i < layers.size(); ++i) {
     LayerAction a = without_pruning(actions[i]);  // the pruning is prune_entry's

@@ -31,9 +31,11 @@ namespace ember::passes::search {
 const std::vector<PipelineEntry>& preparation_pipeline();
 
 // The passes after preparation that apply `actions[i]` to `layers[i]`. Invalid input when a
-// chosen layer's name cannot be written in pipeline text (',' or '}').
+// chosen layer's name cannot be written in pipeline text (',' or '}'). A pruning pass scores
+// units by importance on the first `importance_rows` calibration rows (0: every row), as the
+// search did.
 Result<std::vector<PipelineEntry>> realize_actions(const std::vector<SearchLayer>& layers,
-                                                   const std::vector<LayerAction>& actions);
+                                                   const std::vector<LayerAction>& actions, int64_t importance_rows = 0);
 
 // An anchored ECMAScript regex that matches exactly these names.
 std::string exact_names_regex(const std::vector<std::string>& names);

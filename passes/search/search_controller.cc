@@ -492,14 +492,15 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
   io.threads = options.threads;
-  // A pruned candidate's prune-structured scores neurons by importance on every calibration row
-  // (as `ember opt` replays it); with pruning allowed the search uses those scores too, computed
-  // once in the manager the candidates copy, instead of scoring the first rows twice over.
+  // A pruned candidate's prune-structured scores neurons by importance on the same first rows
+  // (its importance-rows option, as `ember opt` replays it); with pruning allowed the scores are
+  // computed once in the manager the candidates copy, where their prune-structured finds them.
   const bool prunes = std::any_of(unstaged.begin(), unstaged.end(), [](const SearchLayer& l) {
     return std::any_of(l.allowed.begin(), l.allowed.end(), [](const LayerAction& a) { return prune_ratio(a) > 0; });
   });
   EMBER_ASSIGN_OR_RETURN(const std::optional<calibration::CalibrationSet> first_rows,
                          importance_rows(calib, prunes ? 0 : recipe.importance_rows));
+  if (prunes) io.rows = recipe.importance_rows;
   const calibration::CalibrationSet* scored = options.importance_calib ? options.importance_calib : first_rows ? &*first_rows : nullptr;
   AnalysisManager importance_analyses(scored ? scored : &calib);
   importance_analyses.set_progress(options.analysis_progress);
@@ -510,7 +511,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
   EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report), head_groups));
 
-  SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers};
+  SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers, prunes ? recipe.importance_rows : 0};
   SearchRun run(options, ctx, result);
   run.set_head_groups(&head_groups);
   if (plan) {

@@ -311,8 +311,8 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                "layer read by one node (the recipe's quantize_activations); default: off");
   sub->add_option("--importance-rows", opts->importance_rows,
                   "Calibration rows the search's gradient importance scores, the first N of those not held back (0 = all; a forward "
-                  "and a backward pass per row, the search's costliest analysis; layer statistics and GPTQ use every row; with --prune every row "
-                  "is scored, as the pruning pass replayed by `ember opt` scores them)")
+                  "and a backward pass per row, the search's costliest analysis; layer statistics and GPTQ use every row; the pruning actions' scores come from the same rows, and the "
+                  "replayed prune-structured gets importance-rows=N; on kjv-gpt2's +1% budget 256 rows chose a smaller pruned model than 64)")
       ->default_val(64)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-limit", opts->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--calib-batch", opts->calib_batch, "Calibration rows per inference (raise it for models that accept larger batches)")->default_val(1)->check(CountIn(1, 1 << 20));

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "calibration/evaluation.h"
 #include "formats/onnx_load.h"
@@ -272,4 +274,34 @@ TEST_CASE("prune-structured: kjv-gpt2-tiny gets smaller and its bits per byte st
   CHECK(b_none > base);
   CHECK(b_lsq < b_none);
   CHECK(b_lsq < base * 1.05);
+}
+
+TEST_CASE("prune-structured: importance-rows scores the first rows, as a pass given only those rows does") {
+  const std::string samples = std::string(EMBER_SOURCE_DIR) + "/samples";
+  auto model = formats::load_onnx(samples + "/kjv-gpt2-tiny.onnx");
+  REQUIRE(model.ok());
+  auto open = [&](int64_t limit) {
+    calibration::CalibrationOptions co;
+    co.batch = 1;
+    co.limit = limit;
+    auto set = calibration::CalibrationSet::open(samples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
+    REQUIRE(set.ok());
+    return std::move(*set);
+  };
+  calibration::CalibrationSet sixteen = open(16), four = open(4);
+  ir::Model first_rows = *model, only_those = *model, every_row = *model;
+  REQUIRE(run_pipeline(first_rows, "prune-structured{ffn=0.3,score=taylor,recovery=none,importance-rows=4}", &sixteen).ok());
+  REQUIRE(run_pipeline(only_those, "prune-structured{ffn=0.3,score=taylor,recovery=none}", &four).ok());
+  REQUIRE(run_pipeline(every_row, "prune-structured{ffn=0.3,score=taylor,recovery=none}", &sixteen).ok());
+  ScratchDir dir("prune_importance_rows");
+  for (auto [m, name] : {std::pair{&first_rows, "a.onnx"}, {&only_those, "b.onnx"}, {&every_row, "c.onnx"}})
+    REQUIRE(formats::save_onnx(*m, dir.file(name)).ok());
+  auto bytes = [&](const char* name) {
+    std::ifstream in(dir.file(name), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CHECK(bytes("a.onnx") == bytes("b.onnx"));
+  CHECK(bytes("a.onnx") != bytes("c.onnx"));  // 16 rows rank some neurons differently
+  ir::Model refused = *model;
+  CHECK(!run_pipeline(refused, "prune-structured{ffn=0.3,importance-rows=-1}", &sixteen).ok());
 }
