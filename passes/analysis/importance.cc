@@ -88,6 +88,17 @@ int64_t importance_batch_rows(const ir::Graph& graph, int64_t requested) {
   return batch;
 }
 
+const HeadImportance* find_head_importance(const ImportanceReport& report, const AttentionBlock& block) {
+  for (const auto& h : report.heads) {
+    const AttentionBlock& a = h.block;
+    bool same = a.heads == block.heads && a.head_dim == block.head_dim && a.slices.size() == block.slices.size();
+    for (size_t i = 0; same && i < a.slices.size(); ++i)
+      same = a.slices[i].weight == block.slices[i].weight && a.slices[i].offset == block.slices[i].offset;
+    if (same) return &h;
+  }
+  return nullptr;
+}
+
 std::string ImportanceOptions::key() const {
   return "loss=" + importance_loss_name(loss) + ",heads=" + std::to_string(heads) + ",seed=" + std::to_string(seed) +
          ",products=" + (bf16_products ? "bf16" : "f32") + (rows > 0 ? ",rows=" + std::to_string(rows) : "");

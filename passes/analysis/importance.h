@@ -106,6 +106,10 @@ struct HeadImportance {
   std::vector<double> group_taylor, group_taylor_first;
 };
 
+struct ImportanceReport;
+// The head scores of `block` (the same heads, head size and weight slices), nullptr if none.
+const HeadImportance* find_head_importance(const ImportanceReport& report, const AttentionBlock& block);
+
 struct ImportanceReport {
   std::string loss;  // resolved loss name
   std::string loss_unit;  // "nats" or "mse"

@@ -8,21 +8,10 @@
 namespace ember::passes::prune {
 namespace {
 
-bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBlock& b) {
-  if (a.heads != b.heads || a.head_dim != b.head_dim || a.slices.size() != b.slices.size()) return false;
-  for (size_t i = 0; i < a.slices.size(); ++i)
-    if (a.slices[i].weight != b.slices[i].weight || a.slices[i].offset != b.slices[i].offset) return false;
-  return true;
-}
-
 Result<std::vector<std::vector<double>>> gradient_scores(const ir::Model& model, PassContext& ctx,
                                                          const std::vector<HeadGroup>& groups, NeuronScore score) {
   EMBER_ASSIGN_OR_RETURN(const auto report, ctx.analyses.find_or_get<analysis::ImportanceAnalysis>(model));
-  auto find = [&](const analysis::AttentionBlock& block) -> const analysis::HeadImportance* {
-    for (const auto& h : report->heads)
-      if (same_block(h.block, block)) return &h;
-    return nullptr;
-  };
+  auto find = [&](const analysis::AttentionBlock& block) { return analysis::find_head_importance(*report, block); };
   std::vector<std::vector<double>> out;
   for (const HeadGroup& g : groups) {
     const analysis::HeadImportance* found = find(g.block);

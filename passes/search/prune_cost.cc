@@ -17,26 +17,13 @@ double lowest_units_loss(const std::vector<double>& rank, const std::vector<doub
 
 namespace {
 
-bool same_block(const analysis::AttentionBlock& a, const analysis::AttentionBlock& b) {
-  if (a.heads != b.heads || a.head_dim != b.head_dim || a.slices.size() != b.slices.size()) return false;
-  for (size_t i = 0; i < a.slices.size(); ++i)
-    if (a.slices[i].weight != b.slices[i].weight || a.slices[i].offset != b.slices[i].offset) return false;
-  return true;
-}
-
-const analysis::HeadImportance* find_heads(const analysis::ImportanceReport& importance, const analysis::AttentionBlock& block) {
-  for (const auto& h : importance.heads)
-    if (same_block(h.block, block)) return &h;
-  return nullptr;
-}
-
 // Per unit of the block: the rank prune-structured orders by (head-score=taylor) and the
 // removal score; empty when the importance analysis has no scores for the block.
 std::pair<std::vector<double>, std::vector<double>> unit_scores(const prune::HeadGroup& g, const analysis::ImportanceReport& importance) {
-  const analysis::HeadImportance* q = find_heads(importance, g.block);
+  const analysis::HeadImportance* q = analysis::find_head_importance(importance, g.block);
   if (!q || int64_t(q->taylor.size()) != g.heads() || q->fisher.size() != q->taylor.size()) return {};
   if (!g.grouped_query()) return {q->taylor, q->fisher};
-  const analysis::HeadImportance* kv = find_heads(importance, g.kv_block);
+  const analysis::HeadImportance* kv = analysis::find_head_importance(importance, g.kv_block);
   if (!kv || int64_t(kv->fisher_first.size()) != g.units() || int64_t(kv->taylor_first.size()) != g.units()) return {};
   const int64_t per_unit = g.heads() / g.units();
   std::vector<double> rank(size_t(g.units()), 0.0), removal(size_t(g.units()), 0.0);

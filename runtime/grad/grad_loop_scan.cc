@@ -110,6 +110,15 @@ struct IterationSpec {
   std::function<Tensor(size_t k, int64_t t)> scan_output_grad;
 };
 
+// One forward iteration of a Scan body: the states after iteration t (the body's first outputs).
+IterationTape::Step scan_step(BackwardInterpreter& bi, const IterationSpec& spec) {
+  return [&bi, &spec](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
+    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi.interpreter().run(spec.feeds(t, state)));
+    outs.resize(spec.states);
+    return outs;
+  };
+}
+
 // The body's BackwardInterpreter differentiating the f32 carried values, the scanned inputs
 // and outer reads whose gradient is wanted.
 Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const IterationSpec& spec) {
@@ -270,11 +279,7 @@ Status scan_backward(BackwardContext& ctx) {
     return f;
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
-  auto step = [&](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
-    outs.resize(spec.states);
-    return outs;
-  };
+  const IterationTape::Step step = scan_step(*bi, spec);
   IterationTape tape(default_tape_budget(), step);
   std::vector<Tensor> state;
   for (size_t k = 0; k < spec.states; ++k) state.push_back(ctx.input(k));
@@ -322,11 +327,7 @@ Status scan8_backward(BackwardContext& ctx) {
     return f;
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
-  auto step = [&](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
-    outs.resize(spec.states);
-    return outs;
-  };
+  const IterationTape::Step step = scan_step(*bi, spec);
   for (size_t i = 1; i < declared; ++i)
     if (ctx.wants(i)) ctx.input_grads[i] = ctx.zeros(ctx.input(i).shape());
   std::vector<Tensor> out_rows(spec.scan_outputs.size());  // this batch row of each scan output's gradient
