@@ -59,7 +59,7 @@ class Interpreter {
                                                       const std::vector<std::string>& names);
   // Feeds and outputs of any kind: tensors, sequences, optionals. A graph input declared with
   // a non-tensor type takes a sequence or an optional; one declared without a type takes any.
-  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds);
+  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer = nullptr);
 
   const std::vector<const ir::ValueInfo*>& feed_inputs() const { return feed_inputs_; }
   std::vector<std::string> output_names() const;

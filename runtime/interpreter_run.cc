@@ -225,8 +225,8 @@ Result<std::vector<Tensor>> Interpreter::run(const std::map<std::string, Tensor>
   return execute_tensors(feeds, observer, output_slots_);
 }
 
-Result<std::vector<Value>> Interpreter::run_values(const std::map<std::string, Value>& feeds) {
-  return execute(feeds, nullptr, output_slots_);
+Result<std::vector<Value>> Interpreter::run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer) {
+  return execute(feeds, observer, output_slots_);
 }
 
 Result<std::map<std::string, Tensor>> Interpreter::run_and_fetch(const std::map<std::string, Tensor>& feeds,

@@ -1,12 +1,33 @@
 #include "runtime/subgraph.h"
 
 #include <set>
+#include <type_traits>
 
 #include "runtime/interpreter.h"
 #include "runtime/parallel.h"
 
 namespace ember::runtime {
 namespace {
+
+thread_local const BodyObservation::Observer* body_observer = nullptr;
+
+// Reports a body run's declared inputs to the live BodyObservation (its nodes' values come
+// through the interpreter's observer).
+template <class V>
+Status observe_declared(const std::map<std::string, V>& feeds, const ir::Graph& body) {
+  const BodyObservation::Observer* observer = body_observer;
+  if (!observer) return Status::Ok();
+  for (const auto& in : body.inputs) {
+    auto it = feeds.find(in.name);
+    if (it == feeds.end()) continue;
+    if constexpr (std::is_same_v<V, Tensor>) {
+      EMBER_TRY((*observer)(in.name, it->second));
+    } else if (it->second.is_tensor()) {
+      EMBER_TRY((*observer)(in.name, it->second.tensor()));
+    }
+  }
+  return Status::Ok();
+}
 
 // Adds to `reads` what `graph` reads without defining, given the names `defined` around it.
 void collect_reads(const ir::Graph& graph, std::set<std::string> defined, std::set<std::string>& reads) {
@@ -27,6 +48,14 @@ void collect_reads(const ir::Graph& graph, std::set<std::string> defined, std::s
 }
 
 }  // namespace
+
+BodyObservation::BodyObservation(Observer observer) : observer_(std::move(observer)), previous_(body_observer) {
+  body_observer = &observer_;
+}
+
+BodyObservation::~BodyObservation() { body_observer = previous_; }
+
+const BodyObservation::Observer* BodyObservation::current() { return body_observer; }
 
 std::vector<std::string> outer_scope_reads(const ir::Graph& graph) {
   std::set<std::string> reads;
@@ -88,7 +117,8 @@ Result<std::vector<Tensor>> SubgraphRunner::run(const std::vector<Tensor>& decla
       return invalid_input(where_ + ": its subgraph reads '" + name + "', which no enclosing graph defines");
     feeds[name] = *it->second;
   }
-  auto out = interp_->run(feeds);
+  EMBER_TRY(observe_declared(feeds, body_));
+  auto out = body_observer ? interp_->run(feeds, *body_observer) : interp_->run(feeds);
   if (!out.ok()) return out.status().with_context(where_ + " subgraph '" + body_.name + "'");
   return out;
 }
@@ -106,7 +136,8 @@ Result<std::vector<Value>> SubgraphRunner::run_values(const std::vector<Value>& 
       return invalid_input(where_ + ": its subgraph reads '" + name + "', which no enclosing graph defines");
     feeds[name] = it->second;
   }
-  auto out = interp_->run_values(feeds);
+  EMBER_TRY(observe_declared(feeds, body_));
+  auto out = body_observer ? interp_->run_values(feeds, *body_observer) : interp_->run_values(feeds);
   if (!out.ok()) return out.status().with_context(where_ + " subgraph '" + body_.name + "'");
   return out;
 }

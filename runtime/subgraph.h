@@ -4,6 +4,7 @@
 // in the order outer_scope_reads gives), so that their lifetimes are planned like any input;
 // the control-flow kernels find them there.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +24,25 @@ std::vector<std::string> outer_scope_reads(const ir::Graph& graph);
 // The same over every graph attribute of `node`; empty for nodes without subgraphs.
 std::vector<std::string> outer_scope_reads(const ir::Node& node);
 bool has_subgraph(const ir::Node& node);
+
+// While one is alive, every body run on this thread (SubgraphRunner, nested bodies too) reports
+// its declared inputs and the values its nodes compute to `observer`, at each run: each Loop
+// iteration, Scan step and taken If branch. Calibration watches the inputs of the layers
+// inside bodies with it (passes/analysis/layer_inputs.h). Observations nest: the innermost wins.
+class BodyObservation {
+ public:
+  using Observer = std::function<Status(const std::string& value_name, const Tensor& value)>;
+  explicit BodyObservation(Observer observer);
+  ~BodyObservation();
+  BodyObservation(const BodyObservation&) = delete;
+  BodyObservation& operator=(const BodyObservation&) = delete;
+  // The observer of this thread's innermost live BodyObservation, or nullptr.
+  static const Observer* current();
+
+ private:
+  Observer observer_;
+  const Observer* previous_;
+};
 
 // One body graph, ready to run: its declared inputs and outer-scope reads are fed by name.
 class SubgraphRunner {
