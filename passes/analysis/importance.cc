@@ -201,7 +201,7 @@ Result<ImportanceReport> compute_importance(const ir::Model& model, const calibr
     loss_terms += lv.terms;
     if (!acc) {
       auto shape_of = [&](const std::string& name) { return bi->value_shape(name); };
-      EMBER_ASSIGN_OR_RETURN(LayerModel layers, build_layer_model(bi->model().graph, shape_of, options.heads));
+      EMBER_ASSIGN_OR_RETURN(LayerModel layers, build_layer_model_with_bodies(bi->model().graph, shape_of, options.heads));
       acc = std::make_unique<ImportanceAccumulator>(weights, std::move(layers));
     }
     t = Clock::now();

@@ -8,6 +8,7 @@
 #include "calibration/dataset.h"
 #include "passes/analysis/layer_model.h"
 #include "runtime/interpreter.h"
+#include "runtime/subgraph.h"
 
 namespace ember::passes::analysis {
 namespace {
@@ -24,7 +25,7 @@ bool keep_row(uint64_t index, uint64_t stride) {
 
 struct Watch {
   LayerInputStats stats;
-  int64_t batch_rows = 0;  // rows in the first inference
+  int64_t batch_rows = 0;  // rows in the first inference (every iteration of a body)
   uint64_t stride = 1;     // keep one row in `stride` for X^T X
   uint64_t seen = 0;       // rows seen so far
   std::vector<float> kept;
@@ -73,10 +74,9 @@ Status LayerInputCollector::observe(const std::string& name, const Tensor& value
     return Status::Ok();  // not the layout the layer reads (e.g. a broadcast); leave it
   const int64_t rows = value.numel() / dim;
   const float* x = value.data<float>();
-  if (w.batch_rows == 0) {
-    w.batch_rows = rows;
-    w.stride = static_cast<uint64_t>((rows + cap_ - 1) / cap_);  // one batch alone may exceed the cap
-  }
+  if (w.batch_rows == 0) w.stride = static_cast<uint64_t>((rows + cap_ - 1) / cap_);  // one batch alone may exceed the cap
+  // A value inside a Loop or Scan body is seen once per iteration: the unit's rows are the sum.
+  if (!sized_) w.batch_rows += rows;
   w.kept.clear();
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * dim;
@@ -99,6 +99,7 @@ int64_t LayerInputCollector::rows_per_unit() const {
 }
 
 void LayerInputCollector::set_units_needed(int64_t needed) {
+  sized_ = true;
   for (auto& [name, w] : watches_->by_name)
     w.stride = std::max<uint64_t>(1, static_cast<uint64_t>((w.batch_rows * needed + cap_ - 1) / cap_));
 }
@@ -170,6 +171,7 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
   runtime::ValueObserver observer = [&](const std::string& name, const Tensor& value) {
     return collector.observe(name, value);
   };
+  const runtime::BodyObservation in_bodies(observer);  // layers inside If / Loop / Scan bodies
   auto run_unit = [&](const CalibrationUnit& unit) -> Status {
     const std::map<std::string, Tensor> feeds = unit_feeds(calib, unit);
     for (const auto& [name, t] : feeds) EMBER_TRY(observer(name, t));  // layers reading a graph input
@@ -193,7 +195,7 @@ Result<LayerInputAnalysis::Output> LayerInputAnalysis::compute(const ir::Model& 
                                                                const calibration::CalibrationSet& set,
                                                                const Options& options,
                                                                const std::function<void(int64_t, int64_t)>& progress) {
-  EMBER_ASSIGN_OR_RETURN(const LayerModel layers, build_layer_model(model.graph));
+  EMBER_ASSIGN_OR_RETURN(const LayerModel layers, build_layer_model_with_bodies(model.graph));
   std::vector<LayerInputRequest> requests;
   std::set<std::string> requested;
   for (const Layer& layer : layers.layers)

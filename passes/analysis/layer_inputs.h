@@ -82,9 +82,11 @@ class LayerInputCollector {
   std::unique_ptr<Watches> watches_;
   int64_t cap_;
   bool mean_abs_;
+  bool sized_ = false;  // set_units_needed was called: the first unit's rows are counted
 };
 
-// Runs `model` (left untouched) over every batch of `calib`. Values the run never produced
+// Runs `model` (left untouched) over every batch of `calib`; values inside If / Loop / Scan
+// bodies are observed at every run of their body (a Loop's or Scan's rows of all iterations). Values the run never produced
 // (renamed or removed by the interpreter's simplification) are absent from the result.
 Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Model& model,
                                                                     const calibration::CalibrationSet& calib,
@@ -94,7 +96,8 @@ Result<std::map<std::string, LayerInputStats>> collect_layer_inputs(const ir::Mo
 
 // The layer-input analysis of the AnalysisManager: the statistics above (X^T X, the GPTQ
 // Hessians, and sum |x|) for the activation input of every linear use of every layer weight
-// (layer_model.h), from one streamed run of the model over the calibration set.
+// (layer_model.h), bodies' layers included (build_layer_model_with_bodies), from one streamed
+// run of the model over the calibration set.
 struct LayerInputAnalysis {
   static constexpr std::string_view kName = "layer-inputs";
   struct Options {

@@ -60,6 +60,9 @@ struct Layer {
   GroupKind groups = GroupKind::kNone;
   std::string ffn_consumer;  // kFfnNeuron: the weight of the layer the neurons reach
   std::string blocker;   // non-empty: why quantization leaves this weight alone
+  // Non-empty for a layer inside an If/Loop/Scan body (body_layers.cc): "NODE/ATTRIBUTE" of the
+  // body; its uses then index that body's nodes, not the main graph's.
+  std::string body;
 
   bool column_major() const { return channel_axis == 1; }
   bool is_compute() const { return !node.empty(); }  // a MatMul, Gemm or Conv layer
@@ -93,6 +96,14 @@ struct LayerModel {
 // of heads read from the Reshapes.
 using ShapeLookup = std::function<std::optional<std::vector<int64_t>>(const std::string&)>;
 Result<LayerModel> build_layer_model(const ir::Graph& graph, const ShapeLookup& shape_of = {}, int64_t heads = 0);
+
+// The layers of every If/Loop/Scan body, nested ones too (body_layers.cc): a body's own f32
+// initializers and the enclosing graphs' f32 initializers that only it reads. Layer::body set.
+Result<std::vector<Layer>> build_body_layers(const ir::Graph& graph);
+// build_layer_model's layers, then the bodies' (attention blocks: the main graph's only).
+Result<LayerModel> build_layer_model_with_bodies(const ir::Graph& graph, const ShapeLookup& shape_of = {}, int64_t heads = 0);
+// The initializer `name` of `graph` or of any of its bodies (a body layer's weight), or nullptr.
+const Tensor* find_layer_weight(const ir::Graph& graph, const std::string& name);
 
 // The layer's weight as its canonical [channels, reduction] matrix, and back.
 std::vector<float> canonical_matrix(const Layer& layer, const float* stored);
