@@ -130,12 +130,13 @@ Result<LossTable> predict_rtn_losses(const ir::Model& prepared, const std::vecto
                                      const analysis::ImportanceReport& importance) {
   std::map<std::string, const analysis::TensorImportance*> by_name;
   for (const auto& t : importance.tensors) by_name[t.name] = &t;
-  EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel model, analysis::build_layer_model(prepared.graph));
+  EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel model, analysis::build_layer_model_with_bodies(prepared.graph));
   LossTable table;
   for (const auto& layer : layers) {
     const analysis::Layer* l = model.find(layer.weight);
-    if (!l) return internal_error("search: layer '" + layer.weight + "' vanished from the layer model");
-    const std::vector<float> w = analysis::canonical_matrix(*l, prepared.graph.initializers.at(layer.weight));
+    const Tensor* weight = analysis::find_layer_weight(prepared.graph, layer.weight);  // a body's weight too
+    if (!l || !weight) return internal_error("search: layer '" + layer.weight + "' vanished from the layer model");
+    const std::vector<float> w = analysis::canonical_matrix(*l, *weight);
     auto it = by_name.find(layer.weight);
     std::vector<double> loss = layer_losses(layer, it == by_name.end() ? nullptr : it->second, w);
     make_monotone(layer, loss);

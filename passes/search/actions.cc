@@ -238,6 +238,29 @@ const std::vector<double>& default_prune_ratios() {
   return ratios;
 }
 
+// The MatMul / Gemm / Conv layers inside If, Loop and Scan bodies (analysis::build_body_layers):
+// INT8 and INT4 with round to nearest (quantize-weights quantizes bodies so), verified with the
+// other layers of no FFN or attention block, never pruned, never with static activations.
+Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, const SearchRecipe& recipe, int64_t min_size,
+                          std::vector<SearchLayer>& out) {
+  EMBER_ASSIGN_OR_RETURN(const std::vector<analysis::Layer> body, analysis::build_body_layers(prepared.graph));
+  for (const auto& l : body) {
+    if (!l.blocker.empty() || !l.is_compute() || shape_numel(l.shape) < min_size) continue;
+    SearchLayer s;
+    s.weight = l.weight;
+    s.node = l.node;
+    s.op = l.op_types();
+    s.params = shape_numel(l.shape);
+    s.channels = l.channels;
+    s.reduction = l.reduction;
+    s.stage = Stage::kOther;
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, /*gptq_possible=*/false, /*static_safe=*/false,
+                                                      recipe.quantize_activations));
+    out.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
 Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const SearchRecipe& recipe,
                                                const std::vector<std::string>& attention_weights, int64_t min_size) {
   return search_layers(prepared, recipe, attention_weights, {}, min_size);
@@ -270,6 +293,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
   }
   attach_ffn_groups(prepared.graph, model, out, ratios);
   attach_head_groups(head_groups, out, ratios);
+  EMBER_TRY(append_body_layers(prepared, rules, recipe, min_size, out));
   return out;
 }
 

@@ -67,7 +67,9 @@ void gptq_error_ratios(std::map<std::tuple<std::string, int64_t, bool>, double>&
       if (!layer) continue;
       const auto h = layer_hessian(*layer, inputs);
       if (!h) continue;
-      const std::vector<float> w = analysis::canonical_matrix(*layer, prepared.graph.initializers.at(r.name));
+      const Tensor* weight = prepared.graph.find_initializer(r.name);
+      if (!weight) continue;  // a body's weight: quantized with RTN, no GPTQ record
+      const std::vector<float> w = analysis::canonical_matrix(*layer, *weight);
       const int64_t block = r.block > 0 ? r.block : layer->reduction;
       const double rtn = rtn_output_error(*layer, w, block, r.symmetric, *h);
       if (rtn > 0) ratios[{r.name, block, r.symmetric}] = std::clamp(r.output_error / rtn, 0.02, 2.0);
