@@ -46,6 +46,9 @@ Result<ImportanceLoss> resolve_loss(ImportanceLoss loss, const ir::ValueInfo& ou
   const bool has_ids = find_ids_input(inputs) != nullptr;
   if (loss == ImportanceLoss::kAuto) {  // an output of unknown rank is taken for class logits
     if (rank == 3 && has_ids) return ImportanceLoss::kLanguageModel;
+    // One score per row (a probability, Silero VAD's [batch, 1]): a softmax over one class is
+    // constant, so cross-entropies would score every weight 0; the output probes do not.
+    if (rank >= 1 && output.dims.back().value == 1) return ImportanceLoss::kMse;
     if ((rank == 2 || rank < 0) && has_labels) return ImportanceLoss::kCrossEntropy;
     if (rank >= 2 || rank < 0) return ImportanceLoss::kPseudoLabel;
     return ImportanceLoss::kMse;

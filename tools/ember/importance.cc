@@ -156,8 +156,8 @@ void add_importance_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", opts->output, "Where to write the report (JSON, schemas/importance.schema.json)");
   sub->add_option("--loss", opts->loss,
                   "lm: next-token cross-entropy on input_ids; ce: cross-entropy against the set's labels; pseudo: against "
-                  "the FP32 model's argmax; mse: output MSE against the FP32 model; auto: lm for language models, else ce "
-                  "with labels, else pseudo")
+                  "the FP32 model's argmax; mse: output MSE against the FP32 model; auto: lm for language models, mse for one "
+                  "score per row (last dim 1) or outputs of rank < 2, else ce with labels, else pseudo")
       ->default_val("auto")->check(CLI::IsMember({"auto", "lm", "ce", "pseudo", "mse"}));
   sub->add_option("--batch", opts->batch, "Rows per batch (capped by the model's fixed batch size)")->default_val(8)->check(CountIn(1, 1 << 20));
   sub->add_option("--limit", opts->limit, "Use only the first N rows of the set (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
