@@ -72,13 +72,6 @@ void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::v
   r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, *hessian) / base : 0;
 }
 
-bool has_subgraphs(const ir::Graph& graph) {
-  for (const auto& node : graph.nodes)
-    for (const auto& attr : node.attributes)
-      if (attr.g || !attr.graphs.empty()) return true;
-  return false;
-}
-
 // Folds weight views (weight_views.h) in every graph and moves outer weights into the body
 // that reads them (subgraph_weights.h); returns how many weights changed place or form.
 size_t prepare_weights(ir::Model& model) {
@@ -324,31 +317,51 @@ Status quantize_streamed(ir::Model& model, const calibration::CalibrationSet& ca
   return Status::Ok();
 }
 
-// Quantizes the weights of every subgraph body (subgraph_weights.h moves outer weights in first).
-Status quantize_subgraphs(ir::Model& model, const quant::TargetFilter& filter, const WeightQuantOptions& opts,
-                          const std::function<void(std::string)>& note, QuantizeWeightsResult& result, EmitTotals& totals) {
+// The bodies of If / Loop / Scan nodes, nested ones too.
+std::vector<ir::Graph*> subgraph_bodies(ir::Model& model) {
   std::vector<ir::Graph*> bodies;
   ir::for_each_graph(model.graph, [&](ir::Graph& g) {
     if (&g != &model.graph) bodies.push_back(&g);
   });
+  return bodies;
+}
+
+bool bodies_have_targets(ir::Model& model, const quant::TargetFilter& filter) {
+  for (ir::Graph* body : subgraph_bodies(model))
+    if (!quant::find_weight_targets(*body, filter).targets.empty()) return true;
+  return false;
+}
+
+// Quantizes the weights of every subgraph body (subgraph_weights.h moves outer weights in first).
+// GPTQ uses the statistics of a body layer's input gathered over every run of its body
+// (analysis/layer_inputs.h); AWQ, which folds scales into the producers, and layers without
+// statistics use round to nearest.
+Status quantize_subgraphs(ir::Model& model, const quant::TargetFilter& filter, const WeightQuantOptions& opts,
+                          const WeightQuantOptions& int8_opts, const std::set<std::string>& protect,
+                          const std::map<std::string, LayerInputStats>& stats, const std::function<void(std::string)>& note,
+                          QuantizeWeightsResult& result, EmitTotals& totals) {
+  const std::vector<ir::Graph*> bodies = subgraph_bodies(model);
   if (bodies.empty()) return Status::Ok();
-  static const std::map<std::string, LayerInputStats> kNoStats;
   static const std::map<std::string, std::vector<float>> kNoScales;
-  static const std::set<std::string> kNone;
-  WeightQuantOptions rtn = opts;
-  rtn.method = Method::kRtn;
+  WeightQuantOptions in_body = opts;
+  if (opts.method != Method::kGptq) in_body.method = Method::kRtn;
   const size_t before = result.tensors.size();
   for (ir::Graph* body : bodies) {
     quant::TargetScan scan = quant::find_weight_targets(*body, filter);
+    if (opts.format.bits == 8)  // protected layers keep float at INT8 (INT4: they take INT8), as in the main graph
+      std::erase_if(scan.targets, [&](const Layer& t) {
+        if (protect.count(t.weight)) scan.skipped.push_back({t.weight, "protected: among the most sensitive layers"});
+        return protect.count(t.weight) > 0;
+      });
     for (const auto& s : scan.skipped) {
       note("skipped " + s.name + " (in a subgraph): " + s.reason);
       result.skipped.push_back({s.name, s.reason});
     }
-    EMBER_TRY(quantize_layers(*body, scan.targets, {rtn, rtn, kNone, kNoStats, kNoScales, note}, result.tensors, totals));
+    EMBER_TRY(quantize_layers(*body, scan.targets, {in_body, int8_opts, protect, stats, kNoScales, note}, result.tensors, totals));
   }
-  if (opts.method != Method::kRtn && result.tensors.size() > before)
-    note(std::to_string(result.tensors.size() - before) + " subgraph weights used rtn: " + opts.method_name() +
-         " needs calibration statistics, which cover the main graph only");
+  if (opts.method == Method::kAwq && result.tensors.size() > before)
+    note(std::to_string(result.tensors.size() - before) + " subgraph weights used rtn: awq folds scales into producers, "
+         "which bodies do not rewrite");
   return Status::Ok();
 }
 
@@ -413,7 +426,7 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     note("skipped " + s.name + ": " + s.reason);
     result->skipped.push_back({s.name, s.reason});
   }
-  const bool has_bodies = has_subgraphs(graph);
+  const bool has_bodies = !subgraph_bodies(model).empty();
   if ((!scan.targets.empty() || has_bodies) && model.opset_version("") < 13) {  // DequantizeLinear with an axis needs 13
     EMBER_ASSIGN_OR_RETURN(OpsetUpgradeResult up, upgrade_default_opset(model, 13));
     note("upgraded the default-domain opset from " + std::to_string(up.from) + " to 13 (" +
@@ -431,7 +444,9 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
     if (!blocker.empty()) note("sequential: " + blocker + "; the whole model runs at once instead");
     streamed = blocker.empty();
   }
-  if (opts.method != Method::kRtn && !streamed) {
+  // GPTQ of body layers needs their inputs' statistics, which the block stream does not gather.
+  const bool body_stats = opts.method == Method::kGptq && streamed && bodies_have_targets(model, filter);
+  if ((opts.method != Method::kRtn && !streamed) || body_stats) {
     const auto start = Clock::now();
     analysis::LayerInputAnalysis::Options request;
     request.max_rows = opts.calib_rows;
@@ -465,9 +480,8 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   } else {
     EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records, totals));
   }
-  // Weights of If / Loop / Scan bodies: each body's own layers, with round to nearest (the
-  // calibration statistics describe main-graph activations only).
-  EMBER_TRY(quantize_subgraphs(model, filter, opts, note, *result, totals));
+  // Weights of If / Loop / Scan bodies: each body's own layers.
+  EMBER_TRY(quantize_subgraphs(model, filter, opts, int8_opts, protect, stats, note, *result, totals));
   const int64_t min_opset = totals.min_opset;
   const bool any_nbits = totals.any_nbits;
   const size_t bytes_before = totals.bytes_before, bytes_after = totals.bytes_after, nbits = totals.nbits,

@@ -59,6 +59,21 @@ PY
   done
 done
 
+# GPTQ in a body: the statistics of U's input over every Scan step give its Hessian (whole-model
+# run and the block stream alike), and the output error beats round to nearest.
+for seq in off fp32; do
+  expect_exit 0 "quantize rnn_scan_body gptq sequential=$seq" -- "$EMBER" quantize "$WORK/rnn_scan_body.onnx" --weights int4 --block 32 \
+    --method gptq --sequential "$seq" --calib "$WORK/calib.npz" --json -o "$WORK/gptq-$seq.onnx"
+  python3 - "$WORK/out" <<'PY' && pass || fail "gptq sequential=$seq: the body's U was not quantized with GPTQ"
+import json, sys
+passes = [p for p in json.load(open(sys.argv[1]))["passes"] if p["name"] == "quantize-weights"]
+u = [t for t in passes[0]["result"]["tensors"] if t["name"] == "U"][0]
+assert u["method"] == "gptq" and u["bits"] == 4 and 0 < u["output_error"] < 1, u
+print(f"  U: gptq, relative output error {u['output_error']:.4f}")
+PY
+  ort_check "$WORK/rnn_scan_body.onnx" "$WORK/gptq-$seq.onnx" "$WORK/calib.npz" 10
+done
+
 # importance: the Scan body's W and U get INT8 and INT4 predictions.
 expect_exit 0 "importance rnn_scan_body" -- "$EMBER" importance "$WORK/rnn_scan_body.onnx" --data "$WORK/calib.npz" --loss mse -o "$WORK/imp.json"
 python3 - "$WORK/imp.json" <<'PY' && pass || fail "importance: a body weight has no INT8/INT4 prediction"
