@@ -239,8 +239,9 @@ const std::vector<double>& default_prune_ratios() {
 }
 
 // The MatMul / Gemm / Conv layers inside If, Loop and Scan bodies (analysis::build_body_layers):
-// INT8 and INT4 with round to nearest (quantize-weights quantizes bodies so), verified with the
-// other layers of no FFN or attention block, never pruned, never with static activations.
+// INT8 and INT4 (GPTQ for MatMul / Gemm: quantize-weights has their inputs' statistics over every
+// run of the body), verified with the layers of no FFN or attention block, never pruned, never
+// with static activations.
 Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, const SearchRecipe& recipe, int64_t min_size,
                           std::vector<SearchLayer>& out) {
   EMBER_ASSIGN_OR_RETURN(const std::vector<analysis::Layer> body, analysis::build_body_layers(prepared.graph));
@@ -254,8 +255,8 @@ Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, c
     s.channels = l.channels;
     s.reduction = l.reduction;
     s.stage = Stage::kOther;
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, /*gptq_possible=*/false, /*static_safe=*/false,
-                                                      recipe.quantize_activations));
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv",
+                                                      /*static_safe=*/false, recipe.quantize_activations));
     out.push_back(std::move(s));
   }
   return Status::Ok();

@@ -54,7 +54,7 @@ double rtn_output_error(const analysis::Layer& layer, const std::vector<float>& 
 void gptq_error_ratios(std::map<std::tuple<std::string, int64_t, bool>, double>& ratios, const ir::Model& prepared,
                        const std::vector<SearchLayer>& layers, const analysis::LayerInputAnalysis::Output& inputs,
                        const std::vector<PassRecord>& passes) {
-  auto model = analysis::build_layer_model(prepared.graph);
+  auto model = analysis::build_layer_model_with_bodies(prepared.graph);
   if (!model.ok()) return;
   std::set<std::string> searched;
   for (const auto& l : layers) searched.insert(l.weight);
@@ -67,8 +67,8 @@ void gptq_error_ratios(std::map<std::tuple<std::string, int64_t, bool>, double>&
       if (!layer) continue;
       const auto h = layer_hessian(*layer, inputs);
       if (!h) continue;
-      const Tensor* weight = prepared.graph.find_initializer(r.name);
-      if (!weight) continue;  // a body's weight: quantized with RTN, no GPTQ record
+      const Tensor* weight = analysis::find_layer_weight(prepared.graph, r.name);  // a body's weight too
+      if (!weight) continue;
       const std::vector<float> w = analysis::canonical_matrix(*layer, *weight);
       const int64_t block = r.block > 0 ? r.block : layer->reduction;
       const double rtn = rtn_output_error(*layer, w, block, r.symmetric, *h);
