@@ -241,9 +241,12 @@ const std::vector<double>& default_prune_ratios() {
 // The MatMul / Gemm / Conv layers inside If, Loop and Scan bodies (analysis::build_body_layers):
 // INT8 and INT4 (GPTQ for MatMul / Gemm: quantize-weights has their inputs' statistics over every
 // run of the body), verified with the layers of no FFN or attention block, never pruned, never
-// with static activations.
+// with static activations. Not under an energy or latency target: the energy model and the
+// latency table time a layer by its main-graph readers, which a body layer has none of.
 Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, const SearchRecipe& recipe, int64_t min_size,
                           std::vector<SearchLayer>& out) {
+  const SearchTarget::Kind target = recipe.target.kind;
+  if (target == SearchTarget::Kind::kEnergyJoules || target == SearchTarget::Kind::kLatencySeconds) return Status::Ok();
   EMBER_ASSIGN_OR_RETURN(const std::vector<analysis::Layer> body, analysis::build_body_layers(prepared.graph));
   for (const auto& l : body) {
     if (!l.blocker.empty() || !l.is_compute() || shape_numel(l.shape) < min_size) continue;
