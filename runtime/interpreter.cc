@@ -18,6 +18,7 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model,
   interp->packs_ = options.packs;
   const KernelRegistry& registry = options.registry ? *options.registry : default_registry();
   set_num_threads(options.threads);
+  const BodyKernelScope bodies(options.integer_kernels);  // the bodies' interpreters follow this one
   // Before folding, which would dequantize constant weights back to float.
   if (options.integer_kernels) {
     auto rewritten = rewrite_integer_kernels(interp->model_, registry);

@@ -10,6 +10,7 @@ namespace ember::runtime {
 namespace {
 
 thread_local const BodyObservation::Observer* body_observer = nullptr;
+thread_local int body_integer_kernels = -1;  // -1: no enclosing interpreter said
 
 // Reports a body run's declared inputs to the live BodyObservation (its nodes' values come
 // through the interpreter's observer).
@@ -57,6 +58,12 @@ BodyObservation::~BodyObservation() { body_observer = previous_; }
 
 const BodyObservation::Observer* BodyObservation::current() { return body_observer; }
 
+BodyKernelScope::BodyKernelScope(bool integer_kernels) : previous_(body_integer_kernels) {
+  body_integer_kernels = integer_kernels ? 1 : 0;
+}
+
+BodyKernelScope::~BodyKernelScope() { body_integer_kernels = previous_; }
+
 std::vector<std::string> outer_scope_reads(const ir::Graph& graph) {
   std::set<std::string> reads;
   collect_reads(graph, {}, reads);
@@ -96,6 +103,7 @@ Result<std::unique_ptr<SubgraphRunner>> SubgraphRunner::create(const ir::Graph& 
   }
   InterpreterOptions options;
   options.threads = num_threads();
+  if (body_integer_kernels >= 0) options.integer_kernels = body_integer_kernels != 0;
   auto interp = Interpreter::create(model, options);
   if (!interp.ok()) return interp.status().with_context("subgraph '" + body.name + "'");  // the plan adds the node
   runner->interp_ = std::move(*interp);

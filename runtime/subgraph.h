@@ -44,6 +44,20 @@ class BodyObservation {
   const Observer* previous_;
 };
 
+// Interpreter::create hands its choice of integer kernels down to the bodies it prepares (each
+// runs on an interpreter of its own, made by SubgraphRunner::create on the same thread), so that
+// `ember run --reference` dequantizes inside If / Loop / Scan bodies too.
+class BodyKernelScope {
+ public:
+  explicit BodyKernelScope(bool integer_kernels);
+  ~BodyKernelScope();
+  BodyKernelScope(const BodyKernelScope&) = delete;
+  BodyKernelScope& operator=(const BodyKernelScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 // One body graph, ready to run: its declared inputs and outer-scope reads are fed by name.
 class SubgraphRunner {
  public:
