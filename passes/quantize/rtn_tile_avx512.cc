@@ -83,25 +83,37 @@ class TileRows {
 // Stored [K, C]: the rows are read in place, `stride` floats apart, `m` the real lanes.
 // The next tiles along the same rows are asked for 4 tiles ahead: the hardware prefetchers
 // do not follow 32 and more strided streams at once.
+// The range is a local copy so that it stays in registers.
 void load_strided(const float* w, int64_t stride, __mmask16 m, TileRows& t) {
-  for (int64_t k = 0; k < t.padded(); ++k) {
-    if (k < t.n()) _mm_prefetch(reinterpret_cast<const char*>(w + k * stride + 64), _MM_HINT_T0);
-    t.rows()[k] = k < t.n() ? _mm512_maskz_loadu_ps(m, w + k * stride) : _mm512_setzero_ps();
-    t.range.add(t.rows()[k]);
+  TileRange range;
+  __m512* rows = t.rows();
+  const int64_t n = t.n();
+  for (int64_t k = 0; k < n; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + k * stride + 64), _MM_HINT_T0);
+    const __m512 v = _mm512_maskz_loadu_ps(m, w + k * stride);
+    rows[k] = v;
+    range.add(v);
   }
+  for (int64_t k = n; k < t.padded(); ++k) {
+    rows[k] = _mm512_setzero_ps();
+    range.add(rows[k]);
+  }
+  t.range = range;
 }
 
 // Stored [C, K]: lane c's group is the n contiguous floats at w + c * stride; blocks of 16
 // rows are transposed in registers.
 void load_transposed(const float* w, int64_t stride, int lanes, TileRows& t) {
+  TileRange range;
   for (int64_t k0 = 0; k0 < t.padded(); k0 += 16) {
     const int64_t left = t.n() - k0;
     const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
     __m512* block = t.rows() + k0;
     for (int c = 0; c < 16; ++c) block[c] = c < lanes ? _mm512_maskz_loadu_ps(m, w + c * stride + k0) : _mm512_setzero_ps();
     transpose16(block);
-    for (int i = 0; i < 16; ++i) t.range.add(block[i]);
+    for (int i = 0; i < 16; ++i) range.add(block[i]);
   }
+  t.range = range;
 }
 
 // Chooses each lane's scale (choose_params: min/max, or the clipping search, clip_tile.h) for
