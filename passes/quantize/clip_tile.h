@@ -6,15 +6,16 @@
 // each candidate's error summed in the order group_errors_avx512 sums a contiguous group (lane
 // k mod 16 of 16 accumulators, then _mm512_reduce_add_ps's tree), the first candidate with the
 // least error kept. What makes it cheaper is only what cannot change that choice:
-// - every candidate's scale, reciprocal and lower bound are computed up front, in one batch
-//   that does not wait on the errors;
-//   that does not wait on the errors, with fused multiply-adds instead of divisions (correctly
+// - scales and reciprocals come from fused multiply-adds instead of divisions (correctly
 //   rounded, so the same values: clip_tile_avx512.cc says why);
 // - a lane skips a candidate whose error provably cannot be below the best so far: the
 //   clipping errors of the group's two largest and two smallest values (terms of the float
 //   sum, or less), less a margin for the float sum's roundings (clip_tile_avx512.cc);
 // - a candidate under which no value of the tile can leave the code range is evaluated without
-//   the clamps (they would change nothing).
+//   the clamps (they would change nothing); the first candidates, which clip nothing, are
+//   evaluated without waiting on each other's errors;
+// - the search stops at the first candidate no lane may take: the bounds only grow along the
+//   grid and the best errors only fall.
 #pragma once
 #include <immintrin.h>
 

@@ -215,28 +215,37 @@ LaneScales clip_search_tile(const __m512* rows, int64_t padded, const TileRange&
   const float qmin = float(f.qmin()), qmax = float(f.qmax());
   const __m512 code_lo = _mm512_set1_ps(qmin), code_hi = _mm512_set1_ps(qmax);
   const ClipFactors& clips = clip_factors(f.bits);
-  // Every candidate's scale and bound first: none of it waits on an error. A candidate that
-  // needs no clamp clips nothing, so its bound is not above 0 and it is never skipped.
-  __m512 scale[kClipSteps], bound[kClipSteps];
-  const bool bounded = padded <= 1024;
-  for (int s = 0; s < kClipSteps; ++s) {
-    scale[s] = scale_fma(amax, clips.c[s], qmax);
-    bound[s] = bounded && clips.clamps[s] != kNoClamp ? lower_bound(range, scale[s], code_lo, code_hi)
-                                                      : _mm512_setzero_ps();
-  }
-  Candidate best = {scale[0], reciprocal_fma(scale[0])};
+  Candidate best;
+  best.scale = scale_fma(amax, clips.c[0], qmax);
+  best.inv = reciprocal_fma(best.scale);
   __m512 best_err = finite_error(rows, padded, best, clips.clamps[0], qmin, qmax);
-  for (int s = 1; s < kClipSteps; ++s) {
-    // A lane takes the candidate only while its best error is above 0 and the error is below.
-    const __mmask16 open = _mm512_cmp_ps_mask(best_err, _mm512_setzero_ps(), _CMP_GT_OQ) &
-                           _mm512_cmp_ps_mask(bound[s], best_err, _CMP_LT_OQ);
-    if (open == 0) continue;
-    const Candidate c = {scale[s], reciprocal_fma(scale[s])};
-    const __m512 err = finite_error(rows, padded, c, clips.clamps[s], qmin, qmax);
+  // Takes the candidate in the lanes of `open` whose error is below their best.
+  const auto consider = [&](Candidate c, __mmask16 open, int clamps) {
+    const __m512 err = finite_error(rows, padded, c, clamps, qmin, qmax);
     const __mmask16 take = open & _mm512_cmp_ps_mask(err, best_err, _CMP_LT_OQ);
     best_err = _mm512_mask_mov_ps(best_err, take, err);
     best.scale = _mm512_mask_mov_ps(best.scale, take, c.scale);
     best.inv = _mm512_mask_mov_ps(best.inv, take, c.inv);
+  };
+  int s = 1;
+  // The first candidates clip nothing: every lane with a best error above 0 evaluates them, so
+  // they are evaluated without a branch on the errors before them, and overlap.
+  for (; s < kClipSteps && clips.clamps[s] == kNoClamp; ++s) {
+    const __m512 scale = scale_fma(amax, clips.c[s], qmax);
+    consider({scale, reciprocal_fma(scale)}, _mm512_cmp_ps_mask(best_err, _mm512_setzero_ps(), _CMP_GT_OQ), kNoClamp);
+  }
+  // The others while some lane may take them. The bound only grows from one candidate to the
+  // next (a smaller scale clips more: every step of lower_bound is monotone in it) and the best
+  // error only falls, so once no lane is open none will be.
+  const bool bounded = padded <= 1024;
+  for (; s < kClipSteps; ++s) {
+    const __m512 scale = scale_fma(amax, clips.c[s], qmax);
+    const __m512 bound = bounded ? lower_bound(range, scale, code_lo, code_hi) : _mm512_setzero_ps();
+    // A lane takes the candidate only while its best error is above 0 and the error is below.
+    const __mmask16 open = _mm512_cmp_ps_mask(best_err, _mm512_setzero_ps(), _CMP_GT_OQ) &
+                           _mm512_cmp_ps_mask(bound, best_err, _CMP_LT_OQ);
+    if (open == 0) break;
+    consider({scale, reciprocal_fma(scale)}, open, clips.clamps[s]);
   }
   return best;
 }
