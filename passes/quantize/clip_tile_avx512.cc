@@ -207,6 +207,21 @@ Candidate search_non_finite(const __m512* rows, int64_t padded, __m512 amax, Qua
 
 }  // namespace
 
+int64_t clip_division_mismatches(int exponent, int qmax) {
+  const __m512 q = _mm512_set1_ps(float(qmax)), one = _mm512_set1_ps(1.0f);
+  int64_t mismatches = 0;
+  for (uint32_t m = 0; m < (1u << 23); m += 16) {
+    const __m512i bits = _mm512_or_si512(_mm512_set1_epi32(int((uint32_t(exponent + 127) << 23) | m)),
+                                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512 x = _mm512_castsi512_ps(bits);
+    // scale_fma with clip 1 divides x by qmax (x above 1e-30); reciprocal_fma inverts x.
+    const __mmask16 scale_wrong = _mm512_cmp_ps_mask(scale_fma(x, 1.0f, float(qmax)), _mm512_div_ps(x, q), _CMP_NEQ_UQ);
+    const __mmask16 inv_wrong = _mm512_cmp_ps_mask(reciprocal_fma(x), _mm512_div_ps(one, x), _CMP_NEQ_UQ);
+    mismatches += __builtin_popcount(unsigned(exponent >= -99 ? scale_wrong : 0)) + __builtin_popcount(unsigned(inv_wrong));
+  }
+  return mismatches;
+}
+
 LaneScales minmax_scales(const TileRange& range, QuantFormat f) { return candidate(abs_max(range), 1.0f, float(f.qmax())); }
 
 LaneScales clip_search_tile(const __m512* rows, int64_t padded, const TileRange& range, QuantFormat f) {

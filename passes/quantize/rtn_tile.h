@@ -44,4 +44,9 @@ void rtn_strip64_int8_avx512(const float* w, int64_t K, int64_t stride, int lane
 bool rtn_row8_avx512(const float* x, int64_t n, const float* inv, const float* scale, const int32_t* zp, QuantFormat f,
                      uint8_t* out, double* num, double* den);
 
+// For tests of clip_tile_avx512.cc: over every significand of 2^exponent, the number of values
+// x where its division-free x / qmax (for x above 1e-30) or 1 / x differs from the division.
+// Precondition: clip_search_vectorized().
+int64_t clip_division_mismatches(int exponent, int qmax);
+
 }  // namespace ember::passes::quant
