@@ -27,6 +27,16 @@ void store_codes(__m128i bytes, int bits, int lanes, uint8_t* out) {
   _mm_mask_storeu_epi8(out, __mmask16(lanes >= 16 ? 0xffff : (1u << lanes) - 1), bytes);
 }
 
+// One row's 16 codes (32-bit lanes) into the stored layout: bytes, or nibble pairs (lane 2i in
+// the low nibble): each 64-bit pair of low nibbles folded into its low byte, 8 bytes a row.
+void store_row_codes(__m512i code, int bits, int lanes, uint8_t* out) {
+  if (bits != 4) return store_codes(_mm512_cvtepi32_epi8(code), bits, lanes, out);
+  const __m512i low = _mm512_and_si512(code, _mm512_set1_epi32(0xf));
+  const __m128i pairs = _mm512_cvtepi64_epi8(_mm512_or_si512(low, _mm512_srli_epi64(low, 28)));
+  if (lanes >= 16) _mm_storel_epi64(reinterpret_cast<__m128i*>(out), pairs);
+  else _mm_mask_storeu_epi8(out, __mmask16((1u << (lanes / 2)) - 1), pairs);
+}
+
 // 16 x 16 floats held in 16 registers, transposed in place (unpack pairs, then 64- and
 // 128-bit pieces).
 void transpose16(__m512* r) {
@@ -192,7 +202,7 @@ void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, Qua
   TileQ q(t.padded());
   const TileCodes r = quantize_tile(t, f, search, q.q);
   _mm512_mask_storeu_ps(scales, m, r.scale);
-  for (int64_t k = 0; k < n; ++k) store_codes(_mm512_cvtepi32_epi8(q.q[k]), f.bits, lanes, codes + k * code_stride);
+  for (int64_t k = 0; k < n; ++k) store_row_codes(q.q[k], f.bits, lanes, codes + k * code_stride);
   *num += r.num;
   *den += r.den;
 }
