@@ -4,7 +4,7 @@
 // min/max scale, or with the clipping search the same candidates, each candidate's error
 // summed in the order group_errors_avx512 sums a contiguous group (lane k mod 16 of its
 // accumulator, then its reduction tree), so the same choice, bit for bit; candidates that
-// provably cannot win are cut short (rtn_tile_avx512.cc says why that is exact). Then the
+// provably cannot win are skipped (clip_tile.h, clip_tile_avx512.cc say why that is exact). Then the
 // codes of quantize_value.
 #pragma once
 #include <cstdint>
