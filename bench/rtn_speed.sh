@@ -4,7 +4,8 @@
 # reads the external data once (bench/read_once: read() into a reused buffer and mmap summed on
 # both threads, warm page cache), then runs each quantizer, in turn; optionally a cold round
 # (the model's data evicted from the page cache first, only that file). Medians over the rounds
-# of wall and CPU seconds (user + system) and the ratios quantizer / read, plus the load average:
+# of wall and CPU seconds (user + system) and the ratios quantizer / read (to the read() and to
+# the mapped sum, the way the quantizer reads), plus the load average:
 # on a shared machine the CPU seconds are the figures to compare. An optional second binary
 # (--baseline) runs in the same rounds and its outputs are compared byte for byte.
 #
@@ -85,9 +86,12 @@ for step in ("int4", "int8", "int4-baseline", "int8-baseline", "int4-cold"):
     if w is None: continue
     c, rss = med(step, "cpu_seconds"), med(step, "peak_rss_gb")
     ref_w = med("read-once-cold", "seconds", "read") if step.endswith("cold") else read_wall
+    mmap_w, mmap_c = out["read_once"]["mmap_sum_seconds"], out["read_once"]["mmap_sum_cpu_seconds"]
     out[step] = {"seconds": w, "cpu_seconds": c, "peak_rss_gb": rss, "load": med(step, "load"),
                  "wall_ratio_to_read": round(w / ref_w, 2) if ref_w else None,
-                 "cpu_ratio_to_read": round(c / read_cpu, 2) if read_cpu and not step.endswith("cold") else None}
+                 "cpu_ratio_to_read": round(c / read_cpu, 2) if read_cpu and not step.endswith("cold") else None,
+                 "wall_ratio_to_mmap_sum": round(w / mmap_w, 2) if mmap_w and not step.endswith("cold") else None,
+                 "cpu_ratio_to_mmap_sum": round(c / mmap_c, 2) if mmap_c and not step.endswith("cold") else None}
 print(json.dumps(out))
 EOF
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

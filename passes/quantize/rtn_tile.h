@@ -4,7 +4,7 @@
 // min/max scale, or with the clipping search the same candidates, each candidate's error
 // summed in the order group_errors_avx512 sums a contiguous group (lane k mod 16 of its
 // accumulator, then its reduction tree), so the same choice, bit for bit; candidates that
-// provably cannot win are cut short (rtn_tile_avx512.cc says why that is exact). Then the
+// provably cannot win are skipped (clip_tile.h, clip_tile_avx512.cc say why that is exact). Then the
 // codes of quantize_value.
 #pragma once
 #include <cstdint>
@@ -43,5 +43,10 @@ void rtn_strip64_int8_avx512(const float* w, int64_t K, int64_t stride, int lane
 // when some |x * inv| is not below 2^22 (NaN, infinity): the caller then uses quantize_value.
 bool rtn_row8_avx512(const float* x, int64_t n, const float* inv, const float* scale, const int32_t* zp, QuantFormat f,
                      uint8_t* out, double* num, double* den);
+
+// For tests of clip_tile_avx512.cc: over every significand of 2^exponent, the number of values
+// x where its division-free x / qmax (for x above 1e-30) or 1 / x differs from the division.
+// Precondition: clip_search_vectorized().
+int64_t clip_division_mismatches(int exponent, int qmax);
 
 }  // namespace ember::passes::quant

@@ -10,116 +10,11 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "passes/quantize/clip_search.h"
+#include "passes/quantize/clip_tile.h"
 #include "passes/quantize/rtn_tile.h"
 
 namespace ember::passes::quant {
 namespace {
-
-struct Candidate {
-  __m512 scale, inv;
-};
-
-// params_from_range(lo, hi, f, clip) per lane, symmetric: amax = max(-lo, hi) * clip,
-// scale = amax / qmax, or 1 when amax is not above 1e-30.
-Candidate candidate(__m512 amax, float clip, float qmax) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 a = _mm512_mul_ps(amax, _mm512_set1_ps(clip));
-  const __mmask16 valid = _mm512_cmp_ps_mask(a, _mm512_set1_ps(1e-30f), _CMP_GT_OQ);
-  const __m512 scale = _mm512_mask_div_ps(one, valid, a, _mm512_set1_ps(qmax));
-  return {scale, _mm512_div_ps(one, scale)};
-}
-
-// The reduction tree of _mm512_reduce_add_ps over 16 accumulators: (i, i + 8), (i, i + 4),
-// (0, 2) and (1, 3), then the two.
-inline __attribute__((always_inline)) __m512 reduce_tree(const __m512* acc) {
-  __m512 t[8];
-  for (int i = 0; i < 8; ++i) t[i] = _mm512_add_ps(acc[i + 8], acc[i]);
-  for (int i = 0; i < 4; ++i) t[i] = _mm512_add_ps(t[i + 4], t[i]);
-  return _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
-}
-
-// One element's rounding error under a candidate, d = v - clamp(round(v / scale)) * scale,
-// computed as candidate_error computes it (kFinite: see there); its term of the error is d * d.
-template <bool kFinite>
-inline __attribute__((always_inline)) __m512 rounding_error(__m512 v, Candidate c, __m512 lo, __m512 hi) {
-  __m512 q;
-  if constexpr (kFinite) {
-    q = _mm512_roundscale_ps(_mm512_mul_ps(v, c.inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  } else {
-    const __m512 magic = _mm512_set1_ps(12582912.0f), limit = _mm512_set1_ps(4194304.0f);
-    q = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, c.inv), _mm512_set1_ps(-4194304.0f)), limit);
-    q = _mm512_sub_ps(_mm512_add_ps(q, magic), magic);
-  }
-  q = _mm512_min_ps(_mm512_max_ps(q, lo), hi);
-  return _mm512_fnmadd_ps(q, c.scale, v);
-}
-
-// group_errors_avx512's error of one candidate for 16 groups at once: row k of the tile is
-// element k of every lane's group, accumulated in acc[k mod 16] as that function's lane k mod
-// 16, rows past n are zeros (its masked lanes), and the accumulators are reduced in its tree.
-// kFinite (a tile without NaN or infinity): |x / scale| <= qmax / clip, so the clamp to
-// +-2^22 does nothing and the 1.5 * 2^23 trick is a plain rounding to nearest even: 6 steps
-// instead of 9, the same values.
-// The search only needs errors below `bound` (the best so far): after each block of 16 rows
-// but the last, when no lane's partial sum is below it, the partial sum is returned. That is
-// exact, not an estimate: every accumulator only grows (adding non-negative terms with
-// rounding to nearest never decreases a float) and the tree's additions are monotone, so the
-// full error would be at least the partial one, and not below the bound either.
-template <bool kFinite>
-__m512 candidate_error(const __m512* rows, int64_t padded, Candidate c, float qmin, float qmax, __m512 bound) {
-  const __m512 lo = _mm512_set1_ps(qmin), hi = _mm512_set1_ps(qmax);
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-  for (int64_t k0 = 0; k0 < padded; k0 += 16) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) {
-      const __m512 d = rounding_error<kFinite>(rows[k0 + i], c, lo, hi);
-      acc[i] = _mm512_fmadd_ps(d, d, acc[i]);
-    }
-    if (kFinite && k0 + 16 < padded) {
-      const __m512 partial = reduce_tree(acc);
-      if (_mm512_cmp_ps_mask(partial, bound, _CMP_LT_OQ) == 0) return partial;
-    }
-  }
-  return reduce_tree(acc);
-}
-
-// choose_params' clipping search for the 16 lanes of a tile whose range is [lo, hi] (nan: the
-// lanes holding a NaN): the candidates in order, a candidate replacing the best while the best
-// error is above 0 and its error is below. Two exact shortcuts, neither changes a choice:
-// - a lane whose largest or smallest value alone has a squared rounding error (a term of the
-//   candidate's error, computed the same way) at least the best error cannot take the
-//   candidate: float sums of non-negative terms are at least each term; when no lane can,
-//   the candidate's error is not computed;
-// - candidate_error stops once no lane's partial sum is below the best error.
-Candidate search_candidates(const __m512* rows, int64_t padded, __m512 lo, __m512 hi, __mmask16 nan, QuantFormat f) {
-  const __m512 amax = _mm512_max_ps(hi, _mm512_xor_ps(lo, _mm512_set1_ps(-0.0f)));  // std::max(-lo, hi)
-  const float qmin = float(f.qmin()), qmax = float(f.qmax());
-  const __m512 code_lo = _mm512_set1_ps(qmin), code_hi = _mm512_set1_ps(qmax), inf = _mm512_set1_ps(INFINITY);
-  Candidate best = candidate(amax, 1.0f, qmax);
-  const bool finite = nan == 0 && _mm512_cmp_ps_mask(amax, inf, _CMP_LT_OQ) == 0xffff;
-  __m512 best_err = finite ? candidate_error<true>(rows, padded, best, qmin, qmax, inf)
-                           : candidate_error<false>(rows, padded, best, qmin, qmax, inf);
-  for (int s = 1; s < kClipSteps; ++s) {
-    const Candidate c = candidate(amax, clip_factor(f.bits, s), qmax);
-    __mmask16 open = _mm512_cmp_ps_mask(best_err, _mm512_setzero_ps(), _CMP_GT_OQ);
-    if (finite) {
-      const __m512 d_hi = rounding_error<true>(hi, c, code_lo, code_hi);
-      const __m512 d_lo = rounding_error<true>(lo, c, code_lo, code_hi);
-      const __m512 floor = _mm512_max_ps(_mm512_mul_ps(d_hi, d_hi), _mm512_mul_ps(d_lo, d_lo));
-      open &= _mm512_cmp_ps_mask(floor, best_err, _CMP_LT_OQ);
-      if (open == 0) continue;
-    }
-    const __m512 bound = _mm512_maskz_mov_ps(open, best_err);
-    const __m512 err = finite ? candidate_error<true>(rows, padded, c, qmin, qmax, bound)
-                              : candidate_error<false>(rows, padded, c, qmin, qmax, bound);
-    const __mmask16 take = open & _mm512_cmp_ps_mask(err, best_err, _CMP_LT_OQ);
-    best_err = _mm512_mask_mov_ps(best_err, take, err);
-    best.scale = _mm512_mask_mov_ps(best.scale, take, c.scale);
-    best.inv = _mm512_mask_mov_ps(best.inv, take, c.inv);
-  }
-  return best;
-}
 
 // One row's 16 codes (bytes) into the stored layout: bytes, or nibble pairs (lane 2i low).
 void store_codes(__m128i bytes, int bits, int lanes, uint8_t* out) {
@@ -130,6 +25,16 @@ void store_codes(__m128i bytes, int bits, int lanes, uint8_t* out) {
     lanes /= 2;
   }
   _mm_mask_storeu_epi8(out, __mmask16(lanes >= 16 ? 0xffff : (1u << lanes) - 1), bytes);
+}
+
+// One row's 16 codes (32-bit lanes) into the stored layout: bytes, or nibble pairs (lane 2i in
+// the low nibble): each 64-bit pair of low nibbles folded into its low byte, 8 bytes a row.
+void store_row_codes(__m512i code, int bits, int lanes, uint8_t* out) {
+  if (bits != 4) return store_codes(_mm512_cvtepi32_epi8(code), bits, lanes, out);
+  const __m512i low = _mm512_and_si512(code, _mm512_set1_epi32(0xf));
+  const __m128i pairs = _mm512_cvtepi64_epi8(_mm512_or_si512(low, _mm512_srli_epi64(low, 28)));
+  if (lanes >= 16) _mm_storel_epi64(reinterpret_cast<__m128i*>(out), pairs);
+  else _mm_mask_storeu_epi8(out, __mmask16((1u << (lanes / 2)) - 1), pairs);
 }
 
 // 16 x 16 floats held in 16 registers, transposed in place (unpack pairs, then 64- and
@@ -174,16 +79,10 @@ class TileRows {
   TileRows(const TileRows&) = delete;
   TileRows& operator=(const TileRows&) = delete;
   __m512* rows() { return rows_; }
+  const __m512* rows() const { return rows_; }
   int64_t n() const { return n_; }
   int64_t padded() const { return padded_; }
-  // Adds row k (in order) to the lanes' range, widened to include 0, and their NaN mask.
-  void add_to_range(__m512 v) {
-    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    lo = _mm512_min_ps(v, lo);  // std::min(lo, v) = v < lo ? v : lo, as group_range
-    hi = _mm512_max_ps(v, hi);  // std::max(hi, v) = hi < v ? v : hi
-  }
-  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
-  __mmask16 nan = 0;
+  TileRange range;  // added to row by row while loading, in order
 
  private:
   int64_t n_, padded_;
@@ -194,66 +93,86 @@ class TileRows {
 // Stored [K, C]: the rows are read in place, `stride` floats apart, `m` the real lanes.
 // The next tiles along the same rows are asked for 4 tiles ahead: the hardware prefetchers
 // do not follow 32 and more strided streams at once.
+// The range is a local copy so that it stays in registers.
 void load_strided(const float* w, int64_t stride, __mmask16 m, TileRows& t) {
-  for (int64_t k = 0; k < t.padded(); ++k) {
-    if (k < t.n()) _mm_prefetch(reinterpret_cast<const char*>(w + k * stride + 64), _MM_HINT_T0);
-    t.rows()[k] = k < t.n() ? _mm512_maskz_loadu_ps(m, w + k * stride) : _mm512_setzero_ps();
-    t.add_to_range(t.rows()[k]);
+  TileRange range;
+  __m512* rows = t.rows();
+  const int64_t n = t.n();
+  for (int64_t k = 0; k < n; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + k * stride + 64), _MM_HINT_T0);
+    const __m512 v = _mm512_maskz_loadu_ps(m, w + k * stride);
+    rows[k] = v;
+    range.add(v);
   }
+  for (int64_t k = n; k < t.padded(); ++k) {
+    rows[k] = _mm512_setzero_ps();
+    range.add(rows[k]);
+  }
+  t.range = range;
 }
 
 // Stored [C, K]: lane c's group is the n contiguous floats at w + c * stride; blocks of 16
 // rows are transposed in registers.
 void load_transposed(const float* w, int64_t stride, int lanes, TileRows& t) {
+  TileRange range;
   for (int64_t k0 = 0; k0 < t.padded(); k0 += 16) {
     const int64_t left = t.n() - k0;
     const __mmask16 m = left >= 16 ? __mmask16(0xffff) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
     __m512* block = t.rows() + k0;
     for (int c = 0; c < 16; ++c) block[c] = c < lanes ? _mm512_maskz_loadu_ps(m, w + c * stride + k0) : _mm512_setzero_ps();
     transpose16(block);
-    for (int i = 0; i < 16; ++i) t.add_to_range(block[i]);
+    for (int i = 0; i < 16; ++i) range.add(block[i]);
   }
+  t.range = range;
 }
 
-// Chooses each lane's scale (choose_params: min/max, or the clipping search) for the loaded
-// tile (its range found while loading); then quantize_value's codes per row into q[k] and the squared error and sum.
+// Chooses each lane's scale (choose_params: min/max, or the clipping search, clip_tile.h) for
+// the loaded tile (its range and squared sum found while loading); then quantize_value's codes
+// per row into q[k] and the squared error.
 struct TileCodes {
   __m512 scale;
   double num = 0, den = 0;
 };
-TileCodes quantize_tile(TileRows& t, QuantFormat f, bool search, __m512i* q) {
+
+// quantize_value per element. kFinite (no NaN or infinity in the tile): |x / scale| <= qmax /
+// clip, far below 2^22, so round_half_even is one conversion rounding to nearest even; else a
+// row with |x / scale| >= 2^22 (or NaN) takes quantize_value lane by lane.
+template <bool kFinite>
+TileCodes tile_codes(const TileRows& t, LaneScales best, QuantFormat f, __m512i* q) {
   const __m512* rows = t.rows();
-  const __m512 lo = t.lo, hi = t.hi;
-  const __mmask16 nan = t.nan;
-  const Candidate best = search ? search_candidates(rows, t.padded(), lo, hi, nan, f)
-                                : candidate(_mm512_max_ps(hi, _mm512_xor_ps(lo, _mm512_set1_ps(-0.0f))), 1.0f, float(f.qmax()));
-  // quantize_value per element; a row with |x / scale| >= 2^22 (or NaN) takes it lane by lane.
   const __m512 limit = _mm512_set1_ps(4194304.0f);
   const __m512i qlo = _mm512_set1_epi32(f.qmin()), qhi = _mm512_set1_epi32(f.qmax());
-  __m512 num_acc = _mm512_setzero_ps(), den_acc = _mm512_setzero_ps();
+  __m512 num_acc = _mm512_setzero_ps();
   for (int64_t k = 0; k < t.padded(); ++k) {
     const __m512 v = rows[k], x = _mm512_mul_ps(v, best.inv);
-    const __mmask16 inside = _mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LT_OQ);
-    // Round half to even as round_half_even's 1.5 * 2^23 trick does below 2^22 (written as a
-    // rounding instruction: GCC would contract the trick's add into the multiply, an FMA).
-    __m512i code = _mm512_cvttps_epi32(_mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    __m512i code = _mm512_cvt_roundps_epi32(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     code = _mm512_min_epi32(_mm512_max_epi32(code, qlo), qhi);
-    if (inside != 0xffff) {
-      alignas(64) float xs[16], s[16];
-      alignas(64) int32_t out[16];
-      _mm512_store_ps(xs, v);
-      _mm512_store_ps(s, best.scale);
-      _mm512_store_si512(out, code);
-      for (int i = 0; i < 16; ++i)
-        if (!((inside >> i) & 1)) out[i] = quantize_value(xs[i], 1.0f / s[i], 0, f.qmin(), f.qmax());
-      code = _mm512_load_si512(out);
+    if constexpr (!kFinite) {
+      const __mmask16 inside = _mm512_cmp_ps_mask(_mm512_abs_ps(x), limit, _CMP_LT_OQ);
+      if (inside != 0xffff) {
+        alignas(64) float xs[16], s[16];
+        alignas(64) int32_t out[16];
+        _mm512_store_ps(xs, v);
+        _mm512_store_ps(s, best.scale);
+        _mm512_store_si512(out, code);
+        for (int i = 0; i < 16; ++i)
+          if (!((inside >> i) & 1)) out[i] = quantize_value(xs[i], 1.0f / s[i], 0, f.qmin(), f.qmax());
+        code = _mm512_load_si512(out);
+      }
     }
     q[k] = code;
     const __m512 d = _mm512_sub_ps(v, _mm512_mul_ps(_mm512_cvtepi32_ps(code), best.scale));
     num_acc = _mm512_fmadd_ps(d, d, num_acc);  // rows past n are zeros: d = 0
-    den_acc = _mm512_fmadd_ps(v, v, den_acc);
   }
-  return {best.scale, double(_mm512_reduce_add_ps(num_acc)), double(_mm512_reduce_add_ps(den_acc))};
+  return {best.scale, double(_mm512_reduce_add_ps(num_acc)), 0.0};
+}
+
+TileCodes quantize_tile(const TileRows& t, QuantFormat f, bool search, __m512i* q) {
+  const TileRange& r = t.range;
+  const LaneScales best = search ? clip_search_tile(t.rows(), t.padded(), r, f) : minmax_scales(r, f);
+  TileCodes codes = r.finite() ? tile_codes<true>(t, best, f, q) : tile_codes<false>(t, best, f, q);
+  codes.den = double(_mm512_reduce_add_ps(r.squares));  // rows past n are zeros
+  return codes;
 }
 
 // The tile's own storage for its codes (one vector per row).
@@ -283,7 +202,7 @@ void rtn_tile16_avx512(const float* w, int64_t stride, int64_t n, int lanes, Qua
   TileQ q(t.padded());
   const TileCodes r = quantize_tile(t, f, search, q.q);
   _mm512_mask_storeu_ps(scales, m, r.scale);
-  for (int64_t k = 0; k < n; ++k) store_codes(_mm512_cvtepi32_epi8(q.q[k]), f.bits, lanes, codes + k * code_stride);
+  for (int64_t k = 0; k < n; ++k) store_row_codes(q.q[k], f.bits, lanes, codes + k * code_stride);
   *num += r.num;
   *den += r.den;
 }
