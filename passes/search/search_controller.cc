@@ -183,7 +183,15 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
                          run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
   accepted_ = outcome.accepted;
-  if (none) return Status::Ok();
+  if (none) {
+    start = std::chrono::steady_clock::now();
+    const size_t built_before = built_.size();
+    EMBER_TRY(fill(room));
+    if (built_.size() > built_before)
+      stages_.push_back({"fill", int64_t(built_.size() - built_before),
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    return Status::Ok();
+  }
   start = std::chrono::steady_clock::now();
   const size_t built_before = built_.size();
   EMBER_TRY(refit_and_reallocate(chosen, capacity));

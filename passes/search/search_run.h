@@ -156,6 +156,13 @@ class SearchRun {
   void refit_corrections(const std::vector<LayerAction>& chosen);
   Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
   Status search(const analysis::ImportanceReport& importance, int64_t capacity);
+  // The fill step without a target (search_fill.cc, fill.h): `room` is the budget's allowed damage.
+  Status fill(double room);
+  const BuiltCandidate* smallest_within_budget() const;
+  Result<std::optional<std::vector<LayerAction>>> fill_actions(const std::vector<LayerAction>& base, double slack,
+                                                               double measured_damage, double share) const;
+  static constexpr int kFillAttempts = 2;
+  static constexpr double kFillShare = 0.8;  // of the slack: room for the predictions' error
   Status choose();
   void summarize();
 
