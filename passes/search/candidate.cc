@@ -1,5 +1,7 @@
 #include "passes/search/candidate.h"
 
+#include <chrono>
+
 #include "formats/onnx_save.h"
 #include "passes/analysis/layer_inputs.h"
 #include "passes/search/realize.h"
@@ -31,7 +33,9 @@ Result<BuiltCandidate> build_candidate(SearchContext& ctx, const std::string& na
   AnalysisManager analyses = ctx.fp32_analyses;
   PassContext pass_ctx(analyses, out.remarks, &ctx.budget);
   EMBER_TRY(manager.run(out.model, pass_ctx).with_context("candidate " + name));
+  const auto measure_start = std::chrono::steady_clock::now();
   EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult quality, ctx.evaluator.measure(out.model));
+  out.candidate.measure_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - measure_start).count();
   EMBER_ASSIGN_OR_RETURN(const std::string bytes, formats::serialize_onnx(out.model));
   std::vector<PipelineEntry> full = preparation_pipeline();
   full.insert(full.end(), pipeline.begin(), pipeline.end());
