@@ -74,7 +74,11 @@ Status SearchRun::fill(double room) {
     const BuiltCandidate* base = smallest_within_budget();
     if (!base) return Status::Ok();
     const double slack = room - damage(base->candidate.quality);
-    EMBER_ASSIGN_OR_RETURN(const auto actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
+    EMBER_ASSIGN_OR_RETURN(auto actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
+    if (actions && probe_pruning_for(*actions)) {  // the fill prunes first: measure the pruning scale, then fill again
+      EMBER_TRY(calibrate_pruning());
+      EMBER_ASSIGN_OR_RETURN(actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
+    }
     if (!actions) return Status::Ok();
     stage("fill: spending the measured slack on cheaper actions (attempt " + std::to_string(attempt) + ")");
     EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions("fill-" + std::to_string(attempt), *actions));

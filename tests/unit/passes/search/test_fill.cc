@@ -3,6 +3,8 @@
 // measured slack.
 #include <doctest/doctest.h>
 
+#include <random>
+
 #include "passes/search/fill.h"
 
 namespace ember::fill_test {
@@ -74,6 +76,65 @@ TEST_CASE("fill: the allowance from the measured slack") {
   // No measured damage: the calibrated scale alone.
   CHECK(fill_allowance(0.002, 0.0, 0.01, 0.5, 1.0) == doctest::Approx(0.004));
   CHECK(fill_allowance(0.002, 0.0, 0.0, 0.0, 1.0) == 0);
+}
+
+}  // namespace
+}  // namespace ember::fill_test
+
+namespace ember::fill_test {
+namespace {
+
+// The search measures its pruning probe only when an allocation at the unscaled pruning
+// prediction (factor 1) prunes (search_controller.cc, allocate_measured). That rests on this:
+// an allocation without pruning options at factor 1 stays the optimum at any factor >= 1.
+TEST_CASE("fill: an allocation that prunes nothing at factor 1 is optimal at any larger factor") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> cost(1, 60);
+  std::uniform_real_distribution<double> loss(0.0, 1.0);
+  int checked = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    // Per item: FP32 {100, 0}, two precisions, two "pruning" options (their loss scales with f).
+    Items base(5);
+    std::vector<std::vector<bool>> pruning(5);
+    for (size_t i = 0; i < base.size(); ++i) {
+      base[i] = {{100, 0.0}};
+      pruning[i] = {false};
+      for (int a = 0; a < 4; ++a) base[i].push_back({cost(rng), loss(rng)}), pruning[i].push_back(a >= 2);
+    }
+    auto scaled = [&](double f) {
+      Items out = base;
+      for (size_t i = 0; i < out.size(); ++i)
+        for (size_t a = 0; a < out[i].size(); ++a)
+          if (pruning[i][a]) out[i][a].loss *= f;
+      return out;
+    };
+    const int64_t capacity = passes::search::minimum_cost(base) + std::uniform_int_distribution<int64_t>(0, 300)(rng);
+    const double limit = std::uniform_real_distribution<double>(0.2, 2.5)(rng);
+    auto at_one = passes::search::allocate_under_cost(scaled(1.0), capacity, 1 << 16);
+    auto smallest_one = passes::search::allocate_smallest(scaled(1.0), limit, 1 << 16);
+    REQUIRE(at_one.ok());
+    REQUIRE(smallest_one.ok());
+    auto prunes = [&](const std::vector<size_t>& choice) {
+      for (size_t i = 0; i < choice.size(); ++i)
+        if (pruning[i][choice[i]]) return true;
+      return false;
+    };
+    for (double f : {1.5, 3.0, 10.0}) {
+      if (!prunes(at_one->choice)) {
+        auto at_f = passes::search::allocate_under_cost(scaled(f), capacity, 1 << 16);
+        REQUIRE(at_f.ok());
+        CHECK(at_f->loss == doctest::Approx(at_one->loss));
+        ++checked;
+      }
+      if (!prunes(smallest_one->choice)) {
+        auto at_f = passes::search::allocate_smallest(scaled(f), limit, 1 << 16);
+        REQUIRE(at_f.ok());
+        CHECK(at_f->cost == smallest_one->cost);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked > 100);
 }
 
 }  // namespace
