@@ -37,6 +37,8 @@ namespace search {
 // output-error ratio at both blocks (gptq_factor.h); their measured metric change against
 // the predicted loss gives metric_per_loss (least squares through the origin).
 Status SearchRun::calibrate() {
+  // The pruning probe waits until an allocation wants to prune (allocate_measured).
+  prune_probe_pending_ = std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); });
   std::vector<std::vector<LayerAction>> probes;
   std::vector<std::string> names;
   for (auto [block, symmetric] : {std::pair<int64_t, bool>{128, false}, std::pair<int64_t, bool>{32, true}}) {
@@ -70,8 +72,6 @@ Status SearchRun::calibrate() {
     den += predicted * predicted;
   }
   scale_.metric_per_loss = den > 0 ? num / den : 0;
-  // The pruning probe waits until an allocation wants to prune (allocate_measured).
-  prune_probe_pending_ = std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); });
   return Status::Ok();
 }
 
