@@ -1,7 +1,8 @@
 // The fill step of a search without a target: after progressive verification, the verified
 // model may sit under the budget with slack left (a bisection reverts whole layers to the
 // previous stage's larger actions). The fill spends that slack on the cheapest predicted moves
-// from the verified state: each item may only move to an option no larger than its current one.
+// from the verified state: each item may only move to an option no larger than its current one
+// (the search offers only its precisions, keeping the verified prune ratios: search_fill.cc).
 // Before: items with options (cost c_ia, predicted loss l_ia), the verified choice a*_i, and an
 //         allowance A of predicted loss.
 // After:  min sum_i c_ia  subject to  sum_i l_ia <= sum_i l_ia*_i + A  and  c_ia <= c_ia*_i,

@@ -1,7 +1,8 @@
 // SearchRun::fill: the fill step of a search without a target (fill.h). From the smallest
-// verified model within the budget, the cheaper options of each item whose predicted losses fit
-// in the measured slack are tried as one more candidate, at most twice (the second attempt with
-// half the allowance when the first broke the budget, or from the new model when it held).
+// verified model within the budget, the cheaper precisions of each item (its prune ratios stay)
+// whose predicted losses fit in the measured slack are tried as one more candidate, at most
+// twice (the second attempt with half the allowance when the first broke the budget, or from
+// the new model when it held).
 // Every attempt is measured; choose() keeps the smallest model within the budget, so a fill
 // that breaks the budget costs a candidate, never quality.
 #include "passes/search/fill.h"
@@ -38,7 +39,20 @@ Result<std::optional<std::vector<LayerAction>>> SearchRun::fill_actions(const st
   const LossTable table = loss_table();
   const std::vector<LayerItem> groups = layer_items(ctx_.layers);
   const std::vector<std::vector<Option>> raw = item_options(ctx_.layers, groups, table, 0);
-  const EfficientOptions efficient = efficient_options(raw);
+  // Only precision moves: each layer keeps the verified prune ratio (the bisection measured how
+  // far pruning goes; one probe scales its predictions, which can be far off, as on kjv-bert).
+  std::vector<std::vector<Option>> same_pruning(groups.size());
+  std::vector<std::vector<size_t>> kept(groups.size());  // index into raw[t]
+  for (size_t t = 0; t < groups.size(); ++t)
+    for (size_t o = 0; o < groups[t].options.size(); ++o) {
+      bool same = true;
+      for (size_t k = 0; k < groups[t].layers.size() && same; ++k) {
+        const size_t i = groups[t].layers[k];
+        same = prune_ratio(ctx_.layers[i].allowed[groups[t].options[o][k]]) == prune_ratio(base[i]);
+      }
+      if (same) same_pruning[t].push_back(raw[t][o]), kept[t].push_back(o);
+    }
+  const EfficientOptions efficient = efficient_options(same_pruning);
   // The DP solves over the efficient options and the verified one of each item.
   std::vector<std::vector<Option>> items(groups.size());
   std::vector<std::vector<size_t>> source(groups.size());
@@ -49,7 +63,7 @@ Result<std::optional<std::vector<LayerAction>>> SearchRun::fill_actions(const st
     if (!taken) return std::optional<std::vector<LayerAction>>();
     predicted += raw[t][*taken].loss;
     items[t] = efficient.options[t];
-    source[t] = efficient.source[t];
+    for (size_t e : efficient.source[t]) source[t].push_back(kept[t][e]);
     auto at = std::find(source[t].begin(), source[t].end(), *taken);
     if (at == source[t].end()) {
       items[t].push_back(raw[t][*taken]);
@@ -74,11 +88,8 @@ Status SearchRun::fill(double room) {
     const BuiltCandidate* base = smallest_within_budget();
     if (!base) return Status::Ok();
     const double slack = room - damage(base->candidate.quality);
-    EMBER_ASSIGN_OR_RETURN(auto actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
-    if (actions && probe_pruning_for(*actions)) {  // the fill prunes first: measure the pruning scale, then fill again
-      EMBER_TRY(calibrate_pruning());
-      EMBER_ASSIGN_OR_RETURN(actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
-    }
+    // Prune ratios stay, so the fill never needs the pruning probe (allocate_measured).
+    EMBER_ASSIGN_OR_RETURN(const auto actions, fill_actions(base->actions, slack, damage(base->candidate.quality), share));
     if (!actions) return Status::Ok();
     stage("fill: spending the measured slack on cheaper actions (attempt " + std::to_string(attempt) + ")");
     EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions("fill-" + std::to_string(attempt), *actions));
