@@ -3,6 +3,8 @@
 // of the FP32 analyses (so layer inputs and Hessians are computed once for all candidates),
 // then measured by the evaluator and serialized for its exact size.
 #pragma once
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,34 @@
 
 namespace ember::passes::search {
 
+// A candidate's model right after its prune-structured pass, with the analyses of that model
+// (the layer inputs that GPTQ reads, measured on the pruned model): a later candidate that
+// prunes the same units (the same pass text) continues from here instead of pruning and
+// calibrating again. It is the same model and the same statistics that its own passes would
+// compute, so the bytes, and `ember opt`'s replay, do not change.
+struct PrunedModel {
+  std::string entry;                // the prune-structured pipeline text
+  ir::Model model;
+  AnalysisManager analyses;
+  std::vector<PassRecord> records;  // the pruning pass's record
+  Remarks remarks;
+};
+
+// The most recent pruned models (a bisection's last steps and the fill step prune alike).
+struct PrunedModels {
+  static constexpr size_t kKept = 2;  // ~40 MB of model and ~150 MB of statistics each on kjv-gpt2
+  std::deque<PrunedModel> recent;
+  const PrunedModel* find(const std::string& entry) const {
+    for (const auto& p : recent)
+      if (p.entry == entry) return &p;
+    return nullptr;
+  }
+  void keep(PrunedModel p) {
+    recent.push_back(std::move(p));
+    while (recent.size() > kKept) recent.pop_front();
+  }
+};
+
 struct SearchContext {
   const ir::Model& prepared;             // after preparation_pipeline()
   const std::vector<PassRecord>& prep_records;
@@ -23,6 +53,7 @@ struct SearchContext {
   double reference = 0;                  // the FP32 model's quality
   const std::vector<SearchLayer>& layers;
   int64_t importance_rows = 0;           // a pruning pass scores the first rows, as the search did (0: all)
+  std::shared_ptr<PrunedModels> pruned = std::make_shared<PrunedModels>();
 };
 
 struct BuiltCandidate {

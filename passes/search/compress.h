@@ -68,6 +68,7 @@ struct Candidate {
   bool within_target = true;
   std::optional<double> predicted_energy_joules{}, predicted_latency_seconds{};  // energy and latency targets
   bool pareto = false;         // no other candidate is both smaller and better
+  double measure_seconds = 0;  // the evaluator's wall seconds (timings.json only, never the manifest)
 };
 
 // What the search decided per layer, for the manifest's `search` section.

@@ -37,6 +37,8 @@ namespace search {
 // output-error ratio at both blocks (gptq_factor.h); their measured metric change against
 // the predicted loss gives metric_per_loss (least squares through the origin).
 Status SearchRun::calibrate() {
+  // The pruning probe waits until an allocation wants to prune (allocate_measured).
+  prune_probe_pending_ = std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); });
   std::vector<std::vector<LayerAction>> probes;
   std::vector<std::string> names;
   for (auto [block, symmetric] : {std::pair<int64_t, bool>{128, false}, std::pair<int64_t, bool>{32, true}}) {
@@ -70,7 +72,27 @@ Status SearchRun::calibrate() {
     den += predicted * predicted;
   }
   scale_.metric_per_loss = den > 0 ? num / den : 0;
-  return calibrate_pruning();
+  return Status::Ok();
+}
+
+// The pruning probe is measured when an allocation first prunes, and then the allocation is
+// solved again. Before it, pruning predictions are unscaled (prune_factor 1). An allocation
+// that prunes nothing at factor 1 is also the optimum at any factor >= 1: its own loss does not
+// depend on the factor, and every other allocation's loss only grows with it (the measured
+// factors on kjv-gpt2 are 1.8-1.9). So a search that does not prune skips the probe's
+// candidate; one that does measures the same probe as before.
+Result<std::vector<LayerAction>> SearchRun::allocate_measured(int64_t capacity, double loss_limit) {
+  EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, loss_limit));
+  if (!probe_pruning_for(actions)) return actions;
+  EMBER_TRY(calibrate_pruning());
+  return allocate(capacity, loss_limit);
+}
+
+bool SearchRun::probe_pruning_for(const std::vector<LayerAction>& actions) {
+  if (!prune_probe_pending_) return false;
+  if (std::none_of(actions.begin(), actions.end(), [](const LayerAction& a) { return prune_ratio(a) > 0; })) return false;
+  prune_probe_pending_ = false;
+  return true;
 }
 
 // When FFNs may be pruned, one more measured point fixes the scale of the pruning predictions:
@@ -95,6 +117,7 @@ Status SearchRun::calibrate_pruning() {
   char name[48];
   std::snprintf(name, sizeof name, "uniform-prune-%.2f", ratio);
   EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, probe));
+  prune_probed_ = true;
   // A probe that measured no damage (a coarse metric: kjv-bert's accuracy did not move) says
   // nothing about the scale: keep the unscaled prediction rather than call pruning free.
   const double measured = damage(c->quality);
@@ -128,7 +151,7 @@ Result<std::vector<LayerAction>> SearchRun::allocate(int64_t capacity, double lo
 // the excess and the allocation is rebuilt.
 Result<std::vector<LayerAction>> SearchRun::allocate_within_target(int64_t capacity, const std::string& name) {
   for (int attempt = 0; attempt < 6; ++attempt) {
-    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, 0));
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate_measured(capacity, 0));
     EMBER_ASSIGN_OR_RETURN(const Candidate* c, try_actions(name, actions));
     if (c->within_target) return actions;
     if (target_costs()) {  // rounding keeps predictions within; shrink by 1% should it not
@@ -159,7 +182,7 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
   const size_t before = built_.size();
   std::vector<LayerAction> chosen;
   if (none) {
-    EMBER_ASSIGN_OR_RETURN(chosen, allocate(capacity, loss_limit));
+    EMBER_ASSIGN_OR_RETURN(chosen, allocate_measured(capacity, loss_limit));
   } else {
     EMBER_ASSIGN_OR_RETURN(chosen, allocate_within_target(capacity, "allocation"));
   }
@@ -176,14 +199,22 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
   // bisection cannot), then the bisection.
   const RepairStage repair = [&]() -> Result<std::optional<std::vector<LayerAction>>> {
     refit_corrections(chosen);
-    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate(capacity, loss_limit));
+    EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate_measured(capacity, loss_limit));
     return std::optional<std::vector<LayerAction>>(std::move(actions));
   };
   EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
                          run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
   accepted_ = outcome.accepted;
-  if (none) return Status::Ok();
+  if (none) {
+    start = std::chrono::steady_clock::now();
+    const size_t built_before = built_.size();
+    EMBER_TRY(fill(room));
+    if (built_.size() > built_before)
+      stages_.push_back({"fill", int64_t(built_.size() - built_before),
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    return Status::Ok();
+  }
   start = std::chrono::steady_clock::now();
   const size_t built_before = built_.size();
   EMBER_TRY(refit_and_reallocate(chosen, capacity));
@@ -278,7 +309,7 @@ void SearchRun::summarize() {
   if (latency_) s.fp32_latency_seconds = latency_->predicted(ctx_.layers, fp32);
   s.gptq_factor = scale_.gptq_factor;
   s.metric_per_loss = scale_.metric_per_loss;
-  s.prune_factor = std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); }) ? scale_.prune_factor : 0;
+  s.prune_factor = prune_probed_ ? scale_.prune_factor : 0;  // 0: no probe (nothing prunable, or no allocation pruned)
   const std::vector<LayerAction>& actions = built_[result_.chosen].actions;
   const LossTable table = loss_table();
   std::vector<MeasuredState> measured;

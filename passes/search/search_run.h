@@ -70,7 +70,7 @@ class SearchRun {
   // stage's layers).
   std::string eta() const {
     size_t plan = options_.recipe.target.kind == SearchTarget::Kind::kNone ? 5 : 6;  // a target adds the refit
-    if (std::any_of(prune_.begin(), prune_.end(), [](const auto& r) { return !r.empty(); })) ++plan;  // the pruning probe
+    if (prune_probe_pending_) ++plan;  // the pruning probe, should an allocation prune
     const size_t planned = std::max<size_t>(built_.size() + 1, plan);
     std::string text = "candidate " + std::to_string(built_.size() + 1) + " of about " + std::to_string(planned);
     if (built_.empty()) return text;
@@ -152,10 +152,21 @@ class SearchRun {
   Status calibrate();
   Status calibrate_pruning();
   Result<std::vector<LayerAction>> allocate(int64_t capacity, double loss_limit) const;
+  // allocate(), measuring the pruning probe first when the allocation prunes and it is pending.
+  Result<std::vector<LayerAction>> allocate_measured(int64_t capacity, double loss_limit);
+  // True (once) when `actions` prune and the pruning probe has not been measured yet.
+  bool probe_pruning_for(const std::vector<LayerAction>& actions);
   Result<std::vector<LayerAction>> allocate_within_target(int64_t capacity, const std::string& name);
   void refit_corrections(const std::vector<LayerAction>& chosen);
   Status refit_and_reallocate(const std::vector<LayerAction>& chosen, int64_t capacity);
   Status search(const analysis::ImportanceReport& importance, int64_t capacity);
+  // The fill step without a target (search_fill.cc, fill.h): `room` is the budget's allowed damage.
+  Status fill(double room);
+  const BuiltCandidate* smallest_within_budget() const;
+  Result<std::optional<std::vector<LayerAction>>> fill_actions(const std::vector<LayerAction>& base, double slack,
+                                                               double measured_damage, double share) const;
+  static constexpr int kFillAttempts = 2;
+  static constexpr double kFillShare = 0.8;  // of the slack: room for the predictions' error
   Status choose();
   void summarize();
 
@@ -169,6 +180,8 @@ class SearchRun {
   std::deque<BuiltCandidate> built_;  // a deque: candidates handed out stay where they are
   std::vector<SearchStageRecord> stages_;
   double candidate_seconds_ = 0;
+  bool prune_probe_pending_ = false;  // pruning allowed, its probe not measured yet
+  bool prune_probed_ = false;         // the probe was measured: prune_factor is measured
   std::vector<double> correction_;  // per layer, from the measured stages (refit_and_reallocate)
   std::vector<std::vector<LayerAction>> stage_states_;  // the states the progressive stages measured
   const ResourceCosts* energy_ = nullptr;

@@ -116,8 +116,12 @@ nlohmann::json timings_json(const passes::CompressResult& result) {
   nlohmann::json candidates = nlohmann::json::array();
   for (const auto& c : result.candidates) {
     double seconds = 0;
-    for (const auto& p : c.passes) seconds += p.seconds;
-    candidates.push_back({{"name", c.scheme}, {"pass_seconds", seconds}});
+    nlohmann::json passes = nlohmann::json::array();
+    for (const auto& p : c.passes) {
+      seconds += p.seconds;
+      passes.push_back({{"name", p.name}, {"seconds", p.seconds}});
+    }
+    candidates.push_back({{"name", c.scheme}, {"pass_seconds", seconds}, {"measure_seconds", c.measure_seconds}, {"passes", passes}});
   }
   nlohmann::json out = {{"stages", stages}, {"candidates", candidates}};
   const passes::SearchSummary& s = result.search;
