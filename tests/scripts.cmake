@@ -41,4 +41,5 @@ ember_script_test(interop_pruned_llama tests/interop/pruned_llama_ort.sh ARGS $<
 ember_script_test(sequence_cli tests/e2e/sequence_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
 # `ember importance` scores weights read inside a Scan body as in the network unrolled (issue 17).
 ember_script_test(importance_loop_scan tests/e2e/importance_loop_scan.sh ARGS $<TARGET_FILE:make_loop_scan_models> LABELS "e2e;sanitize" TIMEOUT 300)
+ember_script_test(importance_sequence tests/e2e/importance_sequence.sh ARGS $<TARGET_FILE:make_sequence_models> LABELS "e2e;sanitize" TIMEOUT 300)
 ember_script_test(sequence_rt tests/e2e/sequence_rt.sh LABELS "e2e;sanitize" TIMEOUT 300)
