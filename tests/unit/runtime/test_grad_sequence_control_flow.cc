@@ -1,6 +1,7 @@
 // Sequences through control flow (issue 17): an If whose branches return sequences carries
 // their gradient back into the branch (checked against finite differences, both branches);
-// a Loop carrying a sequence is a cut with its reason, naming only the weights it cuts off.
+// a Loop carrying a sequence, or an If whose branch reads an outer sequence, is a cut with its
+// reason, naming only the weights it cuts off.
 #include <memory>
 
 #include "tests/unit/runtime/grad_test_util.h"
@@ -91,6 +92,31 @@ TEST_CASE("grad sequence: a Loop carrying a sequence is a cut naming the weights
                  return Status::Ok();
                }).ok());
   CHECK(reported == std::set<std::string>{"wd"});
+}
+
+}  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad sequence: an If whose branch reads an outer sequence is a cut, with the reason") {
+  namespace rg = runtime::grad;
+  const std::vector<TestInput> inputs = {{"w0", random_f32({2, 2}, 1)}, {"w1", random_f32({2, 2}, 2)},
+                                         {"wd", random_f32({2, 2}, 3)}, {"c", boolean(true), Role::kFeed}};
+  ir::Node choose = make_node("If", {"c"}, {"b"});
+  choose.attributes.push_back(
+      graph_attr("then_branch", {make_node("ConcatFromSequence", {"s"}, {"t"}, {int_attr("axis", 0)})}, {}, "t"));
+  choose.attributes.push_back(
+      graph_attr("else_branch", {make_node("ConcatFromSequence", {"s"}, {"e"}, {int_attr("axis", 1)})}, {}, "e"));
+  ir::Model m = make_graph_model({make_node("SequenceConstruct", {"w0", "w1"}, {"s"}), choose, make_node("Tanh", {"wd"}, {"y1"})},
+                                 inputs, {"b", "y1"}, 18);
+  rg::GradientOptions go;
+  go.parameters = {"w0", "w1", "wd"};
+  auto bi = rg::BackwardInterpreter::create(m, go);
+  REQUIRE_MESSAGE(bi.ok(), bi.status().message());
+  REQUIRE((*bi)->cuts().size() == 1);
+  CHECK((*bi)->cuts()[0].op_type == "If");
+  CHECK((*bi)->cuts()[0].reason.find("it takes 's', a sequence or optional") != std::string::npos);
+  CHECK((*bi)->cuts()[0].sources_cut_off == std::vector<std::string>{"w0", "w1"});
 }
 
 }  // namespace ember::grad_test
