@@ -116,6 +116,7 @@ class BackwardInterpreter {
   std::vector<DType> dtypes_;
   // Sequences and optionals of the last forward() (sequence_grads.h); empty for tensor-only models.
   std::unordered_map<int, ValueLayout> layouts_;
+  std::unordered_map<int, Value> saved_others_;  // the sequences a sequence rule reads (SequenceMap)
   bool forward_done_ = false;
 };
 

@@ -54,6 +54,7 @@ Result<std::vector<Value>> BackwardInterpreter::forward_values(const std::map<st
   shapes_.assign(slots, Shape());
   dtypes_.assign(slots, DType::kUndefined);
   layouts_.clear();
+  saved_others_.clear();
   for (size_t s = 0; s < slots; ++s)
     if (constants_[s]) {
       shapes_[s] = constants_[s]->shape();
@@ -71,6 +72,7 @@ Result<std::vector<Value>> BackwardInterpreter::forward_values(const std::map<st
     const int s = slot(name);
     if (s < 0) return Status::Ok();
     layouts_[s] = layout_of(value);
+    if (is_saved_[size_t(s)] && !value.is_tensor()) saved_others_[s] = value;
     if (value.is_optional() && value.has_element() && value.element().is_tensor()) record(name, value.element().tensor());
     return Status::Ok();
   };
@@ -118,7 +120,9 @@ Status BackwardInterpreter::fill_context(size_t k, BackwardContext& ctx, const s
     const Tensor* v = s < 0 ? nullptr : (constants_[size_t(s)] ? constants_[size_t(s)] : &saved_[size_t(s)]);
     if (v && !v->defined()) v = nullptr;
     const ValueLayout* l = layout(s);
-    if (s >= 0 && (p.needs.inputs & bit(j)) && !v) {
+    auto other = values && s >= 0 && p.rule->takes_sequences ? saved_others_.find(s) : saved_others_.end();
+    const Value* sequence = other == saved_others_.end() ? nullptr : &other->second;
+    if (s >= 0 && (p.needs.inputs & bit(j)) && !v && !sequence) {
       if (l) return unsupported("node '" + node.name + "' (" + node.op_type + "): " + input_name(node, j) + " is " + describe_layout(*l) +
                                 ", and its backward rule reads tensors only");
       return internal_error("node '" + node.name + "': saved input " + std::to_string(j) + " is missing");
@@ -126,6 +130,7 @@ Status BackwardInterpreter::fill_context(size_t k, BackwardContext& ctx, const s
     ctx.inputs.push_back(v);
     ctx.input_shapes.push_back(s >= 0 ? shapes_[size_t(s)] : Shape());
     if (values) ctx.input_layouts.push_back(l);
+    if (values) ctx.input_values.push_back(sequence);
   }
   ctx.input_grads.resize(node_inputs_[k].size());
   ctx.factored_grads.resize(node_inputs_[k].size());
@@ -237,9 +242,13 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
       EMBER_TRY(report(s));
       if (constants_[size_t(s)] || !grads[size_t(s)].defined()) grads[size_t(s)] = Tensor();
     }
-    for (int s : release_at[k]) saved_[size_t(s)] = Tensor();
+    for (int s : release_at[k]) {
+      saved_[size_t(s)] = Tensor();
+      if (!saved_others_.empty()) saved_others_.erase(s);
+    }
   }
   saved_.assign(names_.size(), Tensor());
+  saved_others_.clear();
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
+#include "ir/value.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernel.h"
 
@@ -94,6 +95,7 @@ struct BackwardContext {
   // stay in output_grads / input_grads.
   std::vector<const ValueLayout*> input_layouts = {}, output_layouts = {};
   std::vector<const SequenceGrad*> output_sequence_grads = {};
+  std::vector<const Value*> input_values = {};  // sequence inputs a sequence rule asked for (needs), else nullptr
   std::vector<std::optional<SequenceGrad>> input_sequence_grads = {};
 
   // f32 storage for results, reused across nodes and batches when a pool is set.

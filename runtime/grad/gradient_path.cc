@@ -45,10 +45,13 @@ std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_
 }
 
 // If, Loop and Scan feed their bodies tensors: a sequence or optional they take (a Loop's
-// carried value, an outer-scope read) makes the node a cut, with this reason.
+// carried value, an outer-scope read) makes the node a cut, with this reason. SequenceMap
+// feeds its body the elements of its declared inputs; its outer-scope reads are checked.
 Status check_tensor_reads(const ir::Node& node, const std::vector<std::string>& reads, const std::set<std::string>& non_tensor) {
   if (non_tensor.empty()) return Status::Ok();
-  for (const auto* names : {&node.inputs, &reads})
+  const std::vector<std::string> none;
+  const bool takes_sequences = node.op_type == "SequenceMap";  // its declared inputs are sequences
+  for (const auto* names : {takes_sequences ? &none : &node.inputs, &reads})
     for (const auto& name : *names)
       if (non_tensor.count(name))
         return unsupported("it takes '" + name + "', a sequence or optional, into its body (subgraph gradients carry tensors there)");

@@ -120,3 +120,22 @@ TEST_CASE("grad sequence: an If whose branch reads an outer sequence is a cut, w
 }
 
 }  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad sequence: SequenceMap over a sequence, with a second sequence, a tensor and an outer weight") {
+  // out[i] = Tanh(x[i] * k) + z[i] * wo, for x = [a, b], z = [c, d]; y0 = ConcatFromSequence(out).
+  const std::vector<TestInput> inputs = {{"a", random_f32({2, 3}, 1)}, {"b", random_f32({2, 3}, 2)}, {"c", random_f32({2, 3}, 3)},
+                                         {"d", random_f32({2, 3}, 4)}, {"k", random_f32({2, 3}, 5)}, {"wo", random_f32({2, 3}, 6)}};
+  ir::Node map = make_node("SequenceMap", {"xs", "zs", "k"}, {"outs"});
+  map.attributes.push_back(graph_attr("body",
+                                      {make_node("Mul", {"x", "kk"}, {"p"}), make_node("Tanh", {"p"}, {"t"}),
+                                       make_node("Mul", {"z", "wo"}, {"q"}), make_node("Add", {"t", "q"}, {"o"})},
+                                      {"x", "z", "kk"}, "o"));
+  ir::Model m = make_graph_model({make_node("SequenceConstruct", {"a", "b"}, {"xs"}), make_node("SequenceConstruct", {"c", "d"}, {"zs"}),
+                                  map, make_node("ConcatFromSequence", {"outs"}, {"y0"}, {int_attr("axis", 0)})},
+                                 inputs, {"y0"}, 18);
+  check_model_gradients(m, inputs);
+}
+
+}  // namespace ember::grad_test
