@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `ember importance` on a network whose weights reach the output only through sequence and
-# optional values (issue 17: SequenceConstruct -> ConcatFromSequence, SplitToSequence ->
+# optional values (issue 17: SequenceConstruct -> SequenceMap -> ConcatFromSequence, SplitToSequence ->
 # SequenceAt, Optional -> OptionalGetElement): every weight is scored, nothing is cut off, and
 # the Taylor and Fisher scores equal those of the same network written with Concat and Split.
 # A sequence op given a tensor is exit 2 naming the node.

@@ -1,5 +1,5 @@
 // Importance of weights whose gradient path goes through sequences and optionals (issue 17):
-// SequenceConstruct -> ConcatFromSequence, SplitToSequence -> SequenceAt and Optional ->
+// SequenceConstruct -> SequenceMap -> ConcatFromSequence, SplitToSequence -> SequenceAt and Optional ->
 // OptionalGetElement score their weights exactly as Concat and Split do in the same network
 // (tests/fixtures/sequence_models.h), with no cut and no unscored weight.
 #include <doctest/doctest.h>
