@@ -46,6 +46,9 @@ struct InterpreterOptions {
 
 // Called after each node with every value it produced; used by calibration and analysis.
 using ValueObserver = std::function<Status(const std::string& value_name, const Tensor& value)>;
+// Called, beside a ValueObserver, with every sequence or optional a node produced (the
+// backward interpreter records their layout: lengths and element shapes).
+using NonTensorObserver = std::function<Status(const std::string& value_name, const Value& value)>;
 
 class Interpreter {
  public:
@@ -59,7 +62,9 @@ class Interpreter {
                                                       const std::vector<std::string>& names);
   // Feeds and outputs of any kind: tensors, sequences, optionals. A graph input declared with
   // a non-tensor type takes a sequence or an optional; one declared without a type takes any.
-  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer = nullptr);
+  // `observer` sees the tensors and `others` the sequences and optionals the nodes produce.
+  Result<std::vector<Value>> run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer = nullptr,
+                                        const NonTensorObserver& others = nullptr);
 
   const std::vector<const ir::ValueInfo*>& feed_inputs() const { return feed_inputs_; }
   std::vector<std::string> output_names() const;
@@ -84,6 +89,7 @@ class Interpreter {
   Status bind_feeds(const std::map<std::string, Value>& feeds, Frame& frame) const;
   Status run_step(Step& step, Frame& frame, const ValueObserver& observer);
   Status run_value_step(Step& step, Frame& frame, const ValueObserver& observer);
+  const NonTensorObserver* others_observer_ = nullptr;  // set during a run_values() given one
   Result<std::vector<Value>> execute(const std::map<std::string, Value>& feeds, const ValueObserver& observer,
                                      const std::vector<int>& keep_slots);
   Result<std::vector<Tensor>> execute_tensors(const std::map<std::string, Tensor>& feeds, const ValueObserver& observer,

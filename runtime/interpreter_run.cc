@@ -162,6 +162,7 @@ Status Interpreter::run_value_step(Step& step, Frame& frame, const ValueObserver
     if (step.outputs[o] < 0) continue;
     if (!outputs[o].defined()) return internal_error(ctx.where() + " did not produce output " + std::to_string(o));
     if (observer && outputs[o].is_tensor()) EMBER_TRY(observer(step.node->outputs[o], outputs[o].tensor()));
+    if (others_observer_ && !outputs[o].is_tensor()) EMBER_TRY((*others_observer_)(step.node->outputs[o], outputs[o]));
     frame.store(step.outputs[o], std::move(outputs[o]));
   }
   return Status::Ok();
@@ -225,8 +226,12 @@ Result<std::vector<Tensor>> Interpreter::run(const std::map<std::string, Tensor>
   return execute_tensors(feeds, observer, output_slots_);
 }
 
-Result<std::vector<Value>> Interpreter::run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer) {
-  return execute(feeds, observer, output_slots_);
+Result<std::vector<Value>> Interpreter::run_values(const std::map<std::string, Value>& feeds, const ValueObserver& observer,
+                                                   const NonTensorObserver& others) {
+  others_observer_ = others ? &others : nullptr;
+  auto result = execute(feeds, observer, output_slots_);
+  others_observer_ = nullptr;
+  return result;
 }
 
 Result<std::map<std::string, Tensor>> Interpreter::run_and_fetch(const std::map<std::string, Tensor>& feeds,

@@ -43,4 +43,5 @@ ember_script_test(sequence_cli tests/e2e/sequence_cli.sh LABELS "e2e;sanitize" T
 ember_script_test(importance_loop_scan tests/e2e/importance_loop_scan.sh ARGS $<TARGET_FILE:make_loop_scan_models> LABELS "e2e;sanitize" TIMEOUT 300)
 # Weights inside Loop / Scan bodies: counted, quantized, predicted, searched; onnxruntime when installed (issue 17).
 ember_script_test(body_weights tests/e2e/body_weights.sh ARGS $<TARGET_FILE:make_loop_scan_models> LABELS "e2e;interop" TIMEOUT 600)
+ember_script_test(importance_sequence tests/e2e/importance_sequence.sh ARGS $<TARGET_FILE:make_sequence_models> LABELS "e2e;sanitize" TIMEOUT 300)
 ember_script_test(sequence_rt tests/e2e/sequence_rt.sh LABELS "e2e;sanitize" TIMEOUT 300)

@@ -6,28 +6,9 @@
 
 #include "runtime/optimizer/graph_simplify.h"
 #include "runtime/kernel.h"
-#include "runtime/parallel.h"
 
 namespace ember::runtime::grad {
 namespace {
-
-constexpr int kNotReported = -2;
-constexpr int kAtSeeding = -1;
-
-bool is_float(DType d) { return traits(d).is_float; }
-
-// out = a + b in a new buffer: either operand may be a view shared with another gradient.
-Tensor add_out_of_place(TensorAllocator& pool, const Tensor& a, const Tensor& b) {
-  Tensor out = pool.allocate(DType::kF32, a.shape());
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  float* z = out.mutable_data<float>();
-  parallel_for(out.numel(), int64_t{1} << 15, [&](int64_t begin, int64_t end) {
-#pragma omp simd
-    for (int64_t i = begin; i < end; ++i) z[i] = x[i] + y[i];
-  });
-  return out;
-}
 
 // Float Constants (and initializers) of `min_elements` or more inside subgraph bodies (If,
 // Loop, Scan, nested) become initializers of the main graph: the body then reads them as
@@ -228,128 +209,6 @@ std::optional<Shape> BackwardInterpreter::value_shape(const std::string& name) c
 
 int64_t BackwardInterpreter::path_nodes() const {
   return std::count_if(plan_.nodes.begin(), plan_.nodes.end(), [](const NodeGradPlan& p) { return p.on_path; });
-}
-
-Result<std::vector<Tensor>> BackwardInterpreter::forward(const std::map<std::string, Tensor>& feeds) {
-  const size_t slots = names_.size();
-  saved_.assign(slots, Tensor());
-  shapes_.assign(slots, Shape());
-  dtypes_.assign(slots, DType::kUndefined);
-  for (size_t s = 0; s < slots; ++s)
-    if (constants_[s]) {
-      shapes_[s] = constants_[s]->shape();
-      dtypes_[s] = constants_[s]->dtype();
-    }
-  auto record = [&](const std::string& name, const Tensor& value) {
-    const int s = slot(name);
-    if (s < 0) return;
-    shapes_[size_t(s)] = value.shape();
-    dtypes_[size_t(s)] = value.dtype();
-    if (is_saved_[size_t(s)]) saved_[size_t(s)] = value;  // shares the bytes, keeping them alive
-  };
-  for (const auto& [name, tensor] : feeds) record(name, tensor);
-  auto outputs = interp_->run(feeds, [&](const std::string& name, const Tensor& value) {
-    record(name, value);
-    return Status::Ok();
-  });
-  forward_done_ = outputs.ok();
-  return outputs;
-}
-
-Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
-                                     const FactoredGradientSink& factored_sink) {
-  if (!forward_done_) return invalid_input("backward() needs a successful forward() first");
-  forward_done_ = false;
-  const ir::Graph& graph = interp_->model().graph;
-  std::vector<Tensor> grads(names_.size());
-  for (const auto& [name, g] : output_grads) {
-    const int s = slot(name);
-    if (s < 0) return invalid_input("gradient given for unknown output '" + name + "'");
-    if (g.dtype() != DType::kF32 || g.shape() != shapes_[size_t(s)])
-      return invalid_input("the gradient of output '" + name + "' must be f32 " + shape_to_string(shapes_[size_t(s)]) +
-                           ", got " + std::string(dtype_name(g.dtype())) + " " + shape_to_string(g.shape()));
-    grads[size_t(s)] = g;
-  }
-  std::map<int, FactoredGrad> factored;  // this node's factored weight gradients, by slot
-  auto report = [&](int s) -> Status {
-    auto f = factored.find(s);
-    if (f != factored.end()) {
-      Status st = factored_sink(names_[size_t(s)], f->second);
-      factored.erase(f);
-      return st;
-    }
-    if (!grads[size_t(s)].defined() || !sink) return Status::Ok();
-    return sink(names_[size_t(s)], grads[size_t(s)]);
-  };
-  for (size_t s = 0; s < names_.size(); ++s)
-    if (finalize_after_[s] == kAtSeeding) EMBER_TRY(report(static_cast<int>(s)));
-  std::vector<std::vector<int>> finalize_at(graph.nodes.size()), release_at(graph.nodes.size());
-  for (size_t s = 0; s < names_.size(); ++s) {
-    if (finalize_after_[s] >= 0) finalize_at[size_t(finalize_after_[s])].push_back(static_cast<int>(s));
-    if (release_saved_after_[s] != INT_MAX) release_at[size_t(release_saved_after_[s])].push_back(static_cast<int>(s));
-  }
-  for (size_t k = graph.nodes.size(); k-- > 0;) {
-    const NodeGradPlan& p = plan_.nodes[k];
-    if (!p.on_path) continue;
-    const ir::Node& node = graph.nodes[k];
-    BackwardContext ctx{node, interp_->model().opset_version(node.domain), {}, {}, {}, {}, {}, p.wanted, {}};
-    bool any_grad = false;
-    for (int s : node_outputs_[k]) {
-      ctx.outputs.push_back(s >= 0 && saved_[size_t(s)].defined() ? &saved_[size_t(s)] : nullptr);
-      ctx.output_shapes.push_back(s >= 0 ? shapes_[size_t(s)] : Shape());
-      ctx.output_grads.push_back(s >= 0 && grads[size_t(s)].defined() ? &grads[size_t(s)] : nullptr);
-      any_grad = any_grad || ctx.output_grads.back();
-    }
-    for (size_t j = 0; j < node_inputs_[k].size(); ++j) {
-      const int s = node_inputs_[k][j];
-      const Tensor* v = s < 0 ? nullptr : (constants_[size_t(s)] ? constants_[size_t(s)] : &saved_[size_t(s)]);
-      if (v && !v->defined()) v = nullptr;
-      if (s >= 0 && (p.needs.inputs & bit(j)) && !v)
-        return internal_error("node '" + node.name + "': saved input " + std::to_string(j) + " is missing");
-      ctx.inputs.push_back(v);
-      ctx.input_shapes.push_back(s >= 0 ? shapes_[size_t(s)] : Shape());
-    }
-    ctx.input_grads.resize(node_inputs_[k].size());
-    ctx.factored_grads.resize(node_inputs_[k].size());
-    // A weight whose gradient only this node gives (no other consumer has added to it and it
-    // is complete after this node) may come as factors, for a sink that takes them.
-    for (size_t j = 0; factored_sink && j < node_inputs_[k].size() && j < kMaxIndices; ++j) {
-      const int s = node_inputs_[k][j];
-      if (s >= 0 && constants_[size_t(s)] && (p.wanted & bit(j)) && !grads[size_t(s)].defined() &&
-          finalize_after_[size_t(s)] == static_cast<int>(k) &&
-          std::count(node_inputs_[k].begin(), node_inputs_[k].end(), s) == 1)
-        ctx.factorable |= bit(j);
-    }
-    ctx.allocator = &grad_pool_;
-    ctx.cache = &node_cache_[k];
-    ctx.products = products_;
-    for (size_t j = 0; j < node_inputs_[k].size() && j < kMaxIndices; ++j)
-      if (node_inputs_[k][j] >= 0 && constants_[size_t(node_inputs_[k][j])]) ctx.constant_inputs |= bit(j);
-    if (any_grad) {
-      EMBER_TRY(p.rule->backward(ctx).with_context("backward of node '" + node.name + "' (" + node.op_type + ")"));
-      for (size_t j = 0; j < ctx.factored_grads.size(); ++j)
-        if (ctx.factored_grads[j] && (ctx.factorable & bit(j))) factored.emplace(node_inputs_[k][j], std::move(*ctx.factored_grads[j]));
-      for (size_t j = 0; j < ctx.input_grads.size(); ++j) {
-        Tensor& g = ctx.input_grads[j];
-        const int s = node_inputs_[k][j];
-        if (!g.defined() || s < 0 || !(p.wanted & bit(j)) || !is_float(dtypes_[size_t(s)])) continue;
-        if (g.shape() != shapes_[size_t(s)] || g.dtype() != DType::kF32)
-          return internal_error("backward of node '" + node.name + "' gave input " + std::to_string(j) + " a gradient of shape " +
-                                shape_to_string(g.shape()) + ", expected " + shape_to_string(shapes_[size_t(s)]));
-        Tensor& acc = grads[size_t(s)];
-        acc = acc.defined() ? add_out_of_place(grad_pool_, acc, g) : std::move(g);
-      }
-    }
-    for (int s : node_outputs_[k])
-      if (s >= 0) grads[size_t(s)] = Tensor();
-    for (int s : finalize_at[k]) {
-      EMBER_TRY(report(s));
-      if (constants_[size_t(s)] || !grads[size_t(s)].defined()) grads[size_t(s)] = Tensor();
-    }
-    for (int s : release_at[k]) saved_[size_t(s)] = Tensor();
-  }
-  saved_.assign(names_.size(), Tensor());
-  return Status::Ok();
 }
 
 }  // namespace ember::runtime::grad

@@ -12,6 +12,9 @@
 //               requested gradient to a sink as soon as it is complete, then frees it: weight
 //               gradients are never all alive at once, and neither are activations.
 // Memory: saved activations of one forward pass + the gradients in flight.
+// Sequences and optionals: forward() keeps only their layout (length, element shapes), and
+// their gradients travel as SequenceGrads beside the tensor ones (sequence_grads.h); rules
+// registered with add_sequence_rule take them. forward() and backward(): backward_pass.cc.
 #pragma once
 #include <functional>
 #include <map>
@@ -24,6 +27,7 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "runtime/grad/gradient_path.h"
+#include "runtime/grad/sequence_grads.h"
 #include "runtime/interpreter.h"
 #include "runtime/tensor_pool.h"
 
@@ -56,10 +60,14 @@ class BackwardInterpreter {
 
   // Runs the model; returns the graph outputs in order. Keeps what backward() needs.
   Result<std::vector<Tensor>> forward(const std::map<std::string, Tensor>& feeds);
+  // The same for a graph whose outputs may be sequences or optionals (an If's branch).
+  Result<std::vector<Value>> forward_values(const std::map<std::string, Tensor>& feeds);
   // dL/d(output) for seeded outputs (f32, the output's shape); missing outputs count as zero.
   // With a factored sink, the weight gradients that rules can factor go there, not to `sink`.
+  // `sequence_output_grads`: the gradients of outputs that are sequences (an If's branch).
   Status backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
-                  const FactoredGradientSink& factored_sink = nullptr);
+                  const FactoredGradientSink& factored_sink = nullptr,
+                  const std::map<std::string, SequenceGrad>& sequence_output_grads = {});
 
   const std::vector<std::string>& parameters() const { return parameters_; }
   // Parameters whose gradient can be nonzero (they reach a seeded output).
@@ -77,8 +85,16 @@ class BackwardInterpreter {
 
  private:
   BackwardInterpreter() = default;
+  static constexpr int kNotReported = -2;  // finalize_after_: a value never handed to the sink
+  static constexpr int kAtSeeding = -1;    // finalize_after_: complete before any node runs
   Status build(const ir::Model& model, const GradientOptions& options);
   int slot(const std::string& name) const;
+  // The forward values, shapes and gradients node k's rule sees (ctx is filled in place).
+  Status fill_context(size_t k, BackwardContext& ctx, const std::vector<Tensor>& grads,
+                      const std::unordered_map<int, SequenceGrad>& sequence_grads, bool& any_grad);
+  // Adds the input gradients node k's rule gave to those of its inputs.
+  Status accumulate_inputs(size_t k, BackwardContext& ctx, std::vector<Tensor>& grads,
+                           std::unordered_map<int, SequenceGrad>& sequence_grads);
 
   std::unique_ptr<Interpreter> interp_;
   std::vector<std::string> parameters_;
@@ -98,6 +114,9 @@ class BackwardInterpreter {
   std::vector<Tensor> saved_;
   std::vector<Shape> shapes_;
   std::vector<DType> dtypes_;
+  // Sequences and optionals of the last forward() (sequence_grads.h); empty for tensor-only models.
+  std::unordered_map<int, ValueLayout> layouts_;
+  std::unordered_map<int, Value> saved_others_;  // the sequences a sequence rule reads (SequenceMap)
   bool forward_done_ = false;
 };
 

@@ -68,23 +68,27 @@ Status if_backward(BackwardContext& ctx) {
       return internal_error(ctx.where() + ": the outer value '" + name + "' its branch reads was not kept");
     feeds[name] = ctx.input(it->second);
   }
-  EMBER_TRY(g.interp->forward(feeds).status());
+  EMBER_TRY(g.interp->forward_values(feeds).status());
   std::map<std::string, Tensor> seeds;
+  std::map<std::string, SequenceGrad> sequence_seeds;  // outputs that are sequences
   for (size_t j = 0; j < ctx.node.outputs.size() && j < body->outputs.size(); ++j) {
-    if (!ctx.has_output_grad(j)) continue;
+    const SequenceGrad* sequence = ctx.output_sequence_grad(j);
+    if (!ctx.has_output_grad(j) && !sequence) continue;
     const std::string& name = body->outputs[j].name;
-    if (seeds.count(name))
+    if (seeds.count(name) || sequence_seeds.count(name))
       return unsupported(ctx.where() + ": two outputs of the branch are the same value '" + name + "'");
-    seeds[name] = ctx.output_grad(j);
+    if (sequence) sequence_seeds[name] = *sequence;
+    else seeds[name] = ctx.output_grad(j);
   }
-  return g.interp->backward(seeds, [&](const std::string& name, const Tensor& grad) -> Status {
+  const auto sink = [&](const std::string& name, const Tensor& grad) -> Status {
     auto it = index.find(name);
     if (it == index.end() || grad.dtype() != DType::kF32) return Status::Ok();
     Tensor copy = ctx.allocate(grad.shape());
     std::memcpy(copy.raw_mutable(), grad.raw(), grad.nbytes());
     ctx.input_grads[it->second] = std::move(copy);
     return Status::Ok();
-  });
+  };
+  return g.interp->backward(seeds, sink, nullptr, sequence_seeds);
 }
 
 }  // namespace
@@ -137,6 +141,8 @@ Status check_if_gradient(const ir::Node& node, const std::set<std::string>& acti
   return Status::Ok();
 }
 
-void register_control_flow_grads(GradRegistry& r) { r.add("If", ~bit(0), if_needs, if_backward); }
+// A branch output that is a sequence takes its gradient as one (the branch's own interpreter
+// carries it back); outer values the branch reads must be tensors (fill_context says so).
+void register_control_flow_grads(GradRegistry& r) { r.add_sequence_rule("If", ~bit(0), if_needs, if_backward); }
 
 }  // namespace ember::runtime::grad

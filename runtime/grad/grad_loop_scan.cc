@@ -460,6 +460,7 @@ Status check_subgraph_gradient(const ir::Node& node, const std::set<std::string>
   const bool onnx = node.domain.empty() || node.domain == "ai.onnx";
   if (onnx && node.op_type == "If") return check_if_gradient(node, active, registry);
   if (onnx && (node.op_type == "Loop" || node.op_type == "Scan")) return check_loop_scan_gradient(node, active, registry);
+  if (onnx && node.op_type == "SequenceMap") return check_sequence_map_gradient(node, active, registry);
   return unsupported("no backward rule through the subgraphs of " + node.op_type);
 }
 

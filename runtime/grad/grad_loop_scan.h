@@ -24,4 +24,7 @@ namespace ember::runtime::grad {
 // body output to the body inputs and the `active` outer values it reads; else the reason.
 Status check_subgraph_gradient(const ir::Node& node, const std::set<std::string>& active, const GradRegistry& registry);
 
+// The same for SequenceMap (grad_sequence_map.cc).
+Status check_sequence_map_gradient(const ir::Node& node, const std::set<std::string>& active, const GradRegistry& registry);
+
 }  // namespace ember::runtime::grad

@@ -14,6 +14,12 @@ void GradRegistry::add(std::string op_type, IndexMask differentiable, NeedsFunct
   rules_.push_back({std::move(op_type), differentiable, needs, backward, std::move(domain), supports});
 }
 
+void GradRegistry::add_sequence_rule(std::string op_type, IndexMask differentiable, NeedsFunction needs,
+                                     BackwardFunction backward) {
+  add(std::move(op_type), differentiable, needs, backward);
+  rules_.back().takes_sequences = true;
+}
+
 const GradRule* GradRegistry::find(std::string_view op_type, std::string_view domain) const {
   if (domain == "ai.onnx") domain = "";
   for (const auto& rule : rules_)
@@ -40,6 +46,8 @@ bool is_non_differentiable_op(std::string_view op_type) {
       "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Not", "IsNaN", "IsInf",
       "BitShift", "BitwiseAnd", "BitwiseNot", "BitwiseOr", "BitwiseXor",
       // indices and piecewise-constant functions (zero gradient almost everywhere)
+      // a sequence's length, whether an optional holds a value, a new empty sequence
+      "SequenceLength", "OptionalHasElement", "SequenceEmpty",
       "ArgMax", "ArgMin", "Floor", "Ceil", "Round", "Sign", "Hardmax", "Unique", "NonMaxSuppression",
       // random draws (no input they are differentiable in)
       "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli", "Multinomial",

@@ -15,6 +15,7 @@
 #include "ir/model.h"
 #include "ir/status.h"
 #include "ir/tensor.h"
+#include "ir/value.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/kernel.h"
 
@@ -53,6 +54,21 @@ struct FactoredGrad {
   Tensor materialize(const Shape& shape, TensorAllocator* allocator) const;
 };
 
+// The gradient of a sequence value: one f32 tensor per element, of that element's shape, or
+// an undefined tensor where no gradient reaches the element (zero). An optional's gradient is
+// its element's (a tensor, or a SequenceGrad); an empty optional has none.
+using SequenceGrad = std::vector<Tensor>;
+
+// What the forward pass leaves of a value that is not a plain tensor, for the rules: whether
+// it is (or an optional holds) a sequence, and each element's shape. An optional holding a
+// tensor has the tensor's shape as the value's shape (input_shapes / output_shapes).
+struct ValueLayout {
+  bool optional = false;
+  bool empty = false;      // an optional without an element
+  bool sequence = false;   // a sequence, or an optional holding one
+  std::vector<Shape> shapes;  // sequence: the shape of each element
+};
+
 struct BackwardContext {
   const ir::Node& node;
   int64_t opset;
@@ -73,6 +89,14 @@ struct BackwardContext {
   // input_grads[i]: weights that only this node's gradient reaches, for a sink that takes them.
   IndexMask factorable = 0;
   std::vector<std::optional<FactoredGrad>> factored_grads = {};
+  // Sequences and optionals: per input/output, its layout (nullptr for a tensor), the
+  // gradient of each sequence-valued output (nullptr when none flows) and, set by the rule,
+  // of each wanted sequence-valued input. Tensor gradients (an optional's tensor included)
+  // stay in output_grads / input_grads.
+  std::vector<const ValueLayout*> input_layouts = {}, output_layouts = {};
+  std::vector<const SequenceGrad*> output_sequence_grads = {};
+  std::vector<const Value*> input_values = {};  // sequence inputs a sequence rule asked for (needs), else nullptr
+  std::vector<std::optional<SequenceGrad>> input_sequence_grads = {};
 
   // f32 storage for results, reused across nodes and batches when a pool is set.
   Tensor allocate(const Shape& shape) const;  // contents unspecified
@@ -85,6 +109,13 @@ struct BackwardContext {
   const Tensor& output(size_t i) const { return *outputs[i]; }
   bool has_output_grad(size_t j) const { return j < output_grads.size() && output_grads[j] != nullptr; }
   const Tensor& output_grad(size_t j) const { return *output_grads[j]; }
+  const ValueLayout* input_layout(size_t i) const { return i < input_layouts.size() ? input_layouts[i] : nullptr; }
+  const ValueLayout* output_layout(size_t j) const { return j < output_layouts.size() ? output_layouts[j] : nullptr; }
+  bool input_is_sequence(size_t i) const { return input_layout(i) && input_layout(i)->sequence; }
+  bool output_is_sequence(size_t j) const { return output_layout(j) && output_layout(j)->sequence; }
+  const SequenceGrad* output_sequence_grad(size_t j) const {
+    return j < output_sequence_grads.size() ? output_sequence_grads[j] : nullptr;
+  }
   std::string where() const { return "node '" + node.name + "' (" + node.op_type + ")"; }
 };
 
@@ -101,12 +132,17 @@ struct GradRule {
   BackwardFunction backward = nullptr;
   std::string domain = "";  // "" for ONNX's default domain; else, e.g., ember.fused
   SupportsFunction supports = nullptr;  // nullptr: every node of the op
+  // The rule takes and gives sequence gradients (BackwardContext's output_sequence_grads,
+  // input_sequence_grads); any other rule given one stops with an error naming the node.
+  bool takes_sequences = false;
 };
 
 class GradRegistry {
  public:
   void add(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward,
            std::string domain = "", SupportsFunction supports = nullptr);
+  // A default-domain rule that carries sequence (and optional) gradients too.
+  void add_sequence_rule(std::string op_type, IndexMask differentiable, NeedsFunction needs, BackwardFunction backward);
   // The rule for an op of the default ONNX domain (or of `domain`); nullptr when there is none.
   const GradRule* find(std::string_view op_type, std::string_view domain) const;
   const std::vector<GradRule>& all() const { return rules_; }

@@ -1,5 +1,5 @@
 // Backward rules of the shape family: ops that only move elements, so the gradient moves back.
-//   Identity, Reshape, Flatten, Squeeze, Unsqueeze, Dropout (inference): dy viewed with X's
+//   Reshape, Flatten, Squeeze, Unsqueeze, Dropout (inference): dy viewed with X's
 //   shape (no copy)
 //   Transpose(perm): dy transposed by the inverse permutation
 //   Split: the output gradients concatenated (zeros for outputs no gradient reaches)
@@ -173,7 +173,8 @@ Status expand_backward(BackwardContext& ctx) {
 
 void register_shape_grads(GradRegistry& r) {
   // Dropout runs only as the identity (the forward rejects training-mode dropout).
-  for (const char* op : {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout"})
+  // Identity, which also passes sequences and optionals, is in grad_sequence.cc.
+  for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Dropout"})
     r.add(op, bit(0), needs_nothing, view_backward);
   r.add("Transpose", bit(0), needs_nothing, transpose_backward);
   r.add("Split", bit(0), needs_nothing, split_backward);

@@ -5,6 +5,7 @@
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_gelu_chain.h"
 #include "runtime/grad/grad_loop_scan.h"
+#include "runtime/grad/sequence_grads.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -41,6 +42,20 @@ std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_
     if (it != producer.end()) push_inputs(it->second);
   }
   return upstream;
+}
+
+// If, Loop and Scan feed their bodies tensors: a sequence or optional they take (a Loop's
+// carried value, an outer-scope read) makes the node a cut, with this reason. SequenceMap
+// feeds its body the elements of its declared inputs; its outer-scope reads are checked.
+Status check_tensor_reads(const ir::Node& node, const std::vector<std::string>& reads, const std::set<std::string>& non_tensor) {
+  if (non_tensor.empty()) return Status::Ok();
+  const std::vector<std::string> none;
+  const bool takes_sequences = node.op_type == "SequenceMap";  // its declared inputs are sequences
+  for (const auto* names : {takes_sequences ? &none : &node.inputs, &reads})
+    for (const auto& name : *names)
+      if (non_tensor.count(name))
+        return unsupported("it takes '" + name + "', a sequence or optional, into its body (subgraph gradients carry tensors there)");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -87,6 +102,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   for (const auto& s : seeded)
     if (active.count(s)) flows.insert(s);
   std::vector<size_t> cut_nodes;
+  const std::set<std::string> non_tensor = sequence_or_optional_values(graph);
   std::map<size_t, std::string> cut_reasons;  // why a node with a rule is cut anyway (its branches)
   for (size_t i = nodes.size(); i-- > 0;) {
     if (!active_inputs[i] && subgraph_reads[i].empty()) continue;
@@ -96,7 +112,8 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (!reaches) continue;
     // A gradient passes through If, Loop or Scan only when their bodies all have rules.
     const bool with_subgraphs = rules[i] && has_subgraph(node);
-    const Status branches = with_subgraphs ? check_subgraph_gradient(node, active, registry) : Status::Ok();
+    Status branches = with_subgraphs ? check_tensor_reads(node, outer_scope_reads(node), non_tensor) : Status::Ok();
+    if (with_subgraphs && branches.ok()) branches = check_subgraph_gradient(node, active, registry);
     const bool through_branches = with_subgraphs && branches.ok();
     if (!rules[i] || !branches.ok()) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);

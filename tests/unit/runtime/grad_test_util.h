@@ -85,9 +85,9 @@ inline ir::Model f64_model(const ir::Model& model, const std::vector<std::string
   for (auto& in : m.graph.inputs)
     if (in.elem_type == DType::kF32) in.elem_type = DType::kF64;
   for (auto& node : m.graph.nodes) {
-    if (node.op_type == "Cast")
+    if (node.op_type == "Cast" || node.op_type == "SequenceEmpty")  // the float type they name
       for (auto& a : node.attributes)
-        if (a.name == "to" && a.i == static_cast<int64_t>(DType::kF32)) a.i = static_cast<int64_t>(DType::kF64);
+        if ((a.name == "to" || a.name == "dtype") && a.i == static_cast<int64_t>(DType::kF32)) a.i = static_cast<int64_t>(DType::kF64);
     for (auto& a : node.attributes)
       if (a.kind == ir::AttrKind::kTensor) a.t = to_f64(a.t);
   }

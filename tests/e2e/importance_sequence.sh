@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `ember importance` on a network whose weights reach the output only through sequence and
+# optional values (issue 17: SequenceConstruct -> SequenceMap -> ConcatFromSequence, SplitToSequence ->
+# SequenceAt, Optional -> OptionalGetElement): every weight is scored, nothing is cut off, and
+# the Taylor and Fisher scores equal those of the same network written with Concat and Split.
+# A sequence op given a tensor is exit 2 naming the node.
+# Args: EMBER make_sequence_models.
+source "$(dirname "$0")/lib.sh"
+MAKE=${2:?usage: importance_sequence.sh EMBER make_sequence_models}
+expect_exit 0 "write the fixtures" -- "$MAKE" "$WORK"
+
+for net in sequence_net plain_net; do
+  expect_exit 0 "importance $net" -- "$EMBER" importance "$WORK/$net.onnx" --data "$WORK/calib.npz" \
+    --loss mse --grad-precision f32 -o "$WORK/$net.json"
+done
+python3 - "$WORK/sequence_net.json" "$WORK/plain_net.json" <<'PY' && pass || fail "sequence_net: scores differ from the plain network's, or a weight was cut off"
+import json, sys
+seq, plain = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (seq, plain):
+    assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gradient_cuts"), r.get("unscored_weights"))
+a = {t["name"]: t for t in seq["tensors"]}
+b = {t["name"]: t for t in plain["tensors"]}
+for name in ["W1", "W2", "Va", "Vb"]:
+    for key in ["taylor", "fisher_sum"]:
+        x, y = a[name][key], b[name][key]
+        assert x > 0 and abs(x - y) <= 1e-6 * abs(y), (name, key, x, y)
+        print(f"{name:2} {key:10} sequences {x:.9g} plain {y:.9g}")
+PY
+
+expect_exit 2 "importance of a model whose SequenceAt is given a tensor" -- "$EMBER" importance "$WORK/bad_sequence.onnx" \
+  --data "$WORK/calib.npz" --loss mse
+expect_stderr_contains "'at_first'"
+finish
