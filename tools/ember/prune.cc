@@ -151,7 +151,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   sub->add_option("--damp", o->damp, "lsq ridge damping, relative to the mean variance of the kept units (0.1 measured best on kjv-gpt2 and kjv-bert)")->default_val(0.1);
   sub->add_option("--importance-rows", o->importance_rows, "Gradient scores (taylor, fisher) from the first N calibration rows only (0 = all; on kjv-gpt2 64 rows ranked better than 128 or 512)")
       ->default_val(64)->check(CountIn(0, INT64_MAX));
-  sub->add_option("--refit-rows", o->refit_rows, "Rows (tokens) of each refitted layer's input in the recovery's statistics, spread over the calibration set (kjv-gpt2 at 20%: 8192 -> 1.1930, 65536 -> 1.1844 bits/byte)")
+  sub->add_option("--refit-rows", o->refit_rows, "Rows (tokens) of each refitted FFN or attention consumer's input in the recovery's statistics, spread over the calibration set (kjv-gpt2 at 20%: 8192 -> 1.1930, 65536 -> 1.1844 bits/byte)")
       ->default_val(65536)->check(CountIn(1, INT64_MAX));
   sub->add_option("--calib-batch", o->calib_batch, "Rows per batch (capped by the model's fixed batch size); the gradient scores average |sum g w| over batches, so 1 scores every row on its own (kjv-bert: 0.5129 against 0.5039 with 8)")->default_val(1)->check(CountIn(1, 1 << 20));
   sub->add_flag("--json", o->json, "Print the per-layer record as JSON");
