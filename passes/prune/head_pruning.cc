@@ -157,7 +157,9 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
   const auto removed = choose(scores, found.groups, o, threshold);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (o.recovery == Recovery::kBias || o.recovery == Recovery::kLsq) {
-    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original));
+    analysis::LayerInputAnalysis::Options io;
+    io.max_rows = o.refit_rows;
+    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original, io));
   }
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];

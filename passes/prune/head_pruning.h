@@ -30,7 +30,7 @@ struct HeadPruneOptions {
   Recovery recovery = Recovery::kLsq;
   bool global = true;
   double min_keep = 0.1, damp = 0.01;
-  int64_t refit_rows = 8192;       // lsq-seq
+  int64_t refit_rows = 8192;       // rows per consumer input in the recovery's statistics (lsq, bias, lsq-seq)
   // > 0 for a block: remove exactly this many of its heads (by name(), the first projection's
   // node), instead of the ratio; for a search that chooses per layer. Grouped-query blocks
   // count KV groups (HeadGroup::units()).

@@ -26,8 +26,6 @@ namespace {
 using analysis::Layer;
 using prune::FfnGroup;
 
-constexpr int64_t kRefitRows = 8192;  // rows (tokens) per layer in recovery=lsq-seq's refit, as the layer-input analysis
-
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
   double params = 0;  // joint_selection.h: neurons and heads under one parameter budget
@@ -39,6 +37,7 @@ struct PruneOptionValues {
   double min_keep = 0.1, damp = 0.01;
   double channels = 0;   // conv_pruning.h
   int64_t multiple = 1;  // kept_rounding.h
+  int64_t refit_rows = 8192;  // rows (tokens) per consumer input in the recovery's statistics (the scores keep 8192)
   std::string channel_ratios;  // conv_pruning.h parse_group_ratios
 };
 
@@ -73,6 +72,10 @@ const OptionTable<PruneOptionValues>& option_table() {
        "on the pruned model's own activations, matching the original outputs"},
       {"min-keep", &V::min_keep, "Fraction of each layer's neurons always kept (at least one)"},
       {"damp", &V::damp, "lsq ridge damping, relative to the mean variance of the kept neurons"},
+      {"refit-rows", &V::refit_rows,
+       "Rows (tokens) of each FFN or attention consumer's input in the recovery's statistics (lsq, bias, lsq-seq), "
+       "spread over the calibration set; the activation scores keep the layer-input analysis's 8192 (more rows cost one "
+       "more calibration run)"},
       {"channels", &V::channels,
        "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
        "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
@@ -106,6 +109,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   if (!(v.channels >= 0 && v.channels < 1))
     return invalid_input("prune-structured: channels must be in [0, 1), got " + option_value_text(v.channels));
   if (v.multiple < 1) return invalid_input("prune-structured: multiple must be >= 1");
+  if (v.refit_rows < 1) return invalid_input("prune-structured: refit-rows must be >= 1");
   EMBER_ASSIGN_OR_RETURN(p.group_ratios, prune::parse_group_ratios(v.channel_ratios));
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
   if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
@@ -342,7 +346,9 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential &&
       (opts.values.ffn > 0 || opts.values.params > 0 || !opts.ffn_per_layer.empty())) {
-    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model));
+    analysis::LayerInputAnalysis::Options io;
+    io.max_rows = opts.values.refit_rows;
+    EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model, io));
   }
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
   int64_t removed_total = 0;
@@ -355,7 +361,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
       auto refit = [&]() -> Result<prune::ConsumerUpdate> {
         if (opts.recovery == prune::Recovery::kLsqSequential) {
           if (!ctx.calib) return invalid_input("prune-structured: recovery=lsq-seq needs a calibration set");
-          return prune::refit_on_pruned(model, pruned, *ctx.calib, g, w2, b2, kept, opts.values.damp, kRefitRows);
+          return prune::refit_on_pruned(model, pruned, *ctx.calib, g, w2, b2, kept, opts.values.damp, opts.values.refit_rows);
         }
         const analysis::LayerInputStats* stats = nullptr;
         if (inputs) {
@@ -382,7 +388,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     prune::HeadPruneOptions ho;
     ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
-    ho.refit_rows = kRefitRows, ho.per_block = head_counts;
+    ho.refit_rows = opts.values.refit_rows, ho.per_block = head_counts;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
     for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());

@@ -54,16 +54,22 @@ Result<SplitChoice> search_split(const ProbeMeter& meter, const std::vector<Spli
   std::vector<ProbeLayer> probes;
   for (const SplitLayer& l : layers) probes.push_back(l.probe);
   SplitChoice best;
-  double best_kl = 0;
+  double best_kl = 0, best_params = 0;
+  bool best_meets = false;
   for (int64_t k = 0; k <= most; k += step) {
     std::vector<std::vector<int64_t>> removed(layers.size());
     const double hp = take(heads, layers, limit, removed, [&](double, int64_t n) { return n == k; });
-    take(neurons, layers, limit, removed, [&](double p, int64_t) { return hp + p >= target; });
+    const double taken = hp + take(neurons, layers, limit, removed, [&](double p, int64_t) { return hp + p >= target; });
     EMBER_ASSIGN_OR_RETURN(const double kl, meter.masked_kl(probes, removed));
     best.tried_kl.push_back(kl);
     best.tried_heads.push_back(k);
-    if (best.counts.empty() || kl < best_kl) {
-      best_kl = kl;
+    // A split whose neurons hit their floors before the budget removes less and so looks cheaper:
+    // it wins only when no split meets the budget (then the one that removes the most).
+    const bool meets = taken >= target;
+    const bool better = best.counts.empty() || (meets && !best_meets) ||
+                        (meets == best_meets && (meets ? kl < best_kl : taken > best_params));
+    if (better) {
+      best_kl = kl, best_params = taken, best_meets = meets;
       best.counts.clear();
       for (const auto& r : removed) best.counts.push_back(static_cast<int64_t>(r.size()));
     }

@@ -6,7 +6,8 @@
 // more so that at most 17 points are measured), the heads' parameters are taken first and
 // neurons fill the rest of the budget; each split is measured by a probe (probe_calibration.h:
 // the units masked, KL of the output against the unpruned model's on the first calibration
-// batches), and the split with the smallest KL wins (ties: fewer heads). The probes measure
+// batches), and the split with the smallest KL wins (ties: fewer heads) among those that meet
+// the budget (with per-layer floors a split with few heads may not: its neurons run out). The probes measure
 // pruning without recovery; on kjv-gpt2 that orders the splits as the recovered models do.
 #pragma once
 #include <cstdint>

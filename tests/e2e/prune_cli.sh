@@ -37,6 +37,8 @@ expect_exit 2 "ratio 1" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digit
 expect_stderr_contains "--ffn"
 expect_exit 2 "negative ratio" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --ffn -0.5 -o "$WORK/bad.onnx"
 expect_stderr_contains "--ffn"
+expect_exit 2 "refit rows 0" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --refit-rows 0 -o "$WORK/bad.onnx"
+expect_stderr_contains "--refit-rows"
 expect_exit 2 "unknown score" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --score l2 -o "$WORK/bad.onnx"
 expect_stderr_contains "--score"
 # Quantized weights are no f32 layers: nothing to prune, and the message says what was looked for.

@@ -68,6 +68,14 @@ TEST_CASE("prune joint: kjv-gpt2-tiny loses the budget's parameters in neurons a
     REQUIRE(act_test::run_pipeline(m, p, &*calib).ok());
     CHECK(static_cast<double>(before - parameters(m)) >= 0.2 * prunable);
   }
+  {  // min-keep=0.75: each FFN gives at most 128 neurons (65792 parameters in all, under the 79002 asked),
+     // each block one head: a split without heads cannot meet the budget and must not win for its lower KL
+    ir::Model m = *model;
+    const std::string p = "constants-to-initializers,prune-structured{params=0.2,min-keep=0.75,score=magnitude,"
+                          "head-score=magnitude,recovery=none},dce";
+    REQUIRE(act_test::run_pipeline(m, p, &*calib).ok());
+    CHECK(static_cast<double>(before - parameters(m)) >= 0.2 * prunable);
+  }
   for (const char* bad : {"prune-structured{params=1}", "prune-structured{params=-0.1}", "prune-structured{params=0.2,probe=best}",
                           "prune-structured{params=0.2,probe-batches=-1}"}) {
     INFO(bad);

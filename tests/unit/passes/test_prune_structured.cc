@@ -132,6 +132,19 @@ TEST_CASE("prune-structured: bias compensation and the least squares refit reduc
   CHECK(pruned_error("prune-structured{ffn=0.5,score=obs,recovery=lsq}") <= lsq * 1.0001);
 }
 
+TEST_CASE("prune-structured: refit-rows sets the rows of the recovery's statistics - more rows fit held-out rows better") {
+  const std::string base = "prune-structured{ffn=0.5,score=magnitude,recovery=lsq,damp=0.001";
+  const double few = pruned_error(base + ",refit-rows=24}"), all = pruned_error(base + ",refit-rows=256}");
+  INFO("24 rows ", few, " 256 rows ", all);
+  CHECK(all < few);  // the 8-neuron refit from 24 rows overfits them
+  CHECK(pruned_error(base + "}") == pruned_error(base + ",refit-rows=8192}"));  // the default: every row here
+  CHECK(pruned_error(base + ",refit-rows=256}") == pruned_error(base + ",refit-rows=8192}"));
+  ScratchDir dir("prune_refit_rows");
+  ir::Model m = mlp_model();
+  auto calib = block_calibration(dir, m, 16);
+  CHECK(run_pipeline(m, "prune-structured{ffn=0.5,score=magnitude,refit-rows=0}", &calib).code() == StatusCode::kInvalidInput);
+}
+
 TEST_CASE("prune-structured: an MLP chain shrinks its middle layer twice - the sequential refit follows the drift") {
   ScratchDir dir("prune_chain");
   ir::Model m = chain_model();
