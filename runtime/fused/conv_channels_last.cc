@@ -1,6 +1,8 @@
 // ember.fused ConvChannelsLast (optimizer/rewrite_channels_last.h): Conv with constant f32
 // weights as an implicit GEMM over channels-last images (runtime/gemm/conv_gemm.h), reading X
-// and writing Y in either layout, with an optional ReLU in the epilogue:
+// and writing Y in either layout, with an optional ReLU in the epilogue and, when it has the
+// attributes pool_kernel_shape (and pool_strides, pool_pads, ...: MaxPool's, prefixed), the
+// MaxPool that alone read it, applied to each image's rows while they are in cache:
 //   Y[n, p, g * M/g + m] = act(B[g * M/g + m] + sum_(t, c) Xcl[n, window(p, t), g * C/g + c] * W[g * M/g + m, c, t])
 // X planes [N, C, spatial...] are copied channel-minor into a zero-padded image first; a
 // channels-last X is copied only when it needs padding or has groups (rows of its channels),
@@ -53,6 +55,16 @@ class ConvChannelsLastKernel final : public Kernel {
     const std::string activation = ctx.node.attr_string("activation", "");
     if (!activation.empty() && activation != "relu") return invalid_input("unknown activation '" + activation + "'");
     relu_ = activation == "relu";
+    if (ctx.node.find_attr("pool_kernel_shape")) {  // a MaxPool after the conv, in its epilogue
+      ir::Node pool;
+      for (const ir::Attribute& a : ctx.node.attributes)
+        if (a.name.rfind("pool_", 0) == 0) {
+          pool.attributes.push_back(a);
+          pool.attributes.back().name = a.name.substr(5);
+        }
+      EMBER_ASSIGN_OR_RETURN(pool_attrs_, read_window_attrs(pool));
+      pooled_ = true;
+    }
     const Tensor* w = ctx.constant(1);
     if (!w || w->dtype() != DType::kF32 || w->rank() < 3 || group_ < 1 || w->dim(0) % group_ != 0)
       return invalid_input("needs constant f32 weights [M, C/group, kernel...] with M divisible by group");
@@ -92,12 +104,25 @@ class ConvChannelsLastKernel final : public Kernel {
     const std::vector<int64_t> spatial = x_channels_last_ ? std::vector<int64_t>(x.shape().begin() + 1, x.shape().end() - 1)
                                                           : std::vector<int64_t>(x.shape().begin() + 2, x.shape().end());
     const std::vector<int64_t> kernel(w_shape_.begin() + 2, w_shape_.end());
-    EMBER_ASSIGN_OR_RETURN(WindowGeometry g, resolve_window(attrs_, spatial, kernel, ctx.where()));
-    for (size_t a = 0; a < g.in.size(); ++a)
-      if (g.pad_begin[a] < 0 || g.pad_end[a] < 0) return invalid_input(ctx.where() + ": negative pads are not supported here");
+    if (spatial != cached_spatial_) {  // geometry, window runs and pool taps per input size, kept
+      EMBER_ASSIGN_OR_RETURN(WindowGeometry g, resolve_window(attrs_, spatial, kernel, ctx.where()));
+      for (size_t a = 0; a < g.in.size(); ++a)
+        if (g.pad_begin[a] < 0 || g.pad_end[a] < 0) return invalid_input(ctx.where() + ": negative pads are not supported here");
+      if (pooled_) {
+        EMBER_ASSIGN_OR_RETURN(pool_g_, resolve_window(pool_attrs_, g.out, pool_attrs_.kernel_shape, ctx.where()));
+        pool_taps_ = axis_taps(pool_g_);
+      }
+      padded_ = padded_input(g);
+      runs_ = window_runs(padded_, cg);
+      g_ = std::move(g);
+      cached_spatial_ = spatial;
+    }
+    const WindowGeometry& g = g_;
+    const WindowGeometry& pg = pool_g_;
+    const std::vector<int64_t>& out_spatial = pooled_ ? pg.out : g.out;
     Shape out_shape{batch};
     if (!y_channels_last_) out_shape.push_back(maps);
-    out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+    out_shape.insert(out_shape.end(), out_spatial.begin(), out_spatial.end());
     if (y_channels_last_) out_shape.push_back(maps);
     Tensor& y = ctx.allocate_output(0, DType::kF32, out_shape);
     if (y.numel() == 0) return Status::Ok();
@@ -105,21 +130,29 @@ class ConvChannelsLastKernel final : public Kernel {
     bool padded_any = false;
     for (size_t a = 0; a < g.in.size(); ++a) padded_any = padded_any || g.pad_begin[a] > 0 || g.pad_end[a] > 0;
     const bool in_place = x_channels_last_ && group_ == 1 && !padded_any;  // X itself is the padded image
-    const WindowGeometry padded = padded_input(g);
-    const WindowRuns wr = window_runs(padded, cg);
+    const WindowGeometry& padded = padded_;
+    const WindowRuns& wr = runs_;
     const int64_t positions = g.out_size(), in_size = g.in_size(), image_floats = padded.in_size() * cg;
+    const int64_t out_positions = pooled_ ? pg.out_size() : positions;
+    // Per chunk of images: the padded image, the conv's rows when they are not Y's own, and
+    // the pooled rows when Y is planes.
+    const int64_t conv_rows = pooled_ || !y_channels_last_ ? positions * maps : 0;
+    const int64_t pooled_rows = pooled_ && !y_channels_last_ ? out_positions * maps : 0;
     const int64_t chunks = std::min<int64_t>(batch, std::max(1, num_threads()));
-    Tensor images, products;
-    if (!in_place) images = ctx.allocator.allocate(DType::kF32, {chunks * image_floats});
-    if (!y_channels_last_) products = ctx.allocator.allocate(DType::kF32, {chunks * positions * mg});
+    const int64_t scratch_floats = (in_place ? 0 : image_floats) + conv_rows + pooled_rows;
+    Tensor scratch;
+    if (scratch_floats > 0) scratch = ctx.allocator.allocate(DType::kF32, {chunks * scratch_floats});
     const float* px = x.data<float>();
     float* py = y.mutable_data<float>();
     parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t chunk = c0; chunk < c1; ++chunk) {
-        float* image = in_place ? nullptr : images.mutable_data<float>() + chunk * image_floats;
-        float* product = y_channels_last_ ? nullptr : products.mutable_data<float>() + chunk * positions * mg;
+        float* base = scratch_floats > 0 ? scratch.mutable_data<float>() + chunk * scratch_floats : nullptr;
+        float* image = in_place ? nullptr : base;
+        float* rows = conv_rows ? base + (in_place ? 0 : image_floats) : nullptr;
+        float* pooled = pooled_rows ? rows + conv_rows : nullptr;
         if (image) std::fill_n(image, image_floats, 0.0f);  // the padding, never written after
-        for (int64_t n = batch * chunk / chunks; n < batch * (chunk + 1) / chunks; ++n)
+        for (int64_t n = batch * chunk / chunks; n < batch * (chunk + 1) / chunks; ++n) {
+          float* y_rows = rows ? rows : py + n * positions * maps;  // [positions, maps]
           for (int64_t grp = 0; grp < group_; ++grp) {
             ConvGemmArgs a;
             if (in_place) a.image = px + n * in_size * channels;
@@ -133,11 +166,14 @@ class ConvChannelsLastKernel final : public Kernel {
             a.run_length = wr.run_length;
             a.bias = bias ? bias + grp * mg : nullptr;
             a.relu = relu_;
-            a.y = y_channels_last_ ? py + n * positions * maps + grp * mg : product;
-            a.ldc = y_channels_last_ ? maps : mg;
+            a.y = y_rows + grp * mg;
+            a.ldc = maps;
             conv_gemm(a, weights_[size_t(grp)]);
-            if (!y_channels_last_) rows_to_planes(product, positions, mg, mg, py + (n * maps + grp * mg) * positions);
           }
+          float* y_image = py + n * out_positions * maps;
+          if (pooled_) max_pool_channels_last(y_rows, pg, pool_taps_, maps, y_channels_last_ ? y_image : pooled);
+          if (!y_channels_last_) rows_to_planes(pooled_ ? pooled : y_rows, out_positions, maps, maps, y_image);
+        }
       }
     });
     return Status::Ok();
@@ -146,7 +182,14 @@ class ConvChannelsLastKernel final : public Kernel {
  private:
   WindowAttrs attrs_;
   int64_t group_ = 1;
-  bool x_channels_last_ = false, y_channels_last_ = false, relu_ = false;
+  bool x_channels_last_ = false, y_channels_last_ = false, relu_ = false, pooled_ = false;
+  WindowAttrs pool_attrs_;
+  // For the last input size seen (run() is never entered twice at once): the conv's geometry,
+  // padded input, window runs, the pool's geometry and taps.
+  std::vector<int64_t> cached_spatial_;
+  WindowGeometry g_, padded_, pool_g_;
+  WindowRuns runs_;
+  std::vector<std::vector<AxisTaps>> pool_taps_;
   Shape w_shape_;
   std::vector<PackedConvWeights> weights_;  // per group
 };

@@ -31,7 +31,15 @@ void scalar_conv_tile(const ConvTileArgs& t) {
     }
 }
 
-constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, &scalar_conv_tile};
+void scalar_max_of_runs(const float* x, const int64_t* offsets, int64_t count, int64_t channels, float* out) {
+  for (int64_t c = 0; c < channels; ++c) {
+    float best = x[offsets[0] + c];
+    for (int64_t t = 1; t < count; ++t) best = x[offsets[t] + c] > best ? x[offsets[t] + c] : best;
+    out[c] = best;
+  }
+}
+
+constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, &scalar_conv_tile, &scalar_max_of_runs};
 
 // FP32 has no use for VNNI: avxvnni runs the AVX2 tiles.
 IsaLevel tile_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
@@ -109,5 +117,9 @@ PackedConvWeights PackedConvWeights::pack(const float* w, int64_t N, int64_t K) 
 }
 
 void conv_gemm(const ConvGemmArgs& a, const PackedConvWeights& w) { ConvGemmAccess::run(a, w); }
+
+void max_of_runs(const float* x, const int64_t* offsets, int64_t count, int64_t channels, float* out) {
+  gemm::conv_kernels_for(isa_level()).max_of_runs(x, offsets, count, channels, out);
+}
 
 }  // namespace ember::runtime

@@ -45,4 +45,9 @@ struct ConvGemmArgs {
 
 void conv_gemm(const ConvGemmArgs& args, const PackedConvWeights& w);
 
+// The max over the runs of a channels-last MaxPool window (count >= 1):
+//   out[c] = max over t of x[offsets[t] + c], c < channels,
+// compared as MaxPool does, from the first run on: best = v > best ? v : best (NaN kept when first).
+void max_of_runs(const float* x, const int64_t* offsets, int64_t count, int64_t channels, float* out);
+
 }  // namespace ember::runtime

@@ -63,6 +63,20 @@ void conv_tile_kernel(const ConvTileArgs& t) {
   }
 }
 
+// MaxPool's comparison: best = v > best ? v : best, from the first run on (vmaxps(v, best)).
+template <class V>
+void max_of_runs_kernel(const float* x, const int64_t* offsets, int64_t count, int64_t channels, float* out) {
+  constexpr int W = V::kWidth;
+  for (int64_t c = 0; c < channels; c += W) {
+    const int n = channels - c < W ? static_cast<int>(channels - c) : W;
+    typename V::Reg best = n == W ? V::load(x + offsets[0] + c) : V::load_partial(x + offsets[0] + c, n);
+    for (int64_t t = 1; t < count; ++t)
+      best = V::max(n == W ? V::load(x + offsets[t] + c) : V::load_partial(x + offsets[t] + c, n), best);
+    if (n == W) V::store(out + c, best);
+    else V::store_partial(out + c, best, n);
+  }
+}
+
 template <class V>
 struct ConvTiles {
   template <int MR, int NV>

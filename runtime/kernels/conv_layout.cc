@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
+
+#include "runtime/gemm/conv_gemm.h"
 
 namespace ember::runtime {
 namespace {
@@ -86,6 +89,54 @@ void copy_channels_last_padded(const float* x, int64_t stride, int64_t first, in
 void rows_to_planes(const float* rows, int64_t positions, int64_t maps, int64_t ld, float* y) {
   for (int64_t p = 0; p < positions; ++p)
     for (int64_t m = 0; m < maps; ++m) y[m * positions + p] = rows[p * ld + m];
+}
+
+void max_pool_channels_last(const float* x, const WindowGeometry& g, const std::vector<std::vector<AxisTaps>>& taps,
+                            int64_t channels, float* out) {
+  const size_t axes = taps.size();
+  constexpr int64_t kSmallWindow = 64;
+  if (axes == 2 && g.kernel_size() <= kSmallWindow) {  // the common case, without odometers or allocation
+    int64_t offsets[kSmallWindow];
+    const int64_t width = g.in[1], d0 = g.dilation[0], d1 = g.dilation[1];
+    for (const AxisTaps& rows : taps[0])
+      for (const AxisTaps& cols : taps[1]) {
+        int64_t count = 0;
+        for (int64_t r = 0; r < rows.count; ++r)
+          for (int64_t c = 0; c < cols.count; ++c) offsets[count++] = ((rows.start + r * d0) * width + cols.start + c * d1) * channels;
+        if (count > 0) max_of_runs(x, offsets, count, channels, out);
+        else std::fill_n(out, channels, std::numeric_limits<float>::lowest());
+        out += channels;
+      }
+    return;
+  }
+  std::vector<int64_t> row_stride(axes, channels);
+  for (size_t a = axes - 1; a-- > 0;) row_stride[a] = row_stride[a + 1] * g.in[a + 1];
+  std::vector<const AxisTaps*> window(axes);
+  std::vector<int64_t> o(axes, 0), k(axes), offsets(static_cast<size_t>(g.kernel_size()));
+  const int64_t out_size = g.out_size();
+  for (int64_t p = 0; p < out_size; ++p) {
+    int64_t count = 1;
+    for (size_t a = 0; a < axes; ++a) {
+      window[a] = &taps[a][size_t(o[a])];
+      count *= window[a]->count;
+    }
+    std::fill(k.begin(), k.end(), 0);
+    for (int64_t t = 0; t < count; ++t) {  // the window's taps inside the input, row-major
+      int64_t offset = 0;
+      for (size_t a = 0; a < axes; ++a) offset += (window[a]->start + k[a] * g.dilation[a]) * row_stride[a];
+      offsets[size_t(t)] = offset;
+      for (size_t a = axes; a-- > 0;) {
+        if (++k[a] < window[a]->count) break;
+        k[a] = 0;
+      }
+    }
+    if (count > 0) max_of_runs(x, offsets.data(), count, channels, out + p * channels);
+    else std::fill_n(out + p * channels, channels, std::numeric_limits<float>::lowest());
+    for (size_t a = axes; a-- > 0;) {  // odometer over output positions
+      if (++o[a] < g.out[a]) break;
+      o[a] = 0;
+    }
+  }
 }
 
 }  // namespace ember::runtime

@@ -1,9 +1,11 @@
 // Layout helpers shared by the packed Conv paths (conv_packed.h, the channels-last Conv and
 // MaxPool of runtime/fused): zero-padded channel-minor copies of an image, the input offsets a
-// window reads, and the transpose from channel-minor rows back to channel planes.
+// window reads, the transpose from channel-minor rows back to channel planes, and MaxPool over
+// a channel-minor image.
 // "Channels-last" (CL) is [spatial..., C] per image, NHWC for 2-D; "planes" is [C, spatial...].
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "runtime/kernels/window_geometry.h"
 
@@ -30,5 +32,13 @@ void copy_channels_last_padded(const float* x, int64_t stride, int64_t first, in
 // y[m * positions + p] = rows[p * ld + m] for m < maps: one image's channel-minor rows into
 // its planes.
 void rows_to_planes(const float* rows, int64_t positions, int64_t maps, int64_t ld, float* y);
+
+// MaxPool of one channels-last image x [in..., channels] into out [out..., channels], g being
+// the pool's window over x and taps = axis_taps(g). Each window's taps are visited in MaxPool's
+// order (runtime/kernels/pool.cc: the first tap inside the input, then each greater one, axes
+// row-major), all channels of a tap at once, so the results are MaxPool's, NaN included; a
+// window with no tap inside gives lowest().
+void max_pool_channels_last(const float* x, const WindowGeometry& g, const std::vector<std::vector<AxisTaps>>& taps,
+                            int64_t channels, float* out);
 
 }  // namespace ember::runtime

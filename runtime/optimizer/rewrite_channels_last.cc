@@ -54,6 +54,7 @@ class LayoutPlanner {
       Node& n = graph_.nodes[i];
       const bool x_cl = n.has_input(0) && channels_last_.count(n.inputs[0]);
       const bool y_cl = channels_last_.count(n.outputs[0]) > 0;
+      if (dropped.count(static_cast<int>(i))) continue;
       if (is_conv(n) && (x_cl || y_cl)) {
         rewrite_conv(static_cast<int>(i), x_cl, y_cl, dropped, stats);
       } else if (is_max_pool(n) && x_cl) {
@@ -153,19 +154,41 @@ class LayoutPlanner {
     n.domain = fused::kDomain;
     n.op_type = fused::kConvChannelsLast;
     n.attributes.push_back(ir::int_attribute("x_channels_last", x_cl ? 1 : 0));
-    n.attributes.push_back(ir::int_attribute("y_channels_last", y_cl ? 1 : 0));
     ++stats.convs;
     // A Relu that alone reads the output: into the epilogue (its output has the conv's layout).
-    auto it = readers_.find(n.outputs[0]);
-    if (pinned_.count(n.outputs[0]) || it == readers_.end() || it->second.size() != 1) return;
-    const int r = it->second[0].node;
-    Node& relu = graph_.nodes[size_t(r)];
-    if (!is_default_op(relu, "Relu") || relu.outputs.size() != 1 || dropped.count(r)) return;
-    n.attributes.push_back(ir::string_attribute("activation", "relu"));
-    channels_last_.erase(n.outputs[0]);
-    n.outputs[0] = relu.outputs[0];
-    dropped.insert(r);
-    ++stats.relus_fused;
+    int r = sole_reader(n.outputs[0]);
+    if (r >= 0 && !dropped.count(r) && is_default_op(graph_.nodes[size_t(r)], "Relu") && graph_.nodes[size_t(r)].outputs.size() == 1) {
+      n.attributes.push_back(ir::string_attribute("activation", "relu"));
+      channels_last_.erase(n.outputs[0]);
+      n.outputs[0] = graph_.nodes[size_t(r)].outputs[0];
+      dropped.insert(r);
+      ++stats.relus_fused;
+      r = sole_reader(n.outputs[0]);
+    }
+    // Then a MaxPool that alone reads a channels-last output: pooled per image in cache, its
+    // output the conv's.
+    if (y_cl && r >= 0 && !dropped.count(r) && is_max_pool(graph_.nodes[size_t(r)]) &&
+        graph_.nodes[size_t(r)].find_attr("kernel_shape")) {
+      const Node& pool = graph_.nodes[size_t(r)];
+      for (const ir::Attribute& a : pool.attributes) {
+        if (a.name == "storage_order") continue;  // only says how Indices count
+        n.attributes.push_back(a);
+        n.attributes.back().name = "pool_" + a.name;
+      }
+      channels_last_.erase(n.outputs[0]);
+      n.outputs[0] = pool.outputs[0];
+      y_cl = channels_last_.count(n.outputs[0]) > 0;
+      dropped.insert(r);
+      ++stats.pools_fused;
+    }
+    n.attributes.push_back(ir::int_attribute("y_channels_last", y_cl ? 1 : 0));
+  }
+
+  // The single reader of `value` (not a graph output nor read by a subgraph), or -1.
+  int sole_reader(const std::string& value) const {
+    auto it = readers_.find(value);
+    if (pinned_.count(value) || it == readers_.end() || it->second.size() != 1) return -1;
+    return it->second[0].node;
   }
 
   // Gives every channels-last value a new name, in its producer and its readers.

@@ -6,7 +6,7 @@
 //   X -> Conv(W const) -> Relu -> [DynamicQuantizeLinear -> DequantizeLinear] -> Conv(W const)
 //     -> Relu -> MaxPool -> Flatten ...
 //   => X -> ConvChannelsLast{y_channels_last, relu} -> [the same DQL -> DQ, on NHWC]
-//     -> ConvChannelsLast{x_channels_last, y_channels_last, relu} -> MaxPoolChannelsLast -> Flatten ...
+//     -> ConvChannelsLast{x_channels_last, relu, pool_kernel_shape, pool_strides...} -> Flatten ...
 //
 // A value becomes channels-last when it is made by a Conv with constant f32 weights (and no
 // negative pads), by a MaxPool (no Indices) of a channels-last value, or by a layout-agnostic op
@@ -16,7 +16,9 @@
 // is channels-last too). Graph outputs, values read by subgraphs and anything else keep planes.
 // The greatest such set is found by removing violators until none remain. Convs and MaxPools
 // reading or writing a channels-last value become the fused ops (runtime/fused/fused_ops.h);
-// a Relu that alone reads such a Conv's output moves into its epilogue. Channels-last values
+// a Relu that alone reads such a Conv's output moves into its epilogue, and then a MaxPool that
+// alone reads its channels-last output (pooled per image while in cache: the activation between
+// them is never written out). Channels-last values
 // are renamed (NAME/channels_last), so nothing fetches one under its old name by mistake.
 #pragma once
 #include "ir/model.h"
@@ -29,6 +31,7 @@ struct ChannelsLastStats {
   int convs = 0;        // ConvChannelsLast nodes made
   int pools = 0;        // MaxPoolChannelsLast nodes made
   int relus_fused = 0;  // Relus moved into a conv's epilogue
+  int pools_fused = 0;  // MaxPools moved into a conv's epilogue
   int values = 0;       // values kept channels-last
 };
 

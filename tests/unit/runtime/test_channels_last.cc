@@ -179,7 +179,9 @@ std::map<std::string, int> run_both(const ir::Model& model) {
   auto fused = fused_interp->run({{"x", x}});
   REQUIRE(plain.ok());
   REQUIRE_MESSAGE(fused.ok(), fused.status().message());
-  check_close((*fused)[0], (*plain)[0].shape(), to_doubles(floats_of((*plain)[0])), 1e-5, 1e-5);
+  REQUIRE(fused->size() == plain->size());
+  for (size_t i = 0; i < plain->size(); ++i)
+    check_close((*fused)[i], (*plain)[i].shape(), to_doubles(floats_of((*plain)[i])), 1e-5, 1e-5);
   std::map<std::string, int> ops;
   for (const auto& n : fused_interp->model().graph.nodes) ++ops[n.op_type];
   return ops;
@@ -195,8 +197,8 @@ TEST_CASE("channels-last rewrite: Conv, Relu, scalar ops, dynamic fake quantizat
       const Builder b = conv_chain([](Builder& g) { g.node("Identity", {"r1"}, {"m"}); });
       const auto ops = run_both(b.model);
       CHECK(ops.at(runtime::fused::kConvChannelsLast) == 2);
-      CHECK(ops.at(runtime::fused::kMaxPoolChannelsLast) == 1);
       CHECK(ops.count("Relu") == 0);  // both in the convs' epilogues
+      CHECK(ops.count("MaxPool") == 0);  // in the second conv's epilogue
     }
     SUBCASE("DynamicQuantizeLinear -> DequantizeLinear and scalar Mul / Add between the convs") {
       const Builder b = conv_chain([](Builder& g) {
@@ -207,6 +209,23 @@ TEST_CASE("channels-last rewrite: Conv, Relu, scalar ops, dynamic fake quantizat
         g.node("DynamicQuantizeLinear", {"a"}, {"q", "s", "z"});
         g.node("DequantizeLinear", {"q", "s", "z"}, {"m"});
       });
+      const auto ops = run_both(b.model);
+      CHECK(ops.at(runtime::fused::kConvChannelsLast) == 2);
+      CHECK(ops.count("MaxPool") == 0);
+    }
+    SUBCASE("a MaxPool that shares its input with a conv runs alone, channels-last in") {
+      Builder b;
+      b.input("x", {-1, 2, 8, 8});
+      b.output("y");
+      b.output("y2");
+      b.init("w1", random_tensor({5, 2, 3, 3}, 91));
+      b.init("w2", random_tensor({3, 5, 2, 2}, 93));
+      b.node("Conv", {"x", "w1"}, {"c1"}, {ints_attr("pads", {1, 1, 1, 1})});
+      b.node("Relu", {"c1"}, {"r1"});
+      b.node("MaxPool", {"r1"}, {"p"}, {ints_attr("kernel_shape", {3, 3}), ints_attr("strides", {2, 2}), ints_attr("pads", {1, 1, 1, 1})});
+      b.node("Flatten", {"p"}, {"y"});
+      b.node("Conv", {"r1", "w2"}, {"c2"}, {ints_attr("strides", {2, 2})});
+      b.node("Flatten", {"c2"}, {"y2"});
       const auto ops = run_both(b.model);
       CHECK(ops.at(runtime::fused::kConvChannelsLast) == 2);
       CHECK(ops.at(runtime::fused::kMaxPoolChannelsLast) == 1);
