@@ -15,6 +15,7 @@ namespace {
 template <class F>
 void for_each_line(const WindowGeometry& g, const WindowGeometry& padded, F&& fn) {
   const size_t rank = static_cast<size_t>(g.rank()), last = rank - 1;
+  if (g.in_size() == 0) return;  // all padding
   const int64_t lines = g.in_size() / g.in[last];
   std::vector<int64_t> i(rank, 0);
   for (int64_t line = 0; line < lines; ++line) {

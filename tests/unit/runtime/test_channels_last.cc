@@ -105,6 +105,45 @@ TEST_CASE("ConvChannelsLast matches the reference Conv in every layout, on every
   }
 }
 
+TEST_CASE("ConvChannelsLast with a MaxPool in its epilogue matches Conv, Relu, then MaxPool") {
+  struct Case {
+    Spec conv;
+    std::vector<int64_t> kernel, strides, pad_begin, pad_end;
+  };
+  const std::vector<Case> cases = {
+      {{{5, 13, 8, 8}, {11, 13, 3, 3}, 1, {}, {}, {1, 1}, {1, 1}}, {2, 2}, {2, 2}, {}, {}},       // digits-cnn's c2
+      {{{2, 6, 9, 11}, {9, 2, 3, 3}, 3, {1, 2}, {}, {0, 1}, {1, 1}}, {3, 2}, {2, 1}, {1, 0}, {1, 1}},  // groups, odd pads
+      {{{2, 3, 5, 4, 6}, {4, 3, 2, 2, 3}, 1, {}, {}, {1, 0, 1}, {0, 1, 1}}, {2, 2, 2}, {1, 2, 2}, {}, {}},  // 3-D
+  };
+  for (const Case& c : cases) {
+    const Spec& s = c.conv;
+    const Tensor x = random_tensor(s.x, 75), w = random_tensor(s.w, 76), b = random_tensor({s.w[0]}, 77);
+    std::vector<ir::Attribute> pool{ints_attr("kernel_shape", c.kernel)};
+    add_window_attrs(pool, c.strides, {}, c.pad_begin, c.pad_end);
+    const Tensor conv = run_op(make_node("Conv", 3, 1, window_attrs(s)), 17, {x, w, b})[0];
+    const Tensor relu = run_op(make_node("Relu", 1, 1), 17, {conv})[0];
+    const Tensor expected = run_op(make_node("MaxPool", 1, 1, pool), 17, {relu})[0];
+    for (runtime::IsaLevel level : kLevels) {
+      test::IsaScope isa(level);
+      for (int y_cl : {0, 1}) {
+        INFO("W " << shape_to_string(s.w) << " isa " << runtime::isa_name(runtime::isa_level()) << " y_cl " << y_cl);
+        std::vector<ir::Attribute> attrs = window_attrs(s);
+        attrs.push_back(int_attr("y_channels_last", y_cl));
+        attrs.push_back(string_attr("activation", "relu"));
+        for (ir::Attribute a : pool) {
+          a.name = "pool_" + a.name;
+          attrs.push_back(a);
+        }
+        ir::Node node = make_node(runtime::fused::kConvChannelsLast, 3, 1, attrs);
+        node.domain = runtime::fused::kDomain;
+        Tensor y = run_op(node, 17, {x, w, b}, true)[0];
+        if (y_cl) y = from_channels_last(y);
+        check_close(y, expected.shape(), to_doubles(floats_of(expected)), 1e-5, 1e-5);
+      }
+    }
+  }
+}
+
 TEST_CASE("MaxPoolChannelsLast matches MaxPool: padding, strides, dilations, ceil_mode, 1-D to 3-D") {
   struct PoolSpec {
     Shape x;
