@@ -66,6 +66,7 @@ const std::vector<runtime::IsaLevel> kLevels = {runtime::IsaLevel::kScalar, runt
 }  // namespace
 
 TEST_CASE("ConvChannelsLast matches the reference Conv in every layout, on every ISA path") {
+  test::ThreadsScope threads(2);  // batch 1 below splits its positions among the threads
   const std::vector<Spec> specs = {
       {{3, 13, 8, 8}, {11, 13, 3, 3}, 1, {}, {}, {1, 1}, {1, 1}},             // digits-cnn's pruned c2
       {{2, 1, 8, 8}, {13, 1, 3, 3}, 1, {}, {}, {1, 1}, {1, 1}, false},       // one input channel
@@ -74,6 +75,7 @@ TEST_CASE("ConvChannelsLast matches the reference Conv in every layout, on every
       {{2, 3, 11}, {7, 3, 3}, 1, {2}, {2}, {1}, {2}},                        // 1-D
       {{1, 4, 4, 5, 3}, {6, 2, 2, 2, 2}, 2, {1, 2, 1}, {}, {1, 0, 1}, {0, 1, 1}},  // 3-D
       {{2, 4, 7, 6}, {4, 1, 3, 3}, 4, {}, {1, 2}, {2, 2}, {2, 2}},           // depthwise, dilated
+      {{1, 16, 31, 33}, {37, 16, 3, 3}, 1, {}, {}, {1, 1}, {1, 1}},          // batch 1: threads share its positions
   };
   for (const Spec& s : specs) {
     const Tensor x = random_tensor(s.x, 71), w = random_tensor(s.w, 72), b = random_tensor({s.w[0]}, 73);
