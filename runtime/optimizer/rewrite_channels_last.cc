@@ -52,9 +52,9 @@ class LayoutPlanner {
     std::set<int> dropped;
     for (size_t i = 0; i < graph_.nodes.size(); ++i) {
       Node& n = graph_.nodes[i];
+      if (dropped.count(static_cast<int>(i)) || n.outputs.empty()) continue;
       const bool x_cl = n.has_input(0) && channels_last_.count(n.inputs[0]);
       const bool y_cl = channels_last_.count(n.outputs[0]) > 0;
-      if (dropped.count(static_cast<int>(i))) continue;
       if (is_conv(n) && (x_cl || y_cl)) {
         rewrite_conv(static_cast<int>(i), x_cl, y_cl, dropped, stats);
       } else if (is_max_pool(n) && x_cl) {
@@ -126,6 +126,17 @@ class LayoutPlanner {
     return n.outputs.size() == 1 ? 0 : -1;
   }
 
+  // Whether a channels-last candidate holds floats (the fused Conv and MaxPool read f32 only):
+  // not when made by (Dynamic)QuantizeLinear, or carried from such a value.
+  bool holds_floats(const std::string& v) const {
+    const Use made = producer_.at(v);
+    const Node& p = graph_.nodes[size_t(made.node)];
+    if (is_default_op(p, "QuantizeLinear") || is_default_op(p, "DynamicQuantizeLinear")) return false;
+    if (is_conv(p) || is_default_op(p, "DequantizeLinear")) return true;
+    const int carried = carried_input(made.node);
+    return carried >= 0 && channels_last_.count(p.inputs[size_t(carried)]) && holds_floats(p.inputs[size_t(carried)]);
+  }
+
   // Removes the channels-last values whose producer or a reader cannot keep them so; whether
   // any was removed.
   bool prune_once() {
@@ -139,9 +150,10 @@ class LayoutPlanner {
       if (it != readers_.end())
         for (const Use& r : it->second) {
           const Node& n = graph_.nodes[size_t(r.node)];
-          const bool layout_reader = is_conv(n) || is_max_pool(n);
-          const bool agnostic = !layout_reader && carried_input(r.node) == r.index && channels_last_.count(n.outputs[0]);
-          ok = ok && ((layout_reader && r.index == 0) || agnostic);
+          const bool windowed = is_conv(n) || is_max_pool(n);
+          const bool layout_reader = windowed && r.index == 0 && holds_floats(v);
+          const bool agnostic = !windowed && carried_input(r.node) == r.index && channels_last_.count(n.outputs[0]);
+          ok = ok && (layout_reader || agnostic);
         }
       if (!ok) removed.push_back(v);
     }

@@ -291,6 +291,18 @@ TEST_CASE("channels-last rewrite: values something else reads keep their layout"
     CHECK(ops.at(runtime::fused::kConvChannelsLast) == 1);
     CHECK(ops.count("Conv") == 1);
   }
+  SUBCASE("a MaxPool of quantized integers keeps planes (the fused ops read floats)") {
+    Builder b = conv_chain([](Builder& g) {
+      g.init("qs", Tensor::from_vector<float>({}, {0.05f}));
+      g.init("qz", Tensor::from_vector<uint8_t>({}, {std::uint8_t{0}}));
+      g.node("QuantizeLinear", {"r1", "qs", "qz"}, {"q"});
+      g.node("MaxPool", {"q"}, {"qp"}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {1, 1}), ints_attr("pads", {0, 0, 1, 1})});
+      g.node("DequantizeLinear", {"qp", "qs", "qz"}, {"m"});
+    });
+    const auto ops = run_both(b.model);
+    CHECK(ops.at("MaxPool") == 1);  // the u8 one, as it was
+    CHECK(ops.at(runtime::fused::kConvChannelsLast) == 1);  // the second conv, with its pool
+  }
   SUBCASE("a conv straight into Flatten keeps planes") {
     Builder b;
     b.input("x", {-1, 2, 8, 8});
