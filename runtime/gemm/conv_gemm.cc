@@ -39,7 +39,7 @@ void scalar_max_of_runs(const float* x, const int64_t* offsets, int64_t count, i
   }
 }
 
-constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, &scalar_conv_tile, &scalar_max_of_runs};
+constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, 1, &scalar_conv_tile, &scalar_max_of_runs};
 
 // FP32 has no use for VNNI: avxvnni runs the AVX2 tiles.
 IsaLevel tile_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
@@ -61,9 +61,14 @@ const ConvGemmKernels& conv_kernels_for(IsaLevel level) {
 }  // namespace gemm
 
 struct ConvGemmAccess {
-  // Panel q holds columns [q * nr, q * nr + nr): K rows of nr floats, zero past N.
+  // Panel q holds columns [q * nr, q * nr + nr): K rows of nr floats, zero past N; nr is the
+  // tile's width, or fewer whole vectors when N is narrower (rows of a narrow panel share lines).
+  static int64_t panel_width(const gemm::ConvGemmKernels& kern, int64_t N) {
+    return std::min<int64_t>(kern.nr, (N + kern.width - 1) / kern.width * kern.width);
+  }
+
   static void pack_panels(PackedConvWeights& w, IsaLevel level) {
-    const int64_t nr = gemm::conv_kernels_for(level).nr;
+    const int64_t nr = panel_width(gemm::conv_kernels_for(level), w.N_);
     const int64_t panels = (w.N_ + nr - 1) / nr;
     std::shared_ptr<float> data(new float[static_cast<size_t>(panels * w.K_ * nr)](), std::default_delete<float[]>());
     for (int64_t n = 0; n < w.N_; ++n)
@@ -89,13 +94,14 @@ struct ConvGemmAccess {
     t.runs = a.runs;
     t.run_count = a.run_count;
     t.run_length = a.run_length;
-    t.b_stride = kern.nr;
+    const int64_t nr = panel_width(kern, w.N());
+    t.b_stride = nr;
     t.relu = a.relu;
     t.ldc = a.ldc;
     // Panel by panel (its K x nr floats stay in L1) over all positions.
-    for (int64_t n0 = 0; n0 < w.N(); n0 += kern.nr) {
+    for (int64_t n0 = 0; n0 < w.N(); n0 += nr) {
       t.b = packed->panels_.get() + n0 * w.K();
-      t.n = static_cast<int>(std::min<int64_t>(kern.nr, w.N() - n0));
+      t.n = static_cast<int>(std::min<int64_t>(nr, w.N() - n0));
       t.bias = a.bias ? a.bias + n0 : nullptr;
       for (int64_t p0 = 0; p0 < a.count; p0 += kern.mr) {
         t.m = static_cast<int>(std::min<int64_t>(kern.mr, a.count - p0));

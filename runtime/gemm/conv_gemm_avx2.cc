@@ -8,6 +8,7 @@ namespace ember::runtime::gemm {
 constinit const ConvGemmKernels kConvAvx2Kernels = {
     .mr = 6,
     .nr = 2 * Avx2::kWidth,
+    .width = Avx2::kWidth,
     .tile = &conv_tile_dispatch<Avx2, 6, 2>,
     .max_of_runs = &max_of_runs_kernel<Avx2>,
 };

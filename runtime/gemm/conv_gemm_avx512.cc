@@ -8,6 +8,7 @@ namespace ember::runtime::gemm {
 constinit const ConvGemmKernels kConvAvx512Kernels = {
     .mr = 8,
     .nr = 3 * Avx512::kWidth,
+    .width = Avx512::kWidth,
     .tile = &conv_tile_dispatch<Avx512, 8, 3>,
     .max_of_runs = &max_of_runs_kernel<Avx512>,
 };

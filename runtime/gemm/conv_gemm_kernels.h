@@ -22,6 +22,7 @@ struct ConvTileArgs {
 
 struct ConvGemmKernels {
   int mr, nr;
+  int width;  // floats per vector: a panel narrower than nr is a whole number of vectors
   void (*tile)(const ConvTileArgs&);
   // out[c] = max over t < count of x[offsets[t] + c], for c < channels (see max_of_runs).
   void (*max_of_runs)(const float* x, const int64_t* offsets, int64_t count, int64_t channels, float* out);
