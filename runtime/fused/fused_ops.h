@@ -44,7 +44,8 @@
 // ConvChannelsLast(X f32, W f32 constant [M, C/group, kernel...], B? [M]) -> Y f32: Conv
 //   (attrs auto_pad, kernel_shape, strides, dilations, pads >= 0, group) with X and Y
 //   channels-last ([N, spatial..., C]) when x_channels_last / y_channels_last are 1, else
-//   [N, C, spatial...]; activation = "relu" applies ReLU in the epilogue
+//   [N, C, spatial...]; activation = "relu" applies ReLU in the epilogue, and pool_kernel_shape
+//   (with MaxPool's other attributes, prefixed pool_) a MaxPool after it
 //   (runtime/fused/conv_channels_last.cc, optimizer/rewrite_channels_last.h).
 // MaxPoolChannelsLast(X f32 [N, spatial..., C]) -> Y: MaxPool without Indices (its window
 //   attrs), Y channels-last when y_channels_last is 1, else [N, C, out...].
