@@ -5,6 +5,7 @@
 #include "runtime/optimizer/graph_simplify.h"
 #include "runtime/kernel_guard.h"
 #include "runtime/parallel.h"
+#include "runtime/optimizer/rewrite_channels_last.h"
 #include "runtime/optimizer/rewrite_float.h"
 #include "runtime/optimizer/rewrite_integer.h"
 #include "runtime/subgraph.h"
@@ -32,6 +33,10 @@ Result<std::unique_ptr<Interpreter>> Interpreter::create(const ir::Model& model,
     auto fused = fuse_float_patterns(interp->model_, registry,
                                      options.fuse_float ? FloatFusionScope::kAll : FloatFusionScope::kGeluOnly);
     if (!fused.ok()) return fused.status();
+  }
+  if (options.fuse_float) {  // after the fusions, on the graph that runs: activations between convs stay NHWC
+    auto layout = rewrite_channels_last(interp->model_, registry);
+    if (!layout.ok()) return layout.status();
   }
   EMBER_TRY(interp->check_supported(registry));
   EMBER_TRY(interp->plan(registry));

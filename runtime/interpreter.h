@@ -35,8 +35,9 @@ struct InterpreterOptions {
   bool fold_constants = true;
   // Quantized patterns (QDQ, MatMulInteger, MatMulNBits) run on integer kernels (rewrite_integer.h).
   bool integer_kernels = true;
-  // MatMul + bias and erf-GELU subgraphs become fused ops (rewrite_float.h). Off by default:
-  // the fused-away intermediate values can then not be observed or fetched.
+  // MatMul + bias and erf-GELU subgraphs become fused ops (rewrite_float.h), and activations
+  // between convs stay channels-last (rewrite_channels_last.h). Off by default: the fused-away
+  // intermediate values can then not be observed or fetched.
   bool fuse_float = false;
   // Only the GELU fusions (implied by fuse_float): the backward interpreter's forward pass.
   bool fuse_gelu = false;

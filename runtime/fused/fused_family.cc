@@ -18,6 +18,8 @@ void register_fused_kernels(KernelRegistry& registry) {
   registry.add_function(fused::kGelu, fused::kDomain, 1, run_gelu_any);
   registry.add(fused::kMatMulBias, fused::kDomain, 1, make_matmul_kernel);
   fused::register_gather_dequantize_kernel(registry);
+  fused::register_conv_channels_last_kernel(registry);
+  fused::register_maxpool_channels_last_kernel(registry);
 }
 
 }  // namespace ember::runtime

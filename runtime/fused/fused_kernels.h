@@ -12,5 +12,7 @@ void register_attention_kernel(KernelRegistry& registry);        // Attention
 void register_add_softmax_kernel(KernelRegistry& registry);      // AddSoftmax
 void register_add_layer_norm_kernel(KernelRegistry& registry);   // AddLayerNorm
 void register_gather_dequantize_kernel(KernelRegistry& registry);  // GatherDequantize
+void register_conv_channels_last_kernel(KernelRegistry& registry);     // ConvChannelsLast
+void register_maxpool_channels_last_kernel(KernelRegistry& registry);  // MaxPoolChannelsLast
 
 }  // namespace ember::runtime::fused

@@ -1,7 +1,8 @@
 // Internal to runtime/gemm: the AVX-512 vector traits of sgemm_microkernel.h, shared by the f32
-// kernels (sgemm_avx512.cc) and the bf16 ones (sgemm_bf16_avx512.cc). Include it only from
-// files compiled for AVX-512; like the traits the microkernel header describes, it lives in an
-// anonymous namespace, so each including file has its own copy.
+// kernels (sgemm_avx512.cc), the bf16 ones (sgemm_bf16_avx512.cc) and the channels-last conv
+// tiles (conv_gemm_avx512.cc). Include it only from files compiled for AVX-512; like the traits
+// the microkernel header describes, it lives in an anonymous namespace, so each including file
+// has its own copy.
 #pragma once
 #include <immintrin.h>
 
@@ -20,6 +21,8 @@ struct Avx512 {
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg dot(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  // a > b ? a : b per lane (b when either is NaN), as vmaxps; masked for the reason hsum says.
+  static Reg max(Reg a, Reg b) { return _mm512_mask_max_ps(a, 0xffff, a, b); }
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static void store_partial(float* p, Reg v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   // Folds 128-bit blocks with the masked intrinsics: the unmasked ones (and

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/kernels/conv_layout.h"
+
 namespace ember::runtime {
 namespace {
 
@@ -10,63 +12,6 @@ constexpr int64_t kPatchBudget = int64_t{4} << 20;
 // Floats of patches gathered per GEMM: images are batched up to this (256 KB), so the patches
 // are still in L2 when the GEMM reads them back.
 constexpr int64_t kSliceFloats = int64_t{1} << 16;
-
-// The input extent with its padding on both sides: every tap of every window lies inside
-// (Conv's output size guarantees it), so patches gather from a zero-padded copy without tests.
-WindowGeometry padded_input(const WindowGeometry& g) {
-  WindowGeometry p = g;
-  for (size_t a = 0; a < p.in.size(); ++a) {
-    p.in[a] = g.in[a] + g.pad_begin[a] + g.pad_end[a];
-    p.pad_begin[a] = p.pad_end[a] = 0;
-  }
-  return p;
-}
-
-// offsets[p * taps + t]: the padded input position (flat index over the spatial axes) that
-// output position p reads at kernel tap t (g has no padding: see padded_input).
-void tap_offsets(const WindowGeometry& g, int64_t* offsets) {
-  const size_t rank = static_cast<size_t>(g.rank());
-  std::vector<int64_t> o(rank, 0), k(rank, 0);
-  const int64_t positions = g.out_size(), taps = g.kernel_size();
-  for (int64_t p = 0; p < positions; ++p) {
-    std::fill(k.begin(), k.end(), 0);
-    for (int64_t t = 0; t < taps; ++t) {
-      int64_t offset = 0;
-      for (size_t a = 0; a < rank; ++a) offset = offset * g.in[a] + o[a] * g.stride[a] + k[a] * g.dilation[a];
-      *offsets++ = offset;
-      for (size_t a = rank; a-- > 0;) {  // odometer over the kernel's taps
-        if (++k[a] < g.kernel[a]) break;
-        k[a] = 0;
-      }
-    }
-    for (size_t a = rank; a-- > 0;) {  // odometer over output positions
-      if (++o[a] < g.out[a]) break;
-      o[a] = 0;
-    }
-  }
-}
-
-// Copies `channels` planes of x [C, in...] channel-minor into the interior of the zero-padded
-// buffer out [padded in..., C] (its padding was zeroed once and is never written), so the
-// channels one tap reads are consecutive.
-void copy_channels_last(const float* x, int64_t channels, const WindowGeometry& g, const WindowGeometry& padded,
-                        float* out) {
-  const size_t rank = static_cast<size_t>(g.rank()), last = rank - 1;
-  const int64_t plane = g.in_size(), lines = plane / g.in[last], width = g.in[last];
-  std::vector<int64_t> i(rank, 0);
-  for (int64_t line = 0; line < lines; ++line) {
-    int64_t offset = 0;
-    for (size_t a = 0; a < rank; ++a) offset = offset * padded.in[a] + i[a] + g.pad_begin[a];
-    float* dst = out + offset * channels;
-    const float* src = x + line * width;
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t w = 0; w < width; ++w) dst[w * channels + c] = src[c * plane + w];
-    for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
-      if (++i[a] < g.in[a]) break;
-      i[a] = 0;
-    }
-  }
-}
 
 // rows[p * taps * channels + t * channels + c] = x[offsets[p * taps + t], c]: one row per
 // output position, in the (tap, channel) order the weights were packed in. `run` consecutive
@@ -84,12 +29,6 @@ void im2row(const float* x, int64_t channels, int64_t positions, int64_t taps, i
       rows += length;
     }
   }
-}
-
-// y[m * positions + p] = product[p * maps + m]: one image's [P, M/g] block into its planes.
-void rows_to_planes(const float* product, int64_t positions, int64_t maps, float* y) {
-  for (int64_t p = 0; p < positions; ++p)
-    for (int64_t m = 0; m < maps; ++m) y[m * positions + p] = product[p * maps + m];
 }
 
 }  // namespace
@@ -140,13 +79,13 @@ void PackedConv::run(const float* x, int64_t batch, int64_t channels, const floa
     for (int64_t n0 = 0; n0 < batch; n0 += images) {
       const int64_t count = std::min(images, batch - n0);
       for (int64_t i = 0; i < count; ++i) {
-        copy_channels_last(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, g, padded, image);
+        copy_planes_to_channels_last(x + ((n0 + i) * channels + grp * cg) * in_plane, cg, g, padded, image);
         im2row(image, cg, positions, taps, side_by_side, offsets.data<int64_t>(), rows + i * positions * rows_);
       }
       sgemm_packed(count * positions, rows, rows_, panels_[static_cast<size_t>(grp)], bias ? bias + grp * mg : nullptr,
                    out, mg);
       for (int64_t i = 0; i < count; ++i)
-        rows_to_planes(out + i * positions * mg, positions, mg, y + ((n0 + i) * maps_ + grp * mg) * positions);
+        rows_to_planes(out + i * positions * mg, positions, mg, mg, y + ((n0 + i) * maps_ + grp * mg) * positions);
     }
 }
 

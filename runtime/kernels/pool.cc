@@ -22,33 +22,6 @@ namespace {
 
 enum class PoolKind { kMax, kAverage, kLp };
 
-// The taps of one window along one axis.
-struct AxisTaps {
-  int64_t start = 0;   // first input coordinate inside the input
-  int64_t count = 0;   // taps inside the input
-  int64_t padded = 0;  // taps inside the padded input (count_include_pad's divisor)
-};
-
-// taps[a][o]: the progression of output coordinate o along spatial axis a.
-std::vector<std::vector<AxisTaps>> axis_taps(const WindowGeometry& g) {
-  std::vector<std::vector<AxisTaps>> taps(static_cast<size_t>(g.rank()));
-  for (size_t a = 0; a < taps.size(); ++a) {
-    const int64_t d = g.dilation[a];
-    taps[a].resize(static_cast<size_t>(g.out[a]));
-    for (int64_t o = 0; o < g.out[a]; ++o) {
-      const int64_t first = o * g.stride[a] - g.pad_begin[a];  // input coordinate of tap 0
-      AxisTaps& t = taps[a][static_cast<size_t>(o)];
-      for (int64_t k = 0; k < g.kernel[a]; ++k) {
-        const int64_t i = first + k * d;
-        if (i >= -g.pad_begin[a] && i < g.in[a] + g.pad_end[a]) ++t.padded;
-        if (i < 0 || i >= g.in[a]) continue;
-        if (t.count++ == 0) t.start = i;
-      }
-    }
-  }
-  return taps;
-}
-
 struct PoolParams {
   PoolKind kind;
   bool count_include_pad;

@@ -47,4 +47,15 @@ struct WindowGeometry {
 Result<WindowGeometry> resolve_window(const WindowAttrs& attrs, const std::vector<int64_t>& in,
                                       const std::vector<int64_t>& kernel, const std::string& where);
 
+// The taps of one pooling window along one axis that land inside the input: an arithmetic
+// progression start, start + dilation, ... of `count` coordinates (padding never contributes).
+struct AxisTaps {
+  int64_t start = 0;   // first input coordinate inside the input
+  int64_t count = 0;   // taps inside the input
+  int64_t padded = 0;  // taps inside the padded input (count_include_pad's divisor)
+};
+
+// taps[a][o]: the progression of output coordinate o along spatial axis a.
+std::vector<std::vector<AxisTaps>> axis_taps(const WindowGeometry& g);
+
 }  // namespace ember::runtime
