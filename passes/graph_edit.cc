@@ -75,6 +75,16 @@ std::set<std::string> graph_output_names(const ir::Graph& graph) {
   return names;
 }
 
+bool graph_defines(const ir::Graph& graph, const std::string& name) {
+  if (graph.find_initializer(name)) return true;
+  for (const auto& in : graph.inputs)
+    if (in.name == name) return true;
+  for (const auto& node : graph.nodes)
+    for (const auto& out : node.outputs)
+      if (out == name) return true;
+  return false;
+}
+
 ValueReaders value_readers(const ir::Graph& graph) {
   ValueReaders readers;
   for (size_t i = 0; i < graph.nodes.size(); ++i)

@@ -40,5 +40,8 @@ using ValueReaders = std::map<std::string, std::vector<ValueReader>>;
 ValueReaders value_readers(const ir::Graph& graph);
 // Names of the graph's outputs.
 std::set<std::string> graph_output_names(const ir::Graph& graph);
+// True when `graph` gives `name` a meaning of its own (an initializer, a graph input or a node
+// output), which shadows an outer-scope value of that name.
+bool graph_defines(const ir::Graph& graph, const std::string& name);
 
 }  // namespace ember::passes

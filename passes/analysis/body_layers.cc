@@ -43,16 +43,6 @@ std::map<std::string, int> graphs_reading(const ir::Graph& main) {
   return counts;
 }
 
-bool defines(const ir::Graph& body, const std::string& name) {
-  if (body.find_initializer(name)) return true;
-  for (const auto& in : body.inputs)
-    if (in.name == name) return true;
-  for (const auto& node : body.nodes)
-    for (const auto& out : node.outputs)
-      if (out == name) return true;
-  return false;
-}
-
 struct Scope {
   const ir::Graph* graph;
   const Scope* parent;
@@ -69,7 +59,7 @@ const Tensor* outer_weight(const Scope* scope, const std::string& name) {
 ir::Graph body_view(const ir::Graph& body, const Scope* enclosing, const std::map<std::string, int>& reads) {
   ir::Graph view = body;
   for (const std::string& name : own_reads(body)) {
-    if (defines(body, name) || reads.at(name) != 1) continue;
+    if (graph_defines(body, name) || reads.at(name) != 1) continue;
     if (const Tensor* t = outer_weight(enclosing, name)) view.set_initializer(name, *t);
   }
   return view;

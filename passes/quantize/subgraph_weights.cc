@@ -20,17 +20,6 @@ std::vector<ir::Graph*> bodies_of(ir::Graph& graph) {
   return out;
 }
 
-// True when `body` gives `name` a meaning of its own (which would shadow the outer value).
-bool defines(const ir::Graph& body, const std::string& name) {
-  if (body.find_initializer(name)) return true;
-  for (const auto& in : body.inputs)
-    if (in.name == name) return true;
-  for (const auto& node : body.nodes)
-    for (const auto& out : node.outputs)
-      if (out == name) return true;
-  return false;
-}
-
 }  // namespace
 
 size_t move_weights_into_subgraphs(ir::Graph& graph) {
@@ -50,7 +39,7 @@ size_t move_weights_into_subgraphs(ir::Graph& graph) {
       std::vector<size_t> readers;
       for (size_t b = 0; b < bodies.size(); ++b)
         if (reads[b].count(name)) readers.push_back(b);
-      if (readers.size() != 1 || defines(*bodies[readers[0]], name)) continue;
+      if (readers.size() != 1 || graph_defines(*bodies[readers[0]], name)) continue;
       ir::Graph& body = *bodies[readers[0]];
       body.set_initializer(name, *t);
       auto loc = graph.external_locations.find(name);

@@ -4,11 +4,8 @@
 // <= tol); with --expect-refusal, exit 0 when onnxruntime refuses the batch (a model whose
 // graph fixes its batch to 1). Exits 77 (skip) when onnxruntime-node is not installed.
 'use strict';
-let ort;
-try { ort = require('onnxruntime-node'); } catch (e) {
-  console.log('SKIP: onnxruntime-node is not installed (npm install --ignore-scripts onnxruntime-node adm-zip)');
-  process.exit(77);
-}
+const support = require('./script_support');
+const ort = support.requireOrtOrSkip();
 const args = { rows: '3', seq: '8', tol: '1e-6' };
 const argv = process.argv.slice(2);
 for (let i = 1; i < argv.length; i++) args[argv[i].slice(2)] = argv[i].startsWith('--expect') ? true : argv[++i];

@@ -12,20 +12,9 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const npy = require('./npy');
 
-let ort;
-try { ort = require('onnxruntime-node'); } catch (e) {
-  console.log('SKIP: onnxruntime-node is not installed (npm install --ignore-scripts onnxruntime-node adm-zip)');
-  process.exit(77);
-}
-
-function parseArgs(argv) {
-  const args = { positional: [] };
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) args[argv[i].slice(2)] = argv[++i];
-    else args.positional.push(argv[i]);
-  }
-  return args;
-}
+const support = require('./script_support');
+const { parseArgs } = support;
+const ort = support.requireOrtOrSkip();
 
 // Batches of feeds following the evaluation protocols: lm feeds row[:seq] one row at a time.
 function batches(task, dataPath, rows) {

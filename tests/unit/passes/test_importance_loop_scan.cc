@@ -5,32 +5,18 @@
 
 #include <filesystem>
 
-#include "calibration/dataset.h"
 #include "formats/npz.h"
-#include "passes/analysis/importance.h"
+#include "tests/unit/passes/importance_test_util.h"
 #include "tests/fixtures/loop_scan_models.h"
 
 namespace ember::importance_loop_scan_test {
 namespace {
 
 namespace pa = passes::analysis;
+using importance_test::check_same_scores;
+using importance_test::find_tensor;
+using importance_test::score_mse;
 namespace lsm = loop_scan_models;
-
-Result<pa::ImportanceReport> score(const ir::Model& m, const std::string& path) {
-  calibration::CalibrationOptions co;
-  co.batch = pa::importance_batch_rows(m.graph, 4);
-  EMBER_ASSIGN_OR_RETURN(auto set, calibration::CalibrationSet::open(path, m.graph.feed_inputs(), co));
-  pa::ImportanceOptions options;
-  options.loss = pa::ImportanceLoss::kMse;
-  options.bf16_products = false;  // the two graphs sum their products in different orders
-  return pa::compute_importance(m, set, options);
-}
-
-const pa::TensorImportance* find(const pa::ImportanceReport& r, const std::string& name) {
-  for (const auto& t : r.tensors)
-    if (t.name == name) return &t;
-  return nullptr;
-}
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("ember_importance_loop_scan_" + name)).string();
@@ -48,21 +34,13 @@ TEST_CASE("importance: the weights of an RNN written as a Scan score as in the s
     for (ir::Model* m : {&scan, &unrolled}) {
       lsm::set_rnn_weights(*m, 3, 4, 2, 7);
       m->graph.outputs.erase(m->graph.outputs.begin());  // the logits alone
-      auto r = score(*m, data);
+      auto r = score_mse(*m, data);
       REQUIRE_MESSAGE(r.ok(), r.status().message());
       CHECK(r->gradient_cuts.empty());
       CHECK(r->unscored_weights.empty());
       reports.push_back(std::move(*r));
     }
-    for (const char* name : {"W", "U", "b", "V"}) {
-      INFO(name);
-      const pa::TensorImportance *a = find(reports[0], name), *b = find(reports[1], name);
-      REQUIRE(a);
-      REQUIRE(b);
-      CHECK(a->taylor > 0);
-      CHECK(a->taylor == doctest::Approx(b->taylor).epsilon(1e-4));
-      CHECK(a->fisher_sum == doctest::Approx(b->fisher_sum).epsilon(1e-4));
-    }
+    check_same_scores(reports[0], reports[1], {"W", "U", "b", "V"}, 1e-4);
   }
   std::filesystem::remove(data);
 }
@@ -80,14 +58,14 @@ TEST_CASE("importance: the outer weights a Loop body reads are scored") {
   m.graph.outputs.erase(m.graph.outputs.begin());  // ys alone
   const std::string data = temp_path("loop.npz");
   REQUIRE(formats::write_npz(data, {{"h0", lsm::normal({1, 3}, 3, 0.5f)}, {"x", lsm::normal({1, 3}, 4, 0.5f)}}).ok());
-  auto r = score(m, data);
+  auto r = score_mse(m, data);
   REQUIRE_MESSAGE(r.ok(), r.status().message());
   CHECK(r->gradient_cuts.empty());
   CHECK(r->unscored_weights.empty());
   for (const char* name : {"W", "V"}) {
     INFO(name);
-    REQUIRE(find(*r, name));
-    CHECK(find(*r, name)->fisher_sum > 0);
+    REQUIRE(find_tensor(*r, name));
+    CHECK(find_tensor(*r, name)->fisher_sum > 0);
   }
   std::filesystem::remove(data);
 }

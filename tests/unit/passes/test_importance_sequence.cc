@@ -6,31 +6,17 @@
 
 #include <filesystem>
 
-#include "calibration/dataset.h"
 #include "formats/npz.h"
-#include "passes/analysis/importance.h"
+#include "tests/unit/passes/importance_test_util.h"
 #include "tests/fixtures/sequence_models.h"
 
 namespace ember::importance_sequence_test {
 namespace {
 
 namespace pa = passes::analysis;
-
-Result<pa::ImportanceReport> score(const ir::Model& m, const std::string& path) {
-  calibration::CalibrationOptions co;
-  co.batch = pa::importance_batch_rows(m.graph, 4);
-  EMBER_ASSIGN_OR_RETURN(auto set, calibration::CalibrationSet::open(path, m.graph.feed_inputs(), co));
-  pa::ImportanceOptions options;
-  options.loss = pa::ImportanceLoss::kMse;
-  options.bf16_products = false;
-  return pa::compute_importance(m, set, options);
-}
-
-const pa::TensorImportance* find(const pa::ImportanceReport& r, const std::string& name) {
-  for (const auto& t : r.tensors)
-    if (t.name == name) return &t;
-  return nullptr;
-}
+using importance_test::check_same_scores;
+using importance_test::find_tensor;
+using importance_test::score_mse;
 
 }  // namespace
 
@@ -40,21 +26,13 @@ TEST_CASE("importance: weights reached through sequences and optionals score as 
   std::vector<pa::ImportanceReport> reports;
   for (bool sequences : {true, false}) {
     INFO("sequences: ", sequences);
-    auto r = score(sequence_models::sequence_model(sequences), data);
+    auto r = score_mse(sequence_models::sequence_model(sequences), data);
     REQUIRE_MESSAGE(r.ok(), r.status().message());
     CHECK(r->gradient_cuts.empty());
     CHECK(r->unscored_weights.empty());
     reports.push_back(std::move(*r));
   }
-  for (const char* name : {"W1", "W2", "Va", "Vb"}) {
-    INFO(name);
-    const pa::TensorImportance *seq = find(reports[0], name), *plain = find(reports[1], name);
-    REQUIRE(seq);
-    REQUIRE(plain);
-    CHECK(seq->taylor > 0);
-    CHECK(seq->taylor == doctest::Approx(plain->taylor).epsilon(1e-6));
-    CHECK(seq->fisher_sum == doctest::Approx(plain->fisher_sum).epsilon(1e-6));
-  }
+  check_same_scores(reports[0], reports[1], {"W1", "W2", "Va", "Vb"}, 1e-6);
   std::filesystem::remove(data);
 }
 
