@@ -1,11 +1,12 @@
 // Sequences through Loop and Scan bodies (issue 17): a Loop whose carried value is a sequence
 // (SequenceInsert in the body accumulating one tensor per iteration, ConcatFromSequence after
-// the loop, the exporters' pattern), and Loop and Scan bodies reading an outer sequence with
-// SequenceAt (its gradient summed over the iterations), and a SequenceMap body reading one,
-// checked against finite differences; an outer optional stays a cut;
-// the accumulating Loop's gradients and Taylor scores equal those of the same network unrolled.
+// the loop, the exporters' pattern), Loop, Scan and SequenceMap bodies reading an outer sequence
+// with SequenceAt (its gradient summed over the iterations), all checked against finite
+// differences; the accumulating Loop's gradients and Taylor scores equal those of the network
+// unrolled; an outer optional stays a cut; the iteration tape recomputes dropped sequence states.
 #include <cmath>
 
+#include "runtime/grad/iteration_tape.h"
 #include "tests/fixtures/loop_scan_models.h"
 #include "tests/unit/runtime/grad_test_util.h"
 
@@ -181,6 +182,32 @@ TEST_CASE("grad Loop: a body reading an outer optional is still a cut, with the 
   REQUIRE((*bi)->cuts().size() == 1);
   CHECK((*bi)->cuts()[0].reason.find("it takes 'ow', an optional") != std::string::npos);
   CHECK((*bi)->cuts()[0].sources_cut_off == std::vector<std::string>{"w"});
+}
+
+TEST_CASE("iteration tape: a carried sequence past the budget is recomputed from checkpoints, element by element") {
+  // state_t = [1, 2, ..., t] as one-float tensors: the sequence grows every iteration.
+  auto next = [](int64_t t, const std::vector<Value>& s) -> Result<std::vector<Value>> {
+    std::vector<Tensor> elements = s[0].elements();
+    elements.push_back(Tensor::scalar<float>(float(t + 1)));
+    return std::vector<Value>{Value::sequence(DType::kF32, std::move(elements))};
+  };
+  const int64_t steps = 40;
+  rg::IterationTape tape(200, next);  // 50 floats: far fewer than the 780 of all states
+  std::vector<Value> state = {Value::sequence(DType::kF32, {})};
+  for (int64_t t = 0; t < steps; ++t) {
+    tape.record(t, state);
+    state = next(t, state).value();
+  }
+  CHECK(tape.stride() > 1);
+  CHECK(tape.stored_bytes() <= 200 + 4 * steps);  // the budget, or the first checkpoint alone
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    auto s = tape.state_before(t);
+    REQUIRE(s.ok());
+    REQUIRE(s->at(0).is_sequence());
+    REQUIRE(s->at(0).length() == size_t(t));
+    for (int64_t i = 0; i < t; ++i) CHECK(s->at(0).elements()[size_t(i)].data<float>()[0] == float(i + 1));
+  }
+  CHECK(tape.recomputed_steps() > 0);
 }
 
 }  // namespace ember::grad_test
