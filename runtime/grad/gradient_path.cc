@@ -47,7 +47,7 @@ std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_
 // If, Loop, Scan and SequenceMap carry sequence gradients through their bodies (a Loop's
 // carried sequences, outer sequences a body reads); an optional they take makes the node a
 // cut, with this reason. SequenceMap's declared inputs are sequences: not checked.
-Status check_tensor_reads(const ir::Node& node, const std::vector<std::string>& reads, const std::set<std::string>& optionals) {
+Status check_optional_reads(const ir::Node& node, const std::vector<std::string>& reads, const std::set<std::string>& optionals) {
   if (optionals.empty()) return Status::Ok();
   const std::vector<std::string> none;
   const bool takes_sequences = node.op_type == "SequenceMap";  // its declared inputs are sequences
@@ -112,7 +112,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (!reaches) continue;
     // A gradient passes through If, Loop or Scan only when their bodies all have rules.
     const bool with_subgraphs = rules[i] && has_subgraph(node);
-    Status branches = with_subgraphs ? check_tensor_reads(node, outer_scope_reads(node), optionals) : Status::Ok();
+    Status branches = with_subgraphs ? check_optional_reads(node, outer_scope_reads(node), optionals) : Status::Ok();
     if (with_subgraphs && branches.ok()) branches = check_subgraph_gradient(node, active, registry);
     const bool through_branches = with_subgraphs && branches.ok();
     if (!rules[i] || !branches.ok()) {  // the gradient stops here (reported with what it cuts off)
