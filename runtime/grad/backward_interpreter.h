@@ -53,6 +53,10 @@ using GradientSink = std::function<Status(const std::string& name, const Tensor&
 // Receives, instead, a weight gradient that a rule left as its factors (FactoredGrad in
 // grad_rule.h: the linear layers'), to reduce block by block; valid only during the call.
 using FactoredGradientSink = std::function<Status(const std::string& name, FactoredGrad& grad)>;
+// Receives the gradient of a differentiated value that is a sequence (a Loop body's carried
+// sequence, an outer sequence a body reads): one tensor per element, undefined for zero;
+// valid only during the call.
+using SequenceGradientSink = std::function<Status(const std::string& name, const SequenceGrad& grad)>;
 
 class BackwardInterpreter {
  public:
@@ -62,12 +66,16 @@ class BackwardInterpreter {
   Result<std::vector<Tensor>> forward(const std::map<std::string, Tensor>& feeds);
   // The same for a graph whose outputs may be sequences or optionals (an If's branch).
   Result<std::vector<Value>> forward_values(const std::map<std::string, Tensor>& feeds);
+  // The same with feeds that may be sequences or optionals (a Loop body's carried sequence).
+  Result<std::vector<Value>> forward_with_values(const std::map<std::string, Value>& feeds);
   // dL/d(output) for seeded outputs (f32, the output's shape); missing outputs count as zero.
   // With a factored sink, the weight gradients that rules can factor go there, not to `sink`.
-  // `sequence_output_grads`: the gradients of outputs that are sequences (an If's branch).
+  // `sequence_output_grads`: the gradients of outputs that are sequences (an If's branch);
+  // `sequence_sink` receives those of differentiated values that are sequences.
   Status backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
                   const FactoredGradientSink& factored_sink = nullptr,
-                  const std::map<std::string, SequenceGrad>& sequence_output_grads = {});
+                  const std::map<std::string, SequenceGrad>& sequence_output_grads = {},
+                  const SequenceGradientSink& sequence_sink = nullptr);
 
   const std::vector<std::string>& parameters() const { return parameters_; }
   // Parameters whose gradient can be nonzero (they reach a seeded output).

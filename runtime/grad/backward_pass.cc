@@ -49,6 +49,10 @@ Result<std::vector<Tensor>> BackwardInterpreter::forward(const std::map<std::str
 }
 
 Result<std::vector<Value>> BackwardInterpreter::forward_values(const std::map<std::string, Tensor>& feeds) {
+  return forward_with_values(std::map<std::string, Value>(feeds.begin(), feeds.end()));
+}
+
+Result<std::vector<Value>> BackwardInterpreter::forward_with_values(const std::map<std::string, Value>& feeds) {
   const size_t slots = names_.size();
   saved_.assign(slots, Tensor());
   shapes_.assign(slots, Shape());
@@ -76,10 +80,12 @@ Result<std::vector<Value>> BackwardInterpreter::forward_values(const std::map<st
     if (value.is_optional() && value.has_element() && value.element().is_tensor()) record(name, value.element().tensor());
     return Status::Ok();
   };
-  for (const auto& [name, tensor] : feeds) record(name, tensor);
-  const std::map<std::string, Value> values(feeds.begin(), feeds.end());
+  for (const auto& [name, value] : feeds) {
+    if (value.is_tensor()) record(name, value.tensor());
+    else EMBER_TRY(record_other(name, value));
+  }
   auto outputs = interp_->run_values(
-      values,
+      feeds,
       [&](const std::string& name, const Tensor& value) {
         record(name, value);
         return Status::Ok();
@@ -170,7 +176,8 @@ Status BackwardInterpreter::accumulate_inputs(size_t k, BackwardContext& ctx, st
 
 Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output_grads, const GradientSink& sink,
                                      const FactoredGradientSink& factored_sink,
-                                     const std::map<std::string, SequenceGrad>& sequence_output_grads) {
+                                     const std::map<std::string, SequenceGrad>& sequence_output_grads,
+                                     const SequenceGradientSink& sequence_sink) {
   if (!forward_done_) return invalid_input("backward() needs a successful forward() first");
   forward_done_ = false;
   const ir::Graph& graph = interp_->model().graph;
@@ -194,6 +201,10 @@ Status BackwardInterpreter::backward(const std::map<std::string, Tensor>& output
   }
   std::map<int, FactoredGrad> factored;  // this node's factored weight gradients, by slot
   auto report = [&](int s) -> Status {
+    if (sequence_sink && !sequence_grads.empty()) {  // a differentiated sequence
+      auto q = sequence_grads.find(s);
+      if (q != sequence_grads.end()) return sequence_sink(names_[size_t(s)], q->second);
+    }
     auto f = factored.find(s);
     if (f != factored.end()) {
       Status st = factored_sink(names_[size_t(s)], f->second);

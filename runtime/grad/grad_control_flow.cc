@@ -1,7 +1,8 @@
 // Backward rule of If (grad_control_flow.h). The branch runs on a BackwardInterpreter of its
 // own, built on first use and cached per node: its graph inputs are the branch's outer-scope
 // reads, its sources are the reads whose gradient the outer plan wants, and no weight of the
-// branch itself is differentiated (weights kept inside a branch get no score yet).
+// branch itself is differentiated (weights kept inside a branch get no score yet). An outer
+// read may be a sequence: the branch's interpreter gives its gradient element by element.
 #include "runtime/grad/grad_control_flow.h"
 
 #include <algorithm>
@@ -61,14 +62,16 @@ Status if_backward(BackwardContext& ctx) {
     EMBER_ASSIGN_OR_RETURN(g.interp, subgraph_interpreter(*body, ctx.opset, sources, ctx.products));
     g.sources = sources;
   }
-  std::map<std::string, Tensor> feeds;
+  std::map<std::string, Value> feeds;
   for (const auto& name : reads) {
     auto it = index.find(name);
-    if (it == index.end() || !ctx.has_input(it->second))
+    const size_t j = it == index.end() ? 0 : it->second;
+    const Value* sequence = j && j < ctx.input_values.size() ? ctx.input_values[j] : nullptr;
+    if (!j || (!ctx.has_input(j) && !sequence))
       return internal_error(ctx.where() + ": the outer value '" + name + "' its branch reads was not kept");
-    feeds[name] = ctx.input(it->second);
+    feeds[name] = ctx.has_input(j) ? Value(ctx.input(j)) : *sequence;
   }
-  EMBER_TRY(g.interp->forward_values(feeds).status());
+  EMBER_TRY(g.interp->forward_with_values(feeds).status());
   std::map<std::string, Tensor> seeds;
   std::map<std::string, SequenceGrad> sequence_seeds;  // outputs that are sequences
   for (size_t j = 0; j < ctx.node.outputs.size() && j < body->outputs.size(); ++j) {
@@ -88,7 +91,16 @@ Status if_backward(BackwardContext& ctx) {
     ctx.input_grads[it->second] = std::move(copy);
     return Status::Ok();
   };
-  return g.interp->backward(seeds, sink, nullptr, sequence_seeds);
+  const auto sequence_sink = [&](const std::string& name, const SequenceGrad& grad) -> Status {
+    auto it = index.find(name);
+    if (it == index.end() || it->second >= ctx.input_sequence_grads.size()) return Status::Ok();
+    SequenceGrad copy(grad.size());  // grad is valid only during the call
+    for (size_t i = 0; i < grad.size(); ++i)
+      if (grad[i].defined()) copy[i] = grad[i].clone();
+    ctx.input_sequence_grads[it->second] = std::move(copy);
+    return Status::Ok();
+  };
+  return g.interp->backward(seeds, sink, nullptr, sequence_seeds, sequence_sink);
 }
 
 }  // namespace
@@ -142,7 +154,7 @@ Status check_if_gradient(const ir::Node& node, const std::set<std::string>& acti
 }
 
 // A branch output that is a sequence takes its gradient as one (the branch's own interpreter
-// carries it back); outer values the branch reads must be tensors (fill_context says so).
+// carries it back), and so does an outer sequence the branch reads.
 void register_control_flow_grads(GradRegistry& r) { r.add_sequence_rule("If", ~bit(0), if_needs, if_backward); }
 
 }  // namespace ember::runtime::grad

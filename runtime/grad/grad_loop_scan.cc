@@ -4,6 +4,10 @@
 // carried values; Scan: the states, then the scanned inputs), and node output j is body
 // output j + 1 for Loop (the condition comes first), j for Scan. Scan-8 has sequence_lens
 // first and batch-major inputs and outputs: its rows are walked one at a time.
+// A Loop's carried value may be a sequence (SequenceInsert in the body accumulating one tensor
+// per iteration): iteration t's body takes dL/d(s_{t+1}) as a sequence gradient and gives
+// dL/d(s_t), one tensor per element. An outer sequence a body reads gets the sum of every
+// iteration's gradient, element by element.
 #include "runtime/grad/grad_loop_scan.h"
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/gradient_path.h"
 #include "runtime/grad/iteration_tape.h"
+#include "runtime/grad/loop_scan_values.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -34,63 +39,6 @@ bool is_loop(const ir::Node& node) { return node.op_type == "Loop"; }
 size_t fixed_body_inputs(const ir::Node& node) { return is_loop(node) ? 2 : 0; }  // Loop's iteration and condition
 size_t fixed_body_outputs(const ir::Node& node) { return is_loop(node) ? 1 : 0; }  // Loop's condition
 
-// Where iteration t sits along a stacked (scanned) tensor's axis.
-struct ScanAxis {
-  int64_t axis = 0;
-  bool reverse = false;
-  int64_t position(int64_t t, int64_t length) const { return reverse ? length - 1 - t : t; }
-};
-
-// A tensor seen as [outer, n, inner] around `axis`, in bytes for inner.
-struct AxisSplit {
-  int64_t outer = 1, n = 1;
-  size_t inner_bytes = 0;
-};
-AxisSplit split_at(const Tensor& t, int64_t axis) {
-  AxisSplit s;
-  for (int64_t d = 0; d < axis; ++d) s.outer *= t.dim(int(d));
-  s.n = t.dim(int(axis));
-  const int64_t rows = s.outer * s.n;
-  s.inner_bytes = rows ? t.nbytes() / size_t(rows) : 0;
-  return s;
-}
-
-// A copy of slice `index` of `t` along `axis` (the axis removed); any fixed-width type.
-Tensor slice_along(const Tensor& t, int64_t axis, int64_t index) {
-  Shape shape = t.shape();
-  shape.erase(shape.begin() + axis);
-  Tensor out = Tensor::zeros(t.dtype(), shape);
-  const AxisSplit s = split_at(t, axis);
-  const auto* src = static_cast<const uint8_t*>(t.raw());
-  auto* dst = static_cast<uint8_t*>(out.raw_mutable());
-  for (int64_t o = 0; o < s.outer; ++o)
-    std::memcpy(dst + size_t(o) * s.inner_bytes, src + size_t(o * s.n + index) * s.inner_bytes, s.inner_bytes);
-  return out;
-}
-
-// dst's slice `index` along `axis` += src (f32).
-void add_to_slice(Tensor& dst, int64_t axis, int64_t index, const Tensor& src) {
-  const AxisSplit s = split_at(dst, axis);
-  const size_t inner = s.inner_bytes / sizeof(float);
-  float* d = dst.mutable_data<float>();
-  const float* x = src.data<float>();
-  for (int64_t o = 0; o < s.outer; ++o)
-    for (size_t i = 0; i < inner; ++i) d[size_t(o * s.n + index) * inner + i] += x[size_t(o) * inner + i];
-}
-
-// acc += g (f32); an undefined acc becomes a copy of g.
-void accumulate(Tensor& acc, const Tensor& g) {
-  if (!acc.defined()) {
-    acc = g.clone();
-    return;
-  }
-  float* a = acc.mutable_data<float>();
-  const float* x = g.data<float>();
-  const int64_t n = acc.numel();
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) a[i] += x[i];
-}
-
 struct BodyGradient {
   std::vector<std::string> sources;
   std::unique_ptr<BackwardInterpreter> interp;
@@ -105,22 +53,22 @@ struct IterationSpec {
   std::vector<ScanAxis> scan_outputs;  // at node outputs states + k
   int64_t length = 0;
   // The body's feeds for iteration t from the state before it (declared inputs and outer reads).
-  std::function<std::map<std::string, Tensor>(int64_t t, const std::vector<Tensor>& state)> feeds;
+  std::function<std::map<std::string, Value>(int64_t t, const std::vector<Value>& state)> feeds;
   // dL/d(scan output k of iteration t), or an undefined tensor for none.
   std::function<Tensor(size_t k, int64_t t)> scan_output_grad;
 };
 
 // One forward iteration of a Scan body: the states after iteration t (the body's first outputs).
 IterationTape::Step scan_step(BackwardInterpreter& bi, const IterationSpec& spec) {
-  return [&bi, &spec](int64_t t, const std::vector<Tensor>& state) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi.interpreter().run(spec.feeds(t, state)));
+  return [&bi, &spec](int64_t t, const std::vector<Value>& state) -> Result<std::vector<Value>> {
+    EMBER_ASSIGN_OR_RETURN(std::vector<Value> outs, bi.interpreter().run_values(spec.feeds(t, state)));
     outs.resize(spec.states);
     return outs;
   };
 }
 
-// The body's BackwardInterpreter differentiating the f32 carried values, the scanned inputs
-// and outer reads whose gradient is wanted.
+// The body's BackwardInterpreter differentiating the f32 carried values (tensors or a Loop's
+// sequences), the scanned inputs and outer reads whose gradient is wanted.
 Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const IterationSpec& spec) {
   const ir::Node& node = ctx.node;
   const size_t first = fixed_body_inputs(node), declared = node.inputs.size();
@@ -129,11 +77,10 @@ Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const Iteration
   for (size_t i = first; i < spec.body->inputs.size(); ++i) {
     const size_t at = i + spec.node_offset;
     const bool carried = i < first + spec.states;  // carries weights' gradients even when the initial value wants none
-    if (ctx.has_input(at) && ctx.input(at).dtype() == DType::kF32 && (carried || ctx.wants(at)))
-      sources.push_back(spec.body->inputs[i].name);
+    if (is_differentiable(value_at(ctx, at)) && (carried || ctx.wants(at))) sources.push_back(spec.body->inputs[i].name);
   }
   for (size_t i = declared; i < names.size() && i < kMaxInputs; ++i)
-    if (ctx.wants(i) && ctx.has_input(i) && ctx.input(i).dtype() == DType::kF32) sources.push_back(names[i]);
+    if (ctx.wants(i) && is_differentiable(value_at(ctx, i))) sources.push_back(names[i]);
   if (!*ctx.cache) *ctx.cache = std::make_shared<BodyGradient>();
   auto& g = *static_cast<BodyGradient*>(ctx.cache->get());
   if (!g.interp || g.sources != sources) {
@@ -146,13 +93,15 @@ Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const Iteration
   return g.interp.get();
 }
 
-// The outer-scope values the body reads, by name, from the inputs after the declared ones.
-Result<std::map<std::string, Tensor>> outer_feeds(const BackwardContext& ctx) {
+// The outer-scope values (tensors or sequences) the body reads, by name, from the inputs after
+// the declared ones.
+Result<std::map<std::string, Value>> outer_feeds(const BackwardContext& ctx) {
   const std::vector<std::string> names = if_gradient_inputs(ctx.node);
-  std::map<std::string, Tensor> feeds;
+  std::map<std::string, Value> feeds;
   for (size_t i = ctx.node.inputs.size(); i < names.size(); ++i) {
-    if (!ctx.has_input(i)) return internal_error(ctx.where() + ": the outer value '" + names[i] + "' its body reads was not kept");
-    feeds[names[i]] = ctx.input(i);
+    Value v = value_at(ctx, i);
+    if (!v.defined()) return internal_error(ctx.where() + ": the outer value '" + names[i] + "' its body reads was not kept");
+    feeds[names[i]] = std::move(v);
   }
   return feeds;
 }
@@ -160,9 +109,9 @@ Result<std::map<std::string, Tensor>> outer_feeds(const BackwardContext& ctx) {
 // Walks the iterations from the last: dL/d(state), starting from `carried` (the final states'),
 // is carried back and returned (the initial states'; undefined: zero), the scanned inputs'
 // gradients are added to x_grads[j] (when defined, laid out as the scanned tensor) and the outer
-// reads' to ctx.input_grads.
-Result<std::vector<Tensor>> reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const IterationSpec& spec,
-                                               IterationTape& tape, std::vector<Tensor> carried, std::vector<Tensor>& x_grads) {
+// reads' to ctx.input_grads (a sequence's, element by element, to ctx.input_sequence_grads).
+Result<std::vector<StateGrad>> reverse_iterations(BackwardContext& ctx, BackwardInterpreter& bi, const IterationSpec& spec,
+                                                  IterationTape& tape, std::vector<StateGrad> carried, std::vector<Tensor>& x_grads) {
   const ir::Node& node = ctx.node;
   const size_t first = fixed_body_inputs(node), first_out = fixed_body_outputs(node);
   const std::vector<std::string> names = if_gradient_inputs(node);
@@ -178,11 +127,12 @@ Result<std::vector<Tensor>> reverse_iterations(BackwardContext& ctx, BackwardInt
     if (ctx.wants(i)) roles[names[i]] = {Kind::kOuter, i};
   const std::vector<std::string> out_names = bi.output_names();
   for (int64_t t = spec.length - 1; t >= 0; --t) {
-    EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> state, tape.state_before(t));
-    EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> outs, bi.forward(spec.feeds(t, state)));
+    EMBER_ASSIGN_OR_RETURN(const std::vector<Value> state, tape.state_before(t));
+    EMBER_ASSIGN_OR_RETURN(const std::vector<Value> outs, bi.forward_with_values(spec.feeds(t, state)));
     std::map<std::string, Tensor> seeds;
+    std::map<std::string, SequenceGrad> sequence_seeds;
     auto seed = [&](size_t out, Tensor g) {  // outputs that are one value add their seeds
-      if (out >= outs.size() || outs[out].dtype() != DType::kF32) return;
+      if (out >= outs.size() || !outs[out].is_tensor() || outs[out].tensor().dtype() != DType::kF32) return;
       Tensor& s = seeds[out_names[out]];
       if (s.defined()) {
         Tensor sum = g.clone();  // g may be the node's output gradient: never written to
@@ -191,25 +141,50 @@ Result<std::vector<Tensor>> reverse_iterations(BackwardContext& ctx, BackwardInt
       }
       s = std::move(g);
     };
-    for (size_t k = 0; k < spec.states; ++k)
-      if (carried[k].defined()) seed(first_out + k, carried[k]);
+    auto seed_sequence = [&](size_t out, const SequenceGrad& g) {
+      if (out >= outs.size() || !is_differentiable(outs[out]) || outs[out].is_tensor()) return;
+      SequenceGrad& s = sequence_seeds[out_names[out]];
+      SequenceGrad sum;  // out of place: g and s may be views of gradients the caller keeps
+      accumulate_sequence(sum, s);
+      accumulate_sequence(sum, g);
+      s = std::move(sum);
+    };
+    for (size_t k = 0; k < spec.states; ++k) {
+      if (carried[k].tensor.defined()) seed(first_out + k, carried[k].tensor);
+      if (!carried[k].sequence.empty()) seed_sequence(first_out + k, carried[k].sequence);
+    }
     for (size_t k = 0; k < spec.scan_outputs.size(); ++k) {
       Tensor g = spec.scan_output_grad(k, t);
       if (g.defined()) seed(first_out + spec.states + k, std::move(g));
     }
-    std::vector<Tensor> next(spec.states);
-    if (!seeds.empty()) {
-      EMBER_TRY(bi.backward(seeds, [&](const std::string& name, const Tensor& g) -> Status {
-        auto it = roles.find(name);
-        if (it == roles.end() || g.dtype() != DType::kF32) return Status::Ok();
-        const Role& r = it->second;
-        if (r.kind == Kind::kState) next[r.index] = g.clone();
-        if (r.kind == Kind::kScanInput && x_grads[r.index].defined())
-          add_to_slice(x_grads[r.index], spec.scan_inputs[r.index].axis, spec.scan_inputs[r.index].position(t, spec.length), g);
-        if (r.kind == Kind::kOuter) accumulate(ctx.input_grads[r.index], g);
-        return Status::Ok();
-      }));
+    std::vector<StateGrad> next(spec.states);
+    if (seeds.empty() && sequence_seeds.empty()) {
+      carried = std::move(next);
+      continue;
     }
+    const auto sink = [&](const std::string& name, const Tensor& g) -> Status {
+      auto it = roles.find(name);
+      if (it == roles.end() || g.dtype() != DType::kF32) return Status::Ok();
+      const Role& r = it->second;
+      if (r.kind == Kind::kState) next[r.index].tensor = g.clone();
+      if (r.kind == Kind::kScanInput && x_grads[r.index].defined())
+        add_to_slice(x_grads[r.index], spec.scan_inputs[r.index].axis, spec.scan_inputs[r.index].position(t, spec.length), g);
+      if (r.kind == Kind::kOuter) accumulate(ctx.input_grads[r.index], g);
+      return Status::Ok();
+    };
+    const auto sequence_sink = [&](const std::string& name, const SequenceGrad& g) -> Status {
+      auto it = roles.find(name);
+      if (it == roles.end()) return Status::Ok();
+      const Role& r = it->second;
+      if (r.kind == Kind::kState) next[r.index].sequence = clone_sequence(g);
+      if (r.kind == Kind::kOuter && r.index < ctx.input_sequence_grads.size()) {  // summed over the iterations
+        auto& acc = ctx.input_sequence_grads[r.index];
+        if (!acc) acc = SequenceGrad();
+        accumulate_sequence(*acc, g);
+      }
+      return Status::Ok();
+    };
+    EMBER_TRY(bi.backward(seeds, sink, nullptr, sequence_seeds, sequence_sink));
     carried = std::move(next);
   }
   return carried;
@@ -220,9 +195,12 @@ Result<std::vector<Tensor>> reverse_iterations(BackwardContext& ctx, BackwardInt
 // scanned inputs' go to its inputs.
 Status reverse_node_iterations(BackwardContext& ctx, BackwardInterpreter& bi, IterationSpec& spec, IterationTape& tape) {
   const size_t first = fixed_body_inputs(ctx.node);
-  std::vector<Tensor> carried(spec.states), x_grads(spec.scan_inputs.size());
-  for (size_t k = 0; k < spec.states; ++k)
-    if (ctx.has_output_grad(k)) carried[k] = ctx.output_grad(k);
+  std::vector<StateGrad> carried(spec.states);
+  std::vector<Tensor> x_grads(spec.scan_inputs.size());
+  for (size_t k = 0; k < spec.states; ++k) {
+    if (ctx.has_output_grad(k)) carried[k].tensor = ctx.output_grad(k);
+    if (const SequenceGrad* g = ctx.output_sequence_grad(k)) carried[k].sequence = *g;
+  }
   for (size_t j = 0; j < x_grads.size(); ++j)
     if (ctx.wants(first + spec.states + j)) x_grads[j] = ctx.zeros(ctx.input(first + spec.states + j).shape());
   spec.scan_output_grad = [&](size_t k, int64_t t) {
@@ -231,8 +209,12 @@ Status reverse_node_iterations(BackwardContext& ctx, BackwardInterpreter& bi, It
     return slice_along(ctx.output_grad(spec.states + k), a.axis, a.position(t, spec.length));
   };
   EMBER_ASSIGN_OR_RETURN(carried, reverse_iterations(ctx, bi, spec, tape, std::move(carried), x_grads));
-  for (size_t k = 0; k < spec.states; ++k)
-    if (ctx.wants(first + k) && carried[k].defined()) ctx.input_grads[first + k] = carried[k].clone();
+  for (size_t k = 0; k < spec.states; ++k) {
+    if (!ctx.wants(first + k)) continue;
+    if (carried[k].tensor.defined()) ctx.input_grads[first + k] = carried[k].tensor.clone();
+    if (!carried[k].sequence.empty() && ctx.input_is_sequence(first + k))
+      ctx.input_sequence_grads[first + k] = clone_sequence(carried[k].sequence);
+  }
   for (size_t j = 0; j < x_grads.size(); ++j)
     if (x_grads[j].defined()) ctx.input_grads[first + spec.states + j] = std::move(x_grads[j]);
   return Status::Ok();
@@ -270,8 +252,8 @@ Status scan_backward(BackwardContext& ctx) {
     spec.scan_outputs.push_back({normalized_axis(k < out_axes.size() ? out_axes[k] : 0, rank), k < out_dirs.size() && out_dirs[k] == 1});
   }
   EMBER_ASSIGN_OR_RETURN(const auto outer, outer_feeds(ctx));
-  spec.feeds = [&](int64_t t, const std::vector<Tensor>& state) {
-    std::map<std::string, Tensor> f = outer;
+  spec.feeds = [&](int64_t t, const std::vector<Value>& state) {
+    std::map<std::string, Value> f = outer;
     for (size_t k = 0; k < spec.states; ++k) f[spec.body->inputs[k].name] = state[k];
     for (size_t j = 0; j < spec.scan_inputs.size(); ++j)
       f[spec.body->inputs[spec.states + j].name] =
@@ -281,7 +263,7 @@ Status scan_backward(BackwardContext& ctx) {
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
   const IterationTape::Step step = scan_step(*bi, spec);
   IterationTape tape(default_tape_budget(), step);
-  std::vector<Tensor> state;
+  std::vector<Value> state;
   for (size_t k = 0; k < spec.states; ++k) state.push_back(ctx.input(k));
   for (int64_t t = 0; t + 1 < spec.length; ++t) {  // the last iteration's state is never needed after it
     tape.record(t, state);
@@ -319,8 +301,8 @@ Status scan8_backward(BackwardContext& ctx) {
     return invalid_input(ctx.where() + ": sequence_lens must be int64 [batch]");
   EMBER_ASSIGN_OR_RETURN(const auto outer, outer_feeds(ctx));
   std::vector<Tensor> rows(spec.scan_inputs.size());  // this batch row of each scanned input
-  spec.feeds = [&](int64_t t, const std::vector<Tensor>& state) {
-    std::map<std::string, Tensor> f = outer;
+  spec.feeds = [&](int64_t t, const std::vector<Value>& state) {
+    std::map<std::string, Value> f = outer;
     for (size_t k = 0; k < spec.states; ++k) f[spec.body->inputs[k].name] = state[k];
     for (size_t j = 0; j < rows.size(); ++j)
       f[spec.body->inputs[spec.states + j].name] = slice_along(rows[j], 0, spec.scan_inputs[j].position(t, spec.length));
@@ -335,10 +317,12 @@ Status scan8_backward(BackwardContext& ctx) {
   for (int64_t b = 0; b < batch; ++b) {
     spec.length = lens ? lens->data<int64_t>()[b] : seq;
     if (spec.length < 0 || spec.length > seq) return invalid_input(ctx.where() + ": sequence length out of range");
-    std::vector<Tensor> state, carried(spec.states), x_grads(rows.size());
+    std::vector<Value> state;
+    std::vector<StateGrad> carried(spec.states);
+    std::vector<Tensor> x_grads(rows.size());
     for (size_t k = 0; k < spec.states; ++k) {
       state.push_back(slice_along(ctx.input(1 + k), 0, b));
-      if (ctx.has_output_grad(k)) carried[k] = slice_along(ctx.output_grad(k), 0, b);
+      if (ctx.has_output_grad(k)) carried[k].tensor = slice_along(ctx.output_grad(k), 0, b);
     }
     for (size_t j = 0; j < rows.size(); ++j) {
       rows[j] = slice_along(ctx.input(1 + spec.states + j), 0, b);
@@ -354,7 +338,7 @@ Status scan8_backward(BackwardContext& ctx) {
     }
     EMBER_ASSIGN_OR_RETURN(carried, reverse_iterations(ctx, *bi, spec, tape, std::move(carried), x_grads));
     for (size_t k = 0; k < spec.states; ++k)
-      if (ctx.wants(1 + k) && carried[k].defined()) add_to_slice(ctx.input_grads[1 + k], 0, b, carried[k]);
+      if (ctx.wants(1 + k) && carried[k].tensor.defined()) add_to_slice(ctx.input_grads[1 + k], 0, b, carried[k].tensor);
     for (size_t j = 0; j < x_grads.size(); ++j)
       if (x_grads[j].defined()) add_to_slice(ctx.input_grads[1 + spec.states + j], 0, b, x_grads[j]);
   }
@@ -386,33 +370,38 @@ Status loop_backward(BackwardContext& ctx) {
   if (ctx.has_input(1)) {
     EMBER_ASSIGN_OR_RETURN(cond, read_condition(ctx.input(1), ctx.where() + ": the condition"));
   }
-  std::vector<Tensor> state;
+  std::vector<Value> state;  // tensors or sequences
   for (size_t k = 0; k < spec.states; ++k) {
-    if (!ctx.has_input(2 + k)) return invalid_input(ctx.where() + ": loop-carried input " + std::to_string(k) + " is missing");
-    state.push_back(ctx.input(2 + k));
+    state.push_back(value_at(ctx, 2 + k));
+    if (!state.back().defined()) return invalid_input(ctx.where() + ": loop-carried input " + std::to_string(k) + " is missing");
+    const bool carries_gradient = state.back().is_tensor() || (state.back().is_sequence() && state.back().depth() == 1);
+    if (!carries_gradient && (ctx.has_output_grad(k) || ctx.output_sequence_grad(k)))
+      return unsupported(ctx.where() + ": loop-carried value " + std::to_string(k) + " is " + state.back().describe() +
+                         " (gradients flow through carried tensors and sequences of tensors)");
   }
   spec.scan_outputs.assign(spec.body->outputs.size() - 1 - spec.states, ScanAxis{});
   EMBER_ASSIGN_OR_RETURN(const auto outer, outer_feeds(ctx));
   Tensor running = Tensor::zeros(DType::kBool, {});  // the body's condition input: true while it runs
   running.mutable_data<uint8_t>()[0] = 1;
-  spec.feeds = [&](int64_t t, const std::vector<Tensor>& s) {
-    std::map<std::string, Tensor> f = outer;
+  spec.feeds = [&](int64_t t, const std::vector<Value>& s) {
+    std::map<std::string, Value> f = outer;
     f[spec.body->inputs[0].name] = Tensor::scalar<int64_t>(t);
     f[spec.body->inputs[1].name] = running;
     for (size_t k = 0; k < spec.states; ++k) f[spec.body->inputs[2 + k].name] = s[k];
     return f;
   };
   EMBER_ASSIGN_OR_RETURN(BackwardInterpreter* bi, body_gradient(ctx, spec));
-  auto step = [&](int64_t t, const std::vector<Tensor>& s) -> Result<std::vector<Tensor>> {
-    EMBER_ASSIGN_OR_RETURN(std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, s)));
-    return std::vector<Tensor>(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
+  auto step = [&](int64_t t, const std::vector<Value>& s) -> Result<std::vector<Value>> {
+    EMBER_ASSIGN_OR_RETURN(std::vector<Value> outs, bi->interpreter().run_values(spec.feeds(t, s)));
+    return std::vector<Value>(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
   };
   IterationTape tape(default_tape_budget(), step);
   for (int64_t t = 0; (!trips || t < *trips) && cond; ++t) {  // replay: the states and the iteration count
     EMBER_TRY(check_loop_iterations(t + 1, ctx.where() + ": the loop's condition stayed true"));
     tape.record(t, state);
-    EMBER_ASSIGN_OR_RETURN(const std::vector<Tensor> outs, bi->interpreter().run(spec.feeds(t, state)));
-    EMBER_ASSIGN_OR_RETURN(cond, read_condition(outs[0], ctx.where() + ": the body's condition output"));
+    EMBER_ASSIGN_OR_RETURN(const std::vector<Value> outs, bi->interpreter().run_values(spec.feeds(t, state)));
+    if (!outs[0].is_tensor()) return invalid_input(ctx.where() + ": the body's condition output is not a tensor");
+    EMBER_ASSIGN_OR_RETURN(cond, read_condition(outs[0].tensor(), ctx.where() + ": the body's condition output"));
     state.assign(outs.begin() + 1, outs.begin() + 1 + long(spec.states));
     spec.length = t + 1;
   }
@@ -431,10 +420,10 @@ Status check_loop_scan_gradient(const ir::Node& node, const std::set<std::string
     return unsupported("it and its body read more than " + std::to_string(kMaxInputs) + " values");
   const ir::Graph* body = body_of(node);
   if (!body) return invalid_input("the body attribute (a graph) is missing");
-  for (const auto* values : {&body->inputs, &body->outputs})
+  for (const auto* values : {&body->inputs, &body->outputs})  // Scan's states are tensors; a Loop's may be sequences
     for (const auto& v : *values)
-      if (!v.is_tensor)
-        return unsupported("its body carries '" + v.name + "', a sequence or optional (gradients carry tensors only)");
+      if (!v.is_tensor && !is_loop(node))
+        return unsupported("its body carries '" + v.name + "', a sequence or optional (Scan states are tensors)");
   std::set<std::string> sources, seeded;
   const size_t first = fixed_body_inputs(node), inputs = body->inputs.size();
   const size_t offset = node.inputs.size() > inputs ? node.inputs.size() - inputs : 0;  // Scan-8: sequence_lens first
@@ -465,8 +454,9 @@ Status check_subgraph_gradient(const ir::Node& node, const std::set<std::string>
 }
 
 void register_loop_scan_grads(GradRegistry& r) {
-  r.add("Loop", ~(bit(0) | bit(1)), loop_scan_needs, loop_backward);
-  r.add("Scan", kAllIndices, loop_scan_needs, scan_any_backward);  // Scan-8's sequence_lens is int64: never on the path
+  // Sequence rules: a Loop's carried values and the outer values both read may be sequences.
+  r.add_sequence_rule("Loop", ~(bit(0) | bit(1)), loop_scan_needs, loop_backward);
+  r.add_sequence_rule("Scan", kAllIndices, loop_scan_needs, scan_any_backward);  // Scan-8's sequence_lens is int64: never on the path
 }
 
 }  // namespace ember::runtime::grad

@@ -5,7 +5,8 @@
 //   da_j (a tensor), dw = sum_i J_{f,a_j / w}^T (dout_0[i], ...)  (outer-scope reads included)
 // Elements no gradient reaches are skipped. As for If, the planner gives the node its
 // outer-scope reads as extra inputs (if_gradient_inputs), and the body runs on a
-// BackwardInterpreter of its own, cached per node; the outer values it reads must be tensors.
+// BackwardInterpreter of its own, cached per node. An outer value it reads may be a sequence:
+// the body sees all of it in every copy, and its gradient is summed element by element.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -14,6 +15,7 @@
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_loop_scan.h"
 #include "runtime/grad/grad_util.h"
+#include "runtime/grad/loop_scan_values.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -47,15 +49,18 @@ void add_into(const BackwardContext& ctx, Tensor& dst, const Tensor& src) {
 }
 
 // The body's inputs for element i: the elements of the sequence inputs, the tensor inputs as
-// they are, and the outer values the body reads.
-Result<std::map<std::string, Tensor>> element_feeds(const BackwardContext& ctx, const ir::Graph& body,
-                                                    const std::vector<std::string>& names, size_t i) {
-  std::map<std::string, Tensor> feeds;
+// they are, and the outer values the body reads (tensors or whole sequences).
+Result<std::map<std::string, Value>> element_feeds(const BackwardContext& ctx, const ir::Graph& body,
+                                                   const std::vector<std::string>& names, size_t i) {
+  std::map<std::string, Value> feeds;
   for (size_t j = 0; j < names.size(); ++j) {
     const Value* sequence = j < ctx.input_values.size() ? ctx.input_values[j] : nullptr;
-    const std::string& name = j < ctx.node.inputs.size() ? body.inputs[j].name : names[j];
-    if (sequence && sequence->is_sequence() && sequence->depth() == 1 && i < sequence->elements().size())
+    const bool declared = j < ctx.node.inputs.size();
+    const std::string& name = declared ? body.inputs[j].name : names[j];
+    if (declared && sequence && sequence->is_sequence() && sequence->depth() == 1 && i < sequence->elements().size())
       feeds[name] = sequence->elements()[i];
+    else if (!declared && sequence)
+      feeds[name] = *sequence;
     else if (ctx.has_input(j))
       feeds[name] = ctx.input(j);
     else
@@ -100,15 +105,24 @@ Status sequence_map_backward(BackwardContext& ctx) {
     }
     if (seeds.empty()) continue;
     EMBER_ASSIGN_OR_RETURN(auto feeds, element_feeds(ctx, *body, names, i));
-    EMBER_TRY(state.interp->forward_values(feeds).status());
-    EMBER_TRY(state.interp->backward(seeds, [&](const std::string& name, const Tensor& grad) -> Status {
+    EMBER_TRY(state.interp->forward_with_values(feeds).status());
+    const auto sink = [&](const std::string& name, const Tensor& grad) -> Status {
       auto it = index.find(name);
       if (it == index.end() || grad.dtype() != DType::kF32) return Status::Ok();
       const size_t j = it->second;
       if (j < declared && !element_grads[j].empty()) add_into(ctx, element_grads[j][i], grad);
       else add_into(ctx, ctx.input_grads[j], grad);
       return Status::Ok();
-    }));
+    };
+    const auto sequence_sink = [&](const std::string& name, const SequenceGrad& grad) -> Status {
+      auto it = index.find(name);  // an outer sequence: summed over the elements mapped
+      if (it == index.end() || it->second < declared || it->second >= ctx.input_sequence_grads.size()) return Status::Ok();
+      auto& acc = ctx.input_sequence_grads[it->second];
+      if (!acc) acc = SequenceGrad();
+      accumulate_sequence(*acc, grad);
+      return Status::Ok();
+    };
+    EMBER_TRY(state.interp->backward(seeds, sink, nullptr, {}, sequence_sink));
   }
   for (size_t j = 0; j < declared; ++j)
     if (!element_grads[j].empty()) ctx.input_sequence_grads[j] = std::move(element_grads[j]);

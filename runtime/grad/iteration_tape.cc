@@ -7,7 +7,7 @@
 namespace ember::runtime::grad {
 namespace {
 
-uint64_t state_bytes(const std::vector<Tensor>& state) {
+uint64_t state_bytes(const std::vector<Value>& state) {
   uint64_t total = 0;
   for (const auto& t : state) total += t.nbytes();
   return total;
@@ -15,7 +15,7 @@ uint64_t state_bytes(const std::vector<Tensor>& state) {
 
 }  // namespace
 
-void IterationTape::record(int64_t t, const std::vector<Tensor>& state) {
+void IterationTape::record(int64_t t, const std::vector<Value>& state) {
   if (t % stride_ != 0) return;
   checkpoints_[t] = state;
   bytes_ += state_bytes(state);
@@ -33,7 +33,7 @@ void IterationTape::record(int64_t t, const std::vector<Tensor>& state) {
   }
 }
 
-Result<std::vector<Tensor>> IterationTape::state_before(int64_t t) {
+Result<std::vector<Value>> IterationTape::state_before(int64_t t) {
   auto hit = checkpoints_.find(t);
   if (hit != checkpoints_.end()) return hit->second;
   auto seg = segment_.find(t);
@@ -42,7 +42,7 @@ Result<std::vector<Tensor>> IterationTape::state_before(int64_t t) {
   if (from == checkpoints_.begin()) return internal_error("iteration tape: no checkpoint before iteration " + std::to_string(t));
   --from;
   segment_.clear();  // the previous segment is done with (walking backwards)
-  std::vector<Tensor> state = from->second;
+  std::vector<Value> state = from->second;
   for (int64_t u = from->first; u < t; ++u) {
     EMBER_ASSIGN_OR_RETURN(state, step_(u, state));
     ++recomputed_;

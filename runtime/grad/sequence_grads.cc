@@ -49,23 +49,15 @@ Status accumulate_sequence_grad(TensorAllocator& pool, const ValueLayout& layout
   return Status::Ok();
 }
 
-std::set<std::string> sequence_or_optional_values(const ir::Graph& graph) {
-  static const std::set<std::string> kMakers = {"SequenceEmpty", "SequenceConstruct", "SequenceInsert", "SequenceErase",
-                                                "SplitToSequence", "SequenceMap", "Optional"};
-  std::set<std::string> sequences, optionals;  // optionals: of a tensor or of a sequence
+std::set<std::string> optional_values(const ir::Graph& graph) {
+  std::set<std::string> optionals;
   for (const auto& node : graph.nodes) {
     if (!node.domain.empty() && node.domain != "ai.onnx") continue;
-    const std::string in = node.inputs.empty() ? std::string() : node.inputs[0];
-    const bool passes = node.op_type == "Identity" || node.op_type == "Optional" || node.op_type == "OptionalGetElement";
-    const bool sequence = (kMakers.count(node.op_type) && node.op_type != "Optional") || (passes && sequences.count(in));
-    const bool optional = node.op_type == "Optional" || (node.op_type == "Identity" && optionals.count(in));
-    for (const auto& out : node.outputs) {
-      if (sequence) sequences.insert(out);
-      if (optional) optionals.insert(out);
-    }
+    const bool passes = node.op_type == "Identity" && !node.inputs.empty() && optionals.count(node.inputs[0]);
+    if (node.op_type != "Optional" && !passes) continue;
+    for (const auto& out : node.outputs) optionals.insert(out);
   }
-  sequences.insert(optionals.begin(), optionals.end());
-  return sequences;
+  return optionals;
 }
 
 std::string describe_layout(const ValueLayout& layout) {

@@ -24,11 +24,11 @@ ValueLayout layout_of(const Value& value);
 Status accumulate_sequence_grad(TensorAllocator& pool, const ValueLayout& layout, SequenceGrad& acc, SequenceGrad&& g,
                                 const std::string& where);
 
-// The values of `graph` its nodes make as sequences or optionals, as far as the ops tell
-// (types are known at run time only): the sequence ops' and Optional's outputs, and Identity
-// or OptionalGetElement passing one of them on. For the planner, whose subgraph rules (If,
-// Loop, Scan) feed their bodies tensors only.
-std::set<std::string> sequence_or_optional_values(const ir::Graph& graph);
+// The values of `graph` its nodes make as optionals (of a tensor or of a sequence), as far as
+// the ops tell (types are known at run time only): Optional's outputs and Identity passing one
+// on. For the planner, whose subgraph rules (If, Loop, Scan, SequenceMap) carry tensors and
+// sequences into their bodies, not optionals.
+std::set<std::string> optional_values(const ir::Graph& graph);
 
 // "a sequence of 3 tensors", "an optional sequence", "an empty optional": messages.
 std::string describe_layout(const ValueLayout& layout);

@@ -3,6 +3,8 @@
 # optional values (issue 17: SequenceConstruct -> SequenceMap -> ConcatFromSequence, SplitToSequence ->
 # SequenceAt, Optional -> OptionalGetElement): every weight is scored, nothing is cut off, and
 # the Taylor and Fisher scores equal those of the same network written with Concat and Split.
+# The same for a Loop carrying a sequence (SequenceInsert in the body, ConcatFromSequence after
+# it) and reading a bias from an outer sequence, against the network unrolled.
 # A sequence op given a tensor is exit 2 naming the node.
 # Args: EMBER make_sequence_models.
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +27,24 @@ for name in ["W1", "W2", "Va", "Vb"]:
         x, y = a[name][key], b[name][key]
         assert x > 0 and abs(x - y) <= 1e-6 * abs(y), (name, key, x, y)
         print(f"{name:2} {key:10} sequences {x:.9g} plain {y:.9g}")
+PY
+
+for net in loop_sequence_net loop_plain_net; do
+  expect_exit 0 "importance $net" -- "$EMBER" importance "$WORK/$net.onnx" --data "$WORK/calib.npz" \
+    --loss mse --grad-precision f32 -o "$WORK/$net.json"
+done
+python3 - "$WORK/loop_sequence_net.json" "$WORK/loop_plain_net.json" <<'PY' && pass || fail "loop_sequence_net: scores differ from the unrolled network's, or a weight was cut off"
+import json, sys
+loop, plain = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (loop, plain):
+    assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gradient_cuts"), r.get("unscored_weights"))
+a = {t["name"]: t for t in loop["tensors"]}
+b = {t["name"]: t for t in plain["tensors"]}
+for name in ["W0", "Wl", "bias", "Wd"]:
+    for key in ["taylor", "fisher_sum"]:
+        x, y = a[name][key], b[name][key]
+        assert x > 0 and abs(x - y) <= 1e-5 * abs(y), (name, key, x, y)
+        print(f"{name:4} {key:10} loop {x:.9g} unrolled {y:.9g}")
 PY
 
 expect_exit 2 "importance of a model whose SequenceAt is given a tensor" -- "$EMBER" importance "$WORK/bad_sequence.onnx" \
