@@ -2,7 +2,8 @@
 // own, built on first use and cached per node: its graph inputs are the branch's outer-scope
 // reads, its sources are the reads whose gradient the outer plan wants, and no weight of the
 // branch itself is differentiated (weights kept inside a branch get no score yet). An outer
-// read may be a sequence: the branch's interpreter gives its gradient element by element.
+// read may be a sequence: the branch's interpreter gives its gradient element by element; or an
+// optional, fed as one, whose gradient is its element's.
 #include "runtime/grad/grad_control_flow.h"
 
 #include <algorithm>
@@ -66,10 +67,10 @@ Status if_backward(BackwardContext& ctx) {
   for (const auto& name : reads) {
     auto it = index.find(name);
     const size_t j = it == index.end() ? 0 : it->second;
-    const Value* sequence = j && j < ctx.input_values.size() ? ctx.input_values[j] : nullptr;
+    const Value* sequence = j && j < ctx.input_values.size() ? ctx.input_values[j] : nullptr;  // or an optional
     if (!j || (!ctx.has_input(j) && !sequence))
       return internal_error(ctx.where() + ": the outer value '" + name + "' its branch reads was not kept");
-    feeds[name] = ctx.has_input(j) ? Value(ctx.input(j)) : *sequence;
+    feeds[name] = sequence ? *sequence : Value(ctx.input(j));  // an optional stays one (its tensor is its input too)
   }
   EMBER_TRY(g.interp->forward_with_values(feeds).status());
   std::map<std::string, Tensor> seeds;
@@ -93,7 +94,9 @@ Status if_backward(BackwardContext& ctx) {
   };
   const auto sequence_sink = [&](const std::string& name, const SequenceGrad& grad) -> Status {
     auto it = index.find(name);
-    if (it == index.end() || it->second >= ctx.input_sequence_grads.size()) return Status::Ok();
+    if (it == index.end()) return Status::Ok();
+    if (it->second >= ctx.input_sequence_grads.size())  // never dropped in silence
+      return internal_error(ctx.where() + ": the outer value '" + name + "' takes a sequence gradient the node cannot pass on");
     SequenceGrad copy(grad.size());  // grad is valid only during the call
     for (size_t i = 0; i < grad.size(); ++i)
       if (grad[i].defined()) copy[i] = grad[i].clone();

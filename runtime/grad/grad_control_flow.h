@@ -4,8 +4,8 @@
 // The planner (gradient_path.cc) gives an If node its outer-scope reads as extra inputs,
 // after the declared ones, in outer_scope_reads order, so that weights read only inside a
 // branch are reached; the rule re-runs the taken branch forward, then backward. A branch
-// output may be a sequence or an optional (its gradient is carried as the outputs' are); the
-// outer values a branch reads must be tensors.
+// output may be a sequence or an optional (its gradient is carried as the outputs' are), and so
+// may an outer value a branch reads (an optional's gradient is its element's).
 // Loop and Scan have their rules in grad_loop_scan.h.
 #pragma once
 #include <memory>

@@ -7,7 +7,9 @@
 // A Loop's carried value may be a sequence (SequenceInsert in the body accumulating one tensor
 // per iteration): iteration t's body takes dL/d(s_{t+1}) as a sequence gradient and gives
 // dL/d(s_t), one tensor per element. An outer sequence a body reads gets the sum of every
-// iteration's gradient, element by element.
+// iteration's gradient, element by element. An optional (a Loop's carried one, an outer one a
+// body reads) is fed to the body as the optional, and its gradient is its element's: a tensor
+// or a sequence gradient, none while it is empty.
 #include "runtime/grad/grad_loop_scan.h"
 
 #include <algorithm>
@@ -38,6 +40,13 @@ const ir::Graph* body_of(const ir::Node& node) {
 bool is_loop(const ir::Node& node) { return node.op_type == "Loop"; }
 size_t fixed_body_inputs(const ir::Node& node) { return is_loop(node) ? 2 : 0; }  // Loop's iteration and condition
 size_t fixed_body_outputs(const ir::Node& node) { return is_loop(node) ? 1 : 0; }  // Loop's condition
+
+// A gradient reached a body output whose value cannot carry it (an empty optional, a tensor
+// for a sequence, ...): never dropped in silence.
+Status dropped_gradient(const BackwardContext& ctx, const std::string& output, const Value& value) {
+  return unsupported(ctx.where() + ": its body output '" + output + "' is " + value.describe() +
+                     ", and a gradient that reached it would be dropped");
+}
 
 struct BodyGradient {
   std::vector<std::string> sources;
@@ -77,7 +86,8 @@ Result<BackwardInterpreter*> body_gradient(BackwardContext& ctx, const Iteration
   for (size_t i = first; i < spec.body->inputs.size(); ++i) {
     const size_t at = i + spec.node_offset;
     const bool carried = i < first + spec.states;  // carries weights' gradients even when the initial value wants none
-    if (is_differentiable(value_at(ctx, at)) && (carried || ctx.wants(at))) sources.push_back(spec.body->inputs[i].name);
+    const Value v = value_at(ctx, at);
+    if (carried ? may_carry_gradient(v) : (ctx.wants(at) && is_differentiable(v))) sources.push_back(spec.body->inputs[i].name);
   }
   for (size_t i = declared; i < names.size() && i < kMaxInputs; ++i)
     if (ctx.wants(i) && is_differentiable(value_at(ctx, i))) sources.push_back(names[i]);
@@ -131,8 +141,12 @@ Result<std::vector<StateGrad>> reverse_iterations(BackwardContext& ctx, Backward
     EMBER_ASSIGN_OR_RETURN(const std::vector<Value> outs, bi.forward_with_values(spec.feeds(t, state)));
     std::map<std::string, Tensor> seeds;
     std::map<std::string, SequenceGrad> sequence_seeds;
-    auto seed = [&](size_t out, Tensor g) {  // outputs that are one value add their seeds
-      if (out >= outs.size() || !outs[out].is_tensor() || outs[out].tensor().dtype() != DType::kF32) return;
+    // A seed for an output that cannot take it would be a gradient dropped: an error instead.
+    auto seed = [&](size_t out, Tensor g) -> Status {  // outputs that are one value add their seeds
+      if (out >= outs.size()) return Status::Ok();
+      const Value& v = held(outs[out]);
+      if (outs[out].is_optional() && !outs[out].has_element()) return dropped_gradient(ctx, out_names[out], outs[out]);
+      if (!v.is_tensor() || v.tensor().dtype() != DType::kF32) return dropped_gradient(ctx, out_names[out], outs[out]);
       Tensor& s = seeds[out_names[out]];
       if (s.defined()) {
         Tensor sum = g.clone();  // g may be the node's output gradient: never written to
@@ -140,22 +154,25 @@ Result<std::vector<StateGrad>> reverse_iterations(BackwardContext& ctx, Backward
         g = std::move(sum);
       }
       s = std::move(g);
+      return Status::Ok();
     };
-    auto seed_sequence = [&](size_t out, const SequenceGrad& g) {
-      if (out >= outs.size() || !is_differentiable(outs[out]) || outs[out].is_tensor()) return;
+    auto seed_sequence = [&](size_t out, const SequenceGrad& g) -> Status {
+      if (out >= outs.size()) return Status::Ok();
+      if (!is_differentiable(outs[out]) || !held(outs[out]).is_sequence()) return dropped_gradient(ctx, out_names[out], outs[out]);
       SequenceGrad& s = sequence_seeds[out_names[out]];
       SequenceGrad sum;  // out of place: g and s may be views of gradients the caller keeps
       accumulate_sequence(sum, s);
       accumulate_sequence(sum, g);
       s = std::move(sum);
+      return Status::Ok();
     };
     for (size_t k = 0; k < spec.states; ++k) {
-      if (carried[k].tensor.defined()) seed(first_out + k, carried[k].tensor);
-      if (!carried[k].sequence.empty()) seed_sequence(first_out + k, carried[k].sequence);
+      if (carried[k].tensor.defined()) EMBER_TRY(seed(first_out + k, carried[k].tensor));
+      if (!carried[k].sequence.empty()) EMBER_TRY(seed_sequence(first_out + k, carried[k].sequence));
     }
     for (size_t k = 0; k < spec.scan_outputs.size(); ++k) {
       Tensor g = spec.scan_output_grad(k, t);
-      if (g.defined()) seed(first_out + spec.states + k, std::move(g));
+      if (g.defined()) EMBER_TRY(seed(first_out + spec.states + k, std::move(g)));
     }
     std::vector<StateGrad> next(spec.states);
     if (seeds.empty() && sequence_seeds.empty()) {
@@ -177,7 +194,9 @@ Result<std::vector<StateGrad>> reverse_iterations(BackwardContext& ctx, Backward
       if (it == roles.end()) return Status::Ok();
       const Role& r = it->second;
       if (r.kind == Kind::kState) next[r.index].sequence = clone_sequence(g);
-      if (r.kind == Kind::kOuter && r.index < ctx.input_sequence_grads.size()) {  // summed over the iterations
+      if (r.kind == Kind::kOuter) {  // summed over the iterations
+        if (r.index >= ctx.input_sequence_grads.size())
+          return internal_error(ctx.where() + ": the outer value '" + name + "' takes a sequence gradient the node cannot pass on");
         auto& acc = ctx.input_sequence_grads[r.index];
         if (!acc) acc = SequenceGrad();
         accumulate_sequence(*acc, g);
@@ -212,8 +231,11 @@ Status reverse_node_iterations(BackwardContext& ctx, BackwardInterpreter& bi, It
   for (size_t k = 0; k < spec.states; ++k) {
     if (!ctx.wants(first + k)) continue;
     if (carried[k].tensor.defined()) ctx.input_grads[first + k] = carried[k].tensor.clone();
-    if (!carried[k].sequence.empty() && ctx.input_is_sequence(first + k))
-      ctx.input_sequence_grads[first + k] = clone_sequence(carried[k].sequence);
+    if (carried[k].sequence.empty()) continue;
+    if (!ctx.input_is_sequence(first + k) || first + k >= ctx.input_sequence_grads.size())
+      return internal_error(ctx.where() + ": loop-carried input " + std::to_string(k) + " ('" + ctx.node.inputs[first + k] +
+                            "') takes a sequence gradient, and it is not a sequence");
+    ctx.input_sequence_grads[first + k] = clone_sequence(carried[k].sequence);
   }
   for (size_t j = 0; j < x_grads.size(); ++j)
     if (x_grads[j].defined()) ctx.input_grads[first + spec.states + j] = std::move(x_grads[j]);
@@ -374,10 +396,12 @@ Status loop_backward(BackwardContext& ctx) {
   for (size_t k = 0; k < spec.states; ++k) {
     state.push_back(value_at(ctx, 2 + k));
     if (!state.back().defined()) return invalid_input(ctx.where() + ": loop-carried input " + std::to_string(k) + " is missing");
-    const bool carries_gradient = state.back().is_tensor() || (state.back().is_sequence() && state.back().depth() == 1);
+    const Value& carried = held(state.back());
+    const bool carries_gradient = carried.is_tensor() || (carried.is_sequence() && carried.depth() == 1) ||
+                                  (state.back().is_optional() && !state.back().nested());
     if (!carries_gradient && (ctx.has_output_grad(k) || ctx.output_sequence_grad(k)))
       return unsupported(ctx.where() + ": loop-carried value " + std::to_string(k) + " is " + state.back().describe() +
-                         " (gradients flow through carried tensors and sequences of tensors)");
+                         " (gradients flow through carried tensors, sequences of tensors and optionals of them)");
   }
   spec.scan_outputs.assign(spec.body->outputs.size() - 1 - spec.states, ScanAxis{});
   EMBER_ASSIGN_OR_RETURN(const auto outer, outer_feeds(ctx));

@@ -49,7 +49,7 @@ void add_into(const BackwardContext& ctx, Tensor& dst, const Tensor& src) {
 }
 
 // The body's inputs for element i: the elements of the sequence inputs, the tensor inputs as
-// they are, and the outer values the body reads (tensors or whole sequences).
+// they are, and the outer values the body reads (tensors, whole sequences, optionals).
 Result<std::map<std::string, Value>> element_feeds(const BackwardContext& ctx, const ir::Graph& body,
                                                    const std::vector<std::string>& names, size_t i) {
   std::map<std::string, Value> feeds;
@@ -116,7 +116,9 @@ Status sequence_map_backward(BackwardContext& ctx) {
     };
     const auto sequence_sink = [&](const std::string& name, const SequenceGrad& grad) -> Status {
       auto it = index.find(name);  // an outer sequence: summed over the elements mapped
-      if (it == index.end() || it->second < declared || it->second >= ctx.input_sequence_grads.size()) return Status::Ok();
+      if (it == index.end() || it->second < declared) return Status::Ok();
+      if (it->second >= ctx.input_sequence_grads.size())  // never dropped in silence
+        return internal_error(ctx.where() + ": the outer value '" + name + "' takes a sequence gradient the node cannot pass on");
       auto& acc = ctx.input_sequence_grads[it->second];
       if (!acc) acc = SequenceGrad();
       accumulate_sequence(*acc, grad);

@@ -5,7 +5,6 @@
 #include "runtime/grad/grad_control_flow.h"
 #include "runtime/grad/grad_gelu_chain.h"
 #include "runtime/grad/grad_loop_scan.h"
-#include "runtime/grad/sequence_grads.h"
 #include "runtime/subgraph.h"
 
 namespace ember::runtime::grad {
@@ -42,20 +41,6 @@ std::set<std::string> sources_upstream(const std::vector<ir::Node>& nodes, size_
     if (it != producer.end()) push_inputs(it->second);
   }
   return upstream;
-}
-
-// If, Loop, Scan and SequenceMap carry sequence gradients through their bodies (a Loop's
-// carried sequences, outer sequences a body reads); an optional they take makes the node a
-// cut, with this reason. SequenceMap's declared inputs are sequences: not checked.
-Status check_optional_reads(const ir::Node& node, const std::vector<std::string>& reads, const std::set<std::string>& optionals) {
-  if (optionals.empty()) return Status::Ok();
-  const std::vector<std::string> none;
-  const bool takes_sequences = node.op_type == "SequenceMap";  // its declared inputs are sequences
-  for (const auto* names : {takes_sequences ? &none : &node.inputs, &reads})
-    for (const auto& name : *names)
-      if (optionals.count(name))
-        return unsupported("it takes '" + name + "', an optional, into its body (subgraph gradients carry tensors and sequences there)");
-  return Status::Ok();
 }
 
 }  // namespace
@@ -102,7 +87,6 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
   for (const auto& s : seeded)
     if (active.count(s)) flows.insert(s);
   std::vector<size_t> cut_nodes;
-  const std::set<std::string> optionals = optional_values(graph);
   std::map<size_t, std::string> cut_reasons;  // why a node with a rule is cut anyway (its branches)
   for (size_t i = nodes.size(); i-- > 0;) {
     if (!active_inputs[i] && subgraph_reads[i].empty()) continue;
@@ -112,8 +96,7 @@ Result<GradientPlan> plan_gradients(const ir::Graph& graph, const std::set<std::
     if (!reaches) continue;
     // A gradient passes through If, Loop or Scan only when their bodies all have rules.
     const bool with_subgraphs = rules[i] && has_subgraph(node);
-    Status branches = with_subgraphs ? check_optional_reads(node, outer_scope_reads(node), optionals) : Status::Ok();
-    if (with_subgraphs && branches.ok()) branches = check_subgraph_gradient(node, active, registry);
+    const Status branches = with_subgraphs ? check_subgraph_gradient(node, active, registry) : Status::Ok();
     const bool through_branches = with_subgraphs && branches.ok();
     if (!rules[i] || !branches.ok()) {  // the gradient stops here (reported with what it cuts off)
       cut_nodes.push_back(i);

@@ -71,17 +71,28 @@ void accumulate_sequence(SequenceGrad& acc, const SequenceGrad& g) {
     if (g[i].defined()) accumulate(acc[i], g[i]);
 }
 
-// Node input i as a value: a tensor, or a sequence kept for the rule (undefined when neither).
+// Node input i as a value: the sequence or optional kept for the rule (an optional holding a
+// tensor has that tensor as its input too, but a body must see the optional), else the tensor.
 Value value_at(const BackwardContext& ctx, size_t i) {
-  if (ctx.has_input(i)) return ctx.input(i);
   if (i < ctx.input_values.size() && ctx.input_values[i]) return *ctx.input_values[i];
+  if (ctx.has_input(i)) return ctx.input(i);
   return Value();
 }
 
-// Values a gradient can flow into: f32 tensors and sequences of f32 tensors.
+// Values a gradient can flow into: f32 tensors, sequences of f32 tensors, and optionals
+// holding one of them.
 bool is_differentiable(const Value& v) {
+  if (v.is_optional()) return v.has_element() && is_differentiable(v.element());
   if (v.is_tensor()) return v.tensor().defined() && v.tensor().dtype() == DType::kF32;
   return v.is_sequence() && v.depth() == 1 && v.elem_type() == DType::kF32;
 }
+
+// A carried value may be an empty optional now and hold a tensor in a later iteration.
+bool may_carry_gradient(const Value& v) {
+  if (v.is_optional() && !v.has_element()) return v.depth() <= 1 && (v.elem_type() == DType::kF32 || v.elem_type() == DType::kUndefined);
+  return is_differentiable(v);
+}
+
+const Value& held(const Value& v) { return v.is_optional() && v.has_element() ? v.element() : v; }
 
 }  // namespace ember::runtime::grad

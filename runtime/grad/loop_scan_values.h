@@ -1,6 +1,7 @@
 // The values Loop and Scan backward rules (grad_loop_scan.cc) move between iterations: slices
 // of scanned tensors, and the carried gradients, a tensor's or a sequence's (one tensor per
-// element), summed over the iterations.
+// element), summed over the iterations. An optional's gradient is its element's (none when
+// it is empty).
 #pragma once
 #include <cstdint>
 
@@ -34,9 +35,16 @@ void accumulate(Tensor& acc, const Tensor& g);
 SequenceGrad clone_sequence(const SequenceGrad& g);
 // acc += g element by element (acc empty: zeros of g's length); acc's tensors are its own.
 void accumulate_sequence(SequenceGrad& acc, const SequenceGrad& g);
-// Node input i as a value: a tensor, or a sequence kept for the rule (undefined when neither).
+// Node input i as a value: a sequence or optional kept for the rule, else a tensor (undefined
+// when neither).
 Value value_at(const BackwardContext& ctx, size_t i);
-// Values a gradient can flow into: f32 tensors and sequences of f32 tensors.
+// Values a gradient can flow into: f32 tensors, sequences of f32 tensors, optionals holding one.
 bool is_differentiable(const Value& v);
+// The same, or an empty optional (of f32 or unknown type): a carried value that may hold a
+// differentiable one in another iteration.
+bool may_carry_gradient(const Value& v);
+// What carries v's gradient: an optional's element (the optional's gradient is its element's),
+// else v itself.
+const Value& held(const Value& v);
 
 }  // namespace ember::runtime::grad

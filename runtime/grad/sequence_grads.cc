@@ -49,17 +49,6 @@ Status accumulate_sequence_grad(TensorAllocator& pool, const ValueLayout& layout
   return Status::Ok();
 }
 
-std::set<std::string> optional_values(const ir::Graph& graph) {
-  std::set<std::string> optionals;
-  for (const auto& node : graph.nodes) {
-    if (!node.domain.empty() && node.domain != "ai.onnx") continue;
-    const bool passes = node.op_type == "Identity" && !node.inputs.empty() && optionals.count(node.inputs[0]);
-    if (node.op_type != "Optional" && !passes) continue;
-    for (const auto& out : node.outputs) optionals.insert(out);
-  }
-  return optionals;
-}
-
 std::string describe_layout(const ValueLayout& layout) {
   if (layout.optional && layout.empty) return "an empty optional";
   const std::string what = layout.sequence ? "sequence of " + std::to_string(layout.shapes.size()) + " tensors" : "tensor";

@@ -5,7 +5,6 @@
 //   gradient of an optional o holding v:           dL/dv (a tensor or a sequence gradient)
 //   two contributions to one sequence add element by element (undefined + g = g).
 #pragma once
-#include <set>
 #include <string>
 
 #include "ir/model.h"
@@ -23,12 +22,6 @@ ValueLayout layout_of(const Value& value);
 // each defined one f32 of its element's shape. `where` names the node and input for errors.
 Status accumulate_sequence_grad(TensorAllocator& pool, const ValueLayout& layout, SequenceGrad& acc, SequenceGrad&& g,
                                 const std::string& where);
-
-// The values of `graph` its nodes make as optionals (of a tensor or of a sequence), as far as
-// the ops tell (types are known at run time only): Optional's outputs and Identity passing one
-// on. For the planner, whose subgraph rules (If, Loop, Scan, SequenceMap) carry tensors and
-// sequences into their bodies, not optionals.
-std::set<std::string> optional_values(const ir::Graph& graph);
 
 // "a sequence of 3 tensors", "an optional sequence", "an empty optional": messages.
 std::string describe_layout(const ValueLayout& layout);

@@ -3,7 +3,8 @@
 // the loop, the exporters' pattern), Loop, Scan and SequenceMap bodies reading an outer sequence
 // with SequenceAt (its gradient summed over the iterations), all checked against finite
 // differences; the accumulating Loop's gradients and Taylor scores equal those of the network
-// unrolled; an outer optional stays a cut; the iteration tape recomputes dropped sequence states.
+// unrolled; the iteration tape recomputes dropped sequence states. Optionals through bodies:
+// test_grad_loop_optional.cc.
 #include <cmath>
 
 #include "runtime/grad/iteration_tape.h"
@@ -164,24 +165,6 @@ TEST_CASE("grad SequenceMap: a body reading an outer sequence sums its gradient 
                                         make_node("ConcatFromSequence", {"outs"}, {"y0"}, {int_attr("axis", 0)})},
                                        inputs, {"y0"}, kOpset);
   check_model_gradients(m, inputs);
-}
-
-TEST_CASE("grad Loop: a body reading an outer optional is still a cut, with the reason") {
-  const std::vector<TestInput> inputs = {{"h0", random_f32({2, 3}, 1), Role::kFeed}, {"w", random_f32({3, 3}, 2)},
-                                         {"wd", random_f32({3, 3}, 3)}, {"trips", Tensor::scalar<int64_t>(2), Role::kConstant}};
-  ir::Node loop = make_node("Loop", {"trips", "", "h0"}, {"h_final"});
-  loop.attributes.push_back(body_attr({make_node("Identity", {"c_in"}, {"c_out"}), make_node("OptionalGetElement", {"ow"}, {"we"}),
-                                       make_node("MatMul", {"h_in", "we"}, {"h_out"})},
-                                      {"i", "c_in", "h_in"}, {"c_out", "h_out"}));
-  const ir::Model m = make_graph_model({make_node("Optional", {"w"}, {"ow"}), loop, make_node("MatMul", {"h_final", "wd"}, {"y"})},
-                                       inputs, {"y"}, kOpset);
-  rg::GradientOptions go;
-  go.parameters = {"w", "wd"};
-  auto bi = rg::BackwardInterpreter::create(m, go);
-  REQUIRE_MESSAGE(bi.ok(), bi.status().message());
-  REQUIRE((*bi)->cuts().size() == 1);
-  CHECK((*bi)->cuts()[0].reason.find("it takes 'ow', an optional") != std::string::npos);
-  CHECK((*bi)->cuts()[0].sources_cut_off == std::vector<std::string>{"w"});
 }
 
 TEST_CASE("iteration tape: a carried sequence past the budget is recomputed from checkpoints, element by element") {
