@@ -4,7 +4,8 @@
 # SequenceAt, Optional -> OptionalGetElement): every weight is scored, nothing is cut off, and
 # the Taylor and Fisher scores equal those of the same network written with Concat and Split.
 # The same for a Loop carrying a sequence (SequenceInsert in the body, ConcatFromSequence after
-# it) and reading a bias from an outer sequence, against the network unrolled.
+# it) and reading a bias from an outer sequence, against the network unrolled, and for that Loop
+# also carrying an optional and reading the bias from an outer optional.
 # A sequence op given a tensor is exit 2 naming the node.
 # Args: EMBER make_sequence_models.
 source "$(dirname "$0")/lib.sh"
@@ -29,11 +30,12 @@ for name in ["W1", "W2", "Va", "Vb"]:
         print(f"{name:2} {key:10} sequences {x:.9g} plain {y:.9g}")
 PY
 
-for net in loop_sequence_net loop_plain_net; do
+for net in loop_sequence_net loop_optional_net loop_plain_net; do
   expect_exit 0 "importance $net" -- "$EMBER" importance "$WORK/$net.onnx" --data "$WORK/calib.npz" \
     --loss mse --grad-precision f32 -o "$WORK/$net.json"
 done
-python3 - "$WORK/loop_sequence_net.json" "$WORK/loop_plain_net.json" <<'PY' && pass || fail "loop_sequence_net: scores differ from the unrolled network's, or a weight was cut off"
+for net in loop_sequence_net loop_optional_net; do
+python3 - "$WORK/$net.json" "$WORK/loop_plain_net.json" <<'PY' && pass || fail "$net: scores differ from the unrolled network's, or a weight was cut off"
 import json, sys
 loop, plain = (json.load(open(p)) for p in sys.argv[1:3])
 for r in (loop, plain):
@@ -46,6 +48,7 @@ for name in ["W0", "Wl", "bias", "Wd"]:
         assert x > 0 and abs(x - y) <= 1e-5 * abs(y), (name, key, x, y)
         print(f"{name:4} {key:10} loop {x:.9g} unrolled {y:.9g}")
 PY
+done
 
 expect_exit 2 "importance of a model whose SequenceAt is given a tensor" -- "$EMBER" importance "$WORK/bad_sequence.onnx" \
   --data "$WORK/calib.npz" --loss mse
