@@ -2,7 +2,8 @@
 // optional tensor (allowed since Loop-16) carries the element's gradient back through its
 // iterations; If branches and Loop and Scan bodies reading an outer optional with
 // OptionalGetElement give it the element's gradient (summed over the iterations); an optional
-// that only turns up at run time (an If's output) is differentiated the same way. All checked
+// that only turns up at run time (an If's output) is differentiated the same way; so are
+// optionals holding a sequence (a carried one, one read by If and SequenceMap bodies). All checked
 // against finite differences; a gradient a body would drop is an error naming the node. At opset 16, where OptionalGetElement takes optionals only: a
 // body fed the bare element instead of the optional would fail.
 #include <memory>
@@ -166,6 +167,61 @@ TEST_CASE("grad If: an optional that only turns up at run time (another If's out
       branch_attr("else_branch", {make_node("OptionalGetElement", {"o"}, {"e"}), make_node("MatMul", {"e", "w"}, {"f"})}, "f"));
   const ir::Model m = make_graph_model({make_node("MatMul", {"x", "wa"}, {"xa"}), make, read}, inputs, {"b"}, kOpset);
   check_without_cuts(m, inputs);
+}
+
+}  // namespace ember::grad_test
+
+namespace ember::grad_test {
+
+TEST_CASE("grad Loop: a carried optional sequence, one tensor appended per iteration") {
+  // o0 = Optional([x]); Loop 2 times: s = get(o); o <- Optional(SequenceInsert(s, Tanh(s[-1] wl)));
+  // y = ConcatFromSequence(get(o_final)) wd.
+  const std::vector<TestInput> inputs = {{"x", random_f32({2, 3}, 1, 0.5f), Role::kFeed}, {"wl", random_f32({3, 3}, 2, 0.5f)},
+                                         {"wd", random_f32({3, 2}, 3)}, {"trips", Tensor::scalar<int64_t>(2), Role::kConstant},
+                                         {"last", Tensor::scalar<int64_t>(-1), Role::kConstant}};
+  ir::Node loop = make_node("Loop", {"trips", "", "o0"}, {"o_final"});
+  loop.attributes.push_back(body_attr({make_node("Identity", {"c_in"}, {"c_out"}), make_node("OptionalGetElement", {"o_in"}, {"s_in"}),
+                                       make_node("SequenceAt", {"s_in", "last"}, {"h_in"}), make_node("MatMul", {"h_in", "wl"}, {"hw"}),
+                                       make_node("Tanh", {"hw"}, {"h_out"}), make_node("SequenceInsert", {"s_in", "h_out"}, {"s_out"}),
+                                       make_node("Optional", {"s_out"}, {"o_out"})},
+                                      {"i", "c_in", "o_in"}, {"c_out", "o_out"}));
+  const ir::Model m = make_graph_model({make_node("SequenceConstruct", {"x"}, {"s0"}), make_node("Optional", {"s0"}, {"o0"}), loop,
+                                        make_node("OptionalGetElement", {"o_final"}, {"s_final"}),
+                                        make_node("ConcatFromSequence", {"s_final"}, {"cat"}, {int_attr("axis", 0)}),
+                                        make_node("MatMul", {"cat", "wd"}, {"y"})},
+                                       inputs, {"y"}, kOpset);
+  check_without_cuts(m, inputs);
+}
+
+TEST_CASE("grad If and SequenceMap: bodies reading an outer optional sequence") {
+  // os = Optional([x wa, Tanh(x)]); b = c ? ConcatFromSequence(get(os)) : Tanh(get(os)[1]);
+  // outs[i] = xs[i] * get(os)[0]; y = ConcatFromSequence(outs).
+  for (bool taken : {true, false}) {
+    INFO("condition ", taken);
+    const std::vector<TestInput> inputs = {{"x", random_f32({2, 3}, 1), Role::kFeed}, {"wa", random_f32({3, 3}, 2, 0.5f)},
+                                           {"a", random_f32({2, 3}, 3)},                {"b0", random_f32({2, 3}, 4)},
+                                           {"c", boolean(taken), Role::kFeed},          {"p0", Tensor::scalar<int64_t>(0), Role::kConstant},
+                                           {"p1", Tensor::scalar<int64_t>(1), Role::kConstant}};
+    ir::Node choose = make_node("If", {"c"}, {"b"});
+    choose.attributes.push_back(branch_attr(
+        "then_branch", {make_node("OptionalGetElement", {"os"}, {"s"}), make_node("ConcatFromSequence", {"s"}, {"t"}, {int_attr("axis", 0)})},
+        "t"));
+    choose.attributes.push_back(branch_attr("else_branch",
+                                            {make_node("OptionalGetElement", {"os"}, {"s"}), make_node("SequenceAt", {"s", "p1"}, {"e"}),
+                                             make_node("Tanh", {"e"}, {"f"})},
+                                            "f"));
+    ir::Node map = make_node("SequenceMap", {"xs"}, {"outs"});
+    ir::Attribute body = body_attr({make_node("OptionalGetElement", {"os"}, {"s"}), make_node("SequenceAt", {"s", "p0"}, {"k"}),
+                                    make_node("Mul", {"xi", "k"}, {"o"})},
+                                   {"xi"}, {"o"});
+    map.attributes.push_back(body);
+    const ir::Model m = make_graph_model({make_node("MatMul", {"x", "wa"}, {"xa"}), make_node("Tanh", {"x"}, {"tx"}),
+                                          make_node("SequenceConstruct", {"xa", "tx"}, {"sq"}), make_node("Optional", {"sq"}, {"os"}), choose,
+                                          make_node("SequenceConstruct", {"a", "b0"}, {"xs"}), map,
+                                          make_node("ConcatFromSequence", {"outs"}, {"y"}, {int_attr("axis", 0)})},
+                                         inputs, {"b", "y"}, 17);  // SequenceMap: 17; OptionalGetElement still takes optionals only
+    check_without_cuts(m, inputs);
+  }
 }
 
 }  // namespace ember::grad_test
