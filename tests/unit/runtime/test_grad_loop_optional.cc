@@ -4,8 +4,9 @@
 // OptionalGetElement give it the element's gradient (summed over the iterations); an optional
 // that only turns up at run time (an If's output) is differentiated the same way; so are
 // optionals holding a sequence (a carried one, one read by If and SequenceMap bodies). All checked
-// against finite differences; a gradient a body would drop is an error naming the node. At opset 16, where OptionalGetElement takes optionals only: a
-// body fed the bare element instead of the optional would fail.
+// against finite differences, at opset 16 or 17, where OptionalGetElement takes optionals only
+// (a body fed the bare element instead of the optional would fail). A gradient a body would
+// drop is an error naming the node.
 #include <memory>
 
 #include "tests/fixtures/loop_scan_models.h"
