@@ -144,9 +144,7 @@ Result<std::vector<StateGrad>> reverse_iterations(BackwardContext& ctx, Backward
     // A seed for an output that cannot take it would be a gradient dropped: an error instead.
     auto seed = [&](size_t out, Tensor g) -> Status {  // outputs that are one value add their seeds
       if (out >= outs.size()) return Status::Ok();
-      const Value& v = held(outs[out]);
-      if (outs[out].is_optional() && !outs[out].has_element()) return dropped_gradient(ctx, out_names[out], outs[out]);
-      if (!v.is_tensor() || v.tensor().dtype() != DType::kF32) return dropped_gradient(ctx, out_names[out], outs[out]);
+      if (!is_differentiable(outs[out]) || !held(outs[out]).is_tensor()) return dropped_gradient(ctx, out_names[out], outs[out]);
       Tensor& s = seeds[out_names[out]];
       if (s.defined()) {
         Tensor sum = g.clone();  // g may be the node's output gradient: never written to
