@@ -13,18 +13,8 @@ for suffix in "" _reverse; do
     expect_exit 0 "importance rnn_$net$suffix" -- "$EMBER" importance "$WORK/rnn_$net$suffix.onnx" --data "$WORK/calib.npz" \
       --loss mse --grad-precision f32 -o "$WORK/$net$suffix.json"
   done
-  python3 - "$WORK/scan$suffix.json" "$WORK/unrolled$suffix.json" <<'PY' && pass || fail "rnn_scan$suffix: scores differ from the unrolled network's"
-import json, sys
-scan, unrolled = (json.load(open(p)) for p in sys.argv[1:3])
-assert not scan.get("gradient_cuts") and not scan.get("unscored_weights"), (scan.get("gradient_cuts"), scan.get("unscored_weights"))
-a = {t["name"]: t for t in scan["tensors"]}
-b = {t["name"]: t for t in unrolled["tensors"]}
-for name in ["W", "U", "b", "V"]:
-    for key in ["taylor", "fisher_sum"]:
-        x, y = a[name][key], b[name][key]
-        assert x > 0 and abs(x - y) <= 1e-3 * abs(y), (name, key, x, y)
-        print(f"{name:2} {key:10} scan {x:.6g} unrolled {y:.6g}")
-PY
+  python3 "$(dirname "$0")/same_scores.py" "$WORK/scan$suffix.json" "$WORK/unrolled$suffix.json" 1e-3 W U b V && pass ||
+    fail "rnn_scan$suffix: scores differ from the unrolled network's"
 done
 
 # A Loop whose body reads W and V from the outer scope (4 of at most 6 iterations): both scored.

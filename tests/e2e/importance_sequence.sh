@@ -16,38 +16,16 @@ for net in sequence_net plain_net; do
   expect_exit 0 "importance $net" -- "$EMBER" importance "$WORK/$net.onnx" --data "$WORK/calib.npz" \
     --loss mse --grad-precision f32 -o "$WORK/$net.json"
 done
-python3 - "$WORK/sequence_net.json" "$WORK/plain_net.json" <<'PY' && pass || fail "sequence_net: scores differ from the plain network's, or a weight was cut off"
-import json, sys
-seq, plain = (json.load(open(p)) for p in sys.argv[1:3])
-for r in (seq, plain):
-    assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gradient_cuts"), r.get("unscored_weights"))
-a = {t["name"]: t for t in seq["tensors"]}
-b = {t["name"]: t for t in plain["tensors"]}
-for name in ["W1", "W2", "Va", "Vb"]:
-    for key in ["taylor", "fisher_sum"]:
-        x, y = a[name][key], b[name][key]
-        assert x > 0 and abs(x - y) <= 1e-6 * abs(y), (name, key, x, y)
-        print(f"{name:2} {key:10} sequences {x:.9g} plain {y:.9g}")
-PY
+python3 "$(dirname "$0")/same_scores.py" "$WORK/sequence_net.json" "$WORK/plain_net.json" 1e-6 W1 W2 Va Vb && pass ||
+  fail "sequence_net: scores differ from the plain network's, or a weight was cut off"
 
 for net in loop_sequence_net loop_optional_net loop_plain_net; do
   expect_exit 0 "importance $net" -- "$EMBER" importance "$WORK/$net.onnx" --data "$WORK/calib.npz" \
     --loss mse --grad-precision f32 -o "$WORK/$net.json"
 done
 for net in loop_sequence_net loop_optional_net; do
-python3 - "$WORK/$net.json" "$WORK/loop_plain_net.json" <<'PY' && pass || fail "$net: scores differ from the unrolled network's, or a weight was cut off"
-import json, sys
-loop, plain = (json.load(open(p)) for p in sys.argv[1:3])
-for r in (loop, plain):
-    assert not r.get("gradient_cuts") and not r.get("unscored_weights"), (r.get("gradient_cuts"), r.get("unscored_weights"))
-a = {t["name"]: t for t in loop["tensors"]}
-b = {t["name"]: t for t in plain["tensors"]}
-for name in ["W0", "Wl", "bias", "Wd"]:
-    for key in ["taylor", "fisher_sum"]:
-        x, y = a[name][key], b[name][key]
-        assert x > 0 and abs(x - y) <= 1e-5 * abs(y), (name, key, x, y)
-        print(f"{name:4} {key:10} loop {x:.9g} unrolled {y:.9g}")
-PY
+  python3 "$(dirname "$0")/same_scores.py" "$WORK/$net.json" "$WORK/loop_plain_net.json" 1e-5 W0 Wl bias Wd && pass ||
+    fail "$net: scores differ from the unrolled network's, or a weight was cut off"
 done
 
 expect_exit 2 "importance of a model whose SequenceAt is given a tensor" -- "$EMBER" importance "$WORK/bad_sequence.onnx" \
