@@ -19,7 +19,7 @@ jobs=$(nproc)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs" --target ember ember-rt ember_tests c_api_test ember_rt_example fuzz_make_seeds \
   fuzz_replay_onnx_load fuzz_replay_npy fuzz_replay_npz fuzz_replay_manifest fuzz_replay_plan fuzz_replay_serve_request \
-  fuzz_replay_recipe fuzz_replay_report_html make_loop_scan_models
+  fuzz_replay_recipe fuzz_replay_report_html make_loop_scan_models make_sequence_models
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
