@@ -1,6 +1,6 @@
 // Label-free fidelity measured by onnxruntime-node, to cross-check the figures of
 // `ember compress` without labels (calibration/fidelity.h has the definitions):
-//   node bench/ort_fidelity.js FP32.onnx CANDIDATE.onnx --data SET.npy|SET.npz --last N [--metric kl|top1|sqnr|cosine]
+//   node bench/ort_fidelity.js FP32.onnx CANDIDATE.onnx --data SET.npy|SET.npz --last N [--metric kl|top1|sqnr|cosine|expected-accuracy]
 // runs both models on the last N rows of the set one row at a time and prints JSON
 // {metric, value, rows}; with several float outputs the worst output's value.
 'use strict';
@@ -45,6 +45,9 @@ function accumulate(acc, metric, r, c, width) {
       let kl = 0;
       for (let i = 0; i < width; i++) kl += Math.exp(lp[i]) * (lp[i] - lq[i]);
       acc.sum += Math.max(kl, 0);
+    } else if (metric === 'expected-accuracy') {  // p(argmax FP32) - p(argmax candidate), p = softmax(FP32)
+      const lp = logSoftmax(a);
+      acc.sum += Math.exp(lp[argmax(a)]) - Math.exp(lp[argmax(b)]);
     } else if (metric === 'top1') {
       acc.sum += argmax(a) === argmax(b) ? 1 : 0;
     } else {
@@ -84,6 +87,6 @@ function value(acc, metric) {
     }
   }
   const values = Object.values(accs).map(acc => value(acc, a.metric));
-  const worst = a.metric === 'kl' ? Math.max(...values) : Math.min(...values);
+  const worst = a.metric === 'kl' || a.metric === 'expected-accuracy' ? Math.max(...values) : Math.min(...values);
   console.log(JSON.stringify({ metric: a.metric, value: worst, rows: total - first }));
 })().catch(e => { console.error('ort_fidelity: ' + e.message); process.exit(1); });

@@ -53,7 +53,8 @@ Result<FidelityMetric> parse_fidelity_metric(const std::string& name) {
   if (name == "top1") return FidelityMetric::kTop1;
   if (name == "sqnr") return FidelityMetric::kSqnr;
   if (name == "cosine") return FidelityMetric::kCosine;
-  return invalid_input("unknown fidelity metric '" + name + "' (kl, top1, sqnr, cosine)");
+  if (name == "expected-accuracy") return FidelityMetric::kExpectedAccuracy;
+  return invalid_input("unknown fidelity metric '" + name + "' (kl, top1, sqnr, cosine, expected-accuracy)");
 }
 
 bool is_fidelity_metric(const std::string& name) { return parse_fidelity_metric(name).ok(); }
@@ -64,11 +65,14 @@ const char* fidelity_metric_name(FidelityMetric metric) {
     case FidelityMetric::kTop1: return "top1";
     case FidelityMetric::kSqnr: return "sqnr";
     case FidelityMetric::kCosine: return "cosine";
+    case FidelityMetric::kExpectedAccuracy: return "expected-accuracy";
   }
   return "?";
 }
 
-bool higher_is_better(FidelityMetric metric) { return metric != FidelityMetric::kKl; }
+bool higher_is_better(FidelityMetric metric) {
+  return metric != FidelityMetric::kKl && metric != FidelityMetric::kExpectedAccuracy;
+}
 
 double row_kl(const float* reference, const float* candidate, int64_t width) {
   const std::vector<double> lp = log_softmax(reference, width), lq = log_softmax(candidate, width);
@@ -96,11 +100,28 @@ int64_t row_argmax(const float* values, int64_t width) {
   return best;
 }
 
+double row_expected_accuracy_drop(const float* reference, const float* candidate, int64_t width) {
+  const std::vector<double> lp = log_softmax(reference, width);
+  const size_t a = static_cast<size_t>(row_argmax(reference, width)), b = static_cast<size_t>(row_argmax(candidate, width));
+  return std::exp(lp[a]) - std::exp(lp[b]);  // >= 0: a is the most probable class under p
+}
+
+namespace {
+
+// A candidate that knows nothing guesses uniformly: right with probability 1/width.
+double uniform_guess_drop(const float* reference, int64_t width) {
+  const std::vector<double> lp = log_softmax(reference, width);
+  return std::exp(lp[static_cast<size_t>(row_argmax(reference, width))]) - 1.0 / static_cast<double>(width);
+}
+
+}  // namespace
+
 void FidelityMeter::add_mismatch(const std::vector<float>& reference, int64_t width) {
   const int64_t rows = width > 0 ? static_cast<int64_t>(reference.size()) / width : 0;
   const std::vector<float> uniform(static_cast<size_t>(std::max<int64_t>(width, 0)), 0.0f);
   for (int64_t r = 0; r < rows; ++r)
     if (metric_ == FidelityMetric::kKl) sum_ += row_kl(reference.data() + r * width, uniform.data(), width);
+    else if (metric_ == FidelityMetric::kExpectedAccuracy) sum_ += uniform_guess_drop(reference.data() + r * width, width);
   rows_ += rows;  // top1 and cosine: no agreement, nothing added to the sum
   for (float v : reference) {  // sqnr: the whole reference counts as noise
     signal_ += static_cast<double>(v) * v;
@@ -127,6 +148,7 @@ void FidelityMeter::add(const std::vector<float>& reference, const Shape& refere
     if (metric_ == FidelityMetric::kKl) sum_ += row_kl(r, c, width);
     if (metric_ == FidelityMetric::kTop1) sum_ += row_argmax(r, width) == row_argmax(c, width) ? 1 : 0;
     if (metric_ == FidelityMetric::kCosine) sum_ += row_cosine(r, c, width);
+    if (metric_ == FidelityMetric::kExpectedAccuracy) sum_ += row_expected_accuracy_drop(r, c, width);
   }
   rows_ += rows;
 }
@@ -137,7 +159,7 @@ double FidelityMeter::value() const {
     if (signal_ == 0) return -kSqnrCapDb;
     return std::clamp(10 * std::log10(signal_ / noise_), -kSqnrCapDb, kSqnrCapDb);
   }
-  if (rows_ == 0) return metric_ == FidelityMetric::kKl ? 0 : 1;  // nothing to disagree on
+  if (rows_ == 0) return higher_is_better(metric_) ? 1 : 0;  // nothing to disagree on
   return sum_ / static_cast<double>(rows_);
 }
 

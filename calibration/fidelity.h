@@ -8,11 +8,19 @@
 //   sqnr    10 log10(sum r^2 / sum (r - c)^2) over every element of the output, dB; clamped to
 //           [-200, 200] (200 = no measurable noise), higher is better.
 //   cosine  mean over rows of r.c / (|r| |c|) (1 when both rows are zero, 0 when only one is).
+//   expected-accuracy  the expected accuracy drop under the FP32 model's own probabilities:
+//           p = softmax(r), a = argmax r, b = argmax c (first index on ties),
+//           mean over rows of p_a - p_b; 0 when identical, lower is better, at most 1.
+//           If the labels were drawn from p, the FP32 model would be right with probability
+//           p_a and the candidate with p_b, so this is the accuracy a classifier is expected to
+//           lose. Unlike kl it barely counts rows near a tie (p_a ~ p_b): their flips cost
+//           nothing on average, while a confident flip costs its full probability gap.
 // Several outputs: each float output is scored on its own and the worst output decides (the
-// largest kl, the smallest top1, sqnr or cosine), so the budget holds for every output.
+// largest kl or expected-accuracy drop, the smallest top1, sqnr or cosine), so the budget holds for every output.
 // Integer and bool outputs (indices, counts) are not scored. An output whose shape differs from
 // the reference (e.g. a detector keeping a different number of boxes) scores as if the candidate
-// knew nothing: kl against a uniform distribution, no agreement, cosine 0, all of it noise.
+// knew nothing: kl against a uniform distribution, no agreement, cosine 0, all of it noise, and
+// an expected-accuracy drop of p_a - 1/width (a uniform guess is right with probability 1/width).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -26,11 +34,11 @@
 
 namespace ember::calibration {
 
-enum class FidelityMetric { kKl, kTop1, kSqnr, kCosine };
+enum class FidelityMetric { kKl, kTop1, kSqnr, kCosine, kExpectedAccuracy };
 
 inline constexpr double kSqnrCapDb = 200;
 
-Result<FidelityMetric> parse_fidelity_metric(const std::string& name);  // "kl" | "top1" | "sqnr" | "cosine"
+Result<FidelityMetric> parse_fidelity_metric(const std::string& name);  // "kl" | "top1" | "sqnr" | "cosine" | "expected-accuracy"
 bool is_fidelity_metric(const std::string& name);
 const char* fidelity_metric_name(FidelityMetric metric);
 bool higher_is_better(FidelityMetric metric);  // top1, sqnr, cosine
@@ -39,6 +47,8 @@ bool higher_is_better(FidelityMetric metric);  // top1, sqnr, cosine
 double row_kl(const float* reference, const float* candidate, int64_t width);
 double row_cosine(const float* reference, const float* candidate, int64_t width);
 int64_t row_argmax(const float* values, int64_t width);
+// p_a - p_b with p = softmax(reference), a = argmax reference, b = argmax candidate.
+double row_expected_accuracy_drop(const float* reference, const float* candidate, int64_t width);
 
 // Scores one output over several batches: add() each (reference, candidate) pair, then value().
 class FidelityMeter {
@@ -53,7 +63,7 @@ class FidelityMeter {
  private:
   void add_mismatch(const std::vector<float>& reference, int64_t width);
   FidelityMetric metric_;
-  double sum_ = 0;  // kl, top1, cosine: the sum of the rows' scores
+  double sum_ = 0;  // kl, top1, cosine, expected-accuracy: the sum of the rows' scores
   int64_t rows_ = 0;
   double signal_ = 0, noise_ = 0;  // sqnr
 };
@@ -72,7 +82,8 @@ Result<FidelityReference> capture_reference(runtime::Interpreter& fp32, const Ca
 // The metric's value for a candidate (the worst scored output).
 Result<double> measure_fidelity(runtime::Interpreter& candidate, const FidelityReference& reference, FidelityMetric metric);
 
-// invalid_input when the metric cannot describe the outputs (kl, top1 and cosine need a last
+// invalid_input when the metric cannot describe the outputs (kl, top1, cosine and
+// expected-accuracy need a last
 // dim >= 2 on every scored output; every metric needs a float output), naming the output.
 Status check_metric_fits(FidelityMetric metric, const FidelityReference& reference);
 

@@ -55,11 +55,11 @@ bool uses_fidelity(const SearchBudget& budget, const std::string& eval_path) {
 Status check_budget_request(const EvaluatorOptions& options) {
   const std::string& metric = options.budget.metric;
   if (metric != "auto" && !is_budget_metric(metric))
-    return invalid_input("unknown budget metric '" + metric + "' (auto, bits_per_byte, accuracy, kl, top1, sqnr, cosine)");
+    return invalid_input("unknown budget metric '" + metric + "' (auto, bits_per_byte, accuracy, kl, top1, sqnr, cosine, expected-accuracy)");
   if (metric == "bits_per_byte" || metric == "accuracy") {
     if (options.eval_path.empty())
       return invalid_input("the " + metric + " budget needs a labelled eval set (--eval, --task); without one, use a "
-                           "label-free fidelity budget (--budget-metric auto, kl, top1, sqnr or cosine)");
+                           "label-free fidelity budget (--budget-metric auto, kl, top1, sqnr, cosine or expected-accuracy)");
     if (metric != task_metric(options.task))
       return invalid_input("the " + metric + " budget does not fit the task (" + task_metric(options.task) + " is its metric)");
   }
@@ -71,7 +71,7 @@ Status check_budget_request(const EvaluatorOptions& options) {
     // kl counts nats lost and sqnr is a floor in dB: one number cannot mean both.
     if (allowed)
       return invalid_input("a label-free budget of " + std::to_string(*allowed) + " needs its metric: auto picks kl (nats) or sqnr (dB) "
-                           "from the model's outputs, so name one with --budget-metric kl|top1|sqnr|cosine");
+                           "from the model's outputs, so name one with --budget-metric kl|top1|sqnr|cosine|expected-accuracy");
     return Status::Ok();
   }
   const std::string resolved = metric == "auto" ? task_metric(options.task) : metric;

@@ -1,6 +1,6 @@
 // How a compression search measures a candidate's quality: one interface, so the search does
 // not care whether quality is a task metric on a labelled eval set (bits per byte, accuracy) or
-// label-free fidelity to the FP32 model's outputs (KL, top-1 agreement, SQNR, cosine).
+// label-free fidelity to the FP32 model's outputs (KL, top-1 agreement, SQNR, cosine, expected accuracy drop).
 #pragma once
 #include <memory>
 #include <string>

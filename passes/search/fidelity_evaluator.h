@@ -1,5 +1,6 @@
 // The label-free QualityEvaluator: fidelity to the FP32 model's outputs on held-back
-// calibration rows (the metrics are calibration/fidelity.h's: kl, top1, sqnr, cosine).
+// calibration rows (the metrics are calibration/fidelity.h's: kl, top1, sqnr, cosine,
+// expected-accuracy).
 #pragma once
 #include <memory>
 #include <string>

@@ -81,7 +81,7 @@ Result<SearchBudget> read_budget(const json& b) {
   if (b.contains("allowed")) {
     const double allowed = b["allowed"].get<double>();
     const bool share = budget.metric == "accuracy" || budget.metric == "top1" || budget.metric == "cosine" ||
-                       budget.metric == "bits_per_byte";
+                       budget.metric == "bits_per_byte" || budget.metric == "expected-accuracy";
     if (share && allowed > 1)
       return at("/budget/allowed", std::to_string(allowed) + " is more than " + budget.metric + " can lose (at most 1)");
     budget.allowed = allowed;

@@ -41,7 +41,9 @@ struct SearchTarget {
 //   held-back calibration rows: "kl" (mean KL divergence of the softmax of logits, nats,
 //   allowed = absolute increase over 0), "top1" (agreement of the argmax, allowed = absolute
 //   drop from 1), "sqnr" (signal to quantization noise of every output, dB; allowed = the lowest
-//   acceptable dB), "cosine" (mean cosine similarity, allowed = absolute drop from 1).
+//   acceptable dB), "cosine" (mean cosine similarity, allowed = absolute drop from 1),
+//   "expected-accuracy" (the accuracy drop expected under the FP32 model's own probabilities,
+//   allowed = absolute increase over 0).
 struct SearchBudget {
   std::string metric = "auto";
   std::optional<double> allowed;  // none: the metric's default

@@ -34,7 +34,7 @@ acc=$(grep -o '"value": [0-9.]*' "$WORK/out" | awk '{print $2}')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.97) }' && pass || fail "label-free digits accuracy $acc < 0.97"
 
 # Each fidelity metric by name, with a budget in its own terms.
-for spec in "top1 0.05" "sqnr 15" "cosine 0.01"; do
+for spec in "top1 0.05" "sqnr 15" "cosine 0.01" "expected-accuracy 0.02"; do
   set -- $spec
   expect_exit 0 "label-free digits --budget-metric $1" -- "$EMBER" compress "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" \
     --budget-metric "$1" --budget "$2" --holdout-rows 16 --scheme w8 -o "$WORK/digits-$1"
@@ -64,6 +64,7 @@ bad "negative kl budget" "never a gain" --budget-metric kl --budget -1
 bad "label-free budget without its metric" "--budget-metric" --budget 0.05
 bad "top1 budget of 1" "below 1" --budget-metric top1 --budget 1
 bad "cosine budget above 1" "below 1" --budget-metric cosine --budget 1.5
+bad "expected-accuracy budget of 1" "below 1" --budget-metric expected-accuracy --budget 1
 bad "sqnr floor above the cap" "200" --budget-metric sqnr --budget 500
 bad "unknown metric" "unknown budget metric" --budget-metric perplexity
 bad "task metric without an eval set" "fidelity" --budget-metric accuracy
@@ -110,7 +111,7 @@ with open(sys.argv[1], "wb") as f:
 EOF
   expect_exit 0 "label-free regression head" -- "$EMBER" compress "$WORK/head.onnx" --calib "$WORK/head.npy" --scheme w8 -o "$WORK/head"
   [ "$(manifest_field "$WORK/head/manifest.json" metric)" = sqnr ] && pass || fail "regression head: auto did not pick sqnr"
-  for metric in kl top1 cosine; do
+  for metric in kl top1 cosine expected-accuracy; do
     expect_exit 2 "$metric on a regression head" -- "$EMBER" compress "$WORK/head.onnx" --calib "$WORK/head.npy" --scheme w8 --budget-metric $metric -o "$WORK/bad"
     expect_stderr_contains "output 'y'"
     [ -e "$WORK/bad" ] && fail "$metric on a regression head left output behind" || pass

@@ -279,9 +279,9 @@ void add_compress_command(CLI::App& app, int& exit_code) {
   sub->add_option("-o,--output", opts->output, "Output directory")->required();
   sub->add_option("--budget", opts->budget, "Allowed quality loss, in the budget metric's terms: bits_per_byte, relative increase (default 0.015); "
                   "accuracy, absolute drop (0.01); kl, increase in nats (0.01); top1, drop of argmax agreement (0.01); sqnr, lowest dB (20); "
-                  "cosine, drop of mean cosine (0.005). Negative, NaN or more than the metric can take is refused; without --eval, name the metric with --budget-metric");
+                  "cosine, drop of mean cosine (0.005); expected-accuracy, expected accuracy drop under the FP32 probabilities (0.01). Negative, NaN or more than the metric can take is refused; without --eval, name the metric with --budget-metric");
   sub->add_option("--budget-metric", opts->budget_metric, "auto (the task's metric with --eval, else kl for logits and sqnr for other outputs), "
-                  "bits_per_byte, accuracy, kl, top1, sqnr or cosine (label-free: against the FP32 outputs on held-back calibration rows)")
+                  "bits_per_byte, accuracy, kl, top1, sqnr, cosine or expected-accuracy (label-free: against the FP32 outputs on held-back calibration rows)")
       ->default_val("auto");
   sub->add_option("--holdout-rows", opts->holdout_rows, "Label-free budgets: the last N calibration rows (after --calib-limit) are held back "
                   "from calibration and measure fidelity; the set needs at least N+1 rows")->default_val(32)->check(CountIn(1, 1 << 20));

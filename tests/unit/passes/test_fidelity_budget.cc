@@ -54,6 +54,11 @@ TEST_CASE("budget: each metric's kind and limit") {
   REQUIRE(top1.ok());
   CHECK(top1->limit(1.0) == doctest::Approx(0.99));
   CHECK(passes::make_metric_budget("cosine", std::nullopt)->limit(1.0) == doctest::Approx(0.995));
+  auto eacc = passes::make_metric_budget("expected-accuracy", std::nullopt);  // default 0.01, like accuracy
+  REQUIRE(eacc.ok());
+  CHECK(eacc->lower_is_better);
+  CHECK(eacc->limit(0.0) == doctest::Approx(0.01));
+  CHECK(!eacc->within(0.0101, 0.0));
   // The task metrics keep their meaning: relative for bits per byte, absolute for accuracy.
   CHECK(passes::make_metric_budget("bits_per_byte", 0.01)->limit(2.0) == doctest::Approx(2.02));
   CHECK(passes::make_metric_budget("accuracy", std::nullopt)->limit(0.9) == doctest::Approx(0.89));
@@ -67,6 +72,7 @@ TEST_CASE("budget: values the metric cannot take are refused, saying why") {
   CHECK(error_of("sqnr", std::numeric_limits<double>::infinity()).find("finite") != std::string::npos);
   CHECK(error_of("top1", 1.0).find("below 1") != std::string::npos);
   CHECK(error_of("cosine", 1.5).find("below 1") != std::string::npos);
+  CHECK(error_of("expected-accuracy", 1.0).find("below 1") != std::string::npos);
   CHECK(error_of("accuracy", 1.0).find("below 1") != std::string::npos);
   CHECK(error_of("sqnr", 250).find("200") != std::string::npos);
   CHECK(error_of("perplexity", 0.1).find("unknown budget metric") != std::string::npos);
@@ -121,7 +127,7 @@ TEST_CASE("evaluator: label-free on the digits CNN: auto is kl for its Gemm logi
   REQUIRE(split.ok());
   CHECK(split->first.num_rows() == 32);
   CHECK(split->last.num_rows() == 32);
-  for (const char* metric : {"auto", "kl", "top1", "sqnr", "cosine"}) {
+  for (const char* metric : {"auto", "kl", "top1", "sqnr", "cosine", "expected-accuracy"}) {
     passes::EvaluatorOptions o;
     o.budget.metric = metric;
     auto evaluator = passes::make_evaluator(d.model, split->last, o);
@@ -130,7 +136,7 @@ TEST_CASE("evaluator: label-free on the digits CNN: auto is kl for its Gemm logi
     REQUIRE(q.ok());
     CHECK(q->samples == 32);
     if (std::string(metric) == "auto") CHECK(q->metric == "kl");
-    const double perfect = q->metric == "kl" ? 0.0 : q->metric == "sqnr" ? 200.0 : 1.0;
+    const double perfect = q->metric == "kl" || q->metric == "expected-accuracy" ? 0.0 : q->metric == "sqnr" ? 200.0 : 1.0;
     CHECK(q->value == doctest::Approx(perfect));
     CHECK((*evaluator)->budget(std::nullopt).ok());
   }
