@@ -54,7 +54,7 @@ const std::map<std::string, std::string> kNotImplemented = {
     {"ai.onnx.preview.training.Adam", "training-preview domain (optimizer step), not inference"},
     {"ai.onnx.preview.training.Gradient", "training-preview domain, not inference"},
     {"ai.onnx.preview.training.Momentum", "training-preview domain (optimizer step), not inference"},
-    {"(non-tensor test data)", "inputs or outputs stored as maps or nested sequences (outside the tensor runtime)"},
+    {"(non-tensor test data)", "inputs or outputs stored as maps (the ai.onnx.ml types, outside the tensor runtime)"},
 };
 
 struct Totals {

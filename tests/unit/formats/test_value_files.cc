@@ -9,6 +9,7 @@
 #include "formats/value_pb.h"
 #include "ir/memory_limits.h"
 #include "tests/unit/formats/format_test_util.h"
+#include "tests/unit/sequence_type_util.h"
 
 using namespace ember;
 using namespace ember::formats;
@@ -16,19 +17,6 @@ using namespace ember::formats;
 namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// A graph input declared as `depth` nested sequences of f32 tensors (optional when asked).
-ir::ValueInfo declared_sequence(const std::string& name, int depth, bool optional = false) {
-  onnx::TypeProto type;
-  onnx::TypeProto* t = optional ? type.mutable_optional_type()->mutable_elem_type() : &type;
-  for (int d = 0; d < depth; ++d) t = t->mutable_sequence_type()->mutable_elem_type();
-  t->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  ir::ValueInfo info;
-  info.name = name;
-  info.is_tensor = false;
-  info.opaque_type = type.SerializeAsString();
-  return info;
-}
 
 Tensor f32(Shape shape, std::vector<float> v) { return Tensor::from_vector<float>(std::move(shape), v); }
 
@@ -59,7 +47,7 @@ TEST_CASE("value pb: a nested sequence and optionals of it round-trip") {
   CHECK(nested.describe() == "sequence of 2 sequences of f32 tensors");
   CHECK(nested.nbytes() == 5 * sizeof(float));
   REQUIRE(write_value_pb(dir.file("s.pb"), "s", nested).ok());
-  auto back = read_value_pb(dir.file("s.pb"), declared_sequence("s", 2));
+  auto back = read_value_pb(dir.file("s.pb"), test::sequence_value_info("s", 2));
   REQUIRE(back.ok());
   check_nested_example(*back);
   // Deterministic: writing what was read gives the same bytes.
@@ -67,7 +55,7 @@ TEST_CASE("value pb: a nested sequence and optionals of it round-trip") {
   CHECK(test::read_bytes(dir.file("s.pb")) == test::read_bytes(dir.file("again.pb")));
 
   REQUIRE(write_value_pb(dir.file("o.pb"), "o", Value::some(nested)).ok());
-  auto opt = read_value_pb(dir.file("o.pb"), declared_sequence("o", 2, true));
+  auto opt = read_value_pb(dir.file("o.pb"), test::sequence_value_info("o", 2, true));
   REQUIRE(opt.ok());
   REQUIRE(opt->is_optional());
   CHECK(opt->type_string() == "optional(seq(seq(tensor(f32))))");
@@ -75,14 +63,14 @@ TEST_CASE("value pb: a nested sequence and optionals of it round-trip") {
   check_nested_example(opt->element());
 
   REQUIRE(write_value_pb(dir.file("none.pb"), "o", Value::none(Value::Kind::kSequence, DType::kF32, 2)).ok());
-  auto none = read_value_pb(dir.file("none.pb"), declared_sequence("o", 2, true));
+  auto none = read_value_pb(dir.file("none.pb"), test::sequence_value_info("o", 2, true));
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_element());
   CHECK(none->type_string() == "optional(seq(seq(tensor(f32))))");
 
   // An empty nested sequence keeps its declared depth.
   REQUIRE(write_value_pb(dir.file("empty.pb"), "s", Value::nested_sequence(3, DType::kF32, {})).ok());
-  auto empty = read_value_pb(dir.file("empty.pb"), declared_sequence("s", 3));
+  auto empty = read_value_pb(dir.file("empty.pb"), test::sequence_value_info("s", 3));
   REQUIRE(empty.ok());
   CHECK(empty->type_string() == "seq(seq(seq(tensor(f32))))");
 }
@@ -92,7 +80,7 @@ TEST_CASE("value pb: truncated, mixed and too long sequences are refused naming 
   REQUIRE(write_value_pb(dir.file("s.pb"), "s", nested_example()).ok());
   const std::string bytes = test::read_bytes(dir.file("s.pb"));
   test::write_bytes(dir.file("cut.pb"), bytes.substr(0, bytes.size() - 3));
-  auto cut = read_value_pb(dir.file("cut.pb"), declared_sequence("s", 2));
+  auto cut = read_value_pb(dir.file("cut.pb"), test::sequence_value_info("s", 2));
   REQUIRE_FALSE(cut.ok());
   CHECK(cut.status().code() == StatusCode::kInvalidInput);
   CHECK(contains(cut.status().message(), "cut.pb: not a valid SequenceProto"));
@@ -105,7 +93,7 @@ TEST_CASE("value pb: truncated, mixed and too long sequences are refused naming 
   deeper->set_elem_type(onnx::SequenceProto::SEQUENCE);
   deeper->add_sequence_values()->set_elem_type(onnx::SequenceProto::TENSOR);
   test::write_bytes(dir.file("mixed.pb"), mixed.SerializeAsString());
-  auto bad = read_value_pb(dir.file("mixed.pb"), declared_sequence("s", 2));
+  auto bad = read_value_pb(dir.file("mixed.pb"), test::sequence_value_info("s", 2));
   REQUIRE_FALSE(bad.ok());
   CHECK(contains(bad.status().message(), "mixed.pb: item 1 is a seq(seq(tensor(f32))), item 0 a seq(tensor(f32))"));
 
@@ -119,7 +107,7 @@ TEST_CASE("value pb: truncated, mixed and too long sequences are refused naming 
     }
     level->set_elem_type(onnx::SequenceProto::TENSOR);
     test::write_bytes(dir.file("deep.pb"), deep.SerializeAsString());
-    auto refused = read_value_pb(dir.file("deep.pb"), declared_sequence("s", 2));
+    auto refused = read_value_pb(dir.file("deep.pb"), test::sequence_value_info("s", 2));
     REQUIRE_FALSE(refused.ok());
     CHECK(contains(refused.status().message(), depth == 40 ? "sequences nested deeper than 32" : "not a valid SequenceProto"));
   }
@@ -128,7 +116,7 @@ TEST_CASE("value pb: truncated, mixed and too long sequences are refused naming 
   MemoryLimits tight = saved;
   tight.max_sequence_length = 1;
   set_memory_limits(tight);
-  auto long_outer = read_value_pb(dir.file("s.pb"), declared_sequence("s", 2));
+  auto long_outer = read_value_pb(dir.file("s.pb"), test::sequence_value_info("s", 2));
   set_memory_limits(saved);
   REQUIRE_FALSE(long_outer.ok());
   CHECK(contains(long_outer.status().message(), "s.pb"));
@@ -140,7 +128,7 @@ TEST_CASE("value files: .npz is a sequence in index order, and outputs as npy, n
   std::map<std::string, Tensor> entries;
   for (int i = 0; i < 11; ++i) entries["arr_" + std::to_string(i)] = f32({1}, {float(i)});  // arr_10 sorts before arr_2
   REQUIRE(write_npz(dir.file("seq.npz"), entries).ok());
-  const ir::ValueInfo s = declared_sequence("s", 1);
+  const ir::ValueInfo s = test::sequence_value_info("s", 1);
   auto seq = read_value_file(dir.file("seq.npz"), s);
   REQUIRE(seq.ok());
   REQUIRE(seq->length() == 11);
@@ -166,7 +154,7 @@ TEST_CASE("value files: .npz is a sequence in index order, and outputs as npy, n
   CHECK(again->length() == 11);
   auto pb = write_value_files(dir.path(), "p", "p", Value::some(*seq), ValueFileFormat::kPb);
   REQUIRE(pb.ok());
-  auto from_pb = read_value_file(pb->at(0), declared_sequence("p", 1, true));
+  auto from_pb = read_value_file(pb->at(0), test::sequence_value_info("p", 1, true));
   REQUIRE(from_pb.ok());
   CHECK(from_pb->element().length() == 11);
   auto none = write_value_files(dir.path(), "n", "n", Value::none(Value::Kind::kTensor, DType::kF32), ValueFileFormat::kNpz);

@@ -335,4 +335,20 @@ inline void check_float32_node(const std::string& op, const std::vector<TestInpu
   check_float32_model(model, present, options);
 }
 
+// One forward and backward pass of `bi` on `feeds`, the outputs seeded with fixed random values
+// (seed 40 + output index); every gradient the pass reports, by name.
+inline std::map<std::string, Tensor> seeded_gradients(runtime::grad::BackwardInterpreter& bi,
+                                                      const std::map<std::string, Tensor>& feeds) {
+  std::map<std::string, Tensor> seeds, grads;
+  auto out = bi.forward(feeds);
+  REQUIRE_MESSAGE(out.ok(), out.status().message());
+  for (size_t j = 0; j < out->size(); ++j) seeds[bi.output_names()[j]] = random_f32((*out)[j].shape(), 40 + uint32_t(j));
+  Status st = bi.backward(seeds, [&](const std::string& name, const Tensor& g) {
+    grads[name] = g.clone();
+    return Status::Ok();
+  });
+  REQUIRE_MESSAGE(st.ok(), st.message());
+  return grads;
+}
+
 }  // namespace ember::grad_test

@@ -65,16 +65,7 @@ std::map<std::string, Tensor> gradients(const ir::Model& m, const std::vector<Te
   auto bi = rg::BackwardInterpreter::create(m, go);
   REQUIRE_MESSAGE(bi.ok(), bi.status().message());
   CHECK((*bi)->cuts().empty());
-  auto out = (*bi)->forward({{"x", inputs[0].value}});
-  REQUIRE_MESSAGE(out.ok(), out.status().message());
-  std::map<std::string, Tensor> seeds, grads;
-  for (size_t j = 0; j < out->size(); ++j) seeds[(*bi)->output_names()[j]] = random_f32((*out)[j].shape(), 40 + uint32_t(j));
-  Status st = (*bi)->backward(seeds, [&](const std::string& name, const Tensor& g) {
-    grads[name] = g.clone();
-    return Status::Ok();
-  });
-  REQUIRE_MESSAGE(st.ok(), st.message());
-  return grads;
+  return seeded_gradients(**bi, {{"x", inputs[0].value}});
 }
 
 // The first-order Taylor score of a weight: |sum g w|.

@@ -4,28 +4,14 @@
 // against the declared type and the sequence-length cap; Scan carries tensors only.
 #include <doctest/doctest.h>
 
-#include <onnx/onnx_pb.h>
-
 #include "ir/memory_limits.h"
 #include "tests/unit/runtime/sequence_test_util.h"
+#include "tests/unit/sequence_type_util.h"
 
 namespace ember::sequence_test {
 namespace {
 
 using test::node;
-
-// A graph input or output declared as [optional of] `depth` nested sequences of f32.
-ir::ValueInfo typed(const std::string& name, int depth, bool optional = false) {
-  onnx::TypeProto type;
-  onnx::TypeProto* t = optional ? type.mutable_optional_type()->mutable_elem_type() : &type;
-  for (int d = 0; d < depth; ++d) t = t->mutable_sequence_type()->mutable_elem_type();
-  t->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  ir::ValueInfo info;
-  info.name = name;
-  info.is_tensor = false;
-  info.opaque_type = type.SerializeAsString();
-  return info;
-}
 
 Value nested(size_t outer) {
   std::vector<Value> items;
@@ -37,7 +23,7 @@ Value nested(size_t outer) {
 ir::Model nested_model(std::vector<ir::Node> nodes, const std::vector<std::string>& outputs, int depth = 2) {
   ir::Model m = test::empty_model(18);
   m.graph.nodes = std::move(nodes);
-  m.graph.inputs.push_back(typed("s", depth));
+  m.graph.inputs.push_back(test::sequence_value_info("s", depth));
   for (const auto& out : outputs) m.graph.outputs.push_back(test::value_info(out, DType::kUndefined));
   return m;
 }
@@ -57,7 +43,7 @@ TEST_CASE("A model returns the nested sequence it is given, and its length") {
   CHECK(v.items()[2].elements()[0].data<float>()[0] == 2.0f);
   // An optional input declared optional(seq(seq(f32))) takes the nested sequence, wrapped.
   ir::Model opt = test::empty_model(18);
-  opt.graph.inputs.push_back(typed("o", 2, true));
+  opt.graph.inputs.push_back(test::sequence_value_info("o", 2, true));
   opt.graph.outputs.push_back(test::value_info("o", DType::kUndefined));
   auto wrapped = run(opt, {{"o", nested(1)}});
   REQUIRE_MESSAGE(wrapped.ok(), message_of(wrapped));
