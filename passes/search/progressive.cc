@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "passes/search/layer_items.h"
+#include "passes/search/prune_backoff.h"
 
 namespace ember::passes::search {
 namespace {
@@ -116,8 +117,18 @@ Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layer
     } else if (repaired) {
       current = *repaired;
     } else {
-      EMBER_ASSIGN_OR_RETURN(current, bisect_back_off(stage.name, current, next, changed, predicted, partner, try_candidate,
-                                                      on_stage, locked, record));
+      // A last stage that prunes backs off its pruning group by group first (prune_backoff.h);
+      // the layer bisection is left for when its precisions alone break the budget.
+      std::optional<std::vector<LayerAction>> pruned;
+      if (stage.level == 3) {
+        EMBER_ASSIGN_OR_RETURN(pruned, prune_back_off(layers, next, predicted, try_candidate, on_stage, record));
+      }
+      if (pruned) {
+        current = *pruned;
+      } else {
+        EMBER_ASSIGN_OR_RETURN(current, bisect_back_off(stage.name, current, next, changed, predicted, partner, try_candidate,
+                                                        on_stage, locked, record));
+      }
     }
     out.accepted.push_back(current);
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
