@@ -8,8 +8,10 @@
 // finds the fewest of the most damaging ones to return to their previous action so that the
 // stage fits (assuming quality is monotone in k: log2(n) measured candidates). Those layers
 // keep their previous action in later stages; the search then goes on. When the last stage
-// breaks the budget, a repair (RepairStage) is tried before the bisection. A layer of a pruned FFN
-// goes back together with its partner (both layers always share the prune ratio).
+// breaks the budget, a repair (RepairStage) is tried before the bisection, and then, when it
+// prunes, the pruning back-off (prune_backoff.h: group by group, the precisions kept); the layer
+// bisection runs when neither fits. A layer of a pruned FFN goes back together with its partner
+// (both layers always share the prune ratio).
 #pragma once
 #include <functional>
 #include <optional>
