@@ -77,7 +77,8 @@ Result<std::vector<LayerAction>> bisect_back_off(const char* stage, const std::v
 Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& chosen,
                                            const std::function<double(size_t, const LayerAction&)>& predicted,
                                            bool back_off, const TryCandidate& try_candidate,
-                                           const std::function<void(const std::string&)>& on_stage, const RepairStage& repair) {
+                                           const std::function<void(const std::string&)>& on_stage, const RepairStage& repair,
+                                           const MeasuredDamage& measured) {
   static const StageDef kStages[] = {{"ffn", 1}, {"attention", 2}, {"aggressive", 3}};
   ProgressiveOutcome out;
   std::vector<LayerAction> current(layers.size());  // all FP32: within budget by definition
@@ -121,7 +122,7 @@ Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layer
       // the layer bisection is left for when its precisions alone break the budget.
       std::optional<std::vector<LayerAction>> pruned;
       if (stage.level == 3) {
-        EMBER_ASSIGN_OR_RETURN(pruned, prune_back_off(layers, next, predicted, try_candidate, on_stage, record));
+        EMBER_ASSIGN_OR_RETURN(pruned, prune_back_off(layers, next, predicted, try_candidate, on_stage, record, 8, measured));
       }
       if (pruned) {
         current = *pruned;

@@ -33,6 +33,14 @@ using TryCandidate = std::function<Result<bool>(const std::string& name, const s
 // corrected), kept when it fits; none, or one that does not fit, leaves it to the bisection.
 using RepairStage = std::function<Result<std::optional<std::vector<LayerAction>>>()>;
 
+// What a back-off can learn from the measurements (prune_backoff.h): the measured damage (the
+// metric's distance from the reference, >= 0 worse) of a state already measured, none otherwise,
+// and the damage the budget allows. Without `of` nothing is skipped unmeasured.
+struct MeasuredDamage {
+  std::function<std::optional<double>(const std::vector<LayerAction>&)> of;
+  double room = 0;
+};
+
 struct ProgressiveOutcome {
   std::vector<LayerAction> actions;  // the last state within budget (or the final allocation)
   bool within_budget = false;
@@ -45,6 +53,7 @@ struct ProgressiveOutcome {
 Result<ProgressiveOutcome> run_progressive(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& chosen,
                                            const std::function<double(size_t, const LayerAction&)>& predicted,
                                            bool back_off, const TryCandidate& try_candidate,
-                                           const std::function<void(const std::string&)>& on_stage, const RepairStage& repair = {});
+                                           const std::function<void(const std::string&)>& on_stage, const RepairStage& repair = {},
+                                           const MeasuredDamage& measured = {});
 
 }  // namespace ember::passes::search

@@ -18,7 +18,48 @@ bool allows(const SearchLayer& layer, const LayerAction& action) {
   return std::find(layer.allowed.begin(), layer.allowed.end(), action) != layer.allowed.end();
 }
 
+// The measured over predicted damage of skipped steps, per kind (0: FFN neurons, 1: attention
+// heads): the largest seen, none before the first.
+using KindScales = std::optional<double>[2];
+
+int kind_of(const std::vector<SearchLayer>& layers, const PruneStep& step) {
+  return layers[step.layers.front()].prune_heads ? 1 : 0;
+}
+
+// `breaker` broke the budget on top of `state`: its measured damage over its predicted one.
+void learn(KindScales& scales, const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
+           const PruneStep& breaker, const std::function<double(size_t, const LayerAction&)>& predicted,
+           const MeasuredDamage& measured) {
+  const std::optional<double> with = measured.of(apply(state, {breaker}, 1));
+  const std::optional<double> without = measured.of(state);
+  const double loss = step_loss(state, breaker, predicted);
+  if (!with || !without || !(loss > 0)) return;
+  std::optional<double>& scale = scales[kind_of(layers, breaker)];
+  const double c = (*with - *without) / loss;
+  scale = scale ? std::max(*scale, c) : c;
+}
+
+// The steps whose calibrated estimate fits `slack`, each at the highest of its ratios that does.
+std::vector<PruneStep> within_slack(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
+                                    std::vector<PruneStep> queue, const std::function<double(size_t, const LayerAction&)>& predicted,
+                                    const KindScales& scales, double slack) {
+  std::vector<PruneStep> out;
+  for (PruneStep& step : queue) {
+    const std::optional<double>& scale = scales[kind_of(layers, step)];
+    while (scale && step.ratio > 0 && *scale * step_loss(state, step, predicted) > slack) step.ratio = lower_ratio(layers, state, step);
+    if (step.ratio > 0) out.push_back(std::move(step));
+  }
+  return out;
+}
+
 }  // namespace
+
+double step_loss(const std::vector<LayerAction>& state, const PruneStep& step,
+                 const std::function<double(size_t, const LayerAction&)>& predicted) {
+  double loss = 0;
+  for (size_t i : step.layers) loss += predicted(i, at_ratio(state[i], step.ratio)) - predicted(i, state[i]);
+  return loss;
+}
 
 LayerAction at_ratio(const LayerAction& action, double ratio) {
   LayerAction out = without_pruning(action);
@@ -68,7 +109,8 @@ Result<std::optional<std::vector<LayerAction>>> prune_back_off(const std::vector
                                                                const std::function<double(size_t, const LayerAction&)>& predicted,
                                                                const TryCandidate& try_candidate,
                                                                const std::function<void(const std::string&)>& on_stage,
-                                                               SearchStageRecord& record, int max_candidates) {
+                                                               SearchStageRecord& record, int max_candidates,
+                                                               const MeasuredDamage& measured) {
   std::vector<PruneStep> queue = prune_steps(layers, broken, predicted);
   if (queue.empty()) return std::optional<std::vector<LayerAction>>();
   std::vector<LayerAction> state = broken;
@@ -77,14 +119,15 @@ Result<std::optional<std::vector<LayerAction>>> prune_back_off(const std::vector
   EMBER_ASSIGN_OR_RETURN(const bool unpruned_fits, try_candidate("aggressive-backoff-unpruned", state));
   ++record.candidates;
   if (!unpruned_fits) return std::optional<std::vector<LayerAction>>();
-  int measured = 0;
+  int tries = 0;
   bool all_known_to_break = true;  // the first round's whole list is `broken` itself
-  while (!queue.empty() && measured < max_candidates) {
+  KindScales scales;
+  while (!queue.empty() && tries < max_candidates) {
     size_t lo = 0, hi = all_known_to_break ? queue.size() - 1 : queue.size();
-    while (lo < hi && measured < max_candidates) {
+    while (lo < hi && tries < max_candidates) {
       const size_t mid = (lo + hi + 1) / 2;
       if (on_stage) on_stage("stage aggressive: pruning " + std::to_string(mid) + " of " + std::to_string(queue.size()) + " groups");
-      EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate("aggressive-backoff-prune-" + std::to_string(++measured), apply(state, queue, mid)));
+      EMBER_ASSIGN_OR_RETURN(const bool ok, try_candidate("aggressive-backoff-prune-" + std::to_string(++tries), apply(state, queue, mid)));
       ++record.candidates;
       if (ok) lo = mid;
       else hi = mid - 1;
@@ -94,10 +137,14 @@ Result<std::optional<std::vector<LayerAction>>> prune_back_off(const std::vector
     // queue[lo] broke the budget on top of the fitting prefix: skip it, and try its group again
     // at the next lower ratio after the others.
     PruneStep breaker = queue[lo];
+    if (measured.of) learn(scales, layers, state, breaker, predicted, measured);
     queue.erase(queue.begin(), queue.begin() + std::ptrdiff_t(lo) + 1);
     breaker.ratio = lower_ratio(layers, state, breaker);
     if (breaker.ratio > 0) queue.push_back(std::move(breaker));
     all_known_to_break = false;
+    if (!measured.of) continue;
+    if (const std::optional<double> now = measured.of(state))
+      queue = within_slack(layers, state, std::move(queue), predicted, scales, measured.room - *now);
   }
   return std::optional<std::vector<LayerAction>>(std::move(state));
 }

@@ -202,8 +202,14 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
     EMBER_ASSIGN_OR_RETURN(std::vector<LayerAction> actions, allocate_measured(capacity, loss_limit));
     return std::optional<std::vector<LayerAction>>(std::move(actions));
   };
+  MeasuredDamage measured;
+  measured.room = room;
+  measured.of = [&](const std::vector<LayerAction>& actions) -> std::optional<double> {
+    const Candidate* c = find_built(actions);
+    return c ? std::optional<double>(damage(c->quality)) : std::nullopt;
+  };
   EMBER_ASSIGN_OR_RETURN(const ProgressiveOutcome outcome,
-                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair));
+                         run_progressive(ctx_.layers, chosen, predicted, none, try_candidate, options_.on_stage, repair, measured));
   stages_.insert(stages_.end(), outcome.stages.begin(), outcome.stages.end());
   accepted_ = outcome.accepted;
   if (none) {

@@ -136,6 +136,76 @@ TEST_CASE("prune back-off: nothing when the precisions alone break the budget, a
   CHECK(measured(**got) <= 2.5);
 }
 
+namespace {
+
+// Three attention blocks of one layer each (a0..a2, one ratio: 25%) whose pruning is predicted
+// almost free and measured at 5 each, and one FFN (two layers, 10-30%) that fits at 30%.
+std::vector<SearchLayer> heads_and_ffn() {
+  std::vector<SearchLayer> out;
+  auto add = [&](const std::string& name, const std::string& group, bool heads, std::vector<double> ratios) {
+    SearchLayer l;
+    l.weight = name;
+    l.stage = heads ? Stage::kAttention : Stage::kFfn;
+    l.channels = 128, l.reduction = 128, l.params = 128 * 128;
+    l.prune_group = group, l.prune_units = 128, l.prune_heads = heads;
+    l.allowed = {LayerAction{}, kB128};
+    for (double r : ratios) l.allowed.push_back(passes::search::at_ratio(kB128, r));
+    out.push_back(l);
+  };
+  for (int b = 0; b < 3; ++b) add("a" + std::to_string(b), "block" + std::to_string(b), true, {0.25});
+  add("fa", "ffn", false, {0.1, 0.2, 0.3});
+  add("fb", "ffn", false, {0.1, 0.2, 0.3});
+  return out;
+}
+
+double heads_predicted(size_t i, const LayerAction& a) {
+  const double r = passes::search::prune_ratio(a);
+  return precision_loss(a) + (i < 3 ? 0.01 * r : r);
+}
+
+double heads_measured(const std::vector<LayerAction>& state) {
+  double d = 0;
+  for (size_t i = 0; i < state.size(); ++i) {
+    const double r = passes::search::prune_ratio(state[i]);
+    d += precision_loss(state[i]) + (r > 0 ? (i < 3 ? 5.0 : r) : 0.0);
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("prune back-off: a skipped step's measured damage calibrates its kind, whose other steps are not measured") {
+  const auto ls = heads_and_ffn();
+  std::vector<LayerAction> broken(ls.size(), passes::search::at_ratio(kB128, 0.25));
+  broken[3] = broken[4] = passes::search::at_ratio(kB128, 0.3);
+  std::vector<std::vector<LayerAction>> tried;
+  auto try_candidate = [&](const std::string&, const std::vector<LayerAction>& s) -> Result<bool> {
+    tried.push_back(s);
+    return heads_measured(s) <= 2.0;
+  };
+  passes::search::MeasuredDamage damage;
+  damage.room = 2.0;
+  damage.of = [](const std::vector<LayerAction>& s) -> std::optional<double> { return heads_measured(s); };
+  passes::SearchStageRecord record{"aggressive", 0, 0};
+  // Four measurements: without the calibration they go to the heads (each breaks the budget).
+  auto blind = passes::search::prune_back_off(ls, broken, heads_predicted, try_candidate, {}, record, 4);
+  REQUIRE(blind.ok());
+  REQUIRE(blind->has_value());
+  CHECK(passes::search::prune_ratio((**blind)[3]) == 0);
+  tried.clear();
+  auto got = passes::search::prune_back_off(ls, broken, heads_predicted, try_candidate, {}, record, 4, damage);
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  const auto& s = **got;
+  CHECK(heads_measured(s) <= 2.0);
+  for (size_t i = 0; i < 3; ++i) CHECK(passes::search::prune_ratio(s[i]) == 0);
+  CHECK(passes::search::prune_ratio(s[3]) == doctest::Approx(0.3));
+  CHECK(passes::search::prune_ratio(s[4]) == doctest::Approx(0.3));
+  // The unpruned state, two for the first head, then the FFN: a1 and a2 are never measured.
+  CHECK(tried.size() == 4);
+  for (const auto& t : tried) CHECK(passes::search::prune_ratio(t[1]) + passes::search::prune_ratio(t[2]) <= 0.25);
+}
+
 TEST_CASE("progressive: a broken last stage that prunes backs off pruning before whole layers") {
   const auto ls = layers();
   const std::vector<LayerAction> chosen(ls.size(), passes::search::at_ratio(kB128, 0.3));
