@@ -19,6 +19,7 @@ ember_script_test(interop_searched tests/interop/searched_ort.sh LABELS "interop
 ember_script_test(importance_cli tests/e2e/importance_cli.sh LABELS "e2e;sanitize" TIMEOUT 900)
 ember_script_test(compress_samples tests/e2e/compress_samples.sh LABELS "e2e;sanitize" TIMEOUT 1200)
 ember_script_test(compress_search tests/e2e/compress_search.sh LABELS "e2e;sanitize" TIMEOUT 900)
+ember_script_test(search_prune_backoff tests/e2e/search_prune_backoff.sh LABELS "e2e" TIMEOUT 900)
 ember_script_test(compress_latency tests/e2e/compress_latency.sh LABELS "e2e;sanitize" TIMEOUT 900)
 # ../shared/DESIGN.md's layering: includes point only down the layers (and a wrong include fails).
 ember_script_test(layering tests/layering/test_layering.sh LABELS "layering" TIMEOUT 120)
