@@ -282,6 +282,8 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
   EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
   for (const auto& s : report.skipped)
     ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
+  for (const auto& g : report.groups)
+    if (!g.remark.empty()) ctx.remarks.note("prune-structured", "channels of '" + g.producers + "' pruned jointly: " + g.remark);
   ctx.remarks.count("prune-structured", "channel-groups-pruned", static_cast<double>(report.groups.size()));
   ctx.remarks.count("prune-structured", "channels-removed", static_cast<double>(report.removed));
   result.channels = opts.values.channels;

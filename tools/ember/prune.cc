@@ -44,6 +44,8 @@ void print_channel_table(const passes::PruneResult& r) {
   }
   std::printf("%-28s %-28s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (channel groups)", "", "", static_cast<long long>(pb),
               static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
+  for (const auto& g : r.channel_groups)
+    if (!g.remark.empty()) std::printf("channels pruned jointly: %s: %s\n", g.producers.c_str(), g.remark.c_str());
   for (const auto& s : r.channel_skipped) std::printf("channels left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
 }
 
