@@ -1,5 +1,6 @@
 #include "passes/prune/conv_pruning.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -176,6 +177,26 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
   return updates;
 }
 
+// Every producer Conv keeps at least min-keep of its rows (at least one), like the group as a
+// whole (neuron_selection.h): without it, one branch of a Concat could lose all its channels.
+// The highest-scoring removed units of a producer below its floor are given back.
+void keep_producer_floor(const ir::Graph& graph, const ChannelGroup& g, const std::vector<double>& scores, double min_keep,
+                         std::vector<int64_t>& removed) {
+  for (size_t p : g.producers) {
+    const std::vector<int64_t>& units = units_of(g, graph.nodes[p].outputs[0]);
+    const int64_t floor = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(min_keep * static_cast<double>(units.size()))));
+    for (;;) {
+      const std::set<int64_t> gone(removed.begin(), removed.end());
+      int64_t kept = 0, best = -1;
+      for (int64_t u : units)
+        if (u < 0 || !gone.count(u)) ++kept;
+        else if (best < 0 || scores[size_t(u)] > scores[size_t(best)]) best = u;
+      if (kept >= floor || best < 0) break;
+      removed.erase(std::find(removed.begin(), removed.end(), best));
+    }
+  }
+}
+
 // Groups named in `o.group_ratios` lose their own fraction; the others share `o.ratio`.
 Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& scores, const std::vector<ChannelGroup>& groups,
                                         const ir::Graph& graph, const ChannelPruneOptions& o) {
@@ -209,6 +230,8 @@ Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& 
   const NeuronSelection rest = select_neurons(shared_scores, o.ratio, o.global, o.min_keep);
   for (size_t k = 0; k < shared.size(); ++k) out.removed[shared[k]] = rest.removed[k], out.threshold[shared[k]] = rest.threshold[k];
   round_kept_to_multiple(out, scores, o.multiple);
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (!groups[i].concats.empty()) keep_producer_floor(graph, groups[i], scores[i], o.min_keep, out.removed[i]);
   return out;
 }
 
