@@ -290,7 +290,7 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
                          "activations, pooling, depthwise Convs, residual Adds -> Conv, or Flatten -> Gemm/MatMul)" +
                          (why.empty() ? std::string("; the model has no Conv with a constant weight") : why));
   }
-  const bool need_stats = o.ratio > 0 && (o.recovery != Recovery::kNone || o.score == NeuronScore::kWanda ||
+  const bool need_stats = (o.ratio > 0 || !o.group_ratios.empty()) && (o.recovery != Recovery::kNone || o.score == NeuronScore::kWanda ||
                                           o.score == NeuronScore::kFluctuation);
   Stats stats;
   if (need_stats) {
