@@ -68,6 +68,28 @@ ir::Model height_concat_model() {
   return m;
 }
 
+// FPN-style fusion: x -> MaxPool 2 -> cd (3, 1x1) -> Resize x2 -> u; x -> c2 (3, 3x3) -> b;
+// Concat(u, b) -> c3 (2, 1x1) -> y. With `sizes`, the Resize gives output sizes (which spell the
+// channel count, and the batch of groups_of) instead of scales.
+ir::Model resize_concat_model(bool sizes) {
+  Rng rng(25);
+  ir::Model m = image_model(2);
+  m.graph.nodes.push_back(node("MaxPool", "pool", {"x"}, {"p"}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})}));
+  conv(m, rng, "cd", "p", "d", 3, 2, 1, false);
+  if (sizes) {
+    add_initializer(m, "up.sizes", Tensor::from_vector<int64_t>({4}, {2, 3, kSide, kSide}));
+    m.graph.nodes.push_back(node("Resize", "up", {"d", "", "", "up.sizes"}, {"u"}));
+  } else {
+    add_initializer(m, "up.scales", Tensor::from_vector<float>({4}, {1.0f, 1.0f, 2.0f, 2.0f}));
+    m.graph.nodes.push_back(node("Resize", "up", {"d", "", "up.scales"}, {"u"}));
+  }
+  conv(m, rng, "c2", "x", "b", 3, 2, 3, false);
+  m.graph.nodes.push_back(node("Concat", "cat", {"u", "b"}, {"c"}, {int_attr("axis", 1)}));
+  conv(m, rng, "c3", "c", "y", 2, 6, 1, false);
+  m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 2, kSide, kSide}));
+  return m;
+}
+
 // `original` with each producer's rows that `p` no longer has zeroed (rows matched by value).
 ir::Model zero_removed_rows(const ir::Model& original, const ir::Model& p, const std::vector<std::string>& producers) {
   ir::Model ref = original;
@@ -152,6 +174,27 @@ TEST_CASE("concat groups: a graph input in the Concat keeps its channels, the Co
   CHECK(output_error(p, zero_removed_rows(m, p, {"c1.w"}), 2) < 1e-5);
   const ir::Model lsq = pruned(m, 2, "channels=0.5,score=magnitude,recovery=lsq");
   CHECK(output_error(lsq, m, 2) < output_error(p, m, 2));
+}
+
+TEST_CASE("concat groups: a Resize of the spatial axes carries the channels into the Concat; one with sizes is kept whole") {
+  const ir::Model m = resize_concat_model(false);
+  const auto found = groups_of(m, 2);
+  REQUIRE(found.groups.size() == 1);
+  CHECK(found.groups[0].name == "cd+c2");
+  const ir::Model p = pruned(m, 2, "channels=0.34,score=magnitude,ranking=uniform,recovery=none");
+  CHECK(rows_of(p, "cd.w") + rows_of(p, "c2.w") == 4);
+  CHECK(output_error(p, zero_removed_rows(m, p, {"cd.w", "c2.w"}), 2) < 1e-5);
+  // With sizes [2, 3, H, W] the Resize would need its sizes rewritten: cd is left alone and the
+  // Concat keeps the Resize's 3 channels, while c2's branch is still pruned.
+  const ir::Model s = resize_concat_model(true);
+  const auto kept = groups_of(s, 2);
+  REQUIRE(kept.groups.size() == 1);
+  CHECK(kept.groups[0].name == "c2");
+  CHECK(kept.groups[0].remark.find("'u' (from Resize node 'up') keeps its 3 channels") != std::string::npos);
+  REQUIRE(kept.skipped.size() == 2);  // cd, and c3 (its output is the graph's)
+  CHECK(kept.skipped[0].layer == "cd");
+  CHECK(kept.skipped[0].reason.find("Resize node 'up'") != std::string::npos);
+  CHECK(prune::units_of(kept.groups[0], "c") == std::vector<int64_t>{-1, -1, -1, 0, 1, 2});
 }
 
 TEST_CASE("concat groups: a Concat along the height is a join, one mask for both branches") {
