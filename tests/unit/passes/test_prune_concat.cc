@@ -1,8 +1,9 @@
 // prune-structured{channels=R} through Concat (conv_groups.h, channel_units.h): the branches of a
 // channel Concat pruned jointly with its consumers (Conv, Flatten -> Gemm), a Concat feeding a
-// residual Add, a graph input kept whole inside a Concat, a Concat along another axis as a join,
-// each checked against the unpruned model with the removed channels zeroed; and the refusals
-// (a channel shuffle after the Concat), each with its remark.
+// residual Add, a DenseNet block, a Resize before a Concat, a graph input kept whole inside a
+// Concat, a Concat along another axis as a join, each checked against the unpruned model with
+// the removed channels zeroed; and the refusals (a channel shuffle after the Concat, a Resize
+// given sizes), each with its remark.
 #include <doctest/doctest.h>
 
 #include "passes/prune/prune_structured.h"
@@ -86,6 +87,25 @@ ir::Model resize_concat_model(bool sizes) {
   conv(m, rng, "c2", "x", "b", 3, 2, 3, false);
   m.graph.nodes.push_back(node("Concat", "cat", {"u", "b"}, {"c"}, {int_attr("axis", 1)}));
   conv(m, rng, "c3", "c", "y", 2, 6, 1, false);
+  m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 2, kSide, kSide}));
+  return m;
+}
+
+// DenseNet's dense block: every layer reads the Concat of all before it.
+// x -> c0 (3) -> Relu -> x0; x0 -> c1 (2) -> Relu -> x1; k1 = Concat(x0, x1);
+// k1 -> c2 (2) -> Relu -> x2; k2 = Concat(k1, x2) -> c3 (2, 1x1) -> y
+ir::Model dense_block_model() {
+  Rng rng(26);
+  ir::Model m = image_model(2);
+  conv(m, rng, "c0", "x", "h0", 3, 2, 3, false);
+  m.graph.nodes.push_back(node("Relu", "a0", {"h0"}, {"x0"}));
+  conv(m, rng, "c1", "x0", "h1", 2, 3, 3, false);
+  m.graph.nodes.push_back(node("Relu", "a1", {"h1"}, {"x1"}));
+  m.graph.nodes.push_back(node("Concat", "k1", {"x0", "x1"}, {"k1"}, {int_attr("axis", 1)}));
+  conv(m, rng, "c2", "k1", "h2", 2, 5, 3, false);
+  m.graph.nodes.push_back(node("Relu", "a2", {"h2"}, {"x2"}));
+  m.graph.nodes.push_back(node("Concat", "k2", {"k1", "x2"}, {"k2"}, {int_attr("axis", 1)}));
+  conv(m, rng, "c3", "k2", "y", 2, 7, 1, false);
   m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 2, kSide, kSide}));
   return m;
 }
@@ -195,6 +215,27 @@ TEST_CASE("concat groups: a Resize of the spatial axes carries the channels into
   CHECK(kept.skipped[0].layer == "cd");
   CHECK(kept.skipped[0].reason.find("Resize node 'up'") != std::string::npos);
   CHECK(prune::units_of(kept.groups[0], "c") == std::vector<int64_t>{-1, -1, -1, 0, 1, 2});
+}
+
+TEST_CASE("concat groups: a DenseNet block (nested Concats, a layer both reading and writing the group) is one group") {
+  const ir::Model m = dense_block_model();
+  const auto found = groups_of(m, 2);
+  REQUIRE(found.groups.size() == 1);
+  const auto& g = found.groups[0];
+  CHECK(g.name == "c0+c1+c2");
+  CHECK(g.channels == 7);
+  CHECK(g.consumers.size() == 3);  // c1 reads x0, c2 reads k1, c3 reads k2
+  CHECK(prune::units_of(g, "k2") == std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6});
+  CHECK(prune::units_of(g, "x2") == std::vector<int64_t>{5, 6});
+  const ir::Model p = pruned(m, 2, "channels=0.4,score=magnitude,recovery=none");
+  const int64_t k0 = rows_of(p, "c0.w"), k1 = rows_of(p, "c1.w"), k2 = rows_of(p, "c2.w");
+  CHECK(k0 + k1 + k2 < 7);
+  CHECK(shape_of(p, "c1.w")[1] == k0);
+  CHECK(shape_of(p, "c2.w")[1] == k0 + k1);
+  CHECK(shape_of(p, "c3.w")[1] == k0 + k1 + k2);
+  CHECK(output_error(p, zero_removed_rows(m, p, {"c0.w", "c1.w", "c2.w"}), 2) < 1e-5);
+  const ir::Model lsq = pruned(m, 2, "channels=0.4,score=magnitude,recovery=lsq");
+  CHECK(output_error(lsq, m, 2) < output_error(p, m, 2));
 }
 
 TEST_CASE("concat groups: a Concat along the height is a join, one mask for both branches") {
