@@ -196,7 +196,7 @@ TEST_CASE("concat groups: a graph input in the Concat keeps its channels, the Co
   CHECK(output_error(lsq, m, 2) < output_error(p, m, 2));
 }
 
-TEST_CASE("concat groups: a Resize of the spatial axes carries the channels into the Concat; one with sizes is kept whole") {
+TEST_CASE("concat groups: a Resize of the spatial axes carries the channels into the Concat, one with sizes is kept whole") {
   const ir::Model m = resize_concat_model(false);
   const auto found = groups_of(m, 2);
   REQUIRE(found.groups.size() == 1);
