@@ -2,9 +2,8 @@
 
 #include <deque>
 
-#include "passes/prune/channel_units.h"
-
 #include "passes/graph_edit.h"
+#include "passes/prune/channel_units.h"
 #include "runtime/interpreter.h"
 
 namespace ember::passes::prune {
@@ -377,7 +376,8 @@ ChannelGroups find_channel_groups(const ir::Graph& graph, const ValueShapes& sha
     if (why) {
       std::string names;
       for (size_t p : group.producers) names += (names.empty() ? "" : "+") + node_label(graph, p);
-      out.skipped.push_back({names.empty() ? node_label(graph, i) : names, *why});
+      const std::string tied = group.remark.empty() ? "" : " (the channels are tied: " + group.remark + ")";
+      out.skipped.push_back({names.empty() ? node_label(graph, i) : names, *why + tied});
     } else {
       out.groups.push_back(std::move(group));
     }

@@ -268,6 +268,7 @@ TEST_CASE("concat groups: a channel shuffle after the Concat leaves the branches
   REQUIRE(!found.skipped.empty());
   CHECK(found.skipped[0].layer == "c1+c2");
   CHECK(found.skipped[0].reason.find("Reshape node 'shuffle1'") != std::string::npos);
+  CHECK(found.skipped[0].reason.find("(the channels are tied: Concat 'cat' joins 2 inputs") != std::string::npos);
   ScratchDir dir("prune_concat_refuse");
   auto calib = image_calibration(dir, m, 2);
   const Status s = run_pipeline(m, "prune-structured{channels=0.5,score=magnitude}", &calib);
