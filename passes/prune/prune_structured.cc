@@ -78,7 +78,7 @@ const OptionTable<PruneOptionValues>& option_table() {
        "more calibration run)"},
       {"channels", &V::channels,
        "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
-       "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
+       "depthwise -> Conv or Flatten -> Gemm; residual, excitation and Concat joins pruned jointly); when given without ffn, ffn is 0"},
       {"channel-ratios", &V::channel_ratios,
        "Per-group channel fractions 'NAME:R;NAME:R' (a group's or one of its producer Convs' node name); the others follow channels"},
       {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
