@@ -39,6 +39,8 @@ ember_script_test(fidelity_cli tests/e2e/fidelity_cli.sh LABELS "e2e;sanitize" T
 # Gated FFN and grouped-query attention pruning on a tiny Llama written by make_tiny_llama (issue 15).
 ember_script_test(prune_llama_cli tests/e2e/prune_llama_cli.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "e2e" TIMEOUT 600)
 ember_script_test(interop_pruned_llama tests/interop/pruned_llama_ort.sh ARGS $<TARGET_FILE:make_tiny_llama> LABELS "interop" TIMEOUT 600)
+# Channels tied by Concat pruned jointly on a SqueezeNet-shaped CNN written by make_fire_cnn (issue 15).
+ember_script_test(prune_concat_cli tests/e2e/prune_concat_cli.sh ARGS $<TARGET_FILE:make_fire_cnn> LABELS "e2e" TIMEOUT 600)
 ember_script_test(sequence_cli tests/e2e/sequence_cli.sh LABELS "e2e;sanitize" TIMEOUT 300)
 # `ember importance` scores weights read inside a Scan body as in the network unrolled (issue 17).
 ember_script_test(importance_loop_scan tests/e2e/importance_loop_scan.sh ARGS $<TARGET_FILE:make_loop_scan_models> LABELS "e2e;sanitize" TIMEOUT 300)

@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "passes/graph_edit.h"
+#include "passes/prune/channel_units.h"
 #include "runtime/interpreter.h"
 
 namespace ember::passes::prune {
@@ -56,19 +57,17 @@ class ChannelTracer {
   // The group of `seed`'s output channels, or the reason it is unsafe.
   Reason trace(size_t seed, ChannelGroup& group) {
     group_ = &group;
-    group.channels = graph_.find_initializer(graph_.nodes[seed].inputs[1])->dim(0);
-    path_.clear();
-    std::deque<std::string> queue;
-    auto add = [&](const std::string& v) {
-      if (group.values.insert(v).second) queue.push_back(v);
-    };
-    add(graph_.nodes[seed].outputs[0]);
-    while (!queue.empty()) {
-      const std::string v = queue.front();
-      queue.pop_front();
+    path_.clear(), ids_of_.clear(), frozen_.clear(), queue_.clear();
+    ids_ = ChannelIds();
+    conflict_.reset();
+    add(graph_.nodes[seed].outputs[0], ids_.fresh(graph_.find_initializer(graph_.nodes[seed].inputs[1])->dim(0), false));
+    while (!queue_.empty()) {
+      const std::string v = queue_.front();
+      queue_.pop_front();
       if (auto why = check_value(v)) return why;
-      if (auto why = backward(v, add)) return why;
-      if (auto why = forward(v, add)) return why;
+      if (auto why = backward(v)) return why;
+      if (auto why = forward(v)) return why;
+      if (conflict_) return conflict_;
       if (path_.size() > 4096) return "the channels reach more than 4096 ops";
     }
     return finish();
@@ -80,63 +79,143 @@ class ChannelTracer {
     return it != readers_.end() && it->second.size() == 1 && !body_reads_.count(name) && !outputs_.count(name);
   }
 
+  // `v` carries the channels `ids` (position by position); a value met before is tied to them.
+  void add(const std::string& v, const std::vector<int64_t>& ids) {
+    auto [it, inserted] = ids_of_.emplace(v, ids);
+    if (inserted) {
+      if (!frozen_.count(v)) group_->values.insert(v), queue_.push_back(v);
+      return;
+    }
+    if (it->second.size() != ids.size()) {
+      conflict_ = "value '" + v + "' is reached with " + std::to_string(ids.size()) + " and " +
+                  std::to_string(it->second.size()) + " channels";
+      return;
+    }
+    for (size_t i = 0; i < ids.size(); ++i) ids_.merge(it->second[i], ids[i]);
+  }
+
+  int64_t channels_of(const std::string& v) const { return static_cast<int64_t>(ids_of_.at(v).size()); }
+
   Reason check_value(const std::string& v) const {
     if (outputs_.count(v)) return "value '" + v + "' is a graph output";
     if (body_reads_.count(v)) return "value '" + v + "' is read inside a subgraph";
     const auto shape = shape_of_(v);
     if (!shape) return "the shape of '" + v + "' is unknown (not produced by the calibration run)";
-    if (shape->size() < 3 || (*shape)[1] != group_->channels)
-      return "value '" + v + "' does not carry the " + std::to_string(group_->channels) + " channels on axis 1";
+    if (shape->size() < 3 || (*shape)[1] != channels_of(v))
+      return "value '" + v + "' does not carry the " + std::to_string(channels_of(v)) + " channels on axis 1";
     return std::nullopt;
   }
 
   // Where `v` comes from: a producer Conv, or an op whose channel inputs join the group.
-  template <class Add>
-  Reason backward(const std::string& v, Add& add) {
+  Reason backward(const std::string& v) {
     auto it = producer_.find(v);
     if (it == producer_.end()) return "value '" + v + "' is a graph input or a constant";
     const size_t index = it->second;
     const ir::Node& n = graph_.nodes[index];
     if (n.outputs[0] != v) return "value '" + v + "' is a secondary output of " + n.op_type + " node '" + n.name + "'";
     if (producer_conv(index)) {
-      if (graph_.find_initializer(n.inputs[1])->dim(0) != group_->channels) return "Conv '" + n.name + "' has other channels";
+      if (graph_.find_initializer(n.inputs[1])->dim(0) != channels_of(v)) return "Conv '" + n.name + "' has other channels";
       if (!path_.count(index)) group_->producers.push_back(index);
       path_.insert(index);
       return std::nullopt;
     }
-    return through(index, add);  // the same checks as from its input side
+    if (n.op_type == "Concat") return concat(index, v);
+    return through(index, ids_of_.at(v));  // the same checks as from its input side
   }
 
-  template <class Add>
-  Reason forward(const std::string& v, Add& add) {
+  Reason forward(const std::string& v) {
     auto it = readers_.find(v);
     if (it == readers_.end()) return std::nullopt;
+    const std::vector<int64_t> ids = ids_of_.at(v);
     for (const ValueReader& r : it->second) {
       const ir::Node& n = graph_.nodes[r.node];
       if (n.op_type == "Conv" && r.input == 0 && n.attr_int("group", 1) == 1) {
-        if (auto why = conv_consumer(r.node)) return why;
+        if (auto why = conv_consumer(r.node, v)) return why;
         continue;
       }
       if ((n.op_type == "Flatten" || n.op_type == "Reshape") && r.input == 0) {
         if (auto why = linear_consumer(r.node, v)) return why;
         continue;
       }
-      if (n.op_type == "Concat")
-        return "the channels reach Concat node '" + n.name + "', which joins them with other channels (left alone)";
-      if (auto why = through(r.node, add)) return why;
+      if (auto why = n.op_type == "Concat" ? concat(r.node, v) : through(r.node, ids)) return why;
     }
     return std::nullopt;
   }
 
+  // A Concat along axis 1: the output's channels are the inputs' in order; an input met for the
+  // first time is traced when its producer is an op Ember follows, else its channels are pinned.
+  // Along another axis it is a join (every operand has all the channels), as in through().
+  Reason concat(size_t index, const std::string& v) {
+    const ir::Node& n = graph_.nodes[index];
+    const auto out_shape = shape_of_(n.outputs[0]);
+    if (!out_shape) return "the shape of '" + n.outputs[0] + "' is unknown (not produced by the calibration run)";
+    const int64_t rank = static_cast<int64_t>(out_shape->size()), axis = n.attr_int("axis", 1);
+    if (axis != 1 && axis != 1 - rank) return through(index, ids_of_.at(v));
+    if (path_.count(index)) return std::nullopt;
+    path_.insert(index);
+    for (size_t o = 1; o < n.outputs.size(); ++o)
+      if (!n.outputs[o].empty()) return "Concat node '" + n.name + "' has a second output";
+    std::vector<int64_t> out;
+    std::string parts;
+    for (const std::string& in : n.inputs) {
+      if (in.empty()) continue;
+      const Tensor* t = graph_.find_initializer(in);
+      const auto shape = t ? std::optional<std::vector<int64_t>>(t->shape()) : shape_of_(in);
+      if (!shape || static_cast<int64_t>(shape->size()) != rank)
+        return "Concat node '" + n.name + "' reads '" + in + "', whose shape is unknown";
+      if (!ids_of_.count(in)) {
+        const bool pinned = !traceable(in);
+        if (pinned) frozen_.insert(in);
+        add(in, ids_.fresh((*shape)[1], pinned));
+        if (pinned) parts += "; '" + in + "' (" + why_pinned(in) + ") keeps its " + std::to_string((*shape)[1]) + " channels";
+      }
+      const std::vector<int64_t>& ids = ids_of_.at(in);
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+    if (static_cast<int64_t>(out.size()) != (*out_shape)[1]) return "Concat node '" + n.name + "' does not add up its inputs' channels";
+    group_->concats.push_back(index);
+    group_->remark += std::string(group_->remark.empty() ? "" : "; ") + "Concat '" + node_label(graph_, index) + "' joins " +
+                      std::to_string(n.inputs.size()) + " inputs at their channel offsets" + parts;
+    add(n.outputs[0], out);
+    return std::nullopt;
+  }
+
+  // Whether the tracer can follow `v` back to what produces its channels.
+  bool traceable(const std::string& v) const {
+    auto it = producer_.find(v);
+    if (it == producer_.end() || graph_.nodes[it->second].outputs[0] != v) return false;
+    const ir::Node& n = graph_.nodes[it->second];
+    const Tensor* w = n.op_type == "Conv" && n.has_input(1) ? graph_.find_initializer(n.inputs[1]) : nullptr;
+    return producer_conv(it->second) || (w && w->rank() >= 3 && is_depthwise(n, w, w->dim(0))) || n.op_type == "Concat" ||
+           unary_channelwise(n.op_type) || binary_channelwise(n.op_type) || channel_resize(n);
+  }
+
+  std::string why_pinned(const std::string& v) const {
+    auto it = producer_.find(v);
+    if (it == producer_.end()) return graph_.find_initializer(v) ? "a constant" : "a graph input";
+    const ir::Node& n = graph_.nodes[it->second];
+    return "from " + n.op_type + " node '" + node_label(graph_, it->second) + "'";
+  }
+
+  // Resize/Upsample that scales only the spatial axes (constant scales, 1 on axes 0 and 1).
+  bool channel_resize(const ir::Node& n) const {
+    if (n.op_type != "Resize" && n.op_type != "Upsample") return false;
+    const size_t at = n.op_type == "Upsample" ? 1 : 2;
+    const Tensor* scales = n.inputs.size() > at ? graph_.find_initializer(n.inputs[at]) : nullptr;
+    if (n.op_type == "Resize" && n.inputs.size() > 3 && !n.inputs[3].empty()) return false;  // sizes spell the channels
+    return scales && scales->dtype() == DType::kF32 && scales->numel() >= 3 && scales->data<float>()[0] == 1.0f &&
+           scales->data<float>()[1] == 1.0f;
+  }
+
   // A channel-wise op on the path: its output joins the group; its other inputs are channel
   // values of the group, scalars or per-channel constants.
-  template <class Add>
-  Reason through(size_t index, Add& add) {
+  Reason through(size_t index, const std::vector<int64_t>& ids) {
     const ir::Node& n = graph_.nodes[index];
     if (path_.count(index)) return std::nullopt;
+    const int64_t channels = static_cast<int64_t>(ids.size());
     const Tensor* w = n.op_type == "Conv" && n.has_input(1) ? graph_.find_initializer(n.inputs[1]) : nullptr;
-    const bool depthwise = is_depthwise(n, w, group_->channels);
-    if (!depthwise && !unary_channelwise(n.op_type) && !binary_channelwise(n.op_type))
+    const bool depthwise = is_depthwise(n, w, channels), resize = channel_resize(n);
+    if (!depthwise && !resize && !unary_channelwise(n.op_type) && !binary_channelwise(n.op_type) && n.op_type != "Concat")
       return "the channels reach " + n.op_type + " node '" + n.name + "'" +
              (n.op_type == "Conv" ? " (a grouped Conv that is not depthwise)" : "");
     for (size_t o = 1; o < n.outputs.size(); ++o)
@@ -146,8 +225,10 @@ class ChannelTracer {
       if (!read_once(n.inputs[1]) || (n.has_input(2) && !read_once(n.inputs[2])))
         return "depthwise Conv '" + n.name + "' shares its weights";
       group_->depthwise.push_back(index);
-      add(n.inputs[0]);
-      add(n.outputs[0]);
+    }
+    if (depthwise || resize) {
+      add(n.inputs[0], ids);
+      add(n.outputs[0], ids);
       return std::nullopt;
     }
     const auto out_shape = shape_of_(n.outputs[0]);
@@ -156,20 +237,20 @@ class ChannelTracer {
       const std::string& in = n.inputs[i];
       if (in.empty()) continue;
       if (const Tensor* t = graph_.find_initializer(in)) {
-        if (auto why = side_constant(n, in, *t, rank)) return why;
+        if (auto why = side_constant(n, in, *t, rank, channels)) return why;
         continue;
       }
       if (i > 0 && unary_channelwise(n.op_type) && n.op_type != "PRelu")
         return "node '" + n.name + "' reads the non-constant value '" + in + "'";
-      add(in);  // a join (residual Add, excitation Mul): both sides carry the channels
+      add(in, ids);  // a join (residual Add, excitation Mul): both sides carry the channels
     }
-    add(n.outputs[0]);
+    add(n.outputs[0], ids);
     return std::nullopt;
   }
 
   // A constant beside the channels: a scalar, a tensor without the channel axis, or one
   // per channel (recorded to be shrunk) that nothing else reads.
-  Reason side_constant(const ir::Node& n, const std::string& name, const Tensor& t, size_t rank) {
+  Reason side_constant(const ir::Node& n, const std::string& name, const Tensor& t, size_t rank, int64_t channels) {
     if (t.numel() == 1) return std::nullopt;
     const bool bn = n.op_type == "BatchNormalization" || n.op_type == "InstanceNormalization";
     int axis = bn ? 0 : static_cast<int>(t.rank()) - static_cast<int>(rank) + 1;  // aligned from the right
@@ -178,17 +259,17 @@ class ChannelTracer {
       if (bn) return "normalization '" + n.name + "' has a parameter of one element";
       return std::nullopt;  // broadcast along the channels: nothing to shrink
     }
-    if (t.dim(axis) != group_->channels || t.dtype() != DType::kF32)
+    if (t.dim(axis) != channels || t.dtype() != DType::kF32)
       return "constant '" + name + "' of node '" + n.name + "' is neither a scalar nor per-channel";
     if (!read_once(name)) return "per-channel constant '" + name + "' is shared";
-    group_->constants.push_back({name, axis});
+    group_->constants.push_back({name, axis, n.outputs[0]});
     return std::nullopt;
   }
 
-  Reason conv_consumer(size_t index) {
+  Reason conv_consumer(size_t index, const std::string& v) {
     const ir::Node& n = graph_.nodes[index];
     const Tensor* w = n.has_input(1) ? graph_.find_initializer(n.inputs[1]) : nullptr;
-    if (!w || w->dtype() != DType::kF32 || w->rank() < 3 || w->dim(1) != group_->channels)
+    if (!w || w->dtype() != DType::kF32 || w->rank() < 3 || w->dim(1) != channels_of(v))
       return "consumer Conv '" + n.name + "' has no constant f32 weight over the channels";
     if (!read_once(n.inputs[1])) return "consumer Conv '" + n.name + "' shares its weight";
     if (n.has_input(2) && (!graph_.find_initializer(n.inputs[2]) || !read_once(n.inputs[2])))
@@ -196,6 +277,7 @@ class ChannelTracer {
     ChannelConsumer c;
     c.node = index;
     c.input = n.inputs[0];
+    c.channels = v;
     c.weight = n.inputs[1];
     c.bias = n.has_input(2) ? n.inputs[2] : "";
     c.outputs = w->dim(0);
@@ -228,12 +310,13 @@ class ChannelTracer {
     c.linear = true;
     c.node = it->second[0].node;
     c.input = n.outputs[0];
+    c.channels = v;
     c.weight = l.inputs[1];
-    c.spatial = (*out)[1] / group_->channels;
+    c.spatial = (*out)[1] / channels_of(v);
     c.rows_are_features = !(gemm && l.attr_int("transB", 0) == 1);
     c.outputs = w->dim(c.rows_are_features ? 1 : 0);
     c.reshape = index;
-    if (w->dim(c.rows_are_features ? 0 : 1) != (*out)[1] || c.spatial * group_->channels != (*out)[1])
+    if (w->dim(c.rows_are_features ? 0 : 1) != (*out)[1] || c.spatial * channels_of(v) != (*out)[1])
       return "linear layer '" + l.name + "' does not read the flattened channels";
     if (gemm && l.has_input(2)) {
       const Tensor* b = graph_.find_initializer(l.inputs[2]);
@@ -247,6 +330,8 @@ class ChannelTracer {
   Reason finish() {
     ChannelGroup& g = *group_;
     if (g.consumers.empty()) return "no Conv or linear layer reads the channels";
+    g.channels = ids_.resolve(ids_of_, g.units);
+    if (g.channels == 0) return "every channel is tied to channels that are kept (" + g.remark + ")";
     std::sort(g.producers.begin(), g.producers.end());
     for (size_t p : g.producers) g.name += (g.name.empty() ? "" : "+") + node_label(graph_, p);
     return std::nullopt;
@@ -259,9 +344,20 @@ class ChannelTracer {
   std::map<std::string, size_t> producer_;
   std::set<size_t> path_;
   ChannelGroup* group_ = nullptr;
+  ChannelIds ids_;
+  std::map<std::string, std::vector<int64_t>> ids_of_;  // value -> the id of each channel
+  std::set<std::string> frozen_;                         // Concat inputs kept whole, not traced
+  std::deque<std::string> queue_;
+  Reason conflict_;
 };
 
 }  // namespace
+
+const std::vector<int64_t>& units_of(const ChannelGroup& g, const std::string& value) {
+  static const std::vector<int64_t> kNone;
+  auto it = g.units.find(value);
+  return it == g.units.end() ? kNone : it->second;
+}
 
 std::string node_label(const ir::Graph& graph, size_t index) {
   const ir::Node& n = graph.nodes[index];
@@ -280,7 +376,8 @@ ChannelGroups find_channel_groups(const ir::Graph& graph, const ValueShapes& sha
     if (why) {
       std::string names;
       for (size_t p : group.producers) names += (names.empty() ? "" : "+") + node_label(graph, p);
-      out.skipped.push_back({names.empty() ? node_label(graph, i) : names, *why});
+      const std::string tied = group.remark.empty() ? "" : " (the channels are tied: " + group.remark + ")";
+      out.skipped.push_back({names.empty() ? node_label(graph, i) : names, *why + tied});
     } else {
       out.groups.push_back(std::move(group));
     }

@@ -1,9 +1,11 @@
 #include "passes/prune/conv_pruning.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "passes/analysis/importance.h"
+#include "passes/prune/channel_units.h"
 #include "passes/prune/conv_shrink.h"
 #include "passes/prune/conv_stats.h"
 #include "passes/prune/kept_rounding.h"
@@ -16,14 +18,22 @@ namespace {
 using Stats = std::map<std::string, analysis::LayerInputStats>;
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
-// Sum of squares of each channel's rows in the producer and depthwise weights.
+// The value whose channels are the rows of producer or depthwise Conv `index`.
+const std::string& row_value(const ir::Graph& graph, const ChannelGroup& g, size_t index) {
+  const ir::Node& n = graph.nodes[index];
+  return std::find(g.depthwise.begin(), g.depthwise.end(), index) != g.depthwise.end() ? n.inputs[0] : n.outputs[0];
+}
+
+// Sum of squares of each unit's rows in the producer and depthwise weights.
 std::vector<double> producer_energy(const ir::Graph& graph, const ChannelGroup& g) {
   std::vector<double> out(size_t(g.channels), 0.0);
   auto add = [&](size_t index) {
     const Tensor& w = *graph.find_initializer(graph.nodes[index].inputs[1]);
-    const int64_t per = w.numel() / g.channels;
-    for (int64_t c = 0; c < g.channels; ++c)
-      for (int64_t i = 0; i < per; ++i) out[size_t(c)] += double(w.data<float>()[c * per + i]) * w.data<float>()[c * per + i];
+    const std::vector<int64_t>& units = units_of(g, row_value(graph, g, index));
+    const int64_t per = w.numel() / w.dim(0);
+    for (int64_t c = 0; c < w.dim(0); ++c)
+      if (units[size_t(c)] >= 0)
+        for (int64_t i = 0; i < per; ++i) out[size_t(units[size_t(c)])] += double(w.data<float>()[c * per + i]) * w.data<float>()[c * per + i];
   };
   for (size_t p : g.producers) add(p);
   for (size_t d : g.depthwise) add(d);
@@ -43,13 +53,15 @@ Result<std::vector<double>> consumer_sum(const ir::Graph& graph, const ChannelGr
       if (it == stats->end()) return invalid_input("prune-structured: no statistics of '" + node_label(graph, c.node) + "'");
       s = &it->second;
     }
+    const std::vector<int64_t>& units = units_of(g, c.channels);
     const std::vector<float> ms = s ? s->xtx->mean_square() : std::vector<float>();
     const std::vector<double> mu = s ? s->mean() : std::vector<double>();
     for (int64_t j = 0; j < cols; ++j) {
       double l1 = 0, l2 = 0;
       for (int64_t o = 0; o < m; ++o) l1 += std::fabs(w[size_t(o * cols + j)]), l2 += double(w[size_t(o * cols + j)]) * w[size_t(o * cols + j)];
       const double mean = s ? mu[size_t(j)] : 0, square = s ? ms[size_t(j)] : 0;
-      out[size_t(j / c.spatial)] += f(l1, l2, mean, square);
+      const int64_t unit = units[size_t(j / c.spatial)];
+      if (unit >= 0) out[size_t(unit)] += f(l1, l2, mean, square);
     }
   }
   return out;
@@ -74,10 +86,12 @@ Result<std::vector<std::vector<double>>> score_groups(const ir::Model& original,
         const std::string& weight = graph.nodes[index].inputs[1];
         auto it = by_name.find(weight);
         const auto* v = it == by_name.end() ? nullptr : ((score == NeuronScore::kFisher || score == NeuronScore::kFisherFirst) ? &it->second->groups.fisher : &it->second->groups.taylor);
-        if (!v || static_cast<int64_t>(v->size()) != g.channels)
+        const std::vector<int64_t>& units = units_of(g, row_value(graph, g, index));
+        if (!v || v->size() != units.size())
           return invalid_input("prune-structured: the importance analysis has no per-channel scores for '" + weight +
                                "' (score=magnitude needs no gradients)");
-        for (int64_t c = 0; c < g.channels; ++c) s[size_t(c)] += (*v)[size_t(c)];
+        for (size_t c = 0; c < units.size(); ++c)
+          if (units[c] >= 0) s[size_t(units[c])] += (*v)[c];
       }
     } else if (score == NeuronScore::kMagnitude) {
       const std::vector<double> rows = producer_energy(graph, g);
@@ -97,8 +111,9 @@ Result<std::vector<std::vector<double>>> score_groups(const ir::Model& original,
   return out;
 }
 
-// Parameters and MACs per image that each channel of `g` carries.
-void per_channel_cost(const ir::Graph& graph, const Shapes& shapes, const ChannelGroup& g, int64_t& params, int64_t& macs) {
+// Parameters and MACs per image of the tensors of `g` with the units flagged in `removed_unit` gone.
+void group_cost(const ir::Graph& graph, const Shapes& shapes, const ChannelGroup& g, const std::vector<bool>& removed_unit,
+                int64_t& params, int64_t& macs) {
   params = 0, macs = 0;
   auto spatial = [&](const std::string& value) {
     auto it = shapes.find(value);
@@ -107,27 +122,33 @@ void per_channel_cost(const ir::Graph& graph, const Shapes& shapes, const Channe
     for (size_t i = 2; i < it->second.size(); ++i) s *= it->second[i];
     return s;
   };
+  auto kept = [&](const std::string& value) {
+    return static_cast<int64_t>(kept_positions(units_of(g, value), removed_unit).size());
+  };
   std::vector<size_t> convs = g.producers;
   convs.insert(convs.end(), g.depthwise.begin(), g.depthwise.end());
   for (size_t index : convs) {
     const ir::Node& n = graph.nodes[index];
-    const int64_t per = graph.find_initializer(n.inputs[1])->numel() / g.channels;
-    params += per + (n.has_input(2) ? 1 : 0);
-    macs += per * spatial(n.outputs[0]);
+    const Tensor& w = *graph.find_initializer(n.inputs[1]);
+    const int64_t per = w.numel() / w.dim(0), rows = kept(row_value(graph, g, index));
+    params += rows * (per + (n.has_input(2) ? 1 : 0));
+    macs += rows * per * spatial(n.outputs[0]);
   }
-  for (const ChannelConstant& c : g.constants) params += graph.find_initializer(c.name)->numel() / g.channels;
+  for (const ChannelConstant& c : g.constants) {
+    const Tensor& t = *graph.find_initializer(c.name);
+    params += t.numel() / t.dim(c.axis) * kept(c.value);
+  }
   for (const ChannelConsumer& c : g.consumers) {
     const Tensor& w = *graph.find_initializer(c.weight);
-    const int64_t per = w.numel() / g.channels;
-    params += per;
-    macs += per * (c.linear ? 1 : spatial(graph.nodes[c.node].outputs[0]));
+    const int64_t per = w.numel() / static_cast<int64_t>(units_of(g, c.channels).size()), k = kept(c.channels);
+    params += per * k;
+    macs += per * k * (c.linear ? 1 : spatial(graph.nodes[c.node].outputs[0]));
   }
 }
 
 // The refit of every consumer of `g` for the kept channels.
 Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, const ChannelGroup& g, const Stats* stats,
-                                                    const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,
-                                                    const ChannelPruneOptions& o) {
+                                                    const std::vector<bool>& removed_unit, const ChannelPruneOptions& o) {
   std::vector<ConsumerUpdate> updates;
   const Recovery recovery = o.recovery == Recovery::kLsqSequential ? Recovery::kLsq : o.recovery;
   for (const ChannelConsumer& c : g.consumers) {
@@ -145,13 +166,35 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
       auto it = stats->find(node_label(graph, c.node));
       if (it != stats->end()) s = &it->second;
     }
-    Result<ConsumerUpdate> u = recover_consumer(w, bias, m, cols, channel_columns(kept, c.spatial),
-                                                channel_columns(removed, c.spatial), recovery, s, o.damp);
+    const std::vector<int64_t>& units = units_of(g, c.channels);
+    Result<ConsumerUpdate> u = recover_consumer(w, bias, m, cols, channel_columns(kept_positions(units, removed_unit), c.spatial),
+                                                channel_columns(removed_positions(units, removed_unit), c.spatial),
+                                                recovery, s, o.damp);
     if (!u.ok()) return u.status().with_context("consumer '" + node_label(graph, c.node) + "'");
     if (c.bias.empty() && recovery == Recovery::kNone) u->bias.clear();
     updates.push_back(std::move(*u));
   }
   return updates;
+}
+
+// Every producer Conv keeps at least min-keep of its rows (at least one), like the group as a
+// whole (neuron_selection.h): without it, one branch of a Concat could lose all its channels.
+// The highest-scoring removed units of a producer below its floor are given back.
+void keep_producer_floor(const ir::Graph& graph, const ChannelGroup& g, const std::vector<double>& scores, double min_keep,
+                         std::vector<int64_t>& removed) {
+  for (size_t p : g.producers) {
+    const std::vector<int64_t>& units = units_of(g, graph.nodes[p].outputs[0]);
+    const int64_t floor = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(min_keep * static_cast<double>(units.size()))));
+    for (;;) {
+      const std::set<int64_t> gone(removed.begin(), removed.end());
+      int64_t kept = 0, best = -1;
+      for (int64_t u : units)
+        if (u < 0 || !gone.count(u)) ++kept;
+        else if (best < 0 || scores[size_t(u)] > scores[size_t(best)]) best = u;
+      if (kept >= floor || best < 0) break;
+      removed.erase(std::find(removed.begin(), removed.end(), best));
+    }
+  }
 }
 
 // Groups named in `o.group_ratios` lose their own fraction; the others share `o.ratio`.
@@ -187,6 +230,8 @@ Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& 
   const NeuronSelection rest = select_neurons(shared_scores, o.ratio, o.global, o.min_keep);
   for (size_t k = 0; k < shared.size(); ++k) out.removed[shared[k]] = rest.removed[k], out.threshold[shared[k]] = rest.threshold[k];
   round_kept_to_multiple(out, scores, o.multiple);
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (!groups[i].concats.empty()) keep_producer_floor(graph, groups[i], scores[i], o.min_keep, out.removed[i]);
   return out;
 }
 
@@ -220,7 +265,8 @@ nlohmann::json channel_groups_json(const std::vector<PrunedChannelGroup>& groups
   for (const auto& g : groups)
     out.push_back({{"producers", g.producers}, {"consumers", g.consumers}, {"channels_before", g.channels_before},
                    {"channels_after", g.channels_after}, {"params_before", g.params_before}, {"params_after", g.params_after},
-                   {"macs_before", g.macs_before}, {"macs_after", g.macs_after}, {"threshold", g.threshold}});
+                   {"macs_before", g.macs_before}, {"macs_after", g.macs_after}, {"threshold", g.threshold},
+                   {"remark", g.remark}});
   return out;
 }
 
@@ -244,7 +290,7 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
                          "activations, pooling, depthwise Convs, residual Adds -> Conv, or Flatten -> Gemm/MatMul)" +
                          (why.empty() ? std::string("; the model has no Conv with a constant weight") : why));
   }
-  const bool need_stats = o.ratio > 0 && (o.recovery != Recovery::kNone || o.score == NeuronScore::kWanda ||
+  const bool need_stats = (o.ratio > 0 || !o.group_ratios.empty()) && (o.recovery != Recovery::kNone || o.score == NeuronScore::kWanda ||
                                           o.score == NeuronScore::kFluctuation);
   Stats stats;
   if (need_stats) {
@@ -258,19 +304,21 @@ Result<ChannelPruneReport> prune_conv_channels(const ir::Model& original, ir::Mo
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const ChannelGroup& g = found.groups[i];
     const std::vector<int64_t>& removed = selection.removed[i];
-    int64_t params = 0, macs = 0;
-    per_channel_cost(pruned.graph, shapes, g, params, macs);
+    std::vector<bool> removed_unit(size_t(g.channels), false);
+    for (int64_t u : removed) removed_unit[size_t(u)] = true;
+    int64_t params = 0, macs = 0, params_after = 0, macs_after = 0;
+    group_cost(pruned.graph, shapes, g, std::vector<bool>(size_t(g.channels), false), params, macs);
+    group_cost(pruned.graph, shapes, g, removed_unit, params_after, macs_after);
     const int64_t after = g.channels - static_cast<int64_t>(removed.size());
-    report.groups.push_back({g.name, consumer_names(pruned.graph, g), g.channels, after, params * g.channels,
-                             params * after, macs * g.channels, macs * after, selection.threshold[i]});
+    report.groups.push_back({g.name, consumer_names(pruned.graph, g), g.channels, after, params, params_after, macs,
+                             macs_after, selection.threshold[i], g.remark});
     if (removed.empty()) continue;
-    const std::vector<int64_t> kept = kept_units(g.channels, removed);
     if (o.recovery == Recovery::kLsqSequential && i > 0) {  // re-measured after the groups before it were pruned
       EMBER_ASSIGN_OR_RETURN(Stats fresh, collect_consumer_stats(pruned, *ctx.calib, {&g}, o.max_rows));
       for (auto& [name, st] : fresh) stats[name] = std::move(st);
     }
-    EMBER_ASSIGN_OR_RETURN(const auto updates, refit_consumers(pruned.graph, g, need_stats ? &stats : nullptr, kept, removed, o));
-    EMBER_TRY(shrink_channel_group(pruned.graph, g, kept, updates).with_context("channel group '" + g.name + "'"));
+    EMBER_ASSIGN_OR_RETURN(const auto updates, refit_consumers(pruned.graph, g, need_stats ? &stats : nullptr, removed_unit, o));
+    EMBER_TRY(shrink_channel_group(pruned.graph, g, removed_unit, updates).with_context("channel group '" + g.name + "'"));
     report.removed += static_cast<int64_t>(removed.size());
   }
   return report;

@@ -20,6 +20,8 @@
 // pruned (the consumer's own inputs as they now are; the fit reproduces the consumer's output on
 // those inputs with all their channels, it does not chase the upstream drift as FFN lsq-seq does).
 // MACs per image: producer, depthwise and consumer work is linear in the channel count.
+// Concat groups (channel_units.h): a unit is a class of tied channels; its score sums those of
+// its rows and columns in every tensor, and each tensor loses the positions of removed units.
 #pragma once
 #include <map>
 #include <string>
@@ -57,6 +59,7 @@ struct PrunedChannelGroup {
   int64_t params_before = 0, params_after = 0;
   int64_t macs_before = 0, macs_after = 0;  // per image
   double threshold = 0;
+  std::string remark;  // how Concats tie the channels (conv_groups.h), empty without one
 };
 
 struct ChannelPruneReport {

@@ -1,6 +1,7 @@
 #include "passes/prune/conv_shrink.h"
 
 #include "passes/graph_edit.h"
+#include "passes/prune/channel_units.h"
 
 namespace ember::passes::prune {
 namespace {
@@ -103,27 +104,32 @@ std::vector<int64_t> channel_columns(const std::vector<int64_t>& channels, int64
   return out;
 }
 
-Status shrink_channel_group(ir::Graph& graph, const ChannelGroup& g, const std::vector<int64_t>& kept,
+Status shrink_channel_group(ir::Graph& graph, const ChannelGroup& g, const std::vector<bool>& removed_unit,
                             const std::vector<ConsumerUpdate>& updates) {
   if (updates.size() != g.consumers.size()) return internal_error("prune-structured: one update per consumer expected");
-  const int64_t n_kept = static_cast<int64_t>(kept.size());
-  auto shrink_rows = [&](size_t index) {
+  auto kept_of = [&](const std::string& value) { return kept_positions(units_of(g, value), removed_unit); };
+  auto shrink_rows = [&](size_t index, const std::vector<int64_t>& kept) {
     const ir::Node& n = graph.nodes[index];
     graph.set_initializer(n.inputs[1], gather_axis(*graph.find_initializer(n.inputs[1]), 0, kept));
     if (n.has_input(2)) graph.set_initializer(n.inputs[2], gather_axis(*graph.find_initializer(n.inputs[2]), 0, kept));
   };
   // Consumers first: a Conv that reads the group and adds into it (a residual block of one Conv)
   // is both, and its refit has all its output rows.
-  for (size_t i = 0; i < g.consumers.size(); ++i) EMBER_TRY(shrink_consumer(graph, g.consumers[i], n_kept, updates[i]));
-  for (size_t p : g.producers) shrink_rows(p);
+  for (size_t i = 0; i < g.consumers.size(); ++i) {
+    const int64_t kept = static_cast<int64_t>(kept_of(g.consumers[i].channels).size());
+    EMBER_TRY(shrink_consumer(graph, g.consumers[i], kept, updates[i]));
+  }
+  for (size_t p : g.producers) shrink_rows(p, kept_of(graph.nodes[p].outputs[0]));
   for (size_t d : g.depthwise) {
-    shrink_rows(d);
-    set_attr_int(graph.nodes[d], "group", n_kept);
+    const std::vector<int64_t> kept = kept_of(graph.nodes[d].inputs[0]);
+    shrink_rows(d, kept);
+    set_attr_int(graph.nodes[d], "group", static_cast<int64_t>(kept.size()));
   }
   for (const ChannelConstant& c : g.constants)
-    graph.set_initializer(c.name, gather_axis(*graph.find_initializer(c.name), c.axis, kept));
+    graph.set_initializer(c.name, gather_axis(*graph.find_initializer(c.name), c.axis, kept_of(c.value)));
   for (auto& info : graph.value_info)
-    if (info.has_shape && info.dims.size() >= 2 && g.values.count(info.name)) info.dims[1].value = n_kept;
+    if (info.has_shape && info.dims.size() >= 2 && g.units.count(info.name))
+      info.dims[1].value = static_cast<int64_t>(kept_of(info.name).size());
   return Status::Ok();
 }
 

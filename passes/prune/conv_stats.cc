@@ -125,7 +125,7 @@ Result<std::map<std::string, analysis::LayerInputStats>> collect_consumer_stats(
       w.consumer = &c;
       w.node = &node;
       w.weight = model.graph.find_initializer(c.weight)->shape();
-      w.stats.dim = c.linear ? g->channels * c.spatial : w.weight[1] * c.spatial;
+      w.stats.dim = static_cast<int64_t>(units_of(*g, c.channels).size()) * c.spatial;
       w.stats.xtx = std::make_unique<quant::HessianAccumulator>(w.stats.dim);
       w.stats.sum.assign(size_t(w.stats.dim), 0.0);
       w.stats.abs_sum.assign(size_t(w.stats.dim), 0.0);

@@ -78,7 +78,7 @@ const OptionTable<PruneOptionValues>& option_table() {
        "more calibration run)"},
       {"channels", &V::channels,
        "Fraction of convolution output channels to remove, in [0, 1) (conv_pruning.h: Conv -> BN/activations/pooling/"
-       "depthwise -> Conv or Flatten -> Gemm; residual and excitation joins pruned jointly); when given without ffn, ffn is 0"},
+       "depthwise -> Conv or Flatten -> Gemm; residual, excitation and Concat joins pruned jointly); when given without ffn, ffn is 0"},
       {"channel-ratios", &V::channel_ratios,
        "Per-group channel fractions 'NAME:R;NAME:R' (a group's or one of its producer Convs' node name); the others follow channels"},
       {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
@@ -282,6 +282,8 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
   EMBER_ASSIGN_OR_RETURN(prune::ChannelPruneReport report, prune::prune_conv_channels(model, pruned, ctx, o));
   for (const auto& s : report.skipped)
     ctx.remarks.note("prune-structured", "channels of '" + s.layer + "' left alone: " + s.reason);
+  for (const auto& g : report.groups)
+    if (!g.remark.empty()) ctx.remarks.note("prune-structured", "channels of '" + g.producers + "' pruned jointly: " + g.remark);
   ctx.remarks.count("prune-structured", "channel-groups-pruned", static_cast<double>(report.groups.size()));
   ctx.remarks.count("prune-structured", "channels-removed", static_cast<double>(report.removed));
   result.channels = opts.values.channels;

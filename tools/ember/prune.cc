@@ -44,6 +44,8 @@ void print_channel_table(const passes::PruneResult& r) {
   }
   std::printf("%-28s %-28s %13s %9lld->%-9lld %9lld->%-9lld\n", "total (channel groups)", "", "", static_cast<long long>(pb),
               static_cast<long long>(pa), static_cast<long long>(mb), static_cast<long long>(ma));
+  for (const auto& g : r.channel_groups)
+    if (!g.remark.empty()) std::printf("channels pruned jointly: %s: %s\n", g.producers.c_str(), g.remark.c_str());
   for (const auto& s : r.channel_skipped) std::printf("channels left alone: %s: %s\n", s.layer.c_str(), s.reason.c_str());
 }
 
@@ -135,7 +137,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1); gated FFNs (SwiGLU, GeGLU) lose a neuron's gate and up columns and down row together (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
   sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants; rotary embeddings stay as they are; grouped-query attention removes whole KV groups: a K/V head with its query heads, unit kv-groups)")->default_val(0.0);
   sub->add_option("--params", o->params, "Fraction of the FFN and attention parameters to remove, in [0, 1): one budget for neurons and heads, each kind in its global score order, the share of heads chosen by measured probes (KL of the masked model on 2 calibration batches); replaces --ffn and --heads (0: off)")->default_val(0.0);
-  auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds and excitation Muls tie channels (pruned jointly), Concats leave them alone (default: none)");
+  auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds, excitation Muls and channel Concats tie channels (pruned jointly; a Concat input that cannot be traced keeps its channels) (default: none)");
   sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
   sub->add_option("--score", o->score, "taylor | fisher (gradients over the whole group), taylor-first | fisher-first (first layer / Q,K,V only), magnitude, wanda (|W|·RMS(x)), fluctuation (FLAP: Var(x)·|W|²), obs (error left after the refit)")

@@ -1,6 +1,6 @@
 // prune-structured{channels=R}: convolution channel groups on built graphs (BN, residual Add,
-// Concat, depthwise, Flatten -> Gemm), joint masks, refusals, the physical shrink, equivalence
-// with the removed channels zeroed, recovery, kept-count rounding, and digits-cnn.
+// depthwise, Flatten -> Gemm; Concat in test_prune_concat.cc), joint masks, refusals, the
+// physical shrink, equivalence with the removed channels zeroed, recovery, kept-count rounding, and digits-cnn.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -11,50 +11,15 @@
 #include "passes/prune/kept_rounding.h"
 #include "passes/prune/model_macs.h"
 #include "passes/prune/prune_structured.h"
-#include "tests/unit/passes/activation_test_util.h"
+#include "tests/unit/passes/prune_channels_test_util.h"
 
 using namespace ember;
-using namespace ember::act_test;
+using namespace ember::chan_test;
 using namespace ember::passes;
 using test::floats_of;
 using test::ints_attr;
 
 namespace {
-
-constexpr int64_t kSide = 6;
-
-ir::Model image_model(int64_t channels) {
-  ir::Model m = empty_model(17);
-  m.graph.inputs.push_back(tensor_info("x", DType::kF32, {-1, channels, kSide, kSide}));
-  return m;
-}
-
-void conv(ir::Model& m, Rng& rng, const std::string& name, const std::string& in, const std::string& out, int64_t outc,
-          int64_t inc, int64_t k, bool bias, int64_t group = 1, double sigma = 0.4) {
-  add_initializer(m, name + ".w", Tensor::from_vector<float>({outc, inc, k, k}, normals(rng, size_t(outc * inc * k * k), sigma)));
-  std::vector<std::string> inputs = {in, name + ".w"};
-  if (bias) {
-    add_initializer(m, name + ".b", Tensor::from_vector<float>({outc}, normals(rng, size_t(outc), 0.3)));
-    inputs.push_back(name + ".b");
-  }
-  const int64_t p = k / 2;
-  m.graph.nodes.push_back(node("Conv", name, inputs, {out}, {ints_attr("pads", {p, p, p, p}), int_attr("group", group)}));
-}
-
-Tensor images(uint64_t seed, int64_t rows, int64_t channels) {
-  Rng rng(seed);
-  return Tensor::from_vector<float>({rows, channels, kSide, kSide}, normals(rng, size_t(rows * channels * kSide * kSide), 1.0));
-}
-
-calibration::CalibrationSet image_calibration(const ScratchDir& dir, const ir::Model& m, int64_t channels) {
-  const std::string path = dir.file("calib.npy");
-  REQUIRE(formats::write_npy(path, images(99, 64, channels)).ok());
-  calibration::CalibrationOptions o;
-  o.batch = 16;
-  auto set = calibration::CalibrationSet::open(path, m.graph.feed_inputs(), o);
-  REQUIRE(set.ok());
-  return std::move(*set);
-}
 
 // x [N, 2, 6, 6] -> c1 (6, 3x3, bias) -> BN -> Relu -> MaxPool 2 -> c2 (4, 3x3, no bias) -> y
 ir::Model bn_model() {
@@ -113,19 +78,6 @@ ir::Model flatten_model() {
   return m;
 }
 
-// x -> c1 (3) -> Relu -> a; x -> c2 (3) -> b; Concat(a, b) -> c3 (2, 1x1) -> y
-ir::Model concat_model() {
-  Rng rng(21);
-  ir::Model m = image_model(2);
-  conv(m, rng, "c1", "x", "h", 3, 2, 3, false);
-  m.graph.nodes.push_back(node("Relu", "act", {"h"}, {"a"}));
-  conv(m, rng, "c2", "x", "b", 3, 2, 3, false);
-  m.graph.nodes.push_back(node("Concat", "cat", {"a", "b"}, {"c"}, {int_attr("axis", 1)}));
-  conv(m, rng, "c3", "c", "y", 2, 6, 1, false);
-  m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 2, kSide, kSide}));
-  return m;
-}
-
 // Squeeze-excitation: x -> c1 (4, 1x1) -> Relu -> a; a -> GlobalAveragePool -> se1 (2) -> Relu ->
 // se2 (4, bias) -> Sigmoid -> s; Mul(a, s) -> c2 (3, 1x1) -> y
 ir::Model excitation_model() {
@@ -141,28 +93,6 @@ ir::Model excitation_model() {
   m.graph.nodes.push_back(node("Mul", "excite", {"a", "s"}, {"z"}));
   conv(m, rng, "c2", "z", "y", 3, 4, 1, true);
   m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 3, kSide, kSide}));
-  return m;
-}
-
-prune::ChannelGroups groups_of(const ir::Model& m, int64_t channels) {
-  auto shapes = prune::observe_shapes(m, {{"x", images(1, 2, channels)}});
-  REQUIRE(shapes.ok());
-  return prune::find_channel_groups(m.graph, [&](const std::string& v) -> std::optional<std::vector<int64_t>> {
-    auto it = shapes->find(v);
-    if (it == shapes->end()) return std::nullopt;
-    return it->second;
-  });
-}
-
-Shape shape_of(const ir::Model& m, const std::string& name) { return m.graph.find_initializer(name)->shape(); }
-
-// Prunes with `options`; returns the pruned model (the test fails on error).
-ir::Model pruned(const ir::Model& original, int64_t channels, const std::string& options) {
-  ScratchDir dir("prune_channels");
-  ir::Model m = original;
-  auto calib = image_calibration(dir, m, channels);
-  const Status s = run_pipeline(m, "prune-structured{" + options + "}", &calib);
-  if (!s.ok()) FAIL(s.message());
   return m;
 }
 
@@ -188,11 +118,6 @@ ir::Model zeroed_rows(const ir::Model& original, const ir::Model& p, const std::
     ref.graph.set_initializer(name, Tensor::from_vector<float>(shape_of(original, name), v));
   }
   return ref;
-}
-
-double output_error(const ir::Model& a, const ir::Model& b, int64_t channels) {
-  const Tensor x = images(5, 8, channels);
-  return relative_error(run(a, {{"x", x}})[0], run(b, {{"x", x}})[0]);
 }
 
 }  // namespace
@@ -288,21 +213,7 @@ TEST_CASE("channel groups: Flatten -> Gemm loses each channel's H*W features") {
   CHECK(output_error(p, zeroed_rows(m, p, {"c1.w"}), 1) < 1e-5);
 }
 
-TEST_CASE("channel groups: Concat, graph outputs, grouped Convs and shared weights are left alone, named") {
-  const auto cat = groups_of(concat_model(), 2);
-  CHECK(cat.groups.empty());
-  REQUIRE(cat.skipped.size() == 3);  // c1 and c2 reach the Concat; c3's output is the graph's
-  CHECK(cat.skipped[0].reason.find("Concat node 'cat'") != std::string::npos);
-  CHECK(cat.skipped[1].reason.find("Concat node 'cat'") != std::string::npos);
-  CHECK(cat.skipped[2].reason.find("graph output") != std::string::npos);
-  ScratchDir dir("prune_channels_refuse");
-  ir::Model m = concat_model();
-  auto calib = image_calibration(dir, m, 2);
-  const Status s = run_pipeline(m, "prune-structured{channels=0.5,score=magnitude}", &calib);
-  CHECK(s.code() == StatusCode::kInvalidInput);
-  CHECK(s.message().find("no prunable convolution channel group") != std::string::npos);
-  CHECK(s.message().find("Concat") != std::string::npos);
-
+TEST_CASE("channel groups: graph outputs, grouped Convs and shared weights are left alone, named") {
   ir::Model out = bn_model();  // the activation is also a graph output
   out.graph.outputs.push_back(tensor_info("a", DType::kF32, {-1, 6, kSide, kSide}));
   const auto o = groups_of(out, 2);
