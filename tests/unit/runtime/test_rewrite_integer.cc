@@ -271,6 +271,60 @@ TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul a
     }
 }
 
+// Three blocked-int4 products of one X (one with zero points, one whose scales give its weights
+// another scale multiplier, so the group quantizes X twice) become one Int4MatMulGroup whose
+// outputs are bit for bit those of three separate Int4MatMuls (each reading its own copy of X).
+TEST_CASE("rewrite-integer: int4 products of one X share its quantization in an Int4MatMulGroup, exactly") {
+  Rng rng(16);
+  const int64_t K = 96, block = 32;
+  const std::vector<int64_t> widths = {20, 17, 33};
+  auto build = [&](bool shared_x) {
+    Rng wrng(17);
+    Builder b;
+    b.input("x", {2, 3, K});
+    b.init("zero", Tensor::scalar<float>(0.0f));
+    std::vector<std::string> ys;
+    for (size_t j = 0; j < widths.size(); ++j) {
+      const std::string t = std::to_string(j);
+      const DType dtype = j == 1 ? DType::kU4 : DType::kI4;
+      std::vector<int> codes(size_t(widths[j] * K));
+      for (auto& c : codes) c = dtype == DType::kI4 ? wrng.uniform_int(-8, 7) : wrng.uniform_int(0, 15);
+      b.init("wq" + t, packed4(dtype, {K, widths[j]}, codes));
+      const float range = j == 2 ? 40.0f : 0.05f;
+      b.init("w_scale" + t, random_floats(wrng, {K / block, widths[j]}, range / 5, range));
+      std::vector<std::string> dq_in = {"wq" + t, "w_scale" + t};
+      if (dtype == DType::kU4) {
+        std::vector<int> zeros(size_t(widths[j] * K / block));
+        for (auto& z : zeros) z = wrng.uniform_int(0, 15);
+        b.init("w_zp" + t, packed4(dtype, {K / block, widths[j]}, zeros));
+        dq_in.push_back("w_zp" + t);
+      }
+      b.node("DequantizeLinear", dq_in, {"w" + t}, {int_attr("axis", 0), int_attr("block_size", block)});
+      std::string x = "x";
+      if (!shared_x) b.node("Add", {"x", "zero"}, {x = "x" + t});
+      b.node("MatMul", {x, "w" + t}, {"y" + t});
+      ys.push_back("y" + t);
+    }
+    b.node("Concat", ys, {"y"}, {int_attr("axis", -1)});
+    b.output("y");
+    return b.model;
+  };
+  const ir::Model grouped = build(true), separate = build(false);
+  auto interp = make(grouped, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.at("Int4MatMulGroup") == 1);
+  CHECK(counts.count("Int4MatMul") == 0);
+  CHECK(op_counts(make(separate, true)->model()).at("Int4MatMul") == 3);
+  const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {2, 3, K}, -1, 1)}};
+  check_equivalent(grouped, feeds, kActQuantRelTol);
+  for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
+    if (!runtime::isa_supported(level)) continue;
+    IsaScope isa(level);
+    CAPTURE(runtime::isa_name(level));
+    CHECK(run1(*make(grouped, true), feeds) == run1(*make(separate, true), feeds));
+  }
+}
+
 TEST_CASE("rewrite-integer: MatMulNBits (with and without zero points) becomes Int4MatMul") {
   Rng rng(7);
   const int64_t K = 80, N = 18, block = 32, blocks = 3;
