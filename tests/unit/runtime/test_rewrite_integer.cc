@@ -236,6 +236,60 @@ TEST_CASE("rewrite-integer: a weight read through a Transpose (a tied LM head) b
                    kActQuantRelTol);
 }
 
+// A quantized embedding table read by Gather becomes GatherDequantize, which gives the reference
+// DequantizeLinear + Gather's floats exactly for every parameter layout: per tensor, per row,
+// per column, blocked along the row (a partial last block) or along the column, with and
+// without zero points, 4 and 8 bits, negative indices.
+TEST_CASE("rewrite-integer: Gather of a DequantizeLinear becomes GatherDequantize with the same floats") {
+  Rng rng(21);
+  const int64_t R = 37, C = 70, block = 32;
+  struct Case {
+    DType dtype;
+    int64_t axis, block_size;
+    bool per_tensor, zero_point;
+  };
+  for (const Case& c : {Case{DType::kI4, 1, block, false, false}, Case{DType::kU4, 1, block, false, true},
+                        Case{DType::kI4, 0, block, false, true}, Case{DType::kI8, 0, 0, false, false},
+                        Case{DType::kU8, 1, 0, false, true}, Case{DType::kI8, 1, 0, true, true}}) {
+    CAPTURE(c.axis);
+    CAPTURE(c.block_size);
+    Builder b;
+    b.model.graph.inputs.push_back(test::value_info("ids", DType::kI64, {5}, ""));
+    const bool nibble = c.dtype == DType::kI4 || c.dtype == DType::kU4;
+    const bool is_signed = c.dtype == DType::kI4 || c.dtype == DType::kI8;
+    const int lo = nibble ? (is_signed ? -8 : 0) : (is_signed ? -127 : 0), hi = nibble ? (is_signed ? 7 : 15) : (is_signed ? 127 : 255);
+    auto ints = [&](const Shape& shape) {
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      std::vector<int> v(static_cast<size_t>(n));
+      for (auto& x : v) x = rng.uniform_int(lo, hi);
+      if (nibble) return packed4(c.dtype, shape, v);
+      if (c.dtype == DType::kI8) return Tensor::from_vector<int8_t>(shape, std::vector<int8_t>(v.begin(), v.end()));
+      return Tensor::from_vector<uint8_t>(shape, std::vector<uint8_t>(v.begin(), v.end()));
+    };
+    Shape s_shape;
+    if (c.per_tensor) s_shape = {};
+    else if (c.block_size == 0) s_shape = {c.axis == 0 ? R : C};
+    else s_shape = c.axis == 1 ? Shape{R, (C + block - 1) / block} : Shape{(R + block - 1) / block, C};
+    b.init("wq", ints({R, C}));
+    b.init("w_scale", c.per_tensor ? Tensor::scalar<float>(0.03f) : random_floats(rng, s_shape, 0.002f, 0.05f));
+    std::vector<std::string> dq_in = {"wq", "w_scale"};
+    if (c.zero_point) {
+      b.init("w_zp", ints(s_shape));
+      dq_in.push_back("w_zp");
+    }
+    std::vector<ir::Attribute> attrs = {int_attr("axis", c.axis)};
+    if (c.block_size > 0) attrs.push_back(int_attr("block_size", c.block_size));
+    b.node("DequantizeLinear", dq_in, {"w"}, attrs);
+    b.node("Gather", {"w", "ids"}, {"emb"});
+    b.output("emb");
+    auto interp = make(b.model, true);
+    CHECK(op_counts(interp->model()).at("GatherDequantize") == 1);
+    const std::map<std::string, Tensor> feeds = {{"ids", Tensor::from_vector<int64_t>({5}, {0, 36, 5, -1, 17})}};
+    CHECK(run1(*interp, feeds) == run1(*make(b.model, false), feeds));
+  }
+}
+
 TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
   Rng rng(6);
   const int64_t K = 96, N = 20, block = 32;
