@@ -12,6 +12,9 @@
 namespace ember::runtime::int4 {
 namespace {
 
+// Shuffles, permutations and conversions use the zero-masked intrinsics: the unmasked ones pass
+// an undefined source that trips GCC 12's -Wmaybe-uninitialized / -Wuninitialized.
+
 // Codes of one half block (16 values) at inv = 127 / max: NaN products (NaN inputs, or
 // infinities times 0) are 0, the rest clamp to +-127 and round half to even.
 inline __m512i quantize_half(__m512 v, __m512 inv, int8_t* q) {
