@@ -389,8 +389,9 @@ class Rewriter : public PatternRewriter {
 
 // After the rewrites above: Int8MatMuls that quantize the same X the same way (attention's
 // Q, K and V projections in onnxruntime's dynamic INT8 models) become one Int8MatMulGroup,
-// which quantizes X once; Int4MatMuls of one X likewise become one Int4MatMulGroup. It takes the place of the first of them: X and the constant
-// weights exist there, and every output is then made no later than before.
+// which quantizes X once; Int4MatMuls of one X likewise become one Int4MatMulGroup. Each takes
+// the place of the first of its members: X and the constant weights exist there, and every
+// output is then made no later than before.
 class GroupRewriter : public PatternRewriter {
  public:
   explicit GroupRewriter(ir::Model& model) : PatternRewriter(model) {}
