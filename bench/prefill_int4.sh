@@ -5,10 +5,11 @@
 # busy machine slows both alike. With --before BIN, the INT4 model also runs under another
 # ember-rt (say a build of main) in the same rounds, for a before/after of the INT4 kernel.
 # Prints one line per model and shape: the median of the rounds' median milliseconds, and
-# the ratio to INT8. Files go to --work and are deleted at the end.
+# the ratio to INT8. --threads takes a list ("1 2"): each shape then runs at every count, the
+# counts alternating within each round too. Files go to --work and are deleted at the end.
 #
 #   bash bench/prefill_int4.sh [--build build] [--work DIR] [--params 0.1] [--rounds 5]
-#                              [--shapes "1x256 1x64 1x1"] [--threads 2] [--before PATH/ember-rt]
+#                              [--shapes "1x256 1x64 1x1"] [--threads "2"] [--before PATH/ember-rt]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build WORK=/tmp/ember-prefill PARAMS=0.1 ROUNDS=5 SHAPES="1x256 1x64 1x1" THREADS=2 BEFORE=""
@@ -35,32 +36,36 @@ trap 'rm -f "$WORK"/llama.onnx* "$WORK"/q4.onnx* "$WORK"/q8.onnx*' EXIT
 "$EMBER" quantize "$WORK/llama.onnx" --weights int4 --method rtn -o "$WORK/q4.onnx" > /dev/null
 "$EMBER" quantize "$WORK/llama.onnx" --weights int8 -o "$WORK/q8.onnx" > /dev/null
 
-# median_ms BIN MODEL SHAPE RUNS: the median of one `ember-rt bench`.
+# median_ms BIN MODEL SHAPE RUNS THREADS: the median of one `ember-rt bench`.
 median_ms() {
-  "$1" bench "$2" --input-shape "input_ids=$3" --threads "$THREADS" --runs "$4" --warmup 2 --json |
+  "$1" bench "$2" --input-shape "input_ids=$3" --threads "$5" --runs "$4" --warmup 2 --json |
     awk -F': ' '/"median_ms"/ {gsub(/,/, "", $2); print $2}'
 }
 median_of() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 # Each model once before timing, so the pack caches are written outside the rounds.
-for q in q4 q8; do median_ms "$RT_BIN" "$WORK/$q.onnx" 1x1 1 > /dev/null; done
-echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $THREADS threads, $ROUNDS rounds"
+for q in q4 q8; do median_ms "$RT_BIN" "$WORK/$q.onnx" 1x1 1 1 > /dev/null; done
+echo "# $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), threads $THREADS, $ROUNDS rounds"
 for shape in $SHAPES; do
   runs=5
   [ "$shape" = 1x1 ] && runs=100
-  : > "$WORK/q4.times"; : > "$WORK/q8.times"; : > "$WORK/before.times"
+  for t in $THREADS; do : > "$WORK/q4.$t.times"; : > "$WORK/q8.$t.times"; : > "$WORK/before.$t.times"; done
   for ((r = 0; r < ROUNDS; ++r)); do
-    median_ms "$RT_BIN" "$WORK/q4.onnx" "$shape" "$runs" >> "$WORK/q4.times"
-    median_ms "$RT_BIN" "$WORK/q8.onnx" "$shape" "$runs" >> "$WORK/q8.times"
-    [ -n "$BEFORE" ] && median_ms "$BEFORE" "$WORK/q4.onnx" "$shape" "$runs" >> "$WORK/before.times"
+    for t in $THREADS; do
+      median_ms "$RT_BIN" "$WORK/q4.onnx" "$shape" "$runs" "$t" >> "$WORK/q4.$t.times"
+      median_ms "$RT_BIN" "$WORK/q8.onnx" "$shape" "$runs" "$t" >> "$WORK/q8.$t.times"
+      [ -n "$BEFORE" ] && median_ms "$BEFORE" "$WORK/q4.onnx" "$shape" "$runs" "$t" >> "$WORK/before.$t.times"
+    done
   done
-  q4=$(median_of < "$WORK/q4.times") q8=$(median_of < "$WORK/q8.times")
-  line="{\"params_b\": $PARAMS, \"shape\": \"$shape\", \"threads\": $THREADS, \"int4_ms\": $q4, \"int8_ms\": $q8"
-  line+=", \"int4_over_int8\": $(awk -v a="$q4" -v b="$q8" 'BEGIN {printf "%.3f", a / b}')"
-  if [ -n "$BEFORE" ]; then
-    before=$(median_of < "$WORK/before.times")
-    line+=", \"int4_before_ms\": $before, \"before_over_int8\": $(awk -v a="$before" -v b="$q8" 'BEGIN {printf "%.3f", a / b}')"
-  fi
-  echo "$line}"
+  for t in $THREADS; do
+    q4=$(median_of < "$WORK/q4.$t.times") q8=$(median_of < "$WORK/q8.$t.times")
+    line="{\"params_b\": $PARAMS, \"shape\": \"$shape\", \"threads\": $t, \"int4_ms\": $q4, \"int8_ms\": $q8"
+    line+=", \"int4_over_int8\": $(awk -v a="$q4" -v b="$q8" 'BEGIN {printf "%.3f", a / b}')"
+    if [ -n "$BEFORE" ]; then
+      before=$(median_of < "$WORK/before.$t.times")
+      line+=", \"int4_before_ms\": $before, \"before_over_int8\": $(awk -v a="$before" -v b="$q8" 'BEGIN {printf "%.3f", a / b}')"
+    fi
+    echo "$line}"
+  done
 done
 rm -f "$WORK"/*.times

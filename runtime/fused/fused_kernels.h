@@ -6,7 +6,7 @@
 namespace ember::runtime::fused {
 
 void register_int8_fused_kernels(KernelRegistry& registry);  // Int8MatMul, MatMulIntegerPacked
-void register_int4_fused_kernels(KernelRegistry& registry);  // Int4MatMul
+void register_int4_fused_kernels(KernelRegistry& registry);  // Int4MatMul, Int4MatMulGroup
 void register_permuted_matmul_kernel(KernelRegistry& registry);  // PermutedMatMul
 void register_attention_kernel(KernelRegistry& registry);        // Attention
 void register_add_softmax_kernel(KernelRegistry& registry);      // AddSoftmax

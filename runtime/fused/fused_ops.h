@@ -24,6 +24,9 @@
 //   "kn" / "nk": W int4|uint4 [K, N] / [N, K] blocked along K with block_size, scales of
 //            the same layout, zero_point? like W, bias? [N]; attr alpha
 //   Activations are quantized to int8 per block of 32 (runtime/int4).
+// Int4MatMulGroup(X, then W, scale, zero_point?, bias? per output) -> Y1, Y2, ...: the
+//   Int4MatMuls of one X with layout kn or nk and the same block_size and alpha (attrs layout,
+//   block_size, alpha), whose activations are quantized once.
 // MatMulBias(X f32 [..., K], W f32 [K, N] constant, bias f32 [N] constant) -> Y = X W + bias
 //   (rewrite_float.h); the bias is added in the packed GEMM's epilogue.
 // Gelu(X) -> X/2 (1 + erf(X / sqrt 2)), the erf GELU subgraph of PyTorch exports.
@@ -58,6 +61,7 @@ inline constexpr char kInt8MatMul[] = "Int8MatMul";
 inline constexpr char kInt8MatMulGroup[] = "Int8MatMulGroup";
 inline constexpr char kMatMulIntegerPacked[] = "MatMulIntegerPacked";
 inline constexpr char kInt4MatMul[] = "Int4MatMul";
+inline constexpr char kInt4MatMulGroup[] = "Int4MatMulGroup";
 inline constexpr char kMatMulBias[] = "MatMulBias";
 inline constexpr char kGelu[] = "Gelu";
 inline constexpr char kPermutedMatMul[] = "PermutedMatMul";

@@ -4,6 +4,7 @@
 // dequantize the whole table as constant folding would.
 //   y[i, h] = (W[idx_i, h] - zero[idx_i, h]) * scale[idx_i, h], with scale and zero point per
 //   tensor, per row or column (axis 0 / 1), or blocked along the axis (block_size).
+#include <algorithm>
 #include <memory>
 
 #include "runtime/fused/fused_kernels.h"
@@ -74,12 +75,23 @@ class GatherDequantizeKernel final : public Kernel {
     return axis_ == 1 ? r * blocks_per_row + c / block_ : (r / block_) * cols_ + c;
   }
 
+  // Columns of a row that share one scale and zero point: all of them (per tensor, or per row),
+  // a block (blocked along the row), or one (per column).
+  int64_t columns_per_param() const {
+    if (per_tensor_ || (block_ <= 0 && axis_ == 0)) return cols_;
+    return block_ > 0 && axis_ == 1 ? block_ : 1;
+  }
+
+  // The parameters looked up once per run of columns that share them (an int4 embedding row
+  // of 768 was 2.2 us with a lookup per value, ~1% of a 256-token prefill), the same floats.
   template <class Tag>
   void dequantize_row(int64_t r, float* out) const {
-    for (int64_t c = 0; c < cols_; ++c) {
-      const int64_t p = param_index(r, c);
+    const int64_t run = std::max<int64_t>(1, columns_per_param());
+    for (int64_t c0 = 0; c0 < cols_; c0 += run) {
+      const int64_t p = param_index(r, c0), c1 = std::min(cols_, c0 + run);
       const int32_t zero = zeros_.empty() ? 0 : zeros_[size_t(p)];
-      out[c] = float(QuantStorage<Tag>::load(w_.raw(), r * cols_ + c) - zero) * scales_[size_t(p)];
+      const float scale = scales_[size_t(p)];
+      for (int64_t c = c0; c < c1; ++c) out[c] = float(QuantStorage<Tag>::load(w_.raw(), r * cols_ + c) - zero) * scale;
     }
   }
 

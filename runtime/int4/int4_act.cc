@@ -43,17 +43,22 @@ void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale
   sums_.resize(static_cast<size_t>(M * blocks_));
   const int64_t min_rows = std::max<int64_t>(1, kMinValuesPerThread / std::max<int64_t>(K, 1));
   const QuantizeBlockFn whole_block = int4_kernels().quantize_block;
+  const QuantizeRowFn whole_row = int4_kernels().quantize_row;
+  const int64_t whole = K / kBlock;
   parallel_for(M, min_rows, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m)
-      for (int64_t b = 0; b < blocks_; ++b) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const int64_t i0 = m * blocks_;
+      if (whole_row) whole_row(x + m * K, whole, scale_multiplier, q_.data() + i0 * kBlock, scales_.data() + i0, sums_.data() + i0);
+      for (int64_t b = whole_row ? whole : 0; b < blocks_; ++b) {
         const int64_t k0 = b * kBlock;
-        const int64_t i = m * blocks_ + b;
+        const int64_t i = i0 + b;
         if (K - k0 >= kBlock)
           whole_block(x + m * K + k0, scale_multiplier, q_.data() + i * kBlock, scales_.data() + i, sums_.data() + i);
         else
           quantize_block_scalar(x + m * K + k0, K - k0, scale_multiplier, q_.data() + i * kBlock, scales_.data() + i,
                                 sums_.data() + i);
       }
+    }
   });
 }
 

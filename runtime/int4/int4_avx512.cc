@@ -1,7 +1,8 @@
 // AVX-512 VNNI INT4 kernels. Streaming (decode): one ZMM holds four k of each of a group's 16
 // columns, so a block is four loads, eight VPDPBUSD per activation row and one FMA; four rows
 // at a time. Unpacked (prefill): panels of two groups, a 4 x 32 register tile (16 int32: two
-// chains per accumulator, and 8 float accumulators). And the activations' block quantizer.
+// chains per accumulator, and 8 float accumulators). The activations' quantizers are in
+// int4_act_avx512.cc.
 // Only reached through kInt4Avx512Kernels after dispatch.
 #include <immintrin.h>
 
@@ -57,35 +58,6 @@ struct Int4Avx512 {
   }
 };
 
-// int4_act.cc's rule on one block: NaN lanes count as 0 in the maximum (std::max skips them)
-// and quantize to 0; infinities clamp to +-127 before the conversion rounds half to even.
-void quantize_block_avx512(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum) {
-  const __m512 v[2] = {_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)};
-  __m512 amax_lanes = _mm512_setzero_ps();
-  for (const __m512 vi : v)
-    amax_lanes = _mm512_maskz_max_ps(0xffff, amax_lanes,
-                                     _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(vi, vi, _CMP_ORD_Q), _mm512_abs_ps(vi)));
-  const __m256 m8 = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, amax_lanes, 0), _mm512_maskz_extractf32x8_ps(0xff, amax_lanes, 1));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
-  const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-  __m512i total = _mm512_setzero_si512();
-  for (int h = 0; h < 2; ++h) {
-    __m512 r = _mm512_mul_ps(v[h], inv);
-    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-    r = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
-    const __m512i qi = _mm512_maskz_cvt_roundps_epi32(0xffff, r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * h), _mm512_maskz_cvtepi32_epi8(0xffff, qi));
-    total = _mm512_add_epi32(total, qi);
-  }
-  *scale = amax / 127.0f * scale_multiplier;
-  const __m256i t8 = _mm256_add_epi32(_mm512_maskz_extracti32x8_epi32(0xff, total, 0), _mm512_maskz_extracti32x8_epi32(0xff, total, 1));
-  __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t8), _mm256_extracti128_si256(t8, 1));
-  t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
-  *sum = _mm_cvtsi128_si32(_mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1)));
-}
-
 }  // namespace
 
 constinit const Int4Kernels kInt4Avx512Kernels = {
@@ -93,6 +65,7 @@ constinit const Int4Kernels kInt4Avx512Kernels = {
     .run_unpacked = &run_unpacked<Int4Avx512, 2, 4>,
     .panel_groups = 2,
     .quantize_block = &quantize_block_avx512,
+    .quantize_row = &quantize_row_avx512,
 };
 
 }  // namespace ember::runtime::int4

@@ -24,6 +24,8 @@ struct Int4Args {
 // One whole block of activations (kBlock values) to int8 codes, their scale and their sum, as
 // int4_act.cc's scalar rule computes them (the same integers and floats on every path).
 using QuantizeBlockFn = void (*)(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+// The same for `blocks` whole blocks in a row (x, q: blocks * kBlock values; scales, sums: blocks).
+using QuantizeRowFn = void (*)(const float* x, int64_t blocks, float scale_multiplier, int8_t* q, float* scales, int32_t* sums);
 
 // The unpacked kernel stores q + kUnpackedShift - zero (in [0, 30]) for every zero-point form.
 constexpr int32_t kUnpackedShift = 15;
@@ -34,6 +36,7 @@ struct Int4Kernels {
   void (*run_unpacked)(const Int4Args&);
   int panel_groups;
   QuantizeBlockFn quantize_block;
+  QuantizeRowFn quantize_row = nullptr;  // null: quantize_block on each block
 };
 
 // The kernels of the ISA level in use.
@@ -46,6 +49,10 @@ void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t*
 // A thread-local, 64-byte aligned buffer of at least `bytes` for the unpacked panel (kept for
 // the thread's next call; int4_gemm.cc).
 uint8_t* unpack_scratch(size_t bytes);
+
+// int4_act_avx512.cc (AVX-512 only, after dispatch).
+void quantize_block_avx512(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);
+void quantize_row_avx512(const float* x, int64_t blocks, float scale_multiplier, int8_t* q, float* scales, int32_t* sums);
 
 extern const Int4Kernels kInt4ScalarKernels;
 extern const Int4Kernels kInt4Avx2Kernels;

@@ -389,8 +389,9 @@ class Rewriter : public PatternRewriter {
 
 // After the rewrites above: Int8MatMuls that quantize the same X the same way (attention's
 // Q, K and V projections in onnxruntime's dynamic INT8 models) become one Int8MatMulGroup,
-// which quantizes X once. It takes the place of the first of them: X and the constant
-// weights exist there, and every output is then made no later than before.
+// which quantizes X once; Int4MatMuls of one X likewise become one Int4MatMulGroup. Each takes
+// the place of the first of its members: X and the constant weights exist there, and every
+// output is then made no later than before.
 class GroupRewriter : public PatternRewriter {
  public:
   explicit GroupRewriter(ir::Model& model) : PatternRewriter(model) {}
@@ -422,16 +423,50 @@ class GroupRewriter : public PatternRewriter {
       emit(members[0], std::move(fused), members, {});
       ++made;
     }
-    apply();
     return made;
   }
+
+  // Int4MatMuls of one X with the same layout (kn or nk), block_size and alpha (the group's
+  // kernel reads them from its own attributes) become one Int4MatMulGroup.
+  int group_int4() {
+    std::map<std::tuple<std::string, std::string, int64_t, float>, std::vector<int>> groups;
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& n = node(int(i));
+      if (n.op_type != fused::kInt4MatMul || n.domain != fused::kDomain || n.inputs.empty()) continue;
+      const std::string layout = n.attr_string("layout", "");
+      if (layout != "kn" && layout != "nk") continue;
+      groups[{n.inputs[0], layout, n.attr_int("block_size", 0), n.attr_float("alpha", 1.0f)}].push_back(int(i));
+    }
+    int made = 0;
+    for (const auto& [key, members] : groups) {
+      if (members.size() < 2) continue;
+      Node fused;
+      fused.name = node(members[0]).name + "/group";
+      fused.op_type = fused::kInt4MatMulGroup;
+      fused.inputs = {std::get<0>(key)};
+      for (int m : members) {
+        for (size_t k = 1; k <= 4; ++k) fused.inputs.push_back(input_or_empty(node(m), k));
+        fused.outputs.push_back(node(m).outputs.at(0));
+      }
+      fused.attributes = {ir::string_attribute("layout", std::get<1>(key)), ir::int_attribute("block_size", std::get<2>(key)),
+                          ir::float_attribute("alpha", std::get<3>(key))};
+      emit(members[0], std::move(fused), members, {});
+      ++made;
+    }
+    return made;
+  }
+
+  void finish() { apply(); }
 };
 
 }  // namespace
 
 Result<IntegerRewriteStats> rewrite_integer_kernels(ir::Model& model, const KernelRegistry& registry) {
   EMBER_ASSIGN_OR_RETURN(IntegerRewriteStats stats, Rewriter(model, registry).run());
-  if (registry.find(fused::kInt8MatMulGroup, fused::kDomain, 1)) stats.int8_groups = GroupRewriter(model).run();
+  GroupRewriter groups(model);
+  if (registry.find(fused::kInt8MatMulGroup, fused::kDomain, 1)) stats.int8_groups = groups.run();
+  if (registry.find(fused::kInt4MatMulGroup, fused::kDomain, 1)) stats.int4_groups = groups.group_int4();
+  groups.finish();
   return stats;
 }
 

@@ -27,7 +27,8 @@
 //     and uint8 zero points)                               => Int4MatMul{layout=nbits}
 //
 // Then Int8MatMuls (trans_b 0, alpha 1, dynamic activations) that read the same X with the
-// same act become one Int8MatMulGroup, which quantizes X once (Q, K, V projections).
+// same act become one Int8MatMulGroup, which quantizes X once (Q, K, V projections), and
+// Int4MatMuls{layout=kn|nk} of one X with the same block_size and alpha one Int4MatMulGroup.
 //
 // Nodes of a pattern are removed only when nothing else reads their outputs; a pattern whose
 // intermediate values are graph outputs or have other readers is left as it is. Rewrites
@@ -44,6 +45,7 @@ struct IntegerRewriteStats {
   int matmul_integers = 0;   // MatMulIntegerPacked nodes made
   int int4_matmuls = 0;      // Int4MatMul nodes made
   int int8_groups = 0;       // Int8MatMulGroup nodes made (of Int8MatMuls sharing X)
+  int int4_groups = 0;       // Int4MatMulGroup nodes made (of Int4MatMuls sharing X)
   int gather_dequantizes = 0;  // GatherDequantize nodes made (quantized embedding tables)
   int nodes_removed = 0;     // nodes of the original graph dropped
 };

@@ -260,38 +260,49 @@ TEST_CASE("int4: the unpacked kernel is exact at the extreme codes, zero points 
 // The SIMD block quantizers against the scalar rule, value for value: ordinary rows, ties
 // (x / scale at .5), zeros, NaN (skipped in the maximum, quantized to 0), infinities (the
 // block's scale becomes infinite and the finite values 0), tiny maxima (127 / amax overflows),
-// and a partial last block (always the scalar rule).
+// and a partial last block (always the scalar rule). Rows of 7 whole blocks (one at a time)
+// and of 37 (AVX-512 takes two batches of sixteen, then five one at a time), with the special
+// values in the first batch, the second and the rest.
 TEST_CASE("int4: activations quantize to the same integers and scales on every ISA path") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  const int64_t K = 32 * 7 + 5;
-  std::vector<float> x = make_x(3, K, 17);
-  for (int64_t k = 0; k < 32; ++k) x[size_t(k)] = float(k - 16) * 0.5f;  // ties at x / scale
-  for (int64_t k = 32; k < 64; ++k) x[size_t(k)] = 0.0f;
-  x[70] = nan;
-  x[100] = inf;
-  x[140] = -inf;
-  x[141] = nan;
-  for (int64_t k = 160; k < 192; ++k) x[size_t(k)] = k % 3 ? 1e-45f : -0.0f;
-  x[size_t(K + 9)] = nan;
-  std::vector<Int4Activations> by_level;
-  for (IsaLevel level : testable_levels()) {
-    IsaScope isa(level);
-    by_level.emplace_back();
-    by_level.back().quantize(x.data(), 3, K, 0.5f);
-  }
-  const Int4Activations& ref = by_level.front();
-  for (size_t l = 1; l < by_level.size(); ++l) {
-    CAPTURE(l);
-    for (int64_t m = 0; m < 3; ++m) {
-      for (int64_t k = 0; k < ref.blocks() * kBlock; ++k) REQUIRE(by_level[l].row(m)[k] == ref.row(m)[k]);
-      for (int64_t b = 0; b < ref.blocks(); ++b) {
-        CHECK(by_level[l].sums(m)[b] == ref.sums(m)[b]);
-        const float s = by_level[l].scales(m)[b], r = ref.scales(m)[b];
-        CHECK((s == r || (std::isnan(s) && std::isnan(r))));
+  for (int64_t whole : {int64_t{7}, int64_t{37}}) {
+    CAPTURE(whole);
+    const int64_t K = 32 * whole + 5;
+    std::vector<float> x = make_x(3, K, 17);
+    for (int64_t k = 0; k < 32; ++k) x[size_t(k)] = float(k - 16) * 0.5f;  // ties at x / scale
+    for (int64_t k = 32; k < 64; ++k) x[size_t(k)] = 0.0f;
+    x[70] = nan;
+    x[100] = inf;
+    x[140] = -inf;
+    x[141] = nan;
+    for (int64_t k = 160; k < 192; ++k) x[size_t(k)] = k % 3 ? 1e-45f : -0.0f;
+    x[size_t(K + 9)] = nan;
+    if (whole > 16) {
+      for (int64_t k : {int64_t{16 * 32 + 3}, int64_t{20 * 32}, int64_t{33 * 32 + 31}}) x[size_t(2 * K + k)] = nan;
+      x[size_t(2 * K + 25 * 32 + 7)] = -inf;
+      for (int64_t k = 17 * 32; k < 18 * 32; ++k) x[size_t(2 * K + k)] = -0.0f;
+      for (int64_t k = 34 * 32; k < 35 * 32; ++k) x[size_t(2 * K + k)] = float(k % 32 - 16) * 0.25f;
+    }
+    std::vector<Int4Activations> by_level;
+    for (IsaLevel level : testable_levels()) {
+      IsaScope isa(level);
+      by_level.emplace_back();
+      by_level.back().quantize(x.data(), 3, K, 0.5f);
+    }
+    const Int4Activations& ref = by_level.front();
+    for (size_t l = 1; l < by_level.size(); ++l) {
+      CAPTURE(l);
+      for (int64_t m = 0; m < 3; ++m) {
+        for (int64_t k = 0; k < ref.blocks() * kBlock; ++k) REQUIRE(by_level[l].row(m)[k] == ref.row(m)[k]);
+        for (int64_t b = 0; b < ref.blocks(); ++b) {
+          CHECK(by_level[l].sums(m)[b] == ref.sums(m)[b]);
+          const float s = by_level[l].scales(m)[b], r = ref.scales(m)[b];
+          CHECK((s == r || (std::isnan(s) && std::isnan(r))));
+        }
       }
     }
+    CHECK(ref.row(0)[70] == 0);
+    CHECK(std::isinf(ref.scales(0)[3]));
+    CHECK(ref.row(0)[100] == 0);
   }
-  CHECK(ref.row(0)[70] == 0);
-  CHECK(std::isinf(ref.scales(0)[3]));
-  CHECK(ref.row(0)[100] == 0);
 }

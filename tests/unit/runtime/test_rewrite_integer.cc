@@ -236,6 +236,60 @@ TEST_CASE("rewrite-integer: a weight read through a Transpose (a tied LM head) b
                    kActQuantRelTol);
 }
 
+// A quantized embedding table read by Gather becomes GatherDequantize, which gives the reference
+// DequantizeLinear + Gather's floats exactly for every parameter layout: per tensor, per row,
+// per column, blocked along the row (a partial last block) or along the column, with and
+// without zero points, 4 and 8 bits, negative indices.
+TEST_CASE("rewrite-integer: Gather of a DequantizeLinear becomes GatherDequantize with the same floats") {
+  Rng rng(21);
+  const int64_t R = 37, C = 70, block = 32;
+  struct Case {
+    DType dtype;
+    int64_t axis, block_size;
+    bool per_tensor, zero_point;
+  };
+  for (const Case& c : {Case{DType::kI4, 1, block, false, false}, Case{DType::kU4, 1, block, false, true},
+                        Case{DType::kI4, 0, block, false, true}, Case{DType::kI8, 0, 0, false, false},
+                        Case{DType::kU8, 1, 0, false, true}, Case{DType::kI8, 1, 0, true, true}}) {
+    CAPTURE(c.axis);
+    CAPTURE(c.block_size);
+    Builder b;
+    b.model.graph.inputs.push_back(test::value_info("ids", DType::kI64, {5}, ""));
+    const bool nibble = c.dtype == DType::kI4 || c.dtype == DType::kU4;
+    const bool is_signed = c.dtype == DType::kI4 || c.dtype == DType::kI8;
+    const int lo = nibble ? (is_signed ? -8 : 0) : (is_signed ? -127 : 0), hi = nibble ? (is_signed ? 7 : 15) : (is_signed ? 127 : 255);
+    auto ints = [&](const Shape& shape) {
+      int64_t n = 1;
+      for (int64_t d : shape) n *= d;
+      std::vector<int> v(static_cast<size_t>(n));
+      for (auto& x : v) x = rng.uniform_int(lo, hi);
+      if (nibble) return packed4(c.dtype, shape, v);
+      if (c.dtype == DType::kI8) return Tensor::from_vector<int8_t>(shape, std::vector<int8_t>(v.begin(), v.end()));
+      return Tensor::from_vector<uint8_t>(shape, std::vector<uint8_t>(v.begin(), v.end()));
+    };
+    Shape s_shape;
+    if (c.per_tensor) s_shape = {};
+    else if (c.block_size == 0) s_shape = {c.axis == 0 ? R : C};
+    else s_shape = c.axis == 1 ? Shape{R, (C + block - 1) / block} : Shape{(R + block - 1) / block, C};
+    b.init("wq", ints({R, C}));
+    b.init("w_scale", c.per_tensor ? Tensor::scalar<float>(0.03f) : random_floats(rng, s_shape, 0.002f, 0.05f));
+    std::vector<std::string> dq_in = {"wq", "w_scale"};
+    if (c.zero_point) {
+      b.init("w_zp", ints(s_shape));
+      dq_in.push_back("w_zp");
+    }
+    std::vector<ir::Attribute> attrs = {int_attr("axis", c.axis)};
+    if (c.block_size > 0) attrs.push_back(int_attr("block_size", c.block_size));
+    b.node("DequantizeLinear", dq_in, {"w"}, attrs);
+    b.node("Gather", {"w", "ids"}, {"emb"});
+    b.output("emb");
+    auto interp = make(b.model, true);
+    CHECK(op_counts(interp->model()).at("GatherDequantize") == 1);
+    const std::map<std::string, Tensor> feeds = {{"ids", Tensor::from_vector<int64_t>({5}, {0, 36, 5, -1, 17})}};
+    CHECK(run1(*interp, feeds) == run1(*make(b.model, false), feeds));
+  }
+}
+
 TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul and Gemm") {
   Rng rng(6);
   const int64_t K = 96, N = 20, block = 32;
@@ -269,6 +323,60 @@ TEST_CASE("rewrite-integer: blocked int4 / uint4 DequantizeLinear under MatMul a
       CHECK(interp->model().graph.nodes.size() == 1);
       check_equivalent(b.model, {{"x", random_floats(rng, {3, K}, -1, 1)}}, kActQuantRelTol);
     }
+}
+
+// Three blocked-int4 products of one X (one with zero points, one whose scales give its weights
+// another scale multiplier, so the group quantizes X twice) become one Int4MatMulGroup whose
+// outputs are bit for bit those of three separate Int4MatMuls (each reading its own copy of X).
+TEST_CASE("rewrite-integer: int4 products of one X share its quantization in an Int4MatMulGroup, exactly") {
+  Rng rng(16);
+  const int64_t K = 96, block = 32;
+  const std::vector<int64_t> widths = {20, 17, 33};
+  auto build = [&](bool shared_x) {
+    Rng wrng(17);
+    Builder b;
+    b.input("x", {2, 3, K});
+    b.init("zero", Tensor::scalar<float>(0.0f));
+    std::vector<std::string> ys;
+    for (size_t j = 0; j < widths.size(); ++j) {
+      const std::string t = std::to_string(j);
+      const DType dtype = j == 1 ? DType::kU4 : DType::kI4;
+      std::vector<int> codes(size_t(widths[j] * K));
+      for (auto& c : codes) c = dtype == DType::kI4 ? wrng.uniform_int(-8, 7) : wrng.uniform_int(0, 15);
+      b.init("wq" + t, packed4(dtype, {K, widths[j]}, codes));
+      const float range = j == 2 ? 40.0f : 0.05f;
+      b.init("w_scale" + t, random_floats(wrng, {K / block, widths[j]}, range / 5, range));
+      std::vector<std::string> dq_in = {"wq" + t, "w_scale" + t};
+      if (dtype == DType::kU4) {
+        std::vector<int> zeros(size_t(widths[j] * K / block));
+        for (auto& z : zeros) z = wrng.uniform_int(0, 15);
+        b.init("w_zp" + t, packed4(dtype, {K / block, widths[j]}, zeros));
+        dq_in.push_back("w_zp" + t);
+      }
+      b.node("DequantizeLinear", dq_in, {"w" + t}, {int_attr("axis", 0), int_attr("block_size", block)});
+      std::string x = "x";
+      if (!shared_x) b.node("Add", {"x", "zero"}, {x = "x" + t});
+      b.node("MatMul", {x, "w" + t}, {"y" + t});
+      ys.push_back("y" + t);
+    }
+    b.node("Concat", ys, {"y"}, {int_attr("axis", -1)});
+    b.output("y");
+    return b.model;
+  };
+  const ir::Model grouped = build(true), separate = build(false);
+  auto interp = make(grouped, true);
+  const auto counts = op_counts(interp->model());
+  CHECK(counts.at("Int4MatMulGroup") == 1);
+  CHECK(counts.count("Int4MatMul") == 0);
+  CHECK(op_counts(make(separate, true)->model()).at("Int4MatMul") == 3);
+  const std::map<std::string, Tensor> feeds = {{"x", random_floats(rng, {2, 3, K}, -1, 1)}};
+  check_equivalent(grouped, feeds, kActQuantRelTol);
+  for (auto level : {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2, runtime::IsaLevel::kAvxVnni, runtime::IsaLevel::kAvx512}) {
+    if (!runtime::isa_supported(level)) continue;
+    IsaScope isa(level);
+    CAPTURE(runtime::isa_name(level));
+    CHECK(run1(*make(grouped, true), feeds) == run1(*make(separate, true), feeds));
+  }
 }
 
 TEST_CASE("rewrite-integer: MatMulNBits (with and without zero points) becomes Int4MatMul") {
