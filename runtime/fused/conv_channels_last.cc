@@ -92,9 +92,6 @@ class ConvChannelsLastKernel final : public Kernel {
         for (int64_t c = 0; c < cg; ++c)
           for (int64_t t = 0; t < taps; ++t) reordered[size_t(m * depth + t * cg + c)] = wg[m * depth + c * taps + t];
       weights_.push_back(PackedConvWeights::pack(reordered.data(), mg, depth));
-      // Position lanes never win when the channels fill whole vectors: no second copy then.
-      if (lanes_ == "positions" || (lanes_.empty() && mg % lane_width() != 0 && stride_one(attrs_.strides)))
-        lane_weights_.push_back(PackedLaneWeights::pack(reordered.data(), mg, depth));
     }
     return Status::Ok();
   }
@@ -147,9 +144,12 @@ class ConvChannelsLastKernel final : public Kernel {
     runs_ = window_runs(padded_, w_shape_[1]);
     if (lanes_ == "positions" && !stride_one(g.stride)) return invalid_input(ctx.where() + ": lanes 'positions' needs stride 1");
     position_lanes_ = false;
-    if (!lane_weights_.empty() && stride_one(g.stride)) {
+    if (lanes_ != "channels" && stride_one(g.stride)) {
       grid_ = lane_grid(g, padded_);
-      position_lanes_ = lanes_ == "positions" || position_lanes_cheaper(w_shape_[0] / group_, g.out_size(), grid_.count);
+      position_lanes_ = lanes_ == "positions" || choose_position_lanes(lane_shape(g));
+      // Packed the first time they are chosen (most convs never are).
+      for (size_t grp = lane_weights_.size(); position_lanes_ && grp < weights_.size(); ++grp)
+        lane_weights_.push_back(PackedLaneWeights::pack(weights_[grp].plain(), weights_[grp].N(), weights_[grp].K()));
       if (position_lanes_ && pooled_) grid_pool_ = grid_pool(pool_g_, pool_taps_, padded_);
     }
     g_ = std::move(g);
@@ -243,8 +243,8 @@ class ConvChannelsLastKernel final : public Kernel {
       std::fill_n(image, image_floats, 0.0f);  // the padding and the tail, never written after
       for (int64_t n = batch * chunk / chunks; n < batch * (chunk + 1) / chunks; ++n) {
         const float* xn = px + n * in_size * channels;
-        if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, g_, padded_, grid_.plane, image);
-        else planes_to_padded_planes(xn, channels, g_, padded_, grid_.plane, image);
+        if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, image);
+        else planes_to_padded_planes(xn, channels, grid_, image);
         for (int64_t grp = 0; grp < group_; ++grp) {
           LaneConvArgs a;
           a.image = image + grp * cg * grid_.plane;
@@ -306,6 +306,20 @@ class ConvChannelsLastKernel final : public Kernel {
                    part.y = a.y + b0 * kBlock * a.ldc;
                    conv_gemm(part, w);
                  });
+  }
+
+  LaneShape lane_shape(const WindowGeometry& g) const {
+    LaneShape s;
+    s.groups = group_;
+    s.maps = w_shape_[0] / group_;
+    s.depth = w_shape_[1] * g.kernel_size();
+    s.positions = g.out_size();
+    s.grid = grid_.count;
+    s.x_floats = g.in_size() * w_shape_[1] * group_;
+    s.y_floats = (pooled_ ? pool_g_.out_size() : g.out_size()) * w_shape_[0];
+    s.x_channels_last = x_channels_last_;
+    s.y_channels_last = y_channels_last_;
+    return s;
   }
 
   WindowAttrs attrs_;

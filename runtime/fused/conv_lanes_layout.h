@@ -16,6 +16,8 @@ struct LaneGrid {
   std::vector<int64_t> taps;        // per kernel tap (row-major): its flat offset in the padded plane
   std::vector<int64_t> line_starts;  // per output line (all axes but the last): its grid index
   int64_t line_width = 0;           // outputs per line (the last axis)
+  std::vector<int64_t> in_lines;    // per input line (unpadded, row-major): its padded plane index
+  int64_t in_width = 0;             // inputs per line
 };
 
 // A MaxPool over the conv's outputs read off the grid: per pool output, its taps inside the
@@ -23,6 +25,10 @@ struct LaneGrid {
 struct GridPool {
   std::vector<int64_t> offsets;  // all outputs' taps, one after the other
   std::vector<int64_t> counts;   // taps per output (0: the window lies in the padding)
+  // When every window lies whole inside (no padding reached): output p's taps are
+  // starts[p] + window[t], read without the per-output tables.
+  bool uniform = false;
+  std::vector<int64_t> starts, window;
 };
 
 // The grid of a conv with geometry g (stride 1 on every axis) over padded = padded_input(g).
@@ -38,13 +44,12 @@ GridPool grid_pool(const WindowGeometry& pool, const std::vector<std::vector<Axi
 void max_pool_grid(const float* grid, int64_t ldg, int64_t maps, const GridPool& pool, float* out);
 
 // Copies `channels` planes of x [channels, in...] into the interiors of the zero-padded planes
-// out (plane floats apart; the padding was zeroed once and is never written).
-void planes_to_padded_planes(const float* x, int64_t channels, const WindowGeometry& g, const WindowGeometry& padded,
-                             int64_t plane, float* out);
+// out (lanes.plane floats apart; the padding was zeroed once and is never written).
+void planes_to_padded_planes(const float* x, int64_t channels, const LaneGrid& lanes, float* out);
 
 // The same from a channels-last image x [in..., stride], channels [first, first + channels).
-void channels_last_to_padded_planes(const float* x, int64_t stride, int64_t first, int64_t channels,
-                                    const WindowGeometry& g, const WindowGeometry& padded, int64_t plane, float* out);
+void channels_last_to_padded_planes(const float* x, int64_t stride, int64_t first, int64_t channels, const LaneGrid& lanes,
+                                    float* out);
 
 // The outputs of `maps` grid rows (ldg floats apart) as planes y [maps, out...].
 void grid_to_planes(const float* grid, int64_t ldg, int64_t maps, const LaneGrid& lanes, float* y);

@@ -121,4 +121,26 @@ bool position_lanes_cheaper(int64_t maps, int64_t positions, int64_t grid) {
   return position_lanes < channel_lanes;
 }
 
+LaneCosts lane_costs(const LaneShape& s) {
+  const int64_t width = lane_width();
+  constexpr int64_t kCopy = 2;  // vector FMAs per float of a transposing copy
+  const int64_t vectors = (s.maps + width - 1) / width;
+  // A channel tile of one vector is bound by its loads (mr broadcasts and one weight vector per
+  // mr FMAs): counted as 5/4 of its FMAs (digits-cnn's c2, 11 channels: 1.27x per FMA against
+  // the position tiles).
+  const int64_t channel_fmas = s.groups * s.positions * vectors * s.depth;
+  LaneCosts c;
+  c.channels = (vectors == 1 ? channel_fmas * 5 / 4 : channel_fmas) +
+               kCopy * ((s.x_channels_last ? 0 : s.x_floats) + (s.y_channels_last ? 0 : s.y_floats));
+  c.positions = s.groups * s.maps * ((s.grid + width - 1) / width) * s.depth +
+                kCopy * ((s.x_channels_last ? s.x_floats : 0) + (s.y_channels_last ? s.y_floats : 0));
+  return c;
+}
+
+bool choose_position_lanes(const LaneShape& s) {
+  if (lane_width() <= 1 || s.x_floats > kMaxLaneImageFloats) return false;
+  const LaneCosts c = lane_costs(s);
+  return c.positions < c.channels;
+}
+
 }  // namespace ember::runtime

@@ -64,4 +64,26 @@ void conv_position_lanes(const LaneConvArgs& args, const PackedLaneWeights& w);
 // channels. True when the positions waste fewer lanes (W: the active level's width).
 bool position_lanes_cheaper(int64_t maps, int64_t positions, int64_t grid);
 
+// The same choice for one image of a whole conv, with the copies between layouts counted:
+// channel lanes transpose X into channel-minor rows when it is planes, and their rows into Y
+// when Y is planes; position lanes transpose X into planes when it is channels-last, and the
+// grid into Y when Y is. A float moved by such a copy costs about two vector FMAs (one scalar
+// load and store against two FMAs a cycle; on digits-cnn the 832-float copy took 14% of the
+// time where the 6435 FMAs took 48%). Copies of whole lines (padding, planes) are not counted.
+// A channel tile of a single vector is load-bound: its FMAs count 5/4.
+// Images over kMaxLaneImageFloats stay on channel lanes: the grid sweep re-reads the whole
+// image once per block of output channels.
+struct LaneShape {
+  int64_t groups = 1, maps = 0, depth = 0;  // maps per group; depth = taps * channels per group
+  int64_t positions = 0, grid = 0;          // conv outputs; the grid to compute (LaneGrid::count)
+  int64_t x_floats = 0, y_floats = 0;       // one image of X and of Y (after the pool, if any)
+  bool x_channels_last = false, y_channels_last = false;
+};
+constexpr int64_t kMaxLaneImageFloats = int64_t{1} << 17;
+struct LaneCosts {
+  int64_t channels = 0, positions = 0;  // in vector FMAs
+};
+LaneCosts lane_costs(const LaneShape& s);  // needs a SIMD level (lane_width() > 1)
+bool choose_position_lanes(const LaneShape& s);
+
 }  // namespace ember::runtime

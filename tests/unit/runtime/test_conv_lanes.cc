@@ -6,6 +6,8 @@
 // batch 1 split among threads; and the cost model that picks the lanes.
 #include <doctest/doctest.h>
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "runtime/fused/fused_ops.h"
 #include "runtime/gemm/conv_lanes.h"
 #include "tests/unit/runtime/conv_test_util.h"
+#include "tests/unit/runtime/rewrite_test_util.h"
 
 using namespace ember;
 using namespace ember::conv_test;
@@ -166,4 +169,80 @@ TEST_CASE("position lanes: the cost model picks them where the channels fill the
   CHECK_FALSE(runtime::position_lanes_cheaper(32, 64, 78));
   test::IsaScope scalar(runtime::IsaLevel::kScalar);
   CHECK_FALSE(runtime::position_lanes_cheaper(11, 64, 78));  // no lanes at all
+}
+
+namespace {
+
+// digits-cnn's shape: x [N, 1, 8, 8] -> Conv(c1 maps, pads 1) -> Relu -> [DynamicQuantizeLinear
+// -> DequantizeLinear] -> Conv(c2 maps, pads 1) -> Relu -> MaxPool 2x2 -> Flatten -> y.
+rewrite_test::Builder digits_like(int64_t c1, int64_t c2, bool fake_quant) {
+  rewrite_test::Builder b;
+  b.input("x", {-1, 1, 8, 8});
+  b.output("y");
+  b.init("w1", random_tensor({c1, 1, 3, 3}, 61));
+  b.init("b1", random_tensor({c1}, 62));
+  b.init("w2", random_tensor({c2, c1, 3, 3}, 63));
+  b.init("b2", random_tensor({c2}, 64));
+  b.node("Conv", {"x", "w1", "b1"}, {"c1"}, {ints_attr("pads", {1, 1, 1, 1})});
+  b.node("Relu", {"c1"}, {"r1"});
+  std::string m = "r1";
+  if (fake_quant) {
+    b.node("DynamicQuantizeLinear", {"r1"}, {"q", "s", "z"});
+    b.node("DequantizeLinear", {"q", "s", "z"}, {"dq"});
+    m = "dq";
+  }
+  b.node("Conv", {m, "w2", "b2"}, {"c2"}, {ints_attr("pads", {1, 1, 1, 1})});
+  b.node("Relu", {"c2"}, {"r2"});
+  b.node("MaxPool", {"r2"}, {"p"}, {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})});
+  b.node("Flatten", {"p"}, {"y"});
+  return b;
+}
+
+// The fused graph's convs as (x_channels_last, y_channels_last), after checking its outputs
+// against the unfused interpreter's (equal floats up to the packed Conv's summation order).
+std::vector<std::pair<int64_t, int64_t>> fused_convs(const ir::Model& model, std::map<std::string, int>& ops) {
+  const Tensor x = random_tensor({5, 1, 8, 8}, 65);
+  runtime::InterpreterOptions plain_options, fused_options;
+  plain_options.fuse_float = false;
+  fused_options.fuse_float = true;
+  auto plain = runtime::Interpreter::create(model, plain_options);
+  auto fused = runtime::Interpreter::create(model, fused_options);
+  REQUIRE(plain.ok());
+  REQUIRE_MESSAGE(fused.ok(), fused.status().message());
+  auto want = (*plain)->run({{"x", x}});
+  auto got = (*fused)->run({{"x", x}});
+  REQUIRE(want.ok());
+  REQUIRE_MESSAGE(got.ok(), got.status().message());
+  check_close((*got)[0], (*want)[0].shape(), to_doubles(floats_of((*want)[0])), 1e-5, 1e-5);
+  std::vector<std::pair<int64_t, int64_t>> convs;
+  for (const auto& n : (*fused)->model().graph.nodes) {
+    ++ops[n.op_type];
+    if (n.op_type == runtime::fused::kConvChannelsLast) convs.emplace_back(n.attr_int("x_channels_last", 0), n.attr_int("y_channels_last", 0));
+  }
+  return convs;
+}
+
+}  // namespace
+
+TEST_CASE("position lanes: the load-time rewrite keeps planes around narrow convs, channels-last around wide ones") {
+  test::IsaScope isa(runtime::IsaLevel::kAvx512);
+  if (runtime::isa_level() != runtime::IsaLevel::kAvx512) {
+    MESSAGE("EMBER-SKIP: no AVX-512 on this CPU");
+    return;
+  }
+  for (bool fake_quant : {false, true}) {
+    INFO("fake quantization between the convs: " << fake_quant);
+    std::map<std::string, int> ops;
+    // Pruned (13, 11): both convs on planes, Relus and the MaxPool in their epilogues.
+    auto convs = fused_convs(digits_like(13, 11, fake_quant).model, ops);
+    CHECK(convs == std::vector<std::pair<int64_t, int64_t>>{{0, 0}, {0, 0}});
+    CHECK(ops.count("Relu") == 0);
+    CHECK(ops.count("MaxPool") == 0);
+    CHECK(ops.count("Conv") == 0);
+    // Unpruned (16, 32): whole vectors of channels, channels-last between the convs as before.
+    ops.clear();
+    convs = fused_convs(digits_like(16, 32, fake_quant).model, ops);
+    CHECK(convs == std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {1, 0}});
+    CHECK(ops.count("MaxPool") == 0);
+  }
 }
