@@ -38,17 +38,6 @@ struct WindowRuns {
   int64_t run_length = 0;
 };
 
-struct InputDequant {
-  bool on = false;
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-// DequantizeLinear's arithmetic, so the floats are the ones it would have made.
-void dequantize(const uint8_t* q, int64_t n, const InputDequant& dq, float* out) {
-  for (int64_t e = 0; e < n; ++e) out[e] = static_cast<float>(int32_t{q[e]} - dq.zero_point) * dq.scale;
-}
-
 bool stride_one(const std::vector<int64_t>& strides) {
   return std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; });
 }
@@ -110,7 +99,7 @@ class ConvChannelsLastKernel final : public Kernel {
   Status run(RunContext& ctx) override {
     if (!ctx.has_input(0)) return invalid_input(ctx.where() + ": needs input X");
     const Tensor& x = ctx.input(0);
-    EMBER_ASSIGN_OR_RETURN(const InputDequant dq, input_dequant(ctx));
+    if (x.dtype() != DType::kF32) return unsupported_dtype(ctx, x.dtype());
     if (x.rank() != static_cast<int64_t>(w_shape_.size()))
       return invalid_input(ctx.where() + ": X " + shape_to_string(x.shape()) + " must have the rank of W " + shape_to_string(w_shape_));
     const int64_t rank = x.rank(), channels = x_channels_last_ ? x.dim(rank - 1) : x.dim(1);
@@ -134,40 +123,11 @@ class ConvChannelsLastKernel final : public Kernel {
     out_shape.insert(out_shape.end(), out_spatial.begin(), out_spatial.end());
     if (y_channels_last_) out_shape.push_back(maps);
     Tensor& y = ctx.allocate_output(0, DType::kF32, out_shape);
-    if (y.numel() == 0) return Status::Ok();
-    if (!dq.on) {
-      compute(x, bias, ctx.allocator, y);
-    } else if (position_lanes_ && !x_channels_last_) {
-      compute_position_lanes(x, bias, ctx.allocator, y, dq);  // dequantized in the padded copy
-    } else {
-      Tensor xf = ctx.allocator.allocate(DType::kF32, x.shape());
-      dequantize(x.data<uint8_t>(), x.numel(), dq, xf.mutable_data<float>());
-      compute(xf, bias, ctx.allocator, y);
-    }
+    if (y.numel() > 0) compute(x, bias, ctx.allocator, y);
     return Status::Ok();
   }
 
  private:
-  // X as u8 with inputs 3 and 4 (one-element f32 scale, u8 zero point, optional): the
-  // DequantizeLinear the rewrite folded in (x_dequantize), X = (Xq - zero_point) * scale.
-  static Result<InputDequant> input_dequant(const RunContext& ctx) {
-    const Tensor& x = ctx.input(0);
-    InputDequant dq;
-    if (x.dtype() == DType::kF32 && !ctx.has_input(3)) return dq;
-    if (x.dtype() != DType::kU8 || !ctx.has_input(3))
-      return invalid_input(ctx.where() + ": X must be f32, or u8 with a scale (input 3), got " + std::string(dtype_name(x.dtype())));
-    const Tensor& scale = ctx.input(3);
-    if (scale.dtype() != DType::kF32 || scale.numel() != 1) return invalid_input(ctx.where() + ": the scale (input 3) must be one f32");
-    dq.on = true;
-    dq.scale = scale.data<float>()[0];
-    if (ctx.has_input(4)) {
-      const Tensor& zp = ctx.input(4);
-      if (zp.dtype() != DType::kU8 || zp.numel() != 1) return invalid_input(ctx.where() + ": the zero point (input 4) must be one u8");
-      dq.zero_point = zp.data<uint8_t>()[0];
-    }
-    return dq;
-  }
-
   // The conv's geometry, padded input and window runs, and the pool's geometry and taps, for
   // the input's spatial sizes (kept for the next call with the same sizes).
   Status update_geometry(const RunContext& ctx, const std::vector<int64_t>& spatial) {
@@ -262,33 +222,29 @@ class ConvChannelsLastKernel final : public Kernel {
 
   // Y from X with the positions as lanes: per image, X into the padded planes, each group's
   // grid rows, then the outputs off the grid into Y's layout (through the pool when asked).
-  void compute_position_lanes(const Tensor& x, const float* bias, TensorAllocator& allocator, Tensor& y,
-                              const InputDequant& dq = {}) const {
+  void compute_position_lanes(const Tensor& x, const float* bias, TensorAllocator& allocator, Tensor& y) const {
     const int64_t batch = x.dim(0), maps = w_shape_[0], cg = w_shape_[1], mg = maps / group_, channels = cg * group_;
     const int64_t width = lane_width(), ldg = (grid_.count + width - 1) / width * width;
     const int64_t in_size = g_.in_size(), positions = g_.out_size();
     const int64_t out_positions = pooled_ ? pool_g_.out_size() : positions;
     const int64_t image_floats = channels * grid_.plane + width;  // the last vector's reads past the image
     const int64_t pooled_planes = pooled_ && y_channels_last_ ? maps * out_positions : 0;
-    const int64_t staging = dq.on ? in_size * channels : 0;  // the dequantized image before its padded copy
-    const int64_t scratch_floats = image_floats + maps * ldg + pooled_planes + staging;
+    const int64_t scratch_floats = image_floats + maps * ldg + pooled_planes;
     // Fewer images than threads (batch 1): the threads share each image's grid instead.
     const bool split_grid = batch < num_threads();
     const int64_t chunks = split_grid ? 1 : std::min<int64_t>(batch, std::max(1, num_threads()));
     Tensor scratch = allocator.allocate(DType::kF32, {chunks * scratch_floats});
-    const float* px = dq.on ? nullptr : x.data<float>();
-    const uint8_t* pq = dq.on ? x.data<uint8_t>() : nullptr;
+    const float* px = x.data<float>();
     float* py = y.mutable_data<float>();
     auto run_images = [&](int64_t chunk) {
       float* image = scratch.mutable_data<float>() + chunk * scratch_floats;
       float* grid = image + image_floats;
       float* pooled = grid + maps * ldg;
-      float* dequantized = pooled + pooled_planes;
       std::fill_n(image, image_floats, 0.0f);  // the padding and the tail, never written after
       for (int64_t n = batch * chunk / chunks; n < batch * (chunk + 1) / chunks; ++n) {
-        if (pq) dequantized_planes_to_padded_planes(pq + n * in_size * channels, dq.scale, dq.zero_point, channels, grid_, dequantized, image);
-        else if (x_channels_last_) channels_last_to_padded_planes(px + n * in_size * channels, channels, 0, channels, grid_, image);
-        else planes_to_padded_planes(px + n * in_size * channels, channels, grid_, image);
+        const float* xn = px + n * in_size * channels;
+        if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, image);
+        else planes_to_padded_planes(xn, channels, grid_, image);
         for (int64_t grp = 0; grp < group_; ++grp) {
           LaneConvArgs a;
           a.image = image + grp * cg * grid_.plane;

@@ -136,15 +136,6 @@ void planes_to_padded_planes(const float* x, int64_t channels, const LaneGrid& l
     for (int64_t line = 0; line < lines; ++line) copy_line(out + lanes.in_lines[size_t(line)], x + line * width, width);
 }
 
-void dequantized_planes_to_padded_planes(const uint8_t* x, float scale, int32_t zero_point, int64_t channels,
-                                         const LaneGrid& lanes, float* staging, float* out) {
-  // One long loop that vectorizes, then the line copies: faster than dequantizing line by line.
-  const int64_t n = channels * static_cast<int64_t>(lanes.in_lines.size()) * lanes.in_width;
-#pragma omp simd
-  for (int64_t e = 0; e < n; ++e) staging[e] = static_cast<float>(int32_t{x[e]} - zero_point) * scale;
-  planes_to_padded_planes(staging, channels, lanes, out);
-}
-
 void channels_last_to_padded_planes(const float* x, int64_t stride, int64_t first, int64_t channels, const LaneGrid& lanes,
                                     float* out) {
   const int64_t width = lanes.in_width;

@@ -47,11 +47,6 @@ void max_pool_grid(const float* grid, int64_t ldg, int64_t maps, const GridPool&
 // out (lanes.plane floats apart; the padding was zeroed once and is never written).
 void planes_to_padded_planes(const float* x, int64_t channels, const LaneGrid& lanes, float* out);
 
-// The same from u8 planes, dequantized on the way as DequantizeLinear does:
-// (float)(q - zero_point) * scale; staging holds one image's floats.
-void dequantized_planes_to_padded_planes(const uint8_t* x, float scale, int32_t zero_point, int64_t channels,
-                                         const LaneGrid& lanes, float* staging, float* out);
-
 // The same from a channels-last image x [in..., stride], channels [first, first + channels).
 void channels_last_to_padded_planes(const float* x, int64_t stride, int64_t first, int64_t channels, const LaneGrid& lanes,
                                     float* out);

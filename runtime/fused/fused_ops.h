@@ -41,15 +41,12 @@
 // GatherDequantize(W int4|uint4|int8|uint8 [R, C], scale, zero_point?, indices int64|int32)
 //   -> Gather(DequantizeLinear(W, scale, zero_point; axis, block_size), indices) on axis 0,
 //   dequantizing only the gathered rows (runtime/fused/gather_dequantize.cc).
-// ConvChannelsLast(X f32, W f32 constant [M, C/group, kernel...], B? [M], x_scale?, x_zero_point?)
-//   -> Y f32: Conv
+// ConvChannelsLast(X f32, W f32 constant [M, C/group, kernel...], B? [M]) -> Y f32: Conv
 //   (attrs auto_pad, kernel_shape, strides, dilations, pads >= 0, group) with X and Y
 //   channels-last ([N, spatial..., C]) when x_channels_last / y_channels_last are 1, else
 //   [N, C, spatial...]; activation = "relu" applies ReLU in the epilogue, and pool_kernel_shape
 //   (with MaxPool's other attributes, prefixed pool_) a MaxPool after it
-//   (runtime/fused/conv_channels_last.cc, optimizer/rewrite_channels_last.h). With x_scale
-//   (one f32) X is u8, read as DequantizeLinear(X, x_scale, x_zero_point u8?) would give it;
-//   lanes = "channels" | "positions" forces the SIMD lanes (default: the cost model's).
+//   (runtime/fused/conv_channels_last.cc, optimizer/rewrite_channels_last.h).
 // MaxPoolChannelsLast(X f32 [N, spatial..., C]) -> Y: MaxPool without Indices (its window
 //   attrs), Y channels-last when y_channels_last is 1, else [N, C, out...].
 #pragma once

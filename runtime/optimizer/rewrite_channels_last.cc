@@ -64,7 +64,6 @@ class LayoutPlanner {
       const bool y_cl = channels_last_.count(n.outputs[0]) > 0;
       if (is_conv(n) && (x_cl || y_cl || lane_convs_.count(static_cast<int>(i)))) {
         rewrite_conv(static_cast<int>(i), x_cl, y_cl, dropped, stats);
-        if (!x_cl && lane_convs_.count(static_cast<int>(i))) fold_dequantize(static_cast<int>(i), dropped, stats);
       } else if (is_max_pool(n) && x_cl) {
         n.domain = fused::kDomain;
         n.op_type = fused::kMaxPoolChannelsLast;
@@ -256,30 +255,6 @@ class LayoutPlanner {
     const LaneCosts cl = lane_costs(s);
     if (std::min(planes.channels, planes.positions) < std::min(cl.channels, cl.positions)) planes_convs_.insert(index);
     if (planes.positions < planes.channels) lane_convs_.insert(index);
-  }
-
-  // X = DequantizeLinear(DynamicQuantizeLinear(X0)) read by this conv alone, on planes: the
-  // conv reads the u8 values with the scale and zero point (inputs 3, 4) and dequantizes them
-  // in its padded copy, so the dequantized tensor is never written.
-  void fold_dequantize(int index, std::set<int>& dropped, ChannelsLastStats& stats) {
-    Node& conv = graph_.nodes[size_t(index)];
-    auto made = producer_.find(conv.inputs[0]);
-    if (made == producer_.end() || made->second.index != 0 || sole_reader(conv.inputs[0]) != index) return;
-    const Node& dq = graph_.nodes[size_t(made->second.node)];
-    if (!is_default_op(dq, "DequantizeLinear") || dq.inputs.size() < 2 || dropped.count(made->second.node)) return;
-    auto quantized = producer_.find(dq.inputs[0]);
-    if (quantized == producer_.end() || quantized->second.index != 0) return;
-    const Node& dql = graph_.nodes[size_t(quantized->second.node)];
-    // The scale and zero point must be the DynamicQuantizeLinear's own (one u8 value each).
-    if (!is_default_op(dql, "DynamicQuantizeLinear") || dql.outputs.size() < 3 || dq.inputs[1] != dql.outputs[1] ||
-        (dq.has_input(2) && dq.inputs[2] != dql.outputs[2]))
-      return;
-    conv.inputs.resize(3);
-    conv.inputs[0] = dq.inputs[0];
-    conv.inputs.push_back(dq.inputs[1]);
-    if (dq.has_input(2)) conv.inputs.push_back(dq.inputs[2]);
-    dropped.insert(made->second.node);
-    ++stats.dequantize_folded;
   }
 
   // The single reader of `value` (not a graph output nor read by a subgraph), or -1.

@@ -44,7 +44,6 @@ struct ChannelsLastStats {
   int relus_fused = 0;  // Relus moved into a conv's epilogue
   int pools_fused = 0;  // MaxPools moved into a conv's epilogue
   int values = 0;       // values kept channels-last
-  int dequantize_folded = 0;  // DequantizeLinears folded into the conv reading them (position lanes)
 };
 
 // Skipped (no change) when the registry lacks the fused kernels.

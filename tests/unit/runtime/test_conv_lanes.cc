@@ -146,34 +146,6 @@ TEST_CASE("position lanes: the MaxPool epilogue, into planes and channels-last")
   }
 }
 
-TEST_CASE("position lanes: u8 X with a scale and zero point equals DequantizeLinear then the conv") {
-  std::vector<uint8_t> q(3 * 13 * 7 * 9);
-  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
-  const Tensor xq = Tensor::from_vector<uint8_t>({3, 13, 7, 9}, q);
-  const Tensor scale = Tensor::from_vector<float>({}, {0.0371f});
-  const Tensor zero_point = Tensor::from_vector<uint8_t>({}, {std::uint8_t{37}});
-  const Tensor w = random_tensor({11, 13, 3, 3}, 89), b = random_tensor({11}, 90);
-  const Tensor x = run_op(make_node("DequantizeLinear", 3, 1), 17, {xq, scale, zero_point})[0];
-  const Spec s{{3, 13, 7, 9}, {11, 13, 3, 3}, 1, {}, {1, 1}, {1, 1}};
-  for (runtime::IsaLevel level : kLevels) {
-    test::IsaScope isa(level);
-    for (const char* lanes : {"positions", "channels"}) {
-      INFO("isa " << runtime::isa_name(runtime::isa_level()) << " lanes " << lanes);
-      std::vector<ir::Attribute> attrs = window_attrs(s);
-      attrs.push_back(string_attr("lanes", lanes));
-      ir::Node node = make_node(runtime::fused::kConvChannelsLast, 5, 1, attrs);
-      node.domain = runtime::fused::kDomain;
-      ir::Node plain = make_node(runtime::fused::kConvChannelsLast, 3, 1, attrs);
-      plain.domain = runtime::fused::kDomain;
-      check_equal(run_op(node, 17, {xq, w, b, scale, zero_point}, true)[0], run_op(plain, 17, {x, w, b}, true)[0]);
-    }
-  }
-  ir::Node node = make_node(runtime::fused::kConvChannelsLast, 4, 1, window_attrs(s));
-  node.domain = runtime::fused::kDomain;
-  CHECK_FALSE(test::run_status(node, 17, {xq, w, b, Tensor::from_vector<float>({2}, {1.0f, 2.0f})}, true).ok());
-  CHECK_FALSE(test::run_status(node, 17, {x, w, b, scale}, true).ok());  // f32 X with a scale
-}
-
 TEST_CASE("position lanes: a stride other than 1 is refused when forced") {
   std::vector<ir::Attribute> attrs{ints_attr("strides", {2, 2}), string_attr("lanes", "positions")};
   ir::Node node = make_node(runtime::fused::kConvChannelsLast, 2, 1, attrs);
@@ -264,7 +236,6 @@ TEST_CASE("position lanes: the load-time rewrite keeps planes around narrow conv
     // Pruned (13, 11): both convs on planes, Relus and the MaxPool in their epilogues.
     auto convs = fused_convs(digits_like(13, 11, fake_quant).model, ops);
     CHECK(convs == std::vector<std::pair<int64_t, int64_t>>{{0, 0}, {0, 0}});
-    CHECK(ops.count("DequantizeLinear") == 0);  // folded into the second conv's padded copy
     CHECK(ops.count("Relu") == 0);
     CHECK(ops.count("MaxPool") == 0);
     CHECK(ops.count("Conv") == 0);
