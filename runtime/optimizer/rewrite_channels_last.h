@@ -28,9 +28,7 @@
 // output planes, and a conv that runs position lanes on planes becomes a ConvChannelsLast
 // (x/y_channels_last 0) anyway, for its Relu and MaxPool epilogue. digits-cnn pruned to 13/11
 // channels:
-//   X -> ConvChannelsLast{relu} (planes) -> [DQL] -> ConvChannelsLast{relu, pool} (planes) -> Flatten
-// where such a conv reads DequantizeLinear(DynamicQuantizeLinear(X0)) alone, it reads the u8
-// values, scale and zero point itself (inputs 3, 4) and the DequantizeLinear goes.
+//   X -> ConvChannelsLast{relu} (planes) -> [DQL -> DQ] -> ConvChannelsLast{relu, pool} (planes) -> Flatten
 #pragma once
 #include "ir/model.h"
 #include "ir/status.h"
