@@ -228,8 +228,12 @@ class ConvChannelsLastKernel final : public Kernel {
     const int64_t in_size = g_.in_size(), positions = g_.out_size();
     const int64_t out_positions = pooled_ ? pool_g_.out_size() : positions;
     const int64_t image_floats = channels * grid_.plane + width;  // the last vector's reads past the image
+    // Per image at once: its padded planes, then its grid. Two images at once: an image's last,
+    // partial tile of vectors is filled with the next one's first.
+    constexpr int64_t kTogether = 2;
+    const int64_t per_image = image_floats + maps * ldg;
     const int64_t pooled_planes = pooled_ && y_channels_last_ ? maps * out_positions : 0;
-    const int64_t scratch_floats = image_floats + maps * ldg + pooled_planes;
+    const int64_t scratch_floats = kTogether * per_image + pooled_planes;
     // Fewer images than threads (batch 1): the threads share each image's grid instead.
     const bool split_grid = batch < num_threads();
     const int64_t chunks = split_grid ? 1 : std::min<int64_t>(batch, std::max(1, num_threads()));
@@ -237,17 +241,20 @@ class ConvChannelsLastKernel final : public Kernel {
     const float* px = x.data<float>();
     float* py = y.mutable_data<float>();
     auto run_images = [&](int64_t chunk) {
-      float* image = scratch.mutable_data<float>() + chunk * scratch_floats;
-      float* grid = image + image_floats;
-      float* pooled = grid + maps * ldg;
-      std::fill_n(image, image_floats, 0.0f);  // the padding and the tail, never written after
-      for (int64_t n = batch * chunk / chunks; n < batch * (chunk + 1) / chunks; ++n) {
-        const float* xn = px + n * in_size * channels;
-        if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, image);
-        else planes_to_padded_planes(xn, channels, grid_, image);
+      float* base = scratch.mutable_data<float>() + chunk * scratch_floats;
+      float* pooled = base + kTogether * per_image;
+      for (int64_t i = 0; i < kTogether; ++i) std::fill_n(base + i * per_image, image_floats, 0.0f);  // padding, tail
+      const int64_t last = batch * (chunk + 1) / chunks;
+      for (int64_t n0 = batch * chunk / chunks, together = 0; n0 < last; n0 += together) {
+        together = split_grid ? 1 : std::min(kTogether, last - n0);  // shared grids: one image at a time
+        for (int64_t i = 0; i < together; ++i) {
+          const float* xn = px + (n0 + i) * in_size * channels;
+          if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, base + i * per_image);
+          else planes_to_padded_planes(xn, channels, grid_, base + i * per_image);
+        }
         for (int64_t grp = 0; grp < group_; ++grp) {
           LaneConvArgs a;
-          a.image = image + grp * cg * grid_.plane;
+          a.image = base + grp * cg * grid_.plane;
           a.plane = grid_.plane;
           a.channels = cg;
           a.taps = grid_.taps.data();
@@ -255,19 +262,24 @@ class ConvChannelsLastKernel final : public Kernel {
           a.count = grid_.count;
           a.bias = bias ? bias + grp * mg : nullptr;
           a.relu = relu_;
-          a.y = grid + grp * mg * ldg;
+          a.y = base + image_floats + grp * mg * ldg;
           a.ldy = ldg;
+          a.images = together;
+          a.image_stride = a.y_stride = per_image;
           if (split_grid) conv_lanes_shared(a, lane_weights_[size_t(grp)], width);
           else conv_position_lanes(a, lane_weights_[size_t(grp)]);
         }
-        float* y_image = py + n * out_positions * maps;
-        if (!pooled_) {
-          if (y_channels_last_) grid_to_rows(grid, ldg, maps, grid_, maps, y_image);
-          else grid_to_planes(grid, ldg, maps, grid_, y_image);
-          continue;
+        for (int64_t i = 0; i < together; ++i) {
+          const float* grid = base + i * per_image + image_floats;
+          float* y_image = py + (n0 + i) * out_positions * maps;
+          if (!pooled_) {
+            if (y_channels_last_) grid_to_rows(grid, ldg, maps, grid_, maps, y_image);
+            else grid_to_planes(grid, ldg, maps, grid_, y_image);
+            continue;
+          }
+          max_pool_grid(grid, ldg, maps, grid_pool_, y_channels_last_ ? pooled : y_image);  // [maps, out_positions]
+          if (y_channels_last_) planes_to_rows(pooled, out_positions, maps, maps, y_image);
         }
-        max_pool_grid(grid, ldg, maps, grid_pool_, y_channels_last_ ? pooled : y_image);  // [maps, out_positions]
-        if (y_channels_last_) planes_to_rows(pooled, out_positions, maps, maps, y_image);
       }
     };
     if (split_grid) {

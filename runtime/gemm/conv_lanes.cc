@@ -19,16 +19,17 @@ void scalar_lane_tile(const LaneTileArgs& t) {
   float acc[kScalarVectors][kScalarChannels] = {};
   const float* b = t.b;
   for (int64_t tap = 0; tap < t.tap_count; ++tap) {
-    const float* a = t.image + t.taps[tap];
-    for (int64_t c = 0; c < t.channels; ++c, a += t.plane, b += t.b_stride)
-      for (int v = 0; v < t.v; ++v)
-        for (int m = 0; m < t.m; ++m) acc[v][m] += a[v] * b[m];
+    for (int64_t c = 0; c < t.channels; ++c, b += t.b_stride)
+      for (int v = 0; v < t.v; ++v) {
+        const float a = t.images[v][t.taps[tap] + c * t.plane];
+        for (int m = 0; m < t.m; ++m) acc[v][m] += a * b[m];
+      }
   }
   for (int m = 0; m < t.m; ++m)
     for (int v = 0; v < t.v; ++v) {
       float r = acc[v][m] + (t.bias ? t.bias[m] : 0.0f);
       if (t.relu) r = r < 0 ? 0.0f : r;
-      t.y[m * t.ldy + v] = r;
+      t.ys[v][m * t.ldy] = r;
     }
 }
 
@@ -84,7 +85,8 @@ struct ConvLanesAccess {
     t.b_stride = packed->block_;
     t.relu = a.relu;
     t.ldy = a.ldy;
-    const int64_t vectors = (a.count + kern.width - 1) / kern.width;
+    // The vectors of all the images one after the other, so only the last tile is partial.
+    const int64_t per_image = (a.count + kern.width - 1) / kern.width, vectors = per_image * a.images;
     // Block by block (its K x block floats stay in L1) over the whole grid.
     for (int64_t m0 = 0; m0 < w.M(); m0 += packed->block_) {
       t.b = packed->blocks_.get() + m0 * w.K();
@@ -92,8 +94,11 @@ struct ConvLanesAccess {
       t.bias = a.bias ? a.bias + m0 : nullptr;
       for (int64_t v0 = 0; v0 < vectors; v0 += kern.max_vectors) {
         t.v = static_cast<int>(std::min<int64_t>(kern.max_vectors, vectors - v0));
-        t.image = a.image + v0 * kern.width;
-        t.y = a.y + m0 * a.ldy + v0 * kern.width;
+        for (int v = 0; v < t.v; ++v) {
+          const int64_t image = (v0 + v) / per_image, at = (v0 + v) % per_image * kern.width;
+          t.images[v] = a.image + image * a.image_stride + at;
+          t.ys[v] = a.y + image * a.y_stride + m0 * a.ldy + at;
+        }
         kern.tile(t);
       }
     }

@@ -49,6 +49,9 @@ struct LaneConvArgs {
   bool relu = false;
   float* y = nullptr;            // M rows of ldy floats, each written up to count rounded up to lane_width()
   int64_t ldy = 0;
+  // Several images at once (the same grid each): image i at image + i * image_stride, its
+  // rows at y + i * y_stride. Their vectors are tiled as one sequence.
+  int64_t images = 1, image_stride = 0, y_stride = 0;
 };
 
 // Floats per vector at the active ISA level (1 for the scalar path): the grid is computed in

@@ -5,10 +5,14 @@
 
 namespace ember::runtime::gemm {
 
-// One register tile: v vectors of consecutive grid positions (from o0) by m output channels
-// of one weight block (b: K rows of b_stride floats, (tap, channel) order).
+constexpr int kMaxLaneVectors = 4;
+
+// One register tile: v vectors of grid positions by m output channels of one weight block
+// (b: K rows of b_stride floats, (tap, channel) order). Vector i reads the image at images[i]
+// (its first position's window start) and writes its m rows at ys[i]: the vectors may come
+// from different images, so an image's last vector shares a tile with the next one's first.
 struct LaneTileArgs {
-  const float* image = nullptr;  // already offset by o0
+  const float* images[kMaxLaneVectors] = {};
   int64_t plane = 0, channels = 0;
   const int64_t* taps = nullptr;
   int64_t tap_count = 0;
@@ -16,7 +20,7 @@ struct LaneTileArgs {
   int64_t b_stride = 0;
   const float* bias = nullptr;  // m floats, or null
   bool relu = false;
-  float* y = nullptr;  // already offset by o0 and the block's first channel
+  float* ys[kMaxLaneVectors] = {};  // each at the block's first channel
   int64_t ldy = 0;
   int v = 0, m = 0;  // 1..max_vectors, 1..max_channels
 };

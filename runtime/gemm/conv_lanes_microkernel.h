@@ -14,7 +14,6 @@ namespace ember::runtime::gemm {
 template <class V, int NV, int MB>
 void lane_tile_kernel(const LaneTileArgs& t) {
   using Reg = typename V::Reg;
-  constexpr int W = V::kWidth;
   // One chain per accumulator in depth order, from zero: conv_gemm's sums.
   Reg acc[NV][MB];
 #pragma GCC unroll 4
@@ -23,11 +22,11 @@ void lane_tile_kernel(const LaneTileArgs& t) {
     for (int m = 0; m < MB; ++m) acc[v][m] = V::zero();
   const float* b = t.b;
   for (int64_t tap = 0; tap < t.tap_count; ++tap) {
-    const float* a = t.image + t.taps[tap];
-    for (int64_t c = 0; c < t.channels; ++c, a += t.plane, b += t.b_stride) {
+    const int64_t offset = t.taps[tap];
+    for (int64_t c = 0; c < t.channels; ++c, b += t.b_stride) {
       Reg av[NV];
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) av[v] = V::load(a + v * W);
+      for (int v = 0; v < NV; ++v) av[v] = V::load(t.images[v] + offset + c * t.plane);
 #pragma GCC unroll 16
       for (int m = 0; m < MB; ++m) {
         const Reg w = V::broadcast(b + m);
@@ -45,7 +44,7 @@ void lane_tile_kernel(const LaneTileArgs& t) {
       Reg r = acc[v][m];
       if (t.bias) r = V::add(r, bias);
       if (t.relu) r = V::max(zero, r);  // 0 > r ? 0 : r keeps NaN, as Relu's x < 0 ? 0 : x
-      V::store(t.y + m * t.ldy + v * W, r);
+      V::store(t.ys[v] + m * t.ldy, r);
     }
   }
 }
