@@ -9,12 +9,20 @@
 // else read in place. A channels-last Y is the GEMM's own output ([positions, M] per image);
 // planes are its transpose. The products and their order are those of the packed Conv
 // (conv_packed.h): the depth runs over (tap, channel), the bias comes last.
+// Which lanes: the output channels (runtime/gemm/conv_gemm.h) or, for stride-1 convs whose
+// channels fill the vector worse than their positions (position_lanes_cheaper: digits-cnn's
+// pruned c2, 11 channels, 16 lanes), the output positions (runtime/gemm/conv_lanes.h) over
+// padded planes; chosen per input size, or forced by the attribute lanes = "channels" |
+// "positions". Both paths compute the same floats per output (the same FMAs in the same order).
 #include <algorithm>
+#include <string>
 #include <vector>
 
+#include "runtime/fused/conv_lanes_layout.h"
 #include "runtime/fused/fused_kernels.h"
 #include "runtime/fused/fused_ops.h"
 #include "runtime/gemm/conv_gemm.h"
+#include "runtime/gemm/conv_lanes.h"
 #include "runtime/kernels/conv_layout.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/window_geometry.h"
@@ -29,6 +37,10 @@ struct WindowRuns {
   std::vector<int64_t> positions, runs;
   int64_t run_length = 0;
 };
+
+bool stride_one(const std::vector<int64_t>& strides) {
+  return std::all_of(strides.begin(), strides.end(), [](int64_t s) { return s == 1; });
+}
 
 WindowRuns window_runs(const WindowGeometry& padded, int64_t channels) {
   const int64_t taps = padded.kernel_size(), count = padded.out_size();
@@ -55,6 +67,8 @@ class ConvChannelsLastKernel final : public Kernel {
     const std::string activation = ctx.node.attr_string("activation", "");
     if (!activation.empty() && activation != "relu") return invalid_input("unknown activation '" + activation + "'");
     relu_ = activation == "relu";
+    lanes_ = ctx.node.attr_string("lanes", "");
+    if (!lanes_.empty() && lanes_ != "channels" && lanes_ != "positions") return invalid_input("unknown lanes '" + lanes_ + "'");
     if (ctx.node.find_attr("pool_kernel_shape")) {  // a MaxPool after the conv, in its epilogue
       ir::Node pool;
       for (const ir::Attribute& a : ctx.node.attributes)
@@ -128,6 +142,16 @@ class ConvChannelsLastKernel final : public Kernel {
     }
     padded_ = padded_input(g);
     runs_ = window_runs(padded_, w_shape_[1]);
+    if (lanes_ == "positions" && !stride_one(g.stride)) return invalid_input(ctx.where() + ": lanes 'positions' needs stride 1");
+    position_lanes_ = false;
+    if (lanes_ != "channels" && stride_one(g.stride)) {
+      grid_ = lane_grid(g, padded_);
+      position_lanes_ = lanes_ == "positions" || choose_position_lanes(lane_shape(g));
+      // Packed the first time they are chosen (most convs never are).
+      for (size_t grp = lane_weights_.size(); position_lanes_ && grp < weights_.size(); ++grp)
+        lane_weights_.push_back(PackedLaneWeights::pack(weights_[grp].plain(), weights_[grp].N(), weights_[grp].K()));
+      if (position_lanes_ && pooled_) grid_pool_ = grid_pool(pool_g_, pool_taps_, padded_);
+    }
     g_ = std::move(g);
     cached_spatial_ = spatial;
     return Status::Ok();
@@ -137,6 +161,7 @@ class ConvChannelsLastKernel final : public Kernel {
   // read in place), the GEMM into the NHWC rows (Y's own when nothing follows), then the pool
   // and the transpose to planes when asked.
   void compute(const Tensor& x, const float* bias, TensorAllocator& allocator, Tensor& y) const {
+    if (position_lanes_) return compute_position_lanes(x, bias, allocator, y);
     const int64_t batch = x.dim(0), maps = w_shape_[0], cg = w_shape_[1], mg = maps / group_, channels = cg * group_;
     bool padded_any = false;
     for (size_t a = 0; a < g_.in.size(); ++a) padded_any = padded_any || g_.pad_begin[a] > 0 || g_.pad_end[a] > 0;
@@ -195,6 +220,91 @@ class ConvChannelsLastKernel final : public Kernel {
     });
   }
 
+  // Y from X with the positions as lanes: per image, X into the padded planes, each group's
+  // grid rows, then the outputs off the grid into Y's layout (through the pool when asked).
+  void compute_position_lanes(const Tensor& x, const float* bias, TensorAllocator& allocator, Tensor& y) const {
+    const int64_t batch = x.dim(0), maps = w_shape_[0], cg = w_shape_[1], mg = maps / group_, channels = cg * group_;
+    const int64_t width = lane_width(), ldg = (grid_.count + width - 1) / width * width;
+    const int64_t in_size = g_.in_size(), positions = g_.out_size();
+    const int64_t out_positions = pooled_ ? pool_g_.out_size() : positions;
+    const int64_t image_floats = channels * grid_.plane + width;  // the last vector's reads past the image
+    // Per image at once: its padded planes, then its grid. Two images at once: an image's last,
+    // partial tile of vectors is filled with the next one's first.
+    constexpr int64_t kTogether = 2;
+    const int64_t per_image = image_floats + maps * ldg;
+    const int64_t pooled_planes = pooled_ && y_channels_last_ ? maps * out_positions : 0;
+    const int64_t scratch_floats = kTogether * per_image + pooled_planes;
+    // Fewer images than threads (batch 1): the threads share each image's grid instead.
+    const bool split_grid = batch < num_threads();
+    const int64_t chunks = split_grid ? 1 : std::min<int64_t>(batch, std::max(1, num_threads()));
+    Tensor scratch = allocator.allocate(DType::kF32, {chunks * scratch_floats});
+    const float* px = x.data<float>();
+    float* py = y.mutable_data<float>();
+    auto run_images = [&](int64_t chunk) {
+      float* base = scratch.mutable_data<float>() + chunk * scratch_floats;
+      float* pooled = base + kTogether * per_image;
+      for (int64_t i = 0; i < kTogether; ++i) std::fill_n(base + i * per_image, image_floats, 0.0f);  // padding, tail
+      const int64_t last = batch * (chunk + 1) / chunks;
+      for (int64_t n0 = batch * chunk / chunks, together = 0; n0 < last; n0 += together) {
+        together = split_grid ? 1 : std::min(kTogether, last - n0);  // shared grids: one image at a time
+        for (int64_t i = 0; i < together; ++i) {
+          const float* xn = px + (n0 + i) * in_size * channels;
+          if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, base + i * per_image);
+          else planes_to_padded_planes(xn, channels, grid_, base + i * per_image);
+        }
+        for (int64_t grp = 0; grp < group_; ++grp) {
+          LaneConvArgs a;
+          a.image = base + grp * cg * grid_.plane;
+          a.plane = grid_.plane;
+          a.channels = cg;
+          a.taps = grid_.taps.data();
+          a.tap_count = static_cast<int64_t>(grid_.taps.size());
+          a.count = grid_.count;
+          a.bias = bias ? bias + grp * mg : nullptr;
+          a.relu = relu_;
+          a.y = base + image_floats + grp * mg * ldg;
+          a.ldy = ldg;
+          a.images = together;
+          a.image_stride = a.y_stride = per_image;
+          if (split_grid) conv_lanes_shared(a, lane_weights_[size_t(grp)], width);
+          else conv_position_lanes(a, lane_weights_[size_t(grp)]);
+        }
+        for (int64_t i = 0; i < together; ++i) {
+          const float* grid = base + i * per_image + image_floats;
+          float* y_image = py + (n0 + i) * out_positions * maps;
+          if (!pooled_) {
+            if (y_channels_last_) grid_to_rows(grid, ldg, maps, grid_, maps, y_image);
+            else grid_to_planes(grid, ldg, maps, grid_, y_image);
+            continue;
+          }
+          max_pool_grid(grid, ldg, maps, grid_pool_, y_channels_last_ ? pooled : y_image);  // [maps, out_positions]
+          if (y_channels_last_) planes_to_rows(pooled, out_positions, maps, maps, y_image);
+        }
+      }
+    };
+    if (split_grid) {
+      run_images(0);
+      return;
+    }
+    parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t chunk = c0; chunk < c1; ++chunk) run_images(chunk);
+    });
+  }
+
+  // conv_position_lanes with the grid shared among the threads, in blocks of whole vectors.
+  static void conv_lanes_shared(const LaneConvArgs& a, const PackedLaneWeights& w, int64_t width) {
+    const int64_t block = 4 * width, blocks = (a.count + block - 1) / block;
+    const int64_t macs_per_block = block * w.K() * w.M();
+    parallel_for(blocks, std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(macs_per_block, 1)),
+                 [&](int64_t b0, int64_t b1) {
+                   LaneConvArgs part = a;
+                   part.image = a.image + b0 * block;
+                   part.count = std::min(a.count, b1 * block) - b0 * block;
+                   part.y = a.y + b0 * block;
+                   conv_position_lanes(part, w);
+                 });
+  }
+
   // conv_gemm with its output positions shared among the threads, in blocks of whole tiles.
   static void conv_gemm_shared(const ConvGemmArgs& a, const PackedConvWeights& w) {
     constexpr int64_t kBlock = 48;  // positions per task: whole tiles at every ISA level
@@ -210,7 +320,22 @@ class ConvChannelsLastKernel final : public Kernel {
                  });
   }
 
+  LaneShape lane_shape(const WindowGeometry& g) const {
+    LaneShape s;
+    s.groups = group_;
+    s.maps = w_shape_[0] / group_;
+    s.depth = w_shape_[1] * g.kernel_size();
+    s.positions = g.out_size();
+    s.grid = grid_.count;
+    s.x_floats = g.in_size() * w_shape_[1] * group_;
+    s.y_floats = (pooled_ ? pool_g_.out_size() : g.out_size()) * w_shape_[0];
+    s.x_channels_last = x_channels_last_;
+    s.y_channels_last = y_channels_last_;
+    return s;
+  }
+
   WindowAttrs attrs_;
+  std::string lanes_;  // "", "channels" or "positions"
   int64_t group_ = 1;
   bool x_channels_last_ = false, y_channels_last_ = false, relu_ = false, pooled_ = false;
   WindowAttrs pool_attrs_;
@@ -219,9 +344,13 @@ class ConvChannelsLastKernel final : public Kernel {
   std::vector<int64_t> cached_spatial_;
   WindowGeometry g_, padded_, pool_g_;
   WindowRuns runs_;
+  bool position_lanes_ = false;
+  LaneGrid grid_;
+  GridPool grid_pool_;
   std::vector<std::vector<AxisTaps>> pool_taps_;
   Shape w_shape_;
   std::vector<PackedConvWeights> weights_;  // per group
+  std::vector<PackedLaneWeights> lane_weights_;  // per group
 };
 
 }  // namespace

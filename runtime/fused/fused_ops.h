@@ -49,7 +49,8 @@
 //   channels-last ([N, spatial..., C]) when x_channels_last / y_channels_last are 1, else
 //   [N, C, spatial...]; activation = "relu" applies ReLU in the epilogue, and pool_kernel_shape
 //   (with MaxPool's other attributes, prefixed pool_) a MaxPool after it
-//   (runtime/fused/conv_channels_last.cc, optimizer/rewrite_channels_last.h).
+//   (runtime/fused/conv_channels_last.cc, optimizer/rewrite_channels_last.h); lanes =
+//   "channels" | "positions" forces the SIMD lanes (default: conv_lanes.h's cost model).
 // MaxPoolChannelsLast(X f32 [N, spatial..., C]) -> Y: MaxPool without Indices (its window
 //   attrs), Y channels-last when y_channels_last is 1, else [N, C, out...].
 #pragma once

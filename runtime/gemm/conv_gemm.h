@@ -22,6 +22,7 @@ class PackedConvWeights {
   int64_t N() const { return N_; }
   int64_t K() const { return K_; }
   bool empty() const { return plain_.empty(); }
+  const float* plain() const { return plain_.data(); }  // W as given to pack
 
  private:
   int64_t N_ = 0, K_ = 0;

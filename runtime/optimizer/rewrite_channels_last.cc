@@ -1,12 +1,17 @@
 #include "runtime/optimizer/rewrite_channels_last.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "ir/builders.h"
+#include "runtime/fused/conv_lanes_layout.h"
 #include "runtime/fused/fused_ops.h"
+#include "runtime/gemm/conv_lanes.h"
+#include "runtime/kernels/conv_layout.h"
+#include "runtime/kernels/window_geometry.h"
 #include "runtime/optimizer/pattern_rewriter.h"
 #include "runtime/subgraph.h"
 
@@ -39,15 +44,17 @@ class LayoutPlanner {
 
   ChannelsLastStats run() {
     ChannelsLastStats stats;
+    plan_lanes();
     for (size_t i = 0; i < graph_.nodes.size(); ++i) {
       const int carried = carried_input(static_cast<int>(i));
       const Node& n = graph_.nodes[i];
-      if (carried >= 0 && !n.outputs.empty() && !n.outputs[0].empty() && !pinned_.count(n.outputs[0]))
+      if (carried >= 0 && !n.outputs.empty() && !n.outputs[0].empty() && !pinned_.count(n.outputs[0]) &&
+          !planes_convs_.count(static_cast<int>(i)))
         channels_last_.insert(n.outputs[0]);
     }
     while (prune_once()) {
     }
-    if (channels_last_.empty()) return stats;
+    if (channels_last_.empty() && lane_convs_.empty()) return stats;
     stats.values = static_cast<int>(channels_last_.size());
     std::set<int> dropped;
     for (size_t i = 0; i < graph_.nodes.size(); ++i) {
@@ -55,7 +62,7 @@ class LayoutPlanner {
       if (dropped.count(static_cast<int>(i)) || n.outputs.empty()) continue;
       const bool x_cl = n.has_input(0) && channels_last_.count(n.inputs[0]);
       const bool y_cl = channels_last_.count(n.outputs[0]) > 0;
-      if (is_conv(n) && (x_cl || y_cl)) {
+      if (is_conv(n) && (x_cl || y_cl || lane_convs_.count(static_cast<int>(i)))) {
         rewrite_conv(static_cast<int>(i), x_cl, y_cl, dropped, stats);
       } else if (is_max_pool(n) && x_cl) {
         n.domain = fused::kDomain;
@@ -151,7 +158,7 @@ class LayoutPlanner {
         for (const Use& r : it->second) {
           const Node& n = graph_.nodes[size_t(r.node)];
           const bool windowed = is_conv(n) || is_max_pool(n);
-          const bool layout_reader = windowed && r.index == 0 && holds_floats(v);
+          const bool layout_reader = windowed && r.index == 0 && holds_floats(v) && !planes_convs_.count(r.node);
           const bool agnostic = !windowed && carried_input(r.node) == r.index && channels_last_.count(n.outputs[0]);
           ok = ok && (layout_reader || agnostic);
         }
@@ -179,7 +186,8 @@ class LayoutPlanner {
     }
     // Then a MaxPool that alone reads a channels-last output: pooled per image in cache, its
     // output the conv's.
-    if (y_cl && r >= 0 && !dropped.count(r) && is_max_pool(graph_.nodes[size_t(r)]) &&
+    const bool planes_out = !y_cl && lane_convs_.count(index);  // the pool reads planes, which it may
+    if ((y_cl || planes_out) && r >= 0 && !dropped.count(r) && is_max_pool(graph_.nodes[size_t(r)]) &&
         graph_.nodes[size_t(r)].find_attr("kernel_shape")) {
       const Node& pool = graph_.nodes[size_t(r)];
       for (const ir::Attribute& a : pool.attributes) {
@@ -194,6 +202,59 @@ class LayoutPlanner {
       ++stats.pools_fused;
     }
     n.attributes.push_back(ir::int_attribute("y_channels_last", y_cl ? 1 : 0));
+  }
+
+  // The static spatial sizes of values, from the graph inputs' shapes through convs, MaxPools
+  // and layout-agnostic ops (absent when unknown), and from them the convs' lanes: a conv
+  // whose best lanes on planes on both sides beat its best on channels-last on both sides
+  // (conv_lanes.h's costs, the pool not counted) keeps its input and output planes; a conv
+  // that runs position lanes with its final layouts is fused even with planes on both sides.
+  void plan_lanes() {
+    if (lane_width() <= 1) return;
+    std::map<std::string, std::vector<int64_t>> spatial;
+    for (const ir::ValueInfo& in : graph_.inputs) {
+      if (!in.has_shape || in.dims.size() < 3) continue;
+      std::vector<int64_t> sizes;
+      for (size_t a = 2; a < in.dims.size(); ++a) sizes.push_back(in.dims[a].value);
+      if (std::all_of(sizes.begin(), sizes.end(), [](int64_t v) { return v > 0; })) spatial[in.name] = sizes;
+    }
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& n = graph_.nodes[i];
+      const int carried = carried_input(static_cast<int>(i));
+      if (carried < 0 || n.outputs.empty() || n.outputs[0].empty()) continue;
+      auto it = spatial.find(n.inputs[size_t(carried)]);
+      if (it == spatial.end()) continue;
+      if (!is_conv(n) && !is_max_pool(n)) {
+        spatial[n.outputs[0]] = it->second;
+        continue;
+      }
+      auto attrs = read_window_attrs(n);
+      if (!attrs.ok()) continue;
+      const Tensor* w = is_conv(n) ? constant(n.inputs[1]) : nullptr;
+      const std::vector<int64_t> kernel = w ? std::vector<int64_t>(w->shape().begin() + 2, w->shape().end()) : attrs->kernel_shape;
+      auto g = resolve_window(*attrs, it->second, kernel, n.name);
+      if (!g.ok() || g->rank() != static_cast<int>(kernel.size())) continue;
+      spatial[n.outputs[0]] = g->out;
+      if (w && std::all_of(g->stride.begin(), g->stride.end(), [](int64_t v) { return v == 1; })) plan_conv(static_cast<int>(i), *g, *w);
+    }
+  }
+
+  void plan_conv(int index, const WindowGeometry& g, const Tensor& w) {
+    const int64_t group = graph_.nodes[size_t(index)].attr_int("group", 1);
+    LaneShape s;
+    s.groups = group;
+    s.maps = w.dim(0) / group;
+    s.depth = w.numel() / w.dim(0);
+    s.positions = g.out_size();
+    s.grid = fused::lane_grid(g, padded_input(g)).count;
+    s.x_floats = g.in_size() * w.dim(1) * group;
+    s.y_floats = g.out_size() * w.dim(0);
+    if (s.x_floats > kMaxLaneImageFloats) return;
+    const LaneCosts planes = lane_costs(s);
+    s.x_channels_last = s.y_channels_last = true;
+    const LaneCosts cl = lane_costs(s);
+    if (std::min(planes.channels, planes.positions) < std::min(cl.channels, cl.positions)) planes_convs_.insert(index);
+    if (planes.positions < planes.channels) lane_convs_.insert(index);
   }
 
   // The single reader of `value` (not a graph output nor read by a subgraph), or -1.
@@ -231,6 +292,8 @@ class LayoutPlanner {
   std::map<std::string, std::vector<Use>> readers_;
   std::set<std::string> pinned_;         // graph outputs and values read inside subgraphs
   std::set<std::string> channels_last_;  // the values kept channels-last
+  std::set<int> planes_convs_;  // convs better with planes on both sides (plan_lanes)
+  std::set<int> lane_convs_;    // convs on position lanes with planes on both sides: fused anyway
 };
 
 }  // namespace

@@ -20,6 +20,15 @@
 // alone reads its channels-last output (pooled per image while in cache: the activation between
 // them is never written out). Channels-last values
 // are renamed (NAME/channels_last), so nothing fetches one under its old name by mistake.
+//
+// Narrow convs keep planes instead (issue 15: pruned convs). Where the graph inputs give the
+// spatial sizes, each stride-1 conv's cost on channel lanes and on position lanes
+// (runtime/gemm/conv_lanes.h: lanes wasted plus the layout copies) is compared with planes on
+// both sides and with channels-last on both sides; a conv better on planes keeps its input and
+// output planes, and a conv that runs position lanes on planes becomes a ConvChannelsLast
+// (x/y_channels_last 0) anyway, for its Relu and MaxPool epilogue. digits-cnn pruned to 13/11
+// channels:
+//   X -> ConvChannelsLast{relu} (planes) -> [DQL -> DQ] -> ConvChannelsLast{relu, pool} (planes) -> Flatten
 #pragma once
 #include "ir/model.h"
 #include "ir/status.h"

@@ -184,9 +184,12 @@ using rewrite_test::Builder;
 
 // x [N, 2, 8, 8] -> Conv(5 maps, pads 1) -> Relu -> [middle] -> Conv(3 maps, pads 1, stride 1)
 // -> Relu -> MaxPool 2x2 -> Flatten -> y; `middle` adds nodes between "r1" and "m".
+// The spatial sizes are left unknown at load in these graphs: with them known, such narrow
+// convs run position lanes on planes (test_conv_lanes.cc), and the channels-last rules tested
+// here would not come into play.
 Builder conv_chain(const std::function<void(Builder&)>& middle) {
   Builder b;
-  b.input("x", {-1, 2, 8, 8});
+  b.input("x", {-1, 2, -1, -1});
   b.output("y");
   b.init("w1", random_tensor({5, 2, 3, 3}, 91));
   b.init("b1", random_tensor({5}, 92));
@@ -256,7 +259,7 @@ TEST_CASE("channels-last rewrite: Conv, Relu, scalar ops, dynamic fake quantizat
     }
     SUBCASE("a MaxPool that shares its input with a conv runs alone, channels-last in") {
       Builder b;
-      b.input("x", {-1, 2, 8, 8});
+      b.input("x", {-1, 2, -1, -1});
       b.output("y");
       b.output("y2");
       b.init("w1", random_tensor({5, 2, 3, 3}, 91));
@@ -305,7 +308,7 @@ TEST_CASE("channels-last rewrite: values something else reads keep their layout"
   }
   SUBCASE("a conv straight into Flatten keeps planes") {
     Builder b;
-    b.input("x", {-1, 2, 8, 8});
+    b.input("x", {-1, 2, -1, -1});
     b.output("y");
     b.init("w1", random_tensor({5, 2, 3, 3}, 91));
     b.node("Conv", {"x", "w1"}, {"c1"});
