@@ -27,6 +27,7 @@ struct PruneCliOptions {
   bool ffn_given = false, channels_given = false;
   std::string score = "taylor-first", head_score = "taylor", ranking = "global", recovery = "lsq";
   std::string channel_ratios;
+  std::string select = "score", head_select = "score";
   int64_t calib_limit = 0, calib_batch = 1;
   bool json = false;
 };
@@ -75,7 +76,8 @@ int run_prune(const PruneCliOptions& opts) {
   std::map<std::string, std::string> pass_options = {
       {"score", opts.score}, {"ranking", opts.ranking}, {"recovery", opts.recovery}, {"heads", std::to_string(opts.heads)}, {"head-score", opts.head_score},
       {"min-keep", std::to_string(opts.min_keep)}, {"damp", std::to_string(opts.damp)}, {"multiple", std::to_string(opts.multiple)},
-      {"importance-rows", std::to_string(opts.importance_rows)}, {"refit-rows", std::to_string(opts.refit_rows)}};
+      {"importance-rows", std::to_string(opts.importance_rows)}, {"refit-rows", std::to_string(opts.refit_rows)},
+      {"select", opts.select}, {"head-select", opts.head_select}};
   if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
   if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
   if (opts.params > 0) pass_options["params"] = std::to_string(opts.params);
@@ -146,6 +148,10 @@ void add_prune_command(CLI::App& app, int& exit_code) {
       ->default_val("global")->check(CLI::IsMember({"global", "uniform"}));
   sub->add_option("--recovery", o->recovery, "none; bias: FLAP bias compensation; lsq: ridge least squares refit of the next layer; lsq-seq: the refit layer by layer on the pruned model's own activations")
       ->default_val("lsq")->check(CLI::IsMember({"none", "bias", "lsq", "lsq-seq"}));
+  sub->add_option("--select", o->select, "Which neurons of each FFN go once its count is chosen: score: the lowest scores; obs: greedy structured OBS, those whose removal the least squares refit restores best")
+      ->default_val("score")->check(CLI::IsMember({"score", "obs"}));
+  sub->add_option("--head-select", o->head_select, "The same for the heads of each attention block: score or obs")
+      ->default_val("score")->check(CLI::IsMember({"score", "obs"}));
   sub->add_option("--min-keep", o->min_keep, "Fraction of each layer's neurons always kept")->default_val(0.1);
   sub->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration rows (0 = all)")->default_val(0)->check(CountIn(0, INT64_MAX));
   sub->add_option("--damp", o->damp, "lsq ridge damping, relative to the mean variance of the kept units (0.1 measured best on kjv-gpt2 and kjv-bert)")->default_val(0.1);
