@@ -183,7 +183,7 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
     io.max_rows = o.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original, io));
   }
-  if (o.obs_select) EMBER_TRY(reselect_heads_by_obs(original.graph, found.groups, *inputs, o.damp, removed));
+  if (o.obs_select) EMBER_TRY(reselect_heads_by_obs(original.graph, found.groups, *inputs, o.obs_damp, removed));
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];
     const int64_t H = g.units();

@@ -38,6 +38,7 @@ struct HeadPruneOptions {
   // select=obs (obs_selection.h): each block's count from the scores, its heads chosen by the
   // error the refit of the output projection leaves (on the unpruned model's statistics).
   bool obs_select = false;
+  double obs_damp = 1;  // its ridge (prune-structured's select-damp)
 };
 
 struct HeadPruneOutcome {

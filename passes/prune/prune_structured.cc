@@ -41,6 +41,7 @@ struct PruneOptionValues {
   int64_t refit_rows = 8192;  // rows (tokens) per consumer input in the recovery's statistics (the scores keep 8192)
   std::string channel_ratios;  // conv_pruning.h parse_group_ratios
   std::string select = "score", head_select = "score";  // obs_selection.h: which units of a layer go, once its count is chosen
+  double select_damp = 1;  // the ridge of the OBS selection's inverse covariance (the refit keeps damp)
 };
 
 const OptionTable<PruneOptionValues>& option_table() {
@@ -88,6 +89,9 @@ const OptionTable<PruneOptionValues>& option_table() {
        "scores; obs: greedy structured OBS, the neurons whose removal the least squares refit of the consumer restores "
        "best (its input covariance over refit-rows rows)"},
       {"head-select", &V::head_select, "The same for the heads of each attention block (score or obs)"},
+      {"select-damp", &V::select_damp,
+       "The ridge of select=obs's inverse input covariance, relative to its mean diagonal (the refit keeps damp; large "
+       "values tend to the consumer columns' norms)"},
       {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
   });
   return table;
@@ -124,6 +128,7 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
   if (v.select != "score" && v.select != "obs")
     return invalid_input("prune-structured: select must be score or obs, got '" + v.select + "'");
+  if (!(v.select_damp > 0)) return invalid_input("prune-structured: select-damp must be > 0");
   if (v.head_select != "score" && v.head_select != "obs")
     return invalid_input("prune-structured: head-select must be score or obs, got '" + v.head_select + "'");
   if (v.ranking != "global" && v.ranking != "uniform")
@@ -385,7 +390,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     io.max_rows = opts.values.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model, io));
   }
-  if (obs && inputs) EMBER_TRY(reselect_by_obs(model.graph, found.groups, scores, *inputs, opts.values.damp, selection));
+  if (obs && inputs) EMBER_TRY(reselect_by_obs(model.graph, found.groups, scores, *inputs, opts.values.select_damp, selection));
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
   int64_t removed_total = 0;
   for (size_t i = 0; i < found.groups.size(); ++i) {
@@ -424,7 +429,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     prune::HeadPruneOptions ho;
     ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
-    ho.refit_rows = opts.values.refit_rows, ho.per_block = head_counts, ho.obs_select = opts.values.head_select == "obs";
+    ho.refit_rows = opts.values.refit_rows, ho.per_block = head_counts, ho.obs_select = opts.values.head_select == "obs", ho.obs_damp = opts.values.select_damp;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
     for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());
