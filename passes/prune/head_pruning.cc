@@ -8,6 +8,7 @@
 #include "passes/graph_edit.h"
 #include "passes/prune/head_scores.h"
 #include "passes/prune/neuron_selection.h"
+#include "passes/prune/obs_selection.h"
 #include "passes/prune/prune_edit.h"
 #include "passes/prune/sequential_refit.h"
 #include "runtime/interpreter.h"
@@ -72,6 +73,27 @@ std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>&
   }
   threshold = sel.threshold;
   return sel.removed;
+}
+
+// select=obs: each block's count kept, its heads chosen again by obs_selection.h.
+Status reselect_heads_by_obs(const ir::Graph& graph, const std::vector<HeadGroup>& groups,
+                             const analysis::LayerInputAnalysis::Output& inputs, double damp,
+                             std::vector<std::vector<int64_t>>& removed) {
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const HeadGroup& g = groups[i];
+    if (removed[i].empty()) continue;
+    auto it = inputs.stats.find(g.output.input);
+    if (it == inputs.stats.end() || !it->second.xtx)
+      return invalid_input("prune-structured: select=obs has no calibration statistics of '" + g.output.input + "'");
+    const Layer out = current_layer(graph, g.output);
+    const std::vector<float> w = analysis::canonical_matrix(out, *graph.find_initializer(out.weight));
+    std::vector<std::vector<int64_t>> units;
+    for (int64_t u = 0; u < g.units(); ++u) units.push_back(g.unit_channels({u}, g.heads(), 1));
+    const std::vector<double> sigma = input_moments(it->second, g.output.reduction, !g.output.bias.empty());
+    EMBER_ASSIGN_OR_RETURN(removed[i], select_by_obs(w, out.channels, g.output.reduction, sigma, units,
+                                                     static_cast<int64_t>(removed[i].size()), damp));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -154,13 +176,14 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
   }
   EMBER_ASSIGN_OR_RETURN(const auto scores, score_heads(original, ctx, found.groups, o.score));
   std::vector<double> threshold;
-  const auto removed = choose(scores, found.groups, o, threshold);
+  auto removed = choose(scores, found.groups, o, threshold);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
-  if (o.recovery == Recovery::kBias || o.recovery == Recovery::kLsq) {
+  if (o.obs_select || o.recovery == Recovery::kBias || o.recovery == Recovery::kLsq) {
     analysis::LayerInputAnalysis::Options io;
     io.max_rows = o.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original, io));
   }
+  if (o.obs_select) EMBER_TRY(reselect_heads_by_obs(original.graph, found.groups, *inputs, o.obs_damp, removed));
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];
     const int64_t H = g.units();

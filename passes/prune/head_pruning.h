@@ -35,6 +35,10 @@ struct HeadPruneOptions {
   // node), instead of the ratio; for a search that chooses per layer. Grouped-query blocks
   // count KV groups (HeadGroup::units()).
   std::map<std::string, int64_t> per_block;
+  // select=obs (obs_selection.h): each block's count from the scores, its heads chosen by the
+  // error the refit of the output projection leaves (on the unpruned model's statistics).
+  bool obs_select = false;
+  double obs_damp = 1;  // its ridge (prune-structured's select-damp)
 };
 
 struct HeadPruneOutcome {

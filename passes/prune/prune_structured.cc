@@ -15,6 +15,7 @@
 #include "passes/prune/model_macs.h"
 #include "passes/prune/neuron_scores.h"
 #include "passes/prune/neuron_selection.h"
+#include "passes/prune/obs_selection.h"
 #include "passes/prune/prune_edit.h"
 #include "passes/prune/recovery.h"
 #include "passes/prune/sequential_refit.h"
@@ -39,6 +40,8 @@ struct PruneOptionValues {
   int64_t multiple = 1;  // kept_rounding.h
   int64_t refit_rows = 8192;  // rows (tokens) per consumer input in the recovery's statistics (the scores keep 8192)
   std::string channel_ratios;  // conv_pruning.h parse_group_ratios
+  std::string select = "score", head_select = "score";  // obs_selection.h: which units of a layer go, once its count is chosen
+  double select_damp = 1;  // the ridge of the OBS selection's inverse covariance (the refit keeps damp)
 };
 
 const OptionTable<PruneOptionValues>& option_table() {
@@ -81,6 +84,14 @@ const OptionTable<PruneOptionValues>& option_table() {
        "depthwise -> Conv or Flatten -> Gemm; residual, excitation and Concat joins pruned jointly); when given without ffn, ffn is 0"},
       {"channel-ratios", &V::channel_ratios,
        "Per-group channel fractions 'NAME:R;NAME:R' (a group's or one of its producer Convs' node name); the others follow channels"},
+      {"select", &V::select,
+       "Which neurons of each FFN go once its count is chosen (by ffn, params or ffn-per-layer): score: the lowest "
+       "scores; obs: greedy structured OBS, the neurons whose removal the least squares refit of the consumer restores "
+       "best (its input covariance over refit-rows rows)"},
+      {"head-select", &V::head_select, "The same for the heads of each attention block (score or obs)"},
+      {"select-damp", &V::select_damp,
+       "The ridge of select=obs's inverse input covariance, relative to its mean diagonal (the refit keeps damp; large "
+       "values tend to the consumer columns' norms)"},
       {"multiple", &V::multiple, "Round each layer's kept neurons or channels to a multiple of this (1: as selected)"},
   });
   return table;
@@ -115,6 +126,11 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
+  if (v.select != "score" && v.select != "obs")
+    return invalid_input("prune-structured: select must be score or obs, got '" + v.select + "'");
+  if (!(v.select_damp > 0)) return invalid_input("prune-structured: select-damp must be > 0");
+  if (v.head_select != "score" && v.head_select != "obs")
+    return invalid_input("prune-structured: head-select must be score or obs, got '" + v.head_select + "'");
   if (v.ranking != "global" && v.ranking != "uniform")
     return invalid_input("prune-structured: ranking must be global or uniform, got '" + v.ranking + "'");
   EMBER_ASSIGN_OR_RETURN(p.score, prune::parse_neuron_score(v.score));
@@ -215,6 +231,29 @@ Status select_jointly(const ir::Model& model, PassContext& ctx, const std::vecto
                                                " layers): KL " + std::to_string(probed.loss[i]) + " nats, scores x " + std::to_string(probed.factor[i]));
   }
   apply_counts(prune::select_by_params(layers, opts.values.params, opts.values.min_keep));
+  return Status::Ok();
+}
+
+// select=obs: each FFN keeps its count of removed neurons, chosen again by obs_selection.h on the
+// unpruned consumer and its input statistics; the threshold becomes the highest score removed.
+Status reselect_by_obs(const ir::Graph& graph, const std::vector<FfnGroup>& groups, const std::vector<std::vector<double>>& scores,
+                       const analysis::LayerInputAnalysis::Output& inputs, double damp, prune::NeuronSelection& selection) {
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const FfnGroup& g = groups[i];
+    if (selection.removed[i].empty()) continue;
+    auto it = inputs.stats.find(g.second.input);
+    if (it == inputs.stats.end() || !it->second.xtx)
+      return invalid_input("prune-structured: select=obs has no calibration statistics of '" + g.second.input + "'");
+    const Layer second = prune::current_layer(graph, g.second);
+    const std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight));
+    std::vector<std::vector<int64_t>> units(size_t(g.neurons));
+    for (int64_t n = 0; n < g.neurons; ++n) units[size_t(n)] = {n};
+    const std::vector<double> sigma = prune::input_moments(it->second, g.neurons, !g.second.bias.empty());
+    EMBER_ASSIGN_OR_RETURN(selection.removed[i], prune::select_by_obs(w2, g.second.channels, g.neurons, sigma, units,
+                                                                      static_cast<int64_t>(selection.removed[i].size()), damp));
+    selection.threshold[i] = 0;
+    for (int64_t n : selection.removed[i]) selection.threshold[i] = std::max(selection.threshold[i], scores[i][size_t(n)]);
+  }
   return Status::Ok();
 }
 
@@ -346,12 +385,14 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   EMBER_TRY(apply_per_layer_counts(found.groups, scores, opts.ffn_per_layer, selection));
   prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
-  if (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential &&
+  const bool obs = opts.values.select == "obs";
+  if ((obs || (opts.recovery != prune::Recovery::kNone && opts.recovery != prune::Recovery::kLsqSequential)) &&
       (opts.values.ffn > 0 || opts.values.params > 0 || !opts.ffn_per_layer.empty())) {
     analysis::LayerInputAnalysis::Options io;
     io.max_rows = opts.values.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model, io));
   }
+  if (obs && inputs) EMBER_TRY(reselect_by_obs(model.graph, found.groups, scores, *inputs, opts.values.select_damp, selection));
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
   int64_t removed_total = 0;
   for (size_t i = 0; i < found.groups.size(); ++i) {
@@ -390,7 +431,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     prune::HeadPruneOptions ho;
     ho.ratio = opts.values.heads, ho.score = opts.head_score, ho.recovery = opts.recovery;
     ho.global = opts.values.ranking == "global", ho.min_keep = opts.values.min_keep, ho.damp = opts.values.damp;
-    ho.refit_rows = opts.values.refit_rows, ho.per_block = head_counts;
+    ho.refit_rows = opts.values.refit_rows, ho.per_block = head_counts, ho.obs_select = opts.values.head_select == "obs", ho.obs_damp = opts.values.select_damp;
     EMBER_ASSIGN_OR_RETURN(prune::HeadPruneOutcome heads, prune::prune_heads(model, pruned, ctx, ho));
     for (const auto& s : heads.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());

@@ -27,6 +27,11 @@
 // input) over about N rows (tokens) spread over the calibration set; the scores keep the layer-input
 // analysis's 8192 (on kjv-gpt2 at 20%, 65536 refit rows of 512 calibration rows: 1.1844 bits/byte
 // against 1.1930 with 8192, the same units removed).
+// select=obs (head-select=obs for heads): once a layer's count is chosen, its units are picked by
+// greedy structured OBS (obs_selection.h: the units whose removal the refit restores best) instead
+// of the lowest scores; select-damp is its ridge (kjv-gpt2 at 20.1%, select-damp=1: 1.1825 against
+// 1.1844 bits/byte with lsq, and the refit then removes 55% of the increase pruning alone causes
+// instead of 48%).
 // ffn-per-layer=NODE:COUNT;... removes exactly COUNT neurons (the lowest scores) of the FFN whose
 // first layer is NODE, whatever ffn says (the choice of a per-layer search, passes/search/).
 // Result: PruneResult, a row per layer (units, parameters and MACs before and after, the

@@ -48,6 +48,10 @@ Result<std::vector<float>> regression(const std::vector<double>& sigma, int64_t 
 
 }  // namespace
 
+std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered) {
+  return moments(stats, n, centered ? stats.mean() : std::vector<double>());
+}
+
 Result<Recovery> parse_recovery(const std::string& name) {
   if (name == "none") return Recovery::kNone;
   if (name == "bias") return Recovery::kBias;

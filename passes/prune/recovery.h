@@ -33,6 +33,10 @@ struct ConsumerUpdate {
 
 // `weight` canonical [M, N]; `bias` [M] or empty; `kept` and `removed` sorted neuron indices;
 // `stats` the consumer input's statistics (may be null for kNone).
+// The consumer input's covariance [N, N] (`centered`: the consumer has a bias, so the refit has an
+// intercept) or uncentered second moment, from the layer-input statistics.
+std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered);
+
 Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
                                         int64_t N, const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,
                                         Recovery recovery, const analysis::LayerInputStats* stats, double damp);

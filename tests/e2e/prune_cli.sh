@@ -41,6 +41,12 @@ expect_exit 2 "refit rows 0" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/
 expect_stderr_contains "--refit-rows"
 expect_exit 2 "unknown score" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --score l2 -o "$WORK/bad.onnx"
 expect_stderr_contains "--score"
+expect_exit 2 "unknown selection" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --select lowest -o "$WORK/bad.onnx"
+expect_stderr_contains "--select"
+# --select score (the units with the lowest scores) against the default obs: both deterministic, same sizes.
+expect_exit 0 "prune gpt2-tiny --select score" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 \
+  --ffn 0.3 --score wanda --recovery lsq --select score -o "$WORK/tiny_score.onnx"
+[ "$(stat -c %s "$WORK/tiny_score.onnx")" = "$(stat -c %s "$WORK/tiny.onnx")" ] && pass || fail "the selections removed different counts"
 # Quantized weights are no f32 layers: nothing to prune, and the message says what was looked for.
 expect_exit 0 "make an INT8 model" -- "$EMBER" quantize "$S/digits-cnn.onnx" --weights int8 -o "$WORK/int8.onnx"
 expect_exit 2 "no prunable group" -- "$EMBER" prune "$WORK/int8.onnx" --calib "$S/digits-calib.npz" --score magnitude -o "$WORK/bad.onnx"

@@ -130,6 +130,10 @@ TEST_CASE("prune heads: ratio 0 changes nothing - recovery reduces the error - e
     CHECK(bias < none);
     CHECK(lsq < bias);
     CHECK(seq == doctest::Approx(lsq).epsilon(1e-2));  // one block: no upstream drift
+    // head-select=obs: the same count, the heads the refit restores best (obs_selection.h).
+    const double obs = head_error(make, base + "lsq,head-select=obs}");
+    INFO("head-select=obs ", obs);
+    CHECK(obs <= lsq * 1.0001);
     for (const char* score : {"taylor", "fisher", "taylor-first", "wanda", "fluctuation"}) {
       INFO(score);
       CHECK(head_error(make, std::string("prune-structured{ffn=0,heads=0.5,recovery=lsq,head-score=") + score + "}") < none);
