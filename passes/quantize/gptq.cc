@@ -45,8 +45,17 @@ void HessianAccumulator::merge(const HessianAccumulator& other) {
 std::vector<float> HessianAccumulator::hessian() const {
   std::vector<float> h(static_cast<size_t>(dim_ * dim_));
   const double f = samples_ > 0 ? 2.0 / static_cast<double>(samples_) : 0.0;
-  for (int64_t i = 0; i < dim_; ++i)
-    for (int64_t j = 0; j <= i; ++j) h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = static_cast<float>(f * sum_[packed_index(i, j)]);
+  // In 64 x 64 tiles (the mirrored writes then stay within 64 rows instead of striding the
+  // whole matrix per element), each block of rows on its own thread: a block of rows i
+  // writes h[i][j] and h[j][i] for its own i only.
+  constexpr int64_t kFill = 64;
+  runtime::parallel_for((dim_ + kFill - 1) / kFill, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t i0 = b0 * kFill; i0 < std::min(dim_, b1 * kFill); i0 += kFill)
+      for (int64_t j0 = 0; j0 <= i0; j0 += kFill)
+        for (int64_t i = i0; i < std::min(dim_, i0 + kFill); ++i)
+          for (int64_t j = j0; j < std::min(i + 1, j0 + kFill); ++j)
+            h[size_t(i * dim_ + j)] = h[size_t(j * dim_ + i)] = static_cast<float>(f * sum_[packed_index(i, j)]);
+  });
   return h;
 }
 
