@@ -14,7 +14,7 @@
 //              layer's Hessian sees the error of the layers quantized before it.
 // Memory: one block's weights (and the interpreter's packed copy), its layers' X^T X, and the
 // crossing values of every unit (a few activations). The source weights are read from the
-// mapped file by the block's run and released by the quantizer once emitted.
+// mapped file by the block's run and released by the quantizer once it has copied them.
 // Rows: the same units and the same row sampling as collect_layer_inputs (layer_inputs.h):
 // with float inputs each X^T X equals the whole-model analysis's. The rows a unit gives are
 // read from the first block with a linear layer (the first block extends until it has one).

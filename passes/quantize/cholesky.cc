@@ -77,19 +77,30 @@ bool cholesky_lower(std::vector<float>& a, int64_t n) {
 }
 
 std::vector<float> invert_lower(const std::vector<float>& l, int64_t n) {
-  std::vector<float> x(static_cast<size_t>(n * n), 0.0f), t;
+  std::vector<float> x(l);
+  for (int64_t i = 0; i < n; ++i) std::fill(x.begin() + i * n + i + 1, x.begin() + (i + 1) * n, 0.0f);
+  invert_lower_in_place(x, n);
+  return x;
+}
+
+// Row block [i0, i1) of X = L^-1 over the same block of L: its diagonal block first (row r
+// reads L[r][c..r] before writing X[r][c], and X's finished rows above), then the columns
+// left of it from L's untouched part of the block and the finished X[:i0, :i0].
+void invert_lower_in_place(std::vector<float>& l, int64_t n) {
+  float* x = l.data();
+  std::vector<float> t;
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t i1 = std::min(n, i0 + kBlock), m = i1 - i0;
     // The diagonal block's inverse, row by row.
     for (int64_t r = i0; r < i1; ++r) {
-      const float* lr = l.data() + r * n;
-      const double inv = 1.0 / double(lr[r]);
+      float* xr = x + r * n;
+      const double inv = 1.0 / double(xr[r]);
       for (int64_t c = i0; c < r; ++c) {
         double s = 0;
-        for (int64_t k = c; k < r; ++k) s += double(lr[k]) * double(x[size_t(k * n + c)]);
-        x[size_t(r * n + c)] = static_cast<float>(-s * inv);
+        for (int64_t k = c; k < r; ++k) s += double(xr[k]) * double(x[k * n + c]);
+        xr[c] = static_cast<float>(-s * inv);
       }
-      x[size_t(r * n + r)] = static_cast<float>(inv);
+      xr[r] = static_cast<float>(inv);
     }
     if (i0 == 0) continue;
     // X[i, :i0] = -X[ii] (L[i, :i0] X[:i0, :i0]); X[:i0, :i0] is lower triangular, so each
@@ -97,12 +108,10 @@ std::vector<float> invert_lower(const std::vector<float>& l, int64_t n) {
     t.assign(static_cast<size_t>(m * i0), 0.0f);
     for (int64_t c0 = 0; c0 < i0; c0 += kPanel) {
       const int64_t c1 = std::min(i0, c0 + kPanel);
-      runtime::sgemm(false, false, m, c1 - c0, i0 - c0, 1.0f, l.data() + i0 * n + c0, n, x.data() + c0 * n + c0, n, 0.0f,
-                     t.data() + c0, i0);
+      runtime::sgemm(false, false, m, c1 - c0, i0 - c0, 1.0f, x + i0 * n + c0, n, x + c0 * n + c0, n, 0.0f, t.data() + c0, i0);
     }
-    runtime::sgemm(false, false, m, i0, m, -1.0f, x.data() + i0 * n + i0, n, t.data(), i0, 0.0f, x.data() + i0 * n, n);
+    runtime::sgemm(false, false, m, i0, m, -1.0f, x + i0 * n + i0, n, t.data(), i0, 0.0f, x + i0 * n, n);
   }
-  return x;
 }
 
 }  // namespace ember::passes::quant

@@ -15,5 +15,9 @@ bool cholesky_lower(std::vector<float>& a, int64_t n);
 
 // X = L^-1 for a lower-triangular L with a positive diagonal.
 std::vector<float> invert_lower(const std::vector<float>& l, int64_t n);
+// The same in place, for an L whose strict upper triangle is zero (as cholesky_lower leaves
+// it): GPTQ's 5632-wide factor then needs one [n, n] matrix, not two. Same values as
+// invert_lower: each block of rows reads only L's rows of that block, and X's rows above.
+void invert_lower_in_place(std::vector<float>& l, int64_t n);
 
 }  // namespace ember::passes::quant

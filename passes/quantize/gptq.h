@@ -10,6 +10,9 @@
 // rank-1 steps within the group, one product for the rest of the block. With blocked quantization the scale of a group is chosen
 // when the loop reaches the group's first column, from the weights as updated by then.
 // Inputs whose variance is zero ("dead" columns) get H[i][i] = 1 and zero weights.
+// Memory: rows never interact (each row's error feedback uses only U and its own errors), so
+// the working copy of W is taken about 32 MB of rows at a time (GptqOptions::chunk_bytes); H is factored in place
+// (one [cols, cols] matrix besides H, which is freed once U exists).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -57,10 +60,12 @@ Result<std::vector<float>> inverse_upper_cholesky(const std::vector<float>& h, i
 struct GptqOptions {
   double damp = 0.01;            // fraction of mean(diag H) added to the diagonal
   int64_t block_columns = 128;   // lazy-update block (rounded up to a multiple of the group)
+  int64_t chunk_bytes = 32 << 20;  // working copy of the weights, rows at a time (same codes at any size)
   ClipMode clip = ClipMode::kMse;
 };
 
-// Quantizes w [rows, cols] with `hessian` [cols, cols] (from HessianAccumulator::hessian()).
+// Quantizes w [rows, cols] with `hessian` [cols, cols] (from HessianAccumulator::hessian()),
+// which it consumes: pass it with std::move where the caller does not need it again.
 // The damping grows tenfold (up to three times) when H is not positive definite.
 Result<QuantizedMatrix> gptq_quantize(const float* w, int64_t rows, int64_t cols, int64_t group, QuantFormat f,
                                       std::vector<float> hessian, const GptqOptions& options);
@@ -76,5 +81,14 @@ std::vector<int64_t> sample_rows(int64_t rows, int64_t max);
 // Output error of a quantization, trace((W - Q) H (W - Q)^T) / trace(W H W^T): the relative
 // squared error of the layer's outputs over the calibration inputs H was built from.
 double relative_output_error(const float* w, const QuantizedMatrix& q, const std::vector<float>& hessian);
+
+// ||orig - eff|| / ||orig|| and, with a Hessian, the relative output error (estimated on
+// `sample` evenly spaced output channels), where orig = w / s and eff = dequant(q) / s per
+// column (s = 1 without AWQ scaling). output_error is -1 without a Hessian.
+struct WeightError {
+  double error = 0, output_error = -1;
+};
+WeightError weight_error(const std::vector<float>& w, const QuantizedMatrix& q, const std::vector<float>* s,
+                         const std::vector<float>* hessian, int64_t sample);
 
 }  // namespace ember::passes::quant

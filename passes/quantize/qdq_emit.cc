@@ -50,15 +50,42 @@ void redirect_uses(ir::Graph& graph, GraphEdits& edits, const std::string& from,
   used_values(graph, edits).add(to, n);
 }
 
+// codes[0, n) into t's elements [first, first + n) (first even for 4-bit types: whole bytes).
+void write_codes(const int32_t* codes, int64_t first, int64_t n, Tensor& t) {
+  if (traits(t.dtype()).bits == 4) {
+    pack_int4(codes, n, t.mutable_data<uint8_t>() + first / 2);
+  } else if (t.dtype() == DType::kI8) {
+    for (int64_t i = 0; i < n; ++i) t.mutable_data<int8_t>()[first + i] = static_cast<int8_t>(codes[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) t.mutable_data<uint8_t>()[first + i] = static_cast<uint8_t>(codes[i]);
+  }
+}
+
 Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& codes) {
   Tensor t = Tensor::zeros(dtype, shape);
-  const int64_t n = t.numel();
-  if (traits(dtype).bits == 4) {
-    pack_int4(codes.data(), n, t.mutable_data<uint8_t>());
-  } else if (dtype == DType::kI8) {
-    for (int64_t i = 0; i < n; ++i) t.mutable_data<int8_t>()[i] = static_cast<int8_t>(codes[size_t(i)]);
-  } else {
-    for (int64_t i = 0; i < n; ++i) t.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(codes[size_t(i)]);
+  write_codes(codes.data(), 0, t.numel(), t);
+  return t;
+}
+
+// The codes of q [C, K] in the stored layout: as they are, or transposed to [K, C] a band of
+// an even number of stored rows at a time, so that no int32 copy of the whole matrix is made
+// (a 32000 x 2048 LM head's codes are 262 MB as int32, 33 MB packed).
+Tensor code_tensor(DType dtype, const Shape& shape, const QuantizedMatrix& q, bool transpose) {
+  Tensor t = Tensor::zeros(dtype, shape);
+  const int64_t C = q.rows, K = q.cols;
+  if (!transpose) {
+    write_codes(q.codes.data(), 0, t.numel(), t);
+    return t;
+  }
+  const int64_t band = std::max<int64_t>(2, ((int64_t(1) << 20) / std::max<int64_t>(C, 1)) & ~int64_t(1));
+  std::vector<int32_t> rows(static_cast<size_t>(band * C));
+  for (int64_t k0 = 0; k0 < K; k0 += band) {
+    const int64_t k1 = std::min(K, k0 + band);
+    runtime::parallel_for(C, 256, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t k = k0; k < k1; ++k) rows[size_t((k - k0) * C + c)] = q.codes[size_t(c * K + k)];
+    });
+    write_codes(rows.data(), k0 * C, (k1 - k0) * C, t);
   }
   return t;
 }
@@ -110,13 +137,12 @@ QdqTensors qdq_tensors(const Layer& target, const QuantizedMatrix& q) {
   const bool flattened = blocked && target.shape.size() > 2;
   const DType dtype = code_dtype(q.format);
   const Shape code_shape = flattened ? Shape{C, K} : target.shape;
-  const std::vector<int32_t> codes = target.channel_axis == 0 ? q.codes : transposed(q.codes, C, K);
   const Shape param_shape = qdq_param_shape(target, C, G, blocked);
   const bool swap = blocked && target.channel_axis != 0;  // scales stored [G, C]
   QdqTensors out;
   out.group = q.group;
   out.format = q.format;
-  out.codes = code_tensor(dtype, code_shape, codes);
+  out.codes = code_tensor(dtype, code_shape, q, target.channel_axis != 0);
   out.scales = Tensor::from_vector<float>(param_shape, swap ? transposed(q.scales, C, G) : q.scales);
   if (!q.format.symmetric) out.zero_points = code_tensor(dtype, param_shape, swap ? transposed(q.zero_points, C, G) : q.zero_points);
   return out;

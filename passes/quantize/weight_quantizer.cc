@@ -43,35 +43,6 @@ std::string format_record(const QuantizedTensorRecord& r) {
          " | format=" + r.format + " | " + numbers;
 }
 
-// ||orig - eff|| / ||orig|| and, with a Hessian, the relative output error (estimated on a
-// sample of output channels), where orig = w / s and eff = dequant(q) / s per column
-// (s = 1 without AWQ scaling).
-void measure(const std::vector<float>& w, const QuantizedMatrix& q, const std::vector<float>* s,
-             const std::vector<float>* hessian, QuantizedTensorRecord& r) {
-  const int64_t K = q.cols;
-  auto orig_at = [&](int64_t row, int64_t c) { return w[size_t(row * K + c)] / (s ? (*s)[size_t(c)] : 1.0f); };
-  auto diff_at = [&](int64_t row, int64_t c) { return orig_at(row, c) - q.value(row, c) / (s ? (*s)[size_t(c)] : 1.0f); };
-  double num = 0, den = 0;
-  for (int64_t row = 0; row < q.rows; ++row)
-    for (int64_t c = 0; c < K; ++c) {
-      const double o = orig_at(row, c), d = diff_at(row, c);
-      num += d * d;
-      den += o * o;
-    }
-  r.error = den > 0 ? std::sqrt(num / den) : 0;
-  if (!hessian) return;
-  const std::vector<int64_t> rows = quant::sample_rows(q.rows, kOutputErrorRows);
-  std::vector<float> orig, d;
-  for (int64_t row : rows)
-    for (int64_t c = 0; c < K; ++c) {
-      orig.push_back(orig_at(row, c));
-      d.push_back(diff_at(row, c));
-    }
-  const int64_t n = static_cast<int64_t>(rows.size());
-  const double base = quant::hessian_quadratic(orig.data(), n, K, *hessian);
-  r.output_error = base > 0 ? quant::hessian_quadratic(d.data(), n, K, *hessian) / base : 0;
-}
-
 // Folds weight views (weight_views.h) in every graph and moves outer weights into the body
 // that reads them (subgraph_weights.h); returns how many weights changed place or form.
 size_t prepare_weights(ir::Model& model) {
@@ -153,16 +124,19 @@ std::map<std::string, std::vector<float>> apply_awq(ir::Graph& graph, const std:
 }
 
 // Quantizes one target's canonical matrix w with the configured method; fills r.method.
+// GPTQ consumes the Hessian (its factor takes the place); it is rebuilt from `stats` after.
 QuantizedMatrix quantize_target(const Layer& t, const std::vector<float>& w, const WeightQuantOptions& opts,
-                                const std::optional<std::vector<float>>& hessian, const std::vector<float>* s,
-                                QuantizedTensorRecord& r, const std::function<void(std::string)>& note) {
+                                std::optional<std::vector<float>>& hessian, const std::map<std::string, LayerInputStats>& stats,
+                                const std::vector<float>* s, QuantizedTensorRecord& r,
+                                const std::function<void(std::string)>& note) {
   const int64_t group = opts.block > 0 ? opts.block : t.reduction;
   r.method = s ? "awq" : "rtn";
   if (opts.method == Method::kGptq && hessian) {
     quant::GptqOptions g;
     g.damp = opts.damp;
     g.clip = opts.clip;
-    auto result = quant::gptq_quantize(w.data(), t.channels, t.reduction, group, opts.format, *hessian, g);
+    auto result = quant::gptq_quantize(w.data(), t.channels, t.reduction, group, opts.format, std::move(*hessian), g);
+    hessian = hessian_of(t, stats);
     if (result.ok()) {
       r.method = "gptq";
       return std::move(result).value();
@@ -201,12 +175,13 @@ struct LayerPlan {
 // The source weight's bytes, once it has left the graph: its whole pages are dropped from this
 // process's memory when they lie in a mapped file (external data) and no initializer still
 // views them (formats::release_mapped_pages), so quantizing a model larger than memory holds
-// a few layers of it at a time, not all of it.
-void release_source(const ir::Graph& graph, const void* data, size_t bytes) {
+// a few layers of it at a time, not all of it. `copied` (a weight whose canonical copy was
+// just taken) may still view them: a later read faults the file's bytes back in.
+void release_source(const ir::Graph& graph, const void* data, size_t bytes, const std::string& copied = "") {
   const uintptr_t begin = reinterpret_cast<uintptr_t>(data), end = begin + bytes;
   for (const auto& [name, tensor] : graph.initializers) {
     const uintptr_t b = reinterpret_cast<uintptr_t>(tensor.raw());
-    if (b && b < end && begin < b + tensor.nbytes()) return;
+    if (name != copied && b && b < end && begin < b + tensor.nbytes()) return;
   }
   formats::release_mapped_pages(data, bytes);
 }
@@ -215,7 +190,7 @@ void release_source(const ir::Graph& graph, const void* data, size_t bytes) {
 // Plain round to nearest into QDQ goes straight from the stored layout (rtn_stored.h); the
 // other methods and MatMulNBits work on the canonical matrix.
 Result<quant::EmitResult> quantize_and_emit(ir::Graph& graph, const Layer& t, const WeightQuantOptions& to,
-                                            const std::optional<std::vector<float>>& hessian, const std::vector<float>* s,
+                                            std::optional<std::vector<float>> hessian, const std::vector<float>* s,
                                             QuantizedTensorRecord& r, const LayerPlan& plan, quant::GraphEdits& edits) {
   const Tensor& weight = graph.initializers.at(t.weight);
   const bool maybe_nbits = to.ort && to.format.bits == 4;
@@ -233,8 +208,11 @@ Result<quant::EmitResult> quantize_and_emit(ir::Graph& graph, const Layer& t, co
     return quant::emit_qdq_tensors(graph, t, std::move(q.tensors), edits);
   }
   const std::vector<float> w = analysis::canonical_matrix(t, weight);
-  const QuantizedMatrix q = quantize_target(t, w, to, hessian, s, r, plan.note);
-  measure(w, q, s, hessian ? &*hessian : nullptr, r);
+  release_source(graph, weight.raw(), weight.nbytes(), t.weight);  // w replaces it from here on
+  const QuantizedMatrix q = quantize_target(t, w, to, hessian, plan.stats, s, r, plan.note);
+  const quant::WeightError e = quant::weight_error(w, q, s, hessian ? &*hessian : nullptr, kOutputErrorRows);
+  r.error = e.error;
+  if (hessian) r.output_error = e.output_error;
   scheme(q.group);
   const std::string blocker = to.ort ? quant::matmul_nbits_blocker(graph, t, q, to.block) : "not requested";
   if (blocker.empty()) return quant::emit_matmul_nbits(graph, t, q, to.block, edits);
@@ -257,10 +235,10 @@ Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, cons
     r.bits = to.format.bits;
     r.symmetric = to.format.symmetric;
     r.bytes_before = weight.nbytes();
-    const std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, plan.stats);
+    std::optional<std::vector<float>> hessian = opts.method == Method::kRtn ? std::nullopt : hessian_of(t, plan.stats);
     auto scaled = plan.awq_scales.find(t.weight);
     const std::vector<float>* s = scaled == plan.awq_scales.end() ? nullptr : &scaled->second;
-    EMBER_ASSIGN_OR_RETURN(const quant::EmitResult emitted, quantize_and_emit(graph, t, to, hessian, s, r, plan, edits));
+    EMBER_ASSIGN_OR_RETURN(const quant::EmitResult emitted, quantize_and_emit(graph, t, to, std::move(hessian), s, r, plan, edits));
     release_source(graph, source, r.bytes_before);
     if (emitted.matmul_nbits) {
       ++totals.nbits;

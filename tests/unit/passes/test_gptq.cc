@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "passes/quantize/cholesky.h"
 #include "passes/quantize/gptq.h"
 
 using namespace ember::passes::quant;
@@ -67,6 +68,54 @@ TEST_CASE("gptq: upper Cholesky factor of the inverse") {
 
   std::vector<float> indefinite = {1, 2, 2, 1};
   CHECK(!inverse_upper_cholesky(indefinite, 2).ok());
+}
+
+TEST_CASE("gptq: the in-place triangular inverse over several blocks") {
+  // 150 rows: three 64-row blocks, so the off-diagonal products run too.
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 150;
+  std::vector<float> l(size_t(n * n), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) l[size_t(i * n + j)] = i == j ? 2.0f + std::fabs(normal(rng)) : 0.1f * normal(rng);
+  std::vector<float> garbage = l;  // invert_lower ignores the strict upper triangle
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) garbage[size_t(i * n + j)] = 7.0f;
+  const std::vector<float> x = invert_lower(garbage, n);
+  std::vector<float> in_place = l;
+  invert_lower_in_place(in_place, n);
+  CHECK(in_place == x);
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double v = 0;
+      for (int64_t t = 0; t < n; ++t) v += double(l[size_t(i * n + t)]) * double(x[size_t(t * n + j)]);
+      worst = std::max(worst, std::fabs(v - (i == j ? 1.0 : 0.0)));
+    }
+  CHECK(worst < 1e-4);
+}
+
+TEST_CASE("gptq: the working copy taken in chunks of rows gives the same codes") {
+  // Rows are independent in GPTQ: chunks of 64 rows (and a short last chunk) give exactly the
+  // codes, scales and zero points of one copy of the whole matrix, per channel and blocked.
+  const int64_t n = 512, k = 96, rows = 200;
+  const std::vector<float> h = hessian_of(correlated_inputs(n, k, 11), n, k);
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(size_t(rows * k));
+  for (float& v : w) v = normal(rng);
+  for (int64_t group : {int64_t(32), k})
+    for (QuantFormat f : {QuantFormat{4, true}, QuantFormat{4, false}}) {
+      GptqOptions whole, chunked;
+      chunked.chunk_bytes = 64 * k * int64_t(sizeof(float));
+      auto a = gptq_quantize(w.data(), rows, k, group, f, h, whole);
+      auto b = gptq_quantize(w.data(), rows, k, group, f, h, chunked);
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      CHECK(a->codes == b->codes);
+      CHECK(a->scales == b->scales);
+      CHECK(a->zero_points == b->zero_points);
+    }
 }
 
 TEST_CASE("gptq: the Hessian accumulator matches 2/n X^T X") {
