@@ -5,27 +5,16 @@
 //   node bench/det_fidelity.js ORIGINAL.onnx PRUNED.onnx --data PAGES.npy|npz [--batch 8] [--threshold 0.3]
 // Prints JSON {pages, sqnr_db, mask_iou, text_share}.
 'use strict';
-const ort = require('onnxruntime-node');
 const npy = require('../tests/interop/npy');
-
-async function maps(file, data, batch) {
-  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-  const rowSize = data.data.length / data.shape[0], out = [];
-  for (let r = 0; r < data.shape[0]; r += batch) {
-    const n = Math.min(batch, data.shape[0] - r);
-    const x = new ort.Tensor('float32', data.data.slice(r * rowSize, (r + n) * rowSize), [n, ...data.shape.slice(1)]);
-    const res = await session.run({ [session.inputNames[0]]: x });
-    out.push(Float32Array.from(res[session.outputNames[0]].data));
-  }
-  return out;
-}
+const { firstOutputs } = require('./ort_batches');
 
 async function main() {
   const [a, b, ...rest] = process.argv.slice(2);
   const opt = { batch: 8, threshold: 0.3 };
   for (let i = 0; i < rest.length; i += 2) opt[rest[i].slice(2)] = rest[i + 1];
   const data = opt.data.endsWith('.npz') ? npy.readNpz(opt.data).x : npy.readNpy(opt.data);
-  const ref = await maps(a, data, Number(opt.batch)), got = await maps(b, data, Number(opt.batch));
+  const ref = (await firstOutputs(a, data, Number(opt.batch))).map(o => o.data);
+  const got = (await firstOutputs(b, data, Number(opt.batch))).map(o => o.data);
   const t = Number(opt.threshold);
   let signal = 0, noise = 0, both = 0, either = 0, text = 0, total = 0;
   for (let k = 0; k < ref.length; k++) {

@@ -4,28 +4,15 @@
 //   node bench/output_agreement.js ORIGINAL.onnx COMPRESSED.onnx --data INPUT.npy [--batch 16]
 // Prints JSON {rows, agreement, sqnr_db}.
 'use strict';
-const ort = require('onnxruntime-node');
 const npy = require('../tests/interop/npy');
-
-async function outputs(file, data, batch) {
-  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-  const rowSize = data.data.length / data.shape[0], out = [];
-  for (let r = 0; r < data.shape[0]; r += batch) {
-    const n = Math.min(batch, data.shape[0] - r);
-    const x = new ort.Tensor('float32', data.data.slice(r * rowSize, (r + n) * rowSize), [n, ...data.shape.slice(1)]);
-    const res = await session.run({ [session.inputNames[0]]: x });
-    const y = res[session.outputNames[0]];
-    out.push({ data: Float32Array.from(y.data), dims: y.dims });
-  }
-  return out;
-}
+const { firstOutputs } = require('./ort_batches');
 
 async function main() {
   const [a, b, ...rest] = process.argv.slice(2);
   const opt = { batch: 16 };
   for (let i = 0; i < rest.length; i += 2) opt[rest[i].slice(2)] = rest[i + 1];
   const data = npy.readNpy(opt.data);
-  const ref = await outputs(a, data, Number(opt.batch)), got = await outputs(b, data, Number(opt.batch));
+  const ref = await firstOutputs(a, data, Number(opt.batch)), got = await firstOutputs(b, data, Number(opt.batch));
   let agree = 0, rows = 0, signal = 0, noise = 0;
   for (let k = 0; k < ref.length; k++) {
     const classes = ref[k].dims[ref[k].dims.length - 1], n = ref[k].data.length / classes;
