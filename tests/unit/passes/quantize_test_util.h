@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ir/verifier.h"
+#include "passes/analysis/layer_model.h"
 #include "runtime/interpreter.h"
 #include "tests/unit/test_support.h"
 
@@ -69,6 +70,17 @@ inline double relative_diff(const std::vector<float>& a, const std::vector<float
     den += double(b[i]) * double(b[i]);
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// A weight layer stored [channels, reduction], or [reduction, channels] when channels_last.
+inline passes::analysis::Layer layer_of(const std::string& name, int64_t channels, int64_t reduction, bool channels_last) {
+  passes::analysis::Layer t;
+  t.weight = name;
+  t.channel_axis = channels_last ? 1 : 0;
+  t.channels = channels;
+  t.reduction = reduction;
+  t.shape = channels_last ? Shape{reduction, channels} : Shape{channels, reduction};
+  return t;
 }
 
 }  // namespace ember::qw_test

@@ -17,6 +17,7 @@
 #include "passes/quantize/quant_math.h"
 #include "passes/quantize/rtn_stored.h"
 #include "passes/quantize/rtn_tile.h"
+#include "tests/unit/passes/quantize_test_util.h"
 #include "tests/unit/test_support.h"
 
 namespace ember {
@@ -25,6 +26,7 @@ namespace {
 using passes::analysis::Layer;
 using passes::quant::ClipMode;
 using passes::quant::QuantFormat;
+using qw_test::layer_of;
 
 constexpr int kKinds = 16, kOverflow = 9;
 
@@ -51,16 +53,6 @@ float adversarial_value(int kind, int64_t i, int64_t n, std::mt19937& rng) {
     case 14: return std::fabs(heavy(rng));   // and at the positive end
     default: return i % 3 == 0 ? -2.0f * std::fabs(normal(rng)) : 0.01f * normal(rng);  // negative side wider
   }
-}
-
-Layer layer_of(const std::string& name, int64_t channels, int64_t reduction, bool channels_last) {
-  Layer t;
-  t.weight = name;
-  t.channel_axis = channels_last ? 1 : 0;
-  t.channels = channels;
-  t.reduction = reduction;
-  t.shape = channels_last ? Shape{reduction, channels} : Shape{channels, reduction};
-  return t;
 }
 
 // Fills every (channel, group) with a kind that changes from lane to lane and group to group.

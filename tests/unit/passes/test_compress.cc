@@ -7,6 +7,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/report/manifest.h"
 #include "passes/search/compress.h"
@@ -17,21 +18,6 @@ namespace ember::compress_test {
 namespace {
 
 const std::string kSamples = std::string(EMBER_SOURCE_DIR) + "/samples";
-
-struct Run {
-  ir::Model fp32;
-  calibration::CalibrationSet calib;
-};
-
-Run open_tiny_gpt2() {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
-  return {std::move(*model), std::move(*calib)};
-}
 
 passes::CompressOptions options(std::vector<std::string> schemes, std::optional<double> budget) {
   passes::CompressOptions o;
@@ -46,7 +32,7 @@ passes::CompressOptions options(std::vector<std::string> schemes, std::optional<
 }  // namespace
 
 TEST_CASE("compress: candidates reuse the FP32 analyses, and a missed budget keeps the best effort") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   // A zero budget no INT4 candidate meets (over the sample's rows both lose 0.2-1.4%): both are tried and
   // the better one is kept.
   auto result = passes::compress_model(run.fp32, run.calib, options({"int4-gptq", "int4-mixed"}, 0.0));
@@ -77,7 +63,7 @@ TEST_CASE("compress: candidates reuse the FP32 analyses, and a missed budget kee
 }
 
 TEST_CASE("manifest: follows its schema, embeds typed pass records, is deterministic") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   auto result = passes::compress_model(run.fp32, run.calib, options({"w8"}, 0.5));
   REQUIRE(result.ok());
   std::map<std::string, Tensor> feeds = run.calib.batch(0);

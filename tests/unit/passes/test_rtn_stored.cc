@@ -13,6 +13,7 @@
 #include "passes/analysis/layer_model.h"
 #include "passes/quantize/rtn_stored.h"
 #include "passes/quantize/weight_targets.h"
+#include "tests/unit/passes/quantize_test_util.h"
 #include "tests/unit/test_support.h"
 
 namespace ember {
@@ -21,6 +22,7 @@ namespace {
 using passes::analysis::Layer;
 using passes::quant::ClipMode;
 using passes::quant::QuantFormat;
+using qw_test::layer_of;
 
 bool same_bytes(const Tensor& a, const Tensor& b) {
   if (a.defined() != b.defined()) return false;
@@ -43,16 +45,6 @@ void matches_canonical(const Layer& t, const Tensor& w, int64_t block, QuantForm
   CHECK(same_bytes(got.tensors.zero_points, expected.zero_points));
   const double reference = passes::quant::relative_error(canon.data(), q);
   if (std::isfinite(reference)) CHECK(got.error == doctest::Approx(reference).epsilon(1e-4));
-}
-
-Layer layer_of(const std::string& name, int64_t channels, int64_t reduction, bool channels_last) {
-  Layer t;
-  t.weight = name;
-  t.channel_axis = channels_last ? 1 : 0;
-  t.channels = channels;
-  t.reduction = reduction;
-  t.shape = channels_last ? Shape{reduction, channels} : Shape{channels, reduction};
-  return t;
 }
 
 // A weight with the cases that take other branches: a zero channel, a tiny one, an outlier.

@@ -2,6 +2,7 @@
 // attributes. Deterministic random tensors and the tolerance check that reports the first
 // mismatch come from the shared test_support.h.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,20 @@ inline void add_window_attrs(std::vector<ir::Attribute>& attrs, const std::vecto
     pads.insert(pads.end(), pad_end.begin(), pad_end.end());
     attrs.push_back(ints_attr("pads", pads));
   }
+}
+
+// [N, C, spatial...] -> [N, spatial..., C].
+inline Tensor to_channels_last(const Tensor& x) {
+  const int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(n * c, 1);
+  Shape shape{n};
+  shape.insert(shape.end(), x.shape().begin() + 2, x.shape().end());
+  shape.push_back(c);
+  std::vector<float> v(static_cast<size_t>(x.numel()));
+  const float* p = x.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t s = 0; s < plane; ++s) v[size_t((i * plane + s) * c + ch)] = p[(i * c + ch) * plane + s];
+  return Tensor::from_vector<float>(shape, v);
 }
 
 }  // namespace ember::conv_test

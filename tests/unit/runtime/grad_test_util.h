@@ -10,6 +10,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -349,6 +350,33 @@ inline std::map<std::string, Tensor> seeded_gradients(runtime::grad::BackwardInt
   });
   REQUIRE_MESSAGE(st.ok(), st.message());
   return grads;
+}
+
+// A scalar bool tensor: an If's condition, a Loop's keep-going flag.
+inline Tensor boolean(bool v) {
+  Tensor t = Tensor::zeros(DType::kBool, {});
+  t.mutable_data<uint8_t>()[0] = v;
+  return t;
+}
+
+// A subgraph attribute (an If branch, a Loop or Scan body) with untyped inputs and one output.
+inline ir::Attribute graph_attr(const std::string& name, std::vector<ir::Node> nodes, const std::vector<std::string>& inputs,
+                                const std::string& output) {
+  ir::Graph g;
+  g.name = name;
+  g.nodes = std::move(nodes);
+  for (const auto& in : inputs) g.inputs.push_back(value_info(in, DType::kUndefined));
+  g.outputs.push_back(value_info(output, DType::kUndefined));
+  ir::Attribute a;
+  a.name = name;
+  a.kind = ir::AttrKind::kGraph;
+  a.g = std::make_shared<ir::Graph>(std::move(g));
+  return a;
+}
+
+// An If branch: no inputs.
+inline ir::Attribute graph_attr(const std::string& name, std::vector<ir::Node> nodes, const std::string& output) {
+  return graph_attr(name, std::move(nodes), {}, output);
 }
 
 }  // namespace ember::grad_test

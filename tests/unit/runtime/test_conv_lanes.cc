@@ -38,20 +38,6 @@ std::vector<ir::Attribute> window_attrs(const Spec& s) {
 const std::vector<runtime::IsaLevel> kLevels = {runtime::IsaLevel::kScalar, runtime::IsaLevel::kAvx2,
                                                 runtime::IsaLevel::kAvx512};
 
-// [N, C, spatial...] -> [N, spatial..., C].
-Tensor to_channels_last(const Tensor& x) {
-  const int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<int64_t>(n * c, 1);
-  Shape shape{n};
-  shape.insert(shape.end(), x.shape().begin() + 2, x.shape().end());
-  shape.push_back(c);
-  std::vector<float> v(static_cast<size_t>(x.numel()));
-  const float* p = x.data<float>();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t s = 0; s < plane; ++s) v[size_t((i * plane + s) * c + ch)] = p[(i * c + ch) * plane + s];
-  return Tensor::from_vector<float>(shape, v);
-}
-
 Tensor fused_conv(std::vector<ir::Attribute> attrs, const std::string& lanes, int x_cl, int y_cl,
                   const std::vector<Tensor>& inputs) {
   attrs.push_back(string_attr("lanes", lanes));

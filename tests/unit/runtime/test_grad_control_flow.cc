@@ -12,24 +12,6 @@ namespace {
 
 namespace rg = runtime::grad;
 
-ir::Attribute graph_attr(const std::string& name, std::vector<ir::Node> nodes, const std::string& output) {
-  ir::Graph g;
-  g.name = name;
-  g.nodes = std::move(nodes);
-  g.outputs.push_back(value_info(output, DType::kUndefined));
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kGraph;
-  a.g = std::make_shared<ir::Graph>(std::move(g));
-  return a;
-}
-
-Tensor boolean(bool v) {
-  Tensor t = Tensor::zeros(DType::kBool, {});
-  t.mutable_data<uint8_t>()[0] = v;
-  return t;
-}
-
 // The condition is a graph input: a constant one would be folded, the If replaced by its branch.
 // y = Relu(x W0) then If(c): then Tanh(h W1), else Sigmoid(h W2) + h W1 with h the outer value.
 ir::Model if_model(const std::vector<TestInput>& inputs) {

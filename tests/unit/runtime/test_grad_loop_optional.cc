@@ -26,12 +26,6 @@ ir::Attribute branch_attr(const std::string& name, std::vector<ir::Node> nodes, 
   return a;
 }
 
-Tensor boolean(bool v) {
-  Tensor t = Tensor::zeros(DType::kBool, {});
-  t.mutable_data<uint8_t>()[0] = v;
-  return t;
-}
-
 void check_without_cuts(const ir::Model& m, const std::vector<TestInput>& inputs) {
   rg::GradientOptions go;
   for (const auto& in : inputs)

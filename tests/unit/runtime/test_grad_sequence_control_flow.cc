@@ -7,29 +7,6 @@
 #include "tests/unit/runtime/grad_test_util.h"
 
 namespace ember::grad_test {
-namespace {
-
-ir::Attribute graph_attr(const std::string& name, std::vector<ir::Node> nodes, const std::vector<std::string>& inputs,
-                         const std::string& output) {
-  ir::Graph g;
-  g.name = name;
-  g.nodes = std::move(nodes);
-  for (const auto& in : inputs) g.inputs.push_back(value_info(in, DType::kUndefined));
-  g.outputs.push_back(value_info(output, DType::kUndefined));
-  ir::Attribute a;
-  a.name = name;
-  a.kind = ir::AttrKind::kGraph;
-  a.g = std::make_shared<ir::Graph>(std::move(g));
-  return a;
-}
-
-Tensor boolean(bool v) {
-  Tensor t = Tensor::zeros(DType::kBool, {});
-  t.mutable_data<uint8_t>()[0] = v;
-  return t;
-}
-
-}  // namespace
 
 TEST_CASE("grad sequence: an If whose branches return sequences") {
   for (bool taken : {true, false}) {

@@ -7,6 +7,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "passes/search/compress.h"
@@ -108,20 +109,15 @@ TEST_CASE("head prune action: realisation names exact head counts, back-off keep
 }
 
 TEST_CASE("head prune action: the search on kjv-gpt2-tiny removes heads, and the manifest's pipeline replays the model exactly") {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
+  auto tiny = test::open_tiny_gpt2();
   // Only FP32 and pruning at 0.5; FFNs may not be pruned, so a size target below FP32 must remove heads.
   passes::SearchRecipe recipe;
   recipe.actions = {LayerAction{}, LayerAction{LayerAction::Kind::kPrune, 0, "rtn", 0.5}};
   recipe.overrides = {passes::LayerOverride{"mlp", "", false, {LayerAction{}}}};
-  passes::AnalysisManager analyses(&*calib);
-  const auto groups = passes::search::prunable_head_groups(*model, recipe, analyses);
+  passes::AnalysisManager analyses(&tiny.calib);
+  const auto groups = passes::search::prunable_head_groups(tiny.fp32, recipe, analyses);
   REQUIRE(!groups.empty());
-  auto layers = passes::search::search_layers(*model, recipe, {}, groups);
+  auto layers = passes::search::search_layers(tiny.fp32, recipe, {}, groups);
   REQUIRE(layers.ok());
   int64_t head_layers = 0, fp32_bytes = 0;
   for (const auto& l : *layers) {
@@ -130,7 +126,7 @@ TEST_CASE("head prune action: the search on kjv-gpt2-tiny removes heads, and the
     fp32_bytes += 4 * l.params;
   }
   CHECK(head_layers == 2 * int64_t(groups.size()));  // fused c_attn and c_proj per block
-  auto bytes_fp32 = formats::serialize_onnx(*model);
+  auto bytes_fp32 = formats::serialize_onnx(tiny.fp32);
   REQUIRE(bytes_fp32.ok());
 
   passes::CompressOptions o;
@@ -138,7 +134,7 @@ TEST_CASE("head prune action: the search on kjv-gpt2-tiny removes heads, and the
   o.eval_path = kSamples + "/kjv-lm-eval.npy";
   o.recipe = recipe;
   o.recipe.target = {passes::SearchTarget::Kind::kSizeBytes, double(bytes_fp32->size()) - 20000};
-  auto result = passes::compress_model(*model, *calib, o);
+  auto result = passes::compress_model(tiny.fp32, tiny.calib, o);
   REQUIRE_MESSAGE(result.ok(), result.status().message());
   const passes::Candidate& chosen = result->candidates[result->chosen];
   MESSAGE("chosen " << chosen.scheme << ": " << chosen.pipeline);
@@ -149,8 +145,8 @@ TEST_CASE("head prune action: the search on kjv-gpt2-tiny removes heads, and the
   REQUIRE(bytes.ok());
   auto manager = passes::PassManager::from_text(chosen.pipeline);
   REQUIRE(manager.ok());
-  ir::Model replayed = *model;
-  passes::AnalysisManager replay_analyses(&*calib);
+  ir::Model replayed = tiny.fp32;
+  passes::AnalysisManager replay_analyses(&tiny.calib);
   passes::Remarks remarks;
   passes::PassContext ctx(replay_analyses, remarks);
   REQUIRE(manager->run(replayed, ctx).ok());

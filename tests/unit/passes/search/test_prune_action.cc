@@ -8,6 +8,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "passes/search/compress.h"
@@ -162,14 +163,9 @@ TEST_CASE("prune action: realisation prunes before it quantizes, naming exact ne
 }
 
 TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the manifest's pipeline replays the model exactly") {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
+  auto tiny = test::open_tiny_gpt2();
   const passes::SearchRecipe recipe = pruning_recipe();
-  auto layers = passes::search::search_layers(*model, recipe, {});
+  auto layers = passes::search::search_layers(tiny.fp32, recipe, {});
   REQUIRE(layers.ok());
   int prunable = 0;
   for (const auto& l : *layers) {
@@ -187,7 +183,7 @@ TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the ma
   o.eval_path = kSamples + "/kjv-lm-eval.npy";
   o.recipe = recipe;
   o.recipe.budget.allowed = 0.08;  // +8% bits per byte: room for pruning on the tiny model
-  auto result = passes::compress_model(*model, *calib, o);
+  auto result = passes::compress_model(tiny.fp32, tiny.calib, o);
   REQUIRE_MESSAGE(result.ok(), result.status().message());
   const passes::Candidate& chosen = result->candidates[result->chosen];
   bool probed = false;
@@ -207,8 +203,8 @@ TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the ma
   // Replay: the chosen pipeline on the original model, as `ember opt --calib SET --passes` does.
   auto manager = passes::PassManager::from_text(chosen.pipeline);
   REQUIRE(manager.ok());
-  ir::Model replayed = *model;
-  passes::AnalysisManager analyses(&*calib);
+  ir::Model replayed = tiny.fp32;
+  passes::AnalysisManager analyses(&tiny.calib);
   passes::Remarks remarks;
   passes::PassContext ctx(analyses, remarks);
   REQUIRE(manager->run(replayed, ctx).ok());
@@ -220,8 +216,8 @@ TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the ma
     if (c.pipeline.find("prune-structured") == std::string::npos) continue;
     auto m = passes::PassManager::from_text(c.pipeline);
     REQUIRE(m.ok());
-    ir::Model again = *model;
-    passes::AnalysisManager a2(&*calib);
+    ir::Model again = tiny.fp32;
+    passes::AnalysisManager a2(&tiny.calib);
     passes::PassContext c2(a2, remarks);
     REQUIRE(m->run(again, c2).ok());
     auto again_bytes = formats::serialize_onnx(again);

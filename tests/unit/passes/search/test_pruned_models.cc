@@ -5,6 +5,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/search/candidate.h"
 #include "passes/search/compress.h"
@@ -28,16 +29,11 @@ std::vector<LayerAction> pruned_ffns(const std::vector<passes::search::SearchLay
 }  // namespace
 
 TEST_CASE("pruned models: a candidate that prunes like an earlier one gives the bytes of one built from scratch") {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
+  auto tiny = test::open_tiny_gpt2();
   passes::SearchRecipe recipe;
   recipe.actions = {LayerAction{}, LayerAction{LayerAction::Kind::kInt8}, LayerAction{LayerAction::Kind::kInt4, 32, "gptq"},
                     LayerAction{LayerAction::Kind::kPrune, 0, "rtn", 0.25}, LayerAction{LayerAction::Kind::kPrune, 0, "rtn", 0.5}};
-  auto layers = passes::search::search_layers(*model, recipe, {});
+  auto layers = passes::search::search_layers(tiny.fp32, recipe, {});
   REQUIRE(layers.ok());
   passes::CompressOptions o;
   o.task = calibration::EvalTask::kLanguageModel;
@@ -45,7 +41,7 @@ TEST_CASE("pruned models: a candidate that prunes like an earlier one gives the 
   o.eval_limit = 2;
   o.recipe = recipe;
   passes::CompressResult unused;
-  auto judge = passes::judge_fp32(*model, *calib, o, unused);
+  auto judge = passes::judge_fp32(tiny.fp32, tiny.calib, o, unused);
   REQUIRE_MESSAGE(judge.ok(), judge.status().message());
   const std::vector<passes::PassRecord> no_records;
 
@@ -54,8 +50,8 @@ TEST_CASE("pruned models: a candidate that prunes like an earlier one gives the 
   const LayerAction int8{LayerAction::Kind::kInt8};
   const std::vector<std::vector<LayerAction>> order = {pruned_ffns(*layers, 0.25, int4), pruned_ffns(*layers, 0.5, int4),
                                                        pruned_ffns(*layers, 0.25, int8), pruned_ffns(*layers, 0.25, int4)};
-  passes::AnalysisManager shared(&*calib);
-  passes::search::SearchContext ctx{*model, no_records, shared, *judge->evaluator, judge->budget, judge->reference, *layers};
+  passes::AnalysisManager shared(&tiny.calib);
+  passes::search::SearchContext ctx{tiny.fp32, no_records, shared, *judge->evaluator, judge->budget, judge->reference, *layers};
   std::vector<std::string> cached_bytes;
   for (size_t k = 0; k < order.size(); ++k) {
     auto built = passes::search::build_candidate(ctx, "c" + std::to_string(k), order[k]);
@@ -67,8 +63,8 @@ TEST_CASE("pruned models: a candidate that prunes like an earlier one gives the 
   }
   // From scratch: a fresh context (no pruned models kept) per candidate.
   for (size_t k = 0; k < order.size(); ++k) {
-    passes::AnalysisManager fresh(&*calib);
-    passes::search::SearchContext alone{*model, no_records, fresh, *judge->evaluator, judge->budget, judge->reference, *layers};
+    passes::AnalysisManager fresh(&tiny.calib);
+    passes::search::SearchContext alone{tiny.fp32, no_records, fresh, *judge->evaluator, judge->budget, judge->reference, *layers};
     auto built = passes::search::build_candidate(alone, "alone", order[k]);
     REQUIRE(built.ok());
     auto bytes = formats::serialize_onnx(built->model);

@@ -7,6 +7,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "passes/quantize/weight_quantizer.h"
@@ -20,21 +21,6 @@ namespace ember::search_test {
 namespace {
 
 const std::string kSamples = std::string(EMBER_SOURCE_DIR) + "/samples";
-
-struct Run {
-  ir::Model fp32;
-  calibration::CalibrationSet calib;
-};
-
-Run open_tiny_gpt2() {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
-  return {std::move(*model), std::move(*calib)};
-}
 
 passes::CompressOptions search_options(passes::SearchTarget target, double budget) {
   passes::CompressOptions o;
@@ -62,7 +48,7 @@ std::string replay(const ir::Model& fp32, const calibration::CalibrationSet& cal
 }  // namespace
 
 TEST_CASE("search: a size target is never exceeded and the pipeline replays the model exactly") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   const passes::SearchTarget target{passes::SearchTarget::Kind::kSizeBytes, 600000};
   auto result = passes::compress_model(run.fp32, run.calib, search_options(target, 0.05));
   REQUIRE_MESSAGE(result.ok(), result.status().message());
@@ -105,7 +91,7 @@ TEST_CASE("search: a size target is never exceeded and the pipeline replays the 
 }
 
 TEST_CASE("search: a bits-per-weight target holds, and the manifest's search section follows the schema") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   const passes::SearchTarget target{passes::SearchTarget::Kind::kBitsPerWeight, 6.0};
   auto result = passes::compress_model(run.fp32, run.calib, search_options(target, 0.05));
   REQUIRE_MESSAGE(result.ok(), result.status().message());
@@ -135,7 +121,7 @@ TEST_CASE("search: a bits-per-weight target holds, and the manifest's search sec
 }
 
 TEST_CASE("search: an infeasible target is refused before any calibration, saying why") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   passes::CompressOptions o = search_options({passes::SearchTarget::Kind::kSizeBytes, 100000}, 0.05);
   o.eval_path = kSamples + "/does-not-exist.npy";  // would fail if the search got as far as evaluating
   auto small = passes::compress_model(run.fp32, run.calib, o);
@@ -178,7 +164,7 @@ namespace ember::search_test {
 // Recipe overrides steer the actions per layer, matched with the recipe's hardened rules
 // (recipe_rules.h): by op type, by a name regex, and excludes; the last match wins.
 TEST_CASE("search: recipe overrides and excludes choose each layer's actions") {
-  Run run = open_tiny_gpt2();
+  auto run = test::open_tiny_gpt2();
   passes::SearchRecipe recipe;
   auto baseline = passes::search::search_layers(run.fp32, recipe, {});
   REQUIRE(baseline.ok());

@@ -7,13 +7,12 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "passes/pass_manager.h"
 #include "passes/search/realize.h"
 
 namespace ember::split_quant_test {
 namespace {
-
-const std::string kSamples = std::string(EMBER_SOURCE_DIR) + "/samples";
 
 ir::Model run_pipeline(const ir::Model& fp32, const calibration::CalibrationSet& calib, const std::string& text,
                        passes::AnalysisManager& analyses) {
@@ -30,23 +29,18 @@ ir::Model run_pipeline(const ir::Model& fp32, const calibration::CalibrationSet&
 }  // namespace
 
 TEST_CASE("quantize-weights include=: two GPTQ passes over halves equal one pass over all") {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
+  auto tiny = test::open_tiny_gpt2();
   const std::vector<std::string> first = {"m.transformer.h.0.attn.c_attn.weight", "m.transformer.h.0.mlp.c_fc.weight"};
   const std::vector<std::string> second = {"m.transformer.h.1.attn.c_attn.weight", "m.transformer.h.1.mlp.c_proj.weight"};
   std::vector<std::string> both = first;
   both.insert(both.end(), second.begin(), second.end());
   const std::string q = "quantize-weights{bits=4,block=32,method=gptq,include=";
-  passes::AnalysisManager split_analyses(&*calib), one_analyses(&*calib);
-  const ir::Model split = run_pipeline(*model, *calib,
+  passes::AnalysisManager split_analyses(&tiny.calib), one_analyses(&tiny.calib);
+  const ir::Model split = run_pipeline(tiny.fp32, tiny.calib,
                                        q + passes::search::exact_names_regex(first) + "}," + q +
                                            passes::search::exact_names_regex(second) + "}",
                                        split_analyses);
-  const ir::Model one = run_pipeline(*model, *calib, q + passes::search::exact_names_regex(both) + "}", one_analyses);
+  const ir::Model one = run_pipeline(tiny.fp32, tiny.calib, q + passes::search::exact_names_regex(both) + "}", one_analyses);
   CHECK(split_analyses.computations("layer-inputs") == 1);  // kept by the first pass for the second
   for (const auto& w : both) {
     for (const char* suffix : {"_quantized", "_scale"}) {

@@ -8,6 +8,7 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "passes/search/activation_cost.h"
@@ -57,20 +58,15 @@ TEST_CASE("static activation action: recipe spelling, names and where it is offe
 }
 
 TEST_CASE("static activation action: predicted from measured errors, realized as quantize-activations, replayed byte for byte") {
-  auto model = formats::load_onnx(kSamples + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 4;
-  auto calib = calibration::CalibrationSet::open(kSamples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
+  auto tiny = test::open_tiny_gpt2();
   passes::SearchRecipe recipe;
   recipe.actions = {LayerAction{}, int8_static()};
-  auto layers = passes::search::search_layers(*model, recipe, {});
+  auto layers = passes::search::search_layers(tiny.fp32, recipe, {});
   REQUIRE(layers.ok());
-  passes::AnalysisManager analyses(&*calib);
-  auto inputs = analyses.get<passes::analysis::LayerInputAnalysis>(*model, {});
+  passes::AnalysisManager analyses(&tiny.calib);
+  auto inputs = analyses.get<passes::analysis::LayerInputAnalysis>(tiny.fp32, {});
   REQUIRE(inputs.ok());
-  auto rho = passes::search::activation_error_ratios(*model, *calib, *layers, **inputs);
+  auto rho = passes::search::activation_error_ratios(tiny.fp32, tiny.calib, *layers, **inputs);
   REQUIRE(rho.ok());
   for (size_t i = 0; i < layers->size(); ++i)
     if ((*layers)[i].allowed.size() == 2) CHECK_MESSAGE((*rho)[i] > 0, (*layers)[i].weight);
@@ -85,14 +81,14 @@ TEST_CASE("static activation action: predicted from measured errors, realized as
     if ((*layers)[i].allowed.size() == 2) CHECK(loss[i][1] == doctest::Approx(1.0 + 1.5 * (*rho)[i]));
 
   // A size target below FP32 with only FP32 and int8-a8-static allowed: some layers take it.
-  auto fp32_bytes = formats::serialize_onnx(*model);
+  auto fp32_bytes = formats::serialize_onnx(tiny.fp32);
   REQUIRE(fp32_bytes.ok());
   passes::CompressOptions o;
   o.task = calibration::EvalTask::kLanguageModel;
   o.eval_path = kSamples + "/kjv-lm-eval.npy";
   o.recipe = recipe;
   o.recipe.target = {passes::SearchTarget::Kind::kSizeBytes, double(fp32_bytes->size()) - 300000};
-  auto result = passes::compress_model(*model, *calib, o);
+  auto result = passes::compress_model(tiny.fp32, tiny.calib, o);
   REQUIRE_MESSAGE(result.ok(), result.status().message());
   const passes::Candidate& chosen = result->candidates[result->chosen];
   MESSAGE("chosen " << chosen.scheme << ": " << chosen.pipeline);
@@ -104,8 +100,8 @@ TEST_CASE("static activation action: predicted from measured errors, realized as
   REQUIRE(bytes.ok());
   auto manager = passes::PassManager::from_text(chosen.pipeline);
   REQUIRE(manager.ok());
-  ir::Model replayed = *model;
-  passes::AnalysisManager replay_analyses(&*calib);
+  ir::Model replayed = tiny.fp32;
+  passes::AnalysisManager replay_analyses(&tiny.calib);
   passes::Remarks remarks;
   passes::PassContext ctx(replay_analyses, remarks);
   REQUIRE(manager->run(replayed, ctx).ok());
