@@ -57,7 +57,7 @@ class ChannelTracer {
   // The group of `seed`'s output channels, or the reason it is unsafe.
   Reason trace(size_t seed, ChannelGroup& group) {
     group_ = &group;
-    path_.clear(), ids_of_.clear(), frozen_.clear(), queue_.clear();
+    path_.clear(), ids_of_.clear(), queue_.clear();
     ids_ = ChannelIds();
     conflict_.reset();
     add(graph_.nodes[seed].outputs[0], ids_.fresh(graph_.find_initializer(graph_.nodes[seed].inputs[1])->dim(0), false));
@@ -80,10 +80,11 @@ class ChannelTracer {
   }
 
   // `v` carries the channels `ids` (position by position); a value met before is tied to them.
-  void add(const std::string& v, const std::vector<int64_t>& ids) {
+  // A new value is traced further unless `follow` is false (a Concat input kept whole).
+  void add(const std::string& v, const std::vector<int64_t>& ids, bool follow = true) {
     auto [it, inserted] = ids_of_.emplace(v, ids);
     if (inserted) {
-      if (!frozen_.count(v)) group_->values.insert(v), queue_.push_back(v);
+      if (follow) queue_.push_back(v);
       return;
     }
     if (it->second.size() != ids.size()) {
@@ -165,8 +166,7 @@ class ChannelTracer {
         return "Concat node '" + n.name + "' reads '" + in + "', whose shape is unknown";
       if (!ids_of_.count(in)) {
         const bool pinned = !traceable(in);
-        if (pinned) frozen_.insert(in);
-        add(in, ids_.fresh((*shape)[1], pinned));
+        add(in, ids_.fresh((*shape)[1], pinned), !pinned);
         if (pinned) parts += "; '" + in + "' (" + why_pinned(in) + ") keeps its " + std::to_string((*shape)[1]) + " channels";
       }
       const std::vector<int64_t>& ids = ids_of_.at(in);
@@ -346,7 +346,6 @@ class ChannelTracer {
   ChannelGroup* group_ = nullptr;
   ChannelIds ids_;
   std::map<std::string, std::vector<int64_t>> ids_of_;  // value -> the id of each channel
-  std::set<std::string> frozen_;                         // Concat inputs kept whole, not traced
   std::deque<std::string> queue_;
   Reason conflict_;
 };

@@ -59,7 +59,6 @@ struct ChannelGroup {
   std::vector<size_t> depthwise;   // depthwise Convs the channels pass through
   std::vector<ChannelConstant> constants;
   std::vector<ChannelConsumer> consumers;
-  std::set<std::string> values;    // values carrying the channels on axis 1
   // Per value with the channels (and per Concat input kept whole), the unit of each channel
   // (-1: always kept). Producers' rows: their output's; depthwise: their input's.
   std::map<std::string, std::vector<int64_t>> units;

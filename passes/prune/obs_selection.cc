@@ -4,15 +4,16 @@
 #include <cmath>
 #include <limits>
 
-#include "passes/quantize/cholesky.h"
+#include "passes/prune/recovery.h"
 #include "runtime/gemm/sgemm.h"
 
 namespace ember::passes::prune {
 namespace {
 
-// In-place Cholesky of a small symmetric [d, d] matrix, then its inverse (both in double).
-bool invert_small(std::vector<double>& a, int64_t d) {
-  std::vector<double> l(size_t(d * d), 0.0);
+// In-place Cholesky of a small symmetric [d, d] matrix, then its inverse (both in double);
+// l and linv are scratch, kept by the caller across the greedy scan's many calls.
+bool invert_small(std::vector<double>& a, int64_t d, std::vector<double>& l, std::vector<double>& linv) {
+  l.assign(size_t(d * d), 0.0);
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j <= i; ++j) {
       double s = a[size_t(i * d + j)];
@@ -24,7 +25,7 @@ bool invert_small(std::vector<double>& a, int64_t d) {
         l[size_t(i * d + j)] = s / l[size_t(j * d + j)];
       }
     }
-  std::vector<double> linv(size_t(d * d), 0.0);  // L^-1, lower
+  linv.assign(size_t(d * d), 0.0);  // L^-1, lower
   for (int64_t i = 0; i < d; ++i) {
     linv[size_t(i * d + i)] = 1.0 / l[size_t(i * d + i)];
     for (int64_t j = 0; j < i; ++j) {
@@ -47,32 +48,27 @@ Result<std::vector<double>> damped_inverse(const std::vector<double>& sigma, int
   double mean_diag = 0;
   for (int64_t i = 0; i < n; ++i) mean_diag += sigma[size_t(i * n + i)];
   mean_diag = std::max(mean_diag / static_cast<double>(std::max<int64_t>(n, 1)), 1e-12);
-  for (int attempt = 0; attempt < 4; ++attempt, damp *= 10) {
-    std::vector<float> l(size_t(n * n));
-    for (size_t i = 0; i < l.size(); ++i) l[i] = static_cast<float>(sigma[i]);
-    for (int64_t i = 0; i < n; ++i) l[size_t(i * n + i)] += static_cast<float>(damp * mean_diag);
-    if (!quant::cholesky_lower(l, n)) continue;
-    const std::vector<float> linv = quant::invert_lower(l, n);
-    std::vector<float> inv(size_t(n * n));
-    runtime::sgemm(true, false, n, n, n, 1.0f, linv.data(), n, linv.data(), n, 0.0f, inv.data(), n);  // L^-T L^-1
-    return std::vector<double>(inv.begin(), inv.end());
-  }
-  return internal_error("prune-structured: select=obs: the input covariance is not positive definite even with damping");
+  const auto factor = damped_inverse_factor(std::vector<float>(sigma.begin(), sigma.end()), n, damp, mean_diag);
+  if (!factor) return internal_error("prune-structured: select=obs: the input covariance is not positive definite even with damping");
+  std::vector<float> inv(size_t(n * n));
+  runtime::sgemm(true, false, n, n, n, 1.0f, factor->linv.data(), n, factor->linv.data(), n, 0.0f, inv.data(), n);  // L^-T L^-1
+  return std::vector<double>(inv.begin(), inv.end());
 }
 
 struct ObsState {
   int64_t m = 0, n = 0;
   std::vector<double> wt;    // W^T [N, M]: row k is the consumer's column k
   std::vector<double> hinv;  // [N, N]
+  std::vector<double> l, linv;  // invert_small's scratch
 };
 
 // tr(W_C A^-1 W_C^T) with A = Hinv_CC; `ainv` receives A^-1. Infinity when A is singular.
-double unit_cost(const ObsState& s, const std::vector<int64_t>& c, std::vector<double>& ainv) {
+double unit_cost(ObsState& s, const std::vector<int64_t>& c, std::vector<double>& ainv) {
   const int64_t d = static_cast<int64_t>(c.size());
   ainv.assign(size_t(d * d), 0.0);
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j < d; ++j) ainv[size_t(i * d + j)] = s.hinv[size_t(c[size_t(i)] * s.n + c[size_t(j)])];
-  if (!invert_small(ainv, d)) return std::numeric_limits<double>::infinity();
+  if (!invert_small(ainv, d, s.l, s.linv)) return std::numeric_limits<double>::infinity();
   double cost = 0;
   for (int64_t i = 0; i < d; ++i)
     for (int64_t j = 0; j < d; ++j) {
@@ -132,17 +128,18 @@ Result<std::vector<int64_t>> select_by_obs(const std::vector<float>& weight, int
     for (int64_t k = 0; k < N; ++k) s.wt[size_t(k * M + o)] = weight[size_t(o * N + k)];
   std::vector<bool> gone(units.size(), false);
   std::vector<int64_t> removed;
-  std::vector<double> ainv, best_ainv;
+  std::vector<double> ainv;
   for (int64_t step = 0; step < count; ++step) {
     size_t best = units.size();
     double best_cost = std::numeric_limits<double>::infinity();
     for (size_t u = 0; u < units.size(); ++u) {
       if (gone[u]) continue;
       const double cost = unit_cost(s, units[u], ainv);
-      if (best == units.size() || cost < best_cost) best = u, best_cost = cost, best_ainv = ainv;
+      if (best == units.size() || cost < best_cost) best = u, best_cost = cost;
     }
     if (best == units.size() || !std::isfinite(best_cost)) break;  // nothing left that can be removed
-    remove_unit(s, units[best], best_ainv);
+    unit_cost(s, units[best], ainv);  // the winner's A^-1 again (deterministic), not copied at each improvement
+    remove_unit(s, units[best], ainv);
     gone[best] = true;
     removed.push_back(static_cast<int64_t>(best));
   }

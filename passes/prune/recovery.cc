@@ -33,23 +33,29 @@ Result<std::vector<float>> regression(const std::vector<double>& sigma, int64_t 
   double mean_diag = 0;
   for (int64_t k : kept) mean_diag += sigma[size_t(k * n + k)];
   mean_diag = std::max(mean_diag / static_cast<double>(std::max<int64_t>(s, 1)), 1e-12);
-  for (int attempt = 0; attempt < 4; ++attempt, damp *= 10) {
-    std::vector<float> l = block_of(sigma, n, kept, kept);
-    for (int64_t i = 0; i < s; ++i) l[size_t(i * s + i)] += static_cast<float>(damp * mean_diag);
-    if (!quant::cholesky_lower(l, s)) continue;
-    const std::vector<float> linv = quant::invert_lower(l, s);
-    std::vector<float> half(size_t(s * p)), out(size_t(s * p));
-    runtime::sgemm(false, false, s, p, s, 1.0f, linv.data(), s, sp.data(), p, 0.0f, half.data(), p);   // L^-1 Sigma_SP
-    runtime::sgemm(true, false, s, p, s, 1.0f, linv.data(), s, half.data(), p, 0.0f, out.data(), p);   // L^-T (...)
-    return out;
-  }
-  return internal_error("prune-structured: the kept neurons' covariance is not positive definite even with damping");
+  const auto factor = damped_inverse_factor(block_of(sigma, n, kept, kept), s, damp, mean_diag);
+  if (!factor) return internal_error("prune-structured: the kept neurons' covariance is not positive definite even with damping");
+  const std::vector<float>& linv = factor->linv;
+  std::vector<float> half(size_t(s * p)), out(size_t(s * p));
+  runtime::sgemm(false, false, s, p, s, 1.0f, linv.data(), s, sp.data(), p, 0.0f, half.data(), p);  // L^-1 Sigma_SP
+  runtime::sgemm(true, false, s, p, s, 1.0f, linv.data(), s, half.data(), p, 0.0f, out.data(), p);   // L^-T (...)
+  return out;
 }
 
 }  // namespace
 
 std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered) {
   return moments(stats, n, centered ? stats.mean() : std::vector<double>());
+}
+
+std::optional<DampedFactor> damped_inverse_factor(const std::vector<float>& a, int64_t n, double damp, double mean_diag) {
+  for (int attempt = 0; attempt < 4; ++attempt, damp *= 10) {
+    std::vector<float> l = a;
+    for (int64_t i = 0; i < n; ++i) l[size_t(i * n + i)] += static_cast<float>(damp * mean_diag);
+    if (!quant::cholesky_lower(l, n)) continue;
+    return DampedFactor{quant::invert_lower(l, n), damp * mean_diag};
+  }
+  return std::nullopt;
 }
 
 Result<Recovery> parse_recovery(const std::string& name) {

@@ -14,6 +14,7 @@
 //         uncentered X^T X / n, mu = 0).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,15 @@ struct ConsumerUpdate {
 // The consumer input's covariance [N, N] (`centered`: the consumer has a bias, so the refit has an
 // intercept) or uncentered second moment, from the layer-input statistics.
 std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered);
+
+// The ridge solve shared by the refits and OBS selection: L^-1 for the lower Cholesky factor L
+// of A + lambda I (A float [n, n]), lambda = damp * mean_diag with damp raised tenfold, at most
+// four tries, until that is positive definite; nullopt when it never is.
+struct DampedFactor {
+  std::vector<float> linv;  // L^-1, lower [n, n]
+  double lambda = 0;        // the ridge that succeeded
+};
+std::optional<DampedFactor> damped_inverse_factor(const std::vector<float>& a, int64_t n, double damp, double mean_diag);
 
 Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
                                         int64_t N, const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "passes/quantize/cholesky.h"
+#include "passes/prune/recovery.h"
 #include "runtime/gemm/sgemm.h"
 #include "runtime/interpreter.h"
 
@@ -87,32 +87,29 @@ Result<ConsumerUpdate> refit_on_pruned(const ir::Model& original, const ir::Mode
   mean_diag = std::max(mean_diag / static_cast<double>(std::max<int64_t>(s, 1)), 1e-12);
   std::vector<float> kw(size_t(s * M));  // K W^T  [s, M]
   runtime::sgemm(false, true, s, M, n, 1.0f, cross.data(), n, weight.data(), n, 0.0f, kw.data(), M);
-  for (int attempt = 0; attempt < 4; ++attempt, damp *= 10) {
-    std::vector<float> l = sigma;
-    for (int64_t i = 0; i < s; ++i) l[size_t(i * s + i)] += static_cast<float>(damp * mean_diag);
-    if (!quant::cholesky_lower(l, s)) continue;
-    const std::vector<float> linv = quant::invert_lower(l, s);
-    std::vector<float> rhs = kw, half(size_t(s * M)), wt(size_t(s * M));
-    for (int64_t j = 0; j < s; ++j)  // the ridge pulls toward the kept weights, not toward zero
-      for (int64_t o = 0; o < M; ++o)
-        rhs[size_t(j * M + o)] += static_cast<float>(damp * mean_diag) * weight[size_t(o * n + kept[size_t(j)])];
-    runtime::sgemm(false, false, s, M, s, 1.0f, linv.data(), s, rhs.data(), M, 0.0f, half.data(), M);
-    runtime::sgemm(true, false, s, M, s, 1.0f, linv.data(), s, half.data(), M, 0.0f, wt.data(), M);  // W'^T
-    ConsumerUpdate out;
-    out.weight.resize(size_t(M * s));
+  const auto factor = damped_inverse_factor(sigma, s, damp, mean_diag);
+  if (!factor)
+    return internal_error("prune-structured: the kept neurons' covariance of '" + g.second.input +
+                          "' is not positive definite even with damping");
+  const std::vector<float>& linv = factor->linv;
+  std::vector<float> rhs = kw, half(size_t(s * M)), wt(size_t(s * M));
+  for (int64_t j = 0; j < s; ++j)  // the ridge pulls toward the kept weights, not toward zero
     for (int64_t o = 0; o < M; ++o)
-      for (int64_t j = 0; j < s; ++j) out.weight[size_t(o * s + j)] = wt[size_t(j * M + o)];
-    out.bias = bias;
-    for (int64_t o = 0; o < M && centered; ++o) {
-      double add = 0;
-      for (int64_t k = 0; k < n; ++k) add += static_cast<double>(weight[size_t(o * n + k)]) * mu_x[size_t(k)];
-      for (int64_t j = 0; j < s; ++j) add -= static_cast<double>(out.weight[size_t(o * s + j)]) * mu_s[size_t(j)];
-      out.bias[size_t(o)] += static_cast<float>(add);
-    }
-    return out;
+      rhs[size_t(j * M + o)] += static_cast<float>(factor->lambda) * weight[size_t(o * n + kept[size_t(j)])];
+  runtime::sgemm(false, false, s, M, s, 1.0f, linv.data(), s, rhs.data(), M, 0.0f, half.data(), M);
+  runtime::sgemm(true, false, s, M, s, 1.0f, linv.data(), s, half.data(), M, 0.0f, wt.data(), M);  // W'^T
+  ConsumerUpdate out;
+  out.weight.resize(size_t(M * s));
+  for (int64_t o = 0; o < M; ++o)
+    for (int64_t j = 0; j < s; ++j) out.weight[size_t(o * s + j)] = wt[size_t(j * M + o)];
+  out.bias = bias;
+  for (int64_t o = 0; o < M && centered; ++o) {
+    double add = 0;
+    for (int64_t k = 0; k < n; ++k) add += static_cast<double>(weight[size_t(o * n + k)]) * mu_x[size_t(k)];
+    for (int64_t j = 0; j < s; ++j) add -= static_cast<double>(out.weight[size_t(o * s + j)]) * mu_s[size_t(j)];
+    out.bias[size_t(o)] += static_cast<float>(add);
   }
-  return internal_error("prune-structured: the kept neurons' covariance of '" + g.second.input +
-                        "' is not positive definite even with damping");
+  return out;
 }
 
 }  // namespace ember::passes::prune

@@ -71,12 +71,9 @@ Tensor code_tensor(DType dtype, const Shape& shape, const std::vector<int32_t>& 
 // an even number of stored rows at a time, so that no int32 copy of the whole matrix is made
 // (a 32000 x 2048 LM head's codes are 262 MB as int32, 33 MB packed).
 Tensor code_tensor(DType dtype, const Shape& shape, const QuantizedMatrix& q, bool transpose) {
+  if (!transpose) return code_tensor(dtype, shape, q.codes);
   Tensor t = Tensor::zeros(dtype, shape);
   const int64_t C = q.rows, K = q.cols;
-  if (!transpose) {
-    write_codes(q.codes.data(), 0, t.numel(), t);
-    return t;
-  }
   const int64_t band = std::max<int64_t>(2, ((int64_t(1) << 20) / std::max<int64_t>(C, 1)) & ~int64_t(1));
   std::vector<int32_t> rows(static_cast<size_t>(band * C));
   for (int64_t k0 = 0; k0 < K; k0 += band) {

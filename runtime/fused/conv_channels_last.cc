@@ -141,7 +141,6 @@ class ConvChannelsLastKernel final : public Kernel {
       pool_taps_ = axis_taps(pool_g_);
     }
     padded_ = padded_input(g);
-    runs_ = window_runs(padded_, w_shape_[1]);
     if (lanes_ == "positions" && !stride_one(g.stride)) return invalid_input(ctx.where() + ": lanes 'positions' needs stride 1");
     position_lanes_ = false;
     if (lanes_ != "channels" && stride_one(g.stride)) {
@@ -152,6 +151,7 @@ class ConvChannelsLastKernel final : public Kernel {
         lane_weights_.push_back(PackedLaneWeights::pack(weights_[grp].plain(), weights_[grp].N(), weights_[grp].K()));
       if (position_lanes_ && pooled_) grid_pool_ = grid_pool(pool_g_, pool_taps_, padded_);
     }
+    if (!position_lanes_) runs_ = window_runs(padded_, w_shape_[1]);  // the channel-lanes tile's window runs
     g_ = std::move(g);
     cached_spatial_ = spatial;
     return Status::Ok();
@@ -233,20 +233,21 @@ class ConvChannelsLastKernel final : public Kernel {
     constexpr int64_t kTogether = 2;
     const int64_t per_image = image_floats + maps * ldg;
     const int64_t pooled_planes = pooled_ && y_channels_last_ ? maps * out_positions : 0;
-    const int64_t scratch_floats = kTogether * per_image + pooled_planes;
     // Fewer images than threads (batch 1): the threads share each image's grid instead.
     const bool split_grid = batch < num_threads();
+    const int64_t slots = split_grid ? 1 : kTogether;  // images held at once per chunk
+    const int64_t scratch_floats = slots * per_image + pooled_planes;
     const int64_t chunks = split_grid ? 1 : std::min<int64_t>(batch, std::max(1, num_threads()));
     Tensor scratch = allocator.allocate(DType::kF32, {chunks * scratch_floats});
     const float* px = x.data<float>();
     float* py = y.mutable_data<float>();
     auto run_images = [&](int64_t chunk) {
       float* base = scratch.mutable_data<float>() + chunk * scratch_floats;
-      float* pooled = base + kTogether * per_image;
-      for (int64_t i = 0; i < kTogether; ++i) std::fill_n(base + i * per_image, image_floats, 0.0f);  // padding, tail
+      float* pooled = base + slots * per_image;
+      for (int64_t i = 0; i < slots; ++i) std::fill_n(base + i * per_image, image_floats, 0.0f);  // padding, tail
       const int64_t last = batch * (chunk + 1) / chunks;
       for (int64_t n0 = batch * chunk / chunks, together = 0; n0 < last; n0 += together) {
-        together = split_grid ? 1 : std::min(kTogether, last - n0);  // shared grids: one image at a time
+        together = std::min(slots, last - n0);  // shared grids: one image at a time
         for (int64_t i = 0; i < together; ++i) {
           const float* xn = px + (n0 + i) * in_size * channels;
           if (x_channels_last_) channels_last_to_padded_planes(xn, channels, 0, channels, grid_, base + i * per_image);

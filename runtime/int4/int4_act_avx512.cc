@@ -91,14 +91,7 @@ void quantize_block_avx512(const float* x, float scale_multiplier, int8_t* q, fl
   const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
   const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
   __m512i total = _mm512_setzero_si512();
-  for (int h = 0; h < 2; ++h) {
-    __m512 r = _mm512_mul_ps(v[h], inv);
-    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
-    r = _mm512_maskz_min_ps(0xffff, _mm512_maskz_max_ps(0xffff, r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
-    const __m512i qi = _mm512_maskz_cvt_roundps_epi32(0xffff, r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * h), _mm512_maskz_cvtepi32_epi8(0xffff, qi));
-    total = _mm512_add_epi32(total, qi);
-  }
+  for (int h = 0; h < 2; ++h) total = _mm512_add_epi32(total, quantize_half(v[h], inv, q + 16 * h));
   *scale = amax / 127.0f * scale_multiplier;
   const __m256i t8 = _mm256_add_epi32(_mm512_maskz_extracti32x8_epi32(0xff, total, 0), _mm512_maskz_extracti32x8_epi32(0xff, total, 1));
   __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(t8), _mm256_extracti128_si256(t8, 1));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "runtime/gemm/conv_gemm.h"
@@ -14,19 +15,7 @@ namespace {
 // last) of g's input, lines in row-major order.
 template <class F>
 void for_each_line(const WindowGeometry& g, const WindowGeometry& padded, F&& fn) {
-  const size_t rank = static_cast<size_t>(g.rank()), last = rank - 1;
-  if (g.in_size() == 0) return;  // all padding
-  const int64_t lines = g.in_size() / g.in[last];
-  std::vector<int64_t> i(rank, 0);
-  for (int64_t line = 0; line < lines; ++line) {
-    int64_t offset = 0;
-    for (size_t a = 0; a < rank; ++a) offset = offset * padded.in[a] + i[a] + g.pad_begin[a];
-    fn(line, offset);
-    for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
-      if (++i[a] < g.in[a]) break;
-      i[a] = 0;
-    }
-  }
+  for_each_line(g.in, padded.in, g.pad_begin, std::forward<F>(fn));
 }
 
 }  // namespace

@@ -11,6 +11,27 @@
 
 namespace ember::runtime {
 
+// Calls fn(line, flat index in `extent` of the line's first element) for every line (all axes
+// but the last) of `sizes`, each coordinate shifted by `shift` (row-major order).
+template <class F>
+void for_each_line(const std::vector<int64_t>& sizes, const std::vector<int64_t>& extent, const std::vector<int64_t>& shift,
+                   F&& fn) {
+  const size_t rank = sizes.size(), last = rank - 1;
+  int64_t lines = 1;
+  for (size_t a = 0; a < last; ++a) lines *= sizes[a];
+  if (lines == 0 || sizes[last] == 0) return;
+  std::vector<int64_t> i(rank, 0);
+  for (int64_t line = 0; line < lines; ++line) {
+    int64_t offset = 0;
+    for (size_t a = 0; a < rank; ++a) offset = offset * extent[a] + i[a] + shift[a];
+    fn(line, offset);
+    for (size_t a = last; a-- > 0;) {  // odometer over all axes but the last
+      if (++i[a] < sizes[a]) break;
+      i[a] = 0;
+    }
+  }
+}
+
 // The input extent with its padding on both sides: every tap of every window lies inside
 // (Conv's output size guarantees it), so patches gather from a zero-padded copy without tests.
 WindowGeometry padded_input(const WindowGeometry& g);

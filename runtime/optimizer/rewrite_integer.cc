@@ -407,23 +407,11 @@ class GroupRewriter : public PatternRewriter {
         continue;
       groups[{n.inputs[0], act, n.attr_float("min_scale", 0.0f)}].push_back(int(i));
     }
-    int made = 0;
-    for (const auto& [key, members] : groups) {
-      if (members.size() < 2) continue;
-      Node fused;
-      fused.name = node(members[0]).name + "/group";
-      fused.op_type = fused::kInt8MatMulGroup;
-      fused.inputs = {std::get<0>(key)};
-      for (int m : members) {
-        for (size_t k = 1; k <= 4; ++k) fused.inputs.push_back(input_or_empty(node(m), k));
-        fused.outputs.push_back(node(m).outputs.at(0));
-      }
-      fused.attributes = {ir::string_attribute("act", std::get<1>(key))};
-      if (std::get<1>(key) == "row_symmetric") fused.attributes.push_back(ir::float_attribute("min_scale", std::get<2>(key)));
-      emit(members[0], std::move(fused), members, {});
-      ++made;
-    }
-    return made;
+    return emit_groups(groups, fused::kInt8MatMulGroup, [](const auto& key) {
+      std::vector<ir::Attribute> attrs = {ir::string_attribute("act", std::get<1>(key))};
+      if (std::get<1>(key) == "row_symmetric") attrs.push_back(ir::float_attribute("min_scale", std::get<2>(key)));
+      return attrs;
+    });
   }
 
   // Int4MatMuls of one X with the same layout (kn or nk), block_size and alpha (the group's
@@ -437,26 +425,37 @@ class GroupRewriter : public PatternRewriter {
       if (layout != "kn" && layout != "nk") continue;
       groups[{n.inputs[0], layout, n.attr_int("block_size", 0), n.attr_float("alpha", 1.0f)}].push_back(int(i));
     }
+    return emit_groups(groups, fused::kInt4MatMulGroup, [](const auto& key) {
+      return std::vector<ir::Attribute>{ir::string_attribute("layout", std::get<1>(key)),
+                                        ir::int_attribute("block_size", std::get<2>(key)),
+                                        ir::float_attribute("alpha", std::get<3>(key))};
+    });
+  }
+
+  void finish() { apply(); }
+
+ private:
+  // One `op` node per group of two or more members, keyed by X first: X, then each member's
+  // inputs 1..4, and each member's output; it takes the first member's place.
+  template <class Key, class Attributes>
+  int emit_groups(const std::map<Key, std::vector<int>>& groups, const char* op, Attributes attributes) {
     int made = 0;
     for (const auto& [key, members] : groups) {
       if (members.size() < 2) continue;
       Node fused;
       fused.name = node(members[0]).name + "/group";
-      fused.op_type = fused::kInt4MatMulGroup;
+      fused.op_type = op;
       fused.inputs = {std::get<0>(key)};
       for (int m : members) {
         for (size_t k = 1; k <= 4; ++k) fused.inputs.push_back(input_or_empty(node(m), k));
         fused.outputs.push_back(node(m).outputs.at(0));
       }
-      fused.attributes = {ir::string_attribute("layout", std::get<1>(key)), ir::int_attribute("block_size", std::get<2>(key)),
-                          ir::float_attribute("alpha", std::get<3>(key))};
+      fused.attributes = attributes(key);
       emit(members[0], std::move(fused), members, {});
       ++made;
     }
     return made;
   }
-
-  void finish() { apply(); }
 };
 
 }  // namespace
