@@ -59,11 +59,7 @@ void add_pruned_actions(SearchLayer& layer, const std::set<double>& ratios) {
   const std::vector<LayerAction> precisions = layer.allowed;
   for (double r : ratios) {
     if (pruned_units(layer, r) == 0) continue;
-    for (LayerAction a : precisions) {
-      if (a.kind == LayerAction::Kind::kKeepFloat) a.kind = LayerAction::Kind::kPrune;
-      a.ratio = r;
-      layer.allowed.push_back(a);
-    }
+    for (const LayerAction& a : precisions) layer.allowed.push_back(at_ratio(a, r));
   }
 }
 
@@ -154,6 +150,14 @@ LayerAction without_pruning(const LayerAction& a) {
   LayerAction out = a;
   out.ratio = 0;
   if (out.kind == LayerAction::Kind::kPrune) out.kind = LayerAction::Kind::kKeepFloat;
+  return out;
+}
+
+LayerAction at_ratio(const LayerAction& action, double ratio) {
+  LayerAction out = without_pruning(action);
+  if (!(ratio > 0)) return out;
+  if (out.kind == LayerAction::Kind::kKeepFloat) out.kind = LayerAction::Kind::kPrune;
+  out.ratio = ratio;
   return out;
 }
 

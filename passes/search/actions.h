@@ -66,6 +66,8 @@ bool is_aggressive(const LayerAction& action);
 double prune_ratio(const LayerAction& action);
 // The action without its pruning (kPrune becomes keep-FP32).
 LayerAction without_pruning(const LayerAction& action);
+// `action` with its precision and pruning at `ratio` (0: none; keep-FP32 becomes kPrune).
+LayerAction at_ratio(const LayerAction& action, double ratio);
 // Neurons of the layer's FFN removed at `ratio`: round(ratio N), at most N - 1.
 int64_t pruned_units(const SearchLayer& layer, double ratio);
 // The share of the layer's weights (and multiply-adds) an action's pruning keeps: its pruned

@@ -27,16 +27,18 @@ int kind_of(const std::vector<SearchLayer>& layers, const PruneStep& step) {
 }
 
 // `breaker` broke the budget on top of `state`: its measured damage over its predicted one.
-void learn(KindScales& scales, const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
+// Returns the damage measured at `state` (none when it was not measured).
+std::optional<double> learn(KindScales& scales, const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
            const PruneStep& breaker, const std::function<double(size_t, const LayerAction&)>& predicted,
            const MeasuredDamage& measured) {
   const std::optional<double> with = measured.of(apply(state, {breaker}, 1));
   const std::optional<double> without = measured.of(state);
   const double loss = step_loss(state, breaker, predicted);
-  if (!with || !without || !(loss > 0)) return;
+  if (!with || !without || !(loss > 0)) return without;
   std::optional<double>& scale = scales[kind_of(layers, breaker)];
   const double c = (*with - *without) / loss;
   scale = scale ? std::max(*scale, c) : c;
+  return without;
 }
 
 // The steps whose calibrated estimate fits `slack`, each at the highest of its ratios that does.
@@ -59,14 +61,6 @@ double step_loss(const std::vector<LayerAction>& state, const PruneStep& step,
   double loss = 0;
   for (size_t i : step.layers) loss += predicted(i, at_ratio(state[i], step.ratio)) - predicted(i, state[i]);
   return loss;
-}
-
-LayerAction at_ratio(const LayerAction& action, double ratio) {
-  LayerAction out = without_pruning(action);
-  if (!(ratio > 0)) return out;
-  if (out.kind == LayerAction::Kind::kKeepFloat) out.kind = LayerAction::Kind::kPrune;
-  out.ratio = ratio;
-  return out;
 }
 
 std::vector<PruneStep> prune_steps(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
@@ -137,14 +131,12 @@ Result<std::optional<std::vector<LayerAction>>> prune_back_off(const std::vector
     // queue[lo] broke the budget on top of the fitting prefix: skip it, and try its group again
     // at the next lower ratio after the others.
     PruneStep breaker = queue[lo];
-    if (measured.of) learn(scales, layers, state, breaker, predicted, measured);
+    const std::optional<double> now = measured.of ? learn(scales, layers, state, breaker, predicted, measured) : std::nullopt;
     queue.erase(queue.begin(), queue.begin() + std::ptrdiff_t(lo) + 1);
     breaker.ratio = lower_ratio(layers, state, breaker);
     if (breaker.ratio > 0) queue.push_back(std::move(breaker));
     all_known_to_break = false;
-    if (!measured.of) continue;
-    if (const std::optional<double> now = measured.of(state))
-      queue = within_slack(layers, state, std::move(queue), predicted, scales, measured.room - *now);
+    if (now) queue = within_slack(layers, state, std::move(queue), predicted, scales, measured.room - *now);
   }
   return std::optional<std::vector<LayerAction>>(std::move(state));
 }

@@ -43,9 +43,6 @@ struct PruneStep {
   double ratio = 0;
 };
 
-// `action` with its precision and pruning at `ratio` (0: none; keep-FP32 becomes kPrune).
-LayerAction at_ratio(const LayerAction& action, double ratio);
-
 // The prune groups that `state` prunes, each at its ratio, ordered by predicted loss per byte saved
 // against `unpruned` (best first; ties in layer order).
 std::vector<PruneStep> prune_steps(const std::vector<SearchLayer>& layers, const std::vector<LayerAction>& state,
