@@ -3,7 +3,7 @@
 #   1. the uniform INT4 b32 GPTQ recipe (`--scheme int4-gptq`): its size, quality and time;
 #   2. the search at that size (`--target-size <uniform bytes>`);
 #   3. the search with a +1% bits-per-byte budget and no target (the smallest model within it;
-#      the default action set prunes FFN neurons and attention heads at 5-30% too);
+#      the default action set prunes FFN neurons and attention heads at 5-50% too);
 #   4. the search with `--target-bpw 4.25`;
 #   5. the search with a +1% budget and precisions only (`--no-prune`, the floor without pruning).
 # Each row: ember's bits per byte, onnxruntime-node's on the same file (bench/ort_eval.js), file

@@ -19,10 +19,11 @@ namespace {
 // Static INT8 activations where safe: a MatMul/Gemm layer read by one node (quantize-activations
 // then names it alone), in the main graph, with INT8 per-channel symmetric weights.
 Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const std::string& op, const RecipeRules& rules,
-                                                 bool gptq_possible, bool static_safe, bool offer_static) {
+                                                 const std::vector<LayerAction>& defaults, bool gptq_possible, bool static_safe,
+                                                 bool offer_static) {
   // Overrides match with the recipe's hardened regexes (recipe_rules.h: hostile names and
   // patterns can neither hang nor overflow the matcher).
-  const std::vector<LayerAction> actions = rules.for_layer(layer.node, layer.weight, op, default_actions()).actions;
+  const std::vector<LayerAction> actions = rules.for_layer(layer.node, layer.weight, op, defaults).actions;
   // Keep FP32 first, always allowed; pruning of layers without prunable units is not offered.
   std::vector<LayerAction> out = {LayerAction{}};
   for (LayerAction a : actions) {
@@ -47,9 +48,10 @@ Result<std::vector<LayerAction>> allowed_actions(const SearchLayer& layer, const
 }
 
 // The prune ratios the recipe lists for a layer (sorted, distinct).
-std::set<double> listed_ratios(const SearchLayer& layer, const std::string& op, const RecipeRules& rules) {
+std::set<double> listed_ratios(const SearchLayer& layer, const std::string& op, const RecipeRules& rules,
+                               const std::vector<LayerAction>& defaults) {
   std::set<double> out;
-  for (const auto& a : rules.for_layer(layer.node, layer.weight, op, default_actions()).actions)
+  for (const auto& a : rules.for_layer(layer.node, layer.weight, op, defaults).actions)
     if (a.kind == LayerAction::Kind::kPrune && a.ratio > 0 && a.ratio < 1) out.insert(a.ratio);
   return out;
 }
@@ -231,15 +233,16 @@ std::vector<LayerAction> default_precisions() {
   return actions;
 }
 
-std::vector<LayerAction> default_actions() {
+std::vector<LayerAction> default_actions(const SearchTarget& target) {
   std::vector<LayerAction> actions = default_precisions();
-  for (double ratio : default_prune_ratios()) actions.push_back({LayerAction::Kind::kPrune, 0, "rtn", ratio});
+  for (double ratio : default_prune_ratios(target)) actions.push_back({LayerAction::Kind::kPrune, 0, "rtn", ratio});
   return actions;
 }
 
-const std::vector<double>& default_prune_ratios() {
-  static const std::vector<double> ratios = {0.05, 0.1, 0.2, 0.3};
-  return ratios;
+const std::vector<double>& default_prune_ratios(const SearchTarget& target) {
+  static const std::vector<double> verified = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5};
+  static const std::vector<double> predicted = {0.05, 0.1, 0.2, 0.3};
+  return target.kind == SearchTarget::Kind::kNone ? verified : predicted;
 }
 
 // The MatMul / Gemm / Conv layers inside If, Loop and Scan bodies (analysis::build_body_layers):
@@ -262,8 +265,8 @@ Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, c
     s.channels = l.channels;
     s.reduction = l.reduction;
     s.stage = Stage::kOther;
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv",
-                                                      /*static_safe=*/false, recipe.quantize_activations));
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, default_actions(recipe.target),
+                                                      l.all_uses_linear() && l.op != "Conv", /*static_safe=*/false, recipe.quantize_activations));
     out.push_back(std::move(s));
   }
   return Status::Ok();
@@ -279,6 +282,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
                                                const std::vector<prune::HeadGroup>& head_groups, int64_t min_size) {
   EMBER_ASSIGN_OR_RETURN(const analysis::LayerModel model, analysis::build_layer_model(prepared.graph));
   EMBER_ASSIGN_OR_RETURN(const RecipeRules rules, RecipeRules::compile(recipe));
+  const std::vector<LayerAction> defaults = default_actions(recipe.target);
   const std::set<std::string> attention(attention_weights.begin(), attention_weights.end());
   const std::map<std::string, Stage> stages = classify_stages(prepared.graph, model, attention);
   std::vector<SearchLayer> out;
@@ -294,9 +298,9 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
     s.reduction = l.reduction;
     s.stage = stages.at(l.weight);
     const bool static_safe = l.uses.size() == 1 && l.all_uses_linear() && (l.op == "MatMul" || l.op == "Gemm");
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, l.all_uses_linear() && l.op != "Conv", static_safe,
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, defaults, l.all_uses_linear() && l.op != "Conv", static_safe,
                                                       recipe.quantize_activations));
-    ratios.push_back(listed_ratios(s, l.op, rules));  // an excluded layer lists none
+    ratios.push_back(listed_ratios(s, l.op, rules, defaults));  // an excluded layer lists none
     out.push_back(std::move(s));
   }
   attach_ffn_groups(prepared.graph, model, out, ratios);

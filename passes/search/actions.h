@@ -82,12 +82,17 @@ int64_t action_bytes(const SearchLayer& layer, const LayerAction& action);
 // when the recipe lists the action or sets quantize_activations. Bytes as INT8.
 // The default action set: the default precisions (FP32, INT8 per channel, INT4 blocks 32/64/128
 // with GPTQ, symmetric or with zero points; RTN where GPTQ cannot apply) and pruning at the
-// default ratios (5, 10, 20, 30% of an FFN's neurons or an attention block's heads), each ratio
-// combined with every precision of the group's layers. On kjv-gpt2 with a +1% bits-per-byte
-// budget pruning takes the smallest model from 6.44 to 6.17 MB (bench/RESULTS.md, issue 16).
-std::vector<LayerAction> default_actions();
+// default ratios of an FFN's neurons or an attention block's heads, each ratio combined with every
+// precision of the group's layers. Without a target (the smallest model within the budget) the
+// ratios are 5, 10, 20, 30, 40 and 50%: there the pruning back-off (prune_backoff.h) measures the
+// pruned groups before they are kept. Under a target the allocation alone decides, on predicted
+// losses that are least reliable at large ratios, so the ratios stop at 30% (with 40 and 50%
+// offered, kjv-gpt2's --target-size search measured 1.1338 bits/byte instead of 1.1332).
+// On kjv-gpt2 with a +1% bits-per-byte budget pruning takes the smallest model from 6.40 to
+// 6.18 MB; kjv-bert's label-free one from 1.91 to 1.47 MB (bench/RESULTS.md, issue 16).
+std::vector<LayerAction> default_actions(const SearchTarget& target = {});
 std::vector<LayerAction> default_precisions();
-const std::vector<double>& default_prune_ratios();
+const std::vector<double>& default_prune_ratios(const SearchTarget& target = {});
 
 // Every layer of the prepared model that quantize-weights covers (no blocker, at least
 // `min_size` elements), in initializer order, with the actions the recipe allows.

@@ -3,6 +3,7 @@
 // for byte, infeasible targets are refused before any calibration, and what the search records.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "calibration/dataset.h"
@@ -199,6 +200,25 @@ TEST_CASE("search: recipe overrides and excludes choose each layer's actions") {
   bad.name_regex = "h.(0";
   recipe.overrides = {bad};
   CHECK(!passes::search::search_layers(run.fp32, recipe, {}).ok());
+}
+
+// Pruning beyond 30% is offered only where the back-off measures it: without a target.
+TEST_CASE("search: the default prune ratios reach 50% without a target, 30% under one") {
+  auto run = test::open_tiny_gpt2();
+  auto largest_ratio = [&](const passes::SearchRecipe& recipe) {
+    auto layers = passes::search::search_layers(run.fp32, recipe, {});
+    REQUIRE(layers.ok());
+    double largest = 0;
+    for (const auto& l : *layers)
+      for (const auto& a : l.allowed) largest = std::max(largest, passes::search::prune_ratio(a));
+    return largest;
+  };
+  passes::SearchRecipe recipe;
+  CHECK(largest_ratio(recipe) == doctest::Approx(0.5));
+  recipe.target = {passes::SearchTarget::Kind::kSizeBytes, 1e6};
+  CHECK(largest_ratio(recipe) == doctest::Approx(0.3));
+  recipe.target = {passes::SearchTarget::Kind::kBitsPerWeight, 4.5};
+  CHECK(largest_ratio(recipe) == doctest::Approx(0.3));
 }
 
 }  // namespace ember::search_test
