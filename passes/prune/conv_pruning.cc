@@ -179,12 +179,26 @@ Result<std::vector<ConsumerUpdate>> refit_consumers(const ir::Graph& graph, cons
 
 // Every producer Conv keeps at least min-keep of its rows (at least one), like the group as a
 // whole (neuron_selection.h): without it, one branch of a Concat could lose all its channels.
+int64_t producer_floor(const std::vector<int64_t>& units, double min_keep) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(min_keep * static_cast<double>(units.size()))));
+}
+
+bool producers_keep_floor(const ir::Graph& graph, const ChannelGroup& g, double min_keep, const std::vector<int64_t>& removed) {
+  const std::set<int64_t> gone(removed.begin(), removed.end());
+  for (size_t p : g.producers) {
+    const std::vector<int64_t>& units = units_of(g, graph.nodes[p].outputs[0]);
+    const auto kept = std::count_if(units.begin(), units.end(), [&](int64_t u) { return u < 0 || !gone.count(u); });
+    if (kept < producer_floor(units, min_keep)) return false;
+  }
+  return true;
+}
+
 // The highest-scoring removed units of a producer below its floor are given back.
 void keep_producer_floor(const ir::Graph& graph, const ChannelGroup& g, const std::vector<double>& scores, double min_keep,
                          std::vector<int64_t>& removed) {
   for (size_t p : g.producers) {
     const std::vector<int64_t>& units = units_of(g, graph.nodes[p].outputs[0]);
-    const int64_t floor = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(min_keep * static_cast<double>(units.size()))));
+    const int64_t floor = producer_floor(units, min_keep);
     for (;;) {
       const std::set<int64_t> gone(removed.begin(), removed.end());
       int64_t kept = 0, best = -1;
@@ -195,6 +209,23 @@ void keep_producer_floor(const ir::Graph& graph, const ChannelGroup& g, const st
       removed.erase(std::find(removed.begin(), removed.end(), best));
     }
   }
+}
+
+// A Concat group's producer floors first, then the kept count rounded to the multiple: where
+// rounding down would take a producer below its floor, the count rounds up instead (giving
+// units back keeps every floor). The threshold is the highest score finally removed.
+void floor_and_round(const ir::Graph& graph, const ChannelGroup& g, const std::vector<double>& scores,
+                     const ChannelPruneOptions& o, std::vector<int64_t>& removed, double& threshold) {
+  const bool floors = !g.concats.empty();
+  if (floors) keep_producer_floor(graph, g, scores, o.min_keep, removed);
+  std::vector<int64_t> rounded = removed;
+  round_layer_kept(rounded, threshold, scores, o.multiple);
+  if (floors && !producers_keep_floor(graph, g, o.min_keep, rounded)) {
+    rounded = removed;
+    round_layer_kept(rounded, threshold, scores, o.multiple, KeptRounding::kUp);
+  }
+  removed = std::move(rounded);
+  threshold = highest_score(scores, removed);
 }
 
 // Groups named in `o.group_ratios` lose their own fraction; the others share `o.ratio`.
@@ -229,9 +260,7 @@ Result<NeuronSelection> select_channels(const std::vector<std::vector<double>>& 
   }
   const NeuronSelection rest = select_neurons(shared_scores, o.ratio, o.global, o.min_keep);
   for (size_t k = 0; k < shared.size(); ++k) out.removed[shared[k]] = rest.removed[k], out.threshold[shared[k]] = rest.threshold[k];
-  round_kept_to_multiple(out, scores, o.multiple);
-  for (size_t i = 0; i < groups.size(); ++i)
-    if (!groups[i].concats.empty()) keep_producer_floor(graph, groups[i], scores[i], o.min_keep, out.removed[i]);
+  for (size_t i = 0; i < groups.size(); ++i) floor_and_round(graph, groups[i], scores[i], o, out.removed[i], out.threshold[i]);
   return out;
 }
 

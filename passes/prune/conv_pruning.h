@@ -10,8 +10,9 @@
 //   wanda: sum over consumers and the channel's columns j of ||V[:, j]||_1 * sqrt(E[x_j^2]);
 //   fluctuation (FLAP): sum over the same of Var(x_j) * ||V[:, j]||^2, x the consumer's im2col
 //     (or flattened) input (conv_stats.h): the output error of replacing the channel by its mean.
-// Selection: neuron_selection.h (global or uniform, every group keeps at least min-keep), then
-// kept counts optionally rounded to a multiple (kept_rounding.h).
+// Selection: neuron_selection.h (global or uniform, every group keeps at least min-keep), then in
+// a Concat group every producer Conv keeps min-keep of its rows too, then kept counts optionally
+// rounded to a multiple (kept_rounding.h; up, where down would break a producer's floor).
 // Recovery, per consumer on its canonical [M, C*S] matrix and its input statistics (recovery.h):
 // none; bias: b' = b + V_P E[x_P] (the removed columns' mean contribution, so a BN's shift or a
 // Relu's positive mean is not lost; a consumer Conv without a bias gets one); lsq: the ridge

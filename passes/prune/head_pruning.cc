@@ -75,25 +75,13 @@ std::vector<std::vector<int64_t>> choose(const std::vector<std::vector<double>>&
   return sel.removed;
 }
 
-// select=obs: each block's count kept, its heads chosen again by obs_selection.h.
-Status reselect_heads_by_obs(const ir::Graph& graph, const std::vector<HeadGroup>& groups,
-                             const analysis::LayerInputAnalysis::Output& inputs, double damp,
-                             std::vector<std::vector<int64_t>>& removed) {
-  for (size_t i = 0; i < groups.size(); ++i) {
-    const HeadGroup& g = groups[i];
-    if (removed[i].empty()) continue;
-    auto it = inputs.stats.find(g.output.input);
-    if (it == inputs.stats.end() || !it->second.xtx)
-      return invalid_input("prune-structured: select=obs has no calibration statistics of '" + g.output.input + "'");
-    const Layer out = current_layer(graph, g.output);
-    const std::vector<float> w = analysis::canonical_matrix(out, *graph.find_initializer(out.weight));
-    std::vector<std::vector<int64_t>> units;
-    for (int64_t u = 0; u < g.units(); ++u) units.push_back(g.unit_channels({u}, g.heads(), 1));
-    const std::vector<double> sigma = input_moments(it->second, g.output.reduction, !g.output.bias.empty());
-    EMBER_ASSIGN_OR_RETURN(removed[i], select_by_obs(w, out.channels, g.output.reduction, sigma, units,
-                                                     static_cast<int64_t>(removed[i].size()), damp));
-  }
-  return Status::Ok();
+// select=obs: the block keeps its count, its heads chosen again by obs_selection.h on the output
+// projection's canonical weight `w` (not pruned yet) and its input moments `sigma`.
+Result<std::vector<int64_t>> reselect_heads_by_obs(const HeadGroup& g, const std::vector<float>& w, const std::vector<double>& sigma,
+                                                   int64_t count, double damp) {
+  std::vector<std::vector<int64_t>> units;
+  for (int64_t u = 0; u < g.units(); ++u) units.push_back(g.unit_channels({u}, g.heads(), 1));
+  return select_by_obs(w, g.output.channels, g.output.reduction, sigma, units, count, damp);
 }
 
 }  // namespace
@@ -183,16 +171,20 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
     io.max_rows = o.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(original, io));
   }
-  if (o.obs_select) EMBER_TRY(reselect_heads_by_obs(original.graph, found.groups, *inputs, o.obs_damp, removed));
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const HeadGroup& g = found.groups[i];
     const int64_t H = g.units();
-    const std::vector<int64_t> kept = kept_units(H, removed[i]);
     if (!removed[i].empty()) {
-      const Layer out = current_layer(pruned.graph, g.output);
+      const Layer out = current_layer(pruned.graph, g.output);  // as in `original`: blocks and FFNs share no layer
       const std::vector<float> w = analysis::canonical_matrix(out, *pruned.graph.find_initializer(out.weight));
       std::vector<float> b;
       if (const Tensor* t = out.bias.empty() ? nullptr : pruned.graph.find_initializer(out.bias)) b.assign(t->data<float>(), t->data<float>() + t->numel());
+      std::vector<double> sigma;  // select=obs's input moments, reused by the lsq refit
+      if (o.obs_select) {
+        EMBER_ASSIGN_OR_RETURN(sigma, obs_input_moments(*inputs, g.output.input, g.output.reduction, !b.empty()));
+        EMBER_ASSIGN_OR_RETURN(removed[i], reselect_heads_by_obs(g, w, sigma, static_cast<int64_t>(removed[i].size()), o.obs_damp));
+      }
+      const std::vector<int64_t> kept = kept_units(H, removed[i]);
       const std::vector<int64_t> keep_ch = g.unit_channels(kept, g.heads(), 1), drop_ch = g.unit_channels(removed[i], g.heads(), 1);
       Result<ConsumerUpdate> update = [&]() -> Result<ConsumerUpdate> {
         if (o.recovery == Recovery::kLsqSequential)
@@ -202,13 +194,15 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
           auto it = inputs->stats.find(g.output.input);
           if (it != inputs->stats.end()) stats = &it->second;
         }
-        return recover_consumer(w, b, out.channels, g.output.reduction, keep_ch, drop_ch, o.recovery, stats, o.damp);
+        return recover_consumer(w, b, out.channels, g.output.reduction, keep_ch, drop_ch, o.recovery, stats, o.damp,
+                                sigma.empty() ? nullptr : &sigma);
       }();
+      sigma.clear(), sigma.shrink_to_fit();  // its N^2 doubles go before the edit (peak memory as before)
       if (!update.ok()) return update.status().with_context("output projection '" + g.output.node + "'");
       EMBER_TRY(prune_head_group(pruned.graph, g, kept, *update));
       outcome.removed += static_cast<int64_t>(removed[i].size());
     }
-    const int64_t after = static_cast<int64_t>(kept.size());
+    const int64_t after = H - static_cast<int64_t>(removed[i].size());
     PrunedLayer row{g.name(), g.output.node, H, after, block_params(g, H), block_params(g, after),
                     block_macs(g, H), block_macs(g, after), threshold[i]};
     row.unit = g.grouped_query() ? "kv-groups" : "heads";  // GQA: a KV head with its query heads

@@ -5,7 +5,8 @@
 // multiple of K nearest to k (ties up), at least K and at most the layer's size (a layer smaller
 // than K is left as selected): units are given back in the order of their scores (highest removed
 // first) or removed further (lowest kept first), so the selection stays score-ordered within
-// each layer. The overall ratio moves by at most K/2 units per layer.
+// each layer. The overall ratio moves by at most K/2 units per layer. Rounding kUp gives units
+// back only (the next multiple up): for a caller whose floors rounding down could break.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -13,6 +14,12 @@
 #include "passes/prune/neuron_selection.h"
 
 namespace ember::passes::prune {
+
+enum class KeptRounding { kNearest, kUp };
+
+// One layer: `removed` (sorted) and `threshold` (the highest score removed) rounded in place.
+void round_layer_kept(std::vector<int64_t>& removed, double& threshold, const std::vector<double>& scores, int64_t multiple,
+                      KeptRounding rounding = KeptRounding::kNearest);
 
 void round_kept_to_multiple(NeuronSelection& selection, const std::vector<std::vector<double>>& scores, int64_t multiple);
 

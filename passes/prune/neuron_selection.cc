@@ -50,9 +50,14 @@ void select_lowest(NeuronSelection& selection, const std::vector<std::vector<dou
   const int64_t n = std::clamp<int64_t>(count, 0, std::max<int64_t>(0, static_cast<int64_t>(s.size()) - 1));
   std::vector<int64_t>& removed = selection.removed[layer];
   removed.assign(order.begin(), order.begin() + n);
-  selection.threshold[layer] = 0;
-  for (int64_t u : removed) selection.threshold[layer] = std::max(selection.threshold[layer], s[size_t(u)]);
+  selection.threshold[layer] = highest_score(s, removed);
   std::sort(removed.begin(), removed.end());
+}
+
+double highest_score(const std::vector<double>& scores, const std::vector<int64_t>& units) {
+  double out = 0;
+  for (int64_t u : units) out = std::max(out, scores[size_t(u)]);
+  return out;
 }
 
 Result<std::map<std::string, int64_t>> parse_unit_counts(const std::string& text, const std::string& option) {

@@ -23,6 +23,9 @@ struct NeuronSelection {
 NeuronSelection select_neurons(const std::vector<std::vector<double>>& scores, double ratio, bool global,
                                double min_keep);
 
+// The highest of `scores` at `units` (0 when there are none): a layer's threshold.
+double highest_score(const std::vector<double>& scores, const std::vector<int64_t>& units);
+
 // Replaces layer `layer`'s choice in `selection` by its `count` lowest-scoring units (count is
 // clamped to [0, N - 1]: a layer is never removed whole).
 void select_lowest(NeuronSelection& selection, const std::vector<std::vector<double>>& scores, size_t layer, int64_t count);

@@ -234,26 +234,16 @@ Status select_jointly(const ir::Model& model, PassContext& ctx, const std::vecto
   return Status::Ok();
 }
 
-// select=obs: each FFN keeps its count of removed neurons, chosen again by obs_selection.h on the
-// unpruned consumer and its input statistics; the threshold becomes the highest score removed.
-Status reselect_by_obs(const ir::Graph& graph, const std::vector<FfnGroup>& groups, const std::vector<std::vector<double>>& scores,
-                       const analysis::LayerInputAnalysis::Output& inputs, double damp, prune::NeuronSelection& selection) {
-  for (size_t i = 0; i < groups.size(); ++i) {
-    const FfnGroup& g = groups[i];
-    if (selection.removed[i].empty()) continue;
-    auto it = inputs.stats.find(g.second.input);
-    if (it == inputs.stats.end() || !it->second.xtx)
-      return invalid_input("prune-structured: select=obs has no calibration statistics of '" + g.second.input + "'");
-    const Layer second = prune::current_layer(graph, g.second);
-    const std::vector<float> w2 = analysis::canonical_matrix(second, *graph.find_initializer(second.weight));
-    std::vector<std::vector<int64_t>> units(size_t(g.neurons));
-    for (int64_t n = 0; n < g.neurons; ++n) units[size_t(n)] = {n};
-    const std::vector<double> sigma = prune::input_moments(it->second, g.neurons, !g.second.bias.empty());
-    EMBER_ASSIGN_OR_RETURN(selection.removed[i], prune::select_by_obs(w2, g.second.channels, g.neurons, sigma, units,
-                                                                      static_cast<int64_t>(selection.removed[i].size()), damp));
-    selection.threshold[i] = 0;
-    for (int64_t n : selection.removed[i]) selection.threshold[i] = std::max(selection.threshold[i], scores[i][size_t(n)]);
-  }
+// select=obs: the FFN keeps its count of removed neurons, chosen again by obs_selection.h on the
+// consumer's canonical weight `w2` (not pruned yet) and its input moments `sigma`; the threshold
+// becomes the highest score removed.
+Status reselect_by_obs(const FfnGroup& g, const std::vector<float>& w2, const std::vector<double>& sigma,
+                       const std::vector<double>& scores, double damp, std::vector<int64_t>& removed, double& threshold) {
+  std::vector<std::vector<int64_t>> units(size_t(g.neurons));
+  for (int64_t n = 0; n < g.neurons; ++n) units[size_t(n)] = {n};
+  EMBER_ASSIGN_OR_RETURN(removed, prune::select_by_obs(w2, g.second.channels, g.neurons, sigma, units,
+                                                       static_cast<int64_t>(removed.size()), damp));
+  threshold = prune::highest_score(scores, removed);
   return Status::Ok();
 }
 
@@ -392,15 +382,19 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     io.max_rows = opts.values.refit_rows;
     EMBER_ASSIGN_OR_RETURN(inputs, ctx.analyses.get<analysis::LayerInputAnalysis>(model, io));
   }
-  if (obs && inputs) EMBER_TRY(reselect_by_obs(model.graph, found.groups, scores, *inputs, opts.values.select_damp, selection));
   ir::Model pruned = model;  // tensors are replaced, never written through: the original stays whole
   int64_t removed_total = 0;
   for (size_t i = 0; i < found.groups.size(); ++i) {
     const FfnGroup& g = found.groups[i];
-    const auto& removed = selection.removed[i];
+    auto& removed = selection.removed[i];
     if (!removed.empty()) {
+      const auto [w2, b2] = consumer_weights(pruned.graph, g);  // as in `model`: the groups share no layer
+      std::vector<double> sigma;  // select=obs's input moments, reused by the lsq refit
+      if (obs && inputs) {
+        EMBER_ASSIGN_OR_RETURN(sigma, prune::obs_input_moments(*inputs, g.second.input, g.neurons, !b2.empty()));
+        EMBER_TRY(reselect_by_obs(g, w2, sigma, scores[i], opts.values.select_damp, removed, selection.threshold[i]));
+      }
       const std::vector<int64_t> kept = prune::kept_units(g.neurons, removed);
-      const auto [w2, b2] = consumer_weights(pruned.graph, g);
       auto refit = [&]() -> Result<prune::ConsumerUpdate> {
         if (opts.recovery == prune::Recovery::kLsqSequential) {
           if (!ctx.calib) return invalid_input("prune-structured: recovery=lsq-seq needs a calibration set");
@@ -412,9 +406,10 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
           if (it != inputs->stats.end()) stats = &it->second;
         }
         return prune::recover_consumer(w2, b2, g.second.channels, g.neurons, kept, removed, opts.recovery, stats,
-                                       opts.values.damp);
+                                       opts.values.damp, sigma.empty() ? nullptr : &sigma);
       };
       Result<prune::ConsumerUpdate> update = refit();
+      sigma.clear(), sigma.shrink_to_fit();  // its N^2 doubles go before the edit (peak memory as before)
       if (!update.ok()) return update.status().with_context("consumer '" + g.second.node + "'");
       EMBER_TRY(prune_group(pruned.graph, g, kept, *update));
     }

@@ -48,6 +48,14 @@ std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_
   return moments(stats, n, centered ? stats.mean() : std::vector<double>());
 }
 
+Result<std::vector<double>> obs_input_moments(const analysis::LayerInputAnalysis::Output& inputs, const std::string& input,
+                                              int64_t n, bool centered) {
+  auto it = inputs.stats.find(input);
+  if (it == inputs.stats.end() || !it->second.xtx || it->second.xtx->dim() != n || it->second.sum.size() != size_t(n))
+    return invalid_input("prune-structured: select=obs has no calibration statistics of '" + input + "'");
+  return input_moments(it->second, n, centered);
+}
+
 std::optional<DampedFactor> damped_inverse_factor(const std::vector<float>& a, int64_t n, double damp, double mean_diag) {
   for (int attempt = 0; attempt < 4; ++attempt, damp *= 10) {
     std::vector<float> l = a;
@@ -78,7 +86,8 @@ std::string recovery_name(Recovery recovery) {
 
 Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
                                         int64_t N, const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,
-                                        Recovery recovery, const analysis::LayerInputStats* stats, double damp) {
+                                        Recovery recovery, const analysis::LayerInputStats* stats, double damp,
+                                        const std::vector<double>* sigma) {
   const int64_t s = static_cast<int64_t>(kept.size()), p = static_cast<int64_t>(removed.size());
   ConsumerUpdate out;
   out.weight.resize(size_t(M * s));
@@ -97,8 +106,9 @@ Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const 
   std::vector<double> shift(mu.empty() ? 0 : size_t(p));  // E[a_P] - B E[a_S]
   for (size_t j = 0; j < shift.size(); ++j) shift[j] = mu[size_t(removed[j])];
   if (recovery == Recovery::kLsq) {
-    const std::vector<double> sigma = moments(*stats, N, mu);
-    EMBER_ASSIGN_OR_RETURN(const std::vector<float> bt, regression(sigma, N, kept, removed, damp));
+    if (sigma && sigma->size() != size_t(N * N)) return internal_error("prune-structured: the consumer's input moments have the wrong size");
+    const std::vector<double> own = sigma ? std::vector<double>() : moments(*stats, N, mu);
+    EMBER_ASSIGN_OR_RETURN(const std::vector<float> bt, regression(sigma ? *sigma : own, N, kept, removed, damp));
     // W' = W_S + W_P B: [M, |P|] x [|P|, |S|] (B = bt^T)
     runtime::sgemm(false, true, M, s, p, 1.0f, wp.data(), p, bt.data(), p, 1.0f, out.weight.data(), s);
     for (size_t j = 0; j < shift.size(); ++j)

@@ -32,11 +32,14 @@ struct ConsumerUpdate {
   std::vector<float> bias;    // [M], or empty when the consumer has none
 };
 
-// `weight` canonical [M, N]; `bias` [M] or empty; `kept` and `removed` sorted neuron indices;
-// `stats` the consumer input's statistics (may be null for kNone).
 // The consumer input's covariance [N, N] (`centered`: the consumer has a bias, so the refit has an
 // intercept) or uncentered second moment, from the layer-input statistics.
 std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered);
+
+// input_moments of `input`'s statistics for select=obs, which the lsq refit then reuses (one
+// [N, N] build per consumer); invalid input naming `input` when they are missing or of another width.
+Result<std::vector<double>> obs_input_moments(const analysis::LayerInputAnalysis::Output& inputs, const std::string& input,
+                                              int64_t n, bool centered);
 
 // The ridge solve shared by the refits and OBS selection: L^-1 for the lower Cholesky factor L
 // of A + lambda I (A float [n, n]), lambda = damp * mean_diag with damp raised tenfold, at most
@@ -47,8 +50,12 @@ struct DampedFactor {
 };
 std::optional<DampedFactor> damped_inverse_factor(const std::vector<float>& a, int64_t n, double damp, double mean_diag);
 
+// `weight` canonical [M, N]; `bias` [M] or empty; `kept` and `removed` sorted neuron indices;
+// `stats` the consumer input's statistics (may be null for kNone); `sigma` their input_moments
+// (centered when `bias` is not empty) when the caller built them already (select=obs), else null.
 Result<ConsumerUpdate> recover_consumer(const std::vector<float>& weight, const std::vector<float>& bias, int64_t M,
                                         int64_t N, const std::vector<int64_t>& kept, const std::vector<int64_t>& removed,
-                                        Recovery recovery, const analysis::LayerInputStats* stats, double damp);
+                                        Recovery recovery, const analysis::LayerInputStats* stats, double damp,
+                                        const std::vector<double>* sigma = nullptr);
 
 }  // namespace ember::passes::prune

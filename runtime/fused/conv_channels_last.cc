@@ -10,7 +10,7 @@
 // planes are its transpose. The products and their order are those of the packed Conv
 // (conv_packed.h): the depth runs over (tap, channel), the bias comes last.
 // Which lanes: the output channels (runtime/gemm/conv_gemm.h) or, for stride-1 convs whose
-// channels fill the vector worse than their positions (position_lanes_cheaper: digits-cnn's
+// channels fill the vector worse than their positions (choose_position_lanes: digits-cnn's
 // pruned c2, 11 channels, 16 lanes), the output positions (runtime/gemm/conv_lanes.h) over
 // padded planes; chosen per input size, or forced by the attribute lanes = "channels" |
 // "positions". Both paths compute the same floats per output (the same FMAs in the same order).
@@ -145,7 +145,9 @@ class ConvChannelsLastKernel final : public Kernel {
     position_lanes_ = false;
     if (lanes_ != "channels" && stride_one(g.stride)) {
       grid_ = lane_grid(g, padded_);
-      position_lanes_ = lanes_ == "positions" || choose_position_lanes(lane_shape(g));
+      const LaneShape shape = conv_lane_shape(w_shape_, group_, g, grid_.count, pooled_ ? pool_g_.out_size() : g.out_size(),
+                                              x_channels_last_, y_channels_last_);
+      position_lanes_ = lanes_ == "positions" || choose_position_lanes(shape);
       // Packed the first time they are chosen (most convs never are).
       for (size_t grp = lane_weights_.size(); position_lanes_ && grp < weights_.size(); ++grp)
         lane_weights_.push_back(PackedLaneWeights::pack(weights_[grp].plain(), weights_[grp].N(), weights_[grp].K()));
@@ -319,20 +321,6 @@ class ConvChannelsLastKernel final : public Kernel {
                    part.y = a.y + b0 * kBlock * a.ldc;
                    conv_gemm(part, w);
                  });
-  }
-
-  LaneShape lane_shape(const WindowGeometry& g) const {
-    LaneShape s;
-    s.groups = group_;
-    s.maps = w_shape_[0] / group_;
-    s.depth = w_shape_[1] * g.kernel_size();
-    s.positions = g.out_size();
-    s.grid = grid_.count;
-    s.x_floats = g.in_size() * w_shape_[1] * group_;
-    s.y_floats = (pooled_ ? pool_g_.out_size() : g.out_size()) * w_shape_[0];
-    s.x_channels_last = x_channels_last_;
-    s.y_channels_last = y_channels_last_;
-    return s;
   }
 
   WindowAttrs attrs_;

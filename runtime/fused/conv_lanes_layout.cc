@@ -51,6 +51,21 @@ LaneGrid lane_grid(const WindowGeometry& g, const WindowGeometry& padded) {
   return grid;
 }
 
+LaneShape conv_lane_shape(const std::vector<int64_t>& w_shape, int64_t group, const WindowGeometry& g, int64_t grid,
+                          int64_t y_positions, bool x_channels_last, bool y_channels_last) {
+  LaneShape s;
+  s.groups = group;
+  s.maps = w_shape[0] / group;
+  s.depth = w_shape[1] * g.kernel_size();
+  s.positions = g.out_size();
+  s.grid = grid;
+  s.x_floats = g.in_size() * w_shape[1] * group;
+  s.y_floats = y_positions * w_shape[0];
+  s.x_channels_last = x_channels_last;
+  s.y_channels_last = y_channels_last;
+  return s;
+}
+
 GridPool grid_pool(const WindowGeometry& pool, const std::vector<std::vector<AxisTaps>>& taps, const WindowGeometry& padded) {
   const size_t axes = taps.size();
   GridPool gp;

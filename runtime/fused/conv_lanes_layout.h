@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/gemm/conv_lanes.h"
 #include "runtime/kernels/window_geometry.h"
 
 namespace ember::runtime::fused {
@@ -33,6 +34,12 @@ struct GridPool {
 
 // The grid of a conv with geometry g (stride 1 on every axis) over padded = padded_input(g).
 LaneGrid lane_grid(const WindowGeometry& g, const WindowGeometry& padded);
+
+// The cost model's view (conv_lanes.h) of one image of a stride-1 conv: weight shape w_shape
+// [M, C / group, k...], geometry g, `grid` positions to compute (LaneGrid::count), Y holding
+// `y_positions` outputs per map (the pool's, when one follows), X and Y in the layouts given.
+LaneShape conv_lane_shape(const std::vector<int64_t>& w_shape, int64_t group, const WindowGeometry& g, int64_t grid,
+                          int64_t y_positions, bool x_channels_last, bool y_channels_last);
 
 // pool: the pool's geometry over the conv's output, taps = axis_taps(pool); padded: the conv's
 // padded input, whose flat indices the grid uses.

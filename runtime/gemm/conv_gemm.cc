@@ -7,6 +7,7 @@
 
 #include "runtime/cpu.h"
 #include "runtime/gemm/conv_gemm_kernels.h"
+#include "runtime/gemm/sgemm_kernels.h"
 
 namespace ember::runtime {
 namespace gemm {
@@ -41,11 +42,8 @@ void scalar_max_of_runs(const float* x, const int64_t* offsets, int64_t count, i
 
 constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, 1, &scalar_conv_tile, &scalar_max_of_runs};
 
-// FP32 has no use for VNNI: avxvnni runs the AVX2 tiles.
-IsaLevel tile_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
-
 const ConvGemmKernels& conv_kernels_for(IsaLevel level) {
-  switch (tile_level(level)) {
+  switch (kernel_level(level)) {
     case IsaLevel::kAvx512:
       return kConvAvx512Kernels;
     case IsaLevel::kAvx2:
@@ -74,7 +72,7 @@ struct ConvGemmAccess {
     for (int64_t n = 0; n < w.N_; ++n)
       for (int64_t k = 0; k < w.K_; ++k) data.get()[(n / nr * w.K_ + k) * nr + n % nr] = w.plain_[size_t(n * w.K_ + k)];
     w.panels_ = std::move(data);
-    w.isa_level_ = static_cast<int>(gemm::tile_level(level));
+    w.isa_level_ = static_cast<int>(gemm::kernel_level(level));
   }
 
   static void run(const ConvGemmArgs& a, const PackedConvWeights& w) {
@@ -82,7 +80,7 @@ struct ConvGemmAccess {
     // Panels laid out for a level above the one in use (lowered since, in tests) are repacked.
     const PackedConvWeights* packed = &w;
     PackedConvWeights repacked;
-    if (w.isa_level_ != static_cast<int>(gemm::tile_level(isa_level()))) {
+    if (w.isa_level_ != static_cast<int>(gemm::kernel_level(isa_level()))) {
       repacked = w;
       ConvGemmAccess::pack_panels(repacked, isa_level());
       packed = &repacked;

@@ -4,9 +4,11 @@
 #include "runtime/gemm/conv_lanes.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "runtime/cpu.h"
 #include "runtime/gemm/conv_lanes_kernels.h"
+#include "runtime/gemm/sgemm_kernels.h"
 
 namespace ember::runtime {
 namespace gemm {
@@ -35,10 +37,8 @@ void scalar_lane_tile(const LaneTileArgs& t) {
 
 constexpr ConvLaneKernels kConvLanesScalarKernels = {kScalarVectors, kScalarChannels, 1, &scalar_lane_tile};
 
-IsaLevel lane_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
-
 const ConvLaneKernels& lane_kernels_for(IsaLevel level) {
-  switch (lane_level(level)) {
+  switch (kernel_level(level)) {
     case IsaLevel::kAvx512:
       return kConvLanesAvx512Kernels;
     case IsaLevel::kAvx2:
@@ -54,26 +54,38 @@ const ConvLaneKernels& lane_kernels_for(IsaLevel level) {
 }  // namespace gemm
 
 struct ConvLanesAccess {
+  // Where W[m, k] sits in blocks of `block` output channels.
+  static int64_t block_index(int64_t m, int64_t k, int64_t K, int64_t block) { return (m / block * K + k) * block + m % block; }
+
   // Blocks as even as the tile allows: 13 channels at 12 per tile are 7 + 6, not 12 + 1.
-  static void pack_blocks(PackedLaneWeights& w, IsaLevel level) {
+  static void pack_blocks(PackedLaneWeights& w, const float* plain, IsaLevel level) {
     const int64_t most = gemm::lane_kernels_for(level).max_channels;
     const int64_t blocks = (w.M_ + most - 1) / most;
     w.block_ = (w.M_ + blocks - 1) / blocks;
     std::shared_ptr<float> data(new float[static_cast<size_t>(blocks * w.K_ * w.block_)](), std::default_delete<float[]>());
     for (int64_t m = 0; m < w.M_; ++m)
-      for (int64_t k = 0; k < w.K_; ++k)
-        data.get()[(m / w.block_ * w.K_ + k) * w.block_ + m % w.block_] = w.plain_[size_t(m * w.K_ + k)];
+      for (int64_t k = 0; k < w.K_; ++k) data.get()[block_index(m, k, w.K_, w.block_)] = plain[m * w.K_ + k];
     w.blocks_ = std::move(data);
-    w.isa_level_ = static_cast<int>(gemm::lane_level(level));
+    w.isa_level_ = static_cast<int>(gemm::kernel_level(level));
+  }
+
+  // `w` laid out for the level in use, from its own blocks.
+  static PackedLaneWeights repack(const PackedLaneWeights& w) {
+    std::vector<float> plain(static_cast<size_t>(w.M_ * w.K_));
+    for (int64_t m = 0; m < w.M_; ++m)
+      for (int64_t k = 0; k < w.K_; ++k) plain[size_t(m * w.K_ + k)] = w.blocks_.get()[block_index(m, k, w.K_, w.block_)];
+    PackedLaneWeights out;
+    out.M_ = w.M_, out.K_ = w.K_;
+    pack_blocks(out, plain.data(), isa_level());
+    return out;
   }
 
   static void run(const LaneConvArgs& a, const PackedLaneWeights& w) {
     if (a.count <= 0 || w.M() <= 0) return;
     const PackedLaneWeights* packed = &w;
     PackedLaneWeights repacked;  // blocks laid out for another level (lowered since, in tests)
-    if (w.isa_level_ != static_cast<int>(gemm::lane_level(isa_level()))) {
-      repacked = w;
-      pack_blocks(repacked, isa_level());
+    if (w.isa_level_ != static_cast<int>(gemm::kernel_level(isa_level()))) {
+      repacked = repack(w);
       packed = &repacked;
     }
     const gemm::ConvLaneKernels& kern = gemm::lane_kernels_for(static_cast<IsaLevel>(packed->isa_level_));
@@ -109,22 +121,13 @@ PackedLaneWeights PackedLaneWeights::pack(const float* w, int64_t M, int64_t K) 
   PackedLaneWeights p;
   p.M_ = M;
   p.K_ = K;
-  p.plain_.assign(w, w + M * K);
-  if (M > 0 && K > 0) ConvLanesAccess::pack_blocks(p, isa_level());
+  if (M > 0 && K > 0) ConvLanesAccess::pack_blocks(p, w, isa_level());
   return p;
 }
 
 int64_t lane_width() { return gemm::lane_kernels_for(isa_level()).width; }
 
 void conv_position_lanes(const LaneConvArgs& a, const PackedLaneWeights& w) { ConvLanesAccess::run(a, w); }
-
-bool position_lanes_cheaper(int64_t maps, int64_t positions, int64_t grid) {
-  const int64_t width = lane_width();
-  if (width <= 1) return false;  // no lanes to waste on the scalar path
-  const int64_t channel_lanes = positions * ((maps + width - 1) / width);
-  const int64_t position_lanes = maps * ((grid + width - 1) / width);
-  return position_lanes < channel_lanes;
-}
 
 LaneCosts lane_costs(const LaneShape& s) {
   const int64_t width = lane_width();

@@ -15,25 +15,24 @@
 #pragma once
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 namespace ember::runtime {
 
 // W [M, K] (row-major, K = taps * channels in (tap, channel) order) packed in blocks of output
-// channels: block b is K rows of block-width floats, zero past M.
+// channels: block b is K rows of block-width floats, zero past M. No plain copy is kept: blocks
+// laid out for a level above the one in use (lowered since, in tests) are repacked from the blocks.
 class PackedLaneWeights {
  public:
   PackedLaneWeights() = default;
   static PackedLaneWeights pack(const float* w, int64_t M, int64_t K);
   int64_t M() const { return M_; }
   int64_t K() const { return K_; }
-  bool empty() const { return plain_.empty(); }
+  bool empty() const { return !blocks_; }
 
  private:
   int64_t M_ = 0, K_ = 0;
   int isa_level_ = 0;   // the IsaLevel the blocks are laid out for
   int64_t block_ = 0;   // output channels per block
-  std::vector<float> plain_;
   std::shared_ptr<const float> blocks_;
   friend struct ConvLanesAccess;
 };
@@ -61,13 +60,10 @@ int64_t lane_width();
 
 void conv_position_lanes(const LaneConvArgs& args, const PackedLaneWeights& w);
 
-// The cost model choosing the lanes for a conv at load time, in vector FMAs per depth step
-// (the depth is the same both ways): channels as lanes fill ceil(maps / W) vectors at each of
-// `positions` outputs; positions as lanes fill ceil(grid / W) vectors for each of `maps`
-// channels. True when the positions waste fewer lanes (W: the active level's width).
-bool position_lanes_cheaper(int64_t maps, int64_t positions, int64_t grid);
-
-// The same choice for one image of a whole conv, with the copies between layouts counted:
+// The cost model choosing the lanes for one image of a conv at load time, in vector FMAs (W:
+// the active level's width): channels as lanes fill ceil(maps / W) vectors at each of
+// `positions` outputs per depth step; positions as lanes fill ceil(grid / W) vectors for each of
+// `maps` channels. The copies between layouts are counted:
 // channel lanes transpose X into channel-minor rows when it is planes, and their rows into Y
 // when Y is planes; position lanes transpose X into planes when it is channels-last, and the
 // grid into Y when Y is. A float moved by such a copy costs about two vector FMAs (one scalar

@@ -23,15 +23,15 @@
 
 namespace ember::runtime {
 namespace gemm {
+
+IsaLevel kernel_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
+
 namespace {
 
 // Work below this many multiply-adds per thread is not worth waking another thread.
 constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;
 // B is packed in column chunks of at most this many floats (8 MB), which stay in L3.
 constexpr int64_t kMaxPackedBFloats = int64_t{1} << 21;
-
-// The level whose kernels serve `level`: FP32 has no use for VNNI, so avxvnni runs the AVX2 ones.
-IsaLevel kernel_level(IsaLevel level) { return level == IsaLevel::kAvxVnni ? IsaLevel::kAvx2 : level; }
 
 const GemmKernels& kernels_for(IsaLevel level) {
   switch (kernel_level(level)) {

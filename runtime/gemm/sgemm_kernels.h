@@ -4,9 +4,14 @@
 #pragma once
 #include <cstdint>
 
+#include "runtime/cpu.h"
 #include "runtime/gemm/sgemm_pack.h"
 
 namespace ember::runtime::gemm {
+
+// The level whose FP32 kernels serve `level` (sgemm's, the conv tiles', the lane tiles'): FP32
+// has no use for VNNI, so avxvnni runs the AVX2 ones.
+IsaLevel kernel_level(IsaLevel level);
 
 // One register tile of C: C[m, n] = beta * C + A_panel * B_panel (+ bias).
 struct TileArgs {

@@ -241,14 +241,8 @@ class LayoutPlanner {
 
   void plan_conv(int index, const WindowGeometry& g, const Tensor& w) {
     const int64_t group = graph_.nodes[size_t(index)].attr_int("group", 1);
-    LaneShape s;
-    s.groups = group;
-    s.maps = w.dim(0) / group;
-    s.depth = w.numel() / w.dim(0);
-    s.positions = g.out_size();
-    s.grid = fused::lane_grid(g, padded_input(g)).count;
-    s.x_floats = g.in_size() * w.dim(1) * group;
-    s.y_floats = g.out_size() * w.dim(0);
+    const int64_t grid = fused::lane_grid(g, padded_input(g)).count;
+    LaneShape s = fused::conv_lane_shape(w.shape(), group, g, grid, g.out_size(), false, false);
     if (s.x_floats > kMaxLaneImageFloats) return;
     const LaneCosts planes = lane_costs(s);
     s.x_channels_last = s.y_channels_last = true;

@@ -6,6 +6,8 @@
 // given sizes), each with its remark.
 #include <doctest/doctest.h>
 
+#include "passes/analysis_manager.h"
+#include "passes/prune/conv_pruning.h"
 #include "passes/prune/prune_structured.h"
 #include "tests/unit/passes/prune_channels_test_util.h"
 
@@ -16,12 +18,13 @@ using namespace ember::passes;
 namespace {
 
 // x -> c1 (3, 3x3) -> Relu -> a; x -> c2 (3, 3x3) -> b; Concat(a, b) -> c; c -> c3 (2, 1x1) -> y
-ir::Model concat_model() {
+// c2's weights drawn with `c2_sigma` (small: its channels score lowest).
+ir::Model concat_model(double c2_sigma = 0.4) {
   Rng rng(21);
   ir::Model m = image_model(2);
   conv(m, rng, "c1", "x", "h", 3, 2, 3, false);
   m.graph.nodes.push_back(node("Relu", "act", {"h"}, {"a"}));
-  conv(m, rng, "c2", "x", "b", 3, 2, 3, false);
+  conv(m, rng, "c2", "x", "b", 3, 2, 3, false, 1, c2_sigma);
   m.graph.nodes.push_back(node("Concat", "cat", {"a", "b"}, {"c"}, {int_attr("axis", 1)}));
   conv(m, rng, "c3", "c", "y", 2, 6, 1, false);
   m.graph.outputs.push_back(tensor_info("y", DType::kF32, {-1, 2, kSide, kSide}));
@@ -159,6 +162,52 @@ TEST_CASE("concat groups: two conv branches of a Concat are pruned jointly with 
     CHECK(rows_of(s, "c1.w") >= 1);
     CHECK(rows_of(s, "c2.w") >= 1);
     CHECK(shape_of(s, "c3.w")[1] == rows_of(s, "c1.w") + rows_of(s, "c2.w"));
+  }
+}
+
+TEST_CASE("concat groups: the producers' floor comes before the rounding to a multiple, and the threshold is the one used") {
+  // c2's channels score lowest: channels=0.5 removes all three, channels=0.67 those and c1's
+  // weakest. The floor gives c2 its best channel back (min-keep 0.1: one row).
+  const ir::Model m = concat_model(0.01);
+  ScratchDir dir("prune_concat_floor");
+  auto calib = image_calibration(dir, m, 2);
+  // magnitude: sqrt(||producer row||^2 * ||c3's column||^2) of Concat channel c (c1's rows, then c2's).
+  const std::vector<float> w1 = floats_of(*m.graph.find_initializer("c1.w")), w2 = floats_of(*m.graph.find_initializer("c2.w"));
+  const std::vector<float> w3 = floats_of(*m.graph.find_initializer("c3.w"));
+  auto row = [&](int64_t c) { return std::vector<float>((c < 3 ? w1 : w2).begin() + c % 3 * 18, (c < 3 ? w1 : w2).begin() + c % 3 * 18 + 18); };
+  auto score = [&](int64_t c) {
+    double rows = 0, cols = 0;
+    for (float v : row(c)) rows += double(v) * v;
+    for (int64_t o = 0; o < 2; ++o) cols += double(w3[size_t(o * 6 + c)]) * w3[size_t(o * 6 + c)];
+    return std::sqrt(rows * cols);
+  };
+  for (const auto& [ratio, multiple] : std::vector<std::pair<double, int64_t>>{{0.5, 1}, {0.5, 3}, {0.67, 2}, {0.67, 4}}) {
+    INFO("channels=" << ratio << " multiple=" << multiple);
+    ir::Model p = m;
+    passes::AnalysisManager am(&calib);
+    passes::Remarks remarks;
+    passes::PassContext ctx(am, remarks);
+    prune::ChannelPruneOptions o;
+    o.ratio = ratio, o.score = prune::NeuronScore::kMagnitude, o.recovery = prune::Recovery::kNone, o.multiple = multiple;
+    auto report = prune::prune_conv_channels(m, p, ctx, o);
+    REQUIRE_MESSAGE(report.ok(), report.status().message());
+    REQUIRE(report->groups.size() == 1);
+    const int64_t kept = rows_of(p, "c1.w") + rows_of(p, "c2.w");
+    CHECK(kept == report->groups[0].channels_after);
+    // 0.67 and 2: 2 kept, 3 after the floor (the old order), 4. 0.5 and 3: 4 after the floor;
+    // down to 3 would take c2's last row, so up to 6.
+    CHECK(kept % multiple == 0);
+    CHECK(rows_of(p, "c2.w") >= 1);
+    const std::vector<float> k1 = floats_of(*p.graph.find_initializer("c1.w")), k2 = floats_of(*p.graph.find_initializer("c2.w"));
+    double highest_removed = 0;
+    for (int64_t c = 0; c < 6; ++c) {
+      const std::vector<float>& kept_rows = c < 3 ? k1 : k2;
+      const std::vector<float> r = row(c);
+      bool found = false;
+      for (auto at = kept_rows.begin(); at != kept_rows.end() && !found; at += 18) found = std::equal(r.begin(), r.end(), at);
+      if (!found) highest_removed = std::max(highest_removed, score(c));
+    }
+    CHECK(report->groups[0].threshold == doctest::Approx(highest_removed).epsilon(1e-9));  // 0.5: not c2's best, given back
   }
 }
 

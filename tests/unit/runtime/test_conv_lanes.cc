@@ -141,20 +141,72 @@ TEST_CASE("position lanes: a stride other than 1 is refused when forced") {
   CHECK(status.message().find("stride 1") != std::string::npos);
 }
 
+TEST_CASE("position lanes: weights packed at one level run at a lower one, repacked from their blocks") {
+  // A 1-D conv of 3 taps over 3 channel planes of 40 floats, 13 output channels: blocks of 7 + 6
+  // at AVX-512, 5 + 4 + 4 at AVX2, one row each on the scalar path.
+  const int64_t M = 13, C = 3, plane = 40, count = 38, K = 3 * C;
+  const std::vector<int64_t> taps = {0, 1, 2};
+  const Tensor w = random_tensor({M, K}, 91), image = random_tensor({C * plane + 16}, 92), bias = random_tensor({M}, 93);
+  auto run = [&](const runtime::PackedLaneWeights& packed) {
+    const int64_t ldy = (count + 15) / 16 * 16;
+    std::vector<float> y(size_t(M * ldy), 0.0f), out;
+    runtime::LaneConvArgs a;
+    a.image = image.data<float>(), a.plane = plane, a.channels = C, a.taps = taps.data(), a.tap_count = 3;
+    a.count = count, a.bias = bias.data<float>(), a.y = y.data(), a.ldy = ldy;
+    runtime::conv_position_lanes(a, packed);
+    for (int64_t m = 0; m < M; ++m) out.insert(out.end(), y.begin() + m * ldy, y.begin() + m * ldy + count);
+    return out;
+  };
+  std::vector<double> want;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t o = 0; o < count; ++o) {
+      double sum = bias.data<float>()[m];
+      for (int64_t t = 0; t < 3; ++t)
+        for (int64_t c = 0; c < C; ++c) sum += double(image.data<float>()[c * plane + taps[size_t(t)] + o]) * w.data<float>()[m * K + t * C + c];
+      want.push_back(sum);
+    }
+  const runtime::PackedLaneWeights packed = runtime::PackedLaneWeights::pack(w.data<float>(), M, K);  // at the best level
+  for (runtime::IsaLevel level : kLevels) {
+    test::IsaScope isa(level);
+    INFO("isa " << runtime::isa_name(runtime::isa_level()));
+    const std::vector<float> repacked = run(packed);
+    CHECK(repacked == run(runtime::PackedLaneWeights::pack(w.data<float>(), M, K)));  // the same as packed at this level
+    for (size_t i = 0; i < want.size(); ++i) CHECK(repacked[i] == doctest::Approx(want[i]).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("position lanes: the cost model picks them where the channels fill the vector worse") {
-  // digits-cnn, 8x8 images padded to 10x10: 64 outputs on a grid of 78.
   test::IsaScope isa(runtime::IsaLevel::kAvx512);
   if (runtime::isa_level() != runtime::IsaLevel::kAvx512) {
     MESSAGE("EMBER-SKIP: no AVX-512 on this CPU");
     return;
   }
-  CHECK(runtime::position_lanes_cheaper(11, 64, 78));        // 11 of 16 lanes: 64 vectors against 55
-  CHECK(runtime::position_lanes_cheaper(8, 64, 78));         // 8 of 16: 64 against 40
-  CHECK_FALSE(runtime::position_lanes_cheaper(13, 64, 78));  // 64 against 65
-  CHECK_FALSE(runtime::position_lanes_cheaper(16, 64, 78));  // whole vectors: channels
-  CHECK_FALSE(runtime::position_lanes_cheaper(32, 64, 78));
+  // digits-cnn's c2 (13 input channels, 3x3) on 8x8 images padded to 10x10: 64 outputs on a grid
+  // of 78, X and Y both planes or both channels-last.
+  auto shape = [](int64_t maps, bool channels_last) {
+    runtime::LaneShape s;
+    s.maps = maps, s.depth = 13 * 9, s.positions = 64, s.grid = 78;
+    s.x_floats = 64 * 13, s.y_floats = 64 * maps;
+    s.x_channels_last = s.y_channels_last = channels_last;
+    return s;
+  };
+  // 11 maps: one vector of 11 lanes a position, 64 * 117 FMAs counted 5/4; 11 * ceil(78 / 16) * 117
+  // on positions; copies of X and Y (832 + 704 floats) at 2 each on the side whose layout differs.
+  runtime::LaneCosts c = runtime::lane_costs(shape(11, false));
+  CHECK(c.channels == 9360 + 3072);
+  CHECK(c.positions == 6435);
+  CHECK(runtime::choose_position_lanes(shape(11, false)));
+  c = runtime::lane_costs(shape(11, true));
+  CHECK(c.channels == 9360);
+  CHECK(c.positions == 6435 + 3072);
+  CHECK_FALSE(runtime::choose_position_lanes(shape(11, true)));  // channels-last: the copies cost more than the lanes save
+  CHECK_FALSE(runtime::choose_position_lanes(shape(16, true)));  // whole vectors: 9360 against 9360 + copies
+  CHECK_FALSE(runtime::choose_position_lanes(shape(32, true)));  // 14976 against 18720 + copies
+  runtime::LaneShape large = shape(11, false);
+  large.x_floats = runtime::kMaxLaneImageFloats + 1;
+  CHECK_FALSE(runtime::choose_position_lanes(large));  // the sweep would re-read the image per block
   test::IsaScope scalar(runtime::IsaLevel::kScalar);
-  CHECK_FALSE(runtime::position_lanes_cheaper(11, 64, 78));  // no lanes at all
+  CHECK_FALSE(runtime::choose_position_lanes(shape(11, false)));  // no lanes at all
 }
 
 namespace {
