@@ -183,6 +183,7 @@ Result<HeadPruneOutcome> prune_heads(const ir::Model& original, ir::Model& prune
       if (o.obs_select) {
         EMBER_ASSIGN_OR_RETURN(sigma, obs_input_moments(*inputs, g.output.input, g.output.reduction, !b.empty()));
         EMBER_ASSIGN_OR_RETURN(removed[i], reselect_heads_by_obs(g, w, sigma, static_cast<int64_t>(removed[i].size()), o.obs_damp));
+        threshold[i] = highest_score(scores[i], removed[i]);  // the highest score among the heads obs removed
       }
       const std::vector<int64_t> kept = kept_units(H, removed[i]);
       const std::vector<int64_t> keep_ch = g.unit_channels(kept, g.heads(), 1), drop_ch = g.unit_channels(removed[i], g.heads(), 1);
