@@ -307,9 +307,9 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "measure every entry)");
   sub->add_option("--prune", opts->prune_ratios,
                   "FFN neuron and attention head pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
-                  "added to the recipe's actions, or replacing the default ratios); default: 0.05,0.1,0.2,0.3 unless the recipe lists its actions")
+                  "added to the recipe's actions, or replacing the default ratios); default: 0.05,0.1,0.2,0.3,0.4,0.5 without a target, 0.05,0.1,0.2,0.3 under one (there the allocation rests on predictions alone), unless the recipe lists its actions")
       ->delimiter(',')->check(CLI::Range(0.001, 0.9));
-  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-50%)");
+  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-50% without a target, 5-30% under one)");
   sub->add_flag("--quantize-activations", opts->quantize_activations,
                "Also offer INT8 weights with static INT8 activations (scales calibrated once, QDQ on the input) to every MatMul/Gemm "
                "layer read by one node (the recipe's quantize_activations); default: off");
