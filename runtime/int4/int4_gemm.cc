@@ -71,7 +71,7 @@ void run_with(const Int4Kernels& kern, const Int4Activations& x, const Int4Weigh
               int64_t ldy, Int4Kernel kernel) {
   if (x.M() <= 0 || w.N() <= 0) return;
   if (x.per_row()) {
-    const RequantizePanelFn requantize = kern.requantize_panel ? kern.requantize_panel : &requantize_panel_scalar;
+    const RequantizeGroupFn requantize = kern.requantize_group ? kern.requantize_group : &requantize_group_scalar;
     return requantized_gemm(requantize, qgemm::active_kernels(), x, w, bias, y, ldy);
   }
   if (kernel == Int4Kernel::kAuto) kernel = x.M() >= kUnpackedMinRows ? Int4Kernel::kUnpacked : Int4Kernel::kStreaming;
@@ -98,7 +98,7 @@ void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias
 }
 
 void int4_gemm_reference(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy) {
-  if (x.per_row()) return requantized_gemm(&requantize_panel_scalar, qgemm::kScalarKernels, x, w, bias, y, ldy);
+  if (x.per_row()) return requantized_gemm(&requantize_group_scalar, qgemm::kScalarKernels, x, w, bias, y, ldy);
   kInt4ScalarKernels.run(args_for(x, w, bias, y, ldy, 0, w.groups()));
 }
 

@@ -25,6 +25,7 @@
 
 #include "ir/dtype.h"
 #include "runtime/int4/int4_kernels.h"
+#include "runtime/int4/int4_unpacked.h"
 #include "runtime/parallel.h"
 
 namespace ember::runtime::int4 {
@@ -35,25 +36,35 @@ constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// PanelPrefetcher is a template on the ISA's vector traits; it only prefetches.
+struct NoVectors {};
+
+// One panel's requantized weights and per-column arrays in a thread's scratch.
+struct PanelScratch {
+  int8_t* panel = nullptr;
+  int32_t* col_sums = nullptr;
+  float* col_scales = nullptr;
+};
+
 int32_t zero_of(const Int4Weights& w, const uint8_t* zeros, int64_t b, int j) {
   return zeros ? zeros[b * kGroupRows + j] : w.uniform_zero();
 }
 
-// One group's 16 columns (the requantization rule the AVX-512 form reproduces).
+}  // namespace
+
 void requantize_group_scalar(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales) {
-  const int64_t blocks = w.blocks();
   const uint16_t* scales = w.scales(g);
   const uint8_t* zeros = w.zeros(g);
   for (int j = 0; j < kGroupRows; ++j) {
     float smax = 0.0f;
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t b = 0; b < w.blocks(); ++b) {
       const int32_t z = zero_of(w, zeros, b, j);
       smax = std::max(smax, half_to_float(scales[b * kGroupRows + j]) * static_cast<float>(std::max(z, 15 - z)));
     }
     const float inv = smax > 0.0f ? 32512.0f / smax : 0.0f;
     col_scales[j] = smax / 127.0f * w.scale_multiplier();
     int32_t sum = 0;
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t b = 0; b < w.blocks(); ++b) {
       const int32_t z = zero_of(w, zeros, b, j);
       const auto r = static_cast<int32_t>(std::nearbyint(half_to_float(scales[b * kGroupRows + j]) * inv));
       for (int i = 0; i < kBlock; ++i) {
@@ -68,24 +79,30 @@ void requantize_group_scalar(const Int4Weights& w, int64_t g, int8_t* panel, int
   }
 }
 
-}  // namespace
+namespace {
 
-void requantize_panel_scalar(const Int4Weights& w, int64_t g0, int groups, int8_t* panel, int32_t* col_sums,
-                             float* col_scales) {
+// Groups [g0, g0 + panel_groups) into `out` (those past the last group as zeros: the tiles read
+// whole panels).
+void requantize_panel(RequantizeGroupFn requantize, const Int4Weights& w, int64_t g0, int panel_groups,
+                      const PanelScratch& out) {
   const int64_t group_bytes = w.blocks() * kRequantBlockBytes;
-  for (int gi = 0; gi < groups; ++gi) {
-    int8_t* dst = panel + gi * group_bytes;
-    if (g0 + gi >= w.groups()) {
-      std::memset(dst, 0, static_cast<size_t>(group_bytes));
-      std::fill_n(col_sums + gi * kGroupRows, kGroupRows, 0);
-      std::fill_n(col_scales + gi * kGroupRows, kGroupRows, 0.0f);
+  for (int gi = 0; gi < panel_groups; ++gi) {
+    int8_t* panel = out.panel + gi * group_bytes;
+    int32_t* sums = out.col_sums + gi * kGroupRows;
+    float* scales = out.col_scales + gi * kGroupRows;
+    if (g0 + gi < w.groups()) {
+      requantize(w, g0 + gi, panel, sums, scales);
       continue;
     }
-    requantize_group_scalar(w, g0 + gi, dst, col_sums + gi * kGroupRows, col_scales + gi * kGroupRows);
+    std::memset(panel, 0, static_cast<size_t>(group_bytes));
+    std::fill_n(sums, kGroupRows, 0);
+    std::fill_n(scales, kGroupRows, 0.0f);
   }
 }
 
-void requantized_gemm(RequantizePanelFn requantize, const qgemm::Kernels& tiles, const Int4Activations& x,
+}  // namespace
+
+void requantized_gemm(RequantizeGroupFn requantize, const qgemm::Kernels& tiles, const Int4Activations& x,
                       const Int4Weights& w, const float* bias, float* y, int64_t ldy) {
   const qgemm::QuantizedA a = x.rows().view();
   const int64_t M = a.M, N = w.N();
@@ -103,31 +120,34 @@ void requantized_gemm(RequantizePanelFn requantize, const qgemm::Kernels& tiles,
     a_zp = shifted_zp.data();
     tile = tiles.tile_shifted_a;
   }
+  const int64_t row_tiles = ceil_div(M, tiles.mr);
   const int64_t macs_per_panel = std::max<int64_t>(1, M * tiles.nr * w.K());
   parallel_for(panels, std::max<int64_t>(1, kMinMacsPerThread / macs_per_panel), [&](int64_t p0, int64_t p1) {
-    // Scratch per thread: the panel, then its column sums and scales.
+    // Per thread: the int8 panel, then its column sums and scales.
     const int64_t panel_bytes = panel_groups * group_bytes;
     uint8_t* scratch = unpack_scratch(static_cast<size_t>(panel_bytes + tiles.nr * 8));
-    auto* panel = reinterpret_cast<int8_t*>(scratch);
-    auto* col_sums = reinterpret_cast<int32_t*>(scratch + panel_bytes);
-    auto* col_scales = reinterpret_cast<float*>(scratch + panel_bytes + tiles.nr * 4);
+    const PanelScratch buffer = {reinterpret_cast<int8_t*>(scratch), reinterpret_cast<int32_t*>(scratch + panel_bytes),
+                                 reinterpret_cast<float*>(scratch + panel_bytes + tiles.nr * 4)};
     qgemm::Epilogue ep;
     ep.K = w.K();
     ep.a_zp = a_zp;
-    ep.col_sums = col_sums;
+    ep.col_sums = buffer.col_sums;
     ep.a_scale = a.scales;
-    ep.b_scale = col_scales;
+    ep.b_scale = buffer.col_scales;
     ep.ldc = ldy;
     qgemm::TileArgs t;
     t.k_quads = a.lda / qgemm::kQuad;
     t.lda = a.lda;
-    t.b = panel;
+    t.b = buffer.panel;
     t.panel_bytes = group_bytes;
     t.col0 = 0;
     t.ep = &ep;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t g0 = p * panel_groups, col0 = g0 * kGroupRows;
-      requantize(w, g0, panel_groups, panel, col_sums, col_scales);
+      requantize_panel(requantize, w, g0, panel_groups, buffer);
+      // The next panel's packed weights come from memory while the tiles sweep this one.
+      PanelPrefetcher<NoVectors> next(w, g0 + panel_groups, p + 1 < p1 ? std::min(w.groups(), g0 + 2 * panel_groups) : g0,
+                                      row_tiles);
       // The epilogue's column arrays are the panel's; the output and bias start at col0.
       ep.bias = bias ? bias + col0 : nullptr;
       ep.c_f32 = y + col0;
@@ -136,6 +156,7 @@ void requantized_gemm(RequantizePanelFn requantize, const qgemm::Kernels& tiles,
         t.row0 = r;
         t.m = static_cast<int>(std::min<int64_t>(tiles.mr, M - r));
         t.a = a.data + r * a.lda;
+        next.step();
         tile(t);
       }
     }

@@ -45,22 +45,27 @@ __m512 load_scales(const uint16_t* scales, int64_t b) {
   return _mm512_maskz_cvtph_ps(kAll, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kGroupRows)));
 }
 
-void requantize_group(const Int4Weights& w, int64_t g, const StepIndex& index, int8_t* panel, int32_t* col_sums,
-                      float* col_scales) {
-  const int64_t blocks = w.blocks();
+}  // namespace
+
+void requantize_group_avx512(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales) {
+  static const StepIndex index = step_index();
   const uint16_t* scales = w.scales(g);
   const uint8_t* zeros = w.zeros(g);
+  const uint8_t* codes = w.codes(g);
   __m512 smax = _mm512_setzero_ps();
-  for (int64_t b = 0; b < blocks; ++b)
+  for (int64_t b = 0; b < w.blocks(); ++b)
     smax = _mm512_maskz_max_ps(kAll, smax, _mm512_mul_ps(load_scales(scales, b), zero_reach(load_zeros(w, zeros, b))));
   const __mmask16 nonzero = _mm512_cmp_ps_mask(smax, _mm512_setzero_ps(), _CMP_GT_OQ);
   const __m512 inv = _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(32512.0f), smax);
   _mm512_storeu_ps(col_scales, _mm512_mul_ps(_mm512_div_ps(smax, _mm512_set1_ps(127.0f)), _mm512_set1_ps(w.scale_multiplier())));
 
   const __m512i nibble = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
-  __m512i sums = _mm512_setzero_si512();
-  const uint8_t* codes = w.codes(g);
-  for (int64_t b = 0; b < blocks; ++b) {
+  // Four column-sum chains: one VPDPBUSD chain would bound the loop by its latency.
+  __m512i sums[4] = {zero, zero, zero, zero};
+  for (int64_t b = 0; b < w.blocks(); ++b) {
+    // Two blocks ahead into L1 (the driver's panel prefetch brought them to L2).
+    for (int line = 0; line < 4; ++line)
+      _mm_prefetch(reinterpret_cast<const char*>(codes + (b + 2) * kBlockBytes + line * 64), _MM_HINT_T0);
     const __m512i r = _mm512_maskz_cvtps_epi32(kAll, _mm512_mul_ps(load_scales(scales, b), inv));
     const __m512i offset = _mm512_sub_epi32(_mm512_set1_epi32(128), _mm512_mullo_epi32(load_zeros(w, zeros, b), r));
     // Column c's r in int16 word 2c, its offset in word 2c + 1 (both fit: r <= 4064).
@@ -68,37 +73,22 @@ void requantize_group(const Int4Weights& w, int64_t g, const StepIndex& index, i
     const __m512i r_lo = _mm512_permutexvar_epi16(index.r_lo, steps), r_hi = _mm512_permutexvar_epi16(index.r_hi, steps);
     const __m512i o_lo = _mm512_permutexvar_epi16(index.o_lo, steps), o_hi = _mm512_permutexvar_epi16(index.o_hi, steps);
     int8_t* dst = panel + b * kRequantBlockBytes;
+    // (q r + 128 - z r) >> 8 in int16: the products wrap, the result (|.| < 2^15) does not.
+    auto quad = [&](__m512i q, int8_t* out, __m512i& sum) {
+      const __m512i lo = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpacklo_epi8(q, zero), r_lo), o_lo);
+      const __m512i hi = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpackhi_epi8(q, zero), r_hi), o_hi);
+      const __m512i w8 = _mm512_packs_epi16(_mm512_srai_epi16(lo, 8), _mm512_srai_epi16(hi, 8));
+      _mm512_storeu_si512(out, w8);
+      sum = _mm512_dpbusd_epi32(sum, ones, w8);
+    };
+#pragma GCC unroll 4
     for (int h = 0; h < 4; ++h) {
       const __m512i raw = _mm512_loadu_si512(codes + b * kBlockBytes + h * 64);
-      const __m512i quads[2] = {_mm512_and_si512(raw, nibble), _mm512_and_si512(_mm512_srli_epi16(raw, 4), nibble)};
-      for (int half = 0; half < 2; ++half) {
-        // (q r + 128 - z r) >> 8 in int16: the products wrap, the result (|.| < 2^15) does not.
-        const __m512i lo = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpacklo_epi8(quads[half], zero), r_lo), o_lo);
-        const __m512i hi = _mm512_add_epi16(_mm512_mullo_epi16(_mm512_unpackhi_epi8(quads[half], zero), r_hi), o_hi);
-        const __m512i w8 = _mm512_packs_epi16(_mm512_srai_epi16(lo, 8), _mm512_srai_epi16(hi, 8));
-        _mm512_storeu_si512(dst + (2 * h + half) * 64, w8);
-        sums = _mm512_dpbusd_epi32(sums, ones, w8);
-      }
+      quad(_mm512_and_si512(raw, nibble), dst + 2 * h * 64, sums[h]);
+      quad(_mm512_and_si512(_mm512_srli_epi16(raw, 4), nibble), dst + (2 * h + 1) * 64, sums[h]);
     }
   }
-  _mm512_storeu_si512(col_sums, sums);
-}
-
-}  // namespace
-
-void requantize_panel_avx512(const Int4Weights& w, int64_t g0, int groups, int8_t* panel, int32_t* col_sums,
-                             float* col_scales) {
-  static const StepIndex index = step_index();
-  const int64_t group_bytes = w.blocks() * kRequantBlockBytes;
-  for (int gi = 0; gi < groups; ++gi) {
-    if (g0 + gi >= w.groups()) {
-      // Past the last group: zeros (the tile reads whole panels).
-      requantize_panel_scalar(w, g0 + gi, 1, panel + gi * group_bytes, col_sums + gi * kGroupRows,
-                              col_scales + gi * kGroupRows);
-      continue;
-    }
-    requantize_group(w, g0 + gi, index, panel + gi * group_bytes, col_sums + gi * kGroupRows, col_scales + gi * kGroupRows);
-  }
+  _mm512_storeu_si512(col_sums, _mm512_add_epi32(_mm512_add_epi32(sums[0], sums[1]), _mm512_add_epi32(sums[2], sums[3])));
 }
 
 }  // namespace ember::runtime::int4

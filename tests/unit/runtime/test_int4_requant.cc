@@ -69,21 +69,13 @@ struct Panel {
   std::vector<float> scales;
 };
 
-Panel requantize_all(RequantizePanelFn fn, const Int4Weights& w) {
-  // Two groups per call, as a panel of the AVX-512 tiles; with an odd count the last call's
-  // second group is past the end and must come out as zeros.
-  const int64_t groups = (w.groups() + 1) / 2 * 2;
+Panel requantize_all(RequantizeGroupFn fn, const Int4Weights& w) {
   Panel p;
-  p.bytes.assign(size_t(groups * w.blocks() * kRequantBlockBytes), 99);
-  p.sums.assign(size_t(groups * kGroupRows), 99);
+  p.bytes.assign(size_t(w.groups() * w.blocks() * kRequantBlockBytes), 99);
+  p.sums.assign(size_t(w.groups() * kGroupRows), 99);
   p.scales.assign(p.sums.size(), 99.0f);
-  for (int64_t g = 0; g < groups; g += 2)
-    fn(w, g, 2, p.bytes.data() + g * w.blocks() * kRequantBlockBytes, p.sums.data() + g * kGroupRows,
-       p.scales.data() + g * kGroupRows);
-  for (int64_t g = w.groups(); g < groups; ++g) {
-    for (int64_t i = 0; i < w.blocks() * kRequantBlockBytes; ++i) REQUIRE(p.bytes[size_t(g * w.blocks() * kRequantBlockBytes + i)] == 0);
-    for (int j = 0; j < kGroupRows; ++j) REQUIRE((p.sums[size_t(g * kGroupRows + j)] == 0 && p.scales[size_t(g * kGroupRows + j)] == 0.0f));
-  }
+  for (int64_t g = 0; g < w.groups(); ++g)
+    fn(w, g, p.bytes.data() + g * w.blocks() * kRequantBlockBytes, p.sums.data() + g * kGroupRows, p.scales.data() + g * kGroupRows);
   return p;
 }
 
@@ -106,7 +98,7 @@ TEST_CASE("int4 requant: every weight is within 0.53 of its column's step of the
         ++seed;
         const Int4Source s = make_source(K, N, seed % 2 ? 32 : 64, zeros, seed);
         const Int4Weights w = Int4Weights::pack(s);
-        const Panel p = requantize_all(&requantize_panel_scalar, w);
+        const Panel p = requantize_all(&requantize_group_scalar, w);
         for (int64_t n = 0; n < N; ++n) {
           const double step = p.scales[size_t(n)];
           double largest = 0;
@@ -150,8 +142,8 @@ TEST_CASE("int4 requant: the AVX-512 form gives the scalar rule's bytes, sums an
         // Extremes: codes 0 and 15 against zero points 15 and 0 in the first column.
         for (int64_t k = 0; k < K; ++k) s.codes[size_t(k)] = k % 2 ? 15 : 0;
         const Int4Weights w = Int4Weights::pack(s);
-        const Panel want = requantize_all(&requantize_panel_scalar, w);
-        const Panel got = requantize_all(&requantize_panel_avx512, w);
+        const Panel want = requantize_all(&requantize_group_scalar, w);
+        const Panel got = requantize_all(&requantize_group_avx512, w);
         CHECK(got.bytes == want.bytes);
         CHECK(got.sums == want.sums);
         CHECK(got.scales == want.scales);
@@ -178,7 +170,7 @@ TEST_CASE("int4 requant: every ISA path equals the reference, within the error b
         const bool with_bias = seed % 2 == 0;
         std::vector<float> ref(size_t(M * N));
         int4_gemm_reference(a, w, with_bias ? bias.data() : nullptr, ref.data(), N);
-        const Panel p = requantize_all(&requantize_panel_scalar, w);
+        const Panel p = requantize_all(&requantize_group_scalar, w);
         const float* a_scales = a.rows().view().scales;
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
