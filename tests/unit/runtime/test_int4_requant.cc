@@ -125,28 +125,29 @@ TEST_CASE("int4 requant: every weight is within 0.53 of its column's step of the
       }
 }
 
-TEST_CASE("int4 requant: the AVX-512 form gives the scalar rule's bytes, sums and scales") {
-  if (!isa_supported(IsaLevel::kAvx512)) {
-    MESSAGE("skipped: this CPU has no AVX-512 VNNI");
-    return;
-  }
-  IsaScope isa(IsaLevel::kAvx512);
+TEST_CASE("int4 requant: every ISA path's requantization gives the scalar rule's bytes, sums and scales") {
   uint32_t seed = 40;
   for (int64_t K : {int64_t{1}, int64_t{33}, int64_t{256}, int64_t{777}})
     for (int64_t N : {int64_t{1}, int64_t{17}, int64_t{48}, int64_t{100}})
       for (Zeros zeros : {Zeros::kDefault, Zeros::kUniform, Zeros::kPerBlock}) {
-        CAPTURE(K);
-        CAPTURE(N);
-        CAPTURE(zeros);
         Int4Source s = make_source(K, N, 32, zeros, ++seed);
         // Extremes: codes 0 and 15 against zero points 15 and 0 in the first column.
         for (int64_t k = 0; k < K; ++k) s.codes[size_t(k)] = k % 2 ? 15 : 0;
         const Int4Weights w = Int4Weights::pack(s);
         const Panel want = requantize_all(&requantize_group_scalar, w);
-        const Panel got = requantize_all(&requantize_group_avx512, w);
-        CHECK(got.bytes == want.bytes);
-        CHECK(got.sums == want.sums);
-        CHECK(got.scales == want.scales);
+        for (IsaLevel level : testable_levels()) {
+          IsaScope isa(level);
+          const RequantizeGroupFn fn = int4_kernels().requantize_group;
+          if (!fn) continue;
+          CAPTURE(isa_name(level));
+          CAPTURE(K);
+          CAPTURE(N);
+          CAPTURE(zeros);
+          const Panel got = requantize_all(fn, w);
+          CHECK(got.bytes == want.bytes);
+          CHECK(got.sums == want.sums);
+          CHECK(got.scales == want.scales);
+        }
       }
 }
 
