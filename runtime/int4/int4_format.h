@@ -85,7 +85,7 @@ class Int4Weights {
 enum class Int4ActForm { kAuto, kBlocks, kRows };
 // Activation rows from which kAuto quantizes per row (bench_int4_gemm measures where the
 // requantized kernel starts to beat the block kernels).
-constexpr int64_t kRequantMinRows = 64;
+constexpr int64_t kRequantMinRows = 32;
 
 class Int4Activations {
  public:
