@@ -118,7 +118,7 @@ class Int4Activations {
 // the INT8 GEMM does: right for a prefill. Both compute the same integers and floats.
 enum class Int4Kernel { kAuto, kStreaming, kUnpacked };
 // Activation rows from which kAuto picks the unpacked kernel (bench_int4_gemm measures where
-// it starts to pay).
+// it starts to pay); with activations quantized by kAuto, below kRequantMinRows.
 constexpr int64_t kUnpackedMinRows = 16;
 
 // Activations per block: y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale *

@@ -60,7 +60,7 @@ void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t*
 uint8_t* unpack_scratch(size_t bytes);
 
 // The requantization rule (int4_requant.cc) and its AVX-512 form (int4_requant_avx512.cc,
-// after dispatch), which gives the same bytes, sums and scales.
+// after dispatch), which gives the same bytes, sums and scales (as int4_requant_ymm.h's AVX2 form).
 void requantize_group_scalar(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales);
 void requantize_group_avx512(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales);
 

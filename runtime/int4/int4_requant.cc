@@ -15,9 +15,11 @@
 //                                                   r * dmax_b <= 32512 + dmax_b / 2)
 //   w8     = (d * r + 128) >> 8, d = q - z         round(d * h / (smax / 127)), half up,
 //            within 0.5 + 15 / 512 of the exact ratio; never -128, so |w8| <= 127
-// The added error is at most about s_n / 2 per weight: 1 / 16 of the block's own step or less
-// (tests/unit/runtime/test_int4_requant.cc bounds it against the float product). Decode keeps
-// the exact block kernels, so prefill and decode differ by this error.
+// The added error is at most (0.5 + 15 / 512) s_n per weight: for the column's largest block
+// 1 / 16 to 1 / 8.5 of its own step, relatively more for blocks of smaller scale
+// (tests/unit/runtime/test_int4_requant.cc bounds it and the product's error against the float
+// product). Activations per row (uint8, as INT8's act=row) add their own, coarser than per
+// block of 32. Decode keeps the exact block kernels, so prefill and decode differ by both.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
