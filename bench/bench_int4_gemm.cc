@@ -2,8 +2,8 @@
 // unpacked in the inner loop for every few rows), the unpacked kernel (a panel widened to bytes
 // once per call), the requantized kernel (a panel requantized to int8 per column, activations
 // per row, INT8's tiles) and the INT8 GEMM (runtime/qgemm, per-row activations, per-column
-// weights) on the same shapes, each including its activation quantization as the fused ops run it. The
-// variants alternate within every repetition, so a noisy machine slows all of them alike;
+// weights) on the same shapes, each including its activation quantization as the fused ops run
+// it. The variants alternate within every repetition, so a noisy machine slows all of them alike;
 // medians in ms and the ratio to INT8. Shapes: the linear layers of gen_llama's 0.1 B model
 // (hidden 768, FFN 2048, 4 key/value heads of 64, vocabulary 32000) at M rows.
 //

@@ -9,10 +9,10 @@
 //         scale multiplier).
 // After:  w ~ w8 * s_n, w8 in [-127, 127], one scale per column, rows of the qgemm panel layout:
 //   dmax_b = max(z, 15 - z)              the largest |q - z| the block's zero point allows
-//   smax   = max over b of h * dmax_b   (exact in float: 11 x 4 bits)
+//   smax   = max over b of |h| dmax_b   (exact in float: 11 x 4 bits; scales may be negative)
 //   s_n    = smax / 127 * m
 //   r      = nearbyint(h * (127 * 256 / smax))     the block's step in s_n / 256 (an int16:
-//                                                   r * dmax_b <= 32512 + dmax_b / 2)
+//                                                   |r| dmax_b <= 32512 + dmax_b / 2)
 //   w8     = (d * r + 128) >> 8, d = q - z         round(d * h / (smax / 127)), half up,
 //            within 0.5 + 15 / 512 of the exact ratio; never -128, so |w8| <= 127
 // The added error is at most (0.5 + 15 / 512) s_n per weight: for the column's largest block
@@ -61,7 +61,7 @@ void requantize_group_scalar(const Int4Weights& w, int64_t g, int8_t* panel, int
     float smax = 0.0f;
     for (int64_t b = 0; b < w.blocks(); ++b) {
       const int32_t z = zero_of(w, zeros, b, j);
-      smax = std::max(smax, half_to_float(scales[b * kGroupRows + j]) * static_cast<float>(std::max(z, 15 - z)));
+      smax = std::max(smax, std::fabs(half_to_float(scales[b * kGroupRows + j])) * static_cast<float>(std::max(z, 15 - z)));
     }
     const float inv = smax > 0.0f ? 32512.0f / smax : 0.0f;
     col_scales[j] = smax / 127.0f * w.scale_multiplier();

@@ -15,7 +15,9 @@ namespace {
 constexpr __mmask16 kAll = 0xffff;
 
 // The largest |q - z| the zero points allow: max(z, 15 - z), as floats.
-__m512 zero_reach(__m512i z) { return _mm512_maskz_cvtepi32_ps(kAll, _mm512_maskz_max_epi32(kAll, z, _mm512_sub_epi32(_mm512_set1_epi32(15), z))); }
+__m512 zero_reach(__m512i z) {
+  return _mm512_maskz_cvtepi32_ps(kAll, _mm512_maskz_max_epi32(kAll, z, _mm512_sub_epi32(_mm512_set1_epi32(15), z)));
+}
 
 __m512i load_zeros(const Int4Weights& w, const uint8_t* zeros, int64_t b) {
   if (!zeros) return _mm512_set1_epi32(w.uniform_zero());
@@ -34,7 +36,7 @@ void requantize_group_avx512(const Int4Weights& w, int64_t g, int8_t* panel, int
   const uint8_t* codes = w.codes(g);
   __m512 smax = _mm512_setzero_ps();
   for (int64_t b = 0; b < w.blocks(); ++b)
-    smax = _mm512_maskz_max_ps(kAll, smax, _mm512_mul_ps(load_scales(scales, b), zero_reach(load_zeros(w, zeros, b))));
+    smax = _mm512_maskz_max_ps(kAll, smax, _mm512_mul_ps(_mm512_abs_ps(load_scales(scales, b)), zero_reach(load_zeros(w, zeros, b))));
   const __mmask16 nonzero = _mm512_cmp_ps_mask(smax, _mm512_setzero_ps(), _CMP_GT_OQ);
   const __m512 inv = _mm512_maskz_div_ps(nonzero, _mm512_set1_ps(32512.0f), smax);
   _mm512_storeu_ps(col_scales, _mm512_mul_ps(_mm512_div_ps(smax, _mm512_set1_ps(127.0f)), _mm512_set1_ps(w.scale_multiplier())));
@@ -50,8 +52,9 @@ void requantize_group_avx512(const Int4Weights& w, int64_t g, int8_t* panel, int
     const __m512i r = _mm512_maskz_cvtps_epi32(kAll, _mm512_mul_ps(load_scales(scales, b), inv));
     const __m512i offset = _mm512_sub_epi32(_mm512_set1_epi32(128), _mm512_mullo_epi32(load_zeros(w, zeros, b), r));
     // Each column's r and offset in both 16-bit words of its lane.
-    const __m512i rr = _mm512_or_si512(r, _mm512_maskz_slli_epi32(kAll, r, 16));
-    const __m512i oo = _mm512_or_si512(_mm512_and_si512(offset, _mm512_set1_epi32(0xffff)), _mm512_maskz_slli_epi32(kAll, offset, 16));
+    const __m512i rr = _mm512_or_si512(_mm512_and_si512(r, _mm512_set1_epi32(0xffff)), _mm512_maskz_slli_epi32(kAll, r, 16));
+    const __m512i oo =
+        _mm512_or_si512(_mm512_and_si512(offset, _mm512_set1_epi32(0xffff)), _mm512_maskz_slli_epi32(kAll, offset, 16));
     int8_t* dst = panel + b * kRequantBlockBytes;
     // t = q r + 128 - z r in int16 (the products wrap, the result, |.| < 2^15, does not); w8 =
     // bits 8..15 of t, moved to the word's first byte for q_even, kept in its second for q_odd.

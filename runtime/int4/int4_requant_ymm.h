@@ -49,7 +49,8 @@ void requantize_group_ymm(const Int4Weights& w, int64_t g, int8_t* panel, int32_
     for (int64_t b = 0; b < w.blocks(); ++b) {
       const __m256i z = ymm_group_zeros(w, zeros, b, half);
       const __m256 reach = _mm256_cvtepi32_ps(_mm256_max_epi32(z, _mm256_sub_epi32(_mm256_set1_epi32(15), z)));
-      smax = _mm256_max_ps(smax, _mm256_mul_ps(ymm_group_scales(scales, b, half), reach));
+      const __m256 magnitude = _mm256_and_ps(ymm_group_scales(scales, b, half), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+      smax = _mm256_max_ps(smax, _mm256_mul_ps(magnitude, reach));
     }
     const __m256 nonzero = _mm256_cmp_ps(smax, _mm256_setzero_ps(), _CMP_GT_OQ);
     inv[half] = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(32512.0f), smax), nonzero);

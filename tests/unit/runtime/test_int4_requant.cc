@@ -33,7 +33,8 @@ namespace {
 enum class Zeros { kDefault, kUniform, kPerBlock };
 
 // Scales spread over two decades, so columns mix blocks of very different steps (the case a
-// per-column int8 scale represents worst), and one all-zero column when N > 5.
+// per-column int8 scale represents worst), one in five negative (onnxruntime's MatMulNBits
+// allows them), and one all-zero column when N > 5.
 Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, uint32_t seed) {
   std::mt19937 rng(seed);
   Int4Source s;
@@ -45,7 +46,7 @@ Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, ui
   for (auto& c : s.codes) c = static_cast<uint8_t>(nibble(rng));
   std::uniform_real_distribution<float> log_scale(std::log(0.0005f), std::log(0.05f));
   s.scales.resize(size_t(N * s.source_blocks()));
-  for (auto& v : s.scales) v = std::exp(log_scale(rng));
+  for (auto& v : s.scales) v = std::exp(log_scale(rng)) * (rng() % 5 == 0 ? -1.0f : 1.0f);
   if (N > 5)
     for (int64_t b = 0; b < s.source_blocks(); ++b) s.scales[size_t(5 * s.source_blocks() + b)] = 0.0f;
   if (zeros == Zeros::kUniform) s.zeros.assign(s.scales.size(), 3);
@@ -222,7 +223,10 @@ TEST_CASE("int4 requant: the error it adds is small beside INT4's own") {
   for (int64_t n = 0; n < N; ++n)
     for (int64_t b = 0; b < K / kBlock; ++b) {
       float lo = 0, hi = 0;
-      for (int64_t k = b * kBlock; k < (b + 1) * kBlock; ++k) lo = std::min(lo, wf[size_t(n * K + k)]), hi = std::max(hi, wf[size_t(n * K + k)]);
+      for (int64_t k = b * kBlock; k < (b + 1) * kBlock; ++k) {
+        lo = std::min(lo, wf[size_t(n * K + k)]);
+        hi = std::max(hi, wf[size_t(n * K + k)]);
+      }
       const float scale = (hi - lo) / 15;
       const int zero = int(std::lround(-lo / scale));
       s.scales[size_t(n * K / kBlock + b)] = scale;
