@@ -1,16 +1,17 @@
 // INT4 block GEMM for many activation rows (prefill, issue 19): the streaming kernel (nibbles
 // unpacked in the inner loop for every few rows), the unpacked kernel (a panel widened to bytes
-// once per call) and the INT8 GEMM (runtime/qgemm, per-row activations, per-column weights) on
-// the same shapes, each including its activation quantization as the fused ops run it. The
-// variants alternate within every repetition, so a noisy machine slows all of them alike;
+// once per call), the requantized kernel (a panel requantized to int8 per column, activations
+// per row, INT8's tiles) and the INT8 GEMM (runtime/qgemm, per-row activations, per-column
+// weights) on the same shapes, each including its activation quantization as the fused ops run
+// it. The variants alternate within every repetition, so a noisy machine slows all of them alike;
 // medians in ms and the ratio to INT8. Shapes: the linear layers of gen_llama's 0.1 B model
 // (hidden 768, FFN 2048, 4 key/value heads of 64, vocabulary 32000) at M rows.
 //
 // --cpu-time times the process's CPU seconds instead of the wall clock: on a shared machine a
 // descheduled call then costs nothing extra (with 2 threads it is the sum of both threads' work).
 //
-// --split times each variant's activation quantization and its GEMM separately (unpacked INT4
-// and INT8 only), to tell which part a difference comes from.
+// --split times each variant's activation quantization and its GEMM separately (unpacked and
+// requantized INT4 and INT8 only), to tell which part a difference comes from.
 //
 //   bench_int4_gemm [--rows 1,8,64,256] [--threads 2] [--reps 9] [--cpu-time] [--split] [--json]
 #include <algorithm>
@@ -110,9 +111,9 @@ struct Result {
   const Shape* shape;
   int64_t M;
   int threads;
-  double streaming_ms, unpacked_ms, int8_ms;
+  double streaming_ms, unpacked_ms, requant_ms, int8_ms;
   // --split: quantization and GEMM apart (streaming_ms is then unused).
-  double int4_quantize_ms = 0, int8_quantize_ms = 0;
+  double int4_quantize_ms = 0, requant_quantize_ms = 0, int8_quantize_ms = 0;
 };
 
 Result measure(const Shape& s, const Layer& layer, int64_t M, int threads, int reps, bool split) {
@@ -127,31 +128,39 @@ Result measure(const Shape& s, const Layer& layer, int64_t M, int threads, int r
   out.f32 = y.data();
   out.ldc = s.N;
   out.b_scales = layer.w8_scales.data();
-  auto int4_with = [&](int4::Int4Kernel kernel) {
-    return [&, kernel] {
-      a4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier());
+  auto int4_with = [&](int4::Int4Kernel kernel, int4::Int4ActForm form) {
+    return [&, kernel, form] {
+      a4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier(), form);
       int4::int4_gemm(a4, layer.w4, nullptr, y.data(), s.N, kernel);
     };
   };
+  using int4::Int4ActForm;
+  using int4::Int4Kernel;
   auto int8 = [&] {
     a8.quantize_per_row(x.data(), M, s.K, false);
     qgemm::gemm_u8s8(a8.view(), layer.w8, out);
   };
   set_num_threads(threads);
   if (split) {
-    auto quantize4 = [&] { a4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier()); };
-    auto gemm4 = [&] { int4::int4_gemm(a4, layer.w4, nullptr, y.data(), s.N, int4::Int4Kernel::kUnpacked); };
+    int4::Int4Activations r4;
+    auto quantize4 = [&] { a4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier(), Int4ActForm::kBlocks); };
+    auto gemm4 = [&] { int4::int4_gemm(a4, layer.w4, nullptr, y.data(), s.N, Int4Kernel::kUnpacked); };
+    auto quantize_r = [&] { r4.quantize(x.data(), M, s.K, layer.w4.scale_multiplier(), Int4ActForm::kRows); };
+    auto gemm_r = [&] { int4::int4_gemm(r4, layer.w4, nullptr, y.data(), s.N); };
     auto quantize8 = [&] { a8.quantize_per_row(x.data(), M, s.K, false); };
     auto gemm8 = [&] { qgemm::gemm_u8s8(a8.view(), layer.w8, out); };
-    const std::vector<double> t = alternating_medians(reps, quantize4, gemm4, quantize8, gemm8);
-    Result r{&s, M, threads, 0.0, t[1] * 1e3, t[3] * 1e3};
+    const std::vector<double> t = alternating_medians(reps, quantize4, gemm4, quantize_r, gemm_r, quantize8, gemm8);
+    Result r{&s, M, threads, 0.0, t[1] * 1e3, t[3] * 1e3, t[5] * 1e3};
     r.int4_quantize_ms = t[0] * 1e3;
-    r.int8_quantize_ms = t[2] * 1e3;
+    r.requant_quantize_ms = t[2] * 1e3;
+    r.int8_quantize_ms = t[4] * 1e3;
     return r;
   }
   const std::vector<double> t =
-      alternating_medians(reps, int4_with(int4::Int4Kernel::kStreaming), int4_with(int4::Int4Kernel::kUnpacked), int8);
-  return {&s, M, threads, t[0] * 1e3, t[1] * 1e3, t[2] * 1e3};
+      alternating_medians(reps, int4_with(Int4Kernel::kStreaming, Int4ActForm::kBlocks),
+                          int4_with(Int4Kernel::kUnpacked, Int4ActForm::kBlocks),
+                          int4_with(Int4Kernel::kAuto, Int4ActForm::kRows), int8);
+  return {&s, M, threads, t[0] * 1e3, t[1] * 1e3, t[2] * 1e3, t[3] * 1e3};
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -202,31 +211,36 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s{\"shape\": \"%s\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"threads\": %d, \"int4_streaming_ms\": %.4f, "
-                  "\"int4_unpacked_ms\": %.4f, \"int8_ms\": %.4f",
+                  "\"int4_unpacked_ms\": %.4f, \"int4_requant_ms\": %.4f, \"int8_ms\": %.4f",
                   i ? ", " : "", r.shape->name, static_cast<long long>(r.M), static_cast<long long>(r.shape->K),
-                  static_cast<long long>(r.shape->N), r.threads, r.streaming_ms, r.unpacked_ms, r.int8_ms);
-      if (o.split) std::printf(", \"int4_quantize_ms\": %.4f, \"int8_quantize_ms\": %.4f", r.int4_quantize_ms, r.int8_quantize_ms);
+                  static_cast<long long>(r.shape->N), r.threads, r.streaming_ms, r.unpacked_ms, r.requant_ms, r.int8_ms);
+      if (o.split)
+        std::printf(", \"int4_quantize_ms\": %.4f, \"requant_quantize_ms\": %.4f, \"int8_quantize_ms\": %.4f",
+                    r.int4_quantize_ms, r.requant_quantize_ms, r.int8_quantize_ms);
       std::printf("}");
     }
     std::printf("]}\n");
     return 0;
   }
   if (o.split) {
-    std::printf("INT4 unpacked vs INT8 (ISA %s), median ms: activation quantization and GEMM apart\n", isa.c_str());
-    std::printf("%-12s %5s %5s %5s %3s | %9s %9s | %9s %9s | %9s\n", "shape", "M", "K", "N", "thr", "int4 quant", "int4 gemm",
-                "int8 quant", "int8 gemm", "gemm 4/8");
+    std::printf("INT4 unpacked / requantized vs INT8 (ISA %s), median ms: activation quantization and GEMM apart\n",
+                isa.c_str());
+    std::printf("%-12s %5s %5s %5s %3s | %9s %9s | %9s %9s | %9s %9s | %9s %9s\n", "shape", "M", "K", "N", "thr", "unp quant",
+                "unp gemm", "req quant", "req gemm", "int8 quant", "int8 gemm", "unp/int8", "req/int8");
     for (const Result& r : results)
-      std::printf("%-12s %5lld %5lld %5lld %3d | %9.3f %9.3f | %9.3f %9.3f | %9.2f\n", r.shape->name,
+      std::printf("%-12s %5lld %5lld %5lld %3d | %9.3f %9.3f | %9.3f %9.3f | %9.3f %9.3f | %9.2f %9.2f\n", r.shape->name,
                   static_cast<long long>(r.M), static_cast<long long>(r.shape->K), static_cast<long long>(r.shape->N),
-                  r.threads, r.int4_quantize_ms, r.unpacked_ms, r.int8_quantize_ms, r.int8_ms, r.unpacked_ms / r.int8_ms);
+                  r.threads, r.int4_quantize_ms, r.unpacked_ms, r.requant_quantize_ms, r.requant_ms, r.int8_quantize_ms,
+                  r.int8_ms, r.unpacked_ms / r.int8_ms, r.requant_ms / r.int8_ms);
     return 0;
   }
   std::printf("INT4 block GEMM vs INT8 GEMM (ISA %s), median ms including activation quantization\n", isa.c_str());
-  std::printf("%-12s %5s %5s %5s %3s | %9s %9s %9s | %9s %9s\n", "shape", "M", "K", "N", "thr", "streaming", "unpacked",
-              "int8", "str/int8", "unp/int8");
+  std::printf("%-12s %5s %5s %5s %3s | %9s %9s %9s %9s | %9s %9s %9s\n", "shape", "M", "K", "N", "thr", "streaming",
+              "unpacked", "requant", "int8", "str/int8", "unp/int8", "req/int8");
   for (const Result& r : results)
-    std::printf("%-12s %5lld %5lld %5lld %3d | %9.3f %9.3f %9.3f | %9.2f %9.2f\n", r.shape->name,
+    std::printf("%-12s %5lld %5lld %5lld %3d | %9.3f %9.3f %9.3f %9.3f | %9.2f %9.2f %9.2f\n", r.shape->name,
                 static_cast<long long>(r.M), static_cast<long long>(r.shape->K), static_cast<long long>(r.shape->N),
-                r.threads, r.streaming_ms, r.unpacked_ms, r.int8_ms, r.streaming_ms / r.int8_ms, r.unpacked_ms / r.int8_ms);
+                r.threads, r.streaming_ms, r.unpacked_ms, r.requant_ms, r.int8_ms, r.streaming_ms / r.int8_ms,
+                r.unpacked_ms / r.int8_ms, r.requant_ms / r.int8_ms);
   return 0;
 }

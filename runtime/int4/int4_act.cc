@@ -35,9 +35,20 @@ void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t*
   quantize_block_scalar(x, kBlock, scale_multiplier, q, scale, sum);
 }
 
-void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale_multiplier) {
+void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale_multiplier, Int4ActForm form) {
   M_ = M;
   blocks_ = (K + kBlock - 1) / kBlock;
+  per_row_ = form == Int4ActForm::kRows || (form == Int4ActForm::kAuto && M >= kRequantMinRows);
+  if (per_row_) {
+    // The requantized weights have no zero points, so the GEMM needs no row sums.
+    rows_.quantize_per_row(x, M, K, /*want_row_sums=*/false);
+    return;
+  }
+  quantize_blocks(x, K, scale_multiplier);
+}
+
+void Int4Activations::quantize_blocks(const float* x, int64_t K, float scale_multiplier) {
+  const int64_t M = M_;
   q_.resize(static_cast<size_t>(M * blocks_ * kBlock));
   scales_.resize(static_cast<size_t>(M * blocks_));
   sums_.resize(static_cast<size_t>(M * blocks_));

@@ -3,6 +3,7 @@
 // int16 and widen once with vpmaddwd. Two rows at a time; the unpacked kernel (bytes up to 30)
 // adds four quads in int16 and takes a 2 x 16 tile.
 // Only reached through kInt4Avx2Kernels after dispatch.
+#include "runtime/int4/int4_requant_ymm.h"
 #include "runtime/int4/int4_ymm.h"
 
 namespace ember::runtime::int4 {
@@ -22,6 +23,7 @@ constinit const Int4Kernels kInt4Avx2Kernels = {
     .run_unpacked = &run_unpacked<Int4Avx2, 1, 2>,
     .panel_groups = 1,
     .quantize_block = &quantize_block_ymm,
+    .requantize_group = &requantize_group_ymm,
 };
 
 }  // namespace ember::runtime::int4

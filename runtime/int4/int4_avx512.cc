@@ -66,6 +66,7 @@ constinit const Int4Kernels kInt4Avx512Kernels = {
     .panel_groups = 2,
     .quantize_block = &quantize_block_avx512,
     .quantize_row = &quantize_row_avx512,
+    .requantize_group = &requantize_group_avx512,
 };
 
 }  // namespace ember::runtime::int4

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "runtime/pack_store.h"
+#include "runtime/qgemm/quantize_act.h"
 #include "runtime/weight_arena.h"
 
 namespace ember::runtime::int4 {
@@ -74,24 +75,41 @@ class Int4Weights {
   std::array<uint8_t, 64> header_{};
 };
 
-// Activations quantized per block of 32: x ~ q * scale, q = round(x / scale) in [-127, 127],
-// scale = max |x| / 127 (times the weights' scale multiplier), and the sum of each block's q
-// for the zero-point correction. Rows are padded with zeros to whole blocks.
+// How the activations of a call are quantized. Per block of 32 (kBlocks): x ~ q * scale,
+// q = round(x / scale) in [-127, 127], scale = max |x| / 127 (times the weights' scale
+// multiplier), and the sum of each block's q for the zero-point correction; rows padded with
+// zeros to whole blocks. Per row (kRows): uint8 with a zero point and a scale per row, as the
+// INT8 GEMM's act=row (runtime/qgemm/quantize_act.h); int4_gemm then requantizes the weights to
+// int8 per column, panel by panel, and runs the INT8 GEMM's tile kernels (int4_requant.cc).
+// kAuto: per row from kRequantMinRows rows (prefill), per block below (decode).
+enum class Int4ActForm { kAuto, kBlocks, kRows };
+// Activation rows from which kAuto quantizes per row (bench_int4_gemm measures where the
+// requantized kernel starts to beat the block kernels).
+constexpr int64_t kRequantMinRows = 32;
+
 class Int4Activations {
  public:
-  void quantize(const float* x, int64_t M, int64_t K, float scale_multiplier);
+  void quantize(const float* x, int64_t M, int64_t K, float scale_multiplier, Int4ActForm form = Int4ActForm::kAuto);
 
+  bool per_row() const { return per_row_; }
   int64_t M() const { return M_; }
+  // Per block (per_row() false):
   int64_t blocks() const { return blocks_; }
   const int8_t* row(int64_t m) const { return q_.data() + m * blocks_ * kBlock; }
   const float* scales(int64_t m) const { return scales_.data() + m * blocks_; }
   const int32_t* sums(int64_t m) const { return sums_.data() + m * blocks_; }
+  // Per row (per_row() true):
+  const qgemm::QuantizedRows& rows() const { return rows_; }
 
  private:
+  void quantize_blocks(const float* x, int64_t K, float scale_multiplier);
+
+  bool per_row_ = false;
   int64_t M_ = 0, blocks_ = 0;
   std::vector<int8_t> q_;
   std::vector<float> scales_;
   std::vector<int32_t> sums_;
+  qgemm::QuantizedRows rows_;
 };
 
 // The kernels int4_gemm may use. The streaming one reads the packed nibbles again for every
@@ -100,12 +118,14 @@ class Int4Activations {
 // the INT8 GEMM does: right for a prefill. Both compute the same integers and floats.
 enum class Int4Kernel { kAuto, kStreaming, kUnpacked };
 // Activation rows from which kAuto picks the unpacked kernel (bench_int4_gemm measures where
-// it starts to pay).
+// it starts to pay); with activations quantized by kAuto, below kRequantMinRows.
 constexpr int64_t kUnpackedMinRows = 16;
 
-// y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale * x scale), accumulated
-// block by block with one FMA each (in this order, so every ISA path and both kernels give the
-// same floats), plus bias[n] when given. Multi-threaded over groups of 16 output columns.
+// Activations per block: y[m, n] = sum over blocks of float(dot(q_w - zero, q_x)) * (w scale *
+// x scale), accumulated block by block with one FMA each (in this order, so every ISA path and
+// both block kernels give the same floats), plus bias[n] when given; `kernel` picks the block
+// kernel. Activations per row: the requantized kernel (int4_requant.cc; `kernel` unused), whose
+// floats also agree on every ISA path. Multi-threaded over groups of 16 output columns.
 void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy,
                Int4Kernel kernel = Int4Kernel::kAuto);
 

@@ -1,6 +1,6 @@
-// The INT4 driver: ISA dispatch, the choice between the streaming and the unpacked kernel,
-// and threading over groups of 16 output columns, so each thread reads one contiguous range of
-// the packed weights.
+// The INT4 driver: ISA dispatch, the choice between the streaming, the unpacked and the
+// requantized kernel (activations per row: int4_requant.cc), and threading over groups of 16
+// output columns, so each thread reads one contiguous range of the packed weights.
 #include <algorithm>
 #include <vector>
 
@@ -70,6 +70,10 @@ void run_unpacked(const Int4Kernels& kern, const Int4Activations& x, const Int4W
 void run_with(const Int4Kernels& kern, const Int4Activations& x, const Int4Weights& w, const float* bias, float* y,
               int64_t ldy, Int4Kernel kernel) {
   if (x.M() <= 0 || w.N() <= 0) return;
+  if (x.per_row()) {
+    const RequantizeGroupFn requantize = kern.requantize_group ? kern.requantize_group : &requantize_group_scalar;
+    return requantized_gemm(requantize, qgemm::active_kernels(), x, w, bias, y, ldy);
+  }
   if (kernel == Int4Kernel::kAuto) kernel = x.M() >= kUnpackedMinRows ? Int4Kernel::kUnpacked : Int4Kernel::kStreaming;
   if (kernel == Int4Kernel::kUnpacked)
     run_unpacked(kern, x, w, bias, y, ldy);
@@ -94,6 +98,7 @@ void int4_gemm(const Int4Activations& x, const Int4Weights& w, const float* bias
 }
 
 void int4_gemm_reference(const Int4Activations& x, const Int4Weights& w, const float* bias, float* y, int64_t ldy) {
+  if (x.per_row()) return requantized_gemm(&requantize_group_scalar, qgemm::kScalarKernels, x, w, bias, y, ldy);
   kInt4ScalarKernels.run(args_for(x, w, bias, y, ldy, 0, w.groups()));
 }
 

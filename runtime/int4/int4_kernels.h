@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "runtime/int4/int4_format.h"
+#include "runtime/qgemm/qgemm_kernels.h"
 
 namespace ember::runtime::int4 {
 
@@ -30,6 +31,13 @@ using QuantizeRowFn = void (*)(const float* x, int64_t blocks, float scale_multi
 // The unpacked kernel stores q + kUnpackedShift - zero (in [0, 30]) for every zero-point form.
 constexpr int32_t kUnpackedShift = 15;
 
+// The requantized kernel's weights (int4_requant.cc), one group of 16 columns: requantized to
+// int8 into `panel` (the INT8 GEMM's packed layout, qgemm.h: [quad][16 columns][4 k],
+// w.blocks() * kRequantBlockBytes bytes), with each column's sum of its int8 values and its
+// scale (times the scale multiplier).
+using RequantizeGroupFn = void (*)(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales);
+constexpr int64_t kRequantBlockBytes = int64_t{kBlock} * kGroupRows;  // 512: one block of one group
+
 struct Int4Kernels {
   void (*run)(const Int4Args&);
   // Many rows (int4_unpacked.h): g0 and g1 on panel_groups boundaries, but g1 may be groups().
@@ -37,6 +45,7 @@ struct Int4Kernels {
   int panel_groups;
   QuantizeBlockFn quantize_block;
   QuantizeRowFn quantize_row = nullptr;  // null: quantize_block on each block
+  RequantizeGroupFn requantize_group = nullptr;  // null: requantize_group_scalar
 };
 
 // The kernels of the ISA level in use.
@@ -49,6 +58,17 @@ void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t*
 // A thread-local, 64-byte aligned buffer of at least `bytes` for the unpacked panel (kept for
 // the thread's next call; int4_gemm.cc).
 uint8_t* unpack_scratch(size_t bytes);
+
+// The requantization rule (int4_requant.cc) and its AVX-512 form (int4_requant_avx512.cc,
+// after dispatch), which gives the same bytes, sums and scales (as int4_requant_ymm.h's AVX2 form).
+void requantize_group_scalar(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales);
+void requantize_group_avx512(const Int4Weights& w, int64_t g, int8_t* panel, int32_t* col_sums, float* col_scales);
+
+// y = x W + bias with per-row activations, panel by panel: each qgemm register tile's columns
+// are requantized into the calling thread's scratch, then `tiles` sweep every row over them
+// (int4_requant.cc).
+void requantized_gemm(RequantizeGroupFn requantize, const qgemm::Kernels& tiles, const Int4Activations& x,
+                      const Int4Weights& w, const float* bias, float* y, int64_t ldy);
 
 // int4_act_avx512.cc (AVX-512 only, after dispatch).
 void quantize_block_avx512(const float* x, float scale_multiplier, int8_t* q, float* scale, int32_t* sum);

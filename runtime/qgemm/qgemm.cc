@@ -75,6 +75,8 @@ std::vector<Epilogue> part_epilogues(const Epilogue& ep, const QGemmOutput& out,
 
 int64_t tile_columns() { return kernels_for(isa_level()).nr; }
 
+const Kernels& active_kernels() { return kernels_for(isa_level()); }
+
 void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
   const int64_t M = a.M, N = b.N();
   if (M <= 0 || N <= 0) return;

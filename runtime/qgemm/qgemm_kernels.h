@@ -45,6 +45,10 @@ struct Kernels {
   void (*tile_shifted_a)(const TileArgs&);
 };
 
+// The tile kernels of the ISA level in use (qgemm.cc; also for runtime/int4's requantized
+// panels, which are in the packed-B layout).
+const Kernels& active_kernels();
+
 extern const Kernels kScalarKernels;
 extern const Kernels kAvx2Kernels;
 extern const Kernels kAvxVnniKernels;

@@ -202,7 +202,7 @@ TEST_CASE("int4: the unpacked kernel gives the reference's floats exactly on eve
         ++seed;
         const Int4Weights w = Int4Weights::pack(s);
         Int4Activations a;
-        a.quantize(x.data(), M, K, w.scale_multiplier());
+        a.quantize(x.data(), M, K, w.scale_multiplier(), Int4ActForm::kBlocks);
         std::vector<float> bias(static_cast<size_t>(N));
         for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.05f * float(n % 5) - 0.1f;
         std::vector<float> ref(size_t(M * N));
@@ -242,7 +242,7 @@ TEST_CASE("int4: the unpacked kernel is exact at the extreme codes, zero points 
     for (size_t i = 0; i < x.size(); ++i) x[i] = (i / 64) % 2 ? -3.0f : 3.0f;
     const Int4Weights w = Int4Weights::pack(s);
     Int4Activations a;
-    a.quantize(x.data(), M, K, w.scale_multiplier());
+    a.quantize(x.data(), M, K, w.scale_multiplier(), Int4ActForm::kBlocks);
     std::vector<float> ref(size_t(M * N));
     int4_gemm_reference(a, w, nullptr, ref.data(), N);
     for (IsaLevel level : testable_levels()) {
