@@ -38,7 +38,8 @@ void quantize_whole_block_scalar(const float* x, float scale_multiplier, int8_t*
 void Int4Activations::quantize(const float* x, int64_t M, int64_t K, float scale_multiplier, Int4ActForm form) {
   M_ = M;
   blocks_ = (K + kBlock - 1) / kBlock;
-  per_row_ = form == Int4ActForm::kRows || (form == Int4ActForm::kAuto && M >= kRequantMinRows);
+  per_row_ = form == Int4ActForm::kRows ||
+             (form == Int4ActForm::kAuto && M >= kRequantMinRows && int4_kernels().requant_prefill);
   if (per_row_) {
     // The requantized weights have no zero points, so the GEMM needs no row sums.
     rows_.quantize_per_row(x, M, K, /*want_row_sums=*/false);

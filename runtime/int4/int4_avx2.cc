@@ -24,6 +24,7 @@ constinit const Int4Kernels kInt4Avx2Kernels = {
     .panel_groups = 1,
     .quantize_block = &quantize_block_ymm,
     .requantize_group = &requantize_group_ymm,
+    .requant_prefill = false,
 };
 
 }  // namespace ember::runtime::int4

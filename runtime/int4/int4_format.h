@@ -81,7 +81,8 @@ class Int4Weights {
 // zeros to whole blocks. Per row (kRows): uint8 with a zero point and a scale per row, as the
 // INT8 GEMM's act=row (runtime/qgemm/quantize_act.h); int4_gemm then requantizes the weights to
 // int8 per column, panel by panel, and runs the INT8 GEMM's tile kernels (int4_requant.cc).
-// kAuto: per row from kRequantMinRows rows (prefill), per block below (decode).
+// kAuto: per row from kRequantMinRows rows (prefill) where the ISA's table allows it (not AVX2:
+// Int4Kernels::requant_prefill), per block otherwise (decode).
 enum class Int4ActForm { kAuto, kBlocks, kRows };
 // Activation rows from which kAuto quantizes per row (bench_int4_gemm measures where the
 // requantized kernel starts to beat the block kernels).

@@ -46,6 +46,10 @@ struct Int4Kernels {
   QuantizeBlockFn quantize_block;
   QuantizeRowFn quantize_row = nullptr;  // null: quantize_block on each block
   RequantizeGroupFn requantize_group = nullptr;  // null: requantize_group_scalar
+  // Whether Int4ActForm::kAuto takes the requantized kernel from kRequantMinRows rows. Not on
+  // AVX2: without VPDPBUSD the INT8 tiles it would run on emulate it for signed weights, and the
+  // unpacked block kernel is faster there (0.70-0.77x INT8 against 0.98-1.02x, bench/RESULTS.md).
+  bool requant_prefill = true;
 };
 
 // The kernels of the ISA level in use.
