@@ -13,6 +13,7 @@
 #include "runtime/cpu.h"
 #include "runtime/int4/int4_format.h"
 #include "runtime/parallel.h"
+#include "tests/unit/runtime/int4_test_util.h"
 #include "tests/unit/test_support.h"
 
 using namespace ember::runtime;
@@ -30,26 +31,11 @@ constexpr double kPathRelTol = 1e-6;
 // fp16 scales carry 11 significant bits.
 constexpr double kHalfScaleRelErr = 1.0 / 2048;
 
-enum class Zeros { kDefault, kUniform, kPerBlock };
+using ember::int4_test::Zeros;
 
 Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Int4Source s;
-  s.K = K;
-  s.N = N;
-  s.block_size = block_size;
-  std::uniform_int_distribution<int> nibble(0, 15);
-  s.codes.resize(size_t(N * K));
-  for (auto& c : s.codes) c = static_cast<uint8_t>(nibble(rng));
   std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-  s.scales.resize(size_t(N * s.source_blocks()));
-  for (auto& v : s.scales) v = scale(rng);
-  if (zeros == Zeros::kUniform) s.zeros.assign(s.scales.size(), 5);
-  if (zeros == Zeros::kPerBlock) {
-    s.zeros.resize(s.scales.size());
-    for (auto& z : s.zeros) z = static_cast<uint8_t>(nibble(rng));
-  }
-  return s;
+  return ember::int4_test::make_int4_source(K, N, block_size, zeros, 5, seed, [&](std::mt19937& rng) { return scale(rng); });
 }
 
 std::vector<float> make_x(int64_t M, int64_t K, uint32_t seed) {
@@ -155,27 +141,22 @@ TEST_CASE("int4: every ISA path matches the scalar reference and the dequantized
           REQUIRE(std::fabs(ref[size_t(i)] - want) <= bound[size_t(i)]);
         }
 
-        for (IsaLevel level : testable_levels()) {
-          IsaScope isa(level);
-          for (int threads : {1, 2}) {
-            ThreadsScope scope(threads);
-            CAPTURE(isa_name(level));
-            CAPTURE(K);
-            CAPTURE(N);
-            CAPTURE(M);
-            const int64_t ldy = N + 2;
-            std::vector<float> y(size_t(M * ldy), 99.0f);
-            int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
-            for (int64_t m = 0; m < M; ++m) {
-              for (int64_t n = 0; n < N; ++n) {
-                const float r = ref[size_t(m * N + n)];
-                const double tol = kPathRelTol * (std::fabs(exact[size_t(m * N + n)]) + bound[size_t(m * N + n)]);
-                REQUIRE(std::fabs(y[size_t(m * ldy + n)] - r) <= tol);
-              }
-              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+        ember::int4_test::on_every_path([&] {
+          CAPTURE(K);
+          CAPTURE(N);
+          CAPTURE(M);
+          const int64_t ldy = N + 2;
+          std::vector<float> y(size_t(M * ldy), 99.0f);
+          int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
+          for (int64_t m = 0; m < M; ++m) {
+            for (int64_t n = 0; n < N; ++n) {
+              const float r = ref[size_t(m * N + n)];
+              const double tol = kPathRelTol * (std::fabs(exact[size_t(m * N + n)]) + bound[size_t(m * N + n)]);
+              REQUIRE(std::fabs(y[size_t(m * ldy + n)] - r) <= tol);
             }
+            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
           }
-        }
+        });
       }
 }
 

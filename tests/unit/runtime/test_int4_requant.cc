@@ -17,6 +17,7 @@
 #include "runtime/cpu.h"
 #include "runtime/int4/int4_format.h"
 #include "runtime/int4/int4_kernels.h"
+#include "tests/unit/runtime/int4_test_util.h"
 #include "tests/unit/test_support.h"
 
 using namespace ember::runtime;
@@ -30,30 +31,18 @@ using ember::test::ThreadsScope;
 
 namespace {
 
-enum class Zeros { kDefault, kUniform, kPerBlock };
+using ember::int4_test::Zeros;
 
 // Scales spread over two decades, so columns mix blocks of very different steps (the case a
 // per-column int8 scale represents worst), one in five negative (onnxruntime's MatMulNBits
 // allows them), and one all-zero column when N > 5.
 Int4Source make_source(int64_t K, int64_t N, int64_t block_size, Zeros zeros, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Int4Source s;
-  s.K = K;
-  s.N = N;
-  s.block_size = block_size;
-  std::uniform_int_distribution<int> nibble(0, 15);
-  s.codes.resize(size_t(N * K));
-  for (auto& c : s.codes) c = static_cast<uint8_t>(nibble(rng));
   std::uniform_real_distribution<float> log_scale(std::log(0.0005f), std::log(0.05f));
-  s.scales.resize(size_t(N * s.source_blocks()));
-  for (auto& v : s.scales) v = std::exp(log_scale(rng)) * (rng() % 5 == 0 ? -1.0f : 1.0f);
+  Int4Source s = ember::int4_test::make_int4_source(K, N, block_size, zeros, 3, seed, [&](std::mt19937& rng) {
+    return std::exp(log_scale(rng)) * (rng() % 5 == 0 ? -1.0f : 1.0f);
+  });
   if (N > 5)
     for (int64_t b = 0; b < s.source_blocks(); ++b) s.scales[size_t(5 * s.source_blocks() + b)] = 0.0f;
-  if (zeros == Zeros::kUniform) s.zeros.assign(s.scales.size(), 3);
-  if (zeros == Zeros::kPerBlock) {
-    s.zeros.resize(s.scales.size());
-    for (auto& z : s.zeros) z = static_cast<uint8_t>(nibble(rng));
-  }
   return s;
 }
 
@@ -188,23 +177,18 @@ TEST_CASE("int4 requant: every ISA path equals the reference, within the error b
             CAPTURE(M);
             REQUIRE(std::fabs(ref[size_t(m * N + n)] - exact) <= bound * 1.001);
           }
-        for (IsaLevel level : testable_levels()) {
-          IsaScope isa(level);
-          for (int threads : {1, 2}) {
-            ThreadsScope scope(threads);
-            CAPTURE(isa_name(level));
-            CAPTURE(K);
-            CAPTURE(N);
-            CAPTURE(M);
-            const int64_t ldy = N + 3;
-            std::vector<float> y(size_t(M * ldy), 99.0f);
-            int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
-            for (int64_t m = 0; m < M; ++m) {
-              for (int64_t n = 0; n < N; ++n) REQUIRE(y[size_t(m * ldy + n)] == ref[size_t(m * N + n)]);
-              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
-            }
+        ember::int4_test::on_every_path([&] {
+          CAPTURE(K);
+          CAPTURE(N);
+          CAPTURE(M);
+          const int64_t ldy = N + 3;
+          std::vector<float> y(size_t(M * ldy), 99.0f);
+          int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
+          for (int64_t m = 0; m < M; ++m) {
+            for (int64_t n = 0; n < N; ++n) REQUIRE(y[size_t(m * ldy + n)] == ref[size_t(m * N + n)]);
+            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
           }
-        }
+        });
       }
 }
 
