@@ -43,16 +43,7 @@ void scalar_max_of_runs(const float* x, const int64_t* offsets, int64_t count, i
 constexpr ConvGemmKernels kConvScalarKernels = {kScalarMr, kScalarNr, 1, &scalar_conv_tile, &scalar_max_of_runs};
 
 const ConvGemmKernels& conv_kernels_for(IsaLevel level) {
-  switch (kernel_level(level)) {
-    case IsaLevel::kAvx512:
-      return kConvAvx512Kernels;
-    case IsaLevel::kAvx2:
-      return kConvAvx2Kernels;
-    case IsaLevel::kAvxVnni:
-    case IsaLevel::kScalar:
-      break;
-  }
-  return kConvScalarKernels;
+  return kernels_at(level, kConvAvx512Kernels, kConvAvx2Kernels, kConvScalarKernels);
 }
 
 }  // namespace

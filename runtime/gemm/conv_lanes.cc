@@ -38,16 +38,7 @@ void scalar_lane_tile(const LaneTileArgs& t) {
 constexpr ConvLaneKernels kConvLanesScalarKernels = {kScalarVectors, kScalarChannels, 1, &scalar_lane_tile};
 
 const ConvLaneKernels& lane_kernels_for(IsaLevel level) {
-  switch (kernel_level(level)) {
-    case IsaLevel::kAvx512:
-      return kConvLanesAvx512Kernels;
-    case IsaLevel::kAvx2:
-      return kConvLanesAvx2Kernels;
-    case IsaLevel::kAvxVnni:
-    case IsaLevel::kScalar:
-      break;
-  }
-  return kConvLanesScalarKernels;
+  return kernels_at(level, kConvLanesAvx512Kernels, kConvLanesAvx2Kernels, kConvLanesScalarKernels);
 }
 
 }  // namespace

@@ -34,16 +34,7 @@ constexpr int64_t kMinFmaPerThread = int64_t{1} << 20;
 constexpr int64_t kMaxPackedBFloats = int64_t{1} << 21;
 
 const GemmKernels& kernels_for(IsaLevel level) {
-  switch (kernel_level(level)) {
-    case IsaLevel::kAvx512:
-      return kAvx512Kernels;
-    case IsaLevel::kAvx2:
-      return kAvx2Kernels;
-    case IsaLevel::kAvxVnni:
-    case IsaLevel::kScalar:
-      break;
-  }
-  return kScalarKernels;
+  return kernels_at(level, kAvx512Kernels, kAvx2Kernels, kScalarKernels);
 }
 
 // The kernels for GemmInputs::kBf16 at `level`: bf16 pairs where it has BF16, else f32.

@@ -12,6 +12,12 @@ namespace ember::runtime::gemm {
 // The level whose FP32 kernels serve `level` (sgemm's, the conv tiles', the lane tiles'): FP32
 // has no use for VNNI, so avxvnni runs the AVX2 ones.
 IsaLevel kernel_level(IsaLevel level);
+// The one of three FP32 kernel tables that serves `level` (through kernel_level).
+template <class Kernels>
+const Kernels& kernels_at(IsaLevel level, const Kernels& avx512, const Kernels& avx2, const Kernels& scalar) {
+  const IsaLevel k = kernel_level(level);
+  return k == IsaLevel::kAvx512 ? avx512 : k == IsaLevel::kAvx2 ? avx2 : scalar;
+}
 
 // One register tile of C: C[m, n] = beta * C + A_panel * B_panel (+ bias).
 struct TileArgs {
