@@ -33,11 +33,6 @@
 namespace ember::runtime::int4 {
 namespace {
 
-// Multiply-adds below which a chunk of panels is not worth another thread (as qgemm.cc).
-constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // PanelPrefetcher is a template on the ISA's vector traits; it only prefetches.
 struct NoVectors {};
 
@@ -111,7 +106,7 @@ void requantized_gemm(RequantizeGroupFn requantize, const qgemm::Kernels& tiles,
   if (M <= 0 || N <= 0) return;
   const int panel_groups = static_cast<int>(tiles.nr / kGroupRows);
   const int64_t group_bytes = w.blocks() * kRequantBlockBytes;
-  const int64_t panels = ceil_div(w.groups(), panel_groups);
+  const int64_t panels = qgemm::ceil_div(w.groups(), panel_groups);
   // Weights without -128 (always, here) let the AVX2 tiles multiply A - 128 (qgemm.cc).
   auto tile = tiles.tile;
   std::vector<int32_t> shifted_zp;
@@ -122,9 +117,9 @@ void requantized_gemm(RequantizeGroupFn requantize, const qgemm::Kernels& tiles,
     a_zp = shifted_zp.data();
     tile = tiles.tile_shifted_a;
   }
-  const int64_t row_tiles = ceil_div(M, tiles.mr);
+  const int64_t row_tiles = qgemm::ceil_div(M, tiles.mr);
   const int64_t macs_per_panel = std::max<int64_t>(1, M * tiles.nr * w.K());
-  parallel_for(panels, std::max<int64_t>(1, kMinMacsPerThread / macs_per_panel), [&](int64_t p0, int64_t p1) {
+  parallel_for(panels, std::max<int64_t>(1, qgemm::kMinMacsPerThread / macs_per_panel), [&](int64_t p0, int64_t p1) {
     // Per thread: the int8 panel, then its column sums and scales.
     const int64_t panel_bytes = panel_groups * group_bytes;
     uint8_t* scratch = unpack_scratch(static_cast<size_t>(panel_bytes + tiles.nr * 8));

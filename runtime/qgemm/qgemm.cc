@@ -19,8 +19,6 @@ namespace {
 
 constexpr int64_t kRowBlockBytes = int64_t{256} << 10;
 constexpr int64_t kActivationSpan = 256;  // columns: 256 rows of them are 256 KB
-// Multiply-adds below which a chunk of work is not worth waking another thread for.
-constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 
 const Kernels& kernels_for(IsaLevel level) {
   switch (level) {
@@ -35,8 +33,6 @@ const Kernels& kernels_for(IsaLevel level) {
   }
   return kScalarKernels;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 Epilogue make_epilogue(const QuantizedA& a, const PackedB& b, const QGemmOutput& out, std::vector<int32_t>& row_term) {
   Epilogue ep;

@@ -7,6 +7,12 @@
 
 namespace ember::runtime::qgemm {
 
+// Multiply-adds below which a chunk of work is not worth waking another thread for (the driver's
+// and the INT4 requantized kernel's threading over the same tiles).
+constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // The epilogue of qgemm.h, with per-row and per-column arrays indexed from the tile's origin.
 struct Epilogue {
   int64_t K = 0;
