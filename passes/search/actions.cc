@@ -250,8 +250,8 @@ const std::vector<double>& default_prune_ratios(const SearchTarget& target) {
 // run of the body), verified with the layers of no FFN or attention block, never pruned, never
 // with static activations. Not under an energy or latency target: the energy model and the
 // latency table time a layer by its main-graph readers, which a body layer has none of.
-Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, const SearchRecipe& recipe, int64_t min_size,
-                          std::vector<SearchLayer>& out) {
+Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, const SearchRecipe& recipe,
+                          const std::vector<LayerAction>& defaults, int64_t min_size, std::vector<SearchLayer>& out) {
   const SearchTarget::Kind target = recipe.target.kind;
   if (target == SearchTarget::Kind::kEnergyJoules || target == SearchTarget::Kind::kLatencySeconds) return Status::Ok();
   EMBER_ASSIGN_OR_RETURN(const std::vector<analysis::Layer> body, analysis::build_body_layers(prepared.graph));
@@ -265,7 +265,7 @@ Status append_body_layers(const ir::Model& prepared, const RecipeRules& rules, c
     s.channels = l.channels;
     s.reduction = l.reduction;
     s.stage = Stage::kOther;
-    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, default_actions(recipe.target),
+    EMBER_ASSIGN_OR_RETURN(s.allowed, allowed_actions(s, l.op, rules, defaults,
                                                       l.all_uses_linear() && l.op != "Conv", /*static_safe=*/false, recipe.quantize_activations));
     out.push_back(std::move(s));
   }
@@ -305,7 +305,7 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
   }
   attach_ffn_groups(prepared.graph, model, out, ratios);
   attach_head_groups(head_groups, out, ratios);
-  EMBER_TRY(append_body_layers(prepared, rules, recipe, min_size, out));
+  EMBER_TRY(append_body_layers(prepared, rules, recipe, defaults, min_size, out));
   return out;
 }
 
