@@ -69,9 +69,9 @@ std::vector<Epilogue> part_epilogues(const Epilogue& ep, const QGemmOutput& out,
 
 }  // namespace
 
-int64_t tile_columns() { return kernels_for(isa_level()).nr; }
-
 const Kernels& active_kernels() { return kernels_for(isa_level()); }
+
+int64_t tile_columns() { return active_kernels().nr; }
 
 void gemm_u8s8(const QuantizedA& a, const PackedB& b, const QGemmOutput& out) {
   const int64_t M = a.M, N = b.N();
