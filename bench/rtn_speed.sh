@@ -7,7 +7,8 @@
 # of wall and CPU seconds (user + system) and the ratios quantizer / read (to the read() and to
 # the mapped sum, the way the quantizer reads), plus the load average:
 # on a shared machine the CPU seconds are the figures to compare. An optional second binary
-# (--baseline) runs in the same rounds and its outputs are compared byte for byte.
+# (--baseline) runs in the same rounds and its outputs are compared byte for byte (each saved
+# again through one `ember opt`, so the data files' tensor order does not matter).
 #
 #   bash bench/rtn_speed.sh [--build build] [--work DIR] [--size 1] [--rounds 3] [--cold]
 #                           [--model M.onnx (instead of generating one)]
@@ -48,6 +49,15 @@ run() {
 # The quantizer's flags for each kind (INT4: block 32 and the clipping search are the defaults).
 flags() { if [ "$1" = int4 ]; then echo "--weights int4 --method rtn"; else echo "--weights int8"; fi; }
 
+# same_model A B: the same graph and tensors. Both are saved again by this build's `opt` (no
+# pass changes them) so that their data files have one order: versions may order the tensors
+# in the data file differently (the quantizer writes them as it makes them).
+same_model() {
+  "$EMBER" opt "$1" --passes dce --external-data -o "$WORK/canon1.onnx" > /dev/null &&
+    "$EMBER" opt "$2" --passes dce --external-data -o "$WORK/canon2.onnx" > /dev/null &&
+    cmp -s "$WORK/canon1.onnx" "$WORK/canon2.onnx" && cmp -s "$WORK/canon1.onnx.data" "$WORK/canon2.onnx.data"
+}
+
 lines=$WORK/lines.jsonl
 : > "$lines"
 for round in $(seq "$ROUNDS"); do
@@ -57,9 +67,9 @@ for round in $(seq "$ROUNDS"); do
     if [ -n "$BASE" ]; then
       mkdir -p "$WORK/base"
       run "$kind-baseline" "$BASE" quantize "$model" $(flags $kind) -o "$WORK/base/new.onnx" | tee -a "$lines"
-      cmp -s "$WORK/new.onnx" "$WORK/base/new.onnx" && cmp -s "$WORK/new.onnx.data" "$WORK/base/new.onnx.data" &&
+      same_model "$WORK/new.onnx" "$WORK/base/new.onnx" &&
         echo "{\"step\": \"$kind-compare\", \"identical\": true}" || echo "{\"step\": \"$kind-compare\", \"identical\": false}"
-      rm -f "$WORK"/base/new.onnx*
+      rm -f "$WORK"/base/new.onnx* "$WORK"/canon*.onnx*
     fi
     rm -f "$WORK"/new.onnx*
   done

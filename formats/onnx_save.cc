@@ -9,6 +9,9 @@
 #include <google/protobuf/wire_format_lite.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <set>
+
 #include "formats/atomic_file.h"
 #include "formats/mapped_file.h"
 #include "formats/model_to_proto.h"
@@ -68,8 +71,24 @@ uint64_t model_size(const ModelLayout& layout) {
   return layout.model_shell.ByteSizeLong() + framed_size(onnx::ModelProto::kGraphFieldNumber, graph_message_size(layout));
 }
 
-// `location` set: initializers of at least `threshold` bytes go to that external file.
-Result<ModelLayout> plan_layout(const ir::Model& model, const std::string* location, size_t threshold) {
+bool goes_external(const Tensor& t, size_t threshold) {
+  return t.dtype() != DType::kString && t.nbytes() > 0 && t.nbytes() >= threshold;
+}
+
+// True when every tensor handed to `writer` is still one of the graph's external initializers
+// (so its file holds no dead bytes).
+bool writer_holds_only_live_tensors(const ir::Graph& graph, const ExternalDataWriter& writer, size_t threshold) {
+  std::set<std::pair<const void*, size_t>> live;
+  for (const auto& [name, tensor] : graph.initializers)
+    if (goes_external(tensor, threshold) && writer.offset_of(tensor)) live.insert({tensor.raw(), tensor.nbytes()});
+  return live.size() == writer.tensors();
+}
+
+// `location` set: initializers of at least `threshold` bytes go to that external file, at
+// the offsets `writer` gave them when it was handed them, else after everything before them
+// (and queued on `writer` when there is one).
+Result<ModelLayout> plan_layout(const ir::Model& model, const std::string* location, size_t threshold,
+                                ExternalDataWriter* writer = nullptr) {
   ModelLayout layout;
   EMBER_TRY(model_to_proto_without_initializers(model, &layout.model_shell));
   layout.graph_shell.Swap(layout.model_shell.mutable_graph());
@@ -88,9 +107,15 @@ Result<ModelLayout> plan_layout(const ir::Model& model, const std::string* locat
       return internal_error("initializer '" + *name + "' holds " + std::to_string(tensor->nbytes()) +
                             " bytes, which does not match its type and shape");
     tensor_header_to_proto(*tensor, *name, &r.header);
-    if (location && tensor->nbytes() > 0 && tensor->nbytes() >= threshold) {
-      r.external_offset = (layout.external_bytes + kExternalAlignment - 1) / kExternalAlignment * kExternalAlignment;
-      layout.external_bytes = r.external_offset + tensor->nbytes();
+    if (location && goes_external(*tensor, threshold)) {
+      if (writer) {
+        const std::optional<uint64_t> offset = writer->append(*tensor);
+        if (!offset) return internal_error("the external-data writer of '" + writer->path() + "' stopped early");
+        r.external_offset = *offset;
+      } else {
+        r.external_offset = (layout.external_bytes + kExternalAlignment - 1) / kExternalAlignment * kExternalAlignment;
+      }
+      layout.external_bytes = std::max(layout.external_bytes, r.external_offset + tensor->nbytes());
       r.header.set_data_location(onnx::TensorProto::EXTERNAL);
       auto add_entry = [&](const std::string& key, const std::string& value) {
         auto* e = r.header.add_external_data();
@@ -158,33 +183,62 @@ std::string file_name_of(const std::string& path) {
 
 }  // namespace
 
+Result<DataFilePaths> data_file_paths(const std::string& model_path, const SaveOptions& options) {
+  DataFilePaths paths;
+  const std::string& location = paths.location =
+      options.external_data_name.empty() ? file_name_of(model_path) + ".data" : options.external_data_name;
+  if (location.find('/') != std::string::npos || location == "." || location == "..")
+    return invalid_input("external data name '" + location + "' must be a plain file name beside the model");
+  if (location == file_name_of(model_path))
+    return invalid_input("external data name '" + location + "' is the model file itself");
+  const std::string dir = parent_directory(model_path);
+  paths.path = dir.empty() ? location : (dir == "/" ? dir : dir + "/") + location;
+  paths.partial = paths.path + ".partial";
+  return paths;
+}
+
+Result<std::unique_ptr<ExternalDataWriter>> start_external_data(const std::string& model_path, const SaveOptions& options) {
+  EMBER_ASSIGN_OR_RETURN(const DataFilePaths paths, data_file_paths(model_path, options));
+  return std::make_unique<ExternalDataWriter>(paths.partial, options.external_threshold);
+}
+
 Status save_onnx(const ir::Model& model, const std::string& path, const SaveOptions& options) {
-  const bool external = options.external_data || total_initializer_bytes(model.graph) > options.auto_external_above;
-  std::string location;
+  ExternalDataWriter* writer = options.data_writer;
+  const bool external = writer || options.external_data || total_initializer_bytes(model.graph) > options.auto_external_above;
+  DataFilePaths data;
   if (external) {
-    location = options.external_data_name.empty() ? file_name_of(path) + ".data" : options.external_data_name;
-    if (location.find('/') != std::string::npos || location == "." || location == "..")
-      return invalid_input("external data name '" + location + "' must be a plain file name beside the model");
-    if (location == file_name_of(path))
-      return invalid_input("external data name '" + location + "' is the model file itself");
+    EMBER_ASSIGN_OR_RETURN(data, data_file_paths(path, options));
   }
-  auto layout = plan_layout(model, external ? &location : nullptr, options.external_threshold);
+  if (writer && writer->path() != data.partial)
+    return internal_error("cannot save '" + path + "': its external-data writer writes '" + writer->path() + "'");
+  if (writer && !writer_holds_only_live_tensors(model.graph, *writer, options.external_threshold)) {
+    writer->abandon();  // a later pass dropped a tensor it was handed: written afresh, without dead bytes
+    writer = nullptr;
+  }
+  auto layout = plan_layout(model, external ? &data.location : nullptr, options.external_threshold, writer);
   if (!layout.ok()) return layout.status().with_context("cannot save '" + path + "'");
   const auto write_model = [&](std::ostream& out) {
     google::protobuf::io::OstreamOutputStream stream(&out);
     return write_layout(*layout, &stream);
   };
-  if (layout->external.empty()) return write_file_atomic(path, write_model);
+  if (layout->external.empty()) {
+    if (writer) writer->abandon();
+    return write_file_atomic(path, write_model);
+  }
   // Both files are written whole under temporary names first, then renamed data first: a
   // failure (a full disk) leaves neither, and never a new data file beside an old model.
-  const std::string dir = parent_directory(path);
-  const std::string data_path = dir.empty() ? location : (dir == "/" ? dir : dir + "/") + location;
-  const std::string data_partial = data_path + ".partial", model_partial = path + ".partial";
-  // Large external data skips the page cache (atomic_file.h: most of the cost of writing it).
-  AtomicWriteOptions data_options;
-  data_options.direct = layout->external_bytes >= options.direct_write_above;
-  EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); },
-                              data_options));
+  const std::string& data_path = data.path;
+  const std::string& data_partial = data.partial;
+  const std::string model_partial = path + ".partial";
+  if (writer) {
+    EMBER_TRY(writer->finish().with_context("cannot save '" + path + "'"));
+  } else {
+    // Large external data skips the page cache (atomic_file.h: most of the cost of writing it).
+    AtomicWriteOptions data_options;
+    data_options.direct = layout->external_bytes >= options.direct_write_above;
+    EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); },
+                                data_options));
+  }
   if (Status s = write_file_atomic(model_partial, write_model); !s.ok()) {
     std::remove(data_partial.c_str());
     return s.with_context("cannot save '" + path + "'");

@@ -3,8 +3,10 @@
 // does not double the model's memory. Output is deterministic and written atomically.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <string>
 
+#include "formats/external_data_writer.h"
 #include "ir/model.h"
 
 namespace ember::formats {
@@ -20,7 +22,21 @@ struct SaveOptions {
   size_t auto_external_above = (size_t{2} << 30) - (size_t{256} << 20);
   // External data of at least this many bytes is written with O_DIRECT (atomic_file.h).
   size_t direct_write_above = size_t{64} << 20;
+  // The external data already being written while the passes ran (start_external_data):
+  // implies external_data; the tensors it was handed keep their offsets, the rest is appended.
+  ExternalDataWriter* data_writer = nullptr;
 };
+
+// The external-data file of a model saved at `model_path`: the name the model refers to, its
+// path, and the temporary name it has until the model is saved beside it.
+struct DataFilePaths {
+  std::string location, path, partial;
+};
+Result<DataFilePaths> data_file_paths(const std::string& model_path, const SaveOptions& options);
+
+// A writer of the external data that save_onnx(model_path, options with data_writer) will
+// finish: passes hand it finished initializers while they run (external_data_writer.h).
+Result<std::unique_ptr<ExternalDataWriter>> start_external_data(const std::string& model_path, const SaveOptions& options);
 
 // An unwritable path is invalid_input naming it; on any error no partial file is left behind.
 // When external data is used, its file is written (atomically) before the model.

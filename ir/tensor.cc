@@ -4,6 +4,8 @@
 #include "ir/dtype_dispatch.h"
 #include "ir/memory_limits.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -31,6 +33,38 @@ std::string shape_to_string(const Shape& shape) {
   return s + "]";
 }
 
+namespace {
+
+// Allocations of at least this many bytes that fresh_zeros maps straight from the kernel.
+constexpr size_t kFreshPagesFrom = size_t(1) << 20;
+
+size_t padded_allocation(size_t nbytes) { return (nbytes + 63) / 64 * 64 + 64; }  // never zero, room for SIMD tails
+
+}  // namespace
+
+Tensor Tensor::fresh_zeros(DType dtype, Shape shape) {
+  auto bytes = dtype == DType::kString ? Result<uint64_t>(uint64_t{0}) : checked_storage_bytes(dtype, shape);
+  if (!bytes.ok() || padded_allocation(size_t(*bytes)) < kFreshPagesFrom) return zeros(dtype, std::move(shape));
+  Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(shape));
+  if (!fits.ok()) throw AllocationRefused(fits.message());
+  const size_t alloc = padded_allocation(size_t(*bytes));
+  void* p = mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw AllocationRefused("cannot map " + format_bytes(alloc) + " for a " + std::string(dtype_name(dtype)) + " tensor " +
+                            shape_to_string(shape));
+  note_allocated(alloc);
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.owner_ = std::shared_ptr<void>(p, [alloc](void* q) {
+    note_released(alloc);
+    munmap(q, alloc);
+  });
+  t.nbytes_ = size_t(*bytes);
+  t.data_ = p;
+  return t;
+}
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
@@ -49,7 +83,7 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
   Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(t.shape_));
   if (!fits.ok()) throw AllocationRefused(fits.message());
   t.nbytes_ = static_cast<size_t>(*bytes);
-  const size_t alloc = (t.nbytes_ + 63) / 64 * 64 + 64;  // never zero, room for SIMD tails
+  const size_t alloc = padded_allocation(t.nbytes_);
   void* p = std::aligned_alloc(64, alloc);
   if (!p) throw AllocationRefused("cannot allocate " + format_bytes(alloc) + " for a " + std::string(dtype_name(dtype)) +
                                   " tensor " + shape_to_string(t.shape_));

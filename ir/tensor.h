@@ -23,6 +23,11 @@ class Tensor {
 
   // Allocates zero-filled, 64-byte aligned storage; over memory_limits() throws AllocationRefused.
   static Tensor zeros(DType dtype, Shape shape);
+  // The same, for a large output that threads fill once in full: its pages come straight
+  // from the kernel, which zeroes each one at its first write, so they are first touched by
+  // the threads that fill them, in parallel, not by one memset on the calling thread. Only
+  // for such outputs: recycled buffers (the interpreter's) are cheaper from zeros().
+  static Tensor fresh_zeros(DType dtype, Shape shape);
   // Views bytes kept alive by `owner`. The caller guarantees nbytes matches dtype and shape.
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data, size_t nbytes);
   static Tensor strings(Shape shape, std::vector<std::string> values);

@@ -21,6 +21,9 @@
 namespace ember::calibration {
 class CalibrationSet;
 }
+namespace ember::formats {
+class ExternalDataWriter;
+}
 
 namespace ember::passes {
 
@@ -50,6 +53,10 @@ struct PassContext {
   AnalysisManager& analyses;
   Remarks& remarks;
   const Budget* budget;  // the accuracy budget of a compression, or nullptr
+  // The output's external data, written while the passes run (external_data_writer.h): a
+  // pass may hand it main-graph initializers it will not change again; nullptr when the
+  // output is not saved with external data.
+  formats::ExternalDataWriter* data_writer = nullptr;
 };
 
 class Pass {

@@ -41,6 +41,7 @@ std::string fresh_node_name(const ir::Graph& graph, GraphEdits& edits, const std
 void add_initializer(ir::Graph& graph, GraphEdits& edits, const std::string& name, Tensor t) {
   graph.set_initializer(name, std::move(t));
   used_values(graph, edits).add(name);
+  edits.added_initializers.push_back(name);
 }
 
 // replace_uses, counted in the kept name set.

@@ -36,6 +36,7 @@ struct GraphEdits {
   std::map<size_t, std::vector<ir::Node>> after;  // nodes to insert after node i
   std::set<size_t> removed;                       // nodes to drop
   std::set<std::string> reserved;                 // value names taken by pending nodes
+  std::vector<std::string> added_initializers;    // in the order they were set
   // The graph's value and node names, built at the first emission and kept up to date by the
   // emitters until apply() (which adds nodes, so they are rebuilt after it). The emitters
   // must be the only ones to rename values of the graph in between.

@@ -270,13 +270,13 @@ StoredRtn quantize_rtn_stored(const Layer& target, const Tensor& weight, int64_t
   QdqTensors& t = result.tensors;
   t.group = g;
   t.format = f;
-  t.codes = Tensor::zeros(dtype, target.shape);
-  t.scales = Tensor::zeros(DType::kF32, param_shape);
+  t.codes = Tensor::fresh_zeros(dtype, target.shape);
+  t.scales = Tensor::fresh_zeros(DType::kF32, param_shape);
   Outputs out;
   out.codes = {t.codes.mutable_data<uint8_t>(), f.bits};
   out.scales = t.scales.mutable_data<float>();
   if (!f.symmetric) {
-    t.zero_points = Tensor::zeros(dtype, param_shape);
+    t.zero_points = Tensor::fresh_zeros(dtype, param_shape);
     out.zero_points = {t.zero_points.mutable_data<uint8_t>(), f.bits};
   }
   const float* w = weight.data<float>();

@@ -15,6 +15,7 @@
 #include "passes/analysis/layer_inputs.h"
 #include "passes/quantize/qdq_emit.h"
 #include "passes/quantize/rtn_stored.h"
+#include "formats/external_data_writer.h"
 #include "formats/mapped_file.h"
 #include "passes/quantize/weight_quant_options.h"
 #include "passes/quantize/subgraph_weights.h"
@@ -170,6 +171,7 @@ struct LayerPlan {
   const std::map<std::string, LayerInputStats>& stats;
   const std::map<std::string, std::vector<float>>& awq_scales;
   const std::function<void(std::string)>& note;
+  formats::ExternalDataWriter* writer = nullptr;  // main-graph layers: their outputs are written as they come
 };
 
 // The source weight's bytes, once it has left the graph: its whole pages are dropped from this
@@ -225,6 +227,7 @@ Result<quant::EmitResult> quantize_and_emit(ir::Graph& graph, const Layer& t, co
 Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, const LayerPlan& plan,
                        std::vector<QuantizedTensorRecord>& records, EmitTotals& totals, quant::GraphEdits& edits) {
   const WeightQuantOptions& opts = plan.opts;
+  size_t handed = edits.added_initializers.size();
   for (const Layer& t : targets) {
     const WeightQuantOptions& to = plan.protect.count(t.weight) ? plan.int8_opts : opts;
     const Tensor& weight = graph.initializers.at(t.weight);
@@ -240,6 +243,8 @@ Status quantize_layers(ir::Graph& graph, const std::vector<Layer>& targets, cons
     const std::vector<float>* s = scaled == plan.awq_scales.end() ? nullptr : &scaled->second;
     EMBER_ASSIGN_OR_RETURN(const quant::EmitResult emitted, quantize_and_emit(graph, t, to, std::move(hessian), s, r, plan, edits));
     release_source(graph, source, r.bytes_before);
+    for (; plan.writer && handed < edits.added_initializers.size(); ++handed)
+      plan.writer->append(graph.initializers.at(edits.added_initializers[handed]));
     if (emitted.matmul_nbits) {
       ++totals.nbits;
       totals.any_nbits = true;
@@ -283,7 +288,7 @@ Status quantize_streamed(ir::Model& model, const calibration::CalibrationSet& ca
       if (t.all_uses_linear())
         for (const auto& a : activations_of(t))
           if (!stats.count(a)) plan.note("activation '" + a + "' was not observed; its layers use rtn");
-    const LayerPlan block_plan{plan.opts, plan.int8_opts, plan.protect, stats, plan.awq_scales, plan.note};
+    const LayerPlan block_plan{plan.opts, plan.int8_opts, plan.protect, stats, plan.awq_scales, plan.note, plan.writer};
     return quantize_layers(model.graph, block, block_plan, records, totals, edits);
   };
   EMBER_TRY(quant::stream_layer_blocks(model, calib, targets, edits, bo, quantize_block, report));
@@ -451,12 +456,13 @@ Status WeightQuantization::run(ir::Model& model, PassContext& ctx) {
   EmitTotals totals;
   if (streamed) {
     quant::BlockStreamReport streamed_report;
-    EMBER_TRY(quantize_streamed(model, *ctx.calib, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records,
-                                totals, streamed_report));
+    EMBER_TRY(quantize_streamed(model, *ctx.calib, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note, ctx.data_writer},
+                                records, totals, streamed_report));
     count("calibration-seconds", streamed_report.calibration_seconds);
     count("sequential-blocks", double(streamed_report.blocks));
   } else {
-    EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note}, records, totals));
+    EMBER_TRY(quantize_layers(graph, scan.targets, {opts, int8_opts, protect, stats, awq_scales, note, ctx.data_writer}, records,
+                              totals));
   }
   // Weights of If / Loop / Scan bodies: each body's own layers.
   EMBER_TRY(quantize_subgraphs(model, filter, opts, int8_opts, protect, stats, note, *result, totals));

@@ -28,6 +28,15 @@ int report(const Status& status) {
 
 Result<ir::Model> load_model(const std::string& path) { return formats::load_onnx(path); }
 
+Result<std::unique_ptr<formats::ExternalDataWriter>> write_data_during_passes(const std::string& output,
+                                                                              formats::SaveOptions& save,
+                                                                              passes::PassContext& ctx) {
+  if (!save.external_data) return std::unique_ptr<formats::ExternalDataWriter>();
+  EMBER_ASSIGN_OR_RETURN(std::unique_ptr<formats::ExternalDataWriter> writer, formats::start_external_data(output, save));
+  save.data_writer = ctx.data_writer = writer.get();
+  return writer;
+}
+
 Progress::Progress(std::string label, int64_t total)
     : label_(std::move(label)), total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
 

@@ -7,12 +7,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "formats/onnx_save.h"
 #include "ir/model.h"
 #include "ir/status.h"
+#include "passes/pass.h"
 
 namespace ember::cli {
 
@@ -23,6 +26,13 @@ int exit_code_for(const Status& status);
 int report(const Status& status);
 
 Result<ir::Model> load_model(const std::string& path);
+
+// When `save` puts the output's weights in external data, starts writing that file while the
+// passes run (formats/external_data_writer.h) and points ctx and save at the writer, so the
+// output's weights go to disk as the passes finish them, not all after the last pass.
+Result<std::unique_ptr<formats::ExternalDataWriter>> write_data_during_passes(const std::string& output,
+                                                                              formats::SaveOptions& save,
+                                                                              passes::PassContext& ctx);
 
 // A progress line on stderr, redrawn in place when stderr is a terminal, silent otherwise.
 class Progress {

@@ -43,10 +43,12 @@ int run_opt(const OptOptions& opts) {
   analyses.set_progress([&](std::string_view) { return progress.callback(); });
   passes::Remarks remarks;
   passes::PassContext ctx(analyses, remarks);
-  Status status = manager->run(*model, ctx);
-  if (!status.ok()) return report(status);
   formats::SaveOptions save;
   save.external_data = opts.external_data;
+  auto writer = write_data_during_passes(opts.output, save, ctx);
+  if (!writer.ok()) return report(writer.status());
+  Status status = manager->run(*model, ctx);
+  if (!status.ok()) return report(status);
   status = formats::save_onnx(*model, opts.output, save);
   if (!status.ok()) return report(status);
   if (opts.json) {

@@ -103,12 +103,14 @@ int run_quantize(const QuantizeOptions& opts) {
   passes::AnalysisManager analyses(calib ? &*calib : nullptr);
   passes::Remarks remarks;
   passes::PassContext ctx(analyses, remarks);
+  formats::SaveOptions save;
+  save.external_data = opts.external_data || source_external;
+  auto writer = write_data_during_passes(opts.output, save, ctx);
+  if (!writer.ok()) return report(writer.status());
   Status status = manager->run(*model, ctx);
   if (!status.ok()) return report(status);
   status = check_something_quantized(*manager, opts);
   if (!status.ok()) return report(status);
-  formats::SaveOptions save;
-  save.external_data = opts.external_data || source_external;
   status = formats::save_onnx(*model, opts.output, save);
   if (!status.ok()) return report(status);
   if (opts.json) {
