@@ -52,10 +52,12 @@ flags() { if [ "$1" = int4 ]; then echo "--weights int4 --method rtn"; else echo
 # same_model A B: the same graph and tensors. Both are saved again by this build's `opt` (no
 # pass changes them) so that their data files have one order: versions may order the tensors
 # in the data file differently (the quantizer writes them as it makes them).
+# Same file names in two folders: the model names its data file.
 same_model() {
-  "$EMBER" opt "$1" --passes dce --external-data -o "$WORK/canon1.onnx" > /dev/null &&
-    "$EMBER" opt "$2" --passes dce --external-data -o "$WORK/canon2.onnx" > /dev/null &&
-    cmp -s "$WORK/canon1.onnx" "$WORK/canon2.onnx" && cmp -s "$WORK/canon1.onnx.data" "$WORK/canon2.onnx.data"
+  mkdir -p "$WORK/canon1" "$WORK/canon2"
+  "$EMBER" opt "$1" --passes dce --external-data -o "$WORK/canon1/m.onnx" > /dev/null &&
+    "$EMBER" opt "$2" --passes dce --external-data -o "$WORK/canon2/m.onnx" > /dev/null &&
+    cmp -s "$WORK/canon1/m.onnx" "$WORK/canon2/m.onnx" && cmp -s "$WORK/canon1/m.onnx.data" "$WORK/canon2/m.onnx.data"
 }
 
 lines=$WORK/lines.jsonl
@@ -69,7 +71,7 @@ for round in $(seq "$ROUNDS"); do
       run "$kind-baseline" "$BASE" quantize "$model" $(flags $kind) -o "$WORK/base/new.onnx" | tee -a "$lines"
       same_model "$WORK/new.onnx" "$WORK/base/new.onnx" &&
         echo "{\"step\": \"$kind-compare\", \"identical\": true}" || echo "{\"step\": \"$kind-compare\", \"identical\": false}"
-      rm -f "$WORK"/base/new.onnx* "$WORK"/canon*.onnx*
+      rm -rf "$WORK"/base/new.onnx* "$WORK"/canon1 "$WORK"/canon2
     fi
     rm -f "$WORK"/new.onnx*
   done
