@@ -173,8 +173,10 @@ Status write_file_atomic(const std::string& path, const std::function<Status(std
   return write_file_atomic(path, writer, AtomicWriteOptions{});
 }
 
-Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer,
-                         const AtomicWriteOptions& options) {
+namespace {
+
+// The target may be replaced: a regular file or nothing.
+Status check_replaceable(const std::string& path) {
   if (path.empty()) return invalid_input("empty output path");
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
@@ -185,6 +187,26 @@ Status write_file_atomic(const std::string& path, const std::function<Status(std
       return invalid_input("cannot write '" + path + "': it exists and is not a regular file (" +
                            (S_ISLNK(st.st_mode) ? "a symlink" : "a device, FIFO or socket") + "); Ember only replaces regular files");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status check_output_path(const std::string& path) {
+  EMBER_TRY(check_replaceable(path));
+  const std::string dir = parent_directory(path), shown = dir.empty() ? "." : dir;
+  struct stat st {};
+  if (stat(shown.c_str(), &st) != 0)
+    return invalid_input("cannot write '" + path + "': its folder '" + shown + "': " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return invalid_input("cannot write '" + path + "': '" + shown + "' is not a folder");
+  if (access(shown.c_str(), W_OK) != 0)
+    return invalid_input("cannot write '" + path + "': its folder '" + shown + "': " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status write_file_atomic(const std::string& path, const std::function<Status(std::ostream&)>& writer,
+                         const AtomicWriteOptions& options) {
+  EMBER_TRY(check_replaceable(path));
   remove_stale_temporaries(path);
   std::string temp = temporary_template(path);
   const int fd = mkstemp(temp.data());

@@ -31,4 +31,9 @@ Status write_file_atomic(const std::string& path, const std::function<Status(std
 
 Status write_string_atomic(const std::string& path, std::string_view contents);
 
+// Whether write_file_atomic could write `path`, checked before long work so that a bad output
+// path fails at once: its folder exists and is writable, and the target, if any, is a regular
+// file. Invalid_input naming the path; the write itself can still fail (a full disk).
+Status check_output_path(const std::string& path);
+
 }  // namespace ember::formats

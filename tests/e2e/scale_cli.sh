@@ -50,6 +50,12 @@ touch "$WORK/q4.onnx.data"
 expect_exit 0 "ember-rt bench after the model changed" -- "$RT" bench "$WORK/q4.onnx" --input-shape input_ids=1x16 --runs 2
 expect_stdout_contains "pack cache not found"
 
+# An output folder that does not exist: exit 2 naming it, before any work (the same for opt and prune).
+expect_exit 2 "output in a missing folder" -- "$EMBER" quantize "$WORK/fp32.onnx" --weights int4 -o "$WORK/missing/q.onnx"
+expect_stderr_contains "its folder '$WORK/missing'"
+expect_exit 2 "opt output in a missing folder" -- "$EMBER" opt "$WORK/fp32.onnx" --passes dce -o "$WORK/missing/o.onnx"
+expect_stderr_contains "its folder '$WORK/missing'"
+
 # A full disk (here a file-size limit of 64 KB): exit 2, and neither the model, its data nor a
 # temporary file is left behind.
 mkdir -p "$WORK/full"

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "calibration/dataset.h"
+#include "formats/atomic_file.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "tools/common/cli_checks.h"
@@ -27,6 +28,8 @@ struct OptOptions {
 int run_opt(const OptOptions& opts) {
   auto manager = passes::PassManager::from_text(opts.pipeline);
   if (!manager.ok()) return report(manager.status());
+  // A bad output path fails now, not after the work.
+  if (Status out = formats::check_output_path(opts.output); !out.ok()) return report(out);
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   std::optional<calibration::CalibrationSet> calib;

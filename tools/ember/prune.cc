@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibration/dataset.h"
+#include "formats/atomic_file.h"
 #include "formats/onnx_save.h"
 #include "passes/analysis/importance.h"
 #include "passes/pass_manager.h"
@@ -91,6 +92,8 @@ int run_prune(const PruneCliOptions& opts) {
                                                     {"prune-structured", passes::PassOptions("prune-structured", pass_options)},
                                                     {"dce", passes::PassOptions("dce", {})}});
   if (!manager.ok()) return report(manager.status());
+  // A bad output path fails now, not after the work.
+  if (Status out = formats::check_output_path(opts.output); !out.ok()) return report(out);
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   calibration::CalibrationOptions co;

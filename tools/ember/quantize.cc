@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibration/dataset.h"
+#include "formats/atomic_file.h"
 #include "formats/onnx_save.h"
 #include "passes/pass_manager.h"
 #include "passes/quantize/weight_quantizer.h"
@@ -77,6 +78,8 @@ int run_quantize(const QuantizeOptions& opts) {
     return report(invalid_input("--weights int4 with --activations static is not a supported combination; use int8 weights for W8A8"));
   auto manager = passes::PassManager::from_entries(build_pipeline(opts));
   if (!manager.ok()) return report(manager.status());
+  // A bad output path fails now, not after the work.
+  if (Status out = formats::check_output_path(opts.output); !out.ok()) return report(out);
   auto model = load_model(opts.model);
   if (!model.ok()) return report(model.status());
   apply_threads(opts.threads, "ember quantize");

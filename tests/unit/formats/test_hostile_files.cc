@@ -141,6 +141,31 @@ TEST_CASE("atomic writes never replace a FIFO, a symlink or a device") {
   CHECK(temporaries_in(tmp.path()) == 0);
 }
 
+TEST_CASE("check_output_path refuses, before any work, what write_file_atomic would refuse") {
+  TempDir tmp;
+  REQUIRE(mkfifo(tmp.file("fifo").c_str(), 0600) == 0);
+  write_bytes(tmp.file("file"), "x");
+  CHECK(check_output_path(tmp.file("new.onnx")).ok());
+  CHECK(check_output_path(tmp.file("file")).ok());  // a regular file is replaced
+  const auto refused = [](const std::string& path, const std::string& why) {
+    CAPTURE(path);
+    const Status st = check_output_path(path);
+    CHECK(st.code() == StatusCode::kInvalidInput);
+    CHECK_MESSAGE(st.message().find(why) != std::string::npos, st.message());
+    CHECK(st.message().find(path) != std::string::npos);
+  };
+  refused(tmp.file("missing/out.onnx"), "No such file or directory");
+  refused(tmp.file("file/out.onnx"), "is not a folder");
+  refused(tmp.path(), "it is a directory");
+  refused(tmp.file("fifo"), "not a regular file");
+  CHECK(!check_output_path("").ok());
+  if (geteuid() != 0) {  // root writes anywhere
+    REQUIRE(chmod(tmp.path().c_str(), 0500) == 0);
+    refused(tmp.file("new.onnx"), "Permission denied");
+    chmod(tmp.path().c_str(), 0700);
+  }
+}
+
 TEST_CASE("stale temporary files of dead processes are removed, live ones kept") {
   TempDir tmp;
   const std::string target = tmp.file("out.onnx");
