@@ -57,23 +57,24 @@ std::optional<uint64_t> ExternalDataWriter::append(const Tensor& t) {
   if (!t.defined() || t.dtype() == DType::kString || t.nbytes() == 0 || t.nbytes() < threshold_) return std::nullopt;
   std::lock_guard<std::mutex> lock(mutex_);
   if (closed_) return std::nullopt;
-  const auto [it, added] = offsets_.try_emplace({t.raw(), t.nbytes()}, aligned(end_));
-  if (!added) return it->second;
-  end_ = it->second + t.nbytes();
-  queue_.push_back({t, it->second});
+  const auto [it, added] = taken_.try_emplace({t.raw(), t.nbytes()}, Pending{t, aligned(end_)});
+  const uint64_t offset = it->second.offset;
+  if (!added) return offset;
+  end_ = offset + t.nbytes();
+  queue_.push_back(it->second);
   wake_.notify_one();
-  return it->second;
+  return offset;
 }
 
 std::optional<uint64_t> ExternalDataWriter::offset_of(const Tensor& t) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = offsets_.find({t.raw(), t.nbytes()});
-  return it == offsets_.end() ? std::nullopt : std::optional<uint64_t>(it->second);
+  const auto it = taken_.find({t.raw(), t.nbytes()});
+  return it == taken_.end() ? std::nullopt : std::optional<uint64_t>(it->second.offset);
 }
 
 size_t ExternalDataWriter::tensors() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return offsets_.size();
+  return taken_.size();
 }
 
 uint64_t ExternalDataWriter::bytes() const {

@@ -38,7 +38,7 @@ class ExternalDataWriter {
   ~ExternalDataWriter();  // abandons an unfinished file: nothing is left on disk
 
   const std::string& path() const { return path_; }
-  // Queues t's bytes (kept alive by the queue until written) at the next aligned offset and
+  // Queues t's bytes (kept alive while the writer lives) at the next aligned offset and
   // returns it. A tensor already queued (same bytes) returns its offset again; one under the
   // threshold, empty or of strings is not taken (nullopt).
   std::optional<uint64_t> append(const Tensor& t);
@@ -65,7 +65,9 @@ class ExternalDataWriter {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
-  std::map<std::pair<const void*, size_t>, uint64_t> offsets_;  // (address, bytes) -> offset
+  // (address, bytes) -> the tensor and its offset. Each tensor is kept alive here, so no
+  // other tensor can take its address while the writer lives and be mistaken for it.
+  std::map<std::pair<const void*, size_t>, Pending> taken_;
   uint64_t end_ = 0;
   bool closed_ = false, abandoned_ = false, finished_ = false;
   Status result_;

@@ -90,6 +90,10 @@ TEST_CASE("external data writer: a tensor the graph dropped is not saved, the fi
   REQUIRE((*writer)->append(*model.graph.find_initializer("big0")).has_value());
   REQUIRE((*writer)->append(*model.graph.find_initializer("big1")).has_value());
   model.graph.initializers.erase("big0");  // as a later pass would
+  // ... and big1 replaced by a new tensor of its size: never taken for the one handed over
+  // (the writer keeps that one alive, so the new one cannot reuse its address).
+  model.graph.set_initializer("big1", Tensor::from_vector<float>({1024}, std::vector<float>(1024, 7.0f)));
+  CHECK(!(*writer)->offset_of(*model.graph.find_initializer("big1")).has_value());
   options.data_writer = writer->get();
   REQUIRE(save_onnx(model, dir.file("m.onnx"), options).ok());
   SaveOptions plain_options = external_options();
