@@ -3,8 +3,8 @@
 // Without it the output's weights are written after the last pass, by save_onnx: on the 1 B
 // Llama, INT4 RTN computes for 1.3 s and then waits 0.35 s for the disk. With it, a pass hands
 // over each initializer as soon as it is final (quantize-weights: one layer at a time), a
-// background thread appends its bytes to the data file's temporary (write_file_atomic, O_DIRECT
-// for a large file), and save_onnx (SaveOptions::data_writer) appends only the rest and keeps
+// background thread appends its bytes to the data file's temporary (write_file_atomic, with
+// O_DIRECT where the file system allows it), and save_onnx (SaveOptions::data_writer) appends only the rest and keeps
 // the offsets already given. The file is deterministic: tensors in the order they were handed
 // over, then the others in the order of the graph, each at a 64-byte aligned offset.
 //
