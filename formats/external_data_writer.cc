@@ -77,11 +77,6 @@ size_t ExternalDataWriter::tensors() const {
   return taken_.size();
 }
 
-uint64_t ExternalDataWriter::bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return end_;
-}
-
 void ExternalDataWriter::stop(bool abandon) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -45,7 +45,6 @@ class ExternalDataWriter {
   // Where append put t's bytes, found by address and size; nullopt for bytes never handed over.
   std::optional<uint64_t> offset_of(const Tensor& t) const;
   size_t tensors() const;  // how many distinct tensors were taken
-  uint64_t bytes() const;  // the file's size once finished
   // Waits until everything queued is on disk and the file is complete at path(). Returns the
   // first write error (a full disk names the path), then nothing is left.
   Status finish();

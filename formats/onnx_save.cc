@@ -181,7 +181,11 @@ std::string file_name_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-}  // namespace
+// The external-data file of a model saved at `model_path`: the name the model refers to, its
+// path, and the temporary name it has until the model is saved beside it.
+struct DataFilePaths {
+  std::string location, path, partial;
+};
 
 Result<DataFilePaths> data_file_paths(const std::string& model_path, const SaveOptions& options) {
   DataFilePaths paths;
@@ -196,6 +200,8 @@ Result<DataFilePaths> data_file_paths(const std::string& model_path, const SaveO
   paths.partial = paths.path + ".partial";
   return paths;
 }
+
+}  // namespace
 
 Result<std::unique_ptr<ExternalDataWriter>> start_external_data(const std::string& model_path, const SaveOptions& options) {
   EMBER_ASSIGN_OR_RETURN(const DataFilePaths paths, data_file_paths(model_path, options));
@@ -227,8 +233,6 @@ Status save_onnx(const ir::Model& model, const std::string& path, const SaveOpti
   }
   // Both files are written whole under temporary names first, then renamed data first: a
   // failure (a full disk) leaves neither, and never a new data file beside an old model.
-  const std::string& data_path = data.path;
-  const std::string& data_partial = data.partial;
   const std::string model_partial = path + ".partial";
   if (writer) {
     EMBER_TRY(writer->finish().with_context("cannot save '" + path + "'"));
@@ -236,15 +240,15 @@ Status save_onnx(const ir::Model& model, const std::string& path, const SaveOpti
     // Large external data skips the page cache (atomic_file.h: most of the cost of writing it).
     AtomicWriteOptions data_options;
     data_options.direct = layout->external_bytes >= options.direct_write_above;
-    EMBER_TRY(write_file_atomic(data_partial, [&](std::ostream& out) { return write_external_data(*layout, out); },
+    EMBER_TRY(write_file_atomic(data.partial, [&](std::ostream& out) { return write_external_data(*layout, out); },
                                 data_options));
   }
   if (Status s = write_file_atomic(model_partial, write_model); !s.ok()) {
-    std::remove(data_partial.c_str());
+    std::remove(data.partial.c_str());
     return s.with_context("cannot save '" + path + "'");
   }
-  if (std::rename(data_partial.c_str(), data_path.c_str()) != 0 || std::rename(model_partial.c_str(), path.c_str()) != 0) {
-    std::remove(data_partial.c_str());
+  if (std::rename(data.partial.c_str(), data.path.c_str()) != 0 || std::rename(model_partial.c_str(), path.c_str()) != 0) {
+    std::remove(data.partial.c_str());
     std::remove(model_partial.c_str());
     return invalid_input("cannot save '" + path + "': renaming its files into place failed");
   }

@@ -27,13 +27,6 @@ struct SaveOptions {
   ExternalDataWriter* data_writer = nullptr;
 };
 
-// The external-data file of a model saved at `model_path`: the name the model refers to, its
-// path, and the temporary name it has until the model is saved beside it.
-struct DataFilePaths {
-  std::string location, path, partial;
-};
-Result<DataFilePaths> data_file_paths(const std::string& model_path, const SaveOptions& options);
-
 // A writer of the external data that save_onnx(model_path, options with data_writer) will
 // finish: passes hand it finished initializers while they run (external_data_writer.h).
 Result<std::unique_ptr<ExternalDataWriter>> start_external_data(const std::string& model_path, const SaveOptions& options);

@@ -40,14 +40,22 @@ constexpr size_t kFreshPagesFrom = size_t(1) << 20;
 
 size_t padded_allocation(size_t nbytes) { return (nbytes + 63) / 64 * 64 + 64; }  // never zero, room for SIMD tails
 
+// The bytes of a numeric tensor of this shape. Model-controlled sizes are checked before
+// anything is allocated (memory_limits.h): over the limits throws AllocationRefused.
+size_t checked_tensor_bytes(DType dtype, const Shape& shape) {
+  auto bytes = checked_storage_bytes(dtype, shape);
+  if (!bytes.ok()) throw AllocationRefused(bytes.status().message());
+  Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(shape));
+  if (!fits.ok()) throw AllocationRefused(fits.message());
+  return static_cast<size_t>(*bytes);
+}
+
 }  // namespace
 
 Tensor Tensor::fresh_zeros(DType dtype, Shape shape) {
-  auto bytes = dtype == DType::kString ? Result<uint64_t>(uint64_t{0}) : checked_storage_bytes(dtype, shape);
-  if (!bytes.ok() || padded_allocation(size_t(*bytes)) < kFreshPagesFrom) return zeros(dtype, std::move(shape));
-  Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(shape));
-  if (!fits.ok()) throw AllocationRefused(fits.message());
-  const size_t alloc = padded_allocation(size_t(*bytes));
+  if (dtype == DType::kString) return zeros(dtype, std::move(shape));
+  const size_t bytes = checked_tensor_bytes(dtype, shape), alloc = padded_allocation(bytes);
+  if (alloc < kFreshPagesFrom) return zeros(dtype, std::move(shape));
   void* p = mmap(nullptr, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     throw AllocationRefused("cannot map " + format_bytes(alloc) + " for a " + std::string(dtype_name(dtype)) + " tensor " +
@@ -60,7 +68,7 @@ Tensor Tensor::fresh_zeros(DType dtype, Shape shape) {
     note_released(alloc);
     munmap(q, alloc);
   });
-  t.nbytes_ = size_t(*bytes);
+  t.nbytes_ = bytes;
   t.data_ = p;
   return t;
 }
@@ -77,12 +85,7 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
     t.strings_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(*count));
     return t;
   }
-  // Model-controlled sizes are checked before anything is allocated (memory_limits.h).
-  auto bytes = checked_storage_bytes(dtype, t.shape_);
-  if (!bytes.ok()) throw AllocationRefused(bytes.status().message());
-  Status fits = check_allocation(*bytes, std::string(dtype_name(dtype)) + " tensor " + shape_to_string(t.shape_));
-  if (!fits.ok()) throw AllocationRefused(fits.message());
-  t.nbytes_ = static_cast<size_t>(*bytes);
+  t.nbytes_ = checked_tensor_bytes(dtype, t.shape_);
   const size_t alloc = padded_allocation(t.nbytes_);
   void* p = std::aligned_alloc(64, alloc);
   if (!p) throw AllocationRefused("cannot allocate " + format_bytes(alloc) + " for a " + std::string(dtype_name(dtype)) +

@@ -1,9 +1,10 @@
-// Random INT4 sources for the runtime/int4 tests (test_int4_gemv.cc, test_int4_requant.cc):
+// Random INT4 sources and helpers for the runtime/int4 tests (test_int4_gemv.cc, test_int4_requant.cc):
 // codes, then one scale per block drawn by the caller's rule, then the zero points, from one
 // generator in that order.
 #pragma once
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "runtime/int4/int4_format.h"
 #include "tests/unit/test_support.h"
@@ -46,6 +47,17 @@ void on_every_path(Check check) {
       check();
     }
   }
+}
+
+// int4_gemm's M rows into rows of ldy floats prefilled with kPadding, so that a test also sees
+// anything written past the N columns.
+constexpr float kPadding = 99.0f;
+inline std::vector<float> gemm_padded(const runtime::int4::Int4Activations& a, const runtime::int4::Int4Weights& w,
+                                      const float* bias, int64_t M, int64_t ldy,
+                                      runtime::int4::Int4Kernel kernel = runtime::int4::Int4Kernel::kAuto) {
+  std::vector<float> y(size_t(M * ldy), kPadding);
+  runtime::int4::int4_gemm(a, w, bias, y.data(), ldy, kernel);
+  return y;
 }
 
 }  // namespace ember::int4_test

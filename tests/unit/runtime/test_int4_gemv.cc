@@ -146,15 +146,14 @@ TEST_CASE("int4: every ISA path matches the scalar reference and the dequantized
           CAPTURE(N);
           CAPTURE(M);
           const int64_t ldy = N + 2;
-          std::vector<float> y(size_t(M * ldy), 99.0f);
-          int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
+          const std::vector<float> y = ember::int4_test::gemm_padded(a, w, with_bias ? bias.data() : nullptr, M, ldy);
           for (int64_t m = 0; m < M; ++m) {
             for (int64_t n = 0; n < N; ++n) {
               const float r = ref[size_t(m * N + n)];
               const double tol = kPathRelTol * (std::fabs(exact[size_t(m * N + n)]) + bound[size_t(m * N + n)]);
               REQUIRE(std::fabs(y[size_t(m * ldy + n)] - r) <= tol);
             }
-            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == ember::int4_test::kPadding);
           }
         });
       }
@@ -198,11 +197,11 @@ TEST_CASE("int4: the unpacked kernel gives the reference's floats exactly on eve
             CAPTURE(M);
             CAPTURE(zeros);
             const int64_t ldy = N + 3;
-            std::vector<float> y(size_t(M * ldy), 99.0f);
-            int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy, Int4Kernel::kUnpacked);
+            const std::vector<float> y =
+                ember::int4_test::gemm_padded(a, w, with_bias ? bias.data() : nullptr, M, ldy, Int4Kernel::kUnpacked);
             for (int64_t m = 0; m < M; ++m) {
               for (int64_t n = 0; n < N; ++n) REQUIRE(y[size_t(m * ldy + n)] == ref[size_t(m * N + n)]);
-              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+              for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == ember::int4_test::kPadding);
             }
           }
         }

@@ -182,11 +182,10 @@ TEST_CASE("int4 requant: every ISA path equals the reference, within the error b
           CAPTURE(N);
           CAPTURE(M);
           const int64_t ldy = N + 3;
-          std::vector<float> y(size_t(M * ldy), 99.0f);
-          int4_gemm(a, w, with_bias ? bias.data() : nullptr, y.data(), ldy);
+          const std::vector<float> y = ember::int4_test::gemm_padded(a, w, with_bias ? bias.data() : nullptr, M, ldy);
           for (int64_t m = 0; m < M; ++m) {
             for (int64_t n = 0; n < N; ++n) REQUIRE(y[size_t(m * ldy + n)] == ref[size_t(m * N + n)]);
-            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == 99.0f);
+            for (int64_t n = N; n < ldy; ++n) REQUIRE(y[size_t(m * ldy + n)] == ember::int4_test::kPadding);
           }
         });
       }
