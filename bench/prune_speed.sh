@@ -31,6 +31,7 @@ cases=(
   "digits-cnn, 50% of conv channels, kept rounded to 16|$M/digits-cnn.onnx|--channels 0.5 --multiple 16|$D/digits-calib.npz|image=256x1x8x8"
   "kjv-gpt2 [1,256], 20% of FFN neurons|$M/kjv-gpt2.onnx|--ffn 0.2 --calib-limit 64|$D/kjv-lm-calib.npy|input_ids=1x256"
   "kjv-gpt2 [1,256], 20% of FFN neurons, kept rounded to 64|$M/kjv-gpt2.onnx|--ffn 0.2 --calib-limit 64 --multiple 64|$D/kjv-lm-calib.npy|input_ids=1x256"
+  "kjv-gpt2 [1,256], 20.1% of the parameters, heads narrowed 64 -> 32, FFN kept rounded to 64|$M/kjv-gpt2.onnx|--params 0.201 --head-width 0.5 --min-keep 0.7 --calib-limit 64 --multiple 64|$D/kjv-lm-calib.npy|input_ids=1x256"
 )
 
 # MODEL SHAPE-ARGS... -> "wall-median-ms cpu-ms-per-inference"

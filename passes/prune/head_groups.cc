@@ -48,7 +48,7 @@ class HeadTracer {
     group.block = block;
     group.kv_block = kv;
     units_ = group.units(), dim_ = block.head_dim;
-    forms_.clear(), queue_.clear(), matmuls_.clear(), joins_.clear(), consumer_ = nullptr;
+    forms_.clear(), queue_.clear(), matmuls_.clear(), joins_.clear(), consumer_ = nullptr, width_refusal_.clear();
     if (units_ < 2 || dim_ < 1) return kv.heads > 0 ? "fewer than two key/value heads" : "fewer than two heads";
     if (kv.heads > 0 && (kv.head_dim != dim_ || block.heads % kv.heads != 0))
       return "the query heads are no multiple of the key/value heads";
@@ -78,6 +78,7 @@ class HeadTracer {
     if (auto why = plain_layer(*consumer_)) return "output projection '" + consumer_->node + "': " + *why;
     group.output = *consumer_;
     for (const auto& [v, f] : forms_) group.values.push_back(v);
+    group.width_refusal = find_roles(group);
     return std::nullopt;
   }
 
@@ -215,13 +216,13 @@ class HeadTracer {
   // Records the edit of entry `position` of a Reshape's shape that must read `expected`
   // (an entry of -1, or 0 copying an input dim, needs none).
   Why shape_entry(const ir::Node& node, size_t index, size_t position, int64_t expected, HeadGroup& group,
-                  bool expand = false) {
+                  bool expand = false, bool width = false, std::vector<ConstEdit>* into = nullptr) {
     const std::string& s = node.inputs[1];
     const bool allowzero = node.attr_int("allowzero", 0) != 0;
     auto check = [&](const Tensor& t, size_t at, size_t reader, size_t input) -> Why {
       if (t.dtype() != DType::kI64 || at >= size_t(t.numel())) return "the shape of Reshape node '" + node.name + "' is not int64";
       const int64_t v = t.data<int64_t>()[at];
-      if (v == expected) group.edits.push_back({reader, input, static_cast<int64_t>(at)});
+      if (v == expected) (into ? *into : group.edits).push_back({reader, input, static_cast<int64_t>(at), width});
       else if (expand ? v != 1 : !(v == -1 || (v == 0 && !allowzero)))
         return node.op_type + " node '" + node.name + "' has an unexpected shape entry";
       return std::nullopt;
@@ -254,18 +255,20 @@ class HeadTracer {
     if (!in || !out || out->empty() || node.inputs.size() != 2) return where + ": unknown shapes";
     const size_t rank = out->size();
     if (!f.split && out->back() == f.width) {
-      if (auto why = shape_entry(node, index, rank - 1, f.width, group)) return why;
+      if (auto why = shape_entry(node, index, rank - 1, f.width, group, false, true)) return why;
       return visit(node.outputs[0], f);
     }
     const int64_t unit = f.heads * dim_;
     if (!f.split && f.width == unit && rank >= 2 && (*out)[rank - 2] == f.heads && out->back() == dim_) {
       if (auto why = shape_entry(node, index, rank - 2, f.heads, group)) return why;
+      if (shape_entry(node, index, rank - 1, dim_, group, false, true, &group.dim_edits))
+        width_refusal_ = where + " gives the head dimension in a form Ember cannot edit";
       return visit(node.outputs[0], {true, static_cast<int64_t>(rank) - 2, unit, f.heads});
     }
     auto product = [](auto b, auto e) { int64_t p = 1; for (; b != e; ++b) p *= *b; return p; };
     if (f.split && f.axis == static_cast<int64_t>(in->size()) - 2 && out->back() == unit &&
         product(out->begin(), out->end() - 1) == product(in->begin(), in->end() - 2)) {  // leading axes may regroup
-      if (auto why = shape_entry(node, index, rank - 1, unit, group)) return why;
+      if (auto why = shape_entry(node, index, rank - 1, unit, group, false, true)) return why;
       return visit(node.outputs[0], {false, -1, unit, f.heads});
     }
     if (f.split && f.axis + 2 < static_cast<int64_t>(in->size()) && rank + 1 == in->size()) {
@@ -288,7 +291,7 @@ class HeadTracer {
     if (node.has_input(1)) {
       const Tensor* sizes = graph_.find_initializer(node.inputs[1]);
       if (!sizes || sizes->dtype() != DType::kI64) return "Split node '" + node.name + "' has sizes computed at run time";
-      for (int64_t i = 0; i < sizes->numel(); ++i) group.edits.push_back({index, 1, i});
+      for (int64_t i = 0; i < sizes->numel(); ++i) group.edits.push_back({index, 1, i, true});
     } else if (!node.attr_ints("split").empty()) {
       group.split_attributes.push_back(index);
     }
@@ -316,8 +319,8 @@ class HeadTracer {
     const int64_t b = starts->data<int64_t>()[0], e = ends->data<int64_t>()[0], unit = f.heads * dim_;
     if (b < 0 || b % unit != 0 || (e < f.width && (e < 0 || e % unit != 0)) || out->back() % unit != 0)
       return where + " cuts through a head";
-    group.edits.push_back({index, 1, 0});
-    if (e <= f.width) group.edits.push_back({index, 2, 0});
+    group.edits.push_back({index, 1, 0, true});
+    if (e <= f.width) group.edits.push_back({index, 2, 0, true});
     return visit(node.outputs[0], {false, -1, out->back(), f.heads});
   }
 
@@ -338,6 +341,7 @@ class HeadTracer {
         return where + " is not a constant range";
       for (int64_t i = 0; i < constant(1)->numel(); ++i)
         if (normalize_axis(axes ? axes->data<int64_t>()[i] : i, in->size()) == f.axis) return where + " cuts the head axis";
+      width_refusal_ = where + " slices inside the heads (rotary embeddings)";
       return visit(node.outputs[0], f);
     }
     if (op == "Concat") {
@@ -371,6 +375,72 @@ class HeadTracer {
     return visit(node.outputs[0], {true, to, f.width, f.heads});
   }
 
+  // Where `value` (section `section` of a fused projection, -1 past the fork) first enters a MatMul
+  // of two head values: {node, input}, following the one reader of each value (a Split's or the
+  // matching Slice's output at the fork); nullopt for anything else.
+  std::optional<std::pair<size_t, size_t>> enters(std::string value, int64_t section, int64_t unit) const {
+    for (int step = 0; step < 64; ++step) {
+      auto it = readers_.find(value);
+      if (it == readers_.end() || it->second.empty()) return std::nullopt;
+      const auto& rs = it->second;
+      if (rs.size() > 1) {  // the fused projection's Slices: the one starting at section * unit
+        if (section < 0) return std::nullopt;
+        std::optional<std::string> next;
+        for (const ValueReader& r : rs) {
+          const ir::Node& n = graph_.nodes[r.node];
+          const Tensor* start = n.op_type == "Slice" && n.has_input(1) ? graph_.find_initializer(n.inputs[1]) : nullptr;
+          if (!start || start->dtype() != DType::kI64 || start->numel() != 1) return std::nullopt;
+          if (start->data<int64_t>()[0] == section * unit) next = n.outputs[0];
+        }
+        if (!next) return std::nullopt;
+        value = *next, section = -1;
+        continue;
+      }
+      const ir::Node& n = graph_.nodes[rs[0].node];
+      if (matmuls_.count(rs[0].node)) return std::make_pair(rs[0].node, rs[0].input);
+      if (n.op_type == "Split") {
+        if (section < 0 || section >= static_cast<int64_t>(n.outputs.size())) return std::nullopt;
+        value = n.outputs[size_t(section)], section = -1;
+        continue;
+      }
+      if (n.outputs.empty() || !forms_.count(n.outputs[0])) return std::nullopt;
+      value = n.outputs[0];
+    }
+    return std::nullopt;
+  }
+
+  // Query, key and value sections of the block, or why its heads cannot be narrowed.
+  std::string find_roles(HeadGroup& group) const {
+    if (!width_refusal_.empty()) return width_refusal_;
+    if (group.grouped_query()) return "grouped-query attention (the key/value heads are shared)";
+    if (!joins_.empty()) return "two head values are joined inside the heads (rotary embeddings)";
+    if (!group.per_channel.empty()) return "a per-channel constant is applied to the heads";
+    if (group.dim_edits.empty()) return "no head Reshape gives the head dimension as a constant";
+    if (matmuls_.size() != 2) return "the block has " + std::to_string(matmuls_.size()) + " MatMuls of head values, not a score and a context product";
+    const size_t a = *matmuls_.begin(), b = *matmuls_.rbegin();
+    auto a_next = enters(graph_.nodes[a].outputs[0], -1, 0);
+    const bool a_scores = a_next && a_next->first == b && a_next->second == 0;
+    const size_t score = a_scores ? a : b, context = a_scores ? b : a;
+    auto s_next = enters(graph_.nodes[score].outputs[0], -1, 0);
+    if (!s_next || s_next->first != context || s_next->second != 0) return "the attention probabilities do not reach the context product";
+    int seen[3] = {0, 0, 0};
+    for (size_t p = 0; p < group.projections.size(); ++p) {
+      const HeadProjection& proj = group.projections[p];
+      for (int64_t s = 0; s < proj.sections; ++s) {
+        auto at = enters(proj.layer.output, proj.sections > 1 ? s : -1, group.heads_of(proj) * dim_);
+        if (!at) return "the value path of '" + proj.layer.node + "' section " + std::to_string(s) + " cannot be followed";
+        HeadRole role;
+        if (at->first == score) role = at->second == 0 ? HeadRole::kQuery : HeadRole::kKey;
+        else if (at->second == 1) role = HeadRole::kValue;
+        else return "'" + proj.layer.node + "' feeds the context product's probabilities";
+        ++seen[int(role)];
+        group.roles.push_back({p, s, role});
+      }
+    }
+    if (seen[0] != 1 || seen[1] != 1 || seen[2] != 1) return "the block has no single query, key and value";
+    return std::string();
+  }
+
   // Both operands carry the heads on the same batch axis (aligned from the right).
   Why check_matmul(const ir::Node& node) const {
     auto a = forms_.find(node.inputs[0]), b = forms_.find(node.inputs[1]);
@@ -397,6 +467,7 @@ class HeadTracer {
   std::deque<std::string> queue_;
   std::set<size_t> matmuls_, joins_;
   const Layer* consumer_ = nullptr;
+  std::string width_refusal_;
 };
 
 }  // namespace
@@ -446,6 +517,25 @@ HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& 
     return a.projections[0].layer.uses[0].node < b.projections[0].layer.uses[0].node;
   });
   return out;
+}
+
+Status rewrite_head_constants(ir::Graph& graph, const std::vector<ConstEdit>& edits,
+                              const std::function<Result<int64_t>(int64_t, const ConstEdit&)>& f) {
+  std::map<std::pair<size_t, size_t>, std::map<int64_t, ConstEdit>> by_reader;
+  for (const ConstEdit& e : edits) by_reader[{e.node, e.input}].emplace(e.element, e);
+  const ValueReaders readers = value_readers(graph);
+  for (const auto& [at, elements] : by_reader) {
+    ir::Node& node = graph.nodes[at.first];
+    const std::string name = node.inputs[at.second];
+    Tensor t = graph.find_initializer(name)->clone();
+    for (const auto& [element, edit] : elements) {
+      int64_t& v = t.mutable_data<int64_t>()[element];
+      EMBER_ASSIGN_OR_RETURN(v, f(v, edit));
+    }
+    if (readers.at(name).size() > 1) node.inputs[at.second] = unique_name(graph, name + "_heads");
+    graph.set_initializer(node.inputs[at.second], std::move(t));
+  }
+  return Status::Ok();
 }
 
 std::vector<int64_t> HeadGroup::unit_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t sections) const {

@@ -29,9 +29,11 @@
 // h mod G) or any other layout is refused with the reason.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "ir/status.h"
 #include "passes/analysis/layer_model.h"
 #include "passes/prune/ffn_groups.h"
 
@@ -44,9 +46,22 @@ struct HeadProjection {
 };
 
 // The element `element` of the initializer read as input `input` of node `node`; v -> v / H * H'.
+// `width`: the entry counts channels (H*d, S*H*d: Split sizes, Slice bounds, merged widths), so
+// narrowing every head to d' channels makes it v / d * d' (head_width.h); otherwise it counts heads.
 struct ConstEdit {
   size_t node = 0, input = 0;
   int64_t element = 0;
+  bool width = false;
+};
+
+// Which value of the attention a projection section computes (head_width.h needs the score pair
+// and the values): query and key meet in the score MatMul (inputs 0 and 1), value is the context
+// MatMul's input 1.
+enum class HeadRole { kQuery, kKey, kValue };
+struct SectionRole {
+  size_t projection = 0;  // index into HeadGroup::projections
+  int64_t section = 0;
+  HeadRole role = HeadRole::kQuery;
 };
 
 struct SectionedConstant {  // a per-channel constant [S*H*d] on the path (a bias Add)
@@ -63,6 +78,12 @@ struct HeadGroup {
   std::vector<ConstEdit> edits;
   std::vector<size_t> split_attributes;     // Split nodes whose `split` attribute scales
   std::vector<std::string> values;          // values whose shape changes (their value_info is dropped)
+  // Narrowing the heads (head_width.h): the head-dimension entries of the head Reshapes (d -> d'),
+  // the role of every projection section, or why the width cannot change (rotary embeddings,
+  // grouped-query attention, a layout whose roles Ember cannot tell).
+  std::vector<ConstEdit> dim_edits;
+  std::vector<SectionRole> roles;
+  std::string width_refusal;
   // Grouped-query attention: the key/value block (G heads; `block` is then the query block of
   // H = r G heads); empty (heads 0) for multi-head attention.
   analysis::AttentionBlock kv_block;
@@ -85,6 +106,11 @@ struct HeadGroups {
 // `layers` built with `shape_of` (build_layer_model), so that it holds the attention blocks.
 HeadGroups find_head_groups(const ir::Graph& graph, const analysis::LayerModel& layers,
                             const analysis::ShapeLookup& shape_of);
+
+// Every constant entry of `edits` becomes f(v, edit); a constant that other nodes read too gets
+// a copy per edited reader.
+Status rewrite_head_constants(ir::Graph& graph, const std::vector<ConstEdit>& edits,
+                              const std::function<Result<int64_t>(int64_t, const ConstEdit&)>& f);
 
 // Channels of `kept` heads in a [sections][heads][head_dim] layout, ascending.
 std::vector<int64_t> head_channels(const std::vector<int64_t>& kept, int64_t heads, int64_t head_dim, int64_t sections);

@@ -20,21 +20,10 @@ using analysis::Layer;
 
 // Every recorded head-count constant scaled to `kept` heads; a constant read elsewhere gets a copy.
 Status scale_constants(ir::Graph& graph, const HeadGroup& g, int64_t kept) {
-  std::map<std::pair<size_t, size_t>, std::vector<int64_t>> by_reader;
-  for (const ConstEdit& e : g.edits) by_reader[{e.node, e.input}].push_back(e.element);
-  const ValueReaders readers = value_readers(graph);
-  for (const auto& [at, elements] : by_reader) {
-    ir::Node& node = graph.nodes[at.first];
-    const std::string name = node.inputs[at.second];
-    Tensor t = graph.find_initializer(name)->clone();
-    for (int64_t e : std::set<int64_t>(elements.begin(), elements.end())) {
-      int64_t& v = t.mutable_data<int64_t>()[e];
-      if (v % g.units() != 0) return internal_error("prune-structured: constant '" + name + "' is not a multiple of the heads");
-      v = v / g.units() * kept;
-    }
-    if (readers.at(name).size() > 1) node.inputs[at.second] = unique_name(graph, name + "_heads");
-    graph.set_initializer(node.inputs[at.second], std::move(t));
-  }
+  EMBER_TRY(rewrite_head_constants(graph, g.edits, [&](int64_t v, const ConstEdit& e) -> Result<int64_t> {
+    if (v % g.units() != 0) return internal_error("prune-structured: constant of node '" + graph.nodes[e.node].name + "' is not a multiple of the heads");
+    return v / g.units() * kept;
+  }));
   for (size_t index : g.split_attributes)
     for (auto& a : graph.nodes[index].attributes)
       if (a.name == "split")

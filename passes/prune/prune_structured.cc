@@ -9,6 +9,7 @@
 #include "passes/prune/head_pruning.h"
 #include "passes/prune/conv_pruning.h"
 #include "passes/prune/head_scores.h"
+#include "passes/prune/head_width.h"
 #include "passes/prune/joint_selection.h"
 #include "passes/prune/kept_rounding.h"
 #include "passes/prune/probe_calibration.h"
@@ -29,6 +30,7 @@ using prune::FfnGroup;
 
 struct PruneOptionValues {
   double ffn = 0.25, heads = 0;
+  double head_width = 0;  // head_width.h: share of every head's channels removed (instead of whole heads)
   double params = 0;  // joint_selection.h: neurons and heads under one parameter budget
   int64_t importance_rows = 0;  // > 0: gradient scores from the first rows only (what a search used)
   int64_t probe_batches = 2;  // probe_calibration.h: calibration batches per probe (0: raw scores)
@@ -49,6 +51,10 @@ const OptionTable<PruneOptionValues>& option_table() {
   static const OptionTable<V> table({
       {"ffn", &V::ffn, "Fraction of FFN neurons to remove, in [0, 1)"},
       {"heads", &V::heads, "Fraction of attention heads to remove, in [0, 1) (needs calibration data for the head layout; grouped-query attention: of its KV groups)"},
+      {"head-width", &V::head_width,
+       "Fraction of every attention head's channels to remove, in [0, 1): each head keeps d - round(R d) channels in "
+       "new bases (Q/K: a whitened SVD of the scores, V/O: of the value-output map; head_width.h) instead of losing "
+       "whole heads (heads must be 0); with params the narrowing counts in the budget and FFN neurons take the rest"},
       {"score", &V::score,
        "taylor | fisher: gradient importance of the neuron or head, its whole group (needs calibration); taylor-first | fisher-first: of the first layer's weights only (Q/K/V for heads); magnitude: ||W1 column|| * ||W2 row||; "
        "wanda: ||W2 row||_1 * RMS of the neuron's activation; fluctuation: Var(activation) * ||W2 row||^2 (FLAP); obs: ||W2 row||^2 / [Sigma^-1]_nn, the error left after the refit"},
@@ -124,6 +130,10 @@ Result<ParsedOptions> parse(const PassOptions& options) {
   EMBER_ASSIGN_OR_RETURN(p.group_ratios, prune::parse_group_ratios(v.channel_ratios));
   if (!(v.ffn >= 0 && v.ffn < 1)) return invalid_input("prune-structured: ffn must be in [0, 1), got " + option_value_text(v.ffn));
   if (!(v.heads >= 0 && v.heads < 1)) return invalid_input("prune-structured: heads must be in [0, 1), got " + option_value_text(v.heads));
+  if (!(v.head_width >= 0 && v.head_width < 1))
+    return invalid_input("prune-structured: head-width must be in [0, 1), got " + option_value_text(v.head_width));
+  if (v.head_width > 0 && (v.heads > 0 || !v.heads_per_block.empty()))
+    return invalid_input("prune-structured: head-width narrows every head and cannot be combined with heads or heads-per-block");
   if (!(v.min_keep > 0 && v.min_keep <= 1)) return invalid_input("prune-structured: min-keep must be in (0, 1]");
   if (!(v.damp > 0)) return invalid_input("prune-structured: damp must be > 0");
   if (v.select != "score" && v.select != "obs")
@@ -234,6 +244,28 @@ Status select_jointly(const ir::Model& model, PassContext& ctx, const std::vecto
   return Status::Ok();
 }
 
+// params=R with head-width: narrowing the heads removes its share of R's parameters first, and the
+// FFN neurons take the rest, ranked by score per parameter (joint_selection.h) over the FFNs alone.
+Status select_beside_head_width(const ir::Model& model, PassContext& ctx, const std::vector<FfnGroup>& groups,
+                                const std::vector<std::vector<double>>& scores, const ParsedOptions& opts,
+                                prune::NeuronSelection& selection) {
+  EMBER_ASSIGN_OR_RETURN(const prune::HeadGroups heads, prune::find_model_head_groups(model, ctx));
+  int64_t total = 0, ffn_total = 0;
+  std::vector<prune::BudgetLayer> layers;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    layers.push_back({&scores[i], group_params(groups[i], 1)});
+    ffn_total += groups[i].neurons * group_params(groups[i], 1);
+  }
+  total = ffn_total;
+  for (const prune::HeadGroup& h : heads.groups) total += h.units() * prune::head_unit_params(h);
+  const double rest = opts.values.params * static_cast<double>(total) -
+                      static_cast<double>(prune::head_width_removed(heads, opts.values.head_width));
+  if (rest <= 0 || ffn_total == 0) return Status::Ok();
+  const std::vector<int64_t> counts = prune::select_by_params(layers, rest / static_cast<double>(ffn_total), opts.values.min_keep);
+  for (size_t i = 0; i < groups.size(); ++i) prune::select_lowest(selection, scores, i, counts[i]);
+  return Status::Ok();
+}
+
 // select=obs: the FFN keeps its count of removed neurons, chosen again by obs_selection.h on the
 // consumer's canonical weight `w2` (not pruned yet) and its input moments `sigma`; the threshold
 // becomes the highest score removed.
@@ -324,7 +356,7 @@ Status prune_channels(const ir::Model& model, ir::Model& pruned, PassContext& ct
 }  // namespace
 
 nlohmann::json PruneResult::to_json() const {
-  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"params", params}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
+  nlohmann::json j = {{"ffn", ratio}, {"heads", heads}, {"params", params}, {"head_width", head_width}, {"score", score}, {"head_score", head_score}, {"ranking", ranking}, {"recovery", recovery}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers)
     j["layers"].push_back({{"node", l.node}, {"consumer", l.consumer}, {"units_before", l.units_before},
@@ -352,6 +384,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   result->ratio = opts.values.ffn;
   result->heads = opts.values.heads;
   result->params = opts.values.params;
+  result->head_width = opts.values.head_width;
   result->score = opts.values.score;
   result->head_score = opts.values.head_score;
   result->ranking = opts.values.ranking;
@@ -371,7 +404,8 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
   std::map<std::string, int64_t> head_counts = opts.heads_per_block;  // explicit counts win over the joint budget
-  if (opts.values.params > 0) EMBER_TRY(select_jointly(model, ctx, found.groups, scores, opts, selection, head_counts));
+  if (opts.values.params > 0 && opts.values.head_width > 0) EMBER_TRY(select_beside_head_width(model, ctx, found.groups, scores, opts, selection));
+  else if (opts.values.params > 0) EMBER_TRY(select_jointly(model, ctx, found.groups, scores, opts, selection, head_counts));
   EMBER_TRY(apply_per_layer_counts(found.groups, scores, opts.ffn_per_layer, selection));
   prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
@@ -432,6 +466,13 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     result->layers.insert(result->layers.end(), heads.layers.begin(), heads.layers.end());
     result->skipped.insert(result->skipped.end(), heads.skipped.begin(), heads.skipped.end());
     ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
+  }
+  if (opts.values.head_width > 0) {
+    EMBER_ASSIGN_OR_RETURN(prune::HeadWidthOutcome narrowed, prune::narrow_model_heads(model, pruned, ctx, opts.values.head_width, opts.values.refit_rows, opts.recovery));
+    for (const auto& s : narrowed.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
+    result->layers.insert(result->layers.end(), narrowed.layers.begin(), narrowed.layers.end());
+    result->skipped.insert(result->skipped.end(), narrowed.skipped.begin(), narrowed.skipped.end());
+    ctx.remarks.count(name(), "heads-narrowed", static_cast<double>(narrowed.layers.size()));
   }
   if (channels_requested) EMBER_TRY(prune_channels(model, pruned, ctx, opts, *result));
   if (ctx.calib && ctx.calib->num_batches() > 0) {

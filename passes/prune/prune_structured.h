@@ -49,13 +49,14 @@ struct PrunedLayer {
   int64_t params_before = 0, params_after = 0;  // W1, b1, per-neuron constants, W2
   int64_t macs_before = 0, macs_after = 0;      // per row (token): K*N + N*M
   double threshold = 0;                         // highest score removed (0 when none)
-  std::string unit = "neurons";                 // "neurons" (FFN) or "heads" (attention, head_pruning.h)
+  std::string unit = "neurons";                 // "neurons" (FFN), "heads" (attention, head_pruning.h) or "head-dims" (head_width.h)
 };
 
 struct PruneResult final : PassResult {
   double ratio = 0;
   double heads = 0;  // fraction of attention heads removed (head_pruning.h)
   double params = 0; // fraction of the FFN and attention parameters removed under one budget (joint_selection.h)
+  double head_width = 0;  // fraction of every head's channels removed (head_width.h)
   std::string score, head_score, ranking, recovery;
   std::vector<PrunedLayer> layers;
   std::vector<prune::SkippedGroup> skipped;

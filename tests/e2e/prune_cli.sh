@@ -27,6 +27,21 @@ for key in '"unit": "heads"' '"heads": 0.25' '"head_score": "magnitude"'; do exp
 cmp -s "$WORK/heads.onnx" "$WORK/heads2.onnx" && pass || fail "two head-pruning runs differ"
 expect_exit 0 "the head-pruned model evaluates" -- "$EMBER" eval "$WORK/heads.onnx" --task lm --data "$S/kjv-lm-eval.npy"
 expect_stdout_contains "bits_per_byte"
+# Narrowed heads: one budget with FFN neurons, a row per block (unit "head-dims", 64->32), --json
+# says so, deterministic, and the narrowed model evaluates; bad widths and --heads with it are refused.
+expect_exit 0 "prune gpt2-tiny head-width" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --calib-limit 8 \
+  --params 0.2 --head-width 0.5 -o "$WORK/narrow.onnx"
+for word in head-dims 'total (pruned layers)'; do expect_stdout_contains "$word"; done
+expect_exit 0 "prune gpt2-tiny head-width --json" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" \
+  --calib-limit 8 --params 0.2 --head-width 0.5 -o "$WORK/narrow2.onnx" --json
+for key in '"unit": "head-dims"' '"head_width": 0.5'; do expect_stdout_contains "$key"; done
+cmp -s "$WORK/narrow.onnx" "$WORK/narrow2.onnx" && pass || fail "two head-width runs differ"
+expect_exit 0 "the narrowed model evaluates" -- "$EMBER" eval "$WORK/narrow.onnx" --task lm --data "$S/kjv-lm-eval.npy"
+expect_exit 2 "head width 1" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --head-width 1 -o "$WORK/bad.onnx"
+expect_stderr_contains "--head-width"
+expect_exit 2 "head width with heads" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --heads 0.25 \
+  --head-width 0.5 -o "$WORK/bad.onnx"
+expect_stderr_contains "--head-width"
 expect_exit 2 "heads ratio 1" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" --heads 1 -o "$WORK/bad.onnx"
 expect_stderr_contains "--heads"
 expect_exit 2 "no attention in digits" -- "$EMBER" prune "$S/digits-cnn.onnx" --calib "$S/digits-calib.npz" --heads 0.5 \

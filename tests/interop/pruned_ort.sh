@@ -24,6 +24,19 @@ expect_exit 0 "prune gpt2-tiny params" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx"
 expect_exit 0 "gpt2-tiny pruned under one budget matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
   "$WORK/tiny-params.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
 cat "$WORK/out"
+# Narrowed heads (--head-width: new Q/K/V/O bases, head-dimension constants scaled).
+expect_exit 0 "prune gpt2-tiny head-width" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" \
+  --calib-limit 8 --params 0.2 --head-width 0.5 -o "$WORK/tiny-narrow.onnx"
+expect_exit 0 "gpt2-tiny with narrowed heads matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+  "$WORK/tiny-narrow.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
+cat "$WORK/out"
+if [ -f "$SHARED/models/kjv-bert.onnx" ]; then
+  expect_exit 0 "prune bert head-width" -- "$EMBER" prune "$SHARED/models/kjv-bert.onnx" --calib "$SHARED/data/kjv-cls-calib.npz" \
+    --calib-limit 16 --ffn 0.3 --head-width 0.25 -o "$WORK/bert-narrow.onnx"
+  expect_exit 0 "bert with narrowed heads matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
+    "$WORK/bert-narrow.onnx" --ember "$EMBER" --task classify --data "$SHARED/data/kjv-cls-eval.npz" --rows 4 --tol 1e-4
+  cat "$WORK/out"
+fi
 if [ -f "$SHARED/models/kjv-bert.onnx" ]; then
   expect_exit 0 "prune bert heads" -- "$EMBER" prune "$SHARED/models/kjv-bert.onnx" --calib "$SHARED/data/kjv-cls-calib.npz" \
     --calib-limit 16 --ffn 0.3 --heads 0.25 --score magnitude --head-score magnitude --recovery lsq -o "$WORK/bert-heads.onnx"

@@ -21,6 +21,7 @@ struct PruneCliOptions {
   std::string model, calib, output;
   double ffn = 0.25, heads = 0, min_keep = 0.1;
   double params = 0;  // > 0: one budget for neurons and heads (replaces --ffn and --heads)
+  double head_width = 0;  // > 0: every head narrowed instead of whole heads removed
   double damp = 0.1, select_damp = 1;
   int64_t importance_rows = 64, refit_rows = 65536;
   double channels = 0;
@@ -75,6 +76,9 @@ int run_prune(const PruneCliOptions& opts) {
   if (!(opts.select_damp > 0)) return report(invalid_input("--select-damp must be > 0, got " + passes::option_value_text(opts.select_damp)));
   if (!(opts.damp > 0)) return report(invalid_input("--damp must be > 0, got " + passes::option_value_text(opts.damp)));
   if (!(opts.params >= 0 && opts.params < 1)) return report(invalid_input("--params must be in [0, 1), got " + passes::option_value_text(opts.params)));
+  if (!(opts.head_width >= 0 && opts.head_width < 1))
+    return report(invalid_input("--head-width must be in [0, 1), got " + passes::option_value_text(opts.head_width)));
+  if (opts.head_width > 0 && opts.heads > 0) return report(invalid_input("--head-width narrows every head: give it without --heads"));
   if (opts.channels_given && !(opts.channels >= 0 && opts.channels < 1))
     return report(invalid_input("--channels must be in [0, 1), got " + passes::option_value_text(opts.channels)));
   std::map<std::string, std::string> pass_options = {
@@ -86,6 +90,7 @@ int run_prune(const PruneCliOptions& opts) {
   if (opts.ffn_given || !opts.channels_given) pass_options["ffn"] = std::to_string(opts.ffn);  // --channels alone: no FFN pruning
   if (opts.channels_given) pass_options["channels"] = std::to_string(opts.channels);
   if (opts.params > 0) pass_options["params"] = std::to_string(opts.params);
+  if (opts.head_width > 0) pass_options["head-width"] = std::to_string(opts.head_width);
   if (!opts.channel_ratios.empty()) pass_options["channel-ratios"] = opts.channel_ratios;
   if (!opts.channel_ratios.empty() && !opts.ffn_given) pass_options.erase("ffn");
   auto manager = passes::PassManager::from_entries({{"constants-to-initializers", passes::PassOptions("constants-to-initializers", {})},
@@ -144,6 +149,7 @@ void add_prune_command(CLI::App& app, int& exit_code) {
   auto* ffn = sub->add_option("--ffn", o->ffn, "Fraction of FFN neurons to remove, in [0, 1); gated FFNs (SwiGLU, GeGLU) lose a neuron's gate and up columns and down row together (0 when --channels or --channel-ratios is given without it)")->default_val(0.25);
   sub->add_option("--heads", o->heads, "Fraction of attention heads to remove, in [0, 1) (Q/K/V columns, output projection rows, head-count constants; rotary embeddings stay as they are; grouped-query attention removes whole KV groups: a K/V head with its query heads, unit kv-groups)")->default_val(0.0);
   sub->add_option("--params", o->params, "Fraction of the FFN and attention parameters to remove, in [0, 1): one budget for neurons and heads, each kind in its global score order, the share of heads chosen by measured probes (KL of the masked model on 2 calibration batches); replaces --ffn and --heads (0: off)")->default_val(0.0);
+  sub->add_option("--head-width", o->head_width, "Fraction of every attention head's channels to remove, in [0, 1), instead of whole heads: each head keeps d - round(R d) channels in new bases (query/key by a whitened SVD of the attention scores, value/output of the value-output map) and every head-dimension constant shrinks; with --params the narrowing counts in the budget and FFN neurons take the rest (kjv-gpt2, 20.1% with --head-width 0.375: see bench/RESULTS.md). Blocks with rotary embeddings or grouped-query attention keep their width (0: off)")->default_val(0.0);
   auto* channels = sub->add_option("--channels", o->channels, "Fraction of convolution output channels to remove, in [0, 1): Conv -> BN, activations, pooling, depthwise Convs -> Conv or Flatten -> Gemm; residual Adds, excitation Muls and channel Concats tie channels (pruned jointly; a Concat input that cannot be traced keeps its channels) (default: none)");
   sub->add_option("--channel-ratios", o->channel_ratios, "Per-group channel fractions 'NAME:R;NAME:R' (a group's or a producer Conv's node name); other groups follow --channels (default: none)");
   sub->add_option("--multiple", o->multiple, "Round each layer's kept neurons or channels to a multiple of this (kernels tile 8-16 wide)")->default_val(1)->check(CountIn(1, 4096));
