@@ -77,7 +77,7 @@ struct HeadGroup {
   std::vector<SectionedConstant> per_channel;
   std::vector<ConstEdit> edits;
   std::vector<size_t> split_attributes;     // Split nodes whose `split` attribute scales
-  std::vector<std::string> values;          // values whose shape changes (their value_info is dropped)
+  std::vector<std::string> values;          // values whose shape changes (their value_info keeps type and rank, not dims)
   // Narrowing the heads (head_width.h): the head-dimension entries of the head Reshapes (d -> d'),
   // the role of every projection section, or why the width cannot change (rotary embeddings,
   // grouped-query attention, a layout whose roles Ember cannot tell).

@@ -130,8 +130,7 @@ Status prune_head_group(ir::Graph& graph, const HeadGroup& g, const std::vector<
   if (!update.bias.empty())
     graph.set_initializer(out.bias, Tensor::from_vector<float>(graph.find_initializer(out.bias)->shape(), update.bias));
   EMBER_TRY(scale_constants(graph, g, n_kept));
-  const std::set<std::string> changed(g.values.begin(), g.values.end());
-  std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return changed.count(v.name) > 0; });
+  forget_dims(graph, g.values);
   return Status::Ok();
 }
 

@@ -9,7 +9,7 @@
 // R^{H*d} by recovery.h: the kept channels S are the kept heads' d channels each, so
 //   bias: b' = b + Wo_P E[x_P];  lsq: Wo' = Wo_S + Wo_P B, B = Sigma_PS (Sigma_SS + lambda I)^-1
 // (lsq-seq: sequential_refit.h on the partly pruned model). Every recorded head-count constant
-// becomes v / H * H', value_info of the changed values is dropped (shapes are inferred), and a
+// becomes v / H * H', value_info of the changed values keeps type and rank, not dims (prune_edit.h), and a
 // shared constant gets a copy per reader. The caller edits a copy of the model: on any error
 // nothing is half-pruned.
 #pragma once

@@ -259,8 +259,7 @@ Status narrow_heads(ir::Graph& graph, const HeadGroup& g, int64_t dim, const ana
     for (auto& a : graph.nodes[index].attributes)
       if (a.name == "split")
         for (int64_t& v : a.ints) v = v / d * dim;
-  const std::set<std::string> changed(g.values.begin(), g.values.end());
-  std::erase_if(graph.value_info, [&](const ir::ValueInfo& v) { return changed.count(v.name) > 0; });
+  forget_dims(graph, g.values);
   return Status::Ok();
 }
 

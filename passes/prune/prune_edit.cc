@@ -1,6 +1,7 @@
 #include "passes/prune/prune_edit.h"
 
 #include <algorithm>
+#include <set>
 
 namespace ember::passes::prune {
 
@@ -21,6 +22,13 @@ analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer) {
 
 Shape stored_shape(const analysis::Layer& layer) {
   return layer.column_major() ? Shape{layer.reduction, layer.channels} : Shape{layer.channels, layer.reduction};
+}
+
+void forget_dims(ir::Graph& graph, const std::vector<std::string>& values) {
+  const std::set<std::string> changed(values.begin(), values.end());
+  for (ir::ValueInfo& v : graph.value_info)
+    if (changed.count(v.name))
+      for (ir::Dim& d : v.dims) d = ir::Dim{};
 }
 
 Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept) {

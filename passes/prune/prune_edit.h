@@ -1,6 +1,7 @@
 // What every pruner (FFN neurons, attention heads, conv channels) shares when it edits tensors.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ir/model.h"
@@ -18,6 +19,10 @@ analysis::Layer current_layer(const ir::Graph& graph, analysis::Layer layer);
 
 // The weight shape `layer`'s channels and reduction mean, in its stored orientation.
 Shape stored_shape(const analysis::Layer& layer);
+
+// The value_info of `values` (whose shapes a pruner changed) keeps its type and rank but no
+// longer its dims: the runtime's fusions need the type and rank, the dims are inferred again.
+void forget_dims(ir::Graph& graph, const std::vector<std::string>& values);
 
 // A per-unit constant [..., N] (a bias, a per-channel scale) cut to the `kept` units.
 Tensor gather_last(const Tensor& t, const std::vector<int64_t>& kept);

@@ -16,6 +16,9 @@
 // heads=R removes attention heads too (head_pruning.h: Q/K/V columns, the output projection's
 // rows and every head-count constant), after the FFN neurons, with the same score and recovery;
 // grouped-query attention loses whole KV groups (a K/V head with its query heads, unit "kv-groups").
+// head-width=R narrows every attention head instead (head_width.h: each keeps d - round(R d)
+// channels in new bases, Q/K by a whitened SVD of the scores, V/O of the value-output map; not
+// with heads); with params=R the narrowing counts in the budget and FFN neurons take the rest.
 // channels=R (or channel-ratios) removes convolution output channels instead or as well
 // (conv_pruning.h: groups of conv_groups.h, refit and shrink of conv_shrink.h); multiple=K
 // rounds every layer's kept units to a multiple of K (kept_rounding.h).
