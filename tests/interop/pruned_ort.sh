@@ -25,18 +25,17 @@ expect_exit 0 "gpt2-tiny pruned under one budget matches ort" -- node "$ROOT/tes
   "$WORK/tiny-params.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
 cat "$WORK/out"
 # Narrowed heads (--head-width: new Q/K/V/O bases, head-dimension constants scaled).
-expect_exit 0 "prune gpt2-tiny head-width" -- "$EMBER" prune "$S/kjv-gpt2-tiny.onnx" --calib "$S/kjv-lm-calib.npy" \
-  --calib-limit 8 --params 0.2 --head-width 0.5 -o "$WORK/tiny-narrow.onnx"
-expect_exit 0 "gpt2-tiny with narrowed heads matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
-  "$WORK/tiny-narrow.onnx" --ember "$EMBER" --task lm --data "$S/kjv-lm-eval.npy" --rows 4 --tol 1e-4
-cat "$WORK/out"
-if [ -f "$SHARED/models/kjv-bert.onnx" ]; then
-  expect_exit 0 "prune bert head-width" -- "$EMBER" prune "$SHARED/models/kjv-bert.onnx" --calib "$SHARED/data/kjv-cls-calib.npz" \
-    --calib-limit 16 --ffn 0.3 --head-width 0.25 -o "$WORK/bert-narrow.onnx"
-  expect_exit 0 "bert with narrowed heads matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember \
-    "$WORK/bert-narrow.onnx" --ember "$EMBER" --task classify --data "$SHARED/data/kjv-cls-eval.npz" --rows 4 --tol 1e-4
+# prune_matches NAME MODEL CALIB TASK DATA PRUNE-ARGS...: prune, then compare with onnxruntime on 4 rows.
+prune_matches() {
+  local name=$1 model=$2 calib=$3 task=$4 data=$5; shift 5
+  expect_exit 0 "prune $name" -- "$EMBER" prune "$model" --calib "$calib" "$@" -o "$WORK/$name.onnx"
+  expect_exit 0 "$name matches ort" -- node "$ROOT/tests/interop/ort_check.js" match-ember "$WORK/$name.onnx" \
+    --ember "$EMBER" --task "$task" --data "$data" --rows 4 --tol 1e-4
   cat "$WORK/out"
-fi
+}
+prune_matches tiny-narrow "$S/kjv-gpt2-tiny.onnx" "$S/kjv-lm-calib.npy" lm "$S/kjv-lm-eval.npy" --calib-limit 8 --params 0.2 --head-width 0.5
+[ -f "$SHARED/models/kjv-bert.onnx" ] && prune_matches bert-narrow "$SHARED/models/kjv-bert.onnx" "$SHARED/data/kjv-cls-calib.npz" \
+  classify "$SHARED/data/kjv-cls-eval.npz" --calib-limit 16 --ffn 0.3 --head-width 0.25
 if [ -f "$SHARED/models/kjv-bert.onnx" ]; then
   expect_exit 0 "prune bert heads" -- "$EMBER" prune "$SHARED/models/kjv-bert.onnx" --calib "$SHARED/data/kjv-cls-calib.npz" \
     --calib-limit 16 --ffn 0.3 --heads 0.25 --score magnitude --head-score magnitude --recovery lsq -o "$WORK/bert-heads.onnx"

@@ -3,6 +3,7 @@
 // sizes (GPT-2's c_attn); otherwise three projections with bias Adds and head reshapes whose
 // shapes are Concats of a run-time piece and constants (BERT's torchscript export).
 #pragma once
+#include "passes/prune/head_pruning.h"
 #include "tests/unit/passes/activation_test_util.h"
 
 namespace ember::head_test {
@@ -117,6 +118,14 @@ inline calibration::CalibrationSet attention_calibration(const ScratchDir& dir, 
   auto set = calibration::CalibrationSet::open(path, model.graph.feed_inputs(), o);
   REQUIRE(set.ok());
   return std::move(*set);
+}
+
+// The attention blocks of `m` as head pruning finds them (shapes from the first batch of `calib`).
+inline Result<passes::prune::HeadGroups> head_groups_of(const ir::Model& m, calibration::CalibrationSet& calib) {
+  passes::AnalysisManager analyses(&calib);
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
+  return passes::prune::find_model_head_groups(m, ctx);
 }
 
 }  // namespace ember::head_test

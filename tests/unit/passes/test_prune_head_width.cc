@@ -7,25 +7,16 @@
 // attention keep their width with the reason; the real kjv-gpt2-tiny.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-
-#include "formats/onnx_load.h"
 #include "passes/prune/head_pruning.h"
 #include "passes/prune/head_width.h"
 #include "tests/fixtures/tiny_llama.h"
 #include "tests/unit/passes/prune_heads_test_util.h"
+#include "tests/unit/passes/tiny_gpt2_run.h"
 
 using namespace ember;
 using namespace ember::head_test;
 
 namespace {
-
-Result<passes::prune::HeadGroups> groups_of(const ir::Model& m, calibration::CalibrationSet& calib) {
-  passes::AnalysisManager analyses(&calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(analyses, remarks);
-  return passes::prune::find_model_head_groups(m, ctx);
-}
 
 // Column c of the [rows, cols] weight `name` becomes `alpha` times column c0 (and the same for
 // the bias entries when `bias` is given): that channel then carries no direction of its own.
@@ -85,7 +76,7 @@ TEST_CASE("head width: query, key and value and the head-dimension constants are
     ScratchDir dir("head_width_find");
     ir::Model m = make();
     auto calib = attention_calibration(dir, m);
-    auto found = groups_of(m, calib);
+    auto found = head_groups_of(m, calib);
     REQUIRE(found.ok());
     REQUIRE(found->groups.size() == 1);
     const auto& g = found->groups[0];
@@ -169,24 +160,14 @@ TEST_CASE("head width: bad options - rotary embeddings and grouped-query attenti
 }
 
 TEST_CASE("head width: the real kjv-gpt2-tiny - narrowed, verified, closer with the whitened bases") {
-  const std::string dir = std::string(EMBER_SOURCE_DIR) + "/samples";
-  if (!std::filesystem::exists(dir + "/kjv-gpt2-tiny.onnx")) {
-    MESSAGE("skipped: samples/kjv-gpt2-tiny.onnx is absent");
-    return;
-  }
-  auto model = formats::load_onnx(dir + "/kjv-gpt2-tiny.onnx");
-  REQUIRE(model.ok());
-  calibration::CalibrationOptions co;
-  co.limit = 8;
-  auto calib = calibration::CalibrationSet::open(dir + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
-  REQUIRE(calib.ok());
-  ir::Model none = *model, lsq = *model;
+  test::TinyGpt2Run tiny = test::open_tiny_gpt2();
+  ir::Model none = tiny.fp32, lsq = tiny.fp32;
   passes::Remarks remarks;
-  REQUIRE(run_pipeline(none, "constants-to-initializers,prune-structured{ffn=0,head-width=0.25,recovery=none},dce", &*calib).ok());
-  REQUIRE(run_pipeline(lsq, "constants-to-initializers,prune-structured{ffn=0,head-width=0.25},dce", &*calib, &remarks).ok());
+  REQUIRE(run_pipeline(none, "constants-to-initializers,prune-structured{ffn=0,head-width=0.25,recovery=none},dce", &tiny.calib).ok());
+  REQUIRE(run_pipeline(lsq, "constants-to-initializers,prune-structured{ffn=0,head-width=0.25},dce", &tiny.calib, &remarks).ok());
   CHECK(remarks.stats["prune-structured"]["heads-narrowed"] > 0);
-  auto feeds = calib->batch(0);
-  const Tensor base = run(*model, feeds)[0];
+  auto feeds = tiny.calib.batch(0);
+  const Tensor base = run(tiny.fp32, feeds)[0];
   const double e_none = relative_error(run(none, feeds)[0], base), e_lsq = relative_error(run(lsq, feeds)[0], base);
   INFO("none ", e_none, " lsq ", e_lsq);
   CHECK(e_none > 0);

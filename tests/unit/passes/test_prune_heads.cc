@@ -19,13 +19,6 @@ namespace {
 
 std::vector<float> floats(const ir::Model& m, const std::string& name) { return m.graph.find_initializer(name)->to_floats().value(); }
 
-Result<passes::prune::HeadGroups> groups_of(const ir::Model& m, calibration::CalibrationSet& calib) {
-  passes::AnalysisManager analyses(&calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(analyses, remarks);
-  return passes::prune::find_model_head_groups(m, ctx);
-}
-
 // Heads of the original whose Wo rows survive in the pruned Wo (recovery=none keeps them as they were).
 std::vector<int64_t> kept_heads(const ir::Model& original, const ir::Model& pruned) {
   const std::vector<float> wo = floats(original, "Wo"), kept = floats(pruned, "Wo");
@@ -64,7 +57,7 @@ TEST_CASE("prune heads: the fused and the separate blocks are found with every h
     ScratchDir dir("heads_find");
     ir::Model m = make();
     auto calib = attention_calibration(dir, m);
-    auto found = groups_of(m, calib);
+    auto found = head_groups_of(m, calib);
     REQUIRE(found.ok());
     REQUIRE(found->groups.size() == 1);
     const auto& g = found->groups[0];
@@ -146,7 +139,7 @@ TEST_CASE("prune heads: an unsafe block is left alone with the reason - bad opti
   ir::Model m = fused_attention_model();
   m.graph.outputs.push_back(tensor_info("p", DType::kF32, {-1, kHeads, kSeq, kSeq}));  // the attention probabilities escape
   auto calib = attention_calibration(dir, m);
-  auto found = groups_of(m, calib);
+  auto found = head_groups_of(m, calib);
   REQUIRE(found.ok());
   CHECK(found->groups.empty());
   REQUIRE(found->skipped.size() == 1);
