@@ -120,12 +120,35 @@ inline calibration::CalibrationSet attention_calibration(const ScratchDir& dir, 
   return std::move(*set);
 }
 
+// Relative error of `original` after `pipeline` (calibrated on attention_calibration) on a fresh
+// input; the edited model goes to `out` when given.
+inline double pipeline_error(const ir::Model& original, const std::string& pipeline, ir::Model* out = nullptr) {
+  ScratchDir dir("heads_err");
+  ir::Model m = original;
+  auto calib = attention_calibration(dir, m);
+  REQUIRE(run_pipeline(m, pipeline, &calib).ok());
+  const Tensor x = attention_input(7, 16);
+  if (out) *out = m;
+  return relative_error(run(m, {{"x", x}})[0], run(original, {{"x", x}})[0]);
+}
+
 // The attention blocks of `m` as head pruning finds them (shapes from the first batch of `calib`).
 inline Result<passes::prune::HeadGroups> head_groups_of(const ir::Model& m, calibration::CalibrationSet& calib) {
   passes::AnalysisManager analyses(&calib);
   passes::Remarks remarks;
   passes::PassContext ctx(analyses, remarks);
   return passes::prune::find_model_head_groups(m, ctx);
+}
+
+// The one attention block of the model `make` builds.
+inline passes::prune::HeadGroup the_head_group(ir::Model (*make)()) {
+  ScratchDir dir("heads_find");
+  ir::Model m = make();
+  auto calib = attention_calibration(dir, m);
+  auto found = head_groups_of(m, calib);
+  REQUIRE(found.ok());
+  REQUIRE(found->groups.size() == 1);
+  return found->groups[0];
 }
 
 }  // namespace ember::head_test

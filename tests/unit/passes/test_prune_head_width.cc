@@ -60,26 +60,14 @@ std::vector<int64_t> read_constant(const ir::Model& m, const std::string& node, 
 }
 
 double narrowed_error(const ir::Model& original, const std::string& options, ir::Model* out = nullptr) {
-  ScratchDir dir("head_width_err");
-  ir::Model m = original;
-  auto calib = attention_calibration(dir, m);
-  REQUIRE(run_pipeline(m, "prune-structured{ffn=0," + options + "},dce", &calib).ok());
-  const Tensor x = attention_input(7, 16);
-  if (out) *out = m;
-  return relative_error(run(m, {{"x", x}})[0], run(original, {{"x", x}})[0]);
+  return pipeline_error(original, "prune-structured{ffn=0," + options + "},dce", out);
 }
 
 }  // namespace
 
 TEST_CASE("head width: query, key and value and the head-dimension constants are found on every layout") {
   for (auto make : {fused_attention_model, fused_slice_attention_model, separate_attention_model}) {
-    ScratchDir dir("head_width_find");
-    ir::Model m = make();
-    auto calib = attention_calibration(dir, m);
-    auto found = head_groups_of(m, calib);
-    REQUIRE(found.ok());
-    REQUIRE(found->groups.size() == 1);
-    const auto& g = found->groups[0];
+    const passes::prune::HeadGroup g = the_head_group(make);
     INFO(g.width_refusal);
     CHECK(g.width_refusal.empty());
     REQUIRE(g.roles.size() == 3);

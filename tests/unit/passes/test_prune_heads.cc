@@ -40,27 +40,13 @@ ir::Model zeroed_reference(const ir::Model& original, const std::vector<int64_t>
   return ref;
 }
 
-double head_error(ir::Model (*make)(), const std::string& pipeline) {
-  ScratchDir dir("heads_err");
-  ir::Model m = make();
-  const ir::Model original = m;
-  auto calib = attention_calibration(dir, m);
-  REQUIRE(run_pipeline(m, pipeline, &calib).ok());
-  const Tensor x = attention_input(7, 16);
-  return relative_error(run(m, {{"x", x}})[0], run(original, {{"x", x}})[0]);
-}
+double head_error(ir::Model (*make)(), const std::string& pipeline) { return pipeline_error(make(), pipeline); }
 
 }  // namespace
 
 TEST_CASE("prune heads: the fused and the separate blocks are found with every head-count constant") {
   for (auto make : {fused_attention_model, fused_slice_attention_model, separate_attention_model}) {
-    ScratchDir dir("heads_find");
-    ir::Model m = make();
-    auto calib = attention_calibration(dir, m);
-    auto found = head_groups_of(m, calib);
-    REQUIRE(found.ok());
-    REQUIRE(found->groups.size() == 1);
-    const auto& g = found->groups[0];
+    const passes::prune::HeadGroup g = the_head_group(make);
     CHECK(g.heads() == kHeads);
     CHECK(g.head_dim() == kDim);
     CHECK(g.output.node == "out_proj");
