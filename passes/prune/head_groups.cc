@@ -7,6 +7,7 @@
 #include <set>
 
 #include "passes/graph_edit.h"
+#include "passes/prune/head_roles.h"
 
 namespace ember::passes::prune {
 namespace {
@@ -375,70 +376,11 @@ class HeadTracer {
     return visit(node.outputs[0], {true, to, f.width, f.heads});
   }
 
-  // Where `value` (section `section` of a fused projection, -1 past the fork) first enters a MatMul
-  // of two head values: {node, input}, following the one reader of each value (a Split's or the
-  // matching Slice's output at the fork); nullopt for anything else.
-  std::optional<std::pair<size_t, size_t>> enters(std::string value, int64_t section, int64_t unit) const {
-    for (int step = 0; step < 64; ++step) {
-      auto it = readers_.find(value);
-      if (it == readers_.end() || it->second.empty()) return std::nullopt;
-      const auto& rs = it->second;
-      if (rs.size() > 1) {  // the fused projection's Slices: the one starting at section * unit
-        if (section < 0) return std::nullopt;
-        std::optional<std::string> next;
-        for (const ValueReader& r : rs) {
-          const ir::Node& n = graph_.nodes[r.node];
-          const Tensor* start = n.op_type == "Slice" && n.has_input(1) ? graph_.find_initializer(n.inputs[1]) : nullptr;
-          if (!start || start->dtype() != DType::kI64 || start->numel() != 1) return std::nullopt;
-          if (start->data<int64_t>()[0] == section * unit) next = n.outputs[0];
-        }
-        if (!next) return std::nullopt;
-        value = *next, section = -1;
-        continue;
-      }
-      const ir::Node& n = graph_.nodes[rs[0].node];
-      if (matmuls_.count(rs[0].node)) return std::make_pair(rs[0].node, rs[0].input);
-      if (n.op_type == "Split") {
-        if (section < 0 || section >= static_cast<int64_t>(n.outputs.size())) return std::nullopt;
-        value = n.outputs[size_t(section)], section = -1;
-        continue;
-      }
-      if (n.outputs.empty() || !forms_.count(n.outputs[0])) return std::nullopt;
-      value = n.outputs[0];
-    }
-    return std::nullopt;
-  }
-
-  // Query, key and value sections of the block, or why its heads cannot be narrowed.
+  // Why the block's heads cannot be narrowed, or "" with group.roles filled (head_roles.h).
   std::string find_roles(HeadGroup& group) const {
     if (!width_refusal_.empty()) return width_refusal_;
-    if (group.grouped_query()) return "grouped-query attention (the key/value heads are shared)";
     if (!joins_.empty()) return "two head values are joined inside the heads (rotary embeddings)";
-    if (!group.per_channel.empty()) return "a per-channel constant is applied to the heads";
-    if (group.dim_edits.empty()) return "no head Reshape gives the head dimension as a constant";
-    if (matmuls_.size() != 2) return "the block has " + std::to_string(matmuls_.size()) + " MatMuls of head values, not a score and a context product";
-    const size_t a = *matmuls_.begin(), b = *matmuls_.rbegin();
-    auto a_next = enters(graph_.nodes[a].outputs[0], -1, 0);
-    const bool a_scores = a_next && a_next->first == b && a_next->second == 0;
-    const size_t score = a_scores ? a : b, context = a_scores ? b : a;
-    auto s_next = enters(graph_.nodes[score].outputs[0], -1, 0);
-    if (!s_next || s_next->first != context || s_next->second != 0) return "the attention probabilities do not reach the context product";
-    int seen[3] = {0, 0, 0};
-    for (size_t p = 0; p < group.projections.size(); ++p) {
-      const HeadProjection& proj = group.projections[p];
-      for (int64_t s = 0; s < proj.sections; ++s) {
-        auto at = enters(proj.layer.output, proj.sections > 1 ? s : -1, group.heads_of(proj) * dim_);
-        if (!at) return "the value path of '" + proj.layer.node + "' section " + std::to_string(s) + " cannot be followed";
-        HeadRole role;
-        if (at->first == score) role = at->second == 0 ? HeadRole::kQuery : HeadRole::kKey;
-        else if (at->second == 1) role = HeadRole::kValue;
-        else return "'" + proj.layer.node + "' feeds the context product's probabilities";
-        ++seen[int(role)];
-        group.roles.push_back({p, s, role});
-      }
-    }
-    if (seen[0] != 1 || seen[1] != 1 || seen[2] != 1) return "the block has no single query, key and value";
-    return std::string();
+    return find_head_roles(graph_, readers_, matmuls_, dim_, group);
   }
 
   // Both operands carry the heads on the same batch axis (aligned from the right).

@@ -115,12 +115,6 @@ void write_rows(const Projection& p, int64_t row0, int64_t new_row0, int64_t d, 
   }
 }
 
-Result<const analysis::LayerInputStats*> stats_of(const analysis::LayerInputAnalysis::Output& inputs, const std::string& value, int64_t n) {
-  auto it = inputs.stats.find(value);
-  if (it == inputs.stats.end() || !it->second.xtx || it->second.xtx->dim() != n || it->second.sum.size() != size_t(n))
-    return invalid_input("prune-structured: head-width has no calibration statistics of '" + value + "'");
-  return &it->second;
-}
 
 }  // namespace
 
@@ -157,7 +151,7 @@ Status narrow_heads(ir::Graph& graph, const HeadGroup& g, int64_t dim, const ana
   auto first_row = [&](const SectionRole& r, int64_t h) { return (r.section * g.heads_of(g.projections[r.projection]) + h) * d; };
   auto input_moments_of = [&](const SectionRole& r, Matrix& sx, std::vector<double>& mu) -> Status {
     const Layer& l = projs[r.projection].layer;
-    EMBER_ASSIGN_OR_RETURN(const analysis::LayerInputStats* st, stats_of(inputs, l.input, l.reduction));
+    EMBER_ASSIGN_OR_RETURN(const analysis::LayerInputStats* st, consumer_input_stats(inputs, l.input, l.reduction, "head-width"));
     sx = input_moments(*st, l.reduction, false), mu = st->mean();
     return Status::Ok();
   };
@@ -167,7 +161,7 @@ Status narrow_heads(ir::Graph& graph, const HeadGroup& g, int64_t dim, const ana
   EMBER_TRY(input_moments_of(*role[1], sxk, muk));
   Projection out = read_projection(graph, g.output);
   const int64_t M = out.layer.channels, N = out.layer.reduction;
-  EMBER_ASSIGN_OR_RETURN(const analysis::LayerInputStats* zst, stats_of(inputs, out.layer.input, N));
+  EMBER_ASSIGN_OR_RETURN(const analysis::LayerInputStats* zst, consumer_input_stats(inputs, out.layer.input, N, "head-width"));
   const Matrix sz = input_moments(*zst, N, true);
   const std::vector<double> muz = zst->mean();
   // New projection tensors, zero-filled and accumulated head by head.
@@ -270,9 +264,8 @@ int64_t head_width_removed(const HeadGroups& groups, double ratio) {
   return removed;
 }
 
-Result<HeadWidthOutcome> narrow_model_heads(const ir::Model& original, ir::Model& pruned, PassContext& ctx, double ratio, int64_t rows,
-                                            Recovery recovery) {
-  EMBER_ASSIGN_OR_RETURN(const HeadGroups found, find_model_head_groups(original, ctx));
+Result<HeadWidthOutcome> narrow_model_heads(const ir::Model& original, const HeadGroups& found, ir::Model& pruned, PassContext& ctx,
+                                            double ratio, int64_t rows, Recovery recovery) {
   HeadWidthOutcome outcome;
   outcome.skipped = found.skipped;
   std::vector<const HeadGroup*> narrowable;

@@ -58,10 +58,10 @@ struct HeadWidthOutcome {
   std::vector<SkippedGroup> skipped;  // blocks left alone, with the reason
 };
 
-// Narrows every attention block of `original` that can be, by `ratio`, in `pruned` (a copy that
-// may have lost FFN neurons already: blocks and FFNs share no layer); the statistics over about
-// `rows` tokens of ctx.calib. Invalid input when no block can be narrowed.
-Result<HeadWidthOutcome> narrow_model_heads(const ir::Model& original, ir::Model& pruned, PassContext& ctx, double ratio, int64_t rows,
-                                            Recovery recovery);
+// Narrows every block of `found` (find_model_head_groups of `original`) that can be, by `ratio`,
+// in `pruned` (a copy that may have lost FFN neurons already: blocks and FFNs share no layer); the
+// statistics over about `rows` tokens of ctx.calib. Invalid input when no block can be narrowed.
+Result<HeadWidthOutcome> narrow_model_heads(const ir::Model& original, const HeadGroups& found, ir::Model& pruned, PassContext& ctx,
+                                            double ratio, int64_t rows, Recovery recovery);
 
 }  // namespace ember::passes::prune

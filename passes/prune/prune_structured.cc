@@ -246,10 +246,9 @@ Status select_jointly(const ir::Model& model, PassContext& ctx, const std::vecto
 
 // params=R with head-width: narrowing the heads removes its share of R's parameters first, and the
 // FFN neurons take the rest, ranked by score per parameter (joint_selection.h) over the FFNs alone.
-Status select_beside_head_width(const ir::Model& model, PassContext& ctx, const std::vector<FfnGroup>& groups,
+Status select_beside_head_width(const prune::HeadGroups& heads, const std::vector<FfnGroup>& groups,
                                 const std::vector<std::vector<double>>& scores, const ParsedOptions& opts,
                                 prune::NeuronSelection& selection) {
-  EMBER_ASSIGN_OR_RETURN(const prune::HeadGroups heads, prune::find_model_head_groups(model, ctx));
   int64_t total = 0, ffn_total = 0;
   std::vector<prune::BudgetLayer> layers;
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -404,7 +403,11 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
   prune::NeuronSelection selection =
       prune::select_neurons(scores, opts.values.ffn, opts.values.ranking == "global", opts.values.min_keep);
   std::map<std::string, int64_t> head_counts = opts.heads_per_block;  // explicit counts win over the joint budget
-  if (opts.values.params > 0 && opts.values.head_width > 0) EMBER_TRY(select_beside_head_width(model, ctx, found.groups, scores, opts, selection));
+  prune::HeadGroups head_blocks;  // head-width: the attention blocks, traced once for the budget and the narrowing
+  if (opts.values.head_width > 0) {
+    EMBER_ASSIGN_OR_RETURN(head_blocks, prune::find_model_head_groups(model, ctx));
+  }
+  if (opts.values.params > 0 && opts.values.head_width > 0) EMBER_TRY(select_beside_head_width(head_blocks, found.groups, scores, opts, selection));
   else if (opts.values.params > 0) EMBER_TRY(select_jointly(model, ctx, found.groups, scores, opts, selection, head_counts));
   EMBER_TRY(apply_per_layer_counts(found.groups, scores, opts.ffn_per_layer, selection));
   prune::round_kept_to_multiple(selection, scores, opts.values.multiple);
@@ -468,7 +471,7 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     ctx.remarks.count(name(), "heads-removed", static_cast<double>(heads.removed));
   }
   if (opts.values.head_width > 0) {
-    EMBER_ASSIGN_OR_RETURN(prune::HeadWidthOutcome narrowed, prune::narrow_model_heads(model, pruned, ctx, opts.values.head_width, opts.values.refit_rows, opts.recovery));
+    EMBER_ASSIGN_OR_RETURN(prune::HeadWidthOutcome narrowed, prune::narrow_model_heads(model, head_blocks, pruned, ctx, opts.values.head_width, opts.values.refit_rows, opts.recovery));
     for (const auto& s : narrowed.skipped) ctx.remarks.note(name(), "attention block '" + s.layer + "' left alone: " + s.reason);
     result->layers.insert(result->layers.end(), narrowed.layers.begin(), narrowed.layers.end());
     result->skipped.insert(result->skipped.end(), narrowed.skipped.begin(), narrowed.skipped.end());

@@ -48,12 +48,18 @@ std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_
   return moments(stats, n, centered ? stats.mean() : std::vector<double>());
 }
 
-Result<std::vector<double>> obs_input_moments(const analysis::LayerInputAnalysis::Output& inputs, const std::string& input,
-                                              int64_t n, bool centered) {
+Result<const analysis::LayerInputStats*> consumer_input_stats(const analysis::LayerInputAnalysis::Output& inputs,
+                                                              const std::string& input, int64_t n, const std::string& who) {
   auto it = inputs.stats.find(input);
   if (it == inputs.stats.end() || !it->second.xtx || it->second.xtx->dim() != n || it->second.sum.size() != size_t(n))
-    return invalid_input("prune-structured: select=obs has no calibration statistics of '" + input + "'");
-  return input_moments(it->second, n, centered);
+    return invalid_input("prune-structured: " + who + " has no calibration statistics of '" + input + "'");
+  return &it->second;
+}
+
+Result<std::vector<double>> obs_input_moments(const analysis::LayerInputAnalysis::Output& inputs, const std::string& input,
+                                              int64_t n, bool centered) {
+  EMBER_ASSIGN_OR_RETURN(const analysis::LayerInputStats* stats, consumer_input_stats(inputs, input, n, "select=obs"));
+  return input_moments(*stats, n, centered);
 }
 
 std::optional<DampedFactor> damped_inverse_factor(const std::vector<float>& a, int64_t n, double damp, double mean_diag) {

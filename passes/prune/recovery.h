@@ -36,6 +36,11 @@ struct ConsumerUpdate {
 // intercept) or uncentered second moment, from the layer-input statistics.
 std::vector<double> input_moments(const analysis::LayerInputStats& stats, int64_t n, bool centered);
 
+// The statistics of `input` (a consumer's input of width `n`, with X^T X and the per-channel sums);
+// invalid input naming `who` (the option that needs them) when they are missing or of another width.
+Result<const analysis::LayerInputStats*> consumer_input_stats(const analysis::LayerInputAnalysis::Output& inputs,
+                                                              const std::string& input, int64_t n, const std::string& who);
+
 // input_moments of `input`'s statistics for select=obs, which the lsq refit then reuses (one
 // [N, N] build per consumer); invalid input naming `input` when they are missing or of another width.
 Result<std::vector<double>> obs_input_moments(const analysis::LayerInputAnalysis::Output& inputs, const std::string& input,
