@@ -124,6 +124,7 @@ bool needs_layer_inputs(NeuronScore score) {
 
 Result<std::vector<std::vector<double>>> score_neurons(const ir::Model& model, PassContext& ctx,
                                                        const std::vector<FfnGroup>& groups, NeuronScore score) {
+  if (groups.empty()) return std::vector<std::vector<double>>{};  // nothing to score: no analysis to run
   if (needs_importance(score)) return gradient_scores(model, ctx, groups, score);
   std::shared_ptr<const analysis::LayerInputAnalysis::Output> inputs;
   if (needs_layer_inputs(score)) {

@@ -398,6 +398,9 @@ Status PruneStructured::run(ir::Model& model, PassContext& ctx) {
     return invalid_input("prune-structured: no prunable FFN group (looked for MatMul/Gemm -> channel-wise activation "
                          "(ReLU, GELU, SiLU; or gated: two such layers multiplied) -> MatMul/Gemm whose weights nothing else reads)" + why);
   }
+  // No neuron to remove (a head narrowing or head removal alone): the FFNs are left as they are,
+  // unscored (gradient scores of every calibration row cost more than the narrowing itself).
+  if (opts.values.ffn == 0 && opts.values.params == 0 && opts.ffn_per_layer.empty()) found.groups.clear();
   EMBER_TRY(score_first_rows(model, ctx, opts));
   EMBER_ASSIGN_OR_RETURN(const auto scores, prune::score_neurons(model, ctx, found.groups, opts.score));
   prune::NeuronSelection selection =

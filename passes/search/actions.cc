@@ -309,12 +309,24 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
   return out;
 }
 
-std::vector<prune::HeadGroup> prunable_head_groups(const ir::Model& prepared, const SearchRecipe& recipe, AnalysisManager& analyses) {
+bool allows_pruning(const SearchRecipe& recipe) {
   bool pruning = false;
   for (const auto& a : recipe.actions.empty() ? default_actions() : recipe.actions) pruning = pruning || prune_ratio(a) > 0;
   for (const auto& o : recipe.overrides)
     for (const auto& a : o.actions) pruning = pruning || prune_ratio(a) > 0;
-  if (!pruning || !analyses.calib()) return {};
+  return pruning;
+}
+
+std::vector<double> head_widths(const SearchRecipe& recipe) {
+  std::vector<double> widths = recipe.head_widths.value_or(std::vector<double>{});
+  if (!recipe.head_widths && recipe.target.kind == SearchTarget::Kind::kNone && allows_pruning(recipe)) widths = {0.25, 0.5, 0.75};
+  std::sort(widths.begin(), widths.end());
+  widths.erase(std::unique(widths.begin(), widths.end()), widths.end());
+  return widths;
+}
+
+std::vector<prune::HeadGroup> prunable_head_groups(const ir::Model& prepared, const SearchRecipe& recipe, AnalysisManager& analyses) {
+  if ((!allows_pruning(recipe) && head_widths(recipe).empty()) || !analyses.calib()) return {};
   Remarks remarks;
   PassContext ctx(analyses, remarks, nullptr);
   auto found = prune::find_model_head_groups(prepared, ctx);

@@ -108,6 +108,13 @@ Result<std::vector<SearchLayer>> search_layers(const ir::Model& prepared, const 
                                                const std::vector<std::string>& attention_weights,
                                                const std::vector<prune::HeadGroup>& head_groups, int64_t min_size = 1024);
 
+// True when the recipe lists a prune action anywhere (its actions, or the default set, or an override).
+bool allows_pruning(const SearchRecipe& recipe);
+// The head-narrowing ratios the search measures (narrow_heads.h), ascending: the recipe's, or by
+// default 0.25, 0.5 and 0.75 when pruning is allowed and there is no target (under a target the
+// allocation alone decides, as for the prune ratios above).
+std::vector<double> head_widths(const SearchRecipe& recipe);
+
 // The attention blocks prune-structured can remove heads from (prune::find_model_head_groups:
 // a forward pass over the first calibration batch of `analyses` gives the layout), when the
 // recipe lists a prune action anywhere; none otherwise, or when the model has none.

@@ -73,7 +73,7 @@ Result<BuiltCandidate> build_candidate(SearchContext& ctx, const std::string& na
   EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult quality, ctx.evaluator.measure(out.model));
   out.candidate.measure_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - measure_start).count();
   EMBER_ASSIGN_OR_RETURN(const std::string bytes, formats::serialize_onnx(out.model));
-  std::vector<PipelineEntry> full = preparation_pipeline();
+  std::vector<PipelineEntry> full = ctx.base_pipeline;
   full.insert(full.end(), pipeline.begin(), pipeline.end());
   Candidate& c = out.candidate;
   c.scheme = name;

@@ -13,6 +13,7 @@
 #include "passes/search/actions.h"
 #include "passes/search/compress.h"
 #include "passes/search/evaluator.h"
+#include "passes/search/realize.h"
 
 namespace ember::passes::search {
 
@@ -54,6 +55,10 @@ struct SearchContext {
   const std::vector<SearchLayer>& layers;
   int64_t importance_rows = 0;           // a pruning pass scores the first rows, as the search did (0: all)
   std::shared_ptr<PrunedModels> pruned = std::make_shared<PrunedModels>();
+  // The passes that made `prepared` from the FP32 model (preparation_pipeline(), then the head
+  // narrowing when the search kept one: narrow_heads.h), and the narrowing's measured damage.
+  std::vector<PipelineEntry> base_pipeline = preparation_pipeline();
+  double base_damage = 0;
 };
 
 struct BuiltCandidate {

@@ -85,6 +85,13 @@ struct SearchLayerRecord {
   std::optional<double> predicted_energy_joules{}, predicted_latency_seconds{};
 };
 
+// One ratio of the head-narrowing stage (narrow_heads.h), measured on the narrowed FP32 model.
+struct NarrowingTrial {
+  double ratio = 0;
+  double quality = 0;
+  bool within_share = false;  // its damage within the share of the budget the narrowing may take
+};
+
 struct SearchStageRecord {
   std::string name;
   int64_t candidates = 0;
@@ -99,6 +106,10 @@ struct SearchSummary {
   double prune_factor = 0;                      // measured / predicted pruning damage (0: no pruning probe)
   std::vector<SearchLayerRecord> layers;
   std::vector<SearchStageRecord> stages;
+  // The head-narrowing stage (narrow_heads.h): the ratio every attention head lost before the
+  // per-layer search (0: none) and every ratio measured.
+  double head_width = 0;
+  std::vector<NarrowingTrial> narrowing;
   // Energy and latency targets (resource_cost.h), per inference on one calibration row: the
   // chosen model's and the FP32 model's predictions; latency also measured end to end by
   // ember's interpreter on this CPU (a timing: it differs between runs).

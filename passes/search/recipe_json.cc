@@ -210,6 +210,7 @@ Result<SearchRecipe> read_recipe(const json& j) {
     }
   }
   recipe.quantize_activations = j.value("quantize_activations", false);
+  if (j.contains("head_widths")) recipe.head_widths = j["head_widths"].get<std::vector<double>>();
   if (j.contains("calib")) {
     recipe.calib_limit = j["calib"].value("limit", recipe.calib_limit);
     recipe.holdout_rows = j["calib"].value("holdout_rows", recipe.holdout_rows);
@@ -318,6 +319,7 @@ nlohmann::json recipe_to_json(const SearchRecipe& r) {
   }
   if (!overrides.empty()) j["overrides"] = overrides;
   j["quantize_activations"] = r.quantize_activations;
+  if (r.head_widths) j["head_widths"] = *r.head_widths;
   j["calib"] = {{"limit", r.calib_limit}, {"holdout_rows", r.holdout_rows}};
   j["eval"] = {{"limit", r.eval_limit}};
   return j;

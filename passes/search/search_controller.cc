@@ -18,6 +18,7 @@
 #include "passes/search/candidate.h"
 #include "passes/search/layer_items.h"
 #include "passes/search/measured_effect.h"
+#include "passes/search/narrow_heads.h"
 #include "passes/search/prune_cost.h"
 #include "passes/search/resource_plan.h"
 #include "passes/search/compress.h"
@@ -176,7 +177,7 @@ Status SearchRun::search(const analysis::ImportanceReport& importance, int64_t c
   stages_.push_back({"calibration", int64_t(built_.size()),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
   const bool none = options_.recipe.target.kind == SearchTarget::Kind::kNone;
-  const double room = std::fabs(ctx_.budget.limit(ctx_.reference) - ctx_.reference);
+  const double room = this->room();
   const double loss_limit = scale_.metric_per_loss > 0 ? room / scale_.metric_per_loss : INFINITY;
   start = std::chrono::steady_clock::now();
   const size_t before = built_.size();
@@ -351,6 +352,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   using namespace search;
   const SearchRecipe& recipe = options.recipe;
   EMBER_TRY(check_target(recipe.target));
+  EMBER_TRY(check_head_widths(recipe));
   AnalysisManager fp32_analyses(&calib);
   fp32_analyses.set_progress(options.analysis_progress);
   ir::Model prepared = fp32;
@@ -360,8 +362,8 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   EMBER_TRY(prep.run(prepared, prep_ctx).with_context("preparing the model"));
   EMBER_ASSIGN_OR_RETURN(const std::string prepared_bytes, formats::serialize_onnx(prepared));
   // The target is checked against the cheapest actions before any calibration runs.
-  const std::vector<prune::HeadGroup> head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
-  EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}, head_groups));
+  std::vector<prune::HeadGroup> head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
+  EMBER_ASSIGN_OR_RETURN(std::vector<SearchLayer> unstaged, search_layers(prepared, recipe, {}, head_groups));
   if (unstaged.empty()) return invalid_input("the model has no weight the search can compress (no MatMul, Gemm, Conv or Gather weight of 1024 elements or more)");
   EMBER_ASSIGN_OR_RETURN(int64_t capacity, layer_capacity(recipe.target, unstaged, int64_t(prepared_bytes.size())));
   const bool resource = recipe.target.kind == SearchTarget::Kind::kEnergyJoules || recipe.target.kind == SearchTarget::Kind::kLatencySeconds;
@@ -374,6 +376,21 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
 
   CompressResult result;
   EMBER_ASSIGN_OR_RETURN(Judge judge, judge_fp32(fp32, calib, options, result));
+  std::vector<PassRecord> base_records = prep.records();
+  SearchBase base;
+  if (!head_groups.empty()) {
+    EMBER_ASSIGN_OR_RETURN(base, narrowed_base(prepared, fp32_analyses, head_groups, judge, options, result.search));
+    if (base.narrowed) {
+      for (PassRecord r : base.narrowed->records) {
+        r.seconds = 0;  // timed as the narrowing stage, not again per candidate
+        base_records.push_back(std::move(r));
+      }
+      head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
+      EMBER_ASSIGN_OR_RETURN(unstaged, search_layers(prepared, recipe, {}, head_groups));
+      EMBER_ASSIGN_OR_RETURN(const std::string narrowed_bytes, formats::serialize_onnx(prepared));
+      EMBER_ASSIGN_OR_RETURN(capacity, layer_capacity(recipe.target, unstaged, int64_t(narrowed_bytes.size())));
+    }
+  }
 
   if (options.on_stage) options.on_stage("measuring gradient importance (once)");
   analysis::ImportanceOptions io;
@@ -397,7 +414,9 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (!importance.ok()) result.remarks.note("search", "importance unavailable, predictions use weight errors only: " + importance.status().message());
   EMBER_ASSIGN_OR_RETURN(const std::vector<SearchLayer> layers, search_layers(prepared, recipe, attention_weights(report), head_groups));
 
-  SearchContext ctx{prepared, prep.records(), fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers, prunes ? recipe.importance_rows : 0};
+  SearchContext ctx{prepared, base_records, fp32_analyses, *judge.evaluator, judge.budget, judge.reference, layers, prunes ? recipe.importance_rows : 0};
+  ctx.base_pipeline = base.pipeline;
+  ctx.base_damage = base.damage;
   SearchRun run(options, ctx, result);
   run.set_head_groups(&head_groups);
   if (plan) {
@@ -409,6 +428,8 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   EMBER_TRY(run.search(report, capacity));
   EMBER_TRY(run.choose());
   run.summarize();
+  if (!result.search.narrowing.empty())
+    result.search.stages.insert(result.search.stages.begin(), {"narrowing", int64_t(result.search.narrowing.size()), base.seconds});
   if (plan && plan->latency) EMBER_TRY(record_latency(*plan, prepared, options, result));
   for (const char* name : {"layer-inputs", "importance"})
     result.analyses_computed[name] = fp32_analyses.computations(name) + (scored ? importance_analyses.computations(name) : 0);

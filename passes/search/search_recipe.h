@@ -67,6 +67,10 @@ struct SearchRecipe {
   int64_t holdout_rows = 32;              // calibration rows held back for the fidelity budget
   int64_t eval_limit = 0;                 // eval rows used (0 = all)
   int64_t importance_rows = 0;            // calibration rows the gradient importance scores (0 = all; `ember compress` defaults to 64)
+  // Ratios of every attention head's channels the search may remove before the per-layer search,
+  // each measured, the largest within a quarter of the budget kept (narrow_heads.h); none: the
+  // default (0.25, 0.5, 0.75 when pruning is allowed and there is no target; else none).
+  std::optional<std::vector<double>> head_widths;
 };
 
 }  // namespace ember::passes

@@ -41,6 +41,9 @@ expect_exit 0 "ember opt replays the pruning search's pipeline" -- "$EMBER" opt 
 cmp -s "$WORK/p/model.onnx" "$WORK/replay-p.onnx" && pass || fail "the replayed pruned model differs from the compressed one"
 expect_exit 2 "a prune ratio out of range" -- "$EMBER" "${TINY[@]}" --prune 1.5 -o "$WORK/bad"
 expect_exit 2 "--prune with --scheme" -- "$EMBER" "${TINY[@]}" --prune 0.1 --scheme w8 -o "$WORK/bad"
+expect_exit 2 "a head width out of range" -- "$EMBER" "${TINY[@]}" --head-width 0.97 -o "$WORK/bad"
+expect_exit 2 "--head-width with --no-prune" -- "$EMBER" "${TINY[@]}" --head-width 0.5 --no-prune -o "$WORK/bad"
+expect_exit 2 "--head-width under an energy target" -- "$EMBER" "${TINY[@]}" --head-width 0.5 --target-energy 1mJ -o "$WORK/bad"
 
 # Infeasible and contradictory targets: exit 2, before any calibration, no output.
 expect_exit 2 "a size below all-INT4" -- "$EMBER" "${TINY[@]}" --target-size 100KB -o "$WORK/bad"

@@ -53,6 +53,7 @@ struct CompressCliOptions {
   std::vector<double> prune_ratios;  // --prune: FFN neuron and attention head pruning ratios added to the actions
   bool quantize_activations = false;  // --quantize-activations: also offer static INT8 activations
   bool no_prune = false;              // --no-prune: no pruning actions (the defaults include them)
+  std::vector<double> head_widths;    // --head-width: head-narrowing ratios measured before the per-layer search
   std::string recipe_path;      // --recipe R.json
   bool print_recipe = false;
   passes::SearchRecipe recipe;  // the recipe file's, under the flags given
@@ -101,6 +102,10 @@ Status merge_recipe(const CLI::App& sub, CompressCliOptions& o) {
   if (o.no_prune)
     std::erase_if(o.recipe.actions, [](const passes::LayerAction& a) { return a.kind == passes::LayerAction::Kind::kPrune; });
   for (double r : o.prune_ratios) o.recipe.actions.push_back({passes::LayerAction::Kind::kPrune, 0, "rtn", r});
+  if (given("--head-width") && !o.schemes.empty()) return invalid_input("--head-width narrows heads before the search; --scheme runs no search (drop one)");
+  if (given("--head-width") && o.no_prune) return invalid_input("--no-prune and --head-width contradict each other (drop one)");
+  if (given("--head-width")) o.recipe.head_widths = o.head_widths;
+  if (o.no_prune) o.recipe.head_widths = std::vector<double>{};
   if (o.quantize_activations && !o.schemes.empty()) return invalid_input("--quantize-activations adds search actions; --scheme runs no search (drop one)");
   if (o.quantize_activations) o.recipe.quantize_activations = true;
   return Status::Ok();
@@ -309,7 +314,14 @@ void add_compress_command(CLI::App& app, int& exit_code) {
                   "FFN neuron and attention head pruning ratios the search may combine with each precision, e.g. 0.05,0.1,0.2,0.3 (each in (0, 0.9]; "
                   "added to the recipe's actions, or replacing the default ratios); default: 0.05,0.1,0.2,0.3,0.4,0.5 without a target, 0.05,0.1,0.2,0.3 under one (there the allocation rests on predictions alone), unless the recipe lists its actions")
       ->delimiter(',')->check(CLI::Range(0.001, 0.9));
-  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-50% without a target, 5-30% under one)");
+  sub->add_flag("--no-prune", opts->no_prune, "Offer no pruning actions (the default set prunes FFN neurons and attention heads at 5-50% without a target, 5-30% under one, and narrows heads without a target)");
+  sub->add_option("--head-width", opts->head_widths,
+                  "Before the per-layer search, every attention head may lose this share of its channels (prune-structured{head-width=R}: "
+                  "query/key and value/output in new bases): each ratio is applied and measured, ascending, and the largest whose damage "
+                  "stays within a quarter of the budget is kept; the per-layer search gets the rest of the budget, and the manifest's "
+                  "pipeline starts with the narrowing. e.g. 0.25,0.5 (each in (0, 0.95]); default: 0.25,0.5,0.75 without a target "
+                  "(kjv-bert label-free: 0.75, KL 0.002), none under one")
+      ->delimiter(',')->check(CLI::Range(0.001, 0.95));
   sub->add_flag("--quantize-activations", opts->quantize_activations,
                "Also offer INT8 weights with static INT8 activations (scales calibrated once, QDQ on the input) to every MatMul/Gemm "
                "layer read by one node (the recipe's quantize_activations); default: off");

@@ -1,0 +1,103 @@
+#include "passes/search/narrow_heads.h"
+
+#include <cmath>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "passes/analysis/layer_inputs.h"
+#include "passes/search/actions.h"
+
+namespace ember::passes::search {
+
+namespace {
+
+// Rows (tokens) of each projection's input in the narrowing's statistics: the pass's default,
+// written out so that the statistics computed once for every trial are the ones it reads.
+constexpr int64_t kNarrowRefitRows = 8192;
+
+}  // namespace
+
+PipelineEntry narrowing_entry(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", ratio);
+  return pipeline_entry("prune-structured", {{"ffn", "0"}, {"head-width", text}, {"refit-rows", std::to_string(kNarrowRefitRows)}});
+}
+
+namespace {
+
+// How much worse than the reference a quality is (>= 0 is worse).
+double damage_of(const NarrowingJudge& judge, double quality) {
+  return judge.budget.lower_is_better ? quality - judge.reference : judge.reference - quality;
+}
+
+}  // namespace
+
+Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisManager& analyses, const NarrowingJudge& judge,
+                                   const std::vector<double>& ratios, const std::function<void(const std::string&)>& on_stage) {
+  NarrowedModel kept;
+  // The projections' input statistics, computed once on `prepared` for every trial.
+  AnalysisManager shared = analyses;
+  analysis::LayerInputAnalysis::Options io;
+  io.max_rows = kNarrowRefitRows;
+  EMBER_TRY(shared.get<analysis::LayerInputAnalysis>(prepared, io).status());
+  const double room = std::fabs(judge.budget.limit(judge.reference) - judge.reference);
+  for (double ratio : ratios) {
+    if (on_stage) on_stage("narrowing every attention head by " + std::to_string(int(ratio * 100 + 0.5)) + "% and measuring it");
+    const PipelineEntry entry = narrowing_entry(ratio);
+    EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries({entry}));
+    NarrowedModel trial;
+    trial.model = prepared;
+    trial.analyses = shared;  // shares what was computed on `prepared`; the pass drops it after
+    Remarks remarks;
+    PassContext ctx(trial.analyses, remarks, &judge.budget);
+    EMBER_TRY(manager.run(trial.model, ctx).with_context("narrowing the attention heads"));
+    const PassRecord& record = manager.records().front();
+    if (record.weight_bytes_after >= record.weight_bytes_before) break;  // no head could be narrowed
+    EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult quality, judge.evaluator.measure(trial.model));
+    const double damage = damage_of(judge, quality.value);
+    const bool within = damage <= kNarrowShare * room;
+    kept.trials.push_back({ratio, quality.value, within});
+    if (!within) break;
+    trial.ratio = ratio;
+    trial.damage = damage;
+    trial.entry = entry;
+    trial.records = manager.records();
+    trial.trials = std::move(kept.trials);
+    kept = std::move(trial);
+  }
+  return kept;
+}
+
+Status check_head_widths(const SearchRecipe& recipe) {
+  if (!recipe.head_widths) return Status::Ok();
+  for (double r : *recipe.head_widths)
+    if (!(r > 0 && r <= 0.95)) return invalid_input("a head width (the share of every head's channels removed) must lie in (0, 0.95], got " + std::to_string(r));
+  const SearchTarget::Kind k = recipe.target.kind;
+  if (!recipe.head_widths->empty() && (k == SearchTarget::Kind::kEnergyJoules || k == SearchTarget::Kind::kLatencySeconds))
+    return invalid_input("head widths are not offered under an energy or latency target (their costs are measured on the layers as they are); drop one");
+  return Status::Ok();
+}
+
+Result<SearchBase> narrowed_base(ir::Model& prepared, AnalysisManager& analyses, const std::vector<prune::HeadGroup>& groups,
+                                 const Judge& judge, const CompressOptions& options, SearchSummary& summary) {
+  SearchBase base;
+  const std::vector<double> ratios = head_widths(options.recipe);
+  const bool narrowable = std::any_of(groups.begin(), groups.end(), [](const prune::HeadGroup& g) { return g.width_refusal.empty(); });
+  if (ratios.empty() || !narrowable) return base;
+  const auto start = std::chrono::steady_clock::now();
+  EMBER_ASSIGN_OR_RETURN(NarrowedModel narrowed,
+                         narrow_heads(prepared, analyses, {*judge.evaluator, judge.budget, judge.reference}, ratios, options.on_stage));
+  base.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.narrowing = narrowed.trials;
+  if (narrowed.ratio <= 0) return base;
+  summary.head_width = narrowed.ratio;
+  base.pipeline.push_back(*narrowed.entry);
+  base.damage = narrowed.damage;
+  prepared = std::move(narrowed.model);
+  analyses = std::move(narrowed.analyses);
+  base.narrowed = std::move(narrowed);
+  return base;
+}
+
+}  // namespace ember::passes::search
