@@ -8,6 +8,8 @@
 
 #include "calibration/dataset.h"
 #include "formats/onnx_load.h"
+#include "formats/onnx_save.h"
+#include "passes/pass_manager.h"
 
 namespace ember::test {
 
@@ -25,6 +27,22 @@ inline TinyGpt2Run open_tiny_gpt2() {
   auto calib = calibration::CalibrationSet::open(samples + "/kjv-lm-calib.npy", model->graph.feed_inputs(), co);
   REQUIRE(calib.ok());
   return {std::move(*model), std::move(*calib)};
+}
+
+// The serialized model `ember opt --calib SET --passes PIPELINE` makes of `run.fp32`: what a
+// search's manifest pipeline must replay byte for byte.
+inline std::string replayed_bytes(const std::string& pipeline, const TinyGpt2Run& run) {
+  auto manager = passes::PassManager::from_text(pipeline);
+  REQUIRE_MESSAGE(manager.ok(), pipeline);
+  ir::Model replayed = run.fp32;
+  passes::AnalysisManager analyses(&run.calib);
+  passes::Remarks remarks;
+  passes::PassContext ctx(analyses, remarks);
+  const Status status = manager->run(replayed, ctx);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  auto bytes = formats::serialize_onnx(replayed);
+  REQUIRE(bytes.ok());
+  return *bytes;
 }
 
 }  // namespace ember::test

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include "formats/onnx_save.h"
-#include "passes/pass_manager.h"
 #include "passes/search/actions.h"
 #include "passes/search/compress.h"
 #include "passes/search/narrow_heads.h"
@@ -26,19 +25,6 @@ passes::CompressOptions tiny_options(double budget, std::vector<double> widths) 
   o.recipe.actions = {LayerAction{}, LayerAction{LayerAction::Kind::kInt8, 0, "rtn"}};
   o.recipe.head_widths = std::move(widths);
   return o;
-}
-
-std::string replayed_bytes(const std::string& pipeline, const test::TinyGpt2Run& tiny) {
-  auto manager = passes::PassManager::from_text(pipeline);
-  REQUIRE(manager.ok());
-  ir::Model replayed = tiny.fp32;
-  passes::AnalysisManager analyses(&tiny.calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(analyses, remarks);
-  REQUIRE(manager->run(replayed, ctx).ok());
-  auto bytes = formats::serialize_onnx(replayed);
-  REQUIRE(bytes.ok());
-  return *bytes;
 }
 
 }  // namespace
@@ -98,7 +84,7 @@ TEST_CASE("narrowing stage: kjv-gpt2-tiny keeps the largest ratio within a quart
   for (const auto& c : result->candidates) CHECK(c.pipeline.find("head-width=") != std::string::npos);
   auto bytes = formats::serialize_onnx(result->model);
   REQUIRE(bytes.ok());
-  CHECK(replayed_bytes(chosen.pipeline, tiny) == *bytes);
+  CHECK(test::replayed_bytes(chosen.pipeline, tiny) == *bytes);
 }
 
 TEST_CASE("narrowing stage: with no room in the budget nothing is kept and the pipeline does not narrow") {

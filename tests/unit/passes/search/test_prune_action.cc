@@ -201,29 +201,10 @@ TEST_CASE("prune action: the search on kjv-gpt2-tiny prunes its FFNs, and the ma
   auto bytes = formats::serialize_onnx(result->model);
   REQUIRE(bytes.ok());
   // Replay: the chosen pipeline on the original model, as `ember opt --calib SET --passes` does.
-  auto manager = passes::PassManager::from_text(chosen.pipeline);
-  REQUIRE(manager.ok());
-  ir::Model replayed = tiny.fp32;
-  passes::AnalysisManager analyses(&tiny.calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(analyses, remarks);
-  REQUIRE(manager->run(replayed, ctx).ok());
-  auto replayed_bytes = formats::serialize_onnx(replayed);
-  REQUIRE(replayed_bytes.ok());
-  CHECK(*replayed_bytes == *bytes);
+  CHECK(test::replayed_bytes(chosen.pipeline, tiny) == *bytes);
   // Every candidate that pruned replays too (the pruned probe at least).
-  for (const auto& c : result->candidates) {
-    if (c.pipeline.find("prune-structured") == std::string::npos) continue;
-    auto m = passes::PassManager::from_text(c.pipeline);
-    REQUIRE(m.ok());
-    ir::Model again = tiny.fp32;
-    passes::AnalysisManager a2(&tiny.calib);
-    passes::PassContext c2(a2, remarks);
-    REQUIRE(m->run(again, c2).ok());
-    auto again_bytes = formats::serialize_onnx(again);
-    REQUIRE(again_bytes.ok());
-    CHECK(again_bytes->size() == c.model_bytes);
-  }
+  for (const auto& c : result->candidates)
+    if (c.pipeline.find("prune-structured") != std::string::npos) CHECK(test::replayed_bytes(c.pipeline, tiny).size() == c.model_bytes);
 }
 
 }  // namespace ember::prune_action_test

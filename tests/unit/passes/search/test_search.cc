@@ -32,20 +32,6 @@ passes::CompressOptions search_options(passes::SearchTarget target, double budge
   return o;
 }
 
-std::string replay(const ir::Model& fp32, const calibration::CalibrationSet& calib, const std::string& pipeline) {
-  auto manager = passes::PassManager::from_text(pipeline);
-  REQUIRE(manager.ok());
-  ir::Model model = fp32;
-  passes::AnalysisManager analyses(&calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(analyses, remarks);
-  const Status ran = manager->run(model, ctx);
-  REQUIRE_MESSAGE(ran.ok(), ran.message());
-  auto bytes = formats::serialize_onnx(model);
-  REQUIRE(bytes.ok());
-  return *bytes;
-}
-
 }  // namespace
 
 TEST_CASE("search: a size target is never exceeded and the pipeline replays the model exactly") {
@@ -59,7 +45,7 @@ TEST_CASE("search: a size target is never exceeded and the pipeline replays the 
   const passes::Candidate& chosen = result->candidates[result->chosen];
   CHECK(chosen.within_target);
   CHECK(chosen.model_bytes == bytes->size());
-  CHECK(replay(run.fp32, run.calib, chosen.pipeline) == *bytes);
+  CHECK(test::replayed_bytes(chosen.pipeline, run) == *bytes);
   // The search records one decision per layer, and the stages it measured.
   REQUIRE(result->search.ran);
   CHECK(result->search.target_kind == "size_bytes");

@@ -98,16 +98,7 @@ TEST_CASE("static activation action: predicted from measured errors, realized as
   CHECK(quantize_nodes > 0);
   auto bytes = formats::serialize_onnx(result->model);
   REQUIRE(bytes.ok());
-  auto manager = passes::PassManager::from_text(chosen.pipeline);
-  REQUIRE(manager.ok());
-  ir::Model replayed = tiny.fp32;
-  passes::AnalysisManager replay_analyses(&tiny.calib);
-  passes::Remarks remarks;
-  passes::PassContext ctx(replay_analyses, remarks);
-  REQUIRE(manager->run(replayed, ctx).ok());
-  auto replayed_bytes = formats::serialize_onnx(replayed);
-  REQUIRE(replayed_bytes.ok());
-  CHECK(*replayed_bytes == *bytes);
+  CHECK(test::replayed_bytes(chosen.pipeline, tiny) == *bytes);
 }
 
 }  // namespace ember::static_activation_action_test
