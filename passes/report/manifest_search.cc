@@ -74,7 +74,9 @@ std::string narrowing_line(const SearchSummary& s) {
 nlohmann::json narrowing_json(const SearchSummary& s) {
   nlohmann::json trials = nlohmann::json::array();
   for (const auto& t : s.narrowing) trials.push_back({{"ratio", t.ratio}, {"quality", finite(t.quality)}, {"within_share", t.within_share}});
-  return {{"head_width", s.head_width}, {"trials", trials}};
+  nlohmann::json j = {{"head_width", s.head_width}, {"trials", trials}};
+  if (!s.narrowing_skipped.empty()) j["skipped"] = s.narrowing_skipped;
+  return j;
 }
 
 }  // namespace
@@ -103,6 +105,7 @@ std::string search_report_lines(const CompressResult& result) {
   }
   r += ")";
   if (!s.narrowing.empty()) r += narrowing_line(s);
+  if (!s.narrowing_skipped.empty()) r += "; heads not narrowed: " + s.narrowing_skipped;
   return r + ". Per layer: the manifest's `search` section.\n\n";
 }
 

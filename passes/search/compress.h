@@ -110,6 +110,7 @@ struct SearchSummary {
   // per-layer search (0: none) and every ratio measured.
   double head_width = 0;
   std::vector<NarrowingTrial> narrowing;
+  std::string narrowing_skipped;  // why the narrowing pass could not run on this model (empty: it ran)
   // Energy and latency targets (resource_cost.h), per inference on one calibration row: the
   // chosen model's and the FP32 model's predictions; latency also measured end to end by
   // ember's interpreter on this CPU (a timing: it differs between runs).

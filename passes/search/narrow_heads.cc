@@ -51,7 +51,13 @@ Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisMana
     trial.analyses = shared;  // shares what was computed on `prepared`; the pass drops it after
     Remarks remarks;
     PassContext ctx(trial.analyses, remarks, &judge.budget);
-    EMBER_TRY(manager.run(trial.model, ctx).with_context("narrowing the attention heads"));
+    // The narrowing is an option, not the search: a model whose heads the pass cannot narrow
+    // is searched as it is, and the reason goes to the report.
+    const Status ran = manager.run(trial.model, ctx);
+    if (!ran.ok()) {
+      kept.skipped = "narrowing by " + std::to_string(ratio) + " failed: " + ran.message();
+      break;
+    }
     const PassRecord& record = manager.records().front();
     if (record.weight_bytes_after >= record.weight_bytes_before) break;  // no head could be narrowed
     EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult quality, judge.evaluator.measure(trial.model));
@@ -90,6 +96,7 @@ Result<SearchBase> narrowed_base(ir::Model& prepared, AnalysisManager& analyses,
                          narrow_heads(prepared, analyses, {*judge.evaluator, judge.budget, judge.reference}, ratios, options.on_stage));
   base.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   summary.narrowing = narrowed.trials;
+  summary.narrowing_skipped = narrowed.skipped;
   if (narrowed.ratio <= 0) return base;
   summary.head_width = narrowed.ratio;
   base.pipeline.push_back(*narrowed.entry);

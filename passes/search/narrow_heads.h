@@ -43,6 +43,7 @@ struct NarrowedModel {
   std::optional<PipelineEntry> entry;  // prune-structured{ffn=0,head-width=R}
   std::vector<PassRecord> records;     // the narrowing pass's record
   std::vector<NarrowingTrial> trials;  // every ratio measured, in order
+  std::string skipped;                 // why a ratio could not be tried (the pass failed), else empty
 };
 
 struct NarrowingJudge {
