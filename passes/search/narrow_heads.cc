@@ -42,8 +42,15 @@ Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisMana
   io.max_rows = kNarrowRefitRows;
   EMBER_TRY(shared.get<analysis::LayerInputAnalysis>(prepared, io).status());
   const double room = std::fabs(judge.budget.limit(judge.reference) - judge.reference);
-  for (double ratio : ratios) {
-    if (on_stage) on_stage("narrowing every attention head by " + std::to_string(int(ratio * 100 + 0.5)) + "% and measuring it");
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t k = 0; k < ratios.size(); ++k) {
+    const double ratio = ratios[k];
+    if (on_stage) {
+      std::string eta = "ratio " + std::to_string(k + 1) + " of at most " + std::to_string(ratios.size());
+      const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (k > 0) eta += ", about " + std::to_string(int64_t(spent / double(k) * double(ratios.size() - k) + 0.5)) + " s left";
+      on_stage("narrowing every attention head by " + std::to_string(int(ratio * 100 + 0.5)) + "% and measuring it (" + eta + ")");
+    }
     const PipelineEntry entry = narrowing_entry(ratio);
     EMBER_ASSIGN_OR_RETURN(PassManager manager, PassManager::from_entries({entry}));
     NarrowedModel trial;
