@@ -1,8 +1,8 @@
 #include "passes/search/narrow_heads.h"
 
-#include <cmath>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "passes/analysis/layer_inputs.h"
@@ -16,12 +16,16 @@ namespace {
 // written out so that the statistics computed once for every trial are the ones it reads.
 constexpr int64_t kNarrowRefitRows = 8192;
 
+std::string ratio_text(double ratio) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", ratio);
+  return text;
+}
+
 }  // namespace
 
 PipelineEntry narrowing_entry(double ratio) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", ratio);
-  return pipeline_entry("prune-structured", {{"ffn", "0"}, {"head-width", text}, {"refit-rows", std::to_string(kNarrowRefitRows)}});
+  return pipeline_entry("prune-structured", {{"ffn", "0"}, {"head-width", ratio_text(ratio)}, {"refit-rows", std::to_string(kNarrowRefitRows)}});
 }
 
 namespace {
@@ -62,7 +66,7 @@ Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisMana
     // is searched as it is, and the reason goes to the report.
     const Status ran = manager.run(trial.model, ctx);
     if (!ran.ok()) {
-      kept.skipped = "narrowing by " + std::to_string(ratio) + " failed: " + ran.message();
+      kept.skipped = "narrowing by " + ratio_text(ratio) + " failed: " + ran.message();
       break;
     }
     const PassRecord& record = manager.records().front();
@@ -107,10 +111,14 @@ Result<SearchBase> narrowed_base(ir::Model& prepared, AnalysisManager& analyses,
   if (narrowed.ratio <= 0) return base;
   summary.head_width = narrowed.ratio;
   base.pipeline.push_back(*narrowed.entry);
+  base.narrowed = true;
   base.damage = narrowed.damage;
+  for (PassRecord r : narrowed.records) {
+    r.seconds = 0;  // timed as the narrowing stage, not again per candidate
+    base.records.push_back(std::move(r));
+  }
   prepared = std::move(narrowed.model);
   analyses = std::move(narrowed.analyses);
-  base.narrowed = std::move(narrowed);
   return base;
 }
 

@@ -56,9 +56,10 @@ struct NarrowingJudge {
 // kept (its entry and record join every candidate's pipeline).
 struct SearchBase {
   std::vector<PipelineEntry> pipeline = preparation_pipeline();
-  double damage = 0;                      // the narrowing's measured damage (0: none)
-  std::optional<NarrowedModel> narrowed;  // its model already moved into the caller's `prepared`
-  double seconds = 0;
+  bool narrowed = false;            // a narrowing was kept: the caller's `prepared` is the narrowed model
+  double damage = 0;                // its measured damage (0: none)
+  std::vector<PassRecord> records;  // its pass records, timed as the narrowing stage (seconds 0)
+  double seconds = 0;               // the narrowing stage's wall time
 };
 
 // Exit 2 before any work: a ratio outside (0, 0.95], or head widths under an energy or latency

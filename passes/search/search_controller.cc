@@ -381,10 +381,7 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
   if (!head_groups.empty()) {
     EMBER_ASSIGN_OR_RETURN(base, narrowed_base(prepared, fp32_analyses, head_groups, judge, options, result.search));
     if (base.narrowed) {
-      for (PassRecord r : base.narrowed->records) {
-        r.seconds = 0;  // timed as the narrowing stage, not again per candidate
-        base_records.push_back(std::move(r));
-      }
+      base_records.insert(base_records.end(), base.records.begin(), base.records.end());
       head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
       EMBER_ASSIGN_OR_RETURN(unstaged, search_layers(prepared, recipe, {}, head_groups));
       EMBER_ASSIGN_OR_RETURN(const std::string narrowed_bytes, formats::serialize_onnx(prepared));
