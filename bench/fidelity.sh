@@ -5,7 +5,9 @@
 #    label-free default (kl <= 0.01 nats on the last 32 calibration rows); the KL-budget model's
 #    accuracy is measured afterwards on the labelled eval set, in Ember and in onnxruntime-node
 #    (bench/ort_eval.js), and its KL is re-measured in onnxruntime (bench/ort_fidelity.js).
-#    Each uniform scheme alone, to see KL track accuracy.
+#    Then the label-free search with the labelled model's own KL (re-measured in onnxruntime) as
+#    its budget: the two budgets compared at one fidelity. Each uniform scheme alone, to see KL
+#    track accuracy.
 # 2. The label-free default on digits-cnn, kjv-gpt2, a text detector (PaddleOCR v4 det) and a
 #    speech embedding model (openWakeWord), the last two from npm packages with synthetic
 #    calibration inputs (bench/fidelity_inputs.js).
@@ -50,10 +52,17 @@ echo "| budget | scheme chosen | model MB | budget metric (Ember) | KL re-measur
 echo "|---|---|---|---|---|---|---|---|"
 compress bert-labelled "$M/kjv-bert.onnx" --calib "$D/kjv-cls-calib.npz" --eval "$D/kjv-cls-eval.npz" --task classify
 compress bert-kl "$M/kjv-bert.onnx" --calib "$D/kjv-cls-calib.npz"
-for run in bert-labelled bert-kl; do
+# The label-free search at the labelled model's own fidelity: its KL on the same held-back rows
+# (measured in onnxruntime, 5 significant digits) as the KL budget.
+runs="bert-labelled bert-kl"
+if [ $have_ort = 1 ]; then
+  labelled_kl=$(ort_fidelity "$M/kjv-bert.onnx" "$OUT/bert-labelled/model.onnx" --data "$D/kjv-cls-calib.npz" --last 32 --metric kl)
+  compress bert-kl-matched "$M/kjv-bert.onnx" --calib "$D/kjv-cls-calib.npz" --budget-metric kl --budget "$labelled_kl"
+  runs="$runs bert-kl-matched"
+fi
+for run in $runs; do
   man=$OUT/$run.json
-  ort_kl=n/a
-  [ $run = bert-kl ] && ort_kl=$(ort_fidelity "$M/kjv-bert.onnx" "$OUT/$run/model.onnx" --data "$D/kjv-cls-calib.npz" --last 32 --metric kl)
+  ort_kl=$(ort_fidelity "$M/kjv-bert.onnx" "$OUT/$run/model.onnx" --data "$D/kjv-cls-calib.npz" --last 32 --metric kl)
   echo "| $(q "$man" 'm["quality"]["metric"] + " " + str(m["quality"]["budget"])') | $(q "$man" 'm["scheme"]') | $(mb "$man") |" \
        "$(q "$man" '"%.4g" % m["quality"]["compressed"]') | $ort_kl | $(accuracy "$OUT/$run/model.onnx" "$D/kjv-cls-eval.npz") |" \
        "$(ort_accuracy "$OUT/$run/model.onnx" "$D/kjv-cls-eval.npz") | $(secs $run) |"
