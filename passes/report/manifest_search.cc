@@ -61,7 +61,7 @@ nlohmann::json layers_json(const SearchSummary& s) {
   return layers;
 }
 
-// "; before it every attention head lost 75% of its channels (quality 0.0021; 25%: ..., 50%: ...)".
+// "; before it every attention head lost 75% of its channels (measured 25%: q1, 50%: q2, 75%: q3)".
 std::string narrowing_line(const SearchSummary& s) {
   std::string r = s.head_width > 0 ? fmt::format("; before it every attention head lost {:.0f}% of its channels (measured", s.head_width * 100)
                                    : std::string("; no head narrowing fit a quarter of the budget (measured");
