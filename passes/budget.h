@@ -35,6 +35,10 @@ struct Budget {
   bool within(double quality, double reference) const {
     return lower_is_better ? quality <= limit(reference) : quality >= limit(reference);
   }
+  // How much worse than `reference` a quality is, in the metric's units (>= 0 is worse).
+  double damage(double quality, double reference) const { return lower_is_better ? quality - reference : reference - quality; }
+  // The damage the budget allows.
+  double room(double reference) const { return std::fabs(limit(reference) - reference); }
 };
 
 // A budget from a user's number: finite and >= 0; an absolute drop of accuracy below 1.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 
 #include "passes/analysis/layer_inputs.h"
@@ -28,15 +27,6 @@ PipelineEntry narrowing_entry(double ratio) {
   return pipeline_entry("prune-structured", {{"ffn", "0"}, {"head-width", ratio_text(ratio)}, {"refit-rows", std::to_string(kNarrowRefitRows)}});
 }
 
-namespace {
-
-// How much worse than the reference a quality is (>= 0 is worse).
-double damage_of(const NarrowingJudge& judge, double quality) {
-  return judge.budget.lower_is_better ? quality - judge.reference : judge.reference - quality;
-}
-
-}  // namespace
-
 Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisManager& analyses, const NarrowingJudge& judge,
                                    const std::vector<double>& ratios, const std::function<void(const std::string&)>& on_stage) {
   NarrowedModel kept;
@@ -45,7 +35,7 @@ Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisMana
   analysis::LayerInputAnalysis::Options io;
   io.max_rows = kNarrowRefitRows;
   EMBER_TRY(shared.get<analysis::LayerInputAnalysis>(prepared, io).status());
-  const double room = std::fabs(judge.budget.limit(judge.reference) - judge.reference);
+  const double room = judge.budget.room(judge.reference);
   const auto start = std::chrono::steady_clock::now();
   for (size_t k = 0; k < ratios.size(); ++k) {
     const double ratio = ratios[k];
@@ -72,7 +62,7 @@ Result<NarrowedModel> narrow_heads(const ir::Model& prepared, const AnalysisMana
     const PassRecord& record = manager.records().front();
     if (record.weight_bytes_after >= record.weight_bytes_before) break;  // no head could be narrowed
     EMBER_ASSIGN_OR_RETURN(const calibration::EvalResult quality, judge.evaluator.measure(trial.model));
-    const double damage = damage_of(judge, quality.value);
+    const double damage = judge.budget.damage(quality.value, judge.reference);
     const bool within = damage <= kNarrowShare * room;
     kept.trials.push_back({ratio, quality.value, within});
     if (!within) break;

@@ -384,8 +384,12 @@ Result<CompressResult> compress_search(const ir::Model& fp32, const calibration:
       base_records.insert(base_records.end(), base.records.begin(), base.records.end());
       head_groups = prunable_head_groups(prepared, recipe, fp32_analyses);
       EMBER_ASSIGN_OR_RETURN(unstaged, search_layers(prepared, recipe, {}, head_groups));
-      EMBER_ASSIGN_OR_RETURN(const std::string narrowed_bytes, formats::serialize_onnx(prepared));
-      EMBER_ASSIGN_OR_RETURN(capacity, layer_capacity(recipe.target, unstaged, int64_t(narrowed_bytes.size())));
+      int64_t narrowed_bytes = 0;  // only a size target reads the model's bytes
+      if (recipe.target.kind == SearchTarget::Kind::kSizeBytes) {
+        EMBER_ASSIGN_OR_RETURN(const std::string bytes, formats::serialize_onnx(prepared));
+        narrowed_bytes = int64_t(bytes.size());
+      }
+      EMBER_ASSIGN_OR_RETURN(capacity, layer_capacity(recipe.target, unstaged, narrowed_bytes));
     }
   }
 

@@ -47,11 +47,9 @@ class SearchRun {
 
   // How much worse than the search's base (the prepared model, narrowed or not) a quality is, in
   // the metric's units (>= 0 is worse): the FP32 reference's damage less the narrowing's.
-  double damage(double quality) const {
-    return (ctx_.budget.lower_is_better ? quality - ctx_.reference : ctx_.reference - quality) - ctx_.base_damage;
-  }
+  double damage(double quality) const { return ctx_.budget.damage(quality, ctx_.reference) - ctx_.base_damage; }
   // The damage the budget leaves the per-layer search.
-  double room() const { return std::fabs(ctx_.budget.limit(ctx_.reference) - ctx_.reference) - ctx_.base_damage; }
+  double room() const { return ctx_.budget.room(ctx_.reference) - ctx_.base_damage; }
 
   // Builds and records a candidate (once per distinct set of actions).
   Result<const Candidate*> try_actions(const std::string& name, const std::vector<LayerAction>& actions) {

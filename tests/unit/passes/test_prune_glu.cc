@@ -18,6 +18,7 @@
 #include "passes/prune/prune_structured.h"
 #include "ir/builders.h"
 #include "tests/fixtures/tiny_llama.h"
+#include "tests/unit/passes/tiny_llama_calib.h"
 #include "tests/unit/passes/activation_test_util.h"
 
 using namespace ember;
@@ -28,13 +29,7 @@ namespace {
 const std::string kL0 = "model.layers.0.";
 
 calibration::CalibrationSet llama_calibration(const ScratchDir& dir, const ir::Model& m) {
-  const std::string path = dir.file("ids.npy");
-  REQUIRE(formats::write_npy(path, test_fixtures::tiny_llama_ids(test_fixtures::tiny_llama_config(), 32, 8, 1)).ok());
-  calibration::CalibrationOptions o;
-  o.batch = 8;
-  auto set = calibration::CalibrationSet::open(path, m.graph.feed_inputs(), o);
-  REQUIRE(set.ok());
-  return std::move(*set);
+  return test::tiny_llama_calibration(dir.file("ids.npy"), m);
 }
 
 Tensor logits(const ir::Model& m) {

@@ -10,6 +10,7 @@
 #include "passes/prune/head_pruning.h"
 #include "passes/prune/head_width.h"
 #include "tests/fixtures/tiny_llama.h"
+#include "tests/unit/passes/tiny_llama_calib.h"
 #include "tests/unit/passes/prune_heads_test_util.h"
 #include "tests/unit/passes/tiny_gpt2_run.h"
 
@@ -135,13 +136,8 @@ TEST_CASE("head width: bad options - rotary embeddings and grouped-query attenti
     CHECK(run_pipeline(m, bad, &calib).code() == StatusCode::kInvalidInput);
   }
   ir::Model llama = test_fixtures::tiny_llama(test_fixtures::tiny_llama_config());
-  const std::string ids = dir.file("ids.npy");
-  REQUIRE(formats::write_npy(ids, test_fixtures::tiny_llama_ids(test_fixtures::tiny_llama_config(), 16, 8, 1)).ok());
-  calibration::CalibrationOptions o;
-  o.batch = 8;
-  auto lcalib = calibration::CalibrationSet::open(ids, llama.graph.feed_inputs(), o);
-  REQUIRE(lcalib.ok());
-  const Status s = run_pipeline(llama, "prune-structured{ffn=0,head-width=0.5}", &*lcalib);
+  auto lcalib = test::tiny_llama_calibration(dir.file("ids.npy"), llama);
+  const Status s = run_pipeline(llama, "prune-structured{ffn=0,head-width=0.5}", &lcalib);
   CHECK(s.code() == StatusCode::kInvalidInput);
   CHECK(s.message().find("no attention block whose heads can be narrowed") != std::string::npos);
   CHECK(s.message().find("rotary") != std::string::npos);
